@@ -1,0 +1,70 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "schedd",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Scheduler", targets: ["Scheduler"]),
+        .library(name: "SchedulerAPI", targets: ["SchedulerAPI"]),
+        .executable(name: "schedd", targets: ["schedd"]),
+        .executable(name: "schedctl", targets: ["schedctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    ],
+    targets: [
+        // Wire and file models shared by the daemon and the CLI. Foundation only, so that
+        // schedctl never links the database or the server stack.
+        .target(name: "SchedulerAPI", swiftSettings: strict),
+        .target(
+            name: "Scheduler",
+            dependencies: [
+                "SchedulerAPI",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "schedd",
+            dependencies: [
+                "Scheduler",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "schedctl",
+            dependencies: [
+                "SchedulerAPI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "SchedulerAPITests", dependencies: ["SchedulerAPI"], swiftSettings: strict),
+        .testTarget(
+            name: "SchedulerTests",
+            dependencies: ["Scheduler", "SchedulerAPI", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
+        // Depends on the executables so that `swift test` builds the real binaries it drives.
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["schedd", "schedctl", "SchedulerAPI"],
+            swiftSettings: strict
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,32 @@
+import Foundation
+import SchedulerAPI
+
+/// Reads, validates and applies a job file from disk: what `--config`, SIGHUP and
+/// `schedctl reload` do.
+public struct JobFileLoader: Sendable {
+    public let path: String
+    public let database: SchedulerDatabase
+    /// Handler names the embedding program registered (nil: accept any).
+    public let handlers: Set<String>?
+
+    public init(path: String, database: SchedulerDatabase, handlers: Set<String>? = nil) {
+        self.path = path
+        self.database = database
+        self.handlers = handlers
+    }
+
+    /// Applies the file atomically; any error changes nothing and names every problem.
+    public func apply(prune: Bool = false, dryRun: Bool = false, now: Date = Date()) async throws -> ApplyResult {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw APIError(.invalidArgument, "cannot read the job file \(path): \(error.localizedDescription)")
+        }
+        var context = ValidationContext.currentProcess
+        context.handlers = handlers
+        context.existingJobs = prune ? [] : try await database.jobs.names()
+        let file = try JobFile(data: data, context: context)
+        return try await database.jobs.apply(file, prune: prune, dryRun: dryRun, now: now)
+    }
+}

@@ -1,0 +1,207 @@
+import Foundation
+import GRDB
+import SchedulerAPI
+
+/// Job definitions and their state (`jobs`, `job_state`).
+public struct JobStore: Sendable {
+    let pool: DatabasePool
+
+    /// Applies a validated job file in one transaction: creates and updates its jobs and, with
+    /// `prune`, removes jobs that are not in it. Either all of it is written or nothing is.
+    /// With `dryRun` it only reports what it would do.
+    ///
+    /// The file was validated against a snapshot of the jobs; the references are checked again
+    /// here, inside the write transaction, against what the database holds now.
+    public func apply(_ file: JobFile, prune: Bool = false, dryRun: Bool = false, now: Date = Date()) async throws -> ApplyResult {
+        do {
+            return try await pool.write { db in
+                let existing = try Self.specTexts(db)
+                var result = ApplyResult(dryRun: dryRun)
+                let fileNames = Set(file.jobs.map(\.name))
+                var texts: [String: String] = [:]
+                for spec in file.jobs {
+                    let text = spec.json.serialized()
+                    texts[spec.name] = text
+                    switch existing[spec.name] {
+                    case nil: result.created.append(spec.name)
+                    case text?: result.unchanged.append(spec.name)
+                    default: result.updated.append(spec.name)
+                    }
+                }
+                if prune {
+                    result.removed = existing.keys.filter { !fileNames.contains($0) }
+                }
+                try Self.checkReferences(db, file: file, removed: Set(result.removed))
+                result.created.sort()
+                result.updated.sort()
+                result.unchanged.sort()
+                result.removed.sort()
+                if dryRun { return result }
+
+                let stamp = Timestamp.format(now)
+                for spec in file.jobs where !result.unchanged.contains(spec.name) {
+                    try db.execute(sql: """
+                        INSERT INTO jobs (name, spec, enabled, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
+                        ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, enabled = excluded.enabled,
+                            updated_at = excluded.updated_at
+                        """, arguments: [spec.name, texts[spec.name], spec.isEnabled, stamp, stamp])
+                    try db.execute(sql: "INSERT OR IGNORE INTO job_state (job) VALUES (?)", arguments: [spec.name])
+                }
+                for name in result.removed {
+                    try db.execute(sql: "DELETE FROM jobs WHERE name = ?", arguments: [name])
+                }
+                return result
+            }
+        } catch {
+            throw storeError(error)
+        }
+    }
+
+    /// Creates or replaces one job, with the same reference checks as `apply`.
+    @discardableResult
+    public func put(_ spec: JobSpec, now: Date = Date()) async throws -> ApplyResult {
+        try await apply(JobFile(jobs: [spec]), now: now)
+    }
+
+    /// Deletes a job and its state; its run history stays. Refused while another job names it
+    /// in `on_failure`/`on_success`.
+    public func remove(named name: String) async throws {
+        do {
+            try await pool.write { db in
+                guard try Bool.fetchOne(db, sql: "SELECT 1 FROM jobs WHERE name = ?", arguments: [name]) != nil else {
+                    throw APIError(.notFound, "no job named \"\(name)\"")
+                }
+                let dependents = try Self.specs(db).filter { $0.name != name && $0.triggeredJobs.contains(name) }.map(\.name)
+                if !dependents.isEmpty {
+                    throw APIError(.conflict, "job \"\(name)\" is triggered by \(dependents.sorted().joined(separator: ", ")); change those first")
+                }
+                try db.execute(sql: "DELETE FROM jobs WHERE name = ?", arguments: [name])
+            }
+        } catch {
+            throw storeError(error)
+        }
+    }
+
+    /// Every job, by name.
+    public func all() async throws -> [JobInfo] {
+        do {
+            return try await pool.read { db in try Self.fetchInfos(db, filter: nil) }
+        } catch {
+            throw storeError(error)
+        }
+    }
+
+    /// One job, or nil.
+    public func job(named name: String) async throws -> JobInfo? {
+        do {
+            return try await pool.read { db in try Self.fetchInfos(db, filter: name).first }
+        } catch {
+            throw storeError(error)
+        }
+    }
+
+    /// The names of every job.
+    public func names() async throws -> Set<String> {
+        do {
+            return try await pool.read { db in Set(try String.fetchAll(db, sql: "SELECT name FROM jobs")) }
+        } catch {
+            throw storeError(error)
+        }
+    }
+
+    /// Pauses a job (`reason` says why: `manual`, `failure_threshold`, `restart_limit`), or
+    /// resumes it; resuming also clears the count of consecutive failures.
+    public func setPaused(_ name: String, paused: Bool, reason: String? = "manual") async throws {
+        do {
+            try await pool.write { db in
+                if paused {
+                    try db.execute(sql: "UPDATE job_state SET paused = 1, pause_reason = ? WHERE job = ?", arguments: [reason, name])
+                } else {
+                    try db.execute(sql: "UPDATE job_state SET paused = 0, pause_reason = NULL, consecutive_failures = 0 WHERE job = ?",
+                                   arguments: [name])
+                }
+                if db.changesCount == 0 { throw APIError(.notFound, "no job named \"\(name)\"") }
+            }
+        } catch {
+            throw storeError(error)
+        }
+    }
+
+    /// Writes the engine's view of a job's state.
+    public func saveState(_ name: String, _ state: JobState) async throws {
+        do {
+            try await pool.write { db in
+                try db.execute(sql: """
+                    UPDATE job_state SET paused = ?, pause_reason = ?, consecutive_failures = ?,
+                        last_run_id = ?, next_run_at = ?, last_fire_at = ?
+                    WHERE job = ?
+                    """, arguments: [state.paused, state.pauseReason, state.consecutiveFailures, state.lastRunID,
+                                     state.nextRunAt.map(Timestamp.format), state.lastFireAt.map(Timestamp.format), name])
+            }
+        } catch {
+            throw storeError(error)
+        }
+    }
+
+    // MARK: - Helpers (run on the database's queue)
+
+    static func specTexts(_ db: Database) throws -> [String: String] {
+        var texts: [String: String] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT name, spec FROM jobs") {
+            texts[row["name"]] = row["spec"]
+        }
+        return texts
+    }
+
+    static func decodeSpec(_ text: String, name: String) throws -> JobSpec {
+        do {
+            return try JobSpec(json: try JSONParser.parse(text), context: .stored)
+        } catch {
+            throw APIError(.internal, "the stored definition of job \"\(name)\" is unreadable: \(error)")
+        }
+    }
+
+    static func specs(_ db: Database) throws -> [JobSpec] {
+        try specTexts(db).map { try decodeSpec($0.value, name: $0.key) }
+    }
+
+    /// After the change, every `on_failure`/`on_success` of the file must still name an
+    /// existing job. (Jobs outside the file are never left dangling: without prune nothing is
+    /// removed, and with prune every job outside the file is removed.)
+    static func checkReferences(_ db: Database, file: JobFile, removed: Set<String>) throws {
+        let final = Set(try specTexts(db).keys).subtracting(removed).union(file.jobs.map(\.name))
+        var issues: [ValidationIssue] = []
+        for (index, spec) in file.jobs.enumerated() {
+            for (path, target) in [("on_failure", spec.onFailure), ("on_success", spec.onSuccess)] {
+                guard let target, !final.contains(target) else { continue }
+                let why = removed.contains(target) ? " (--prune would remove it)" : ""
+                issues.append(ValidationIssue(jobIndex: index, job: spec.name, path: path, message: "no job named \"\(target)\"\(why)"))
+            }
+        }
+        if !issues.isEmpty {
+            throw APIError(.conflict, "the change would leave jobs that trigger missing jobs", issues: issues)
+        }
+    }
+
+    static func fetchInfos(_ db: Database, filter: String?) throws -> [JobInfo] {
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT j.name, j.spec, j.created_at, j.updated_at, s.paused, s.pause_reason, s.consecutive_failures,
+                   s.last_run_id, s.next_run_at, s.last_fire_at
+            FROM jobs j LEFT JOIN job_state s ON s.job = j.name
+            WHERE ?1 IS NULL OR j.name = ?1 ORDER BY j.name
+            """, arguments: [filter])
+        return try rows.map { row in
+            let name: String = row["name"]
+            let state = JobState(
+                paused: row["paused"] ?? false, pauseReason: row["pause_reason"],
+                consecutiveFailures: row["consecutive_failures"] ?? 0, lastRunID: row["last_run_id"],
+                nextRunAt: (row["next_run_at"] as String?).flatMap(Timestamp.parse),
+                lastFireAt: (row["last_fire_at"] as String?).flatMap(Timestamp.parse))
+            return JobInfo(
+                spec: try decodeSpec(row["spec"], name: name),
+                createdAt: Timestamp.parse(row["created_at"]) ?? Date(timeIntervalSince1970: 0),
+                updatedAt: Timestamp.parse(row["updated_at"]) ?? Date(timeIntervalSince1970: 0),
+                state: state)
+        }
+    }
+}

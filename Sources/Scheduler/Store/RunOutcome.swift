@@ -1,0 +1,24 @@
+import Foundation
+import SchedulerAPI
+
+/// How a run ended: what `RunStore.finish` writes into its row.
+public struct RunOutcome: Sendable, Equatable {
+    public var status: RunStatus
+    public var finishedAt: Date
+    public var exitCode: Int32?
+    public var signal: Int32?
+    public var output: String?
+    public var outputTruncated: Bool
+    public var error: String?
+
+    public init(status: RunStatus, finishedAt: Date, exitCode: Int32? = nil, signal: Int32? = nil,
+                output: String? = nil, outputTruncated: Bool = false, error: String? = nil) {
+        self.status = status
+        self.finishedAt = finishedAt
+        self.exitCode = exitCode
+        self.signal = signal
+        self.output = output
+        self.outputTruncated = outputTruncated
+        self.error = error
+    }
+}

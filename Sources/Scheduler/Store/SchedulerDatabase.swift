@@ -1,0 +1,71 @@
+import Foundation
+import GRDB
+import SchedulerAPI
+
+/// The SQLite database of schedd: opens it in WAL mode, migrates its schema forward, and hands
+/// out the `JobStore` and `RunStore` that are the only code touching SQL.
+///
+/// GRDB runs every statement on its own serial queues, so the async methods of the stores never
+/// block the cooperative thread pool.
+public final class SchedulerDatabase: Sendable {
+    let pool: DatabasePool
+    public let path: String
+    public let jobs: JobStore
+    public let runs: RunStore
+
+    /// Opens (creating when needed) the database at `path` and migrates it to the current
+    /// schema. A database written by a newer schedd is refused, never modified.
+    public init(path: String) throws(APIError) {
+        self.path = path
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            do {
+                try FileManager.default.createDirectory(
+                    atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+            } catch {
+                throw APIError(.databaseUnusable, "cannot create the database directory \(directory): \(error.localizedDescription)")
+            }
+        }
+        var configuration = Configuration()
+        // A user reading history in sqlite3 may hold a lock for a while; wait rather than fail.
+        configuration.busyMode = .timeout(30)
+        configuration.label = "schedd"
+        configuration.prepareDatabase { db in
+            // Durable against power loss, not only against a crash of the daemon: a run's record
+            // is reported only after it is on disk.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            try pool.barrierWriteWithoutTransaction { db in try Schema.migrate(db) }
+        } catch let error as APIError {
+            throw error
+        } catch {
+            throw APIError(.databaseUnusable, "cannot open the database \(path): \(error)")
+        }
+        jobs = JobStore(pool: pool)
+        runs = RunStore(pool: pool)
+    }
+
+    /// The schema version of the open database (`PRAGMA user_version`).
+    public func schemaVersion() async throws -> Int {
+        try await pool.read { db in try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0 }
+    }
+
+    /// `PRAGMA integrity_check`: "ok" when the file is sound.
+    public func integrityCheck() async throws -> String {
+        try await pool.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "\n") }
+    }
+
+    /// Checkpoints the WAL into the main file and closes every connection.
+    public func close() throws {
+        pool.writeWithoutTransaction { db in _ = try? db.checkpoint(.truncate) }
+        try pool.close()
+    }
+}
+
+/// Maps errors of the database layer to the module's public error.
+func storeError(_ error: any Error) -> APIError {
+    if let apiError = error as? APIError { return apiError }
+    return APIError(.internal, "database error: \(error)")
+}

@@ -1,0 +1,84 @@
+import GRDB
+
+/// The versioned schema. `PRAGMA user_version` holds the version; each migration moves it up
+/// by one inside the same transaction as its DDL, so a crash leaves either the old or the new
+/// schema. `docs/schema.md` documents the result and must change with it.
+enum Schema {
+    static let migrations: [String] = [
+        // 1: jobs, runs, job_state, and readable views.
+        """
+        CREATE TABLE jobs (
+            name        TEXT PRIMARY KEY NOT NULL,
+            spec        TEXT NOT NULL CHECK (json_valid(spec)),
+            enabled     INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+            created_at  TEXT NOT NULL,
+            updated_at  TEXT NOT NULL
+        );
+        CREATE TABLE runs (
+            id               INTEGER PRIMARY KEY,
+            job              TEXT NOT NULL,
+            trigger          TEXT NOT NULL CHECK (trigger IN ('schedule', 'manual', 'retry', 'restart', 'boot', 'catch_up', 'dependency')),
+            attempt          INTEGER NOT NULL DEFAULT 1,
+            status           TEXT NOT NULL CHECK (status IN ('running', 'succeeded', 'failed', 'timed_out', 'cancelled', 'interrupted', 'skipped')),
+            scheduled_at     TEXT,
+            started_at       TEXT NOT NULL,
+            finished_at      TEXT,
+            duration_ms      INTEGER,
+            exit_code        INTEGER,
+            signal           INTEGER,
+            pid              INTEGER,
+            output           TEXT,
+            output_truncated INTEGER NOT NULL DEFAULT 0 CHECK (output_truncated IN (0, 1)),
+            error            TEXT
+        );
+        CREATE INDEX runs_by_job ON runs (job, id DESC);
+        CREATE INDEX runs_by_status ON runs (status, id DESC);
+        CREATE INDEX runs_by_start ON runs (started_at);
+        CREATE TABLE job_state (
+            job                  TEXT PRIMARY KEY NOT NULL REFERENCES jobs (name) ON DELETE CASCADE,
+            paused               INTEGER NOT NULL DEFAULT 0 CHECK (paused IN (0, 1)),
+            pause_reason         TEXT,
+            consecutive_failures INTEGER NOT NULL DEFAULT 0,
+            last_run_id          INTEGER,
+            next_run_at          TEXT,
+            last_fire_at         TEXT
+        );
+        CREATE VIEW run_summary AS
+            SELECT id, job, trigger, attempt, status, started_at, finished_at,
+                   printf('%.3f', duration_ms / 1000.0) AS seconds,
+                   exit_code, signal, error
+            FROM runs ORDER BY id DESC;
+        CREATE VIEW job_overview AS
+            SELECT j.name AS job, j.enabled,
+                   json_extract(j.spec, '$.schedule') AS schedule,
+                   CASE WHEN s.paused THEN 'paused (' || coalesce(s.pause_reason, 'manual') || ')'
+                        WHEN NOT j.enabled THEN 'disabled' ELSE 'active' END AS state,
+                   s.next_run_at, r.status AS last_status, r.started_at AS last_started_at,
+                   s.consecutive_failures
+            FROM jobs j
+            LEFT JOIN job_state s ON s.job = j.name
+            LEFT JOIN runs r ON r.id = s.last_run_id
+            ORDER BY j.name;
+        """,
+    ]
+
+    static var currentVersion: Int { migrations.count }
+
+    static func migrate(_ db: Database) throws {
+        let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+        if version > currentVersion {
+            throw SchedulerAPI.APIError(
+                .databaseUnusable,
+                "the database has schema version \(version), newer than this schedd knows (\(currentVersion)); upgrade schedd or restore a backup")
+        }
+        for next in version..<currentVersion {
+            try db.inTransaction(.immediate) {
+                try db.execute(sql: migrations[next])
+                try db.execute(sql: "PRAGMA user_version = \(next + 1)")
+                return .commit
+            }
+        }
+    }
+}
+
+import SchedulerAPI

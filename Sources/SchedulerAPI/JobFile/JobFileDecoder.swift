@@ -1,0 +1,481 @@
+import Foundation
+
+/// Turns a parsed job file into validated `JobSpec`s, collecting every problem instead of
+/// stopping at the first.
+struct JobFileDecoder {
+    static let jobKeys = [
+        "name", "description", "command", "shell", "handler", "params", "schedule", "timezone",
+        "enabled", "timeout", "kill_grace", "retries", "retry_backoff", "retry_backoff_max",
+        "max_consecutive_failures", "concurrency", "catch_up", "jitter", "on_failure", "on_success",
+        "env", "working_dir", "user", "group", "restart", "restart_delay", "restart_limit", "output_limit",
+    ]
+    /// Keys that `defaults` may set: everything that is a policy rather than the job's identity.
+    static let defaultKeys = [
+        "timezone", "timeout", "kill_grace", "retries", "retry_backoff", "retry_backoff_max",
+        "max_consecutive_failures", "concurrency", "catch_up", "jitter", "on_failure", "on_success",
+        "env", "working_dir", "user", "group", "restart_delay", "restart_limit", "output_limit",
+    ]
+    static let maxOutputLimit: Int64 = 16 << 20
+    static let reservedEnvironment: Set<String> = [
+        "SCHEDD_JOB", "SCHEDD_RUN_ID", "SCHEDD_ATTEMPT",
+        "SCHEDD_TRIGGERED_BY_JOB", "SCHEDD_TRIGGERED_BY_RUN", "SCHEDD_TRIGGERED_BY_STATUS",
+    ]
+
+    let context: ValidationContext
+    var issues: [ValidationIssue] = []
+    /// Where issues are being reported: a job of the file, or the file itself (nil).
+    var jobIndex: Int?
+    var jobName: String?
+    /// Prefix for paths outside jobs (`defaults.`).
+    var pathPrefix = ""
+
+    init(context: ValidationContext) { self.context = context }
+
+    mutating func report(_ path: String, _ message: String) {
+        issues.append(ValidationIssue(jobIndex: jobIndex, job: jobName, path: pathPrefix + path, message: message))
+    }
+
+    // MARK: - The file
+
+    static func decode(_ root: JSONValue, context: ValidationContext) throws(APIError) -> JobFile {
+        var decoder = JobFileDecoder(context: context)
+        let jobs = decoder.decodeFile(root)
+        if !decoder.issues.isEmpty {
+            // File-level problems first, then job by job in file order.
+            let ordered = decoder.issues.enumerated().sorted {
+                ($0.element.jobIndex ?? -1, $0.offset) < ($1.element.jobIndex ?? -1, $1.offset)
+            }.map(\.element)
+            decoder.issues = ordered
+            let count = decoder.issues.count
+            throw APIError(.invalidJobFile, "the job file has \(count) error\(count == 1 ? "" : "s")", issues: decoder.issues)
+        }
+        return JobFile(jobs: jobs)
+    }
+
+    /// Decodes one job given on its own (an API request, or a row of the database).
+    static func decodeJob(_ value: JSONValue, context: ValidationContext) throws(APIError) -> JobSpec {
+        var decoder = JobFileDecoder(context: context)
+        let decoded = decoder.decodeJob(value, index: nil, defaults: [])
+        if let (spec, _) = decoded {
+            decoder.checkReferences([spec])
+        }
+        guard let (spec, _) = decoded, decoder.issues.isEmpty else {
+            throw APIError(.invalidJobFile, "the job is invalid", issues: decoder.issues)
+        }
+        return spec
+    }
+
+    mutating func decodeFile(_ root: JSONValue) -> [JobSpec] {
+        guard case let .object(members) = root else {
+            report("", "the file must be a JSON object with a \"jobs\" array, got \(root.kindDescription)")
+            return []
+        }
+        for member in members where member.key != "jobs" && member.key != "defaults" {
+            report(member.key, unknownFieldMessage(member.key, among: ["jobs", "defaults"]))
+        }
+        var defaults: [(key: String, value: JSONValue)] = []
+        if let value = root["defaults"] {
+            if case let .object(d) = value {
+                pathPrefix = "defaults."
+                for (key, _) in d where !Self.defaultKeys.contains(key) {
+                    if Self.jobKeys.contains(key) {
+                        report(key, "not allowed in defaults (set it on each job)")
+                    } else {
+                        report(key, unknownFieldMessage(key, among: Self.defaultKeys))
+                    }
+                }
+                defaults = d.filter { Self.defaultKeys.contains($0.key) }
+                // Check the defaults once on their own, so that a bad default is reported once
+                // rather than once per job.
+                var probe = JobSpec(name: "defaults", action: .shell("true"))
+                let before = issues.count
+                decodePolicies(from: .object(defaults), into: &probe)
+                pathPrefix = ""
+                let badKeys = Set(issues[before...].map { String($0.path.dropFirst("defaults.".count).prefix { $0 != "." }) })
+                defaults.removeAll { badKeys.contains($0.key) }
+            } else {
+                report("defaults", "expected an object, got \(value.kindDescription)")
+            }
+        }
+        guard let jobsValue = root["jobs"] else {
+            report("jobs", "required: the array of jobs")
+            return []
+        }
+        guard case let .array(items) = jobsValue else {
+            report("jobs", "expected an array of jobs, got \(jobsValue.kindDescription)")
+            return []
+        }
+        var specs: [JobSpec] = []
+        var named: [JobSpec] = []
+        var firstIndex: [String: Int] = [:]
+        for (index, item) in items.enumerated() {
+            guard let (spec, valid) = decodeJob(item, index: index, defaults: defaults) else { continue }
+            guard !spec.name.isEmpty else { continue }
+            if let earlier = firstIndex[spec.name] {
+                jobIndex = index
+                jobName = spec.name
+                report("name", "\"\(spec.name)\" is already used by jobs[\(earlier)]")
+                continue
+            }
+            firstIndex[spec.name] = index
+            named.append(spec)
+            if valid { specs.append(spec) }
+        }
+        jobIndex = nil
+        jobName = nil
+        // References are checked on every named job, valid or not, so that one run reports all.
+        checkReferences(named, indices: firstIndex)
+        return specs
+    }
+
+    /// `on_failure`/`on_success` must name a job of the file or of the database, not the job itself.
+    mutating func checkReferences(_ specs: [JobSpec], indices: [String: Int] = [:]) {
+        guard context.checkReferences else { return }
+        let known = context.existingJobs.union(specs.map(\.name))
+        for spec in specs {
+            jobIndex = indices[spec.name]
+            jobName = spec.name
+            for (key, target) in [("on_failure", spec.onFailure), ("on_success", spec.onSuccess)] {
+                guard let target else { continue }
+                if target == spec.name {
+                    report(key, "a job cannot trigger itself")
+                } else if !known.contains(target) {
+                    let hint = NearMiss.suggest(target, among: known).map { " (did you mean \"\($0)\"?)" } ?? ""
+                    report(key, "no job named \"\(target)\"\(hint)")
+                }
+            }
+        }
+        jobIndex = nil
+        jobName = nil
+    }
+
+    // MARK: - One job
+
+    /// The job as far as it could be read, and whether it had no problem; nil when it is not
+    /// even an object.
+    mutating func decodeJob(_ value: JSONValue, index: Int?, defaults: [(key: String, value: JSONValue)]) -> (JobSpec, Bool)? {
+        jobIndex = index
+        jobName = nil
+        defer { jobIndex = nil; jobName = nil }
+        guard case let .object(members) = value else {
+            report("", "a job must be an object, got \(value.kindDescription)")
+            return nil
+        }
+        let issuesBefore = issues.count
+
+        // The name first, so that every later message can carry it.
+        var name = ""
+        switch value["name"] {
+        case nil: report("name", "required")
+        case let .string(s)?:
+            if Self.isValidName(s) {
+                name = s
+                jobName = s
+            } else {
+                report("name", "\"\(s)\" is not a valid name: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+            }
+        case let other?: report("name", "expected a string, got \(other.kindDescription)")
+        }
+
+        for (key, _) in members where !Self.jobKeys.contains(key) {
+            report(key, unknownFieldMessage(key, among: Self.jobKeys))
+        }
+
+        let action = decodeAction(value)
+        var spec = JobSpec(name: name, action: action ?? .shell(""))
+        spec.description = string(value, "description")
+        spec.enabled = bool(value, "enabled")
+        spec.schedule = string(value, "schedule")
+        if let text = spec.schedule {
+            do throws(APIError) {
+                _ = try Schedule(parsing: text)
+            } catch {
+                report("schedule", error.message)
+            }
+        }
+        if case let .string(r)? = value["restart"] {
+            if let policy = RestartPolicy(rawValue: r) {
+                spec.restart = policy
+            } else {
+                report("restart", enumMessage(r, RestartPolicy.allCases.map(\.rawValue)))
+            }
+        } else if let other = value["restart"] {
+            report("restart", "expected a string, got \(other.kindDescription)")
+        }
+
+        // Policies: the job's own value, else the default. A default on_failure/on_success is
+        // not applied to the very job it names.
+        var merged = members.filter { Self.defaultKeys.contains($0.key) }
+        for d in defaults where value[d.key] == nil {
+            if (d.key == "on_failure" || d.key == "on_success"), case .string(name) = d.value { continue }
+            if d.key.hasPrefix("restart_") && !spec.isService { continue }
+            merged.append(d)
+        }
+        // env merges key by key, the job's value winning.
+        if case let .object(jobEnv)? = value["env"], case let .object(defEnv)? = defaults.first(where: { $0.key == "env" })?.value {
+            var combined = defEnv.filter { d in !jobEnv.contains { $0.key == d.key } }
+            combined.append(contentsOf: jobEnv)
+            merged.removeAll { $0.key == "env" }
+            merged.append((key: "env", value: .object(combined)))
+        }
+        decodePolicies(from: .object(merged), into: &spec)
+
+        // Rules between fields.
+        if spec.isService {
+            if spec.schedule != nil {
+                report("schedule", "a service (restart: \"\(spec.restart!.rawValue)\") is started with the daemon and has no schedule; remove one of the two")
+            }
+        } else {
+            for key in ["restart_delay", "restart_limit"] where value[key] != nil {
+                report(key, "only applies to a service: set \"restart\" to \"on-failure\" or \"always\"")
+            }
+        }
+        if let handlers = context.handlers, case let .handler(h, _)? = action, !handlers.contains(h) {
+            let hint = NearMiss.suggest(h, among: handlers).map { " (did you mean \"\($0)\"?)" } ?? ""
+            report("handler", "no handler named \"\(h)\" is registered\(hint)")
+        }
+        return (spec, issues.count == issuesBefore && action != nil)
+    }
+
+    static func isValidName(_ s: String) -> Bool {
+        let bytes = Array(s.utf8)
+        guard (1...64).contains(bytes.count) else { return false }
+        func alnum(_ b: UInt8) -> Bool {
+            (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A)
+        }
+        return alnum(bytes[0]) && bytes.allSatisfy { alnum($0) || $0 == 0x2E || $0 == 0x5F || $0 == 0x2D }
+    }
+
+    mutating func decodeAction(_ value: JSONValue) -> JobAction? {
+        let present = ["command", "shell", "handler"].filter { value[$0] != nil }
+        if present.isEmpty {
+            report("", "needs one of \"command\" (an argv array), \"shell\" (a string) or \"handler\"")
+            return nil
+        }
+        if present.count > 1 {
+            report(present[1], "\(present.map { "\"\($0)\"" }.joined(separator: " and ")) exclude each other: give exactly one")
+            return nil
+        }
+        if value["params"] != nil && present[0] != "handler" {
+            report("params", "only allowed with \"handler\"")
+        }
+        switch present[0] {
+        case "command":
+            guard case let .array(items)? = value["command"] else {
+                report("command", "expected an array of strings (argv), got \(value["command"]!.kindDescription); use \"shell\" for a shell command line")
+                return nil
+            }
+            guard !items.isEmpty else {
+                report("command", "must not be empty: the first element is the program")
+                return nil
+            }
+            var argv: [String] = []
+            for (i, item) in items.enumerated() {
+                guard case let .string(s) = item else {
+                    report("command[\(i)]", "expected a string, got \(item.kindDescription)")
+                    return nil
+                }
+                if s.contains("\0") { report("command[\(i)]", "contains a NUL character"); return nil }
+                argv.append(s)
+            }
+            if argv[0].isEmpty { report("command[0]", "the program name is empty"); return nil }
+            return .command(argv)
+        case "shell":
+            guard let s = string(value, "shell") else { return nil }
+            if s.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { report("shell", "must not be empty"); return nil }
+            if s.contains("\0") { report("shell", "contains a NUL character"); return nil }
+            return .shell(s)
+        default:
+            guard let h = string(value, "handler") else { return nil }
+            guard Self.isValidName(h) else { report("handler", "\"\(h)\" is not a valid handler name"); return nil }
+            var params: JSONValue?
+            if let p = value["params"] {
+                if case .object = p { params = p } else { report("params", "expected an object, got \(p.kindDescription)") }
+            }
+            return .handler(h, params: params)
+        }
+    }
+
+    /// The fields that `defaults` may also set.
+    mutating func decodePolicies(from value: JSONValue, into spec: inout JobSpec) {
+        if let tz = string(value, "timezone") {
+            if TimeZone(identifier: tz) != nil && !tz.isEmpty {
+                spec.timezone = tz
+            } else {
+                let hint = NearMiss.suggest(tz, among: TimeZone.knownTimeZoneIdentifiers).map { " (did you mean \"\($0)\"?)" } ?? ""
+                report("timezone", "unknown time zone \"\(tz)\"\(hint); use an IANA name such as \"Europe/Berlin\"")
+            }
+        }
+        spec.timeout = duration(value, "timeout", allowZero: false)
+        spec.killGrace = duration(value, "kill_grace", allowZero: true)
+        spec.retries = int(value, "retries", 0...100)
+        spec.retryBackoff = duration(value, "retry_backoff", allowZero: true)
+        spec.retryBackoffMax = duration(value, "retry_backoff_max", allowZero: true)
+        if let b = spec.retryBackoff, let m = spec.retryBackoffMax, m < b {
+            report("retry_backoff_max", "is shorter than retry_backoff (\(DurationText.format(milliseconds: b.milliseconds)))")
+        }
+        spec.maxConsecutiveFailures = int(value, "max_consecutive_failures", 0...1_000_000)
+        spec.concurrency = enumeration(value, "concurrency", ConcurrencyPolicy.self)
+        spec.catchUp = enumeration(value, "catch_up", CatchUpPolicy.self)
+        spec.jitter = duration(value, "jitter", allowZero: true)
+        for key in ["on_failure", "on_success"] {
+            guard let target = string(value, key) else { continue }
+            if Self.isValidName(target) {
+                if key == "on_failure" { spec.onFailure = target } else { spec.onSuccess = target }
+            } else {
+                report(key, "\"\(target)\" is not a valid job name")
+            }
+        }
+        if let envValue = value["env"] {
+            if case let .object(members) = envValue {
+                var env: [String: String] = [:]
+                for (k, v) in members {
+                    guard case let .string(s) = v else {
+                        report("env.\(k)", "expected a string, got \(v.kindDescription)")
+                        continue
+                    }
+                    if k.isEmpty || k.contains("=") || k.contains("\0") {
+                        report("env.\(k)", "not a valid variable name")
+                    } else if Self.reservedEnvironment.contains(k) {
+                        report("env.\(k)", "is set by schedd for each run and cannot be overridden")
+                    } else if s.contains("\0") {
+                        report("env.\(k)", "contains a NUL character")
+                    } else {
+                        env[k] = s
+                    }
+                }
+                spec.env = env
+            } else {
+                report("env", "expected an object of strings, got \(envValue.kindDescription)")
+            }
+        }
+        if let dir = string(value, "working_dir") {
+            if dir.hasPrefix("/") { spec.workingDir = dir } else { report("working_dir", "\"\(dir)\" must be an absolute path") }
+        }
+        for key in ["user", "group"] {
+            guard let account = string(value, key) else { continue }
+            if !context.runningAsRoot {
+                report(key, "running a job as another \(key) needs schedd to run as root")
+            } else if context.checkAccounts && !(key == "user" ? context.userExists(account) : context.groupExists(account)) {
+                report(key, "no such \(key) \"\(account)\" on this system")
+            } else if key == "user" {
+                spec.user = account
+            } else {
+                spec.group = account
+            }
+        }
+        spec.restartDelay = duration(value, "restart_delay", allowZero: true)
+        if let limit = value["restart_limit"] {
+            if case let .object(members) = limit {
+                for (k, _) in members where k != "burst" && k != "interval" {
+                    report("restart_limit.\(k)", unknownFieldMessage(k, among: ["burst", "interval"]))
+                }
+                let burst = int(limit, "burst", 1...10_000, path: "restart_limit.burst")
+                let interval = duration(limit, "interval", allowZero: false, path: "restart_limit.interval")
+                if burst == nil && limit["burst"] == nil { report("restart_limit.burst", "required") }
+                if interval == nil && limit["interval"] == nil { report("restart_limit.interval", "required") }
+                if let burst, let interval { spec.restartLimit = RestartLimit(burst: burst, interval: interval) }
+            } else {
+                report("restart_limit", "expected an object like {\"burst\": 5, \"interval\": \"60s\"}, got \(limit.kindDescription)")
+            }
+        }
+        if let raw = value["output_limit"] {
+            var bytes: Int64?
+            switch raw {
+            case let .string(s): bytes = ByteSize.bytes(s)
+            case let .number(n): bytes = Int64(n)
+            default: break
+            }
+            if let bytes {
+                if bytes > Self.maxOutputLimit {
+                    report("output_limit", "\(ByteSize.format(bytes: bytes)) is over the maximum of \(ByteSize.format(bytes: Self.maxOutputLimit))")
+                } else {
+                    spec.outputLimit = bytes
+                }
+            } else {
+                report("output_limit", "\(raw.serialized()) is not a size (use e.g. \"64KiB\", \"1MiB\" or a number of bytes)")
+            }
+        }
+    }
+
+    // MARK: - Field readers
+
+    mutating func string(_ object: JSONValue, _ key: String) -> String? {
+        guard let value = object[key] else { return nil }
+        guard case let .string(s) = value else {
+            report(key, "expected a string, got \(value.kindDescription)")
+            return nil
+        }
+        return s
+    }
+
+    mutating func bool(_ object: JSONValue, _ key: String) -> Bool? {
+        guard let value = object[key] else { return nil }
+        guard case let .bool(b) = value else {
+            report(key, "expected true or false, got \(value.kindDescription)")
+            return nil
+        }
+        return b
+    }
+
+    mutating func int(_ object: JSONValue, _ key: String, _ range: ClosedRange<Int>, path: String? = nil) -> Int? {
+        guard let value = object[key] else { return nil }
+        let path = path ?? key
+        guard case let .number(text) = value else {
+            report(path, "expected a whole number, got \(value.kindDescription)")
+            return nil
+        }
+        guard let n = Int(text) ?? Double(text).flatMap({ $0 == $0.rounded() && abs($0) < 1e15 ? Int($0) : nil }) else {
+            report(path, "\(text) is not a whole number")
+            return nil
+        }
+        guard range.contains(n) else {
+            report(path, "\(n) is out of range \(range.lowerBound)-\(range.upperBound)")
+            return nil
+        }
+        return n
+    }
+
+    mutating func duration(_ object: JSONValue, _ key: String, allowZero: Bool, path: String? = nil) -> Duration? {
+        guard let value = object[key] else { return nil }
+        let path = path ?? key
+        guard case let .string(text) = value else {
+            var hint = ""
+            if case let .number(n) = value { hint = " (try \"\(n)s\")" }
+            report(path, "expected a duration string like \"90s\", \"5m\" or \"1h30m\", got \(value.kindDescription)\(hint)")
+            return nil
+        }
+        guard let ms = DurationText.milliseconds(text) else {
+            if let suggestion = DurationText.suggestion(for: text) {
+                report(path, "\"\(text)\" is not a duration (try \"\(suggestion)\")")
+            } else {
+                report(path, "\"\(text)\" is not a duration (use e.g. \"500ms\", \"90s\", \"5m\", \"1h30m\", \"2d\")")
+            }
+            return nil
+        }
+        if ms == 0 && !allowZero {
+            report(path, "must be longer than 0s")
+            return nil
+        }
+        return .milliseconds(ms)
+    }
+
+    mutating func enumeration<E: RawRepresentable & CaseIterable>(_ object: JSONValue, _ key: String, _: E.Type) -> E? where E.RawValue == String {
+        guard let raw = string(object, key) else { return nil }
+        if let e = E(rawValue: raw) { return e }
+        report(key, enumMessage(raw, E.allCases.map(\.rawValue)))
+        return nil
+    }
+
+    func enumMessage(_ raw: String, _ allowed: [String]) -> String {
+        let hint = NearMiss.suggest(raw, among: allowed).map { " (did you mean \"\($0)\"?)" } ?? ""
+        return "\"\(raw)\" is not one of \(allowed.map { "\"\($0)\"" }.joined(separator: ", "))\(hint)"
+    }
+
+    func unknownFieldMessage(_ key: String, among known: [String]) -> String {
+        if let near = NearMiss.suggest(key, among: known) {
+            return "unknown field (did you mean \"\(near)\"?)"
+        }
+        return "unknown field"
+    }
+}

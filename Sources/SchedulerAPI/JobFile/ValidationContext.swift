@@ -1,0 +1,48 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What validation may know beyond the file itself.
+public struct ValidationContext: Sendable {
+    /// `user`/`group` are allowed only when the daemon runs as root.
+    public var runningAsRoot: Bool
+    /// Jobs outside the file (already in the database) that `on_failure`/`on_success` may name.
+    public var existingJobs: Set<String>
+    /// Handler names an embedding program registered; nil skips the check (offline validation
+    /// cannot know them).
+    public var handlers: Set<String>?
+    /// Look up `user` and `group` in the system's account database.
+    public var checkAccounts: Bool
+    /// Check that `on_failure`/`on_success` name known jobs.
+    public var checkReferences: Bool
+
+    public init(runningAsRoot: Bool, existingJobs: Set<String> = [], handlers: Set<String>? = nil,
+                checkAccounts: Bool = true, checkReferences: Bool = true) {
+        self.runningAsRoot = runningAsRoot
+        self.existingJobs = existingJobs
+        self.handlers = handlers
+        self.checkAccounts = checkAccounts
+        self.checkReferences = checkReferences
+    }
+
+    /// For reading back a spec that was validated when it was stored: only its form is
+    /// checked, so that a job stays readable after an account or a referenced job is gone.
+    public static let stored = ValidationContext(runningAsRoot: true, checkAccounts: false, checkReferences: false)
+
+    /// The context of this process: root when its effective uid is 0.
+    public static var currentProcess: ValidationContext {
+        ValidationContext(runningAsRoot: geteuid() == 0)
+    }
+
+    func userExists(_ name: String) -> Bool {
+        if let uid = UInt32(name) { return getpwuid(uid) != nil }
+        return getpwnam(name) != nil
+    }
+
+    func groupExists(_ name: String) -> Bool {
+        if let gid = UInt32(name) { return getgrgid(gid) != nil }
+        return getgrnam(name) != nil
+    }
+}

@@ -1,0 +1,50 @@
+import Foundation
+
+/// One row of `runs`: a run from its start to its final status.
+public struct RunRecord: Sendable, Equatable, Codable {
+    public var id: Int64
+    public var job: String
+    public var trigger: RunTrigger
+    public var attempt: Int
+    public var status: RunStatus
+    public var scheduledAt: Date?
+    public var startedAt: Date
+    public var finishedAt: Date?
+    public var durationMs: Int64?
+    public var exitCode: Int32?
+    public var signal: Int32?
+    public var pid: Int32?
+    public var output: String?
+    public var outputTruncated: Bool
+    public var error: String?
+
+    public init(
+        id: Int64, job: String, trigger: RunTrigger, attempt: Int, status: RunStatus,
+        scheduledAt: Date? = nil, startedAt: Date, finishedAt: Date? = nil, durationMs: Int64? = nil,
+        exitCode: Int32? = nil, signal: Int32? = nil, pid: Int32? = nil, output: String? = nil,
+        outputTruncated: Bool = false, error: String? = nil
+    ) {
+        self.id = id
+        self.job = job
+        self.trigger = trigger
+        self.attempt = attempt
+        self.status = status
+        self.scheduledAt = scheduledAt
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.durationMs = durationMs
+        self.exitCode = exitCode
+        self.signal = signal
+        self.pid = pid
+        self.output = output
+        self.outputTruncated = outputTruncated
+        self.error = error
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case id, job, trigger, attempt, status
+        case scheduledAt = "scheduled_at", startedAt = "started_at", finishedAt = "finished_at"
+        case durationMs = "duration_ms", exitCode = "exit_code", signal, pid, output
+        case outputTruncated = "output_truncated", error
+    }
+}

@@ -1,0 +1,18 @@
+/// The state of a run, as stored in `runs.status`.
+public enum RunStatus: String, Sendable, Codable, CaseIterable {
+    case running, succeeded, failed
+    case timedOut = "timed_out"
+    case cancelled, interrupted, skipped
+
+    /// Whether the run has ended.
+    public var isFinal: Bool { self != .running }
+    /// Whether the run counts as a failure for retries, thresholds and `on_failure`.
+    public var isFailure: Bool { self == .failed || self == .timedOut }
+}
+
+/// Why a run started, as stored in `runs.trigger`.
+public enum RunTrigger: String, Sendable, Codable, CaseIterable {
+    case schedule, manual, retry, restart, boot
+    case catchUp = "catch_up"
+    case dependency
+}

@@ -1,0 +1,43 @@
+/// When a job fires: a cron expression, a fixed interval, or once per daemon start.
+public enum Schedule: Sendable, Hashable {
+    case cron(CronExpression)
+    /// `@every 30s`: fixed interval in milliseconds, measured from the previous fire.
+    case every(milliseconds: Int64)
+    /// `@reboot`: once each time the daemon starts.
+    case reboot
+
+    static let macros: [String: String] = [
+        "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
+        "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *",
+        "@hourly": "0 * * * *",
+    ]
+
+    /// Parses any schedule SPEC.md allows: cron, macros, `@every DURATION`, `@reboot`.
+    public init(parsing raw: String) throws(APIError) {
+        let text = raw.trimmingCharacters(in: .whitespaces)
+        guard !text.isEmpty else { throw APIError(.invalidSchedule, "the schedule is empty") }
+        if text.hasPrefix("@") {
+            let lowered = text.lowercased()
+            if lowered == "@reboot" {
+                self = .reboot
+            } else if lowered.hasPrefix("@every") {
+                let arg = text.dropFirst("@every".count).trimmingCharacters(in: .whitespaces)
+                guard let ms = DurationText.milliseconds(arg) else {
+                    let hint = DurationText.suggestion(for: arg).map { " (try \"@every \($0)\")" } ?? ""
+                    throw APIError(.invalidSchedule, "@every \"\(arg)\": not a duration\(hint)")
+                }
+                guard ms >= 1000 else { throw APIError(.invalidSchedule, "@every \"\(arg)\": the interval must be at least 1s") }
+                self = .every(milliseconds: ms)
+            } else if let expanded = Self.macros[lowered] {
+                self = .cron(try CronExpression(parsing: expanded))
+            } else {
+                let names = (Self.macros.keys.sorted() + ["@every", "@reboot"]).joined(separator: " ")
+                throw APIError(.invalidSchedule, "unknown macro \"\(text)\" (known: \(names))")
+            }
+        } else {
+            self = .cron(try CronExpression(parsing: text))
+        }
+    }
+}
+
+import Foundation

@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+
+/// Entry point. Runs the command tree and maps errors to SPEC.md's exit codes:
+/// 0 success, 1 refused or failed by the daemon, 2 usage or validation error, 3 daemon unreachable.
+@main
+enum Schedctl {
+    static func main() async {
+        do {
+            var command = try SchedctlCommand.parseAsRoot(hoistingGlobalOptions(Array(CommandLine.arguments.dropFirst())))
+            if var async = command as? any AsyncParsableCommand {
+                try await async.run()
+            } else {
+                try command.run()
+            }
+        } catch let exit as ExitCode {
+            Foundation.exit(exit.rawValue)
+        } catch let failure as CommandFailure {
+            FileHandle.standardError.write(Data("schedctl: \(failure.message)\n".utf8))
+            Foundation.exit(failure.exitCode)
+        } catch {
+            let code = SchedctlCommand.exitCode(for: error)
+            let message = SchedctlCommand.fullMessage(for: error)
+            if !message.isEmpty {
+                let stream = code == .success ? FileHandle.standardOutput : FileHandle.standardError
+                stream.write(Data((message + "\n").utf8))
+            }
+            // ArgumentParser reports usage errors as EX_USAGE (64); SPEC.md says 2.
+            Foundation.exit(code == .success ? 0 : (code == .validationFailure ? 2 : code.rawValue))
+        }
+    }
+}
+
+/// SPEC.md writes `schedctl [--socket PATH] [--json] VERB …`; ArgumentParser only reads a
+/// subcommand's options after its name, so global options given before the verb move after it.
+func hoistingGlobalOptions(_ arguments: [String]) -> [String] {
+    var leading: [String] = []
+    var rest = arguments[...]
+    while let first = rest.first {
+        if first == "--json" || first.hasPrefix("--socket=") {
+            leading.append(first)
+            rest = rest.dropFirst()
+        } else if first == "--socket", rest.count >= 2 {
+            leading.append(contentsOf: rest.prefix(2))
+            rest = rest.dropFirst(2)
+        } else {
+            break
+        }
+    }
+    guard let verb = rest.first, !leading.isEmpty else { return arguments }
+    return [verb] + leading + rest.dropFirst()
+}
+
+/// An error with a message for stderr and the exit code of SPEC.md.
+struct CommandFailure: Error {
+    var message: String
+    var exitCode: Int32
+
+    static func usage(_ message: String) -> CommandFailure { CommandFailure(message: message, exitCode: 2) }
+}
+
+struct SchedctlCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "schedctl",
+        abstract: "Control the schedd job scheduler.",
+        discussion: """
+            Talks to schedd over its Unix socket. validate and next work offline.
+            Exit codes: 0 success, 1 the daemon refused or failed the request, 2 usage or \
+            validation error, 3 the daemon cannot be reached.
+            """,
+        subcommands: [
+            StatusCommand.self, ListCommand.self, ShowCommand.self, ApplyCommand.self, ValidateCommand.self,
+            NextCommand.self, ExportCommand.self, RemoveCommand.self, RunCommand.self, CancelCommand.self,
+            PauseCommand.self, ResumeCommand.self, HistoryCommand.self, LogsCommand.self, EventsCommand.self,
+            ReloadCommand.self,
+        ])
+}

@@ -1,0 +1,98 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Scheduler
+import SchedulerAPI
+import ServiceLifecycle
+import UnixSignals
+
+@main
+struct ScheddCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "schedd",
+        abstract: "The schedd job scheduler daemon.",
+        discussion: """
+            Keeps job definitions and run history in SQLite. With --config, the job file is \
+            applied at start and again on SIGHUP. SIGTERM or SIGINT shut it down gracefully.
+            """)
+
+    @Option(help: ArgumentHelp("The SQLite database.", discussion: "Default: $SCHEDD_DB, $STATE_DIRECTORY/schedd.db, /var/lib/schedd/schedd.db for root, else ~/.local/state/schedd/schedd.db.", valueName: "path"))
+    var db: String?
+
+    @Option(help: ArgumentHelp("A job file to apply at start and on SIGHUP.", valueName: "file"))
+    var config: String?
+
+    @Option(help: ArgumentHelp("Runs kept per job (older ones are pruned).", valueName: "n"))
+    var historyKeep: Int = 1000
+
+    @Option(help: ArgumentHelp("Prune runs older than this (e.g. 30d).", valueName: "duration"))
+    var historyMaxAge: String?
+
+    @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
+    var logLevel: String = "info"
+
+    func validate() throws {
+        if historyKeep < 1 { throw ValidationError("--history-keep must be at least 1") }
+        if let age = historyMaxAge, DurationText.milliseconds(age) == nil {
+            throw ValidationError("--history-max-age \"\(age)\" is not a duration (e.g. 30d, 12h)")
+        }
+        if Logger.Level(rawValue: logLevel) == nil {
+            throw ValidationError("--log-level \"\(logLevel)\" is not one of trace, debug, info, notice, warning, error, critical")
+        }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "schedd")
+        let environment = ProcessInfo.processInfo.environment
+        let dbPath = db ?? DefaultPaths.database(environment: environment)
+
+        let database: SchedulerDatabase
+        do {
+            database = try SchedulerDatabase(path: dbPath)
+        } catch {
+            logger.critical("cannot open the database", metadata: ["schedd.db": "\(dbPath)", "schedd.error": "\(error)"])
+            throw ExitCode(1)
+        }
+        for run in try await database.runs.interruptLeftovers(at: Date()) {
+            logger.warning("run was active when schedd stopped; marked interrupted",
+                           metadata: ["schedd.job": "\(run.job)", "schedd.run_id": "\(run.id)"])
+        }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let config {
+            let loader = JobFileLoader(path: config, database: database)
+            do {
+                let result = try await loader.apply()
+                logger.info("applied job file", metadata: Self.metadata(config, result))
+            } catch let error as APIError {
+                FileHandle.standardError.write(Data("schedd: \(config): \(error)\n".utf8))
+                try? database.close()
+                throw ExitCode(2)
+            }
+            services.append(.init(service: ConfigReloader(loader: loader, logger: logger)))
+        }
+        let maxAge = historyMaxAge.flatMap(DurationText.milliseconds).map { Duration.milliseconds($0) }
+        services.append(.init(service: HistoryRetention(runs: database.runs, keepPerJob: historyKeep, maxAge: maxAge,
+                                                        clock: ContinuousClock(), logger: logger)))
+        let jobCount = try await database.jobs.names().count
+        logger.info("schedd started", metadata: ["schedd.db": "\(dbPath)", "schedd.jobs": "\(jobCount)",
+                                                 "schedd.pid": "\(ProcessInfo.processInfo.processIdentifier)"])
+        let group = ServiceGroup(configuration: .init(
+            services: services,
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        try await group.run()
+        try database.close()
+        logger.info("schedd stopped")
+    }
+
+    static func metadata(_ path: String, _ result: ApplyResult) -> Logger.Metadata {
+        ["schedd.file": "\(path)", "schedd.created": "\(result.created.count)", "schedd.updated": "\(result.updated.count)",
+         "schedd.unchanged": "\(result.unchanged.count)", "schedd.removed": "\(result.removed.count)"]
+    }
+}

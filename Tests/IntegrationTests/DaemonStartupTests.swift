@@ -1,0 +1,53 @@
+import Foundation
+import Testing
+
+@Suite struct DaemonStartupTests {
+    @Test func appliesTheConfigReloadsOnSIGHUPAndStopsOnSIGTERM() throws {
+        let scratch = try Scratch()
+        let db = scratch.path("state/schedd.db")
+        let config = try scratch.write("jobs.json", #"{"jobs": [{"name": "a", "shell": "true", "schedule": "@daily"}]}"#)
+        let daemon = try DaemonProcess(["--db", db, "--config", config])
+        #expect(eventually { (try? sqlite(db, "SELECT group_concat(name) FROM jobs")) == "a" })
+
+        // A good file on SIGHUP is applied; a bad one is refused and changes nothing.
+        _ = try scratch.write("jobs.json", #"{"jobs": [{"name": "a", "shell": "true", "schedule": "@daily"}, {"name": "b", "shell": "true"}]}"#)
+        kill(daemon.process.processIdentifier, SIGHUP)
+        #expect(eventually { (try? sqlite(db, "SELECT group_concat(name) FROM (SELECT name FROM jobs ORDER BY name)")) == "a,b" })
+        _ = try scratch.write("jobs.json", #"{"jobs": [{"name": "c", "shell": "true", "schedule": "@weekly", "timeout": "soon"}]}"#)
+        kill(daemon.process.processIdentifier, SIGHUP)
+        usleep(300_000)
+        #expect(daemon.process.isRunning)
+        #expect(try sqlite(db, "SELECT group_concat(name) FROM (SELECT name FROM jobs ORDER BY name)") == "a,b")
+
+        #expect(daemon.terminate() == 0)
+        let log = daemon.stderr()
+        #expect(log.contains("job file refused on reload"))
+        #expect(log.contains("schedd stopped"))
+        #expect(try sqlite(db, "PRAGMA integrity_check") == "ok")
+    }
+
+    @Test func aBadConfigStopsTheStartWithExit2AndNamesTheProblem() throws {
+        let scratch = try Scratch()
+        let config = try scratch.write("jobs.json", #"{"jobs": [{"name": "a", "shel": "true"}]}"#)
+        let result = try Binaries.run(Binaries.schedd, ["--db", scratch.path("x.db"), "--config", config])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains(#"jobs[0] "a": shel: unknown field (did you mean "shell"?)"#))
+    }
+
+    @Test func rowsLeftRunningByADeadDaemonBecomeInterrupted() throws {
+        let scratch = try Scratch()
+        let db = scratch.path("schedd.db")
+        let first = try DaemonProcess(["--db", db])
+        #expect(eventually { (try? sqlite(db, "PRAGMA user_version")) == "1" })
+        #expect(first.terminate() == 0)
+        _ = try sqlite(db, "INSERT INTO runs (job, trigger, status, started_at) VALUES ('x', 'schedule', 'running', '2026-11-28T12:00:00.000Z')")
+        let second = try DaemonProcess(["--db", db])
+        #expect(eventually { (try? sqlite(db, "SELECT status FROM runs")) == "interrupted" })
+        #expect(second.terminate() == 0)
+    }
+
+    @Test func usageErrors() throws {
+        #expect(try Binaries.run(Binaries.schedd, ["--history-max-age", "forever"]).status != 0)
+        #expect(try Binaries.run(Binaries.schedd, ["--log-level", "loud"]).status != 0)
+    }
+}

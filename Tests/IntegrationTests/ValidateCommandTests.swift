@@ -1,0 +1,53 @@
+import Foundation
+import Testing
+
+@Suite struct ValidateCommandTests {
+    static let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../jobs.example.json").standardized.path
+
+    @Test func theExampleFileIsValid() throws {
+        let result = try Binaries.run(Binaries.schedctl, ["validate", Self.example])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("valid, 5 jobs"))
+    }
+
+    @Test func aBrokenCopyFailsWithAMessagePerMistake() throws {
+        let scratch = try Scratch()
+        var text = try String(contentsOfFile: Self.example, encoding: .utf8)
+        text = text.replacingOccurrences(of: #""schedule": "0 3 * * *""#, with: #""shedule": "0 3 * * *""#)
+        text = text.replacingOccurrences(of: #""timeout": "20s""#, with: #""timeout": "20 seconds""#)
+        text = text.replacingOccurrences(of: #""name": "notify-failure""#, with: #""name": "notify-failures""#)
+        let file = try scratch.write("broken.json", text)
+        let result = try Binaries.run(Binaries.schedctl, ["validate", file])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains(#"jobs[0] "backup-etc": shedule: unknown field (did you mean "schedule"?)"#))
+        #expect(result.stderr.contains(#"jobs[2] "disk-space": timeout: "20 seconds" is not a duration (try "20s")"#))
+        #expect(result.stderr.contains(#"on_failure: no job named "notify-failure" (did you mean "notify-failures"?)"#))
+    }
+
+    @Test func jsonOutputAndStdin() throws {
+        let ok = try Binaries.run(Binaries.schedctl, ["--json", "validate", "-"], input: #"{"jobs": [{"name": "a", "shell": "true"}]}"#)
+        #expect(ok.status == 0)
+        let parsed = try JSONSerialization.jsonObject(with: Data(ok.stdout.utf8)) as? [String: Any]
+        #expect(parsed?["valid"] as? Bool == true)
+        let bad = try Binaries.run(Binaries.schedctl, ["validate", "--json", "-"], input: "{\"jobs\": [")
+        #expect(bad.status == 2)
+        let error = (try JSONSerialization.jsonObject(with: Data(bad.stdout.utf8)) as? [String: Any])?["error"] as? [String: Any]
+        #expect(error?["code"] as? String == "invalid_job_file")
+    }
+
+    @Test func usageErrorsExitWith2() throws {
+        #expect(try Binaries.run(Binaries.schedctl, ["validate"]).status == 2)
+        #expect(try Binaries.run(Binaries.schedctl, ["frobnicate"]).status == 2)
+        #expect(try Binaries.run(Binaries.schedctl, ["validate", "/nonexistent/file.json"]).status == 2)
+    }
+
+    @Test func everyVerbHasHelp() throws {
+        for verb in ["status", "list", "show", "apply", "validate", "next", "export", "remove", "run", "cancel",
+                     "pause", "resume", "history", "logs", "events", "reload"] {
+            let result = try Binaries.run(Binaries.schedctl, [verb, "--help"])
+            #expect(result.status == 0, "\(verb)")
+            #expect(result.stdout.contains("USAGE: schedctl \(verb)"), "\(verb)")
+        }
+    }
+}

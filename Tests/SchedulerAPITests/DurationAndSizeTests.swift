@@ -1,0 +1,60 @@
+import Testing
+@testable import SchedulerAPI
+
+@Suite struct DurationAndSizeTests {
+    @Test(arguments: [
+        ("500ms", 500), ("90s", 90_000), ("5m", 300_000), ("1h30m", 5_400_000), ("2d", 172_800_000),
+        ("1.5h", 5_400_000), ("1h1m1s1ms", 3_661_001), ("0s", 0),
+    ] as [(String, Int64)])
+    func parsesDurations(text: String, ms: Int64) {
+        #expect(DurationText.milliseconds(text) == ms)
+    }
+
+    @Test(arguments: ["", "5", "5 minutes", "m5", "30m1h", "1h1h", "-5s", "5x", "1..5s", "99999999d"])
+    func rejectsNonDurations(text: String) {
+        #expect(DurationText.milliseconds(text) == nil)
+    }
+
+    @Test func formatsCanonically() {
+        #expect(DurationText.format(milliseconds: 5_400_000) == "1h30m")
+        #expect(DurationText.format(milliseconds: 90_000) == "1m30s")
+        #expect(DurationText.format(milliseconds: 500) == "500ms")
+        #expect(DurationText.format(milliseconds: 0) == "0s")
+        #expect(DurationText.format(milliseconds: 86_400_000 + 1) == "1d1ms")
+        for ms: Int64 in [1, 999, 1000, 61_000, 3_600_000, 90_061_001] {
+            #expect(DurationText.milliseconds(DurationText.format(milliseconds: ms)) == ms)
+        }
+    }
+
+    @Test func suggestsTheShortForm() {
+        #expect(DurationText.suggestion(for: "5 minutes") == "5m")
+        #expect(DurationText.suggestion(for: "1 hour 30 minutes") == "1h30m")
+        #expect(DurationText.suggestion(for: "90") == "90s")
+        #expect(DurationText.suggestion(for: "soon") == nil)
+    }
+
+    @Test func parsesAndFormatsSizes() {
+        #expect(ByteSize.bytes("64KiB") == 65_536)
+        #expect(ByteSize.bytes("1MiB") == 1_048_576)
+        #expect(ByteSize.bytes("10KB") == 10_000)
+        #expect(ByteSize.bytes("512B") == 512)
+        #expect(ByteSize.bytes("4096") == 4096)
+        #expect(ByteSize.bytes("lots") == nil)
+        #expect(ByteSize.bytes("-1KiB") == nil)
+        #expect(ByteSize.bytes("99999999999999GiB") == nil)
+        #expect(ByteSize.format(bytes: 65_536) == "64KiB")
+        #expect(ByteSize.format(bytes: 1000) == "1000B")
+    }
+
+    @Test func timestampsRoundTripWithMilliseconds() {
+        let text = "2026-11-28T23:00:00.123Z"
+        let date = Timestamp.parse(text)
+        #expect(date != nil)
+        #expect(date.map(Timestamp.format) == text)
+        #expect(Timestamp.parse("2026-03-08T03:00:00-04:00").map(Timestamp.format) == "2026-03-08T07:00:00.000Z")
+        #expect(Timestamp.parse("1969-12-31T23:59:59.999Z").map(Timestamp.format) == "1969-12-31T23:59:59.999Z")
+        #expect(Timestamp.parse("2024-02-29T12:00:00Z").map(Timestamp.format) == "2024-02-29T12:00:00.000Z")
+        #expect(Timestamp.parse("2026-13-01T00:00:00Z") == nil)
+        #expect(Timestamp.parse("yesterday") == nil)
+    }
+}

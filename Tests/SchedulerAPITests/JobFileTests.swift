@@ -1,0 +1,226 @@
+import Foundation
+import Testing
+@testable import SchedulerAPI
+
+/// A context that does not depend on who runs the tests.
+let rootContext = ValidationContext(runningAsRoot: true)
+let userContext = ValidationContext(runningAsRoot: false)
+
+func decode(_ text: String, _ context: ValidationContext = rootContext) throws(APIError) -> JobFile {
+    try JobFile(data: Array(text.utf8), context: context)
+}
+
+/// The issue texts of a file that must fail.
+func issues(_ text: String, _ context: ValidationContext = rootContext) -> [String] {
+    do {
+        _ = try decode(text, context)
+        Issue.record("expected the file to be refused")
+        return []
+    } catch {
+        #expect(error.code == .invalidJobFile)
+        return error.issues.map(\.description)
+    }
+}
+
+func job(_ fields: String) -> String { #"{"jobs": [{"name": "j", "shell": "true", \#(fields)}]}"# }
+
+@Suite struct JobFileTests {
+    @Test func decodesEveryField() throws {
+        let file = try decode("""
+            {"jobs": [{
+              "name": "backup-db", "description": "nightly", "command": ["/usr/local/bin/backup", "--full"],
+              "schedule": "0 3 * * *", "timezone": "Europe/Berlin", "enabled": false, "timeout": "2h",
+              "kill_grace": "15s", "retries": 2, "retry_backoff": "30s", "retry_backoff_max": "10m",
+              "max_consecutive_failures": 5, "concurrency": "replace", "catch_up": "all", "jitter": "5m",
+              "on_failure": "page", "on_success": "page", "env": {"A": "1", "B": "two"}, "working_dir": "/srv",
+              "user": "root", "group": "root", "output_limit": "1MiB"
+            }, {"name": "page", "handler": "pager", "params": {"channel": "#ops"}},
+               {"name": "svc", "command": ["app"], "restart": "on-failure", "restart_delay": "2s",
+                "restart_limit": {"burst": 5, "interval": "60s"}}]}
+            """)
+        let j = file.jobs[0]
+        #expect(j.name == "backup-db")
+        #expect(j.description == "nightly")
+        #expect(j.action == .command(["/usr/local/bin/backup", "--full"]))
+        #expect(j.schedule == "0 3 * * *")
+        #expect(j.timezone == "Europe/Berlin")
+        #expect(j.enabled == false && !j.isEnabled)
+        #expect(j.timeout == .seconds(7200))
+        #expect(j.killGrace == .seconds(15))
+        #expect(j.retries == 2)
+        #expect(j.retryBackoff == .seconds(30))
+        #expect(j.retryBackoffMax == .seconds(600))
+        #expect(j.maxConsecutiveFailures == 5)
+        #expect(j.concurrency == .replace)
+        #expect(j.catchUp == .all)
+        #expect(j.jitter == .seconds(300))
+        #expect(j.onFailure == "page" && j.onSuccess == "page")
+        #expect(j.env == ["A": "1", "B": "two"])
+        #expect(j.workingDir == "/srv")
+        #expect(j.user == "root" && j.group == "root")
+        #expect(j.outputLimit == 1 << 20)
+        #expect(file.jobs[1].action == .handler("pager", params: .object([("channel", .string("#ops"))])))
+        let svc = file.jobs[2]
+        #expect(svc.isService && svc.restart == .onFailure)
+        #expect(svc.restartDelay == .seconds(2))
+        #expect(svc.restartLimit == RestartLimit(burst: 5, interval: .seconds(60)))
+    }
+
+    @Test func defaultsFillUnsetFieldsAndMergeEnv() throws {
+        let file = try decode("""
+            {"defaults": {"timeout": "10m", "retries": 1, "env": {"A": "d", "B": "d"}, "on_failure": "notify",
+                          "restart_limit": {"burst": 3, "interval": "1m"}},
+             "jobs": [
+               {"name": "a", "shell": "x", "retries": 3, "env": {"B": "job"}},
+               {"name": "notify", "shell": "y"},
+               {"name": "svc", "shell": "z", "restart": "always"}]}
+            """)
+        let a = file.jobs[0]
+        #expect(a.timeout == .seconds(600))
+        #expect(a.retries == 3)
+        #expect(a.env == ["A": "d", "B": "job"])
+        #expect(a.onFailure == "notify")
+        #expect(a.restartLimit == nil)  // restart_* defaults only reach services
+        // A default on_failure is not applied to the job it names.
+        #expect(file.jobs[1].onFailure == nil)
+        #expect(file.jobs[2].restartLimit == RestartLimit(burst: 3, interval: .seconds(60)))
+    }
+
+    @Test func theExampleFileValidates() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../jobs.example.json")
+        let file = try JobFile(data: try Data(contentsOf: url), context: userContext)
+        #expect(file.jobs.count >= 5)
+        #expect(file.jobs.contains { $0.isService })
+        #expect(file.jobs.contains { $0.onFailure != nil })
+        #expect(file.jobs.contains { $0.schedule == "@every 30s" })
+    }
+
+    @Test func canonicalJSONRoundTrips() throws {
+        let file = try decode(job(#""schedule": "*/5 * * * *", "timeout": "90s", "env": {"Z": "1", "A": "2"}, "output_limit": 4096"#))
+        let text = file.json.serialized()
+        #expect(text == #"{"jobs":[{"name":"j","shell":"true","schedule":"*/5 * * * *","timeout":"1m30s","env":{"A":"2","Z":"1"},"output_limit":"4KiB"}]}"#)
+        let again = try decode(text)
+        #expect(again == file)
+        #expect(again.json.serialized() == text)
+    }
+
+    @Test func unknownFieldsSuggestNearMisses() {
+        #expect(issues(job(#""shedule": "@daily""#)) == [#"jobs[0] "j": shedule: unknown field (did you mean "schedule"?)"#])
+        #expect(issues(job(#""colour": 1"#)) == [#"jobs[0] "j": colour: unknown field"#])
+        #expect(issues(#"{"jobs": [], "job": []}"#) == [#"job: unknown field (did you mean "jobs"?)"#])
+        #expect(issues(#"{"jobs": [], "defaults": {"timeot": "1m"}}"#) == [#"defaults.timeot: unknown field (did you mean "timeout"?)"#])
+        #expect(issues(#"{"jobs": [], "defaults": {"schedule": "@daily"}}"#) == [#"defaults.schedule: not allowed in defaults (set it on each job)"#])
+    }
+
+    @Test func durationErrorsSayWhatToWrite() {
+        #expect(issues(job(#""timeout": "5 minutes""#)) == [#"jobs[0] "j": timeout: "5 minutes" is not a duration (try "5m")"#])
+        #expect(issues(job(#""timeout": 90"#)) == [#"jobs[0] "j": timeout: expected a duration string like "90s", "5m" or "1h30m", got a number (try "90s")"#])
+        #expect(issues(job(#""timeout": "0s""#)) == [#"jobs[0] "j": timeout: must be longer than 0s"#])
+        #expect(issues(job(#""jitter": "soon""#)).first?.contains("is not a duration (use e.g.") == true)
+        #expect(issues(job(#""retry_backoff": "1m", "retry_backoff_max": "10s""#)) == [#"jobs[0] "j": retry_backoff_max: is shorter than retry_backoff (1m)"#])
+    }
+
+    @Test func typeAndRangeErrors() {
+        #expect(issues(job(#""retries": "2""#)) == [#"jobs[0] "j": retries: expected a whole number, got a string"#])
+        #expect(issues(job(#""retries": 1.5"#)) == [#"jobs[0] "j": retries: 1.5 is not a whole number"#])
+        #expect(issues(job(#""retries": 1e30"#)) == [#"jobs[0] "j": retries: 1e30 is not a whole number"#])
+        #expect(issues(job(#""retries": 101"#)) == [#"jobs[0] "j": retries: 101 is out of range 0-100"#])
+        #expect(issues(job(#""enabled": "yes""#)) == [#"jobs[0] "j": enabled: expected true or false, got a string"#])
+        #expect(issues(job(#""concurrency": "forbidd""#)) == [#"jobs[0] "j": concurrency: "forbidd" is not one of "forbid", "allow", "replace" (did you mean "forbid"?)"#])
+        #expect(issues(job(#""catch_up": true"#)) == [#"jobs[0] "j": catch_up: expected a string, got a boolean"#])
+        #expect(issues(job(#""env": {"A": 1}"#)) == [#"jobs[0] "j": env.A: expected a string, got a number"#])
+        #expect(issues(job(#""env": {"SCHEDD_JOB": "x"}"#)) == [#"jobs[0] "j": env.SCHEDD_JOB: is set by schedd for each run and cannot be overridden"#])
+        #expect(issues(job(#""env": ["A=1"]"#)) == [#"jobs[0] "j": env: expected an object of strings, got an array"#])
+        #expect(issues(job(#""working_dir": "srv""#)) == [#"jobs[0] "j": working_dir: "srv" must be an absolute path"#])
+        #expect(issues(job(#""output_limit": "lots""#)) == [#"jobs[0] "j": output_limit: "lots" is not a size (use e.g. "64KiB", "1MiB" or a number of bytes)"#])
+        #expect(issues(job(#""output_limit": "1GiB""#)) == [#"jobs[0] "j": output_limit: 1GiB is over the maximum of 16MiB"#])
+        #expect(issues(job(#""timezone": "Europe/Berln""#)) == [#"jobs[0] "j": timezone: unknown time zone "Europe/Berln" (did you mean "Europe/Berlin"?); use an IANA name such as "Europe/Berlin""#])
+        #expect(issues(job(#""schedule": "61 * * * *""#)) == [#"jobs[0] "j": schedule: minute field "61": out of range 0-59"#])
+        #expect(issues(job(#""schedule": "@fortnightly""#)).first?.contains(#"unknown macro "@fortnightly""#) == true)
+    }
+
+    @Test func namesAreCheckedAndUnique() {
+        #expect(issues(#"{"jobs": [{"shell": "x"}]}"#) == [#"jobs[0]: name: required"#])
+        #expect(issues(#"{"jobs": [{"name": "-x", "shell": "x"}]}"#).first?.hasPrefix(#"jobs[0]: name: "-x" is not a valid name"#) == true)
+        #expect(issues(#"{"jobs": [{"name": "\#(String(repeating: "a", count: 65))", "shell": "x"}]}"#).count == 1)
+        #expect(issues(#"{"jobs": [{"name": "a", "shell": "x"}, {"name": "a", "shell": "y"}]}"#) == [#"jobs[1] "a": name: "a" is already used by jobs[0]"#])
+    }
+
+    @Test func exactlyOneAction() {
+        #expect(issues(#"{"jobs": [{"name": "a"}]}"#) == [#"jobs[0] "a": needs one of "command" (an argv array), "shell" (a string) or "handler""#])
+        #expect(issues(#"{"jobs": [{"name": "a", "shell": "x", "handler": "h"}]}"#) == [#"jobs[0] "a": handler: "shell" and "handler" exclude each other: give exactly one"#])
+        #expect(issues(#"{"jobs": [{"name": "a", "command": "ls -l"}]}"#) == [#"jobs[0] "a": command: expected an array of strings (argv), got a string; use "shell" for a shell command line"#])
+        #expect(issues(#"{"jobs": [{"name": "a", "command": []}]}"#) == [#"jobs[0] "a": command: must not be empty: the first element is the program"#])
+        #expect(issues(#"{"jobs": [{"name": "a", "command": ["ls", 1]}]}"#) == [#"jobs[0] "a": command[1]: expected a string, got a number"#])
+        #expect(issues(#"{"jobs": [{"name": "a", "shell": "x", "params": {}}]}"#) == [#"jobs[0] "a": params: only allowed with "handler""#])
+        #expect(issues(#"{"jobs": [{"name": "a", "handler": "h", "params": [1]}]}"#) == [#"jobs[0] "a": params: expected an object, got an array"#])
+    }
+
+    @Test func servicesAndReferences() {
+        #expect(issues(job(#""restart": "always", "schedule": "@daily""#)) == [#"jobs[0] "j": schedule: a service (restart: "always") is started with the daemon and has no schedule; remove one of the two"#])
+        #expect(issues(job(#""restart_limit": {"burst": 2, "interval": "1m"}"#)) == [#"jobs[0] "j": restart_limit: only applies to a service: set "restart" to "on-failure" or "always""#])
+        #expect(issues(job(#""restart": "sometimes""#)) == [#"jobs[0] "j": restart: "sometimes" is not one of "no", "on-failure", "always""#])
+        #expect(issues(job(#""restart": "always", "restart_limit": {"burst": 0, "intervl": "1m"}"#)) == [
+            #"jobs[0] "j": restart_limit.intervl: unknown field (did you mean "interval"?)"#,
+            #"jobs[0] "j": restart_limit.burst: 0 is out of range 1-10000"#,
+            #"jobs[0] "j": restart_limit.interval: required"#,
+        ])
+        #expect(issues(job(#""on_failure": "pagr""#)) == [#"jobs[0] "j": on_failure: no job named "pagr""#])
+        #expect(issues(job(#""on_success": "j""#)) == [#"jobs[0] "j": on_success: a job cannot trigger itself"#])
+        // A job already in the database may be named.
+        var context = rootContext
+        context.existingJobs = ["pager"]
+        #expect((try? decode(job(#""on_failure": "pager""#), context)) != nil)
+        #expect(issues(job(#""on_failure": "pagr""#), context) == [#"jobs[0] "j": on_failure: no job named "pagr" (did you mean "pager"?)"#])
+    }
+
+    @Test func accountsNeedRootAndMustExist() {
+        #expect(issues(job(#""user": "root""#), userContext) == [#"jobs[0] "j": user: running a job as another user needs schedd to run as root"#])
+        #expect(issues(job(#""user": "no-such-user-xyz""#)) == [#"jobs[0] "j": user: no such user "no-such-user-xyz" on this system"#])
+        #expect(issues(job(#""group": "no-such-group-xyz""#)) == [#"jobs[0] "j": group: no such group "no-such-group-xyz" on this system"#])
+    }
+
+    @Test func handlersAreCheckedWhenKnown() {
+        var context = rootContext
+        context.handlers = ["refresh-token"]
+        #expect(issues(#"{"jobs": [{"name": "a", "handler": "refresh-tokn"}]}"#, context) == [#"jobs[0] "a": handler: no handler named "refresh-tokn" is registered (did you mean "refresh-token"?)"#])
+    }
+
+    @Test func everyErrorOfAFileIsReportedAtOnce() {
+        let found = issues("""
+            {"defaults": {"timeout": "10 minutes"},
+             "jobs": [{"name": "a", "shell": "x", "shedule": "@daily", "retries": -1},
+                      {"name": "b", "command": "x", "on_failure": "nope"},
+                      "not a job"]}
+            """)
+        #expect(found == [
+            #"defaults.timeout: "10 minutes" is not a duration (try "10m")"#,
+            #"jobs[0] "a": shedule: unknown field (did you mean "schedule"?)"#,
+            #"jobs[0] "a": retries: -1 is out of range 0-100"#,
+            #"jobs[1] "b": command: expected an array of strings (argv), got a string; use "shell" for a shell command line"#,
+            #"jobs[1] "b": on_failure: no job named "nope""#,
+            #"jobs[2]: a job must be an object, got a string"#,
+        ])
+    }
+
+    @Test func fileShapeErrors() {
+        #expect(issues("[]") == [#"the file must be a JSON object with a "jobs" array, got an array"#])
+        #expect(issues("{}") == ["jobs: required: the array of jobs"])
+        #expect(issues(#"{"jobs": {}}"#) == ["jobs: expected an array of jobs, got an object"])
+        #expect(issues(#"{"jobs": [], "defaults": 1}"#) == ["defaults: expected an object, got a number"])
+        #expect(issues("{\"jobs\": [}") == ["line 1, column 11: unexpected '}', expected a value"])
+    }
+
+    @Test func singleJobDecodingChecksReferencesOnlyWhenAsked() throws {
+        let value = try JSONParser.parse(#"{"name": "a", "shell": "x", "on_failure": "elsewhere"}"#)
+        #expect(throws: APIError.self) { try JobSpec(json: value, context: rootContext) }
+        #expect((try? JobSpec(json: value, context: .stored))?.onFailure == "elsewhere")
+    }
+
+    @Test func apiErrorEncodesAsTheWireFormat() throws {
+        let error = APIError(.notFound, "no job named \"x\"")
+        let data = try JSONEncoder().encode(error)
+        #expect(String(decoding: data, as: UTF8.self).contains(#""code":"not_found""#))
+        #expect(try JSONDecoder().decode(APIError.self, from: data) == error)
+    }
+}

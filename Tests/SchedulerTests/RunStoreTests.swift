@@ -1,0 +1,119 @@
+import Foundation
+import GRDB
+import Testing
+@testable import Scheduler
+import SchedulerAPI
+
+@Suite struct RunStoreTests {
+    @Test func aRunGoesFromRunningToItsFinalStatusOnce() async throws {
+        let temp = try TemporaryDatabase()
+        let runs = temp.database.runs
+        _ = try await temp.database.jobs.apply(try jobFile(#"{"jobs": [{"name": "a", "shell": "x"}]}"#))
+        let started = try await runs.start(job: "a", trigger: .schedule, scheduledAt: t0, startedAt: t0.addingTimeInterval(0.002))
+        #expect(started.status == .running && started.id > 0)
+        try await runs.setPID(started.id, pid: 4242)
+        let outcome = RunOutcome(status: .failed, finishedAt: t0.addingTimeInterval(1.5), exitCode: 3,
+                                 output: "boom\n", outputTruncated: true, error: "exit status 3")
+        let finished = try await runs.finish(started.id, outcome)
+        #expect(finished?.status == .failed)
+        #expect(finished?.durationMs == 1498)
+        #expect(finished?.exitCode == 3 && finished?.pid == 4242)
+        #expect(finished?.output == "boom\n" && finished?.outputTruncated == true)
+        // A second finish changes nothing.
+        #expect(try await runs.finish(started.id, RunOutcome(status: .succeeded, finishedAt: t0)) == nil)
+        #expect(try await runs.run(id: started.id)?.status == .failed)
+        #expect(try await temp.database.jobs.job(named: "a")?.state.lastRunID == started.id)
+    }
+
+    @Test func leftoverRunningRowsBecomeInterrupted() async throws {
+        let temp = try TemporaryDatabase()
+        let runs = temp.database.runs
+        let a = try await runs.start(job: "a", trigger: .schedule, scheduledAt: t0, startedAt: t0, pid: 99)
+        let b = try await runs.start(job: "b", trigger: .manual, scheduledAt: nil, startedAt: t0)
+        try await runs.finish(b.id, RunOutcome(status: .succeeded, finishedAt: t0, exitCode: 0))
+        let leftovers = try await runs.interruptLeftovers(at: t0.addingTimeInterval(10))
+        #expect(leftovers.map(\.id) == [a.id])
+        #expect(leftovers.first?.pid == 99)
+        let after = try await runs.run(id: a.id)
+        #expect(after?.status == .interrupted && after?.durationMs == 10_000)
+        #expect(try await runs.run(id: b.id)?.status == .succeeded)
+        #expect(try await runs.interruptLeftovers(at: t0).isEmpty)
+    }
+
+    /// Fills `runs` with `perJob` finished runs per job, one second apart, starting at t0.
+    func fill(_ runs: RunStore, jobs: [String], perJob: Int) async throws {
+        try await runs.pool.write { db in
+            var i = 0
+            for n in 0..<perJob {
+                for job in jobs {
+                    let at = Timestamp.format(t0.addingTimeInterval(Double(i)))
+                    let status: RunStatus = n % 10 == 0 ? .failed : .succeeded
+                    try db.execute(sql: """
+                        INSERT INTO runs (job, trigger, attempt, status, scheduled_at, started_at, finished_at, duration_ms, exit_code)
+                        VALUES (?, 'schedule', 1, ?, ?, ?, ?, 5, ?)
+                        """, arguments: [job, status.rawValue, at, at, at, status == .failed ? 1 : 0])
+                    i += 1
+                }
+            }
+        }
+    }
+
+    @Test func historyFiltersAndPaginatesNewestFirst() async throws {
+        let temp = try TemporaryDatabase()
+        let runs = temp.database.runs
+        try await fill(runs, jobs: ["a", "b", "c"], perJob: 1000)
+
+        let page1 = try await runs.history(HistoryQuery(job: "b", limit: 50))
+        #expect(page1.count == 50)
+        #expect(page1.allSatisfy { $0.job == "b" })
+        #expect(zip(page1, page1.dropFirst()).allSatisfy { $0.id > $1.id })
+        let page2 = try await runs.history(HistoryQuery(job: "b", beforeID: page1.last!.id, limit: 50))
+        #expect(page2.first!.id < page1.last!.id)
+        #expect(Set(page1.map(\.id)).isDisjoint(with: page2.map(\.id)))
+
+        let failures = try await runs.history(HistoryQuery(status: .failed, limit: 10_000))
+        #expect(failures.count == 300)
+        #expect(failures.allSatisfy { $0.status == .failed })
+
+        let recent = try await runs.history(HistoryQuery(since: t0.addingTimeInterval(2990), limit: 10_000))
+        #expect(recent.count == 10)
+        let all = try await runs.history(HistoryQuery(limit: 100_000))
+        #expect(all.count == 3000)
+    }
+
+    @Test func pruneKeepsTheNewestRunsOfEachJob() async throws {
+        let temp = try TemporaryDatabase()
+        let runs = temp.database.runs
+        try await fill(runs, jobs: ["a", "b"], perJob: 2500)
+        let active = try await runs.start(job: "a", trigger: .manual, scheduledAt: nil, startedAt: t0.addingTimeInterval(-100))
+        let newestA = try await runs.history(HistoryQuery(job: "a", limit: 100)).map(\.id)
+
+        let deleted = try await runs.prune(keepPerJob: 100, olderThan: nil)
+        #expect(deleted == 4801)  // (2500 + 1 active) + 2500, less 100 kept of each
+        let keptA = try await runs.history(HistoryQuery(job: "a", limit: 10_000)).map(\.id)
+        #expect(keptA == newestA)
+        #expect(keptA.contains(active.id))
+        #expect(try await runs.history(HistoryQuery(job: "b", limit: 10_000)).count == 100)
+    }
+
+    @Test func pruneByAgeNeverTouchesActiveRuns() async throws {
+        let temp = try TemporaryDatabase()
+        let runs = temp.database.runs
+        try await fill(runs, jobs: ["a"], perJob: 3000)
+        let active = try await runs.start(job: "a", trigger: .manual, scheduledAt: nil, startedAt: t0)
+        let deleted = try await runs.prune(keepPerJob: nil, olderThan: t0.addingTimeInterval(2000))
+        #expect(deleted == 2000)
+        let left = try await runs.history(HistoryQuery(limit: 10_000))
+        #expect(left.count == 1001)
+        #expect(left.contains { $0.id == active.id })
+        #expect(left.filter { $0.id != active.id }.allSatisfy { $0.startedAt >= t0.addingTimeInterval(2000) })
+    }
+
+    @Test func skippedRunsAreRecordedFinal() async throws {
+        let temp = try TemporaryDatabase()
+        let skipped = try await temp.database.runs.recordSkipped(job: "a", trigger: .schedule, scheduledAt: t0, at: t0, reason: "run 7 still active")
+        #expect(skipped.status == .skipped)
+        let stored = try await temp.database.runs.run(id: skipped.id)
+        #expect(stored?.finishedAt == t0 && stored?.durationMs == 0 && stored?.error == "run 7 still active")
+    }
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs the system packages schedd builds and tests with (Debian/Ubuntu), if missing:
+# libsqlite3-dev (GRDB links the system SQLite) and sqlite3 (users, and the integration
+# tests, read the database with it).
+set -euo pipefail
+missing=()
+dpkg -s libsqlite3-dev >/dev/null 2>&1 || missing+=(libsqlite3-dev)
+command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
+[ ${#missing[@]} -eq 0 ] && exit 0
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "installing: ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
