@@ -53,7 +53,15 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "SchedulerAPITests", dependencies: ["SchedulerAPI"], swiftSettings: strict),
+        // The fixture is read from the source tree by path, so it is not a bundled resource.
+        // The benchmark program (Benchmarks/README.md); run it in release mode.
+        .executableTarget(
+            name: "schedd-bench",
+            dependencies: ["SchedulerAPI"],
+            path: "Benchmarks/Sources",
+            swiftSettings: strict
+        ),
+        .testTarget(name: "SchedulerAPITests", dependencies: ["SchedulerAPI"], exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(
             name: "SchedulerTests",
             dependencies: ["Scheduler", "SchedulerAPI", .product(name: "GRDB", package: "GRDB.swift")],

@@ -41,3 +41,21 @@ public enum Schedule: Sendable, Hashable {
 }
 
 import Foundation
+
+extension Schedule {
+    /// The next fire time strictly after `date`. `@every` counts from `date` (the engine passes
+    /// the previous fire); `@reboot` has no next time.
+    public func next(after date: Date, in zone: ZoneRules) -> Date? {
+        switch self {
+        case let .cron(expression): return expression.next(after: date, in: zone)
+        case let .every(milliseconds): return date.addingTimeInterval(Double(milliseconds) / 1000)
+        case .reboot: return nil
+        }
+    }
+
+    /// Whether SPEC.md's fixed-time daylight-saving rule applies (else the wildcard rule).
+    public var isFixedTime: Bool {
+        if case let .cron(expression) = self { return expression.isFixedTime }
+        return false
+    }
+}
