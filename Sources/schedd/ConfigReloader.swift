@@ -8,6 +8,7 @@ import UnixSignals
 /// jobs already applied stay as they were.
 struct ConfigReloader: Service {
     let loader: JobFileLoader
+    let engine: JobScheduler
     let logger: Logger
 
     func run() async throws {
@@ -16,6 +17,7 @@ struct ConfigReloader: Service {
             for await _ in hangups {
                 do {
                     let result = try await loader.apply()
+                    await engine.reloadJobs()
                     logger.info("reloaded job file", metadata: ScheddCommand.metadata(loader.path, result))
                 } catch {
                     logger.error("job file refused on reload; the jobs stay as they were",

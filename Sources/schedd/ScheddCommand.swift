@@ -22,6 +22,12 @@ struct ScheddCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("A job file to apply at start and on SIGHUP.", valueName: "file"))
     var config: String?
 
+    @Option(help: ArgumentHelp("Runs at once (default: the number of CPUs, at least 2).", valueName: "n"))
+    var workers: Int?
+
+    @Option(help: ArgumentHelp("On SIGTERM, how long runs may finish before they are stopped.", valueName: "duration"))
+    var shutdownGrace: String = "30s"
+
     @Option(help: ArgumentHelp("Runs kept per job (older ones are pruned).", valueName: "n"))
     var historyKeep: Int = 1000
 
@@ -32,6 +38,10 @@ struct ScheddCommand: AsyncParsableCommand {
     var logLevel: String = "info"
 
     func validate() throws {
+        if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
+        if DurationText.milliseconds(shutdownGrace) == nil {
+            throw ValidationError("--shutdown-grace \"\(shutdownGrace)\" is not a duration (e.g. 30s)")
+        }
         if historyKeep < 1 { throw ValidationError("--history-keep must be at least 1") }
         if let age = historyMaxAge, DurationText.milliseconds(age) == nil {
             throw ValidationError("--history-max-age \"\(age)\" is not a duration (e.g. 30d, 12h)")
@@ -59,13 +69,13 @@ struct ScheddCommand: AsyncParsableCommand {
             logger.critical("cannot open the database", metadata: ["schedd.db": "\(dbPath)", "schedd.error": "\(error)"])
             throw ExitCode(1)
         }
-        for run in try await database.runs.interruptLeftovers(at: Date()) {
-            logger.warning("run was active when schedd stopped; marked interrupted",
-                           metadata: ["schedd.job": "\(run.job)", "schedd.run_id": "\(run.id)"])
-        }
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        var engineConfiguration = JobScheduler.Configuration()
+        if let workers { engineConfiguration.workers = workers }
+        engineConfiguration.shutdownGrace = .milliseconds(DurationText.milliseconds(shutdownGrace) ?? 30_000)
+        let engine = JobScheduler(database: database, configuration: engineConfiguration, logger: logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: engine)]
         if let config {
-            let loader = JobFileLoader(path: config, database: database)
+            let loader = JobFileLoader(path: config, database: database, handlers: engine.handlerNames)
             do {
                 let result = try await loader.apply()
                 logger.info("applied job file", metadata: Self.metadata(config, result))
@@ -74,13 +84,14 @@ struct ScheddCommand: AsyncParsableCommand {
                 try? database.close()
                 throw ExitCode(2)
             }
-            services.append(.init(service: ConfigReloader(loader: loader, logger: logger)))
+            services.append(.init(service: ConfigReloader(loader: loader, engine: engine, logger: logger)))
         }
         let maxAge = historyMaxAge.flatMap(DurationText.milliseconds).map { Duration.milliseconds($0) }
         services.append(.init(service: HistoryRetention(runs: database.runs, keepPerJob: historyKeep, maxAge: maxAge,
                                                         clock: ContinuousClock(), logger: logger)))
         let jobCount = try await database.jobs.names().count
         logger.info("schedd started", metadata: ["schedd.db": "\(dbPath)", "schedd.jobs": "\(jobCount)",
+                                                 "schedd.workers": "\(engineConfiguration.workers)",
                                                  "schedd.pid": "\(ProcessInfo.processInfo.processIdentifier)"])
         let group = ServiceGroup(configuration: .init(
             services: services,

@@ -10,9 +10,12 @@ public struct RunOutcome: Sendable, Equatable {
     public var output: String?
     public var outputTruncated: Bool
     public var error: String?
+    /// The pid of the run's process, when it had one.
+    public var pid: Int32?
 
     public init(status: RunStatus, finishedAt: Date, exitCode: Int32? = nil, signal: Int32? = nil,
-                output: String? = nil, outputTruncated: Bool = false, error: String? = nil) {
+                output: String? = nil, outputTruncated: Bool = false, error: String? = nil, pid: Int32? = nil) {
+        self.pid = pid
         self.status = status
         self.finishedAt = finishedAt
         self.exitCode = exitCode

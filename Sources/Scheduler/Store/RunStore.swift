@@ -65,10 +65,10 @@ public struct RunStore: Sendable {
                 try db.execute(sql: """
                     UPDATE runs SET status = ?, finished_at = ?,
                         duration_ms = max(0, CAST(round((julianday(?) - julianday(started_at)) * 86400000) AS INTEGER)),
-                        exit_code = ?, signal = ?, output = ?, output_truncated = ?, error = ?
+                        exit_code = ?, signal = ?, output = ?, output_truncated = ?, error = ?, pid = coalesce(?, pid)
                     WHERE id = ? AND status = 'running'
                     """, arguments: [outcome.status.rawValue, finished, finished, outcome.exitCode, outcome.signal,
-                                     outcome.output, outcome.outputTruncated, outcome.error, id])
+                                     outcome.output, outcome.outputTruncated, outcome.error, outcome.pid, id])
                 guard db.changesCount == 1 else { return nil }
                 return try Self.fetch(db, where: "id = ?", [id], limit: 1).first
             }

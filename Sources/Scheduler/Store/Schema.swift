@@ -51,7 +51,8 @@ enum Schema {
         CREATE VIEW job_overview AS
             SELECT j.name AS job, j.enabled,
                    json_extract(j.spec, '$.schedule') AS schedule,
-                   CASE WHEN s.paused THEN 'paused (' || coalesce(s.pause_reason, 'manual') || ')'
+                   CASE WHEN s.paused AND s.pause_reason = 'restart_limit' THEN 'failed'
+                        WHEN s.paused THEN 'paused (' || coalesce(s.pause_reason, 'manual') || ')'
                         WHEN NOT j.enabled THEN 'disabled' ELSE 'active' END AS state,
                    s.next_run_at, r.status AS last_status, r.started_at AS last_started_at,
                    s.consecutive_failures

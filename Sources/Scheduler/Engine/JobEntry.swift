@@ -1,0 +1,52 @@
+import Foundation
+import SchedulerAPI
+
+/// The engine's in-memory view of one job.
+struct JobEntry {
+    var spec: JobSpec
+    var schedule: Schedule?
+    var zone: ZoneRules
+    var state: JobState
+    /// The next scheduled fire time, and when it is due (with jitter).
+    var nextSlot: Date?
+    var nextDue: Date?
+    /// Recent starts of a service, for `restart_limit`.
+    var serviceStarts: [Date] = []
+
+    init(spec: JobSpec, state: JobState, defaultZone: ZoneRules) {
+        self.spec = spec
+        self.state = state
+        schedule = spec.schedule.flatMap { try? Schedule(parsing: $0) }
+        zone = spec.timezone.flatMap(ZoneRules.named) ?? defaultZone
+    }
+
+    /// Whether it may start: enabled and not paused.
+    var canStart: Bool { spec.isEnabled && !state.paused }
+
+    /// The fire times after `lastFire` up to `now`: how many there are, and the latest 100
+    /// (oldest first), so that a long outage costs no more than that.
+    func dueSlots(now: Date) -> (slots: [Date], total: Int) {
+        guard let first = nextSlot, first <= now, let schedule else { return ([], 0) }
+        switch schedule {
+        case let .every(ms):
+            let interval = Double(ms) / 1000
+            let total = Int((now.timeIntervalSince(first) / interval).rounded(.down)) + 1
+            let kept = min(total, 100)
+            return ((total - kept..<total).map { first.addingTimeInterval(Double($0) * interval) }, total)
+        case let .cron(expression):
+            var slots: [Date] = []
+            var cursor = now.addingTimeInterval(0.001)
+            while slots.count <= 100, let previous = expression.previous(before: cursor, in: zone), previous >= first {
+                slots.append(previous)
+                cursor = previous
+            }
+            let total = slots.count
+            return (Array(slots.prefix(100).reversed()), total)
+        case .reboot:
+            return ([], 0)
+        }
+    }
+
+    /// The first fire time after `date`.
+    func slot(after date: Date) -> Date? { schedule?.next(after: date, in: zone) }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import SchedulerAPI
+
+extension JobScheduler {
+    /// Triggers a job now (`schedctl run`). It obeys the job's concurrency policy unless `force`.
+    public func runNow(_ job: String, force: Bool = false) async throws -> TriggerOutcome {
+        guard jobs[job] != nil else { throw APIError(.notFound, "no job named \"\(job)\"") }
+        guard !stopping else { throw APIError(.conflict, "schedd is shutting down") }
+        guard let outcome = await trigger(job, .manual, scheduledAt: nil, force: force) else {
+            throw APIError(.internal, "the run of \"\(job)\" could not be recorded")
+        }
+        return outcome
+    }
+
+    /// Stops an active run (SIGTERM, `kill_grace`, SIGKILL); its status becomes `cancelled`.
+    public func cancel(runID: Int64, reason: String = "cancelled by schedctl") throws {
+        guard let run = active[runID] else { throw APIError(.notFound, "run \(runID) is not active") }
+        run.control.cancel(reason)
+    }
+
+    /// Cancels the active runs of a job; returns their ids.
+    public func cancel(job: String, reason: String = "cancelled by schedctl") throws -> [Int64] {
+        guard jobs[job] != nil else { throw APIError(.notFound, "no job named \"\(job)\"") }
+        let runs = active.values.filter { $0.record.job == job }
+        runs.forEach { $0.control.cancel(reason) }
+        return runs.map(\.record.id).sorted()
+    }
+
+    /// Stops a job from firing (or a service from restarting).
+    public func pause(_ job: String, reason: String = "manual") async {
+        guard var entry = jobs[job] else { return }
+        entry.state.paused = true
+        entry.state.pauseReason = reason
+        jobs[job] = entry
+        timers.removeAll { $0.request.spec.name == job && $0.request.trigger == .restart }
+        do {
+            try await database.jobs.saveState(job, entry.state)
+        } catch {
+            logger.error("cannot save job state", metadata: ["schedd.job": "\(job)", "schedd.error": "\(error)"])
+        }
+        events.publish(.jobPaused(job: job, reason: reason))
+    }
+
+    /// Resumes a job: clears a pause, a failure threshold, or a failed service (which starts again).
+    public func resume(_ job: String) async throws {
+        guard var entry = jobs[job] else { throw APIError(.notFound, "no job named \"\(job)\"") }
+        entry.state.paused = false
+        entry.state.pauseReason = nil
+        entry.state.consecutiveFailures = 0
+        entry.serviceStarts = []
+        jobs[job] = entry
+        try await database.jobs.saveState(job, entry.state)
+        events.publish(.jobResumed(job: job))
+        if entry.spec.isService && entry.spec.isEnabled && !active.values.contains(where: { $0.record.job == job }) {
+            await trigger(job, .boot, scheduledAt: nil, force: true)
+        }
+        wakeup.signal()
+    }
+
+    /// Whether the engine has loaded its jobs and started its services (systemd's READY=1).
+    public var isReady: Bool { loaded }
+
+    /// The pool's load.
+    public func load() -> Load {
+        Load(busy: pool.busy, workers: pool.capacity, queued: pool.queue.count)
+    }
+
+    /// The runs going on now.
+    public func activeRuns() -> [RunRecord] {
+        active.values.map(\.record).sorted { $0.id < $1.id }
+    }
+}

@@ -1,0 +1,330 @@
+import Foundation
+import Logging
+import SchedulerAPI
+
+extension JobScheduler {
+    // MARK: - Firing
+
+    /// Fires every schedule and timer that is due.
+    func processDue() async {
+        let now = clock.now()
+        var triggers: [(String, RunTrigger, Date?)] = []
+        var changed: [String] = []
+        for name in jobs.keys.sorted() {
+            guard var entry = jobs[name], let due = entry.nextDue, due <= now else { continue }
+            let (slots, total) = entry.dueSlots(now: now)
+            let tolerance = Double(configuration.lateTolerance.milliseconds) / 1000
+            if let latest = slots.last {
+                var missed = slots
+                var onTime: Date?
+                // Jitter delays a fire on purpose; only lateness beyond it counts.
+                let jitter = Double(entry.spec.jitter?.milliseconds ?? 0) / 1000
+                if now.timeIntervalSince(latest) <= tolerance + jitter {
+                    onTime = missed.removeLast()
+                }
+                let missedTotal = total - (onTime == nil ? 0 : 1)
+                if entry.canStart {
+                    if missedTotal > 0 {
+                        switch entry.spec.effectiveCatchUp {
+                        case .none:
+                            logger.notice("fire times missed; catch_up is none", metadata: [
+                                "schedd.job": "\(name)", "schedd.missed": "\(missedTotal)",
+                            ])
+                        case .once:
+                            if let last = missed.last { triggers.append((name, .catchUp, last)) }
+                        case .all:
+                            for slot in missed { triggers.append((name, .catchUp, slot)) }
+                        }
+                    }
+                    if let onTime { triggers.append((name, .schedule, onTime)) }
+                }
+                entry.state.lastFireAt = latest
+            }
+            scheduleNext(&entry, after: max(slots.last ?? now, entry.nextSlot ?? now))
+            if let next = entry.nextSlot, next <= now { scheduleNext(&entry, after: now) }
+            jobs[name] = entry
+            changed.append(name)
+        }
+        // Timers: retries and restarts.
+        let dueTimers = timers.filter { $0.due <= now }
+        timers.removeAll { $0.due <= now }
+        // The fire is recorded before its run starts, so that a crash never fires a slot twice.
+        await saveStates(changed)
+        for (name, trigger, slot) in triggers {
+            _ = await self.trigger(name, trigger, scheduledAt: slot)
+        }
+        for timer in dueTimers {
+            guard let entry = jobs[timer.request.spec.name] else { continue }
+            if timer.request.trigger == .restart && !entry.canStart { continue }
+            var request = timer.request
+            request.spec = entry.spec
+            enqueue(request)
+        }
+    }
+
+    /// Starts a run of `job` now, or refuses it by its concurrency policy. Retries and boot
+    /// starts pass `force`.
+    @discardableResult
+    func trigger(_ job: String, _ trigger: RunTrigger, scheduledAt: Date?, force: Bool = false,
+                 extraEnvironment: [String: String] = [:]) async -> TriggerOutcome? {
+        guard let entry = jobs[job], !stopping else { return nil }
+        let running = active.values.filter { $0.record.job == job }
+        if !force && (!running.isEmpty || pool.queued(job: job) > 0) {
+            switch entry.spec.effectiveConcurrency {
+            case .forbid:
+                let busy = running.first.map { "run \($0.record.id) is still active" } ?? "a run is waiting for a worker"
+                do {
+                    let skipped = try await database.runs.recordSkipped(
+                        job: job, trigger: trigger, scheduledAt: scheduledAt, at: clock.now(),
+                        reason: "skipped: \(busy) (concurrency: forbid)")
+                    events.publish(.runFinished(skipped))
+                    return .skipped(skipped)
+                } catch {
+                    logger.error("cannot record a skipped run", metadata: ["schedd.job": "\(job)", "schedd.error": "\(error)"])
+                    return nil
+                }
+            case .replace:
+                for run in running { run.control.cancel("replaced by a newer run (concurrency: replace)") }
+                pool.removeQueued(job: job)
+            case .allow:
+                break
+            }
+        }
+        enqueue(RunRequest(spec: entry.spec, trigger: trigger, attempt: 1, scheduledAt: scheduledAt,
+                           extraEnvironment: extraEnvironment))
+        return .queued
+    }
+
+    func enqueue(_ request: RunRequest) {
+        guard !stopping else { return }
+        pool.enqueue(request)
+        events.publish(.runQueued(job: request.spec.name, trigger: request.trigger))
+        wakeup.signal()
+    }
+
+    // MARK: - Running
+
+    /// One attempt, from its row's insert to its final status and the policies after it.
+    /// Runs in a child task of the engine's group, which is never cancelled before shutdown's
+    /// drain ends, so the final write always happens.
+    func execute(_ request: RunRequest) async {
+        let spec = request.spec
+        var runLogger = logger
+        runLogger[metadataKey: "schedd.job"] = "\(spec.name)"
+        let record: RunRecord
+        do {
+            record = try await database.runs.start(job: spec.name, trigger: request.trigger, attempt: request.attempt,
+                                                    scheduledAt: request.scheduledAt, startedAt: clock.now())
+        } catch {
+            // Without a row there is no run: never run something that leaves no record.
+            runLogger.error("cannot record the start of a run; not started", metadata: ["schedd.error": "\(error)"])
+            pool.finished()
+            wakeup.signal()
+            return
+        }
+        runLogger[metadataKey: "schedd.run_id"] = "\(record.id)"
+        let control = RunControl()
+        active[record.id] = ActiveRun(record: record, control: control)
+        if stopping && (spec.isService || graceOverCancelled) { control.cancel("schedd is shutting down") }
+        if spec.isService, var entry = jobs[spec.name] {
+            entry.serviceStarts.append(record.startedAt)
+            jobs[spec.name] = entry
+        }
+        if var entry = jobs[spec.name] {
+            entry.state.lastRunID = record.id
+            jobs[spec.name] = entry
+        }
+        events.publish(.runStarted(record))
+        runLogger.debug("run started", metadata: ["schedd.trigger": "\(request.trigger.rawValue)", "schedd.attempt": "\(request.attempt)"])
+
+        let pid = PIDBox()
+        let executionRequest = ExecutionRequest(
+            spec: spec, runID: record.id, attempt: request.attempt, extraEnvironment: request.extraEnvironment,
+            logger: runLogger, onStart: { pid.set($0) })
+        let isHandler: Bool
+        if case .handler = spec.action { isHandler = true } else { isHandler = false }
+        let end = await Self.attempt(executor: isHandler ? handlers : commands, request: executionRequest,
+                                     timeout: spec.timeout, clock: clock, control: control)
+        // No process of a run may outlive it, whatever ended it.
+        if !isHandler {
+            await sweeper.sweep(job: spec.name, runID: record.id, grace: spec.effectiveKillGrace)
+        }
+        var outcome = end.outcome(at: clock.now(), timeout: spec.timeout)
+        outcome.pid = pid.value
+        let final: RunRecord
+        do {
+            final = try await database.runs.finish(record.id, outcome) ?? record
+        } catch {
+            runLogger.critical("cannot record the end of a run", metadata: ["schedd.error": "\(error)"])
+            final = record
+        }
+        active[record.id] = nil
+        pool.finished()
+        events.publish(.runFinished(final))
+        runLogger.info("run finished", metadata: [
+            "schedd.status": "\(final.status.rawValue)", "schedd.duration_ms": "\(final.durationMs ?? 0)",
+        ])
+        await afterRun(request, final)
+        wakeup.signal()
+    }
+
+    /// How an attempt ended.
+    enum AttemptEnd: Sendable {
+        case finished(ExecutionOutcome)
+        /// Stopped at its timeout; what the execution had when it was stopped, if anything.
+        case timedOut(ExecutionOutcome?)
+        case cancelled(String, ExecutionOutcome?)
+
+        mutating func attach(_ partial: ExecutionOutcome) {
+            switch self {
+            case .finished: break
+            case .timedOut: self = .timedOut(partial)
+            case let .cancelled(reason, _): self = .cancelled(reason, partial)
+            }
+        }
+
+        func outcome(at now: Date, timeout: Duration?) -> RunOutcome {
+            switch self {
+            case let .finished(result):
+                var outcome = RunOutcome(status: result.succeeded ? .succeeded : .failed, finishedAt: now,
+                                         output: result.output, outputTruncated: result.outputTruncated)
+                switch result.ending {
+                case let .exited(code):
+                    outcome.exitCode = code
+                    if code != 0 { outcome.error = "exited with status \(code)" }
+                case let .signaled(signal):
+                    outcome.signal = signal
+                    outcome.error = "killed by signal \(signal)"
+                case .returned:
+                    break
+                case let .failed(message):
+                    outcome.error = message
+                }
+                return outcome
+            case let .timedOut(partial):
+                let limit = timeout.map { DurationText.format(milliseconds: $0.milliseconds) } ?? "?"
+                return Self.stopped(.timedOut, "timed out after \(limit)", partial, at: now)
+            case let .cancelled(reason, partial):
+                return Self.stopped(.cancelled, reason, partial, at: now)
+            }
+        }
+
+        static func stopped(_ status: RunStatus, _ error: String, _ partial: ExecutionOutcome?, at now: Date) -> RunOutcome {
+            var outcome = RunOutcome(status: status, finishedAt: now, output: partial?.output,
+                                     outputTruncated: partial?.outputTruncated ?? false, error: error)
+            switch partial?.ending {
+            case let .exited(code)?: outcome.exitCode = code
+            case let .signaled(signal)?: outcome.signal = signal
+            default: break
+            }
+            return outcome
+        }
+    }
+
+    /// Races the execution against its timeout and its cancel handle; the loser is cancelled,
+    /// which for a process means the teardown (SIGTERM, `kill_grace`, SIGKILL).
+    static func attempt(executor: any JobExecutor, request: ExecutionRequest, timeout: Duration?,
+                        clock: any SchedulerClock, control: RunControl) async -> AttemptEnd {
+        await withTaskGroup(of: AttemptEnd?.self) { group in
+            group.addTask {
+                do {
+                    return .finished(try await executor.execute(request))
+                } catch {
+                    return nil
+                }
+            }
+            if let timeout {
+                group.addTask {
+                    do {
+                        try await clock.sleep(for: timeout)
+                        return .timedOut(nil)
+                    } catch {
+                        return nil
+                    }
+                }
+            }
+            group.addTask { await control.waitForCancel().map { .cancelled($0, nil) } }
+            var end: AttemptEnd?
+            while end == nil, let next = await group.next() {
+                end = next
+            }
+            group.cancelAll()
+            // Wait for the execution to wind down, keeping what it captured before it was stopped.
+            while let next = await group.next() {
+                if case let .finished(partial) = next, var stopped = end {
+                    stopped.attach(partial)
+                    end = stopped
+                }
+            }
+            return end ?? .cancelled(control.reason ?? "cancelled", nil)
+        }
+    }
+
+    // MARK: - Policies
+
+    func afterRun(_ request: RunRequest, _ run: RunRecord) async {
+        guard !stopping, var entry = jobs[run.job] else { return }
+        let spec = request.spec
+        let now = clock.now()
+        if spec.isService {
+            let restart = spec.restart == .always ? run.status != .cancelled : run.status.isFailure
+            guard restart, entry.canStart else { return }
+            let limit = spec.restartLimit ?? RestartLimit(burst: 5, interval: .seconds(10))
+            let window = Double(limit.interval.milliseconds) / 1000
+            entry.serviceStarts.removeAll { now.timeIntervalSince($0) > window }
+            jobs[run.job] = entry
+            if entry.serviceStarts.count >= limit.burst {
+                logger.error("service restarted too often; it is now failed until resumed", metadata: [
+                    "schedd.job": "\(run.job)", "schedd.starts": "\(entry.serviceStarts.count)",
+                ])
+                await pause(run.job, reason: "restart_limit")
+                return
+            }
+            let delay = RetryPolicy.restartDelay(base: spec.effectiveRestartDelay, recentStarts: entry.serviceStarts.count)
+            timers.append(Timer(due: now.addingTimeInterval(Double(delay.milliseconds) / 1000),
+                                request: RunRequest(spec: spec, trigger: .restart, attempt: 1, scheduledAt: nil, extraEnvironment: [:])))
+            return
+        }
+        if run.status.isFailure && request.attempt <= spec.effectiveRetries {
+            let delay = RetryPolicy.retryDelay(afterAttempt: request.attempt, base: spec.effectiveRetryBackoff,
+                                               maximum: spec.effectiveRetryBackoffMax, random: random())
+            var retry = request
+            retry.trigger = .retry
+            retry.attempt += 1
+            timers.append(Timer(due: now.addingTimeInterval(Double(delay.milliseconds) / 1000), request: retry))
+            return
+        }
+        // The trigger's final result.
+        if run.status.isFailure {
+            entry.state.consecutiveFailures += 1
+        } else if run.status == .succeeded {
+            entry.state.consecutiveFailures = 0
+        }
+        jobs[run.job] = entry
+        if run.status.isFailure, let threshold = spec.maxConsecutiveFailures, threshold > 0,
+           entry.state.consecutiveFailures >= threshold, !entry.state.paused {
+            logger.warning("job failed too many times in a row; paused", metadata: [
+                "schedd.job": "\(run.job)", "schedd.failures": "\(entry.state.consecutiveFailures)",
+            ])
+            await pause(run.job, reason: "failure_threshold")
+        } else {
+            await saveStates([run.job])
+        }
+        let target = run.status.isFailure ? spec.onFailure : (run.status == .succeeded ? spec.onSuccess : nil)
+        if let target {
+            await self.trigger(target, .dependency, scheduledAt: nil, extraEnvironment: [
+                "SCHEDD_TRIGGERED_BY_JOB": run.job, "SCHEDD_TRIGGERED_BY_RUN": String(run.id),
+                "SCHEDD_TRIGGERED_BY_STATUS": run.status.rawValue,
+            ])
+        }
+    }
+}
+
+/// Where the executor reports the pid of the run's process.
+final class PIDBox: Sendable {
+    private let storage = Mutex<Int32?>(nil)
+    func set(_ pid: Int32) { storage.withLock { $0 = pid } }
+    var value: Int32? { storage.withLock { $0 } }
+}
+
+import Synchronization

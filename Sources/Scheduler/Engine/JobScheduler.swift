@@ -1,0 +1,274 @@
+import Foundation
+import Logging
+import SchedulerAPI
+import ServiceLifecycle
+
+/// The engine: owns job state, fires schedules, dispatches runs to a bounded pool, applies the
+/// retry, overlap, threshold and restart policies, and records every run.
+///
+/// It never polls: it sleeps on its clock until the earliest due time and is woken early when
+/// jobs change or a run ends. It is an actor and therefore reentrant: state is re-checked after
+/// every `await`.
+public actor JobScheduler: Service {
+    public struct Configuration: Sendable {
+        /// Runs at once; more wait in FIFO order.
+        public var workers: Int
+        /// On shutdown, how long runs may go on before they are stopped.
+        public var shutdownGrace: Duration
+        /// The zone of schedules that name none (default: the process's).
+        public var defaultTimeZone: String?
+        /// A fire time noticed later than this (a clock jump, a busy machine, a daemon that was
+        /// down) counts as missed, and `catch_up` decides.
+        public var lateTolerance: Duration
+
+        public init(workers: Int = max(2, ProcessInfo.processInfo.activeProcessorCount),
+                    shutdownGrace: Duration = .seconds(30), defaultTimeZone: String? = nil,
+                    lateTolerance: Duration = .seconds(60)) {
+            self.workers = workers
+            self.shutdownGrace = shutdownGrace
+            self.defaultTimeZone = defaultTimeZone
+            self.lateTolerance = lateTolerance
+        }
+    }
+
+    /// What a trigger led to.
+    public enum TriggerOutcome: Sendable, Equatable {
+        case queued
+        /// Refused by `concurrency: forbid`; the skipped run's record.
+        case skipped(RunRecord)
+    }
+
+    /// The pool's load, for `schedctl status`.
+    public struct Load: Sendable, Equatable {
+        public var busy: Int
+        public var workers: Int
+        public var queued: Int
+    }
+
+    struct ActiveRun {
+        var record: RunRecord
+        var control: RunControl
+    }
+
+    struct Timer {
+        var due: Date
+        var request: RunRequest
+    }
+
+    public let database: SchedulerDatabase
+    public nonisolated let events = EventBus()
+    let clock: any SchedulerClock
+    let logger: Logger
+    let configuration: Configuration
+    let sweeper: ProcessSweeper
+    let commands: any JobExecutor
+    let handlers: HandlerExecutor
+    let random: @Sendable () -> Double
+    let defaultZone: ZoneRules
+
+    var jobs: [String: JobEntry] = [:]
+    var pool: WorkerPool
+    var timers: [Timer] = []
+    var active: [Int64: ActiveRun] = [:]
+    var loaded = false
+    var stopping = false
+    var shutdownDeadline: Date?
+    var graceOverCancelled = false
+    let wakeup = Wakeup()
+    let stopRequested = StopFlag()
+
+    /// Creates the engine on an open database. `handlers` are the in-process jobs that job
+    /// definitions may name with `"handler"`.
+    public init(database: SchedulerDatabase, handlers: [String: JobHandler] = [:], configuration: Configuration = Configuration(),
+                clock: any SchedulerClock = SystemClock(), logger: Logger = Logger(label: "schedd"),
+                commandExecutor: (any JobExecutor)? = nil, random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) {
+        self.database = database
+        self.configuration = configuration
+        self.clock = clock
+        self.logger = logger
+        self.random = random
+        let sweeper = ProcessSweeper(logger: logger)
+        self.sweeper = sweeper
+        self.commands = commandExecutor ?? CommandExecutor(sweeper: sweeper)
+        self.handlers = HandlerExecutor(handlers: handlers)
+        self.pool = WorkerPool(capacity: configuration.workers)
+        self.defaultZone = configuration.defaultTimeZone.flatMap(ZoneRules.named) ?? ZoneRules.current
+    }
+
+    /// The handler names this engine knows, for validating job files.
+    public nonisolated var handlerNames: Set<String> { Set(handlers.handlers.keys) }
+
+    // MARK: - Service
+
+    /// Runs until graceful shutdown (or `shutdown()`): then stops firing, lets runs finish for
+    /// `shutdownGrace`, stops the rest, and records every final status before returning.
+    public func run() async throws {
+        let stopRequested = self.stopRequested
+        let wakeup = self.wakeup
+        let sweeper = self.sweeper
+        await withTaskGroup(of: Void.self) { outer in
+            outer.addTask { await sweeper.run() }
+            await withGracefulShutdownHandler {
+                await self.mainLoop()
+            } onGracefulShutdown: {
+                stopRequested.set()
+                wakeup.signal()
+            }
+            outer.cancelAll()
+        }
+    }
+
+    /// Starts a graceful shutdown from code (an embedding program without a ServiceGroup).
+    public nonisolated func shutdown() {
+        stopRequested.set()
+        wakeup.signal()
+    }
+
+    func mainLoop() async {
+        await start()
+        await withDiscardingTaskGroup { group in
+            while true {
+                if (stopRequested.isSet || Task.isCancelled) && !stopping { beginShutdown() }
+                if stopping {
+                    if pool.busy == 0 && active.isEmpty { break }
+                    // Cancelled (not a graceful shutdown): no grace period; stop everything now.
+                    let graceOver = Task.isCancelled || shutdownDeadline.map { clock.now() >= $0 } ?? false
+                    if graceOver && !graceOverCancelled {
+                        graceOverCancelled = true
+                        for run in active.values { run.control.cancel("schedd stopped it at shutdown (grace period over)") }
+                    }
+                } else {
+                    await processDue()
+                }
+                while let request = pool.nextToStart() {
+                    group.addTask { await self.execute(request) }
+                }
+                if Task.isCancelled {
+                    // Every wait returns at once now; let the cancelled runs wind down.
+                    await Task.yield()
+                } else {
+                    await waitForWake(until: stopping ? (graceOverCancelled ? nil : shutdownDeadline) : nextDeadline())
+                }
+            }
+        }
+        logger.info("engine stopped")
+    }
+
+    func beginShutdown() {
+        stopping = true
+        let dropped = pool.removeQueued()
+        timers.removeAll()
+        shutdownDeadline = clock.now().addingTimeInterval(Double(configuration.shutdownGrace.milliseconds) / 1000)
+        // Services never end by themselves: they get the teardown at once.
+        for run in active.values where jobs[run.record.job]?.spec.isService ?? false {
+            run.control.cancel("schedd is shutting down")
+        }
+        logger.info("shutting down: no more runs start", metadata: [
+            "schedd.active": "\(active.count)", "schedd.dropped_queued": "\(dropped)",
+        ])
+    }
+
+    /// Sleeps until `deadline` (nil: until woken), or until something wakes the engine.
+    func waitForWake(until deadline: Date?) async {
+        let clock = self.clock
+        let wakeup = self.wakeup
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await wakeup.wait() }
+            if let deadline {
+                group.addTask { try? await clock.sleep(until: deadline) }
+            }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    func nextDeadline() -> Date? {
+        let fires = jobs.values.compactMap { $0.nextDue }
+        return (fires + timers.map(\.due)).min()
+    }
+
+    // MARK: - Start and reload
+
+    func start() async {
+        let now = clock.now()
+        do {
+            for run in try await database.runs.interruptLeftovers(at: now) {
+                logger.warning("run was active when schedd stopped; marked interrupted",
+                               metadata: ["schedd.job": "\(run.job)", "schedd.run_id": "\(run.id)"])
+                await sweeper.sweepInBackground(job: run.job, runID: run.id, grace: .seconds(10))
+            }
+        } catch {
+            logger.error("cannot mark leftover runs interrupted", metadata: ["schedd.error": "\(error)"])
+        }
+        await reloadJobs()
+        for (name, entry) in jobs.sorted(by: { $0.key < $1.key }) where entry.canStart {
+            if entry.spec.isService || entry.schedule == .reboot {
+                _ = await trigger(name, .boot, scheduledAt: nil, force: true)
+            }
+        }
+        loaded = true
+    }
+
+    /// Re-reads the jobs from the database: call after applying a job file. New services start;
+    /// changed schedules are recomputed; removed jobs stop firing (their active runs go on).
+    public func reloadJobs() async {
+        let stored: [JobInfo]
+        do {
+            stored = try await database.jobs.all()
+        } catch {
+            logger.error("cannot read jobs", metadata: ["schedd.error": "\(error)"])
+            return
+        }
+        let now = clock.now()
+        var fresh: [String: JobEntry] = [:]
+        for info in stored {
+            var entry = JobEntry(spec: info.spec, state: info.state, defaultZone: defaultZone)
+            if let old = jobs[info.name] {
+                entry.serviceStarts = old.serviceStarts
+                if old.spec.schedule == info.spec.schedule && old.spec.timezone == info.spec.timezone && old.spec.jitter == info.spec.jitter {
+                    entry.nextSlot = old.nextSlot
+                    entry.nextDue = old.nextDue
+                    entry.state.lastFireAt = old.state.lastFireAt
+                } else {
+                    scheduleNext(&entry, after: now)
+                }
+                entry.state.consecutiveFailures = old.state.consecutiveFailures
+            } else if let schedule = entry.schedule, schedule != .reboot {
+                // From the last fire the database knows, so that slots missed while the daemon
+                // was down are found (and `catch_up` decides); a new job starts from now.
+                scheduleNext(&entry, after: info.state.lastFireAt ?? now)
+            }
+            fresh[info.name] = entry
+        }
+        let removed = Set(jobs.keys).subtracting(fresh.keys)
+        timers.removeAll { removed.contains($0.request.spec.name) }
+        let newServices = loaded ? fresh.filter { jobs[$0.key] == nil && $0.value.spec.isService && $0.value.canStart }.map(\.key) : []
+        jobs = fresh
+        for name in newServices.sorted() {
+            _ = await trigger(name, .boot, scheduledAt: nil, force: true)
+        }
+        await saveStates(Array(fresh.keys))
+        wakeup.signal()
+    }
+
+    func scheduleNext(_ entry: inout JobEntry, after date: Date) {
+        entry.nextSlot = entry.slot(after: date)
+        entry.nextDue = entry.nextSlot.map { slot in
+            guard let jitter = entry.spec.jitter, jitter > .zero else { return slot }
+            return slot.addingTimeInterval(Double(jitter.milliseconds) / 1000 * random())
+        }
+        entry.state.nextRunAt = entry.nextDue
+    }
+
+    func saveStates(_ names: [String]) async {
+        for name in names {
+            guard let state = jobs[name]?.state else { continue }
+            do {
+                try await database.jobs.saveState(name, state)
+            } catch {
+                logger.error("cannot save job state", metadata: ["schedd.job": "\(name)", "schedd.error": "\(error)"])
+            }
+        }
+    }
+}
+

@@ -1,0 +1,45 @@
+import Synchronization
+
+/// The handle by which a run is cancelled from outside (`schedctl cancel`, `replace`, shutdown).
+final class RunControl: Sendable {
+    private struct State {
+        var reason: String?
+        var waiter: CheckedContinuation<String?, Never>?
+    }
+
+    private let state = Mutex(State())
+
+    /// Asks the run to stop; the first reason wins.
+    func cancel(_ reason: String) {
+        let waiter = state.withLock { state -> CheckedContinuation<String?, Never>? in
+            guard state.reason == nil else { return nil }
+            state.reason = reason
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(returning: reason)
+    }
+
+    var reason: String? { state.withLock { $0.reason } }
+
+    /// Returns the reason once the run is cancelled, or nil when the waiting task is cancelled.
+    func waitForCancel() async -> String? {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<String?, Never>) in
+                let now = state.withLock { state -> (Bool, String?) in
+                    if let reason = state.reason { return (true, reason) }
+                    if Task.isCancelled { return (true, nil) }
+                    state.waiter = continuation
+                    return (false, nil)
+                }
+                if now.0 { continuation.resume(returning: now.1) }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state -> CheckedContinuation<String?, Never>? in
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume(returning: nil)
+        }
+    }
+}

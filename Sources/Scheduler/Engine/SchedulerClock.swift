@@ -1,0 +1,87 @@
+import Foundation
+import Synchronization
+
+/// The wall-clock time source of the engine. Cron is about wall-clock time, so the engine
+/// sleeps until a `Date`; tests inject `ManualClock` and never wait for a schedule.
+public protocol SchedulerClock: Sendable {
+    func now() -> Date
+    /// Returns at or after `deadline`, or throws `CancellationError` when the task is cancelled.
+    func sleep(until deadline: Date) async throws
+}
+
+extension SchedulerClock {
+    public func sleep(for duration: Duration) async throws {
+        try await sleep(until: now().addingTimeInterval(Double(duration.milliseconds) / 1000))
+    }
+}
+
+/// The system clock. Long sleeps are cut into pieces of at most 30 s, so that a jump of the
+/// wall clock (NTP, suspend) is noticed within 30 s instead of after the whole sleep.
+public struct SystemClock: SchedulerClock {
+    public init() {}
+
+    public func now() -> Date { Date() }
+
+    public func sleep(until deadline: Date) async throws {
+        while true {
+            let remaining = deadline.timeIntervalSinceNow
+            if remaining <= 0 { return }
+            try await Task.sleep(for: .milliseconds(Int64(min(remaining, 30) * 1000) + 1))
+        }
+    }
+}
+
+/// A clock that moves only when told to: for tests of schedules and policies.
+public final class ManualClock: SchedulerClock {
+    private struct State {
+        var now: Date
+        var nextID = 0
+        var sleepers: [Int: (deadline: Date, continuation: CheckedContinuation<Void, any Error>)] = [:]
+    }
+
+    private let state: Mutex<State>
+
+    public init(_ now: Date) { state = Mutex(State(now: now)) }
+
+    public func now() -> Date { state.withLock { $0.now } }
+
+    /// How many tasks are sleeping on this clock: lets a test wait until the engine is idle.
+    public var sleeperCount: Int { state.withLock { $0.sleepers.count } }
+
+    /// The earliest deadline anyone sleeps until.
+    public var nextDeadline: Date? { state.withLock { $0.sleepers.values.map(\.deadline).min() } }
+
+    /// Moves the clock to `date` (never backwards) and wakes the sleepers that are due.
+    public func advance(to date: Date) {
+        let due = state.withLock { state -> [CheckedContinuation<Void, any Error>] in
+            if date > state.now { state.now = date }
+            let ready = state.sleepers.filter { $0.value.deadline <= state.now }
+            for id in ready.keys { state.sleepers[id] = nil }
+            return ready.map(\.value.continuation)
+        }
+        due.forEach { $0.resume() }
+    }
+
+    public func advance(by seconds: TimeInterval) { advance(to: now().addingTimeInterval(seconds)) }
+
+    public func sleep(until deadline: Date) async throws {
+        let id = state.withLock { state -> Int in
+            state.nextID += 1
+            return state.nextID
+        }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let resumeNow = state.withLock { state -> Bool in
+                    if deadline <= state.now || Task.isCancelled { return true }
+                    state.sleepers[id] = (deadline, continuation)
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            let continuation = state.withLock { $0.sleepers.removeValue(forKey: id)?.continuation }
+            continuation?.resume(throwing: CancellationError())
+        }
+        try Task.checkCancellation()
+    }
+}

@@ -1,0 +1,54 @@
+import Synchronization
+
+/// A one-slot signal: `signal()` wakes the current or the next `wait()`. Several signals before
+/// a wait count as one.
+final class Wakeup: Sendable {
+    private enum State {
+        case idle
+        case pending
+        case waiting(CheckedContinuation<Void, Never>)
+    }
+
+    private let state = Mutex(State.idle)
+
+    func signal() {
+        let continuation = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            switch state {
+            case let .waiting(c):
+                state = .idle
+                return c
+            case .idle, .pending:
+                state = .pending
+                return nil
+            }
+        }
+        continuation?.resume()
+    }
+
+    /// Returns on a signal or when the task is cancelled.
+    func wait() async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { state -> Bool in
+                    if case .pending = state {
+                        state = .idle
+                        return true
+                    }
+                    if Task.isCancelled { return true }
+                    state = .waiting(continuation)
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            let continuation = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                if case let .waiting(c) = state {
+                    state = .idle
+                    return c
+                }
+                return nil
+            }
+            continuation?.resume()
+        }
+    }
+}

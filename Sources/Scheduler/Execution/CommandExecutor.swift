@@ -1,0 +1,185 @@
+import Foundation
+import Logging
+import SchedulerAPI
+import Subprocess
+#if canImport(Glibc)
+import Glibc
+#endif
+#if canImport(System)
+import System
+#else
+import SystemPackage
+#endif
+
+/// Runs `command` and `shell` jobs as processes, through swift-subprocess.
+///
+/// Each run gets its own session (so its process group can be signalled as a whole), stdin
+/// from `/dev/null`, stdout and stderr combined into one pipe whose tail is kept, and a minimal
+/// environment. Cancelling the calling task sends SIGTERM to the group, then SIGKILL after
+/// `kill_grace`; processes that escaped the group are left to `ProcessSweeper`.
+public struct CommandExecutor: JobExecutor {
+    let sweeper: ProcessSweeper
+    /// How often to check whether the run's main process has exited while its output pipe is
+    /// still held open by a leftover child.
+    let exitPollInterval: Duration
+
+    public init(sweeper: ProcessSweeper, exitPollInterval: Duration = .milliseconds(200)) {
+        self.sweeper = sweeper
+        self.exitPollInterval = exitPollInterval
+    }
+
+    static let defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+    /// The environment of SPEC.md: a minimal base, the job's `env`, then schedd's own variables.
+    static func environment(for request: ExecutionRequest, account: Account) -> [String: String] {
+        var env = [
+            "PATH": defaultPath, "HOME": account.home, "USER": account.name, "LOGNAME": account.name,
+            "SHELL": account.shell,
+        ]
+        for (key, value) in request.spec.env ?? [:] { env[key] = value }
+        for (key, value) in request.extraEnvironment { env[key] = value }
+        env["SCHEDD_JOB"] = request.spec.name
+        env["SCHEDD_RUN_ID"] = String(request.runID)
+        env["SCHEDD_ATTEMPT"] = String(request.attempt)
+        return env
+    }
+
+    /// The user a run runs as.
+    struct Account {
+        var uid: uid_t
+        var gid: gid_t
+        var name: String
+        var home: String
+        var shell: String
+
+        static func lookup(user: String?, group: String?) throws(APIError) -> Account {
+            let uid: uid_t
+            if let user {
+                guard let pw = (UInt32(user).flatMap { getpwuid($0) }) ?? getpwnam(user) else {
+                    throw APIError(.invalidArgument, "no such user \"\(user)\"")
+                }
+                uid = pw.pointee.pw_uid
+            } else {
+                uid = geteuid()
+            }
+            guard let pw = getpwuid(uid) else {
+                return Account(uid: uid, gid: getegid(), name: String(uid), home: "/", shell: "/bin/sh")
+            }
+            var gid = user == nil ? getegid() : pw.pointee.pw_gid
+            if let group {
+                guard let gr = (UInt32(group).flatMap { getgrgid($0) }) ?? getgrnam(group) else {
+                    throw APIError(.invalidArgument, "no such group \"\(group)\"")
+                }
+                gid = gr.pointee.gr_gid
+            }
+            return Account(uid: uid, gid: gid, name: String(cString: pw.pointee.pw_name),
+                           home: String(cString: pw.pointee.pw_dir), shell: String(cString: pw.pointee.pw_shell))
+        }
+    }
+
+    /// `argv[0]` looked up in the run's `PATH` unless it contains a slash.
+    static func resolve(_ program: String, path: String) -> String? {
+        if program.contains("/") { return access(program, X_OK) == 0 ? program : nil }
+        for dir in path.split(separator: ":") where !dir.isEmpty {
+            let candidate = "\(dir)/\(program)"
+            var info = stat()
+            if stat(candidate, &info) == 0, info.st_mode & S_IFMT == S_IFREG, access(candidate, X_OK) == 0 {
+                return candidate
+            }
+        }
+        return nil
+    }
+
+    public func execute(_ request: ExecutionRequest) async throws -> ExecutionOutcome {
+        let spec = request.spec
+        let account: Account
+        do {
+            account = try Account.lookup(user: spec.user, group: spec.group)
+        } catch {
+            return ExecutionOutcome(ending: .failed(error.message))
+        }
+        let env = Self.environment(for: request, account: account)
+        let argv: [String]
+        switch spec.action {
+        case let .command(command): argv = command
+        case let .shell(script): argv = ["/bin/sh", "-c", script]
+        case .handler: return ExecutionOutcome(ending: .failed("handler jobs need an embedding program that registers the handler"))
+        }
+        guard let program = Self.resolve(argv[0], path: env["PATH"] ?? Self.defaultPath) else {
+            return ExecutionOutcome(ending: .failed("cannot run \"\(argv[0])\": not found or not executable (PATH=\(env["PATH"] ?? ""))"))
+        }
+        var options = PlatformOptions()
+        // Its own session and process group, so that the whole group can be signalled. (Both
+        // must go together: signalling a group the child is not leading fails silently.)
+        options.createSession = true
+        options.teardownSequence = [
+            .send(signal: .terminate, toProcessGroup: true, allowedDurationToNextStep: spec.effectiveKillGrace),
+        ]
+        if spec.user != nil || spec.group != nil {
+            options.userID = account.uid
+            options.groupID = account.gid
+            options.supplementaryGroups = [account.gid]
+        }
+        let limit = Int(spec.effectiveOutputLimit)
+        let sweeper = self.sweeper
+        let poll = exitPollInterval
+        let result: ExecutionResult<OutputTail, SequenceOutput, CombinedErrorOutput>
+        do {
+            result = try await Subprocess.run(
+                .path(FilePath(program)),
+                arguments: Arguments(Array(argv.dropFirst())),
+                environment: .custom(Dictionary(uniqueKeysWithValues: env.map { (Environment.Key(stringLiteral: $0.key), $0.value) })),
+                workingDirectory: FilePath(spec.effectiveWorkingDir),
+                platformOptions: options,
+                input: .none,
+                output: .sequence,
+                error: .combinedWithOutput
+            ) { execution in
+                let pid = execution.processIdentifier.value
+                await request.onStart(pid)
+                return try await withThrowingTaskGroup(of: OutputTail?.self) { group in
+                    group.addTask {
+                        var tail = OutputTail(limit: limit)
+                        for try await chunk in execution.standardOutput {
+                            chunk.withUnsafeBytes { tail.append($0) }
+                        }
+                        return tail
+                    }
+                    // A child that outlives the main process keeps the pipe open; once the main
+                    // process has exited, its leftovers are swept so that the pipe closes.
+                    group.addTask {
+                        while !Task.isCancelled {
+                            try await Task.sleep(for: poll)
+                            if ProcessTable.isZombie(pid) {
+                                await sweeper.sweep(job: spec.name, runID: request.runID, grace: spec.effectiveKillGrace)
+                                return nil
+                            }
+                        }
+                        return nil
+                    }
+                    var tail: OutputTail?
+                    while let next = try await group.next() {
+                        if let next {
+                            tail = next
+                            break
+                        }
+                    }
+                    group.cancelAll()
+                    return tail ?? OutputTail(limit: limit)
+                }
+            }
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            if Task.isCancelled { throw CancellationError() }
+            return ExecutionOutcome(ending: .failed("cannot start \"\(argv[0])\": \(error)"))
+        }
+        let tail = result.closureResult
+        switch result.terminationStatus {
+        case let .exited(code):
+            return ExecutionOutcome(ending: .exited(Int32(code)), output: tail.text, outputTruncated: tail.truncated)
+        case let .signaled(signal):
+            return ExecutionOutcome(ending: .signaled(Int32(signal)), output: tail.text, outputTruncated: tail.truncated)
+        }
+    }
+}

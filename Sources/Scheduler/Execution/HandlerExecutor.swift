@@ -1,0 +1,35 @@
+import SchedulerAPI
+
+/// Runs jobs whose action is `handler`: in-process closures registered by the embedding program.
+public struct HandlerExecutor: JobExecutor {
+    public let handlers: [String: JobHandler]
+
+    public init(handlers: [String: JobHandler]) {
+        self.handlers = handlers
+    }
+
+    public func execute(_ request: ExecutionRequest) async throws -> ExecutionOutcome {
+        guard case let .handler(name, params) = request.spec.action else {
+            return ExecutionOutcome(ending: .failed("not a handler job"))
+        }
+        guard let handler = handlers[name] else {
+            return ExecutionOutcome(ending: .failed("no handler named \"\(name)\" is registered"))
+        }
+        let sink = OutputSink(limit: Int(request.spec.effectiveOutputLimit))
+        var logger = request.logger
+        logger[metadataKey: "schedd.handler"] = "\(name)"
+        let context = JobContext(job: request.spec.name, runID: request.runID, attempt: request.attempt,
+                                 params: params, logger: logger, sink: sink)
+        let ending: ExecutionOutcome.Ending
+        do {
+            try await handler(context)
+            ending = .returned
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            ending = .failed("\(error)")
+        }
+        let tail = sink.snapshot
+        return ExecutionOutcome(ending: ending, output: tail.text, outputTruncated: tail.truncated)
+    }
+}

@@ -1,0 +1,36 @@
+import Logging
+import SchedulerAPI
+import Synchronization
+
+/// What an in-process handler is given for one run.
+public struct JobContext: Sendable {
+    public let job: String
+    public let runID: Int64
+    public let attempt: Int
+    /// The job's `params` object, if it has one.
+    public let params: JSONValue?
+    /// A logger with the job and run in its metadata.
+    public let logger: Logger
+    let sink: OutputSink
+
+    /// Adds text to the run's captured output (kept like a process's output, the tail up to
+    /// `output_limit`).
+    public func print(_ text: String) {
+        sink.append(Array((text + "\n").utf8))
+    }
+}
+
+/// A thread-safe output tail that a handler writes into.
+final class OutputSink: Sendable {
+    private let tail: Mutex<OutputTail>
+
+    init(limit: Int) { tail = Mutex(OutputTail(limit: limit)) }
+
+    func append(_ bytes: [UInt8]) { tail.withLock { $0.append(bytes) } }
+
+    var snapshot: OutputTail { tail.withLock { $0 } }
+}
+
+/// An in-process job: an async closure registered under a name that jobs refer to with
+/// `"handler"`. Throwing fails the run; cancellation (timeout, cancel, shutdown) cancels the task.
+public typealias JobHandler = @Sendable (JobContext) async throws -> Void

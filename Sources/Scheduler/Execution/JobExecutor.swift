@@ -1,0 +1,61 @@
+import Foundation
+import Logging
+import SchedulerAPI
+
+/// What an executor needs to run one attempt of a job.
+public struct ExecutionRequest: Sendable {
+    public var spec: JobSpec
+    public var runID: Int64
+    public var attempt: Int
+    /// Extra environment for this run (`SCHEDD_TRIGGERED_BY_*`).
+    public var extraEnvironment: [String: String]
+    public var logger: Logger
+    /// Called once the run's process exists, with its pid.
+    public var onStart: @Sendable (Int32) async -> Void
+
+    public init(spec: JobSpec, runID: Int64, attempt: Int, extraEnvironment: [String: String] = [:],
+                logger: Logger, onStart: @escaping @Sendable (Int32) async -> Void = { _ in }) {
+        self.spec = spec
+        self.runID = runID
+        self.attempt = attempt
+        self.extraEnvironment = extraEnvironment
+        self.logger = logger
+        self.onStart = onStart
+    }
+}
+
+/// How an attempt ended, as far as the executor knows (timeouts and cancellation are decided
+/// by the worker that cancelled it).
+public struct ExecutionOutcome: Sendable, Equatable {
+    public enum Ending: Sendable, Equatable {
+        case exited(Int32)
+        case signaled(Int32)
+        /// An in-process handler returned.
+        case returned
+        /// An in-process handler threw, or the process could not be started.
+        case failed(String)
+    }
+
+    public var ending: Ending
+    public var output: String
+    public var outputTruncated: Bool
+
+    public init(ending: Ending, output: String = "", outputTruncated: Bool = false) {
+        self.ending = ending
+        self.output = output
+        self.outputTruncated = outputTruncated
+    }
+
+    public var succeeded: Bool {
+        switch ending {
+        case .exited(0), .returned: return true
+        default: return false
+        }
+    }
+}
+
+/// Runs one attempt of a job. Cancelling the calling task stops the attempt: the executor
+/// returns (or throws `CancellationError`) once it has stopped.
+public protocol JobExecutor: Sendable {
+    func execute(_ request: ExecutionRequest) async throws -> ExecutionOutcome
+}

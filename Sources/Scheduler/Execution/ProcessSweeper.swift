@@ -1,0 +1,89 @@
+import Foundation
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Makes sure no process of an ended run survives it: processes that left the run's session or
+/// were orphaned by a double fork get SIGTERM, then SIGKILL after the job's `kill_grace`.
+///
+/// It runs on its own task, inside the engine's service, so that the grace period is waited out
+/// whatever happened to the run's task (a cancelled task cannot sleep).
+public actor ProcessSweeper {
+    struct Pending {
+        var grace: Duration
+        /// When the processes were first signalled; nil until they have been.
+        var terminatedAt: ContinuousClock.Instant?
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private var pending: [ProcessTable.Marker: Pending] = [:]
+    private let logger: Logger
+    private let interval: Duration
+    private let wakes: AsyncStream<Void>
+    private let wakeContinuation: AsyncStream<Void>.Continuation
+
+    public init(logger: Logger, interval: Duration = .milliseconds(100)) {
+        self.logger = logger
+        self.interval = interval
+        (wakes, wakeContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Asks for the processes of a run to be stopped, and waits until none is left.
+    public func sweep(job: String, runID: Int64, grace: Duration) async {
+        let marker = ProcessTable.Marker(job: job, runID: runID)
+        await withCheckedContinuation { continuation in
+            pending[marker, default: Pending(grace: grace)].waiters.append(continuation)
+            wakeContinuation.yield()
+        }
+    }
+
+    /// The same without waiting: used for runs left by a daemon that died.
+    public func sweepInBackground(job: String, runID: Int64, grace: Duration) {
+        let marker = ProcessTable.Marker(job: job, runID: runID)
+        if pending[marker] == nil { pending[marker] = Pending(grace: grace) }
+        wakeContinuation.yield()
+    }
+
+    /// Sweeps until the task is cancelled; the engine runs it for its whole life and cancels it
+    /// after its own drain, which relies on it.
+    public func run() async {
+        var iterator = wakes.makeAsyncIterator()
+        while !Task.isCancelled {
+            if pending.isEmpty {
+                guard await iterator.next() != nil else { break }
+                continue
+            }
+            pass()
+            if !pending.isEmpty { try? await Task.sleep(for: interval) }
+        }
+        for (_, entry) in pending { entry.waiters.forEach { $0.resume() } }
+        pending = [:]
+    }
+
+    /// One scan of `/proc`: signal what is left, release the waiters of runs with none left.
+    private func pass() {
+        let found = ProcessTable.processes(carrying: Set(pending.keys))
+        let now = ContinuousClock.now
+        for (marker, var entry) in pending {
+            let pids = found[marker] ?? []
+            if pids.isEmpty {
+                entry.waiters.forEach { $0.resume() }
+                pending[marker] = nil
+                continue
+            }
+            if let terminatedAt = entry.terminatedAt {
+                if now - terminatedAt >= entry.grace {
+                    for pid in pids { kill(pid, SIGKILL) }
+                    logger.warning("killed processes left by a run", metadata: [
+                        "schedd.job": "\(marker.job)", "schedd.run_id": "\(marker.runID)", "schedd.pids": "\(pids)",
+                    ])
+                }
+            } else {
+                for pid in pids { kill(pid, SIGTERM) }
+                entry.terminatedAt = now
+                pending[marker] = entry
+            }
+        }
+    }
+}

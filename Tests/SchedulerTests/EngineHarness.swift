@@ -1,0 +1,131 @@
+import Foundation
+import Logging
+import Synchronization
+import Testing
+@testable import Scheduler
+import SchedulerAPI
+
+/// Every event an engine published, for tests to wait on.
+actor EventLog {
+    private(set) var events: [SchedulerEvent] = []
+
+    func append(_ event: SchedulerEvent) { events.append(event) }
+
+    var finished: [RunRecord] {
+        events.compactMap { if case let .runFinished(r) = $0 { return r } else { return nil } }
+    }
+
+    var started: [RunRecord] {
+        events.compactMap { if case let .runStarted(r) = $0 { return r } else { return nil } }
+    }
+}
+
+/// A gate handlers wait on until the test opens it; it stays open. Waiting is cancellable,
+/// like real work.
+final class Gate: Sendable {
+    private struct State {
+        var open = false
+        var nextID = 0
+        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    func open() {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.open = true
+            defer { state.waiters = [:] }
+            return Array(state.waiters.values)
+        }
+        waiters.forEach { $0.resume() }
+    }
+
+    func wait() async throws {
+        let id = state.withLock { state -> Int in
+            state.nextID += 1
+            return state.nextID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { state -> Bool in
+                    if state.open || Task.isCancelled { return true }
+                    state.waiters[id] = continuation
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        } onCancel: {
+            state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
+        }
+        try Task.checkCancellation()
+    }
+}
+
+/// Polls `condition` (async work going on elsewhere) for up to `seconds` of real time.
+func waitFor(_ what: String, seconds: Double = 10, _ condition: () async throws -> Bool) async throws {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(5))
+    }
+    if try await condition() { return }
+    Issue.record("timed out waiting for: \(what)")
+    throw CancellationError()
+}
+
+struct TestError: Error, CustomStringConvertible {
+    var description: String { "handler failed on purpose" }
+}
+
+/// Runs an engine on a fresh database with the given jobs, for the duration of `body`, then
+/// shuts it down and waits for it to stop.
+func withEngine(
+    jobs: String,
+    handlers: [String: JobHandler] = [:],
+    clock: any SchedulerClock = ManualClock(t0),
+    configuration: JobScheduler.Configuration = JobScheduler.Configuration(workers: 4, shutdownGrace: .seconds(5), defaultTimeZone: "UTC"),
+    random: @escaping @Sendable () -> Double = { 0 },
+    prepare: (SchedulerDatabase) async throws -> Void = { _ in },
+    _ body: (JobScheduler, EventLog, SchedulerDatabase) async throws -> Void
+) async throws {
+    let temp = try TemporaryDatabase()
+    var context = ValidationContext(runningAsRoot: true)
+    context.handlers = Set(handlers.keys)
+    _ = try await temp.database.jobs.apply(try JobFile(data: Array(jobs.utf8), context: context), now: clock.now())
+    try await prepare(temp.database)
+    var logger = Logger(label: "test", factory: { StreamLogHandler.standardError(label: $0) })
+    logger.logLevel = .critical
+    let engine = JobScheduler(database: temp.database, handlers: handlers, configuration: configuration,
+                              clock: clock, logger: logger, random: random)
+    let log = EventLog()
+    let stream = engine.events.subscribe()
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { for await event in stream { await log.append(event) } }
+        group.addTask { try await engine.run() }
+        // Wait until the engine has loaded its jobs before the test moves the clock.
+        try await waitFor("the engine to start") { await engine.isReady }
+        do {
+            try await body(engine, log, temp.database)
+        } catch {
+            engine.shutdown()
+            group.cancelAll()
+            throw error
+        }
+        engine.shutdown()
+        if let manual = clock as? ManualClock { manual.advance(by: 3600) }
+        try await group.next()
+        group.cancelAll()
+    }
+}
+
+/// Advances a manual clock in steps until `condition` holds.
+func drive(_ clock: ManualClock, step: TimeInterval = 0.5, maxSteps: Int = 2000, until what: String, _ condition: () async -> Bool) async throws {
+    for _ in 0..<maxSteps {
+        if await condition() { return }
+        clock.advance(by: step)
+        try await Task.sleep(for: .milliseconds(2))
+    }
+    if await condition() { return }
+    Issue.record("the condition never held: \(what)")
+    throw CancellationError()
+}

@@ -1,0 +1,264 @@
+import Foundation
+import Testing
+@testable import Scheduler
+import SchedulerAPI
+
+@Suite struct JobSchedulerTests {
+    let ok: [String: JobHandler] = ["ok": { _ in }, "fail": { _ in throw TestError() }]
+
+    @Test func aScheduleFiresAtEachSlotAndRecordsIt() async throws {
+        let clock = ManualClock(t0.addingTimeInterval(5))  // 12:00:05
+        try await withEngine(jobs: #"{"jobs": [{"name": "tick", "handler": "ok", "schedule": "*/10 * * * * *"}]}"#,
+                             handlers: ok, clock: clock) { engine, log, db in
+            clock.advance(to: t0.addingTimeInterval(10))
+            try await waitFor("first run") { await log.finished.count == 1 }
+            clock.advance(to: t0.addingTimeInterval(20))
+            try await waitFor("second run") { await log.finished.count == 2 }
+            let runs = await log.finished
+            #expect(runs.map(\.status) == [.succeeded, .succeeded])
+            #expect(runs.map(\.trigger) == [.schedule, .schedule])
+            #expect(runs.map(\.scheduledAt) == [t0.addingTimeInterval(10), t0.addingTimeInterval(20)])
+            let state = try await db.jobs.job(named: "tick")?.state
+            #expect(state?.lastFireAt == t0.addingTimeInterval(20))
+            #expect(state?.nextRunAt == t0.addingTimeInterval(30))
+            #expect(state?.lastRunID == runs.last?.id)
+        }
+    }
+
+    @Test func retriesBackOffThenTheThresholdPausesAndOnFailureFires() async throws {
+        let clock = ManualClock(t0)
+        let jobs = #"""
+            {"jobs": [{"name": "flaky", "handler": "fail", "retries": 2, "retry_backoff": "2s", "max_consecutive_failures": 2,
+                       "on_failure": "notify"},
+                      {"name": "notify", "handler": "ok"}]}
+            """#
+        try await withEngine(jobs: jobs, handlers: ok, clock: clock) { engine, log, db in
+            _ = try await engine.runNow("flaky")
+            try await drive(clock, until: "three attempts and a notification") {
+                await log.finished.filter { $0.job == "notify" }.count == 1
+            }
+            let flaky = await log.finished.filter { $0.job == "flaky" }
+            #expect(flaky.map(\.attempt) == [1, 2, 3])
+            #expect(flaky.map(\.trigger) == [.manual, .retry, .retry])
+            #expect(flaky.allSatisfy { $0.status == .failed && $0.error == "handler failed on purpose" })
+            // Equal jitter with random 0: half the doubled backoff, 1s then 2s. (The clock is driven
+            // in steps, so a retry may start later than its due time, never earlier.)
+            #expect(flaky[1].startedAt.timeIntervalSince(flaky[0].finishedAt!) >= 1)
+            #expect(flaky[2].startedAt.timeIntervalSince(flaky[1].finishedAt!) >= 2)
+            #expect(await log.finished.first { $0.job == "notify" }?.trigger == .dependency)
+            #expect(try await db.jobs.job(named: "flaky")?.state.consecutiveFailures == 1)
+            #expect(try await db.jobs.job(named: "flaky")?.state.paused == false)
+
+            _ = try await engine.runNow("flaky")
+            try await drive(clock, until: "the job is paused") {
+                await log.events.contains(.jobPaused(job: "flaky", reason: "failure_threshold"))
+            }
+            let state = try await db.jobs.job(named: "flaky")?.state
+            #expect(state?.paused == true && state?.pauseReason == "failure_threshold" && state?.consecutiveFailures == 2)
+
+            try await engine.resume("flaky")
+            #expect(try await db.jobs.job(named: "flaky")?.state.consecutiveFailures == 0)
+        }
+    }
+
+    @Test func forbidRecordsASkippedRun() async throws {
+        let gate = Gate()
+        let handlers: [String: JobHandler] = ["block": { _ in try await gate.wait() }]
+        try await withEngine(jobs: #"{"jobs": [{"name": "j", "handler": "block"}]}"#, handlers: handlers) { engine, log, _ in
+            #expect(try await engine.runNow("j") == .queued)
+            try await waitFor("the run to start") { await log.started.count == 1 }
+            guard case let .skipped(skipped) = try await engine.runNow("j") else {
+                Issue.record("expected a skipped run")
+                return
+            }
+            #expect(skipped.status == .skipped)
+            #expect(skipped.error?.contains("concurrency: forbid") == true)
+            // --force overrides the policy.
+            #expect(try await engine.runNow("j", force: true) == .queued)
+            try await waitFor("two running") { await log.started.count == 2 }
+            gate.open()
+        }
+    }
+
+    @Test func replaceCancelsTheActiveRun() async throws {
+        let gate = Gate()
+        let handlers: [String: JobHandler] = ["block": { _ in try await gate.wait() }]
+        try await withEngine(jobs: #"{"jobs": [{"name": "j", "handler": "block", "concurrency": "replace"}]}"#, handlers: handlers) { engine, log, _ in
+            _ = try await engine.runNow("j")
+            try await waitFor("the run to start") { await log.started.count == 1 }
+            _ = try await engine.runNow("j")
+            try await waitFor("the first run to be cancelled") { await log.finished.count == 1 }
+            #expect(await log.finished.first?.status == .cancelled)
+            #expect(await log.finished.first?.error?.contains("replaced") == true)
+            try await waitFor("the second run to start") { await log.started.count == 2 }
+            gate.open()
+            try await waitFor("the second run to finish") { await log.finished.count == 2 }
+            #expect(await log.finished.last?.status == .succeeded)
+        }
+    }
+
+    @Test func allowLetsRunsOverlapAndThePoolBoundsThem() async throws {
+        let gate = Gate()
+        let handlers: [String: JobHandler] = ["block": { _ in try await gate.wait() }]
+        let configuration = JobScheduler.Configuration(workers: 2, shutdownGrace: .seconds(5), defaultTimeZone: "UTC")
+        try await withEngine(jobs: #"{"jobs": [{"name": "j", "handler": "block", "concurrency": "allow"}]}"#,
+                             handlers: handlers, configuration: configuration) { engine, log, _ in
+            for _ in 0..<3 { _ = try await engine.runNow("j") }
+            try await waitFor("two runs to start") { await log.started.count == 2 }
+            #expect(await engine.load() == JobScheduler.Load(busy: 2, workers: 2, queued: 1))
+            gate.open()
+            try await waitFor("the third run to start") { await log.started.count == 3 }
+            try await waitFor("all done") { await log.finished.count == 3 }
+        }
+    }
+
+    @Test func aTimeoutCancelsTheRun() async throws {
+        let clock = ManualClock(t0)
+        let handlers: [String: JobHandler] = ["hang": { _ in try await Gate().wait() }]
+        try await withEngine(jobs: #"{"jobs": [{"name": "j", "handler": "hang", "timeout": "30s"}]}"#, handlers: handlers, clock: clock) { engine, log, _ in
+            _ = try await engine.runNow("j")
+            try await drive(clock, step: 5, until: "the run times out") { await log.finished.count == 1 }
+            let run = await log.finished[0]
+            #expect(run.status == .timedOut)
+            #expect(run.error == "timed out after 30s")
+        }
+    }
+
+    @Test func cancelStopsARun() async throws {
+        let handlers: [String: JobHandler] = ["hang": { _ in try await Gate().wait() }]
+        try await withEngine(jobs: #"{"jobs": [{"name": "j", "handler": "hang"}]}"#, handlers: handlers) { engine, log, _ in
+            _ = try await engine.runNow("j")
+            try await waitFor("the run to start") { await log.started.count == 1 }
+            let id = await log.started[0].id
+            try await engine.cancel(runID: id)
+            try await waitFor("the run to end") { await log.finished.count == 1 }
+            #expect(await log.finished[0].status == .cancelled)
+            await #expect(throws: APIError.self) { try await engine.cancel(runID: id) }
+        }
+    }
+
+    @Test func aServiceThatKeepsFailingHitsItsRestartLimit() async throws {
+        let clock = ManualClock(t0)
+        let jobs = #"""
+            {"jobs": [{"name": "svc", "handler": "fail", "restart": "always", "restart_delay": "1s",
+                       "restart_limit": {"burst": 3, "interval": "1m"}}]}
+            """#
+        try await withEngine(jobs: jobs, handlers: ok, clock: clock) { engine, log, db in
+            try await drive(clock, until: "the service fails") {
+                await log.events.contains(.jobPaused(job: "svc", reason: "restart_limit"))
+            }
+            let runs = await log.finished
+            #expect(runs.map(\.trigger) == [.boot, .restart, .restart])
+            #expect(try await db.jobs.job(named: "svc")?.state.pauseReason == "restart_limit")
+            // Resume starts it again.
+            try await engine.resume("svc")
+            try await drive(clock, until: "it starts again") { await log.started.count == 4 }
+        }
+    }
+
+    @Test(arguments: [("none", 0), ("once", 1), ("all", 5)])
+    func catchUpAfterDowntime(policy: String, expected: Int) async throws {
+        // Last fired 5 hours before t0; the daemon comes back at t0 + 30 min.
+        let clock = ManualClock(t0.addingTimeInterval(1800))
+        let jobs = #"{"jobs": [{"name": "hourly", "handler": "ok", "schedule": "0 * * * *", "catch_up": "\#(policy)"}]}"#
+        try await withEngine(jobs: jobs, handlers: ok, clock: clock, prepare: { db in
+            try await db.jobs.saveState("hourly", JobState(lastFireAt: t0.addingTimeInterval(-5 * 3600)))
+        }) { _, log, db in
+            clock.advance(by: 1)
+            if expected > 0 {
+                try await waitFor("catch-up runs") { await log.finished.count == expected }
+            }
+            try await Task.sleep(for: .milliseconds(50))
+            let runs = await log.finished
+            #expect(runs.count == expected)
+            #expect(runs.allSatisfy { $0.trigger == .catchUp })
+            if policy == "once" { #expect(runs.first?.scheduledAt == t0) }
+            if policy == "all" {
+                #expect(runs.compactMap(\.scheduledAt).sorted() == (0..<5).map { t0.addingTimeInterval(Double($0 - 4) * 3600) })
+            }
+            let state = try await db.jobs.job(named: "hourly")?.state
+            #expect(state?.lastFireAt == t0)
+            #expect(state?.nextRunAt == t0.addingTimeInterval(3600))
+        }
+    }
+
+    @Test func jitterDelaysTheFire() async throws {
+        let clock = ManualClock(t0.addingTimeInterval(1))
+        try await withEngine(jobs: #"{"jobs": [{"name": "j", "handler": "ok", "schedule": "0 * * * *", "jitter": "10m"}]}"#,
+                             handlers: ok, clock: clock, random: { 0.5 }) { _, log, db in
+            #expect(try await db.jobs.job(named: "j")?.state.nextRunAt == t0.addingTimeInterval(3600 + 300))
+            clock.advance(to: t0.addingTimeInterval(3600 + 299))
+            try await Task.sleep(for: .milliseconds(50))
+            #expect(await log.finished.isEmpty)
+            clock.advance(to: t0.addingTimeInterval(3600 + 300))
+            try await waitFor("the jittered run") { await log.finished.count == 1 }
+            #expect(await log.finished[0].scheduledAt == t0.addingTimeInterval(3600))
+        }
+    }
+
+    @Test func pausedAndDisabledJobsDoNotFire() async throws {
+        let clock = ManualClock(t0.addingTimeInterval(1))
+        let jobs = #"""
+            {"jobs": [{"name": "off", "handler": "ok", "schedule": "* * * * *", "enabled": false},
+                      {"name": "paused", "handler": "ok", "schedule": "* * * * *"},
+                      {"name": "on", "handler": "ok", "schedule": "* * * * *"}]}
+            """#
+        try await withEngine(jobs: jobs, handlers: ok, clock: clock) { engine, log, _ in
+            await engine.pause("paused")
+            clock.advance(to: t0.addingTimeInterval(60))
+            try await waitFor("the active job's run") { await log.finished.count == 1 }
+            try await Task.sleep(for: .milliseconds(50))
+            #expect(await log.finished.map(\.job) == ["on"])
+        }
+    }
+
+    @Test func shutdownStopsRunsAfterTheGracePeriodAndRecordsThem() async throws {
+        let clock = ManualClock(t0)
+        let handlers: [String: JobHandler] = ["hang": { _ in try await Gate().wait() }]
+        let temp = try TemporaryDatabase()
+        _ = try await temp.database.jobs.apply(try JobFile(data: Array(#"{"jobs": [{"name": "j", "handler": "hang"}]}"#.utf8),
+                                                           context: ValidationContext(runningAsRoot: true, handlers: ["hang"])))
+        let engine = JobScheduler(database: temp.database, handlers: handlers,
+                                  configuration: .init(workers: 2, shutdownGrace: .seconds(10), defaultTimeZone: "UTC"), clock: clock)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await engine.run() }
+            try await waitFor("the engine to start") { await engine.isReady }
+            _ = try await engine.runNow("j")
+            try await waitFor("the run to start") { await engine.activeRuns().count == 1 }
+            engine.shutdown()
+            // The engine now sleeps until the end of its grace period.
+            try await waitFor("the engine to wait out the grace period") { clock.nextDeadline != nil }
+            let deadline = try #require(clock.nextDeadline)
+            #expect(abs(deadline.timeIntervalSince(clock.now()) - 10) < 0.001)
+            clock.advance(to: deadline.addingTimeInterval(-1))
+            try await Task.sleep(for: .milliseconds(50))
+            #expect(await engine.activeRuns().count == 1)  // still within the grace period
+            clock.advance(to: deadline)
+            try await group.next()
+        }
+        let runs = try await temp.database.runs.history(HistoryQuery())
+        #expect(runs.map(\.status) == [.cancelled])
+        #expect(runs.first?.error?.contains("shutdown") == true)
+    }
+}
+
+@Suite struct RetryPolicyTests {
+    @Test func backoffDoublesUpToTheMaximumWithEqualJitter() {
+        let d = { (attempt: Int, random: Double) in
+            RetryPolicy.retryDelay(afterAttempt: attempt, base: .seconds(1), maximum: .seconds(10), random: random)
+        }
+        #expect(d(1, 0) == .milliseconds(500))
+        #expect(d(1, 0.999_999) == .milliseconds(999))
+        #expect(d(2, 0) == .seconds(1))
+        #expect(d(3, 0) == .seconds(2))
+        #expect(d(4, 0) == .seconds(4))
+        #expect(d(5, 0) == .seconds(5))  // capped at 10s, halved
+        #expect(d(50, 0) == .seconds(5))
+    }
+
+    @Test func restartDelayDoublesToAMinute() {
+        #expect(RetryPolicy.restartDelay(base: .seconds(1), recentStarts: 1) == .seconds(1))
+        #expect(RetryPolicy.restartDelay(base: .seconds(1), recentStarts: 3) == .seconds(4))
+        #expect(RetryPolicy.restartDelay(base: .seconds(1), recentStarts: 30) == .seconds(60))
+    }
+}
