@@ -57,22 +57,32 @@ final class Scratch {
     deinit { try? FileManager.default.removeItem(at: url) }
 }
 
-/// A `schedd` started in the background; stopped (and killed if need be) when released.
+/// A `schedd` started in the background, its stderr going to a file; stopped (and killed if
+/// need be) when released.
 final class DaemonProcess {
     let process = Process()
-    let stderrPipe = Pipe()
+    let logPath: String
 
-    init(_ arguments: [String], environment: [String: String]? = nil) throws {
+    init(_ arguments: [String], log: String, environment: [String: String]? = nil) throws {
+        logPath = log
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         process.executableURL = Binaries.schedd
         process.arguments = arguments
         if let environment { process.environment = environment }
-        process.standardError = stderrPipe
+        process.standardError = FileHandle(forWritingAtPath: log)
         process.standardOutput = FileHandle.nullDevice
         try process.run()
     }
 
+    var pid: pid_t { process.processIdentifier }
+
+    /// Waits until the daemon has started its services (it logs "schedd started").
+    func waitUntilStarted() -> Bool {
+        eventually { stderr().contains("schedd started") }
+    }
+
     /// Sends SIGTERM and waits for the exit status (SIGKILL after `timeout`).
-    func terminate(timeout: TimeInterval = 10) -> Int32 {
+    func terminate(timeout: TimeInterval = 20) -> Int32 {
         if process.isRunning { process.terminate() }
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline { usleep(20_000) }
@@ -81,9 +91,15 @@ final class DaemonProcess {
         return process.terminationStatus
     }
 
-    /// Everything the daemon wrote to stderr; call after it exited.
+    /// Kills the daemon with SIGKILL, as a crash would.
+    func crash() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// Everything the daemon wrote to stderr so far.
     func stderr() -> String {
-        String(decoding: stderrPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
     }
 
     deinit {

@@ -6,7 +6,8 @@ import Testing
         let scratch = try Scratch()
         let db = scratch.path("state/schedd.db")
         let config = try scratch.write("jobs.json", #"{"jobs": [{"name": "a", "shell": "true", "schedule": "@daily"}]}"#)
-        let daemon = try DaemonProcess(["--db", db, "--config", config])
+        let daemon = try DaemonProcess(["--db", db, "--config", config], log: scratch.path("schedd.log"))
+        #expect(daemon.waitUntilStarted())
         #expect(eventually { (try? sqlite(db, "SELECT group_concat(name) FROM jobs")) == "a" })
 
         // A good file on SIGHUP is applied; a bad one is refused and changes nothing.
@@ -37,11 +38,11 @@ import Testing
     @Test func rowsLeftRunningByADeadDaemonBecomeInterrupted() throws {
         let scratch = try Scratch()
         let db = scratch.path("schedd.db")
-        let first = try DaemonProcess(["--db", db])
-        #expect(eventually { (try? sqlite(db, "PRAGMA user_version")) == "1" })
+        let first = try DaemonProcess(["--db", db], log: scratch.path("first.log"))
+        #expect(first.waitUntilStarted())
         #expect(first.terminate() == 0)
         _ = try sqlite(db, "INSERT INTO runs (job, trigger, status, started_at) VALUES ('x', 'schedule', 'running', '2026-11-28T12:00:00.000Z')")
-        let second = try DaemonProcess(["--db", db])
+        let second = try DaemonProcess(["--db", db], log: scratch.path("second.log"))
         #expect(eventually { (try? sqlite(db, "SELECT status FROM runs")) == "interrupted" })
         #expect(second.terminate() == 0)
     }

@@ -11,7 +11,8 @@ import SchedulerAPI
         let tables = try await temp.database.pool.read { db in
             try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name")
         }
-        #expect(tables == ["job_overview", "job_state", "jobs", "run_summary", "runs"])
+        #expect(tables == ["job_overview", "job_state", "jobs", "meta", "run_summary", "runs"])
+        #expect(temp.database.instanceID.count == 32)
         let mode = try await temp.database.pool.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
         #expect(mode == "wal")
         #expect(try await temp.database.integrityCheck() == "ok")

@@ -87,7 +87,7 @@ public actor JobScheduler: Service {
         self.clock = clock
         self.logger = logger
         self.random = random
-        let sweeper = ProcessSweeper(logger: logger)
+        let sweeper = ProcessSweeper(instanceID: database.instanceID, logger: logger)
         self.sweeper = sweeper
         self.commands = commandExecutor ?? CommandExecutor(sweeper: sweeper)
         self.handlers = HandlerExecutor(handlers: handlers)

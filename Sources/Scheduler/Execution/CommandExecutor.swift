@@ -31,7 +31,7 @@ public struct CommandExecutor: JobExecutor {
     static let defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
     /// The environment of SPEC.md: a minimal base, the job's `env`, then schedd's own variables.
-    static func environment(for request: ExecutionRequest, account: Account) -> [String: String] {
+    static func environment(for request: ExecutionRequest, account: Account, instanceID: String) -> [String: String] {
         var env = [
             "PATH": defaultPath, "HOME": account.home, "USER": account.name, "LOGNAME": account.name,
             "SHELL": account.shell,
@@ -41,6 +41,7 @@ public struct CommandExecutor: JobExecutor {
         env["SCHEDD_JOB"] = request.spec.name
         env["SCHEDD_RUN_ID"] = String(request.runID)
         env["SCHEDD_ATTEMPT"] = String(request.attempt)
+        env["SCHEDD_INSTANCE"] = instanceID
         return env
     }
 
@@ -98,7 +99,7 @@ public struct CommandExecutor: JobExecutor {
         } catch {
             return ExecutionOutcome(ending: .failed(error.message))
         }
-        let env = Self.environment(for: request, account: account)
+        let env = Self.environment(for: request, account: account, instanceID: sweeper.instanceID)
         let argv: [String]
         switch spec.action {
         case let .command(command): argv = command

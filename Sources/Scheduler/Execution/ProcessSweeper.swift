@@ -20,10 +20,12 @@ public actor ProcessSweeper {
     private var pending: [ProcessTable.Marker: Pending] = [:]
     private let logger: Logger
     private let interval: Duration
+    let instanceID: String
     private let wakes: AsyncStream<Void>
     private let wakeContinuation: AsyncStream<Void>.Continuation
 
-    public init(logger: Logger, interval: Duration = .milliseconds(100)) {
+    public init(instanceID: String, logger: Logger, interval: Duration = .milliseconds(100)) {
+        self.instanceID = instanceID
         self.logger = logger
         self.interval = interval
         (wakes, wakeContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
@@ -31,7 +33,7 @@ public actor ProcessSweeper {
 
     /// Asks for the processes of a run to be stopped, and waits until none is left.
     public func sweep(job: String, runID: Int64, grace: Duration) async {
-        let marker = ProcessTable.Marker(job: job, runID: runID)
+        let marker = ProcessTable.Marker(instance: instanceID, runID: runID)
         await withCheckedContinuation { continuation in
             pending[marker, default: Pending(grace: grace)].waiters.append(continuation)
             wakeContinuation.yield()
@@ -40,7 +42,7 @@ public actor ProcessSweeper {
 
     /// The same without waiting: used for runs left by a daemon that died.
     public func sweepInBackground(job: String, runID: Int64, grace: Duration) {
-        let marker = ProcessTable.Marker(job: job, runID: runID)
+        let marker = ProcessTable.Marker(instance: instanceID, runID: runID)
         if pending[marker] == nil { pending[marker] = Pending(grace: grace) }
         wakeContinuation.yield()
     }
@@ -76,7 +78,7 @@ public actor ProcessSweeper {
                 if now - terminatedAt >= entry.grace {
                     for pid in pids { kill(pid, SIGKILL) }
                     logger.warning("killed processes left by a run", metadata: [
-                        "schedd.job": "\(marker.job)", "schedd.run_id": "\(marker.runID)", "schedd.pids": "\(pids)",
+                        "schedd.run_id": "\(marker.runID)", "schedd.pids": "\(pids)",
                     ])
                 }
             } else {

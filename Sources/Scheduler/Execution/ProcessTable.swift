@@ -5,17 +5,18 @@ import Glibc
 
 /// Reads Linux's `/proc` to find the processes of a run, including those that left the run's
 /// session (`setsid`) or were orphaned by a double fork: every process schedd starts carries
-/// `SCHEDD_JOB` and `SCHEDD_RUN_ID` in its environment, and its descendants inherit them.
+/// `SCHEDD_INSTANCE` (the database's id) and `SCHEDD_RUN_ID` in its environment, and its
+/// descendants inherit them.
 ///
 /// These are small reads of kernel memory, not disk I/O; they are done in batches by
 /// `ProcessSweeper`, never per output chunk.
 enum ProcessTable {
     /// The marker a run's processes carry, as it appears in `/proc/PID/environ`.
     struct Marker: Hashable, Sendable {
-        var job: String
+        var instance: String
         var runID: Int64
 
-        var entries: (String, String) { ("SCHEDD_JOB=\(job)", "SCHEDD_RUN_ID=\(runID)") }
+        var entries: (String, String) { ("SCHEDD_INSTANCE=\(instance)", "SCHEDD_RUN_ID=\(runID)") }
     }
 
     /// Pids (other than schedd's own) whose environment carries one of `markers`.
@@ -32,12 +33,12 @@ enum ProcessTable {
             }
             guard let pid = pid_t(name), pid != me, let environ = read("/proc/\(pid)/environ") else { continue }
             var runEntry: String?
-            var jobEntry: String?
+            var instanceEntry: String?
             for variable in environ.split(separator: 0) {
                 if variable.starts(with: "SCHEDD_RUN_ID=".utf8) { runEntry = String(decoding: variable, as: UTF8.self) }
-                if variable.starts(with: "SCHEDD_JOB=".utf8) { jobEntry = String(decoding: variable, as: UTF8.self) }
+                if variable.starts(with: "SCHEDD_INSTANCE=".utf8) { instanceEntry = String(decoding: variable, as: UTF8.self) }
             }
-            if let runEntry, let marker = byRun[runEntry], jobEntry == marker.entries.0, !isZombie(pid) {
+            if let runEntry, let marker = byRun[runEntry], instanceEntry == marker.entries.0, !isZombie(pid) {
                 found[marker, default: []].append(pid)
             }
         }

@@ -10,6 +10,9 @@ import SchedulerAPI
 public final class SchedulerDatabase: Sendable {
     let pool: DatabasePool
     public let path: String
+    /// A random id made with the database: it marks the processes of this database's runs, so
+    /// that two daemons on one machine never take each other's processes for their own.
+    public let instanceID: String
     public let jobs: JobStore
     public let runs: RunStore
 
@@ -38,6 +41,9 @@ public final class SchedulerDatabase: Sendable {
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
             try pool.barrierWriteWithoutTransaction { db in try Schema.migrate(db) }
+            instanceID = try pool.read { db in
+                try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'instance_id'") ?? "unknown"
+            }
         } catch let error as APIError {
             throw error
         } catch {

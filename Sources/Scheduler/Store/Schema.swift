@@ -7,6 +7,11 @@ enum Schema {
     static let migrations: [String] = [
         // 1: jobs, runs, job_state, and readable views.
         """
+        CREATE TABLE meta (
+            key   TEXT PRIMARY KEY NOT NULL,
+            value TEXT NOT NULL
+        );
+        INSERT INTO meta (key, value) VALUES ('instance_id', lower(hex(randomblob(16))));
         CREATE TABLE jobs (
             name        TEXT PRIMARY KEY NOT NULL,
             spec        TEXT NOT NULL CHECK (json_valid(spec)),

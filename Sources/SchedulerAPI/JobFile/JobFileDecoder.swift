@@ -17,7 +17,7 @@ struct JobFileDecoder {
     ]
     static let maxOutputLimit: Int64 = 16 << 20
     static let reservedEnvironment: Set<String> = [
-        "SCHEDD_JOB", "SCHEDD_RUN_ID", "SCHEDD_ATTEMPT",
+        "SCHEDD_JOB", "SCHEDD_RUN_ID", "SCHEDD_ATTEMPT", "SCHEDD_INSTANCE",
         "SCHEDD_TRIGGERED_BY_JOB", "SCHEDD_TRIGGERED_BY_RUN", "SCHEDD_TRIGGERED_BY_STATUS",
     ]
 

@@ -1,0 +1,51 @@
+import Foundation
+import Testing
+
+/// Pids of processes whose command line is exactly `argv`.
+func processes(running argv: [String]) -> [pid_t] {
+    let wanted = Array(argv.joined(separator: "\0").utf8) + [0]
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.compactMap { name in
+        guard let pid = pid_t(name), let data = FileManager.default.contents(atPath: "/proc/\(name)/cmdline") else { return nil }
+        return Array(data) == wanted ? pid : nil
+    }
+}
+
+@Suite struct CrashRecoveryTests {
+    @Test func killMinus9MidRunLosesNoRecordAndLeavesNoProcess() throws {
+        let scratch = try Scratch()
+        let db = scratch.path("schedd.db")
+        // Only the first run sleeps, so that the run of the second start is told apart.
+        let config = try scratch.write("jobs.json", #"""
+            {"jobs": [{"name": "long", "shell": "if [ \"$SCHEDD_RUN_ID\" = 1 ]; then exec sleep 3713; fi; echo second", "schedule": "@reboot"}]}
+            """#)
+        let first = try DaemonProcess(["--db", db, "--config", config], log: scratch.path("first.log"))
+        #expect(eventually { (try? sqlite(db, "SELECT status FROM runs WHERE id = 1")) == "running" })
+        #expect(eventually { !processes(running: ["sleep", "3713"]).isEmpty })
+        first.crash()
+        // Nothing on Linux stops a dead daemon's children: the run's process is still there.
+        #expect(!processes(running: ["sleep", "3713"]).isEmpty)
+
+        let second = try DaemonProcess(["--db", db, "--config", config], log: scratch.path("second.log"))
+        #expect(eventually { (try? sqlite(db, "SELECT status FROM runs WHERE id = 1")) == "interrupted" })
+        #expect(eventually { processes(running: ["sleep", "3713"]).isEmpty })
+        #expect(eventually { (try? sqlite(db, "SELECT status || ':' || trigger FROM runs WHERE id = 2")) == "succeeded:boot" })
+        #expect(try sqlite(db, "SELECT count(*) FROM runs WHERE status = 'running'") == "0")
+        #expect(second.terminate() == 0)
+        #expect(try sqlite(db, "PRAGMA integrity_check") == "ok")
+    }
+
+    @Test func sigtermStopsARunThatIgnoresItWithinTheGracePeriods() throws {
+        let scratch = try Scratch()
+        let db = scratch.path("schedd.db")
+        let config = try scratch.write("jobs.json", #"""
+            {"jobs": [{"name": "stubborn", "shell": "trap '' TERM; sleep 3714 & wait; wait", "schedule": "@reboot", "kill_grace": "1s"}]}
+            """#)
+        let daemon = try DaemonProcess(["--db", db, "--config", config, "--shutdown-grace", "1s"], log: scratch.path("schedd.log"))
+        #expect(eventually { (try? sqlite(db, "SELECT status FROM runs WHERE id = 1")) == "running" })
+        #expect(eventually { !processes(running: ["sleep", "3714"]).isEmpty })
+        #expect(daemon.terminate() == 0)
+        #expect(try sqlite(db, "SELECT status FROM runs WHERE id = 1") == "cancelled")
+        #expect(processes(running: ["sleep", "3714"]).isEmpty)
+    }
+}

@@ -1,0 +1,132 @@
+import Foundation
+import Testing
+@testable import Scheduler
+import SchedulerAPI
+
+/// Real processes through the engine, on the real clock (these wait for processes, never for
+/// a schedule).
+@Suite struct ProcessExecutionTests {
+    func run(_ jobs: String, job: String = "j", until count: Int = 1, _ check: ([RunRecord], SchedulerDatabase) async throws -> Void) async throws {
+        try await withEngine(jobs: jobs, clock: SystemClock()) { engine, log, db in
+            _ = try await engine.runNow(job)
+            try await waitFor("\(count) run(s) to finish", seconds: 30) { await log.finished.count >= count }
+            try await check(await log.finished, db)
+        }
+    }
+
+    func leftovers(_ db: SchedulerDatabase, runID: Int64) -> [pid_t] {
+        ProcessTable.processes(carrying: [ProcessTable.Marker(instance: db.instanceID, runID: runID)]).values.flatMap { $0 }
+    }
+
+    @Test func exitCodeOutputEnvironmentAndWorkingDirectory() async throws {
+        let jobs = #"""
+            {"jobs": [{"name": "j", "shell": "echo \"$SCHEDD_JOB/$SCHEDD_RUN_ID/$SCHEDD_ATTEMPT $FOO\"; pwd; env | cut -d= -f1 | sort | tr '\\n' ' '; exit 7",
+                       "working_dir": "/tmp", "env": {"FOO": "bar"}}]}
+            """#
+        try await run(jobs) { runs, db in
+            let r = runs[0]
+            #expect(r.status == .failed)
+            #expect(r.exitCode == 7)
+            #expect(r.error == "exited with status 7")
+            let output = r.output ?? ""
+            #expect(output.hasPrefix("j/\(r.id)/1 bar\n/tmp\n"))
+            let names = Set(output.split(separator: "\n").last?.split(separator: " ").map(String.init) ?? [])
+            #expect(names.isSuperset(of: ["PATH", "HOME", "USER", "LOGNAME", "SHELL", "FOO", "SCHEDD_JOB", "SCHEDD_RUN_ID", "SCHEDD_ATTEMPT"]))
+            #expect(!names.contains("TERM") && !names.contains("SCHEDD_DB"))  // nothing inherited from the daemon
+            #expect(r.pid != nil)
+            let stored = try await db.runs.run(id: r.id)
+            #expect(stored?.exitCode == 7)
+        }
+    }
+
+    @Test func deathBySignalIsRecorded() async throws {
+        try await run(#"{"jobs": [{"name": "j", "shell": "kill -9 $$"}]}"#) { runs, _ in
+            #expect(runs[0].status == .failed)
+            #expect(runs[0].signal == 9)
+            #expect(runs[0].error == "killed by signal 9")
+        }
+    }
+
+    @Test func aMissingProgramFailsWithAClearError() async throws {
+        try await run(#"{"jobs": [{"name": "j", "command": ["no-such-program-xyz", "--flag"]}]}"#) { runs, _ in
+            #expect(runs[0].status == .failed)
+            #expect(runs[0].error?.contains("cannot run \"no-such-program-xyz\": not found") == true)
+        }
+    }
+
+    @Test func aTimeoutStopsTheWholeTreeEvenWhatIgnoresSIGTERMOrLeftTheSession() async throws {
+        let jobs = #"""
+            {"jobs": [{"name": "j", "shell": "trap '' TERM; setsid sh -c \"trap '' TERM; sleep 1000\" & echo started; sleep 1000",
+                       "timeout": "1s", "kill_grace": "500ms"}]}
+            """#
+        try await run(jobs) { runs, db in
+            let r = runs[0]
+            #expect(r.status == .timedOut)
+            #expect(r.error == "timed out after 1s")
+            #expect(r.output?.contains("started") == true)  // output captured before the timeout is kept
+            #expect(leftovers(db, runID: r.id).isEmpty)
+        }
+    }
+
+    @Test func aDoubleForkedDaemonDoesNotOutliveItsRun() async throws {
+        let jobs = #"{"jobs": [{"name": "j", "shell": "(setsid sh -c 'sleep 1000' >/dev/null 2>&1 &); echo spawned", "kill_grace": "500ms"}]}"#
+        try await run(jobs) { runs, db in
+            #expect(runs[0].status == .succeeded)
+            #expect(runs[0].output == "spawned\n")
+            #expect(leftovers(db, runID: runs[0].id).isEmpty)
+        }
+    }
+
+    @Test func aChildHoldingTheOutputPipeDoesNotKeepTheRunAlive() async throws {
+        try await run(#"{"jobs": [{"name": "j", "shell": "sleep 1000 & echo bye", "kill_grace": "500ms"}]}"#) { runs, db in
+            #expect(runs[0].status == .succeeded)
+            #expect(runs[0].output == "bye\n")
+            #expect(leftovers(db, runID: runs[0].id).isEmpty)
+        }
+    }
+
+    @Test func floodedOutputKeepsOnlyTheTail() async throws {
+        let jobs = #"{"jobs": [{"name": "j", "shell": "head -c 20000000 /dev/zero | tr '\\0' x; echo END", "output_limit": "1KiB"}]}"#
+        try await run(jobs) { runs, db in
+            let r = runs[0]
+            #expect(r.status == .succeeded)
+            #expect(r.outputTruncated)
+            #expect(r.output?.utf8.count == 1024)
+            #expect(r.output?.hasSuffix("xxxxEND\n") == true)
+        }
+    }
+
+    @Test func onFailureGetsTheTriggeringRun() async throws {
+        let jobs = #"""
+            {"jobs": [{"name": "j", "shell": "exit 1", "on_failure": "notify"},
+                      {"name": "notify", "shell": "echo $SCHEDD_TRIGGERED_BY_JOB $SCHEDD_TRIGGERED_BY_RUN $SCHEDD_TRIGGERED_BY_STATUS"}]}
+            """#
+        try await run(jobs, until: 2) { runs, _ in
+            let failed = try #require(runs.first { $0.job == "j" })
+            let notify = try #require(runs.first { $0.job == "notify" })
+            #expect(notify.trigger == .dependency)
+            #expect(notify.output == "j \(failed.id) failed\n")
+        }
+    }
+}
+
+@Suite struct OutputTailTests {
+    @Test func keepsTheLastBytesInOrder() {
+        var tail = OutputTail(limit: 5)
+        tail.append(Array("abc".utf8))
+        #expect(tail.text == "abc" && !tail.truncated)
+        tail.append(Array("defg".utf8))
+        #expect(tail.text == "cdefg" && tail.truncated)
+        tail.append(Array("h".utf8))
+        #expect(tail.text == "defgh")
+        tail.append(Array("0123456789".utf8))
+        #expect(tail.text == "56789")
+        #expect(tail.totalBytes == 18)
+    }
+
+    @Test func aZeroLimitKeepsNothing() {
+        var tail = OutputTail(limit: 0)
+        tail.append(Array("abc".utf8))
+        #expect(tail.bytes.isEmpty && tail.truncated)
+    }
+}
