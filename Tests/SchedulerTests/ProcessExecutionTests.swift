@@ -85,6 +85,17 @@ import SchedulerAPI
         }
     }
 
+    @Test(.enabled(if: geteuid() == 0, "needs root"))
+    func aJobRunsAsItsUserWhenTheDaemonIsRoot() async throws {
+        try await run(#"{"jobs": [{"name": "j", "shell": "id -u; id -g; echo $USER $HOME", "user": "nobody", "group": "nogroup"}]}"#) { runs, _ in
+            let nobody = try #require(getpwnam("nobody"))
+            let nogroup = try #require(getgrnam("nogroup"))
+            #expect(runs[0].status == .succeeded)
+            let home = String(cString: nobody.pointee.pw_dir)
+            #expect(runs[0].output == "\(nobody.pointee.pw_uid)\n\(nogroup.pointee.gr_gid)\nnobody \(home)\n")
+        }
+    }
+
     @Test func floodedOutputKeepsOnlyTheTail() async throws {
         let jobs = #"{"jobs": [{"name": "j", "shell": "head -c 20000000 /dev/zero | tr '\\0' x; echo END", "output_limit": "1KiB"}]}"#
         try await run(jobs) { runs, db in

@@ -70,3 +70,23 @@ extension JobScheduler {
         active.values.map(\.record).sorted { $0.id < $1.id }
     }
 }
+
+extension JobScheduler {
+    /// Validates and applies a job file (its text), then starts using it: the embedding
+    /// program's way to define jobs. Handler names are checked against the registered handlers.
+    @discardableResult
+    public func apply(jobFile text: String, prune: Bool = false) async throws -> ApplyResult {
+        var context = ValidationContext.currentProcess
+        context.handlers = handlerNames
+        context.existingJobs = prune ? [] : try await database.jobs.names()
+        let file = try JobFile(data: Array(text.utf8), context: context)
+        let result = try await database.jobs.apply(file, prune: prune, now: clock.now())
+        await reloadJobs()
+        return result
+    }
+
+    /// The newest run of a job, optionally only one with the given status.
+    public func lastRun(of job: String, status: RunStatus? = nil) async throws -> RunRecord? {
+        try await database.runs.history(HistoryQuery(job: job, status: status, limit: 1)).first
+    }
+}
