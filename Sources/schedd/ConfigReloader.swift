@@ -4,26 +4,37 @@ import SchedulerAPI
 import ServiceLifecycle
 import UnixSignals
 
-/// Re-applies the `--config` job file on each SIGHUP. A bad file is refused and logged; the
-/// jobs already applied stay as they were.
+/// Re-applies the `--config` job file on each SIGHUP. A bad file is refused, logged and shown
+/// in systemd's STATUS=; the jobs already applied keep running as they were.
 struct ConfigReloader: Service {
     let loader: JobFileLoader
     let engine: JobScheduler
+    let notifier: SystemdNotifier
+    let status: DaemonStatus
     let logger: Logger
 
     func run() async throws {
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         await cancelWhenGracefulShutdown {
             for await _ in hangups {
-                do {
-                    let result = try await loader.apply()
-                    await engine.reloadJobs()
-                    logger.info("reloaded job file", metadata: ScheddCommand.metadata(loader.path, result))
-                } catch {
-                    logger.error("job file refused on reload; the jobs stay as they were",
-                                 metadata: ["schedd.file": "\(loader.path)", "schedd.error": "\(error)"])
-                }
+                await reload()
             }
         }
+    }
+
+    func reload() async {
+        notifier.send("RELOADING=1\nMONOTONIC_USEC=\(SystemdNotifier.monotonicMicroseconds())")
+        do {
+            let result = try await loader.apply()
+            await engine.reloadJobs()
+            status.reloadSucceeded()
+            logger.info("reloaded job file", metadata: ScheddCommand.metadata(loader.path, result))
+        } catch {
+            let message = (error as? APIError)?.description ?? "\(error)"
+            status.reloadFailed(message.split(separator: "\n").prefix(2).joined(separator: " "))
+            logger.error("job file refused on reload; the jobs stay as they were",
+                         metadata: ["schedd.file": "\(loader.path)", "schedd.error": "\(message)"])
+        }
+        notifier.send("READY=1\nSTATUS=\(status.line(await engine.summary()))")
     }
 }

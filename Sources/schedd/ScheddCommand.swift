@@ -37,6 +37,9 @@ struct ScheddCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
     var logLevel: String = "info"
 
+    @Option(help: ArgumentHelp("auto (journal under systemd, else plain), journal, plain or json.", valueName: "format"))
+    var logFormat: String = "auto"
+
     func validate() throws {
         if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
         if DurationText.milliseconds(shutdownGrace) == nil {
@@ -46,6 +49,9 @@ struct ScheddCommand: AsyncParsableCommand {
         if let age = historyMaxAge, DurationText.milliseconds(age) == nil {
             throw ValidationError("--history-max-age \"\(age)\" is not a duration (e.g. 30d, 12h)")
         }
+        if logFormat != "auto" && DaemonLogHandler.Format(rawValue: logFormat) == nil {
+            throw ValidationError("--log-format \"\(logFormat)\" is not one of auto, journal, plain, json")
+        }
         if Logger.Level(rawValue: logLevel) == nil {
             throw ValidationError("--log-level \"\(logLevel)\" is not one of trace, debug, info, notice, warning, error, critical")
         }
@@ -53,13 +59,12 @@ struct ScheddCommand: AsyncParsableCommand {
 
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
-        let logger = Logger(label: "schedd")
         let environment = ProcessInfo.processInfo.environment
+        let format = DaemonLogHandler.Format(rawValue: logFormat) ?? .automatic(environment: environment)
+        LoggingSystem.bootstrap { label in DaemonLogHandler(label: label, format: format, level: level) }
+        let logger = Logger(label: "schedd")
+        let notifier = SystemdNotifier(environment: environment)
+        let status = DaemonStatus()
         let dbPath = db ?? DefaultPaths.database(environment: environment)
 
         let database: SchedulerDatabase
@@ -73,7 +78,9 @@ struct ScheddCommand: AsyncParsableCommand {
         if let workers { engineConfiguration.workers = workers }
         engineConfiguration.shutdownGrace = .milliseconds(DurationText.milliseconds(shutdownGrace) ?? 30_000)
         let engine = JobScheduler(database: database, configuration: engineConfiguration, logger: logger)
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: engine)]
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: DaemonService(engine: engine, notifier: notifier, status: status, logger: logger)),
+        ]
         if let config {
             let loader = JobFileLoader(path: config, database: database, handlers: engine.handlerNames)
             do {
@@ -84,7 +91,7 @@ struct ScheddCommand: AsyncParsableCommand {
                 try? database.close()
                 throw ExitCode(2)
             }
-            services.append(.init(service: ConfigReloader(loader: loader, engine: engine, logger: logger)))
+            services.append(.init(service: ConfigReloader(loader: loader, engine: engine, notifier: notifier, status: status, logger: logger)))
         }
         let maxAge = historyMaxAge.flatMap(DurationText.milliseconds).map { Duration.milliseconds($0) }
         services.append(.init(service: HistoryRetention(runs: database.runs, keepPerJob: historyKeep, maxAge: maxAge,

@@ -60,6 +60,18 @@ extension JobScheduler {
     /// Whether the engine has loaded its jobs and started its services (systemd's READY=1).
     public var isReady: Bool { loaded }
 
+    /// A one-line view of the engine, for systemd's `STATUS=`: answering it also proves the
+    /// actor is alive, which is what the watchdog pings rely on.
+    public func summary() -> String {
+        let paused = jobs.values.filter { $0.state.paused && $0.state.pauseReason != "restart_limit" }.count
+        let failed = jobs.values.filter { $0.state.pauseReason == "restart_limit" }.count
+        var text = "\(jobs.count) jobs, \(pool.busy)/\(pool.capacity) running, \(pool.queue.count) queued"
+        if paused > 0 { text += ", \(paused) paused" }
+        if failed > 0 { text += ", \(failed) failed" }
+        if let lastFailure { text += "; last failure: \(lastFailure)" }
+        return text
+    }
+
     /// The pool's load.
     public func load() -> Load {
         Load(busy: pool.busy, workers: pool.capacity, queued: pool.queue.count)

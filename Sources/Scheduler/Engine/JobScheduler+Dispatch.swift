@@ -160,8 +160,11 @@ extension JobScheduler {
         }
         active[record.id] = nil
         pool.finished()
+        if final.status.isFailure {
+            lastFailure = "\(final.job) run \(final.id) \(final.status.rawValue) at \(Timestamp.format(final.finishedAt ?? clock.now()))"
+        }
         events.publish(.runFinished(final))
-        runLogger.info("run finished", metadata: [
+        runLogger.log(level: final.status.isFailure ? .warning : .info, "run finished", metadata: [
             "schedd.status": "\(final.status.rawValue)", "schedd.duration_ms": "\(final.durationMs ?? 0)",
         ])
         await afterRun(request, final)

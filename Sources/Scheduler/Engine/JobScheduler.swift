@@ -76,6 +76,9 @@ public actor JobScheduler: Service {
     var graceOverCancelled = false
     let wakeup = Wakeup()
     let stopRequested = StopFlag()
+    let hurryRequested = StopFlag()
+    /// The newest failed run, for the daemon's one-line status.
+    var lastFailure: String?
 
     /// Creates the engine on an open database. `handlers` are the in-process jobs that job
     /// definitions may name with `"handler"`.
@@ -124,6 +127,13 @@ public actor JobScheduler: Service {
         wakeup.signal()
     }
 
+    /// Ends the grace period of a shutdown under way: active runs are stopped at once (a second
+    /// SIGTERM).
+    public nonisolated func hurryShutdown() {
+        hurryRequested.set()
+        wakeup.signal()
+    }
+
     func mainLoop() async {
         await start()
         await withDiscardingTaskGroup { group in
@@ -132,7 +142,7 @@ public actor JobScheduler: Service {
                 if stopping {
                     if pool.busy == 0 && active.isEmpty { break }
                     // Cancelled (not a graceful shutdown): no grace period; stop everything now.
-                    let graceOver = Task.isCancelled || shutdownDeadline.map { clock.now() >= $0 } ?? false
+                    let graceOver = Task.isCancelled || hurryRequested.isSet || shutdownDeadline.map { clock.now() >= $0 } ?? false
                     if graceOver && !graceOverCancelled {
                         graceOverCancelled = true
                         for run in active.values { run.control.cancel("schedd stopped it at shutdown (grace period over)") }

@@ -1,0 +1,58 @@
+import Logging
+import Scheduler
+import ServiceLifecycle
+import UnixSignals
+
+/// The engine as the daemon runs it: tells systemd when it is ready and how it is doing,
+/// pings the watchdog from the engine's own actor (a wedged engine stops the pings), and
+/// turns a second SIGTERM or SIGINT into "stop the runs now".
+struct DaemonService: Service {
+    let engine: JobScheduler
+    let notifier: SystemdNotifier
+    let status: DaemonStatus
+    let logger: Logger
+
+    func run() async throws {
+        let notifier = self.notifier
+        try await withGracefulShutdownHandler {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await engine.run() }
+                group.addTask { await heartbeat() }
+                group.addTask { await escalateOnSecondSignal() }
+                try await group.next()
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            notifier.send("STOPPING=1\nSTATUS=stopping: runs finish, then schedd exits")
+        }
+    }
+
+    /// READY=1 once the engine has loaded its jobs and started its services, then STATUS= (and
+    /// WATCHDOG=1 when asked) at a steady pace.
+    func heartbeat() async {
+        while !(await engine.isReady) {
+            guard (try? await Task.sleep(for: .milliseconds(20))) != nil else { return }
+        }
+        let summary = await engine.summary()
+        notifier.send("READY=1\nSTATUS=\(status.line(summary))")
+        logger.info("ready", metadata: ["schedd.status": "\(summary)"])
+        let pace = min(notifier.watchdogInterval ?? .seconds(5), .seconds(5))
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            guard (try? await Task.sleep(for: pace)) != nil else { return }
+            // Asking the actor is the liveness check: a wedged engine never answers.
+            let summary = await engine.summary()
+            var message = "STATUS=\(status.line(summary))"
+            if notifier.watchdogInterval != nil { message += "\nWATCHDOG=1" }
+            notifier.send(message)
+        }
+    }
+
+    /// The first signal starts the graceful shutdown (ServiceGroup handles it); one that comes
+    /// while it is under way ends the grace period.
+    func escalateOnSecondSignal() async {
+        for await _ in await UnixSignalsSequence(trapping: .sigterm, .sigint) where Task.isShuttingDownGracefully {
+            logger.notice("second stop signal: stopping active runs now")
+            engine.hurryShutdown()
+        }
+    }
+}
