@@ -97,3 +97,27 @@ final class NotifyReceiver {
         }
     }
 }
+
+@Suite struct UnitFileTests {
+    static let unit = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../contrib/systemd/schedd.service").standardized.path
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze"), "needs systemd-analyze"))
+    func theUnitPassesSystemdAnalyzeVerify() throws {
+        let scratch = try Scratch()
+        let text = try String(contentsOfFile: Self.unit, encoding: .utf8)
+            .replacingOccurrences(of: "/usr/local/bin/schedd", with: Binaries.schedd.path)
+        let copy = try scratch.write("schedd.service", text)
+        let result = try Binaries.run(URL(fileURLWithPath: "/usr/bin/systemd-analyze"), ["verify", copy])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(!result.stderr.contains("schedd.service:"), "\(result.stderr)")
+    }
+
+    @Test func theUnitHasWhatTheDaemonRelieson() throws {
+        let text = try String(contentsOfFile: Self.unit, encoding: .utf8)
+        for line in ["Type=notify", "WatchdogSec=", "ExecReload=/bin/kill -HUP $MAINPID", "KillMode=mixed",
+                     "StateDirectory=schedd", "RuntimeDirectory=schedd", "NoNewPrivileges=yes", "PrivateTmp=yes"] {
+            #expect(text.contains(line), "\(line)")
+        }
+    }
+}
