@@ -45,9 +45,13 @@ import SchedulerAPI
             group.addTask { try await engine.run() }
             try await waitFor("the engine to start") { await engine.isReady }
             clock.advance(by: 300)
-            try await waitFor("the first refresh") { await cache.refreshes == 1 }
+            try await waitFor("the first refresh, recorded") {
+                (try? await engine.database.runs.history(HistoryQuery(job: "refresh-token", status: .succeeded)).count) == 1
+            }
             clock.advance(by: 300)
-            try await waitFor("the second refresh") { await cache.refreshes == 2 }
+            try await waitFor("the second refresh, recorded") {
+                (try? await engine.database.runs.history(HistoryQuery(job: "refresh-token", status: .succeeded)).count) == 2
+            }
 
             let last = try await engine.lastRun(of: "refresh-token", status: .succeeded)
             #expect(last?.output == "new token expires in 15m\n")

@@ -121,10 +121,12 @@ public struct CommandExecutor: JobExecutor {
             options.groupID = account.gid
             options.supplementaryGroups = [account.gid]
         }
-        let limit = Int(spec.effectiveOutputLimit)
+        // Shared with the reader so that what a stopped run printed is kept even when the
+        // cancellation interrupts the read.
+        let sink = OutputSink(limit: Int(spec.effectiveOutputLimit))
         let sweeper = self.sweeper
         let poll = exitPollInterval
-        let result: ExecutionResult<OutputTail, SequenceOutput, CombinedErrorOutput>
+        let result: ExecutionResult<Void, SequenceOutput, CombinedErrorOutput>
         do {
             result = try await Subprocess.run(
                 .path(FilePath(program)),
@@ -138,13 +140,12 @@ public struct CommandExecutor: JobExecutor {
             ) { execution in
                 let pid = execution.processIdentifier.value
                 await request.onStart(pid)
-                return try await withThrowingTaskGroup(of: OutputTail?.self) { group in
+                try await withThrowingTaskGroup(of: Bool.self) { group in
                     group.addTask {
-                        var tail = OutputTail(limit: limit)
                         for try await chunk in execution.standardOutput {
-                            chunk.withUnsafeBytes { tail.append($0) }
+                            chunk.withUnsafeBytes { sink.append($0) }
                         }
-                        return tail
+                        return true
                     }
                     // A child that outlives the main process keeps the pipe open; once the main
                     // process has exited, its leftovers are swept so that the pipe closes.
@@ -153,29 +154,26 @@ public struct CommandExecutor: JobExecutor {
                             try await Task.sleep(for: poll)
                             if ProcessTable.isZombie(pid) {
                                 await sweeper.sweep(job: spec.name, runID: request.runID, grace: spec.effectiveKillGrace)
-                                return nil
+                                return false
                             }
                         }
-                        return nil
+                        return false
                     }
-                    var tail: OutputTail?
-                    while let next = try await group.next() {
-                        if let next {
-                            tail = next
-                            break
-                        }
-                    }
+                    // Until the reader has seen the end of the output.
+                    while let readerDone = try await group.next(), !readerDone {}
                     group.cancelAll()
-                    return tail ?? OutputTail(limit: limit)
                 }
             }
-        } catch is CancellationError {
-            throw CancellationError()
         } catch {
-            if Task.isCancelled { throw CancellationError() }
+            let tail = sink.snapshot
+            if Task.isCancelled || error is CancellationError {
+                // Stopped from outside (timeout, cancel): the caller decides the status; the
+                // output so far is what it can keep.
+                return ExecutionOutcome(ending: .failed("stopped"), output: tail.text, outputTruncated: tail.truncated)
+            }
             return ExecutionOutcome(ending: .failed("cannot start \"\(argv[0])\": \(error)"))
         }
-        let tail = result.closureResult
+        let tail = sink.snapshot
         switch result.terminationStatus {
         case let .exited(code):
             return ExecutionOutcome(ending: .exited(Int32(code)), output: tail.text, outputTruncated: tail.truncated)

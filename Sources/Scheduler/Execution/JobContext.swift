@@ -20,17 +20,6 @@ public struct JobContext: Sendable {
     }
 }
 
-/// A thread-safe output tail that a handler writes into.
-final class OutputSink: Sendable {
-    private let tail: Mutex<OutputTail>
-
-    init(limit: Int) { tail = Mutex(OutputTail(limit: limit)) }
-
-    func append(_ bytes: [UInt8]) { tail.withLock { $0.append(bytes) } }
-
-    var snapshot: OutputTail { tail.withLock { $0 } }
-}
-
 /// An in-process job: an async closure registered under a name that jobs refer to with
 /// `"handler"`. Throwing fails the run; cancellation (timeout, cancel, shutdown) cancels the task.
 public typealias JobHandler = @Sendable (JobContext) async throws -> Void
