@@ -59,7 +59,7 @@ let package = Package(
         // The benchmark program (Benchmarks/README.md); run it in release mode.
         .executableTarget(
             name: "schedd-bench",
-            dependencies: ["SchedulerAPI"],
+            dependencies: ["SchedulerAPI", "Scheduler"],
             path: "Benchmarks/Sources",
             swiftSettings: strict
         ),

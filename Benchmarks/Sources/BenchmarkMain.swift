@@ -5,11 +5,13 @@ import Foundation
 /// mean nothing.
 @main
 enum BenchmarkMain {
-    static let scenarios: [String: @Sendable () -> BenchmarkResult] = [
+    static let scenarios: [String: @Sendable () async throws -> BenchmarkResult] = [
         "schedule-math": { ScheduleBenchmark.run(iterations: 2_000_000) },
+        "throughput": { try await EngineBenchmark.processThroughput() },
+        "in-process": { try await EngineBenchmark.handlerThroughput() },
     ]
 
-    static func main() throws {
+    static func main() async throws {
         var arguments = Array(CommandLine.arguments.dropFirst())
         var jsonPath: String?
         if let i = arguments.firstIndex(of: "--json"), i + 1 < arguments.count {
@@ -23,7 +25,7 @@ enum BenchmarkMain {
                 FileHandle.standardError.write(Data("unknown scenario \(name); known: \(scenarios.keys.sorted().joined(separator: ", "))\n".utf8))
                 exit(2)
             }
-            results.append(scenario())
+            results.append(try await scenario())
         }
         #if DEBUG
         print("warning: a debug build; run with -c release for real figures")

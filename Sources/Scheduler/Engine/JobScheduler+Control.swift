@@ -65,7 +65,7 @@ extension JobScheduler {
     public func summary() -> String {
         let paused = jobs.values.filter { $0.state.paused && $0.state.pauseReason != "restart_limit" }.count
         let failed = jobs.values.filter { $0.state.pauseReason == "restart_limit" }.count
-        var text = "\(jobs.count) jobs, \(pool.busy)/\(pool.capacity) running, \(pool.queue.count) queued"
+        var text = "\(jobs.count) jobs, \(pool.busy)/\(pool.capacity) running, \(pool.queuedCount) queued"
         if paused > 0 { text += ", \(paused) paused" }
         if failed > 0 { text += ", \(failed) failed" }
         if let lastFailure { text += "; last failure: \(lastFailure)" }
@@ -74,7 +74,7 @@ extension JobScheduler {
 
     /// The pool's load.
     public func load() -> Load {
-        Load(busy: pool.busy, workers: pool.capacity, queued: pool.queue.count)
+        Load(busy: pool.busy, workers: pool.capacity, queued: pool.queuedCount)
     }
 
     /// The runs going on now.

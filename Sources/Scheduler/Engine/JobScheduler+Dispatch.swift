@@ -298,6 +298,7 @@ extension JobScheduler {
             return
         }
         // The trigger's final result.
+        let failuresBefore = entry.state.consecutiveFailures
         if run.status.isFailure {
             entry.state.consecutiveFailures += 1
         } else if run.status == .succeeded {
@@ -310,7 +311,7 @@ extension JobScheduler {
                 "schedd.job": "\(run.job)", "schedd.failures": "\(entry.state.consecutiveFailures)",
             ])
             await pause(run.job, reason: "failure_threshold")
-        } else {
+        } else if entry.state.consecutiveFailures != failuresBefore {
             await saveStates([run.job])
         }
         let target = run.status.isFailure ? spec.onFailure : (run.status == .succeeded ? spec.onSuccess : nil)

@@ -5,6 +5,7 @@ import SchedulerAPI
 /// Job definitions and their state (`jobs`, `job_state`).
 public struct JobStore: Sendable {
     let pool: DatabasePool
+    let committer: GroupCommitter
 
     /// Applies a validated job file in one transaction: creates and updates its jobs and, with
     /// `prune`, removes jobs that are not in it. Either all of it is written or nothing is.
@@ -130,7 +131,7 @@ public struct JobStore: Sendable {
     /// Writes the engine's view of a job's state.
     public func saveState(_ name: String, _ state: JobState) async throws {
         do {
-            try await pool.write { db in
+            try await committer.write { db in
                 try db.execute(sql: """
                     UPDATE job_state SET paused = ?, pause_reason = ?, consecutive_failures = ?,
                         last_run_id = ?, next_run_at = ?, last_fire_at = ?

@@ -5,6 +5,9 @@ import SchedulerAPI
 /// Run history (`runs`): one row per run, from `running` to its final status.
 public struct RunStore: Sendable {
     let pool: DatabasePool
+    /// A run's start and end are written through group commit: under load, many runs share
+    /// one transaction (and one fsync), and each is durable before its write returns.
+    let committer: GroupCommitter
 
     /// Rows deleted per transaction while pruning, so that dispatch never waits long on the
     /// write lock.
@@ -26,16 +29,17 @@ public struct RunStore: Sendable {
 
     func insert(_ record: RunRecord) async throws -> RunRecord {
         do {
-            return try await pool.write { db in
-                try db.execute(sql: """
+            return try await committer.write { db in
+                // Cached statements: these run for every run, and preparing them is most of their cost.
+                try db.cachedStatement(sql: """
                     INSERT INTO runs (job, trigger, attempt, status, scheduled_at, started_at, finished_at, duration_ms, pid, error)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [record.job, record.trigger.rawValue, record.attempt, record.status.rawValue,
+                    """).execute(arguments: [record.job, record.trigger.rawValue, record.attempt, record.status.rawValue,
                                      record.scheduledAt.map(Timestamp.format), Timestamp.format(record.startedAt),
                                      record.finishedAt.map(Timestamp.format), record.durationMs, record.pid, record.error])
                 var stored = record
                 stored.id = db.lastInsertedRowID
-                try db.execute(sql: "UPDATE job_state SET last_run_id = ? WHERE job = ?", arguments: [stored.id, record.job])
+                try db.cachedStatement(sql: "UPDATE job_state SET last_run_id = ? WHERE job = ?").execute(arguments: [stored.id, record.job])
                 return stored
             }
         } catch {
@@ -60,15 +64,15 @@ public struct RunStore: Sendable {
     public func finish(_ id: Int64, _ outcome: RunOutcome) async throws -> RunRecord? {
         precondition(outcome.status.isFinal, "finish needs a final status")
         do {
-            return try await pool.write { db in
+            return try await committer.write { db in
                 let finished = Timestamp.format(outcome.finishedAt)
-                try db.execute(sql: """
+                try db.cachedStatement(sql: """
                     UPDATE runs SET status = ?, finished_at = ?,
                         duration_ms = max(0, CAST(round((julianday(?) - julianday(started_at)) * 86400000) AS INTEGER)),
                         exit_code = ?, signal = ?, output = ?, output_truncated = ?, error = ?, pid = coalesce(?, pid)
                     WHERE id = ? AND status = 'running'
-                    """, arguments: [outcome.status.rawValue, finished, finished, outcome.exitCode, outcome.signal,
-                                     outcome.output, outcome.outputTruncated, outcome.error, outcome.pid, id])
+                    """).execute(arguments: [outcome.status.rawValue, finished, finished, outcome.exitCode, outcome.signal,
+                                             outcome.output, outcome.outputTruncated, outcome.error, outcome.pid, id])
                 guard db.changesCount == 1 else { return nil }
                 return try Self.fetch(db, where: "id = ?", [id], limit: 1).first
             }
@@ -180,7 +184,7 @@ public struct RunStore: Sendable {
                    exit_code, signal, pid, output, output_truncated, error
             FROM runs WHERE \(filter) ORDER BY id DESC\(limit.map { " LIMIT \($0)" } ?? "")
             """
-        return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+        return try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map { row in
             RunRecord(
                 id: row["id"], job: row["job"],
                 trigger: RunTrigger(rawValue: row["trigger"]) ?? .manual,

@@ -49,8 +49,9 @@ public final class SchedulerDatabase: Sendable {
         } catch {
             throw APIError(.databaseUnusable, "cannot open the database \(path): \(error)")
         }
-        jobs = JobStore(pool: pool)
-        runs = RunStore(pool: pool)
+        let committer = GroupCommitter(pool: pool)
+        jobs = JobStore(pool: pool, committer: committer)
+        runs = RunStore(pool: pool, committer: committer)
     }
 
     /// The schema version of the open database (`PRAGMA user_version`).

@@ -1,0 +1,80 @@
+import Foundation
+import Logging
+import Scheduler
+import SchedulerAPI
+
+/// Scenarios 1 and 3 of the benchmark program: runs per second through the whole engine (a row
+/// per run in SQLite, start and end), against `xargs -P` on the same machine for processes.
+enum EngineBenchmark {
+    /// Runs `count` manual triggers of one job and returns the seconds until all are recorded.
+    static func measure(jobFile: String, job: String, count: Int, workers: Int, handlers: [String: JobHandler] = [:]) async throws -> Double {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("schedd-bench-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let database = try SchedulerDatabase(path: directory.appendingPathComponent("bench.db").path)
+        var logger = Logger(label: "bench")
+        logger.logLevel = .critical
+        let engine = JobScheduler(database: database, handlers: handlers,
+                                  configuration: .init(workers: workers, shutdownGrace: .seconds(5)), logger: logger)
+        try await engine.apply(jobFile: jobFile)
+        let events = engine.events.subscribe(bufferSize: count * 4 + 16)
+        let seconds = try await withThrowingTaskGroup(of: Double?.self) { group in
+            group.addTask { try await engine.run(); return nil }
+            while !(await engine.isReady) { try await Task.sleep(for: .milliseconds(5)) }
+            let start = ContinuousClock.now
+            for _ in 0..<count { _ = try await engine.runNow(job, force: true) }
+            var finished = 0
+            for await event in events {
+                if case .runFinished = event { finished += 1 }
+                if finished == count { break }
+            }
+            let elapsed = ContinuousClock.now - start
+            engine.shutdown()
+            _ = try await group.next()
+            return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        }
+        try database.close()
+        return seconds
+    }
+
+    /// `seq N | xargs -P W -n1 true`: the same processes without a scheduler.
+    static func xargsSeconds(count: Int, workers: Int) throws -> Double {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", "seq \(count) | xargs -P \(workers) -n1 /bin/true"]
+        let start = ContinuousClock.now
+        try process.run()
+        process.waitUntilExit()
+        let elapsed = ContinuousClock.now - start
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+
+    static func processThroughput(count: Int = 2000, workers: Int = 4, rounds: Int = 3) async throws -> BenchmarkResult {
+        let file = #"{"jobs": [{"name": "t", "command": ["/bin/true"], "concurrency": "allow"}]}"#
+        var ours: [Double] = []
+        var reference: [Double] = []
+        for _ in 0..<rounds {
+            ours.append(Double(count) / (try await measure(jobFile: file, job: "t", count: count, workers: workers)))
+            reference.append(Double(count) / (try xargsSeconds(count: count, workers: workers)))
+        }
+        let rate = median(ours), xargs = median(reference)
+        return BenchmarkResult(
+            scenario: "throughput", metric: "process runs/s (recorded)", value: rate, reference: xargs,
+            target: ">= 0.8x xargs", met: rate >= 0.8 * xargs,
+            detail: "\(count) runs of /bin/true, \(workers) workers, median of \(rounds): ratio \(String(format: "%.2f", rate / xargs)) (schedd \(ours.map { Int($0) }), xargs \(reference.map { Int($0) }))")
+    }
+
+    static func handlerThroughput(count: Int = 20000, workers: Int = 4) async throws -> BenchmarkResult {
+        let file = #"{"jobs": [{"name": "h", "handler": "noop", "concurrency": "allow"}]}"#
+        let seconds = try await measure(jobFile: file, job: "h", count: count, workers: workers, handlers: ["noop": { _ in }])
+        let rate = Double(count) / seconds
+        return BenchmarkResult(
+            scenario: "in-process", metric: "handler runs/s (recorded)", value: rate, reference: nil,
+            target: ">= 20,000/s", met: rate >= 20_000,
+            detail: "\(count) runs of a no-op handler, \(workers) workers, each with its row written at start and end")
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        return sorted[sorted.count / 2]
+    }
+}

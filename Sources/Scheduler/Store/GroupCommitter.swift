@@ -1,0 +1,79 @@
+import GRDB
+import Synchronization
+
+/// Group commit: writes submitted while a transaction is being written are committed together
+/// in the next one, so that many runs share one fsync. Each write still returns only once its
+/// transaction is durable, and runs in its own savepoint, so one failing write does not undo
+/// the others.
+///
+/// No task is spawned: the first writer to find the committer idle becomes the leader and
+/// writes batches until none is waiting; the others wait for their entry.
+actor GroupCommitter {
+    private let pool: DatabasePool
+    private var pending: [Entry] = []
+    private var writing = false
+
+    init(pool: DatabasePool) { self.pool = pool }
+
+    /// One submitted write and, once written, its result.
+    final class Entry: Sendable {
+        let operation: @Sendable (Database) throws -> any Sendable
+        private let state = Mutex<(result: Result<any Sendable, any Error>?, waiter: CheckedContinuation<any Sendable, any Error>?)>((nil, nil))
+
+        init(_ operation: @escaping @Sendable (Database) throws -> any Sendable) { self.operation = operation }
+
+        func complete(_ result: Result<any Sendable, any Error>) {
+            let waiter = state.withLock { state -> CheckedContinuation<any Sendable, any Error>? in
+                state.result = result
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume(with: result)
+        }
+
+        func value() async throws -> any Sendable {
+            try await withCheckedThrowingContinuation { continuation in
+                let done = state.withLock { state -> Result<any Sendable, any Error>? in
+                    if let result = state.result { return result }
+                    state.waiter = continuation
+                    return nil
+                }
+                if let done { continuation.resume(with: done) }
+            }
+        }
+    }
+
+    func write<T: Sendable>(_ operation: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        let entry = Entry { db in try operation(db) }
+        pending.append(entry)
+        if !writing {
+            writing = true
+            while !pending.isEmpty {
+                let batch = pending
+                pending = []
+                do {
+                    let results = try await pool.write { db in
+                        batch.map { entry in
+                            var result: Result<any Sendable, any Error> = .failure(CancellationError())
+                            do {
+                                try db.inSavepoint {
+                                    result = .success(try entry.operation(db))
+                                    return .commit
+                                }
+                            } catch {
+                                result = .failure(error)
+                            }
+                            return result
+                        }
+                    }
+                    for (entry, result) in zip(batch, results) { entry.complete(result) }
+                } catch {
+                    for entry in batch { entry.complete(.failure(error)) }
+                }
+            }
+            writing = false
+        }
+        // swiftlint:disable:next force_cast
+        return try await entry.value() as! T
+    }
+}
