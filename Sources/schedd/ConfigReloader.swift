@@ -25,7 +25,7 @@ struct ConfigReloader: Service {
     func reload() async {
         notifier.send("RELOADING=1\nMONOTONIC_USEC=\(SystemdNotifier.monotonicMicroseconds())")
         do {
-            let result = try await loader.apply()
+            let result = try await loader.apply(prune: true)
             await engine.reloadJobs()
             status.reloadSucceeded()
             logger.info("reloaded job file", metadata: ScheddCommand.metadata(loader.path, result))

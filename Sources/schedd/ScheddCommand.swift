@@ -84,7 +84,7 @@ struct ScheddCommand: AsyncParsableCommand {
         if let config {
             let loader = JobFileLoader(path: config, database: database, handlers: engine.handlerNames)
             do {
-                let result = try await loader.apply()
+                let result = try await loader.apply(prune: true)
                 logger.info("applied job file", metadata: Self.metadata(config, result))
             } catch let error as APIError {
                 FileHandle.standardError.write(Data("schedd: \(config): \(error)\n".utf8))

@@ -20,6 +20,11 @@ import Testing
         #expect(daemon.process.isRunning)
         #expect(try sqlite(db, "SELECT group_concat(name) FROM (SELECT name FROM jobs ORDER BY name)") == "a,b")
 
+        // The file is the whole set of jobs: one taken out of it is removed.
+        _ = try scratch.write("jobs.json", #"{"jobs": [{"name": "b", "shell": "true"}]}"#)
+        kill(daemon.process.processIdentifier, SIGHUP)
+        #expect(eventually { (try? sqlite(db, "SELECT group_concat(name) FROM jobs")) == "b" })
+
         #expect(daemon.terminate() == 0)
         let log = daemon.stderr()
         #expect(log.contains("job file refused on reload"))

@@ -2,7 +2,8 @@ import Foundation
 import SchedulerAPI
 
 /// Reads, validates and applies a job file from disk: what `--config`, SIGHUP and
-/// `schedctl reload` do.
+/// `schedctl reload` do. The daemon applies its `--config` file with `prune`: the file is the
+/// whole set of jobs, and a job taken out of it is removed (its history stays).
 public struct JobFileLoader: Sendable {
     public let path: String
     public let database: SchedulerDatabase

@@ -7,24 +7,14 @@ public enum Timestamp {
     /// back to the same text despite floating-point error).
     public static func format(_ date: Date) -> String {
         let totalMs = Int64((date.timeIntervalSince1970 * 1000).rounded())
-        var days = totalMs >= 0 ? totalMs / 86_400_000 : (totalMs - 86_399_999) / 86_400_000
-        let msOfDay = totalMs - days * 86_400_000
-        // Civil-from-days (Howard Hinnant's algorithm).
-        days += 719_468
-        let era = (days >= 0 ? days : days - 146_096) / 146_097
-        let doe = days - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-        let h = msOfDay / 3_600_000, m = msOfDay / 60_000 % 60, s = msOfDay / 1000 % 60, ms = msOfDay % 1000
+        let seconds = totalMs >= 0 ? totalMs / 1000 : (totalMs - 999) / 1000
+        let f = CivilTime.fields(seconds)
         func pad(_ v: Int64, _ width: Int) -> String {
             let text = String(v)
             return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
         }
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(h, 2)):\(pad(m, 2)):\(pad(s, 2)).\(pad(ms, 3))Z"
+        return "\(pad(f.year, 4))-\(pad(Int64(f.month), 2))-\(pad(Int64(f.day), 2))T\(pad(Int64(f.hour), 2)):"
+            + "\(pad(Int64(f.minute), 2)):\(pad(Int64(f.second), 2)).\(pad(totalMs - seconds * 1000, 3))Z"
     }
 
     /// Parses `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)`; also accepts a space for `T`.
@@ -73,14 +63,7 @@ public enum Timestamp {
             return nil
         }
         guard i == b.count else { return nil }
-        // Days-from-civil.
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let mp = (month + 9) % 12
-        let doy = (153 * mp + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        let days = era * 146_097 + doe - 719_468
+        let days = CivilTime.days(year: year, month: Int(month), day: Int(day))
         let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds
         return Date(timeIntervalSince1970: Double(seconds) + Double(ms) / 1000)
     }
