@@ -14,10 +14,21 @@ struct GlobalOptions: ParsableArguments {
         socket ?? DefaultPaths.socket(environment: ProcessInfo.processInfo.environment)
     }
 
-    /// Online verbs need the control API, which this build of schedd does not serve yet.
-    func requireDaemon(_ verb: String) throws -> Never {
-        throw CommandFailure(
-            message: "\(verb) talks to schedd over \(socketPath), and this build has no control API yet; only validate and next work",
-            exitCode: 1)
+    var client: ControlClient { ControlClient(socketPath: socketPath) }
+
+    /// Sends a request; with `--json` prints the reply as is and returns nil, otherwise
+    /// decodes it for the table view.
+    func request<T: Decodable>(_ method: String, _ path: String, body: [UInt8]? = nil, as type: T.Type, timeout: Int = 60) throws -> T? {
+        let reply = try client.send(method, path, body: body, timeout: timeout)
+        guard (200..<300).contains(reply.status) else { throw ControlClient.failure(reply) }
+        if json {
+            Output.printJSON(bytes: reply.body)
+            return nil
+        }
+        do {
+            return try APICoding.decoder().decode(T.self, from: Data(reply.body))
+        } catch {
+            throw CommandFailure(message: "schedd's reply could not be read: \(error)", exitCode: 1)
+        }
     }
 }

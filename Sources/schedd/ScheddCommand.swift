@@ -22,6 +22,12 @@ struct ScheddCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("A job file to apply at start and on SIGHUP.", valueName: "file"))
     var config: String?
 
+    @Option(help: ArgumentHelp("The control socket.", discussion: "Default: $SCHEDD_SOCKET, $RUNTIME_DIRECTORY/schedd.sock, /run/schedd/schedd.sock for root, $XDG_RUNTIME_DIR/schedd/schedd.sock, else /tmp/schedd-$UID/schedd.sock.", valueName: "path"))
+    var socket: String?
+
+    @Option(help: ArgumentHelp("A group whose members may use the control socket.", valueName: "group"))
+    var socketGroup: String?
+
     @Option(help: ArgumentHelp("Runs at once (default: the number of CPUs, at least 2).", valueName: "n"))
     var workers: Int?
 
@@ -42,6 +48,9 @@ struct ScheddCommand: AsyncParsableCommand {
 
     func validate() throws {
         if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
+        if let socketGroup, getgrnam(socketGroup) == nil && UInt32(socketGroup).flatMap({ getgrgid($0) }) == nil {
+            throw ValidationError("--socket-group \"\(socketGroup)\": no such group")
+        }
         if DurationText.milliseconds(shutdownGrace) == nil {
             throw ValidationError("--shutdown-grace \"\(shutdownGrace)\" is not a duration (e.g. 30s)")
         }
@@ -67,6 +76,19 @@ struct ScheddCommand: AsyncParsableCommand {
         let status = DaemonStatus()
         let dbPath = db ?? DefaultPaths.database(environment: environment)
 
+        let socketPath = socket ?? DefaultPaths.socket(environment: environment)
+        let socketGID = socketGroup.flatMap { name in (getgrnam(name) ?? UInt32(name).flatMap { getgrgid($0) })?.pointee.gr_gid }
+        // One daemon per database and per socket: a second one refuses to start.
+        let lock: DatabaseLock
+        do {
+            lock = try DatabaseLock(databasePath: dbPath)
+            try ControlServer.prepareSocket(socketPath, group: socketGID)
+        } catch {
+            logger.critical("schedd cannot start", metadata: ["schedd.error": "\(error.message)"])
+            FileHandle.standardError.write(Data("schedd: \(error.message)\n".utf8))
+            throw ExitCode(1)
+        }
+        defer { lock.release() }
         let database: SchedulerDatabase
         do {
             database = try SchedulerDatabase(path: dbPath)
@@ -93,11 +115,13 @@ struct ScheddCommand: AsyncParsableCommand {
             }
             services.append(.init(service: ConfigReloader(loader: loader, engine: engine, notifier: notifier, status: status, logger: logger)))
         }
+        services.append(.init(service: ControlServer(
+            engine: engine, configuration: .init(socketPath: socketPath, socketGroup: socketGID, configPath: config), logger: logger)))
         let maxAge = historyMaxAge.flatMap(DurationText.milliseconds).map { Duration.milliseconds($0) }
         services.append(.init(service: HistoryRetention(runs: database.runs, keepPerJob: historyKeep, maxAge: maxAge,
                                                         clock: ContinuousClock(), logger: logger)))
         let jobCount = try await database.jobs.names().count
-        logger.info("schedd started", metadata: ["schedd.db": "\(dbPath)", "schedd.jobs": "\(jobCount)",
+        logger.info("schedd started", metadata: ["schedd.db": "\(dbPath)", "schedd.jobs": "\(jobCount)", "schedd.socket": "\(socketPath)",
                                                  "schedd.workers": "\(engineConfiguration.workers)",
                                                  "schedd.pid": "\(ProcessInfo.processInfo.processIdentifier)"])
         let group = ServiceGroup(configuration: .init(

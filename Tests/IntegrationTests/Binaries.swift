@@ -62,12 +62,20 @@ final class Scratch {
 final class DaemonProcess {
     let process = Process()
     let logPath: String
+    /// Each daemon gets its own control socket next to its log, unless the test names one.
+    let socketPath: String
 
     init(_ arguments: [String], log: String, environment: [String: String]? = nil) throws {
         logPath = log
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         process.executableURL = Binaries.schedd
-        process.arguments = arguments
+        if let i = arguments.firstIndex(of: "--socket"), i + 1 < arguments.count {
+            socketPath = arguments[i + 1]
+            process.arguments = arguments
+        } else {
+            socketPath = log + ".sock"
+            process.arguments = arguments + ["--socket", socketPath]
+        }
         if let environment { process.environment = environment }
         process.standardError = FileHandle(forWritingAtPath: log)
         process.standardOutput = FileHandle.nullDevice

@@ -35,7 +35,7 @@ import Testing
     @Test func aBadConfigStopsTheStartWithExit2AndNamesTheProblem() throws {
         let scratch = try Scratch()
         let config = try scratch.write("jobs.json", #"{"jobs": [{"name": "a", "shel": "true"}]}"#)
-        let result = try Binaries.run(Binaries.schedd, ["--db", scratch.path("x.db"), "--config", config])
+        let result = try Binaries.run(Binaries.schedd, ["--db", scratch.path("x.db"), "--config", config, "--socket", scratch.path("s.sock")])
         #expect(result.status == 2)
         #expect(result.stderr.contains(#"jobs[0] "a": shel: unknown field (did you mean "shell"?)"#))
     }

@@ -12,6 +12,26 @@ extension JobScheduler {
         return outcome
     }
 
+    /// Triggers a job now and waits until its run has started (a worker may be busy): the
+    /// control API's `run`, which answers with the run to follow. A skipped run is returned
+    /// as recorded.
+    public func start(_ job: String, force: Bool = false) async throws -> (started: Bool, run: RunRecord) {
+        guard jobs[job] != nil else { throw APIError(.notFound, "no job named \"\(job)\"") }
+        guard !stopping else { throw APIError(.conflict, "schedd is shutting down") }
+        let signal = RunStartSignal()
+        switch await trigger(job, .manual, scheduledAt: nil, force: force, startSignal: signal) {
+        case let .skipped(record)?:
+            return (false, record)
+        case .queued?:
+            guard let record = await signal.wait() else {
+                throw APIError(.conflict, "the run of \"\(job)\" was dropped before it started (schedd is shutting down)")
+            }
+            return (true, record)
+        case nil:
+            throw APIError(.internal, "the run of \"\(job)\" could not be recorded")
+        }
+    }
+
     /// Stops an active run (SIGTERM, `kill_grace`, SIGKILL); its status becomes `cancelled`.
     public func cancel(runID: Int64, reason: String = "cancelled by schedctl") throws {
         guard let run = active[runID] else { throw APIError(.notFound, "run \(runID) is not active") }
@@ -88,13 +108,24 @@ extension JobScheduler {
     /// program's way to define jobs. Handler names are checked against the registered handlers.
     @discardableResult
     public func apply(jobFile text: String, prune: Bool = false) async throws -> ApplyResult {
+        try await apply(data: Array(text.utf8), prune: prune, dryRun: false)
+    }
+
+    /// The same for a file's bytes, with a dry run that only reports what would change.
+    public func apply(data: [UInt8], prune: Bool, dryRun: Bool) async throws -> ApplyResult {
         var context = ValidationContext.currentProcess
         context.handlers = handlerNames
         context.existingJobs = prune ? [] : try await database.jobs.names()
-        let file = try JobFile(data: Array(text.utf8), context: context)
-        let result = try await database.jobs.apply(file, prune: prune, now: clock.now())
-        await reloadJobs()
+        let file = try JobFile(data: data, context: context)
+        let result = try await database.jobs.apply(file, prune: prune, dryRun: dryRun, now: clock.now())
+        if !dryRun { await reloadJobs() }
         return result
+    }
+
+    /// Pauses a job by name (`schedctl pause`).
+    public func pauseJob(_ job: String) async throws {
+        guard jobs[job] != nil else { throw APIError(.notFound, "no job named \"\(job)\"") }
+        await pause(job)
     }
 
     /// The newest run of a job, optionally only one with the given status.

@@ -66,7 +66,7 @@ extension JobScheduler {
     /// starts pass `force`.
     @discardableResult
     func trigger(_ job: String, _ trigger: RunTrigger, scheduledAt: Date?, force: Bool = false,
-                 extraEnvironment: [String: String] = [:]) async -> TriggerOutcome? {
+                 extraEnvironment: [String: String] = [:], startSignal: RunStartSignal? = nil) async -> TriggerOutcome? {
         guard let entry = jobs[job], !stopping else { return nil }
         let running = active.values.filter { $0.record.job == job }
         if !force && (!running.isEmpty || pool.queued(job: job) > 0) {
@@ -91,7 +91,7 @@ extension JobScheduler {
             }
         }
         enqueue(RunRequest(spec: entry.spec, trigger: trigger, attempt: 1, scheduledAt: scheduledAt,
-                           extraEnvironment: extraEnvironment))
+                           extraEnvironment: extraEnvironment, startSignal: startSignal))
         return .queued
     }
 
@@ -118,6 +118,7 @@ extension JobScheduler {
         } catch {
             // Without a row there is no run: never run something that leaves no record.
             runLogger.error("cannot record the start of a run; not started", metadata: ["schedd.error": "\(error)"])
+            request.startSignal?.resolve(nil)
             pool.finished()
             wakeup.signal()
             return
@@ -135,6 +136,7 @@ extension JobScheduler {
             jobs[spec.name] = entry
         }
         events.publish(.runStarted(record))
+        request.startSignal?.resolve(record)
         runLogger.debug("run started", metadata: ["schedd.trigger": "\(request.trigger.rawValue)", "schedd.attempt": "\(request.attempt)"])
 
         let pid = PIDBox()

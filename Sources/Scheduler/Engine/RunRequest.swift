@@ -9,4 +9,6 @@ struct RunRequest: Sendable {
     var scheduledAt: Date?
     /// `SCHEDD_TRIGGERED_BY_*` for dependency runs; kept across their retries.
     var extraEnvironment: [String: String]
+    /// Told when the run starts (or is dropped), for a caller that waits for it.
+    var startSignal: RunStartSignal? = nil
 }

@@ -41,6 +41,9 @@ struct WorkerPool {
     mutating func removeQueued(job: String? = nil) -> Int {
         let waiting = storage[head...]
         let kept = waiting.filter { job != nil && $0.spec.name != job }
+        for request in waiting where !(job != nil && request.spec.name != job) {
+            request.startSignal?.resolve(nil)
+        }
         let removed = waiting.count - kept.count
         storage = Array(kept)
         head = 0

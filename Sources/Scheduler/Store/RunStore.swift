@@ -111,8 +111,27 @@ public struct RunStore: Sendable {
         }
     }
 
+    /// Runs by id (for the last run of each job in a listing), without their output.
+    public func runs(ids: [Int64]) async throws -> [Int64: RunRecord] {
+        guard !ids.isEmpty else { return [:] }
+        do {
+            return try await pool.read { db in
+                var found: [Int64: RunRecord] = [:]
+                for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
+                    let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                    for run in try Self.fetch(db, where: "id IN (\(marks))", StatementArguments(chunk), limit: nil, withOutput: false) {
+                        found[run.id] = run
+                    }
+                }
+                return found
+            }
+        } catch {
+            throw storeError(error)
+        }
+    }
+
     /// Runs matching `query`, newest first.
-    public func history(_ query: HistoryQuery) async throws -> [RunRecord] {
+    public func history(_ query: HistoryQuery, withOutput: Bool = true) async throws -> [RunRecord] {
         var clauses: [String] = []
         var arguments: [(any DatabaseValueConvertible)?] = []
         if let job = query.job { clauses.append("job = ?"); arguments.append(job) }
@@ -123,7 +142,7 @@ public struct RunStore: Sendable {
         let args = StatementArguments(arguments)
         let limit = max(0, query.limit)
         do {
-            return try await pool.read { db in try Self.fetch(db, where: filter, args, limit: limit) }
+            return try await pool.read { db in try Self.fetch(db, where: filter, args, limit: limit, withOutput: withOutput) }
         } catch {
             throw storeError(error)
         }
@@ -178,10 +197,10 @@ public struct RunStore: Sendable {
         return deleted
     }
 
-    static func fetch(_ db: Database, where filter: String, _ arguments: StatementArguments, limit: Int?) throws -> [RunRecord] {
+    static func fetch(_ db: Database, where filter: String, _ arguments: StatementArguments, limit: Int?, withOutput: Bool = true) throws -> [RunRecord] {
         let sql = """
             SELECT id, job, trigger, attempt, status, scheduled_at, started_at, finished_at, duration_ms,
-                   exit_code, signal, pid, output, output_truncated, error
+                   exit_code, signal, pid, \(withOutput ? "output" : "NULL AS output"), output_truncated, error
             FROM runs WHERE \(filter) ORDER BY id DESC\(limit.map { " LIMIT \($0)" } ?? "")
             """
         return try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map { row in

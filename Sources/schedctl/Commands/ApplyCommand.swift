@@ -1,20 +1,42 @@
 import ArgumentParser
+import Foundation
+import SchedulerAPI
 
 struct ApplyCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "apply", abstract: "Create or update the jobs of a file, atomically.")
+    static let configuration = CommandConfiguration(
+        commandName: "apply", abstract: "Create or update the jobs of a file, atomically.",
+        discussion: "Any error rejects the whole file and changes nothing (exit 2, every error printed).")
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "The job file.")
+    @Argument(help: "The job file (- for standard input).")
     var file: String
 
-    @Flag(help: "Remove jobs that are not in the file.")
+    @Flag(help: "Remove jobs that are not in the file (their history stays).")
     var prune = false
 
     @Flag(help: "Only print what would change.")
     var dryRun = false
 
     func run() async throws {
-        try global.requireDaemon("apply")
+        let data: Data
+        do {
+            data = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: file))
+        } catch {
+            throw CommandFailure.usage("cannot read \(file): \(error.localizedDescription)")
+        }
+        let path = "/v1/jobs?prune=\(prune)&dry_run=\(dryRun)"
+        guard let result = try global.request("POST", path, body: Array(data), as: ApplyResult.self) else { return }
+        Self.printResult(result)
+    }
+
+    static func printResult(_ result: ApplyResult) {
+        let verb = result.dryRun ? "would be " : ""
+        for (word, names) in [("created", result.created), ("updated", result.updated), ("removed", result.removed), ("unchanged", result.unchanged)] where !names.isEmpty {
+            print("\(verb)\(word): \(names.joined(separator: ", "))")
+        }
+        if result.created.isEmpty && result.updated.isEmpty && result.removed.isEmpty && result.unchanged.isEmpty {
+            print("no jobs")
+        }
     }
 }

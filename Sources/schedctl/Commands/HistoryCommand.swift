@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import SchedulerAPI
 
 struct HistoryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "history", abstract: "Show past runs, newest first.")
@@ -9,15 +11,38 @@ struct HistoryCommand: AsyncParsableCommand {
     var name: String?
 
     @Option(help: "At most this many runs.")
-    var limit: Int = 50
+    var limit: Int = 20
 
-    @Option(help: "Only runs with this status.")
+    @Option(help: "Only runs with this status (succeeded, failed, timed_out, cancelled, interrupted, skipped, running).")
     var status: String?
 
     @Option(help: "Only runs started within this duration (e.g. 24h).")
     var since: String?
 
+    @Flag(help: "Show absolute times.")
+    var wide = false
+
+    func validate() throws {
+        if !(1...10_000).contains(limit) { throw ValidationError("--limit must be 1-10000") }
+        if let status, RunStatus(rawValue: status) == nil {
+            throw ValidationError("--status \"\(status)\" is not one of \(RunStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if let since, DurationText.milliseconds(since) == nil { throw ValidationError("--since \"\(since)\" is not a duration (e.g. 24h)") }
+    }
+
     func run() async throws {
-        try global.requireDaemon("history")
+        var query = ["limit=\(limit)"]
+        if let name { query.append("job=\(ControlClient.escape(name))") }
+        if let status { query.append("status=\(status)") }
+        if let since { query.append("since=\(since)") }
+        guard let page = try global.request("GET", "/v1/runs?" + query.joined(separator: "&"), as: RunPage.self) else { return }
+        print(page.runs.isEmpty ? "no runs" : Self.table(page.runs, wide: wide))
+    }
+
+    static func table(_ runs: [RunRecord], wide: Bool) -> String {
+        Output.table(["ID", "JOB", "TRIGGER", "STARTED", "DURATION", "RESULT"], runs.map { run in
+            [String(run.id), run.job, run.trigger.rawValue + (run.attempt > 1 ? " #\(run.attempt)" : ""),
+             Output.when(run.startedAt, wide: wide), Output.duration(run.durationMs), Output.result(run)]
+        })
     }
 }

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import SchedulerAPI
 
 struct LogsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "logs", abstract: "Show a run's captured output.")
@@ -8,10 +10,28 @@ struct LogsCommand: AsyncParsableCommand {
     @Argument(help: "A run id, or a job name for its last run.")
     var target: String
 
-    @Flag(help: "Follow a running run to its end.")
+    @Flag(help: "Wait for a running run to end, then print its output.")
     var follow = false
 
     func run() async throws {
-        try global.requireDaemon("logs")
+        let client = global.client
+        var id = Int64(target)
+        if id == nil {
+            let page = try client.call("GET", "/v1/runs?limit=1&job=\(ControlClient.escape(target))", as: RunPage.self)
+            guard let last = page.runs.first else { throw CommandFailure(message: "\(target): no runs", exitCode: 1) }
+            id = last.id
+        }
+        var run = try client.call("GET", "/v1/runs/\(id!)", as: RunRecord.self)
+        while follow && !run.status.isFinal {
+            try await Task.sleep(for: .milliseconds(200))
+            run = try client.call("GET", "/v1/runs/\(id!)", as: RunRecord.self)
+        }
+        if global.json {
+            Output.printJSON(bytes: Array(try APICoding.encoder().encode(run)))
+            return
+        }
+        if run.outputTruncated { print("[… earlier output dropped: only the last part is kept (output_limit)]") }
+        if let output = run.output { print(output, terminator: output.hasSuffix("\n") || output.isEmpty ? "" : "\n") }
+        if !run.status.isFinal { FileHandle.standardError.write(Data("schedctl: run \(run.id) is still running; its output is stored when it ends (--follow waits)\n".utf8)) }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import SchedulerAPI
 
 struct PauseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "pause", abstract: "Stop firing a job.")
@@ -9,6 +10,7 @@ struct PauseCommand: AsyncParsableCommand {
     var name: String
 
     func run() async throws {
-        try global.requireDaemon("pause")
+        guard let detail = try global.request("POST", "/v1/jobs/\(ControlClient.escape(name))/pause", as: JobDetail.self) else { return }
+        print("\(name): \(detail.summary.state)")
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import SchedulerAPI
 
 struct ReloadCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "reload", abstract: "Re-apply the daemon's --config file.")
@@ -6,6 +7,7 @@ struct ReloadCommand: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        try global.requireDaemon("reload")
+        guard let result = try global.request("POST", "/v1/reload", as: ApplyResult.self) else { return }
+        ApplyCommand.printResult(result)
     }
 }

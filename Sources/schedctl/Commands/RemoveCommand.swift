@@ -1,4 +1,5 @@
 import ArgumentParser
+import SchedulerAPI
 
 struct RemoveCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "remove", abstract: "Delete a job; its history stays.")
@@ -9,6 +10,7 @@ struct RemoveCommand: AsyncParsableCommand {
     var name: String
 
     func run() async throws {
-        try global.requireDaemon("remove")
+        guard try global.request("DELETE", "/v1/jobs/\(ControlClient.escape(name))", as: [String: String].self) != nil else { return }
+        print("removed \(name)")
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import SchedulerAPI
 
 struct ResumeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "resume", abstract: "Resume a job; also clears a failure threshold or a failed service.")
@@ -9,6 +10,7 @@ struct ResumeCommand: AsyncParsableCommand {
     var name: String
 
     func run() async throws {
-        try global.requireDaemon("resume")
+        guard let detail = try global.request("POST", "/v1/jobs/\(ControlClient.escape(name))/resume", as: JobDetail.self) else { return }
+        print("\(name): \(detail.summary.state)")
     }
 }

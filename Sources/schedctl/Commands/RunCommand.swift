@@ -1,20 +1,60 @@
 import ArgumentParser
+import Foundation
+import SchedulerAPI
 
 struct RunCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "run", abstract: "Trigger a job now.")
+    static let configuration = CommandConfiguration(
+        commandName: "run", abstract: "Trigger a job now.",
+        discussion: "With --wait, waits for the run to end, prints its output and exits with its status: the job's exit code, 124 on timeout, 128+N when killed by signal N.")
 
     @OptionGroup var global: GlobalOptions
 
     @Argument(help: "The job.")
     var name: String
 
-    @Flag(help: "Stream its output and exit with the run's status.")
+    @Flag(help: "Wait for the run to end, print its output and exit with its status.")
     var wait = false
 
-    @Flag(help: "Start even if concurrency forbids it.")
+    @Flag(help: "Start even if the job's concurrency policy forbids it.")
     var force = false
 
     func run() async throws {
-        try global.requireDaemon("run")
+        let client = global.client
+        let reply = try client.send("POST", "/v1/jobs/\(ControlClient.escape(name))/run?force=\(force)", timeout: 3600)
+        guard (200..<300).contains(reply.status) else { throw ControlClient.failure(reply) }
+        let trigger = try APICoding.decoder().decode(TriggerResponse.self, from: Data(reply.body))
+        if trigger.outcome == "skipped" {
+            if global.json { Output.printJSON(bytes: reply.body) }
+            throw CommandFailure(message: "\(name): \(trigger.run.error ?? "skipped") (run \(trigger.run.id); --force starts it anyway)", exitCode: 1)
+        }
+        guard wait else {
+            if global.json { Output.printJSON(bytes: reply.body) } else { print("started \(name): run \(trigger.run.id)") }
+            return
+        }
+        var run = trigger.run
+        while !run.status.isFinal {
+            try await Task.sleep(for: .milliseconds(100))
+            run = try client.call("GET", "/v1/runs/\(run.id)", as: RunRecord.self)
+        }
+        if global.json {
+            Output.printJSON(bytes: Array(try APICoding.encoder().encode(run)))
+        } else {
+            if let output = run.output, !output.isEmpty { print(output, terminator: output.hasSuffix("\n") ? "" : "\n") }
+            if run.status != .succeeded {
+                FileHandle.standardError.write(Data("schedctl: \(name) run \(run.id): \(run.status.rawValue)\(run.error.map { ": \($0)" } ?? "")\n".utf8))
+            }
+        }
+        throw ExitCode(Self.exitCode(run))
+    }
+
+    static func exitCode(_ run: RunRecord) -> Int32 {
+        switch run.status {
+        case .succeeded: return 0
+        case .timedOut: return 124
+        case .failed:
+            if let signal = run.signal { return 128 + signal }
+            return run.exitCode.map { $0 == 0 ? 1 : $0 } ?? 1
+        default: return 1
+        }
     }
 }

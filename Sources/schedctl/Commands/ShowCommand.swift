@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import SchedulerAPI
 
 struct ShowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a job's definition, state and last runs.")
@@ -8,7 +10,21 @@ struct ShowCommand: AsyncParsableCommand {
     @Argument(help: "The job.")
     var name: String
 
+    @Flag(help: "Show absolute times.")
+    var wide = false
+
     func run() async throws {
-        try global.requireDaemon("show")
+        guard let detail = try global.request("GET", "/v1/jobs/\(ControlClient.escape(name))", as: JobDetail.self) else { return }
+        let s = detail.summary
+        print("\(s.name): \(s.state)\(s.pauseReason.map { " (\($0))" } ?? "")")
+        if let description = detail.job.spec.description { print("  \(description)") }
+        print("next:  \(Output.when(s.nextRunAt, wide: wide))")
+        print("failures in a row: \(detail.job.state.consecutiveFailures)")
+        print("\ndefinition:")
+        print(detail.job.spec.json.serialized(pretty: true))
+        if !detail.recentRuns.isEmpty {
+            print("\nlast runs:")
+            print(HistoryCommand.table(detail.recentRuns, wide: wide))
+        }
     }
 }

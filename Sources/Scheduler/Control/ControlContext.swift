@@ -1,0 +1,16 @@
+import Hummingbird
+import NIOCore
+
+/// The request context of the control API: the connection's channel (for its peer's
+/// credentials) and a 1 MiB body limit.
+public struct ControlContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let channel: any Channel
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        channel = source.channel
+    }
+
+    public var maxUploadSize: Int { 1 << 20 }
+}

@@ -1,0 +1,183 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import SchedulerAPI
+
+/// The routes of `/v1`. Each maps a `schedctl` verb onto the engine or the database.
+struct ControlRoutes {
+    let engine: JobScheduler
+    let startedAt: Date
+    let configPath: String?
+
+    var database: SchedulerDatabase { engine.database }
+
+    /// Every route, as (method, path): `docs/openapi.yaml` must list exactly these.
+    static let table: [(HTTPRequest.Method, String)] = [
+        (.get, "/v1/status"), (.get, "/v1/jobs"), (.post, "/v1/jobs"), (.get, "/v1/jobs/{name}"),
+        (.put, "/v1/jobs/{name}"), (.delete, "/v1/jobs/{name}"), (.post, "/v1/jobs/{name}/run"),
+        (.post, "/v1/jobs/{name}/cancel"), (.post, "/v1/jobs/{name}/pause"), (.post, "/v1/jobs/{name}/resume"),
+        (.get, "/v1/export"), (.get, "/v1/runs"), (.get, "/v1/runs/{id}"), (.post, "/v1/runs/{id}/cancel"),
+        (.post, "/v1/reload"),
+    ]
+
+    func register(on router: Router<ControlContext>) {
+        router.get("/v1/status") { _, _ in try await status() }
+        router.get("/v1/jobs") { _, _ in try await list() }
+        router.post("/v1/jobs") { request, context in try await apply(request, context) }
+        router.get("/v1/jobs/:name") { _, context in try await show(try context.parameters.require("name")) }
+        router.put("/v1/jobs/:name") { request, context in try await put(request, context) }
+        router.delete("/v1/jobs/:name") { _, context in
+            let name = try context.parameters.require("name")
+            try await database.jobs.remove(named: name)
+            await engine.reloadJobs()
+            return Self.json(["removed": name])
+        }
+        router.post("/v1/jobs/:name/run") { request, context in
+            let force = request.uri.queryParameters.get("force").map { $0 == "true" || $0 == "1" } ?? false
+            let (started, run) = try await engine.start(try context.parameters.require("name"), force: force)
+            return Self.json(TriggerResponse(outcome: started ? "started" : "skipped", run: run), status: started ? .created : .ok)
+        }
+        router.post("/v1/jobs/:name/cancel") { _, context in
+            Self.json(["cancelled": try await engine.cancel(job: try context.parameters.require("name"))])
+        }
+        router.post("/v1/jobs/:name/pause") { _, context in
+            let name = try context.parameters.require("name")
+            try await engine.pauseJob(name)
+            return try await show(name)
+        }
+        router.post("/v1/jobs/:name/resume") { _, context in
+            let name = try context.parameters.require("name")
+            try await engine.resume(name)
+            return try await show(name)
+        }
+        router.get("/v1/export") { _, _ in
+            let file = JobFile(jobs: try await database.jobs.all().map(\.spec))
+            return Self.text(file.json.serialized(pretty: true) + "\n", contentType: "application/json")
+        }
+        router.get("/v1/runs") { request, _ in try await history(request) }
+        router.get("/v1/runs/:id") { _, context in
+            let id = try Self.runID(context)
+            guard let run = try await database.runs.run(id: id) else { throw APIError(.notFound, "no run \(id)") }
+            return Self.json(run)
+        }
+        router.post("/v1/runs/:id/cancel") { _, context in
+            let id = try Self.runID(context)
+            try await engine.cancel(runID: id)
+            return Self.json(["cancelled": [id]])
+        }
+        router.post("/v1/reload") { _, _ in
+            guard let configPath else { throw APIError(.conflict, "schedd was started without --config: there is no file to reload") }
+            let result = try await JobFileLoader(path: configPath, database: database, handlers: engine.handlerNames).apply(prune: true)
+            await engine.reloadJobs()
+            return Self.json(result)
+        }
+    }
+
+    // MARK: - Handlers
+
+    func status() async throws -> Response {
+        let infos = try await database.jobs.all()
+        let states = infos.map(JobSummary.state(of:))
+        let load = await engine.load()
+        return Self.json(StatusResponse(
+            version: Version.current, pid: getpid(), startedAt: startedAt, database: database.path,
+            workersBusy: load.busy, workersTotal: load.workers, queued: load.queued,
+            jobs: .init(total: infos.count, active: states.filter { $0 == "active" }.count,
+                        paused: states.filter { $0 == "paused" }.count, failed: states.filter { $0 == "failed" }.count,
+                        disabled: states.filter { $0 == "disabled" }.count)))
+    }
+
+    func summaries(_ infos: [JobInfo]) async throws -> [JobSummary] {
+        let lastRuns = try await database.runs.runs(ids: infos.compactMap(\.state.lastRunID))
+        return infos.map { info in
+            JobSummary(name: info.name, state: JobSummary.state(of: info), pauseReason: info.state.pauseReason,
+                       schedule: info.spec.schedule, service: info.spec.isService, nextRunAt: info.state.nextRunAt,
+                       lastRun: info.state.lastRunID.flatMap { lastRuns[$0] })
+        }
+    }
+
+    func list() async throws -> Response {
+        Self.json(try await summaries(try await database.jobs.all()))
+    }
+
+    func show(_ name: String) async throws -> Response {
+        guard let info = try await database.jobs.job(named: name) else { throw APIError(.notFound, "no job named \"\(name)\"") }
+        let summary = try await summaries([info])[0]
+        let runs = try await database.runs.history(HistoryQuery(job: name, limit: 10), withOutput: false)
+        return Self.json(JobDetail(summary: summary, job: info, recentRuns: runs))
+    }
+
+    func apply(_ request: Request, _ context: ControlContext) async throws -> Response {
+        let body = try await request.body.collect(upTo: context.maxUploadSize)
+        let query = request.uri.queryParameters
+        let prune = query.get("prune").map { $0 == "true" || $0 == "1" } ?? false
+        let dryRun = query.get("dry_run").map { $0 == "true" || $0 == "1" } ?? false
+        return Self.json(try await engine.apply(data: Array(buffer: body), prune: prune, dryRun: dryRun))
+    }
+
+    func put(_ request: Request, _ context: ControlContext) async throws -> Response {
+        let name = try context.parameters.require("name")
+        let body = try await request.body.collect(upTo: context.maxUploadSize)
+        let job: JSONValue
+        do {
+            job = try JSONParser.parse(Array(buffer: body))
+        } catch {
+            throw APIError(.invalidJobFile, "the job is not valid JSON", issues: [ValidationIssue(path: "", message: error.description)])
+        }
+        guard job["name"] == .string(name) else {
+            throw APIError(.invalidArgument, "the job's \"name\" must be \"\(name)\", as in the path")
+        }
+        let file = JSONValue.object([("jobs", .array([job]))]).serialized()
+        return Self.json(try await engine.apply(data: Array(file.utf8), prune: false, dryRun: false))
+    }
+
+    func history(_ request: Request) async throws -> Response {
+        let q = request.uri.queryParameters
+        var query = HistoryQuery()
+        query.job = q.get("job")
+        if let status = q.get("status") {
+            guard let parsed = RunStatus(rawValue: status) else {
+                throw APIError(.invalidArgument, "status \"\(status)\" is not one of \(RunStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            query.status = parsed
+        }
+        if let since = q.get("since") {
+            if let ms = DurationText.milliseconds(since) {
+                query.since = Date().addingTimeInterval(-Double(ms) / 1000)
+            } else if let date = Timestamp.parse(since) {
+                query.since = date
+            } else {
+                throw APIError(.invalidArgument, "since \"\(since)\" is neither a duration (24h) nor an ISO-8601 time")
+            }
+        }
+        if let limit = q.get("limit") {
+            guard let n = Int(limit), (1...10_000).contains(n) else { throw APIError(.invalidArgument, "limit must be 1-10000") }
+            query.limit = n
+        }
+        if let before = q.get("before") {
+            guard let id = Int64(before) else { throw APIError(.invalidArgument, "before must be a run id") }
+            query.beforeID = id
+        }
+        let runs = try await database.runs.history(query, withOutput: false)
+        return Self.json(RunPage(runs: runs, nextCursor: runs.count == query.limit ? runs.last?.id : nil))
+    }
+
+    static func runID(_ context: ControlContext) throws -> Int64 {
+        let text = try context.parameters.require("id")
+        guard let id = Int64(text) else { throw APIError(.invalidArgument, "\"\(text)\" is not a run id") }
+        return id
+    }
+
+    // MARK: - Responses
+
+    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
+        let data = (try? APICoding.encoder().encode(value)) ?? Data("{}".utf8)
+        return text(String(decoding: data, as: UTF8.self) + "\n", status: status, contentType: "application/json")
+    }
+
+    static func text(_ text: String, status: HTTPResponse.Status = .ok, contentType: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = contentType
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+}

@@ -1,0 +1,53 @@
+import Foundation
+import NIOCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Who is on the other end of a Unix socket connection (`SO_PEERCRED`), and whether they may
+/// use the control API: root, the daemon's own user, and members of the socket group.
+struct PeerCredentials {
+    var pid: pid_t
+    var uid: uid_t
+    var gid: gid_t
+
+    static func of(_ channel: any Channel) async -> PeerCredentials? {
+        guard let provider = channel as? any SocketOptionProvider else { return nil }
+        do {
+            let credentials: KernelUcred = try await provider.unsafeGetSocketOption(
+                level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED)).get()
+            return PeerCredentials(pid: credentials.pid, uid: credentials.uid, gid: credentials.gid)
+        } catch {
+            return nil
+        }
+    }
+
+    /// `struct ucred` of <sys/socket.h> (pid, uid, gid), which Glibc's module does not export
+    /// without _GNU_SOURCE; same layout.
+    struct KernelUcred {
+        var pid: Int32 = 0
+        var uid: UInt32 = 0
+        var gid: UInt32 = 0
+    }
+
+    /// Whether `uid`/`gid` may talk to a daemon running as `daemonUID` with socket group
+    /// `group` (nil: none).
+    func isAllowed(daemonUID: uid_t, group: gid_t?) -> Bool {
+        if uid == 0 || uid == daemonUID { return true }
+        guard let group else { return false }
+        if gid == group { return true }
+        return Self.groups(of: uid).contains(group)
+    }
+
+    /// The supplementary groups of a user, from the account database.
+    static func groups(of uid: uid_t) -> [gid_t] {
+        guard let pw = getpwuid(uid) else { return [] }
+        var count: Int32 = 64
+        var groups = [gid_t](repeating: 0, count: Int(count))
+        if getgrouplist(pw.pointee.pw_name, pw.pointee.pw_gid, &groups, &count) < 0 {
+            groups = [gid_t](repeating: 0, count: Int(count))
+            _ = getgrouplist(pw.pointee.pw_name, pw.pointee.pw_gid, &groups, &count)
+        }
+        return Array(groups.prefix(Int(max(0, count))))
+    }
+}

@@ -1,0 +1,112 @@
+import Foundation
+import SchedulerAPI
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A small blocking HTTP/1.1 client for schedd's Unix socket: one request per connection.
+/// A CLI makes one or two requests, so blocking I/O is the simple and fast choice here.
+struct ControlClient {
+    let socketPath: String
+
+    struct Reply {
+        var status: Int
+        var body: [UInt8]
+    }
+
+    /// Exit code 3 with how to start the daemon: schedd is not reachable.
+    func unreachable(_ why: String) -> CommandFailure {
+        CommandFailure(message: "cannot reach schedd at \(socketPath) (\(why)); start it with `schedd` (or `systemctl start schedd`), or point --socket / SCHEDD_SOCKET at its socket", exitCode: 3)
+    }
+
+    func send(_ method: String, _ path: String, body: [UInt8]? = nil, timeout: Int = 60) throws -> Reply {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw unreachable(String(cString: strerror(errno))) }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(socketPath.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { throw unreachable("path too long") }
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard connected == 0 else { throw unreachable(String(cString: strerror(errno))) }
+        var tv = timeval(tv_sec: timeout, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+
+        var request = "\(method) \(path) HTTP/1.1\r\nHost: schedd\r\nConnection: close\r\nUser-Agent: schedctl/\(Version.current)\r\n"
+        if let body { request += "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n" }
+        request += "\r\n"
+        var out = Array(request.utf8) + (body ?? [])
+        var offset = 0
+        while offset < out.count {
+            let n = out.withUnsafeMutableBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            guard n > 0 else { throw unreachable("write failed: \(String(cString: strerror(errno)))") }
+            offset += n
+        }
+        var response: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, 65536, 0) }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { throw CommandFailure(message: "schedd did not answer within \(timeout)s", exitCode: 1) }
+            if n == 0 { break }
+            response.append(contentsOf: buffer[..<n])
+        }
+        return try Self.parse(response)
+    }
+
+    /// Status line, headers (Content-Length or chunked), body.
+    static func parse(_ data: [UInt8]) throws -> Reply {
+        guard let end = data.firstRange(of: Array("\r\n\r\n".utf8)) else {
+            throw CommandFailure(message: "schedd sent an incomplete reply", exitCode: 1)
+        }
+        let head = String(decoding: data[..<end.lowerBound], as: UTF8.self)
+        let lines = head.components(separatedBy: "\r\n")
+        let parts = lines.first?.split(separator: " ") ?? []
+        guard parts.count >= 2, let status = Int(parts[1]) else {
+            throw CommandFailure(message: "schedd sent a malformed reply", exitCode: 1)
+        }
+        var body = Array(data[end.upperBound...])
+        let chunked = lines.contains { $0.lowercased().hasPrefix("transfer-encoding:") && $0.lowercased().contains("chunked") }
+        if chunked {
+            var decoded: [UInt8] = []
+            var i = 0
+            while i < body.count {
+                guard let lineEnd = body[i...].firstRange(of: Array("\r\n".utf8)) else { break }
+                let sizeText = String(decoding: body[i..<lineEnd.lowerBound], as: UTF8.self).split(separator: ";").first ?? ""
+                guard let size = Int(sizeText.trimmingCharacters(in: .whitespaces), radix: 16), size > 0 else { break }
+                let start = lineEnd.upperBound
+                decoded.append(contentsOf: body[start..<min(start + size, body.count)])
+                i = start + size + 2
+            }
+            body = decoded
+        }
+        return Reply(status: status, body: body)
+    }
+
+    /// Sends a request and decodes a 2xx reply, or throws the daemon's error (exit 1).
+    func call<T: Decodable>(_ method: String, _ path: String, body: [UInt8]? = nil, as type: T.Type, timeout: Int = 60) throws -> T {
+        let reply = try send(method, path, body: body, timeout: timeout)
+        guard (200..<300).contains(reply.status) else { throw Self.failure(reply) }
+        do {
+            return try APICoding.decoder().decode(T.self, from: Data(reply.body))
+        } catch {
+            throw CommandFailure(message: "schedd's reply could not be read: \(error)", exitCode: 1)
+        }
+    }
+
+    static func failure(_ reply: Reply) -> CommandFailure {
+        if let error = try? APICoding.decoder().decode(ErrorResponse.self, from: Data(reply.body)) {
+            let code: Int32 = error.error.code == .invalidJobFile ? 2 : 1
+            return CommandFailure(message: error.error.description, exitCode: code)
+        }
+        return CommandFailure(message: "schedd answered \(reply.status): \(String(decoding: reply.body, as: UTF8.self))", exitCode: 1)
+    }
+
+    /// Percent-encodes a path segment or query value.
+    static func escape(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? text
+    }
+}
