@@ -21,7 +21,7 @@ public struct ControlServer: Service {
         /// The `--config` file that `reload` re-applies, if any.
         public var configPath: String?
 
-        public init(socketPath: String, socketGroup: gid_t? = nil, idleTimeout: Duration = .seconds(30), configPath: String? = nil) {
+        public init(socketPath: String, socketGroup: gid_t? = nil, idleTimeout: Duration = .seconds(10), configPath: String? = nil) {
             self.socketPath = socketPath
             self.socketGroup = socketGroup
             self.idleTimeout = idleTimeout
@@ -113,6 +113,8 @@ struct ControlMiddleware: RouterMiddleware {
             let message = error.status == .contentTooLarge ? "the request body is over the limit of 1 MiB"
                 : error.status == .notFound ? "no such endpoint: \(request.method) \(request.uri.path)" : (error.body ?? "\(error.status)")
             return Self.error(error.status, APIError(.init(rawValue: code), message))
+        } catch is NIOTooManyBytesError {
+            return Self.error(.contentTooLarge, APIError(.init(rawValue: "too_large"), "the request body is over the limit of 1 MiB"))
         } catch let error as DecodingError {
             return Self.error(.badRequest, APIError(.invalidArgument, "the request body does not fit: \(error)"))
         } catch {

@@ -1,0 +1,200 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A running daemon and `schedctl` pointed at it.
+final class Daemon {
+    let scratch: Scratch
+    let db: String
+    let process: DaemonProcess
+    var socket: String { process.socketPath }
+
+    init(jobs: String, extra: [String] = []) throws {
+        scratch = try Scratch()
+        db = scratch.path("schedd.db")
+        let config = try scratch.write("jobs.json", jobs)
+        process = try DaemonProcess(["--db", db, "--config", config] + extra, log: scratch.path("schedd.log"))
+        guard process.waitUntilStarted(), eventually({ FileManager.default.fileExists(atPath: process.socketPath) }) else {
+            throw POSIXError(.ETIMEDOUT)
+        }
+    }
+
+    func ctl(_ arguments: [String], input: String? = nil) throws -> Binaries.Result {
+        try Binaries.run(Binaries.schedctl, ["--socket", socket] + arguments, input: input)
+    }
+
+    /// Sends raw bytes and returns whatever comes back before the server closes or `timeout`.
+    func raw(_ bytes: [UInt8], timeout: Int = 5) -> String {
+        let fd = socket_connect()
+        guard fd >= 0 else { return "" }
+        defer { close(fd) }
+        var tv = timeval(tv_sec: timeout, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        var out: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, 65536, 0) }
+            if n <= 0 { break }
+            out.append(contentsOf: buffer[..<n])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    func socket_connect() -> Int32 {
+        let fd = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(socket.utf8)) }
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        return result == 0 ? fd : -1
+    }
+
+    deinit { _ = process.terminate() }
+}
+
+@Suite struct ControlPlaneTests {
+    static let jobs = #"""
+        {"jobs": [{"name": "ok", "shell": "echo hello", "schedule": "@hourly"},
+                  {"name": "fails", "shell": "echo oops; exit 3"},
+                  {"name": "slow", "shell": "sleep 30", "timeout": "1s", "kill_grace": "500ms"},
+                  {"name": "killed", "shell": "kill -9 $$"}]}
+        """#
+
+    @Test func statusListShowAndJSON() throws {
+        let d = try Daemon(jobs: Self.jobs)
+        let status = try d.ctl(["status"])
+        #expect(status.status == 0)
+        #expect(status.stdout.contains("jobs:      4 (4 active"))
+        let list = try d.ctl(["list"])
+        #expect(list.stdout.split(separator: "\n").first?.split(separator: " ", omittingEmptySubsequences: true) == ["NAME", "STATE", "SCHEDULE", "NEXT", "LAST", "RESULT"])
+        #expect(list.stdout.contains("ok      active  @hourly"))
+        let json = try d.ctl(["--json", "list"])
+        let parsed = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]]
+        #expect(parsed?.compactMap { $0["name"] as? String }.sorted() == ["fails", "killed", "ok", "slow"])
+        let show = try d.ctl(["show", "ok"])
+        #expect(show.stdout.hasPrefix("ok: active"))
+        #expect(try d.ctl(["show", "nope"]).status == 1)
+    }
+
+    @Test func runWaitExitsWithTheRunsStatus() throws {
+        let d = try Daemon(jobs: Self.jobs)
+        let ok = try d.ctl(["run", "ok", "--wait"])
+        #expect(ok.status == 0)
+        #expect(ok.stdout == "hello\n")
+        let fails = try d.ctl(["run", "fails", "--wait"])
+        #expect(fails.status == 3)
+        #expect(fails.stdout == "oops\n")
+        #expect(try d.ctl(["run", "slow", "--wait"]).status == 124)
+        #expect(try d.ctl(["run", "killed", "--wait"]).status == 137)
+        let history = try d.ctl(["history", "--limit", "10"])
+        #expect(history.stdout.contains("timed_out"))
+        let logs = try d.ctl(["logs", "fails"])
+        #expect(logs.stdout == "oops\n")
+        let failures = try d.ctl(["--json", "history", "--status", "failed"])
+        let page = try JSONSerialization.jsonObject(with: Data(failures.stdout.utf8)) as? [String: Any]
+        #expect((page?["runs"] as? [Any])?.count == 2)
+    }
+
+    @Test func applyExportPauseResumeCancelRemoveReload() throws {
+        let d = try Daemon(jobs: Self.jobs)
+        let file = try d.scratch.write("more.json", #"{"jobs": [{"name": "extra", "shell": "sleep 30"}]}"#)
+        let dry = try d.ctl(["apply", file, "--dry-run"])
+        #expect(dry.stdout.contains("would be created: extra"))
+        #expect(try d.ctl(["apply", file]).stdout.contains("created: extra"))
+        let broken = try d.scratch.write("broken.json", #"{"jobs": [{"name": "x", "shel": "true"}]}"#)
+        let refused = try d.ctl(["apply", broken])
+        #expect(refused.status == 2)
+        #expect(refused.stderr.contains(#"shel: unknown field (did you mean "shell"?)"#))
+
+        let exported = try d.ctl(["export"])
+        #expect(exported.status == 0)
+        #expect(try d.ctl(["apply", "-"], input: exported.stdout).stdout.contains("unchanged: extra, fails, killed, ok, slow"))
+
+        #expect(try d.ctl(["pause", "ok"]).stdout == "ok: paused\n")
+        #expect(try d.ctl(["resume", "ok"]).stdout == "ok: active\n")
+
+        let started = try d.ctl(["--json", "run", "extra"])
+        let run = try JSONSerialization.jsonObject(with: Data(started.stdout.utf8)) as? [String: Any]
+        let id = try #require((run?["run"] as? [String: Any])?["id"] as? Int)
+        #expect(try d.ctl(["run", "extra"]).status == 1)  // forbid: skipped
+        #expect(try d.ctl(["cancel", String(id)]).stdout == "cancelling run \(id)\n")
+        #expect(eventually { (try? sqlite(d.db, "SELECT status FROM runs WHERE id = \(id)")) == "cancelled" })
+
+        #expect(try d.ctl(["remove", "extra"]).stdout == "removed extra\n")
+        #expect(try d.ctl(["remove", "extra"]).status == 1)
+        #expect(try d.ctl(["reload"]).status == 0)
+    }
+
+    /// Every route of docs/openapi.yaml is served (a missing route answers "no such endpoint").
+    @Test func everyDocumentedRouteIsServed() throws {
+        let d = try Daemon(jobs: Self.jobs)
+        let routes = [("GET", "/v1/status"), ("GET", "/v1/jobs"), ("POST", "/v1/jobs"), ("GET", "/v1/jobs/ok"),
+                      ("PUT", "/v1/jobs/ok"), ("DELETE", "/v1/jobs/nope"), ("POST", "/v1/jobs/nope/run"),
+                      ("POST", "/v1/jobs/ok/cancel"), ("POST", "/v1/jobs/ok/pause"), ("POST", "/v1/jobs/ok/resume"),
+                      ("GET", "/v1/export"), ("GET", "/v1/runs"), ("GET", "/v1/runs/1"), ("POST", "/v1/runs/1/cancel"),
+                      ("POST", "/v1/reload")]
+        for (method, path) in routes {
+            let reply = d.raw(Array("\(method) \(path) HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".utf8))
+            #expect(reply.hasPrefix("HTTP/1.1 "), "\(method) \(path)")
+            #expect(!reply.contains("no such endpoint"), "\(method) \(path)")
+        }
+    }
+
+    @Test func unreachableDaemonExits3() throws {
+        let result = try Binaries.run(Binaries.schedctl, ["--socket", "/tmp/schedd-none-\(UUID().uuidString).sock", "status"])
+        #expect(result.status == 3)
+        #expect(result.stderr.contains("cannot reach schedd at /tmp/schedd-none-"))
+    }
+
+    @Test func malformedRequestsAreAnsweredAndTheDaemonKeepsServing() throws {
+        let d = try Daemon(jobs: Self.jobs)
+        // A client that sends half a request and stalls does not hold up the others.
+        let staller = d.socket_connect()
+        _ = Array("GET /v1/status HTTP/1.1\r\nHost: x\r\n".utf8).withUnsafeBytes { Glibc.send(staller, $0.baseAddress, $0.count, 0) }
+        defer { close(staller) }
+
+        let notFound = d.raw(Array("GET /v1/nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8))
+        #expect(notFound.hasPrefix("HTTP/1.1 404"))
+        #expect(notFound.contains(#""code":"not_found""#))
+        let badJSON = d.raw(Array("POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\n{bad}".utf8))
+        #expect(badJSON.hasPrefix("HTTP/1.1 400"))
+        #expect(badJSON.contains("invalid_job_file"))
+        let wrongType = d.raw(Array("PUT /v1/jobs/ok HTTP/1.1\r\nHost: x\r\nContent-Length: 30\r\nConnection: close\r\n\r\n{\"name\": \"ok\", \"shell\": 42}   ".utf8))
+        #expect(wrongType.hasPrefix("HTTP/1.1 400"))
+        let big = Array("POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\nConnection: close\r\n\r\n".utf8) + [UInt8](repeating: 0x20, count: 2_000_000)
+        #expect(d.raw(big).hasPrefix("HTTP/1.1 413"))
+        let garbage = d.raw((0..<4096).map { _ in UInt8.random(in: 0...255) })
+        #expect(!garbage.hasPrefix("HTTP/1.1 2"))
+
+        let status = try d.ctl(["status"])
+        #expect(status.status == 0)
+        #expect(d.process.process.isRunning)
+    }
+
+    @Test(.enabled(if: geteuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"), "needs root and setpriv"))
+    func anotherUserIsRefusedEvenWithALooseSocketMode() throws {
+        let d = try Daemon(jobs: Self.jobs)
+        // The mode is 0660; loosen it so that only the credential check stands in the way.
+        chmod(d.socket, 0o666)
+        chmod((d.socket as NSString).deletingLastPathComponent, 0o755)
+        let result = try Binaries.run(URL(fileURLWithPath: "/usr/bin/setpriv"),
+                                      ["--reuid=65534", "--regid=65534", "--clear-groups", Binaries.schedctl.path, "--socket", d.socket, "status"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("only root, the daemon's user and members of the socket group"))
+    }
+
+    @Test func aSecondDaemonOnTheSameDatabaseOrSocketRefusesToStart() throws {
+        let d = try Daemon(jobs: Self.jobs)
+        let sameDB = try Binaries.run(Binaries.schedd, ["--db", d.db, "--socket", d.scratch.path("other.sock")])
+        #expect(sameDB.status == 1)
+        #expect(sameDB.stderr.contains("another schedd is already using the database"))
+        let sameSocket = try Binaries.run(Binaries.schedd, ["--db", d.scratch.path("other.db"), "--socket", d.socket])
+        #expect(sameSocket.status == 1)
+        #expect(sameSocket.stderr.contains("another schedd is already serving"))
+    }
+}
