@@ -20,18 +20,8 @@ struct ControlClient {
     }
 
     func send(_ method: String, _ path: String, body: [UInt8]? = nil, timeout: Int = 60) throws -> Reply {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw unreachable(String(cString: strerror(errno))) }
+        let fd = try connectSocket()
         defer { close(fd) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(socketPath.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { throw unreachable("path too long") }
-        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard connected == 0 else { throw unreachable(String(cString: strerror(errno))) }
         var tv = timeval(tv_sec: timeout, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
 
@@ -55,6 +45,71 @@ struct ControlClient {
             response.append(contentsOf: buffer[..<n])
         }
         return try Self.parse(response)
+    }
+
+    /// Sends a request whose reply is a Server-Sent Events stream, and hands each `data:`
+    /// payload to `onData` as it arrives, until the daemon closes the stream.
+    func stream(_ method: String, _ path: String, onData: (String) -> Void) throws {
+        let fd = try connectSocket()
+        defer { close(fd) }
+        let request = Array("\(method) \(path) HTTP/1.1\r\nHost: schedd\r\nAccept: text/event-stream\r\n\r\n".utf8)
+        _ = request.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        var pending: [UInt8] = []
+        var headerDone = false
+        var text = ""
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, 65536, 0) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return }
+            pending.append(contentsOf: buffer[..<n])
+            if !headerDone {
+                guard let end = pending.firstRange(of: Array("\r\n\r\n".utf8)) else { continue }
+                let head = String(decoding: pending[..<end.lowerBound], as: UTF8.self)
+                let status = head.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+                pending.removeSubrange(..<end.upperBound)
+                headerDone = true
+                guard status == 200 else { throw CommandFailure(message: "schedd answered \(status) to \(path)", exitCode: 1) }
+            }
+            // De-chunk what is complete.
+            while let lineEnd = pending.firstRange(of: Array("\r\n".utf8)) {
+                let sizeText = String(decoding: pending[..<lineEnd.lowerBound], as: UTF8.self)
+                guard let size = Int(sizeText.split(separator: ";").first ?? "", radix: 16) else { return }
+                if size == 0 { return }
+                guard pending.count >= lineEnd.upperBound + size + 2 else { break }
+                text += String(decoding: pending[lineEnd.upperBound..<lineEnd.upperBound + size], as: UTF8.self)
+                pending.removeSubrange(..<(lineEnd.upperBound + size + 2))
+            }
+            while let range = text.range(of: "\n\n") {
+                let event = text[..<range.lowerBound]
+                text.removeSubrange(..<range.upperBound)
+                for line in event.split(separator: "\n") where line.hasPrefix("data: ") {
+                    onData(String(line.dropFirst(6)))
+                }
+            }
+        }
+    }
+
+    func connectSocket() throws -> Int32 {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw unreachable(String(cString: strerror(errno))) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(socketPath.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            close(fd)
+            throw unreachable("path too long")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard connected == 0 else {
+            let why = String(cString: strerror(errno))
+            close(fd)
+            throw unreachable(why)
+        }
+        return fd
     }
 
     /// Status line, headers (Content-Length or chunked), body.

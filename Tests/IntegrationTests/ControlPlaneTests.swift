@@ -137,12 +137,37 @@ final class Daemon {
                       ("PUT", "/v1/jobs/ok"), ("DELETE", "/v1/jobs/nope"), ("POST", "/v1/jobs/nope/run"),
                       ("POST", "/v1/jobs/ok/cancel"), ("POST", "/v1/jobs/ok/pause"), ("POST", "/v1/jobs/ok/resume"),
                       ("GET", "/v1/export"), ("GET", "/v1/runs"), ("GET", "/v1/runs/1"), ("POST", "/v1/runs/1/cancel"),
-                      ("POST", "/v1/reload")]
+                      ("POST", "/v1/reload")]  // /v1/events streams: see eventsStreamRunsAsTheyHappen
         for (method, path) in routes {
             let reply = d.raw(Array("\(method) \(path) HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".utf8))
             #expect(reply.hasPrefix("HTTP/1.1 "), "\(method) \(path)")
             #expect(!reply.contains("no such endpoint"), "\(method) \(path)")
         }
+    }
+
+    @Test func eventsStreamRunsAsTheyHappen() throws {
+        let d = try Daemon(jobs: Self.jobs)
+        let output = d.scratch.path("events.txt")
+        let events = Process()
+        events.executableURL = Binaries.schedctl
+        events.arguments = ["--socket", d.socket, "events", "--job", "ok"]
+        _ = FileManager.default.createFile(atPath: output, contents: nil)
+        events.standardOutput = FileHandle(forWritingAtPath: output)
+        try events.run()
+        defer { if events.isRunning { events.terminate() }; events.waitUntilExit() }
+        usleep(300_000)
+        #expect(try d.ctl(["run", "ok", "--wait"]).status == 0)
+        #expect(try d.ctl(["run", "fails", "--wait"]).status == 3)
+        #expect(eventually {
+            let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+            return text.contains(" ok run 1 started (manual)") && text.contains(" ok run 1 succeeded after ")
+        })
+        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        #expect(!text.contains("fails"))
+        // The daemon stops promptly even with a client streaming.
+        #expect(d.process.terminate(timeout: 10) == 0)
+        events.waitUntilExit()
+        #expect(events.terminationStatus == 0)
     }
 
     @Test func unreachableDaemonExits3() throws {

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import NIOCore
 import SchedulerAPI
+import ServiceLifecycle
 
 /// The routes of `/v1`. Each maps a `schedctl` verb onto the engine or the database.
 struct ControlRoutes {
@@ -17,7 +18,7 @@ struct ControlRoutes {
         (.put, "/v1/jobs/{name}"), (.delete, "/v1/jobs/{name}"), (.post, "/v1/jobs/{name}/run"),
         (.post, "/v1/jobs/{name}/cancel"), (.post, "/v1/jobs/{name}/pause"), (.post, "/v1/jobs/{name}/resume"),
         (.get, "/v1/export"), (.get, "/v1/runs"), (.get, "/v1/runs/{id}"), (.post, "/v1/runs/{id}/cancel"),
-        (.post, "/v1/reload"),
+        (.post, "/v1/reload"), (.get, "/v1/events"),
     ]
 
     func register(on router: Router<ControlContext>) {
@@ -65,6 +66,7 @@ struct ControlRoutes {
             try await engine.cancel(runID: id)
             return Self.json(["cancelled": [id]])
         }
+        router.get("/v1/events") { request, _ in events(request) }
         router.post("/v1/reload") { _, _ in
             guard let configPath else { throw APIError(.conflict, "schedd was started without --config: there is no file to reload") }
             let result = try await JobFileLoader(path: configPath, database: database, handlers: engine.handlerNames).apply(prune: true)
@@ -160,6 +162,61 @@ struct ControlRoutes {
         }
         let runs = try await database.runs.history(query, withOutput: false)
         return Self.json(RunPage(runs: runs, nextCursor: runs.count == query.limit ? runs.last?.id : nil))
+    }
+
+    /// Server-Sent Events: one `data:` line of JSON per engine event, optionally for one job,
+    /// until the client goes away.
+    func events(_ request: Request) -> Response {
+        let job = request.uri.queryParameters.get("job").map { String($0) }
+        let stream = engine.events.subscribe()
+        var headers = HTTPFields()
+        headers[.contentType] = "text/event-stream"
+        headers[.cacheControl] = "no-cache"
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            try await writer.write(ByteBuffer(string: ": schedd events\n\n"))
+            // Events and a keep-alive comment every 5 s (under the idle timeout) go through one
+            // stream, so that only this task writes.
+            let (lines, continuation) = AsyncStream.makeStream(of: String.self)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    let encoder = APICoding.encoder()
+                    for await event in stream {
+                        let message = Self.message(event)
+                        if let job, message.job != job { continue }
+                        let data = try encoder.encode(message)
+                        continuation.yield("event: \(message.type)\ndata: \(String(decoding: data, as: UTF8.self))\n\n")
+                    }
+                    continuation.finish()
+                }
+                group.addTask {
+                    while true {
+                        try await Task.sleep(for: .seconds(5))
+                        continuation.yield(": keep-alive\n\n")
+                    }
+                }
+                // The stream ends when schedd shuts down, so that an open client never holds it up.
+                try await withGracefulShutdownHandler {
+                    for await line in lines {
+                        try await writer.write(ByteBuffer(string: line))
+                    }
+                } onGracefulShutdown: {
+                    continuation.finish()
+                }
+                group.cancelAll()
+            }
+            try await writer.finish(nil)
+        })
+    }
+
+    static func message(_ event: SchedulerEvent) -> EventMessage {
+        let now = Date()
+        switch event {
+        case let .runQueued(job, trigger): return EventMessage(type: "run_queued", job: job, at: now, trigger: trigger)
+        case let .runStarted(run): return EventMessage(type: "run_started", job: run.job, at: now, trigger: run.trigger, run: run)
+        case let .runFinished(run): return EventMessage(type: "run_finished", job: run.job, at: now, trigger: run.trigger, run: run)
+        case let .jobPaused(job, reason): return EventMessage(type: "job_paused", job: job, at: now, reason: reason)
+        case let .jobResumed(job): return EventMessage(type: "job_resumed", job: job, at: now)
+        }
     }
 
     static func runID(_ context: ControlContext) throws -> Int64 {

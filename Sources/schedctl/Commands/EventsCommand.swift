@@ -1,11 +1,37 @@
 import ArgumentParser
+import Foundation
+import SchedulerAPI
 
 struct EventsCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "events", abstract: "Stream live run events.")
+    static let configuration = CommandConfiguration(commandName: "events", abstract: "Stream live run events.",
+                                                    discussion: "Prints one line per event until interrupted; --json prints each event's JSON.")
 
     @OptionGroup var global: GlobalOptions
 
+    @Option(help: "Only events of this job.")
+    var job: String?
+
     func run() async throws {
-        throw CommandFailure(message: "events needs the event stream (GET /v1/events), which schedd does not serve yet", exitCode: 1)
+        let path = "/v1/events" + (job.map { "?job=\(ControlClient.escape($0))" } ?? "")
+        try global.client.stream("GET", path) { data in
+            if global.json {
+                print(data)
+            } else if let message = try? APICoding.decoder().decode(EventMessage.self, from: Data(data.utf8)) {
+                print(Self.line(message))
+            }
+            fflush(nil)  // all streams: each event shows as it happens, even in a pipe
+        }
+    }
+
+    static func line(_ m: EventMessage) -> String {
+        let time = String(Timestamp.format(m.at).dropFirst(11).prefix(12))
+        switch m.type {
+        case "run_started": return "\(time) \(m.job) run \(m.run?.id ?? 0) started (\(m.trigger?.rawValue ?? "?"))"
+        case "run_finished":
+            return "\(time) \(m.job) run \(m.run?.id ?? 0) \(Output.result(m.run)) after \(Output.duration(m.run?.durationMs))"
+        case "run_queued": return "\(time) \(m.job) queued (\(m.trigger?.rawValue ?? "?"))"
+        case "job_paused": return "\(time) \(m.job) paused (\(m.reason ?? "manual"))"
+        default: return "\(time) \(m.job) \(m.type.replacingOccurrences(of: "_", with: " "))"
+        }
     }
 }
