@@ -1,4 +1,5 @@
 import Foundation
+import SchedulerAPI
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -30,24 +31,11 @@ struct SystemdNotifier: Sendable {
         let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        var path = Array(socketPath.utf8)
-        // '@' names an abstract socket: its name starts with a NUL byte.
-        if path.first == UInt8(ascii: "@") { path[0] = 0 }
-        let capacity = MemoryLayout.size(ofValue: address.sun_path)
-        guard path.count < capacity else { return false }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: path)
-        }
-        let length = socklen_t(MemoryLayout<sa_family_t>.size + path.count + (path.first == 0 ? 0 : 1))
-        let sent = message.utf8CString.withUnsafeBufferPointer { buffer in
-            withUnsafePointer(to: &address) { pointer in
-                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    sendto(fd, buffer.baseAddress, buffer.count - 1, Int32(MSG_DONTWAIT) | Int32(MSG_NOSIGNAL), $0, length)
-                }
+        let sent = UnixSocketAddress.with(socketPath) { address, length in
+            message.utf8CString.withUnsafeBufferPointer { buffer in
+                sendto(fd, buffer.baseAddress, buffer.count - 1, Int32(MSG_DONTWAIT) | Int32(MSG_NOSIGNAL), address, length)
             }
-        }
+        } ?? -1
         return sent >= 0
     }
 

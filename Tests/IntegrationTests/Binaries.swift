@@ -84,9 +84,13 @@ final class DaemonProcess {
 
     var pid: pid_t { process.processIdentifier }
 
-    /// Waits until the daemon has started its services (it logs "schedd started").
+    /// Waits until the daemon is ready: its services run, so its signal handlers are in place
+    /// (it logs "ready", in whichever log format).
     func waitUntilStarted() -> Bool {
-        eventually { stderr().contains("schedd started") }
+        eventually {
+            let log = stderr()
+            return log.contains("ready schedd.status=") || log.contains(#""msg":"ready""#)
+        }
     }
 
     /// Sends SIGTERM and waits for the exit status (SIGKILL after `timeout`).

@@ -1,4 +1,5 @@
 import Foundation
+import SchedulerAPI
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -16,7 +17,8 @@ final class Daemon {
         db = scratch.path("schedd.db")
         let config = try scratch.write("jobs.json", jobs)
         process = try DaemonProcess(["--db", db, "--config", config] + extra, log: scratch.path("schedd.log"))
-        guard process.waitUntilStarted(), eventually({ FileManager.default.fileExists(atPath: process.socketPath) }) else {
+        // "control socket ready" is logged after the socket's mode and group are set.
+        guard process.waitUntilStarted(), eventually({ process.stderr().contains("control socket ready") }) else {
             throw POSIXError(.ETIMEDOUT)
         }
     }
@@ -43,16 +45,7 @@ final class Daemon {
         return String(decoding: out, as: UTF8.self)
     }
 
-    func socket_connect() -> Int32 {
-        let fd = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(socket.utf8)) }
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        return result == 0 ? fd : -1
-    }
+    func socket_connect() -> Int32 { UnixSocketAddress.connectStream(socket) }
 
     deinit { _ = process.terminate() }
 }

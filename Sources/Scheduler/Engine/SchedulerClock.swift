@@ -45,9 +45,6 @@ public final class ManualClock: SchedulerClock {
 
     public func now() -> Date { state.withLock { $0.now } }
 
-    /// How many tasks are sleeping on this clock: lets a test wait until the engine is idle.
-    public var sleeperCount: Int { state.withLock { $0.sleepers.count } }
-
     /// The earliest deadline anyone sleeps until.
     public var nextDeadline: Date? { state.withLock { $0.sleepers.values.map(\.deadline).min() } }
 
