@@ -48,11 +48,12 @@ struct ControlClient {
     }
 
     /// Sends a request whose reply is a Server-Sent Events stream, and hands each `data:`
-    /// payload to `onData` as it arrives, until the daemon closes the stream.
-    func stream(_ method: String, _ path: String, onData: (String) -> Void) throws {
+    /// payload to `onData` as it arrives, until the daemon closes the stream or `onData`
+    /// returns false.
+    func stream(_ method: String, _ path: String, onData: (String) throws -> Bool) throws {
         let fd = try connectSocket()
         defer { close(fd) }
-        let request = Array("\(method) \(path) HTTP/1.1\r\nHost: schedd\r\nAccept: text/event-stream\r\n\r\n".utf8)
+        let request = Array("\(method) \(path) HTTP/1.1\r\nHost: schedd\r\nAccept: text/event-stream\r\nConnection: close\r\n\r\n".utf8)
         _ = request.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         var pending: [UInt8] = []
         var headerDone = false
@@ -67,15 +68,28 @@ struct ControlClient {
                 guard let end = pending.firstRange(of: Array("\r\n\r\n".utf8)) else { continue }
                 let head = String(decoding: pending[..<end.lowerBound], as: UTF8.self)
                 let status = head.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+                guard status == 200 else {
+                    // An error reply is short and ends with the connection: read it whole.
+                    while true {
+                        let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, 65536, 0) }
+                        if n < 0 && errno == EINTR { continue }
+                        if n <= 0 { break }
+                        pending.append(contentsOf: buffer[..<n])
+                    }
+                    throw Self.failure(try Self.parse(pending))
+                }
                 pending.removeSubrange(..<end.upperBound)
                 headerDone = true
-                guard status == 200 else { throw CommandFailure(message: "schedd answered \(status) to \(path)", exitCode: 1) }
             }
-            // De-chunk what is complete.
+            // De-chunk what is complete. The last chunk often comes in the same read as the
+            // last events: those are handed over before the stream counts as ended.
+            var ended = false
             while let lineEnd = pending.firstRange(of: Array("\r\n".utf8)) {
                 let sizeText = String(decoding: pending[..<lineEnd.lowerBound], as: UTF8.self)
-                guard let size = Int(sizeText.split(separator: ";").first ?? "", radix: 16) else { return }
-                if size == 0 { return }
+                guard let size = Int(sizeText.split(separator: ";").first ?? "", radix: 16), size > 0 else {
+                    ended = true
+                    break
+                }
                 guard pending.count >= lineEnd.upperBound + size + 2 else { break }
                 text += String(decoding: pending[lineEnd.upperBound..<lineEnd.upperBound + size], as: UTF8.self)
                 pending.removeSubrange(..<(lineEnd.upperBound + size + 2))
@@ -84,9 +98,10 @@ struct ControlClient {
                 let event = text[..<range.lowerBound]
                 text.removeSubrange(..<range.upperBound)
                 for line in event.split(separator: "\n") where line.hasPrefix("data: ") {
-                    onData(String(line.dropFirst(6)))
+                    guard try onData(String(line.dropFirst(6))) else { return }
                 }
             }
+            if ended { return }
         }
     }
 

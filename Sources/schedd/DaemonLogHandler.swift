@@ -51,7 +51,7 @@ struct DaemonLogHandler: LogHandler {
         case .journal:
             return "<\(priority(level))>\(message)\(pairs.isEmpty ? "" : " " + pairs)"
         case .plain:
-            return "\(timestamp(date)) \(level.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0))\(message)\(pairs.isEmpty ? "" : " " + pairs)"
+            return "\(timestamp(date)) \(level.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(message)\(pairs.isEmpty ? "" : " " + pairs)"
         case .json:
             var fields: [(String, String)] = [("ts", timestamp(date)), ("level", level.rawValue), ("msg", message)]
             fields += metadata.sorted { $0.key < $1.key }.map { ($0.key, "\($0.value)") }

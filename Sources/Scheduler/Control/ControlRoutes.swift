@@ -58,7 +58,12 @@ struct ControlRoutes {
         router.get("/v1/runs") { request, _ in try await history(request) }
         router.get("/v1/runs/:id") { _, context in
             let id = try Self.runID(context)
-            guard let run = try await database.runs.run(id: id) else { throw APIError(.notFound, "no run \(id)") }
+            guard var run = try await database.runs.run(id: id) else { throw APIError(.notFound, "no run \(id)") }
+            // A running run's output is in memory until it ends: show what it has printed so far.
+            if !run.status.isFinal, let tail = await engine.liveOutput(runID: id) {
+                run.output = tail.text
+                run.outputTruncated = tail.truncated
+            }
             return Self.json(run)
         }
         router.post("/v1/runs/:id/cancel") { _, context in
@@ -66,7 +71,7 @@ struct ControlRoutes {
             try await engine.cancel(runID: id)
             return Self.json(["cancelled": [id]])
         }
-        router.get("/v1/events") { request, _ in events(request) }
+        router.get("/v1/events") { request, _ in try await events(request) }
         router.post("/v1/reload") { _, _ in
             guard let configPath else { throw APIError(.conflict, "schedd was started without --config: there is no file to reload") }
             let result = try await JobFileLoader(path: configPath, database: database, handlers: engine.handlerNames).apply(prune: true)
@@ -164,27 +169,77 @@ struct ControlRoutes {
         return Self.json(RunPage(runs: runs, nextCursor: runs.count == query.limit ? runs.last?.id : nil))
     }
 
-    /// Server-Sent Events: one `data:` line of JSON per engine event, optionally for one job,
-    /// until the client goes away.
-    func events(_ request: Request) -> Response {
-        let job = request.uri.queryParameters.get("job").map { String($0) }
-        let stream = engine.events.subscribe()
+    /// Server-Sent Events: one `data:` line of JSON per engine event, optionally for one job or
+    /// one run (with its output as it is printed), until the client goes away, the run ends, or
+    /// schedd shuts down.
+    func events(_ request: Request) async throws -> Response {
+        let query = request.uri.queryParameters
+        let job = query.get("job").map { String($0) }
+        let withOutput = query.get("output").map { $0 == "true" || $0 == "1" } ?? false
+        var known: RunRecord?
+        if let text = query.get("run") {
+            guard let id = Int64(text) else { throw APIError(.invalidArgument, "run \"\(text)\" is not a run id") }
+            guard let run = try await database.runs.run(id: id) else { throw APIError(.notFound, "no run \(id)") }
+            known = run
+        }
+        let runID = known?.id
+        // Subscribed before the run is looked at again, so that nothing it does in between is
+        // missed; what arrives twice is cut by its offset below.
+        let stream = engine.events.subscribe(bufferSize: withOutput ? 256 : 1024, output: withOutput)
+        var opening: [EventMessage] = []
+        var sentUpTo: Int64 = 0
+        var ended = false
+        if let known, let runID {
+            if let tail = await engine.liveOutput(runID: runID) {
+                sentUpTo = tail.totalBytes
+                if withOutput, !tail.bytes.isEmpty {
+                    let bytes = tail.bytes
+                    opening.append(EventMessage(type: "run_output", job: known.job, at: Date(), runID: runID,
+                                                offset: tail.totalBytes - Int64(bytes.count), length: bytes.count,
+                                                output: String(decoding: bytes, as: UTF8.self)))
+                }
+            } else if let run = try await database.runs.run(id: runID), run.status.isFinal {
+                opening.append(Self.message(.runFinished(run)))
+                ended = true
+            }
+        }
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
-        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+        return Response(status: .ok, headers: headers, body: ResponseBody { [opening, sentUpTo, ended] writer in
+            let encoder = APICoding.encoder()
+            func frame(_ message: EventMessage) throws -> String {
+                "event: \(message.type)\ndata: \(String(decoding: try encoder.encode(message), as: UTF8.self))\n\n"
+            }
             try await writer.write(ByteBuffer(string: ": schedd events\n\n"))
+            for message in opening { try await writer.write(ByteBuffer(string: try frame(message))) }
+            guard !ended else { return try await writer.finish(nil) }
             // Events and a keep-alive comment every 5 s (under the idle timeout) go through one
             // stream, so that only this task writes.
             let (lines, continuation) = AsyncStream.makeStream(of: String.self)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    let encoder = APICoding.encoder()
+                    var sentUpTo = sentUpTo
                     for await event in stream {
-                        let message = Self.message(event)
+                        var message = Self.message(event)
                         if let job, message.job != job { continue }
-                        let data = try encoder.encode(message)
-                        continuation.yield("event: \(message.type)\ndata: \(String(decoding: data, as: UTF8.self))\n\n")
+                        if let runID {
+                            guard message.aboutRun == runID else { continue }
+                            if case let .runOutput(_, _, offset, bytes) = event {
+                                // Drop what the opening tail already held.
+                                let end = offset + Int64(bytes.count)
+                                guard end > sentUpTo else { continue }
+                                if offset < sentUpTo {
+                                    let rest = bytes[Int(sentUpTo - offset)...]
+                                    message.offset = sentUpTo
+                                    message.length = rest.count
+                                    message.output = String(decoding: rest, as: UTF8.self)
+                                }
+                                sentUpTo = end
+                            }
+                        }
+                        continuation.yield(try frame(message))
+                        if runID != nil, message.type == "run_finished" { break }
                     }
                     continuation.finish()
                 }
@@ -216,6 +271,9 @@ struct ControlRoutes {
         case let .runFinished(run): return EventMessage(type: "run_finished", job: run.job, at: now, trigger: run.trigger, run: run)
         case let .jobPaused(job, reason): return EventMessage(type: "job_paused", job: job, at: now, reason: reason)
         case let .jobResumed(job): return EventMessage(type: "job_resumed", job: job, at: now)
+        case let .runOutput(job, runID, offset, bytes):
+            return EventMessage(type: "run_output", job: job, at: now, runID: runID, offset: offset, length: bytes.count,
+                                output: String(decoding: bytes, as: UTF8.self))
         }
     }
 

@@ -44,7 +44,9 @@ public struct ControlServer: Service {
     /// Makes the socket's directory (`0750`) and refuses a socket a live daemon is serving; a
     /// stale one (nobody answers) is removed.
     public static func prepareSocket(_ path: String, group: gid_t?) throws(APIError) {
-        let directory = (path as NSString).deletingLastPathComponent
+        let parent = (path as NSString).deletingLastPathComponent
+        // A bare file name is a socket in the current directory.
+        let directory = parent.isEmpty ? "." : parent
         if !FileManager.default.fileExists(atPath: directory) {
             do {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,

@@ -101,6 +101,12 @@ extension JobScheduler {
     public func activeRuns() -> [RunRecord] {
         active.values.map(\.record).sorted { $0.id < $1.id }
     }
+
+    /// What an active run has printed so far (the kept tail, and the count of every byte);
+    /// `nil` once it has ended, when its output is in its row.
+    public func liveOutput(runID: Int64) -> OutputTail? {
+        active[runID]?.output.snapshot
+    }
 }
 
 extension JobScheduler {

@@ -125,7 +125,11 @@ extension JobScheduler {
         }
         runLogger[metadataKey: "schedd.run_id"] = "\(record.id)"
         let control = RunControl()
-        active[record.id] = ActiveRun(record: record, control: control)
+        let events = self.events
+        let output = OutputSink(limit: Int(spec.effectiveOutputLimit)) { [job = spec.name, runID = record.id] offset, bytes in
+            events.publishOutput(job: job, runID: runID, offset: offset, bytes: bytes)
+        }
+        active[record.id] = ActiveRun(record: record, control: control, output: output)
         if stopping && (spec.isService || graceOverCancelled) { control.cancel("schedd is shutting down") }
         if spec.isService, var entry = jobs[spec.name] {
             entry.serviceStarts.append(record.startedAt)
@@ -142,7 +146,7 @@ extension JobScheduler {
         let pid = PIDBox()
         let executionRequest = ExecutionRequest(
             spec: spec, runID: record.id, attempt: request.attempt, extraEnvironment: request.extraEnvironment,
-            logger: runLogger, onStart: { pid.set($0) })
+            logger: runLogger, output: output, onStart: { pid.set($0) })
         let isHandler: Bool
         if case .handler = spec.action { isHandler = true } else { isHandler = false }
         let end = await Self.attempt(executor: isHandler ? handlers : commands, request: executionRequest,

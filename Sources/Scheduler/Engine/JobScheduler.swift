@@ -48,6 +48,7 @@ public actor JobScheduler: Service {
     struct ActiveRun {
         var record: RunRecord
         var control: RunControl
+        var output: OutputSink
     }
 
     struct Timer {

@@ -123,7 +123,7 @@ public struct CommandExecutor: JobExecutor {
         }
         // Shared with the reader so that what a stopped run printed is kept even when the
         // cancellation interrupts the read.
-        let sink = OutputSink(limit: Int(spec.effectiveOutputLimit))
+        let sink = request.output
         let sweeper = self.sweeper
         let poll = exitPollInterval
         let result: ExecutionResult<Void, SequenceOutput, CombinedErrorOutput>

@@ -15,7 +15,7 @@ public struct HandlerExecutor: JobExecutor {
         guard let handler = handlers[name] else {
             return ExecutionOutcome(ending: .failed("no handler named \"\(name)\" is registered"))
         }
-        let sink = OutputSink(limit: Int(request.spec.effectiveOutputLimit))
+        let sink = request.output
         var logger = request.logger
         logger[metadataKey: "schedd.handler"] = "\(name)"
         let context = JobContext(job: request.spec.name, runID: request.runID, attempt: request.attempt,

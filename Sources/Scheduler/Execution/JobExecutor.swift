@@ -12,14 +12,20 @@ public struct ExecutionRequest: Sendable {
     public var logger: Logger
     /// Called once the run's process exists, with its pid.
     public var onStart: @Sendable (Int32) async -> Void
+    /// Where the run's output goes as it is produced. The executor appends to it; the engine
+    /// reads the live tail from it and streams its chunks to clients that follow the run.
+    public var output: OutputSink
 
+    /// - Parameter output: the run's output sink; by default one that keeps the job's
+    ///   `output_limit` and tells nobody.
     public init(spec: JobSpec, runID: Int64, attempt: Int, extraEnvironment: [String: String] = [:],
-                logger: Logger, onStart: @escaping @Sendable (Int32) async -> Void = { _ in }) {
+                logger: Logger, output: OutputSink? = nil, onStart: @escaping @Sendable (Int32) async -> Void = { _ in }) {
         self.spec = spec
         self.runID = runID
         self.attempt = attempt
         self.extraEnvironment = extraEnvironment
         self.logger = logger
+        self.output = output ?? OutputSink(limit: Int(spec.effectiveOutputLimit))
         self.onStart = onStart
     }
 }

@@ -20,6 +20,7 @@ struct EventsCommand: AsyncParsableCommand {
                 print(Self.line(message))
             }
             fflush(nil)  // all streams: each event shows as it happens, even in a pipe
+            return true
         }
     }
 

@@ -10,7 +10,7 @@ struct LogsCommand: AsyncParsableCommand {
     @Argument(help: "A run id, or a job name for its last run.")
     var target: String
 
-    @Flag(help: "Wait for a running run to end, then print its output.")
+    @Flag(help: "Stream a running run's output live until it ends.")
     var follow = false
 
     func run() async throws {
@@ -21,10 +21,16 @@ struct LogsCommand: AsyncParsableCommand {
             guard let last = page.runs.first else { throw CommandFailure(message: "\(target): no runs", exitCode: 1) }
             id = last.id
         }
+        if follow && !global.json {
+            var follower = RunFollower(client: client, runID: id!, printOutput: true)
+            let run = try follower.follow()
+            if follower.printed > 0, let output = run.output, !output.isEmpty, !output.hasSuffix("\n") { print() }
+            return
+        }
         var run = try client.call("GET", "/v1/runs/\(id!)", as: RunRecord.self)
-        while follow && !run.status.isFinal {
-            try await Task.sleep(for: .milliseconds(200))
-            run = try client.call("GET", "/v1/runs/\(id!)", as: RunRecord.self)
+        if follow && !run.status.isFinal {
+            var follower = RunFollower(client: client, runID: id!, printOutput: false)
+            run = try follower.follow()
         }
         if global.json {
             Output.printJSON(bytes: Array(try APICoding.encoder().encode(run)))
@@ -32,6 +38,6 @@ struct LogsCommand: AsyncParsableCommand {
         }
         if run.outputTruncated { print("[… earlier output dropped: only the last part is kept (output_limit)]") }
         if let output = run.output { print(output, terminator: output.hasSuffix("\n") || output.isEmpty ? "" : "\n") }
-        if !run.status.isFinal { FileHandle.standardError.write(Data("schedctl: run \(run.id) is still running; its output is stored when it ends (--follow waits)\n".utf8)) }
+        if !run.status.isFinal { FileHandle.standardError.write(Data("schedctl: run \(run.id) is still running; this is its output so far (--follow streams the rest)\n".utf8)) }
     }
 }

@@ -5,14 +5,14 @@ import SchedulerAPI
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run", abstract: "Trigger a job now.",
-        discussion: "With --wait, waits for the run to end, prints its output and exits with its status: the job's exit code, 124 on timeout, 128+N when killed by signal N.")
+        discussion: "With --wait, prints the run's output as it is printed and exits with its status: the job's exit code, 124 on timeout, 128+N when killed by signal N.")
 
     @OptionGroup var global: GlobalOptions
 
     @Argument(help: "The job.")
     var name: String
 
-    @Flag(help: "Wait for the run to end, print its output and exit with its status.")
+    @Flag(help: "Stream the run's output live and exit with its status.")
     var wait = false
 
     @Flag(help: "Start even if the job's concurrency policy forbids it.")
@@ -31,15 +31,15 @@ struct RunCommand: AsyncParsableCommand {
             if global.json { Output.printJSON(bytes: reply.body) } else { print("started \(name): run \(trigger.run.id)") }
             return
         }
-        var run = trigger.run
-        while !run.status.isFinal {
-            try await Task.sleep(for: .milliseconds(100))
-            run = try client.call("GET", "/v1/runs/\(run.id)", as: RunRecord.self)
-        }
+        var follower = RunFollower(client: client, runID: trigger.run.id, printOutput: !global.json)
+        let run = try follower.follow()
         if global.json {
             Output.printJSON(bytes: Array(try APICoding.encoder().encode(run)))
         } else {
-            if let output = run.output, !output.isEmpty { print(output, terminator: output.hasSuffix("\n") ? "" : "\n") }
+            if follower.printed > 0, let output = run.output, !output.isEmpty, !output.hasSuffix("\n") { print() }
+            if !run.status.isFinal {
+                throw CommandFailure(message: "\(name) run \(run.id): schedd stopped answering before the run ended", exitCode: 1)
+            }
             if run.status != .succeeded {
                 FileHandle.standardError.write(Data("schedctl: \(name) run \(run.id): \(run.status.rawValue)\(run.error.map { ": \($0)" } ?? "")\n".utf8))
             }

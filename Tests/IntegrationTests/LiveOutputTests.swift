@@ -1,0 +1,91 @@
+import Foundation
+import Testing
+
+/// `run --wait` and `logs --follow` show output while the run is still going: each job here
+/// prints a line and then waits for a gate file that the test creates only after `schedctl`
+/// has shown that line, so the run cannot end before its output was streamed.
+@Suite struct LiveOutputTests {
+    static func jobs(gate: String) -> String {
+        #"""
+        {"jobs": [{"name": "gated", "timeout": "30s",
+                   "shell": "echo first; while [ ! -e \#(gate) ]; do sleep 0.05; done; echo second; exit 4"}]}
+        """#
+    }
+
+    /// `schedctl ARGS` in the background, its stdout going to a file.
+    final class Follower {
+        let process = Process()
+        let output: String
+
+        init(_ d: Daemon, _ arguments: [String]) throws {
+            output = d.scratch.path("follow-\(UUID().uuidString).txt")
+            _ = FileManager.default.createFile(atPath: output, contents: nil)
+            process.executableURL = Binaries.schedctl
+            process.arguments = ["--socket", d.socket] + arguments
+            process.standardOutput = FileHandle(forWritingAtPath: output)
+            _ = FileManager.default.createFile(atPath: output + ".err", contents: nil)
+            process.standardError = FileHandle(forWritingAtPath: output + ".err")
+            try process.run()
+        }
+
+        var text: String { (try? String(contentsOfFile: output, encoding: .utf8)) ?? "" }
+        var errors: String { (try? String(contentsOfFile: output + ".err", encoding: .utf8)) ?? "" }
+
+        /// The exit status, once it has exited by itself (killed after `timeout`).
+        func finish(timeout: TimeInterval = 20) -> Int32 {
+            _ = eventually(timeout: timeout) { !process.isRunning }
+            if process.isRunning { process.terminate() }
+            process.waitUntilExit()
+            return process.terminationStatus
+        }
+
+        deinit {
+            if process.isRunning { process.terminate() }
+            process.waitUntilExit()
+        }
+    }
+
+    @Test func runWaitStreamsOutputBeforeTheRunEnds() throws {
+        let scratch = try Scratch()
+        let gate = scratch.path("gate")
+        let d = try Daemon(jobs: Self.jobs(gate: gate))
+        let follower = try Follower(d, ["run", "gated", "--wait"])
+        #expect(eventually { follower.text == "first\n" })
+        #expect(follower.process.isRunning)
+        _ = FileManager.default.createFile(atPath: gate, contents: nil)
+        #expect(follower.finish() == 4)
+        #expect(follower.text == "first\nsecond\n")
+    }
+
+    @Test func logsFollowStreamsARunningRunToItsEnd() throws {
+        let scratch = try Scratch()
+        let gate = scratch.path("gate")
+        let d = try Daemon(jobs: Self.jobs(gate: gate))
+        #expect(try d.ctl(["run", "gated"]).stdout == "started gated: run 1\n")
+        // Without --follow: what it printed so far, and a note that it is still running.
+        #expect(eventually { (try? d.ctl(["logs", "1"]).stdout) == "first\n" })
+        let follower = try Follower(d, ["logs", "gated", "--follow"])
+        #expect(eventually { follower.text == "first\n" })
+        _ = FileManager.default.createFile(atPath: gate, contents: nil)
+        #expect(follower.finish() == 0)
+        #expect(follower.text == "first\nsecond\n", "\(follower.errors)\n\(d.process.stderr())")
+        // After the end, --follow just prints the stored output.
+        #expect(try d.ctl(["logs", "1", "--follow"]).stdout == "first\nsecond\n")
+    }
+
+    @Test func outputEventsOverCurlStyleSSE() throws {
+        let scratch = try Scratch()
+        let gate = scratch.path("gate")
+        let d = try Daemon(jobs: Self.jobs(gate: gate))
+        _ = try d.ctl(["run", "gated"])
+        #expect(eventually { (try? d.ctl(["logs", "1"]).stdout) == "first\n" })
+        _ = FileManager.default.createFile(atPath: gate, contents: nil)
+        let reply = d.raw(Array("GET /v1/events?run=1&output=true HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8), timeout: 20)
+        // The opening chunk is the tail printed so far; the stream ends with the run.
+        #expect(reply.contains("event: run_output\r\n") || reply.contains("event: run_output\n"))
+        #expect(reply.contains(#""offset":0"#))
+        #expect(reply.contains("event: run_finished"))
+        #expect(d.raw(Array("GET /v1/events?run=abc HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8)).contains("HTTP/1.1 400"))
+        #expect(d.raw(Array("GET /v1/events?run=77 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8)).contains("HTTP/1.1 404"))
+    }
+}
