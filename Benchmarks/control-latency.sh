@@ -6,8 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-200}
-swift build -c release --product schedd >/dev/null
-swift build -c release --product schedctl >/dev/null
+swift build -c release --static-swift-stdlib --product schedd >/dev/null
+swift build -c release --static-swift-stdlib --product schedctl >/dev/null
 bin=$(swift build -c release --show-bin-path)
 work=$(mktemp -d)
 trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null; rm -rf "$work"' EXIT

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SchedulerAPI
 
 /// Entry point. Runs the command tree and maps errors to SPEC.md's exit codes:
 /// 0 success, 1 refused or failed by the daemon, 2 usage or validation error, 3 daemon unreachable.
@@ -68,6 +69,7 @@ struct SchedctlCommand: AsyncParsableCommand {
             Exit codes: 0 success, 1 the daemon refused or failed the request, 2 usage or \
             validation error, 3 the daemon cannot be reached.
             """,
+        version: Version.current,
         subcommands: [
             StatusCommand.self, ListCommand.self, ShowCommand.self, ApplyCommand.self, ValidateCommand.self,
             NextCommand.self, ExportCommand.self, RemoveCommand.self, RunCommand.self, CancelCommand.self,

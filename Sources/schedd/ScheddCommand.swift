@@ -14,7 +14,8 @@ struct ScheddCommand: AsyncParsableCommand {
         discussion: """
             Keeps job definitions and run history in SQLite. With --config, the job file is \
             applied at start and again on SIGHUP. SIGTERM or SIGINT shut it down gracefully.
-            """)
+            """,
+        version: Version.current)
 
     @Option(help: ArgumentHelp("The SQLite database.", discussion: "Default: $SCHEDD_DB, $STATE_DIRECTORY/schedd.db, /var/lib/schedd/schedd.db for root, else ~/.local/state/schedd/schedd.db.", valueName: "path"))
     var db: String?

@@ -9,6 +9,9 @@ struct ControlRoutes {
     let engine: JobScheduler
     let startedAt: Date
     let configPath: String?
+    /// The encoded job list and the job counts of `status`, kept until the database changes.
+    let jobList = VersionedCache<ByteBuffer>()
+    let jobCounts = VersionedCache<StatusResponse.Jobs>()
 
     var database: SchedulerDatabase { engine.database }
 
@@ -83,15 +86,16 @@ struct ControlRoutes {
     // MARK: - Handlers
 
     func status() async throws -> Response {
-        let infos = try await database.jobs.all()
-        let states = infos.map(JobSummary.state(of:))
+        let counts = try await jobCounts.value(version: database.changes.current) { [database] in
+            let states = try await database.jobs.all().map(JobSummary.state(of:))
+            return .init(total: states.count, active: states.filter { $0 == "active" }.count,
+                         paused: states.filter { $0 == "paused" }.count, failed: states.filter { $0 == "failed" }.count,
+                         disabled: states.filter { $0 == "disabled" }.count)
+        }
         let load = await engine.load()
         return Self.json(StatusResponse(
             version: Version.current, pid: getpid(), startedAt: startedAt, database: database.path,
-            workersBusy: load.busy, workersTotal: load.workers, queued: load.queued,
-            jobs: .init(total: infos.count, active: states.filter { $0 == "active" }.count,
-                        paused: states.filter { $0 == "paused" }.count, failed: states.filter { $0 == "failed" }.count,
-                        disabled: states.filter { $0 == "disabled" }.count)))
+            workersBusy: load.busy, workersTotal: load.workers, queued: load.queued, jobs: counts))
     }
 
     func summaries(_ infos: [JobInfo]) async throws -> [JobSummary] {
@@ -104,7 +108,10 @@ struct ControlRoutes {
     }
 
     func list() async throws -> Response {
-        Self.json(try await summaries(try await database.jobs.all()))
+        let body = try await jobList.value(version: database.changes.current) { [self] in
+            Self.encoded(try await summaries(try await database.jobs.all()))
+        }
+        return Self.response(body, contentType: "application/json")
     }
 
     func show(_ name: String) async throws -> Response {
@@ -286,13 +293,23 @@ struct ControlRoutes {
     // MARK: - Responses
 
     static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
-        let data = (try? APICoding.encoder().encode(value)) ?? Data("{}".utf8)
-        return text(String(decoding: data, as: UTF8.self) + "\n", status: status, contentType: "application/json")
+        response(encoded(value), status: status, contentType: "application/json")
+    }
+
+    /// A value as the API's JSON and a newline.
+    static func encoded(_ value: some Encodable) -> ByteBuffer {
+        var buffer = ByteBuffer(data: (try? APICoding.encoder().encode(value)) ?? Data("{}".utf8))
+        buffer.writeString("\n")
+        return buffer
     }
 
     static func text(_ text: String, status: HTTPResponse.Status = .ok, contentType: String) -> Response {
+        response(ByteBuffer(string: text), status: status, contentType: contentType)
+    }
+
+    static func response(_ body: ByteBuffer, status: HTTPResponse.Status = .ok, contentType: String) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = contentType
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+        return Response(status: status, headers: headers, body: .init(byteBuffer: body))
     }
 }

@@ -12,8 +12,12 @@ actor GroupCommitter {
     private let pool: DatabasePool
     private var pending: [Entry] = []
     private var writing = false
+    private let changes: ChangeCounter
 
-    init(pool: DatabasePool) { self.pool = pool }
+    init(pool: DatabasePool, changes: ChangeCounter) {
+        self.pool = pool
+        self.changes = changes
+    }
 
     /// One submitted write and, once written, its result.
     final class Entry: Sendable {
@@ -66,6 +70,7 @@ actor GroupCommitter {
                             return result
                         }
                     }
+                    changes.bump()
                     for (entry, result) in zip(batch, results) { entry.complete(result) }
                 } catch {
                     for entry in batch { entry.complete(.failure(error)) }

@@ -7,6 +7,7 @@ import Synchronization
 public struct JobStore: Sendable {
     let pool: DatabasePool
     let committer: GroupCommitter
+    let changes: ChangeCounter
 
     /// Applies a validated job file in one transaction: creates and updates its jobs and, with
     /// `prune`, removes jobs that are not in it. Either all of it is written or nothing is.
@@ -16,7 +17,7 @@ public struct JobStore: Sendable {
     /// here, inside the write transaction, against what the database holds now.
     public func apply(_ file: JobFile, prune: Bool = false, dryRun: Bool = false, now: Date = Date()) async throws -> ApplyResult {
         do {
-            return try await pool.write { db in
+            return try await changes.write(pool) { db in
                 let existing = try Self.specTexts(db)
                 var result = ApplyResult(dryRun: dryRun)
                 let fileNames = Set(file.jobs.map(\.name))
@@ -69,7 +70,7 @@ public struct JobStore: Sendable {
     /// in `on_failure`/`on_success`.
     public func remove(named name: String) async throws {
         do {
-            try await pool.write { db in
+            try await changes.write(pool) { db in
                 guard try Bool.fetchOne(db, sql: "SELECT 1 FROM jobs WHERE name = ?", arguments: [name]) != nil else {
                     throw APIError(.notFound, "no job named \"\(name)\"")
                 }
@@ -115,7 +116,7 @@ public struct JobStore: Sendable {
     /// resumes it; resuming also clears the count of consecutive failures.
     public func setPaused(_ name: String, paused: Bool, reason: String? = "manual") async throws {
         do {
-            try await pool.write { db in
+            try await changes.write(pool) { db in
                 if paused {
                     try db.execute(sql: "UPDATE job_state SET paused = 1, pause_reason = ? WHERE job = ?", arguments: [reason, name])
                 } else {

@@ -8,6 +8,7 @@ public struct RunStore: Sendable {
     /// A run's start and end are written through group commit: under load, many runs share
     /// one transaction (and one fsync), and each is durable before its write returns.
     let committer: GroupCommitter
+    let changes: ChangeCounter
 
     /// Rows deleted per transaction while pruning, so that dispatch never waits long on the
     /// write lock.
@@ -50,7 +51,7 @@ public struct RunStore: Sendable {
     /// Sets the pid of a running run once its process exists.
     public func setPID(_ id: Int64, pid: Int32) async throws {
         do {
-            try await pool.write { db in
+            try await changes.write(pool) { db in
                 try db.execute(sql: "UPDATE runs SET pid = ? WHERE id = ?", arguments: [pid, id])
             }
         } catch {
@@ -86,7 +87,7 @@ public struct RunStore: Sendable {
     /// looked for.
     public func interruptLeftovers(at now: Date) async throws -> [RunRecord] {
         do {
-            return try await pool.write { db in
+            return try await changes.write(pool) { db in
                 let leftovers = try Self.fetch(db, where: "status = 'running'", [], limit: nil)
                 let stamp = Timestamp.format(now)
                 try db.execute(sql: """
@@ -158,7 +159,7 @@ public struct RunStore: Sendable {
                 let jobs = try await pool.read { db in try String.fetchAll(db, sql: "SELECT DISTINCT job FROM runs") }
                 for job in jobs {
                     while true {
-                        let n = try await pool.write { db in
+                        let n = try await changes.write(pool) { db in
                             // Everything finished below the oldest run to keep goes.
                             var cutoff = Int64.max
                             if keep > 0 {
@@ -180,7 +181,7 @@ public struct RunStore: Sendable {
             if let olderThan {
                 let stamp = Timestamp.format(olderThan)
                 while true {
-                    let n = try await pool.write { db in
+                    let n = try await changes.write(pool) { db in
                         try db.execute(sql: """
                             DELETE FROM runs WHERE id IN (
                                 SELECT id FROM runs WHERE started_at < ? AND status != 'running' LIMIT ?)

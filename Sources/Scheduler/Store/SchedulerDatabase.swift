@@ -15,6 +15,8 @@ public final class SchedulerDatabase: Sendable {
     public let instanceID: String
     public let jobs: JobStore
     public let runs: RunStore
+    /// Bumped by every write: replies cached against it are fresh while it stays the same.
+    public let changes = ChangeCounter()
 
     /// Opens (creating when needed) the database at `path` and migrates it to the current
     /// schema. A database written by a newer schedd is refused, never modified.
@@ -49,9 +51,9 @@ public final class SchedulerDatabase: Sendable {
         } catch {
             throw APIError(.databaseUnusable, "cannot open the database \(path): \(error)")
         }
-        let committer = GroupCommitter(pool: pool)
-        jobs = JobStore(pool: pool, committer: committer)
-        runs = RunStore(pool: pool, committer: committer)
+        let committer = GroupCommitter(pool: pool, changes: changes)
+        jobs = JobStore(pool: pool, committer: committer, changes: changes)
+        runs = RunStore(pool: pool, committer: committer, changes: changes)
     }
 
     /// The schema version of the open database (`PRAGMA user_version`).
