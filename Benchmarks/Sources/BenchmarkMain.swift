@@ -9,6 +9,8 @@ enum BenchmarkMain {
         "schedule-math": { ScheduleBenchmark.run(iterations: 2_000_000) },
         "throughput": { try await EngineBenchmark.processThroughput() },
         "in-process": { try await EngineBenchmark.handlerThroughput() },
+        "control-status": { try ControlBenchmark.status() },
+        "control-list": { try ControlBenchmark.list() },
     ]
 
     static func main() async throws {

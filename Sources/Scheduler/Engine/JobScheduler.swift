@@ -258,7 +258,9 @@ public actor JobScheduler: Service {
         for name in newServices.sorted() {
             _ = await trigger(name, .boot, scheduledAt: nil, force: true)
         }
-        await saveStates(Array(fresh.keys))
+        // Only what differs from the database: a start with 10,000 unchanged jobs writes nothing.
+        let storedStates = Dictionary(stored.map { ($0.name, $0.state) }, uniquingKeysWith: { first, _ in first })
+        await saveStates(fresh.filter { storedStates[$0.key] != $0.value.state }.keys.sorted())
         wakeup.signal()
     }
 
@@ -272,13 +274,11 @@ public actor JobScheduler: Service {
     }
 
     func saveStates(_ names: [String]) async {
-        for name in names {
-            guard let state = jobs[name]?.state else { continue }
-            do {
-                try await database.jobs.saveState(name, state)
-            } catch {
-                logger.error("cannot save job state", metadata: ["schedd.job": "\(name)", "schedd.error": "\(error)"])
-            }
+        let states = names.compactMap { name in jobs[name].map { (name: name, state: $0.state) } }
+        do {
+            try await database.jobs.saveStates(states)
+        } catch {
+            logger.error("cannot save job state", metadata: ["schedd.jobs": "\(states.count)", "schedd.error": "\(error)"])
         }
     }
 }
