@@ -62,7 +62,7 @@ let package = Package(
         // The benchmark program (Benchmarks/README.md); run it in release mode.
         .executableTarget(
             name: "schedd-bench",
-            dependencies: ["SchedulerAPI", "Scheduler"],
+            dependencies: ["SchedulerAPI", "Scheduler", .product(name: "GRDB", package: "GRDB.swift")],
             path: "Benchmarks/Sources",
             swiftSettings: strict
         ),

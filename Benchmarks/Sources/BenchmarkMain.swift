@@ -5,13 +5,21 @@ import Foundation
 /// mean nothing.
 @main
 enum BenchmarkMain {
-    static let scenarios: [String: @Sendable () async throws -> BenchmarkResult] = [
-        "schedule-math": { ScheduleBenchmark.run(iterations: 2_000_000) },
-        "throughput": { try await EngineBenchmark.processThroughput() },
-        "in-process": { try await EngineBenchmark.handlerThroughput() },
-        "control-status": { try ControlBenchmark.status() },
-        "control-list": { try ControlBenchmark.list() },
+    /// Every scenario, in the order of the issue; each gives one or more rows.
+    static let scenarios: [(name: String, run: @Sendable () async throws -> [BenchmarkResult])] = [
+        ("throughput", { [try await EngineBenchmark.processThroughput()] }),
+        ("lateness-proc", { [try await LatenessBenchmark.processes()] }),
+        ("lateness-handler", { [try await LatenessBenchmark.handlers()] }),
+        ("in-process", { [try await EngineBenchmark.handlerThroughput()] }),
+        ("control-status", { [try ControlBenchmark.status()] }),
+        ("control-list", { [try ControlBenchmark.list()] }),
+        ("idle", { try await IdleBenchmark.run() }),
+        ("schedule-math", { [ScheduleBenchmark.run(iterations: 2_000_000)] }),
     ]
+
+    static func format(_ value: Double) -> String {
+        String(format: abs(value) < 10 ? "%.2f" : "%.0f", value)
+    }
 
     static func main() async throws {
         var arguments = Array(CommandLine.arguments.dropFirst())
@@ -20,22 +28,28 @@ enum BenchmarkMain {
             jsonPath = arguments[i + 1]
             arguments.removeSubrange(i...i + 1)
         }
-        let names = arguments.isEmpty ? scenarios.keys.sorted() : arguments
+        let names = arguments.isEmpty ? scenarios.map(\.name) : arguments
         var results: [BenchmarkResult] = []
         for name in names {
-            guard let scenario = scenarios[name] else {
-                FileHandle.standardError.write(Data("unknown scenario \(name); known: \(scenarios.keys.sorted().joined(separator: ", "))\n".utf8))
+            guard let scenario = scenarios.first(where: { $0.name == name }) else {
+                FileHandle.standardError.write(Data("unknown scenario \(name); known: \(scenarios.map(\.name).joined(separator: ", "))\n".utf8))
                 exit(2)
             }
-            results.append(try await scenario())
+            FileHandle.standardError.write(Data("running \(name)…\n".utf8))
+            do {
+                results.append(contentsOf: try await scenario.run())
+            } catch {
+                FileHandle.standardError.write(Data("\(name) failed: \(error)\n".utf8))
+                exit(1)
+            }
         }
         #if DEBUG
         print("warning: a debug build; run with -c release for real figures")
         #endif
         print("scenario        metric                         value          reference  target            met")
         for r in results {
-            let value = String(format: "%.0f", r.value)
-            let reference = r.reference.map { String(format: "%.0f", $0) } ?? "-"
+            let value = format(r.value)
+            let reference = r.reference.map(format) ?? "-"
             print("\(r.scenario.padding(toLength: 15, withPad: " ", startingAt: 0)) \(r.metric.padding(toLength: 30, withPad: " ", startingAt: 0)) \(value.padding(toLength: 14, withPad: " ", startingAt: 0)) \(reference.padding(toLength: 10, withPad: " ", startingAt: 0)) \(r.target.padding(toLength: 17, withPad: " ", startingAt: 0)) \(r.met ? "yes" : "NO")")
             print("  \(r.detail)")
         }

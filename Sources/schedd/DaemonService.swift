@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import Scheduler
 import ServiceLifecycle
@@ -34,6 +37,9 @@ struct DaemonService: Service {
             guard (try? await Task.sleep(for: .milliseconds(20))) != nil else { return }
         }
         let summary = await engine.summary()
+        // Loading a large job file leaves freed heap that glibc keeps; a daemon that idles for
+        // days should not carry its start-up peak.
+        Self.releaseFreeMemory()
         notifier.send("READY=1\nSTATUS=\(status.line(summary))")
         logger.info("ready", metadata: ["schedd.status": "\(summary)"])
         let pace = min(notifier.watchdogInterval ?? .seconds(5), .seconds(5))
@@ -54,5 +60,12 @@ struct DaemonService: Service {
             logger.notice("second stop signal: stopping active runs now")
             engine.hurryShutdown()
         }
+    }
+
+    /// glibc's `malloc_trim(0)`, looked up at run time: <malloc.h> is not in the Glibc module.
+    static func releaseFreeMemory() {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return }
+        let trim = unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
+        _ = trim(0)
     }
 }

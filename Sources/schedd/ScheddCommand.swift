@@ -73,6 +73,7 @@ struct ScheddCommand: AsyncParsableCommand {
         let format = DaemonLogHandler.Format(rawValue: logFormat) ?? .automatic(environment: environment)
         LoggingSystem.bootstrap { label in DaemonLogHandler(label: label, format: format, level: level) }
         let logger = Logger(label: "schedd")
+        Self.raiseFileLimit()
         let notifier = SystemdNotifier(environment: environment)
         let status = DaemonStatus()
         let dbPath = db ?? DefaultPaths.database(environment: environment)
@@ -137,5 +138,15 @@ struct ScheddCommand: AsyncParsableCommand {
     static func metadata(_ path: String, _ result: ApplyResult) -> Logger.Metadata {
         ["schedd.file": "\(path)", "schedd.created": "\(result.created.count)", "schedd.updated": "\(result.updated.count)",
          "schedd.unchanged": "\(result.unchanged.count)", "schedd.removed": "\(result.removed.count)"]
+    }
+
+    /// Every control connection is a file descriptor; the usual soft limit of 1,024 would make
+    /// a daemon with many clients refuse connections long before the hard limit (as Go and
+    /// systemd's own services do, the soft limit is raised to the hard one).
+    static func raiseFileLimit() {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
     }
 }

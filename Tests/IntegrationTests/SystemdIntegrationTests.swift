@@ -85,8 +85,8 @@ final class NotifyReceiver {
     @Test func jsonLogsAreOneObjectPerLine() throws {
         let scratch = try Scratch()
         let daemon = try DaemonProcess(["--db", scratch.path("schedd.db"), "--log-format", "json"], log: scratch.path("log"))
-        #expect(daemon.waitUntilStarted())
-        #expect(daemon.terminate() == 0)
+        #expect(daemon.waitUntilStarted(), "\(daemon.stderr())")
+        #expect(daemon.terminate() == 0, "\(daemon.stderr())")
         for line in daemon.stderr().split(separator: "\n") {
             let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
             #expect(object?["msg"] is String && object?["level"] is String && object?["ts"] is String)

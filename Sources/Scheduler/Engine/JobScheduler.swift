@@ -155,8 +155,9 @@ public actor JobScheduler: Service {
                     group.addTask { await self.execute(request) }
                 }
                 if Task.isCancelled {
-                    // Every wait returns at once now; let the cancelled runs wind down.
-                    await Task.yield()
+                    // Every cancellable wait returns at once now: wait for the cancelled runs to
+                    // wind down (each signals when it ends).
+                    if pool.busy > 0 || !active.isEmpty { await wakeup.waitIgnoringCancellation() }
                 } else {
                     await waitForWake(until: stopping ? (graceOverCancelled ? nil : shutdownDeadline) : nextDeadline())
                 }

@@ -1,6 +1,7 @@
 import Synchronization
 
-/// A flag set once from any thread (a signal handler's callback) and read by the engine.
+/// A flag set once from any thread and read from any other: a signal handler's callback for
+/// the engine, a run's output reader for its exit poll.
 final class StopFlag: Sendable {
     private let value = Atomic<Bool>(false)
     func set() { value.store(true, ordering: .relaxed) }

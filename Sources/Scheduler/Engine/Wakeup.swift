@@ -25,6 +25,22 @@ final class Wakeup: Sendable {
         continuation?.resume()
     }
 
+    /// Returns on a signal only, even in a cancelled task: a cancelled engine waits this way
+    /// for its runs to end (each run's end signals), instead of spinning.
+    func waitIgnoringCancellation() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let resumeNow = state.withLock { state -> Bool in
+                if case .pending = state {
+                    state = .idle
+                    return true
+                }
+                state = .waiting(continuation)
+                return false
+            }
+            if resumeNow { continuation.resume() }
+        }
+    }
+
     /// Returns on a signal or when the task is cancelled.
     func wait() async {
         await withTaskCancellationHandler {

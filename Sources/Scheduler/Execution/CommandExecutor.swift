@@ -91,6 +91,15 @@ public struct CommandExecutor: JobExecutor {
         return nil
     }
 
+    /// A sleep that cancellation does not cut short (a cancelled task's `Task.sleep` returns at
+    /// once, which would make the loop above spin).
+    static func pause(_ duration: Duration) async {
+        let nanoseconds = Int(duration.components.seconds) * 1_000_000_000 + Int(duration.components.attoseconds / 1_000_000_000)
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) { continuation.resume() }
+        }
+    }
+
     public func execute(_ request: ExecutionRequest) async throws -> ExecutionOutcome {
         let spec = request.spec
         let account: Account
@@ -140,18 +149,27 @@ public struct CommandExecutor: JobExecutor {
             ) { execution in
                 let pid = execution.processIdentifier.value
                 await request.onStart(pid)
+                let readerDone = StopFlag()
                 try await withThrowingTaskGroup(of: Bool.self) { group in
                     group.addTask {
+                        defer { readerDone.set() }
                         for try await chunk in execution.standardOutput {
                             chunk.withUnsafeBytes { sink.append($0) }
                         }
                         return true
                     }
                     // A child that outlives the main process keeps the pipe open; once the main
-                    // process has exited, its leftovers are swept so that the pipe closes.
+                    // process has exited, its leftovers are swept so that the pipe closes. This
+                    // goes on after a timeout or cancel too (a stopped run's escaped children
+                    // would otherwise hold the pipe, and the run, open), until the reader is done.
                     group.addTask {
-                        while !Task.isCancelled {
-                            try await Task.sleep(for: poll)
+                        while !readerDone.isSet {
+                            if Task.isCancelled {
+                                await Self.pause(poll)
+                            } else {
+                                try? await Task.sleep(for: poll)
+                            }
+                            if readerDone.isSet { break }
                             if ProcessTable.isZombie(pid) {
                                 await sweeper.sweep(job: spec.name, runID: request.runID, grace: spec.effectiveKillGrace)
                                 return false
@@ -160,7 +178,7 @@ public struct CommandExecutor: JobExecutor {
                         return false
                     }
                     // Until the reader has seen the end of the output.
-                    while let readerDone = try await group.next(), !readerDone {}
+                    while let readEverything = try await group.next(), !readEverything {}
                     group.cancelAll()
                 }
             }

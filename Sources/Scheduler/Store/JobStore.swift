@@ -42,7 +42,13 @@ public struct JobStore: Sendable {
                 if dryRun { return result }
 
                 let stamp = Timestamp.format(now)
-                for spec in file.jobs where !result.unchanged.contains(spec.name) {
+                let unchanged = Set(result.unchanged)
+                // What is read back next (the engine's reload right after) is then found decoded.
+                Self.specCache.withLock { cache in
+                    if cache.count + file.jobs.count > Self.specCacheLimit { cache.removeAll(keepingCapacity: true) }
+                    for spec in file.jobs { if let text = texts[spec.name] { cache[text] = spec } }
+                }
+                for spec in file.jobs where !unchanged.contains(spec.name) {
                     try db.execute(sql: """
                         INSERT INTO jobs (name, spec, enabled, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
                         ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, enabled = excluded.enabled,
@@ -172,6 +178,7 @@ public struct JobStore: Sendable {
     /// spec; listing 1,000 jobs then costs no re-validation (measured: 42 ms → see
     /// docs/performance.md).
     static let specCache = Mutex<[String: JobSpec]>([:])
+    static let specCacheLimit = 20_000
 
     static func decodeSpec(_ text: String, name: String) throws -> JobSpec {
         if let cached = specCache.withLock({ $0[text] }) { return cached }
@@ -182,7 +189,7 @@ public struct JobStore: Sendable {
             throw APIError(.internal, "the stored definition of job \"\(name)\" is unreadable: \(error)")
         }
         specCache.withLock { cache in
-            if cache.count >= 20_000 { cache.removeAll(keepingCapacity: true) }
+            if cache.count >= specCacheLimit { cache.removeAll(keepingCapacity: true) }
             cache[text] = spec
         }
         return spec

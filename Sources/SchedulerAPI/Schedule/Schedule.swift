@@ -12,16 +12,24 @@ public enum Schedule: Sendable, Hashable {
         "@hourly": "0 * * * *",
     ]
 
+    /// Spaces and tabs cut from both ends. (Foundation's `trimmingCharacters` goes through
+    /// NSString and was a tenth of the start-up time with 10,000 jobs.)
+    static func trimmed(_ text: some StringProtocol) -> String {
+        let blank: (Character) -> Bool = { $0 == " " || $0 == "\t" }
+        guard let first = text.firstIndex(where: { !blank($0) }), let last = text.lastIndex(where: { !blank($0) }) else { return "" }
+        return String(text[first...last])
+    }
+
     /// Parses any schedule SPEC.md allows: cron, macros, `@every DURATION`, `@reboot`.
     public init(parsing raw: String) throws(APIError) {
-        let text = raw.trimmingCharacters(in: .whitespaces)
+        let text = Self.trimmed(raw)
         guard !text.isEmpty else { throw APIError(.invalidSchedule, "the schedule is empty") }
         if text.hasPrefix("@") {
             let lowered = text.lowercased()
             if lowered == "@reboot" {
                 self = .reboot
             } else if lowered.hasPrefix("@every") {
-                let arg = text.dropFirst("@every".count).trimmingCharacters(in: .whitespaces)
+                let arg = Self.trimmed(text.dropFirst("@every".count))
                 guard let ms = DurationText.milliseconds(arg) else {
                     let hint = DurationText.suggestion(for: arg).map { " (try \"@every \($0)\")" } ?? ""
                     throw APIError(.invalidSchedule, "@every \"\(arg)\": not a duration\(hint)")

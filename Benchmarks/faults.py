@@ -1,0 +1,512 @@
+#!/usr/bin/env python3
+"""The fault suite of issue 7, run by hand against the release binaries.
+
+    swift build -c release --static-swift-stdlib
+    Benchmarks/faults.py                 # every fault
+    Benchmarks/faults.py kill9 --cycles 50
+    Benchmarks/faults.py dblock flood output jobfiles
+
+Each fault prints one line of counts (tried / survived / lost) and what was checked; the whole
+run ends with a Markdown table for docs/reliability.md. Exit status 1 if anything was lost.
+Python 3 standard library only; Linux only (/proc).
+"""
+import json
+import os
+import random
+import resource
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, ".build", "release")
+SCHEDD = os.path.join(BIN, "schedd")
+SCHEDCTL = os.path.join(BIN, "schedctl")
+
+
+def http(sock_path, method, path, body=None, timeout=10.0, headers=""):
+    """One request on a fresh connection; (status, body bytes). Raises on a dead socket."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(sock_path)
+        data = body if isinstance(body, bytes) else (body or "").encode()
+        head = f"{method} {path} HTTP/1.1\r\nHost: schedd\r\nConnection: close\r\n{headers}"
+        if body is not None:
+            head += f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n"
+        s.sendall(head.encode() + b"\r\n" + data)
+        reply = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+    finally:
+        s.close()
+    head, _, rest = reply.partition(b"\r\n\r\n")
+    status = int(head.split(b" ")[1]) if head.startswith(b"HTTP/1.1 ") else 0
+    if b"transfer-encoding: chunked" in head.lower():
+        out, i = b"", 0
+        while i < len(rest):
+            end = rest.index(b"\r\n", i)
+            size = int(rest[i:end].split(b";")[0], 16)
+            if size == 0:
+                break
+            out += rest[end + 2:end + 2 + size]
+            i = end + 2 + size + 2
+        rest = out
+    return status, rest
+
+
+class Daemon:
+    """The release schedd on a directory's database and socket."""
+
+    def __init__(self, directory, config=None, extra=()):
+        self.dir = directory
+        self.db = os.path.join(directory, "schedd.db")
+        self.sock = os.path.join(directory, "s.sock")
+        self.config = config
+        self.extra = list(extra)
+        self.proc = None
+
+    def start(self, timeout=20):
+        args = [SCHEDD, "--db", self.db, "--socket", self.sock, "--log-level", "warning"] + self.extra
+        if self.config:
+            args += ["--config", self.config]
+        self.log = open(os.path.join(self.dir, "schedd.log"), "ab")
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=self.log)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            try:
+                if http(self.sock, "GET", "/v1/status", timeout=2)[0] == 200:
+                    return True
+            except OSError:
+                pass
+            time.sleep(0.01)
+        return False
+
+    def status(self):
+        code, body = http(self.sock, "GET", "/v1/status", timeout=10)
+        return json.loads(body) if code == 200 else None
+
+    def kill9(self):
+        self.proc.kill()
+        self.proc.wait()
+
+    def stop(self, timeout=60):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode if self.proc else None
+
+    def rss_kib(self, field="VmRSS"):
+        try:
+            for line in open(f"/proc/{self.proc.pid}/status"):
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+        except OSError:
+            pass
+        return 0
+
+
+def instance_id(db):
+    with sqlite3.connect(db) as c:
+        return c.execute("SELECT value FROM meta WHERE key = 'instance_id'").fetchone()[0]
+
+
+def processes_of(instance):
+    """Pids of live processes started for runs of this database (schedd marks their environment)."""
+    marker = f"SCHEDD_INSTANCE={instance}".encode()
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                env = f.read().split(b"\0")
+            with open(f"/proc/{pid}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if marker in env and state != "Z":
+            found.append(int(pid))
+    return found
+
+
+def write_jobs(directory, jobs):
+    path = os.path.join(directory, "jobs.json")
+    with open(path, "w") as f:
+        json.dump({"jobs": jobs}, f)
+    return path
+
+
+def dump(db):
+    """Every table's rows: a refused change must leave this equal."""
+    with sqlite3.connect(db) as c:
+        return {t: c.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()
+                for (t,) in c.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY 1")}
+
+
+# ---------------------------------------------------------------------------------------------
+
+def fault_kill9(cycles):
+    """kill -9 of the daemon at random moments under load, restarted each time."""
+    d = tempfile.mkdtemp(prefix="schedd-fault-")
+    starts = os.path.join(d, "starts.log")
+    mark = f'echo "$SCHEDD_RUN_ID" >> {starts}; '
+    jobs = [{"name": f"quick{i}", "shell": mark + "sleep 0.2", "schedule": "@every 1s"} for i in range(10)]
+    jobs += [
+        {"name": "every-second", "shell": mark + "sleep 0.5", "schedule": "* * * * * *", "catch_up": "all"},
+        {"name": "slow", "shell": mark + "sleep 5", "schedule": "@every 1s"},
+        {"name": "tree", "shell": mark + "(sleep 60 &); setsid sleep 60 & sleep 60 & sleep 3", "schedule": "@every 2s"},
+        {"name": "manual", "shell": mark + "sleep 1", "concurrency": "allow"},
+    ]
+    daemon = Daemon(d, write_jobs(d, jobs), ["--workers", "8"])
+    restarted = 0
+    for _ in range(cycles):
+        if daemon.start():
+            restarted += 1
+        until = time.time() + random.uniform(0.3, 3.0)
+        while time.time() < until:
+            try:
+                http(daemon.sock, "POST", "/v1/jobs/manual/run", timeout=2)
+            except OSError:
+                pass
+            time.sleep(random.uniform(0.05, 0.4))
+        daemon.kill9()
+    final_ok = daemon.start()
+    time.sleep(3)
+    daemon.stop()
+    started = {int(x) for x in open(starts).read().split()} if os.path.exists(starts) else set()
+    with sqlite3.connect(daemon.db) as c:
+        rows = {r[0] for r in c.execute("SELECT id FROM runs")}
+        running = c.execute("SELECT count(*) FROM runs WHERE status = 'running'").fetchone()[0]
+        interrupted = c.execute("SELECT count(*) FROM runs WHERE status = 'interrupted'").fetchone()[0]
+        doubled = c.execute("""SELECT count(*) FROM (SELECT job, scheduled_at FROM runs
+                               WHERE trigger IN ('schedule', 'catch_up') AND status != 'skipped'
+                               GROUP BY job, scheduled_at HAVING count(*) > 1)""").fetchone()[0]
+        integrity = c.execute("PRAGMA integrity_check").fetchone()[0]
+    left = processes_of(instance_id(daemon.db))
+    lost = len(started - rows)
+    ok = lost == 0 and running == 0 and doubled == 0 and integrity == "ok" and not left and final_ok
+    detail = (f"{len(started)} runs started, {len(rows)} rows; started without a row: {lost}; "
+              f"left running: {running}; interrupted (marked at restart): {interrupted}; slots fired twice: {doubled}; "
+              f"integrity_check: {integrity}; job processes left: {len(left)}; restarts that came up: {restarted + final_ok}/{cycles + 1}")
+    return ("kill -9 under load", cycles, restarted + final_ok - 1 if final_ok else restarted, lost, ok, detail)
+
+
+def fault_dblock(seconds=10):
+    """Another process holds the write lock (BEGIN IMMEDIATE, as in sqlite3) for 10 s."""
+    d = tempfile.mkdtemp(prefix="schedd-fault-")
+    starts = os.path.join(d, "starts.log")
+    jobs = [{"name": "tick", "shell": f'echo "$SCHEDD_RUN_ID $(date +%s.%N)" >> {starts}', "schedule": "@every 1s"}]
+    daemon = Daemon(d, write_jobs(d, jobs))
+    daemon.start()
+    time.sleep(3)
+    locker = sqlite3.connect(daemon.db, timeout=30, isolation_level=None)
+    locker.execute("BEGIN IMMEDIATE")
+    locked_at = time.time()
+    status_ok = 0
+    for _ in range(seconds * 4):
+        try:
+            if daemon.status() is not None:
+                status_ok += 1
+        except OSError:
+            pass
+        time.sleep(0.25)
+    locker.execute("COMMIT")
+    released_at = time.time()
+    locker.close()
+    time.sleep(5)
+    daemon.stop()
+    lines = [l.split() for l in open(starts).read().splitlines()] if os.path.exists(starts) else []
+    during = sum(1 for _, t in lines if locked_at <= float(t) < released_at)
+    ids = {int(i) for i, _ in lines}
+    with sqlite3.connect(daemon.db) as c:
+        rows = {r[0] for r in c.execute("SELECT id FROM runs")}
+        late = c.execute("""SELECT count(*) FROM runs WHERE job = 'tick' AND scheduled_at IS NOT NULL
+                            AND (julianday(started_at) - julianday(scheduled_at)) * 86400 > 1""").fetchone()[0]
+        total = c.execute("SELECT count(*) FROM runs WHERE job = 'tick' AND status != 'skipped'").fetchone()[0]
+        integrity = c.execute("PRAGMA integrity_check").fetchone()[0]
+    lost = len(ids - rows)
+    expected = int(released_at + 5 - (locked_at - seconds) )  # roughly one per second of the test
+    ok = lost == 0 and integrity == "ok" and status_ok == seconds * 4
+    detail = (f"lock held {seconds} s: status answered {status_ok}/{seconds * 4} times during it; "
+              f"runs started during the lock: {during}; runs afterwards: {total} rows (~{expected} s of schedule), "
+              f"{late} of them started over 1 s late; started without a row: {lost}; integrity_check: {integrity}")
+    return ("database write lock held 10 s", 1, 1 if ok else 0, lost, ok, detail)
+
+
+def malformed_requests(count, seed):
+    rnd = random.Random(seed)
+    kinds = []
+    for i in range(count):
+        k = i % 10
+        if k == 0:
+            kinds.append(bytes(rnd.getrandbits(8) for _ in range(rnd.randint(1, 2000))))
+        elif k == 1:
+            full = b"POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{\"jobs\": []}"
+            kinds.append(full[:rnd.randint(1, len(full) - 1)])
+        elif k == 2:
+            body = b"{\"jobs\": [" + b"1," * 600_000 + b"1]}"
+            kinds.append(b"POST /v1/jobs HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        elif k == 3:
+            body = rnd.choice([b'{"jobs": 5}', b'[1,2]', b'"x"', b'{"jobs": [{"name": 5}]}', b'{"jobs": [{"name": "a", "shell": ["x"]}]}', b'null'])
+            kinds.append(b"POST /v1/jobs HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        elif k == 4:
+            body = b'{"name": "\xff\xfe\xc0", "shell": "\xed\xa0\x80"}'
+            kinds.append(b"PUT /v1/jobs/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        elif k == 5:
+            kinds.append(b"GET /v1/" + bytes(rnd.choice(b"abcxyz/%?&=.\xff") for _ in range(rnd.randint(1, 300))) + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        elif k == 6:
+            kinds.append(b"GET /v1/status HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * rnd.randint(10_000, 200_000) + b"\r\nConnection: close\r\n\r\n")
+        elif k == 7:
+            kinds.append(rnd.choice([b"BREW /v1/status HTTP/1.1\r\n\r\n", b"GET / HTTP/9.9\r\n\r\n", b"\r\n\r\n\r\n", b"GET /v1/runs?limit=-1&before=x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                                     b"GET /v1/runs?since=yesterday HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"POST /v1/jobs/%00/run HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"]))
+        elif k == 8:
+            kinds.append(b"POST /v1/jobs HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\n" + bytes(rnd.getrandbits(8) for _ in range(100)))
+        else:
+            kinds.append(b"POST /v1/jobs?dry_run=true HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 999999999\r\n\r\n{")
+    return kinds
+
+
+def fault_flood(connections=1000, requests=10_000):
+    """1,000 idle connections at once, then 10,000 malformed requests from 8 threads."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, connections + 512)), hard))
+    d = tempfile.mkdtemp(prefix="schedd-fault-")
+    daemon = Daemon(d, write_jobs(d, [{"name": f"j{i}", "shell": "true", "schedule": "@hourly"} for i in range(20)]))
+    daemon.start()
+    before = dump(daemon.db)
+    held, refused = [], 0
+    for _ in range(connections):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(5)
+        try:
+            s.connect(daemon.sock)
+            held.append(s)
+        except OSError:
+            refused += 1
+            s.close()
+    status_during_hold = daemon.status()
+    served = {"ok": 0, "bad_status": 0}
+    lock = threading.Lock()
+    payloads = malformed_requests(requests, 7)
+
+    def worker(part):
+        for i, p in enumerate(part):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(15)
+            try:
+                s.connect(daemon.sock)
+                s.sendall(p)
+                s.shutdown(socket.SHUT_WR)
+                while s.recv(65536):
+                    pass
+            except OSError:
+                pass
+            finally:
+                s.close()
+            if i % 50 == 0:
+                try:
+                    st = daemon.status()
+                    good = st is not None and st["jobs"]["total"] == 20
+                except (OSError, ValueError, KeyError):
+                    good = False
+                with lock:
+                    served["ok" if good else "bad_status"] += 1
+
+    threads = [threading.Thread(target=worker, args=(payloads[i::8],)) for i in range(8)]
+    started = time.time()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.time() - started
+    for s in held:
+        s.close()
+    time.sleep(0.5)
+    after = daemon.status()
+    alive = daemon.proc.poll() is None
+    rss = daemon.rss_kib("VmHWM") / 1024
+    daemon.stop()
+    unchanged = dump(daemon.db) == before
+    ok = alive and after is not None and served["bad_status"] == 0 and status_during_hold is not None and unchanged
+    detail = (f"{len(held)} connections held open ({refused} refused), status during: {'ok' if status_during_hold else 'FAILED'}; "
+              f"{requests} malformed requests in {elapsed:.1f} s with status checked {served['ok'] + served['bad_status']} times: "
+              f"{served['bad_status']} wrong; daemon alive after: {alive}; database unchanged: {unchanged}; peak RSS {rss:.0f} MiB")
+    return ("1,000 connections + 10,000 malformed requests", requests, requests if ok else 0, 0, ok, detail)
+
+
+def fault_output():
+    """Jobs that misbehave: print 1 GiB, ignore SIGTERM, leave children behind, die by signal."""
+    d = tempfile.mkdtemp(prefix="schedd-fault-")
+    jobs = [
+        {"name": "gigabyte", "shell": "yes 'schedd output flood, line after line' | head -c 1073741824", "timeout": "5m"},
+        {"name": "ignores-term", "shell": "trap '' TERM; sleep 60", "timeout": "1s", "kill_grace": "500ms"},
+        {"name": "grandchildren", "shell": "sleep 60 & sleep 60 & echo parent done"},
+        {"name": "setsid", "shell": "setsid sleep 60 & echo escaped"},
+        {"name": "double-fork", "shell": "(sleep 60 &) ; echo orphaned"},
+        {"name": "by-signal", "shell": "kill -SEGV $$"},
+    ]
+    expected = {"gigabyte": "succeeded", "ignores-term": "timed_out", "grandchildren": "succeeded",
+                "setsid": "succeeded", "double-fork": "succeeded", "by-signal": "failed"}
+    daemon = Daemon(d, write_jobs(d, jobs), ["--workers", "8"])
+    daemon.start()
+    idle_rss = daemon.rss_kib() / 1024
+    for name in expected:
+        http(daemon.sock, "POST", f"/v1/jobs/{name}/run")
+    peak = 0
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        peak = max(peak, daemon.rss_kib())
+        st = daemon.status()
+        if st and st["workers_busy"] == 0 and st["queued"] == 0:
+            break
+        time.sleep(0.05)
+    time.sleep(1)
+    with sqlite3.connect(daemon.db) as c:
+        got = dict(c.execute("SELECT job, status FROM runs"))
+        big = c.execute("SELECT length(output), output_truncated, duration_ms FROM runs WHERE job = 'gigabyte'").fetchone()
+        sig = c.execute("SELECT signal FROM runs WHERE job = 'by-signal'").fetchone()[0]
+    left = processes_of(instance_id(daemon.db))
+    daemon.stop()
+    wrong = [f"{j}: {got.get(j)}" for j, s in expected.items() if got.get(j) != s]
+    ok = not wrong and not left and big[1] == 1 and sig == 11
+    detail = (f"statuses {'as expected' if not wrong else 'WRONG: ' + ', '.join(wrong)}; by-signal recorded signal {sig}; "
+              f"1 GiB job: kept {big[0]} bytes (truncated={big[1]}) in {big[2]} ms; daemon RSS idle {idle_rss:.0f} MiB, "
+              f"peak during {peak / 1024:.0f} MiB; job processes left: {len(left)}")
+    return ("misbehaving jobs (1 GiB output, SIGTERM ignored, escapes, signal)", len(expected), len(expected) - len(wrong), 0, ok, detail)
+
+
+def corpus():
+    """Malformed job files: (name, bytes)."""
+    job = '{"name": "a", "shell": "true"}'
+    files = [
+        ("empty", b""),
+        ("whitespace", b"  \n\t "),
+        ("BOM only", b"\xef\xbb\xbf"),
+        ("truncated", b'{"jobs": [{"name": "a", "sh'),
+        ("deep nesting", b'{"jobs": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"),
+        ("deep objects", b'{"jobs": [' + b'{"a":' * 5000 + b"1" + b"}" * 5000 + b"]}"),
+        ("huge number", b'{"jobs": [{"name": "a", "shell": "true", "retries": 1' + b"0" * 400 + b'}]}'),
+        ("huge exponent", b'{"jobs": [{"name": "a", "shell": "true", "retries": 1e400}]}'),
+        ("negative retries", b'{"jobs": [{"name": "a", "shell": "true", "retries": -1}]}'),
+        ("fractional retries", b'{"jobs": [{"name": "a", "shell": "true", "retries": 1.5}]}'),
+        ("duplicate keys", b'{"jobs": [{"name": "a", "name": "b", "shell": "true"}]}'),
+        ("duplicate jobs", ('{"jobs": [%s, %s]}' % (job, job)).encode()),
+        ("UTF-16", ('{"jobs": [%s]}' % job).encode("utf-16")),
+        ("Latin-1", '{"jobs": [{"name": "caf\u00e9", "shell": "true"}]}'.encode("latin-1")),
+        ("invalid UTF-8", b'{"jobs": [{"name": "a\xff\xfe", "shell": "true"}]}'),
+        ("lone surrogate escape", b'{"jobs": [{"name": "a\\ud800", "shell": "true"}]}'),
+        ("NUL byte", b'{"jobs": [{"name": "a\x00", "shell": "true"}]}'),
+        ("control character", b'{"jobs": [{"name": "a\x01b", "shell": "true"}]}'),
+        ("trailing garbage", ('{"jobs": [%s]} xyz' % job).encode()),
+        ("trailing comma", ('{"jobs": [%s,]}' % job).encode()),
+        ("comments", ('// jobs\n{"jobs": [%s]}' % job).encode()),
+        ("single quotes", b"{'jobs': []}"),
+        ("jobs not an array", b'{"jobs": {"name": "a"}}'),
+        ("top level array", ("[%s]" % job).encode()),
+        ("wrong types", b'{"jobs": [{"name": 5, "shell": ["x"], "timeout": true}]}'),
+        ("no action", b'{"jobs": [{"name": "a"}]}'),
+        ("two actions", b'{"jobs": [{"name": "a", "shell": "true", "command": ["true"]}]}'),
+        ("bad schedule", b'{"jobs": [{"name": "a", "shell": "true", "schedule": "61 * * * *"}]}'),
+        ("impossible date", b'{"jobs": [{"name": "a", "shell": "true", "schedule": "0 0 30 2 *"}]}'),
+        ("unknown zone", b'{"jobs": [{"name": "a", "shell": "true", "schedule": "@daily", "timezone": "Mars/Olympus"}]}'),
+        ("bad duration", b'{"jobs": [{"name": "a", "shell": "true", "timeout": "20 seconds"}]}'),
+        ("unknown field", b'{"jobs": [{"name": "a", "shell": "true", "shedule": "@daily"}]}'),
+        ("missing reference", b'{"jobs": [{"name": "a", "shell": "true", "on_failure": "nobody"}]}'),
+        ("huge string", b'{"jobs": [{"name": "' + b"a" * 10_000_000 + b'", "shell": "true"}]}'),
+        ("empty name", b'{"jobs": [{"name": "", "shell": "true"}]}'),
+        ("reserved env", b'{"jobs": [{"name": "a", "shell": "true", "env": {"SCHEDD_JOB": "x"}}]}'),
+        ("random bytes", bytes(random.Random(1).getrandbits(8) for _ in range(4096))),
+    ]
+    return files
+
+
+def fault_jobfiles():
+    """Each malformed file refused with a clear error by validate, by schedd --config, and by the API; nothing changes."""
+    d = tempfile.mkdtemp(prefix="schedd-fault-")
+    good = write_jobs(d, [{"name": "keep", "shell": "true", "schedule": "@hourly"}])
+    daemon = Daemon(d, good)
+    daemon.start()
+    daemon.stop()
+    baseline = dump(daemon.db)
+    tried, refused, failures = 0, 0, []
+    for name, data in corpus():
+        tried += 1
+        path = os.path.join(d, "bad.json")
+        with open(path, "wb") as f:
+            f.write(data)
+        v = subprocess.run([SCHEDCTL, "validate", path], capture_output=True, timeout=60)
+        s = subprocess.run([SCHEDD, "--db", daemon.db, "--socket", daemon.sock, "--config", path], capture_output=True, timeout=60)
+        ok = v.returncode == 2 and v.stderr.strip() and s.returncode == 2 and s.stderr.strip() and dump(daemon.db) == baseline
+        if ok:
+            refused += 1
+        else:
+            failures.append(f"{name} (validate {v.returncode}, schedd {s.returncode})")
+    # The same corpus through the running daemon's API.
+    daemon.config = good
+    daemon.start()
+    api_ok = 0
+    for name, data in corpus():
+        try:
+            code, body = http(daemon.sock, "POST", "/v1/jobs", body=data, timeout=60)
+        except OSError:
+            code, body = 0, b""
+        if 400 <= code < 500 and b'"error"' in body:
+            api_ok += 1
+        else:
+            failures.append(f"{name} (API {code})")
+    alive = daemon.status() is not None
+    daemon.stop()
+    unchanged = dump(daemon.db) == baseline
+    ok = refused == tried and api_ok == tried and alive and unchanged
+    detail = (f"{tried} files: refused with exit 2 and a message by both `schedctl validate` and `schedd --config`: {refused}; "
+              f"refused with 4xx + error JSON by POST /v1/jobs: {api_ok}; database unchanged: {unchanged}"
+              + (f"; FAILED: {', '.join(failures)}" if failures else ""))
+    failed_files = {f.split(" (")[0] for f in failures}
+    return ("malformed job files", tried, tried - len(failed_files), 0 if unchanged else 1, ok, detail)
+
+
+def main():
+    for path in (SCHEDD, SCHEDCTL):
+        if not os.access(path, os.X_OK):
+            sys.exit(f"{path} is missing: build with `swift build -c release --static-swift-stdlib`")
+    args = sys.argv[1:]
+    cycles = 50
+    if "--cycles" in args:
+        i = args.index("--cycles")
+        cycles = int(args[i + 1])
+        del args[i:i + 2]
+    faults = {"kill9": lambda: fault_kill9(cycles), "dblock": fault_dblock, "flood": fault_flood,
+              "output": fault_output, "jobfiles": fault_jobfiles}
+    names = args or list(faults)
+    rows = []
+    for name in names:
+        if name not in faults:
+            sys.exit(f"unknown fault {name}; known: {', '.join(faults)}")
+        print(f"running {name}…", file=sys.stderr, flush=True)
+        row = faults[name]()
+        rows.append(row)
+        title, tried, survived, lost, ok, detail = row
+        print(f"{'ok  ' if ok else 'FAIL'} {title}: tried {tried}, survived {survived}, lost {lost}\n     {detail}", flush=True)
+    print("\n| fault | tried | survived | lost | result | what was checked |\n| --- | --- | --- | --- | --- | --- |")
+    for title, tried, survived, lost, ok, detail in rows:
+        print(f"| {title} | {tried} | {survived} | {lost} | {'ok' if ok else '**failed**'} | {detail} |")
+    sys.exit(0 if all(r[4] for r in rows) else 1)
+
+
+if __name__ == "__main__":
+    main()
