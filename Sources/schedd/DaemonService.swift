@@ -43,7 +43,9 @@ struct DaemonService: Service {
         notifier.send("READY=1\nSTATUS=\(status.line(summary))")
         logger.info("ready", metadata: ["schedd.status": "\(summary)"])
         let pace = min(notifier.watchdogInterval ?? .seconds(5), .seconds(5))
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+        // Also while shutting down (the status says so): this task ends when the engine has
+        // drained and the group cancels it, never before, which would cut the drain short.
+        while !Task.isCancelled {
             guard (try? await Task.sleep(for: pace)) != nil else { return }
             // Asking the actor is the liveness check: a wedged engine never answers.
             let summary = await engine.summary()

@@ -48,4 +48,25 @@ func processes(running argv: [String]) -> [pid_t] {
         #expect(try sqlite(db, "SELECT status FROM runs WHERE id = 1") == "cancelled")
         #expect(processes(running: ["sleep", "3714"]).isEmpty)
     }
+
+    /// The daemon once cut its own grace period short: a task that ended on the shutdown
+    /// signal cancelled the engine, whose sweeper then stopped before the run it was sweeping.
+    /// A run that ends within the grace period must end as it would have, and schedd with it.
+    @Test func sigtermLetsARunningJobFinishWithinTheGracePeriod() throws {
+        let scratch = try Scratch()
+        let db = scratch.path("schedd.db")
+        let gate = scratch.path("gate")
+        let config = try scratch.write("jobs.json", #"""
+            {"jobs": [{"name": "finishing", "schedule": "@reboot",
+                       "shell": "while [ ! -e \#(gate) ]; do sleep 0.05; done; sleep 6; echo done"}]}
+            """#)
+        let daemon = try DaemonProcess(["--db", db, "--config", config, "--shutdown-grace", "60s"], log: scratch.path("schedd.log"))
+        #expect(daemon.waitUntilStarted())
+        #expect(eventually { (try? sqlite(db, "SELECT status FROM runs WHERE id = 1")) == "running" })
+        // The run now needs 6 s more: longer than the daemon's 5 s status pace, well within the grace.
+        _ = FileManager.default.createFile(atPath: gate, contents: nil)
+        kill(daemon.pid, SIGTERM)
+        #expect(daemon.terminate(timeout: 40) == 0)
+        #expect(try sqlite(db, "SELECT status || ' ' || output FROM runs WHERE id = 1") == "succeeded done")
+    }
 }

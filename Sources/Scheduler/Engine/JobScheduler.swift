@@ -118,7 +118,7 @@ public actor JobScheduler: Service {
                 stopRequested.set()
                 wakeup.signal()
             }
-            outer.cancelAll()
+            await sweeper.stop()
         }
     }
 

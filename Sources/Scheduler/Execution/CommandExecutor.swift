@@ -91,15 +91,6 @@ public struct CommandExecutor: JobExecutor {
         return nil
     }
 
-    /// A sleep that cancellation does not cut short (a cancelled task's `Task.sleep` returns at
-    /// once, which would make the loop above spin).
-    static func pause(_ duration: Duration) async {
-        let nanoseconds = Int(duration.components.seconds) * 1_000_000_000 + Int(duration.components.attoseconds / 1_000_000_000)
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) { continuation.resume() }
-        }
-    }
-
     public func execute(_ request: ExecutionRequest) async throws -> ExecutionOutcome {
         let spec = request.spec
         let account: Account
@@ -165,7 +156,7 @@ public struct CommandExecutor: JobExecutor {
                     group.addTask {
                         while !readerDone.isSet {
                             if Task.isCancelled {
-                                await Self.pause(poll)
+                                await Pause.ignoringCancellation(poll)
                             } else {
                                 try? await Task.sleep(for: poll)
                             }

@@ -8,7 +8,9 @@ import Glibc
 /// were orphaned by a double fork get SIGTERM, then SIGKILL after the job's `kill_grace`.
 ///
 /// It runs on its own task, inside the engine's service, so that the grace period is waited out
-/// whatever happened to the run's task (a cancelled task cannot sleep).
+/// whatever happened to the run's task (a cancelled task cannot sleep). It goes on when that
+/// task is cancelled too, until the engine, its drain over, calls `stop()`: a run stopped at a
+/// cancelled shutdown still has its leftovers swept, and its `sweep` returns.
 public actor ProcessSweeper {
     struct Pending {
         var grace: Duration
@@ -21,22 +23,26 @@ public actor ProcessSweeper {
     private let logger: Logger
     private let interval: Duration
     let instanceID: String
-    private let wakes: AsyncStream<Void>
-    private let wakeContinuation: AsyncStream<Void>.Continuation
+    private let wakeup = Wakeup()
+    private var stopped = false
 
     public init(instanceID: String, logger: Logger, interval: Duration = .milliseconds(100)) {
         self.instanceID = instanceID
         self.logger = logger
         self.interval = interval
-        (wakes, wakeContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     /// Asks for the processes of a run to be stopped, and waits until none is left.
     public func sweep(job: String, runID: Int64, grace: Duration) async {
         let marker = ProcessTable.Marker(instance: instanceID, runID: runID)
+        if stopped {
+            // Too late for a grace period: whatever is left is killed now.
+            for pids in ProcessTable.processes(carrying: [marker]).values { pids.forEach { kill($0, SIGKILL) } }
+            return
+        }
         await withCheckedContinuation { continuation in
             pending[marker, default: Pending(grace: grace)].waiters.append(continuation)
-            wakeContinuation.yield()
+            wakeup.signal()
         }
     }
 
@@ -44,23 +50,27 @@ public actor ProcessSweeper {
     public func sweepInBackground(job: String, runID: Int64, grace: Duration) {
         let marker = ProcessTable.Marker(instance: instanceID, runID: runID)
         if pending[marker] == nil { pending[marker] = Pending(grace: grace) }
-        wakeContinuation.yield()
+        wakeup.signal()
     }
 
-    /// Sweeps until the task is cancelled; the engine runs it for its whole life and cancels it
-    /// after its own drain, which relies on it.
+    /// Sweeps until `stop()`; the engine runs it for its whole life.
     public func run() async {
-        var iterator = wakes.makeAsyncIterator()
-        while !Task.isCancelled {
+        while !stopped {
             if pending.isEmpty {
-                guard await iterator.next() != nil else { break }
+                await wakeup.waitIgnoringCancellation()
                 continue
             }
             pass()
-            if !pending.isEmpty { try? await Task.sleep(for: interval) }
+            if !pending.isEmpty { await Pause.ignoringCancellation(interval) }
         }
         for (_, entry) in pending { entry.waiters.forEach { $0.resume() } }
         pending = [:]
+    }
+
+    /// Ends `run()`: called by the engine once no run is left.
+    public func stop() {
+        stopped = true
+        wakeup.signal()
     }
 
     /// One scan of `/proc`: signal what is left, release the waiters of runs with none left.
