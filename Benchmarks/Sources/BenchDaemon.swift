@@ -34,6 +34,10 @@ final class BenchDaemon {
         process.executableURL = URL(fileURLWithPath: Self.schedd)
         process.arguments = ["--db", database, "--socket", socket, "--log-level", "warning"] + arguments
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        // The environment contrib/systemd/schedd.service gives the daemon.
+        var environment = ProcessInfo.processInfo.environment
+        environment["MALLOC_ARENA_MAX"] = "1"
+        process.environment = environment
         let began = ContinuousClock.now
         try process.run()
         while true {

@@ -10,8 +10,9 @@ public struct OutputTail: Sendable {
 
     public init(limit: Int) {
         self.limit = max(0, limit)
+        // Grown as output comes: most runs print little or nothing, and reserving the limit
+        // up front cost every run a 64 KiB allocation.
         storage = []
-        storage.reserveCapacity(min(self.limit, 64 * 1024))
     }
 
     /// Whether earlier output was dropped.
