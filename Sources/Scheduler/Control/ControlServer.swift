@@ -65,7 +65,8 @@ public struct ControlServer: Service {
 
     public func run() async throws {
         let router = Router(context: ControlContext.self)
-        router.add(middleware: ControlMiddleware(daemonUID: getuid(), socketGroup: configuration.socketGroup, logger: logger))
+        let peers = PeerCheckHandler.Registry()
+        router.add(middleware: ControlMiddleware(daemonUID: getuid(), socketGroup: configuration.socketGroup, peers: peers, logger: logger))
         ControlRoutes(engine: engine, startedAt: startedAt, configPath: configuration.configPath).register(on: router)
         let path = configuration.socketPath
         let group = configuration.socketGroup
@@ -73,7 +74,8 @@ public struct ControlServer: Service {
         let idle = configuration.idleTimeout
         let app = Application(
             router: router,
-            server: .http1(configuration: .init(idleTimeout: .milliseconds(Int64(idle.milliseconds)))),
+            server: .http1(configuration: .init(additionalChannelHandlers: [PeerCheckHandler(registry: peers)],
+                                                idleTimeout: .milliseconds(Int64(idle.milliseconds)))),
             configuration: .init(address: .unixDomainSocket(path: path), serverName: nil),
             onServerRunning: { _ in
                 // The mode comes from the umask at bind; set it explicitly.
@@ -93,10 +95,13 @@ struct ControlMiddleware: RouterMiddleware {
     typealias Context = ControlContext
     let daemonUID: uid_t
     let socketGroup: gid_t?
+    let peers: PeerCheckHandler.Registry
     let logger: Logger
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let peer = await PeerCredentials.of(context.channel), peer.isAllowed(daemonUID: daemonUID, group: socketGroup) else {
+        let known = peers.peer(of: context.channel)
+        guard let peer = known == nil ? await PeerCredentials.of(context.channel) : known,
+              peer.isAllowed(daemonUID: daemonUID, group: socketGroup) else {
             logger.warning("control request refused: peer not allowed", metadata: ["schedd.path": "\(request.uri.path)"])
             return Self.error(.forbidden, APIError(.init(rawValue: "forbidden"), "only root, the daemon's user and members of the socket group may use schedd's socket"))
         }
