@@ -224,17 +224,19 @@ public struct JobStore: Sendable {
             FROM jobs j LEFT JOIN job_state s ON s.job = j.name
             WHERE ?1 IS NULL OR j.name = ?1 ORDER BY j.name
             """, arguments: [filter])
+        // Columns by position, in the order of the SELECT: by name, each read is a
+        // case-insensitive search (a fifth of the start-up time with 10,000 jobs).
         return try rows.map { row in
-            let name: String = row["name"]
+            let name: String = row[0]
             let state = JobState(
-                paused: row["paused"] ?? false, pauseReason: row["pause_reason"],
-                consecutiveFailures: row["consecutive_failures"] ?? 0, lastRunID: row["last_run_id"],
-                nextRunAt: (row["next_run_at"] as String?).flatMap(Timestamp.parse),
-                lastFireAt: (row["last_fire_at"] as String?).flatMap(Timestamp.parse))
+                paused: row[4] ?? false, pauseReason: row[5],
+                consecutiveFailures: row[6] ?? 0, lastRunID: row[7],
+                nextRunAt: (row[8] as String?).flatMap(Timestamp.parse),
+                lastFireAt: (row[9] as String?).flatMap(Timestamp.parse))
             return JobInfo(
-                spec: try decodeSpec(row["spec"], name: name),
-                createdAt: Timestamp.parse(row["created_at"]) ?? Date(timeIntervalSince1970: 0),
-                updatedAt: Timestamp.parse(row["updated_at"]) ?? Date(timeIntervalSince1970: 0),
+                spec: try decodeSpec(row[1], name: name),
+                createdAt: Timestamp.parse(row[2]) ?? Date(timeIntervalSince1970: 0),
+                updatedAt: Timestamp.parse(row[3]) ?? Date(timeIntervalSince1970: 0),
                 state: state)
         }
     }
