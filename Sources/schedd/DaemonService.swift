@@ -37,9 +37,12 @@ struct DaemonService: Service {
             guard (try? await Task.sleep(for: .milliseconds(20))) != nil else { return }
         }
         let summary = await engine.summary()
-        // Loading a large job file leaves freed heap that glibc keeps; a daemon that idles for
-        // days should not carry its start-up peak.
+        // Loading a large job file leaves freed heap that glibc keeps, and SQLite page caches;
+        // a daemon that idles for days should not carry its start-up peak. (SQLite's release
+        // happens on its own queues: the heap is trimmed again at the first heartbeat.)
+        await engine.database.releaseMemoryEventually()
         Self.releaseFreeMemory()
+        var trimmedAgain = false
         notifier.send("READY=1\nSTATUS=\(status.line(summary))")
         logger.info("ready", metadata: ["schedd.status": "\(summary)"])
         let pace = min(notifier.watchdogInterval ?? .seconds(5), .seconds(5))
@@ -47,6 +50,10 @@ struct DaemonService: Service {
         // drained and the group cancels it, never before, which would cut the drain short.
         while !Task.isCancelled {
             guard (try? await Task.sleep(for: pace)) != nil else { return }
+            if !trimmedAgain {
+                Self.releaseFreeMemory()
+                trimmedAgain = true
+            }
             // Asking the actor is the liveness check: a wedged engine never answers.
             let summary = await engine.summary()
             var message = "STATUS=\(status.line(summary))"

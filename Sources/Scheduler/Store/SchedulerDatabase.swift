@@ -66,6 +66,12 @@ public final class SchedulerDatabase: Sendable {
         try await pool.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "\n") }
     }
 
+    /// Lets SQLite drop its page caches and idle read connections, without waiting for it:
+    /// what a large start read is not kept for an idle daemon.
+    public func releaseMemoryEventually() {
+        pool.releaseMemoryEventually()
+    }
+
     /// Checkpoints the WAL into the main file and closes every connection.
     public func close() throws {
         pool.writeWithoutTransaction { db in _ = try? db.checkpoint(.truncate) }
