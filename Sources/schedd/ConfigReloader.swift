@@ -27,7 +27,7 @@ struct ConfigReloader: Service {
         do {
             let result = try await loader.apply(prune: true)
             await engine.reloadJobs()
-            DaemonService.releaseFreeMemory()
+            Malloc.trim()
             status.reloadSucceeded()
             logger.info("reloaded job file", metadata: ScheddCommand.metadata(loader.path, result))
         } catch {

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Logging
 import Scheduler
 import ServiceLifecycle
@@ -41,7 +38,7 @@ struct DaemonService: Service {
         // a daemon that idles for days should not carry its start-up peak. (SQLite's release
         // happens on its own queues: the heap is trimmed again at the first heartbeat.)
         await engine.database.releaseMemoryEventually()
-        Self.releaseFreeMemory()
+        Malloc.trim()
         var trimmedAgain = false
         notifier.send("READY=1\nSTATUS=\(status.line(summary))")
         logger.info("ready", metadata: ["schedd.status": "\(summary)"])
@@ -51,7 +48,7 @@ struct DaemonService: Service {
         while !Task.isCancelled {
             guard (try? await Task.sleep(for: pace)) != nil else { return }
             if !trimmedAgain {
-                Self.releaseFreeMemory()
+                Malloc.trim()
                 trimmedAgain = true
             }
             // Asking the actor is the liveness check: a wedged engine never answers.
@@ -69,12 +66,5 @@ struct DaemonService: Service {
             logger.notice("second stop signal: stopping active runs now")
             engine.hurryShutdown()
         }
-    }
-
-    /// glibc's `malloc_trim(0)`, looked up at run time: <malloc.h> is not in the Glibc module.
-    static func releaseFreeMemory() {
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return }
-        let trim = unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
-        _ = trim(0)
     }
 }

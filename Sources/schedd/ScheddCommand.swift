@@ -68,7 +68,7 @@ struct ScheddCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        Self.useOneMallocArena()
+        Malloc.useOneArena()
         let level = Logger.Level(rawValue: logLevel) ?? .info
         let environment = ProcessInfo.processInfo.environment
         let format = DaemonLogHandler.Format(rawValue: logFormat) ?? .automatic(environment: environment)
@@ -149,18 +149,5 @@ struct ScheddCommand: AsyncParsableCommand {
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
         limit.rlim_cur = limit.rlim_max
         _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
-    }
-
-    /// glibc gives each thread that allocates an arena of its own; over days, the freed memory
-    /// scattered among them is what made an idle schedd with 10,000 jobs hold 79 MiB instead of
-    /// 58 (measured: docs/performance.md). A daemon that mostly waits gains nothing from
-    /// per-thread arenas. `mallopt(M_ARENA_MAX, 1)`, looked up at run time (<malloc.h> is not
-    /// in the Glibc module); `MALLOC_ARENA_MAX` in the environment still wins.
-    static func useOneMallocArena() {
-        guard ProcessInfo.processInfo.environment["MALLOC_ARENA_MAX"] == nil,
-              let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return }
-        let mallopt = unsafeBitCast(symbol, to: (@convention(c) (Int32, Int32) -> Int32).self)
-        let arenaMax: Int32 = -8  // M_ARENA_MAX
-        _ = mallopt(arenaMax, 1)
     }
 }

@@ -196,16 +196,15 @@ struct ControlRoutes {
         var opening: [EventMessage] = []
         var sentUpTo: Int64 = 0
         var ended = false
-        if let known, let runID {
-            if let tail = await engine.liveOutput(runID: runID) {
+        if let known {
+            if let tail = await engine.liveOutput(runID: known.id) {
                 sentUpTo = tail.totalBytes
-                if withOutput, !tail.bytes.isEmpty {
-                    let bytes = tail.bytes
-                    opening.append(EventMessage(type: "run_output", job: known.job, at: Date(), runID: runID,
-                                                offset: tail.totalBytes - Int64(bytes.count), length: bytes.count,
-                                                output: String(decoding: bytes, as: UTF8.self)))
+                let bytes = tail.bytes
+                if withOutput, !bytes.isEmpty {
+                    opening.append(Self.message(.runOutput(job: known.job, runID: known.id,
+                                                           offset: tail.totalBytes - Int64(bytes.count), bytes: bytes)))
                 }
-            } else if let run = try await database.runs.run(id: runID), run.status.isFinal {
+            } else if let run = try await database.runs.run(id: known.id), run.status.isFinal {
                 opening.append(Self.message(.runFinished(run)))
                 ended = true
             }
@@ -227,24 +226,20 @@ struct ControlRoutes {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
                     var sentUpTo = sentUpTo
-                    for await event in stream {
-                        var message = Self.message(event)
-                        if let job, message.job != job { continue }
-                        if let runID {
-                            guard message.aboutRun == runID else { continue }
-                            if case let .runOutput(_, _, offset, bytes) = event {
-                                // Drop what the opening tail already held.
-                                let end = offset + Int64(bytes.count)
-                                guard end > sentUpTo else { continue }
-                                if offset < sentUpTo {
-                                    let rest = bytes[Int(sentUpTo - offset)...]
-                                    message.offset = sentUpTo
-                                    message.length = rest.count
-                                    message.output = String(decoding: rest, as: UTF8.self)
-                                }
-                                sentUpTo = end
+                    for await received in stream {
+                        var event = received
+                        if let runID, case let .runOutput(job, id, offset, bytes) = event, id == runID {
+                            // Drop what the opening tail already held.
+                            let end = offset + Int64(bytes.count)
+                            guard end > sentUpTo else { continue }
+                            if offset < sentUpTo {
+                                event = .runOutput(job: job, runID: id, offset: sentUpTo, bytes: Array(bytes[Int(sentUpTo - offset)...]))
                             }
+                            sentUpTo = end
                         }
+                        let message = Self.message(event)
+                        if let job, message.job != job { continue }
+                        if let runID, message.aboutRun != runID { continue }
                         continuation.yield(try frame(message))
                         if runID != nil, message.type == "run_finished" { break }
                     }

@@ -1,8 +1,5 @@
 import NIOCore
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Reads each connection's `SO_PEERCRED` once, on its event loop, when the connection is set
 /// up, and keeps it until the connection closes: the access check of every request then needs
@@ -20,14 +17,9 @@ final class PeerCheckHandler: ChannelInboundHandler, RemovableChannelHandler {
         // Never an entry left by an earlier channel at the same address: without a fresh
         // reading, the request path asks the kernel itself.
         registry.remove(key)
-        guard let provider = context.channel as? any SocketOptionProvider else { return }
         let registry = self.registry
-        let credentials: EventLoopFuture<PeerCredentials.KernelUcred> = provider.unsafeGetSocketOption(
-            level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
         // On the event loop, so already complete: the entry exists before any request is read.
-        credentials.whenSuccess { ucred in
-            registry.set(key, PeerCredentials(pid: ucred.pid, uid: ucred.uid, gid: ucred.gid))
-        }
+        PeerCredentials.read(context.channel)?.whenSuccess { registry.set(key, $0) }
     }
 
     func channelInactive(context: ChannelHandlerContext) {

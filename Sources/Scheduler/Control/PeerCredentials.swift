@@ -12,14 +12,15 @@ struct PeerCredentials {
     var gid: gid_t
 
     static func of(_ channel: any Channel) async -> PeerCredentials? {
+        try? await read(channel)?.get()
+    }
+
+    /// `SO_PEERCRED` of a Unix socket channel; complete at once when asked on its event loop.
+    static func read(_ channel: any Channel) -> EventLoopFuture<PeerCredentials>? {
         guard let provider = channel as? any SocketOptionProvider else { return nil }
-        do {
-            let credentials: KernelUcred = try await provider.unsafeGetSocketOption(
-                level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED)).get()
-            return PeerCredentials(pid: credentials.pid, uid: credentials.uid, gid: credentials.gid)
-        } catch {
-            return nil
-        }
+        let credentials: EventLoopFuture<KernelUcred> = provider.unsafeGetSocketOption(
+            level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
+        return credentials.map { PeerCredentials(pid: $0.pid, uid: $0.uid, gid: $0.gid) }
     }
 
     /// `struct ucred` of <sys/socket.h> (pid, uid, gid), which Glibc's module does not export

@@ -7,21 +7,22 @@ import Synchronization
 /// With 1,000 jobs, reading and encoding the job list takes milliseconds; 50 clients asking at
 /// once would otherwise each do it.
 actor VersionedCache<Value: Sendable> {
-    private var cached: (version: UInt64, value: Value)? {
-        didSet { latest.withLock { $0 = cached } }
-    }
-    /// A copy of `cached` readable without entering the actor: a hit costs no hop.
+    /// The newest value computed; readable without entering the actor, so a hit costs no hop.
     private nonisolated let latest = Mutex<(version: UInt64, value: Value)?>(nil)
     private var computing: (version: UInt64, waiters: [CheckedContinuation<Value, any Error>])?
 
     /// The value for `version` or a newer one, computed by `make` if there is none.
     nonisolated func value(version: UInt64, make: @Sendable () async throws -> Value) async throws -> Value {
-        if let hit = latest.withLock({ $0 }), hit.version >= version { return hit.value }
+        if let hit = cached(atLeast: version) { return hit }
         return try await compute(version: version, make: make)
     }
 
+    private nonisolated func cached(atLeast version: UInt64) -> Value? {
+        latest.withLock { entry in entry.flatMap { $0.version >= version ? $0.value : nil } }
+    }
+
     private func compute(version: UInt64, make: @Sendable () async throws -> Value) async throws -> Value {
-        if let cached, cached.version >= version { return cached.value }
+        if let hit = cached(atLeast: version) { return hit }
         if let computing, computing.version >= version {
             return try await withCheckedThrowingContinuation { self.computing?.waiters.append($0) }
         }
@@ -35,8 +36,10 @@ actor VersionedCache<Value: Sendable> {
         } catch {
             result = .failure(error)
         }
-        if case let .success(value) = result, (cached?.version ?? 0) <= version {
-            cached = (version, value)
+        if case let .success(value) = result {
+            latest.withLock { entry in
+                if (entry?.version ?? 0) <= version { entry = (version, value) }
+            }
         }
         if leads, let done = computing {
             computing = nil

@@ -28,34 +28,13 @@ final class Wakeup: Sendable {
     /// Returns on a signal only, even in a cancelled task: a cancelled engine waits this way
     /// for its runs to end (each run's end signals), instead of spinning.
     func waitIgnoringCancellation() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let resumeNow = state.withLock { state -> Bool in
-                if case .pending = state {
-                    state = .idle
-                    return true
-                }
-                state = .waiting(continuation)
-                return false
-            }
-            if resumeNow { continuation.resume() }
-        }
+        await suspend(returningIfCancelled: false)
     }
 
     /// Returns on a signal or when the task is cancelled.
     func wait() async {
         await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let resumeNow = state.withLock { state -> Bool in
-                    if case .pending = state {
-                        state = .idle
-                        return true
-                    }
-                    if Task.isCancelled { return true }
-                    state = .waiting(continuation)
-                    return false
-                }
-                if resumeNow { continuation.resume() }
-            }
+            await suspend(returningIfCancelled: true)
         } onCancel: {
             let continuation = state.withLock { state -> CheckedContinuation<Void, Never>? in
                 if case let .waiting(c) = state {
@@ -65,6 +44,21 @@ final class Wakeup: Sendable {
                 return nil
             }
             continuation?.resume()
+        }
+    }
+
+    private func suspend(returningIfCancelled: Bool) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let resumeNow = state.withLock { state -> Bool in
+                if case .pending = state {
+                    state = .idle
+                    return true
+                }
+                if returningIfCancelled && Task.isCancelled { return true }
+                state = .waiting(continuation)
+                return false
+            }
+            if resumeNow { continuation.resume() }
         }
     }
 }
