@@ -61,6 +61,8 @@ enum ControlBenchmark {
             let latencies = Mutex<[Double]>([])
             let failures = Atomic<Int>(0)
             let done = DispatchGroup()
+            let daemonCPU = IdleBenchmark.cpuSeconds(pid: daemon.pid)
+            let clientCPU = IdleBenchmark.cpuSeconds(pid: getpid())
             let start = ContinuousClock.now
             for _ in 0..<clients {
                 done.enter()
@@ -87,11 +89,15 @@ enum ControlBenchmark {
             let elapsed = (ContinuousClock.now - start).seconds
             let p = Percentiles(latencies.withLock { $0 })
             let n = clients * requestsPerClient
+            // Both share the machine's cores: the daemon's CPU per request bounds the rate.
+            let daemonMicros = (IdleBenchmark.cpuSeconds(pid: daemon.pid) - daemonCPU) / Double(n) * 1e6
+            let clientMicros = (IdleBenchmark.cpuSeconds(pid: getpid()) - clientCPU) / Double(n) * 1e6
             return BenchmarkResult(
                 scenario: "control-list", metric: "GET /v1/jobs p99, ms", value: p.at(99), reference: nil,
                 target: "< 20 ms", met: p.at(99) < 20 && failures.load(ordering: .relaxed) == 0,
-                detail: String(format: "1,000 jobs (%d KB), %d clients at once, %d requests: p50 %.1f ms, p99 %.1f ms, max %.1f ms, %.0f requests/s, %d failed",
-                               sample.utf8.count / 1024, clients, n, p.at(50), p.at(99), p.max, Double(n) / elapsed, failures.load(ordering: .relaxed)))
+                detail: String(format: "1,000 jobs (%d KB), %d clients at once, %d requests: p50 %.1f ms, p99 %.1f ms, max %.1f ms, %.0f requests/s, %d failed; CPU per request: schedd %.0f us, clients %.0f us",
+                               sample.utf8.count / 1024, clients, n, p.at(50), p.at(99), p.max, Double(n) / elapsed, failures.load(ordering: .relaxed),
+                               daemonMicros, clientMicros))
         }
     }
 }

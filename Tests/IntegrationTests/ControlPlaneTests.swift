@@ -27,14 +27,16 @@ final class Daemon {
         try Binaries.run(Binaries.schedctl, ["--socket", socket] + arguments, input: input)
     }
 
-    /// Sends raw bytes and returns whatever comes back before the server closes or `timeout`.
-    func raw(_ bytes: [UInt8], timeout: Int = 5) -> String {
+    /// Sends raw bytes and returns whatever comes back before the server closes or `timeout`;
+    /// `halfClose` shuts the sending side down after the bytes, as some clients do.
+    func raw(_ bytes: [UInt8], timeout: Int = 5, halfClose: Bool = false) -> String {
         let fd = socket_connect()
         guard fd >= 0 else { return "" }
         defer { close(fd) }
         var tv = timeval(tv_sec: timeout, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        if halfClose { shutdown(fd, Int32(SHUT_WR)) }
         var out: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
@@ -163,6 +165,71 @@ final class Daemon {
         #expect(events.terminationStatus == 0)
     }
 
+    /// `GET /v1/jobs` is answered from the cached list ahead of the router; on every kind of
+    /// connection it must answer as the router would, in the order asked.
+    @Test func theJobListIsAnsweredInOrderOnEveryKindOfConnection() throws {
+        let d = try Daemon(jobs: Self.jobs)
+        let list = "GET /v1/jobs HTTP/1.1\r\nHost: x\r\n\r\n"
+        let closing = "GET /v1/jobs HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        // The first asks fill the cache; the ones below are answered from it.
+        #expect(try Self.responses(d.raw(Array(closing.utf8))).map(\.status) == [200])
+
+        // Pipelined behind a request the router answers: the answers keep the order.
+        let pipelined = try Self.responses(d.raw(Array(("GET /v1/runs/999999 HTTP/1.1\r\nHost: x\r\n\r\n" + list
+            + "GET /v1/status HTTP/1.1\r\nHost: x\r\n\r\n" + closing).utf8)))
+        #expect(pipelined.map(\.status) == [404, 200, 200, 200])
+        if pipelined.count == 4 {
+            #expect(pipelined[0].body.contains("no run 999999"))
+            #expect(pipelined[1].body.contains(#""name":"ok""#) && pipelined[3].body == pipelined[1].body)
+            #expect(pipelined[2].body.contains("workers_total"))
+            #expect(pipelined[1].headers.contains("Date: ") && pipelined[1].headers.contains("Content-Type: application/json"))
+        }
+        // Kept alive, handed to the router in the middle, then closed by the client's last request.
+        let kept = try Self.responses(d.raw(Array((list + list + "GET /v1/status HTTP/1.1\r\nHost: x\r\n\r\n" + closing).utf8)))
+        #expect(kept.map(\.status) == [200, 200, 200, 200])
+        #expect(kept.count == 4 && kept[2].body.contains("workers_total") && kept[3].body == kept[0].body)
+        // A client that half-closes after its request gets the whole answer, then the end.
+        let began = ContinuousClock.now
+        let halfClosed = try Self.responses(d.raw(Array(list.utf8), halfClose: true))
+        #expect(halfClosed.map(\.status) == [200])
+        #expect(ContinuousClock.now - began < .seconds(4))
+        // A change is seen by the next ask.
+        #expect(try d.ctl(["pause", "ok"]).status == 0)
+        let after = try Self.responses(d.raw(Array(closing.utf8)))
+        let jobs = try JSONSerialization.jsonObject(with: Data((after.first?.body ?? "").utf8)) as? [[String: Any]]
+        #expect(jobs?.first { $0["name"] as? String == "ok" }?["state"] as? String == "paused")
+        // Garbage as the first bytes of a connection is still a 400.
+        #expect(d.raw(Array("\u{1}\u{2}garbage\r\n\r\n".utf8)).hasPrefix("HTTP/1.1 400"))
+        #expect(try d.ctl(["status"]).status == 0)
+    }
+
+    struct RawResponse {
+        var status: Int
+        var headers: String
+        var body: String
+    }
+
+    /// The HTTP/1.1 responses in `text`, each with a `Content-Length`; throws on anything else.
+    static func responses(_ text: String) throws -> [RawResponse] {
+        var rest = Substring(text)
+        var found: [RawResponse] = []
+        while !rest.isEmpty {
+            guard let end = rest.range(of: "\r\n\r\n") else { throw POSIXError(.EBADMSG) }
+            let head = String(rest[..<end.lowerBound])
+            let lines = head.split(separator: "\r\n")
+            guard let first = lines.first, first.hasPrefix("HTTP/1.1 "), let status = Int(first.dropFirst(9).prefix(3)),
+                  let lengthLine = lines.first(where: { $0.lowercased().hasPrefix("content-length:") }),
+                  let length = Int(lengthLine.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) else {
+                throw POSIXError(.EBADMSG)
+            }
+            let bodyBytes = rest[end.upperBound...].utf8.prefix(length)
+            guard bodyBytes.count == length else { throw POSIXError(.EBADMSG) }
+            found.append(RawResponse(status: status, headers: head, body: String(decoding: bodyBytes, as: UTF8.self)))
+            rest = Substring(rest[end.upperBound...].utf8.dropFirst(length))
+        }
+        return found
+    }
+
     @Test func unreachableDaemonExits3() throws {
         let result = try Binaries.run(Binaries.schedctl, ["--socket", "/tmp/schedd-none-\(UUID().uuidString).sock", "status"])
         #expect(result.status == 3)
@@ -204,6 +271,13 @@ final class Daemon {
                                       ["--reuid=65534", "--regid=65534", "--clear-groups", Binaries.schedctl.path, "--socket", d.socket, "status"])
         #expect(result.status == 1)
         #expect(result.stderr.contains("only root, the daemon's user and members of the socket group"))
+        // The job list is answered from a cache ahead of the router once asked for: the check
+        // still stands in front of it.
+        #expect(try d.ctl(["list"]).status == 0)
+        let list = try Binaries.run(URL(fileURLWithPath: "/usr/bin/setpriv"),
+                                    ["--reuid=65534", "--regid=65534", "--clear-groups", Binaries.schedctl.path, "--socket", d.socket, "list"])
+        #expect(list.status == 1)
+        #expect(list.stderr.contains("only root, the daemon's user and members of the socket group"))
     }
 
     @Test func aSecondDaemonOnTheSameDatabaseOrSocketRefusesToStart() throws {

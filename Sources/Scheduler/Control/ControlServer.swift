@@ -1,7 +1,12 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
+import NIOExtras
+import NIOHTTP1
+import NIOHTTPTypesHTTP1
+import NIOPosix
 import SchedulerAPI
 import ServiceLifecycle
 #if canImport(Glibc)
@@ -9,8 +14,15 @@ import Glibc
 #endif
 
 /// The control API: HTTP/1.1 + JSON on a Unix socket, under `/v1`. Every connection's peer is
-/// checked (`SO_PEERCRED`); each request runs on its own task and only awaits the engine's
-/// quick calls and the database, so no request can hold up the scheduler.
+/// checked (`SO_PEERCRED`). Connections are served on NIO's event loops: a cached job list is
+/// answered there (`ControlConnectionHandler`); the first other request hands the connection
+/// to Hummingbird's router, on a task of its own that only awaits the engine's quick calls
+/// and the database, so no request can hold up the scheduler.
+///
+/// The server is NIO's bootstrap with Hummingbird's HTTP/1.1 handlers rather than
+/// Hummingbird's `Application`, whose server starts a task for every connection before its
+/// first request is read: with clients that connect once per request (`schedctl`, `curl`)
+/// that task was most of the cost of answering (docs/performance.md).
 public struct ControlServer: Service {
     public struct Configuration: Sendable {
         public var socketPath: String
@@ -66,80 +78,99 @@ public struct ControlServer: Service {
     public func run() async throws {
         let router = Router(context: ControlContext.self)
         let peers = PeerCheckHandler.Registry()
-        router.add(middleware: ControlMiddleware(daemonUID: getuid(), socketGroup: configuration.socketGroup, peers: peers, logger: logger))
-        ControlRoutes(engine: engine, startedAt: startedAt, configPath: configuration.configPath).register(on: router)
-        let path = configuration.socketPath
-        let group = configuration.socketGroup
+        let daemonUID = getuid()
+        let socketGroup = configuration.socketGroup
+        router.add(middleware: ControlMiddleware(daemonUID: daemonUID, socketGroup: socketGroup, peers: peers, logger: logger))
+        let routes = ControlRoutes(engine: engine, startedAt: startedAt, configPath: configuration.configPath)
+        routes.register(on: router)
         let logger = self.logger
-        let idle = configuration.idleTimeout
-        let app = Application(
-            router: router,
-            server: .http1(configuration: .init(additionalChannelHandlers: [PeerCheckHandler(registry: peers)],
-                                                idleTimeout: .milliseconds(Int64(idle.milliseconds)))),
-            configuration: .init(address: .unixDomainSocket(path: path), serverName: nil),
-            onServerRunning: { _ in
-                // The mode comes from the umask at bind; set it explicitly.
-                chmod(path, 0o660)
-                if let group { _ = chown(path, getuid(), group) }
-                logger.info("control socket ready", metadata: ["schedd.socket": "\(path)"])
-            },
-            logger: logger)
-        try await app.runService()
+        let http1 = Self.connectionLoop(router.buildResponder(), logger: logger)
+
+        let (connections, handOver) = AsyncStream.makeStream(of: ControlConnectionHandler.RouterChannel.self)
+        let connection = ControlConnectionHandler.Source(
+            freshList: { [jobList = routes.jobList, changes = engine.database.changes] in jobList.cached(atLeast: changes.current) },
+            peers: peers, daemonUID: daemonUID, socketGroup: socketGroup,
+            handOver: { channel in
+                if case .terminated = handOver.yield(channel) { channel.channel.close(promise: nil) }
+            })
+        let idleTimeout = configuration.idleTimeout
+        let quiescing = ServerQuiescingHelper(group: MultiThreadedEventLoopGroup.singleton)
+        let path = configuration.socketPath
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(quiescing.makeServerChannelHandler(channel: channel))
+                }
+            }
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try Self.configure(channel.pipeline.syncOperations, peers: peers, idleTimeout: idleTimeout,
+                                       connection: connection, logger: logger)
+                }
+            }
+            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
+        // The mode comes from the umask at bind; set it explicitly.
+        chmod(path, 0o660)
+        if let socketGroup { _ = chown(path, daemonUID, socketGroup) }
+        logger.info("control socket ready", metadata: ["schedd.socket": "\(path)"])
+
+        // Stops accepting, lets each connection finish the request it is in, then ends the
+        // stream of connections handed to the router.
+        let stop: @Sendable () -> Void = {
+            let closed = server.eventLoop.makePromise(of: Void.self)
+            quiescing.initiateShutdown(promise: closed)
+            closed.futureResult.whenComplete { _ in handOver.finish() }
+        }
+        await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                await withDiscardingTaskGroup { group in
+                    for await channel in connections {
+                        group.addTask { await http1.handle(value: channel, logger: logger) }
+                    }
+                }
+            } onCancel: {
+                stop()
+            }
+        } onGracefulShutdown: {
+            stop()
+        }
+        try? await server.close()
         unlink(path)
     }
-}
 
-/// Checks the peer, and turns every error into `{"error":{"code","message"}}` with a fitting
-/// status.
-struct ControlMiddleware: RouterMiddleware {
-    typealias Context = ControlContext
-    let daemonUID: uid_t
-    let socketGroup: gid_t?
-    let peers: PeerCheckHandler.Registry
-    let logger: Logger
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let known = peers.peer(of: context.channel)
-        guard let peer = known == nil ? await PeerCredentials.of(context.channel) : known,
-              peer.isAllowed(daemonUID: daemonUID, group: socketGroup) else {
-            logger.warning("control request refused: peer not allowed", metadata: ["schedd.path": "\(request.uri.path)"])
-            return Self.error(.forbidden, APIError(.init(rawValue: "forbidden"), "only root, the daemon's user and members of the socket group may use schedd's socket"))
-        }
-        do {
-            return try await next(request, context)
-        } catch let error as APIError {
-            return Self.error(Self.status(for: error.code), error)
-        } catch let error as HTTPError {
-            let code: String
-            switch error.status {
-            case .notFound: code = "not_found"
-            case .contentTooLarge: code = "too_large"
-            case .methodNotAllowed: code = "method_not_allowed"
-            default: code = error.status.code < 500 ? "bad_request" : "internal"
+    /// Hummingbird's connection loop answering with the router: what its `Application` builds,
+    /// less request ids.
+    static func connectionLoop(_ responder: RouterResponder<ControlContext>, logger: Logger) -> HTTP1Channel {
+        HTTP1Channel(responder: { request, writer, channel in
+            let context = ControlContext(source: .init(channel: channel, logger: logger))
+            var response: Response
+            do {
+                response = try await responder.respond(to: request, context: context)
+            } catch let error as HTTPParserError {
+                throw error
+            } catch {
+                // ControlMiddleware turns every error into an answer; this is its backstop.
+                response = Response(status: .internalServerError)
             }
-            let message = error.status == .contentTooLarge ? "the request body is over the limit of 1 MiB"
-                : error.status == .notFound ? "no such endpoint: \(request.method) \(request.uri.path)" : (error.body ?? "\(error.status)")
-            return Self.error(error.status, APIError(.init(rawValue: code), message))
-        } catch is NIOTooManyBytesError {
-            return Self.error(.contentTooLarge, APIError(.init(rawValue: "too_large"), "the request body is over the limit of 1 MiB"))
-        } catch let error as DecodingError {
-            return Self.error(.badRequest, APIError(.invalidArgument, "the request body does not fit: \(error)"))
-        } catch {
-            logger.error("control request failed", metadata: ["schedd.path": "\(request.uri.path)", "schedd.error": "\(error)"])
-            return Self.error(.internalServerError, APIError(.internal, "\(error)"))
-        }
+            response.headers[.date] = HTTPDate.now()
+            try await writer.write(response: response.head, body: response.body)
+        })
     }
 
-    static func status(for code: APIError.Code) -> HTTPResponse.Status {
-        switch code {
-        case .notFound: return .notFound
-        case .conflict: return .conflict
-        case .invalidJobFile, .invalidArgument, .invalidSchedule: return .badRequest
-        default: return .internalServerError
-        }
-    }
-
-    static func error(_ status: HTTPResponse.Status, _ error: APIError) -> Response {
-        ControlRoutes.json(ErrorResponse(error: error), status: status)
+    /// A connection's pipeline: HTTP/1.1 as Hummingbird's `HTTP1Channel` sets it up, the peer's
+    /// credentials read once, idle and shutdown handling, then `ControlConnectionHandler`.
+    static func configure(_ pipeline: ChannelPipeline.SynchronousOperations, peers: PeerCheckHandler.Registry,
+                          idleTimeout: Duration, connection: ControlConnectionHandler.Source, logger: Logger) throws {
+        var limits = NIOHTTPDecoderLimitConfiguration()
+        limits.maxHeaderFieldCount = 1000
+        try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false,
+                                                 withOutboundHeaderValidation: false, withEncoderConfiguration: .init(),
+                                                 withDecoderLimitConfiguration: limits)
+        try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+        try pipeline.addHandler(PeerCheckHandler(registry: peers))
+        try pipeline.addHandler(HTTPConnectionStateHandler(idleTimeout: idleTimeout, logger: logger))
+        try pipeline.addHandler(ControlConnectionHandler(source: connection))
     }
 }

@@ -17,7 +17,8 @@ actor VersionedCache<Value: Sendable> {
         return try await compute(version: version, make: make)
     }
 
-    private nonisolated func cached(atLeast version: UInt64) -> Value? {
+    /// The newest value if it was computed for `version` or a newer one.
+    nonisolated func cached(atLeast version: UInt64) -> Value? {
         latest.withLock { entry in entry.flatMap { $0.version >= version ? $0.value : nil } }
     }
 

@@ -1,0 +1,62 @@
+import Hummingbird
+import Logging
+import NIOCore
+import SchedulerAPI
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Checks the peer, and turns every error into `{"error":{"code","message"}}` with a fitting
+/// status.
+struct ControlMiddleware: RouterMiddleware {
+    typealias Context = ControlContext
+    let daemonUID: uid_t
+    let socketGroup: gid_t?
+    let peers: PeerCheckHandler.Registry
+    let logger: Logger
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let known = peers.peer(of: context.channel)
+        guard let peer = known == nil ? await PeerCredentials.of(context.channel) : known,
+              peer.isAllowed(daemonUID: daemonUID, group: socketGroup) else {
+            logger.warning("control request refused: peer not allowed", metadata: ["schedd.path": "\(request.uri.path)"])
+            return Self.error(.forbidden, APIError(.init(rawValue: "forbidden"), "only root, the daemon's user and members of the socket group may use schedd's socket"))
+        }
+        do {
+            return try await next(request, context)
+        } catch let error as APIError {
+            return Self.error(Self.status(for: error.code), error)
+        } catch let error as HTTPError {
+            let code: String
+            switch error.status {
+            case .notFound: code = "not_found"
+            case .contentTooLarge: code = "too_large"
+            case .methodNotAllowed: code = "method_not_allowed"
+            default: code = error.status.code < 500 ? "bad_request" : "internal"
+            }
+            let message = error.status == .contentTooLarge ? "the request body is over the limit of 1 MiB"
+                : error.status == .notFound ? "no such endpoint: \(request.method) \(request.uri.path)" : (error.body ?? "\(error.status)")
+            return Self.error(error.status, APIError(.init(rawValue: code), message))
+        } catch is NIOTooManyBytesError {
+            return Self.error(.contentTooLarge, APIError(.init(rawValue: "too_large"), "the request body is over the limit of 1 MiB"))
+        } catch let error as DecodingError {
+            return Self.error(.badRequest, APIError(.invalidArgument, "the request body does not fit: \(error)"))
+        } catch {
+            logger.error("control request failed", metadata: ["schedd.path": "\(request.uri.path)", "schedd.error": "\(error)"])
+            return Self.error(.internalServerError, APIError(.internal, "\(error)"))
+        }
+    }
+
+    static func status(for code: APIError.Code) -> HTTPResponse.Status {
+        switch code {
+        case .notFound: return .notFound
+        case .conflict: return .conflict
+        case .invalidJobFile, .invalidArgument, .invalidSchedule: return .badRequest
+        default: return .internalServerError
+        }
+    }
+
+    static func error(_ status: HTTPResponse.Status, _ error: APIError) -> Response {
+        ControlRoutes.json(ErrorResponse(error: error), status: status)
+    }
+}
