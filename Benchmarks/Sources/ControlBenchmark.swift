@@ -56,7 +56,15 @@ enum ControlBenchmark {
     static func list(clients: Int = 50, requestsPerClient: Int = 100) throws -> BenchmarkResult {
         try withDaemon(jobs: 1000) { daemon in
             let socket = daemon.socket
-            guard let sample = HTTP.get(socket, "/v1/jobs"), sample.hasPrefix("HTTP/1.1 200") else { throw BenchError("GET /v1/jobs failed") }
+            // Measured once settled: for a few milliseconds after start the jobs have no next
+            // run yet (a shorter list).
+            var sample = ""
+            for _ in 0..<50 {
+                guard let reply = HTTP.get(socket, "/v1/jobs"), reply.hasPrefix("HTTP/1.1 200") else { throw BenchError("GET /v1/jobs failed") }
+                if reply.utf8.count == sample.utf8.count { break }
+                sample = reply
+                usleep(100_000)
+            }
             let expected = sample.utf8.count
             let latencies = Mutex<[Double]>([])
             let failures = Atomic<Int>(0)
