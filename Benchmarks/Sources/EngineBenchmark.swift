@@ -63,7 +63,7 @@ enum EngineBenchmark {
             detail: "\(count) runs of /bin/true, \(workers) workers, median of \(rounds): ratio \(String(format: "%.2f", rate / xargs)) (schedd \(ours.map { Int($0) }), xargs \(reference.map { Int($0) }))")
     }
 
-    static func handlerThroughput(count: Int = 20000, workers: Int = 4) async throws -> BenchmarkResult {
+    static func handlerThroughput(count: Int = 20000, workers: Int = Int(ProcessInfo.processInfo.environment["W"] ?? "4")!) async throws -> BenchmarkResult {
         let file = #"{"jobs": [{"name": "h", "handler": "noop", "concurrency": "allow"}]}"#
         let seconds = try await measure(jobFile: file, job: "h", count: count, workers: workers, handlers: ["noop": { _ in }])
         let rate = Double(count) / seconds

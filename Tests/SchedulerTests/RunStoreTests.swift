@@ -109,11 +109,18 @@ import SchedulerAPI
         #expect(left.filter { $0.id != active.id }.allSatisfy { $0.startedAt >= t0.addingTimeInterval(2000) })
     }
 
-    @Test func skippedRunsAreRecordedFinal() async throws {
+    @Test func skippedRunsAreRecordedFinalInOneWrite() async throws {
         let temp = try TemporaryDatabase()
-        let skipped = try await temp.database.runs.recordSkipped(job: "a", trigger: .schedule, scheduledAt: t0, at: t0, reason: "run 7 still active")
-        #expect(skipped.status == .skipped)
-        let stored = try await temp.database.runs.run(id: skipped.id)
+        let changesBefore = temp.database.changes.current
+        let skipped = try await temp.database.runs.recordSkipped((0..<500).map {
+            RunStore.Skip(job: "job-\($0)", trigger: .schedule, scheduledAt: t0, at: t0, reason: "run \($0) still active")
+        })
+        #expect(skipped.count == 500)
+        #expect(Set(skipped.map(\.id)).count == 500)
+        #expect(skipped.allSatisfy { $0.status == .skipped })
+        #expect(temp.database.changes.current == changesBefore + 1)
+        let stored = try await temp.database.runs.run(id: skipped[7].id)
+        #expect(stored?.job == "job-7" && stored?.status == .skipped)
         #expect(stored?.finishedAt == t0 && stored?.durationMs == 0 && stored?.error == "run 7 still active")
     }
 }

@@ -10,7 +10,7 @@ extension JobScheduler {
         let now = clock.now()
         var triggers: [(String, RunTrigger, Date?)] = []
         var changed: [String] = []
-        for name in jobs.keys.sorted() {
+        for name in dueQueue.popDue(now: now, isCurrent: isDue).sorted() {
             guard var entry = jobs[name], let due = entry.nextDue, due <= now else { continue }
             let (slots, total) = entry.dueSlots(now: now)
             let tolerance = Double(configuration.lateTolerance.milliseconds) / 1000
@@ -43,6 +43,7 @@ extension JobScheduler {
             scheduleNext(&entry, after: max(slots.last ?? now, entry.nextSlot ?? now))
             if let next = entry.nextSlot, next <= now { scheduleNext(&entry, after: now) }
             jobs[name] = entry
+            if let next = entry.nextDue { dueQueue.push(next, job: name) }
             changed.append(name)
         }
         // Timers: retries and restarts.
@@ -50,9 +51,11 @@ extension JobScheduler {
         timers.removeAll { $0.due <= now }
         // The fire is recorded before its run starts, so that a crash never fires a slot twice.
         await saveStates(changed)
+        var skips: [RunStore.Skip] = []
         for (name, trigger, slot) in triggers {
-            _ = await self.trigger(name, trigger, scheduledAt: slot)
+            if case let .skip(skip) = decide(name, trigger, scheduledAt: slot) { skips.append(skip) }
         }
+        await record(skips)
         for timer in dueTimers {
             guard let entry = jobs[timer.request.spec.name] else { continue }
             if timer.request.trigger == .restart && !entry.canStart { continue }
@@ -67,24 +70,38 @@ extension JobScheduler {
     @discardableResult
     func trigger(_ job: String, _ trigger: RunTrigger, scheduledAt: Date?, force: Bool = false,
                  extraEnvironment: [String: String] = [:], startSignal: RunStartSignal? = nil) async -> TriggerOutcome? {
-        guard let entry = jobs[job], !stopping else { return nil }
-        let running = active.values.filter { $0.record.job == job }
-        if !force && (!running.isEmpty || pool.queued(job: job) > 0) {
+        switch decide(job, trigger, scheduledAt: scheduledAt, force: force, extraEnvironment: extraEnvironment, startSignal: startSignal) {
+        case .queued: return .queued
+        case let .skip(skip): return await record([skip]).first.map(TriggerOutcome.skipped)
+        case .refused: return nil
+        }
+    }
+
+    /// What a trigger does at once.
+    enum Decision {
+        case queued
+        /// Refused by `concurrency: forbid`: a skipped run to record.
+        case skip(RunStore.Skip)
+        /// The job is gone or the engine is stopping.
+        case refused
+    }
+
+    /// Queues a run of `job`, or says it is to be skipped, by its concurrency policy; `replace`
+    /// stops the runs it replaces.
+    func decide(_ job: String, _ trigger: RunTrigger, scheduledAt: Date?, force: Bool = false,
+                extraEnvironment: [String: String] = [:], startSignal: RunStartSignal? = nil) -> Decision {
+        guard let entry = jobs[job], !stopping else { return .refused }
+        if !force && (pool.queued(job: job) > 0 || active.values.contains { $0.record.job == job }) {
             switch entry.spec.effectiveConcurrency {
             case .forbid:
-                let busy = running.first.map { "run \($0.record.id) is still active" } ?? "a run is waiting for a worker"
-                do {
-                    let skipped = try await database.runs.recordSkipped(
-                        job: job, trigger: trigger, scheduledAt: scheduledAt, at: clock.now(),
-                        reason: "skipped: \(busy) (concurrency: forbid)")
-                    events.publish(.runFinished(skipped))
-                    return .skipped(skipped)
-                } catch {
-                    logger.error("cannot record a skipped run", metadata: ["schedd.job": "\(job)", "schedd.error": "\(error)"])
-                    return nil
-                }
+                let running = active.values.first { $0.record.job == job }
+                let busy = running.map { "run \($0.record.id) is still active" } ?? "a run is waiting for a worker"
+                return .skip(RunStore.Skip(job: job, trigger: trigger, scheduledAt: scheduledAt, at: clock.now(),
+                                           reason: "skipped: \(busy) (concurrency: forbid)"))
             case .replace:
-                for run in running { run.control.cancel("replaced by a newer run (concurrency: replace)") }
+                for run in active.values where run.record.job == job {
+                    run.control.cancel("replaced by a newer run (concurrency: replace)")
+                }
                 pool.removeQueued(job: job)
             case .allow:
                 break
@@ -93,6 +110,23 @@ extension JobScheduler {
         enqueue(RunRequest(spec: entry.spec, trigger: trigger, attempt: 1, scheduledAt: scheduledAt,
                            extraEnvironment: extraEnvironment, startSignal: startSignal))
         return .queued
+    }
+
+    /// Writes skipped runs in one transaction and reports them; empty if they could not be
+    /// written (logged).
+    @discardableResult
+    func record(_ skips: [RunStore.Skip]) async -> [RunRecord] {
+        guard !skips.isEmpty else { return [] }
+        do {
+            let records = try await database.runs.recordSkipped(skips)
+            for record in records { events.publish(.runFinished(record)) }
+            return records
+        } catch {
+            logger.error("cannot record skipped runs", metadata: [
+                "schedd.job": "\(skips[0].job)", "schedd.skipped": "\(skips.count)", "schedd.error": "\(error)",
+            ])
+            return []
+        }
     }
 
     func enqueue(_ request: RunRequest) {

@@ -68,6 +68,8 @@ public actor JobScheduler: Service {
     let defaultZone: ZoneRules
 
     var jobs: [String: JobEntry] = [:]
+    /// When each job is next due; kept with every change of a `nextDue`.
+    var dueQueue = DueQueue()
     var pool: WorkerPool
     var timers: [Timer] = []
     var active: [Int64: ActiveRun] = [:]
@@ -184,6 +186,7 @@ public actor JobScheduler: Service {
     func waitForWake(until deadline: Date?) async {
         let clock = self.clock
         let wakeup = self.wakeup
+        if wakeup.takePending() { return }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await wakeup.wait() }
             if let deadline {
@@ -195,9 +198,16 @@ public actor JobScheduler: Service {
     }
 
     func nextDeadline() -> Date? {
-        let fires = jobs.values.compactMap { $0.nextDue }
-        return (fires + timers.map(\.due)).min()
+        let fire = dueQueue.earliest(isCurrent: isDue)
+        let timer = timers.lazy.map(\.due).min()
+        switch (fire, timer) {
+        case let (fire?, timer?): return min(fire, timer)
+        case let (fire, timer): return fire ?? timer
+        }
     }
+
+    /// Whether `job` is still due at `due` (an entry of `dueQueue` may be older).
+    func isDue(_ job: String, _ due: Date) -> Bool { jobs[job]?.nextDue == due }
 
     // MARK: - Start and reload
 
@@ -256,6 +266,7 @@ public actor JobScheduler: Service {
         timers.removeAll { removed.contains($0.request.spec.name) }
         let newServices = loaded ? fresh.filter { jobs[$0.key] == nil && $0.value.spec.isService && $0.value.canStart }.map(\.key) : []
         jobs = fresh
+        dueQueue.rebuild(fresh.compactMap { name, entry in entry.nextDue.map { (due: $0, job: name) } })
         for name in newServices.sorted() {
             _ = await trigger(name, .boot, scheduledAt: nil, force: true)
         }

@@ -25,6 +25,16 @@ final class Wakeup: Sendable {
         continuation?.resume()
     }
 
+    /// Takes a signal that came while nobody waited, if there is one: a busy engine, woken
+    /// again before it sleeps, goes on without setting up a wait.
+    func takePending() -> Bool {
+        state.withLock { state in
+            guard case .pending = state else { return false }
+            state = .idle
+            return true
+        }
+    }
+
     /// Returns on a signal only, even in a cancelled task: a cancelled engine waits this way
     /// for its runs to end (each run's end signals), instead of spinning.
     func waitIgnoringCancellation() async {

@@ -21,31 +21,59 @@ public struct RunStore: Sendable {
         return try await insert(record)
     }
 
-    /// Records a trigger that did not start a run (`concurrency: forbid` while one was active).
-    public func recordSkipped(job: String, trigger: RunTrigger, scheduledAt: Date?, at: Date, reason: String) async throws -> RunRecord {
-        let record = RunRecord(id: 0, job: job, trigger: trigger, attempt: 1, status: .skipped, scheduledAt: scheduledAt,
-                               startedAt: at, finishedAt: at, durationMs: 0, error: reason)
-        return try await insert(record)
+    /// Records triggers that did not start a run (`concurrency: forbid` while one was active),
+    /// final at once, in one transaction: a second in which
+    /// thousands of jobs find their last run still busy costs one write, not thousands.
+    public func recordSkipped(_ skips: [Skip]) async throws -> [RunRecord] {
+        guard !skips.isEmpty else { return [] }
+        let records = skips.map { skip in
+            RunRecord(id: 0, job: skip.job, trigger: skip.trigger, attempt: 1, status: .skipped, scheduledAt: skip.scheduledAt,
+                      startedAt: skip.at, finishedAt: skip.at, durationMs: 0, error: skip.reason)
+        }
+        do {
+            return try await committer.write { db in try records.map { try Self.insert($0, db) } }
+        } catch {
+            throw storeError(error)
+        }
+    }
+
+    /// A trigger that did not start a run, and why.
+    public struct Skip: Sendable {
+        public var job: String
+        public var trigger: RunTrigger
+        public var scheduledAt: Date?
+        public var at: Date
+        public var reason: String
+
+        public init(job: String, trigger: RunTrigger, scheduledAt: Date?, at: Date, reason: String) {
+            self.job = job
+            self.trigger = trigger
+            self.scheduledAt = scheduledAt
+            self.at = at
+            self.reason = reason
+        }
     }
 
     func insert(_ record: RunRecord) async throws -> RunRecord {
         do {
-            return try await committer.write { db in
-                // Cached statements: these run for every run, and preparing them is most of their cost.
-                try db.cachedStatement(sql: """
-                    INSERT INTO runs (job, trigger, attempt, status, scheduled_at, started_at, finished_at, duration_ms, pid, error)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """).execute(arguments: [record.job, record.trigger.rawValue, record.attempt, record.status.rawValue,
-                                     record.scheduledAt.map(Timestamp.format), Timestamp.format(record.startedAt),
-                                     record.finishedAt.map(Timestamp.format), record.durationMs, record.pid, record.error])
-                var stored = record
-                stored.id = db.lastInsertedRowID
-                try db.cachedStatement(sql: "UPDATE job_state SET last_run_id = ? WHERE job = ?").execute(arguments: [stored.id, record.job])
-                return stored
-            }
+            return try await committer.write { db in try Self.insert(record, db) }
         } catch {
             throw storeError(error)
         }
+    }
+
+    static func insert(_ record: RunRecord, _ db: Database) throws -> RunRecord {
+        // Cached statements: these run for every run, and preparing them is most of their cost.
+        try db.cachedStatement(sql: """
+            INSERT INTO runs (job, trigger, attempt, status, scheduled_at, started_at, finished_at, duration_ms, pid, error)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [record.job, record.trigger.rawValue, record.attempt, record.status.rawValue,
+                                     record.scheduledAt.map(Timestamp.format), Timestamp.format(record.startedAt),
+                                     record.finishedAt.map(Timestamp.format), record.durationMs, record.pid, record.error])
+        var stored = record
+        stored.id = db.lastInsertedRowID
+        try db.cachedStatement(sql: "UPDATE job_state SET last_run_id = ? WHERE job = ?").execute(arguments: [stored.id, record.job])
+        return stored
     }
 
     /// Sets the pid of a running run once its process exists.
@@ -67,15 +95,18 @@ public struct RunStore: Sendable {
         do {
             return try await committer.write { db in
                 let finished = Timestamp.format(outcome.finishedAt)
-                try db.cachedStatement(sql: """
+                let sql = """
                     UPDATE runs SET status = ?, finished_at = ?,
                         duration_ms = max(0, CAST(round((julianday(?) - julianday(started_at)) * 86400000) AS INTEGER)),
                         exit_code = ?, signal = ?, output = ?, output_truncated = ?, error = ?, pid = coalesce(?, pid)
                     WHERE id = ? AND status = 'running'
-                    """).execute(arguments: [outcome.status.rawValue, finished, finished, outcome.exitCode, outcome.signal,
-                                             outcome.output, outcome.outputTruncated, outcome.error, outcome.pid, id])
-                guard db.changesCount == 1 else { return nil }
-                return try Self.fetch(db, where: "id = ?", [id], limit: 1).first
+                    RETURNING \(Self.columns)
+                    """
+                // The row as written comes back from the update itself: no second statement.
+                let row = try Row.fetchOne(db.cachedStatement(sql: sql),
+                                           arguments: [outcome.status.rawValue, finished, finished, outcome.exitCode, outcome.signal,
+                                                       outcome.output, outcome.outputTruncated, outcome.error, outcome.pid, id])
+                return row.map(Self.record)
             }
         } catch {
             throw storeError(error)
@@ -198,23 +229,31 @@ public struct RunStore: Sendable {
         return deleted
     }
 
+    /// The columns of a run, in the order `record(_:)` reads them.
+    static let columns = """
+        id, job, trigger, attempt, status, scheduled_at, started_at, finished_at, duration_ms, \
+        exit_code, signal, pid, output, output_truncated, error
+        """
+    static let columnsWithoutOutput = columns.replacingOccurrences(of: "pid, output,", with: "pid, NULL AS output,")
+
     static func fetch(_ db: Database, where filter: String, _ arguments: StatementArguments, limit: Int?, withOutput: Bool = true) throws -> [RunRecord] {
-        let sql = """
-            SELECT id, job, trigger, attempt, status, scheduled_at, started_at, finished_at, duration_ms,
-                   exit_code, signal, pid, \(withOutput ? "output" : "NULL AS output"), output_truncated, error
-            FROM runs WHERE \(filter) ORDER BY id DESC\(limit.map { " LIMIT \($0)" } ?? "")
-            """
-        return try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map { row in
-            RunRecord(
-                id: row["id"], job: row["job"],
-                trigger: RunTrigger(rawValue: row["trigger"]) ?? .manual,
-                attempt: row["attempt"],
-                status: RunStatus(rawValue: row["status"]) ?? .failed,
-                scheduledAt: (row["scheduled_at"] as String?).flatMap(Timestamp.parse),
-                startedAt: Timestamp.parse(row["started_at"]) ?? Date(timeIntervalSince1970: 0),
-                finishedAt: (row["finished_at"] as String?).flatMap(Timestamp.parse),
-                durationMs: row["duration_ms"], exitCode: row["exit_code"], signal: row["signal"], pid: row["pid"],
-                output: row["output"], outputTruncated: row["output_truncated"], error: row["error"])
-        }
+        let columns = withOutput ? Self.columns : Self.columnsWithoutOutput
+        let sql = "SELECT \(columns) FROM runs WHERE \(filter) ORDER BY id DESC\(limit.map { " LIMIT \($0)" } ?? "")"
+        return try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map(Self.record)
+    }
+
+    /// A run from a row of `columns`, read by position (by name, each read is a
+    /// case-insensitive search of the row's columns).
+    static func record(_ row: Row) -> RunRecord {
+        RunRecord(
+            id: row[0], job: row[1],
+            trigger: RunTrigger(rawValue: row[2]) ?? .manual,
+            attempt: row[3],
+            status: RunStatus(rawValue: row[4]) ?? .failed,
+            scheduledAt: (row[5] as String?).flatMap(Timestamp.parse),
+            startedAt: Timestamp.parse(row[6]) ?? Date(timeIntervalSince1970: 0),
+            finishedAt: (row[7] as String?).flatMap(Timestamp.parse),
+            durationMs: row[8], exitCode: row[9], signal: row[10], pid: row[11],
+            output: row[12], outputTruncated: row[13], error: row[14])
     }
 }
