@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import SchedulerAPI
 
@@ -56,5 +57,21 @@ import Testing
         #expect(Timestamp.parse("2024-02-29T12:00:00Z").map(Timestamp.format) == "2024-02-29T12:00:00.000Z")
         #expect(Timestamp.parse("2026-13-01T00:00:00Z") == nil)
         #expect(Timestamp.parse("yesterday") == nil)
+    }
+
+    @Test func timestampsFormatLikeFoundationAcrossTheYears() {
+        let reference = ISO8601DateFormatter()
+        reference.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        reference.timeZone = TimeZone(identifier: "UTC")
+        var generator = SystemRandomNumberGenerator()
+        // Whole milliseconds from 1583 (Foundation's calendar is Julian before 1582; ours, like
+        // SQLite's, is Gregorian throughout) to 9999, and the edges.
+        let edges: [Int64] = [0, -1, 1, -12_212_553_600_000, 253_402_300_799_999, 951_782_400_000, 4_107_456_000_000]
+        let samples = edges + (0..<5_000).map { _ in Int64.random(in: -12_212_553_600_000...253_402_300_799_999, using: &generator) }
+        for ms in samples {
+            let date = Date(timeIntervalSince1970: Double(ms) / 1000)
+            #expect(Timestamp.format(date) == reference.string(from: date), "\(ms)")
+            #expect(Timestamp.parse(Timestamp.format(date)).map(Timestamp.format) == Timestamp.format(date))
+        }
     }
 }

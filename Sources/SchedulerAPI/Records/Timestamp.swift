@@ -9,6 +9,34 @@ public enum Timestamp {
         let totalMs = Int64((date.timeIntervalSince1970 * 1000).rounded())
         let seconds = totalMs >= 0 ? totalMs / 1000 : (totalMs - 999) / 1000
         let f = CivilTime.fields(seconds)
+        let millisecond = Int(totalMs - seconds * 1000)
+        if (0...9999).contains(f.year) {
+            // Every run writes several of these: digits straight into the string's storage.
+            return String(unsafeUninitializedCapacity: 24) { bytes in
+                func put(_ value: Int, _ width: Int, at offset: Int) {
+                    var v = value
+                    for i in stride(from: offset + width - 1, through: offset, by: -1) {
+                        bytes[i] = UInt8(ascii: "0") + UInt8(v % 10)
+                        v /= 10
+                    }
+                }
+                put(Int(f.year), 4, at: 0)
+                put(f.month, 2, at: 5)
+                put(f.day, 2, at: 8)
+                put(f.hour, 2, at: 11)
+                put(f.minute, 2, at: 14)
+                put(f.second, 2, at: 17)
+                put(millisecond, 3, at: 20)
+                bytes[4] = UInt8(ascii: "-")
+                bytes[7] = UInt8(ascii: "-")
+                bytes[10] = UInt8(ascii: "T")
+                bytes[13] = UInt8(ascii: ":")
+                bytes[16] = UInt8(ascii: ":")
+                bytes[19] = UInt8(ascii: ".")
+                bytes[23] = UInt8(ascii: "Z")
+                return 24
+            }
+        }
         func pad(_ v: Int64, _ width: Int) -> String {
             let text = String(v)
             return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
