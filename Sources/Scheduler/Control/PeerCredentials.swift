@@ -42,12 +42,12 @@ struct PeerCredentials {
 
     /// The supplementary groups of a user, from the account database.
     static func groups(of uid: uid_t) -> [gid_t] {
-        guard let pw = getpwuid(uid) else { return [] }
+        guard let user = AccountDatabase.user(uid: uid) else { return [] }
         var count: Int32 = 64
         var groups = [gid_t](repeating: 0, count: Int(count))
-        if getgrouplist(pw.pointee.pw_name, pw.pointee.pw_gid, &groups, &count) < 0 {
+        if getgrouplist(user.name, user.gid, &groups, &count) < 0 {
             groups = [gid_t](repeating: 0, count: Int(count))
-            _ = getgrouplist(pw.pointee.pw_name, pw.pointee.pw_gid, &groups, &count)
+            _ = getgrouplist(user.name, user.gid, &groups, &count)
         }
         return Array(groups.prefix(Int(max(0, count))))
     }

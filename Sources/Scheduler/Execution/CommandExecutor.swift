@@ -56,25 +56,20 @@ public struct CommandExecutor: JobExecutor {
         static func lookup(user: String?, group: String?) throws(APIError) -> Account {
             let uid: uid_t
             if let user {
-                guard let pw = (UInt32(user).flatMap { getpwuid($0) }) ?? getpwnam(user) else {
-                    throw APIError(.invalidArgument, "no such user \"\(user)\"")
-                }
-                uid = pw.pointee.pw_uid
+                guard let found = AccountDatabase.user(user) else { throw APIError(.invalidArgument, "no such user \"\(user)\"") }
+                uid = found.uid
             } else {
                 uid = geteuid()
             }
-            guard let pw = getpwuid(uid) else {
+            guard let entry = AccountDatabase.user(uid: uid) else {
                 return Account(uid: uid, gid: getegid(), name: String(uid), home: "/", shell: "/bin/sh")
             }
-            var gid = user == nil ? getegid() : pw.pointee.pw_gid
+            var gid = user == nil ? getegid() : entry.gid
             if let group {
-                guard let gr = (UInt32(group).flatMap { getgrgid($0) }) ?? getgrnam(group) else {
-                    throw APIError(.invalidArgument, "no such group \"\(group)\"")
-                }
-                gid = gr.pointee.gr_gid
+                guard let found = AccountDatabase.groupID(group) else { throw APIError(.invalidArgument, "no such group \"\(group)\"") }
+                gid = found
             }
-            return Account(uid: uid, gid: gid, name: String(cString: pw.pointee.pw_name),
-                           home: String(cString: pw.pointee.pw_dir), shell: String(cString: pw.pointee.pw_shell))
+            return Account(uid: uid, gid: gid, name: entry.name, home: entry.home, shell: entry.shell)
         }
     }
 
