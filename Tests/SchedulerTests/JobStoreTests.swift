@@ -101,6 +101,26 @@ import SchedulerAPI
         await #expect(throws: APIError.self) { try await jobs.setPaused("nope", paused: true) }
     }
 
+    @Test func stateCountsAgreeWithEachJobsState() async throws {
+        let temp = try TemporaryDatabase()
+        let jobs = temp.database.jobs
+        #expect(try await jobs.stateCounts() == .init(total: 0, active: 0, paused: 0, failed: 0, disabled: 0))
+        _ = try await jobs.apply(try jobFile(#"""
+            {"jobs": [{"name": "a1", "shell": "x"}, {"name": "a2", "shell": "x"}, {"name": "off", "shell": "x", "enabled": false},
+                      {"name": "p", "shell": "x"}, {"name": "t", "shell": "x"}, {"name": "f", "shell": "x"},
+                      {"name": "off-p", "shell": "x", "enabled": false}]}
+            """#))
+        try await jobs.setPaused("p", paused: true)
+        try await jobs.setPaused("t", paused: true, reason: "failure_threshold")
+        try await jobs.setPaused("f", paused: true, reason: "restart_limit")
+        try await jobs.setPaused("off-p", paused: true)
+        let states = try await jobs.all().map(JobSummary.state(of:))
+        func n(_ state: String) -> Int { states.filter { $0 == state }.count }
+        let expected = StatusResponse.Jobs(total: states.count, active: n("active"), paused: n("paused"), failed: n("failed"), disabled: n("disabled"))
+        #expect(expected == .init(total: 7, active: 2, paused: 3, failed: 1, disabled: 1))
+        #expect(try await jobs.stateCounts() == expected)
+    }
+
     @Test func disabledJobsAreStoredAsDisabled() async throws {
         let temp = try TemporaryDatabase()
         _ = try await temp.database.jobs.apply(try jobFile(#"{"jobs": [{"name": "off", "shell": "x", "enabled": false}]}"#))

@@ -24,10 +24,26 @@ public struct JobFileLoader: Sendable {
         } catch {
             throw APIError(.invalidArgument, "cannot read the job file \(path): \(error.localizedDescription)")
         }
+        // A file that is the whole set of jobs, byte for byte what was applied last, with no
+        // job changed since, would change nothing: a restart with 10,000 jobs then skips
+        // parsing and validating them (most of its start-up).
+        let source = prune ? Self.source(data, handlers: handlers) : nil
+        if let source, !dryRun, let names = try await database.jobs.unchangedJobs(since: source) {
+            return ApplyResult(unchanged: names)
+        }
         var context = ValidationContext.currentProcess
         context.handlers = handlers
         context.existingJobs = prune ? [] : try await database.jobs.names()
         let file = try JobFile(data: data, context: context)
-        return try await database.jobs.apply(file, prune: prune, dryRun: dryRun, now: now)
+        return try await database.jobs.apply(file, prune: prune, dryRun: dryRun, now: now, source: source)
+    }
+
+    /// What a pruning apply depends on: the file's bytes and the handlers it was checked
+    /// against.
+    static func source(_ data: Data, handlers: Set<String>?) -> Data {
+        var source = data
+        source.append(0)
+        source.append(contentsOf: (handlers.map { $0.sorted().joined(separator: ",") } ?? "*").utf8)
+        return source
     }
 }

@@ -87,10 +87,7 @@ struct ControlRoutes {
 
     func status() async throws -> Response {
         let counts = try await jobCounts.value(version: database.changes.current) { [database] in
-            let states = try await database.jobs.all().map(JobSummary.state(of:))
-            return .init(total: states.count, active: states.filter { $0 == "active" }.count,
-                         paused: states.filter { $0 == "paused" }.count, failed: states.filter { $0 == "failed" }.count,
-                         disabled: states.filter { $0 == "disabled" }.count)
+            try await database.jobs.stateCounts()
         }
         let load = await engine.load()
         return Self.json(StatusResponse(

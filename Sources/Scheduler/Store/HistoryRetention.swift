@@ -2,35 +2,42 @@ import Foundation
 import Logging
 import ServiceLifecycle
 
-/// Prunes run history in the background (`--history-keep`, `--history-max-age`): once at
-/// start, then at a fixed interval, in small transactions that never hold up dispatch.
+/// Prunes run history in the background (`--history-keep`, `--history-max-age`): a minute
+/// after start (out of the way of loading the jobs), then at a fixed interval, in small
+/// transactions that never hold up dispatch.
 public struct HistoryRetention<C: Clock>: Service where C.Duration == Duration {
     public let runs: RunStore
     public let keepPerJob: Int?
     public let maxAge: Duration?
     public let interval: Duration
+    /// Before the first pass.
+    public let firstDelay: Duration
     public let clock: C
     public let logger: Logger
 
-    public init(runs: RunStore, keepPerJob: Int?, maxAge: Duration?, interval: Duration = .seconds(600), clock: C, logger: Logger) {
+    public init(runs: RunStore, keepPerJob: Int?, maxAge: Duration?, interval: Duration = .seconds(600),
+                firstDelay: Duration = .seconds(60), clock: C, logger: Logger) {
         self.runs = runs
         self.keepPerJob = keepPerJob
         self.maxAge = maxAge
         self.interval = interval
+        self.firstDelay = firstDelay
         self.clock = clock
         self.logger = logger
     }
 
     public func run() async throws {
         guard keepPerJob != nil || maxAge != nil else { return }
+        var delay = firstDelay
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            await pruneOnce()
             // Graceful shutdown cancels the sleep, which ends the loop.
             do {
-                try await cancelWhenGracefulShutdown { try await clock.sleep(for: interval) }
+                try await cancelWhenGracefulShutdown { [delay] in try await clock.sleep(for: delay) }
             } catch {
                 return
             }
+            await pruneOnce()
+            delay = interval
         }
     }
 

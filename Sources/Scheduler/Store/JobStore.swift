@@ -15,7 +15,10 @@ public struct JobStore: Sendable {
     ///
     /// The file was validated against a snapshot of the jobs; the references are checked again
     /// here, inside the write transaction, against what the database holds now.
-    public func apply(_ file: JobFile, prune: Bool = false, dryRun: Bool = false, now: Date = Date()) async throws -> ApplyResult {
+    ///
+    /// `source` (a file's bytes and what it was validated against) is recorded with a pruning
+    /// apply, for `unchangedJobs(since:)`.
+    public func apply(_ file: JobFile, prune: Bool = false, dryRun: Bool = false, now: Date = Date(), source: Data? = nil) async throws -> ApplyResult {
         do {
             return try await changes.write(pool) { db in
                 let existing = try Self.specTexts(db)
@@ -59,7 +62,32 @@ public struct JobStore: Sendable {
                 for name in result.removed {
                     try db.execute(sql: "DELETE FROM jobs WHERE name = ?", arguments: [name])
                 }
+                if let source, prune {
+                    // After the writes, so that the generation recorded includes them.
+                    try db.execute(sql: """
+                        INSERT OR REPLACE INTO meta (key, value) VALUES ('applied_source', ?),
+                            ('applied_generation', (SELECT value FROM meta WHERE key = 'jobs_generation'))
+                        """, arguments: [source])
+                }
                 return result
+            }
+        } catch {
+            throw storeError(error)
+        }
+    }
+
+    /// The names of the jobs if `source` is what the last pruning apply wrote and no job has
+    /// changed since (by schedd or by hand); nil otherwise.
+    public func unchangedJobs(since source: Data) async throws -> [String]? {
+        do {
+            return try await pool.read { db in
+                guard let applied = try Data.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'applied_source'"),
+                      applied == source,
+                      let generation = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'applied_generation'"),
+                      generation == (try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'jobs_generation'")) else {
+                    return nil
+                }
+                return try String.fetchAll(db, sql: "SELECT name FROM jobs ORDER BY name")
             }
         } catch {
             throw storeError(error)
@@ -95,6 +123,27 @@ public struct JobStore: Sendable {
     public func all() async throws -> [JobInfo] {
         do {
             return try await pool.read { db in try Self.fetchInfos(db, filter: nil) }
+        } catch {
+            throw storeError(error)
+        }
+    }
+
+    /// How many jobs are in each state (`JobSummary.state(of:)`), counted by SQLite: `status`
+    /// needs no definition decoded, which with 10,000 jobs is most of a cold start's work.
+    public func stateCounts() async throws -> StatusResponse.Jobs {
+        do {
+            return try await pool.read { db in
+                let row = try Row.fetchOne(db, sql: """
+                    SELECT count(*),
+                        total(NOT coalesce(s.paused, 0) AND j.enabled),
+                        total(coalesce(s.paused, 0) AND coalesce(s.pause_reason, '') != 'restart_limit'),
+                        total(coalesce(s.paused, 0) AND s.pause_reason = 'restart_limit'),
+                        total(NOT coalesce(s.paused, 0) AND NOT j.enabled)
+                    FROM jobs j LEFT JOIN job_state s ON s.job = j.name
+                    """)
+                func count(_ i: Int) -> Int { Int((row?[i] as Double?) ?? 0) }
+                return StatusResponse.Jobs(total: row?[0] ?? 0, active: count(1), paused: count(2), failed: count(3), disabled: count(4))
+            }
         } catch {
             throw storeError(error)
         }

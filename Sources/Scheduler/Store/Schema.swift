@@ -66,6 +66,20 @@ enum Schema {
             LEFT JOIN runs r ON r.id = s.last_run_id
             ORDER BY j.name;
         """,
+        // 2: a count of changes to `jobs` kept by triggers (whoever makes them, schedd or
+        // sqlite3), so that a job file applied before and unchanged since is not applied again.
+        """
+        INSERT INTO meta (key, value) VALUES ('jobs_generation', '0');
+        CREATE TRIGGER jobs_generation_insert AFTER INSERT ON jobs BEGIN
+            UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'jobs_generation';
+        END;
+        CREATE TRIGGER jobs_generation_update AFTER UPDATE ON jobs BEGIN
+            UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'jobs_generation';
+        END;
+        CREATE TRIGGER jobs_generation_delete AFTER DELETE ON jobs BEGIN
+            UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'jobs_generation';
+        END;
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

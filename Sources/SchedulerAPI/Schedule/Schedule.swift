@@ -1,3 +1,5 @@
+import Synchronization
+
 /// When a job fires: a cron expression, a fixed interval, or once per daemon start.
 public enum Schedule: Sendable, Hashable {
     case cron(CronExpression)
@@ -20,14 +22,33 @@ public enum Schedule: Sendable, Hashable {
         return String(text[first...last])
     }
 
+    /// Schedules parsed so far, by text: with 10,000 jobs each schedule is parsed when the
+    /// file is validated, when its definition is read back and when the engine loads it, and
+    /// most jobs share a few schedules.
+    private static let parsed = Mutex<[String: Schedule]>([:])
+    private static let parsedLimit = 20_000
+
     /// Parses any schedule SPEC.md allows: cron, macros, `@every DURATION`, `@reboot`.
     public init(parsing raw: String) throws(APIError) {
+        if let known = Self.parsed.withLock({ $0[raw] }) {
+            self = known
+            return
+        }
+        self = try Self.parse(raw)
+        let schedule = self
+        Self.parsed.withLock { parsed in
+            if parsed.count >= Self.parsedLimit { parsed.removeAll(keepingCapacity: true) }
+            parsed[raw] = schedule
+        }
+    }
+
+    private static func parse(_ raw: String) throws(APIError) -> Schedule {
         let text = Self.trimmed(raw)
         guard !text.isEmpty else { throw APIError(.invalidSchedule, "the schedule is empty") }
         if text.hasPrefix("@") {
             let lowered = text.lowercased()
             if lowered == "@reboot" {
-                self = .reboot
+                return .reboot
             } else if lowered.hasPrefix("@every") {
                 let arg = Self.trimmed(text.dropFirst("@every".count))
                 guard let ms = DurationText.milliseconds(arg) else {
@@ -35,15 +56,15 @@ public enum Schedule: Sendable, Hashable {
                     throw APIError(.invalidSchedule, "@every \"\(arg)\": not a duration\(hint)")
                 }
                 guard ms >= 1000 else { throw APIError(.invalidSchedule, "@every \"\(arg)\": the interval must be at least 1s") }
-                self = .every(milliseconds: ms)
+                return .every(milliseconds: ms)
             } else if let expanded = Self.macros[lowered] {
-                self = .cron(try CronExpression(parsing: expanded))
+                return .cron(try CronExpression(parsing: expanded))
             } else {
                 let names = (Self.macros.keys.sorted() + ["@every", "@reboot"]).joined(separator: " ")
                 throw APIError(.invalidSchedule, "unknown macro \"\(text)\" (known: \(names))")
             }
         } else {
-            self = .cron(try CronExpression(parsing: text))
+            return .cron(try CronExpression(parsing: text))
         }
     }
 }
