@@ -275,15 +275,15 @@ struct JobFileDecoder {
                     report("command[\(i)]", "expected a string, got \(item.kindDescription)")
                     return nil
                 }
-                if s.contains("\0") { report("command[\(i)]", "contains a NUL character"); return nil }
+                if s.utf8.contains(0) { report("command[\(i)]", "contains a NUL character"); return nil }
                 argv.append(s)
             }
             if argv[0].isEmpty { report("command[0]", "the program name is empty"); return nil }
             return .command(argv)
         case "shell":
             guard let s = string(value, "shell") else { return nil }
-            if s.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { report("shell", "must not be empty"); return nil }
-            if s.contains("\0") { report("shell", "contains a NUL character"); return nil }
+            if s.allSatisfy(\.isWhitespace) { report("shell", "must not be empty"); return nil }
+            if s.utf8.contains(0) { report("shell", "contains a NUL character"); return nil }
             return .shell(s)
         default:
             guard let h = string(value, "handler") else { return nil }
@@ -334,11 +334,11 @@ struct JobFileDecoder {
                         report("env.\(k)", "expected a string, got \(v.kindDescription)")
                         continue
                     }
-                    if k.isEmpty || k.contains("=") || k.contains("\0") {
+                    if k.isEmpty || k.utf8.contains(UInt8(ascii: "=")) || k.utf8.contains(0) {
                         report("env.\(k)", "not a valid variable name")
                     } else if Self.reservedEnvironment.contains(k) {
                         report("env.\(k)", "is set by schedd for each run and cannot be overridden")
-                    } else if s.contains("\0") {
+                    } else if s.utf8.contains(0) {
                         report("env.\(k)", "contains a NUL character")
                     } else {
                         env[k] = s
