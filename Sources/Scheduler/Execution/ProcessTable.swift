@@ -20,6 +20,10 @@ enum ProcessTable {
     }
 
     /// Pids (other than schedd's own) whose environment carries one of `markers`.
+    ///
+    /// Every process's environment is read, once per pass for all the runs that wait, into one
+    /// reused buffer, and looked through in place: most processes are not schedd's, and under
+    /// load a pass runs about once per run.
     static func processes(carrying markers: Set<Marker>) -> [Marker: [pid_t]] {
         guard !markers.isEmpty else { return [:] }
         let byRun = Dictionary(markers.map { ($0.entries.1, $0) }, uniquingKeysWith: { a, _ in a })
@@ -27,22 +31,45 @@ enum ProcessTable {
         let me = getpid()
         guard let dir = opendir("/proc") else { return [:] }
         defer { closedir(dir) }
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            guard let pid = pid_t(name), pid != me, let environ = read("/proc/\(pid)/environ") else { continue }
-            var runEntry: String?
-            var instanceEntry: String?
-            for variable in environ.split(separator: 0) {
-                if variable.starts(with: "SCHEDD_RUN_ID=".utf8) { runEntry = String(decoding: variable, as: UTF8.self) }
-                if variable.starts(with: "SCHEDD_INSTANCE=".utf8) { instanceEntry = String(decoding: variable, as: UTF8.self) }
-            }
-            if let runEntry, let marker = byRun[runEntry], instanceEntry == marker.entries.0, !isZombie(pid) {
-                found[marker, default: []].append(pid)
-            }
+            guard let pid = pidName(entry), pid != me, let environ = read("/proc/\(pid)/environ", into: &buffer),
+                  let runEntry = variable("SCHEDD_RUN_ID=", in: environ), let marker = byRun[runEntry],
+                  variable("SCHEDD_INSTANCE=", in: environ) == marker.entries.0, !isZombie(pid) else { continue }
+            found[marker, default: []].append(pid)
         }
         return found
+    }
+
+    /// The pid a `/proc` entry names, if it names one.
+    static func pidName(_ entry: UnsafeMutablePointer<dirent>) -> pid_t? {
+        withUnsafeBytes(of: entry.pointee.d_name) { raw -> pid_t? in
+            var pid: pid_t = 0
+            for byte in raw {
+                if byte == 0 { break }
+                guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"), pid < 100_000_000 else { return nil }
+                pid = pid * 10 + pid_t(byte - UInt8(ascii: "0"))
+            }
+            return pid > 0 ? pid : nil
+        }
+    }
+
+    /// The whole `NAME=value` entry of an environment block (NUL-separated) that starts with
+    /// `prefix` (`NAME=`), if there is one.
+    static func variable(_ prefix: StaticString, in environ: ArraySlice<UInt8>) -> String? {
+        let key = UnsafeRawBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount)
+        return environ.withUnsafeBytes { block -> String? in
+            guard let base = block.baseAddress else { return nil }
+            var start = 0
+            while start < block.count {
+                let end = block[start...].firstIndex(of: 0) ?? block.count
+                if end - start >= key.count, memcmp(base + start, key.baseAddress!, key.count) == 0 {
+                    return String(decoding: UnsafeRawBufferPointer(rebasing: block[start..<end]), as: UTF8.self)
+                }
+                start = end + 1
+            }
+            return nil
+        }
     }
 
     /// Whether the process has exited but not been reaped yet (or is gone).
@@ -53,17 +80,25 @@ enum ProcessTable {
     }
 
     static func read(_ path: String) -> [UInt8]? {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        return read(path, into: &buffer).map(Array.init)
+    }
+
+    /// Reads a file into `buffer` (grown as needed, up to 1 MiB) and returns the part read.
+    static func read(_ path: String, into buffer: inout [UInt8]) -> ArraySlice<UInt8>? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
-        var out: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
+        var count = 0
         while true {
-            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, 4096) }
+            if count == buffer.count {
+                guard buffer.count < 1 << 20 else { break }
+                buffer.append(contentsOf: repeatElement(0, count: buffer.count))
+            }
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + count, $0.count - count) }
             if n <= 0 { break }
-            out.append(contentsOf: buffer[..<n])
-            if out.count > 1 << 20 { break }
+            count += n
         }
-        return out
+        return buffer[..<count]
     }
 }
