@@ -94,6 +94,11 @@ import SchedulerAPI
         #expect(keptA == newestA)
         #expect(keptA.contains(active.id))
         #expect(try await runs.history(HistoryQuery(job: "b", limit: 10_000)).count == 100)
+        // Under the limit, or at it: nothing goes.
+        try await fill(runs, jobs: ["c"], perJob: 100)
+        try await fill(runs, jobs: ["d"], perJob: 99)
+        #expect(try await runs.prune(keepPerJob: 100, olderThan: nil) == 0)
+        #expect(try await runs.prune(keepPerJob: 99, olderThan: nil) == 3)  // the oldest of a, b and c; d is at the limit
     }
 
     @Test func pruneByAgeNeverTouchesActiveRuns() async throws {

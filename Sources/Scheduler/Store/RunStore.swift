@@ -187,7 +187,12 @@ public struct RunStore: Sendable {
         var deleted = 0
         do {
             if let keep = keepPerJob {
-                let jobs = try await pool.read { db in try String.fetchAll(db, sql: "SELECT DISTINCT job FROM runs") }
+                // Only the jobs over the limit: one pass over the job index. (All jobs, each then
+                // looked at, was 10,000 queries and over a second with 10,000 jobs and 1M rows,
+                // every pass, with nothing to delete.)
+                let jobs = try await pool.read { db in
+                    try String.fetchAll(db, sql: "SELECT job FROM runs GROUP BY job HAVING count(*) > ?", arguments: [keep])
+                }
                 for job in jobs {
                     while true {
                         let n = try await changes.write(pool) { db in
