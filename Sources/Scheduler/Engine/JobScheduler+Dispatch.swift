@@ -5,8 +5,9 @@ import SchedulerAPI
 extension JobScheduler {
     // MARK: - Firing
 
-    /// Fires every schedule and timer that is due.
-    func processDue() async {
+    /// Fires every schedule and timer that is due. Returns the write of the fires, queued
+    /// ahead of their runs' start rows, for the caller to see through.
+    func processDue() async -> QueuedWrite? {
         let now = clock.now()
         var triggers: [(String, RunTrigger, Date?)] = []
         var changed: [String] = []
@@ -49,8 +50,11 @@ extension JobScheduler {
         // Timers: retries and restarts.
         let dueTimers = timers.filter { $0.due <= now }
         timers.removeAll { $0.due <= now }
-        // The fire is recorded before its run starts, so that a crash never fires a slot twice.
-        await saveStates(changed)
+        // The fire is recorded before its run starts, so that a crash never fires a slot twice:
+        // queued in the group commit ahead of the runs' start rows, it is committed with them or
+        // before. (Waiting for it here put a commit in front of every start: 3 ms of a 6 ms p50.)
+        let states = changed.compactMap { name in jobs[name].map { (name: name, state: $0.state) } }
+        let fires = database.jobs.queueStates(states)
         var skips: [RunStore.Skip] = []
         for (name, trigger, slot) in triggers {
             if case let .skip(skip) = decide(name, trigger, scheduledAt: slot) { skips.append(skip) }
@@ -63,6 +67,7 @@ extension JobScheduler {
             request.spec = entry.spec
             enqueue(request)
         }
+        return fires
     }
 
     /// Starts a run of `job` now, or refuses it by its concurrency policy. Retries and boot

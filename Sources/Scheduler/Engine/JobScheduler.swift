@@ -150,8 +150,15 @@ public actor JobScheduler: Service {
                         graceOverCancelled = true
                         for run in active.values { run.control.cancel("schedd stopped it at shutdown (grace period over)") }
                     }
-                } else {
-                    await processDue()
+                } else if let fires = await processDue() {
+                    let logger = self.logger
+                    group.addTask {
+                        do {
+                            try await fires.wait()
+                        } catch {
+                            logger.error("cannot save job state", metadata: ["schedd.error": "\(error)"])
+                        }
+                    }
                 }
                 while let request = pool.nextToStart() {
                     group.addTask { await self.execute(request) }

@@ -8,6 +8,8 @@ import Synchronization
 ///
 /// No task is spawned: the first writer to find the committer idle becomes the leader and
 /// writes batches, in its own task, until none is waiting; the others wait for their entry.
+/// Batches are taken in the order writes were submitted, so a write is never committed
+/// before one submitted ahead of it.
 /// A lock rather than an actor: entering an actor and leaving it again were two thread
 /// hand-offs on every write, twice per run.
 final class GroupCommitter: Sendable {
@@ -56,20 +58,42 @@ final class GroupCommitter: Sendable {
             queue.writing = true
             return true
         }
-        if leads {
-            while true {
-                let batch = queue.withLock { queue -> [Entry] in
-                    let batch = queue.pending
-                    queue.pending = []
-                    if batch.isEmpty { queue.writing = false }
-                    return batch
-                }
-                if batch.isEmpty { break }
-                await commit(batch)
-            }
-        }
+        if leads { await lead() }
         // swiftlint:disable:next force_cast
         return try await entry.value() as! T
+    }
+
+    /// Queues a write without waiting for it: it is committed in the next batch, and so never
+    /// after a write submitted later. Someone must then call `flush(until:)` (or `write`).
+    func enqueue(_ operation: @escaping @Sendable (Database) throws -> Void) -> Entry {
+        let entry = Entry { db in try operation(db) }
+        queue.withLock { $0.pending.append(entry) }
+        return entry
+    }
+
+    /// Writes what is queued unless a writer is already at it, and waits for `entry`.
+    func flush(until entry: Entry) async throws {
+        let leads = queue.withLock { queue -> Bool in
+            guard !queue.writing, !queue.pending.isEmpty else { return false }
+            queue.writing = true
+            return true
+        }
+        if leads { await lead() }
+        _ = try await entry.value()
+    }
+
+    /// Writes batches until none is waiting; only the writer that set `writing` calls it.
+    private func lead() async {
+        while true {
+            let batch = queue.withLock { queue -> [Entry] in
+                let batch = queue.pending
+                queue.pending = []
+                if batch.isEmpty { queue.writing = false }
+                return batch
+            }
+            if batch.isEmpty { return }
+            await commit(batch)
+        }
     }
 
     /// Writes one batch in one transaction, each entry in its own savepoint, and completes

@@ -195,21 +195,31 @@ public struct JobStore: Sendable {
     public func saveStates(_ states: [(name: String, state: JobState)]) async throws {
         guard !states.isEmpty else { return }
         do {
-            try await committer.write { db in
-                let statement = try db.cachedStatement(sql: """
-                    UPDATE job_state SET paused = ?, pause_reason = ?, consecutive_failures = ?,
-                        last_run_id = ?, next_run_at = ?, last_fire_at = ?
-                    WHERE job = ?
-                    """)
-                for (name, state) in states {
-                    try statement.execute(arguments: [
-                        state.paused, state.pauseReason, state.consecutiveFailures, state.lastRunID,
-                        state.nextRunAt.map(Timestamp.format), state.lastFireAt.map(Timestamp.format), name,
-                    ])
-                }
-            }
+            try await committer.write { db in try Self.update(states, db) }
         } catch {
             throw storeError(error)
+        }
+    }
+
+    /// Queues the states' write ahead of every write submitted after it, without waiting: the
+    /// engine records its fires this way and then starts their runs, whose start rows are
+    /// committed with the states or after them.
+    func queueStates(_ states: [(name: String, state: JobState)]) -> QueuedWrite? {
+        guard !states.isEmpty else { return nil }
+        return QueuedWrite(committer: committer, entry: committer.enqueue { db in try Self.update(states, db) })
+    }
+
+    static func update(_ states: [(name: String, state: JobState)], _ db: Database) throws {
+        let statement = try db.cachedStatement(sql: """
+            UPDATE job_state SET paused = ?, pause_reason = ?, consecutive_failures = ?,
+                last_run_id = ?, next_run_at = ?, last_fire_at = ?
+            WHERE job = ?
+            """)
+        for (name, state) in states {
+            try statement.execute(arguments: [
+                state.paused, state.pauseReason, state.consecutiveFailures, state.lastRunID,
+                state.nextRunAt.map(Timestamp.format), state.lastFireAt.map(Timestamp.format), name,
+            ])
         }
     }
 

@@ -1,0 +1,49 @@
+import GRDB
+import Testing
+@testable import Scheduler
+
+@Suite struct GroupCommitterTests {
+    func committer() async throws -> (TemporaryDatabase, GroupCommitter) {
+        let temp = try TemporaryDatabase()
+        try await temp.database.pool.write { db in try db.execute(sql: "CREATE TABLE t (x INTEGER)") }
+        return (temp, GroupCommitter(pool: temp.database.pool, changes: ChangeCounter()))
+    }
+
+    /// What the engine relies on: a fire queued before its run's start row is never committed
+    /// after it.
+    @Test func aQueuedWriteIsCommittedBeforeEveryLaterWrite() async throws {
+        let (temp, committer) = try await committer()
+        for round in 0..<50 {
+            let queued = committer.enqueue { db in try db.execute(sql: "INSERT INTO t VALUES (?)", arguments: [round]) }
+            let sawIt = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for _ in 0..<4 {
+                    group.addTask {
+                        try await committer.write { db in
+                            try Int.fetchOne(db, sql: "SELECT count(*) FROM t WHERE x = ?", arguments: [round]) == 1
+                        }
+                    }
+                }
+                group.addTask {
+                    try await QueuedWrite(committer: committer, entry: queued).wait()
+                    return true
+                }
+                return try await group.reduce(true) { $0 && $1 }
+            }
+            #expect(sawIt)
+        }
+        #expect(try await temp.database.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM t") } == 50)
+    }
+
+    @Test func aQueuedWriteAloneIsWrittenByItsWait() async throws {
+        let (temp, committer) = try await committer()
+        let queued = committer.enqueue { db in try db.execute(sql: "INSERT INTO t VALUES (7)") }
+        try await QueuedWrite(committer: committer, entry: queued).wait()
+        #expect(try await temp.database.pool.read { db in try Int.fetchOne(db, sql: "SELECT x FROM t") } == 7)
+        // A failing one reports its error, and the others of its batch are kept.
+        let failing = committer.enqueue { db in try db.execute(sql: "INSERT INTO nowhere VALUES (1)") }
+        let fine = committer.enqueue { db in try db.execute(sql: "INSERT INTO t VALUES (8)") }
+        await #expect(throws: (any Error).self) { try await QueuedWrite(committer: committer, entry: failing).wait() }
+        try await QueuedWrite(committer: committer, entry: fine).wait()
+        #expect(try await temp.database.pool.read { db in try Int.fetchAll(db, sql: "SELECT x FROM t ORDER BY x") } == [7, 8])
+    }
+}
