@@ -37,7 +37,7 @@ public struct JobStore: Sendable {
                 if prune {
                     result.removed = existing.keys.filter { !fileNames.contains($0) }
                 }
-                try Self.checkReferences(db, file: file, removed: Set(result.removed))
+                try Self.checkReferences(existing: Set(existing.keys), file: file, removed: Set(result.removed))
                 result.created.sort()
                 result.updated.sort()
                 result.unchanged.sort()
@@ -261,8 +261,8 @@ public struct JobStore: Sendable {
     /// After the change, every `on_failure`/`on_success` of the file must still name an
     /// existing job. (Jobs outside the file are never left dangling: without prune nothing is
     /// removed, and with prune every job outside the file is removed.)
-    static func checkReferences(_ db: Database, file: JobFile, removed: Set<String>) throws {
-        let final = Set(try specTexts(db).keys).subtracting(removed).union(file.jobs.map(\.name))
+    static func checkReferences(existing: Set<String>, file: JobFile, removed: Set<String>) throws {
+        let final = existing.subtracting(removed).union(file.jobs.map(\.name))
         var issues: [ValidationIssue] = []
         for (index, spec) in file.jobs.enumerated() {
             for (path, target) in [("on_failure", spec.onFailure), ("on_success", spec.onSuccess)] {
