@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the system packages schedd builds and tests with (Debian/Ubuntu), if missing:
-# libsqlite3-dev (GRDB links the system SQLite) and sqlite3 (users, and the integration
-# tests, read the database with it).
+# libsqlite3-dev (GRDB links the system SQLite), sqlite3 (users, and the integration
+# tests, read the database with it) and util-linux's setpriv.
 set -euo pipefail
 missing=()
 dpkg -s libsqlite3-dev >/dev/null 2>&1 || missing+=(libsqlite3-dev)
 command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
+# setpriv runs jobs that name a "user"/"group" (essential on Debian; minimal images may lack it).
+[ -x /usr/bin/setpriv ] || missing+=(util-linux)
 [ ${#missing[@]} -eq 0 ] && exit 0
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"

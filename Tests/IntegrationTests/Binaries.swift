@@ -96,6 +96,12 @@ final class DaemonProcess {
     /// Sends SIGTERM and waits for the exit status (SIGKILL after `timeout`).
     func terminate(timeout: TimeInterval = 20) -> Int32 {
         if process.isRunning { process.terminate() }
+        return waitForExit(timeout: timeout)
+    }
+
+    /// Waits for the exit status without signalling (SIGKILL after `timeout`): after a SIGTERM
+    /// of its own, a test must not send the second one, which means "stop the runs now".
+    func waitForExit(timeout: TimeInterval = 20) -> Int32 {
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline { usleep(20_000) }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }

@@ -66,7 +66,7 @@ func processes(running argv: [String]) -> [pid_t] {
         // The run now needs 6 s more: longer than the daemon's 5 s status pace, well within the grace.
         _ = FileManager.default.createFile(atPath: gate, contents: nil)
         kill(daemon.pid, SIGTERM)
-        #expect(daemon.terminate(timeout: 40) == 0)
+        #expect(daemon.waitForExit(timeout: 40) == 0)
         #expect(try sqlite(db, "SELECT status || ' ' || output FROM runs WHERE id = 1") == "succeeded done")
     }
 }

@@ -29,6 +29,8 @@ public struct CommandExecutor: JobExecutor {
     }
 
     static let defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    /// util-linux's, on every Debian system.
+    static let setpriv = "/usr/bin/setpriv"
 
     /// The environment of SPEC.md: a minimal base, the job's `env`, then schedd's own variables.
     static func environment(for request: ExecutionRequest, account: Account, instanceID: String) -> [String: String] {
@@ -111,10 +113,20 @@ public struct CommandExecutor: JobExecutor {
         options.teardownSequence = [
             .send(signal: .terminate, toProcessGroup: true, allowedDurationToNextStep: spec.effectiveKillGrace),
         ]
+        var executable = program
+        var arguments = Array(argv.dropFirst())
         if spec.user != nil || spec.group != nil {
-            options.userID = account.uid
-            options.groupID = account.gid
-            options.supplementaryGroups = [account.gid]
+            // Not swift-subprocess's userID/groupID: it switches them in its forked child with
+            // glibc's setgroups/setgid/setuid, which in a multithreaded process can wait forever
+            // for threads that only exist in the parent (a test hung with the child in
+            // __nptl_setxid, about once in a dozen runs; in the daemon it would block a pool
+            // thread and the run). setpriv switches them in its own single-threaded process,
+            // then execs the program in its place (same pid, session and pipes).
+            guard FileManager.default.isExecutableFile(atPath: Self.setpriv) else {
+                return ExecutionOutcome(ending: .failed("running as another user needs \(Self.setpriv) (util-linux), which is missing"))
+            }
+            arguments = ["--reuid=\(account.uid)", "--regid=\(account.gid)", "--groups=\(account.gid)", "--", program] + arguments
+            executable = Self.setpriv
         }
         // Shared with the reader so that what a stopped run printed is kept even when the
         // cancellation interrupts the read.
@@ -124,8 +136,8 @@ public struct CommandExecutor: JobExecutor {
         let result: ExecutionResult<Void, SequenceOutput, CombinedErrorOutput>
         do {
             result = try await Subprocess.run(
-                .path(FilePath(program)),
-                arguments: Arguments(Array(argv.dropFirst())),
+                .path(FilePath(executable)),
+                arguments: Arguments(arguments),
                 environment: .custom(Dictionary(uniqueKeysWithValues: env.map { (Environment.Key(stringLiteral: $0.key), $0.value) })),
                 workingDirectory: FilePath(spec.effectiveWorkingDir),
                 platformOptions: options,
