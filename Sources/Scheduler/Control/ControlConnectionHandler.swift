@@ -143,9 +143,7 @@ final class ControlConnectionHandler: ChannelDuplexHandler, RemovableChannelHand
         // Anyone else (a socket group member by supplementary group, or a peer not read yet)
         // is left to the middleware: its group lookup may block, which the event loop must not.
         guard let peer = source.peers.peer(of: channel),
-              peer.uid == 0 || peer.uid == source.daemonUID || (source.socketGroup.map { $0 == peer.gid } ?? false) else {
-            return nil
-        }
+              peer.isPlainlyAllowed(daemonUID: source.daemonUID, group: source.socketGroup) else { return nil }
         return source.freshList()
     }
 

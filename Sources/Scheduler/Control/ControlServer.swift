@@ -163,8 +163,12 @@ public struct ControlServer: Service {
     /// credentials read once, idle and shutdown handling, then `ControlConnectionHandler`.
     static func configure(_ pipeline: ChannelPipeline.SynchronousOperations, peers: PeerCheckHandler.Registry,
                           idleTimeout: Duration, connection: ControlConnectionHandler.Source, logger: Logger) throws {
+        // Hummingbird's own limits, as its HTTP1Channel would set them.
+        let decoder = HTTP1Channel.Configuration.DecoderConfiguration()
         var limits = NIOHTTPDecoderLimitConfiguration()
-        limits.maxHeaderFieldCount = 1000
+        limits.maxHeaderFieldSize = decoder.maxHeaderFieldSize
+        limits.maxHeaderListSize = decoder.maxHeaderListSize
+        limits.maxHeaderFieldCount = decoder.maxHeaderFieldCount
         try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false,
                                                  withOutboundHeaderValidation: false, withEncoderConfiguration: .init(),
                                                  withDecoderLimitConfiguration: limits)

@@ -34,10 +34,15 @@ struct PeerCredentials {
     /// Whether `uid`/`gid` may talk to a daemon running as `daemonUID` with socket group
     /// `group` (nil: none).
     func isAllowed(daemonUID: uid_t, group: gid_t?) -> Bool {
-        if uid == 0 || uid == daemonUID { return true }
+        if isPlainlyAllowed(daemonUID: daemonUID, group: group) { return true }
         guard let group else { return false }
-        if gid == group { return true }
         return Self.groups(of: uid).contains(group)
+    }
+
+    /// Allowed without asking the account database (which may block): root, the daemon's user,
+    /// or the socket group as the peer's primary group.
+    func isPlainlyAllowed(daemonUID: uid_t, group: gid_t?) -> Bool {
+        uid == 0 || uid == daemonUID || (group.map { $0 == gid } ?? false)
     }
 
     /// The supplementary groups of a user, from the account database.

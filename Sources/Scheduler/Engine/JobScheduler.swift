@@ -293,8 +293,13 @@ public actor JobScheduler: Service {
         entry.state.nextRunAt = entry.nextDue
     }
 
+    /// The states of the named jobs, to be written.
+    func states(of names: [String]) -> [(name: String, state: JobState)] {
+        names.compactMap { name in jobs[name].map { (name: name, state: $0.state) } }
+    }
+
     func saveStates(_ names: [String]) async {
-        let states = names.compactMap { name in jobs[name].map { (name: name, state: $0.state) } }
+        let states = states(of: names)
         do {
             try await database.jobs.saveStates(states)
         } catch {

@@ -17,47 +17,33 @@ enum AccountDatabase {
     /// A user by name, or by number when `nameOrID` is all digits and such a user exists.
     static func user(_ nameOrID: String) -> User? {
         if let uid = UInt32(nameOrID), let user = user(uid: uid) { return user }
-        return lookUp { getpwnam_r(nameOrID, &$0, $1, $2, &$3) }
+        return lookUp({ getpwnam_r(nameOrID, &$0, $1, $2, &$3) }, read: User.init)
     }
 
     static func user(uid: uid_t) -> User? {
-        lookUp { getpwuid_r(uid, &$0, $1, $2, &$3) }
+        lookUp({ getpwuid_r(uid, &$0, $1, $2, &$3) }, read: User.init)
     }
 
     /// A group's id by name, or by number when `nameOrID` is all digits and such a group exists.
     static func groupID(_ nameOrID: String) -> gid_t? {
         if let gid = UInt32(nameOrID), let found = groupID(gid: gid) { return found }
-        return lookUpGroup { getgrnam_r(nameOrID, &$0, $1, $2, &$3) }
+        return lookUp({ getgrnam_r(nameOrID, &$0, $1, $2, &$3) }, read: \.gr_gid)
     }
 
     static func groupID(gid: gid_t) -> gid_t? {
-        lookUpGroup { getgrgid_r(gid, &$0, $1, $2, &$3) }
+        lookUp({ getgrgid_r(gid, &$0, $1, $2, &$3) }, read: \.gr_gid)
     }
 
-    private static func lookUp(_ call: (inout passwd, UnsafeMutablePointer<CChar>, Int, inout UnsafeMutablePointer<passwd>?) -> Int32) -> User? {
-        var size = 1024
-        while size <= 1 << 20 {
-            var entry = passwd()
-            var result: UnsafeMutablePointer<passwd>?
-            let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: size)
-            defer { buffer.deallocate() }
-            let status = call(&entry, buffer, size, &result)
-            if status == ERANGE {
-                size *= 4
-                continue
-            }
-            guard status == 0, result != nil else { return nil }
-            return User(uid: entry.pw_uid, gid: entry.pw_gid, name: String(cString: entry.pw_name),
-                        home: String(cString: entry.pw_dir), shell: String(cString: entry.pw_shell))
-        }
-        return nil
-    }
-
-    private static func lookUpGroup(_ call: (inout group, UnsafeMutablePointer<CChar>, Int, inout UnsafeMutablePointer<group>?) -> Int32) -> gid_t? {
+    /// Runs a `get*_r` call with a buffer grown until the entry fits, and reads what is wanted
+    /// from the entry while its strings (in the buffer) are still there.
+    private static func lookUp<Entry: ZeroInitializable, Value>(
+        _ call: (inout Entry, UnsafeMutablePointer<CChar>, Int, inout UnsafeMutablePointer<Entry>?) -> Int32,
+        read: (Entry) -> Value
+    ) -> Value? {
         var size = 1024
         while size <= 1 << 22 {
-            var entry = group()
-            var result: UnsafeMutablePointer<group>?
+            var entry = Entry()
+            var result: UnsafeMutablePointer<Entry>?
             let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: size)
             defer { buffer.deallocate() }
             let status = call(&entry, buffer, size, &result)
@@ -66,8 +52,20 @@ enum AccountDatabase {
                 continue
             }
             guard status == 0, result != nil else { return nil }
-            return entry.gr_gid
+            return read(entry)
         }
         return nil
     }
 }
+
+extension AccountDatabase.User {
+    init(_ entry: passwd) {
+        self.init(uid: entry.pw_uid, gid: entry.pw_gid, name: String(cString: entry.pw_name),
+                  home: String(cString: entry.pw_dir), shell: String(cString: entry.pw_shell))
+    }
+}
+
+/// The C entries `lookUp` fills, which Swift imports with a zeroing initializer.
+protocol ZeroInitializable { init() }
+extension passwd: ZeroInitializable {}
+extension group: ZeroInitializable {}

@@ -47,10 +47,7 @@ public struct JobStore: Sendable {
                 let stamp = Timestamp.format(now)
                 let unchanged = Set(result.unchanged)
                 // What is read back next (the engine's reload right after) is then found decoded.
-                Self.specCache.withLock { cache in
-                    if cache.count + file.jobs.count > Self.specCacheLimit { cache.removeAll(keepingCapacity: true) }
-                    for spec in file.jobs { if let text = texts[spec.name] { cache[text] = spec } }
-                }
+                Self.specCache.insert(file.jobs.compactMap { spec in texts[spec.name].map { (text: $0, value: spec) } })
                 for spec in file.jobs where !unchanged.contains(spec.name) {
                     try db.execute(sql: """
                         INSERT INTO jobs (name, spec, enabled, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
@@ -236,21 +233,17 @@ public struct JobStore: Sendable {
     /// Decoded specs by their stored text. The text is canonical, so equal text is an equal
     /// spec; listing 1,000 jobs then costs no re-validation (measured: 42 ms → see
     /// docs/performance.md).
-    static let specCache = Mutex<[String: JobSpec]>([:])
-    static let specCacheLimit = 20_000
+    static let specCache = TextKeyedCache<JobSpec>(limit: 20_000)
 
     static func decodeSpec(_ text: String, name: String) throws -> JobSpec {
-        if let cached = specCache.withLock({ $0[text] }) { return cached }
+        if let cached = specCache[text] { return cached }
         let spec: JobSpec
         do {
             spec = try JobSpec(json: try JSONParser.parse(text), context: .stored)
         } catch {
             throw APIError(.internal, "the stored definition of job \"\(name)\" is unreadable: \(error)")
         }
-        specCache.withLock { cache in
-            if cache.count >= specCacheLimit { cache.removeAll(keepingCapacity: true) }
-            cache[text] = spec
-        }
+        specCache.insert(spec, for: text)
         return spec
     }
 
@@ -283,8 +276,7 @@ public struct JobStore: Sendable {
             FROM jobs j LEFT JOIN job_state s ON s.job = j.name
             WHERE ?1 IS NULL OR j.name = ?1 ORDER BY j.name
             """, arguments: [filter])
-        // Room for what is decoded next: growing step by step rehashed every entry each time.
-        specCache.withLock { cache in cache.reserveCapacity(min(specCacheLimit, max(cache.count, rows.count))) }
+        specCache.reserve(rows.count)
         // Columns by position, in the order of the SELECT: by name, each read is a
         // case-insensitive search (a fifth of the start-up time with 10,000 jobs).
         return try rows.map { row in

@@ -1,5 +1,3 @@
-import Synchronization
-
 /// When a job fires: a cron expression, a fixed interval, or once per daemon start.
 public enum Schedule: Sendable, Hashable {
     case cron(CronExpression)
@@ -25,21 +23,16 @@ public enum Schedule: Sendable, Hashable {
     /// Schedules parsed so far, by text: with 10,000 jobs each schedule is parsed when the
     /// file is validated, when its definition is read back and when the engine loads it, and
     /// most jobs share a few schedules.
-    private static let parsed = Mutex<[String: Schedule]>([:])
-    private static let parsedLimit = 20_000
+    private static let parsed = TextKeyedCache<Schedule>(limit: 20_000)
 
     /// Parses any schedule SPEC.md allows: cron, macros, `@every DURATION`, `@reboot`.
     public init(parsing raw: String) throws(APIError) {
-        if let known = Self.parsed.withLock({ $0[raw] }) {
+        if let known = Self.parsed[raw] {
             self = known
             return
         }
         self = try Self.parse(raw)
-        let schedule = self
-        Self.parsed.withLock { parsed in
-            if parsed.count >= Self.parsedLimit { parsed.removeAll(keepingCapacity: true) }
-            parsed[raw] = schedule
-        }
+        Self.parsed.insert(self, for: raw)
     }
 
     private static func parse(_ raw: String) throws(APIError) -> Schedule {

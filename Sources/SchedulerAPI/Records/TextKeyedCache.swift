@@ -1,0 +1,28 @@
+import Synchronization
+
+/// Values made from text (parsed schedules, decoded job definitions), kept by that text so
+/// that the same text is not parsed again; thread-safe. Bounded: past `limit` entries it is
+/// emptied and refilled, which costs a re-parse and never a wrong value.
+package final class TextKeyedCache<Value: Sendable>: Sendable {
+    private let entries = Mutex<[String: Value]>([:])
+    package let limit: Int
+
+    package init(limit: Int) { self.limit = limit }
+
+    package subscript(text: String) -> Value? { entries.withLock { $0[text] } }
+
+    /// Keeps `pairs`; emptied first if they would not fit.
+    package func insert(_ pairs: some Collection<(text: String, value: Value)>) {
+        entries.withLock { entries in
+            if entries.count + pairs.count > limit { entries.removeAll(keepingCapacity: true) }
+            for (text, value) in pairs { entries[text] = value }
+        }
+    }
+
+    package func insert(_ value: Value, for text: String) { insert(CollectionOfOne((text: text, value: value))) }
+
+    /// Room for `count` entries at once: growing step by step rehashes every entry each time.
+    package func reserve(_ count: Int) {
+        entries.withLock { entries in entries.reserveCapacity(min(limit, max(entries.count, count))) }
+    }
+}
