@@ -107,7 +107,14 @@ struct ControlClient {
 
     func connectSocket() throws -> Int32 {
         let fd = UnixSocketAddress.connectStream(socketPath)
-        guard fd >= 0 else { throw unreachable(String(cString: strerror(errno))) }
+        guard fd >= 0 else {
+            let code = errno
+            if code == EACCES || code == EPERM {
+                // The socket is there, so schedd most likely is too: starting it is not the fix.
+                throw CommandFailure(message: "permission denied on schedd's socket \(socketPath): your user (uid \(getuid())) may not use it; ask an administrator to add you to the group schedd was given with --socket-group, or run schedctl as root", exitCode: 1)
+            }
+            throw unreachable(String(cString: strerror(code)))
+        }
         return fd
     }
 

@@ -37,6 +37,9 @@ enum Output {
         return delta > 0 ? "in \(text)" : "\(text) ago"
     }
 
+    /// "1 job", "3 jobs".
+    static func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
+
     /// "45s", "4m", "2h 5m", "3d 4h".
     static func span(_ seconds: TimeInterval) -> String {
         let s = Int(seconds.rounded())

@@ -7,6 +7,12 @@ import SchedulerAPI
 @main
 enum Schedctl {
     static func main() async {
+        if let verb = hoistingGlobalOptions(Array(CommandLine.arguments.dropFirst())).first, !verb.hasPrefix("-"),
+           !SchedctlCommand.verbs.contains(verb), verb != "help" {
+            let hint = NearMiss.suggest(verb, among: SchedctlCommand.verbs).map { " (did you mean \"\($0)\"?)" } ?? ""
+            FileHandle.standardError.write(Data("schedctl: unknown verb \"\(verb)\"\(hint); `schedctl --help` lists them\n".utf8))
+            Foundation.exit(2)
+        }
         do {
             var command = try SchedctlCommand.parseAsRoot(hoistingGlobalOptions(Array(CommandLine.arguments.dropFirst())))
             if var async = command as? any AsyncParsableCommand {
@@ -76,4 +82,7 @@ struct SchedctlCommand: AsyncParsableCommand {
             PauseCommand.self, ResumeCommand.self, HistoryCommand.self, LogsCommand.self, EventsCommand.self,
             ReloadCommand.self,
         ])
+
+    /// The verbs' names, for suggestions.
+    static var verbs: [String] { configuration.subcommands.compactMap { $0.configuration.commandName } }
 }

@@ -53,9 +53,29 @@ struct DaemonLogHandler: LogHandler {
         case .plain:
             return "\(timestamp(date)) \(level.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(message)\(pairs.isEmpty ? "" : " " + pairs)"
         case .json:
-            var fields: [(String, String)] = [("ts", timestamp(date)), ("level", level.rawValue), ("msg", message)]
-            fields += metadata.sorted { $0.key < $1.key }.map { ($0.key, "\($0.value)") }
-            return "{" + fields.map { "\(jsonString($0.0)):\(jsonString($0.1))" }.joined(separator: ",") + "}"
+            var fields: [(String, String)] = [("ts", jsonString(timestamp(date))), ("level", jsonString(level.rawValue)), ("msg", jsonString(message))]
+            fields += metadata.sorted { $0.key < $1.key }.map { ($0.key, jsonValue($0.value)) }
+            return "{" + fields.map { "\(jsonString($0.0)):\($0.1)" }.joined(separator: ",") + "}"
+        }
+    }
+
+    /// A metadata value as JSON: numbers and booleans given as such (`.stringConvertible(42)`)
+    /// stay numbers and booleans; everything else, strings included, is a string.
+    static func jsonValue(_ value: Logger.Metadata.Value) -> String {
+        switch value {
+        case let .stringConvertible(convertible):
+            switch convertible {
+            case let n as any BinaryInteger: return "\(n)"
+            case let b as Bool: return b ? "true" : "false"
+            case let d as Double where d.isFinite: return "\(d)"
+            default: return jsonString("\(convertible)")
+            }
+        case let .array(items):
+            return "[" + items.map(jsonValue).joined(separator: ",") + "]"
+        case let .dictionary(entries):
+            return "{" + entries.sorted { $0.key < $1.key }.map { "\(jsonString($0.key)):\(jsonValue($0.value))" }.joined(separator: ",") + "}"
+        case let .string(text):
+            return jsonString(text)
         }
     }
 

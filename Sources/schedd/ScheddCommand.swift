@@ -81,6 +81,16 @@ struct ScheddCommand: AsyncParsableCommand {
 
         let socketPath = socket ?? DefaultPaths.socket(environment: environment)
         let socketGID = socketGroup.flatMap { name in (getgrnam(name) ?? UInt32(name).flatMap { getgrgid($0) })?.pointee.gr_gid }
+        // A first start with a bad job file is refused before anything is created: no database,
+        // no lock file, no socket. (With a database, the file is checked against its jobs below.)
+        if let config, !FileManager.default.fileExists(atPath: dbPath) {
+            do {
+                try JobFileLoader.validateOffline(path: config, handlers: [])
+            } catch let error as APIError {
+                FileHandle.standardError.write(Data("schedd: \(config): \(error)\n".utf8))
+                throw ExitCode(2)
+            }
+        }
         // One daemon per database and per socket: a second one refuses to start.
         let lock: DatabaseLock
         do {
@@ -124,9 +134,9 @@ struct ScheddCommand: AsyncParsableCommand {
         services.append(.init(service: HistoryRetention(runs: database.runs, keepPerJob: historyKeep, maxAge: maxAge,
                                                         clock: ContinuousClock(), logger: logger)))
         let jobCount = try await database.jobs.names().count
-        logger.info("schedd started", metadata: ["schedd.db": "\(dbPath)", "schedd.jobs": "\(jobCount)", "schedd.socket": "\(socketPath)",
-                                                 "schedd.workers": "\(engineConfiguration.workers)",
-                                                 "schedd.pid": "\(ProcessInfo.processInfo.processIdentifier)"])
+        logger.info("schedd started", metadata: ["schedd.db": "\(dbPath)", "schedd.jobs": .stringConvertible(jobCount), "schedd.socket": "\(socketPath)",
+                                                 "schedd.workers": .stringConvertible(engineConfiguration.workers),
+                                                 "schedd.pid": .stringConvertible(ProcessInfo.processInfo.processIdentifier)])
         let group = ServiceGroup(configuration: .init(
             services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
@@ -137,8 +147,8 @@ struct ScheddCommand: AsyncParsableCommand {
     }
 
     static func metadata(_ path: String, _ result: ApplyResult) -> Logger.Metadata {
-        ["schedd.file": "\(path)", "schedd.created": "\(result.created.count)", "schedd.updated": "\(result.updated.count)",
-         "schedd.unchanged": "\(result.unchanged.count)", "schedd.removed": "\(result.removed.count)"]
+        ["schedd.file": "\(path)", "schedd.created": .stringConvertible(result.created.count), "schedd.updated": .stringConvertible(result.updated.count),
+         "schedd.unchanged": .stringConvertible(result.unchanged.count), "schedd.removed": .stringConvertible(result.removed.count)]
     }
 
     /// Every control connection is a file descriptor; the usual soft limit of 1,024 would make

@@ -64,7 +64,8 @@ final class Daemon {
         let d = try Daemon(jobs: Self.jobs)
         let status = try d.ctl(["status"])
         #expect(status.status == 0)
-        #expect(status.stdout.contains("jobs:      4 (4 active"))
+        #expect(status.stdout.contains("jobs:      4 jobs (4 active"))
+        #expect(status.stdout.contains("health:    ok"))
         let list = try d.ctl(["list"])
         #expect(list.stdout.split(separator: "\n").first?.split(separator: " ", omittingEmptySubsequences: true) == ["NAME", "STATE", "SCHEDULE", "NEXT", "LAST", "RESULT"])
         #expect(list.stdout.contains("ok      active  @hourly"))
@@ -106,9 +107,25 @@ final class Daemon {
         #expect(refused.status == 2)
         #expect(refused.stderr.contains(#"shel: unknown field (did you mean "shell"?)"#))
 
+        // The --config file owns its jobs: the API may not change them (the next reload would
+        // undo it), and says which file to edit.
         let exported = try d.ctl(["export"])
         #expect(exported.status == 0)
-        #expect(try d.ctl(["apply", "-"], input: exported.stdout).stdout.contains("unchanged: extra, fails, killed, ok, slow"))
+        #expect(exported.stderr.contains("1 job from the API, 4 jobs from the file \(d.scratch.path("jobs.json"))"))
+        let owned = try d.ctl(["apply", "-"], input: exported.stdout)
+        #expect(owned.status == 1)
+        #expect(owned.stderr.contains("job \"ok\" is defined in \(d.scratch.path("jobs.json"))"))
+        #expect(try d.ctl(["remove", "ok"]).stderr.contains("edit \(d.scratch.path("jobs.json")) and run `schedctl reload`"))
+        let ours = try d.ctl(["export", "--origin", "api"])
+        #expect(try d.ctl(["apply", "-"], input: ours.stdout).stdout.contains("unchanged: extra"))
+        // A reload prunes only the file's jobs: the API's survives it.
+        #expect(try d.ctl(["reload"]).stdout.contains("unchanged: fails, killed, ok, slow"))
+        let wide = try d.ctl(["list", "--wide"]).stdout
+        #expect(wide.contains("ORIGIN"))
+        #expect(wide.split(separator: "\n").contains { $0.hasPrefix("extra ") && $0.contains(" api ") })
+        #expect(wide.split(separator: "\n").contains { $0.hasPrefix("ok ") && $0.contains(" file ") })
+        #expect(try d.ctl(["show", "extra"]).stdout.contains("origin: api (uid \(getuid())"))
+        #expect(try sqlite(d.db, "SELECT origin || ' ' || origin_detail FROM jobs WHERE name = 'ok'") == "file \(d.scratch.path("jobs.json"))")
 
         #expect(try d.ctl(["pause", "ok"]).stdout == "ok: paused\n")
         #expect(try d.ctl(["resume", "ok"]).stdout == "ok: active\n")
@@ -123,6 +140,49 @@ final class Daemon {
         #expect(try d.ctl(["remove", "extra"]).stdout == "removed extra\n")
         #expect(try d.ctl(["remove", "extra"]).status == 1)
         #expect(try d.ctl(["reload"]).status == 0)
+        // Each change over the socket left a line in the daemon's log, with the caller.
+        let log = d.process.stderr()
+        for line in ["jobs applied over the API", "job paused over the API", "job resumed over the API", "run started over the API",
+                     "run cancelled over the API", "job removed over the API", "job file reloaded over the API"] {
+            #expect(log.contains(line), "\(line)")
+        }
+        #expect(log.contains("schedd.caller_uid=\(getuid())"))
+    }
+
+    @Test func smallThingsANewUserMeets() throws {
+        let d = try Daemon(jobs: Self.jobs)
+        // A job that does not exist is an error for history, as for show.
+        let history = try d.ctl(["history", "nosuch"])
+        #expect(history.status == 1)
+        #expect(history.stderr.contains("no job named \"nosuch\""))
+        #expect(try d.ctl(["history", "ok"]).stdout == "no runs\n")
+        // A misspelt verb gets a suggestion.
+        let typo = try d.ctl(["lsit"])
+        #expect(typo.status == 2)
+        #expect(typo.stderr.contains("unknown verb \"lsit\" (did you mean \"list\"?)"))
+        // A paused job has no next run.
+        _ = try d.ctl(["pause", "ok"])
+        let paused = try d.ctl(["list"]).stdout.split(separator: "\n").first { $0.hasPrefix("ok ") }.map(String.init) ?? ""
+        #expect(paused.split(separator: " ", omittingEmptySubsequences: true).prefix(4) == ["ok", "paused", "@hourly", "-"])
+    }
+
+    @Test func statusIsAHealthCheck() throws {
+        let d = try Daemon(jobs: #"""
+            {"jobs": [{"name": "flaky", "shell": "exit 1", "max_consecutive_failures": 1},
+                      {"name": "fine", "shell": "true"}]}
+            """#)
+        #expect(try d.ctl(["status"]).status == 0)
+        _ = try d.ctl(["run", "flaky", "--wait"])
+        #expect(eventually { (try? d.ctl(["status"]).status) == 1 })
+        let status = try d.ctl(["status"])
+        #expect(status.stdout.contains("health:    1 job needs attention\n  flaky: paused (failure_threshold)"))
+        let json = try d.ctl(["status", "--json"])
+        #expect(json.status == 1)
+        let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        #expect(object?["healthy"] as? Bool == false)
+        #expect(((object?["jobs"] as? [String: Any])?["problems"] as? [[String: Any]])?.first?["job"] as? String == "flaky")
+        _ = try d.ctl(["resume", "flaky"])
+        #expect(try d.ctl(["status"]).status == 0)
     }
 
     /// Every route of docs/openapi.yaml is served (a missing route answers "no such endpoint").

@@ -53,7 +53,7 @@ final class NotifyReceiver {
 
         let startup = receiver.collect { $0.contains("WATCHDOG=1") }
         let ready = try #require(startup.first)
-        #expect(ready.hasPrefix("READY=1\nSTATUS=1 jobs, 0/"))
+        #expect(ready.hasPrefix("READY=1\nSTATUS=1 job, 0/"))
         #expect(startup.last?.contains("WATCHDOG=1") == true)
 
         // A refused reload: RELOADING=1, then READY=1 with the error in STATUS=.

@@ -84,6 +84,31 @@ func job(_ fields: String) -> String { #"{"jobs": [{"name": "j", "shell": "true"
         // A default on_failure is not applied to the job it names.
         #expect(file.jobs[1].onFailure == nil)
         #expect(file.jobs[2].restartLimit == RestartLimit(burst: 3, interval: .seconds(60)))
+        // A default timeout would kill a service every `timeout`: it does not reach services.
+        #expect(file.jobs[2].timeout == nil)
+        let own = try decode(#"{"defaults": {"timeout": "10m"}, "jobs": [{"name": "s", "shell": "z", "restart": "always", "timeout": "1h"}]}"#)
+        #expect(own.jobs[0].timeout == .seconds(3600))
+        #expect(issues(job(#""output_limit": -1"#)) == [#"jobs[0] "j": output_limit: must not be negative (0 keeps no output)"#])
+    }
+
+    /// docs/job-file.md has a section for every field the decoder knows, and no other.
+    @Test func theReferenceListsEveryField() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../docs/job-file.md")
+        let text = try String(contentsOf: url, encoding: .utf8)
+        var documented: [String] = []
+        for line in text.split(separator: "\n") where line.hasPrefix("### `") {
+            documented.append(String(line.dropFirst(5).prefix { $0 != "`" }))
+        }
+        let known = JobFileDecoder.jobKeys + ["jobs", "defaults"]
+        #expect(Set(documented).subtracting(known).sorted() == [], "documented but unknown to the decoder")
+        #expect(Set(known).subtracting(documented).sorted() == [], "known to the decoder but not documented")
+        #expect(documented.count == Set(documented).count, "a field documented twice")
+        // Every field defaults may set is listed as such.
+        let defaultsSection = try #require(text.range(of: "### `defaults`")).upperBound
+        let defaultsText = text[defaultsSection...].prefix(while: { $0 != "#" })
+        for key in JobFileDecoder.defaultKeys {
+            #expect(defaultsText.contains("`\(key)`"), "defaults may set \(key)")
+        }
     }
 
     @Test func theExampleFileValidates() throws {

@@ -105,7 +105,7 @@ import SchedulerAPI
                              handlers: handlers, configuration: configuration) { engine, log, _ in
             for _ in 0..<3 { _ = try await engine.runNow("j") }
             try await waitFor("two runs to start") { await log.started.count == 2 }
-            #expect(await engine.load() == JobScheduler.Load(busy: 2, workers: 2, queued: 1))
+            #expect(await engine.load() == JobScheduler.Load(busy: 2, workers: 2, queued: 1, queuedJobs: ["j"], services: 0))
             gate.open()
             try await waitFor("the third run to start") { await log.started.count == 3 }
             try await waitFor("all done") { await log.finished.count == 3 }
@@ -153,6 +153,51 @@ import SchedulerAPI
             // Resume starts it again.
             try await engine.resume("svc")
             try await drive(clock, until: "it starts again") { await log.started.count == 4 }
+        }
+    }
+
+    @Test func withTheDefaultsACrashLoopIsFailedWithinAMinute() async throws {
+        let clock = ManualClock(t0)
+        let jobs = #"{"jobs": [{"name": "svc", "handler": "fail", "restart": "always"}]}"#
+        try await withEngine(jobs: jobs, handlers: ok, clock: clock) { _, log, _ in
+            try await drive(clock, until: "the service fails") {
+                await log.events.contains(.jobPaused(job: "svc", reason: "restart_limit"))
+            }
+            let starts = await log.started.map { $0.startedAt.timeIntervalSince(t0) }
+            #expect(starts.count == 5)
+            #expect(try #require(starts.last) < 60)
+            // 1 s doubling between starts (at least: the manual clock is driven in steps).
+            let gaps = zip(starts.dropFirst(), starts).map { $0 - $1 }
+            #expect(zip(gaps, [1.0, 2, 4, 8]).allSatisfy { $0 >= $1 }, "\(gaps)")
+        }
+    }
+
+    @Test func servicesDoNotHoldWorkers() async throws {
+        let gate = Gate()
+        let handlers: [String: JobHandler] = ["serve": { _ in try await gate.wait() }, "ok": { _ in }]
+        let services = (1...6).map { #"{"name": "svc\#($0)", "handler": "serve", "restart": "always"}"# }.joined(separator: ", ")
+        let configuration = JobScheduler.Configuration(workers: 2, shutdownGrace: .seconds(5), defaultTimeZone: "UTC")
+        try await withEngine(jobs: #"{"jobs": [\#(services), {"name": "job", "handler": "ok"}]}"#,
+                             handlers: handlers, configuration: configuration) { engine, log, _ in
+            try await waitFor("every service to start") { await log.started.count == 6 }
+            #expect(await engine.load() == JobScheduler.Load(busy: 0, workers: 2, queued: 0, queuedJobs: [], services: 6))
+            _ = try await engine.runNow("job")
+            try await waitFor("the job to run beside them") { await log.finished.contains { $0.job == "job" && $0.status == .succeeded } }
+            gate.open()
+        }
+    }
+
+    @Test func pauseStopsAServiceAndResumeStartsItByHand() async throws {
+        let handlers: [String: JobHandler] = ["serve": { _ in try await Gate().wait() }]
+        try await withEngine(jobs: #"{"jobs": [{"name": "svc", "handler": "serve", "restart": "always"}]}"#, handlers: handlers) { engine, log, _ in
+            try await waitFor("the service to start") { await log.started.count == 1 }
+            try await engine.pauseJob("svc")
+            try await waitFor("the service to stop") { await log.finished.count == 1 }
+            #expect(await log.finished[0].status == .cancelled)
+            #expect(await engine.load().services == 0)
+            try await engine.resume("svc")
+            try await waitFor("the service to start again") { await log.started.count == 2 }
+            #expect(await log.started[1].trigger == .manual)
         }
     }
 

@@ -116,8 +116,11 @@ import SchedulerAPI
         try await jobs.setPaused("off-p", paused: true)
         let states = try await jobs.all().map(JobSummary.state(of:))
         func n(_ state: String) -> Int { states.filter { $0 == state }.count }
-        let expected = StatusResponse.Jobs(total: states.count, active: n("active"), paused: n("paused"), failed: n("failed"), disabled: n("disabled"))
-        #expect(expected == .init(total: 7, active: 2, paused: 3, failed: 1, disabled: 1))
+        let problems = [StatusResponse.Problem(job: "f", state: "failed", reason: "restart_limit"),
+                        StatusResponse.Problem(job: "t", state: "paused", reason: "failure_threshold")]
+        let expected = StatusResponse.Jobs(total: states.count, active: n("active"), paused: n("paused"), failed: n("failed"), disabled: n("disabled"),
+                                           problems: problems)
+        #expect(expected == .init(total: 7, active: 2, paused: 3, failed: 1, disabled: 1, problems: problems))
         #expect(try await jobs.stateCounts() == expected)
     }
 

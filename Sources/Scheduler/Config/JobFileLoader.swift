@@ -3,7 +3,8 @@ import SchedulerAPI
 
 /// Reads, validates and applies a job file from disk: what `--config`, SIGHUP and
 /// `schedctl reload` do. The daemon applies its `--config` file with `prune`: the file is the
-/// whole set of jobs, and a job taken out of it is removed (its history stays).
+/// whole set of the jobs it owns, and a job taken out of it is removed (its history stays);
+/// jobs created over the API are not the file's and stay.
 public struct JobFileLoader: Sendable {
     public let path: String
     public let database: SchedulerDatabase
@@ -33,9 +34,24 @@ public struct JobFileLoader: Sendable {
         }
         var context = ValidationContext.currentProcess
         context.handlers = handlers
-        context.existingJobs = prune ? [] : try await database.jobs.names()
+        // A pruning apply replaces the file's own jobs; the API's stay and may be referred to.
+        context.existingJobs = try await database.jobs.names(ownedBy: prune ? .api : nil)
         let file = try JobFile(data: data, context: context)
-        return try await database.jobs.apply(file, prune: prune, dryRun: dryRun, now: now, source: source)
+        return try await database.jobs.apply(file, prune: prune, dryRun: dryRun, now: now, source: source, origin: .file(path))
+    }
+
+    /// Checks a file with no database at hand (references must resolve within it), as
+    /// `schedctl validate` does.
+    public static func validateOffline(path: String, handlers: Set<String>? = nil) throws {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw APIError(.invalidArgument, "cannot read the job file \(path): \(error.localizedDescription)")
+        }
+        var context = ValidationContext.currentProcess
+        context.handlers = handlers
+        _ = try JobFile(data: data, context: context)
     }
 
     /// What a pruning apply depends on: the file's bytes and the handlers it was checked

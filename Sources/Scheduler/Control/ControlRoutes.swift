@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 import NIOCore
 import SchedulerAPI
 import ServiceLifecycle
@@ -9,6 +10,7 @@ struct ControlRoutes {
     let engine: JobScheduler
     let startedAt: Date
     let configPath: String?
+    let logger: Logger
     /// The encoded job list and the job counts of `status`, kept until the database changes.
     let jobList = VersionedCache<ByteBuffer>()
     let jobCounts = VersionedCache<StatusResponse.Jobs>()
@@ -32,30 +34,47 @@ struct ControlRoutes {
         router.put("/v1/jobs/:name") { request, context in try await put(request, context) }
         router.delete("/v1/jobs/:name") { _, context in
             let name = try context.parameters.require("name")
-            try await database.jobs.remove(named: name)
+            try await database.jobs.remove(named: name, protectedFile: configPath)
             await engine.reloadJobs()
+            await audit("job removed over the API", context, ["schedd.job": "\(name)"])
             return Self.json(["removed": name])
         }
         router.post("/v1/jobs/:name/run") { request, context in
             let force = request.uri.queryParameters.get("force").map { $0 == "true" || $0 == "1" } ?? false
-            let (started, run) = try await engine.start(try context.parameters.require("name"), force: force)
+            let name = try context.parameters.require("name")
+            let (started, run) = try await engine.start(name, force: force)
+            await audit(started ? "run started over the API" : "run over the API skipped", context, [
+                "schedd.job": "\(name)", "schedd.run_id": .stringConvertible(run.id),
+            ])
             return Self.json(TriggerResponse(outcome: started ? "started" : "skipped", run: run), status: started ? .created : .ok)
         }
         router.post("/v1/jobs/:name/cancel") { _, context in
-            Self.json(["cancelled": try await engine.cancel(job: try context.parameters.require("name"))])
+            let name = try context.parameters.require("name")
+            let cancelled = try await engine.cancel(job: name)
+            await audit("runs cancelled over the API", context, ["schedd.job": "\(name)", "schedd.runs": "\(cancelled)"])
+            return Self.json(["cancelled": cancelled])
         }
         router.post("/v1/jobs/:name/pause") { _, context in
             let name = try context.parameters.require("name")
             try await engine.pauseJob(name)
+            await audit("job paused over the API", context, ["schedd.job": "\(name)"])
             return try await show(name)
         }
         router.post("/v1/jobs/:name/resume") { _, context in
             let name = try context.parameters.require("name")
             try await engine.resume(name)
+            await audit("job resumed over the API", context, ["schedd.job": "\(name)"])
             return try await show(name)
         }
-        router.get("/v1/export") { _, _ in
-            let file = JobFile(jobs: try await database.jobs.all().map(\.spec))
+        router.get("/v1/export") { request, _ in
+            var infos = try await database.jobs.all()
+            if let origin = request.uri.queryParameters.get("origin") {
+                guard let kind = JobOrigin.Kind(rawValue: String(origin)) else {
+                    throw APIError(.invalidArgument, "origin \"\(origin)\" is not one of file, api")
+                }
+                infos.removeAll { $0.origin.kind != kind }
+            }
+            let file = JobFile(jobs: infos.map(\.spec))
             return Self.text(file.json.serialized(pretty: true) + "\n", contentType: "application/json")
         }
         router.get("/v1/runs") { request, _ in try await history(request) }
@@ -72,15 +91,44 @@ struct ControlRoutes {
         router.post("/v1/runs/:id/cancel") { _, context in
             let id = try Self.runID(context)
             try await engine.cancel(runID: id)
+            await audit("run cancelled over the API", context, ["schedd.run_id": .stringConvertible(id)])
             return Self.json(["cancelled": [id]])
         }
         router.get("/v1/events") { request, _ in try await events(request) }
-        router.post("/v1/reload") { _, _ in
+        router.post("/v1/reload") { _, context in
             guard let configPath else { throw APIError(.conflict, "schedd was started without --config: there is no file to reload") }
             let result = try await JobFileLoader(path: configPath, database: database, handlers: engine.handlerNames).apply(prune: true)
             await engine.reloadJobs()
+            await audit("job file reloaded over the API", context, Self.changeMetadata(result, ["schedd.file": "\(configPath)"]))
             return Self.json(result)
         }
+    }
+
+    // MARK: - Callers
+
+    /// Who is calling, for the owner of the jobs they change and the daemon's log.
+    static func caller(_ context: ControlContext) async -> (description: String, metadata: Logger.Metadata) {
+        guard let peer = await PeerCredentials.of(context.channel) else { return ("unknown caller", [:]) }
+        let name = AccountDatabase.user(uid: peer.uid)?.name
+        return ("uid \(peer.uid)" + (name.map { " (\($0))" } ?? ""), [
+            "schedd.caller_uid": .stringConvertible(peer.uid), "schedd.caller_pid": .stringConvertible(peer.pid),
+            "schedd.caller": "\(name ?? String(peer.uid))",
+        ])
+    }
+
+    /// One log line per change made over the socket, with who made it.
+    func audit(_ message: Logger.Message, _ context: ControlContext, _ metadata: Logger.Metadata) async {
+        let caller = await Self.caller(context)
+        logger.notice(message, metadata: metadata.merging(caller.metadata) { a, _ in a })
+    }
+
+    static func changeMetadata(_ result: ApplyResult, _ extra: Logger.Metadata = [:]) -> Logger.Metadata {
+        var metadata = extra
+        metadata["schedd.created"] = .stringConvertible(result.created.count)
+        metadata["schedd.updated"] = .stringConvertible(result.updated.count)
+        metadata["schedd.removed"] = .stringConvertible(result.removed.count)
+        metadata["schedd.unchanged"] = .stringConvertible(result.unchanged.count)
+        return metadata
     }
 
     // MARK: - Handlers
@@ -92,15 +140,18 @@ struct ControlRoutes {
         let load = await engine.load()
         return Self.json(StatusResponse(
             version: Version.current, pid: getpid(), startedAt: startedAt, database: database.path,
-            workersBusy: load.busy, workersTotal: load.workers, queued: load.queued, jobs: counts))
+            workersBusy: load.busy, workersTotal: load.workers, queued: load.queued, queuedJobs: load.queuedJobs,
+            servicesRunning: load.services, jobs: counts))
     }
 
     func summaries(_ infos: [JobInfo]) async throws -> [JobSummary] {
         let lastRuns = try await database.runs.runs(ids: infos.compactMap(\.state.lastRunID))
         return infos.map { info in
             JobSummary(name: info.name, state: JobSummary.state(of: info), pauseReason: info.state.pauseReason,
-                       schedule: info.spec.schedule, service: info.spec.isService, nextRunAt: info.state.nextRunAt,
-                       lastRun: info.state.lastRunID.flatMap { lastRuns[$0] })
+                       schedule: info.spec.schedule, service: info.spec.isService,
+                       // A job that cannot fire has no next run, whatever its schedule says.
+                       nextRunAt: info.state.paused || !info.spec.isEnabled ? nil : info.state.nextRunAt,
+                       lastRun: info.state.lastRunID.flatMap { lastRuns[$0] }, origin: info.origin)
         }
     }
 
@@ -115,7 +166,8 @@ struct ControlRoutes {
         guard let info = try await database.jobs.job(named: name) else { throw APIError(.notFound, "no job named \"\(name)\"") }
         let summary = try await summaries([info])[0]
         let runs = try await database.runs.history(HistoryQuery(job: name, limit: 10), withOutput: false)
-        return Self.json(JobDetail(summary: summary, job: info, recentRuns: runs))
+        let service = info.spec.isService ? await engine.serviceStatus(name) : nil
+        return Self.json(JobDetail(summary: summary, job: info, recentRuns: runs, service: service))
     }
 
     func apply(_ request: Request, _ context: ControlContext) async throws -> Response {
@@ -123,7 +175,13 @@ struct ControlRoutes {
         let query = request.uri.queryParameters
         let prune = query.get("prune").map { $0 == "true" || $0 == "1" } ?? false
         let dryRun = query.get("dry_run").map { $0 == "true" || $0 == "1" } ?? false
-        return Self.json(try await engine.apply(data: Array(buffer: body), prune: prune, dryRun: dryRun))
+        let caller = await Self.caller(context)
+        let result = try await engine.apply(data: Array(buffer: body), prune: prune, dryRun: dryRun,
+                                            origin: .api(caller.description), protectedFile: configPath)
+        if !dryRun {
+            logger.notice("jobs applied over the API", metadata: Self.changeMetadata(result).merging(caller.metadata) { a, _ in a })
+        }
+        return Self.json(result)
     }
 
     func put(_ request: Request, _ context: ControlContext) async throws -> Response {
@@ -139,7 +197,11 @@ struct ControlRoutes {
             throw APIError(.invalidArgument, "the job's \"name\" must be \"\(name)\", as in the path")
         }
         let file = JSONValue.object([("jobs", .array([job]))]).serialized()
-        return Self.json(try await engine.apply(data: Array(file.utf8), prune: false, dryRun: false))
+        let caller = await Self.caller(context)
+        let result = try await engine.apply(data: Array(file.utf8), prune: false, dryRun: false,
+                                            origin: .api(caller.description), protectedFile: configPath)
+        logger.notice("job put over the API", metadata: Self.changeMetadata(result, ["schedd.job": "\(name)"]).merging(caller.metadata) { a, _ in a })
+        return Self.json(result)
     }
 
     func history(_ request: Request) async throws -> Response {
@@ -170,6 +232,11 @@ struct ControlRoutes {
             query.beforeID = id
         }
         let runs = try await database.runs.history(query, withOutput: false)
+        if runs.isEmpty, let job = query.job, query.beforeID == nil, try await database.jobs.job(named: job) == nil,
+           try await database.runs.history(HistoryQuery(job: job, limit: 1), withOutput: false).isEmpty {
+            // The history of a removed job stays readable; a name never seen is a mistake.
+            throw APIError(.notFound, "no job named \"\(job)\" and no runs of one")
+        }
         return Self.json(RunPage(runs: runs, nextCursor: runs.count == query.limit ? runs.last?.id : nil))
     }
 

@@ -81,7 +81,7 @@ public struct ControlServer: Service {
         let daemonUID = getuid()
         let socketGroup = configuration.socketGroup
         router.add(middleware: ControlMiddleware(daemonUID: daemonUID, socketGroup: socketGroup, peers: peers, logger: logger))
-        let routes = ControlRoutes(engine: engine, startedAt: startedAt, configPath: configuration.configPath)
+        let routes = ControlRoutes(engine: engine, startedAt: startedAt, configPath: configuration.configPath, logger: logger)
         routes.register(on: router)
         let logger = self.logger
         let http1 = Self.connectionLoop(router.buildResponder(), logger: logger)

@@ -72,7 +72,7 @@ extension JobScheduler {
         try await database.jobs.saveState(job, entry.state)
         events.publish(.jobResumed(job: job))
         if entry.spec.isService && entry.spec.isEnabled && !active.values.contains(where: { $0.record.job == job }) {
-            await trigger(job, .boot, scheduledAt: nil, force: true)
+            await trigger(job, .manual, scheduledAt: nil, force: true)
         }
         wakeup.signal()
     }
@@ -85,7 +85,8 @@ extension JobScheduler {
     public func summary() -> String {
         let paused = jobs.values.filter { $0.state.paused && $0.state.pauseReason != "restart_limit" }.count
         let failed = jobs.values.filter { $0.state.pauseReason == "restart_limit" }.count
-        var text = "\(jobs.count) jobs, \(pool.busy)/\(pool.capacity) running, \(pool.queuedCount) queued"
+        var text = "\(jobs.count) \(jobs.count == 1 ? "job" : "jobs"), \(pool.busy)/\(pool.capacity) running, \(pool.queuedCount) queued"
+        if pool.services > 0 { text += ", \(pool.services) \(pool.services == 1 ? "service" : "services")" }
         if paused > 0 { text += ", \(paused) paused" }
         if failed > 0 { text += ", \(failed) failed" }
         if let lastFailure { text += "; last failure: \(lastFailure)" }
@@ -94,7 +95,22 @@ extension JobScheduler {
 
     /// The pool's load.
     public func load() -> Load {
-        Load(busy: pool.busy, workers: pool.capacity, queued: pool.queuedCount)
+        Load(busy: pool.busy, workers: pool.capacity, queued: pool.queuedCount,
+             queuedJobs: pool.waitingJobs(limit: 10), services: pool.services)
+    }
+
+    /// A service's supervision: its process, and its starts against `restart_limit`.
+    public func serviceStatus(_ job: String) -> ServiceStatus? {
+        guard let entry = jobs[job], entry.spec.isService else { return nil }
+        let limit = entry.spec.effectiveRestartLimit
+        let window = Double(limit.interval.milliseconds) / 1000
+        let now = clock.now()
+        let running = active.values.first { $0.record.job == job }
+        return ServiceStatus(
+            pid: running?.record.pid, upSince: running?.record.startedAt,
+            startsInWindow: entry.serviceStarts.filter { now.timeIntervalSince($0) <= window }.count,
+            burst: limit.burst, windowSeconds: limit.interval.milliseconds / 1000,
+            restartAt: timers.filter { $0.request.spec.name == job && $0.request.trigger == .restart }.map(\.due).min())
     }
 
     /// The runs going on now.
@@ -118,20 +134,31 @@ extension JobScheduler {
     }
 
     /// The same for a file's bytes, with a dry run that only reports what would change.
-    public func apply(data: [UInt8], prune: Bool, dryRun: Bool) async throws -> ApplyResult {
+    /// `origin` says who applies it; with `protectedFile` (the daemon's `--config`) jobs that
+    /// file owns are refused, and a prune removes only the API's jobs.
+    public func apply(data: [UInt8], prune: Bool, dryRun: Bool, origin: JobOrigin = .api(), protectedFile: String? = nil) async throws -> ApplyResult {
         var context = ValidationContext.currentProcess
         context.handlers = handlerNames
-        context.existingJobs = prune ? [] : try await database.jobs.names()
+        if !prune {
+            context.existingJobs = try await database.jobs.names()
+        } else if protectedFile != nil {
+            context.existingJobs = try await database.jobs.names(ownedBy: .file)
+        }
         let file = try JobFile(data: data, context: context)
-        let result = try await database.jobs.apply(file, prune: prune, dryRun: dryRun, now: clock.now())
+        let result = try await database.jobs.apply(file, prune: prune, dryRun: dryRun, now: clock.now(), origin: origin,
+                                                   protectedFile: protectedFile)
         if !dryRun { await reloadJobs() }
         return result
     }
 
-    /// Pauses a job by name (`schedctl pause`).
+    /// Pauses a job by name (`schedctl pause`). A scheduled job's active run goes on; a
+    /// service is stopped (SIGTERM, `kill_grace`, SIGKILL) and stays down until resumed.
     public func pauseJob(_ job: String) async throws {
-        guard jobs[job] != nil else { throw APIError(.notFound, "no job named \"\(job)\"") }
+        guard let entry = jobs[job] else { throw APIError(.notFound, "no job named \"\(job)\"") }
         await pause(job)
+        if entry.spec.isService {
+            for run in active.values where run.record.job == job { run.control.cancel("paused by schedctl") }
+        }
     }
 
     /// The newest run of a job, optionally only one with the given status.

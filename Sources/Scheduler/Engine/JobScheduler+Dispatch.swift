@@ -29,7 +29,7 @@ extension JobScheduler {
                         switch entry.spec.effectiveCatchUp {
                         case .none:
                             logger.notice("fire times missed; catch_up is none", metadata: [
-                                "schedd.job": "\(name)", "schedd.missed": "\(missedTotal)",
+                                "schedd.job": "\(name)", "schedd.missed": .stringConvertible(missedTotal),
                             ])
                         case .once:
                             if let last = missed.last { triggers.append((name, .catchUp, last)) }
@@ -127,7 +127,7 @@ extension JobScheduler {
             return records
         } catch {
             logger.error("cannot record skipped runs", metadata: [
-                "schedd.job": "\(skips[0].job)", "schedd.skipped": "\(skips.count)", "schedd.error": "\(error)",
+                "schedd.job": "\(skips[0].job)", "schedd.skipped": .stringConvertible(skips.count), "schedd.error": "\(error)",
             ])
             return []
         }
@@ -135,6 +135,14 @@ extension JobScheduler {
 
     func enqueue(_ request: RunRequest) {
         guard !stopping else { return }
+        if !request.spec.isService && pool.isFull && waitingLogged.insert(request.spec.name).inserted {
+            // Once per job until one of its runs gets a worker: a pool too small for the load
+            // shows in the log, not only as `skipped` rows.
+            logger.warning("every worker is busy; the run waits for one", metadata: [
+                "schedd.job": "\(request.spec.name)", "schedd.workers": .stringConvertible(pool.capacity),
+                "schedd.queued": .stringConvertible(pool.queuedCount + 1),
+            ])
+        }
         pool.enqueue(request)
         events.publish(.runQueued(job: request.spec.name, trigger: request.trigger))
         wakeup.signal()
@@ -157,11 +165,11 @@ extension JobScheduler {
             // Without a row there is no run: never run something that leaves no record.
             runLogger.error("cannot record the start of a run; not started", metadata: ["schedd.error": "\(error)"])
             request.startSignal?.resolve(nil)
-            pool.finished()
+            pool.finished(request)
             wakeup.signal()
             return
         }
-        runLogger[metadataKey: "schedd.run_id"] = "\(record.id)"
+        runLogger[metadataKey: "schedd.run_id"] = .stringConvertible(record.id)
         let control = RunControl()
         let events = self.events
         let output = OutputSink(limit: Int(spec.effectiveOutputLimit)) { [job = spec.name, runID = record.id] offset, bytes in
@@ -179,12 +187,25 @@ extension JobScheduler {
         }
         events.publish(.runStarted(record))
         request.startSignal?.resolve(record)
-        runLogger.debug("run started", metadata: ["schedd.trigger": "\(request.trigger.rawValue)", "schedd.attempt": "\(request.attempt)"])
+        runLogger.debug("run started", metadata: ["schedd.trigger": "\(request.trigger.rawValue)", "schedd.attempt": .stringConvertible(request.attempt)])
 
         let pid = PIDBox()
+        let runs = database.runs
+        let isService = spec.isService
         let executionRequest = ExecutionRequest(
             spec: spec, runID: record.id, attempt: request.attempt, extraEnvironment: request.extraEnvironment,
-            logger: runLogger, output: output, onStart: { pid.set($0) })
+            logger: runLogger, output: output, onStart: { [runLogger] started in
+                pid.set(started)
+                // A service's pid is shown while it runs (`list`, `show`); other runs' pids are
+                // written with their end, which saves a write per run.
+                guard isService else { return }
+                await self.noteServicePID(record.id, started)
+                do {
+                    try await runs.setPID(record.id, pid: started)
+                } catch {
+                    runLogger.warning("cannot record the pid of a service", metadata: ["schedd.error": "\(error)"])
+                }
+            })
         let isHandler: Bool
         if case .handler = spec.action { isHandler = true } else { isHandler = false }
         let end = await Self.attempt(executor: isHandler ? handlers : commands, request: executionRequest,
@@ -203,16 +224,21 @@ extension JobScheduler {
             final = record
         }
         active[record.id] = nil
-        pool.finished()
+        pool.finished(request)
+        if !spec.isService { waitingLogged.remove(spec.name) }
         if final.status.isFailure {
             lastFailure = "\(final.job) run \(final.id) \(final.status.rawValue) at \(Timestamp.format(final.finishedAt ?? clock.now()))"
         }
         events.publish(.runFinished(final))
         runLogger.log(level: final.status.isFailure ? .warning : .info, "run finished", metadata: [
-            "schedd.status": "\(final.status.rawValue)", "schedd.duration_ms": "\(final.durationMs ?? 0)",
+            "schedd.status": "\(final.status.rawValue)", "schedd.duration_ms": .stringConvertible(final.durationMs ?? 0),
         ])
         await afterRun(request, final)
         wakeup.signal()
+    }
+
+    func noteServicePID(_ runID: Int64, _ pid: Int32) {
+        active[runID]?.record.pid = pid
     }
 
     /// How an attempt ended.
@@ -316,13 +342,13 @@ extension JobScheduler {
         if spec.isService {
             let restart = spec.restart == .always ? run.status != .cancelled : run.status.isFailure
             guard restart, entry.canStart else { return }
-            let limit = spec.restartLimit ?? RestartLimit(burst: 5, interval: .seconds(10))
+            let limit = spec.effectiveRestartLimit
             let window = Double(limit.interval.milliseconds) / 1000
             entry.serviceStarts.removeAll { now.timeIntervalSince($0) > window }
             jobs[run.job] = entry
             if entry.serviceStarts.count >= limit.burst {
                 logger.error("service restarted too often; it is now failed until resumed", metadata: [
-                    "schedd.job": "\(run.job)", "schedd.starts": "\(entry.serviceStarts.count)",
+                    "schedd.job": "\(run.job)", "schedd.starts": .stringConvertible(entry.serviceStarts.count),
                 ])
                 await pause(run.job, reason: "restart_limit")
                 return
@@ -352,7 +378,7 @@ extension JobScheduler {
         if run.status.isFailure, let threshold = spec.maxConsecutiveFailures, threshold > 0,
            entry.state.consecutiveFailures >= threshold, !entry.state.paused {
             logger.warning("job failed too many times in a row; paused", metadata: [
-                "schedd.job": "\(run.job)", "schedd.failures": "\(entry.state.consecutiveFailures)",
+                "schedd.job": "\(run.job)", "schedd.failures": .stringConvertible(entry.state.consecutiveFailures),
             ])
             await pause(run.job, reason: "failure_threshold")
         } else if entry.state.consecutiveFailures != failuresBefore {

@@ -11,7 +11,8 @@ import ServiceLifecycle
 /// every `await`.
 public actor JobScheduler: Service {
     public struct Configuration: Sendable {
-        /// Runs at once; more wait in FIFO order.
+        /// Runs of scheduled and triggered jobs at once; more wait in FIFO order. Services are
+        /// not counted.
         public var workers: Int
         /// On shutdown, how long runs may go on before they are stopped.
         public var shutdownGrace: Duration
@@ -40,9 +41,14 @@ public actor JobScheduler: Service {
 
     /// The pool's load, for `schedctl status`.
     public struct Load: Sendable, Equatable {
+        /// Workers running scheduled or triggered jobs.
         public var busy: Int
         public var workers: Int
+        /// Runs waiting for a worker, and the first few of their jobs.
         public var queued: Int
+        public var queuedJobs: [String]
+        /// Services running (they hold no worker).
+        public var services: Int
     }
 
     struct ActiveRun {
@@ -80,6 +86,8 @@ public actor JobScheduler: Service {
     let wakeup = Wakeup()
     let stopRequested = StopFlag()
     let hurryRequested = StopFlag()
+    /// Jobs whose waiting for a worker has been logged, until one of their runs starts.
+    var waitingLogged: Set<String> = []
     /// The newest failed run, for the daemon's one-line status.
     var lastFailure: String?
 
@@ -143,7 +151,7 @@ public actor JobScheduler: Service {
             while true {
                 if (stopRequested.isSet || Task.isCancelled) && !stopping { beginShutdown() }
                 if stopping {
-                    if pool.busy == 0 && active.isEmpty { break }
+                    if pool.isIdle && active.isEmpty { break }
                     // Cancelled (not a graceful shutdown): no grace period; stop everything now.
                     let graceOver = Task.isCancelled || hurryRequested.isSet || shutdownDeadline.map { clock.now() >= $0 } ?? false
                     if graceOver && !graceOverCancelled {
@@ -166,7 +174,7 @@ public actor JobScheduler: Service {
                 if Task.isCancelled {
                     // Every cancellable wait returns at once now: wait for the cancelled runs to
                     // wind down (each signals when it ends).
-                    if pool.busy > 0 || !active.isEmpty { await wakeup.waitIgnoringCancellation() }
+                    if !pool.isIdle || !active.isEmpty { await wakeup.waitIgnoringCancellation() }
                 } else {
                     await waitForWake(until: stopping ? (graceOverCancelled ? nil : shutdownDeadline) : nextDeadline())
                 }
@@ -185,7 +193,7 @@ public actor JobScheduler: Service {
             run.control.cancel("schedd is shutting down")
         }
         logger.info("shutting down: no more runs start", metadata: [
-            "schedd.active": "\(active.count)", "schedd.dropped_queued": "\(dropped)",
+            "schedd.active": .stringConvertible(active.count), "schedd.dropped_queued": .stringConvertible(dropped),
         ])
     }
 
@@ -223,7 +231,7 @@ public actor JobScheduler: Service {
         do {
             for run in try await database.runs.interruptLeftovers(at: now) {
                 logger.warning("run was active when schedd stopped; marked interrupted",
-                               metadata: ["schedd.job": "\(run.job)", "schedd.run_id": "\(run.id)"])
+                               metadata: ["schedd.job": "\(run.job)", "schedd.run_id": .stringConvertible(run.id)])
                 await sweeper.sweepInBackground(job: run.job, runID: run.id, grace: .seconds(10))
             }
         } catch {
@@ -303,7 +311,7 @@ public actor JobScheduler: Service {
         do {
             try await database.jobs.saveStates(states)
         } catch {
-            logger.error("cannot save job state", metadata: ["schedd.jobs": "\(states.count)", "schedd.error": "\(error)"])
+            logger.error("cannot save job state", metadata: ["schedd.jobs": .stringConvertible(states.count), "schedd.error": "\(error)"])
         }
     }
 }

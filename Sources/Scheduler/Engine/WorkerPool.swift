@@ -1,4 +1,9 @@
-/// The pool's bookkeeping: at most `capacity` runs at once; further runs wait in FIFO order.
+/// The pool's bookkeeping: at most `capacity` runs of scheduled and triggered jobs at once;
+/// further runs wait in FIFO order. Services are not bounded by it: a service runs for as long
+/// as the daemon does, so counting it against the workers would starve every scheduled job
+/// (with 10 services and 2 workers, 8 services never started). Their number is bounded by the
+/// job set instead, and they start as soon as they are asked for.
+///
 /// The engine's task group does the running; this says what may start. Every operation is
 /// O(1) amortized, so a burst of thousands of triggers costs nothing per run.
 struct WorkerPool {
@@ -7,19 +12,39 @@ struct WorkerPool {
     private var storage: [RunRequest] = []
     private var head = 0
     private var waitingByJob: [String: Int] = [:]
+    /// Service starts not yet handed out: they never wait for a worker.
+    private var serviceStarts: [RunRequest] = []
+    /// Runs of scheduled and triggered jobs holding a worker.
     private(set) var busy = 0
+    /// Service runs going on (outside the workers).
+    private(set) var services = 0
 
     init(capacity: Int) { self.capacity = max(1, capacity) }
 
     var queuedCount: Int { storage.count - head }
 
+    /// Whether nothing holds a worker and no service run is going on.
+    var isIdle: Bool { busy == 0 && services == 0 }
+
+    /// Whether a run enqueued now would have to wait for a worker.
+    var isFull: Bool { busy + queuedCount >= capacity }
+
     mutating func enqueue(_ request: RunRequest) {
+        if request.spec.isService {
+            serviceStarts.append(request)
+            return
+        }
         storage.append(request)
         waitingByJob[request.spec.name, default: 0] += 1
     }
 
-    /// The next waiting run, if a worker is free; it then counts as busy.
+    /// The next run that may start (a service at once; another run if a worker is free); it
+    /// then counts as running.
     mutating func nextToStart() -> RunRequest? {
+        if !serviceStarts.isEmpty {
+            services += 1
+            return serviceStarts.removeFirst()
+        }
         guard busy < capacity, head < storage.count else { return nil }
         let request = storage[head]
         head += 1
@@ -32,19 +57,34 @@ struct WorkerPool {
         return request
     }
 
-    mutating func finished() { busy -= 1 }
+    /// A run handed out by `nextToStart` has ended.
+    mutating func finished(_ request: RunRequest) {
+        if request.spec.isService { services -= 1 } else { busy -= 1 }
+    }
 
-    func queued(job: String) -> Int { waitingByJob[job] ?? 0 }
+    func queued(job: String) -> Int { (waitingByJob[job] ?? 0) + serviceStarts.lazy.filter { $0.spec.name == job }.count }
+
+    /// The jobs with runs waiting for a worker, oldest first, each once.
+    func waitingJobs(limit: Int) -> [String] {
+        var seen = Set<String>()
+        var names: [String] = []
+        for request in storage[head...] where seen.insert(request.spec.name).inserted {
+            names.append(request.spec.name)
+            if names.count == limit { break }
+        }
+        return names
+    }
 
     /// Drops waiting runs (of one job, or all); they have no rows yet, so nothing is lost.
     @discardableResult
     mutating func removeQueued(job: String? = nil) -> Int {
+        func matches(_ request: RunRequest) -> Bool { job == nil || request.spec.name == job }
         let waiting = storage[head...]
-        let kept = waiting.filter { job != nil && $0.spec.name != job }
-        for request in waiting where !(job != nil && request.spec.name != job) {
-            request.startSignal?.resolve(nil)
-        }
-        let removed = waiting.count - kept.count
+        let kept = waiting.filter { !matches($0) }
+        for request in waiting where matches(request) { request.startSignal?.resolve(nil) }
+        for request in serviceStarts where matches(request) { request.startSignal?.resolve(nil) }
+        let removed = waiting.count - kept.count + serviceStarts.filter(matches).count
+        serviceStarts.removeAll(where: matches)
         storage = Array(kept)
         head = 0
         waitingByJob = [:]

@@ -20,7 +20,8 @@ import SystemPackage
 public struct CommandExecutor: JobExecutor {
     let sweeper: ProcessSweeper
     /// How often to check whether the run's main process has exited while its output pipe is
-    /// still held open by a leftover child.
+    /// still held open by a leftover child, where the kernel gives no pidfd to watch (before
+    /// Linux 5.3); with one, the exit is seen as it happens.
     let exitPollInterval: Duration
 
     public init(sweeper: ProcessSweeper, exitPollInterval: Duration = .milliseconds(200)) {
@@ -148,9 +149,13 @@ public struct CommandExecutor: JobExecutor {
                 let pid = execution.processIdentifier.value
                 await request.onStart(pid)
                 let readerDone = StopFlag()
+                let exitWatch = ProcessExitWatch(pidfd: execution.processIdentifier.processDescriptor)
                 try await withThrowingTaskGroup(of: Bool.self) { group in
                     group.addTask {
-                        defer { readerDone.set() }
+                        defer {
+                            readerDone.set()
+                            exitWatch?.stop()
+                        }
                         for try await chunk in execution.standardOutput {
                             chunk.withUnsafeBytes { sink.append($0) }
                         }
@@ -160,20 +165,35 @@ public struct CommandExecutor: JobExecutor {
                     // process has exited, its leftovers are swept so that the pipe closes. This
                     // goes on after a timeout or cancel too (a stopped run's escaped children
                     // would otherwise hold the pipe, and the run, open), until the reader is done.
-                    group.addTask {
-                        while !readerDone.isSet {
-                            if Task.isCancelled {
-                                await Pause.ignoringCancellation(poll)
-                            } else {
-                                try? await Task.sleep(for: poll)
-                            }
-                            if readerDone.isSet { break }
-                            if ProcessTable.isZombie(pid) {
+                    if let exitWatch {
+                        group.addTask {
+                            guard await exitWatch.exited() else { return false }
+                            // The reader mostly sees the end of the output at the same moment;
+                            // a scan of /proc for leftovers is only worth it when it has not.
+                            // (The reader's end cancels this sleep.)
+                            try? await Task.sleep(for: .milliseconds(50))
+                            if !readerDone.isSet {
                                 await sweeper.sweep(job: spec.name, runID: request.runID, grace: spec.effectiveKillGrace)
-                                return false
                             }
+                            return false
                         }
-                        return false
+                    } else {
+                        // No pidfd (a kernel before 5.3): look now and then.
+                        group.addTask {
+                            while !readerDone.isSet {
+                                if Task.isCancelled {
+                                    await Pause.ignoringCancellation(poll)
+                                } else {
+                                    try? await Task.sleep(for: poll)
+                                }
+                                if readerDone.isSet { break }
+                                if ProcessTable.isZombie(pid) {
+                                    await sweeper.sweep(job: spec.name, runID: request.runID, grace: spec.effectiveKillGrace)
+                                    return false
+                                }
+                            }
+                            return false
+                        }
                     }
                     // Until the reader has seen the end of the output.
                     while let readEverything = try await group.next(), !readEverything {}

@@ -88,7 +88,7 @@ public actor ProcessSweeper {
                 if now - terminatedAt >= entry.grace {
                     for pid in pids { kill(pid, SIGKILL) }
                     logger.warning("killed processes left by a run", metadata: [
-                        "schedd.run_id": "\(marker.runID)", "schedd.pids": "\(pids)",
+                        "schedd.run_id": .stringConvertible(marker.runID), "schedd.pids": "\(pids)",
                     ])
                 }
             } else {

@@ -47,7 +47,7 @@ public struct HistoryRetention<C: Clock>: Service where C.Duration == Duration {
         do {
             let deleted = try await runs.prune(keepPerJob: keepPerJob, olderThan: cutoff)
             if deleted > 0 {
-                logger.info("pruned run history", metadata: ["schedd.deleted": "\(deleted)"])
+                logger.info("pruned run history", metadata: ["schedd.deleted": .stringConvertible(deleted)])
             }
         } catch {
             logger.error("pruning run history failed", metadata: ["schedd.error": "\(error)"])

@@ -18,10 +18,27 @@ public struct JobStore: Sendable {
     ///
     /// `source` (a file's bytes and what it was validated against) is recorded with a pruning
     /// apply, for `unchangedJobs(since:)`.
-    public func apply(_ file: JobFile, prune: Bool = false, dryRun: Bool = false, now: Date = Date(), source: Data? = nil) async throws -> ApplyResult {
+    ///
+    /// `origin` becomes the owner of every job written. A file's apply claims the jobs it
+    /// names, and its prune removes only jobs a file owns. With `protectedFile` (the daemon's
+    /// `--config`), an API apply that names a job the file owns is refused, and an API prune
+    /// removes only the API's jobs.
+    public func apply(_ file: JobFile, prune: Bool = false, dryRun: Bool = false, now: Date = Date(), source: Data? = nil,
+                      origin: JobOrigin = .api(), protectedFile: String? = nil) async throws -> ApplyResult {
         do {
             return try await changes.write(pool) { db in
                 let existing = try Self.specTexts(db)
+                let owners = try Self.owners(db)
+                if origin.kind == .api, let protectedFile {
+                    let issues = file.jobs.enumerated().compactMap { index, spec -> ValidationIssue? in
+                        guard let owner = owners[spec.name], owner.kind == .file else { return nil }
+                        return ValidationIssue(jobIndex: index, job: spec.name, path: "",
+                                               message: Self.fileOwnedMessage(spec.name, owner, protectedFile))
+                    }
+                    if !issues.isEmpty {
+                        throw APIError(.conflict, "the change names jobs that the job file owns", issues: issues)
+                    }
+                }
                 var result = ApplyResult(dryRun: dryRun)
                 let fileNames = Set(file.jobs.map(\.name))
                 var texts: [String: String] = [:]
@@ -35,7 +52,14 @@ public struct JobStore: Sendable {
                     }
                 }
                 if prune {
-                    result.removed = existing.keys.filter { !fileNames.contains($0) }
+                    result.removed = existing.keys.filter { name in
+                        guard !fileNames.contains(name) else { return false }
+                        let owner = owners[name]?.kind ?? .api
+                        switch origin.kind {
+                        case .file: return owner == .file
+                        case .api: return protectedFile == nil || owner == .api
+                        }
+                    }
                 }
                 try Self.checkReferences(existing: Set(existing.keys), file: file, removed: Set(result.removed))
                 result.created.sort()
@@ -50,11 +74,17 @@ public struct JobStore: Sendable {
                 Self.specCache.insert(file.jobs.compactMap { spec in texts[spec.name].map { (text: $0, value: spec) } })
                 for spec in file.jobs where !unchanged.contains(spec.name) {
                     try db.execute(sql: """
-                        INSERT INTO jobs (name, spec, enabled, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
+                        INSERT INTO jobs (name, spec, enabled, created_at, updated_at, origin, origin_detail) VALUES (?, ?, ?, ?, ?, ?, ?)
                         ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, enabled = excluded.enabled,
-                            updated_at = excluded.updated_at
-                        """, arguments: [spec.name, texts[spec.name], spec.isEnabled, stamp, stamp])
+                            updated_at = excluded.updated_at, origin = excluded.origin, origin_detail = excluded.origin_detail
+                        """, arguments: [spec.name, texts[spec.name], spec.isEnabled, stamp, stamp, origin.kind.rawValue, origin.detail])
                     try db.execute(sql: "INSERT OR IGNORE INTO job_state (job) VALUES (?)", arguments: [spec.name])
+                }
+                // An unchanged definition changes hands when another kind of owner applies it
+                // (the file claiming a job the API created, or one from before owners existed).
+                for name in result.unchanged where owners[name] != origin && (owners[name]?.kind != origin.kind || origin.kind == .file) {
+                    try db.execute(sql: "UPDATE jobs SET origin = ?, origin_detail = ? WHERE name = ?",
+                                   arguments: [origin.kind.rawValue, origin.detail, name])
                 }
                 for name in result.removed {
                     try db.execute(sql: "DELETE FROM jobs WHERE name = ?", arguments: [name])
@@ -98,12 +128,15 @@ public struct JobStore: Sendable {
     }
 
     /// Deletes a job and its state; its run history stays. Refused while another job names it
-    /// in `on_failure`/`on_success`.
-    public func remove(named name: String) async throws {
+    /// in `on_failure`/`on_success`, and, with `protectedFile`, when the file owns it.
+    public func remove(named name: String, protectedFile: String? = nil) async throws {
         do {
             try await changes.write(pool) { db in
-                guard try Bool.fetchOne(db, sql: "SELECT 1 FROM jobs WHERE name = ?", arguments: [name]) != nil else {
+                guard let owner = try Self.owners(db, name: name)[name] else {
                     throw APIError(.notFound, "no job named \"\(name)\"")
+                }
+                if let protectedFile, owner.kind == .file {
+                    throw APIError(.conflict, Self.fileOwnedMessage(name, owner, protectedFile))
                 }
                 let dependents = try Self.specs(db).filter { $0.name != name && $0.triggeredJobs.contains(name) }.map(\.name)
                 if !dependents.isEmpty {
@@ -139,7 +172,15 @@ public struct JobStore: Sendable {
                     FROM jobs j LEFT JOIN job_state s ON s.job = j.name
                     """)
                 func count(_ i: Int) -> Int { Int((row?[i] as Double?) ?? 0) }
-                return StatusResponse.Jobs(total: row?[0] ?? 0, active: count(1), paused: count(2), failed: count(3), disabled: count(4))
+                let problems = try Row.fetchAll(db, sql: """
+                    SELECT job, pause_reason FROM job_state
+                    WHERE paused AND pause_reason IN ('restart_limit', 'failure_threshold') ORDER BY job
+                    """).map { row -> StatusResponse.Problem in
+                    let reason: String = row[1]
+                    return StatusResponse.Problem(job: row[0], state: reason == "restart_limit" ? "failed" : "paused", reason: reason)
+                }
+                return StatusResponse.Jobs(total: row?[0] ?? 0, active: count(1), paused: count(2), failed: count(3), disabled: count(4),
+                                           problems: problems)
             }
         } catch {
             throw storeError(error)
@@ -155,10 +196,12 @@ public struct JobStore: Sendable {
         }
     }
 
-    /// The names of every job.
-    public func names() async throws -> Set<String> {
+    /// The names of every job, or of those one kind of owner has.
+    public func names(ownedBy kind: JobOrigin.Kind? = nil) async throws -> Set<String> {
         do {
-            return try await pool.read { db in Set(try String.fetchAll(db, sql: "SELECT name FROM jobs")) }
+            return try await pool.read { db in
+                Set(try String.fetchAll(db, sql: "SELECT name FROM jobs WHERE ?1 IS NULL OR origin = ?1", arguments: [kind?.rawValue]))
+            }
         } catch {
             throw storeError(error)
         }
@@ -222,6 +265,18 @@ public struct JobStore: Sendable {
 
     // MARK: - Helpers (run on the database's queue)
 
+    static func owners(_ db: Database, name: String? = nil) throws -> [String: JobOrigin] {
+        var owners: [String: JobOrigin] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT name, origin, origin_detail FROM jobs WHERE ?1 IS NULL OR name = ?1", arguments: [name]) {
+            owners[row[0]] = JobOrigin(kind: JobOrigin.Kind(rawValue: row[1]) ?? .api, detail: row[2])
+        }
+        return owners
+    }
+
+    static func fileOwnedMessage(_ name: String, _ owner: JobOrigin, _ protectedFile: String) -> String {
+        "job \"\(name)\" is defined in \(owner.detail ?? protectedFile), the daemon's --config file: edit \(owner.detail ?? protectedFile) and run `schedctl reload` (a change made here would be undone by the next reload)"
+    }
+
     static func specTexts(_ db: Database) throws -> [String: String] {
         var texts: [String: String] = [:]
         for row in try Row.fetchAll(db, sql: "SELECT name, spec FROM jobs") {
@@ -272,7 +327,7 @@ public struct JobStore: Sendable {
     static func fetchInfos(_ db: Database, filter: String?) throws -> [JobInfo] {
         let rows = try Row.fetchAll(db, sql: """
             SELECT j.name, j.spec, j.created_at, j.updated_at, s.paused, s.pause_reason, s.consecutive_failures,
-                   s.last_run_id, s.next_run_at, s.last_fire_at
+                   s.last_run_id, s.next_run_at, s.last_fire_at, j.origin, j.origin_detail
             FROM jobs j LEFT JOIN job_state s ON s.job = j.name
             WHERE ?1 IS NULL OR j.name = ?1 ORDER BY j.name
             """, arguments: [filter])
@@ -290,7 +345,8 @@ public struct JobStore: Sendable {
                 spec: try decodeSpec(row[1], name: name),
                 createdAt: Timestamp.parse(row[2]) ?? Date(timeIntervalSince1970: 0),
                 updatedAt: Timestamp.parse(row[3]) ?? Date(timeIntervalSince1970: 0),
-                state: state)
+                state: state,
+                origin: JobOrigin(kind: JobOrigin.Kind(rawValue: row[10]) ?? .api, detail: row[11]))
         }
     }
 }

@@ -80,6 +80,27 @@ enum Schema {
             UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'jobs_generation';
         END;
         """,
+        // 3: each job's owner. Jobs from before are taken as the API's: the next apply of the
+        // --config file claims the ones it names (the skip of an unchanged file is reset so
+        // that it happens at the next start), and the rest survive reloads as they did not.
+        """
+        ALTER TABLE jobs ADD COLUMN origin TEXT NOT NULL DEFAULT 'api' CHECK (origin IN ('file', 'api'));
+        ALTER TABLE jobs ADD COLUMN origin_detail TEXT;
+        DELETE FROM meta WHERE key IN ('applied_source', 'applied_generation');
+        DROP VIEW job_overview;
+        CREATE VIEW job_overview AS
+            SELECT j.name AS job, j.enabled,
+                   json_extract(j.spec, '$.schedule') AS schedule,
+                   CASE WHEN s.paused AND s.pause_reason = 'restart_limit' THEN 'failed'
+                        WHEN s.paused THEN 'paused (' || coalesce(s.pause_reason, 'manual') || ')'
+                        WHEN NOT j.enabled THEN 'disabled' ELSE 'active' END AS state,
+                   s.next_run_at, r.status AS last_status, r.started_at AS last_started_at,
+                   s.consecutive_failures, j.origin, j.origin_detail
+            FROM jobs j
+            LEFT JOIN job_state s ON s.job = j.name
+            LEFT JOIN runs r ON r.id = s.last_run_id
+            ORDER BY j.name;
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

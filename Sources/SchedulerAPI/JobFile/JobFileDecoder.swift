@@ -209,6 +209,9 @@ struct JobFileDecoder {
         for d in defaults where value[d.key] == nil {
             if (d.key == "on_failure" || d.key == "on_success"), case .string(name) = d.value { continue }
             if d.key.hasPrefix("restart_") && !spec.isService { continue }
+            // A service runs until it is stopped: a default timeout meant for scheduled jobs
+            // would kill it every `timeout` (a service may still set its own).
+            if d.key == "timeout" && spec.isService { continue }
             merged.append(d)
         }
         // env merges key by key, the job's value winning.
@@ -387,7 +390,9 @@ struct JobFileDecoder {
             default: break
             }
             if let bytes {
-                if bytes > Self.maxOutputLimit {
+                if bytes < 0 {
+                    report("output_limit", "must not be negative (0 keeps no output)")
+                } else if bytes > Self.maxOutputLimit {
                     report("output_limit", "\(ByteSize.format(bytes: bytes)) is over the maximum of \(ByteSize.format(bytes: Self.maxOutputLimit))")
                 } else {
                     spec.outputLimit = bytes

@@ -34,6 +34,10 @@ public enum RestartPolicy: String, Sendable, CaseIterable {
 public struct RestartLimit: Sendable, Equatable {
     public var burst: Int
     public var interval: Duration
+    /// What a service without `restart_limit` gets: 5 starts in 60 s. With the default delay
+    /// (1 s doubling: starts at 0, 1, 3, 7, 15 s) a program that exits at once is `failed` about
+    /// 15 s after its first start; a window shorter than the delays could never be filled.
+    public static let `default` = RestartLimit(burst: 5, interval: .seconds(60))
     public init(burst: Int, interval: Duration) {
         self.burst = burst
         self.interval = interval
@@ -84,6 +88,7 @@ public struct JobSpec: Sendable, Equatable {
     public var effectiveConcurrency: ConcurrencyPolicy { concurrency ?? .forbid }
     public var effectiveCatchUp: CatchUpPolicy { catchUp ?? .none }
     public var effectiveRestartDelay: Duration { restartDelay ?? .seconds(1) }
+    public var effectiveRestartLimit: RestartLimit { restartLimit ?? .default }
     public var effectiveOutputLimit: Int64 { outputLimit ?? 64 * 1024 }
     public var effectiveWorkingDir: String { workingDir ?? "/" }
 

@@ -1,7 +1,7 @@
 /// Suggestions for misspelt names in error messages (`shedule` → `schedule`).
-enum NearMiss {
+public enum NearMiss {
     /// The candidate closest to `word` by edit distance, if it is close enough to be a typo.
-    static func suggest(_ word: String, among candidates: some Sequence<String>) -> String? {
+    public static func suggest(_ word: String, among candidates: some Sequence<String>) -> String? {
         let lowered = word.lowercased()
         var best: (String, Int)?
         for candidate in candidates {

@@ -10,8 +10,11 @@ public struct JobSummary: Sendable, Codable, Equatable {
     public var service: Bool
     public var nextRunAt: Date?
     public var lastRun: RunRecord?
+    /// Who owns the definition: the `--config` file or the API.
+    public var origin: JobOrigin?
 
-    public init(name: String, state: String, pauseReason: String?, schedule: String?, service: Bool, nextRunAt: Date?, lastRun: RunRecord?) {
+    public init(name: String, state: String, pauseReason: String?, schedule: String?, service: Bool, nextRunAt: Date?, lastRun: RunRecord?,
+                origin: JobOrigin? = nil) {
         self.name = name
         self.state = state
         self.pauseReason = pauseReason
@@ -19,6 +22,7 @@ public struct JobSummary: Sendable, Codable, Equatable {
         self.service = service
         self.nextRunAt = nextRunAt
         self.lastRun = lastRun
+        self.origin = origin
     }
 
     /// The state word of a stored job.
@@ -28,7 +32,33 @@ public struct JobSummary: Sendable, Codable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case name, state, pauseReason = "pause_reason", schedule, service, nextRunAt = "next_run_at", lastRun = "last_run"
+        case name, state, pauseReason = "pause_reason", schedule, service, nextRunAt = "next_run_at", lastRun = "last_run", origin
+    }
+}
+
+/// A service's supervision, in `GET /v1/jobs/{name}`.
+public struct ServiceStatus: Sendable, Codable, Equatable {
+    /// The running process, if the service is up.
+    public var pid: Int32?
+    public var upSince: Date?
+    /// Starts within the current `restart_limit` window, and the limit.
+    public var startsInWindow: Int
+    public var burst: Int
+    public var windowSeconds: Int64
+    /// When the next restart is due, if one is waiting.
+    public var restartAt: Date?
+
+    public init(pid: Int32?, upSince: Date?, startsInWindow: Int, burst: Int, windowSeconds: Int64, restartAt: Date?) {
+        self.pid = pid
+        self.upSince = upSince
+        self.startsInWindow = startsInWindow
+        self.burst = burst
+        self.windowSeconds = windowSeconds
+        self.restartAt = restartAt
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case pid, upSince = "up_since", startsInWindow = "starts_in_window", burst, windowSeconds = "window_seconds", restartAt = "restart_at"
     }
 }
 
@@ -37,14 +67,17 @@ public struct JobDetail: Sendable, Codable, Equatable {
     public var summary: JobSummary
     public var job: JobInfo
     public var recentRuns: [RunRecord]
+    /// Services only.
+    public var service: ServiceStatus?
 
-    public init(summary: JobSummary, job: JobInfo, recentRuns: [RunRecord]) {
+    public init(summary: JobSummary, job: JobInfo, recentRuns: [RunRecord], service: ServiceStatus? = nil) {
         self.summary = summary
         self.job = job
         self.recentRuns = recentRuns
+        self.service = service
     }
 
-    private enum CodingKeys: String, CodingKey { case summary, job, recentRuns = "recent_runs" }
+    private enum CodingKeys: String, CodingKey { case summary, job, recentRuns = "recent_runs", service }
 }
 
 /// `GET /v1/runs`: a page of history, newest first; `next_cursor` fetches the next page.

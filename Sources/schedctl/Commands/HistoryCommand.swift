@@ -39,9 +39,15 @@ struct HistoryCommand: AsyncParsableCommand {
         print(page.runs.isEmpty ? "no runs" : Self.table(page.runs, wide: wide))
     }
 
+    /// `retry #1` for the first retry (attempt 2).
+    static func trigger(_ run: RunRecord) -> String {
+        if run.trigger == .retry { return "retry #\(max(1, run.attempt - 1))" }
+        return run.trigger.rawValue + (run.attempt > 1 ? " (attempt \(run.attempt))" : "")
+    }
+
     static func table(_ runs: [RunRecord], wide: Bool) -> String {
         Output.table(["ID", "JOB", "TRIGGER", "STARTED", "DURATION", "RESULT"], runs.map { run in
-            [String(run.id), run.job, run.trigger.rawValue + (run.attempt > 1 ? " #\(run.attempt)" : ""),
+            [String(run.id), run.job, Self.trigger(run),
              Output.when(run.startedAt, wide: wide), Output.duration(run.durationMs), Output.result(run)]
         })
     }

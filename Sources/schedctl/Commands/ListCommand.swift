@@ -3,20 +3,32 @@ import Foundation
 import SchedulerAPI
 
 struct ListCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "list", abstract: "List jobs: NAME STATE SCHEDULE NEXT LAST RESULT.")
+    static let configuration = CommandConfiguration(
+        commandName: "list", abstract: "List jobs: NAME STATE SCHEDULE NEXT LAST RESULT (and ORIGIN with --wide).")
 
     @OptionGroup var global: GlobalOptions
 
-    @Flag(help: "Show absolute times.")
+    @Flag(help: "Show absolute times and where each job is defined.")
     var wide = false
 
     func run() async throws {
         guard let jobs = try global.request("GET", "/v1/jobs", as: [JobSummary].self) else { return }
+        let now = Date()
         let rows = jobs.map { job in
-            [job.name, job.state + (job.state == "paused" && job.pauseReason != "manual" ? " (\(job.pauseReason ?? ""))" : ""),
-             job.schedule ?? (job.service ? "service" : "-"), Output.when(job.nextRunAt, wide: wide),
-             Output.when(job.lastRun?.startedAt, wide: wide), Output.result(job.lastRun)]
+            var row = [job.name, job.state + (job.state == "paused" && job.pauseReason != "manual" ? " (\(job.pauseReason ?? ""))" : ""),
+                       job.schedule ?? (job.service ? "service" : "-"), Output.when(job.nextRunAt, wide: wide),
+                       Output.when(job.lastRun?.startedAt, wide: wide), Self.result(job, now: now)]
+            if wide { row.insert(job.origin.map { $0.kind == .file ? "file" : "api" } ?? "-", at: 5) }
+            return row
         }
-        print(Output.table(["NAME", "STATE", "SCHEDULE", "NEXT", "LAST", "RESULT"], rows))
+        print(Output.table(["NAME", "STATE", "SCHEDULE", "NEXT", "LAST"] + (wide ? ["ORIGIN"] : []) + ["RESULT"], rows))
+    }
+
+    /// A running service shows its process: `running (pid 4242, up 3h 5m)`.
+    static func result(_ job: JobSummary, now: Date) -> String {
+        if job.service, let run = job.lastRun, run.status == .running, let pid = run.pid {
+            return "running (pid \(pid), up \(Output.span(now.timeIntervalSince(run.startedAt))))"
+        }
+        return Output.result(job.lastRun)
     }
 }

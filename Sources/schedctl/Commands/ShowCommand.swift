@@ -18,7 +18,17 @@ struct ShowCommand: AsyncParsableCommand {
         let s = detail.summary
         print("\(s.name): \(s.state)\(s.pauseReason.map { " (\($0))" } ?? "")")
         if let description = detail.job.spec.description { print("  \(description)") }
-        print("next:  \(Output.when(s.nextRunAt, wide: wide))")
+        print("origin: \(detail.job.origin)")
+        if let service = detail.service {
+            if let pid = service.pid, let up = service.upSince {
+                print("process: pid \(pid), up \(Output.span(Date().timeIntervalSince(up)))")
+            } else {
+                print("process: not running" + (service.restartAt.map { ", restart \(Output.when($0, wide: wide))" } ?? ""))
+            }
+            print("starts: \(service.startsInWindow) in the last \(Output.span(Double(service.windowSeconds))) (restart_limit: \(service.burst))")
+        } else {
+            print("next:  \(Output.when(s.nextRunAt, wide: wide))")
+        }
         print("failures in a row: \(detail.job.state.consecutiveFailures)")
         print("\ndefinition:")
         print(detail.job.spec.json.serialized(pretty: true))

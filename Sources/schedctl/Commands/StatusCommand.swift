@@ -3,19 +3,51 @@ import Foundation
 import SchedulerAPI
 
 struct StatusCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "status", abstract: "Show the daemon's version, uptime, workers, queue and jobs by state.")
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show the daemon's version, uptime, workers, queue and jobs by state.",
+        discussion: """
+            A health check: exits 0 when no job needs attention, 1 when a service is failed \
+            (past its restart limit) or a job is paused by its failure threshold (listed under \
+            "health", and in --json as "jobs.problems" with "healthy": false).
+            """)
 
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        guard let status = try global.request("GET", "/v1/status", as: StatusResponse.self) else { return }
-        let jobs = status.jobs
-        print("""
-            schedd \(status.version), pid \(status.pid), up \(Output.span(Date().timeIntervalSince(status.startedAt)))
-            database:  \(status.database)
-            socket:    \(global.socketPath)
-            workers:   \(status.workersBusy)/\(status.workersTotal) busy, \(status.queued) queued
-            jobs:      \(jobs.total) (\(jobs.active) active, \(jobs.paused) paused, \(jobs.failed) failed, \(jobs.disabled) disabled)
-            """)
+        let reply = try global.client.send("GET", "/v1/status")
+        guard (200..<300).contains(reply.status) else { throw ControlClient.failure(reply) }
+        let status: StatusResponse
+        do {
+            status = try APICoding.decoder().decode(StatusResponse.self, from: Data(reply.body))
+        } catch {
+            throw CommandFailure(message: "schedd's reply could not be read: \(error)", exitCode: 1)
+        }
+        if global.json {
+            Output.printJSON(bytes: reply.body)
+        } else {
+            let jobs = status.jobs
+            var queue = "\(status.queued) queued"
+            if !status.queuedJobs.isEmpty {
+                queue += " (\(status.queuedJobs.joined(separator: ", "))\(status.queued > status.queuedJobs.count ? ", …" : ""))"
+            }
+            print("""
+                schedd \(status.version), pid \(status.pid), up \(Output.span(Date().timeIntervalSince(status.startedAt)))
+                database:  \(status.database)
+                socket:    \(global.socketPath)
+                workers:   \(status.workersBusy)/\(status.workersTotal) busy, \(queue)
+                services:  \(status.servicesRunning) running
+                jobs:      \(Output.count(jobs.total, "job")) (\(jobs.active) active, \(jobs.paused) paused, \(jobs.failed) failed, \(jobs.disabled) disabled)
+                """)
+            if status.healthy {
+                print("health:    ok")
+            } else {
+                print("health:    \(Output.count(jobs.problems.count, "job")) \(jobs.problems.count == 1 ? "needs" : "need") attention")
+                for problem in jobs.problems {
+                    print("  \(problem.job): \(problem.state) (\(problem.reason))")
+                }
+            }
+        }
+        if !status.healthy { throw ExitCode(1) }
     }
 }
