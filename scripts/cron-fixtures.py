@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Regenerates Tests/SchedulerAPITests/Fixtures/cron-fixtures.json.
 
-For a corpus of (expression, zone, start) cases it computes the next fire times by SPEC.md's
+For a corpus of (expression, zone, start) cases it computes the next fire times by docs/schedules.md's
 rules with an independent, deliberately simple implementation (day by day, every matching wall
 time, Python's zoneinfo for the time zone), then asks two external oracles, croniter (PyPI) and
-`systemd-analyze calendar`, for the same times. The fixture holds SPEC.md's answer; where an
+`systemd-analyze calendar`, for the same times. The fixture holds schedd's answer (docs/schedules.md); where an
 oracle differs, the case records the oracle's answer and why it differs. A difference that is not
-explained by a known rule of that oracle stops the script: either our reading of SPEC.md or the
+explained by a known rule of that oracle stops the script: either our reading of docs/schedules.md or the
 oracle is wrong, and a person must look.
 
     pip install croniter        # systemd-analyze comes with systemd
@@ -31,7 +31,7 @@ COUNT = 6
 OUT = os.path.join(os.path.dirname(__file__), "..", "Tests", "SchedulerAPITests", "Fixtures", "cron-fixtures.json")
 
 # ---------------------------------------------------------------------------------------------
-# SPEC.md's reading of cron, written independently of the Swift code.
+# docs/schedules.md's reading of cron, written independently of the Swift code.
 
 MONTHS = {n: i + 1 for i, n in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split())}
 DAYS = {n: i for i, n in enumerate("sun mon tue wed thu fri sat".split())}
@@ -86,7 +86,7 @@ def offset(z, instant):
 
 
 def resolve(wall, z, fixed):
-    """The instants at which `wall` fires under SPEC.md's DST rule."""
+    """The instants at which `wall` fires under docs/schedules.md's DST rule."""
     a = wall.replace(tzinfo=z, fold=0).astimezone(UTC)
     b = wall.replace(tzinfo=z, fold=1).astimezone(UTC)
     real = sorted({u for u in (a, b) if u.astimezone(z).replace(tzinfo=None) == wall})
@@ -212,13 +212,13 @@ def explain(oracle, expr, zone, spec, other):
     extra, missing = near(other) - set(spec), near(spec) - set(other)
     reasons = []
     if fixed and extra:
-        reasons.append(f"{oracle} fires a fixed time of the repeated hour in both passes or moves it; SPEC.md runs it once, in the first pass")
+        reasons.append(f"{oracle} fires a fixed time of the repeated hour in both passes or moves it; schedd runs it once, in the first pass")
     if fixed and missing:
-        reasons.append(f"{oracle} does not run a fixed time skipped by the jump forward (or runs it elsewhere); SPEC.md runs it once, at the jump")
+        reasons.append(f"{oracle} does not run a fixed time skipped by the jump forward (or runs it elsewhere); schedd runs it once, at the jump")
     if not fixed and extra:
-        reasons.append(f"{oracle} fires a wildcard time that the jump forward skipped; SPEC.md fires only wall-clock times that exist")
+        reasons.append(f"{oracle} fires a wildcard time that the jump forward skipped; schedd fires only wall-clock times that exist")
     if not fixed and missing:
-        reasons.append(f"{oracle} fires a wildcard time of the repeated hour only once; SPEC.md fires it in both passes")
+        reasons.append(f"{oracle} fires a wildcard time of the repeated hour only once; schedd fires it in both passes")
     return "; ".join(reasons) or None
 
 

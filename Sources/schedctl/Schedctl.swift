@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import SchedulerAPI
 
-/// Entry point. Runs the command tree and maps errors to SPEC.md's exit codes:
+/// Entry point. Runs the command tree and maps errors to the documented exit codes (README, `schedctl --help`):
 /// 0 success, 1 refused or failed by the daemon, 2 usage or validation error, 3 daemon unreachable.
 @main
 enum Schedctl {
@@ -32,13 +32,13 @@ enum Schedctl {
                 let stream = code == .success ? FileHandle.standardOutput : FileHandle.standardError
                 stream.write(Data((message + "\n").utf8))
             }
-            // ArgumentParser reports usage errors as EX_USAGE (64); SPEC.md says 2.
+            // ArgumentParser reports usage errors as EX_USAGE (64); the documented code is 2.
             Foundation.exit(code == .success ? 0 : (code == .validationFailure ? 2 : code.rawValue))
         }
     }
 }
 
-/// SPEC.md writes `schedctl [--socket PATH] [--json] VERB …`; ArgumentParser only reads a
+/// The documented form is `schedctl [--socket PATH] [--json] VERB …`; ArgumentParser only reads a
 /// subcommand's options after its name, so global options given before the verb move after it.
 func hoistingGlobalOptions(_ arguments: [String]) -> [String] {
     var leading: [String] = []
@@ -58,7 +58,7 @@ func hoistingGlobalOptions(_ arguments: [String]) -> [String] {
     return [verb] + leading + rest.dropFirst()
 }
 
-/// An error with a message for stderr and the exit code of SPEC.md.
+/// An error with a message for stderr and its documented exit code.
 struct CommandFailure: Error {
     var message: String
     var exitCode: Int32

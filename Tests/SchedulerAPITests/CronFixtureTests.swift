@@ -3,7 +3,7 @@ import Testing
 @testable import SchedulerAPI
 
 /// The cron engine against the oracle fixture that `scripts/cron-fixtures.py` generates from
-/// SPEC.md's rules, cross-checked with croniter and systemd-analyze.
+/// docs/schedules.md's rules, cross-checked with croniter and systemd-analyze.
 @Suite struct CronFixtureTests {
     struct Case: Decodable, Sendable, CustomTestStringConvertible {
         var expression: String

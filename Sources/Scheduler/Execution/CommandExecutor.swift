@@ -33,7 +33,7 @@ public struct CommandExecutor: JobExecutor {
     /// util-linux's, on every Debian system.
     static let setpriv = "/usr/bin/setpriv"
 
-    /// The environment of SPEC.md: a minimal base, the job's `env`, then schedd's own variables.
+    /// The environment of docs/job-file.md: a minimal base, the job's `env`, then schedd's own variables.
     static func environment(for request: ExecutionRequest, account: Account, instanceID: String) -> [String: String] {
         var env = [
             "PATH": defaultPath, "HOME": account.home, "USER": account.name, "LOGNAME": account.name,

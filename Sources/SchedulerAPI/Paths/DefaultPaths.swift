@@ -4,7 +4,7 @@ import Glibc
 import Darwin
 #endif
 
-/// The default database and socket paths of SPEC.md, resolved the same way by `schedd` and
+/// The default database and socket paths (docs/operations.md), resolved the same way by `schedd` and
 /// `schedctl` so that both find each other without flags when run as the same user.
 public enum DefaultPaths {
     /// `$SCHEDD_DB`, else `$STATE_DIRECTORY/schedd.db` (systemd), else `/var/lib/schedd/schedd.db`

@@ -1,7 +1,7 @@
 import Foundation
 
 extension CronExpression {
-    /// The next fire time strictly after `date`, in the zone `zone`, following SPEC.md's
+    /// The next fire time strictly after `date`, in the zone `zone`, following docs/schedules.md's
     /// daylight-saving rule; nil when there is none within 400 years.
     public func next(after date: Date, in zone: ZoneRules) -> Date? {
         let after = Int64(date.timeIntervalSince1970.rounded(.down))

@@ -18,7 +18,7 @@ public struct CronExpression: Sendable, Hashable {
     public var daysOfMonthStar: Bool
     public var daysOfWeekStar: Bool
     /// Neither the minute nor the hour field starts with `*`: such a schedule names fixed
-    /// wall-clock times, and SPEC.md's daylight-saving rule treats it differently.
+    /// wall-clock times, and the daylight-saving rule of docs/schedules.md treats it differently.
     public var isFixedTime: Bool
 
     struct Field {

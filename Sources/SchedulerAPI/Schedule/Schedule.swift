@@ -25,7 +25,7 @@ public enum Schedule: Sendable, Hashable {
     /// most jobs share a few schedules.
     private static let parsed = TextKeyedCache<Schedule>(limit: 20_000)
 
-    /// Parses any schedule SPEC.md allows: cron, macros, `@every DURATION`, `@reboot`.
+    /// Parses any schedule docs/schedules.md describes: cron, macros, `@every DURATION`, `@reboot`.
     public init(parsing raw: String) throws(APIError) {
         if let known = Self.parsed[raw] {
             self = known
@@ -75,7 +75,7 @@ extension Schedule {
         }
     }
 
-    /// Whether SPEC.md's fixed-time daylight-saving rule applies (else the wildcard rule).
+    /// Whether docs/schedules.md's fixed-time daylight-saving rule applies (else the wildcard rule).
     public var isFixedTime: Bool {
         if case let .cron(expression) = self { return expression.isFixedTime }
         return false
