@@ -8,6 +8,10 @@ struct RunFollower {
     let runID: Int64
     /// Print the output as it comes; otherwise just wait for the end.
     let printOutput: Bool
+    /// Print only this stream's output.
+    var only: StandardStream? = nil
+    /// Print stderr's output to schedctl's stderr (as `run --wait` does), not to stdout.
+    var stderrToStderr = false
 
     /// Bytes of the run's output printed so far.
     private(set) var printed: Int64 = 0
@@ -45,7 +49,7 @@ struct RunFollower {
                 // A run that ended before the stream began has its output only in its record.
                 if printOutput, printed == 0, let output = run.output, !output.isEmpty {
                     if run.outputTruncated { note("[earlier output dropped: only the last part is kept (output_limit)]") }
-                    emit(output)
+                    for (stream, text) in Self.parts(of: output, run.outputStreams) { emit(text, stream) }
                 }
                 return run
             }
@@ -59,19 +63,36 @@ struct RunFollower {
         guard printOutput, let text = message.output, let offset = message.offset else { return }
         let length = Int64(message.length ?? text.utf8.count)
         guard offset + length > printed else { return }
+        let stream = message.stream ?? .stdout
         if offset > printed {
             note(printed == 0 ? "[earlier output dropped: only the last part is kept (output_limit)]"
                               : "[\(offset - printed) bytes of output missed: this client was too slow]")
-            emit(text)
+            emit(text, stream)
         } else {
             // Part of it was printed already (a stream opened again): only the rest.
-            emit(String(decoding: Array(text.utf8).dropFirst(Int(printed - offset)), as: UTF8.self))
+            emit(String(decoding: Array(text.utf8).dropFirst(Int(printed - offset)), as: UTF8.self), stream)
         }
         printed = offset + length
     }
 
-    private func emit(_ text: String) {
-        FileHandle.standardOutput.write(Data(text.utf8))
+    /// A stored output cut into its streams' parts, in order.
+    static func parts(of output: String, _ segments: [OutputSegment]?) -> [(StandardStream, String)] {
+        guard let segments else { return [(.stdout, output)] }
+        let bytes = Array(output.utf8)
+        var parts: [(StandardStream, String)] = []
+        var start = 0
+        for segment in segments {
+            let end = min(bytes.count, start + max(0, segment.bytes))
+            parts.append((segment.stream, String(decoding: bytes[start..<end], as: UTF8.self)))
+            start = end
+        }
+        return parts
+    }
+
+    private func emit(_ text: String, _ stream: StandardStream) {
+        if let only, stream != only { return }
+        let handle = stderrToStderr && stream == .stderr ? FileHandle.standardError : FileHandle.standardOutput
+        handle.write(Data(text.utf8))
     }
 
     private func note(_ text: String) {

@@ -166,6 +166,19 @@ final class Daemon {
         #expect(paused.split(separator: " ", omittingEmptySubsequences: true).prefix(4) == ["ok", "paused", "@hourly", "-"])
     }
 
+    @Test func logsShowsBothStreamsOrOne() throws {
+        let d = try Daemon(jobs: #"{"jobs": [{"name": "two", "shell": "echo out1; sleep 0.2; echo err1 >&2; sleep 0.2; echo out2"}]}"#)
+        // run --wait: the job's stderr to schedctl's stderr.
+        let waited = try d.ctl(["run", "two", "--wait"])
+        #expect(waited.stdout == "out1\nout2\n")
+        #expect(waited.stderr.contains("err1\n"))
+        #expect(try d.ctl(["logs", "two"]).stdout == "out1\nerr1\nout2\n")
+        #expect(try d.ctl(["logs", "two", "--stderr"]).stdout == "err1\n")
+        #expect(try d.ctl(["logs", "two", "--stdout"]).stdout == "out1\nout2\n")
+        #expect(try d.ctl(["logs", "two", "--stdout", "--stderr"]).status == 2)
+        #expect(try sqlite(d.db, "SELECT output_streams FROM runs WHERE job = 'two'") == #"[["stdout",5],["stderr",5],["stdout",5]]"#)
+    }
+
     @Test func statusIsAHealthCheck() throws {
         let d = try Daemon(jobs: #"""
             {"jobs": [{"name": "flaky", "shell": "exit 1", "max_consecutive_failures": 1},

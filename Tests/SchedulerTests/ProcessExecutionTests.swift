@@ -18,6 +18,18 @@ import SchedulerAPI
         ProcessTable.processes(carrying: [ProcessTable.Marker(instance: db.instanceID, runID: runID)]).values.flatMap { $0 }
     }
 
+    @Test func stdoutAndStderrAreKeptApartInOrder() async throws {
+        // The pauses order the writes across the two pipes (they are read separately).
+        let jobs = #"{"jobs": [{"name": "j", "shell": "echo out1; sleep 0.2; echo err1 >&2; sleep 0.2; echo out2"}]}"#
+        try await run(jobs) { runs, db in
+            let r = try #require(try await db.runs.run(id: runs[0].id))
+            #expect(r.output == "out1\nerr1\nout2\n")
+            #expect(r.outputStreams == [OutputSegment(stream: .stdout, bytes: 5), OutputSegment(stream: .stderr, bytes: 5),
+                                        OutputSegment(stream: .stdout, bytes: 5)])
+            #expect(OutputSegment.text(of: r.output ?? "", segments: r.outputStreams, stream: .stderr) == "err1\n")
+        }
+    }
+
     @Test func exitCodeOutputEnvironmentAndWorkingDirectory() async throws {
         let jobs = #"""
             {"jobs": [{"name": "j", "shell": "echo \"$SCHEDD_JOB/$SCHEDD_RUN_ID/$SCHEDD_ATTEMPT $FOO\"; pwd; env | cut -d= -f1 | sort | tr '\\n' ' '; exit 7",
@@ -155,5 +167,32 @@ import SchedulerAPI
         var tail = OutputTail(limit: 0)
         tail.append(Array("abc".utf8))
         #expect(tail.bytes.isEmpty && tail.truncated)
+        #expect(tail.stretches.isEmpty)
+    }
+
+    @Test func eachKeptByteKnowsItsStream() {
+        var tail = OutputTail(limit: 8)
+        tail.append(Array("ab".utf8), stream: .stdout)
+        tail.append(Array("c".utf8), stream: .stdout)
+        tail.append(Array("XY".utf8), stream: .stderr)
+        #expect(tail.stretches.map(\.stream) == [.stdout, .stderr])
+        #expect(tail.stretches.map(\.count) == [3, 2])
+        tail.append(Array("defgh".utf8), stream: .stdout)
+        // "abcXYdefgh" keeps "cXYdefgh": the first stretch lost two bytes.
+        #expect(tail.text == "cXYdefgh")
+        #expect(tail.stretches.map(\.count) == [1, 2, 5])
+        let (text, streams) = tail.textWithStreams
+        #expect(text == "cXYdefgh")
+        #expect(streams == [OutputSegment(stream: .stdout, bytes: 1), OutputSegment(stream: .stderr, bytes: 2), OutputSegment(stream: .stdout, bytes: 5)])
+        #expect(OutputSegment.text(of: text, segments: streams, stream: .stderr) == "XY")
+        #expect(OutputSegment.text(of: text, segments: streams, stream: .stdout) == "cdefgh")
+        tail.append(Array("0123456789".utf8), stream: .stderr)
+        #expect(tail.stretches.map(\.stream) == [.stderr])
+        #expect(tail.textWithStreams.streams == [OutputSegment(stream: .stderr, bytes: 8)])
+        // Only stdout: no segments to store.
+        var plain = OutputTail(limit: 4)
+        plain.append(Array("hello".utf8))
+        #expect(plain.textWithStreams.streams == nil)
+        #expect(OutputSegment.decode(OutputSegment.encode(streams ?? [])) == streams)
     }
 }

@@ -83,7 +83,7 @@ struct ControlRoutes {
             guard var run = try await database.runs.run(id: id) else { throw APIError(.notFound, "no run \(id)") }
             // A running run's output is in memory until it ends: show what it has printed so far.
             if !run.status.isFinal, let tail = await engine.liveOutput(runID: id) {
-                run.output = tail.text
+                (run.output, run.outputStreams) = tail.textWithStreams
                 run.outputTruncated = tail.truncated
             }
             return Self.json(run)
@@ -265,8 +265,16 @@ struct ControlRoutes {
                 sentUpTo = tail.totalBytes
                 let bytes = tail.bytes
                 if withOutput, !bytes.isEmpty {
-                    opening.append(Self.message(.runOutput(job: known.job, runID: known.id,
-                                                           offset: tail.totalBytes - Int64(bytes.count), bytes: bytes)))
+                    // The kept tail, one message per stretch of one stream.
+                    var offset = tail.totalBytes - Int64(bytes.count)
+                    var start = 0
+                    for stretch in tail.stretches {
+                        let end = min(bytes.count, start + stretch.count)
+                        opening.append(Self.message(.runOutput(job: known.job, runID: known.id, offset: offset,
+                                                               bytes: Array(bytes[start..<end]), stream: stretch.stream)))
+                        offset += Int64(end - start)
+                        start = end
+                    }
                 }
             } else if let run = try await database.runs.run(id: known.id), run.status.isFinal {
                 opening.append(Self.message(.runFinished(run)))
@@ -292,12 +300,12 @@ struct ControlRoutes {
                     var sentUpTo = sentUpTo
                     for await received in stream {
                         var event = received
-                        if let runID, case let .runOutput(job, id, offset, bytes) = event, id == runID {
+                        if let runID, case let .runOutput(job, id, offset, bytes, stream) = event, id == runID {
                             // Drop what the opening tail already held.
                             let end = offset + Int64(bytes.count)
                             guard end > sentUpTo else { continue }
                             if offset < sentUpTo {
-                                event = .runOutput(job: job, runID: id, offset: sentUpTo, bytes: Array(bytes[Int(sentUpTo - offset)...]))
+                                event = .runOutput(job: job, runID: id, offset: sentUpTo, bytes: Array(bytes[Int(sentUpTo - offset)...]), stream: stream)
                             }
                             sentUpTo = end
                         }
@@ -337,9 +345,9 @@ struct ControlRoutes {
         case let .runFinished(run): return EventMessage(type: "run_finished", job: run.job, at: now, trigger: run.trigger, run: run)
         case let .jobPaused(job, reason): return EventMessage(type: "job_paused", job: job, at: now, reason: reason)
         case let .jobResumed(job): return EventMessage(type: "job_resumed", job: job, at: now)
-        case let .runOutput(job, runID, offset, bytes):
+        case let .runOutput(job, runID, offset, bytes, stream):
             return EventMessage(type: "run_output", job: job, at: now, runID: runID, offset: offset, length: bytes.count,
-                                output: String(decoding: bytes, as: UTF8.self))
+                                output: String(decoding: bytes, as: UTF8.self), stream: stream)
         }
     }
 

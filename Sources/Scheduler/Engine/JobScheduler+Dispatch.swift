@@ -172,8 +172,8 @@ extension JobScheduler {
         runLogger[metadataKey: "schedd.run_id"] = .stringConvertible(record.id)
         let control = RunControl()
         let events = self.events
-        let output = OutputSink(limit: Int(spec.effectiveOutputLimit)) { [job = spec.name, runID = record.id] offset, bytes in
-            events.publishOutput(job: job, runID: runID, offset: offset, bytes: bytes)
+        let output = OutputSink(limit: Int(spec.effectiveOutputLimit)) { [job = spec.name, runID = record.id] offset, bytes, stream in
+            events.publishOutput(job: job, runID: runID, offset: offset, bytes: bytes, stream: stream)
         }
         active[record.id] = ActiveRun(record: record, control: control, output: output)
         if stopping && (spec.isService || graceOverCancelled) { control.cancel("schedd is shutting down") }
@@ -260,7 +260,7 @@ extension JobScheduler {
             switch self {
             case let .finished(result):
                 var outcome = RunOutcome(status: result.succeeded ? .succeeded : .failed, finishedAt: now,
-                                         output: result.output, outputTruncated: result.outputTruncated)
+                                         output: result.output, outputTruncated: result.outputTruncated, outputStreams: result.outputStreams)
                 switch result.ending {
                 case let .exited(code):
                     outcome.exitCode = code
@@ -284,7 +284,7 @@ extension JobScheduler {
 
         static func stopped(_ status: RunStatus, _ error: String, _ partial: ExecutionOutcome?, at now: Date) -> RunOutcome {
             var outcome = RunOutcome(status: status, finishedAt: now, output: partial?.output,
-                                     outputTruncated: partial?.outputTruncated ?? false, error: error)
+                                     outputTruncated: partial?.outputTruncated ?? false, outputStreams: partial?.outputStreams, error: error)
             switch partial?.ending {
             case let .exited(code)?: outcome.exitCode = code
             case let .signaled(signal)?: outcome.signal = signal

@@ -10,7 +10,7 @@ public enum SchedulerEvent: Sendable, Equatable {
     case jobResumed(job: String)
     /// A chunk of a running run's output; `offset` is where it starts in the run's whole
     /// output. Only subscribers that asked for output get these.
-    case runOutput(job: String, runID: Int64, offset: Int64, bytes: [UInt8])
+    case runOutput(job: String, runID: Int64, offset: Int64, bytes: [UInt8], stream: StandardStream)
 }
 
 /// Fans events out to every subscriber. A slow subscriber loses its oldest events rather than
@@ -50,11 +50,11 @@ public final class EventBus: Sendable {
     }
 
     /// A chunk of a run's output, to the subscribers that asked for output.
-    func publishOutput(job: String, runID: Int64, offset: Int64, bytes: UnsafeRawBufferPointer) {
+    func publishOutput(job: String, runID: Int64, offset: Int64, bytes: UnsafeRawBufferPointer, stream: StandardStream) {
         guard outputSubscribers.load(ordering: .relaxed) > 0 else { return }
         let targets = subscribers.withLock { $0.values.filter(\.wantsOutput).map(\.continuation) }
         guard !targets.isEmpty else { return }
-        let event = SchedulerEvent.runOutput(job: job, runID: runID, offset: offset, bytes: Array(bytes))
+        let event = SchedulerEvent.runOutput(job: job, runID: runID, offset: offset, bytes: Array(bytes), stream: stream)
         for continuation in targets { continuation.yield(event) }
     }
 }

@@ -14,8 +14,8 @@ import SystemPackage
 /// Runs `command` and `shell` jobs as processes, through swift-subprocess.
 ///
 /// Each run gets its own session (so its process group can be signalled as a whole), stdin
-/// from `/dev/null`, stdout and stderr combined into one pipe whose tail is kept, and a minimal
-/// environment. Cancelling the calling task sends SIGTERM to the group, then SIGKILL after
+/// from `/dev/null`, stdout and stderr on their own pipes whose tail is kept together (each
+/// byte tagged with its stream), and a minimal environment. Cancelling the calling task sends SIGTERM to the group, then SIGKILL after
 /// `kill_grace`; processes that escaped the group are left to `ProcessSweeper`.
 public struct CommandExecutor: JobExecutor {
     let sweeper: ProcessSweeper
@@ -134,7 +134,7 @@ public struct CommandExecutor: JobExecutor {
         let sink = request.output
         let sweeper = self.sweeper
         let poll = exitPollInterval
-        let result: ExecutionResult<Void, SequenceOutput, CombinedErrorOutput>
+        let result: ExecutionResult<Void, SequenceOutput, SequenceOutput>
         do {
             result = try await Subprocess.run(
                 .path(FilePath(executable)),
@@ -144,22 +144,30 @@ public struct CommandExecutor: JobExecutor {
                 platformOptions: options,
                 input: .none,
                 output: .sequence,
-                error: .combinedWithOutput
+                error: .sequence
             ) { execution in
                 let pid = execution.processIdentifier.value
                 await request.onStart(pid)
                 let readerDone = StopFlag()
                 let exitWatch = ProcessExitWatch(pidfd: execution.processIdentifier.processDescriptor)
+                let readers = [(StandardStream.stdout, execution.standardOutput, StopFlag()),
+                               (StandardStream.stderr, execution.standardError, StopFlag())]
                 try await withThrowingTaskGroup(of: Bool.self) { group in
-                    group.addTask {
-                        defer {
-                            readerDone.set()
-                            exitWatch?.stop()
+                    // stdout and stderr each into the one tail, tagged, in the order they come.
+                    for (stream, sequence, done) in readers {
+                        group.addTask {
+                            defer {
+                                done.set()
+                                if readers.allSatisfy({ $0.2.isSet }) {
+                                    readerDone.set()
+                                    exitWatch?.stop()
+                                }
+                            }
+                            for try await chunk in sequence {
+                                chunk.withUnsafeBytes { sink.append($0, stream: stream) }
+                            }
+                            return true
                         }
-                        for try await chunk in execution.standardOutput {
-                            chunk.withUnsafeBytes { sink.append($0) }
-                        }
-                        return true
                     }
                     // A child that outlives the main process keeps the pipe open; once the main
                     // process has exited, its leftovers are swept so that the pipe closes. This
@@ -195,8 +203,11 @@ public struct CommandExecutor: JobExecutor {
                             return false
                         }
                     }
-                    // Until the reader has seen the end of the output.
-                    while let readEverything = try await group.next(), !readEverything {}
+                    // Until both readers have seen the end of their output.
+                    var ended = 0
+                    while ended < 2, let readEverything = try await group.next() {
+                        if readEverything { ended += 1 }
+                    }
                     group.cancelAll()
                 }
             }
@@ -205,16 +216,16 @@ public struct CommandExecutor: JobExecutor {
             if Task.isCancelled || error is CancellationError {
                 // Stopped from outside (timeout, cancel): the caller decides the status; the
                 // output so far is what it can keep.
-                return ExecutionOutcome(ending: .failed("stopped"), output: tail.text, outputTruncated: tail.truncated)
+                return ExecutionOutcome(ending: .failed("stopped"), tail: tail)
             }
             return ExecutionOutcome(ending: .failed("cannot start \"\(argv[0])\": \(error)"))
         }
         let tail = sink.snapshot
         switch result.terminationStatus {
         case let .exited(code):
-            return ExecutionOutcome(ending: .exited(Int32(code)), output: tail.text, outputTruncated: tail.truncated)
+            return ExecutionOutcome(ending: .exited(Int32(code)), tail: tail)
         case let .signaled(signal):
-            return ExecutionOutcome(ending: .signaled(Int32(signal)), output: tail.text, outputTruncated: tail.truncated)
+            return ExecutionOutcome(ending: .signaled(Int32(signal)), tail: tail)
         }
     }
 }

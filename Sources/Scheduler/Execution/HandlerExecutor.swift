@@ -30,6 +30,6 @@ public struct HandlerExecutor: JobExecutor {
             ending = .failed("\(error)")
         }
         let tail = sink.snapshot
-        return ExecutionOutcome(ending: ending, output: tail.text, outputTruncated: tail.truncated)
+        return ExecutionOutcome(ending: ending, tail: tail)
     }
 }

@@ -45,11 +45,20 @@ public struct ExecutionOutcome: Sendable, Equatable {
     public var ending: Ending
     public var output: String
     public var outputTruncated: Bool
+    /// Which stream each part of `output` came from; nil when all of it is stdout.
+    public var outputStreams: [OutputSegment]?
 
-    public init(ending: Ending, output: String = "", outputTruncated: Bool = false) {
+    public init(ending: Ending, output: String = "", outputTruncated: Bool = false, outputStreams: [OutputSegment]? = nil) {
         self.ending = ending
         self.output = output
         self.outputTruncated = outputTruncated
+        self.outputStreams = outputStreams
+    }
+
+    /// An ending with what a run's output tail holds.
+    public init(ending: Ending, tail: OutputTail) {
+        let (text, streams) = tail.textWithStreams
+        self.init(ending: ending, output: text, outputTruncated: tail.truncated, outputStreams: streams)
     }
 
     public var succeeded: Bool {

@@ -1,3 +1,4 @@
+import SchedulerAPI
 import Synchronization
 
 /// A run's output as it is produced: the tail that is kept (up to `output_limit`), and a
@@ -8,7 +9,7 @@ public final class OutputSink: Sendable {
     /// Called for each appended chunk with the byte offset of its first byte in the run's
     /// whole output. Runs under the sink's lock, so that listeners see chunks in order: it must
     /// be quick and must not touch the sink.
-    public typealias Listener = @Sendable (_ offset: Int64, _ bytes: UnsafeRawBufferPointer) -> Void
+    public typealias Listener = @Sendable (_ offset: Int64, _ bytes: UnsafeRawBufferPointer, _ stream: StandardStream) -> Void
 
     private let tail: Mutex<OutputTail>
     private let listener: Listener?
@@ -18,14 +19,16 @@ public final class OutputSink: Sendable {
         self.listener = listener
     }
 
-    public func append(_ bytes: [UInt8]) { bytes.withUnsafeBytes { append($0) } }
+    public func append(_ bytes: [UInt8], stream: StandardStream = .stdout) { bytes.withUnsafeBytes { append($0, stream: stream) } }
 
-    public func append(_ bytes: UnsafeRawBufferPointer) {
+    /// Appends a chunk of one stream; chunks of both streams interleave in the order they
+    /// are appended.
+    public func append(_ bytes: UnsafeRawBufferPointer, stream: StandardStream = .stdout) {
         guard !bytes.isEmpty else { return }
         tail.withLock { tail in
             let offset = tail.totalBytes
-            tail.append(bytes)
-            listener?(offset, bytes)
+            tail.append(bytes, stream: stream)
+            listener?(offset, bytes, stream)
         }
     }
 

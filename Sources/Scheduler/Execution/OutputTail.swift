@@ -1,5 +1,8 @@
-/// The last `limit` bytes of a run's output: a fixed ring buffer, so a job that prints
-/// gigabytes costs `limit` bytes of memory.
+import SchedulerAPI
+
+/// The last `limit` bytes of a run's output, and which stream each came from: a fixed ring
+/// buffer, so a job that prints gigabytes costs `limit` bytes of memory, and a queue of
+/// (stream, length) stretches that cover exactly the kept bytes.
 public struct OutputTail: Sendable {
     public let limit: Int
     private var storage: [UInt8]
@@ -7,6 +10,12 @@ public struct OutputTail: Sendable {
     private var head = 0
     /// Every byte ever appended.
     public private(set) var totalBytes: Int64 = 0
+    /// Stretches of the kept bytes, oldest first: `runs[runsHead...]`. Consecutive bytes of
+    /// one stream share a stretch, so a run that prints only stdout has one.
+    private var runs: [(stream: StandardStream, count: Int)] = []
+    private var runsHead = 0
+    /// The sum of the stretches' counts (kept equal to `keptCount`).
+    private var runsTotal = 0
 
     public init(limit: Int) {
         self.limit = max(0, limit)
@@ -18,9 +27,13 @@ public struct OutputTail: Sendable {
     /// Whether earlier output was dropped.
     public var truncated: Bool { totalBytes > Int64(limit) }
 
-    public mutating func append(_ bytes: UnsafeRawBufferPointer) {
+    /// How many bytes are kept.
+    public var keptCount: Int { Int(min(totalBytes, Int64(limit))) }
+
+    public mutating func append(_ bytes: UnsafeRawBufferPointer, stream: StandardStream = .stdout) {
         totalBytes += Int64(bytes.count)
-        guard limit > 0 else { return }
+        guard limit > 0, !bytes.isEmpty else { return }
+        noteStretch(stream, count: min(bytes.count, limit))
         var source = bytes
         if source.count >= limit {
             // Only the end of this chunk survives.
@@ -43,8 +56,34 @@ public struct OutputTail: Sendable {
         }
     }
 
-    public mutating func append(_ bytes: [UInt8]) {
-        bytes.withUnsafeBytes { append($0) }
+    public mutating func append(_ bytes: [UInt8], stream: StandardStream = .stdout) {
+        bytes.withUnsafeBytes { append($0, stream: stream) }
+    }
+
+    /// Adds `count` new bytes of `stream` to the stretches and drops what fell out of the tail.
+    private mutating func noteStretch(_ stream: StandardStream, count: Int) {
+        if runsHead < runs.count, runs[runs.count - 1].stream == stream {
+            runs[runs.count - 1].count += count
+        } else {
+            runs.append((stream, count))
+        }
+        runsTotal += count
+        var excess = runsTotal - keptCount
+        runsTotal -= max(0, excess)
+        while excess > 0 {
+            let first = runs[runsHead].count
+            if first <= excess {
+                excess -= first
+                runsHead += 1
+            } else {
+                runs[runsHead].count -= excess
+                excess = 0
+            }
+        }
+        if runsHead >= 64 && runsHead * 2 >= runs.count {
+            runs.removeFirst(runsHead)
+            runsHead = 0
+        }
     }
 
     /// The kept bytes, oldest first.
@@ -54,4 +93,27 @@ public struct OutputTail: Sendable {
 
     /// The kept bytes as text; invalid UTF-8 (including a character cut at the start) is replaced.
     public var text: String { String(decoding: bytes, as: UTF8.self) }
+
+    /// Which stream each stretch of the kept bytes came from, oldest first.
+    public var stretches: [(stream: StandardStream, count: Int)] { Array(runs[runsHead...]) }
+
+    /// The kept output as text, with the segments that say which stream each part of the
+    /// text came from (nil when it all came from stdout). Each stretch is decoded on its own,
+    /// so that the segments' lengths are those of the text's UTF-8.
+    public var textWithStreams: (text: String, streams: [OutputSegment]?) {
+        let all = bytes
+        let stretches = self.stretches
+        guard stretches.contains(where: { $0.stream != .stdout }) else { return (String(decoding: all, as: UTF8.self), nil) }
+        var text = ""
+        var segments: [OutputSegment] = []
+        var start = 0
+        for stretch in stretches {
+            let end = min(all.count, start + stretch.count)
+            let piece = String(decoding: all[start..<end], as: UTF8.self)
+            text += piece
+            segments.append(OutputSegment(stream: stretch.stream, bytes: piece.utf8.count))
+            start = end
+        }
+        return (text, segments)
+    }
 }

@@ -9,12 +9,16 @@ public struct RunOutcome: Sendable, Equatable {
     public var signal: Int32?
     public var output: String?
     public var outputTruncated: Bool
+    /// Which stream each part of `output` came from; nil when all of it is stdout.
+    public var outputStreams: [OutputSegment]?
     public var error: String?
     /// The pid of the run's process, when it had one.
     public var pid: Int32?
 
     public init(status: RunStatus, finishedAt: Date, exitCode: Int32? = nil, signal: Int32? = nil,
-                output: String? = nil, outputTruncated: Bool = false, error: String? = nil, pid: Int32? = nil) {
+                output: String? = nil, outputTruncated: Bool = false, outputStreams: [OutputSegment]? = nil,
+                error: String? = nil, pid: Int32? = nil) {
+        self.outputStreams = outputStreams
         self.pid = pid
         self.status = status
         self.finishedAt = finishedAt

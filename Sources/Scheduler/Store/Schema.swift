@@ -80,12 +80,14 @@ enum Schema {
             UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'jobs_generation';
         END;
         """,
-        // 3: each job's owner. Jobs from before are taken as the API's: the next apply of the
+        // 3: each job's owner, and which stream each part of a run's output came from
+        // (`output_streams`; NULL: all stdout, as every run before). Jobs from before are taken as the API's: the next apply of the
         // --config file claims the ones it names (the skip of an unchanged file is reset so
         // that it happens at the next start), and the rest survive reloads as they did not.
         """
         ALTER TABLE jobs ADD COLUMN origin TEXT NOT NULL DEFAULT 'api' CHECK (origin IN ('file', 'api'));
         ALTER TABLE jobs ADD COLUMN origin_detail TEXT;
+        ALTER TABLE runs ADD COLUMN output_streams TEXT;
         DELETE FROM meta WHERE key IN ('applied_source', 'applied_generation');
         DROP VIEW job_overview;
         CREATE VIEW job_overview AS

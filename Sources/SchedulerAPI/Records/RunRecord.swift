@@ -16,14 +16,18 @@ public struct RunRecord: Sendable, Equatable, Codable {
     public var pid: Int32?
     public var output: String?
     public var outputTruncated: Bool
+    /// Which stream each part of `output` came from (`[["stdout", 120], ["stderr", 42]]`);
+    /// nil when all of it is stdout.
+    public var outputStreams: [OutputSegment]?
     public var error: String?
 
     public init(
         id: Int64, job: String, trigger: RunTrigger, attempt: Int, status: RunStatus,
         scheduledAt: Date? = nil, startedAt: Date, finishedAt: Date? = nil, durationMs: Int64? = nil,
         exitCode: Int32? = nil, signal: Int32? = nil, pid: Int32? = nil, output: String? = nil,
-        outputTruncated: Bool = false, error: String? = nil
+        outputTruncated: Bool = false, outputStreams: [OutputSegment]? = nil, error: String? = nil
     ) {
+        self.outputStreams = outputStreams
         self.id = id
         self.job = job
         self.trigger = trigger
@@ -45,6 +49,6 @@ public struct RunRecord: Sendable, Equatable, Codable {
         case id, job, trigger, attempt, status
         case scheduledAt = "scheduled_at", startedAt = "started_at", finishedAt = "finished_at"
         case durationMs = "duration_ms", exitCode = "exit_code", signal, pid, output
-        case outputTruncated = "output_truncated", error
+        case outputTruncated = "output_truncated", outputStreams = "output_streams", error
     }
 }

@@ -19,9 +19,12 @@ public struct EventMessage: Sendable, Codable, Equatable {
     public var length: Int?
     /// `run_output`: the chunk as text.
     public var output: String?
+    /// `run_output`: the stream the chunk came from.
+    public var stream: StandardStream?
 
     public init(type: String, job: String, at: Date, trigger: RunTrigger? = nil, reason: String? = nil, run: RunRecord? = nil,
-                runID: Int64? = nil, offset: Int64? = nil, length: Int? = nil, output: String? = nil) {
+                runID: Int64? = nil, offset: Int64? = nil, length: Int? = nil, output: String? = nil, stream: StandardStream? = nil) {
+        self.stream = stream
         self.type = type
         self.job = job
         self.at = at
@@ -35,7 +38,7 @@ public struct EventMessage: Sendable, Codable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case type, job, at, trigger, reason, run, offset, length, output
+        case type, job, at, trigger, reason, run, offset, length, output, stream
         case runID = "run_id"
     }
 

@@ -3,7 +3,7 @@ import Foundation
 import SchedulerAPI
 
 struct LogsCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "logs", abstract: "Show a run's captured output.")
+    static let configuration = CommandConfiguration(commandName: "logs", abstract: "Show a run's captured output: stdout and stderr in the order they were written.")
 
     @OptionGroup var global: GlobalOptions
 
@@ -12,6 +12,18 @@ struct LogsCommand: AsyncParsableCommand {
 
     @Flag(help: "Stream a running run's output live until it ends.")
     var follow = false
+
+    @Flag(help: "Only what the run wrote to its standard output.")
+    var stdout = false
+
+    @Flag(help: "Only what the run wrote to its standard error.")
+    var stderr = false
+
+    func validate() throws {
+        if stdout && stderr { throw ValidationError("--stdout and --stderr exclude each other: without either, both are shown in order") }
+    }
+
+    var only: StandardStream? { stdout ? .stdout : stderr ? .stderr : nil }
 
     func run() async throws {
         let client = global.client
@@ -23,6 +35,7 @@ struct LogsCommand: AsyncParsableCommand {
         }
         if follow && !global.json {
             var follower = RunFollower(client: client, runID: id!, printOutput: true)
+            follower.only = only
             let run = try follower.follow()
             if follower.printed > 0, let output = run.output, !output.isEmpty, !output.hasSuffix("\n") { print() }
             return
@@ -37,7 +50,10 @@ struct LogsCommand: AsyncParsableCommand {
             return
         }
         if run.outputTruncated { print("[… earlier output dropped: only the last part is kept (output_limit)]") }
-        if let output = run.output { print(output, terminator: output.hasSuffix("\n") || output.isEmpty ? "" : "\n") }
+        if var output = run.output {
+            if let only { output = OutputSegment.text(of: output, segments: run.outputStreams, stream: only) }
+            print(output, terminator: output.hasSuffix("\n") || output.isEmpty ? "" : "\n")
+        }
         if !run.status.isFinal { FileHandle.standardError.write(Data("schedctl: run \(run.id) is still running; this is its output so far (--follow streams the rest)\n".utf8)) }
     }
 }

@@ -32,6 +32,8 @@ struct RunCommand: AsyncParsableCommand {
             return
         }
         var follower = RunFollower(client: client, runID: trigger.run.id, printOutput: !global.json)
+        // As if the job ran here: its stdout to stdout, its stderr to stderr.
+        follower.stderrToStderr = true
         let run = try follower.follow()
         if global.json {
             Output.printJSON(bytes: Array(try APICoding.encoder().encode(run)))

@@ -1,0 +1,61 @@
+/// Which of a process's output streams bytes came from.
+public enum StandardStream: String, Sendable, Codable, CaseIterable {
+    case stdout, stderr
+}
+
+/// A stretch of a run's kept output that came from one stream: `bytes` bytes of the output's
+/// UTF-8 text, in order. A run's segments cover its output from the start; stored in
+/// `runs.output_streams` and sent as `output_streams` as `[["stdout", 120], ["stderr", 42]]`.
+public struct OutputSegment: Sendable, Equatable, Codable {
+    public var stream: StandardStream
+    public var bytes: Int
+
+    public init(stream: StandardStream, bytes: Int) {
+        self.stream = stream
+        self.bytes = bytes
+    }
+
+    public init(from decoder: any Decoder) throws {
+        var c = try decoder.unkeyedContainer()
+        stream = try c.decode(StandardStream.self)
+        bytes = try c.decode(Int.self)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.unkeyedContainer()
+        try c.encode(stream)
+        try c.encode(bytes)
+    }
+
+    /// The parts of `output` that came from `stream`, in order; all of it when `segments` is
+    /// nil (output recorded before streams were told apart, or by a handler: stdout).
+    public static func text(of output: String, segments: [OutputSegment]?, stream: StandardStream) -> String {
+        guard let segments else { return stream == .stdout ? output : "" }
+        let bytes = Array(output.utf8)
+        var result: [UInt8] = []
+        var start = 0
+        for segment in segments {
+            let end = min(bytes.count, start + max(0, segment.bytes))
+            if segment.stream == stream { result.append(contentsOf: bytes[start..<end]) }
+            start = end
+        }
+        return String(decoding: result, as: UTF8.self)
+    }
+
+    /// The compact JSON stored in `runs.output_streams`.
+    public static func encode(_ segments: [OutputSegment]) -> String {
+        "[" + segments.map { "[\"\($0.stream.rawValue)\",\($0.bytes)]" }.joined(separator: ",") + "]"
+    }
+
+    /// Reads `runs.output_streams`; nil for NULL or anything unreadable.
+    public static func decode(_ text: String?) -> [OutputSegment]? {
+        guard let text, case let .array(items)? = try? JSONParser.parse(text) else { return nil }
+        var segments: [OutputSegment] = []
+        for item in items {
+            guard case let .array(pair) = item, pair.count == 2, case let .string(name) = pair[0],
+                  let stream = StandardStream(rawValue: name), case let .number(n) = pair[1], let count = Int(n) else { return nil }
+            segments.append(OutputSegment(stream: stream, bytes: count))
+        }
+        return segments
+    }
+}
