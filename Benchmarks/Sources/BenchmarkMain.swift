@@ -16,6 +16,7 @@ enum BenchmarkMain {
         ("control-status", { [try ControlBenchmark.status()] }),
         ("control-list", { [try ControlBenchmark.list()] }),
         ("idle", { try await IdleBenchmark.run() }),
+        ("idle-services", { try await ServicesBenchmark.run() }),
         ("schedule-math", { [ScheduleBenchmark.run(iterations: 2_000_000)] }),
     ]
 

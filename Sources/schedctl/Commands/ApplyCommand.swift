@@ -9,7 +9,7 @@ struct ApplyCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "The job file (- for standard input).")
+    @Argument(help: "The job file (- for standard input).", completion: .file(extensions: ["json"]))
     var file: String
 
     @Flag(help: "Remove jobs that are not in the file (their history stays).")

@@ -7,7 +7,7 @@ struct HistoryCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "Only this job.")
+    @Argument(help: "Only this job.", completion: JobNameCompletion.kind)
     var name: String?
 
     @Option(help: "At most this many runs.")

@@ -6,7 +6,7 @@ struct ResumeCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "The job.")
+    @Argument(help: "The job.", completion: JobNameCompletion.kind)
     var name: String
 
     func run() async throws {

@@ -9,7 +9,7 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "The job.")
+    @Argument(help: "The job.", completion: JobNameCompletion.kind)
     var name: String
 
     @Flag(help: "Stream the run's output live and exit with its status.")

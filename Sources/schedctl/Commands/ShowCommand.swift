@@ -7,7 +7,7 @@ struct ShowCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "The job.")
+    @Argument(help: "The job.", completion: JobNameCompletion.kind)
     var name: String
 
     @Flag(help: "Show absolute times.")

@@ -10,7 +10,7 @@ struct ValidateCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: ArgumentHelp("The job file (- for standard input).", valueName: "file"))
+    @Argument(help: ArgumentHelp("The job file (- for standard input).", valueName: "file"), completion: .file(extensions: ["json"]))
     var file: String
 
     @Flag(help: "Validate as for a daemon running as root (allows user and group).")
