@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs the system packages schedd builds and tests with (Debian/Ubuntu), if missing:
 # libsqlite3-dev (GRDB links the system SQLite), sqlite3 (users, and the integration
-# tests, read the database with it) and util-linux's setpriv.
+# tests, read the database with it), util-linux's setpriv, and python3 (man pages, and the
+# test that checks them).
 set -euo pipefail
 missing=()
 dpkg -s libsqlite3-dev >/dev/null 2>&1 || missing+=(libsqlite3-dev)
 command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
 # setpriv runs jobs that name a "user"/"group" (essential on Debian; minimal images may lack it).
 [ -x /usr/bin/setpriv ] || missing+=(util-linux)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
 [ ${#missing[@]} -eq 0 ] && exit 0
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"

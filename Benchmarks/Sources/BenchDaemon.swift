@@ -109,6 +109,12 @@ enum HTTP {
 /// the exit, which would add tens of milliseconds to a whole-process timing).
 enum Spawn {
     static func run(_ executable: String, _ arguments: [String]) -> Int32 {
+        guard let pid = start(executable, arguments) else { return -1 }
+        return wait(pid)
+    }
+
+    /// Starts a program, its stdout and stderr to /dev/null; its pid.
+    static func start(_ executable: String, _ arguments: [String]) -> pid_t? {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -117,7 +123,12 @@ enum Spawn {
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0
-        guard posix_spawn(&pid, executable, &actions, nil, argv, environ) == 0 else { return -1 }
+        guard posix_spawn(&pid, executable, &actions, nil, argv, environ) == 0 else { return nil }
+        return pid
+    }
+
+    /// Waits for a started program's end; its wait status.
+    static func wait(_ pid: pid_t) -> Int32 {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         return status

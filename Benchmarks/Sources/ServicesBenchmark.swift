@@ -23,23 +23,24 @@ enum ServicesBenchmark {
         try daemon.start(["--config", config.path])
         try waitUntil("schedd's \(services) services run") { servicesRunning(socket: daemon.socket) == services }
 
-        var supervisor: Process?
+        var supervisor: pid_t?
         defer {
-            if let supervisor, supervisor.isRunning {
-                supervisor.terminate()
-                supervisor.waitUntilExit()
+            if let supervisor {
+                // supervisord stops its programs on SIGTERM, then exits.
+                kill(supervisor, SIGTERM)
+                _ = Spawn.wait(supervisor)
             }
         }
         if FileManager.default.isExecutableFile(atPath: supervisordPath) {
-            let process = try startSupervisord(directory: directory, services: services)
-            supervisor = process
-            try waitUntil("supervisord's \(services) programs run") { childCount(of: process.processIdentifier) >= services }
+            let pid = try startSupervisord(directory: directory, services: services)
+            supervisor = pid
+            try waitUntil("supervisord's \(services) programs run") { childCount(of: pid) >= services }
         } else {
             FileHandle.standardError.write(Data("idle-services: \(supervisordPath) is not installed (apt-get install supervisor); no reference\n".utf8))
         }
 
         try await Task.sleep(for: .seconds(2))
-        let pids = [daemon.pid] + (supervisor.map { [$0.processIdentifier] } ?? [])
+        let pids = [daemon.pid] + (supervisor.map { [$0] } ?? [])
         let before = pids.map(IdleBenchmark.cpuSeconds)
         let wall = ContinuousClock.now
         try await Task.sleep(for: .seconds(idleSeconds))
@@ -63,7 +64,7 @@ enum ServicesBenchmark {
 
     /// supervisord in the foreground with `services` programs like schedd's, its socket and
     /// logs in `directory`.
-    static func startSupervisord(directory: URL, services: Int) throws -> Process {
+    static func startSupervisord(directory: URL, services: Int) throws -> pid_t {
         var conf = """
             [supervisord]
             nodaemon=true
@@ -94,13 +95,9 @@ enum ServicesBenchmark {
         }
         let path = directory.appendingPathComponent("supervisord.conf")
         try conf.write(to: path, atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: supervisordPath)
-        process.arguments = ["-n", "-c", path.path]
-        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try process.run()
-        return process
+        // Not Foundation's Process: on Linux a thread of it kept polling for the exit.
+        guard let pid = Spawn.start(supervisordPath, ["-n", "-c", path.path]) else { throw BenchError("cannot start \(supervisordPath)") }
+        return pid
     }
 
     /// `services_running` of `GET /v1/status`.
@@ -110,20 +107,24 @@ enum ServicesBenchmark {
         return object["services_running"] as? Int
     }
 
-    /// How many processes have `pid` as their parent.
+    /// How many children `pid` has (`/proc/PID/task/PID/children`; read to its end: /proc
+    /// files report a size of 0).
     static func childCount(of pid: Int32) -> Int {
-        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return 0 }
-        var count = 0
-        for entry in entries where entry.first?.isNumber == true {
-            guard let text = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-                  let close = text.lastIndex(of: ")") else { continue }
-            let fields = text[text.index(after: close)...].split(separator: " ")
-            if fields.count > 1, Int32(fields[1]) == pid { count += 1 }
+        let fd = open("/proc/\(pid)/task/\(pid)/children", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return 0 }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            bytes += buffer[..<n]
         }
-        return count
+        return bytes.split(separator: UInt8(ascii: " ")).count
     }
 
     static func waitUntil(_ what: String, timeout: Duration = .seconds(120), _ condition: () -> Bool) throws {
+        FileHandle.standardError.write(Data("idle-services: waiting until \(what)\n".utf8))
         let deadline = ContinuousClock.now + timeout
         while !condition() {
             guard ContinuousClock.now < deadline else { throw BenchError("timed out waiting until \(what)") }

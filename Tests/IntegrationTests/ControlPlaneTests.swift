@@ -353,6 +353,27 @@ final class Daemon {
         #expect(list.stderr.contains("only root, the daemon's user and members of the socket group"))
     }
 
+    @Test(.enabled(if: geteuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"), "needs root and setpriv"))
+    func aSocketTheUserMayNotOpenIsAPermissionErrorNotADaemonThatIsDown() throws {
+        let d = try Daemon(jobs: Self.jobs)
+        chmod((d.socket as NSString).deletingLastPathComponent, 0o755)
+        chmod(d.socket, 0o600)
+        let result = try Binaries.run(URL(fileURLWithPath: "/usr/bin/setpriv"),
+                                      ["--reuid=65534", "--regid=65534", "--clear-groups", Binaries.schedctl.path, "--socket", d.socket, "status"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("permission denied on schedd's socket \(d.socket)"))
+        #expect(!result.stderr.contains("start it with"))
+    }
+
+    @Test func aRetryIsNumberedFromOne() throws {
+        let d = try Daemon(jobs: #"{"jobs": [{"name": "r", "shell": "exit 1", "retries": 1, "retry_backoff": "0s"}]}"#)
+        _ = try d.ctl(["run", "r"])
+        #expect(eventually { (try? sqlite(d.db, "SELECT count(*) FROM runs WHERE job = 'r' AND status = 'failed'")) == "2" })
+        let rows = try d.ctl(["history", "r"]).stdout.split(separator: "\n").dropFirst()
+        #expect(rows.first?.contains("retry #1") == true, "\(rows)")
+        #expect(rows.last?.contains(" manual ") == true, "\(rows)")
+    }
+
     @Test func aSecondDaemonOnTheSameDatabaseOrSocketRefusesToStart() throws {
         let d = try Daemon(jobs: Self.jobs)
         let sameDB = try Binaries.run(Binaries.schedd, ["--db", d.db, "--socket", d.scratch.path("other.sock")])

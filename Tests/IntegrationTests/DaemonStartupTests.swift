@@ -38,6 +38,23 @@ import Testing
         let result = try Binaries.run(Binaries.schedd, ["--db", scratch.path("x.db"), "--config", config, "--socket", scratch.path("s.sock")])
         #expect(result.status == 2)
         #expect(result.stderr.contains(#"jobs[0] "a": shel: unknown field (did you mean "shell"?)"#))
+        // A refused first start leaves nothing behind: no database, no lock, no socket.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.url.path) == ["jobs.json"])
+    }
+
+    @Test func jsonLogsWriteNumbersAsNumbers() throws {
+        let scratch = try Scratch()
+        let daemon = try DaemonProcess(["--db", scratch.path("schedd.db"), "--log-format", "json", "--workers", "3"], log: scratch.path("schedd.log"))
+        #expect(daemon.waitUntilStarted())
+        #expect(eventually { daemon.stderr().contains("\"msg\":\"schedd started\"") })
+        #expect(daemon.terminate() == 0)
+        let started = daemon.stderr().split(separator: "\n").first { $0.contains("\"msg\":\"schedd started\"") } ?? ""
+        #expect(started.contains("\"schedd.workers\":3"), "\(started)")
+        #expect(started.contains("\"schedd.jobs\":0"), "\(started)")
+        #expect(started.contains("\"schedd.db\":\"\(scratch.path("schedd.db"))\""), "\(started)")
+        for line in daemon.stderr().split(separator: "\n") where line.hasPrefix("{") {
+            #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) != nil, "\(line)")
+        }
     }
 
     @Test func rowsLeftRunningByADeadDaemonBecomeInterrupted() throws {
