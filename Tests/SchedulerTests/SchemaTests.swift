@@ -29,6 +29,37 @@ import SchedulerAPI
         try again.close()
     }
 
+    /// A database from before job owners (version 2) keeps its jobs and runs; its jobs become
+    /// the API's until a job file claims them, and the next --config apply is not skipped.
+    @Test func migratesAVersion2DatabaseForward() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("schedd-v2-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("old.db").path
+        let old = try DatabaseQueue(path: path)
+        try await old.write { db in
+            for migration in Schema.migrations.prefix(2) { try db.execute(sql: migration) }
+            try db.execute(sql: "PRAGMA user_version = 2")
+            try db.execute(sql: """
+                INSERT INTO jobs (name, spec, created_at, updated_at) VALUES ('a', '{"name":"a","shell":"true"}', 'x', 'x');
+                INSERT INTO job_state (job, paused, pause_reason) VALUES ('a', 1, 'manual');
+                INSERT INTO runs (job, trigger, status, started_at, output) VALUES ('a', 'manual', 'succeeded', 'x', 'hi');
+                INSERT INTO meta (key, value) VALUES ('applied_source', 'old'), ('applied_generation', '1');
+                """)
+        }
+        try old.close()
+        let database = try SchedulerDatabase(path: path)
+        defer { try? database.close() }
+        #expect(try await database.schemaVersion() == Schema.currentVersion)
+        let job = try #require(try await database.jobs.job(named: "a"))
+        #expect(job.origin == .api())
+        #expect(job.state.paused && job.state.pauseReason == "manual")
+        let run = try #require(try await database.runs.history(HistoryQuery(job: "a", limit: 1)).first)
+        #expect(run.output == "hi" && run.outputStreams == nil)
+        #expect(try await database.jobs.unchangedJobs(since: Data("old".utf8)) == nil)
+        #expect(try await database.integrityCheck() == "ok")
+    }
+
     @Test func refusesADatabaseFromANewerSchedd() async throws {
         let temp = try TemporaryDatabase()
         try await temp.database.pool.write { db in try db.execute(sql: "PRAGMA user_version = 999") }
