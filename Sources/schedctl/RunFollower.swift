@@ -49,7 +49,7 @@ struct RunFollower {
                 // A run that ended before the stream began has its output only in its record.
                 if printOutput, printed == 0, let output = run.output, !output.isEmpty {
                     if run.outputTruncated { note("[earlier output dropped: only the last part is kept (output_limit)]") }
-                    for (stream, text) in Self.parts(of: output, run.outputStreams) { emit(text, stream) }
+                    for (stream, text) in OutputSegment.parts(of: output, segments: run.outputStreams) { emit(text, stream) }
                 }
                 return run
             }
@@ -73,20 +73,6 @@ struct RunFollower {
             emit(String(decoding: Array(text.utf8).dropFirst(Int(printed - offset)), as: UTF8.self), stream)
         }
         printed = offset + length
-    }
-
-    /// A stored output cut into its streams' parts, in order.
-    static func parts(of output: String, _ segments: [OutputSegment]?) -> [(StandardStream, String)] {
-        guard let segments else { return [(.stdout, output)] }
-        let bytes = Array(output.utf8)
-        var parts: [(StandardStream, String)] = []
-        var start = 0
-        for segment in segments {
-            let end = min(bytes.count, start + max(0, segment.bytes))
-            parts.append((segment.stream, String(decoding: bytes[start..<end], as: UTF8.self)))
-            start = end
-        }
-        return parts
     }
 
     private func emit(_ text: String, _ stream: StandardStream) {

@@ -27,19 +27,24 @@ public struct OutputSegment: Sendable, Equatable, Codable {
         try c.encode(bytes)
     }
 
-    /// The parts of `output` that came from `stream`, in order; all of it when `segments` is
-    /// nil (output recorded before streams were told apart, or by a handler: stdout).
-    public static func text(of output: String, segments: [OutputSegment]?, stream: StandardStream) -> String {
-        guard let segments else { return stream == .stdout ? output : "" }
+    /// `output` cut into its streams' parts, in order; all of it stdout when `segments` is nil
+    /// (output recorded before streams were told apart, or by a handler).
+    public static func parts(of output: String, segments: [OutputSegment]?) -> [(stream: StandardStream, text: String)] {
+        guard let segments else { return [(.stdout, output)] }
         let bytes = Array(output.utf8)
-        var result: [UInt8] = []
+        var parts: [(stream: StandardStream, text: String)] = []
         var start = 0
         for segment in segments {
             let end = min(bytes.count, start + max(0, segment.bytes))
-            if segment.stream == stream { result.append(contentsOf: bytes[start..<end]) }
+            parts.append((segment.stream, String(decoding: bytes[start..<end], as: UTF8.self)))
             start = end
         }
-        return String(decoding: result, as: UTF8.self)
+        return parts
+    }
+
+    /// The parts of `output` that came from `stream`, in order.
+    public static func text(of output: String, segments: [OutputSegment]?, stream: StandardStream) -> String {
+        parts(of: output, segments: segments).filter { $0.stream == stream }.map(\.text).joined()
     }
 
     /// The compact JSON stored in `runs.output_streams`.
