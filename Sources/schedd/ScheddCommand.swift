@@ -113,7 +113,15 @@ struct ScheddCommand: AsyncParsableCommand {
         if let workers { engineConfiguration.workers = workers }
         engineConfiguration.shutdownGrace = .milliseconds(DurationText.milliseconds(shutdownGrace) ?? 30_000)
         let engine = JobScheduler(database: database, configuration: engineConfiguration, logger: logger)
+        // Shutdown runs in reverse order, each service after the one behind it has ended:
+        // retention and reloads stop first, then the engine drains (it drops queued runs, which
+        // answers a `POST /run` still waiting for a worker), and the control socket goes last,
+        // so that `schedctl status` answers during the drain. With the socket ahead of the
+        // engine, a request waiting for a worker held the socket, and the engine never heard
+        // of the shutdown.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: ControlServer(
+                engine: engine, configuration: .init(socketPath: socketPath, socketGroup: socketGID, configPath: config), logger: logger)),
             .init(service: DaemonService(engine: engine, notifier: notifier, status: status, logger: logger)),
         ]
         if let config {
@@ -128,8 +136,6 @@ struct ScheddCommand: AsyncParsableCommand {
             }
             services.append(.init(service: ConfigReloader(loader: loader, engine: engine, notifier: notifier, status: status, logger: logger)))
         }
-        services.append(.init(service: ControlServer(
-            engine: engine, configuration: .init(socketPath: socketPath, socketGroup: socketGID, configPath: config), logger: logger)))
         let maxAge = historyMaxAge.flatMap(DurationText.milliseconds).map { Duration.milliseconds($0) }
         services.append(.init(service: HistoryRetention(runs: database.runs, keepPerJob: historyKeep, maxAge: maxAge,
                                                         clock: ContinuousClock(), logger: logger)))
@@ -137,10 +143,16 @@ struct ScheddCommand: AsyncParsableCommand {
         logger.info("schedd started", metadata: ["schedd.db": "\(dbPath)", "schedd.jobs": .stringConvertible(jobCount), "schedd.socket": "\(socketPath)",
                                                  "schedd.workers": .stringConvertible(engineConfiguration.workers),
                                                  "schedd.pid": .stringConvertible(ProcessInfo.processInfo.processIdentifier)])
-        let group = ServiceGroup(configuration: .init(
+        var groupConfiguration = ServiceGroupConfiguration(
             services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
+            logger: logger)
+        // The backstop: a graceful shutdown that outlasts the grace period by a minute (runs get
+        // the grace, then each its kill_grace) is cancelled; every service ends on cancellation
+        // and the engine still records its runs' ends.
+        groupConfiguration.maximumGracefulShutdownDuration = engineConfiguration.shutdownGrace + .seconds(60)
+        groupConfiguration.maximumCancellationDuration = .seconds(30)
+        let group = ServiceGroup(configuration: groupConfiguration)
         try await group.run()
         try database.close()
         logger.info("schedd stopped")

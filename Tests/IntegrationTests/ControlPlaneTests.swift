@@ -1,5 +1,6 @@
 import Foundation
 import SchedulerAPI
+import Synchronization
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -30,7 +31,11 @@ final class Daemon {
     /// Sends raw bytes and returns whatever comes back before the server closes or `timeout`;
     /// `halfClose` shuts the sending side down after the bytes, as some clients do.
     func raw(_ bytes: [UInt8], timeout: Int = 5, halfClose: Bool = false) -> String {
-        let fd = socket_connect()
+        Self.raw(socket: socket, bytes, timeout: timeout, halfClose: halfClose)
+    }
+
+    static func raw(socket: String, _ bytes: [UInt8], timeout: Int = 5, halfClose: Bool = false) -> String {
+        let fd = UnixSocketAddress.connectStream(socket)
         guard fd >= 0 else { return "" }
         defer { close(fd) }
         var tv = timeval(tv_sec: timeout, tv_usec: 0)
@@ -363,6 +368,74 @@ final class Daemon {
         #expect(result.status == 1)
         #expect(result.stderr.contains("permission denied on schedd's socket \(d.socket)"))
         #expect(!result.stderr.contains("start it with"))
+    }
+
+    /// A `POST /run` waiting for a worker when SIGTERM comes: the engine drops the queued run
+    /// (the request is answered 409) and schedd exits after the grace period. With the socket
+    /// shut down ahead of the engine, the waiting request held it open and schedd never exited.
+    @Test func shutdownWithARunRequestWaitingForAWorker() throws {
+        let d = try Daemon(jobs: #"{"jobs": [{"name": "busy", "shell": "sleep 30"}, {"name": "next", "shell": "true"}]}"#,
+                           extra: ["--workers", "1", "--shutdown-grace", "1s"])
+        #expect(try d.ctl(["run", "busy"]).status == 0)
+        let reply = Mutex<String?>(nil)
+        let socket = d.socket
+        let request = Thread {
+            let text = Daemon.raw(socket: socket, Array("POST /v1/jobs/next/run HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".utf8), timeout: 60)
+            reply.withLock { $0 = text }
+        }
+        request.start()
+        // The barrier: the request's run is in the queue, waiting for the worker.
+        #expect(eventually { (try? d.ctl(["status"]).stdout.contains("0/1 busy, 1 queued")) == true
+                             || (try? d.ctl(["status"]).stdout.contains("1/1 busy, 1 queued")) == true })
+        kill(d.process.pid, SIGTERM)
+        #expect(d.process.waitForExit(timeout: 30) == 0)
+        #expect(eventually { reply.withLock { $0 } != nil })
+        #expect(reply.withLock { $0 }?.contains("409") == true)
+        #expect(reply.withLock { $0 }?.contains("dropped before it started") == true)
+        #expect(try sqlite(d.db, "SELECT status FROM runs WHERE job = 'busy'") == "cancelled")
+    }
+
+    /// A client subscribed to live output that never reads: the daemon's memory stays bounded
+    /// (it grew by the whole output before), the run is not held up, and the client, once it
+    /// reads, finds a last `dropped` event.
+    @Test func aSubscriberThatDoesNotReadIsDroppedNotBuffered() throws {
+        let d = try Daemon(jobs: #"{"jobs": [{"name": "flood", "shell": "yes 0123456789abcdef0123456789abcdef | head -c 200000000"}]}"#)
+        let fd = UnixSocketAddress.connectStream(d.socket)
+        #expect(fd >= 0)
+        defer { close(fd) }
+        // A small receive buffer, so that the kernel does not absorb the stream for the client.
+        var size: Int32 = 4096
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        var tv = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        let request = Array("GET /v1/events?output=true HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8)
+        _ = request.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        // The daemon's word that it is subscribed: the stream's opening comment.
+        var head: [UInt8] = []
+        while !String(decoding: head, as: UTF8.self).contains(": schedd events") {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, 512, 0) }
+            guard n > 0 else { break }
+            head += buffer[..<n]
+        }
+        #expect(try d.ctl(["run", "flood"]).status == 0)
+        #expect(eventually(timeout: 120) { (try? sqlite(d.db, "SELECT status FROM runs WHERE job = 'flood'")) == "succeeded" })
+        let status = try String(contentsOfFile: "/proc/\(d.process.pid)/status", encoding: .utf8)
+        let peakKiB = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }.flatMap { Int($0.split(separator: " ")[1]) } ?? 0
+        #expect(peakKiB > 0 && peakKiB < 150 * 1024, "peak RSS \(peakKiB) KiB for 200 MB of output")
+        // Now read what was queued for this client: a bounded amount, ending with the word
+        // that it was dropped.
+        var tail: [UInt8] = []
+        var total = 0
+        while total < 64 << 20 {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, 65536, 0) }
+            if n <= 0 { break }
+            total += n
+            tail += buffer[..<n]
+            if tail.count > 1 << 16 { tail.removeFirst(tail.count - (1 << 16)) }
+        }
+        #expect(total < 64 << 20, "\(total) bytes were queued for a client that did not read")
+        #expect(String(decoding: tail, as: UTF8.self).contains("event: dropped"))
     }
 
     @Test func aRetryIsNumberedFromOne() throws {

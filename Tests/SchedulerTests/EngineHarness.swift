@@ -85,6 +85,7 @@ func withEngine(
     clock: any SchedulerClock = ManualClock(t0),
     configuration: JobScheduler.Configuration = JobScheduler.Configuration(workers: 4, shutdownGrace: .seconds(5), defaultTimeZone: "UTC"),
     random: @escaping @Sendable () -> Double = { 0 },
+    commandExecutor: (any JobExecutor)? = nil,
     prepare: (SchedulerDatabase) async throws -> Void = { _ in },
     _ body: (JobScheduler, EventLog, SchedulerDatabase) async throws -> Void
 ) async throws {
@@ -96,7 +97,7 @@ func withEngine(
     var logger = Logger(label: "test", factory: { StreamLogHandler.standardError(label: $0) })
     logger.logLevel = .critical
     let engine = JobScheduler(database: temp.database, handlers: handlers, configuration: configuration,
-                              clock: clock, logger: logger, random: random)
+                              clock: clock, logger: logger, commandExecutor: commandExecutor, random: random)
     let log = EventLog()
     let stream = engine.events.subscribe()
     try await withThrowingTaskGroup(of: Void.self) { group in

@@ -46,4 +46,21 @@ import Testing
         try await QueuedWrite(committer: committer, entry: fine).wait()
         #expect(try await temp.database.pool.read { db in try Int.fetchAll(db, sql: "SELECT x FROM t ORDER BY x") } == [7, 8])
     }
+
+    /// A run's final write must land even when the task that happens to lead the commit is
+    /// cancelled (the engine's tasks are, at shutdown): the leader's batch holds other writes.
+    @Test func aCancelledLeaderStillCommitsItsBatchAndTheNextOnes() async throws {
+        let (temp, committer) = try await committer()
+        let leader = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            var written = 0
+            for round in 0..<5 {
+                try await committer.write { db in try db.execute(sql: "INSERT INTO t VALUES (?)", arguments: [round]) }
+                written += 1
+            }
+            return written
+        }
+        #expect(try await leader.value == 5)
+        #expect(try await temp.database.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM t") } == 5)
+    }
 }

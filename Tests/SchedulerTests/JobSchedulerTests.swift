@@ -124,6 +124,38 @@ import SchedulerAPI
         }
     }
 
+    /// An executor that throws ends the run as failed, with the error; it used to wait for a
+    /// timeout or a cancel, and a job without a timeout hung for ever.
+    @Test func aThrowingExecutorFailsTheRun() async throws {
+        struct Broken: JobExecutor {
+            struct Failure: Error, CustomStringConvertible { var description: String { "no spawn today" } }
+            func execute(_ request: ExecutionRequest) async throws -> ExecutionOutcome { throw Failure() }
+        }
+        try await withEngine(jobs: #"{"jobs": [{"name": "j", "shell": "true"}]}"#, commandExecutor: Broken()) { engine, log, _ in
+            _ = try await engine.runNow("j")
+            try await waitFor("the run to end") { await log.finished.count == 1 }
+            #expect(await log.finished[0].status == .failed)
+            #expect(await log.finished[0].error == "the executor failed: no spawn today")
+        }
+    }
+
+    /// A handler that throws CancellationError by itself (nobody cancelled it) has failed.
+    @Test func aHandlerThrowingCancellationOfItsOwnHasFailed() async throws {
+        let handlers: [String: JobHandler] = ["quit": { _ in throw CancellationError() }]
+        try await withEngine(jobs: #"{"jobs": [{"name": "j", "handler": "quit"}]}"#, handlers: handlers) { engine, log, _ in
+            _ = try await engine.runNow("j")
+            try await waitFor("the run to end") { await log.finished.count == 1 }
+            #expect(await log.finished[0].status == .failed)
+        }
+    }
+
+    /// A second main loop would fire every job twice.
+    @Test func runCannotBeEnteredTwice() async throws {
+        try await withEngine(jobs: #"{"jobs": []}"#) { engine, _, _ in
+            await #expect(throws: APIError.self) { try await engine.run() }
+        }
+    }
+
     @Test func cancelStopsARun() async throws {
         let handlers: [String: JobHandler] = ["hang": { _ in try await Gate().wait() }]
         try await withEngine(jobs: #"{"jobs": [{"name": "j", "handler": "hang"}]}"#, handlers: handlers) { engine, log, _ in

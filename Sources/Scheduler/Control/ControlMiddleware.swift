@@ -57,6 +57,8 @@ struct ControlMiddleware: RouterMiddleware {
     }
 
     static func error(_ status: HTTPResponse.Status, _ error: APIError) -> Response {
-        ControlRoutes.json(ErrorResponse(error: error), status: status)
+        (try? ControlRoutes.json(ErrorResponse(error: error), status: status))
+            ?? ControlRoutes.response(ByteBuffer(string: #"{"error":{"code":"internal","message":"the error could not be encoded"}}"# + "\n"),
+                                      status: .internalServerError, contentType: "application/json")
     }
 }

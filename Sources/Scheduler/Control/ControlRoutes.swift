@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import SchedulerAPI
 import ServiceLifecycle
+import Synchronization
 
 /// The routes of `/v1`. Each maps a `schedctl` verb onto the engine or the database.
 struct ControlRoutes {
@@ -37,7 +38,7 @@ struct ControlRoutes {
             try await database.jobs.remove(named: name, protectedFile: configPath)
             await engine.reloadJobs()
             await audit("job removed over the API", context, ["schedd.job": "\(name)"])
-            return Self.json(["removed": name])
+            return try Self.json(["removed": name])
         }
         router.post("/v1/jobs/:name/run") { request, context in
             let force = request.uri.queryParameters.get("force").map { $0 == "true" || $0 == "1" } ?? false
@@ -46,13 +47,13 @@ struct ControlRoutes {
             await audit(started ? "run started over the API" : "run over the API skipped", context, [
                 "schedd.job": "\(name)", "schedd.run_id": .stringConvertible(run.id),
             ])
-            return Self.json(TriggerResponse(outcome: started ? "started" : "skipped", run: run), status: started ? .created : .ok)
+            return try Self.json(TriggerResponse(outcome: started ? "started" : "skipped", run: run), status: started ? .created : .ok)
         }
         router.post("/v1/jobs/:name/cancel") { _, context in
             let name = try context.parameters.require("name")
             let cancelled = try await engine.cancel(job: name)
             await audit("runs cancelled over the API", context, ["schedd.job": "\(name)", "schedd.runs": "\(cancelled)"])
-            return Self.json(["cancelled": cancelled])
+            return try Self.json(["cancelled": cancelled])
         }
         router.post("/v1/jobs/:name/pause") { _, context in
             let name = try context.parameters.require("name")
@@ -86,13 +87,13 @@ struct ControlRoutes {
                 (run.output, run.outputStreams) = tail.textWithStreams
                 run.outputTruncated = tail.truncated
             }
-            return Self.json(run)
+            return try Self.json(run)
         }
         router.post("/v1/runs/:id/cancel") { _, context in
             let id = try Self.runID(context)
             try await engine.cancel(runID: id)
             await audit("run cancelled over the API", context, ["schedd.run_id": .stringConvertible(id)])
-            return Self.json(["cancelled": [id]])
+            return try Self.json(["cancelled": [id]])
         }
         router.get("/v1/events") { request, _ in try await events(request) }
         router.post("/v1/reload") { _, context in
@@ -100,7 +101,7 @@ struct ControlRoutes {
             let result = try await JobFileLoader(path: configPath, database: database, handlers: engine.handlerNames).apply(prune: true)
             await engine.reloadJobs()
             await audit("job file reloaded over the API", context, Self.changeMetadata(result, ["schedd.file": "\(configPath)"]))
-            return Self.json(result)
+            return try Self.json(result)
         }
     }
 
@@ -138,7 +139,7 @@ struct ControlRoutes {
             try await database.jobs.stateCounts()
         }
         let load = await engine.load()
-        return Self.json(StatusResponse(
+        return try Self.json(StatusResponse(
             version: Version.current, pid: getpid(), startedAt: startedAt, database: database.path,
             workersBusy: load.busy, workersTotal: load.workers, queued: load.queued, queuedJobs: load.queuedJobs,
             servicesRunning: load.services, jobs: counts))
@@ -157,7 +158,7 @@ struct ControlRoutes {
 
     func list() async throws -> Response {
         let body = try await jobList.value(version: database.changes.current) { [self] in
-            Self.encoded(try await summaries(try await database.jobs.all()))
+            try Self.encoded(try await summaries(try await database.jobs.all()))
         }
         return Self.response(body, contentType: "application/json")
     }
@@ -167,7 +168,7 @@ struct ControlRoutes {
         let summary = try await summaries([info])[0]
         let runs = try await database.runs.history(HistoryQuery(job: name, limit: 10), withOutput: false)
         let service = info.spec.isService ? await engine.serviceStatus(name) : nil
-        return Self.json(JobDetail(summary: summary, job: info, recentRuns: runs, service: service))
+        return try Self.json(JobDetail(summary: summary, job: info, recentRuns: runs, service: service))
     }
 
     func apply(_ request: Request, _ context: ControlContext) async throws -> Response {
@@ -181,7 +182,7 @@ struct ControlRoutes {
         if !dryRun {
             logger.notice("jobs applied over the API", metadata: Self.changeMetadata(result).merging(caller.metadata) { a, _ in a })
         }
-        return Self.json(result)
+        return try Self.json(result)
     }
 
     func put(_ request: Request, _ context: ControlContext) async throws -> Response {
@@ -201,7 +202,7 @@ struct ControlRoutes {
         let result = try await engine.apply(data: Array(file.utf8), prune: false, dryRun: false,
                                             origin: .api(caller.description), protectedFile: configPath)
         logger.notice("job put over the API", metadata: Self.changeMetadata(result, ["schedd.job": "\(name)"]).merging(caller.metadata) { a, _ in a })
-        return Self.json(result)
+        return try Self.json(result)
     }
 
     func history(_ request: Request) async throws -> Response {
@@ -237,7 +238,7 @@ struct ControlRoutes {
             // The history of a removed job stays readable; a name never seen is a mistake.
             throw APIError(.notFound, "no job named \"\(job)\" and no runs of one")
         }
-        return Self.json(RunPage(runs: runs, nextCursor: runs.count == query.limit ? runs.last?.id : nil))
+        return try Self.json(RunPage(runs: runs, nextCursor: runs.count == query.limit ? runs.last?.id : nil))
     }
 
     /// Server-Sent Events: one `data:` line of JSON per engine event, optionally for one job or
@@ -294,7 +295,13 @@ struct ControlRoutes {
             guard !ended else { return try await writer.finish(nil) }
             // Events and a keep-alive comment every 5 s (under the idle timeout) go through one
             // stream, so that only this task writes.
+            //
+            // Bounded: a client that reads slower than events come (`schedctl events --output |
+            // less`) would otherwise grow the daemon without limit. Once `Self.maxPendingFrames`
+            // wait to be written, the subscriber is dropped: its subscription ends, a last
+            // `dropped` event says so, and nothing more is queued for it.
             let (lines, continuation) = AsyncStream.makeStream(of: String.self)
+            let pending = PendingFrames()
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
                     var sentUpTo = sentUpTo
@@ -312,6 +319,12 @@ struct ControlRoutes {
                         let message = Self.message(event)
                         if let job, message.job != job { continue }
                         if let runID, message.aboutRun != runID { continue }
+                        if pending.count.add(1, ordering: .relaxed).newValue > Self.maxPendingFrames {
+                            continuation.yield(try frame(EventMessage(
+                                type: "dropped", job: job ?? "", at: Date(),
+                                reason: "this client read too slowly: \(Self.maxPendingFrames) events were waiting to be sent")))
+                            break
+                        }
                         continuation.yield(try frame(message))
                         if runID != nil, message.type == "run_finished" { break }
                     }
@@ -320,6 +333,7 @@ struct ControlRoutes {
                 group.addTask {
                     while true {
                         try await Task.sleep(for: .seconds(5))
+                        pending.count.add(1, ordering: .relaxed)
                         continuation.yield(": keep-alive\n\n")
                     }
                 }
@@ -327,6 +341,7 @@ struct ControlRoutes {
                 try await withGracefulShutdownHandler {
                     for await line in lines {
                         try await writer.write(ByteBuffer(string: line))
+                        pending.count.subtract(1, ordering: .relaxed)
                     }
                 } onGracefulShutdown: {
                     continuation.finish()
@@ -336,6 +351,15 @@ struct ControlRoutes {
             try await writer.finish(nil)
         })
     }
+
+    /// Frames queued for one events client and not yet written.
+    final class PendingFrames: Sendable {
+        let count = Atomic<Int>(0)
+    }
+
+    /// Events queued for one `GET /v1/events` client before it is dropped as too slow. With
+    /// output, a frame holds at most one chunk of a run's output (a pipe read, 64 KiB here).
+    static let maxPendingFrames = 256
 
     static func message(_ event: SchedulerEvent) -> EventMessage {
         let now = Date()
@@ -359,13 +383,20 @@ struct ControlRoutes {
 
     // MARK: - Responses
 
-    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
-        response(encoded(value), status: status, contentType: "application/json")
+    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        response(try encoded(value), status: status, contentType: "application/json")
     }
 
-    /// A value as the API's JSON and a newline.
-    static func encoded(_ value: some Encodable) -> ByteBuffer {
-        var buffer = ByteBuffer(data: (try? APICoding.encoder().encode(value)) ?? Data("{}".utf8))
+    /// A value as the API's JSON and a newline. A value that cannot be encoded is an internal
+    /// error (500), never an empty object with 200.
+    static func encoded(_ value: some Encodable) throws -> ByteBuffer {
+        let data: Data
+        do {
+            data = try APICoding.encoder().encode(value)
+        } catch {
+            throw APIError(.internal, "the reply could not be encoded: \(error)")
+        }
+        var buffer = ByteBuffer(data: data)
         buffer.writeString("\n")
         return buffer
     }

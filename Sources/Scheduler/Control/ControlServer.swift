@@ -66,7 +66,9 @@ public struct ControlServer: Service {
             } catch {
                 throw APIError(.invalidArgument, "cannot create the socket directory \(directory): \(error.localizedDescription)")
             }
-            if let group { _ = chown(directory, getuid(), group) }
+            if let group, chown(directory, getuid(), group) != 0 {
+                throw APIError(.invalidArgument, "cannot give the socket directory \(directory) to the socket group: \(String(cString: strerror(errno)))")
+            }
         }
         guard FileManager.default.fileExists(atPath: path) else { return }
         if UnixSocket.isLive(path) {
@@ -112,8 +114,13 @@ public struct ControlServer: Service {
             }
             .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
         // The mode comes from the umask at bind; set it explicitly.
-        chmod(path, 0o660)
-        if let socketGroup { _ = chown(path, daemonUID, socketGroup) }
+        // Refused rather than served with the wrong access: the socket is the only way in.
+        guard chmod(path, 0o660) == 0 else {
+            throw APIError(.internal, "cannot set the mode of the control socket \(path): \(String(cString: strerror(errno)))")
+        }
+        if let socketGroup, chown(path, daemonUID, socketGroup) != 0 {
+            throw APIError(.internal, "cannot give the control socket \(path) to its group: \(String(cString: strerror(errno)))")
+        }
         logger.info("control socket ready", metadata: ["schedd.socket": "\(path)"])
 
         // Stops accepting, lets each connection finish the request it is in, then ends the

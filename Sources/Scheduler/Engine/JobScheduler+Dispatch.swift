@@ -216,12 +216,25 @@ extension JobScheduler {
         }
         var outcome = end.outcome(at: clock.now(), timeout: spec.timeout)
         outcome.pid = pid.value
-        let final: RunRecord
+        var final: RunRecord
         do {
-            final = try await database.runs.finish(record.id, outcome) ?? record
+            if let finished = try await database.runs.finish(record.id, outcome) {
+                final = finished
+            } else {
+                // The row was not `running` any more (changed by hand?): report what it says,
+                // never a `run_finished` that still says running.
+                runLogger.error("the run's row was no longer running when its end was recorded")
+                final = try await database.runs.run(id: record.id) ?? record
+            }
         } catch {
             runLogger.critical("cannot record the end of a run", metadata: ["schedd.error": "\(error)"])
             final = record
+        }
+        if !final.status.isFinal {
+            // What the run ended with, as far as this process knows, though it is not on disk.
+            final.status = outcome.status
+            final.finishedAt = outcome.finishedAt
+            final.error = outcome.error
         }
         active[record.id] = nil
         pool.finished(request)
@@ -303,7 +316,11 @@ extension JobScheduler {
                 do {
                     return .finished(try await executor.execute(request))
                 } catch {
-                    return nil
+                    // Stopped by the timeout or a cancel below: they say how it ended. Any
+                    // other error ends the run now, as failed; waiting for a timeout or a
+                    // cancel that may never come would hang it for ever.
+                    if Task.isCancelled { return nil }
+                    return .finished(ExecutionOutcome(ending: .failed("the executor failed: \(error)")))
                 }
             }
             if let timeout {

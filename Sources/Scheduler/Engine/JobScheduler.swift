@@ -80,6 +80,8 @@ public actor JobScheduler: Service {
     var timers: [Timer] = []
     var active: [Int64: ActiveRun] = [:]
     var loaded = false
+    /// Whether `run()` was called.
+    var entered = false
     var stopping = false
     var shutdownDeadline: Date?
     var graceOverCancelled = false
@@ -117,6 +119,9 @@ public actor JobScheduler: Service {
     /// Runs until graceful shutdown (or `shutdown()`): then stops firing, lets runs finish for
     /// `shutdownGrace`, stops the rest, and records every final status before returning.
     public func run() async throws {
+        // One engine, one main loop: a second would fire every job twice.
+        guard !entered else { throw APIError(.conflict, "this JobScheduler is already running: run() may be called once") }
+        entered = true
         let stopRequested = self.stopRequested
         let wakeup = self.wakeup
         let sweeper = self.sweeper

@@ -17,14 +17,24 @@ final class RunStartSignal: Sendable {
         waiter?.resume(returning: record)
     }
 
+    /// The started run, or nil when it was dropped, or when the waiting task is cancelled (the
+    /// run itself may still start later).
     func wait() async -> RunRecord? {
-        await withCheckedContinuation { continuation in
-            let ready = state.withLock { state -> (Bool, RunRecord?) in
-                if state.done { return (true, state.record) }
-                state.waiter = continuation
-                return (false, nil)
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let ready = state.withLock { state -> (Bool, RunRecord?) in
+                    if state.done { return (true, state.record) }
+                    if Task.isCancelled { return (true, nil) }
+                    state.waiter = continuation
+                    return (false, nil)
+                }
+                if ready.0 { continuation.resume(returning: ready.1) }
             }
-            if ready.0 { continuation.resume(returning: ready.1) }
+        } onCancel: {
+            state.withLock { state -> CheckedContinuation<RunRecord?, Never>? in
+                defer { state.waiter = nil }
+                return state.waiter
+            }?.resume(returning: nil)
         }
     }
 }

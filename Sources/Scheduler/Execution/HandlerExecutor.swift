@@ -24,9 +24,11 @@ public struct HandlerExecutor: JobExecutor {
         do {
             try await handler(context)
             ending = .returned
-        } catch is CancellationError {
+        } catch is CancellationError where Task.isCancelled {
+            // Stopped by its timeout or a cancel: the caller records how.
             throw CancellationError()
         } catch {
+            // Including a CancellationError the handler threw of its own accord: a failure.
             ending = .failed("\(error)")
         }
         let tail = sink.snapshot

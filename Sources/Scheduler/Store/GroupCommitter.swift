@@ -98,9 +98,14 @@ final class GroupCommitter: Sendable {
 
     /// Writes one batch in one transaction, each entry in its own savepoint, and completes
     /// every entry.
+    ///
+    /// Whatever happens to the leader's task: its batch holds other tasks' writes (a run's
+    /// final status among them), and GRDB's async `write` gives up when the calling task is
+    /// cancelled — a cancelled leader failed its batch and every batch it led after it. The
+    /// completion-handler form runs on GRDB's writer queue and does not look at the caller.
     private func commit(_ batch: [Entry]) async {
-        do {
-            let results = try await pool.write { db in
+        let outcome: Result<[Result<any Sendable, any Error>], any Error> = await withCheckedContinuation { continuation in
+            pool.asyncWrite({ db in
                 batch.map { entry in
                     var result: Result<any Sendable, any Error> = .failure(CancellationError())
                     do {
@@ -113,10 +118,13 @@ final class GroupCommitter: Sendable {
                     }
                     return result
                 }
-            }
+            }, completion: { _, result in continuation.resume(returning: result) })
+        }
+        switch outcome {
+        case let .success(results):
             changes.bump()
             for (entry, result) in zip(batch, results) { entry.complete(result) }
-        } catch {
+        case let .failure(error):
             for entry in batch { entry.complete(.failure(error)) }
         }
     }

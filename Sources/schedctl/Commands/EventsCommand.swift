@@ -32,6 +32,7 @@ struct EventsCommand: AsyncParsableCommand {
             return "\(time) \(m.job) run \(m.run?.id ?? 0) \(Output.result(m.run)) after \(Output.duration(m.run?.durationMs))"
         case "run_queued": return "\(time) \(m.job) queued (\(m.trigger?.rawValue ?? "?"))"
         case "job_paused": return "\(time) \(m.job) paused (\(m.reason ?? "manual"))"
+        case "dropped": return "\(time) schedd dropped this stream: \(m.reason ?? "too slow")"
         default: return "\(time) \(m.job) \(m.type.replacingOccurrences(of: "_", with: " "))"
         }
     }
