@@ -149,6 +149,22 @@ import SchedulerAPI
         }
     }
 
+    /// A reload that reads the database while a pause's write is still on its way must not
+    /// undo the pause (the engine's memory is ahead of the database, and wins).
+    @Test func aReloadDoesNotUndoAPauseNotYetWritten() async throws {
+        try await withEngine(jobs: #"{"jobs": [{"name": "j", "shell": "true", "schedule": "@hourly"}]}"#) { engine, _, db in
+            try await engine.pauseJob("j")
+            // The database as it was before the pause's write landed.
+            try await db.pool.write { db in try db.execute(sql: "UPDATE job_state SET paused = 0, pause_reason = NULL WHERE job = 'j'") }
+            await engine.reloadJobs()
+            #expect(await engine.summary().contains("1 paused"))
+            // And what it writes next carries the pause.
+            try await engine.resume("j")
+            try await engine.pauseJob("j")
+            #expect(try await db.jobs.job(named: "j")?.state.paused == true)
+        }
+    }
+
     /// A second main loop would fire every job twice.
     @Test func runCannotBeEnteredTwice() async throws {
         try await withEngine(jobs: #"{"jobs": []}"#) { engine, _, _ in

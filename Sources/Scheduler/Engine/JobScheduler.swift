@@ -267,15 +267,18 @@ public actor JobScheduler: Service {
         for info in stored {
             var entry = JobEntry(spec: info.spec, state: info.state, defaultZone: defaultZone)
             if let old = jobs[info.name] {
+                // The engine is the one writer of a job's state, and its memory is ahead of the
+                // database while a write is on its way: a reload takes only the definition.
+                // (Taking the state too undid a pause whose write had not landed, and the next
+                // fire wrote `paused = 0` back.)
+                entry.state = old.state
                 entry.serviceStarts = old.serviceStarts
                 if old.spec.schedule == info.spec.schedule && old.spec.timezone == info.spec.timezone && old.spec.jitter == info.spec.jitter {
                     entry.nextSlot = old.nextSlot
                     entry.nextDue = old.nextDue
-                    entry.state.lastFireAt = old.state.lastFireAt
                 } else {
                     scheduleNext(&entry, after: now)
                 }
-                entry.state.consecutiveFailures = old.state.consecutiveFailures
             } else if let schedule = entry.schedule, schedule != .reboot {
                 // From the last fire the database knows, so that slots missed while the daemon
                 // was down are found (and `catch_up` decides); a new job starts from now.

@@ -208,8 +208,10 @@ public struct JobStore: Sendable {
     }
 
     /// Pauses a job (`reason` says why: `manual`, `failure_threshold`, `restart_limit`), or
-    /// resumes it; resuming also clears the count of consecutive failures.
-    public func setPaused(_ name: String, paused: Bool, reason: String? = "manual") async throws {
+    /// resumes it; resuming also clears the count of consecutive failures. Not public: the
+    /// engine owns job state (its memory is what it writes back), so a pause from outside must
+    /// go through `JobScheduler.pauseJob`; tests use this to set up a database.
+    func setPaused(_ name: String, paused: Bool, reason: String? = "manual") async throws {
         do {
             try await changes.write(pool) { db in
                 if paused {
