@@ -184,6 +184,22 @@ final class Daemon {
         #expect(try sqlite(d.db, "SELECT output_streams FROM runs WHERE job = 'two'") == #"[["stdout",5],["stderr",5],["stdout",5]]"#)
     }
 
+    /// A definition made unreadable by hand (sqlite3) neither stops the other jobs nor goes
+    /// unnoticed: logged, and listed as invalid with the reason.
+    @Test func anUnreadableStoredDefinitionIsShownNotHidden() throws {
+        let d = try Daemon(jobs: #"{"jobs": [{"name": "fine", "shell": "true", "schedule": "@hourly"}]}"#)
+        let extra = try d.scratch.write("extra.json", #"{"jobs": [{"name": "edited", "shell": "true", "schedule": "@hourly"}]}"#)
+        #expect(try d.ctl(["apply", extra]).status == 0)
+        _ = try sqlite(d.db, #"UPDATE jobs SET spec = json_set(spec, '$.schedule', '@sometimes') WHERE name = 'edited'"#)
+        #expect(try d.ctl(["reload"]).status == 0)
+        let list = try d.ctl(["list"]).stdout.split(separator: "\n")
+        #expect(list.contains { $0.hasPrefix("edited ") && $0.contains(" invalid") }, "\(list)")
+        #expect(list.contains { $0.hasPrefix("fine ") && $0.contains(" active") }, "\(list)")
+        #expect(try d.ctl(["show", "edited"]).stdout.contains("@sometimes"))
+        #expect(eventually { d.process.stderr().contains("the stored definition of a job cannot be read") })
+        #expect(try !d.ctl(["export"]).stdout.contains("edited"))
+    }
+
     @Test func statusIsAHealthCheck() throws {
         let d = try Daemon(jobs: #"""
             {"jobs": [{"name": "flaky", "shell": "exit 1", "max_consecutive_failures": 1},

@@ -75,6 +75,8 @@ struct ControlRoutes {
                 }
                 infos.removeAll { $0.origin.kind != kind }
             }
+            // A stand-in is not the job: it would be exported as a disabled `false`.
+            infos.removeAll { $0.problem != nil }
             let file = JobFile(jobs: infos.map(\.spec))
             return Self.text(file.json.serialized(pretty: true) + "\n", contentType: "application/json")
         }
@@ -148,7 +150,8 @@ struct ControlRoutes {
     func summaries(_ infos: [JobInfo]) async throws -> [JobSummary] {
         let lastRuns = try await database.runs.runs(ids: infos.compactMap(\.state.lastRunID))
         return infos.map { info in
-            JobSummary(name: info.name, state: JobSummary.state(of: info), pauseReason: info.state.pauseReason,
+            JobSummary(name: info.name, state: info.problem == nil ? JobSummary.state(of: info) : "invalid",
+                       pauseReason: info.problem ?? info.state.pauseReason,
                        schedule: info.spec.schedule, service: info.spec.isService,
                        // A job that cannot fire has no next run, whatever its schedule says.
                        nextRunAt: info.state.paused || !info.spec.isEnabled ? nil : info.state.nextRunAt,

@@ -265,6 +265,12 @@ public actor JobScheduler: Service {
         var fresh: [String: JobEntry] = [:]
         fresh.reserveCapacity(stored.count)
         for info in stored {
+            if let problem = info.problem {
+                logger.error("the stored definition of a job cannot be read; it does not run", metadata: [
+                    "schedd.job": "\(info.name)", "schedd.error": "\(problem)",
+                ])
+                continue
+            }
             var entry = JobEntry(spec: info.spec, state: info.state, defaultZone: defaultZone)
             if let old = jobs[info.name] {
                 // The engine is the one writer of a job's state, and its memory is ahead of the

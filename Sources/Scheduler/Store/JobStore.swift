@@ -343,12 +343,24 @@ public struct JobStore: Sendable {
                 consecutiveFailures: row[6] ?? 0, lastRunID: row[7],
                 nextRunAt: (row[8] as String?).flatMap(Timestamp.parse),
                 lastFireAt: (row[9] as String?).flatMap(Timestamp.parse))
+            // One unreadable definition must not hide every other job (the engine would load
+            // none): it comes back as a disabled stand-in that says what is wrong.
+            var spec: JobSpec
+            var problem: String?
+            do {
+                spec = try decodeSpec(row[1], name: name)
+            } catch {
+                spec = JobSpec(name: name, action: .shell("false"))
+                spec.enabled = false
+                problem = (error as? APIError)?.message ?? "\(error)"
+            }
             return JobInfo(
-                spec: try decodeSpec(row[1], name: name),
+                spec: spec,
                 createdAt: Timestamp.parse(row[2]) ?? Date(timeIntervalSince1970: 0),
                 updatedAt: Timestamp.parse(row[3]) ?? Date(timeIntervalSince1970: 0),
                 state: state,
-                origin: JobOrigin(kind: JobOrigin.Kind(rawValue: row[10]) ?? .api, detail: row[11]))
+                origin: JobOrigin(kind: JobOrigin.Kind(rawValue: row[10]) ?? .api, detail: row[11]),
+                problem: problem)
         }
     }
 }

@@ -7,13 +7,17 @@ public struct JobInfo: Sendable, Equatable, Codable {
     public var updatedAt: Date
     public var state: JobState
     public var origin: JobOrigin
+    /// Why the stored definition cannot be used (edited by hand into something invalid, or
+    /// written by a newer schedd); `spec` is then a disabled stand-in and the job never runs.
+    public var problem: String?
 
-    public init(spec: JobSpec, createdAt: Date, updatedAt: Date, state: JobState, origin: JobOrigin = .api()) {
+    public init(spec: JobSpec, createdAt: Date, updatedAt: Date, state: JobState, origin: JobOrigin = .api(), problem: String? = nil) {
         self.spec = spec
         self.createdAt = createdAt
         self.updatedAt = updatedAt
         self.state = state
         self.origin = origin
+        self.problem = problem
     }
 
     public init(from decoder: any Decoder) throws {
@@ -23,11 +27,12 @@ public struct JobInfo: Sendable, Equatable, Codable {
         updatedAt = try c.decode(Date.self, forKey: .updatedAt)
         state = try c.decode(JobState.self, forKey: .state)
         origin = try c.decodeIfPresent(JobOrigin.self, forKey: .origin) ?? .api()
+        problem = try c.decodeIfPresent(String.self, forKey: .problem)
     }
 
     public var name: String { spec.name }
 
     private enum CodingKeys: String, CodingKey {
-        case spec, createdAt = "created_at", updatedAt = "updated_at", state, origin
+        case spec, createdAt = "created_at", updatedAt = "updated_at", state, origin, problem
     }
 }

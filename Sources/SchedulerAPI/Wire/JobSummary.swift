@@ -3,7 +3,8 @@ import Foundation
 /// One row of `GET /v1/jobs`: what `schedctl list` shows.
 public struct JobSummary: Sendable, Codable, Equatable {
     public var name: String
-    /// `active`, `paused`, `failed` (a service past its restart limit) or `disabled`.
+    /// `active`, `paused`, `failed` (a service past its restart limit), `disabled`, or `invalid`
+    /// (the stored definition cannot be read; `pauseReason` says why).
     public var state: String
     public var pauseReason: String?
     public var schedule: String?
