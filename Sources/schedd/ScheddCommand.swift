@@ -32,6 +32,9 @@ struct ScheddCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Runs at once (default: the number of CPUs, at least 2).", valueName: "n"))
     var workers: Int?
 
+    @Option(help: ArgumentHelp("Runs that may wait for a worker at once; past it a trigger is recorded as skipped.", valueName: "n"))
+    var maxQueued: Int = 10_000
+
     @Option(help: ArgumentHelp("On SIGTERM, how long runs may finish before they are stopped.", valueName: "duration"))
     var shutdownGrace: String = "30s"
 
@@ -49,6 +52,7 @@ struct ScheddCommand: AsyncParsableCommand {
 
     func validate() throws {
         if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
+        if maxQueued < 1 { throw ValidationError("--max-queued must be at least 1") }
         if let socketGroup, getgrnam(socketGroup) == nil && UInt32(socketGroup).flatMap({ getgrgid($0) }) == nil {
             throw ValidationError("--socket-group \"\(socketGroup)\": no such group")
         }
@@ -111,6 +115,7 @@ struct ScheddCommand: AsyncParsableCommand {
         }
         var engineConfiguration = JobScheduler.Configuration()
         if let workers { engineConfiguration.workers = workers }
+        engineConfiguration.maxQueued = maxQueued
         engineConfiguration.shutdownGrace = .milliseconds(DurationText.milliseconds(shutdownGrace) ?? 30_000)
         let engine = JobScheduler(database: database, configuration: engineConfiguration, logger: logger)
         // Shutdown runs in reverse order, each service after the one behind it has ended:

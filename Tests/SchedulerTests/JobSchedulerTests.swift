@@ -112,6 +112,29 @@ import SchedulerAPI
         }
     }
 
+    /// The queue in front of the workers is bounded: past it, a trigger is a skipped row.
+    @Test func theQueueIsBoundedAndAFullQueueSkips() async throws {
+        let gate = Gate()
+        let handlers: [String: JobHandler] = ["block": { _ in try await gate.wait() }]
+        let configuration = JobScheduler.Configuration(workers: 1, shutdownGrace: .seconds(5), defaultTimeZone: "UTC", maxQueued: 2)
+        try await withEngine(jobs: #"{"jobs": [{"name": "j", "handler": "block", "concurrency": "allow"}]}"#,
+                             handlers: handlers, configuration: configuration) { engine, log, _ in
+            #expect(try await engine.runNow("j") == .queued)
+            try await waitFor("the first run to start") { await log.started.count == 1 }
+            #expect(try await engine.runNow("j") == .queued)
+            #expect(try await engine.runNow("j") == .queued)
+            guard case let .skipped(record) = try await engine.runNow("j") else {
+                Issue.record("a fourth trigger was queued past the bound")
+                gate.open()
+                return
+            }
+            #expect(record.error?.contains("2 runs are already waiting for a worker") == true)
+            #expect(await engine.load().queued == 2)
+            gate.open()
+            try await waitFor("the queued runs to finish") { await log.finished.filter { $0.status == .succeeded }.count == 3 }
+        }
+    }
+
     @Test func aTimeoutCancelsTheRun() async throws {
         let clock = ManualClock(t0)
         let handlers: [String: JobHandler] = ["hang": { _ in try await Gate().wait() }]

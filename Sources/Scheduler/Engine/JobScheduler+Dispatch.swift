@@ -111,6 +111,10 @@ extension JobScheduler {
                 break
             }
         }
+        if !entry.spec.isService && pool.busy >= pool.capacity && pool.queuedCount >= configuration.maxQueued {
+            return .skip(RunStore.Skip(job: job, trigger: trigger, scheduledAt: scheduledAt, at: clock.now(),
+                                       reason: "skipped: \(pool.queuedCount) runs are already waiting for a worker (the most schedd queues)"))
+        }
         enqueue(RunRequest(spec: entry.spec, trigger: trigger, attempt: 1, scheduledAt: scheduledAt,
                            extraEnvironment: extraEnvironment, startSignal: startSignal))
         return .queued

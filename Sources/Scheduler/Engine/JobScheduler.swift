@@ -21,14 +21,19 @@ public actor JobScheduler: Service {
         /// A fire time noticed later than this (a clock jump, a busy machine, a daemon that was
         /// down) counts as missed, and `catch_up` decides.
         public var lateTolerance: Duration
+        /// Runs that may wait for a worker at once; a trigger beyond it is recorded as
+        /// `skipped` with the reason, so that a pool far too small for its load shows in the
+        /// history instead of growing the daemon's memory without end.
+        public var maxQueued: Int
 
         public init(workers: Int = max(2, ProcessInfo.processInfo.activeProcessorCount),
                     shutdownGrace: Duration = .seconds(30), defaultTimeZone: String? = nil,
-                    lateTolerance: Duration = .seconds(60)) {
+                    lateTolerance: Duration = .seconds(60), maxQueued: Int = 10_000) {
             self.workers = workers
             self.shutdownGrace = shutdownGrace
             self.defaultTimeZone = defaultTimeZone
             self.lateTolerance = lateTolerance
+            self.maxQueued = max(1, maxQueued)
         }
     }
 

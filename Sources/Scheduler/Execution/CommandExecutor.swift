@@ -56,7 +56,18 @@ public struct CommandExecutor: JobExecutor {
         var home: String
         var shell: String
 
+        /// schedd's own account, looked up once: most runs name no user, and a look-up in the
+        /// account database (files, or NSS) per run is I/O on the cooperative pool.
+        static let daemon: Account = {
+            let uid = geteuid()
+            guard let entry = AccountDatabase.user(uid: uid) else {
+                return Account(uid: uid, gid: getegid(), name: String(uid), home: "/", shell: "/bin/sh")
+            }
+            return Account(uid: uid, gid: getegid(), name: entry.name, home: entry.home, shell: entry.shell)
+        }()
+
         static func lookup(user: String?, group: String?) throws(APIError) -> Account {
+            if user == nil && group == nil { return daemon }
             let uid: uid_t
             if let user {
                 guard let found = AccountDatabase.user(user) else { throw APIError(.invalidArgument, "no such user \"\(user)\"") }

@@ -37,7 +37,7 @@ public actor ProcessSweeper {
         let marker = ProcessTable.Marker(instance: instanceID, runID: runID)
         if stopped {
             // Too late for a grace period: whatever is left is killed now.
-            for pids in ProcessTable.processes(carrying: [marker]).values { pids.forEach { kill($0, SIGKILL) } }
+            for pids in await Self.scan([marker]).values { pids.forEach { kill($0, SIGKILL) } }
             return
         }
         await withCheckedContinuation { continuation in
@@ -60,7 +60,7 @@ public actor ProcessSweeper {
                 await wakeup.waitIgnoringCancellation()
                 continue
             }
-            pass()
+            await pass()
             if !pending.isEmpty { await Pause.ignoringCancellation(interval) }
         }
         for (_, entry) in pending { entry.waiters.forEach { $0.resume() } }
@@ -73,11 +73,24 @@ public actor ProcessSweeper {
         wakeup.signal()
     }
 
+    /// The scans of `/proc` run here: reading every process's environment is file I/O, which
+    /// must not hold a thread of the cooperative pool.
+    private static let scanQueue = DispatchQueue(label: "schedd.process-scan")
+
+    static func scan(_ markers: Set<ProcessTable.Marker>) async -> [ProcessTable.Marker: [pid_t]] {
+        await withCheckedContinuation { continuation in
+            scanQueue.async { continuation.resume(returning: ProcessTable.processes(carrying: markers)) }
+        }
+    }
+
     /// One scan of `/proc`: signal what is left, release the waiters of runs with none left.
-    private func pass() {
-        let found = ProcessTable.processes(carrying: Set(pending.keys))
+    /// Only the runs the scan looked for are judged: others may be added while it runs.
+    private func pass() async {
+        let markers = Set(pending.keys)
+        let found = await Self.scan(markers)
         let now = ContinuousClock.now
-        for (marker, var entry) in pending {
+        for marker in markers {
+            guard var entry = pending[marker] else { continue }
             let pids = found[marker] ?? []
             if pids.isEmpty {
                 entry.waiters.forEach { $0.resume() }
