@@ -200,6 +200,19 @@ final class Daemon {
         #expect(try !d.ctl(["export"]).stdout.contains("edited"))
     }
 
+    /// A job whose run waits for a worker says so in the list (and status names it).
+    @Test func aRunWaitingForAWorkerShowsInTheList() throws {
+        let d = try Daemon(jobs: #"{"jobs": [{"name": "busy", "shell": "sleep 30"}, {"name": "tick", "shell": "true", "schedule": "* * * * * *"}]}"#,
+                           extra: ["--workers", "1"])
+        #expect(try d.ctl(["run", "busy", "--force"]).status == 0)
+        #expect(eventually {
+            (try? d.ctl(["list"]).stdout.split(separator: "\n").contains { $0.hasPrefix("tick ") && $0.contains("1 waiting for a worker") }) == true
+        })
+        #expect(try d.ctl(["status"]).stdout.contains("1 queued (tick)"))
+        _ = try d.ctl(["cancel", "busy"])
+        #expect(eventually { (try? d.ctl(["list"]).stdout.contains("waiting for a worker")) == false })
+    }
+
     @Test func statusIsAHealthCheck() throws {
         let d = try Daemon(jobs: #"""
             {"jobs": [{"name": "flaky", "shell": "exit 1", "max_consecutive_failures": 1},

@@ -149,13 +149,14 @@ struct ControlRoutes {
 
     func summaries(_ infos: [JobInfo]) async throws -> [JobSummary] {
         let lastRuns = try await database.runs.runs(ids: infos.compactMap(\.state.lastRunID))
+        let waiting = await engine.waitingRuns()
         return infos.map { info in
             JobSummary(name: info.name, state: info.problem == nil ? JobSummary.state(of: info) : "invalid",
                        pauseReason: info.problem ?? info.state.pauseReason,
                        schedule: info.spec.schedule, service: info.spec.isService,
                        // A job that cannot fire has no next run, whatever its schedule says.
                        nextRunAt: info.state.paused || !info.spec.isEnabled ? nil : info.state.nextRunAt,
-                       lastRun: info.state.lastRunID.flatMap { lastRuns[$0] }, origin: info.origin)
+                       lastRun: info.state.lastRunID.flatMap { lastRuns[$0] }, origin: info.origin, queued: waiting[info.name])
         }
     }
 

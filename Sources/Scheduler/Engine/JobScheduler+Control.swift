@@ -113,6 +113,9 @@ extension JobScheduler {
             restartAt: timers.filter { $0.request.spec.name == job && $0.request.trigger == .restart }.map(\.due).min())
     }
 
+    /// How many runs of each job wait for a worker (jobs with none are absent).
+    public func waitingRuns() -> [String: Int] { pool.waitingCounts }
+
     /// The runs going on now.
     public func activeRuns() -> [RunRecord] {
         active.values.map(\.record).sorted { $0.id < $1.id }

@@ -87,6 +87,8 @@ public actor JobScheduler: Service {
     var loaded = false
     /// Whether `run()` was called.
     var entered = false
+    /// The pool's `waitingVersion` the job list was last told of.
+    var listedWaitingVersion: UInt64 = 0
     var stopping = false
     var shutdownDeadline: Date?
     var graceOverCancelled = false
@@ -180,6 +182,11 @@ public actor JobScheduler: Service {
                 }
                 while let request = pool.nextToStart() {
                     group.addTask { await self.execute(request) }
+                }
+                if pool.waitingVersion != listedWaitingVersion {
+                    // The job list shows each job's waiting runs: it is computed again.
+                    listedWaitingVersion = pool.waitingVersion
+                    database.changes.bump()
                 }
                 if Task.isCancelled {
                     // Every cancellable wait returns at once now: wait for the cancelled runs to

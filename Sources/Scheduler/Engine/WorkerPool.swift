@@ -14,6 +14,9 @@ struct WorkerPool {
     private var waitingByJob: [String: Int] = [:]
     /// Service starts not yet handed out: they never wait for a worker.
     private var serviceStarts: [RunRequest] = []
+    /// Moves on whenever a job starts or stops having runs wait for a worker, so that what
+    /// shows the queue per job (`schedctl list`) knows to look again.
+    private(set) var waitingVersion: UInt64 = 0
     /// Runs of scheduled and triggered jobs holding a worker.
     private(set) var busy = 0
     /// Service runs going on (outside the workers).
@@ -36,6 +39,7 @@ struct WorkerPool {
         }
         storage.append(request)
         waitingByJob[request.spec.name, default: 0] += 1
+        if waitingByJob[request.spec.name] == 1 { waitingVersion &+= 1 }
     }
 
     /// The next run that may start (a service at once; another run if a worker is free); it
@@ -49,6 +53,10 @@ struct WorkerPool {
         let request = storage[head]
         head += 1
         waitingByJob[request.spec.name, default: 1] -= 1
+        if waitingByJob[request.spec.name] == 0 {
+            waitingByJob[request.spec.name] = nil
+            waitingVersion &+= 1
+        }
         if head >= 1024 && head * 2 >= storage.count {
             storage.removeFirst(head)
             head = 0
@@ -63,6 +71,9 @@ struct WorkerPool {
     }
 
     func queued(job: String) -> Int { (waitingByJob[job] ?? 0) + serviceStarts.lazy.filter { $0.spec.name == job }.count }
+
+    /// How many runs of each job wait for a worker (jobs with none are absent).
+    var waitingCounts: [String: Int] { waitingByJob }
 
     /// The jobs with runs waiting for a worker, oldest first, each once.
     func waitingJobs(limit: Int) -> [String] {
@@ -89,6 +100,7 @@ struct WorkerPool {
         head = 0
         waitingByJob = [:]
         for request in storage { waitingByJob[request.spec.name, default: 0] += 1 }
+        if removed > 0 { waitingVersion &+= 1 }
         return removed
     }
 }

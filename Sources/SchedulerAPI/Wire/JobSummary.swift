@@ -13,9 +13,12 @@ public struct JobSummary: Sendable, Codable, Equatable {
     public var lastRun: RunRecord?
     /// Who owns the definition: the `--config` file or the API.
     public var origin: JobOrigin?
+    /// Runs of the job waiting for a worker (absent when none).
+    public var queued: Int?
 
     public init(name: String, state: String, pauseReason: String?, schedule: String?, service: Bool, nextRunAt: Date?, lastRun: RunRecord?,
-                origin: JobOrigin? = nil) {
+                origin: JobOrigin? = nil, queued: Int? = nil) {
+        self.queued = queued
         self.name = name
         self.state = state
         self.pauseReason = pauseReason
@@ -33,7 +36,7 @@ public struct JobSummary: Sendable, Codable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case name, state, pauseReason = "pause_reason", schedule, service, nextRunAt = "next_run_at", lastRun = "last_run", origin
+        case name, state, pauseReason = "pause_reason", schedule, service, nextRunAt = "next_run_at", lastRun = "last_run", origin, queued
     }
 }
 

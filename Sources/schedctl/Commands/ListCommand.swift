@@ -16,7 +16,8 @@ struct ListCommand: AsyncParsableCommand {
         let now = Date()
         let rows = jobs.map { job in
             var row = [job.name, job.state + (job.state == "paused" && job.pauseReason != "manual" ? " (\(job.pauseReason ?? ""))" : ""),
-                       job.schedule ?? (job.service ? "service" : "-"), Output.when(job.nextRunAt, wide: wide),
+                       job.schedule ?? (job.service ? "service" : "-"),
+                       job.queued.map { "\($0) waiting for a worker" } ?? Output.when(job.nextRunAt, wide: wide),
                        Output.when(job.lastRun?.startedAt, wide: wide), Self.result(job, now: now)]
             if wide { row.insert(job.origin.map { $0.kind == .file ? "file" : "api" } ?? "-", at: 5) }
             return row
