@@ -16,7 +16,9 @@ import Testing
         #expect(eventually { (try? sqlite(db, "SELECT group_concat(name) FROM (SELECT name FROM jobs ORDER BY name)")) == "a,b" })
         _ = try scratch.write("jobs.json", #"{"jobs": [{"name": "c", "shell": "true", "schedule": "@weekly", "timeout": "soon"}]}"#)
         kill(daemon.process.processIdentifier, SIGHUP)
-        usleep(300_000)
+        // The barrier: the daemon's word that it refused the file, then the check that nothing
+        // changed (never "nothing happened within a fixed sleep").
+        #expect(eventually { daemon.stderr().contains("job file refused on reload") })
         #expect(daemon.process.isRunning)
         #expect(try sqlite(db, "SELECT group_concat(name) FROM (SELECT name FROM jobs ORDER BY name)") == "a,b")
 

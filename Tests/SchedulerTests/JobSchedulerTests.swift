@@ -279,12 +279,14 @@ import SchedulerAPI
         let jobs = #"{"jobs": [{"name": "hourly", "handler": "ok", "schedule": "0 * * * *", "catch_up": "\#(policy)"}]}"#
         try await withEngine(jobs: jobs, handlers: ok, clock: clock, prepare: { db in
             try await db.jobs.saveState("hourly", JobState(lastFireAt: t0.addingTimeInterval(-5 * 3600)))
-        }) { _, log, db in
+        }) { engine, log, db in
             clock.advance(by: 1)
             if expected > 0 {
                 try await waitFor("catch-up runs") { await log.finished.count == expected }
             }
-            try await Task.sleep(for: .milliseconds(50))
+            // No more than that: checked once the engine is idle, in the database.
+            await engine.untilIdle()
+            #expect(try await db.runs.history(HistoryQuery(job: "hourly", limit: 1000)).count == expected)
             let runs = await log.finished
             #expect(runs.count == expected)
             #expect(runs.allSatisfy { $0.trigger == .catchUp })
@@ -298,14 +300,30 @@ import SchedulerAPI
         }
     }
 
+    /// The barrier the negative checks rely on: after `untilIdle()`, whatever was due at the
+    /// clock's time has run and is recorded — no waiting for it, no sleeping.
+    @Test func untilIdleWaitsForWhatIsDue() async throws {
+        let clock = ManualClock(t0.addingTimeInterval(1))
+        let jobs = #"{"jobs": [{"name": "a", "handler": "ok", "schedule": "* * * * *"}, {"name": "b", "handler": "ok", "schedule": "*/2 * * * *"}]}"#
+        try await withEngine(jobs: jobs, handlers: ok, clock: clock) { engine, _, db in
+            for minute in 1...4 {
+                clock.advance(to: t0.addingTimeInterval(Double(minute) * 60))
+                await engine.untilIdle()
+                let runs = try await db.runs.history(HistoryQuery(limit: 100))
+                #expect(runs.count == minute + minute / 2, "minute \(minute)")
+                #expect(runs.allSatisfy { $0.status == .succeeded })
+            }
+        }
+    }
+
     @Test func jitterDelaysTheFire() async throws {
         let clock = ManualClock(t0.addingTimeInterval(1))
         try await withEngine(jobs: #"{"jobs": [{"name": "j", "handler": "ok", "schedule": "0 * * * *", "jitter": "10m"}]}"#,
-                             handlers: ok, clock: clock, random: { 0.5 }) { _, log, db in
+                             handlers: ok, clock: clock, random: { 0.5 }) { engine, log, db in
             #expect(try await db.jobs.job(named: "j")?.state.nextRunAt == t0.addingTimeInterval(3600 + 300))
             clock.advance(to: t0.addingTimeInterval(3600 + 299))
-            try await Task.sleep(for: .milliseconds(50))
-            #expect(await log.finished.isEmpty)
+            await engine.untilIdle()
+            #expect(try await db.runs.history(HistoryQuery(limit: 10)).isEmpty)
             clock.advance(to: t0.addingTimeInterval(3600 + 300))
             try await waitFor("the jittered run") { await log.finished.count == 1 }
             #expect(await log.finished[0].scheduledAt == t0.addingTimeInterval(3600))
@@ -319,12 +337,12 @@ import SchedulerAPI
                       {"name": "paused", "handler": "ok", "schedule": "* * * * *"},
                       {"name": "on", "handler": "ok", "schedule": "* * * * *"}]}
             """#
-        try await withEngine(jobs: jobs, handlers: ok, clock: clock) { engine, log, _ in
+        try await withEngine(jobs: jobs, handlers: ok, clock: clock) { engine, log, db in
             await engine.pause("paused")
             clock.advance(to: t0.addingTimeInterval(60))
             try await waitFor("the active job's run") { await log.finished.count == 1 }
-            try await Task.sleep(for: .milliseconds(50))
-            #expect(await log.finished.map(\.job) == ["on"])
+            await engine.untilIdle()
+            #expect(try await db.runs.history(HistoryQuery(limit: 10)).map(\.job) == ["on"])
         }
     }
 
@@ -347,7 +365,8 @@ import SchedulerAPI
             let deadline = try #require(clock.nextDeadline)
             #expect(abs(deadline.timeIntervalSince(clock.now()) - 10) < 0.001)
             clock.advance(to: deadline.addingTimeInterval(-1))
-            try await Task.sleep(for: .milliseconds(50))
+            // The barrier: the engine still sleeps until the same deadline (nothing woke it).
+            #expect(clock.nextDeadline == deadline)
             #expect(await engine.activeRuns().count == 1)  // still within the grace period
             clock.advance(to: deadline)
             try await group.next()

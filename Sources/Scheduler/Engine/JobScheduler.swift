@@ -89,6 +89,9 @@ public actor JobScheduler: Service {
     var entered = false
     /// The pool's `waitingVersion` the job list was last told of.
     var listedWaitingVersion: UInt64 = 0
+    /// Whether the main loop is waiting, and who waits for it to be idle (`untilIdle()`).
+    var parked = false
+    var idleWaiters: [CheckedContinuation<Void, Never>] = []
     var stopping = false
     var shutdownDeadline: Date?
     var graceOverCancelled = false
@@ -193,11 +196,40 @@ public actor JobScheduler: Service {
                     // wind down (each signals when it ends).
                     if !pool.isIdle || !active.isEmpty { await wakeup.waitIgnoringCancellation() }
                 } else {
+                    parked = true
+                    releaseIdleWaiters()
                     await waitForWake(until: stopping ? (graceOverCancelled ? nil : shutdownDeadline) : nextDeadline())
+                    parked = false
                 }
             }
         }
+        // Nobody waits for an idle engine that has stopped.
+        idleWaiters.forEach { $0.resume() }
+        idleWaiters = []
         logger.info("engine stopped")
+    }
+
+    /// Whether nothing more happens until the clock moves or something from outside arrives:
+    /// the main loop waits, nothing is due at the clock's time, no signal is pending, and no
+    /// run (services aside) is going on or waiting for a worker.
+    var isIdleNow: Bool {
+        guard parked, !stopping, pool.busy == 0, pool.queuedCount == 0, !wakeup.isPending else { return false }
+        return nextDeadline().map { $0 > clock.now() } ?? true
+    }
+
+    /// Returns once the engine is idle (`isIdleNow`): the barrier after which a test may say
+    /// that nothing happened, instead of sleeping for a while and hoping. Runs' rows are
+    /// written by then; events may still be on their way to subscribers.
+    public func untilIdle() async {
+        if isIdleNow { return }
+        await withCheckedContinuation { idleWaiters.append($0) }
+    }
+
+    func releaseIdleWaiters() {
+        guard !idleWaiters.isEmpty, isIdleNow else { return }
+        let waiters = idleWaiters
+        idleWaiters = []
+        waiters.forEach { $0.resume() }
     }
 
     func beginShutdown() {

@@ -25,6 +25,14 @@ final class Wakeup: Sendable {
         continuation?.resume()
     }
 
+    /// Whether a signal came that nobody has taken yet.
+    var isPending: Bool {
+        state.withLock { state in
+            if case .pending = state { return true }
+            return false
+        }
+    }
+
     /// Takes a signal that came while nobody waited, if there is one: a busy engine, woken
     /// again before it sleeps, goes on without setting up a wait.
     func takePending() -> Bool {
