@@ -50,7 +50,9 @@ struct ControlClient {
     /// Sends a request whose reply is a Server-Sent Events stream, and hands each `data:`
     /// payload to `onData` as it arrives, until the daemon closes the stream or `onData`
     /// returns false.
-    func stream(_ method: String, _ path: String, onData: (String) throws -> Bool) throws {
+    /// `onOpen` is called once the daemon has accepted the stream (its subscription is then
+    /// in place: nothing that happens after it is missed).
+    func stream(_ method: String, _ path: String, onOpen: () -> Void = {}, onData: (String) throws -> Bool) throws {
         let fd = try connectSocket()
         defer { close(fd) }
         let request = Array("\(method) \(path) HTTP/1.1\r\nHost: schedd\r\nAccept: text/event-stream\r\nConnection: close\r\n\r\n".utf8)
@@ -80,6 +82,7 @@ struct ControlClient {
                 }
                 pending.removeSubrange(..<end.upperBound)
                 headerDone = true
+                onOpen()
             }
             // De-chunk what is complete. The last chunk often comes in the same read as the
             // last events: those are handed over before the stream counts as ended.

@@ -255,9 +255,13 @@ final class Daemon {
         events.arguments = ["--socket", d.socket, "events", "--job", "ok"]
         _ = FileManager.default.createFile(atPath: output, contents: nil)
         events.standardOutput = FileHandle(forWritingAtPath: output)
+        let errors = d.scratch.path("events.err")
+        _ = FileManager.default.createFile(atPath: errors, contents: nil)
+        events.standardError = FileHandle(forWritingAtPath: errors)
         try events.run()
         defer { if events.isRunning { events.terminate() }; events.waitUntilExit() }
-        usleep(300_000)
+        // The word that the subscription is in place, not a pause.
+        #expect(eventually { ((try? String(contentsOfFile: errors, encoding: .utf8)) ?? "").contains("following schedd's events") })
         #expect(try d.ctl(["run", "ok", "--wait"]).status == 0)
         #expect(try d.ctl(["run", "fails", "--wait"]).status == 3)
         #expect(eventually {

@@ -67,6 +67,7 @@ func processes(running argv: [String]) -> [pid_t] {
         _ = FileManager.default.createFile(atPath: gate, contents: nil)
         kill(daemon.pid, SIGTERM)
         #expect(daemon.waitForExit(timeout: 40) == 0)
-        #expect(try sqlite(db, "SELECT status || ' ' || output FROM runs WHERE id = 1") == "succeeded done")
+        let row = try sqlite(db, "SELECT status || ' ' || replace(coalesce(output, '<no output>'), char(10), '') || ' | ' || coalesce(error, '-') FROM runs WHERE id = 1")
+        #expect(row == "succeeded done | -", "the run's row: \(row); the daemon's log:\n\(daemon.stderr())")
     }
 }

@@ -13,7 +13,12 @@ struct EventsCommand: AsyncParsableCommand {
 
     func run() async throws {
         let path = "/v1/events" + (job.map { "?job=\(ControlClient.escape($0))" } ?? "")
-        try global.client.stream("GET", path) { data in
+        let socket = global.socketPath
+        try global.client.stream("GET", path, onOpen: {
+            // On stderr, so that stdout stays the events; it also tells a script that the
+            // subscription is in place.
+            FileHandle.standardError.write(Data("schedctl: following schedd's events at \(socket) (Ctrl-C stops)\n".utf8))
+        }) { data in
             if global.json {
                 print(data)
             } else if let message = try? APICoding.decoder().decode(EventMessage.self, from: Data(data.utf8)) {
