@@ -59,10 +59,16 @@ struct DaemonService: Service {
         }
     }
 
-    /// The first signal starts the graceful shutdown (ServiceGroup handles it); one that comes
-    /// while it is under way ends the grace period.
+    /// The first signal starts the graceful shutdown (ServiceGroup handles it); the next one
+    /// ends the grace period. Counted, not judged by whether a shutdown is under way: this
+    /// sequence sees the first signal too, and the group may already have told this service of
+    /// the shutdown when it does (the first SIGTERM was then taken for a second one, and a
+    /// run that had 30 s of grace was stopped at once).
     func escalateOnSecondSignal() async {
-        for await _ in await UnixSignalsSequence(trapping: .sigterm, .sigint) where Task.isShuttingDownGracefully {
+        var signals = 0
+        for await _ in await UnixSignalsSequence(trapping: .sigterm, .sigint) {
+            signals += 1
+            guard signals >= 2 else { continue }
             logger.notice("second stop signal: stopping active runs now")
             engine.hurryShutdown()
         }

@@ -49,6 +49,24 @@ func processes(running argv: [String]) -> [pid_t] {
         #expect(processes(running: ["sleep", "3714"]).isEmpty)
     }
 
+    /// A second SIGTERM ends the grace period: the run is stopped now, not after 60 s.
+    @Test func aSecondSIGTERMStopsTheRunsAtOnce() throws {
+        let scratch = try Scratch()
+        let db = scratch.path("schedd.db")
+        let config = try scratch.write("jobs.json", #"{"jobs": [{"name": "long", "schedule": "@reboot", "shell": "sleep 300"}]}"#)
+        let daemon = try DaemonProcess(["--db", db, "--config", config, "--shutdown-grace", "60s"], log: scratch.path("schedd.log"))
+        #expect(daemon.waitUntilStarted())
+        #expect(eventually { (try? sqlite(db, "SELECT status FROM runs WHERE id = 1")) == "running" })
+        kill(daemon.pid, SIGTERM)
+        // The daemon's word that the first signal started the shutdown, then the second.
+        #expect(eventually { daemon.stderr().contains("shutting down: no more runs start") })
+        #expect(!daemon.stderr().contains("second stop signal"))
+        kill(daemon.pid, SIGTERM)
+        #expect(daemon.waitForExit(timeout: 30) == 0)
+        #expect(daemon.stderr().contains("second stop signal"))
+        #expect(try sqlite(db, "SELECT status || ' ' || error FROM runs WHERE id = 1") == "cancelled schedd stopped it at shutdown (grace period over)")
+    }
+
     /// The daemon once cut its own grace period short: a task that ended on the shutdown
     /// signal cancelled the engine, whose sweeper then stopped before the run it was sweeping.
     /// A run that ends within the grace period must end as it would have, and schedd with it.
