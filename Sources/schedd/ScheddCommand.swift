@@ -152,10 +152,11 @@ struct ScheddCommand: AsyncParsableCommand {
             services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)
-        // The backstop: a graceful shutdown that outlasts the grace period by a minute (runs get
-        // the grace, then each its kill_grace) is cancelled; every service ends on cancellation
-        // and the engine still records its runs' ends.
-        groupConfiguration.maximumGracefulShutdownDuration = engineConfiguration.shutdownGrace + .seconds(60)
+        // The backstop: a graceful shutdown that outlasts the grace period by 45 s (runs get the
+        // grace, then each its kill_grace) is cancelled; every service ends on cancellation and
+        // the engine still records its runs' ends — before the unit's TimeoutStopSec (90 s,
+        // with the default 30 s grace) has systemd kill it.
+        groupConfiguration.maximumGracefulShutdownDuration = engineConfiguration.shutdownGrace + .seconds(45)
         groupConfiguration.maximumCancellationDuration = .seconds(30)
         let group = ServiceGroup(configuration: groupConfiguration)
         try await group.run()
