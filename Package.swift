@@ -10,6 +10,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Scheduler", targets: ["Scheduler"]),
+        .library(name: "SchedulerControl", targets: ["SchedulerControl"]),
         .library(name: "SchedulerAPI", targets: ["SchedulerAPI"]),
         .executable(name: "schedd", targets: ["schedd"]),
         .executable(name: "schedctl", targets: ["schedctl"]),
@@ -39,6 +40,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
+            ],
+            swiftSettings: strict
+        ),
+        // The control API on the Unix socket (HTTP + JSON). Its own target, so that a program
+        // that embeds the engine neither builds nor links the server stack.
+        .target(
+            name: "SchedulerControl",
+            dependencies: [
+                "Scheduler",
+                "SchedulerAPI",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -54,6 +67,7 @@ let package = Package(
             name: "schedd",
             dependencies: [
                 "Scheduler",
+                "SchedulerControl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -80,7 +94,7 @@ let package = Package(
         .testTarget(name: "SchedulerAPITests", dependencies: ["SchedulerAPI"], exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(
             name: "SchedulerTests",
-            dependencies: ["Scheduler", "SchedulerAPI", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["Scheduler", "SchedulerControl", "SchedulerAPI", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
         // Depends on the executables so that `swift test` builds the real binaries it drives.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import Scheduler
+import SchedulerControl
 import SchedulerAPI
 import ServiceLifecycle
 import UnixSignals

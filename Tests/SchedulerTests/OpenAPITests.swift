@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Scheduler
+@testable import SchedulerControl
 
 /// `docs/openapi.yaml` lists exactly the routes the server registers (`ControlRoutes.table`).
 @Suite struct OpenAPITests {

@@ -1,6 +1,7 @@
 import Synchronization
 import Testing
 @testable import Scheduler
+@testable import SchedulerControl
 
 @Suite struct VersionedCacheTests {
     final class Counter: Sendable {

@@ -67,7 +67,7 @@ public actor JobScheduler: Service {
         var request: RunRequest
     }
 
-    public let database: SchedulerDatabase
+    public nonisolated let database: SchedulerDatabase
     public nonisolated let events = EventBus()
     let clock: any SchedulerClock
     let logger: Logger

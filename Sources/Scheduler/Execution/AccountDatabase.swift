@@ -5,32 +5,32 @@ import Glibc
 /// Users and groups from the account database, read with the reentrant `getpw*_r` and
 /// `getgr*_r`: runs start concurrently, and `getpwnam` and its kin return one static buffer
 /// that another thread's lookup overwrites (a run could get another user's home).
-enum AccountDatabase {
-    struct User {
-        var uid: uid_t
-        var gid: gid_t
-        var name: String
-        var home: String
-        var shell: String
+package enum AccountDatabase {
+    package struct User {
+        package var uid: uid_t
+        package var gid: gid_t
+        package var name: String
+        package var home: String
+        package var shell: String
     }
 
     /// A user by name, or by number when `nameOrID` is all digits and such a user exists.
-    static func user(_ nameOrID: String) -> User? {
+    package static func user(_ nameOrID: String) -> User? {
         if let uid = UInt32(nameOrID), let user = user(uid: uid) { return user }
         return lookUp({ getpwnam_r(nameOrID, &$0, $1, $2, &$3) }, read: User.init)
     }
 
-    static func user(uid: uid_t) -> User? {
+    package static func user(uid: uid_t) -> User? {
         lookUp({ getpwuid_r(uid, &$0, $1, $2, &$3) }, read: User.init)
     }
 
     /// A group's id by name, or by number when `nameOrID` is all digits and such a group exists.
-    static func groupID(_ nameOrID: String) -> gid_t? {
+    package static func groupID(_ nameOrID: String) -> gid_t? {
         if let gid = UInt32(nameOrID), let found = groupID(gid: gid) { return found }
         return lookUp({ getgrnam_r(nameOrID, &$0, $1, $2, &$3) }, read: \.gr_gid)
     }
 
-    static func groupID(gid: gid_t) -> gid_t? {
+    package static func groupID(gid: gid_t) -> gid_t? {
         lookUp({ getgrgid_r(gid, &$0, $1, $2, &$3) }, read: \.gr_gid)
     }
 

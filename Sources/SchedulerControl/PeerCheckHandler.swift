@@ -1,3 +1,4 @@
+import Scheduler
 import NIOCore
 import Synchronization
 

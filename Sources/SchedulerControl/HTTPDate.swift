@@ -1,3 +1,4 @@
+import Scheduler
 import Synchronization
 #if canImport(Glibc)
 import Glibc

@@ -1,3 +1,4 @@
+import Scheduler
 import Hummingbird
 import NIOCore
 

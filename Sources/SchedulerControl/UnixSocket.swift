@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import Scheduler
 import Glibc
 #endif
 import SchedulerAPI

@@ -1,3 +1,4 @@
+import Scheduler
 import Foundation
 import Hummingbird
 import Logging
