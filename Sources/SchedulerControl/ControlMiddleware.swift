@@ -1,4 +1,3 @@
-import Scheduler
 import Hummingbird
 import Logging
 import NIOCore

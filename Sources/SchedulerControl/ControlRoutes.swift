@@ -38,14 +38,14 @@ struct ControlRoutes {
             let name = try context.parameters.require("name")
             try await database.jobs.remove(named: name, protectedFile: configPath)
             await engine.reloadJobs()
-            await audit("job removed over the API", context, ["schedd.job": "\(name)"])
+            audit("job removed over the API", await Self.caller(context), ["schedd.job": "\(name)"])
             return try Self.json(["removed": name])
         }
         router.post("/v1/jobs/:name/run") { request, context in
             let force = request.uri.queryParameters.get("force").map { $0 == "true" || $0 == "1" } ?? false
             let name = try context.parameters.require("name")
             let (started, run) = try await engine.start(name, force: force)
-            await audit(started ? "run started over the API" : "run over the API skipped", context, [
+            audit(started ? "run started over the API" : "run over the API skipped", await Self.caller(context), [
                 "schedd.job": "\(name)", "schedd.run_id": .stringConvertible(run.id),
             ])
             return try Self.json(TriggerResponse(outcome: started ? "started" : "skipped", run: run), status: started ? .created : .ok)
@@ -53,19 +53,19 @@ struct ControlRoutes {
         router.post("/v1/jobs/:name/cancel") { _, context in
             let name = try context.parameters.require("name")
             let cancelled = try await engine.cancel(job: name)
-            await audit("runs cancelled over the API", context, ["schedd.job": "\(name)", "schedd.runs": "\(cancelled)"])
+            audit("runs cancelled over the API", await Self.caller(context), ["schedd.job": "\(name)", "schedd.runs": "\(cancelled)"])
             return try Self.json(["cancelled": cancelled])
         }
         router.post("/v1/jobs/:name/pause") { _, context in
             let name = try context.parameters.require("name")
             try await engine.pauseJob(name)
-            await audit("job paused over the API", context, ["schedd.job": "\(name)"])
+            audit("job paused over the API", await Self.caller(context), ["schedd.job": "\(name)"])
             return try await show(name)
         }
         router.post("/v1/jobs/:name/resume") { _, context in
             let name = try context.parameters.require("name")
             try await engine.resume(name)
-            await audit("job resumed over the API", context, ["schedd.job": "\(name)"])
+            audit("job resumed over the API", await Self.caller(context), ["schedd.job": "\(name)"])
             return try await show(name)
         }
         router.get("/v1/export") { request, _ in
@@ -95,7 +95,7 @@ struct ControlRoutes {
         router.post("/v1/runs/:id/cancel") { _, context in
             let id = try Self.runID(context)
             try await engine.cancel(runID: id)
-            await audit("run cancelled over the API", context, ["schedd.run_id": .stringConvertible(id)])
+            audit("run cancelled over the API", await Self.caller(context), ["schedd.run_id": .stringConvertible(id)])
             return try Self.json(["cancelled": [id]])
         }
         router.get("/v1/events") { request, _ in try await events(request) }
@@ -103,36 +103,31 @@ struct ControlRoutes {
             guard let configPath else { throw APIError(.conflict, "schedd was started without --config: there is no file to reload") }
             let result = try await JobFileLoader(path: configPath, database: database, handlers: engine.handlerNames).apply(prune: true)
             await engine.reloadJobs()
-            await audit("job file reloaded over the API", context, Self.changeMetadata(result, ["schedd.file": "\(configPath)"]))
+            audit("job file reloaded over the API", await Self.caller(context), result.logMetadata.merging(["schedd.file": "\(configPath)"]) { a, _ in a })
             return try Self.json(result)
         }
     }
 
     // MARK: - Callers
 
-    /// Who is calling, for the owner of the jobs they change and the daemon's log.
-    static func caller(_ context: ControlContext) async -> (description: String, metadata: Logger.Metadata) {
-        guard let peer = await PeerCredentials.of(context.channel) else { return ("unknown caller", [:]) }
+    /// Who is calling: the owner of the jobs they change, and who the daemon's log names.
+    struct Caller {
+        var description: String
+        var metadata: Logger.Metadata
+    }
+
+    static func caller(_ context: ControlContext) async -> Caller {
+        guard let peer = await PeerCredentials.of(context.channel) else { return Caller(description: "unknown caller", metadata: [:]) }
         let name = AccountDatabase.user(uid: peer.uid)?.name
-        return ("uid \(peer.uid)" + (name.map { " (\($0))" } ?? ""), [
+        return Caller(description: "uid \(peer.uid)" + (name.map { " (\($0))" } ?? ""), metadata: [
             "schedd.caller_uid": .stringConvertible(peer.uid), "schedd.caller_pid": .stringConvertible(peer.pid),
             "schedd.caller": "\(name ?? String(peer.uid))",
         ])
     }
 
     /// One log line per change made over the socket, with who made it.
-    func audit(_ message: Logger.Message, _ context: ControlContext, _ metadata: Logger.Metadata) async {
-        let caller = await Self.caller(context)
+    func audit(_ message: Logger.Message, _ caller: Caller, _ metadata: Logger.Metadata) {
         logger.notice(message, metadata: metadata.merging(caller.metadata) { a, _ in a })
-    }
-
-    static func changeMetadata(_ result: ApplyResult, _ extra: Logger.Metadata = [:]) -> Logger.Metadata {
-        var metadata = extra
-        metadata["schedd.created"] = .stringConvertible(result.created.count)
-        metadata["schedd.updated"] = .stringConvertible(result.updated.count)
-        metadata["schedd.removed"] = .stringConvertible(result.removed.count)
-        metadata["schedd.unchanged"] = .stringConvertible(result.unchanged.count)
-        return metadata
     }
 
     // MARK: - Handlers
@@ -184,9 +179,7 @@ struct ControlRoutes {
         let caller = await Self.caller(context)
         let result = try await engine.apply(data: Array(buffer: body), prune: prune, dryRun: dryRun,
                                             origin: .api(caller.description), protectedFile: configPath)
-        if !dryRun {
-            logger.notice("jobs applied over the API", metadata: Self.changeMetadata(result).merging(caller.metadata) { a, _ in a })
-        }
+        if !dryRun { audit("jobs applied over the API", caller, result.logMetadata) }
         return try Self.json(result)
     }
 
@@ -206,7 +199,7 @@ struct ControlRoutes {
         let caller = await Self.caller(context)
         let result = try await engine.apply(data: Array(file.utf8), prune: false, dryRun: false,
                                             origin: .api(caller.description), protectedFile: configPath)
-        logger.notice("job put over the API", metadata: Self.changeMetadata(result, ["schedd.job": "\(name)"]).merging(caller.metadata) { a, _ in a })
+        audit("job put over the API", caller, result.logMetadata.merging(["schedd.job": "\(name)"]) { a, _ in a })
         return try Self.json(result)
     }
 
@@ -269,17 +262,13 @@ struct ControlRoutes {
         if let known {
             if let tail = await engine.liveOutput(runID: known.id) {
                 sentUpTo = tail.totalBytes
-                let bytes = tail.bytes
-                if withOutput, !bytes.isEmpty {
-                    // The kept tail, one message per stretch of one stream.
-                    var offset = tail.totalBytes - Int64(bytes.count)
-                    var start = 0
-                    for stretch in tail.stretches {
-                        let end = min(bytes.count, start + stretch.count)
+                if withOutput {
+                    // The kept tail, one message per part of one stream.
+                    var offset = tail.totalBytes - Int64(tail.keptCount)
+                    for part in tail.parts {
                         opening.append(Self.message(.runOutput(job: known.job, runID: known.id, offset: offset,
-                                                               bytes: Array(bytes[start..<end]), stream: stretch.stream)))
-                        offset += Int64(end - start)
-                        start = end
+                                                               bytes: Array(part.bytes), stream: part.stream)))
+                        offset += Int64(part.bytes.count)
                     }
                 }
             } else if let run = try await database.runs.run(id: known.id), run.status.isFinal {

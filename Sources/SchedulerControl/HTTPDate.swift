@@ -1,4 +1,3 @@
-import Scheduler
 import Synchronization
 #if canImport(Glibc)
 import Glibc

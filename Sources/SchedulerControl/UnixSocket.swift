@@ -1,5 +1,4 @@
 #if canImport(Glibc)
-import Scheduler
 import Glibc
 #endif
 import SchedulerAPI

@@ -1,4 +1,3 @@
-import Scheduler
 import Synchronization
 
 /// One value computed at most once per version of what it is computed from (the database's

@@ -29,7 +29,7 @@ struct ConfigReloader: Service {
             await engine.reloadJobs()
             Malloc.trim()
             status.reloadSucceeded()
-            logger.info("reloaded job file", metadata: ScheddCommand.metadata(loader.path, result))
+            logger.info("reloaded job file", metadata: result.logMetadata.merging(["schedd.file": "\(loader.path)"]) { a, _ in a })
         } catch {
             let message = (error as? APIError)?.description ?? "\(error)"
             status.reloadFailed(message.split(separator: "\n").prefix(2).joined(separator: " "))

@@ -134,7 +134,7 @@ struct ScheddCommand: AsyncParsableCommand {
             let loader = JobFileLoader(path: config, database: database, handlers: engine.handlerNames)
             do {
                 let result = try await loader.apply(prune: true)
-                logger.info("applied job file", metadata: Self.metadata(config, result))
+                logger.info("applied job file", metadata: result.logMetadata.merging(["schedd.file": "\(config)"]) { a, _ in a })
             } catch let error as APIError {
                 FileHandle.standardError.write(Data("schedd: \(config): \(error)\n".utf8))
                 try? database.close()
@@ -163,11 +163,6 @@ struct ScheddCommand: AsyncParsableCommand {
         try await group.run()
         try database.close()
         logger.info("schedd stopped")
-    }
-
-    static func metadata(_ path: String, _ result: ApplyResult) -> Logger.Metadata {
-        ["schedd.file": "\(path)", "schedd.created": .stringConvertible(result.created.count), "schedd.updated": .stringConvertible(result.updated.count),
-         "schedd.unchanged": .stringConvertible(result.unchanged.count), "schedd.removed": .stringConvertible(result.removed.count)]
     }
 
     /// Every control connection is a file descriptor; the usual soft limit of 1,024 would make

@@ -167,7 +167,7 @@ import SchedulerAPI
         var tail = OutputTail(limit: 0)
         tail.append(Array("abc".utf8))
         #expect(tail.bytes.isEmpty && tail.truncated)
-        #expect(tail.stretches.isEmpty)
+        #expect(tail.parts.isEmpty)
     }
 
     @Test func eachKeptByteKnowsItsStream() {
@@ -175,19 +175,19 @@ import SchedulerAPI
         tail.append(Array("ab".utf8), stream: .stdout)
         tail.append(Array("c".utf8), stream: .stdout)
         tail.append(Array("XY".utf8), stream: .stderr)
-        #expect(tail.stretches.map(\.stream) == [.stdout, .stderr])
-        #expect(tail.stretches.map(\.count) == [3, 2])
+        #expect(tail.parts.map(\.stream) == [.stdout, .stderr])
+        #expect(tail.parts.map(\.bytes.count) == [3, 2])
         tail.append(Array("defgh".utf8), stream: .stdout)
         // "abcXYdefgh" keeps "cXYdefgh": the first stretch lost two bytes.
         #expect(tail.text == "cXYdefgh")
-        #expect(tail.stretches.map(\.count) == [1, 2, 5])
+        #expect(tail.parts.map(\.bytes.count) == [1, 2, 5])
         let (text, streams) = tail.textWithStreams
         #expect(text == "cXYdefgh")
         #expect(streams == [OutputSegment(stream: .stdout, bytes: 1), OutputSegment(stream: .stderr, bytes: 2), OutputSegment(stream: .stdout, bytes: 5)])
         #expect(OutputSegment.text(of: text, segments: streams, stream: .stderr) == "XY")
         #expect(OutputSegment.text(of: text, segments: streams, stream: .stdout) == "cdefgh")
         tail.append(Array("0123456789".utf8), stream: .stderr)
-        #expect(tail.stretches.map(\.stream) == [.stderr])
+        #expect(tail.parts.map(\.stream) == [.stderr])
         #expect(tail.textWithStreams.streams == [OutputSegment(stream: .stderr, bytes: 8)])
         // Only stdout: no segments to store.
         var plain = OutputTail(limit: 4)

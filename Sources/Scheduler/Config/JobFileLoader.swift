@@ -19,12 +19,7 @@ public struct JobFileLoader: Sendable {
 
     /// Applies the file atomically; any error changes nothing and names every problem.
     public func apply(prune: Bool = false, dryRun: Bool = false, now: Date = Date()) async throws -> ApplyResult {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw APIError(.invalidArgument, "cannot read the job file \(path): \(error.localizedDescription)")
-        }
+        let data = try Self.read(path)
         // A file that is the whole set of jobs, byte for byte what was applied last, with no
         // job changed since, would change nothing: a restart with 10,000 jobs then skips
         // parsing and validating them (most of its start-up).
@@ -35,7 +30,7 @@ public struct JobFileLoader: Sendable {
         var context = ValidationContext.currentProcess
         context.handlers = handlers
         // A pruning apply replaces the file's own jobs; the API's stay and may be referred to.
-        context.existingJobs = try await database.jobs.names(ownedBy: prune ? .api : nil)
+        context.existingJobs = try await prune ? database.jobs.names(keptByPruneOf: .file) : database.jobs.names()
         let file = try JobFile(data: data, context: context)
         return try await database.jobs.apply(file, prune: prune, dryRun: dryRun, now: now, source: source, origin: .file(path))
     }
@@ -43,15 +38,18 @@ public struct JobFileLoader: Sendable {
     /// Checks a file with no database at hand (references must resolve within it), as
     /// `schedctl validate` does.
     public static func validateOffline(path: String, handlers: Set<String>? = nil) throws {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw APIError(.invalidArgument, "cannot read the job file \(path): \(error.localizedDescription)")
-        }
+        let data = try Self.read(path)
         var context = ValidationContext.currentProcess
         context.handlers = handlers
         _ = try JobFile(data: data, context: context)
+    }
+
+    static func read(_ path: String) throws -> Data {
+        do {
+            return try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw APIError(.invalidArgument, "cannot read the job file \(path): \(error.localizedDescription)")
+        }
     }
 
     /// What a pruning apply depends on: the file's bytes and the handlers it was checked

@@ -142,11 +142,8 @@ extension JobScheduler {
     public func apply(data: [UInt8], prune: Bool, dryRun: Bool, origin: JobOrigin = .api(), protectedFile: String? = nil) async throws -> ApplyResult {
         var context = ValidationContext.currentProcess
         context.handlers = handlerNames
-        if !prune {
-            context.existingJobs = try await database.jobs.names()
-        } else if protectedFile != nil {
-            context.existingJobs = try await database.jobs.names(ownedBy: .file)
-        }
+        context.existingJobs = try await prune ? database.jobs.names(keptByPruneOf: .api, protectedFile: protectedFile)
+                                               : database.jobs.names()
         let file = try JobFile(data: data, context: context)
         let result = try await database.jobs.apply(file, prune: prune, dryRun: dryRun, now: clock.now(), origin: origin,
                                                    protectedFile: protectedFile)

@@ -111,12 +111,13 @@ extension JobScheduler {
                 break
             }
         }
-        if !entry.spec.isService && pool.busy >= pool.capacity && pool.queuedCount >= configuration.maxQueued {
+        let request = RunRequest(spec: entry.spec, trigger: trigger, attempt: 1, scheduledAt: scheduledAt,
+                                 extraEnvironment: extraEnvironment, startSignal: startSignal)
+        guard pool.canQueue(request) else {
             return .skip(RunStore.Skip(job: job, trigger: trigger, scheduledAt: scheduledAt, at: clock.now(),
                                        reason: "skipped: \(pool.queuedCount) runs are already waiting for a worker (the most schedd queues)"))
         }
-        enqueue(RunRequest(spec: entry.spec, trigger: trigger, attempt: 1, scheduledAt: scheduledAt,
-                           extraEnvironment: extraEnvironment, startSignal: startSignal))
+        enqueue(request)
         return .queued
     }
 
@@ -159,6 +160,8 @@ extension JobScheduler {
     /// drain ends, so the final write always happens.
     func execute(_ request: RunRequest) async {
         let spec = request.spec
+        // It has a worker: a later wait of this job is logged again.
+        waitingLogged.remove(spec.name)
         var runLogger = logger
         runLogger[metadataKey: "schedd.job"] = "\(spec.name)"
         let record: RunRecord
@@ -242,7 +245,6 @@ extension JobScheduler {
         }
         active[record.id] = nil
         pool.finished(request)
-        if !spec.isService { waitingLogged.remove(spec.name) }
         if final.status.isFailure {
             lastFailure = "\(final.job) run \(final.id) \(final.status.rawValue) at \(Timestamp.format(final.finishedAt ?? clock.now()))"
         }

@@ -85,8 +85,9 @@ public actor JobScheduler: Service {
     var timers: [Timer] = []
     var active: [Int64: ActiveRun] = [:]
     var loaded = false
-    /// Whether `run()` was called.
+    /// Whether `run()` was called, and whether its main loop has ended.
     var entered = false
+    var ended = false
     /// The pool's `waitingVersion` the job list was last told of.
     var listedWaitingVersion: UInt64 = 0
     /// Whether the main loop is waiting, and who waits for it to be idle (`untilIdle()`).
@@ -117,7 +118,7 @@ public actor JobScheduler: Service {
         self.sweeper = sweeper
         self.commands = commandExecutor ?? CommandExecutor(sweeper: sweeper)
         self.handlers = HandlerExecutor(handlers: handlers)
-        self.pool = WorkerPool(capacity: configuration.workers)
+        self.pool = WorkerPool(capacity: configuration.workers, maxQueued: configuration.maxQueued)
         self.defaultZone = configuration.defaultTimeZone.flatMap(ZoneRules.named) ?? ZoneRules.current
     }
 
@@ -204,6 +205,7 @@ public actor JobScheduler: Service {
             }
         }
         // Nobody waits for an idle engine that has stopped.
+        ended = true
         idleWaiters.forEach { $0.resume() }
         idleWaiters = []
         logger.info("engine stopped")
@@ -221,7 +223,9 @@ public actor JobScheduler: Service {
     /// that nothing happened, instead of sleeping for a while and hoping. Runs' rows are
     /// written by then; events may still be on their way to subscribers.
     public func untilIdle() async {
-        if isIdleNow { return }
+        // Not running (never started, or stopped): nothing will happen, and nobody would
+        // release the wait.
+        if isIdleNow || !entered || ended { return }
         await withCheckedContinuation { idleWaiters.append($0) }
     }
 

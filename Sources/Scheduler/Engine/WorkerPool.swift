@@ -8,6 +8,8 @@
 /// O(1) amortized, so a burst of thousands of triggers costs nothing per run.
 struct WorkerPool {
     let capacity: Int
+    /// Runs that may wait for a worker at once (`canQueue`).
+    let maxQueued: Int
     /// Waiting runs are `storage[head...]`; the consumed prefix is dropped now and then.
     private var storage: [RunRequest] = []
     private var head = 0
@@ -22,7 +24,10 @@ struct WorkerPool {
     /// Service runs going on (outside the workers).
     private(set) var services = 0
 
-    init(capacity: Int) { self.capacity = max(1, capacity) }
+    init(capacity: Int, maxQueued: Int = .max) {
+        self.capacity = max(1, capacity)
+        self.maxQueued = max(1, maxQueued)
+    }
 
     var queuedCount: Int { storage.count - head }
 
@@ -31,6 +36,12 @@ struct WorkerPool {
 
     /// Whether a run enqueued now would have to wait for a worker.
     var isFull: Bool { busy + queuedCount >= capacity }
+
+    /// Whether a run may be enqueued: it starts at once, or the queue has room (services
+    /// always may).
+    func canQueue(_ request: RunRequest) -> Bool {
+        request.spec.isService || busy < capacity || queuedCount < maxQueued
+    }
 
     mutating func enqueue(_ request: RunRequest) {
         if request.spec.isService {

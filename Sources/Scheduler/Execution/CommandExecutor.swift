@@ -15,8 +15,9 @@ import SystemPackage
 ///
 /// Each run gets its own session (so its process group can be signalled as a whole), stdin
 /// from `/dev/null`, stdout and stderr on their own pipes whose tail is kept together (each
-/// byte tagged with its stream), and a minimal environment. Cancelling the calling task sends SIGTERM to the group, then SIGKILL after
-/// `kill_grace`; processes that escaped the group are left to `ProcessSweeper`.
+/// byte tagged with its stream), and a minimal environment. Cancelling the calling task sends
+/// SIGTERM to the group, then SIGKILL after `kill_grace`; processes that escaped the group are
+/// left to `ProcessSweeper`.
 public struct CommandExecutor: JobExecutor {
     let sweeper: ProcessSweeper
     /// How often to check whether the run's main process has exited while its output pipe is
@@ -159,20 +160,17 @@ public struct CommandExecutor: JobExecutor {
             ) { execution in
                 let pid = execution.processIdentifier.value
                 await request.onStart(pid)
-                let readerDone = StopFlag()
                 let exitWatch = ProcessExitWatch(pidfd: execution.processIdentifier.processDescriptor)
                 let readers = [(StandardStream.stdout, execution.standardOutput, StopFlag()),
                                (StandardStream.stderr, execution.standardError, StopFlag())]
+                let readEverything: @Sendable () -> Bool = { readers.allSatisfy { $0.2.isSet } }
                 try await withThrowingTaskGroup(of: Bool.self) { group in
                     // stdout and stderr each into the one tail, tagged, in the order they come.
                     for (stream, sequence, done) in readers {
                         group.addTask {
                             defer {
                                 done.set()
-                                if readers.allSatisfy({ $0.2.isSet }) {
-                                    readerDone.set()
-                                    exitWatch?.stop()
-                                }
+                                if readEverything() { exitWatch?.stop() }
                             }
                             for try await chunk in sequence {
                                 chunk.withUnsafeBytes { sink.append($0, stream: stream) }
@@ -191,7 +189,7 @@ public struct CommandExecutor: JobExecutor {
                             // a scan of /proc for leftovers is only worth it when it has not.
                             // (The reader's end cancels this sleep.)
                             try? await Task.sleep(for: .milliseconds(50))
-                            if !readerDone.isSet {
+                            if !readEverything() {
                                 await sweeper.sweep(job: spec.name, runID: request.runID, grace: spec.effectiveKillGrace)
                             }
                             return false
@@ -199,13 +197,13 @@ public struct CommandExecutor: JobExecutor {
                     } else {
                         // No pidfd (a kernel before 5.3): look now and then.
                         group.addTask {
-                            while !readerDone.isSet {
+                            while !readEverything() {
                                 if Task.isCancelled {
                                     await Pause.ignoringCancellation(poll)
                                 } else {
                                     try? await Task.sleep(for: poll)
                                 }
-                                if readerDone.isSet { break }
+                                if readEverything() { break }
                                 if ProcessTable.isZombie(pid) {
                                     await sweeper.sweep(job: spec.name, runID: request.runID, grace: spec.effectiveKillGrace)
                                     return false
@@ -216,8 +214,8 @@ public struct CommandExecutor: JobExecutor {
                     }
                     // Until both readers have seen the end of their output.
                     var ended = 0
-                    while ended < 2, let readEverything = try await group.next() {
-                        if readEverything { ended += 1 }
+                    while ended < readers.count, let readerEnded = try await group.next() {
+                        if readerEnded { ended += 1 }
                     }
                     group.cancelAll()
                 }

@@ -94,25 +94,28 @@ public struct OutputTail: Sendable {
     /// The kept bytes as text; invalid UTF-8 (including a character cut at the start) is replaced.
     public var text: String { String(decoding: bytes, as: UTF8.self) }
 
-    /// Which stream each stretch of the kept bytes came from, oldest first.
-    public var stretches: [(stream: StandardStream, count: Int)] { Array(runs[runsHead...]) }
+    /// The kept bytes cut where the stream changes, oldest first.
+    public var parts: [(stream: StandardStream, bytes: ArraySlice<UInt8>)] {
+        let all = bytes
+        var start = 0
+        return runs[runsHead...].map { stretch in
+            let end = min(all.count, start + stretch.count)
+            defer { start = end }
+            return (stretch.stream, all[start..<end])
+        }
+    }
 
     /// The kept output as text, with the segments that say which stream each part of the
-    /// text came from (nil when it all came from stdout). Each stretch is decoded on its own,
-    /// so that the segments' lengths are those of the text's UTF-8.
+    /// text came from (nil when it all came from stdout). Each part is decoded on its own, so
+    /// that the segments' lengths are those of the text's UTF-8.
     public var textWithStreams: (text: String, streams: [OutputSegment]?) {
-        let all = bytes
-        let stretches = self.stretches
-        guard stretches.contains(where: { $0.stream != .stdout }) else { return (String(decoding: all, as: UTF8.self), nil) }
+        guard runs[runsHead...].contains(where: { $0.stream != .stdout }) else { return (text, nil) }
         var text = ""
         var segments: [OutputSegment] = []
-        var start = 0
-        for stretch in stretches {
-            let end = min(all.count, start + stretch.count)
-            let piece = String(decoding: all[start..<end], as: UTF8.self)
+        for part in parts {
+            let piece = String(decoding: part.bytes, as: UTF8.self)
             text += piece
-            segments.append(OutputSegment(stream: stretch.stream, bytes: piece.utf8.count))
-            start = end
+            segments.append(OutputSegment(stream: part.stream, bytes: piece.utf8.count))
         }
         return (text, segments)
     }

@@ -3,8 +3,8 @@ import Synchronization
 
 /// Tells when a child process has exited, as it happens, without a timer: the process's pidfd
 /// becomes readable then (Linux 5.3+), and a Dispatch read source watches it (epoll). The
-/// process is not reaped: swift-subprocess does that. It replaces a check of `/proc/PID/stat`
-/// every 200 ms per running process, which with 200 services cost ~6 % of a core doing nothing.
+/// process is not reaped: swift-subprocess does that. A timer per running process would cost
+/// an idle daemon with many services a steady share of a core (docs/performance.md).
 final class ProcessExitWatch: @unchecked Sendable {
     // @unchecked: the only stored values are a Dispatch source, which wraps a kernel handle and
     // is safe to use from any thread (its handlers run on its own queue), and a Mutex.

@@ -53,12 +53,7 @@ public struct JobStore: Sendable {
                 }
                 if prune {
                     result.removed = existing.keys.filter { name in
-                        guard !fileNames.contains(name) else { return false }
-                        let owner = owners[name]?.kind ?? .api
-                        switch origin.kind {
-                        case .file: return owner == .file
-                        case .api: return protectedFile == nil || owner == .api
-                        }
+                        !fileNames.contains(name) && Self.prunes(owners[name]?.kind ?? .api, by: origin.kind, protectedFile: protectedFile)
                     }
                 }
                 try Self.checkReferences(existing: Set(existing.keys), file: file, removed: Set(result.removed))
@@ -81,8 +76,10 @@ public struct JobStore: Sendable {
                     try db.execute(sql: "INSERT OR IGNORE INTO job_state (job) VALUES (?)", arguments: [spec.name])
                 }
                 // An unchanged definition changes hands when another kind of owner applies it
-                // (the file claiming a job the API created, or one from before owners existed).
-                for name in result.unchanged where owners[name] != origin && (owners[name]?.kind != origin.kind || origin.kind == .file) {
+                // (the file claiming a job the API created, or one from before owners existed),
+                // or another file does; another API caller leaves it as it was.
+                for name in result.unchanged where owners[name]?.kind != origin.kind
+                    || (origin.kind == .file && owners[name]?.detail != origin.detail) {
                     try db.execute(sql: "UPDATE jobs SET origin = ?, origin_detail = ? WHERE name = ?",
                                    arguments: [origin.kind.rawValue, origin.detail, name])
                 }
@@ -196,14 +193,34 @@ public struct JobStore: Sendable {
         }
     }
 
-    /// The names of every job, or of those one kind of owner has.
-    public func names(ownedBy kind: JobOrigin.Kind? = nil) async throws -> Set<String> {
+    /// The names of every job.
+    public func names() async throws -> Set<String> {
+        do {
+            return try await pool.read { db in Set(try String.fetchAll(db, sql: "SELECT name FROM jobs")) }
+        } catch {
+            throw storeError(error)
+        }
+    }
+
+    /// The jobs a pruning apply by `origin` leaves in place whatever its file says: those a
+    /// file may refer to without naming them.
+    public func names(keptByPruneOf origin: JobOrigin.Kind, protectedFile: String? = nil) async throws -> Set<String> {
         do {
             return try await pool.read { db in
-                Set(try String.fetchAll(db, sql: "SELECT name FROM jobs WHERE ?1 IS NULL OR origin = ?1", arguments: [kind?.rawValue]))
+                Set(try Self.owners(db).filter { !Self.prunes($0.value.kind, by: origin, protectedFile: protectedFile) }.keys)
             }
         } catch {
             throw storeError(error)
+        }
+    }
+
+    /// Whether a pruning apply by `origin` removes a job that `owner` owns and its file does
+    /// not name: a file's prune removes only file jobs; an API prune removes only API jobs
+    /// while the daemon has a `--config` file (`protectedFile`), and any job without one.
+    static func prunes(_ owner: JobOrigin.Kind, by origin: JobOrigin.Kind, protectedFile: String?) -> Bool {
+        switch origin {
+        case .file: return owner == .file
+        case .api: return protectedFile == nil || owner == .api
         }
     }
 
@@ -336,7 +353,7 @@ public struct JobStore: Sendable {
         specCache.reserve(rows.count)
         // Columns by position, in the order of the SELECT: by name, each read is a
         // case-insensitive search (a fifth of the start-up time with 10,000 jobs).
-        return try rows.map { row in
+        return rows.map { row in
             let name: String = row[0]
             let state = JobState(
                 paused: row[4] ?? false, pauseReason: row[5],

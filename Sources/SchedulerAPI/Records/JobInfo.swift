@@ -20,16 +20,6 @@ public struct JobInfo: Sendable, Equatable, Codable {
         self.problem = problem
     }
 
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        spec = try c.decode(JobSpec.self, forKey: .spec)
-        createdAt = try c.decode(Date.self, forKey: .createdAt)
-        updatedAt = try c.decode(Date.self, forKey: .updatedAt)
-        state = try c.decode(JobState.self, forKey: .state)
-        origin = try c.decodeIfPresent(JobOrigin.self, forKey: .origin) ?? .api()
-        problem = try c.decodeIfPresent(String.self, forKey: .problem)
-    }
-
     public var name: String { spec.name }
 
     private enum CodingKeys: String, CodingKey {

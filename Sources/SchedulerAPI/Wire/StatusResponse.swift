@@ -19,18 +19,6 @@ public struct StatusResponse: Sendable, Codable, Equatable {
             self.disabled = disabled
             self.problems = problems
         }
-
-        public init(from decoder: any Decoder) throws {
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            total = try c.decode(Int.self, forKey: .total)
-            active = try c.decode(Int.self, forKey: .active)
-            paused = try c.decode(Int.self, forKey: .paused)
-            failed = try c.decode(Int.self, forKey: .failed)
-            disabled = try c.decode(Int.self, forKey: .disabled)
-            problems = try c.decodeIfPresent([Problem].self, forKey: .problems) ?? []
-        }
-
-        private enum CodingKeys: String, CodingKey { case total, active, paused, failed, disabled, problems }
     }
 
     /// A job that makes the daemon unhealthy, and why.
@@ -60,8 +48,10 @@ public struct StatusResponse: Sendable, Codable, Equatable {
     public var servicesRunning: Int
     public var jobs: Jobs
 
-    /// Whether no job needs attention: what `schedctl status`'s exit code says.
-    public var healthy: Bool { jobs.problems.isEmpty }
+    /// Whether no job needs attention (`jobs.problems` is empty): what `schedctl status`'s exit
+    /// code says. Set from `jobs` by the initializer; sent so that a health check reads one
+    /// field.
+    public private(set) var healthy: Bool
 
     public init(version: String, pid: Int32, startedAt: Date, database: String, workersBusy: Int, workersTotal: Int, queued: Int,
                 queuedJobs: [String] = [], servicesRunning: Int = 0, jobs: Jobs) {
@@ -75,35 +65,7 @@ public struct StatusResponse: Sendable, Codable, Equatable {
         self.queuedJobs = queuedJobs
         self.servicesRunning = servicesRunning
         self.jobs = jobs
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        version = try c.decode(String.self, forKey: .version)
-        pid = try c.decode(Int32.self, forKey: .pid)
-        startedAt = try c.decode(Date.self, forKey: .startedAt)
-        database = try c.decode(String.self, forKey: .database)
-        workersBusy = try c.decode(Int.self, forKey: .workersBusy)
-        workersTotal = try c.decode(Int.self, forKey: .workersTotal)
-        queued = try c.decode(Int.self, forKey: .queued)
-        queuedJobs = try c.decodeIfPresent([String].self, forKey: .queuedJobs) ?? []
-        servicesRunning = try c.decodeIfPresent(Int.self, forKey: .servicesRunning) ?? 0
-        jobs = try c.decode(Jobs.self, forKey: .jobs)
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(version, forKey: .version)
-        try c.encode(pid, forKey: .pid)
-        try c.encode(startedAt, forKey: .startedAt)
-        try c.encode(database, forKey: .database)
-        try c.encode(workersBusy, forKey: .workersBusy)
-        try c.encode(workersTotal, forKey: .workersTotal)
-        try c.encode(queued, forKey: .queued)
-        try c.encode(queuedJobs, forKey: .queuedJobs)
-        try c.encode(servicesRunning, forKey: .servicesRunning)
-        try c.encode(jobs, forKey: .jobs)
-        try c.encode(healthy, forKey: .healthy)
+        healthy = jobs.problems.isEmpty
     }
 
     private enum CodingKeys: String, CodingKey {
