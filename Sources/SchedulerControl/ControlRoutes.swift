@@ -17,7 +17,8 @@ struct ControlRoutes {
     let jobList = VersionedCache<ByteBuffer>()
     let jobCounts = VersionedCache<StatusResponse.Jobs>()
 
-    var database: SchedulerDatabase { engine.database }
+    /// Reads only: every change goes through the engine, the store's one writer.
+    var store: any StoreReader { engine.reader }
 
     /// Every route, as (method, path): `docs/openapi.yaml` must list exactly these.
     static let table: [(HTTPRequest.Method, String)] = [
@@ -36,8 +37,7 @@ struct ControlRoutes {
         router.put("/v1/jobs/:name") { request, context in try await put(request, context) }
         router.delete("/v1/jobs/:name") { _, context in
             let name = try context.parameters.require("name")
-            try await database.jobs.remove(named: name, protectedFile: configPath)
-            await engine.reloadJobs()
+            try await engine.removeJob(named: name, protectedFile: configPath)
             audit("job removed over the API", await Self.caller(context), ["schedd.job": "\(name)"])
             return try Self.json(["removed": name])
         }
@@ -69,7 +69,7 @@ struct ControlRoutes {
             return try await show(name)
         }
         router.get("/v1/export") { request, _ in
-            var infos = try await database.jobs.all()
+            var infos = try await store.jobs()
             if let origin = request.uri.queryParameters.get("origin") {
                 guard let kind = JobOrigin.Kind(rawValue: String(origin)) else {
                     throw APIError(.invalidArgument, "origin \"\(origin)\" is not one of file, api")
@@ -84,7 +84,7 @@ struct ControlRoutes {
         router.get("/v1/runs") { request, _ in try await history(request) }
         router.get("/v1/runs/:id") { _, context in
             let id = try Self.runID(context)
-            guard var run = try await database.runs.run(id: id) else { throw APIError(.notFound, "no run \(id)") }
+            guard var run = try await store.run(id: id) else { throw APIError(.notFound, "no run \(id)") }
             // A running run's output is in memory until it ends: show what it has printed so far.
             if !run.status.isFinal, let tail = await engine.liveOutput(runID: id) {
                 (run.output, run.outputStreams) = tail.textWithStreams
@@ -101,8 +101,7 @@ struct ControlRoutes {
         router.get("/v1/events") { request, _ in try await events(request) }
         router.post("/v1/reload") { _, context in
             guard let configPath else { throw APIError(.conflict, "schedd was started without --config: there is no file to reload") }
-            let result = try await JobFileLoader(path: configPath, database: database, handlers: engine.handlerNames).apply(prune: true)
-            await engine.reloadJobs()
+            let result = try await engine.apply(JobFileLoader(path: configPath, handlers: engine.handlerNames), prune: true)
             audit("job file reloaded over the API", await Self.caller(context), result.logMetadata.merging(["schedd.file": "\(configPath)"]) { a, _ in a })
             return try Self.json(result)
         }
@@ -133,18 +132,18 @@ struct ControlRoutes {
     // MARK: - Handlers
 
     func status() async throws -> Response {
-        let counts = try await jobCounts.value(version: database.changes.current) { [database] in
-            try await database.jobs.stateCounts()
+        let counts = try await jobCounts.value(version: store.changes.current) { [store] in
+            try await store.jobStateCounts()
         }
         let load = await engine.load()
         return try Self.json(StatusResponse(
-            version: Version.current, pid: getpid(), startedAt: startedAt, database: database.path,
+            version: Version.current, pid: getpid(), startedAt: startedAt, database: store.location,
             workersBusy: load.busy, workersTotal: load.workers, queued: load.queued, queuedJobs: load.queuedJobs,
             servicesRunning: load.services, jobs: counts))
     }
 
     func summaries(_ infos: [JobInfo]) async throws -> [JobSummary] {
-        let lastRuns = try await database.runs.runs(ids: infos.compactMap(\.state.lastRunID))
+        let lastRuns = try await store.runs(ids: infos.compactMap(\.state.lastRunID))
         let waiting = await engine.waitingRuns()
         return infos.map { info in
             JobSummary(name: info.name, state: info.problem == nil ? JobSummary.state(of: info) : "invalid",
@@ -157,16 +156,16 @@ struct ControlRoutes {
     }
 
     func list() async throws -> Response {
-        let body = try await jobList.value(version: database.changes.current) { [self] in
-            try Self.encoded(try await summaries(try await database.jobs.all()))
+        let body = try await jobList.value(version: store.changes.current) { [self] in
+            try Self.encoded(try await summaries(try await store.jobs()))
         }
         return Self.response(body, contentType: "application/json")
     }
 
     func show(_ name: String) async throws -> Response {
-        guard let info = try await database.jobs.job(named: name) else { throw APIError(.notFound, "no job named \"\(name)\"") }
+        guard let info = try await store.job(named: name) else { throw APIError(.notFound, "no job named \"\(name)\"") }
         let summary = try await summaries([info])[0]
-        let runs = try await database.runs.history(HistoryQuery(job: name, limit: 10), withOutput: false)
+        let runs = try await store.history(HistoryQuery(job: name, limit: 10), withOutput: false)
         let service = info.spec.isService ? await engine.serviceStatus(name) : nil
         return try Self.json(JobDetail(summary: summary, job: info, recentRuns: runs, service: service))
     }
@@ -230,9 +229,9 @@ struct ControlRoutes {
             guard let id = Int64(before) else { throw APIError(.invalidArgument, "before must be a run id") }
             query.beforeID = id
         }
-        let runs = try await database.runs.history(query, withOutput: false)
-        if runs.isEmpty, let job = query.job, query.beforeID == nil, try await database.jobs.job(named: job) == nil,
-           try await database.runs.history(HistoryQuery(job: job, limit: 1), withOutput: false).isEmpty {
+        let runs = try await store.history(query, withOutput: false)
+        if runs.isEmpty, let job = query.job, query.beforeID == nil, try await store.job(named: job) == nil,
+           try await store.history(HistoryQuery(job: job, limit: 1), withOutput: false).isEmpty {
             // The history of a removed job stays readable; a name never seen is a mistake.
             throw APIError(.notFound, "no job named \"\(job)\" and no runs of one")
         }
@@ -249,7 +248,7 @@ struct ControlRoutes {
         var known: RunRecord?
         if let text = query.get("run") {
             guard let id = Int64(text) else { throw APIError(.invalidArgument, "run \"\(text)\" is not a run id") }
-            guard let run = try await database.runs.run(id: id) else { throw APIError(.notFound, "no run \(id)") }
+            guard let run = try await store.run(id: id) else { throw APIError(.notFound, "no run \(id)") }
             known = run
         }
         let runID = known?.id
@@ -271,7 +270,7 @@ struct ControlRoutes {
                         offset += Int64(part.bytes.count)
                     }
                 }
-            } else if let run = try await database.runs.run(id: known.id), run.status.isFinal {
+            } else if let run = try await store.run(id: known.id), run.status.isFinal {
                 opening.append(Self.message(.runFinished(run)))
                 ended = true
             }

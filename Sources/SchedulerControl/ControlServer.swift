@@ -91,7 +91,7 @@ public struct ControlServer: Service {
 
         let (connections, handOver) = AsyncStream.makeStream(of: ControlConnectionHandler.RouterChannel.self)
         let connection = ControlConnectionHandler.Source(
-            freshList: { [jobList = routes.jobList, changes = engine.database.changes] in jobList.cached(atLeast: changes.current) },
+            freshList: { [jobList = routes.jobList, changes = engine.reader.changes] in jobList.cached(atLeast: changes.current) },
             peers: peers, daemonUID: daemonUID, socketGroup: socketGroup,
             handOver: { channel in
                 if case .terminated = handOver.yield(channel) { channel.channel.close(promise: nil) }

@@ -25,8 +25,7 @@ struct ConfigReloader: Service {
     func reload() async {
         notifier.send("RELOADING=1\nMONOTONIC_USEC=\(SystemdNotifier.monotonicMicroseconds())")
         do {
-            let result = try await loader.apply(prune: true)
-            await engine.reloadJobs()
+            let result = try await engine.apply(loader, prune: true)
             Malloc.trim()
             status.reloadSucceeded()
             logger.info("reloaded job file", metadata: result.logMetadata.merging(["schedd.file": "\(loader.path)"]) { a, _ in a })

@@ -37,7 +37,7 @@ struct DaemonService: Service {
         // Loading a large job file leaves freed heap that glibc keeps, and SQLite page caches;
         // a daemon that idles for days should not carry its start-up peak. (SQLite's release
         // happens on its own queues: the heap is trimmed again at the first heartbeat.)
-        engine.database.releaseMemoryEventually()
+        engine.reader.releaseMemoryEventually()
         Malloc.trim()
         var trimmedAgain = false
         notifier.send("READY=1\nSTATUS=\(status.line(summary))")

@@ -131,9 +131,9 @@ struct ScheddCommand: AsyncParsableCommand {
             .init(service: DaemonService(engine: engine, notifier: notifier, status: status, logger: logger)),
         ]
         if let config {
-            let loader = JobFileLoader(path: config, database: database, handlers: engine.handlerNames)
+            let loader = JobFileLoader(path: config, handlers: engine.handlerNames)
             do {
-                let result = try await loader.apply(prune: true)
+                let result = try await engine.apply(loader, prune: true)
                 logger.info("applied job file", metadata: result.logMetadata.merging(["schedd.file": "\(config)"]) { a, _ in a })
             } catch let error as APIError {
                 FileHandle.standardError.write(Data("schedd: \(config): \(error)\n".utf8))
@@ -143,7 +143,7 @@ struct ScheddCommand: AsyncParsableCommand {
             services.append(.init(service: ConfigReloader(loader: loader, engine: engine, notifier: notifier, status: status, logger: logger)))
         }
         let maxAge = historyMaxAge.flatMap(DurationText.milliseconds).map { Duration.milliseconds($0) }
-        services.append(.init(service: HistoryRetention(runs: database.runs, keepPerJob: historyKeep, maxAge: maxAge,
+        services.append(.init(service: HistoryRetention(engine: engine, keepPerJob: historyKeep, maxAge: maxAge,
                                                         clock: ContinuousClock(), logger: logger)))
         let jobCount = try await database.jobs.names().count
         logger.info("schedd started", metadata: ["schedd.db": "\(dbPath)", "schedd.jobs": .stringConvertible(jobCount), "schedd.socket": "\(socketPath)",

@@ -424,7 +424,7 @@ final class Daemon {
         #expect(d.process.waitForExit(timeout: 30) == 0)
         #expect(eventually { reply.withLock { $0 } != nil })
         #expect(reply.withLock { $0 }?.contains("409") == true)
-        #expect(reply.withLock { $0 }?.contains("dropped before it started") == true)
+        #expect(reply.withLock { $0 }?.contains("was not started: schedd is shutting down") == true)
         #expect(try sqlite(d.db, "SELECT status FROM runs WHERE job = 'busy'") == "cancelled")
     }
 

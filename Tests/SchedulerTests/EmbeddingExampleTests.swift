@@ -46,11 +46,11 @@ import SchedulerAPI
             try await waitFor("the engine to start") { await engine.isReady }
             clock.advance(by: 300)
             try await waitFor("the first refresh, recorded") {
-                (try? await engine.database.runs.history(HistoryQuery(job: "refresh-token", status: .succeeded)).count) == 1
+                (try? await database.runs.history(HistoryQuery(job: "refresh-token", status: .succeeded)).count) == 1
             }
             clock.advance(by: 300)
             try await waitFor("the second refresh, recorded") {
-                (try? await engine.database.runs.history(HistoryQuery(job: "refresh-token", status: .succeeded)).count) == 2
+                (try? await database.runs.history(HistoryQuery(job: "refresh-token", status: .succeeded)).count) == 2
             }
 
             let last = try await engine.lastRun(of: "refresh-token", status: .succeeded)

@@ -77,8 +77,8 @@ struct TestError: Error, CustomStringConvertible {
     var description: String { "handler failed on purpose" }
 }
 
-/// Runs an engine on a fresh database with the given jobs, for the duration of `body`, then
-/// shuts it down and waits for it to stop.
+/// Runs an engine on a fresh store (in memory unless given) with the given jobs, for the
+/// duration of `body`, then shuts it down and waits for it to stop.
 func withEngine(
     jobs: String,
     handlers: [String: JobHandler] = [:],
@@ -86,17 +86,18 @@ func withEngine(
     configuration: JobScheduler.Configuration = JobScheduler.Configuration(workers: 4, shutdownGrace: .seconds(5), defaultTimeZone: "UTC"),
     random: @escaping @Sendable () -> Double = { 0 },
     commandExecutor: (any JobExecutor)? = nil,
-    prepare: (SchedulerDatabase) async throws -> Void = { _ in },
-    _ body: (JobScheduler, EventLog, SchedulerDatabase) async throws -> Void
+    store: any SchedulerStore = MemoryStore(),
+    prepare: (any SchedulerStore) async throws -> Void = { _ in },
+    _ body: (JobScheduler, EventLog, any SchedulerStore) async throws -> Void
 ) async throws {
-    let temp = try TemporaryDatabase()
     var context = ValidationContext(runningAsRoot: true)
     context.handlers = Set(handlers.keys)
-    _ = try await temp.database.jobs.apply(try JobFile(data: Array(jobs.utf8), context: context), now: clock.now())
-    try await prepare(temp.database)
+    _ = try await store.applyJobs(try JobFile(data: Array(jobs.utf8), context: context), prune: false, dryRun: false, now: clock.now(),
+                                  source: nil, origin: .api(), protectedFile: nil)
+    try await prepare(store)
     var logger = Logger(label: "test", factory: { StreamLogHandler.standardError(label: $0) })
     logger.logLevel = .critical
-    let engine = JobScheduler(database: temp.database, handlers: handlers, configuration: configuration,
+    let engine = JobScheduler(store: store, handlers: handlers, configuration: configuration,
                               clock: clock, logger: logger, commandExecutor: commandExecutor, random: random)
     let log = EventLog()
     let stream = engine.events.subscribe()
@@ -106,7 +107,7 @@ func withEngine(
         // Wait until the engine has loaded its jobs before the test moves the clock.
         try await waitFor("the engine to start") { await engine.isReady }
         do {
-            try await body(engine, log, temp.database)
+            try await body(engine, log, store)
         } catch {
             engine.shutdown()
             group.cancelAll()
@@ -129,4 +130,11 @@ func drive(_ clock: ManualClock, step: TimeInterval = 0.5, maxSteps: Int = 2000,
     if await condition() { return }
     Issue.record("the condition never held: \(what)")
     throw CancellationError()
+}
+
+extension StoreReader {
+    /// A slice of history with the runs' output.
+    func history(_ query: HistoryQuery) async throws -> [RunRecord] {
+        try await history(query, withOutput: true)
+    }
 }

@@ -14,7 +14,7 @@ import Testing
     @Test func aQueuedWriteIsCommittedBeforeEveryLaterWrite() async throws {
         let (temp, committer) = try await committer()
         for round in 0..<50 {
-            let queued = committer.enqueue { db in try db.execute(sql: "INSERT INTO t VALUES (?)", arguments: [round]) }
+            let queued = committer.queue { db in try db.execute(sql: "INSERT INTO t VALUES (?)", arguments: [round]) }
             let sawIt = try await withThrowingTaskGroup(of: Bool.self) { group in
                 for _ in 0..<4 {
                     group.addTask {
@@ -24,7 +24,7 @@ import Testing
                     }
                 }
                 group.addTask {
-                    try await QueuedWrite(committer: committer, entry: queued).wait()
+                    try await queued.wait()
                     return true
                 }
                 return try await group.reduce(true) { $0 && $1 }
@@ -36,14 +36,14 @@ import Testing
 
     @Test func aQueuedWriteAloneIsWrittenByItsWait() async throws {
         let (temp, committer) = try await committer()
-        let queued = committer.enqueue { db in try db.execute(sql: "INSERT INTO t VALUES (7)") }
-        try await QueuedWrite(committer: committer, entry: queued).wait()
+        let queued = committer.queue { db in try db.execute(sql: "INSERT INTO t VALUES (7)") }
+        try await queued.wait()
         #expect(try await temp.database.pool.read { db in try Int.fetchOne(db, sql: "SELECT x FROM t") } == 7)
         // A failing one reports its error, and the others of its batch are kept.
-        let failing = committer.enqueue { db in try db.execute(sql: "INSERT INTO nowhere VALUES (1)") }
-        let fine = committer.enqueue { db in try db.execute(sql: "INSERT INTO t VALUES (8)") }
-        await #expect(throws: (any Error).self) { try await QueuedWrite(committer: committer, entry: failing).wait() }
-        try await QueuedWrite(committer: committer, entry: fine).wait()
+        let failing = committer.queue { db in try db.execute(sql: "INSERT INTO nowhere VALUES (1)") }
+        let fine = committer.queue { db in try db.execute(sql: "INSERT INTO t VALUES (8)") }
+        await #expect(throws: (any Error).self) { try await failing.wait() }
+        try await fine.wait()
         #expect(try await temp.database.pool.read { db in try Int.fetchAll(db, sql: "SELECT x FROM t ORDER BY x") } == [7, 8])
     }
 

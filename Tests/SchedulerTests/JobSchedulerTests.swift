@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import Scheduler
 import SchedulerAPI
@@ -18,7 +19,7 @@ import SchedulerAPI
             #expect(runs.map(\.status) == [.succeeded, .succeeded])
             #expect(runs.map(\.trigger) == [.schedule, .schedule])
             #expect(runs.map(\.scheduledAt) == [t0.addingTimeInterval(10), t0.addingTimeInterval(20)])
-            let state = try await db.jobs.job(named: "tick")?.state
+            let state = try await db.job(named: "tick")?.state
             #expect(state?.lastFireAt == t0.addingTimeInterval(20))
             #expect(state?.nextRunAt == t0.addingTimeInterval(30))
             #expect(state?.lastRunID == runs.last?.id)
@@ -46,18 +47,18 @@ import SchedulerAPI
             #expect(flaky[1].startedAt.timeIntervalSince(flaky[0].finishedAt!) >= 1)
             #expect(flaky[2].startedAt.timeIntervalSince(flaky[1].finishedAt!) >= 2)
             #expect(await log.finished.first { $0.job == "notify" }?.trigger == .dependency)
-            #expect(try await db.jobs.job(named: "flaky")?.state.consecutiveFailures == 1)
-            #expect(try await db.jobs.job(named: "flaky")?.state.paused == false)
+            #expect(try await db.job(named: "flaky")?.state.consecutiveFailures == 1)
+            #expect(try await db.job(named: "flaky")?.state.paused == false)
 
             _ = try await engine.runNow("flaky")
             try await drive(clock, until: "the job is paused") {
                 await log.events.contains(.jobPaused(job: "flaky", reason: "failure_threshold"))
             }
-            let state = try await db.jobs.job(named: "flaky")?.state
+            let state = try await db.job(named: "flaky")?.state
             #expect(state?.paused == true && state?.pauseReason == "failure_threshold" && state?.consecutiveFailures == 2)
 
             try await engine.resume("flaky")
-            #expect(try await db.jobs.job(named: "flaky")?.state.consecutiveFailures == 0)
+            #expect(try await db.job(named: "flaky")?.state.consecutiveFailures == 0)
         }
     }
 
@@ -162,6 +163,30 @@ import SchedulerAPI
         }
     }
 
+    /// A start the store refuses (another node holds the slot) runs nothing and records
+    /// nothing; the slot is not retried, and the job fires again at its next slot.
+    @Test func aStartTheStoreRefusesRunsNothing() async throws {
+        let clock = ManualClock(t0)
+        let calls = Mutex(0)
+        let handlers: [String: JobHandler] = ["count": { _ in calls.withLock { $0 += 1 } }]
+        let store = MemoryStore(claim: { $0.job == "claimed" ? "node b holds it" : nil })
+        let jobs = #"{"jobs": [{"name": "claimed", "handler": "count", "schedule": "@every 1m"}, {"name": "mine", "handler": "count", "schedule": "@every 1m"}]}"#
+        try await withEngine(jobs: jobs, handlers: handlers, clock: clock, store: store) { engine, log, db in
+            clock.advance(by: 60)
+            try await waitFor("the run of mine") { await log.finished.count == 1 }
+            await engine.untilIdle()
+            #expect(calls.withLock { $0 } == 1)
+            #expect(try await db.history(HistoryQuery()).map(\.job) == ["mine"])
+            #expect(await engine.activeRuns().isEmpty)
+            // The refused slot counts as fired: the next one is a minute on.
+            #expect(try await db.job(named: "claimed")?.state.nextRunAt == t0.addingTimeInterval(120))
+            // A manual run waiting for its start hears that it did not start.
+            await #expect(throws: APIError(.conflict, "the run of \"claimed\" was not started: node b holds it")) {
+                _ = try await engine.start("claimed")
+            }
+        }
+    }
+
     /// A handler that throws CancellationError by itself (nobody cancelled it) has failed.
     @Test func aHandlerThrowingCancellationOfItsOwnHasFailed() async throws {
         let handlers: [String: JobHandler] = ["quit": { _ in throw CancellationError() }]
@@ -177,14 +202,14 @@ import SchedulerAPI
     @Test func aReloadDoesNotUndoAPauseNotYetWritten() async throws {
         try await withEngine(jobs: #"{"jobs": [{"name": "j", "shell": "true", "schedule": "@hourly"}]}"#) { engine, _, db in
             try await engine.pauseJob("j")
-            // The database as it was before the pause's write landed.
-            try await db.pool.write { db in try db.execute(sql: "UPDATE job_state SET paused = 0, pause_reason = NULL WHERE job = 'j'") }
+            // The store as it was before the pause's write landed.
+            try await db.saveStates([("j", JobState())])
             await engine.reloadJobs()
             #expect(await engine.summary().contains("1 paused"))
             // And what it writes next carries the pause.
             try await engine.resume("j")
             try await engine.pauseJob("j")
-            #expect(try await db.jobs.job(named: "j")?.state.paused == true)
+            #expect(try await db.job(named: "j")?.state.paused == true)
         }
     }
 
@@ -220,7 +245,7 @@ import SchedulerAPI
             }
             let runs = await log.finished
             #expect(runs.map(\.trigger) == [.boot, .restart, .restart])
-            #expect(try await db.jobs.job(named: "svc")?.state.pauseReason == "restart_limit")
+            #expect(try await db.job(named: "svc")?.state.pauseReason == "restart_limit")
             // Resume starts it again.
             try await engine.resume("svc")
             try await drive(clock, until: "it starts again") { await log.started.count == 4 }
@@ -278,7 +303,7 @@ import SchedulerAPI
         let clock = ManualClock(t0.addingTimeInterval(1800))
         let jobs = #"{"jobs": [{"name": "hourly", "handler": "ok", "schedule": "0 * * * *", "catch_up": "\#(policy)"}]}"#
         try await withEngine(jobs: jobs, handlers: ok, clock: clock, prepare: { db in
-            try await db.jobs.saveState("hourly", JobState(lastFireAt: t0.addingTimeInterval(-5 * 3600)))
+            try await db.saveStates([("hourly", JobState(lastFireAt: t0.addingTimeInterval(-5 * 3600)))])
         }) { engine, log, db in
             clock.advance(by: 1)
             if expected > 0 {
@@ -286,7 +311,7 @@ import SchedulerAPI
             }
             // No more than that: checked once the engine is idle, in the database.
             await engine.untilIdle()
-            #expect(try await db.runs.history(HistoryQuery(job: "hourly", limit: 1000)).count == expected)
+            #expect(try await db.history(HistoryQuery(job: "hourly", limit: 1000)).count == expected)
             let runs = await log.finished
             #expect(runs.count == expected)
             #expect(runs.allSatisfy { $0.trigger == .catchUp })
@@ -294,7 +319,7 @@ import SchedulerAPI
             if policy == "all" {
                 #expect(runs.compactMap(\.scheduledAt).sorted() == (0..<5).map { t0.addingTimeInterval(Double($0 - 4) * 3600) })
             }
-            let state = try await db.jobs.job(named: "hourly")?.state
+            let state = try await db.job(named: "hourly")?.state
             #expect(state?.lastFireAt == t0)
             #expect(state?.nextRunAt == t0.addingTimeInterval(3600))
         }
@@ -309,7 +334,7 @@ import SchedulerAPI
             for minute in 1...4 {
                 clock.advance(to: t0.addingTimeInterval(Double(minute) * 60))
                 await engine.untilIdle()
-                let runs = try await db.runs.history(HistoryQuery(limit: 100))
+                let runs = try await db.history(HistoryQuery(limit: 100))
                 #expect(runs.count == minute + minute / 2, "minute \(minute)")
                 #expect(runs.allSatisfy { $0.status == .succeeded })
             }
@@ -320,10 +345,10 @@ import SchedulerAPI
         let clock = ManualClock(t0.addingTimeInterval(1))
         try await withEngine(jobs: #"{"jobs": [{"name": "j", "handler": "ok", "schedule": "0 * * * *", "jitter": "10m"}]}"#,
                              handlers: ok, clock: clock, random: { 0.5 }) { engine, log, db in
-            #expect(try await db.jobs.job(named: "j")?.state.nextRunAt == t0.addingTimeInterval(3600 + 300))
+            #expect(try await db.job(named: "j")?.state.nextRunAt == t0.addingTimeInterval(3600 + 300))
             clock.advance(to: t0.addingTimeInterval(3600 + 299))
             await engine.untilIdle()
-            #expect(try await db.runs.history(HistoryQuery(limit: 10)).isEmpty)
+            #expect(try await db.history(HistoryQuery(limit: 10)).isEmpty)
             clock.advance(to: t0.addingTimeInterval(3600 + 300))
             try await waitFor("the jittered run") { await log.finished.count == 1 }
             #expect(await log.finished[0].scheduledAt == t0.addingTimeInterval(3600))
@@ -342,7 +367,7 @@ import SchedulerAPI
             clock.advance(to: t0.addingTimeInterval(60))
             try await waitFor("the active job's run") { await log.finished.count == 1 }
             await engine.untilIdle()
-            #expect(try await db.runs.history(HistoryQuery(limit: 10)).map(\.job) == ["on"])
+            #expect(try await db.history(HistoryQuery(limit: 10)).map(\.job) == ["on"])
         }
     }
 

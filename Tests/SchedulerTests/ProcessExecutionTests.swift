@@ -7,10 +7,12 @@ import SchedulerAPI
 /// a schedule).
 @Suite struct ProcessExecutionTests {
     func run(_ jobs: String, job: String = "j", until count: Int = 1, _ check: ([RunRecord], SchedulerDatabase) async throws -> Void) async throws {
-        try await withEngine(jobs: jobs, clock: SystemClock()) { engine, log, db in
+        // On the SQLite store: what a process prints goes through its writes.
+        let temp = try TemporaryDatabase()
+        try await withEngine(jobs: jobs, clock: SystemClock(), store: temp.database) { engine, log, _ in
             _ = try await engine.runNow(job)
             try await waitFor("\(count) run(s) to finish", seconds: 30) { await log.finished.count >= count }
-            try await check(await log.finished, db)
+            try await check(await log.finished, temp.database)
         }
     }
 

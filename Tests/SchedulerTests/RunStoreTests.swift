@@ -118,7 +118,7 @@ import SchedulerAPI
         let temp = try TemporaryDatabase()
         let changesBefore = temp.database.changes.current
         let skipped = try await temp.database.runs.recordSkipped((0..<500).map {
-            RunStore.Skip(job: "job-\($0)", trigger: .schedule, scheduledAt: t0, at: t0, reason: "run \($0) still active")
+            RunSkip(job: "job-\($0)", trigger: .schedule, scheduledAt: t0, at: t0, reason: "run \($0) still active")
         })
         #expect(skipped.count == 500)
         #expect(Set(skipped.map(\.id)).count == 500)

@@ -7,32 +7,32 @@ import SchedulerAPI
 /// jobs created over the API are not the file's and stay.
 public struct JobFileLoader: Sendable {
     public let path: String
-    public let database: SchedulerDatabase
     /// Handler names the embedding program registered (nil: accept any).
     public let handlers: Set<String>?
 
-    public init(path: String, database: SchedulerDatabase, handlers: Set<String>? = nil) {
+    public init(path: String, handlers: Set<String>? = nil) {
         self.path = path
-        self.database = database
         self.handlers = handlers
     }
 
-    /// Applies the file atomically; any error changes nothing and names every problem.
-    public func apply(prune: Bool = false, dryRun: Bool = false, now: Date = Date()) async throws -> ApplyResult {
+    /// Applies the file atomically to `store`; any error changes nothing and names every
+    /// problem. The engine calls it (`JobScheduler.apply(_:prune:dryRun:)`): it is the store's
+    /// only writer.
+    func apply(to store: any SchedulerStore, prune: Bool = false, dryRun: Bool = false, now: Date = Date()) async throws -> ApplyResult {
         let data = try Self.read(path)
         // A file that is the whole set of jobs, byte for byte what was applied last, with no
         // job changed since, would change nothing: a restart with 10,000 jobs then skips
         // parsing and validating them (most of its start-up).
         let source = prune ? Self.source(data, handlers: handlers) : nil
-        if let source, !dryRun, let names = try await database.jobs.unchangedJobs(since: source) {
+        if let source, !dryRun, let names = try await store.unchangedJobs(since: source) {
             return ApplyResult(unchanged: names)
         }
         var context = ValidationContext.currentProcess
         context.handlers = handlers
         // A pruning apply replaces the file's own jobs; the API's stay and may be referred to.
-        context.existingJobs = try await prune ? database.jobs.names(keptByPruneOf: .file) : database.jobs.names()
+        context.existingJobs = try await prune ? store.jobNames(keptByPruneOf: .file, protectedFile: nil) : store.jobNames()
         let file = try JobFile(data: data, context: context)
-        return try await database.jobs.apply(file, prune: prune, dryRun: dryRun, now: now, source: source, origin: .file(path))
+        return try await store.applyJobs(file, prune: prune, dryRun: dryRun, now: now, source: source, origin: .file(path), protectedFile: nil)
     }
 
     /// Checks a file with no database at hand (references must resolve within it), as

@@ -23,10 +23,12 @@ extension JobScheduler {
         case let .skipped(record)?:
             return (false, record)
         case .queued?:
-            guard let record = await signal.wait() else {
-                throw APIError(.conflict, "the run of \"\(job)\" was dropped before it started (schedd is shutting down)")
+            switch await signal.wait() {
+            case let .started(record):
+                return (true, record)
+            case let .dropped(reason):
+                throw APIError(.conflict, "the run of \"\(job)\" was not started: \(reason)")
             }
-            return (true, record)
         case nil:
             throw APIError(.internal, "the run of \"\(job)\" could not be recorded")
         }
@@ -54,7 +56,7 @@ extension JobScheduler {
         jobs[job] = entry
         timers.removeAll { $0.request.spec.name == job && $0.request.trigger == .restart }
         do {
-            try await database.jobs.saveState(job, entry.state)
+            try await store.saveStates([(job, entry.state)])
         } catch {
             logger.error("cannot save job state", metadata: ["schedd.job": "\(job)", "schedd.error": "\(error)"])
         }
@@ -69,7 +71,7 @@ extension JobScheduler {
         entry.state.consecutiveFailures = 0
         entry.serviceStarts = []
         jobs[job] = entry
-        try await database.jobs.saveState(job, entry.state)
+        try await store.saveStates([(job, entry.state)])
         events.publish(.jobResumed(job: job))
         if entry.spec.isService && entry.spec.isEnabled && !active.values.contains(where: { $0.record.job == job }) {
             await trigger(job, .manual, scheduledAt: nil, force: true)
@@ -142,13 +144,42 @@ extension JobScheduler {
     public func apply(data: [UInt8], prune: Bool, dryRun: Bool, origin: JobOrigin = .api(), protectedFile: String? = nil) async throws -> ApplyResult {
         var context = ValidationContext.currentProcess
         context.handlers = handlerNames
-        context.existingJobs = try await prune ? database.jobs.names(keptByPruneOf: .api, protectedFile: protectedFile)
-                                               : database.jobs.names()
+        context.existingJobs = try await prune ? store.jobNames(keptByPruneOf: .api, protectedFile: protectedFile)
+                                               : store.jobNames()
         let file = try JobFile(data: data, context: context)
-        let result = try await database.jobs.apply(file, prune: prune, dryRun: dryRun, now: clock.now(), origin: origin,
-                                                   protectedFile: protectedFile)
-        if !dryRun { await reloadJobs() }
+        let result = try await store.applyJobs(file, prune: prune, dryRun: dryRun, now: clock.now(), source: nil, origin: origin,
+                                               protectedFile: protectedFile)
+        if !dryRun { await definitionsChanged() }
         return result
+    }
+
+    /// Applies a job file from disk (the daemon's `--config`, on start, SIGHUP and
+    /// `schedctl reload`); with `prune`, the file is the whole set of the jobs files own.
+    /// Before `run()`, the jobs are only written: the engine loads them when it starts.
+    @discardableResult
+    public func apply(_ loader: JobFileLoader, prune: Bool = false, dryRun: Bool = false) async throws -> ApplyResult {
+        let result = try await loader.apply(to: store, prune: prune, dryRun: dryRun, now: clock.now())
+        if !dryRun { await definitionsChanged() }
+        return result
+    }
+
+    /// Takes in changed definitions. Before `run()` nothing is loaded yet (it loads them when
+    /// it starts), and after it ends nothing runs.
+    func definitionsChanged() async {
+        if entered && !ended { await reloadJobs() }
+    }
+
+    /// Removes a job (its run history stays); its active runs go on. Refused while another job
+    /// triggers it, and, with `protectedFile`, when that file owns it.
+    public func removeJob(named name: String, protectedFile: String? = nil) async throws {
+        try await store.removeJob(named: name, protectedFile: protectedFile)
+        await definitionsChanged()
+    }
+
+    /// Deletes finished runs beyond the newest `keepPerJob` of each job and those started
+    /// before `olderThan` (`HistoryRetention`); returns how many went.
+    public func pruneHistory(keepPerJob: Int?, olderThan: Date?) async throws -> Int {
+        try await store.pruneHistory(keepPerJob: keepPerJob, olderThan: olderThan)
     }
 
     /// Pauses a job by name (`schedctl pause`). A scheduled job's active run goes on; a
@@ -163,6 +194,6 @@ extension JobScheduler {
 
     /// The newest run of a job, optionally only one with the given status.
     public func lastRun(of job: String, status: RunStatus? = nil) async throws -> RunRecord? {
-        try await database.runs.history(HistoryQuery(job: job, status: status, limit: 1)).first
+        try await store.history(HistoryQuery(job: job, status: status, limit: 1), withOutput: true).first
     }
 }

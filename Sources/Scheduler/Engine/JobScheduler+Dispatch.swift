@@ -7,7 +7,7 @@ extension JobScheduler {
 
     /// Fires every schedule and timer that is due. Returns the write of the fires, queued
     /// ahead of their runs' start rows, for the caller to see through.
-    func processDue() async -> QueuedWrite? {
+    func processDue() async -> StoreWrite? {
         let now = clock.now()
         var triggers: [(String, RunTrigger, Date?)] = []
         var changed: [String] = []
@@ -53,10 +53,10 @@ extension JobScheduler {
         // The fire is recorded before its run starts, so that a crash never fires a slot twice:
         // queued in the group commit ahead of the runs' start rows, it is committed with them or
         // before. (Waiting for it here put a commit in front of every start: 3 ms of a 6 ms p50.)
-        let fires = database.jobs.queueStates(states(of: changed))
-        var skips: [RunStore.Skip] = []
+        let fires = store.recordFires(states(of: changed))
+        var skips: [RunSkip] = []
         for (name, trigger, slot) in triggers {
-            if case let .skip(skip) = decide(name, trigger, scheduledAt: slot) { skips.append(skip) }
+            if case let .skip(skip) = decide(name, trigger, scheduledAt: slot, fire: fires) { skips.append(skip) }
         }
         await record(skips)
         for timer in dueTimers {
@@ -85,7 +85,7 @@ extension JobScheduler {
     enum Decision {
         case queued
         /// Refused by `concurrency: forbid`: a skipped run to record.
-        case skip(RunStore.Skip)
+        case skip(RunSkip)
         /// The job is gone or the engine is stopping.
         case refused
     }
@@ -93,28 +93,28 @@ extension JobScheduler {
     /// Queues a run of `job`, or says it is to be skipped, by its concurrency policy; `replace`
     /// stops the runs it replaces.
     func decide(_ job: String, _ trigger: RunTrigger, scheduledAt: Date?, force: Bool = false,
-                extraEnvironment: [String: String] = [:], startSignal: RunStartSignal? = nil) -> Decision {
+                extraEnvironment: [String: String] = [:], startSignal: RunStartSignal? = nil, fire: StoreWrite? = nil) -> Decision {
         guard let entry = jobs[job], !stopping else { return .refused }
         if !force && (pool.queued(job: job) > 0 || active.values.contains { $0.record.job == job }) {
             switch entry.spec.effectiveConcurrency {
             case .forbid:
                 let running = active.values.first { $0.record.job == job }
                 let busy = running.map { "run \($0.record.id) is still active" } ?? "a run is waiting for a worker"
-                return .skip(RunStore.Skip(job: job, trigger: trigger, scheduledAt: scheduledAt, at: clock.now(),
+                return .skip(RunSkip(job: job, trigger: trigger, scheduledAt: scheduledAt, at: clock.now(),
                                            reason: "skipped: \(busy) (concurrency: forbid)"))
             case .replace:
                 for run in active.values where run.record.job == job {
                     run.control.cancel("replaced by a newer run (concurrency: replace)")
                 }
-                pool.removeQueued(job: job)
+                pool.removeQueued(job: job, reason: "a newer run replaced it (concurrency: replace)")
             case .allow:
                 break
             }
         }
         let request = RunRequest(spec: entry.spec, trigger: trigger, attempt: 1, scheduledAt: scheduledAt,
-                                 extraEnvironment: extraEnvironment, startSignal: startSignal)
+                                 extraEnvironment: extraEnvironment, startSignal: startSignal, fire: fire)
         guard pool.canQueue(request) else {
-            return .skip(RunStore.Skip(job: job, trigger: trigger, scheduledAt: scheduledAt, at: clock.now(),
+            return .skip(RunSkip(job: job, trigger: trigger, scheduledAt: scheduledAt, at: clock.now(),
                                        reason: "skipped: \(pool.queuedCount) runs are already waiting for a worker (the most schedd queues)"))
         }
         enqueue(request)
@@ -124,10 +124,10 @@ extension JobScheduler {
     /// Writes skipped runs in one transaction and reports them; empty if they could not be
     /// written (logged).
     @discardableResult
-    func record(_ skips: [RunStore.Skip]) async -> [RunRecord] {
+    func record(_ skips: [RunSkip]) async -> [RunRecord] {
         guard !skips.isEmpty else { return [] }
         do {
-            let records = try await database.runs.recordSkipped(skips)
+            let records = try await store.recordSkipped(skips)
             for record in records { events.publish(.runFinished(record)) }
             return records
         } catch {
@@ -166,14 +166,19 @@ extension JobScheduler {
         runLogger[metadataKey: "schedd.job"] = "\(spec.name)"
         let record: RunRecord
         do {
-            record = try await database.runs.start(job: spec.name, trigger: request.trigger, attempt: request.attempt,
-                                                    scheduledAt: request.scheduledAt, startedAt: clock.now())
+            switch try await store.startRun(RunStart(job: spec.name, trigger: request.trigger, attempt: request.attempt,
+                                                     scheduledAt: request.scheduledAt, startedAt: clock.now(), fire: request.fire)) {
+            case let .started(started):
+                record = started
+            case let .refused(reason):
+                runLogger.info("run not started: the store refused it", metadata: ["schedd.reason": "\(reason)"])
+                notStarted(request, reason: reason)
+                return
+            }
         } catch {
             // Without a row there is no run: never run something that leaves no record.
             runLogger.error("cannot record the start of a run; not started", metadata: ["schedd.error": "\(error)"])
-            request.startSignal?.resolve(nil)
-            pool.finished(request)
-            wakeup.signal()
+            notStarted(request, reason: "its start could not be recorded (\(error))")
             return
         }
         runLogger[metadataKey: "schedd.run_id"] = .stringConvertible(record.id)
@@ -197,7 +202,7 @@ extension JobScheduler {
         runLogger.debug("run started", metadata: ["schedd.trigger": "\(request.trigger.rawValue)", "schedd.attempt": .stringConvertible(request.attempt)])
 
         let pid = PIDBox()
-        let runs = database.runs
+        let store = self.store
         let isService = spec.isService
         let executionRequest = ExecutionRequest(
             spec: spec, runID: record.id, attempt: request.attempt, extraEnvironment: request.extraEnvironment,
@@ -208,7 +213,7 @@ extension JobScheduler {
                 guard isService else { return }
                 await self.noteServicePID(record.id, started)
                 do {
-                    try await runs.setPID(record.id, pid: started)
+                    try await store.setPID(record.id, pid: started)
                 } catch {
                     runLogger.warning("cannot record the pid of a service", metadata: ["schedd.error": "\(error)"])
                 }
@@ -225,13 +230,13 @@ extension JobScheduler {
         outcome.pid = pid.value
         var final: RunRecord
         do {
-            if let finished = try await database.runs.finish(record.id, outcome) {
+            if let finished = try await store.finishRun(record.id, outcome) {
                 final = finished
             } else {
                 // The row was not `running` any more (changed by hand?): report what it says,
                 // never a `run_finished` that still says running.
                 runLogger.error("the run's row was no longer running when its end was recorded")
-                final = try await database.runs.run(id: record.id) ?? record
+                final = try await store.run(id: record.id) ?? record
             }
         } catch {
             runLogger.critical("cannot record the end of a run", metadata: ["schedd.error": "\(error)"])
@@ -253,6 +258,13 @@ extension JobScheduler {
             "schedd.status": "\(final.status.rawValue)", "schedd.duration_ms": .stringConvertible(final.durationMs ?? 0),
         ])
         await afterRun(request, final)
+        wakeup.signal()
+    }
+
+    /// A request that got no run: its waiter hears so and its worker is free.
+    func notStarted(_ request: RunRequest, reason: String) {
+        request.startSignal?.drop(reason)
+        pool.finished(request)
         wakeup.signal()
     }
 
@@ -386,6 +398,7 @@ extension JobScheduler {
                                                maximum: spec.effectiveRetryBackoffMax, random: random())
             var retry = request
             retry.trigger = .retry
+            retry.fire = nil
             retry.attempt += 1
             timers.append(Timer(due: now.addingTimeInterval(Double(delay.milliseconds) / 1000), request: retry))
             return

@@ -67,7 +67,10 @@ public actor JobScheduler: Service {
         var request: RunRequest
     }
 
-    public nonisolated let database: SchedulerDatabase
+    /// Where jobs and runs are kept; the engine is its only writer.
+    let store: any SchedulerStore
+    /// What the control API reads: jobs as stored, and history.
+    package nonisolated var reader: any StoreReader { store }
     public nonisolated let events = EventBus()
     let clock: any SchedulerClock
     let logger: Logger
@@ -105,16 +108,25 @@ public actor JobScheduler: Service {
     var lastFailure: String?
 
     /// Creates the engine on an open database. `handlers` are the in-process jobs that job
-    /// definitions may name with `"handler"`.
+    /// definitions may name with `"handler"`. From then on the engine is the database's only
+    /// writer: change jobs through it (`apply`, `pauseJob`, …), read history from the database.
     public init(database: SchedulerDatabase, handlers: [String: JobHandler] = [:], configuration: Configuration = Configuration(),
                 clock: any SchedulerClock = SystemClock(), logger: Logger = Logger(label: "schedd"),
                 commandExecutor: (any JobExecutor)? = nil, random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) {
-        self.database = database
+        self.init(store: database, handlers: handlers, configuration: configuration, clock: clock, logger: logger,
+                  commandExecutor: commandExecutor, random: random)
+    }
+
+    /// Creates the engine on any store (the in-memory one of the tests, a shared database).
+    package init(store: any SchedulerStore, handlers: [String: JobHandler] = [:], configuration: Configuration = Configuration(),
+                 clock: any SchedulerClock = SystemClock(), logger: Logger = Logger(label: "schedd"),
+                 commandExecutor: (any JobExecutor)? = nil, random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) {
+        self.store = store
         self.configuration = configuration
         self.clock = clock
         self.logger = logger
         self.random = random
-        let sweeper = ProcessSweeper(instanceID: database.instanceID, logger: logger)
+        let sweeper = ProcessSweeper(instanceID: store.instanceID, logger: logger)
         self.sweeper = sweeper
         self.commands = commandExecutor ?? CommandExecutor(sweeper: sweeper)
         self.handlers = HandlerExecutor(handlers: handlers)
@@ -190,7 +202,7 @@ public actor JobScheduler: Service {
                 if pool.waitingVersion != listedWaitingVersion {
                     // The job list shows each job's waiting runs: it is computed again.
                     listedWaitingVersion = pool.waitingVersion
-                    database.changes.bump()
+                    store.changes.bump()
                 }
                 if Task.isCancelled {
                     // Every cancellable wait returns at once now: wait for the cancelled runs to
@@ -238,7 +250,7 @@ public actor JobScheduler: Service {
 
     func beginShutdown() {
         stopping = true
-        let dropped = pool.removeQueued()
+        let dropped = pool.removeQueued(reason: "schedd is shutting down")
         timers.removeAll()
         shutdownDeadline = clock.now().addingTimeInterval(Double(configuration.shutdownGrace.milliseconds) / 1000)
         // Services never end by themselves: they get the teardown at once.
@@ -282,7 +294,7 @@ public actor JobScheduler: Service {
     func start() async {
         let now = clock.now()
         do {
-            for run in try await database.runs.interruptLeftovers(at: now) {
+            for run in try await store.interruptLeftovers(at: now) {
                 logger.warning("run was active when schedd stopped; marked interrupted",
                                metadata: ["schedd.job": "\(run.job)", "schedd.run_id": .stringConvertible(run.id)])
                 await sweeper.sweepInBackground(job: run.job, runID: run.id, grace: .seconds(10))
@@ -299,12 +311,12 @@ public actor JobScheduler: Service {
         loaded = true
     }
 
-    /// Re-reads the jobs from the database: call after applying a job file. New services start;
+    /// Re-reads the jobs from the store after a change of definitions. New services start;
     /// changed schedules are recomputed; removed jobs stop firing (their active runs go on).
-    public func reloadJobs() async {
+    func reloadJobs() async {
         let stored: [JobInfo]
         do {
-            stored = try await database.jobs.all()
+            stored = try await store.jobs()
         } catch {
             logger.error("cannot read jobs", metadata: ["schedd.error": "\(error)"])
             return
@@ -371,7 +383,7 @@ public actor JobScheduler: Service {
     func saveStates(_ names: [String]) async {
         let states = states(of: names)
         do {
-            try await database.jobs.saveStates(states)
+            try await store.saveStates(states)
         } catch {
             logger.error("cannot save job state", metadata: ["schedd.jobs": .stringConvertible(states.count), "schedd.error": "\(error)"])
         }

@@ -11,4 +11,7 @@ struct RunRequest: Sendable {
     var extraEnvironment: [String: String]
     /// Told when the run starts (or is dropped), for a caller that waits for it.
     var startSignal: RunStartSignal? = nil
+    /// The write of the fire this run came from, which the store makes durable no later than
+    /// the run's start row.
+    var fire: StoreWrite? = nil
 }

@@ -2,39 +2,49 @@ import SchedulerAPI
 import Synchronization
 
 /// Lets a trigger wait until its run has started (its row exists), for `schedctl run`: the
-/// caller gets the run id to follow. Resolved with nil when the run is dropped unstarted.
+/// caller gets the run id to follow, or why the run never started.
 final class RunStartSignal: Sendable {
-    private let state = Mutex<(done: Bool, record: RunRecord?, waiter: CheckedContinuation<RunRecord?, Never>?)>((false, nil, nil))
+    enum Outcome: Sendable, Equatable {
+        case started(RunRecord)
+        /// Dropped before it started; the reason completes "the run was not started: …".
+        case dropped(String)
+    }
 
-    func resolve(_ record: RunRecord?) {
-        let waiter = state.withLock { state -> CheckedContinuation<RunRecord?, Never>? in
-            guard !state.done else { return nil }
-            state.done = true
-            state.record = record
+    private let state = Mutex<(outcome: Outcome?, waiter: CheckedContinuation<Outcome, Never>?)>((nil, nil))
+
+    func resolve(_ record: RunRecord) { settle(.started(record)) }
+
+    func drop(_ reason: String) { settle(.dropped(reason)) }
+
+    private func settle(_ outcome: Outcome) {
+        let waiter = state.withLock { state -> CheckedContinuation<Outcome, Never>? in
+            guard state.outcome == nil else { return nil }
+            state.outcome = outcome
             defer { state.waiter = nil }
             return state.waiter
         }
-        waiter?.resume(returning: record)
+        waiter?.resume(returning: outcome)
     }
 
-    /// The started run, or nil when it was dropped, or when the waiting task is cancelled (the
+    /// How the run started or why not; `.dropped` too when the waiting task is cancelled (the
     /// run itself may still start later).
-    func wait() async -> RunRecord? {
-        await withTaskCancellationHandler {
+    func wait() async -> Outcome {
+        let cancelled = Outcome.dropped("the request was cancelled before the run started")
+        return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                let ready = state.withLock { state -> (Bool, RunRecord?) in
-                    if state.done { return (true, state.record) }
-                    if Task.isCancelled { return (true, nil) }
+                let ready = state.withLock { state -> Outcome? in
+                    if let outcome = state.outcome { return outcome }
+                    if Task.isCancelled { return cancelled }
                     state.waiter = continuation
-                    return (false, nil)
+                    return nil
                 }
-                if ready.0 { continuation.resume(returning: ready.1) }
+                if let ready { continuation.resume(returning: ready) }
             }
         } onCancel: {
-            state.withLock { state -> CheckedContinuation<RunRecord?, Never>? in
+            state.withLock { state -> CheckedContinuation<Outcome, Never>? in
                 defer { state.waiter = nil }
                 return state.waiter
-            }?.resume(returning: nil)
+            }?.resume(returning: cancelled)
         }
     }
 }

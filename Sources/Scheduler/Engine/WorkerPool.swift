@@ -98,13 +98,14 @@ struct WorkerPool {
     }
 
     /// Drops waiting runs (of one job, or all); they have no rows yet, so nothing is lost.
+    /// Whoever waits for one of them to start hears `reason`.
     @discardableResult
-    mutating func removeQueued(job: String? = nil) -> Int {
+    mutating func removeQueued(job: String? = nil, reason: String) -> Int {
         func matches(_ request: RunRequest) -> Bool { job == nil || request.spec.name == job }
         let waiting = storage[head...]
         let kept = waiting.filter { !matches($0) }
-        for request in waiting where matches(request) { request.startSignal?.resolve(nil) }
-        for request in serviceStarts where matches(request) { request.startSignal?.resolve(nil) }
+        for request in waiting where matches(request) { request.startSignal?.drop(reason) }
+        for request in serviceStarts where matches(request) { request.startSignal?.drop(reason) }
         let removed = waiting.count - kept.count + serviceStarts.filter(matches).count
         serviceStarts.removeAll(where: matches)
         storage = Array(kept)

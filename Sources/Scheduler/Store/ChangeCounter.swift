@@ -10,7 +10,7 @@ import Synchronization
 public final class ChangeCounter: Sendable {
     private let count = Atomic<UInt64>(0)
 
-    init() {}
+    package init() {}
 
     /// The number of writes so far.
     public var current: UInt64 { count.load(ordering: .acquiring) }

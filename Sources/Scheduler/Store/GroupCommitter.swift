@@ -64,11 +64,17 @@ final class GroupCommitter: Sendable {
     }
 
     /// Queues a write without waiting for it: it is committed in the next batch, and so never
-    /// after a write submitted later. Someone must then call `flush(until:)` (or `write`).
-    func enqueue(_ operation: @escaping @Sendable (Database) throws -> Void) -> Entry {
+    /// after a write submitted later. Someone must then wait on it (or `write`).
+    func queue(_ operation: @escaping @Sendable (Database) throws -> Void) -> StoreWrite {
         let entry = Entry { db in try operation(db) }
         queue.withLock { $0.pending.append(entry) }
-        return entry
+        return StoreWrite { [self] in
+            do {
+                try await flush(until: entry)
+            } catch {
+                throw storeError(error)
+            }
+        }
     }
 
     /// Writes what is queued unless a writer is already at it, and waits for `entry`.

@@ -10,57 +10,22 @@ public struct JobStore: Sendable {
     let changes: ChangeCounter
 
     /// Applies a validated job file in one transaction: creates and updates its jobs and, with
-    /// `prune`, removes jobs that are not in it. Either all of it is written or nothing is.
-    /// With `dryRun` it only reports what it would do.
+    /// `prune`, removes jobs that are not in it (`JobChangePlan` has the rules). Either all of
+    /// it is written or nothing is. With `dryRun` it only reports what it would do.
     ///
     /// The file was validated against a snapshot of the jobs; the references are checked again
     /// here, inside the write transaction, against what the database holds now.
     ///
     /// `source` (a file's bytes and what it was validated against) is recorded with a pruning
     /// apply, for `unchangedJobs(since:)`.
-    ///
-    /// `origin` becomes the owner of every job written. A file's apply claims the jobs it
-    /// names, and its prune removes only jobs a file owns. With `protectedFile` (the daemon's
-    /// `--config`), an API apply that names a job the file owns is refused, and an API prune
-    /// removes only the API's jobs.
-    public func apply(_ file: JobFile, prune: Bool = false, dryRun: Bool = false, now: Date = Date(), source: Data? = nil,
-                      origin: JobOrigin = .api(), protectedFile: String? = nil) async throws -> ApplyResult {
+    func apply(_ file: JobFile, prune: Bool = false, dryRun: Bool = false, now: Date = Date(), source: Data? = nil,
+               origin: JobOrigin = .api(), protectedFile: String? = nil) async throws -> ApplyResult {
         do {
             return try await changes.write(pool) { db in
-                let existing = try Self.specTexts(db)
-                let owners = try Self.owners(db)
-                if origin.kind == .api, let protectedFile {
-                    let issues = file.jobs.enumerated().compactMap { index, spec -> ValidationIssue? in
-                        guard let owner = owners[spec.name], owner.kind == .file else { return nil }
-                        return ValidationIssue(jobIndex: index, job: spec.name, path: "",
-                                               message: Self.fileOwnedMessage(spec.name, owner, protectedFile))
-                    }
-                    if !issues.isEmpty {
-                        throw APIError(.conflict, "the change names jobs that the job file owns", issues: issues)
-                    }
-                }
-                var result = ApplyResult(dryRun: dryRun)
-                let fileNames = Set(file.jobs.map(\.name))
-                var texts: [String: String] = [:]
-                for spec in file.jobs {
-                    let text = spec.json.serialized()
-                    texts[spec.name] = text
-                    switch existing[spec.name] {
-                    case nil: result.created.append(spec.name)
-                    case text?: result.unchanged.append(spec.name)
-                    default: result.updated.append(spec.name)
-                    }
-                }
-                if prune {
-                    result.removed = existing.keys.filter { name in
-                        !fileNames.contains(name) && Self.prunes(owners[name]?.kind ?? .api, by: origin.kind, protectedFile: protectedFile)
-                    }
-                }
-                try Self.checkReferences(existing: Set(existing.keys), file: file, removed: Set(result.removed))
-                result.created.sort()
-                result.updated.sort()
-                result.unchanged.sort()
-                result.removed.sort()
+                let plan = try JobChangePlan(file: file, existing: try Self.specTexts(db), owners: try Self.owners(db), prune: prune,
+                                             dryRun: dryRun, origin: origin, protectedFile: protectedFile)
+                let result = plan.result
+                let texts = plan.texts
                 if dryRun { return result }
 
                 let stamp = Timestamp.format(now)
@@ -75,11 +40,7 @@ public struct JobStore: Sendable {
                         """, arguments: [spec.name, texts[spec.name], spec.isEnabled, stamp, stamp, origin.kind.rawValue, origin.detail])
                     try db.execute(sql: "INSERT OR IGNORE INTO job_state (job) VALUES (?)", arguments: [spec.name])
                 }
-                // An unchanged definition changes hands when another kind of owner applies it
-                // (the file claiming a job the API created, or one from before owners existed),
-                // or another file does; another API caller leaves it as it was.
-                for name in result.unchanged where owners[name]?.kind != origin.kind
-                    || (origin.kind == .file && owners[name]?.detail != origin.detail) {
+                for name in plan.ownerChanges {
                     try db.execute(sql: "UPDATE jobs SET origin = ?, origin_detail = ? WHERE name = ?",
                                    arguments: [origin.kind.rawValue, origin.detail, name])
                 }
@@ -120,25 +81,17 @@ public struct JobStore: Sendable {
 
     /// Creates or replaces one job, with the same reference checks as `apply`.
     @discardableResult
-    public func put(_ spec: JobSpec, now: Date = Date()) async throws -> ApplyResult {
+    func put(_ spec: JobSpec, now: Date = Date()) async throws -> ApplyResult {
         try await apply(JobFile(jobs: [spec]), now: now)
     }
 
     /// Deletes a job and its state; its run history stays. Refused while another job names it
     /// in `on_failure`/`on_success`, and, with `protectedFile`, when the file owns it.
-    public func remove(named name: String, protectedFile: String? = nil) async throws {
+    func remove(named name: String, protectedFile: String? = nil) async throws {
         do {
             try await changes.write(pool) { db in
-                guard let owner = try Self.owners(db, name: name)[name] else {
-                    throw APIError(.notFound, "no job named \"\(name)\"")
-                }
-                if let protectedFile, owner.kind == .file {
-                    throw APIError(.conflict, Self.fileOwnedMessage(name, owner, protectedFile))
-                }
-                let dependents = try Self.specs(db).filter { $0.name != name && $0.triggeredJobs.contains(name) }.map(\.name)
-                if !dependents.isEmpty {
-                    throw APIError(.conflict, "job \"\(name)\" is triggered by \(dependents.sorted().joined(separator: ", ")); change those first")
-                }
+                try JobChangePlan.checkRemoval(of: name, owner: try Self.owners(db, name: name)[name], specs: try Self.specs(db),
+                                               protectedFile: protectedFile)
                 try db.execute(sql: "DELETE FROM jobs WHERE name = ?", arguments: [name])
             }
         } catch {
@@ -207,20 +160,10 @@ public struct JobStore: Sendable {
     public func names(keptByPruneOf origin: JobOrigin.Kind, protectedFile: String? = nil) async throws -> Set<String> {
         do {
             return try await pool.read { db in
-                Set(try Self.owners(db).filter { !Self.prunes($0.value.kind, by: origin, protectedFile: protectedFile) }.keys)
+                Set(try Self.owners(db).filter { !JobChangePlan.prunes($0.value.kind, by: origin, protectedFile: protectedFile) }.keys)
             }
         } catch {
             throw storeError(error)
-        }
-    }
-
-    /// Whether a pruning apply by `origin` removes a job that `owner` owns and its file does
-    /// not name: a file's prune removes only file jobs; an API prune removes only API jobs
-    /// while the daemon has a `--config` file (`protectedFile`), and any job without one.
-    static func prunes(_ owner: JobOrigin.Kind, by origin: JobOrigin.Kind, protectedFile: String?) -> Bool {
-        switch origin {
-        case .file: return owner == .file
-        case .api: return protectedFile == nil || owner == .api
         }
     }
 
@@ -245,13 +188,13 @@ public struct JobStore: Sendable {
     }
 
     /// Writes the engine's view of a job's state.
-    public func saveState(_ name: String, _ state: JobState) async throws {
+    func saveState(_ name: String, _ state: JobState) async throws {
         try await saveStates([(name, state)])
     }
 
     /// Writes the state of many jobs in one transaction (one fsync): when 200 jobs fire in the
     /// same second, or 10,000 are loaded at start.
-    public func saveStates(_ states: [(name: String, state: JobState)]) async throws {
+    func saveStates(_ states: [(name: String, state: JobState)]) async throws {
         guard !states.isEmpty else { return }
         do {
             try await committer.write { db in try Self.update(states, db) }
@@ -263,9 +206,9 @@ public struct JobStore: Sendable {
     /// Queues the states' write ahead of every write submitted after it, without waiting: the
     /// engine records its fires this way and then starts their runs, whose start rows are
     /// committed with the states or after them.
-    func queueStates(_ states: [(name: String, state: JobState)]) -> QueuedWrite? {
+    func queueStates(_ states: [(name: String, state: JobState)]) -> StoreWrite? {
         guard !states.isEmpty else { return nil }
-        return QueuedWrite(committer: committer, entry: committer.enqueue { db in try Self.update(states, db) })
+        return committer.queue { db in try Self.update(states, db) }
     }
 
     static func update(_ states: [(name: String, state: JobState)], _ db: Database) throws {
@@ -290,10 +233,6 @@ public struct JobStore: Sendable {
             owners[row[0]] = JobOrigin(kind: JobOrigin.Kind(rawValue: row[1]) ?? .api, detail: row[2])
         }
         return owners
-    }
-
-    static func fileOwnedMessage(_ name: String, _ owner: JobOrigin, _ protectedFile: String) -> String {
-        "job \"\(name)\" is defined in \(owner.detail ?? protectedFile), the daemon's --config file: edit \(owner.detail ?? protectedFile) and run `schedctl reload` (a change made here would be undone by the next reload)"
     }
 
     static func specTexts(_ db: Database) throws -> [String: String] {
@@ -323,24 +262,6 @@ public struct JobStore: Sendable {
 
     static func specs(_ db: Database) throws -> [JobSpec] {
         try specTexts(db).map { try decodeSpec($0.value, name: $0.key) }
-    }
-
-    /// After the change, every `on_failure`/`on_success` of the file must still name an
-    /// existing job. (Jobs outside the file are never left dangling: without prune nothing is
-    /// removed, and with prune every job outside the file is removed.)
-    static func checkReferences(existing: Set<String>, file: JobFile, removed: Set<String>) throws {
-        let final = existing.subtracting(removed).union(file.jobs.map(\.name))
-        var issues: [ValidationIssue] = []
-        for (index, spec) in file.jobs.enumerated() {
-            for (path, target) in [("on_failure", spec.onFailure), ("on_success", spec.onSuccess)] {
-                guard let target, !final.contains(target) else { continue }
-                let why = removed.contains(target) ? " (--prune would remove it)" : ""
-                issues.append(ValidationIssue(jobIndex: index, job: spec.name, path: path, message: "no job named \"\(target)\"\(why)"))
-            }
-        }
-        if !issues.isEmpty {
-            throw APIError(.conflict, "the change would leave jobs that trigger missing jobs", issues: issues)
-        }
     }
 
     static func fetchInfos(_ db: Database, filter: String?) throws -> [JobInfo] {

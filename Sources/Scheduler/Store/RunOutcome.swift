@@ -28,4 +28,25 @@ public struct RunOutcome: Sendable, Equatable {
         self.outputTruncated = outputTruncated
         self.error = error
     }
+
+    /// `run` as this outcome finishes it (what the SQLite store's update writes).
+    func applied(to run: RunRecord) -> RunRecord {
+        var run = run
+        run.status = status
+        run.finishedAt = finishedAt
+        run.durationMs = Self.durationMs(from: run.startedAt, to: finishedAt)
+        run.exitCode = exitCode
+        run.signal = signal
+        run.output = output
+        run.outputTruncated = outputTruncated
+        run.outputStreams = outputStreams
+        run.error = error
+        run.pid = pid ?? run.pid
+        return run
+    }
+
+    /// Whole milliseconds from a run's start to its end, never negative.
+    static func durationMs(from start: Date, to end: Date) -> Int64 {
+        max(0, Int64((end.timeIntervalSince(start) * 1000).rounded()))
+    }
 }

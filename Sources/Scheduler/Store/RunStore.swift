@@ -15,7 +15,7 @@ public struct RunStore: Sendable {
     static let pruneBatch = 2_000
 
     /// Records that a run started; the row is on disk when this returns.
-    public func start(job: String, trigger: RunTrigger, attempt: Int = 1, scheduledAt: Date?, startedAt: Date, pid: Int32? = nil) async throws -> RunRecord {
+    func start(job: String, trigger: RunTrigger, attempt: Int = 1, scheduledAt: Date?, startedAt: Date, pid: Int32? = nil) async throws -> RunRecord {
         let record = RunRecord(id: 0, job: job, trigger: trigger, attempt: attempt, status: .running,
                                scheduledAt: scheduledAt, startedAt: startedAt, pid: pid)
         return try await insert(record)
@@ -24,33 +24,13 @@ public struct RunStore: Sendable {
     /// Records triggers that did not start a run (`concurrency: forbid` while one was active),
     /// final at once, in one transaction: a second in which
     /// thousands of jobs find their last run still busy costs one write, not thousands.
-    public func recordSkipped(_ skips: [Skip]) async throws -> [RunRecord] {
+    func recordSkipped(_ skips: [RunSkip]) async throws -> [RunRecord] {
         guard !skips.isEmpty else { return [] }
-        let records = skips.map { skip in
-            RunRecord(id: 0, job: skip.job, trigger: skip.trigger, attempt: 1, status: .skipped, scheduledAt: skip.scheduledAt,
-                      startedAt: skip.at, finishedAt: skip.at, durationMs: 0, error: skip.reason)
-        }
+        let records = skips.map { $0.record(id: 0) }
         do {
             return try await committer.write { db in try records.map { try Self.insert($0, db) } }
         } catch {
             throw storeError(error)
-        }
-    }
-
-    /// A trigger that did not start a run, and why.
-    public struct Skip: Sendable {
-        public var job: String
-        public var trigger: RunTrigger
-        public var scheduledAt: Date?
-        public var at: Date
-        public var reason: String
-
-        public init(job: String, trigger: RunTrigger, scheduledAt: Date?, at: Date, reason: String) {
-            self.job = job
-            self.trigger = trigger
-            self.scheduledAt = scheduledAt
-            self.at = at
-            self.reason = reason
         }
     }
 
@@ -77,7 +57,7 @@ public struct RunStore: Sendable {
     }
 
     /// Sets the pid of a running run once its process exists.
-    public func setPID(_ id: Int64, pid: Int32) async throws {
+    func setPID(_ id: Int64, pid: Int32) async throws {
         do {
             try await changes.write(pool) { db in
                 try db.execute(sql: "UPDATE runs SET pid = ? WHERE id = ?", arguments: [pid, id])
@@ -90,7 +70,7 @@ public struct RunStore: Sendable {
     /// Writes a run's final status. Only a `running` row is changed, so a run can never be
     /// finished twice; returns the final record, or nil when the row was not running.
     @discardableResult
-    public func finish(_ id: Int64, _ outcome: RunOutcome) async throws -> RunRecord? {
+    func finish(_ id: Int64, _ outcome: RunOutcome) async throws -> RunRecord? {
         precondition(outcome.status.isFinal, "finish needs a final status")
         do {
             return try await committer.write { db in
@@ -117,7 +97,7 @@ public struct RunStore: Sendable {
     /// Marks every row still `running` as `interrupted`: at start-up, such rows were left by a
     /// daemon that died. Returns them as they were (with their pids) so their processes can be
     /// looked for.
-    public func interruptLeftovers(at now: Date) async throws -> [RunRecord] {
+    func interruptLeftovers(at now: Date) async throws -> [RunRecord] {
         do {
             return try await changes.write(pool) { db in
                 let leftovers = try Self.fetch(db, where: "status = 'running'", [], limit: nil)
@@ -184,7 +164,7 @@ public struct RunStore: Sendable {
     /// Deletes finished runs beyond the newest `keepPerJob` of each job, and those started
     /// before `olderThan`. Works in small transactions; returns how many rows went.
     @discardableResult
-    public func prune(keepPerJob: Int?, olderThan: Date?) async throws -> Int {
+    func prune(keepPerJob: Int?, olderThan: Date?) async throws -> Int {
         var deleted = 0
         do {
             if let keep = keepPerJob {

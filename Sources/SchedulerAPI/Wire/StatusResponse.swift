@@ -11,6 +11,14 @@ public struct StatusResponse: Sendable, Codable, Equatable {
         /// The jobs that need attention: services past their restart limit (`failed`) and jobs
         /// paused by `max_consecutive_failures`. `schedctl status` exits 1 when there is one.
         public var problems: [Problem]
+        /// The counts of `infos` by `JobSummary.state(of:)`, and their problems by name.
+        public init(counting infos: [JobInfo]) {
+            let states = infos.map(JobSummary.state(of:))
+            self.init(total: infos.count, active: states.count { $0 == "active" }, paused: states.count { $0 == "paused" },
+                      failed: states.count { $0 == "failed" }, disabled: states.count { $0 == "disabled" },
+                      problems: infos.sorted { $0.name < $1.name }.compactMap(StatusResponse.problem(of:)))
+        }
+
         public init(total: Int, active: Int, paused: Int, failed: Int, disabled: Int, problems: [Problem] = []) {
             self.total = total
             self.active = active
@@ -22,6 +30,14 @@ public struct StatusResponse: Sendable, Codable, Equatable {
     }
 
     /// A job that makes the daemon unhealthy, and why.
+    /// Whether `info` is one of the jobs that need attention, and as what.
+    public static func problem(of info: JobInfo) -> Problem? {
+        guard info.state.paused, let reason = info.state.pauseReason, reason == "restart_limit" || reason == "failure_threshold" else {
+            return nil
+        }
+        return Problem(job: info.name, state: JobSummary.state(of: info), reason: reason)
+    }
+
     public struct Problem: Sendable, Codable, Equatable {
         public var job: String
         /// `failed` or `paused`.

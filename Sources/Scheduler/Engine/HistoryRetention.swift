@@ -6,7 +6,7 @@ import ServiceLifecycle
 /// after start (out of the way of loading the jobs), then at a fixed interval, in small
 /// transactions that never hold up dispatch.
 public struct HistoryRetention<C: Clock>: Service where C.Duration == Duration {
-    public let runs: RunStore
+    public let engine: JobScheduler
     public let keepPerJob: Int?
     public let maxAge: Duration?
     public let interval: Duration
@@ -15,9 +15,9 @@ public struct HistoryRetention<C: Clock>: Service where C.Duration == Duration {
     public let clock: C
     public let logger: Logger
 
-    public init(runs: RunStore, keepPerJob: Int?, maxAge: Duration?, interval: Duration = .seconds(600),
+    public init(engine: JobScheduler, keepPerJob: Int?, maxAge: Duration?, interval: Duration = .seconds(600),
                 firstDelay: Duration = .seconds(60), clock: C, logger: Logger) {
-        self.runs = runs
+        self.engine = engine
         self.keepPerJob = keepPerJob
         self.maxAge = maxAge
         self.interval = interval
@@ -45,7 +45,7 @@ public struct HistoryRetention<C: Clock>: Service where C.Duration == Duration {
     public func pruneOnce() async {
         let cutoff = maxAge.map { Date().addingTimeInterval(-Double($0.milliseconds) / 1000) }
         do {
-            let deleted = try await runs.prune(keepPerJob: keepPerJob, olderThan: cutoff)
+            let deleted = try await engine.pruneHistory(keepPerJob: keepPerJob, olderThan: cutoff)
             if deleted > 0 {
                 logger.info("pruned run history", metadata: ["schedd.deleted": .stringConvertible(deleted)])
             }

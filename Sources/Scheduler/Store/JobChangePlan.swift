@@ -1,0 +1,110 @@
+import Foundation
+import SchedulerAPI
+
+/// What a change of the job definitions does, worked out from what a store holds: the rules of
+/// ownership, pruning and references, the same for every store.
+struct JobChangePlan: Sendable {
+    /// What the change reports (sorted).
+    var result: ApplyResult
+    /// The canonical text of each job of the file.
+    var texts: [String: String]
+    /// Unchanged definitions whose owner changes.
+    var ownerChanges: [String]
+
+    /// Plans applying `file` by `origin` over jobs whose texts and owners are given. Throws,
+    /// changing nothing, when the file names a job the protected file owns or when the result
+    /// would leave a reference to a missing job.
+    ///
+    /// `origin` becomes the owner of every job written. A file's apply claims the jobs it
+    /// names, and its prune removes only jobs a file owns. With `protectedFile` (the daemon's
+    /// `--config`), an API apply that names a job the file owns is refused, and an API prune
+    /// removes only the API's jobs.
+    init(file: JobFile, existing: [String: String], owners: [String: JobOrigin], prune: Bool, dryRun: Bool,
+         origin: JobOrigin, protectedFile: String?) throws {
+        if origin.kind == .api, let protectedFile {
+            let issues = file.jobs.enumerated().compactMap { index, spec -> ValidationIssue? in
+                guard let owner = owners[spec.name], owner.kind == .file else { return nil }
+                return ValidationIssue(jobIndex: index, job: spec.name, path: "",
+                                       message: Self.fileOwnedMessage(spec.name, owner, protectedFile))
+            }
+            if !issues.isEmpty {
+                throw APIError(.conflict, "the change names jobs that the job file owns", issues: issues)
+            }
+        }
+        var result = ApplyResult(dryRun: dryRun)
+        let fileNames = Set(file.jobs.map(\.name))
+        var texts: [String: String] = [:]
+        for spec in file.jobs {
+            let text = spec.json.serialized()
+            texts[spec.name] = text
+            switch existing[spec.name] {
+            case nil: result.created.append(spec.name)
+            case text?: result.unchanged.append(spec.name)
+            default: result.updated.append(spec.name)
+            }
+        }
+        if prune {
+            result.removed = existing.keys.filter { name in
+                !fileNames.contains(name) && Self.prunes(owners[name]?.kind ?? .api, by: origin.kind, protectedFile: protectedFile)
+            }
+        }
+        try Self.checkReferences(existing: Set(existing.keys), file: file, removed: Set(result.removed))
+        result.created.sort()
+        result.updated.sort()
+        result.unchanged.sort()
+        result.removed.sort()
+        self.result = result
+        self.texts = texts
+        // An unchanged definition changes hands when another kind of owner applies it (the
+        // file claiming a job the API created, or one from before owners existed), or another
+        // file does; another API caller leaves it as it was.
+        ownerChanges = result.unchanged.filter { name in
+            owners[name]?.kind != origin.kind || (origin.kind == .file && owners[name]?.detail != origin.detail)
+        }
+    }
+
+    /// Checks that a job may be removed: it exists, the protected file does not own it, and
+    /// no other job triggers it.
+    static func checkRemoval(of name: String, owner: JobOrigin?, specs: [JobSpec], protectedFile: String?) throws {
+        guard let owner else { throw APIError(.notFound, "no job named \"\(name)\"") }
+        if let protectedFile, owner.kind == .file {
+            throw APIError(.conflict, fileOwnedMessage(name, owner, protectedFile))
+        }
+        let dependents = specs.filter { $0.name != name && $0.triggeredJobs.contains(name) }.map(\.name)
+        if !dependents.isEmpty {
+            throw APIError(.conflict, "job \"\(name)\" is triggered by \(dependents.sorted().joined(separator: ", ")); change those first")
+        }
+    }
+
+    /// Whether a pruning apply by `origin` removes a job that `owner` owns and its file does
+    /// not name: a file's prune removes only file jobs; an API prune removes only API jobs
+    /// while the daemon has a `--config` file (`protectedFile`), and any job without one.
+    static func prunes(_ owner: JobOrigin.Kind, by origin: JobOrigin.Kind, protectedFile: String?) -> Bool {
+        switch origin {
+        case .file: return owner == .file
+        case .api: return protectedFile == nil || owner == .api
+        }
+    }
+
+    static func fileOwnedMessage(_ name: String, _ owner: JobOrigin, _ protectedFile: String) -> String {
+        "job \"\(name)\" is defined in \(owner.detail ?? protectedFile), the daemon's --config file: edit \(owner.detail ?? protectedFile) and run `schedctl reload` (a change made here would be undone by the next reload)"
+    }
+
+    /// After the change, every `on_failure`/`on_success` of the file must still name an
+    /// existing job. (Jobs outside the file are never left dangling: without prune nothing is
+    /// removed, and with prune every job outside the file is removed.)
+    static func checkReferences(existing: Set<String>, file: JobFile, removed: Set<String>) throws {
+        let final = existing.subtracting(removed).union(file.jobs.map(\.name))
+        var issues: [ValidationIssue] = []
+        for (index, spec) in file.jobs.enumerated() {
+            for (path, target) in [("on_failure", spec.onFailure), ("on_success", spec.onSuccess)] {
+                guard let target, !final.contains(target) else { continue }
+                let why = removed.contains(target) ? " (--prune would remove it)" : ""
+                issues.append(ValidationIssue(jobIndex: index, job: spec.name, path: path, message: "no job named \"\(target)\"\(why)"))
+            }
+        }
+        if !issues.isEmpty {
+            throw APIError(.conflict, "the change would leave jobs that trigger missing jobs", issues: issues)
+        }
+    }
+}

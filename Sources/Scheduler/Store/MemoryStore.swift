@@ -1,0 +1,232 @@
+import Foundation
+import SchedulerAPI
+import Synchronization
+
+/// A store in memory: the engine's tests run on it (no file, no fsync), and it shows what a
+/// store must do, next to the SQLite one. Nothing survives the process.
+///
+/// Its lock is held only to copy or change a few values, never across a wait.
+package final class MemoryStore: SchedulerStore {
+    private struct StoredJob {
+        var text: String
+        var spec: JobSpec
+        var createdAt: Date
+        var updatedAt: Date
+        var origin: JobOrigin
+        var state = JobState()
+
+        var info: JobInfo { JobInfo(spec: spec, createdAt: createdAt, updatedAt: updatedAt, state: state, origin: origin) }
+    }
+
+    private struct Contents {
+        var jobs: [String: StoredJob] = [:]
+        var runs: [Int64: RunRecord] = [:]
+        var lastRunID: Int64 = 0
+        /// Counts changes of definitions, for `unchangedJobs(since:)`.
+        var generation = 0
+        var applied: (source: Data, generation: Int)?
+
+        mutating func insert(_ record: RunRecord) -> RunRecord {
+            lastRunID += 1
+            var record = record
+            record.id = lastRunID
+            runs[lastRunID] = record
+            // As the SQLite store does with each row it inserts.
+            jobs[record.job]?.state.lastRunID = record.id
+            return record
+        }
+    }
+
+    private let contents = Mutex(Contents())
+    package let instanceID = UUID().uuidString
+    package let location = "memory"
+    package let changes = ChangeCounter()
+    /// Asked before each start: a reason refuses it, as a store shared by several nodes does
+    /// when another node has claimed the run.
+    private let claim: @Sendable (RunStart) -> String?
+
+    package init(claim: @escaping @Sendable (RunStart) -> String? = { _ in nil }) {
+        self.claim = claim
+    }
+
+    private func write<T>(_ change: (inout Contents) throws -> T) rethrows -> T {
+        defer { changes.bump() }
+        return try contents.withLock { try change(&$0) }
+    }
+
+    // MARK: - Reads
+
+    package func jobs() async throws -> [JobInfo] {
+        contents.withLock { $0.jobs.values.map(\.info) }.sorted { $0.name < $1.name }
+    }
+
+    package func job(named name: String) async throws -> JobInfo? {
+        contents.withLock { $0.jobs[name]?.info }
+    }
+
+    package func jobNames() async throws -> Set<String> {
+        contents.withLock { Set($0.jobs.keys) }
+    }
+
+    package func jobStateCounts() async throws -> StatusResponse.Jobs {
+        StatusResponse.Jobs(counting: try await jobs())
+    }
+
+    package func run(id: Int64) async throws -> RunRecord? {
+        contents.withLock { $0.runs[id] }
+    }
+
+    package func runs(ids: [Int64]) async throws -> [Int64: RunRecord] {
+        contents.withLock { contents in
+            var found: [Int64: RunRecord] = [:]
+            for id in ids {
+                guard var run = contents.runs[id] else { continue }
+                run.output = nil
+                run.outputStreams = nil
+                found[id] = run
+            }
+            return found
+        }
+    }
+
+    package func history(_ query: HistoryQuery, withOutput: Bool) async throws -> [RunRecord] {
+        let matching = contents.withLock { contents in
+            contents.runs.values.filter { run in
+                (query.job.map { run.job == $0 } ?? true) && (query.status.map { run.status == $0 } ?? true)
+                    && (query.since.map { run.startedAt >= $0 } ?? true) && (query.beforeID.map { run.id < $0 } ?? true)
+            }
+        }
+        return matching.sorted { $0.id > $1.id }.prefix(max(0, query.limit)).map { run in
+            var run = run
+            if !withOutput {
+                run.output = nil
+                run.outputStreams = nil
+            }
+            return run
+        }
+    }
+
+    // MARK: - Jobs
+
+    package func applyJobs(_ file: JobFile, prune: Bool, dryRun: Bool, now: Date, source: Data?, origin: JobOrigin,
+                           protectedFile: String?) async throws -> ApplyResult {
+        try write { contents in
+            let plan = try JobChangePlan(file: file, existing: contents.jobs.mapValues(\.text), owners: contents.jobs.mapValues(\.origin),
+                                         prune: prune, dryRun: dryRun, origin: origin, protectedFile: protectedFile)
+            if dryRun { return plan.result }
+            let unchanged = Set(plan.result.unchanged)
+            for spec in file.jobs where !unchanged.contains(spec.name) {
+                let old = contents.jobs[spec.name]
+                contents.jobs[spec.name] = StoredJob(text: plan.texts[spec.name] ?? "", spec: spec, createdAt: old?.createdAt ?? now,
+                                                     updatedAt: now, origin: origin, state: old?.state ?? JobState())
+            }
+            for name in plan.ownerChanges { contents.jobs[name]?.origin = origin }
+            for name in plan.result.removed { contents.jobs[name] = nil }
+            if !plan.result.created.isEmpty || !plan.result.updated.isEmpty || !plan.result.removed.isEmpty {
+                contents.generation += 1
+            }
+            if let source, prune { contents.applied = (source, contents.generation) }
+            return plan.result
+        }
+    }
+
+    package func unchangedJobs(since source: Data) async throws -> [String]? {
+        contents.withLock { contents in
+            guard let applied = contents.applied, applied.source == source, applied.generation == contents.generation else { return nil }
+            return contents.jobs.keys.sorted()
+        }
+    }
+
+    package func jobNames(keptByPruneOf origin: JobOrigin.Kind, protectedFile: String?) async throws -> Set<String> {
+        contents.withLock { contents in
+            Set(contents.jobs.filter { !JobChangePlan.prunes($0.value.origin.kind, by: origin, protectedFile: protectedFile) }.keys)
+        }
+    }
+
+    package func removeJob(named name: String, protectedFile: String?) async throws {
+        try write { contents in
+            try JobChangePlan.checkRemoval(of: name, owner: contents.jobs[name]?.origin, specs: contents.jobs.values.map(\.spec),
+                                           protectedFile: protectedFile)
+            contents.jobs[name] = nil
+            contents.generation += 1
+        }
+    }
+
+    package func saveStates(_ states: [(name: String, state: JobState)]) async throws {
+        guard !states.isEmpty else { return }
+        write { contents in
+            for (name, state) in states { contents.jobs[name]?.state = state }
+        }
+    }
+
+    package func recordFires(_ states: [(name: String, state: JobState)]) -> StoreWrite? {
+        guard !states.isEmpty else { return nil }
+        // Written at once: durable (as far as memory goes) before any later write.
+        write { contents in
+            for (name, state) in states { contents.jobs[name]?.state = state }
+        }
+        return .done
+    }
+
+    // MARK: - Runs
+
+    package func interruptLeftovers(at now: Date) async throws -> [RunRecord] {
+        write { contents in
+            let leftovers = contents.runs.values.filter { $0.status == .running }.sorted { $0.id > $1.id }
+            for run in leftovers {
+                contents.runs[run.id]?.status = .interrupted
+                contents.runs[run.id]?.finishedAt = now
+                contents.runs[run.id]?.durationMs = RunOutcome.durationMs(from: run.startedAt, to: now)
+                contents.runs[run.id]?.error = "schedd stopped while the run was active"
+            }
+            return leftovers
+        }
+    }
+
+    package func startRun(_ start: RunStart) async throws -> RunStart.Outcome {
+        try await start.fire?.wait()
+        if let reason = claim(start) { return .refused(reason) }
+        return .started(write { $0.insert(start.record(id: 0)) })
+    }
+
+    package func setPID(_ id: Int64, pid: Int32) async throws {
+        write { $0.runs[id]?.pid = pid }
+    }
+
+    package func finishRun(_ id: Int64, _ outcome: RunOutcome) async throws -> RunRecord? {
+        precondition(outcome.status.isFinal, "finish needs a final status")
+        return write { contents in
+            guard let run = contents.runs[id], run.status == .running else { return nil }
+            let finished = outcome.applied(to: run)
+            contents.runs[id] = finished
+            return finished
+        }
+    }
+
+    package func recordSkipped(_ skips: [RunSkip]) async throws -> [RunRecord] {
+        guard !skips.isEmpty else { return [] }
+        return write { contents in skips.map { contents.insert($0.record(id: 0)) } }
+    }
+
+    package func pruneHistory(keepPerJob: Int?, olderThan: Date?) async throws -> Int {
+        write { contents in
+            var doomed = Set<Int64>()
+            if let keep = keepPerJob {
+                for runs in Dictionary(grouping: contents.runs.values, by: \.job).values {
+                    let newestFirst = runs.sorted { $0.id > $1.id }
+                    guard newestFirst.count > keep else { continue }
+                    // Everything finished below the oldest run to keep goes.
+                    let cutoff = keep > 0 ? newestFirst[keep - 1].id : Int64.max
+                    doomed.formUnion(newestFirst.filter { $0.id < cutoff && $0.status != .running }.map(\.id))
+                }
+            }
+            if let olderThan {
+                doomed.formUnion(contents.runs.values.filter { $0.startedAt < olderThan && $0.status != .running }.map(\.id))
+            }
+            for id in doomed { contents.runs[id] = nil }
+            return doomed.count
+        }
+    }
+
+    package func releaseMemoryEventually() {}
+}

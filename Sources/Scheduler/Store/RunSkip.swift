@@ -1,0 +1,25 @@
+import Foundation
+import SchedulerAPI
+
+/// A trigger that did not start a run, and why: recorded as a `skipped` run.
+package struct RunSkip: Sendable, Equatable {
+    package var job: String
+    package var trigger: RunTrigger
+    package var scheduledAt: Date?
+    package var at: Date
+    package var reason: String
+
+    package init(job: String, trigger: RunTrigger, scheduledAt: Date?, at: Date, reason: String) {
+        self.job = job
+        self.trigger = trigger
+        self.scheduledAt = scheduledAt
+        self.at = at
+        self.reason = reason
+    }
+
+    /// The skipped run's record, final at once.
+    package func record(id: Int64) -> RunRecord {
+        RunRecord(id: id, job: job, trigger: trigger, attempt: 1, status: .skipped, scheduledAt: scheduledAt,
+                  startedAt: at, finishedAt: at, durationMs: 0, error: reason)
+    }
+}

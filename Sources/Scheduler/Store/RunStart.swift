@@ -1,0 +1,34 @@
+import Foundation
+import SchedulerAPI
+
+/// A run about to start, as the engine asks its store to record it.
+package struct RunStart: Sendable {
+    package var job: String
+    package var trigger: RunTrigger
+    package var attempt: Int
+    package var scheduledAt: Date?
+    package var startedAt: Date
+    /// The fire this run came from: the store makes it durable no later than the start row.
+    package var fire: StoreWrite?
+
+    package init(job: String, trigger: RunTrigger, attempt: Int = 1, scheduledAt: Date?, startedAt: Date, fire: StoreWrite? = nil) {
+        self.job = job
+        self.trigger = trigger
+        self.attempt = attempt
+        self.scheduledAt = scheduledAt
+        self.startedAt = startedAt
+        self.fire = fire
+    }
+
+    /// The run's record as it starts.
+    package func record(id: Int64) -> RunRecord {
+        RunRecord(id: id, job: job, trigger: trigger, attempt: attempt, status: .running, scheduledAt: scheduledAt, startedAt: startedAt)
+    }
+
+    /// What the store did with a start.
+    package enum Outcome: Sendable, Equatable {
+        case started(RunRecord)
+        /// Not recorded, and the run must not start: another node holds it (the reason says).
+        case refused(String)
+    }
+}

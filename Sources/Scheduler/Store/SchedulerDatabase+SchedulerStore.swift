@@ -1,0 +1,71 @@
+import Foundation
+import SchedulerAPI
+
+/// The SQLite store: its writes go through one group commit, which commits them in the order
+/// they were queued; so a fire queued before its run's start is committed with it or before.
+extension SchedulerDatabase: SchedulerStore {
+    package var location: String { path }
+
+    package func jobs() async throws -> [JobInfo] { try await jobs.all() }
+
+    package func job(named name: String) async throws -> JobInfo? { try await jobs.job(named: name) }
+
+    package func jobNames() async throws -> Set<String> { try await jobs.names() }
+
+    package func jobStateCounts() async throws -> StatusResponse.Jobs { try await jobs.stateCounts() }
+
+    package func run(id: Int64) async throws -> RunRecord? { try await runs.run(id: id) }
+
+    package func runs(ids: [Int64]) async throws -> [Int64: RunRecord] { try await runs.runs(ids: ids) }
+
+    package func history(_ query: HistoryQuery, withOutput: Bool) async throws -> [RunRecord] {
+        try await runs.history(query, withOutput: withOutput)
+    }
+
+    package func applyJobs(_ file: JobFile, prune: Bool, dryRun: Bool, now: Date, source: Data?, origin: JobOrigin,
+                           protectedFile: String?) async throws -> ApplyResult {
+        try await jobs.apply(file, prune: prune, dryRun: dryRun, now: now, source: source, origin: origin, protectedFile: protectedFile)
+    }
+
+    package func unchangedJobs(since source: Data) async throws -> [String]? { try await jobs.unchangedJobs(since: source) }
+
+    package func jobNames(keptByPruneOf origin: JobOrigin.Kind, protectedFile: String?) async throws -> Set<String> {
+        try await jobs.names(keptByPruneOf: origin, protectedFile: protectedFile)
+    }
+
+    package func removeJob(named name: String, protectedFile: String?) async throws {
+        try await jobs.remove(named: name, protectedFile: protectedFile)
+    }
+
+    package func saveStates(_ states: [(name: String, state: JobState)]) async throws { try await jobs.saveStates(states) }
+
+    package func recordFires(_ states: [(name: String, state: JobState)]) -> StoreWrite? { jobs.queueStates(states) }
+
+    package func interruptLeftovers(at now: Date) async throws -> [RunRecord] { try await runs.interruptLeftovers(at: now) }
+
+    package func startRun(_ start: RunStart) async throws -> RunStart.Outcome {
+        // Queued after the fire, so committed with it or after it.
+        let record = try await runs.insert(start.record(id: 0))
+        do {
+            // Committed by then; waiting reports a fire that failed.
+            try await start.fire?.wait()
+        } catch {
+            // The run does not start, and its row says why rather than staying `running`. If
+            // even that fails, the next start marks the row interrupted.
+            _ = try? await runs.finish(record.id, RunOutcome(status: .failed, finishedAt: start.startedAt,
+                                                             error: "not started: its fire could not be recorded (\(error))"))
+            throw error
+        }
+        return .started(record)
+    }
+
+    package func setPID(_ id: Int64, pid: Int32) async throws { try await runs.setPID(id, pid: pid) }
+
+    package func finishRun(_ id: Int64, _ outcome: RunOutcome) async throws -> RunRecord? { try await runs.finish(id, outcome) }
+
+    package func recordSkipped(_ skips: [RunSkip]) async throws -> [RunRecord] { try await runs.recordSkipped(skips) }
+
+    package func pruneHistory(keepPerJob: Int?, olderThan: Date?) async throws -> Int {
+        try await runs.prune(keepPerJob: keepPerJob, olderThan: olderThan)
+    }
+}

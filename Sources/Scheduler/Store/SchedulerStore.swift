@@ -1,0 +1,51 @@
+import Foundation
+import SchedulerAPI
+
+/// Where the engine keeps job definitions, job state and run history: the one seam between
+/// the engine and storage. `SchedulerDatabase` (SQLite) implements it, `MemoryStore` does for
+/// the engine's tests, and a shared database for several nodes can.
+///
+/// The engine is the only writer: it alone holds a store and calls the methods that change
+/// it; everything else reads through `StoreReader`.
+///
+/// What every store guarantees, checked for each by `StoreContractTests`:
+/// - a run's start and end, skips, and fires are durable when their call returns;
+/// - `fire` of a `RunStart` is durable no later than the start row (a crash never fires a
+///   slot twice), while `recordFires` itself does not wait;
+/// - `finishRun` changes only a running row, so a run is never finished twice;
+/// - `startRun` may refuse a start (another node has claimed it); nothing is written then.
+package protocol SchedulerStore: StoreReader {
+    /// A random id made with the store, which marks the processes of its runs.
+    var instanceID: String { get }
+
+    /// Applies a validated job file atomically by the rules of `JobChangePlan`; with `dryRun`
+    /// only reports. `source` is recorded with a pruning apply for `unchangedJobs(since:)`.
+    func applyJobs(_ file: JobFile, prune: Bool, dryRun: Bool, now: Date, source: Data?, origin: JobOrigin,
+                   protectedFile: String?) async throws -> ApplyResult
+    /// The job names if `source` is what the last pruning apply wrote and no job changed
+    /// since; nil otherwise.
+    func unchangedJobs(since source: Data) async throws -> [String]?
+    /// The jobs a pruning apply by `origin` leaves in place whatever its file says.
+    func jobNames(keptByPruneOf origin: JobOrigin.Kind, protectedFile: String?) async throws -> Set<String>
+    /// Deletes a job and its state (its history stays), by the rules of
+    /// `JobChangePlan.checkRemoval`.
+    func removeJob(named name: String, protectedFile: String?) async throws
+
+    /// Writes the engine's view of some jobs' state in one transaction.
+    func saveStates(_ states: [(name: String, state: JobState)]) async throws
+    /// Queues the state of jobs that fired, without waiting; nil when there is none.
+    func recordFires(_ states: [(name: String, state: JobState)]) -> StoreWrite?
+
+    /// Marks the runs a stopped daemon left `running` as interrupted; returns them as they were.
+    func interruptLeftovers(at now: Date) async throws -> [RunRecord]
+    /// Records a run's start, or refuses it.
+    func startRun(_ start: RunStart) async throws -> RunStart.Outcome
+    func setPID(_ id: Int64, pid: Int32) async throws
+    /// Writes a run's final status; nil when the row was not running.
+    func finishRun(_ id: Int64, _ outcome: RunOutcome) async throws -> RunRecord?
+    /// Records triggers that started no run, in one transaction.
+    func recordSkipped(_ skips: [RunSkip]) async throws -> [RunRecord]
+    /// Deletes finished runs beyond the newest `keepPerJob` of each job and those started
+    /// before `olderThan`; returns how many went.
+    func pruneHistory(keepPerJob: Int?, olderThan: Date?) async throws -> Int
+}
