@@ -139,7 +139,14 @@ struct ControlRoutes {
         return try Self.json(StatusResponse(
             version: Version.current, pid: getpid(), startedAt: startedAt, database: store.location,
             workersBusy: load.busy, workersTotal: load.workers, queued: load.queued, queuedJobs: load.queuedJobs,
-            servicesRunning: load.services, jobs: counts))
+            servicesRunning: load.services, jobs: counts, processTracking: Self.processTracking(engine.processTracking)))
+    }
+
+    static func processTracking(_ tracking: ProcessSweeper.Tracking) -> StatusResponse.ProcessTracking {
+        switch tracking {
+        case let .cgroup(base): StatusResponse.ProcessTracking(mode: "cgroup", detail: base)
+        case let .procScan(reason): StatusResponse.ProcessTracking(mode: "proc", detail: reason)
+        }
     }
 
     func summaries(_ infos: [JobInfo]) async throws -> [JobSummary] {

@@ -36,6 +36,10 @@ struct ScheddCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Runs that may wait for a worker at once; past it a trigger is recorded as skipped.", valueName: "n"))
     var maxQueued: Int = 10_000
 
+    @Option(help: ArgumentHelp("How the processes of runs are found and stopped: auto (a cgroup per run where the system allows it, else /proc) or proc.",
+                               valueName: "mode"))
+    var processTracking: String = "auto"
+
     @Option(help: ArgumentHelp("On SIGTERM, how long runs may finish before they are stopped.", valueName: "duration"))
     var shutdownGrace: String = "30s"
 
@@ -54,6 +58,9 @@ struct ScheddCommand: AsyncParsableCommand {
     func validate() throws {
         if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
         if maxQueued < 1 { throw ValidationError("--max-queued must be at least 1") }
+        if processTracking != "auto" && processTracking != "proc" {
+            throw ValidationError("--process-tracking \"\(processTracking)\" is not one of auto, proc")
+        }
         if let socketGroup, getgrnam(socketGroup) == nil && UInt32(socketGroup).flatMap({ getgrgid($0) }) == nil {
             throw ValidationError("--socket-group \"\(socketGroup)\": no such group")
         }
@@ -117,6 +124,7 @@ struct ScheddCommand: AsyncParsableCommand {
         var engineConfiguration = JobScheduler.Configuration()
         if let workers { engineConfiguration.workers = workers }
         engineConfiguration.maxQueued = maxQueued
+        engineConfiguration.cgroupPerRun = processTracking == "auto"
         engineConfiguration.shutdownGrace = .milliseconds(DurationText.milliseconds(shutdownGrace) ?? 30_000)
         let engine = JobScheduler(database: database, configuration: engineConfiguration, logger: logger)
         // Shutdown runs in reverse order, each service after the one behind it has ended:

@@ -228,6 +228,10 @@ final class Daemon {
         let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
         #expect(object?["healthy"] as? Bool == false)
         #expect(((object?["jobs"] as? [String: Any])?["problems"] as? [[String: Any]])?.first?["job"] as? String == "flaky")
+        // How runs' processes are tracked, and the same in words.
+        let tracking = object?["process_tracking"] as? [String: Any]
+        #expect(["cgroup", "proc"].contains(tracking?["mode"] as? String ?? ""))
+        #expect(status.stdout.contains("processes: "))
         _ = try d.ctl(["resume", "flaky"])
         #expect(try d.ctl(["status"]).status == 0)
     }

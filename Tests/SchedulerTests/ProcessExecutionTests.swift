@@ -126,6 +126,74 @@ import SchedulerAPI
         }
     }
 
+    /// A process that leaves the run's session and drops its environment (`setsid env -i`)
+    /// carries no marker: only the run's cgroup still holds it.
+    static let escapee = #"{"jobs": [{"name": "j", "shell": "setsid env -i sleep 300 >/dev/null 2>&1 & echo $!"}]}"#
+
+    static func isAlive(_ pid: pid_t) -> Bool { kill(pid, 0) == 0 && !ProcessTable.isZombie(pid) }
+
+    @Test(.enabled(if: Self.cgroupsAvailable, "needs a writable cgroup2 hierarchy"))
+    func anEscapeeWithoutItsEnvironmentIsStoppedThroughTheRunsCgroup() async throws {
+        let temp = try TemporaryDatabase()
+        try await withEngine(jobs: Self.escapee, clock: SystemClock(), store: temp.database) { engine, log, _ in
+            guard case let .cgroup(base) = engine.processTracking else {
+                Issue.record("cgroups were found usable but the engine does not use them")
+                return
+            }
+            _ = try await engine.runNow("j")
+            try await waitFor("the run to finish", seconds: 30) { await log.finished.count == 1 }
+            let run = await log.finished[0]
+            let pid = try #require(pid_t((run.output ?? "").trimmingCharacters(in: .whitespacesAndNewlines)))
+            #expect(run.status == .succeeded)
+            #expect(!Self.isAlive(pid))
+            #expect(run.cpuMs != nil)
+            // The run's cgroup is gone with it.
+            #expect(!FileManager.default.fileExists(atPath: "\(base)/schedd-\(temp.database.instanceID)-\(run.id)"))
+        }
+    }
+
+    /// The same escapee outlives its run where processes are tracked through `/proc`: what the
+    /// cgroup is for. (It is killed here by hand.)
+    @Test func withoutACgroupTheSameEscapeeIsNotFound() async throws {
+        let configuration = JobScheduler.Configuration(workers: 2, shutdownGrace: .seconds(5), defaultTimeZone: "UTC", cgroupPerRun: false)
+        try await withEngine(jobs: Self.escapee, clock: SystemClock(), configuration: configuration) { engine, log, _ in
+            guard case .procScan = engine.processTracking else {
+                Issue.record("the engine uses cgroups though told not to")
+                return
+            }
+            _ = try await engine.runNow("j")
+            try await waitFor("the run to finish", seconds: 30) { await log.finished.count == 1 }
+            let run = await log.finished[0]
+            let pid = try #require(pid_t((run.output ?? "").trimmingCharacters(in: .whitespacesAndNewlines)))
+            defer { kill(pid, SIGKILL) }
+            #expect(Self.isAlive(pid))
+            #expect(run.cpuMs == nil)
+        }
+    }
+
+    @Test(.enabled(if: Self.cgroupsAvailable, "needs a writable cgroup2 hierarchy"))
+    func aTimedOutRunsCgroupIsKilledWholeAndItsCPUTimeRecorded() async throws {
+        // Busy for a while (CPU time to measure), then an escapee, then a wait for the timeout.
+        let jobs = #"""
+            {"jobs": [{"name": "j", "timeout": "1s", "kill_grace": "200ms",
+                       "shell": "i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done; setsid env -i sh -c 'trap \"\" TERM; sleep 300' >/dev/null 2>&1 & echo $!; sleep 300"}]}
+            """#
+        try await withEngine(jobs: jobs, clock: SystemClock()) { engine, log, _ in
+            _ = try await engine.runNow("j")
+            try await waitFor("the run to time out", seconds: 30) { await log.finished.count == 1 }
+            let run = await log.finished[0]
+            #expect(run.status == .timedOut)
+            let pid = try #require(pid_t((run.output ?? "").trimmingCharacters(in: .whitespacesAndNewlines)))
+            #expect(!Self.isAlive(pid))
+            #expect((run.cpuMs ?? 0) > 0)
+        }
+    }
+
+    static let cgroupsAvailable: Bool = {
+        if case .available = RunCgroups.detect(instance: "test-\(getpid())") { return true }
+        return false
+    }()
+
     @Test func floodedOutputKeepsOnlyTheTail() async throws {
         let jobs = #"{"jobs": [{"name": "j", "shell": "head -c 20000000 /dev/zero | tr '\\0' x; echo END", "output_limit": "1KiB"}]}"#
         try await run(jobs) { runs, db in

@@ -61,8 +61,9 @@ import SchedulerAPI
         #expect(try await store.job(named: "ping")?.state.lastRunID == run.id)
         try await store.setPID(run.id, pid: 4242)
         let finished = try await store.finishRun(run.id, RunOutcome(status: .failed, finishedAt: t0.addingTimeInterval(1.5), exitCode: 3,
-                                                                    output: "boom\n", outputTruncated: true, error: "exit status 3"))
+                                                                    output: "boom\n", outputTruncated: true, error: "exit status 3", cpuMs: 7))
         #expect(finished?.status == .failed && finished?.durationMs == 1500 && finished?.exitCode == 3 && finished?.pid == 4242)
+        #expect(finished?.cpuMs == 7)
         #expect(finished?.output == "boom\n" && finished?.outputTruncated == true)
         // Never finished twice.
         #expect(try await store.finishRun(run.id, RunOutcome(status: .succeeded, finishedAt: t0)) == nil)

@@ -223,11 +223,14 @@ extension JobScheduler {
         let end = await Self.attempt(executor: isHandler ? handlers : commands, request: executionRequest,
                                      timeout: spec.timeout, clock: clock, control: control)
         // No process of a run may outlive it, whatever ended it.
+        var cpuMs: Int64?
         if !isHandler {
             await sweeper.sweep(job: spec.name, runID: record.id, grace: spec.effectiveKillGrace)
+            cpuMs = await sweeper.finish(runID: record.id)
         }
         var outcome = end.outcome(at: clock.now(), timeout: spec.timeout)
         outcome.pid = pid.value
+        outcome.cpuMs = cpuMs
         var final: RunRecord
         do {
             if let finished = try await store.finishRun(record.id, outcome) {

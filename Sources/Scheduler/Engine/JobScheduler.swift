@@ -25,10 +25,15 @@ public actor JobScheduler: Service {
         /// `skipped` with the reason, so that a pool far too small for its load shows in the
         /// history instead of growing the daemon's memory without end.
         public var maxQueued: Int
+        /// Whether each process run gets its own cgroup where the system allows it (its
+        /// processes cannot escape it, and its CPU time is recorded); false tracks them through
+        /// `/proc` only.
+        public var cgroupPerRun: Bool
 
         public init(workers: Int = max(2, ProcessInfo.processInfo.activeProcessorCount),
                     shutdownGrace: Duration = .seconds(30), defaultTimeZone: String? = nil,
-                    lateTolerance: Duration = .seconds(60), maxQueued: Int = 10_000) {
+                    lateTolerance: Duration = .seconds(60), maxQueued: Int = 10_000, cgroupPerRun: Bool = true) {
+            self.cgroupPerRun = cgroupPerRun
             self.workers = workers
             self.shutdownGrace = shutdownGrace
             self.defaultTimeZone = defaultTimeZone
@@ -126,13 +131,16 @@ public actor JobScheduler: Service {
         self.clock = clock
         self.logger = logger
         self.random = random
-        let sweeper = ProcessSweeper(instanceID: store.instanceID, logger: logger)
+        let sweeper = ProcessSweeper(instanceID: store.instanceID, logger: logger, useCgroups: configuration.cgroupPerRun)
         self.sweeper = sweeper
         self.commands = commandExecutor ?? CommandExecutor(sweeper: sweeper)
         self.handlers = HandlerExecutor(handlers: handlers)
         self.pool = WorkerPool(capacity: configuration.workers, maxQueued: configuration.maxQueued)
         self.defaultZone = configuration.defaultTimeZone.flatMap(ZoneRules.named) ?? ZoneRules.current
     }
+
+    /// How the processes of runs are found and stopped (`status` shows it).
+    public nonisolated var processTracking: ProcessSweeper.Tracking { sweeper.tracking }
 
     /// The handler names this engine knows, for validating job files.
     public nonisolated var handlerNames: Set<String> { Set(handlers.handlers.keys) }

@@ -88,6 +88,10 @@ public struct CommandExecutor: JobExecutor {
         }
     }
 
+    /// The script that moves its own process into the run's cgroup (`$0`, its `cgroup.procs`)
+    /// and then becomes the job (`$@`): one builtin and an exec, no fork.
+    static let moveIntoCgroup = #"echo 0 >"$0" || { echo "schedd: cannot move the run into its cgroup $0" >&2; exit 125; }; exec "$@""#
+
     /// `argv[0]` looked up in the run's `PATH` unless it contains a slash.
     static func resolve(_ program: String, path: String) -> String? {
         if program.contains("/") { return access(program, X_OK) == 0 ? program : nil }
@@ -128,6 +132,11 @@ public struct CommandExecutor: JobExecutor {
         ]
         var executable = program
         var arguments = Array(argv.dropFirst())
+        // The cgroup is made before the process and the process moves itself into it before
+        // it runs the job: nothing the job starts is outside it, even in its first instant.
+        // (swift-subprocess cannot spawn into a cgroup; a move by schedd after the spawn would
+        // race with the job's first fork.) Before setpriv: moving needs schedd's rights.
+        let cgroupProcs = await sweeper.prepare(runID: request.runID)
         if spec.user != nil || spec.group != nil {
             // Not swift-subprocess's userID/groupID: it switches them in its forked child with
             // glibc's setgroups/setgid/setuid, which in a multithreaded process can wait forever
@@ -140,6 +149,10 @@ public struct CommandExecutor: JobExecutor {
             }
             arguments = ["--reuid=\(account.uid)", "--regid=\(account.gid)", "--groups=\(account.gid)", "--", program] + arguments
             executable = Self.setpriv
+        }
+        if let cgroupProcs {
+            arguments = ["-c", Self.moveIntoCgroup, cgroupProcs, executable] + arguments
+            executable = "/bin/sh"
         }
         // Shared with the reader so that what a stopped run printed is kept even when the
         // cancellation interrupts the read.

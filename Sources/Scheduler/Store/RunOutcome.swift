@@ -14,10 +14,13 @@ public struct RunOutcome: Sendable, Equatable {
     public var error: String?
     /// The pid of the run's process, when it had one.
     public var pid: Int32?
+    /// The CPU time the run's processes used, where schedd could measure it (a cgroup per run).
+    public var cpuMs: Int64?
 
     public init(status: RunStatus, finishedAt: Date, exitCode: Int32? = nil, signal: Int32? = nil,
                 output: String? = nil, outputTruncated: Bool = false, outputStreams: [OutputSegment]? = nil,
-                error: String? = nil, pid: Int32? = nil) {
+                error: String? = nil, pid: Int32? = nil, cpuMs: Int64? = nil) {
+        self.cpuMs = cpuMs
         self.outputStreams = outputStreams
         self.pid = pid
         self.status = status
@@ -42,6 +45,7 @@ public struct RunOutcome: Sendable, Equatable {
         run.outputStreams = outputStreams
         run.error = error
         run.pid = pid ?? run.pid
+        run.cpuMs = cpuMs
         return run
     }
 

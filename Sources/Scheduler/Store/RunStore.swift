@@ -78,7 +78,8 @@ public struct RunStore: Sendable {
                 let sql = """
                     UPDATE runs SET status = ?, finished_at = ?,
                         duration_ms = max(0, CAST(round((julianday(?) - julianday(started_at)) * 86400000) AS INTEGER)),
-                        exit_code = ?, signal = ?, output = ?, output_truncated = ?, output_streams = ?, error = ?, pid = coalesce(?, pid)
+                        exit_code = ?, signal = ?, output = ?, output_truncated = ?, output_streams = ?, error = ?, pid = coalesce(?, pid),
+                        cpu_ms = ?
                     WHERE id = ? AND status = 'running'
                     RETURNING \(Self.columns)
                     """
@@ -86,7 +87,7 @@ public struct RunStore: Sendable {
                 let row = try Row.fetchOne(db.cachedStatement(sql: sql),
                                            arguments: [outcome.status.rawValue, finished, finished, outcome.exitCode, outcome.signal,
                                                        outcome.output, outcome.outputTruncated, outcome.outputStreams.map(OutputSegment.encode),
-                                                       outcome.error, outcome.pid, id])
+                                                       outcome.error, outcome.pid, outcome.cpuMs, id])
                 return row.map(Self.record)
             }
         } catch {
@@ -219,10 +220,10 @@ public struct RunStore: Sendable {
     /// The columns of a run, in the order `record(_:)` reads them.
     static let columns = """
         id, job, trigger, attempt, status, scheduled_at, started_at, finished_at, duration_ms, \
-        exit_code, signal, pid, output, output_truncated, error, output_streams
+        exit_code, signal, pid, output, output_truncated, error, output_streams, cpu_ms
         """
     static let columnsWithoutOutput = columns.replacingOccurrences(of: "pid, output,", with: "pid, NULL AS output,")
-        .replacingOccurrences(of: "error, output_streams", with: "error, NULL AS output_streams")
+        .replacingOccurrences(of: "error, output_streams,", with: "error, NULL AS output_streams,")
 
     static func fetch(_ db: Database, where filter: String, _ arguments: StatementArguments, limit: Int?, withOutput: Bool = true) throws -> [RunRecord] {
         let columns = withOutput ? Self.columns : Self.columnsWithoutOutput
@@ -242,6 +243,6 @@ public struct RunStore: Sendable {
             startedAt: Timestamp.parse(row[6]) ?? Date(timeIntervalSince1970: 0),
             finishedAt: (row[7] as String?).flatMap(Timestamp.parse),
             durationMs: row[8], exitCode: row[9], signal: row[10], pid: row[11],
-            output: row[12], outputTruncated: row[13], outputStreams: OutputSegment.decode(row[15]), error: row[14])
+            output: row[12], outputTruncated: row[13], outputStreams: OutputSegment.decode(row[15]), error: row[14], cpuMs: row[16])
     }
 }

@@ -103,6 +103,10 @@ enum Schema {
             LEFT JOIN runs r ON r.id = s.last_run_id
             ORDER BY j.name;
         """,
+        // 4: the CPU time of each run (NULL where it was not measured, and for every run before).
+        """
+        ALTER TABLE runs ADD COLUMN cpu_ms INTEGER;
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

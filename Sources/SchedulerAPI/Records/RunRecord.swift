@@ -20,13 +20,17 @@ public struct RunRecord: Sendable, Equatable, Codable {
     /// nil when all of it is stdout.
     public var outputStreams: [OutputSegment]?
     public var error: String?
+    /// The CPU time (user and system) the run's processes used, in milliseconds; nil for
+    /// handlers, runs still going, and where schedd tracks processes without a cgroup per run.
+    public var cpuMs: Int64?
 
     public init(
         id: Int64, job: String, trigger: RunTrigger, attempt: Int, status: RunStatus,
         scheduledAt: Date? = nil, startedAt: Date, finishedAt: Date? = nil, durationMs: Int64? = nil,
         exitCode: Int32? = nil, signal: Int32? = nil, pid: Int32? = nil, output: String? = nil,
-        outputTruncated: Bool = false, outputStreams: [OutputSegment]? = nil, error: String? = nil
+        outputTruncated: Bool = false, outputStreams: [OutputSegment]? = nil, error: String? = nil, cpuMs: Int64? = nil
     ) {
+        self.cpuMs = cpuMs
         self.outputStreams = outputStreams
         self.id = id
         self.job = job
@@ -49,6 +53,6 @@ public struct RunRecord: Sendable, Equatable, Codable {
         case id, job, trigger, attempt, status
         case scheduledAt = "scheduled_at", startedAt = "started_at", finishedAt = "finished_at"
         case durationMs = "duration_ms", exitCode = "exit_code", signal, pid, output
-        case outputTruncated = "output_truncated", outputStreams = "output_streams", error
+        case outputTruncated = "output_truncated", outputStreams = "output_streams", error, cpuMs = "cpu_ms"
     }
 }

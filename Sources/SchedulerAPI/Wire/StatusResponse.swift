@@ -63,6 +63,18 @@ public struct StatusResponse: Sendable, Codable, Equatable {
     /// Services running; they hold no worker.
     public var servicesRunning: Int
     public var jobs: Jobs
+    /// How the processes of runs are found and stopped: `cgroup` (one per run, below
+    /// `detail`) or `proc` (by a marker in their environment; `detail` says why not cgroups).
+    public var processTracking: ProcessTracking?
+
+    public struct ProcessTracking: Sendable, Codable, Equatable {
+        public var mode: String
+        public var detail: String
+        public init(mode: String, detail: String) {
+            self.mode = mode
+            self.detail = detail
+        }
+    }
 
     /// Whether no job needs attention (`jobs.problems` is empty): what `schedctl status`'s exit
     /// code says. Set from `jobs` by the initializer; sent so that a health check reads one
@@ -70,7 +82,8 @@ public struct StatusResponse: Sendable, Codable, Equatable {
     public private(set) var healthy: Bool
 
     public init(version: String, pid: Int32, startedAt: Date, database: String, workersBusy: Int, workersTotal: Int, queued: Int,
-                queuedJobs: [String] = [], servicesRunning: Int = 0, jobs: Jobs) {
+                queuedJobs: [String] = [], servicesRunning: Int = 0, jobs: Jobs, processTracking: ProcessTracking? = nil) {
+        self.processTracking = processTracking
         self.version = version
         self.pid = pid
         self.startedAt = startedAt
@@ -87,5 +100,6 @@ public struct StatusResponse: Sendable, Codable, Equatable {
     private enum CodingKeys: String, CodingKey {
         case version, pid, startedAt = "started_at", database, workersBusy = "workers_busy"
         case workersTotal = "workers_total", queued, queuedJobs = "queued_jobs", servicesRunning = "services_running", jobs, healthy
+        case processTracking = "process_tracking"
     }
 }

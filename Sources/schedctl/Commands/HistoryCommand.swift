@@ -46,9 +46,10 @@ struct HistoryCommand: AsyncParsableCommand {
     }
 
     static func table(_ runs: [RunRecord], wide: Bool) -> String {
-        Output.table(["ID", "JOB", "TRIGGER", "STARTED", "DURATION", "RESULT"], runs.map { run in
+        // CPU: what the run's processes used (user + system), where schedd measured it.
+        Output.table(["ID", "JOB", "TRIGGER", "STARTED", "DURATION", "CPU", "RESULT"], runs.map { run in
             [String(run.id), run.job, Self.trigger(run),
-             Output.when(run.startedAt, wide: wide), Output.duration(run.durationMs), Output.result(run)]
+             Output.when(run.startedAt, wide: wide), Output.duration(run.durationMs), Output.duration(run.cpuMs), Output.result(run)]
         })
     }
 }

@@ -39,6 +39,10 @@ struct StatusCommand: AsyncParsableCommand {
                 services:  \(status.servicesRunning) running
                 jobs:      \(Output.count(jobs.total, "job")) (\(jobs.active) active, \(jobs.paused) paused, \(jobs.failed) failed, \(jobs.disabled) disabled)
                 """)
+            if let tracking = status.processTracking {
+                print(tracking.mode == "cgroup" ? "processes: a cgroup per run, below \(tracking.detail)"
+                                                : "processes: found through /proc (no cgroup per run: \(tracking.detail))")
+            }
             if status.healthy {
                 print("health:    ok")
             } else {
