@@ -7,7 +7,8 @@ import Foundation
 enum BenchmarkMain {
     /// Every scenario, in the order of the issue; each gives one or more rows.
     static let scenarios: [(name: String, run: @Sendable () async throws -> [BenchmarkResult])] = [
-        ("throughput", { [try await EngineBenchmark.processThroughput()] }),
+        ("throughput", { [try await EngineBenchmark.processThroughput(cgroupPerRun: true),
+                          try await EngineBenchmark.processThroughput(cgroupPerRun: false)] }),
         ("lateness-proc", { [try await LatenessBenchmark.processes()] }),
         ("lateness-handler", { [try await LatenessBenchmark.handlers()] }),
         // With 4 workers at most 4 runs share a commit; 64 shows what the engine does when

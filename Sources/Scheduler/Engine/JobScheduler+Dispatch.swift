@@ -155,32 +155,68 @@ extension JobScheduler {
 
     // MARK: - Running
 
-    /// One attempt, from its row's insert to its final status and the policies after it.
-    /// Runs in a child task of the engine's group, which is never cancelled before shutdown's
-    /// drain ends, so the final write always happens.
-    func execute(_ request: RunRequest) async {
+    /// A run whose start row is written, on its way to its executor.
+    struct BegunRun: Sendable {
+        var request: RunRequest
+        var record: RunRecord
+        var control: RunControl
+        var output: OutputSink
+        var logger: Logger
+    }
+
+    /// A run that has ended, its end not yet written.
+    struct EndedRun: Sendable {
+        var request: RunRequest
+        var record: RunRecord
+        var outcome: RunOutcome
+        var logger: Logger
+    }
+
+    /// Starts the runs that got a worker in one turn: their start rows in one write, then
+    /// each run in its own task. A run's process or handler starts only once its row is on
+    /// disk: never something that leaves no record.
+    func startRuns(_ requests: [RunRequest]) async {
+        let now = clock.now()
+        let starts = requests.map { request in
+            RunStart(job: request.spec.name, trigger: request.trigger, attempt: request.attempt, scheduledAt: request.scheduledAt,
+                     startedAt: now, fire: request.fire)
+        }
+        let outcomes: [RunStart.Outcome]
+        do {
+            outcomes = try await store.startRuns(starts)
+        } catch {
+            for request in requests {
+                logger.error("cannot record the start of a run; not started", metadata: [
+                    "schedd.job": "\(request.spec.name)", "schedd.error": "\(error)",
+                ])
+                notStarted(request, reason: "its start could not be recorded (\(error))")
+            }
+            return
+        }
+        var begun: [BegunRun] = []
+        for (request, outcome) in zip(requests, outcomes) {
+            switch outcome {
+            case let .started(record):
+                begun.append(begin(request, record))
+            case let .refused(reason):
+                logger.info("run not started: the store refused it", metadata: ["schedd.job": "\(request.spec.name)", "schedd.reason": "\(reason)"])
+                notStarted(request, reason: reason)
+            }
+        }
+        await withDiscardingTaskGroup { group in
+            for run in begun {
+                group.addTask { await self.perform(run) }
+            }
+        }
+    }
+
+    /// Makes a started run active: cancellable, its output followed, its start announced.
+    func begin(_ request: RunRequest, _ record: RunRecord) -> BegunRun {
         let spec = request.spec
         // It has a worker: a later wait of this job is logged again.
         waitingLogged.remove(spec.name)
         var runLogger = logger
         runLogger[metadataKey: "schedd.job"] = "\(spec.name)"
-        let record: RunRecord
-        do {
-            switch try await store.startRun(RunStart(job: spec.name, trigger: request.trigger, attempt: request.attempt,
-                                                     scheduledAt: request.scheduledAt, startedAt: clock.now(), fire: request.fire)) {
-            case let .started(started):
-                record = started
-            case let .refused(reason):
-                runLogger.info("run not started: the store refused it", metadata: ["schedd.reason": "\(reason)"])
-                notStarted(request, reason: reason)
-                return
-            }
-        } catch {
-            // Without a row there is no run: never run something that leaves no record.
-            runLogger.error("cannot record the start of a run; not started", metadata: ["schedd.error": "\(error)"])
-            notStarted(request, reason: "its start could not be recorded (\(error))")
-            return
-        }
         runLogger[metadataKey: "schedd.run_id"] = .stringConvertible(record.id)
         let control = RunControl()
         let events = self.events
@@ -189,31 +225,37 @@ extension JobScheduler {
         }
         active[record.id] = ActiveRun(record: record, control: control, output: output)
         if stopping && (spec.isService || graceOverCancelled) { control.cancel("schedd is shutting down") }
-        if spec.isService, var entry = jobs[spec.name] {
-            entry.serviceStarts.append(record.startedAt)
-            jobs[spec.name] = entry
-        }
         if var entry = jobs[spec.name] {
+            if spec.isService { entry.serviceStarts.append(record.startedAt) }
             entry.state.lastRunID = record.id
             jobs[spec.name] = entry
         }
         events.publish(.runStarted(record))
         request.startSignal?.resolve(record)
         runLogger.debug("run started", metadata: ["schedd.trigger": "\(request.trigger.rawValue)", "schedd.attempt": .stringConvertible(request.attempt)])
+        return BegunRun(request: request, record: record, control: control, output: output, logger: runLogger)
+    }
 
+    /// One attempt, off the engine's actor, until its outcome is known and no process of it
+    /// is left. Runs in a child task of the engine's group, which is never cancelled before
+    /// shutdown's drain ends.
+    nonisolated func perform(_ run: BegunRun) async {
+        let spec = run.request.spec
         let pid = PIDBox()
         let store = self.store
+        let runID = run.record.id
+        let runLogger = run.logger
         let isService = spec.isService
         let executionRequest = ExecutionRequest(
-            spec: spec, runID: record.id, attempt: request.attempt, extraEnvironment: request.extraEnvironment,
-            logger: runLogger, output: output, onStart: { [runLogger] started in
+            spec: spec, runID: runID, attempt: run.request.attempt, extraEnvironment: run.request.extraEnvironment,
+            logger: runLogger, output: run.output, onStart: { started in
                 pid.set(started)
                 // A service's pid is shown while it runs (`list`, `show`); other runs' pids are
                 // written with their end, which saves a write per run.
                 guard isService else { return }
-                await self.noteServicePID(record.id, started)
+                await self.noteServicePID(runID, started)
                 do {
-                    try await store.setPID(record.id, pid: started)
+                    try await store.setPID(runID, pid: started)
                 } catch {
                     runLogger.warning("cannot record the pid of a service", metadata: ["schedd.error": "\(error)"])
                 }
@@ -221,50 +263,70 @@ extension JobScheduler {
         let isHandler: Bool
         if case .handler = spec.action { isHandler = true } else { isHandler = false }
         let end = await Self.attempt(executor: isHandler ? handlers : commands, request: executionRequest,
-                                     timeout: spec.timeout, clock: clock, control: control)
+                                     timeout: spec.timeout, clock: clock, control: run.control)
         // No process of a run may outlive it, whatever ended it.
         var cpuMs: Int64?
         if !isHandler {
-            await sweeper.sweep(job: spec.name, runID: record.id, grace: spec.effectiveKillGrace)
-            cpuMs = await sweeper.finish(runID: record.id)
+            await sweeper.sweep(job: spec.name, runID: runID, grace: spec.effectiveKillGrace)
+            cpuMs = await sweeper.finish(runID: runID)
         }
         var outcome = end.outcome(at: clock.now(), timeout: spec.timeout)
         outcome.pid = pid.value
         outcome.cpuMs = cpuMs
-        var final: RunRecord
-        do {
-            if let finished = try await store.finishRun(record.id, outcome) {
-                final = finished
-            } else {
-                // The row was not `running` any more (changed by hand?): report what it says,
-                // never a `run_finished` that still says running.
-                runLogger.error("the run's row was no longer running when its end was recorded")
-                final = try await store.run(id: record.id) ?? record
-            }
-        } catch {
-            runLogger.critical("cannot record the end of a run", metadata: ["schedd.error": "\(error)"])
-            final = record
-        }
-        if !final.status.isFinal {
-            // What the run ended with, as far as this process knows, though it is not on disk.
-            final.status = outcome.status
-            final.finishedAt = outcome.finishedAt
-            final.error = outcome.error
-        }
-        active[record.id] = nil
-        pool.finished(request)
-        if final.status.isFailure {
-            lastFailure = "\(final.job) run \(final.id) \(final.status.rawValue) at \(Timestamp.format(final.finishedAt ?? clock.now()))"
-        }
-        events.publish(.runFinished(final))
-        runLogger.log(level: final.status.isFailure ? .warning : .info, "run finished", metadata: [
-            "schedd.status": "\(final.status.rawValue)", "schedd.duration_ms": .stringConvertible(final.durationMs ?? 0),
-        ])
-        await afterRun(request, final)
+        await ended(EndedRun(request: run.request, record: run.record, outcome: outcome, logger: runLogger))
+    }
+
+    /// A run's outcome is known: its worker is free at once, and its end is written with the
+    /// others of this turn.
+    func ended(_ run: EndedRun) {
+        pool.finished(run.request)
+        ending.append(run)
         wakeup.signal()
     }
 
-    /// A request that got no run: its waiter hears so and its worker is free.
+    /// Writes the ends of a turn's runs in one write, then reports each and applies the
+    /// policies after it (retries, restarts, thresholds, triggers). The write completes
+    /// whatever is cancelled (the store's commit does not look at the calling task).
+    func recordEnds(_ batch: [EndedRun]) async {
+        defer {
+            endsBeingRecorded -= batch.count
+            wakeup.signal()
+        }
+        var written: [RunRecord?]?
+        do {
+            written = try await store.finishRuns(batch.map { (id: $0.record.id, outcome: $0.outcome) })
+        } catch {
+            for run in batch { run.logger.critical("cannot record the end of a run", metadata: ["schedd.error": "\(error)"]) }
+        }
+        for (index, run) in batch.enumerated() {
+            var final = run.record
+            if let written {
+                if let finished = written[index] {
+                    final = finished
+                } else {
+                    // The row was not `running` any more (changed by hand?): report what it
+                    // says, never a `run_finished` that still says running.
+                    run.logger.error("the run's row was no longer running when its end was recorded")
+                    final = (try? await store.run(id: run.record.id)) ?? run.record
+                }
+            }
+            if !final.status.isFinal {
+                // What the run ended with, as far as this process knows, though it is not on disk.
+                final = run.outcome.applied(to: run.record)
+            }
+            active[run.record.id] = nil
+            if final.status.isFailure {
+                lastFailure = "\(final.job) run \(final.id) \(final.status.rawValue) at \(Timestamp.format(final.finishedAt ?? clock.now()))"
+            }
+            events.publish(.runFinished(final))
+            run.logger.log(level: final.status.isFailure ? .warning : .info, "run finished", metadata: [
+                "schedd.status": "\(final.status.rawValue)", "schedd.duration_ms": .stringConvertible(final.durationMs ?? 0),
+            ])
+            await afterRun(run.request, final)
+        }
+    }
+
+    /// A request that got no run: its waiter hears why, and its worker is free.
     func notStarted(_ request: RunRequest, reason: String) {
         request.startSignal?.drop(reason)
         pool.finished(request)

@@ -92,6 +92,10 @@ public actor JobScheduler: Service {
     var pool: WorkerPool
     var timers: [Timer] = []
     var active: [Int64: ActiveRun] = [:]
+    /// Runs that have ended and wait for the next turn to write their ends, and how many ends
+    /// are being written.
+    var ending: [EndedRun] = []
+    var endsBeingRecorded = 0
     var loaded = false
     /// Whether `run()` was called, and whether its main loop has ended.
     var entered = false
@@ -204,8 +208,16 @@ public actor JobScheduler: Service {
                         }
                     }
                 }
-                while let request = pool.nextToStart() {
-                    group.addTask { await self.execute(request) }
+                var starting: [RunRequest] = []
+                while let request = pool.nextToStart() { starting.append(request) }
+                if !starting.isEmpty {
+                    group.addTask { await self.startRuns(starting) }
+                }
+                if !ending.isEmpty {
+                    let batch = ending
+                    ending = []
+                    endsBeingRecorded += batch.count
+                    group.addTask { await self.recordEnds(batch) }
                 }
                 if pool.waitingVersion != listedWaitingVersion {
                     // The job list shows each job's waiting runs: it is computed again.
@@ -235,7 +247,8 @@ public actor JobScheduler: Service {
     /// the main loop waits, nothing is due at the clock's time, no signal is pending, and no
     /// run (services aside) is going on or waiting for a worker.
     var isIdleNow: Bool {
-        guard parked, !stopping, pool.busy == 0, pool.queuedCount == 0, !wakeup.isPending else { return false }
+        guard parked, !stopping, pool.busy == 0, pool.queuedCount == 0, ending.isEmpty, endsBeingRecorded == 0,
+              !wakeup.isPending else { return false }
         return nextDeadline().map { $0 > clock.now() } ?? true
     }
 

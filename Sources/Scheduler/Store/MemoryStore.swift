@@ -183,23 +183,29 @@ package final class MemoryStore: SchedulerStore {
         }
     }
 
-    package func startRun(_ start: RunStart) async throws -> RunStart.Outcome {
-        try await start.fire?.wait()
-        if let reason = claim(start) { return .refused(reason) }
-        return .started(write { $0.insert(start.record(id: 0)) })
+    package func startRuns(_ starts: [RunStart]) async throws -> [RunStart.Outcome] {
+        for start in starts { try await start.fire?.wait() }
+        return write { contents in
+            starts.map { start in
+                if let reason = claim(start) { return .refused(reason) }
+                return .started(contents.insert(start.record(id: 0)))
+            }
+        }
     }
 
     package func setPID(_ id: Int64, pid: Int32) async throws {
         write { $0.runs[id]?.pid = pid }
     }
 
-    package func finishRun(_ id: Int64, _ outcome: RunOutcome) async throws -> RunRecord? {
-        precondition(outcome.status.isFinal, "finish needs a final status")
+    package func finishRuns(_ ends: [(id: Int64, outcome: RunOutcome)]) async throws -> [RunRecord?] {
+        precondition(ends.allSatisfy { $0.outcome.status.isFinal }, "finish needs a final status")
         return write { contents in
-            guard let run = contents.runs[id], run.status == .running else { return nil }
-            let finished = outcome.applied(to: run)
-            contents.runs[id] = finished
-            return finished
+            ends.map { id, outcome in
+                guard let run = contents.runs[id], run.status == .running else { return nil }
+                let finished = outcome.applied(to: run)
+                contents.runs[id] = finished
+                return finished
+            }
         }
     }
 

@@ -18,7 +18,7 @@ public struct RunStore: Sendable {
     func start(job: String, trigger: RunTrigger, attempt: Int = 1, scheduledAt: Date?, startedAt: Date, pid: Int32? = nil) async throws -> RunRecord {
         let record = RunRecord(id: 0, job: job, trigger: trigger, attempt: attempt, status: .running,
                                scheduledAt: scheduledAt, startedAt: startedAt, pid: pid)
-        return try await insert(record)
+        return try await insert([record])[0]
     }
 
     /// Records triggers that did not start a run (`concurrency: forbid` while one was active),
@@ -34,9 +34,10 @@ public struct RunStore: Sendable {
         }
     }
 
-    func insert(_ record: RunRecord) async throws -> RunRecord {
+    /// Inserts rows in one transaction.
+    func insert(_ records: [RunRecord]) async throws -> [RunRecord] {
         do {
-            return try await committer.write { db in try Self.insert(record, db) }
+            return try await committer.write { db in try records.map { try Self.insert($0, db) } }
         } catch {
             throw storeError(error)
         }
@@ -71,28 +72,35 @@ public struct RunStore: Sendable {
     /// finished twice; returns the final record, or nil when the row was not running.
     @discardableResult
     func finish(_ id: Int64, _ outcome: RunOutcome) async throws -> RunRecord? {
-        precondition(outcome.status.isFinal, "finish needs a final status")
+        try await finish([(id: id, outcome: outcome)])[0]
+    }
+
+    /// The same for many runs, in one transaction.
+    func finish(_ ends: [(id: Int64, outcome: RunOutcome)]) async throws -> [RunRecord?] {
+        precondition(ends.allSatisfy { $0.outcome.status.isFinal }, "finish needs a final status")
         do {
-            return try await committer.write { db in
-                let finished = Timestamp.format(outcome.finishedAt)
-                let sql = """
-                    UPDATE runs SET status = ?, finished_at = ?,
-                        duration_ms = max(0, CAST(round((julianday(?) - julianday(started_at)) * 86400000) AS INTEGER)),
-                        exit_code = ?, signal = ?, output = ?, output_truncated = ?, output_streams = ?, error = ?, pid = coalesce(?, pid),
-                        cpu_ms = ?
-                    WHERE id = ? AND status = 'running'
-                    RETURNING \(Self.columns)
-                    """
-                // The row as written comes back from the update itself: no second statement.
-                let row = try Row.fetchOne(db.cachedStatement(sql: sql),
-                                           arguments: [outcome.status.rawValue, finished, finished, outcome.exitCode, outcome.signal,
-                                                       outcome.output, outcome.outputTruncated, outcome.outputStreams.map(OutputSegment.encode),
-                                                       outcome.error, outcome.pid, outcome.cpuMs, id])
-                return row.map(Self.record)
-            }
+            return try await committer.write { db in try ends.map { try Self.finish($0.id, $0.outcome, db) } }
         } catch {
             throw storeError(error)
         }
+    }
+
+    static func finish(_ id: Int64, _ outcome: RunOutcome, _ db: Database) throws -> RunRecord? {
+        let finished = Timestamp.format(outcome.finishedAt)
+        let sql = """
+            UPDATE runs SET status = ?, finished_at = ?,
+                duration_ms = max(0, CAST(round((julianday(?) - julianday(started_at)) * 86400000) AS INTEGER)),
+                exit_code = ?, signal = ?, output = ?, output_truncated = ?, output_streams = ?, error = ?, pid = coalesce(?, pid),
+                cpu_ms = ?
+            WHERE id = ? AND status = 'running'
+            RETURNING \(Self.columns)
+            """
+        // The row as written comes back from the update itself: no second statement.
+        let row = try Row.fetchOne(db.cachedStatement(sql: sql),
+                                   arguments: [outcome.status.rawValue, finished, finished, outcome.exitCode, outcome.signal,
+                                               outcome.output, outcome.outputTruncated, outcome.outputStreams.map(OutputSegment.encode),
+                                               outcome.error, outcome.pid, outcome.cpuMs, id])
+        return row.map(Self.record)
     }
 
     /// Marks every row still `running` as `interrupted`: at start-up, such rows were left by a

@@ -43,25 +43,27 @@ extension SchedulerDatabase: SchedulerStore {
 
     package func interruptLeftovers(at now: Date) async throws -> [RunRecord] { try await runs.interruptLeftovers(at: now) }
 
-    package func startRun(_ start: RunStart) async throws -> RunStart.Outcome {
-        // Queued after the fire, so committed with it or after it.
-        let record = try await runs.insert(start.record(id: 0))
-        do {
-            // Committed by then; waiting reports a fire that failed.
-            try await start.fire?.wait()
-        } catch {
-            // The run does not start, and its row says why rather than staying `running`. If
-            // even that fails, the next start marks the row interrupted.
-            _ = try? await runs.finish(record.id, RunOutcome(status: .failed, finishedAt: start.startedAt,
-                                                             error: "not started: its fire could not be recorded (\(error))"))
-            throw error
+    package func startRuns(_ starts: [RunStart]) async throws -> [RunStart.Outcome] {
+        // Queued after their fires, so committed with them or after them.
+        let records = try await runs.insert(starts.map { $0.record(id: 0) })
+        for start in starts {
+            do {
+                // Committed by then; waiting reports a fire that failed.
+                try await start.fire?.wait()
+            } catch {
+                // The runs do not start, and their rows say why rather than staying `running`.
+                // If even that fails, the next start marks the rows interrupted.
+                let outcome = RunOutcome(status: .failed, finishedAt: start.startedAt, error: "not started: its fire could not be recorded (\(error))")
+                _ = try? await runs.finish(records.map { (id: $0.id, outcome: outcome) })
+                throw error
+            }
         }
-        return .started(record)
+        return records.map(RunStart.Outcome.started)
     }
 
     package func setPID(_ id: Int64, pid: Int32) async throws { try await runs.setPID(id, pid: pid) }
 
-    package func finishRun(_ id: Int64, _ outcome: RunOutcome) async throws -> RunRecord? { try await runs.finish(id, outcome) }
+    package func finishRuns(_ ends: [(id: Int64, outcome: RunOutcome)]) async throws -> [RunRecord?] { try await runs.finish(ends) }
 
     package func recordSkipped(_ skips: [RunSkip]) async throws -> [RunRecord] { try await runs.recordSkipped(skips) }
 

@@ -9,7 +9,7 @@ import SchedulerAPI
 /// it; everything else reads through `StoreReader`.
 ///
 /// What every store guarantees, checked for each by `StoreContractTests`:
-/// - a run's start and end, skips, and fires are durable when their call returns;
+/// - runs' starts and ends, skips, and fires are durable when their call returns;
 /// - `fire` of a `RunStart` is durable no later than the start row (a crash never fires a
 ///   slot twice), while `recordFires` itself does not wait;
 /// - `finishRun` changes only a running row, so a run is never finished twice;
@@ -38,14 +38,27 @@ package protocol SchedulerStore: StoreReader {
 
     /// Marks the runs a stopped daemon left `running` as interrupted; returns them as they were.
     func interruptLeftovers(at now: Date) async throws -> [RunRecord]
-    /// Records a run's start, or refuses it.
-    func startRun(_ start: RunStart) async throws -> RunStart.Outcome
+    /// Records runs' starts in one write, or refuses some; one outcome per start, in order.
+    func startRuns(_ starts: [RunStart]) async throws -> [RunStart.Outcome]
     func setPID(_ id: Int64, pid: Int32) async throws
-    /// Writes a run's final status; nil when the row was not running.
-    func finishRun(_ id: Int64, _ outcome: RunOutcome) async throws -> RunRecord?
+    /// Writes runs' final statuses in one write; for each, the final record, or nil when the
+    /// row was not running.
+    func finishRuns(_ ends: [(id: Int64, outcome: RunOutcome)]) async throws -> [RunRecord?]
     /// Records triggers that started no run, in one transaction.
     func recordSkipped(_ skips: [RunSkip]) async throws -> [RunRecord]
     /// Deletes finished runs beyond the newest `keepPerJob` of each job and those started
     /// before `olderThan`; returns how many went.
     func pruneHistory(keepPerJob: Int?, olderThan: Date?) async throws -> Int
+}
+
+extension SchedulerStore {
+    /// Records one run's start, or refuses it.
+    package func startRun(_ start: RunStart) async throws -> RunStart.Outcome {
+        try await startRuns([start])[0]
+    }
+
+    /// Writes one run's final status; nil when the row was not running.
+    package func finishRun(_ id: Int64, _ outcome: RunOutcome) async throws -> RunRecord? {
+        try await finishRuns([(id: id, outcome: outcome)])[0]
+    }
 }
