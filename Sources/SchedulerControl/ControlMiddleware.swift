@@ -18,7 +18,7 @@ struct ControlMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let known = peers.peer(of: context.channel)
         guard let peer = known == nil ? await PeerCredentials.of(context.channel) : known,
-              peer.isAllowed(daemonUID: daemonUID, group: socketGroup) else {
+              await peer.isAllowed(daemonUID: daemonUID, group: socketGroup) else {
             logger.warning("control request refused: peer not allowed", metadata: ["schedd.path": "\(request.uri.path)"])
             return Self.error(.forbidden, APIError(.init(rawValue: "forbidden"), "only root, the daemon's user and members of the socket group may use schedd's socket"))
         }

@@ -117,7 +117,7 @@ struct ControlRoutes {
 
     static func caller(_ context: ControlContext) async -> Caller {
         guard let peer = await PeerCredentials.of(context.channel) else { return Caller(description: "unknown caller", metadata: [:]) }
-        let name = AccountDatabase.user(uid: peer.uid)?.name
+        let name = await PeerAccounts.shared.account(uid: peer.uid).name
         return Caller(description: "uid \(peer.uid)" + (name.map { " (\($0))" } ?? ""), metadata: [
             "schedd.caller_uid": .stringConvertible(peer.uid), "schedd.caller_pid": .stringConvertible(peer.pid),
             "schedd.caller": "\(name ?? String(peer.uid))",

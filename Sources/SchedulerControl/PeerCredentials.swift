@@ -34,27 +34,15 @@ struct PeerCredentials {
 
     /// Whether `uid`/`gid` may talk to a daemon running as `daemonUID` with socket group
     /// `group` (nil: none).
-    func isAllowed(daemonUID: uid_t, group: gid_t?) -> Bool {
+    func isAllowed(daemonUID: uid_t, group: gid_t?) async -> Bool {
         if isPlainlyAllowed(daemonUID: daemonUID, group: group) { return true }
         guard let group else { return false }
-        return Self.groups(of: uid).contains(group)
+        return await PeerAccounts.shared.account(uid: uid).groups.contains(group)
     }
 
     /// Allowed without asking the account database (which may block): root, the daemon's user,
     /// or the socket group as the peer's primary group.
     func isPlainlyAllowed(daemonUID: uid_t, group: gid_t?) -> Bool {
         uid == 0 || uid == daemonUID || (group.map { $0 == gid } ?? false)
-    }
-
-    /// The supplementary groups of a user, from the account database.
-    static func groups(of uid: uid_t) -> [gid_t] {
-        guard let user = AccountDatabase.user(uid: uid) else { return [] }
-        var count: Int32 = 64
-        var groups = [gid_t](repeating: 0, count: Int(count))
-        if getgrouplist(user.name, user.gid, &groups, &count) < 0 {
-            groups = [gid_t](repeating: 0, count: Int(count))
-            _ = getgrouplist(user.name, user.gid, &groups, &count)
-        }
-        return Array(groups.prefix(Int(max(0, count))))
     }
 }

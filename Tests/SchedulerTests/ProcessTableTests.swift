@@ -1,3 +1,4 @@
+import Logging
 import Testing
 @testable import Scheduler
 
@@ -26,4 +27,37 @@ import Testing
         #expect((status?.count ?? 0) > 16)
         #expect(status.map { String(decoding: $0, as: UTF8.self).hasPrefix("Name:") } == true)
     }
+}
+
+@Suite struct ProcessSweeperTests {
+    /// Sweeps asked for while a look is under way are looked for at once: the interval is
+    /// only for runs whose processes were found and wait to die. (Sweeps asked for during a
+    /// look used to wait the whole interval, a minute here.)
+    @Test func sweepsOfRunsWithNothingLeftReturnWithoutWaitingTheInterval() async throws {
+        let sweeper = ProcessSweeper(instanceID: "test-\(UInt64.random(in: 0...UInt64.max))", logger: Logger(label: "test"),
+                                     interval: .seconds(60), useCgroups: false)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await sweeper.run() }
+            let done = Counter()
+            try await withThrowingTaskGroup(of: Void.self) { sweeps in
+                for runID in 1...40 {
+                    sweeps.addTask {
+                        // Spread over several looks.
+                        try await Task.sleep(for: .microseconds(runID * 500))
+                        await sweeper.sweep(job: "j", runID: Int64(runID), grace: .seconds(1))
+                        await done.add()
+                    }
+                }
+                try await waitFor("every sweep to return", seconds: 20) { await done.value == 40 }
+                try await sweeps.waitForAll()
+            }
+            await sweeper.stop()
+            try await group.waitForAll()
+        }
+    }
+}
+
+actor Counter {
+    private(set) var value = 0
+    func add() { value += 1 }
 }

@@ -1,3 +1,4 @@
+import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -6,6 +7,17 @@ import Glibc
 /// `getgr*_r`: runs start concurrently, and `getpwnam` and its kin return one static buffer
 /// that another thread's lookup overwrites (a run could get another user's home).
 package enum AccountDatabase {
+    /// Look-ups may read files or ask NSS (LDAP, sssd) over the network: they run here, off
+    /// the cooperative pool and the event loops.
+    private static let queue = DispatchQueue(label: "schedd.accounts", attributes: .concurrent)
+
+    /// Runs `lookUp` on the account queue.
+    package static func off<T: Sendable>(_ lookUp: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            queue.async { continuation.resume(returning: lookUp()) }
+        }
+    }
+
     package struct User {
         package var uid: uid_t
         package var gid: gid_t

@@ -24,6 +24,8 @@ public actor ProcessSweeper {
         var waiters: [CheckedContinuation<Void, Never>] = []
         /// A leftover of a daemon that died: its cgroup goes once it is empty.
         var removeWhenEmpty = false
+        /// Whether a pass has looked for its processes yet.
+        var looked = false
     }
 
     /// How the processes of runs are found.
@@ -124,7 +126,10 @@ public actor ProcessSweeper {
                 continue
             }
             await pass()
-            if !pending.isEmpty { await Pause.ignoringCancellation(interval) }
+            // Runs added while the pass looked are looked for at once; only runs whose
+            // processes were found and signalled wait for the next look. (Pausing for those
+            // added meanwhile held each run's end for the interval when runs end often.)
+            if !pending.isEmpty && pending.values.allSatisfy(\.looked) { await Pause.ignoringCancellation(interval) }
         }
         for (_, entry) in pending { entry.waiters.forEach { $0.resume() } }
         pending = [:]
@@ -203,6 +208,8 @@ public actor ProcessSweeper {
                 pending[marker] = nil
                 continue
             }
+            entry.looked = true
+            pending[marker] = entry
             if let terminatedAt = entry.terminatedAt {
                 if now - terminatedAt >= entry.grace {
                     overdue[marker] = pids
