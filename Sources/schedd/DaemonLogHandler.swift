@@ -108,18 +108,20 @@ struct DaemonLogHandler: LogHandler {
         JSONValue.string(value).serialized()
     }
 
-    private static let lock = Mutex(())
+    /// Where every handler's lines go: one writer, so that lines never interleave.
+    static let writer = Mutex<LogWriter?>(nil)
 
-    /// One write(2) per line, so lines from several threads never interleave.
-    static func write(_ line: String) {
-        lock.withLock { _ in
-            var bytes = Array(line.utf8)
-            var offset = 0
-            while offset < bytes.count {
-                let n = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress! + offset, $0.count - offset) }
-                if n <= 0 { break }
-                offset += n
-            }
+    /// Starts the writer for `format`; called once, when logging is set up.
+    static func startWriter(format: Format) -> LogWriter {
+        let started = LogWriter { dropped in
+            render(format: format, level: .warning, message: "log lines dropped: stderr did not take them fast enough",
+                   metadata: ["schedd.dropped": .stringConvertible(dropped)], date: Date()) + "\n"
         }
+        writer.withLock { $0 = started }
+        return started
+    }
+
+    static func write(_ line: String) {
+        writer.withLock { $0 }?.write(line)
     }
 }

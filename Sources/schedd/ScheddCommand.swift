@@ -84,7 +84,19 @@ struct ScheddCommand: AsyncParsableCommand {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         let environment = ProcessInfo.processInfo.environment
         let format = DaemonLogHandler.Format(rawValue: logFormat) ?? .automatic(environment: environment)
+        let logWriter = DaemonLogHandler.startWriter(format: format)
         LoggingSystem.bootstrap { label in DaemonLogHandler(label: label, format: format, level: level) }
+        do {
+            try await runDaemon(environment: environment)
+        } catch {
+            // What was logged on the way out (why it did not start) is written before it exits.
+            await logWriter.flush()
+            throw error
+        }
+        await logWriter.flush()
+    }
+
+    func runDaemon(environment: [String: String]) async throws {
         let logger = Logger(label: "schedd")
         Self.raiseFileLimit()
         let notifier = SystemdNotifier(environment: environment)

@@ -1,0 +1,90 @@
+import Dispatch
+import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Writes the daemon's log lines to stderr from a thread of its own, so that a logging task
+/// never blocks in write(2) (journald busy, a pipe nobody reads) holding a thread of the
+/// cooperative pool. Lines wait in a buffer bounded by `limit` bytes; past it they are
+/// dropped and counted, and the count is written after the lines queued before them.
+///
+/// A thread rather than a Service: logging works before the services start and after they
+/// end.
+final class LogWriter: Sendable {
+    private struct State {
+        var lines: [String] = []
+        var bytes = 0
+        var dropped = 0
+        var flushWaiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let state = Mutex(State())
+    private let pending = DispatchSemaphore(value: 0)
+    private let fd: Int32
+    let limit: Int
+    /// The line that says how many lines were dropped, in the log's format.
+    private let droppedLine: @Sendable (Int) -> String
+
+    init(fd: Int32 = 2, limit: Int = 4 << 20, droppedLine: @escaping @Sendable (Int) -> String) {
+        self.fd = fd
+        self.limit = limit
+        self.droppedLine = droppedLine
+        let thread = Thread { [self] in loop() }
+        thread.name = "schedd-log"
+        thread.start()
+    }
+
+    /// Queues a line (with its newline); never waits.
+    func write(_ line: String) {
+        let queued = state.withLock { state -> Bool in
+            guard state.bytes + line.utf8.count <= limit else {
+                state.dropped += 1
+                return false
+            }
+            state.lines.append(line)
+            state.bytes += line.utf8.count
+            return true
+        }
+        if queued { pending.signal() }
+    }
+
+    /// Returns once every line queued before it is written.
+    func flush() async {
+        await withCheckedContinuation { continuation in
+            state.withLock { $0.flushWaiters.append(continuation) }
+            pending.signal()
+        }
+    }
+
+    private func loop() {
+        while true {
+            pending.wait()
+            let (lines, dropped, waiters) = state.withLock { state in
+                defer {
+                    state.lines = []
+                    state.bytes = 0
+                    state.dropped = 0
+                    state.flushWaiters = []
+                }
+                return (state.lines, state.dropped, state.flushWaiters)
+            }
+            // The lines were queued before the buffer filled, and the drops came after them.
+            if !lines.isEmpty { writeAll(lines.joined()) }
+            if dropped > 0 { writeAll(droppedLine(dropped)) }
+            waiters.forEach { $0.resume() }
+        }
+    }
+
+    private func writeAll(_ text: String) {
+        var bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return }
+            offset += n
+        }
+    }
+}
