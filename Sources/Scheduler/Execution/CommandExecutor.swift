@@ -108,10 +108,22 @@ public struct CommandExecutor: JobExecutor {
     public func execute(_ request: ExecutionRequest) async throws -> ExecutionOutcome {
         let spec = request.spec
         let account: Account
-        do {
-            account = try Account.lookup(user: spec.user, group: spec.group)
-        } catch {
-            return ExecutionOutcome(ending: .failed(error.message))
+        if spec.user == nil && spec.group == nil {
+            account = .daemon
+        } else {
+            // The account database may be files or NSS over the network: off the pool.
+            let (user, group) = (spec.user, spec.group)
+            let found = await AccountDatabase.off { () -> Result<Account, APIError> in
+                do throws(APIError) {
+                    return .success(try Account.lookup(user: user, group: group))
+                } catch {
+                    return .failure(error)
+                }
+            }
+            switch found {
+            case let .success(looked): account = looked
+            case let .failure(error): return ExecutionOutcome(ending: .failed(error.message))
+            }
         }
         let env = Self.environment(for: request, account: account, instanceID: sweeper.instanceID)
         let argv: [String]
