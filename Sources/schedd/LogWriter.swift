@@ -17,7 +17,8 @@ final class LogWriter: Sendable {
         var lines: [String] = []
         var bytes = 0
         var dropped = 0
-        var flushWaiters: [CheckedContinuation<Void, Never>] = []
+        var flushWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
+        var nextWaiter = 0
     }
 
     private let state = Mutex(State())
@@ -50,11 +51,35 @@ final class LogWriter: Sendable {
         if queued { pending.signal() }
     }
 
-    /// Returns once every line queued before it is written.
-    func flush() async {
-        await withCheckedContinuation { continuation in
-            state.withLock { $0.flushWaiters.append(continuation) }
-            pending.signal()
+    /// Returns once every line queued before it is written, or after `limit` (stderr may be
+    /// a pipe nobody reads: a daemon on its way out must not wait for it for ever).
+    func flush(limit: Duration = .seconds(2)) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.written() }
+            group.addTask { try? await Task.sleep(for: limit) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Waits until the writer has written what was queued before; returns at once when the
+    /// waiting task is cancelled.
+    private func written() async {
+        let id = state.withLock { state -> Int in
+            state.nextWaiter += 1
+            return state.nextWaiter
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let cancelled = state.withLock { state -> Bool in
+                    if Task.isCancelled { return true }
+                    state.flushWaiters[id] = continuation
+                    return false
+                }
+                if cancelled { continuation.resume() } else { pending.signal() }
+            }
+        } onCancel: {
+            state.withLock { $0.flushWaiters.removeValue(forKey: id) }?.resume()
         }
     }
 
@@ -66,9 +91,9 @@ final class LogWriter: Sendable {
                     state.lines = []
                     state.bytes = 0
                     state.dropped = 0
-                    state.flushWaiters = []
+                    state.flushWaiters = [:]
                 }
-                return (state.lines, state.dropped, state.flushWaiters)
+                return (state.lines, state.dropped, Array(state.flushWaiters.values))
             }
             // The lines were queued before the buffer filled, and the drops came after them.
             if !lines.isEmpty { writeAll(lines.joined()) }

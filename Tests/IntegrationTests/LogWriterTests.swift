@@ -7,6 +7,12 @@ import Glibc
 
 /// The daemon's log never makes a logging task wait for stderr.
 @Suite struct LogWriterTests {
+    init() {
+        // A writer thread may still write when a test closes the pipe's read end: EPIPE,
+        // not a signal that ends the test process.
+        signal(SIGPIPE, SIG_IGN)
+    }
+
     /// A pipe nobody reads: writing goes on without waiting, what does not fit is counted, and
     /// once the reader drains the pipe it gets the lines that fitted, then the count.
     @Test func aStderrThatIsNotReadNeverBlocksALogger() async throws {
@@ -39,6 +45,19 @@ import Glibc
         #expect(dropped > 0 && countLine > 0)
         #expect(lines[..<countLine].allSatisfy { $0 == Substring(line.dropLast()) })
         #expect(countLine + dropped <= 5_000)
-        close(fds[1])
+        // The write end stays open: the writer thread may still write to it, and a closed
+        // descriptor's number may be reused by another test.
+    }
+
+    /// A flush has a way out: with stderr never read, it gives up after its limit.
+    @Test func aFlushDoesNotWaitForEverForAStderrNobodyReads() async throws {
+        var fds: [Int32] = [0, 0]
+        #expect(pipe(&fds) == 0)
+        // Only the read end is closed (the writer then gets EPIPE): see above.
+        defer { close(fds[0]) }
+        let writer = LogWriter(fd: fds[1], limit: 1 << 20) { "dropped \($0)\n" }
+        // More than the pipe holds: the writer thread stays blocked in write(2).
+        for _ in 0..<2_000 { writer.write(String(repeating: "y", count: 99) + "\n") }
+        await writer.flush(limit: .milliseconds(100))
     }
 }

@@ -166,10 +166,8 @@ extension JobScheduler {
 
     /// A run that has ended, its end not yet written.
     struct EndedRun: Sendable {
-        var request: RunRequest
-        var record: RunRecord
+        var run: BegunRun
         var outcome: RunOutcome
-        var logger: Logger
     }
 
     /// Starts the runs that got a worker in one turn: their start rows in one write, then
@@ -273,14 +271,14 @@ extension JobScheduler {
         var outcome = end.outcome(at: clock.now(), timeout: spec.timeout)
         outcome.pid = pid.value
         outcome.cpuMs = cpuMs
-        await ended(EndedRun(request: run.request, record: run.record, outcome: outcome, logger: runLogger))
+        await ended(EndedRun(run: run, outcome: outcome))
     }
 
     /// A run's outcome is known: its worker is free at once, and its end is written with the
     /// others of this turn.
-    func ended(_ run: EndedRun) {
-        pool.finished(run.request)
-        ending.append(run)
+    func ended(_ end: EndedRun) {
+        pool.finished(end.run.request)
+        ending.append(end)
         wakeup.signal()
     }
 
@@ -294,11 +292,12 @@ extension JobScheduler {
         }
         var written: [RunRecord?]?
         do {
-            written = try await store.finishRuns(batch.map { (id: $0.record.id, outcome: $0.outcome) })
+            written = try await store.finishRuns(batch.map { (id: $0.run.record.id, outcome: $0.outcome) })
         } catch {
-            for run in batch { run.logger.critical("cannot record the end of a run", metadata: ["schedd.error": "\(error)"]) }
+            for end in batch { end.run.logger.critical("cannot record the end of a run", metadata: ["schedd.error": "\(error)"]) }
         }
-        for (index, run) in batch.enumerated() {
+        for (index, end) in batch.enumerated() {
+            let run = end.run
             var final = run.record
             if let written {
                 if let finished = written[index] {
@@ -312,7 +311,7 @@ extension JobScheduler {
             }
             if !final.status.isFinal {
                 // What the run ended with, as far as this process knows, though it is not on disk.
-                final = run.outcome.applied(to: run.record)
+                final = end.outcome.applied(to: run.record)
             }
             active[run.record.id] = nil
             if final.status.isFailure {
