@@ -25,6 +25,7 @@ struct ControlRoutes {
         (.get, "/v1/status"), (.get, "/v1/jobs"), (.post, "/v1/jobs"), (.get, "/v1/jobs/{name}"),
         (.put, "/v1/jobs/{name}"), (.delete, "/v1/jobs/{name}"), (.post, "/v1/jobs/{name}/run"),
         (.post, "/v1/jobs/{name}/cancel"), (.post, "/v1/jobs/{name}/pause"), (.post, "/v1/jobs/{name}/resume"),
+        (.post, "/v1/jobs/{name}/start"), (.post, "/v1/jobs/{name}/stop"), (.post, "/v1/jobs/{name}/restart"),
         (.get, "/v1/export"), (.get, "/v1/runs"), (.get, "/v1/runs/{id}"), (.post, "/v1/runs/{id}/cancel"),
         (.post, "/v1/reload"), (.get, "/v1/events"),
     ]
@@ -66,6 +67,24 @@ struct ControlRoutes {
             let name = try context.parameters.require("name")
             try await engine.resume(name)
             audit("job resumed over the API", await Self.caller(context), ["schedd.job": "\(name)"])
+            return try await show(name)
+        }
+        router.post("/v1/jobs/:name/start") { _, context in
+            let name = try context.parameters.require("name")
+            try await engine.startService(name)
+            audit("service started over the API", await Self.caller(context), ["schedd.job": "\(name)"])
+            return try await show(name)
+        }
+        router.post("/v1/jobs/:name/stop") { _, context in
+            let name = try context.parameters.require("name")
+            try await engine.stopService(name)
+            audit("service stopped over the API", await Self.caller(context), ["schedd.job": "\(name)"])
+            return try await show(name)
+        }
+        router.post("/v1/jobs/:name/restart") { _, context in
+            let name = try context.parameters.require("name")
+            try await engine.restartService(name)
+            audit("service restarted over the API", await Self.caller(context), ["schedd.job": "\(name)"])
             return try await show(name)
         }
         router.get("/v1/export") { request, _ in
@@ -152,13 +171,16 @@ struct ControlRoutes {
     func summaries(_ infos: [JobInfo]) async throws -> [JobSummary] {
         let lastRuns = try await store.runs(ids: infos.compactMap(\.state.lastRunID))
         let waiting = await engine.waitingRuns()
+        let services = infos.contains { $0.spec.isService } ? await engine.serviceStates() : [:]
         return infos.map { info in
-            JobSummary(name: info.name, state: info.problem == nil ? JobSummary.state(of: info) : "invalid",
+            let service = info.problem == nil ? services[info.name] : nil
+            return JobSummary(name: info.name, state: service?.state ?? (info.problem == nil ? JobSummary.state(of: info) : "invalid"),
                        pauseReason: info.problem ?? info.state.pauseReason,
                        schedule: info.spec.schedule, service: info.spec.isService,
                        // A job that cannot fire has no next run, whatever its schedule says.
                        nextRunAt: info.state.paused || !info.spec.isEnabled ? nil : info.state.nextRunAt,
-                       lastRun: info.state.lastRunID.flatMap { lastRuns[$0] }, origin: info.origin, queued: waiting[info.name])
+                       lastRun: info.state.lastRunID.flatMap { lastRuns[$0] }, origin: info.origin, queued: waiting[info.name],
+                       reason: service?.reason ?? (info.state.paused ? info.state.pauseReason : info.problem))
         }
     }
 

@@ -79,7 +79,7 @@ struct SchedctlCommand: AsyncParsableCommand {
         subcommands: [
             StatusCommand.self, ListCommand.self, ShowCommand.self, ApplyCommand.self, ValidateCommand.self,
             NextCommand.self, ExportCommand.self, RemoveCommand.self, RunCommand.self, CancelCommand.self,
-            PauseCommand.self, ResumeCommand.self, HistoryCommand.self, LogsCommand.self, EventsCommand.self,
+            PauseCommand.self, ResumeCommand.self, StartCommand.self, StopCommand.self, RestartCommand.self, HistoryCommand.self, LogsCommand.self, EventsCommand.self,
             ReloadCommand.self,
         ])
 

@@ -199,6 +199,78 @@ func job(_ fields: String) -> String { #"{"jobs": [{"name": "j", "shell": "true"
         #expect(issues(job(#""on_failure": "pagr""#), context) == [#"jobs[0] "j": on_failure: no job named "pagr" (did you mean "pager"?)"#])
     }
 
+    @Test func orderRequirementsAndReadiness() throws {
+        let file = try decode("""
+            {"defaults": {"ready_timeout": "2m", "requires_wait": "30s"},
+             "jobs": [{"name": "db", "shell": "db", "restart": "always", "ready_check": ["pg_isready", "-q"], "ready_interval": "500ms",
+                       "restart_limit": "none", "restart_delay_max": "10s", "restart_reset_after": "1m"},
+                      {"name": "app", "shell": "app", "restart": "on-failure", "requires": ["db"], "ready_after": "3s"},
+                      {"name": "nightly", "shell": "x", "schedule": "@daily", "after": ["app"], "requires": ["db", "app"]}]}
+            """)
+        let db = file.jobs[0], app = file.jobs[1], nightly = file.jobs[2]
+        #expect(db.readyCheck == .command(["pg_isready", "-q"]))
+        #expect(db.readyInterval == .milliseconds(500) && db.readyTimeout == .seconds(120))
+        #expect(db.restartLimit == RestartLimit.none && db.restartDelayMax == .seconds(10) && db.restartResetAfter == .seconds(60))
+        #expect(db.requiresWait == nil, "a service waits as long as it takes")
+        #expect(app.requires == ["db"] && app.readyAfter == .seconds(3) && app.readyTimeout == .seconds(120))
+        #expect(nightly.after == ["app"] && nightly.requires == ["db", "app"] && nightly.requiresWait == .seconds(30))
+        #expect(nightly.readyTimeout == nil, "ready_* defaults reach services only")
+        #expect(nightly.dependencies == ["db", "app"])
+        let again = try decode(file.json.serialized())
+        #expect(again == file)
+        #expect(file.json.serialized().contains(#""restart_limit":"none""#))
+    }
+
+    @Test func orderAndRequirementErrors() {
+        let services = #"{"name": "db", "shell": "db", "restart": "always"}"#
+        func file(_ fields: String) -> String { #"{"jobs": [\#(services), {"name": "j", "shell": "true", \#(fields)}]}"# }
+        #expect(issues(file(#""requires": ["dbb"]"#)) == [#"jobs[1] "j": requires[0]: no job named "dbb" (did you mean "db"?)"#])
+        #expect(issues(file(#""requires": ["j"]"#)) == [#"jobs[1] "j": requires[0]: a job cannot require itself"#])
+        #expect(issues(file(#""after": ["j", "db", "db"]"#)) == [
+            #"jobs[1] "j": after[0]: a job cannot be ordered after itself"#, #"jobs[1] "j": after[2]: "db" is listed twice"#,
+        ])
+        #expect(issues(file(#""after": "db""#)) == [#"jobs[1] "j": after: expected an array of job names, got a string"#])
+        #expect(issues(#"{"jobs": [{"name": "a", "shell": "a"}, {"name": "j", "shell": "true", "requires": ["a"]}]}"#) == [
+            #"jobs[1] "j": requires[0]: "a" is not a service: only a service (restart: "on-failure" or "always") can be required; use "after" to run after a job"#,
+        ])
+        #expect(issues(file(#""ready_after": "1s", "ready_check": "true""#)) == [
+            #"jobs[1] "j": ready_after: only applies to a service: set "restart" to "on-failure" or "always""#,
+            #"jobs[1] "j": ready_check: only applies to a service: set "restart" to "on-failure" or "always""#,
+        ])
+        #expect(issues(file(#""restart": "always", "ready_after": "1s", "ready_check": "true", "requires_wait": "5s""#)) == [
+            #"jobs[1] "j": requires_wait: a service waits for what it requires as long as it takes; requires_wait applies to scheduled and triggered jobs"#,
+            #"jobs[1] "j": ready_after: "ready_after" and "ready_check" exclude each other: a service with a ready_check is ready when it passes"#,
+        ])
+        #expect(issues(file(#""restart": "always", "restart_limit": "never""#)) == [
+            #"jobs[1] "j": restart_limit: expected "none" or an object like {"burst": 5, "interval": "60s"}, got a string"#,
+        ])
+        #expect(issues(file(#""restart": "always", "restart_delay": "10s", "restart_delay_max": "5s""#)) == [
+            #"jobs[1] "j": restart_delay_max: is shorter than restart_delay (10s)"#,
+        ])
+    }
+
+    @Test func cyclesAreRefusedWithTheirPath() {
+        let text = #"""
+            {"jobs": [{"name": "a", "shell": "a", "restart": "always", "requires": ["b"]},
+                      {"name": "b", "shell": "b", "restart": "always", "after": ["c"]},
+                      {"name": "c", "shell": "c", "restart": "always", "requires": ["a"]},
+                      {"name": "d", "shell": "d", "after": ["a"]}]}
+            """#
+        #expect(issues(text) == [#"jobs[0] "a": requires: dependency cycle: a -> b -> c -> a"#])
+        // Through a job already in the database.
+        var context = rootContext
+        context.existingJobs = ["web"]
+        context.existingServices = ["web"]
+        context.existingDependencies = ["web": ["api"]]
+        #expect(issues(#"{"jobs": [{"name": "api", "shell": "a", "restart": "always", "after": ["web"]}]}"#, context) == [
+            #"jobs[0] "api": after: dependency cycle: api -> web -> api"#,
+        ])
+        // A job of the file replaces its stored definition: the stored edge is gone.
+        context.existingJobs = ["web", "api"]
+        context.existingDependencies = ["web": ["api"], "api": ["web"]]
+        #expect((try? decode(#"{"jobs": [{"name": "web", "shell": "w", "restart": "always"}]}"#, context)) != nil)
+    }
+
     @Test func accountsNeedRootAndMustExist() {
         #expect(issues(job(#""user": "root""#), userContext) == [#"jobs[0] "j": user: running a job as another user needs schedd to run as root"#])
         #expect(issues(job(#""user": "no-such-user-xyz""#)) == [#"jobs[0] "j": user: no such user "no-such-user-xyz" on this system"#])

@@ -417,8 +417,10 @@ import SchedulerAPI
     }
 
     @Test func restartDelayDoublesToAMinute() {
-        #expect(RetryPolicy.restartDelay(base: .seconds(1), recentStarts: 1) == .seconds(1))
-        #expect(RetryPolicy.restartDelay(base: .seconds(1), recentStarts: 3) == .seconds(4))
-        #expect(RetryPolicy.restartDelay(base: .seconds(1), recentStarts: 30) == .seconds(60))
+        #expect(RetryPolicy.restartDelay(base: .seconds(1), streak: 1, maximum: .seconds(60)) == .seconds(1))
+        #expect(RetryPolicy.restartDelay(base: .seconds(1), streak: 3, maximum: .seconds(60)) == .seconds(4))
+        #expect(RetryPolicy.restartDelay(base: .seconds(1), streak: 30, maximum: .seconds(60)) == .seconds(60))
+        #expect(RetryPolicy.restartDelay(base: .milliseconds(100), streak: 4, maximum: .milliseconds(300)) == .milliseconds(300))
+        #expect(RetryPolicy.restartDelay(base: .seconds(5), streak: 1, maximum: .seconds(1)) == .seconds(5))
     }
 }

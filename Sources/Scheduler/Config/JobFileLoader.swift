@@ -18,7 +18,8 @@ public struct JobFileLoader: Sendable {
     /// Applies the file atomically to `store`; any error changes nothing and names every
     /// problem. The engine calls it (`JobScheduler.apply(_:prune:dryRun:)`): it is the store's
     /// only writer.
-    func apply(to store: any SchedulerStore, prune: Bool = false, dryRun: Bool = false, now: Date = Date()) async throws -> ApplyResult {
+    func apply(to store: any SchedulerStore, prune: Bool = false, dryRun: Bool = false, now: Date = Date(),
+               graph: @Sendable () async throws -> DependencyGraph = { DependencyGraph() }) async throws -> ApplyResult {
         let data = try Self.read(path)
         // A file that is the whole set of jobs, byte for byte what was applied last, with no
         // job changed since, would change nothing: a restart with 10,000 jobs then skips
@@ -31,6 +32,7 @@ public struct JobFileLoader: Sendable {
         context.handlers = handlers
         // A pruning apply replaces the file's own jobs; the API's stay and may be referred to.
         context.existingJobs = try await prune ? store.jobNames(keptByPruneOf: .file, protectedFile: nil) : store.jobNames()
+        try await graph().fill(&context)
         let file = try JobFile(data: data, context: context)
         return try await store.applyJobs(file, prune: prune, dryRun: dryRun, now: now, source: source, origin: .file(path), protectedFile: nil)
     }

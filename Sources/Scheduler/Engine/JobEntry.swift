@@ -12,6 +12,17 @@ struct JobEntry {
     var nextDue: Date?
     /// Recent starts of a service, for `restart_limit`.
     var serviceStarts: [Date] = []
+    /// Restarts of a service in a row that did not stay up for `restart_reset_after`: the
+    /// restart delay doubles with each.
+    var restartStreak = 0
+    /// The active run of a service that has passed its readiness (`ready_after`, `ready_check`).
+    var readyRunID: Int64?
+    /// Stopped with `schedctl stop`: down until `start` or `restart` (or the daemon's next start).
+    var stoppedByHand = false
+    /// Why a service is down for what it requires; it starts again once that is ready.
+    var downBecause: String?
+    /// `schedctl restart`: the end of the active run starts the service again at once.
+    var restartRequested = false
 
     init(spec: JobSpec, state: JobState, defaultZone: ZoneRules) {
         self.spec = spec

@@ -55,6 +55,7 @@ extension JobScheduler {
         entry.state.pauseReason = reason
         jobs[job] = entry
         timers.removeAll { $0.request.spec.name == job && $0.request.trigger == .restart }
+        if entry.spec.isService { dropHeld(job: job, reason: "the job was paused (\(reason))") }
         do {
             try await store.saveStates([(job, entry.state)])
         } catch {
@@ -70,13 +71,80 @@ extension JobScheduler {
         entry.state.pauseReason = nil
         entry.state.consecutiveFailures = 0
         entry.serviceStarts = []
+        entry.restartStreak = 0
+        entry.stoppedByHand = false
         jobs[job] = entry
         try await store.saveStates([(job, entry.state)])
         events.publish(.jobResumed(job: job))
-        if entry.spec.isService && entry.spec.isEnabled && !active.values.contains(where: { $0.record.job == job }) {
+        if entry.spec.isService && entry.spec.isEnabled && !isUnderway(job) {
             await trigger(job, .manual, scheduledAt: nil, force: true)
         }
         wakeup.signal()
+    }
+
+    /// Whether a run of `job` is going on, waits for a worker, or waits for what it requires.
+    func isUnderway(_ job: String) -> Bool {
+        active.values.contains { $0.record.job == job } || pool.queued(job: job) > 0 || held.contains { $0.request.spec.name == job }
+    }
+
+    func service(named job: String) throws -> JobEntry {
+        guard let entry = jobs[job] else { throw APIError(.notFound, "no job named \"\(job)\"") }
+        guard entry.spec.isService else {
+            throw APIError(.invalidArgument, "\"\(job)\" is not a service (it has no \"restart\"): use `schedctl run \(job)` or `schedctl cancel \(job)`")
+        }
+        guard !stopping else { throw APIError(.conflict, "schedd is shutting down") }
+        return entry
+    }
+
+    /// Stops a service (`schedctl stop`): what requires it is stopped first, then it gets its
+    /// SIGTERM and `kill_grace`; it stays down, and is not restarted, until `startService` or
+    /// `restartService` (or the daemon's next start: a stop is not stored, unlike a pause).
+    public func stopService(_ job: String) throws {
+        var entry = try service(named: job)
+        entry.stoppedByHand = true
+        entry.restartRequested = false
+        jobs[job] = entry
+        timers.removeAll { $0.request.spec.name == job && $0.request.trigger == .restart }
+        pool.removeQueued(job: job, reason: "the service was stopped by schedctl")
+        dropHeld(job: job, reason: "the service was stopped by schedctl")
+        if active.values.contains(where: { $0.record.job == job }) { stopQueue[job] = "stopped by schedctl" }
+        stopDependents(of: job)
+        store.changes.bump()
+        wakeup.signal()
+    }
+
+    /// Starts a stopped service (`schedctl start`); nothing happens to one that is running or
+    /// on its way. A paused or failed service is started with `resume`.
+    public func startService(_ job: String) async throws {
+        var entry = try service(named: job)
+        if entry.state.paused {
+            throw APIError(.conflict, "\"\(job)\" is \(entry.state.pauseReason == "restart_limit" ? "failed (restart_limit)" : "paused"): `schedctl resume \(job)` starts it again")
+        }
+        guard entry.spec.isEnabled else { throw APIError(.conflict, "\"\(job)\" is disabled (\"enabled\": false in its definition)") }
+        entry.stoppedByHand = false
+        entry.restartStreak = 0
+        jobs[job] = entry
+        store.changes.bump()
+        guard !isUnderway(job) else { return }
+        timers.removeAll { $0.request.spec.name == job && $0.request.trigger == .restart }
+        await trigger(job, .manual, scheduledAt: nil, force: true)
+    }
+
+    /// Restarts a service (`schedctl restart`): its run is stopped (SIGTERM, `kill_grace`) and
+    /// recorded `cancelled` with the cause, and it starts again at once; one that is not
+    /// running is started. What requires it is left running.
+    public func restartService(_ job: String) async throws {
+        var entry = try service(named: job)
+        guard let run = active.values.first(where: { $0.record.job == job }) else {
+            try await startService(job)
+            return
+        }
+        if entry.state.paused { throw APIError(.conflict, "\"\(job)\" is paused: `schedctl resume \(job)` starts it again") }
+        entry.restartRequested = true
+        entry.stoppedByHand = false
+        jobs[job] = entry
+        run.control.cancel("restarted by schedctl")
+        store.changes.bump()
     }
 
     /// Whether the engine has loaded its jobs and started its services (systemd's READY=1).
@@ -101,17 +169,25 @@ extension JobScheduler {
              queuedJobs: pool.waitingJobs(limit: 10), services: pool.services)
     }
 
-    /// A service's supervision: its process, and its starts against `restart_limit`.
+    /// A service's supervision: its state, its process, and its starts against `restart_limit`.
     public func serviceStatus(_ job: String) -> ServiceStatus? {
         guard let entry = jobs[job], entry.spec.isService else { return nil }
         let limit = entry.spec.effectiveRestartLimit
-        let window = Double(limit.interval.milliseconds) / 1000
+        let interval: Duration
+        let burst: Int?
+        switch limit {
+        case .none: (interval, burst) = (.seconds(3600), nil)
+        case let .limited(b, i): (interval, burst) = (i, b)
+        }
+        let window = Double(interval.milliseconds) / 1000
         let now = clock.now()
         let running = active.values.first { $0.record.job == job }
+        let state = serviceState(job)
         return ServiceStatus(
+            state: state.state, reason: state.reason,
             pid: running?.record.pid, upSince: running?.record.startedAt,
             startsInWindow: entry.serviceStarts.filter { now.timeIntervalSince($0) <= window }.count,
-            burst: limit.burst, windowSeconds: limit.interval.milliseconds / 1000,
+            burst: burst, windowSeconds: interval.milliseconds / 1000,
             restartAt: timers.filter { $0.request.spec.name == job && $0.request.trigger == .restart }.map(\.due).min())
     }
 
@@ -146,6 +222,7 @@ extension JobScheduler {
         context.handlers = handlerNames
         context.existingJobs = try await prune ? store.jobNames(keptByPruneOf: .api, protectedFile: protectedFile)
                                                : store.jobNames()
+        try await dependencyGraph().fill(&context)
         let file = try JobFile(data: data, context: context)
         let result = try await store.applyJobs(file, prune: prune, dryRun: dryRun, now: clock.now(), source: nil, origin: origin,
                                                protectedFile: protectedFile)
@@ -158,9 +235,29 @@ extension JobScheduler {
     /// Before `run()`, the jobs are only written: the engine loads them when it starts.
     @discardableResult
     public func apply(_ loader: JobFileLoader, prune: Bool = false, dryRun: Bool = false) async throws -> ApplyResult {
-        let result = try await loader.apply(to: store, prune: prune, dryRun: dryRun, now: clock.now())
+        let result = try await loader.apply(to: store, prune: prune, dryRun: dryRun, now: clock.now()) { try await self.dependencyGraph() }
         if !dryRun { await definitionsChanged() }
         return result
+    }
+
+    /// The services and dependencies of the jobs as they stand, for validating a change: from
+    /// memory once the engine has loaded them, from the store before.
+    func dependencyGraph() async throws -> DependencyGraph {
+        var graph = DependencyGraph()
+        if loaded {
+            for (name, entry) in jobs {
+                if entry.spec.isService { graph.services.insert(name) }
+                let dependencies = entry.spec.dependencies
+                if !dependencies.isEmpty { graph.dependencies[name] = dependencies }
+            }
+        } else {
+            for info in try await store.jobs() where info.problem == nil {
+                if info.spec.isService { graph.services.insert(info.name) }
+                let dependencies = info.spec.dependencies
+                if !dependencies.isEmpty { graph.dependencies[info.name] = dependencies }
+            }
+        }
+        return graph
     }
 
     /// Takes in changed definitions. Before `run()` nothing is loaded yet (it loads them when

@@ -58,14 +58,14 @@ extension JobScheduler {
         for (name, trigger, slot) in triggers {
             if case let .skip(skip) = decide(name, trigger, scheduledAt: slot, fire: fires) { skips.append(skip) }
         }
-        await record(skips)
         for timer in dueTimers {
             guard let entry = jobs[timer.request.spec.name] else { continue }
-            if timer.request.trigger == .restart && !entry.canStart { continue }
+            if timer.request.trigger == .restart && (!entry.canStart || entry.stoppedByHand) { continue }
             var request = timer.request
             request.spec = entry.spec
-            enqueue(request)
+            if let skip = admit(request) { skips.append(skip) }
         }
+        await record(skips)
         return fires
     }
 
@@ -95,11 +95,14 @@ extension JobScheduler {
     func decide(_ job: String, _ trigger: RunTrigger, scheduledAt: Date?, force: Bool = false,
                 extraEnvironment: [String: String] = [:], startSignal: RunStartSignal? = nil, fire: StoreWrite? = nil) -> Decision {
         guard let entry = jobs[job], !stopping else { return .refused }
-        if !force && (pool.queued(job: job) > 0 || active.values.contains { $0.record.job == job }) {
+        if !force && (pool.queued(job: job) > 0 || active.values.contains { $0.record.job == job }
+                      || held.contains { $0.request.spec.name == job }) {
             switch entry.spec.effectiveConcurrency {
             case .forbid:
                 let running = active.values.first { $0.record.job == job }
-                let busy = running.map { "run \($0.record.id) is still active" } ?? "a run is waiting for a worker"
+                let waiting = held.first { $0.request.spec.name == job }.flatMap { blocker(for: $0.request.spec)?.text }
+                let busy = running.map { "run \($0.record.id) is still active" }
+                    ?? waiting.map { "a run is waiting (\($0))" } ?? "a run is waiting for a worker"
                 return .skip(RunSkip(job: job, trigger: trigger, scheduledAt: scheduledAt, at: clock.now(),
                                            reason: "skipped: \(busy) (concurrency: forbid)"))
             case .replace:
@@ -107,6 +110,7 @@ extension JobScheduler {
                     run.control.cancel("replaced by a newer run (concurrency: replace)")
                 }
                 pool.removeQueued(job: job, reason: "a newer run replaced it (concurrency: replace)")
+                dropHeld(job: job, reason: "a newer run replaced it (concurrency: replace)")
             case .allow:
                 break
             }
@@ -117,7 +121,7 @@ extension JobScheduler {
             return .skip(RunSkip(job: job, trigger: trigger, scheduledAt: scheduledAt, at: clock.now(),
                                        reason: "skipped: \(pool.queuedCount) runs are already waiting for a worker (the most schedd queues)"))
         }
-        enqueue(request)
+        if let skip = admit(request) { return .skip(skip) }
         return .queued
     }
 
@@ -224,7 +228,10 @@ extension JobScheduler {
         active[record.id] = ActiveRun(record: record, control: control, output: output)
         if stopping && (spec.isService || graceOverCancelled) { control.cancel("schedd is shutting down") }
         if var entry = jobs[spec.name] {
-            if spec.isService { entry.serviceStarts.append(record.startedAt) }
+            if spec.isService {
+                entry.serviceStarts.append(record.startedAt)
+                entry.readyRunID = nil
+            }
             entry.state.lastRunID = record.id
             jobs[spec.name] = entry
         }
@@ -260,8 +267,29 @@ extension JobScheduler {
             })
         let isHandler: Bool
         if case .handler = spec.action { isHandler = true } else { isHandler = false }
-        let end = await Self.attempt(executor: isHandler ? handlers : commands, request: executionRequest,
-                                     timeout: spec.timeout, clock: clock, control: run.control)
+        let executor: any JobExecutor = isHandler ? handlers : commands
+        let end: AttemptEnd
+        if isService {
+            // Its readiness is watched beside it, and the watch ends with it.
+            end = await withTaskGroup(of: AttemptEnd?.self) { group in
+                group.addTask { await Self.attempt(executor: executor, request: executionRequest, timeout: spec.timeout, clock: self.clock, control: run.control) }
+                group.addTask {
+                    await self.watchReadiness(run)
+                    return nil
+                }
+                var end: AttemptEnd?
+                for await next in group {
+                    if let next {
+                        end = next
+                        break
+                    }
+                }
+                group.cancelAll()
+                return end ?? .cancelled(run.control.reason ?? "cancelled", run.control.status, nil)
+            }
+        } else {
+            end = await Self.attempt(executor: executor, request: executionRequest, timeout: spec.timeout, clock: clock, control: run.control)
+        }
         // No process of a run may outlive it, whatever ended it.
         var cpuMs: Int64?
         if !isHandler {
@@ -314,6 +342,9 @@ extension JobScheduler {
                 final = end.outcome.applied(to: run.record)
             }
             active[run.record.id] = nil
+            if stopQueue[run.record.job] != nil && !active.values.contains(where: { $0.record.job == run.record.job }) {
+                stopQueue[run.record.job] = nil
+            }
             if final.status.isFailure {
                 lastFailure = "\(final.job) run \(final.id) \(final.status.rawValue) at \(Timestamp.format(final.finishedAt ?? clock.now()))"
             }
@@ -323,6 +354,64 @@ extension JobScheduler {
             ])
             await afterRun(run.request, final)
         }
+    }
+
+    /// A service's run has ended: it is started again (at once for `schedctl restart`, after
+    /// its restart delay by its restart rule), waits for what it requires, or stays down, and
+    /// then what requires it is stopped.
+    func afterServiceRun(_ request: RunRequest, _ run: RunRecord, _ ended: JobEntry) async {
+        var entry = ended
+        let spec = request.spec
+        let now = clock.now()
+        defer { store.changes.bump() }
+        if entry.readyRunID == run.id { entry.readyRunID = nil }
+        let upFor = (run.finishedAt ?? now).timeIntervalSince(run.startedAt)
+        if upFor >= Double(spec.effectiveRestartResetAfter.milliseconds) / 1000 { entry.restartStreak = 0 }
+        let startAgain = RunRequest(spec: spec, trigger: .restart, attempt: 1, scheduledAt: nil, extraEnvironment: [:])
+        if entry.restartRequested && entry.canStart && !entry.stoppedByHand {
+            entry.restartRequested = false
+            entry.restartStreak = 0
+            jobs[run.job] = entry
+            var manual = startAgain
+            manual.trigger = .manual
+            if let skip = admit(manual) { await record([skip]) }
+            return
+        }
+        entry.restartRequested = false
+        if entry.downBecause != nil && entry.canStart && !entry.stoppedByHand {
+            // Stopped for what it requires: it starts again once that is ready.
+            jobs[run.job] = entry
+            if let skip = admit(startAgain) { await record([skip]) }
+            stopDependents(of: run.job)
+            return
+        }
+        let restart = spec.restart == .always ? run.status != .cancelled : run.status.isFailure
+        guard restart, entry.canStart, !entry.stoppedByHand else {
+            jobs[run.job] = entry
+            stopDependents(of: run.job)
+            return
+        }
+        if case let .limited(burst, interval) = spec.effectiveRestartLimit {
+            let window = Double(interval.milliseconds) / 1000
+            entry.serviceStarts.removeAll { now.timeIntervalSince($0) > window }
+            if entry.serviceStarts.count >= burst {
+                jobs[run.job] = entry
+                logger.error("service restarted too often; it is now failed until resumed", metadata: [
+                    "schedd.job": "\(run.job)", "schedd.starts": .stringConvertible(entry.serviceStarts.count),
+                ])
+                await pause(run.job, reason: "restart_limit")
+                stopDependents(of: run.job)
+                return
+            }
+        } else {
+            // No limit: only the window of `status` needs the starts; keep the list short.
+            entry.serviceStarts.removeAll { now.timeIntervalSince($0) > 3600 }
+        }
+        entry.restartStreak += 1
+        jobs[run.job] = entry
+        let delay = RetryPolicy.restartDelay(base: spec.effectiveRestartDelay, streak: entry.restartStreak,
+                                             maximum: spec.effectiveRestartDelayMax)
+        timers.append(Timer(due: now.addingTimeInterval(Double(delay.milliseconds) / 1000), request: startAgain))
     }
 
     /// A request that got no run: its waiter hears why, and its worker is free.
@@ -341,13 +430,14 @@ extension JobScheduler {
         case finished(ExecutionOutcome)
         /// Stopped at its timeout; what the execution had when it was stopped, if anything.
         case timedOut(ExecutionOutcome?)
-        case cancelled(String, ExecutionOutcome?)
+        /// Stopped from outside, with the reason and the status it is recorded as.
+        case cancelled(String, RunStatus, ExecutionOutcome?)
 
         mutating func attach(_ partial: ExecutionOutcome) {
             switch self {
             case .finished: break
             case .timedOut: self = .timedOut(partial)
-            case let .cancelled(reason, _): self = .cancelled(reason, partial)
+            case let .cancelled(reason, status, _): self = .cancelled(reason, status, partial)
             }
         }
 
@@ -372,8 +462,8 @@ extension JobScheduler {
             case let .timedOut(partial):
                 let limit = timeout.map { DurationText.format(milliseconds: $0.milliseconds) } ?? "?"
                 return Self.stopped(.timedOut, "timed out after \(limit)", partial, at: now)
-            case let .cancelled(reason, partial):
-                return Self.stopped(.cancelled, reason, partial, at: now)
+            case let .cancelled(reason, status, partial):
+                return Self.stopped(status, reason, partial, at: now)
             }
         }
 
@@ -415,7 +505,7 @@ extension JobScheduler {
                     }
                 }
             }
-            group.addTask { await control.waitForCancel().map { .cancelled($0, nil) } }
+            group.addTask { await control.waitForCancel().map { .cancelled($0, control.status, nil) } }
             var end: AttemptEnd?
             while end == nil, let next = await group.next() {
                 end = next
@@ -428,7 +518,7 @@ extension JobScheduler {
                     end = stopped
                 }
             }
-            return end ?? .cancelled(control.reason ?? "cancelled", nil)
+            return end ?? .cancelled(control.reason ?? "cancelled", control.status, nil)
         }
     }
 
@@ -439,22 +529,7 @@ extension JobScheduler {
         let spec = request.spec
         let now = clock.now()
         if spec.isService {
-            let restart = spec.restart == .always ? run.status != .cancelled : run.status.isFailure
-            guard restart, entry.canStart else { return }
-            let limit = spec.effectiveRestartLimit
-            let window = Double(limit.interval.milliseconds) / 1000
-            entry.serviceStarts.removeAll { now.timeIntervalSince($0) > window }
-            jobs[run.job] = entry
-            if entry.serviceStarts.count >= limit.burst {
-                logger.error("service restarted too often; it is now failed until resumed", metadata: [
-                    "schedd.job": "\(run.job)", "schedd.starts": .stringConvertible(entry.serviceStarts.count),
-                ])
-                await pause(run.job, reason: "restart_limit")
-                return
-            }
-            let delay = RetryPolicy.restartDelay(base: spec.effectiveRestartDelay, recentStarts: entry.serviceStarts.count)
-            timers.append(Timer(due: now.addingTimeInterval(Double(delay.milliseconds) / 1000),
-                                request: RunRequest(spec: spec, trigger: .restart, attempt: 1, scheduledAt: nil, extraEnvironment: [:])))
+            await afterServiceRun(request, run, entry)
             return
         }
         if run.status.isFailure && request.attempt <= spec.effectiveRetries {

@@ -111,6 +111,10 @@ public actor JobScheduler: Service {
     let wakeup = Wakeup()
     let stopRequested = StopFlag()
     let hurryRequested = StopFlag()
+    /// Runs waiting for what they are ordered after or require.
+    var held: [HeldRun] = []
+    /// Services to stop once what depends on them has stopped, with the reason each gets.
+    var stopQueue: [String: String] = [:]
     /// Jobs whose waiting for a worker has been logged, until one of their runs starts.
     var waitingLogged: Set<String> = []
     /// The newest failed run, for the daemon's one-line status.
@@ -198,6 +202,7 @@ public actor JobScheduler: Service {
                         graceOverCancelled = true
                         for run in active.values { run.control.cancel("schedd stopped it at shutdown (grace period over)") }
                     }
+                    stopInOrder()
                 } else if let fires = await processDue() {
                     let logger = self.logger
                     group.addTask {
@@ -207,6 +212,10 @@ public actor JobScheduler: Service {
                             logger.error("cannot save job state", metadata: ["schedd.error": "\(error)"])
                         }
                     }
+                }
+                if !stopping {
+                    stopInOrder()
+                    await record(releaseHeld())
                 }
                 var starting: [RunRequest] = []
                 while let request = pool.nextToStart() { starting.append(request) }
@@ -274,9 +283,12 @@ public actor JobScheduler: Service {
         let dropped = pool.removeQueued(reason: "schedd is shutting down")
         timers.removeAll()
         shutdownDeadline = clock.now().addingTimeInterval(Double(configuration.shutdownGrace.milliseconds) / 1000)
-        // Services never end by themselves: they get the teardown at once.
+        for waiting in held { waiting.request.startSignal?.drop("schedd is shutting down") }
+        held.removeAll()
+        // Services never end by themselves: they are stopped now, each once what is ordered
+        // after it or requires it has stopped (`stopInOrder`), the last first.
         for run in active.values where jobs[run.record.job]?.spec.isService ?? false {
-            run.control.cancel("schedd is shutting down")
+            stopQueue[run.record.job] = "schedd is shutting down"
         }
         logger.info("shutting down: no more runs start", metadata: [
             "schedd.active": .stringConvertible(active.count), "schedd.dropped_queued": .stringConvertible(dropped),
@@ -300,7 +312,7 @@ public actor JobScheduler: Service {
 
     func nextDeadline() -> Date? {
         let fire = dueQueue.earliest(isCurrent: isDue)
-        let timer = timers.lazy.map(\.due).min()
+        let timer = [timers.lazy.map(\.due).min(), held.lazy.compactMap(\.deadline).min()].compactMap { $0 }.min()
         switch (fire, timer) {
         case let (fire?, timer?): return min(fire, timer)
         case let (fire, timer): return fire ?? timer
@@ -360,6 +372,11 @@ public actor JobScheduler: Service {
                 // fire wrote `paused = 0` back.)
                 entry.state = old.state
                 entry.serviceStarts = old.serviceStarts
+                entry.restartStreak = old.restartStreak
+                entry.readyRunID = old.readyRunID
+                entry.stoppedByHand = old.stoppedByHand
+                entry.downBecause = old.downBecause
+                entry.restartRequested = old.restartRequested
                 if old.spec.schedule == info.spec.schedule && old.spec.timezone == info.spec.timezone && old.spec.jitter == info.spec.jitter {
                     entry.nextSlot = old.nextSlot
                     entry.nextDue = old.nextDue
@@ -375,6 +392,7 @@ public actor JobScheduler: Service {
         }
         let removed = Set(jobs.keys).subtracting(fresh.keys)
         timers.removeAll { removed.contains($0.request.spec.name) }
+        for name in removed { dropHeld(job: name, reason: "the job was removed") }
         let newServices = loaded ? fresh.filter { jobs[$0.key] == nil && $0.value.spec.isService && $0.value.canStart }.map(\.key) : []
         jobs = fresh
         dueQueue.rebuild(fresh.compactMap { name, entry in entry.nextDue.map { (due: $0, job: name) } })

@@ -11,10 +11,10 @@ enum RetryPolicy {
         return .milliseconds(ms / 2 + Int64(Double(ms - ms / 2) * random))
     }
 
-    /// Delay before restarting a service that has started `recentStarts` times in its window:
-    /// `restart_delay` doubling, at most one minute.
-    static func restartDelay(base: Duration, recentStarts: Int) -> Duration {
-        doubled(base, times: max(0, recentStarts - 1), cap: .seconds(60))
+    /// Delay before the `streak`-th restart in a row of a service (one that did not stay up for
+    /// `restart_reset_after`): `restart_delay` doubling, at most `maximum` (`restart_delay_max`).
+    static func restartDelay(base: Duration, streak: Int, maximum: Duration) -> Duration {
+        doubled(base, times: max(0, streak - 1), cap: maximum)
     }
 
     static func doubled(_ base: Duration, times: Int, cap: Duration) -> Duration {

@@ -1,19 +1,24 @@
+import SchedulerAPI
 import Synchronization
 
 /// The handle by which a run is cancelled from outside (`schedctl cancel`, `replace`, shutdown).
 final class RunControl: Sendable {
     private struct State {
         var reason: String?
+        var status: RunStatus = .cancelled
         var waiter: CheckedContinuation<String?, Never>?
     }
 
     private let state = Mutex(State())
 
-    /// Asks the run to stop; the first reason wins.
-    func cancel(_ reason: String) {
+    /// Asks the run to stop; the first reason wins. `status` is what the run is recorded as:
+    /// `cancelled`, or `failed` for a service that never became ready (a failed start, which
+    /// its restart rule answers).
+    func cancel(_ reason: String, status: RunStatus = .cancelled) {
         let waiter = state.withLock { state -> CheckedContinuation<String?, Never>? in
             guard state.reason == nil else { return nil }
             state.reason = reason
+            state.status = status
             defer { state.waiter = nil }
             return state.waiter
         }
@@ -21,6 +26,7 @@ final class RunControl: Sendable {
     }
 
     var reason: String? { state.withLock { $0.reason } }
+    var status: RunStatus { state.withLock { $0.status } }
 
     /// Returns the reason once the run is cancelled, or nil when the waiting task is cancelled.
     func waitForCancel() async -> String? {

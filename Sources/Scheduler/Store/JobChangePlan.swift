@@ -70,9 +70,12 @@ struct JobChangePlan: Sendable {
         if let protectedFile, owner.kind == .file {
             throw APIError(.conflict, fileOwnedMessage(name, owner, protectedFile))
         }
-        let dependents = specs.filter { $0.name != name && $0.triggeredJobs.contains(name) }.map(\.name)
+        let dependents = specs.filter { $0.name != name }.sorted { $0.name < $1.name }.compactMap { spec -> String? in
+            let fields = spec.references.filter { $0.job == name }.map(\.field)
+            return fields.isEmpty ? nil : "\(spec.name) (\(fields.joined(separator: ", ")))"
+        }
         if !dependents.isEmpty {
-            throw APIError(.conflict, "job \"\(name)\" is triggered by \(dependents.sorted().joined(separator: ", ")); change those first")
+            throw APIError(.conflict, "job \"\(name)\" is named by \(dependents.joined(separator: ", ")); change those first")
         }
     }
 
@@ -90,15 +93,15 @@ struct JobChangePlan: Sendable {
         "job \"\(name)\" is defined in \(owner.detail ?? protectedFile), the daemon's --config file: edit \(owner.detail ?? protectedFile) and run `schedctl reload` (a change made here would be undone by the next reload)"
     }
 
-    /// After the change, every `on_failure`/`on_success` of the file must still name an
-    /// existing job. (Jobs outside the file are never left dangling: without prune nothing is
-    /// removed, and with prune every job outside the file is removed.)
+    /// After the change, every job the file's jobs name (`on_failure`, `on_success`, `after`,
+    /// `requires`) must still exist. (A job outside the file that names a job a prune removes
+    /// is not checked here: the engine treats a missing job it requires as never ready.)
     static func checkReferences(existing: Set<String>, file: JobFile, removed: Set<String>) throws {
         let final = existing.subtracting(removed).union(file.jobs.map(\.name))
         var issues: [ValidationIssue] = []
         for (index, spec) in file.jobs.enumerated() {
-            for (path, target) in [("on_failure", spec.onFailure), ("on_success", spec.onSuccess)] {
-                guard let target, !final.contains(target) else { continue }
+            for (path, target) in spec.references {
+                guard !final.contains(target) else { continue }
                 let why = removed.contains(target) ? " (--prune would remove it)" : ""
                 issues.append(ValidationIssue(jobIndex: index, job: spec.name, path: path, message: "no job named \"\(target)\"\(why)"))
             }

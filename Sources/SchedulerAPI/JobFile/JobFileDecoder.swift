@@ -7,13 +7,21 @@ struct JobFileDecoder {
         "name", "description", "command", "shell", "handler", "params", "schedule", "timezone",
         "enabled", "timeout", "kill_grace", "retries", "retry_backoff", "retry_backoff_max",
         "max_consecutive_failures", "concurrency", "catch_up", "jitter", "on_failure", "on_success",
-        "env", "working_dir", "user", "group", "restart", "restart_delay", "restart_limit", "output_limit",
+        "env", "working_dir", "user", "group", "restart", "restart_delay", "restart_limit", "restart_delay_max",
+        "restart_reset_after", "output_limit", "after", "requires", "requires_wait", "ready_after", "ready_check",
+        "ready_interval", "ready_timeout",
     ]
     /// Keys that `defaults` may set: everything that is a policy rather than the job's identity.
     static let defaultKeys = [
         "timezone", "timeout", "kill_grace", "retries", "retry_backoff", "retry_backoff_max",
         "max_consecutive_failures", "concurrency", "catch_up", "jitter", "on_failure", "on_success",
-        "env", "working_dir", "user", "group", "restart_delay", "restart_limit", "output_limit",
+        "env", "working_dir", "user", "group", "restart_delay", "restart_limit", "restart_delay_max", "restart_reset_after",
+        "output_limit", "requires_wait", "ready_after", "ready_interval", "ready_timeout",
+    ]
+    /// Fields that only a service may set.
+    static let serviceKeys = [
+        "restart_delay", "restart_limit", "restart_delay_max", "restart_reset_after", "ready_after", "ready_check",
+        "ready_interval", "ready_timeout",
     ]
     static let maxOutputLimit: Int64 = 16 << 20
     static let reservedEnvironment: Set<String> = [
@@ -128,10 +136,16 @@ struct JobFileDecoder {
         return specs
     }
 
-    /// `on_failure`/`on_success` must name a job of the file or of the database, not the job itself.
+    /// `on_failure`/`on_success`, `after` and `requires` must name a job of the file or of the
+    /// database, not the job itself; `requires` must name a service; and no chain of `after`
+    /// and `requires` may come back to where it started.
     mutating func checkReferences(_ specs: [JobSpec], indices: [String: Int] = [:]) {
         guard context.checkReferences else { return }
         let known = context.existingJobs.union(specs.map(\.name))
+        var services = context.existingServices.intersection(context.existingJobs)
+        for spec in specs {
+            if spec.isService { services.insert(spec.name) } else { services.remove(spec.name) }
+        }
         for spec in specs {
             jobIndex = indices[spec.name]
             jobName = spec.name
@@ -144,9 +158,58 @@ struct JobFileDecoder {
                     report(key, "no job named \"\(target)\"\(hint)")
                 }
             }
+            for key in ["after", "requires"] {
+                for (i, target) in ((key == "after" ? spec.after : spec.requires) ?? []).enumerated() {
+                    if !known.contains(target) {
+                        let hint = NearMiss.suggest(target, among: known).map { " (did you mean \"\($0)\"?)" } ?? ""
+                        report("\(key)[\(i)]", "no job named \"\(target)\"\(hint)")
+                    } else if key == "requires" && !services.contains(target) {
+                        report("\(key)[\(i)]", "\"\(target)\" is not a service: only a service (restart: \"on-failure\" or \"always\") can be required; use \"after\" to run after a job")
+                    }
+                }
+            }
         }
+        checkCycles(specs, indices: indices)
         jobIndex = nil
         jobName = nil
+    }
+
+    /// Reports each cycle of `after`/`requires` once, at the first job of the file on it, with
+    /// its path (`a -> b -> a`).
+    mutating func checkCycles(_ specs: [JobSpec], indices: [String: Int]) {
+        var edges = context.existingDependencies.filter { context.existingJobs.contains($0.key) }
+        for spec in specs { edges[spec.name] = spec.dependencies }
+        var reported = Set<Set<String>>()
+        for spec in specs {
+            guard let cycle = Self.cycle(from: spec.name, edges: edges) else { continue }
+            let members = Set(cycle)
+            guard reported.insert(members).inserted else { continue }
+            jobIndex = indices[spec.name]
+            jobName = spec.name
+            let field = (spec.requires ?? []).contains(cycle[1]) ? "requires" : "after"
+            report(field, "dependency cycle: \(cycle.joined(separator: " -> "))")
+        }
+    }
+
+    /// A path from `start` back to itself along `edges`, if there is one (depth first, in the
+    /// order the edges are listed).
+    static func cycle(from start: String, edges: [String: [String]]) -> [String]? {
+        var visited = Set<String>()
+        var path = [start]
+        func walk(_ node: String) -> Bool {
+            for next in edges[node] ?? [] {
+                if next == start {
+                    path.append(start)
+                    return true
+                }
+                guard visited.insert(next).inserted else { continue }
+                path.append(next)
+                if walk(next) { return true }
+                path.removeLast()
+            }
+            return false
+        }
+        return walk(start) ? path : nil
     }
 
     // MARK: - One job
@@ -208,7 +271,9 @@ struct JobFileDecoder {
         var merged = members.filter { Self.defaultKeys.contains($0.key) }
         for d in defaults where value[d.key] == nil {
             if (d.key == "on_failure" || d.key == "on_success"), case .string(name) = d.value { continue }
-            if d.key.hasPrefix("restart_") && !spec.isService { continue }
+            if Self.serviceKeys.contains(d.key) && !spec.isService { continue }
+            // A service waits for what it requires as long as it takes.
+            if d.key == "requires_wait" && spec.isService { continue }
             // A service runs until it is stopped: a default timeout meant for scheduled jobs
             // would kill it every `timeout` (a service may still set its own).
             if d.key == "timeout" && spec.isService { continue }
@@ -228,11 +293,20 @@ struct JobFileDecoder {
             if spec.schedule != nil {
                 report("schedule", "a service (restart: \"\(spec.restart!.rawValue)\") is started with the daemon and has no schedule; remove one of the two")
             }
+            if value["requires_wait"] != nil {
+                report("requires_wait", "a service waits for what it requires as long as it takes; requires_wait applies to scheduled and triggered jobs")
+            }
+            if value["ready_after"] != nil && value["ready_check"] != nil {
+                report("ready_after", "\"ready_after\" and \"ready_check\" exclude each other: a service with a ready_check is ready when it passes")
+            }
         } else {
-            for key in ["restart_delay", "restart_limit"] where value[key] != nil {
+            for key in Self.serviceKeys where value[key] != nil {
                 report(key, "only applies to a service: set \"restart\" to \"on-failure\" or \"always\"")
             }
         }
+        spec.after = nameList(value, "after")
+        spec.requires = nameList(value, "requires")
+        spec.readyCheck = readyCheck(value)
         if let handlers = context.handlers, case let .handler(h, _)? = action, !handlers.contains(h) {
             let hint = NearMiss.suggest(h, among: handlers).map { " (did you mean \"\($0)\"?)" } ?? ""
             report("handler", "no handler named \"\(h)\" is registered\(hint)")
@@ -247,6 +321,58 @@ struct JobFileDecoder {
             (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A)
         }
         return alnum(bytes[0]) && bytes.allSatisfy { alnum($0) || $0 == 0x2E || $0 == 0x5F || $0 == 0x2D }
+    }
+
+    /// A list of job names (`after`, `requires`): each valid, none twice, not the job itself.
+    mutating func nameList(_ object: JSONValue, _ key: String) -> [String]? {
+        guard let value = object[key] else { return nil }
+        guard case let .array(items) = value else {
+            report(key, "expected an array of job names, got \(value.kindDescription)")
+            return nil
+        }
+        var names: [String] = []
+        for (i, item) in items.enumerated() {
+            guard case let .string(name) = item else {
+                report("\(key)[\(i)]", "expected a job name, got \(item.kindDescription)")
+                continue
+            }
+            if !Self.isValidName(name) {
+                report("\(key)[\(i)]", "\"\(name)\" is not a valid job name")
+            } else if names.contains(name) {
+                report("\(key)[\(i)]", "\"\(name)\" is listed twice")
+            } else if let jobName, name == jobName {
+                report("\(key)[\(i)]", key == "requires" ? "a job cannot require itself" : "a job cannot be ordered after itself")
+            } else {
+                names.append(name)
+            }
+        }
+        return names
+    }
+
+    /// `ready_check`: a shell command line (a string) or an argv array, like `shell` and `command`.
+    mutating func readyCheck(_ object: JSONValue) -> JobAction? {
+        switch object["ready_check"] {
+        case nil:
+            return nil
+        case let .string(s)?:
+            if s.allSatisfy(\.isWhitespace) { report("ready_check", "must not be empty"); return nil }
+            if s.utf8.contains(0) { report("ready_check", "contains a NUL character"); return nil }
+            return .shell(s)
+        case let .array(items)?:
+            var argv: [String] = []
+            for (i, item) in items.enumerated() {
+                guard case let .string(s) = item, !s.utf8.contains(0) else {
+                    report("ready_check[\(i)]", "expected a string without NUL characters, got \(item.kindDescription)")
+                    return nil
+                }
+                argv.append(s)
+            }
+            if argv.first?.isEmpty ?? true { report("ready_check", "the program name is empty"); return nil }
+            return .command(argv)
+        case let other?:
+            report("ready_check", "expected a shell command line (a string) or an argv array, got \(other.kindDescription)")
+            return nil
+        }
     }
 
     mutating func decodeAction(_ value: JSONValue) -> JobAction? {
@@ -368,8 +494,19 @@ struct JobFileDecoder {
             }
         }
         spec.restartDelay = duration(value, "restart_delay", allowZero: true)
+        spec.restartDelayMax = duration(value, "restart_delay_max", allowZero: true)
+        if let delay = spec.restartDelay, let cap = spec.restartDelayMax, cap < delay {
+            report("restart_delay_max", "is shorter than restart_delay (\(DurationText.format(milliseconds: delay.milliseconds)))")
+        }
+        spec.restartResetAfter = duration(value, "restart_reset_after", allowZero: false)
+        spec.requiresWait = duration(value, "requires_wait", allowZero: true)
+        spec.readyAfter = duration(value, "ready_after", allowZero: true)
+        spec.readyInterval = duration(value, "ready_interval", allowZero: false)
+        spec.readyTimeout = duration(value, "ready_timeout", allowZero: false)
         if let limit = value["restart_limit"] {
-            if case let .object(members) = limit {
+            if case .string("none") = limit {
+                spec.restartLimit = RestartLimit.none
+            } else if case let .object(members) = limit {
                 for (k, _) in members where k != "burst" && k != "interval" {
                     report("restart_limit.\(k)", unknownFieldMessage(k, among: ["burst", "interval"]))
                 }
@@ -379,7 +516,7 @@ struct JobFileDecoder {
                 if interval == nil && limit["interval"] == nil { report("restart_limit.interval", "required") }
                 if let burst, let interval { spec.restartLimit = RestartLimit(burst: burst, interval: interval) }
             } else {
-                report("restart_limit", "expected an object like {\"burst\": 5, \"interval\": \"60s\"}, got \(limit.kindDescription)")
+                report("restart_limit", "expected \"none\" or an object like {\"burst\": 5, \"interval\": \"60s\"}, got \(limit.kindDescription)")
             }
         }
         if let raw = value["output_limit"] {

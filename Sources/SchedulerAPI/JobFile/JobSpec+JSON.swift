@@ -43,9 +43,26 @@ extension JobSpec {
         add("restart", restart.map { .string($0.rawValue) })
         add("restart_delay", restartDelay)
         add("restart_limit", restartLimit.map { limit in
-            .object([("burst", .int(limit.burst)), ("interval", .string(DurationText.format(milliseconds: limit.interval.milliseconds)))])
+            switch limit {
+            case .none: .string("none")
+            case let .limited(burst, interval):
+                .object([("burst", .int(burst)), ("interval", .string(DurationText.format(milliseconds: interval.milliseconds)))])
+            }
         })
+        add("restart_delay_max", restartDelayMax)
+        add("restart_reset_after", restartResetAfter)
         add("output_limit", outputLimit.map { .string(ByteSize.format(bytes: $0)) })
+        add("after", after.map { .array($0.map(JSONValue.string)) })
+        add("requires", requires.map { .array($0.map(JSONValue.string)) })
+        add("requires_wait", requiresWait)
+        add("ready_after", readyAfter)
+        switch readyCheck {
+        case let .command(argv)?: add("ready_check", .array(argv.map(JSONValue.string)))
+        case let .shell(s)?: add("ready_check", .string(s))
+        case .handler?, nil: break
+        }
+        add("ready_interval", readyInterval)
+        add("ready_timeout", readyTimeout)
         return .object(m)
     }
 }

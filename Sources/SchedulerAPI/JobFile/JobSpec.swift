@@ -30,17 +30,20 @@ public enum RestartPolicy: String, Sendable, CaseIterable {
     case always
 }
 
-/// More than `burst` starts within `interval` puts a service in state `failed`.
-public struct RestartLimit: Sendable, Equatable {
-    public var burst: Int
-    public var interval: Duration
+/// When a service gives up restarting: more than `burst` starts within `interval` puts it in
+/// state `failed`; `none` never gives up.
+public enum RestartLimit: Sendable, Equatable {
+    /// `"restart_limit": "none"`: restarted for ever, the delay capped by `restart_delay_max`.
+    case none
+    case limited(burst: Int, interval: Duration)
+
     /// What a service without `restart_limit` gets: 5 starts in 60 s. With the default delay
     /// (1 s doubling: starts at 0, 1, 3, 7, 15 s) a program that exits at once is `failed` about
     /// 15 s after its first start; a window shorter than the delays could never be filled.
     public static let `default` = RestartLimit(burst: 5, interval: .seconds(60))
+
     public init(burst: Int, interval: Duration) {
-        self.burst = burst
-        self.interval = interval
+        self = .limited(burst: burst, interval: interval)
     }
 }
 
@@ -72,7 +75,26 @@ public struct JobSpec: Sendable, Equatable {
     public var restart: RestartPolicy?
     public var restartDelay: Duration?
     public var restartLimit: RestartLimit?
+    /// The longest delay between restarts (`restart_delay` doubles up to it).
+    public var restartDelayMax: Duration?
+    /// A service up this long has its delay start again from `restart_delay`.
+    public var restartResetAfter: Duration?
     public var outputLimit: Int64?
+    /// Jobs that must have started (services: be ready; other jobs: have no run going on)
+    /// before a run of this one starts, when they are starting at the same time.
+    public var after: [String]?
+    /// Services that must be ready for a run of this one to start.
+    public var requires: [String]?
+    /// How long a scheduled or triggered run waits for what it `requires` before it is
+    /// recorded `skipped` (default 0: skipped at once). Services wait as long as it takes.
+    public var requiresWait: Duration?
+    /// A service without `ready_check` is ready once it has run this long.
+    public var readyAfter: Duration?
+    /// A command whose exit status 0 says that the service is ready.
+    public var readyCheck: JobAction?
+    public var readyInterval: Duration?
+    /// A service not ready this long after its start is stopped, as a failed start.
+    public var readyTimeout: Duration?
 
     public init(name: String, action: JobAction) {
         self.name = name
@@ -90,10 +112,28 @@ public struct JobSpec: Sendable, Equatable {
     public var effectiveRestartDelay: Duration { restartDelay ?? .seconds(1) }
     public var effectiveRestartLimit: RestartLimit { restartLimit ?? .default }
     public var effectiveOutputLimit: Int64 { outputLimit ?? 64 * 1024 }
+    public var effectiveRestartDelayMax: Duration { max(restartDelayMax ?? .seconds(60), effectiveRestartDelay) }
+    public var effectiveRestartResetAfter: Duration { restartResetAfter ?? .seconds(300) }
+    public var effectiveRequiresWait: Duration { requiresWait ?? .zero }
+    public var effectiveReadyAfter: Duration { readyAfter ?? .seconds(1) }
+    public var effectiveReadyInterval: Duration { readyInterval ?? .seconds(1) }
+    public var effectiveReadyTimeout: Duration { readyTimeout ?? .seconds(60) }
     public var effectiveWorkingDir: String { workingDir ?? "/" }
 
     /// The names of the jobs this one triggers.
     public var triggeredJobs: [String] { [onFailure, onSuccess].compactMap { $0 } }
+
+    /// The jobs this one is ordered after or requires, each once.
+    public var dependencies: [String] {
+        var seen = Set<String>()
+        return ((requires ?? []) + (after ?? [])).filter { seen.insert($0).inserted }
+    }
+
+    /// Every job this one names (triggers, order, requirements), with the field that names it.
+    public var references: [(field: String, job: String)] {
+        [("on_failure", onFailure), ("on_success", onSuccess)].compactMap { field, job in job.map { (field, $0) } }
+            + (after ?? []).map { ("after", $0) } + (requires ?? []).map { ("requires", $0) }
+    }
 }
 
 extension Duration {

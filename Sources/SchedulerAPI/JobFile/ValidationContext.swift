@@ -15,8 +15,13 @@ public struct ValidationContext: Sendable {
     public var handlers: Set<String>?
     /// Look up `user` and `group` in the system's account database.
     public var checkAccounts: Bool
-    /// Check that `on_failure`/`on_success` name known jobs.
+    /// Check that `on_failure`/`on_success`, `after` and `requires` name known jobs, that
+    /// `requires` names services, and that no order or requirement goes round in a cycle.
     public var checkReferences: Bool
+    /// Of `existingJobs`: the services (which `requires` may name), and the jobs each one is
+    /// ordered after or requires (for cycles through jobs outside the file).
+    public var existingServices: Set<String> = []
+    public var existingDependencies: [String: [String]] = [:]
 
     public init(runningAsRoot: Bool, existingJobs: Set<String> = [], handlers: Set<String>? = nil,
                 checkAccounts: Bool = true, checkReferences: Bool = true) {

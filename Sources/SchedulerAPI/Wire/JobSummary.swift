@@ -4,7 +4,9 @@ import Foundation
 public struct JobSummary: Sendable, Codable, Equatable {
     public var name: String
     /// `active`, `paused`, `failed` (a service past its restart limit), `disabled`, or `invalid`
-    /// (the stored definition cannot be read; `pauseReason` says why).
+    /// (the stored definition cannot be read; `pauseReason` says why). A service has the state
+    /// of its supervision instead of `active`: `starting`, `ready`, `stopping`, `waiting`,
+    /// `restarting` or `stopped`.
     public var state: String
     public var pauseReason: String?
     public var schedule: String?
@@ -15,10 +17,14 @@ public struct JobSummary: Sendable, Codable, Equatable {
     public var origin: JobOrigin?
     /// Runs of the job waiting for a worker (absent when none).
     public var queued: Int?
+    /// Why the job is in its state, where there is a why (a service `waiting` for what it
+    /// requires, `restarting` soon, `failed` by its restart limit, `paused` and by what).
+    public var reason: String?
 
     public init(name: String, state: String, pauseReason: String?, schedule: String?, service: Bool, nextRunAt: Date?, lastRun: RunRecord?,
-                origin: JobOrigin? = nil, queued: Int? = nil) {
+                origin: JobOrigin? = nil, queued: Int? = nil, reason: String? = nil) {
         self.queued = queued
+        self.reason = reason
         self.name = name
         self.state = state
         self.pauseReason = pauseReason
@@ -36,23 +42,30 @@ public struct JobSummary: Sendable, Codable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case name, state, pauseReason = "pause_reason", schedule, service, nextRunAt = "next_run_at", lastRun = "last_run", origin, queued
+        case name, state, pauseReason = "pause_reason", schedule, service, nextRunAt = "next_run_at", lastRun = "last_run", origin, queued, reason
     }
 }
 
 /// A service's supervision, in `GET /v1/jobs/{name}`.
 public struct ServiceStatus: Sendable, Codable, Equatable {
+    /// `starting`, `ready`, `stopping`, `waiting` (for what it requires), `restarting`,
+    /// `stopped`, `failed`, `paused` or `disabled`; and why, where there is a why.
+    public var state: String
+    public var reason: String?
     /// The running process, if the service is up.
     public var pid: Int32?
     public var upSince: Date?
-    /// Starts within the current `restart_limit` window, and the limit.
+    /// Starts within the current `restart_limit` window, and the limit (no `burst` for
+    /// `"restart_limit": "none"`, whose window is the last hour).
     public var startsInWindow: Int
-    public var burst: Int
+    public var burst: Int?
     public var windowSeconds: Int64
     /// When the next restart is due, if one is waiting.
     public var restartAt: Date?
 
-    public init(pid: Int32?, upSince: Date?, startsInWindow: Int, burst: Int, windowSeconds: Int64, restartAt: Date?) {
+    public init(state: String, reason: String?, pid: Int32?, upSince: Date?, startsInWindow: Int, burst: Int?, windowSeconds: Int64, restartAt: Date?) {
+        self.state = state
+        self.reason = reason
         self.pid = pid
         self.upSince = upSince
         self.startsInWindow = startsInWindow
@@ -62,7 +75,7 @@ public struct ServiceStatus: Sendable, Codable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case pid, upSince = "up_since", startsInWindow = "starts_in_window", burst, windowSeconds = "window_seconds", restartAt = "restart_at"
+        case state, reason, pid, upSince = "up_since", startsInWindow = "starts_in_window", burst, windowSeconds = "window_seconds", restartAt = "restart_at"
     }
 }
 

@@ -15,7 +15,8 @@ struct ListCommand: AsyncParsableCommand {
         guard let jobs = try global.request("GET", "/v1/jobs", as: [JobSummary].self) else { return }
         let now = Date()
         let rows = jobs.map { job in
-            var row = [job.name, job.state + (job.state == "paused" && job.pauseReason != "manual" ? " (\(job.pauseReason ?? ""))" : ""),
+            let reason = job.state == "paused" && job.reason == "manual" ? nil : job.reason
+            var row = [job.name, job.state + (reason.map { " (\($0))" } ?? ""),
                        job.schedule ?? (job.service ? "service" : "-"),
                        job.queued.map { "\($0) waiting for a worker" } ?? Output.when(job.nextRunAt, wide: wide),
                        Output.when(job.lastRun?.startedAt, wide: wide), Self.result(job, now: now)]

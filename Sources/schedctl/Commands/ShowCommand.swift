@@ -16,7 +16,7 @@ struct ShowCommand: AsyncParsableCommand {
     func run() async throws {
         guard let detail = try global.request("GET", "/v1/jobs/\(ControlClient.escape(name))", as: JobDetail.self) else { return }
         let s = detail.summary
-        print("\(s.name): \(s.state)\(s.pauseReason.map { " (\($0))" } ?? "")")
+        print("\(s.name): \(s.state)\((s.reason ?? s.pauseReason).map { " (\($0))" } ?? "")")
         if let description = detail.job.spec.description { print("  \(description)") }
         print("origin: \(detail.job.origin)")
         if let service = detail.service {
@@ -25,7 +25,7 @@ struct ShowCommand: AsyncParsableCommand {
             } else {
                 print("process: not running" + (service.restartAt.map { ", restart \(Output.when($0, wide: wide))" } ?? ""))
             }
-            print("starts: \(service.startsInWindow) in the last \(Output.span(Double(service.windowSeconds))) (restart_limit: \(service.burst))")
+            print("starts: \(service.startsInWindow) in the last \(Output.span(Double(service.windowSeconds))) (restart_limit: \(service.burst.map(String.init) ?? "none"))")
         } else {
             print("next:  \(Output.when(s.nextRunAt, wide: wide))")
         }

@@ -1,0 +1,14 @@
+import ArgumentParser
+
+struct RestartCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "restart", abstract: "Stop a service (SIGTERM, kill_grace) and start it again at once; one that is down is started.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "The service.", completion: JobNameCompletion.kind)
+    var name: String
+
+    func run() async throws {
+        try ServiceVerb.send("restart", to: name, global)
+    }
+}

@@ -1,0 +1,259 @@
+import Foundation
+import Testing
+@testable import Scheduler
+import SchedulerAPI
+
+/// Order, requirements, readiness and the restart rules of services, on the engine with a
+/// manual clock and in-process handlers.
+@Suite struct ServiceDependencyTests {
+    /// Handlers: `serve` runs until cancelled, `crash` fails at once, `ok` returns.
+    let handlers: [String: JobHandler] = [
+        "serve": { _ in try await Gate().wait() },
+        "crash": { _ in throw TestError() },
+        "ok": { _ in },
+    ]
+
+    static let stack = #"""
+        {"jobs": [
+          {"name": "worker", "handler": "serve", "restart": "always", "requires": ["app"], "ready_after": "1s"},
+          {"name": "app", "handler": "serve", "restart": "always", "requires": ["db"], "ready_after": "2s"},
+          {"name": "db", "handler": "serve", "restart": "always", "ready_after": "3s"},
+          {"name": "nightly", "handler": "ok", "requires": ["db", "app"]}
+        ]}
+        """#
+
+    @Test func servicesStartInDependencyOrderOnceWhatTheyRequireIsReady() async throws {
+        let clock = ManualClock(t0)
+        try await withEngine(jobs: Self.stack, handlers: handlers, clock: clock) { engine, log, _ in
+            try await waitFor("db to start") { await log.started.map(\.job) == ["db"] }
+            await engine.untilIdle()
+            #expect(await engine.serviceStates()["db"]?.state == "starting")
+            #expect(await engine.serviceStates()["app"]?.state == "waiting")
+            #expect(await engine.serviceStates()["app"]?.reason == "requires db, which is starting")
+            #expect(await log.started.map(\.job) == ["db"])
+            try await drive(clock, until: "the stack to be up") { await engine.serviceStates()["worker"]?.state == "ready" }
+            let started = await log.started
+            #expect(started.map(\.job) == ["db", "app", "worker"])
+            // Each waited for the previous one's ready_after: 3 s, then 2 s more.
+            let at = Dictionary(uniqueKeysWithValues: started.map { ($0.job, $0.startedAt.timeIntervalSince(t0)) })
+            #expect(try #require(at["app"]) >= 3)
+            let app = try #require(at["app"])
+            #expect(try #require(at["worker"]) >= app + 2)
+        }
+    }
+
+    @Test func aJobThatRequiresAServiceIsSkippedUntilItIsReadyThenRuns() async throws {
+        let clock = ManualClock(t0)
+        try await withEngine(jobs: Self.stack, handlers: handlers, clock: clock) { engine, log, _ in
+            try await waitFor("db to start") { await log.started.count == 1 }
+            guard case let .skipped(record) = try await engine.runNow("nightly") else {
+                Issue.record("expected the run to be skipped")
+                return
+            }
+            #expect(record.error == "skipped: requires db, which is starting")
+            try await drive(clock, until: "app is ready") { await engine.serviceStates()["app"]?.state == "ready" }
+            #expect(try await engine.runNow("nightly") == .queued)
+            try await waitFor("nightly to run") { await log.finished.contains { $0.job == "nightly" && $0.status == .succeeded } }
+        }
+    }
+
+    @Test func requiresWaitHoldsARunUntilTheServiceIsReady() async throws {
+        let clock = ManualClock(t0)
+        let jobs = #"""
+            {"jobs": [{"name": "db", "handler": "serve", "restart": "always", "ready_after": "5s"},
+                      {"name": "report", "handler": "ok", "requires": ["db"], "requires_wait": "10s"},
+                      {"name": "hurry", "handler": "ok", "requires": ["db"], "requires_wait": "2s"}]}
+            """#
+        try await withEngine(jobs: jobs, handlers: handlers, clock: clock) { engine, log, _ in
+            try await waitFor("db to start") { await log.started.count == 1 }
+            #expect(try await engine.runNow("report") == .queued)
+            #expect(try await engine.runNow("hurry") == .queued)
+            try await drive(clock, until: "report runs") { await log.finished.contains { $0.job == "report" } }
+            let finished = await log.finished
+            #expect(finished.first { $0.job == "report" }?.status == .succeeded)
+            let hurry = try #require(finished.first { $0.job == "hurry" })
+            #expect(hurry.status == .skipped)
+            #expect(hurry.error == "skipped: requires db, which is starting (waited 2s, requires_wait)")
+        }
+    }
+
+    @Test func whenARequiredServiceFailsForGoodWhatRequiresItStopsAndComesBackWithIt() async throws {
+        let clock = ManualClock(t0)
+        let crashing = Gate()
+        let repaired = StopFlag()
+        let handlers: [String: JobHandler] = [
+            "serve": { _ in try await Gate().wait() },
+            // Serves until the gate opens, then fails at once on every start, until repaired.
+            "db": { _ in
+                if repaired.isSet { try await Gate().wait() }
+                try await crashing.wait()
+                throw TestError()
+            },
+        ]
+        let jobs = #"""
+            {"jobs": [{"name": "db", "handler": "db", "restart": "always", "ready_after": "1s", "restart_limit": {"burst": 2, "interval": "1m"}},
+                      {"name": "app", "handler": "serve", "restart": "always", "requires": ["db"], "ready_after": "1s"},
+                      {"name": "worker", "handler": "serve", "restart": "always", "requires": ["app"], "ready_after": "1s"}]}
+            """#
+        try await withEngine(jobs: jobs, handlers: handlers, clock: clock) { engine, log, _ in
+            try await drive(clock, until: "the stack to be up") { await engine.serviceStates()["worker"]?.state == "ready" }
+            crashing.open()
+            try await drive(clock, until: "db fails for good") { await engine.serviceStates()["db"]?.state == "failed" }
+            try await waitFor("app and worker to stop") { await log.finished.filter { $0.job != "db" }.count == 2 }
+            let states = await engine.serviceStates()
+            #expect(states["app"]?.state == "waiting")
+            #expect(states["app"]?.reason == "requires db, which is failed (restart_limit)")
+            #expect(states["worker"]?.state == "waiting")
+            #expect(states["worker"]?.reason?.hasPrefix("requires app") == true)
+            let stopped = await log.finished.filter { $0.job != "db" }
+            #expect(stopped.map(\.job) == ["worker", "app"], "what requires a service stops first")
+            #expect(stopped.allSatisfy { $0.status == .cancelled && $0.error?.contains("requires") == true })
+
+            // Back: db is repaired and resumed, app and worker follow.
+            repaired.set()
+            try await engine.resume("db")
+            try await drive(clock, until: "the stack to be up again") { await engine.serviceStates()["worker"]?.state == "ready" }
+            #expect(await log.started.suffix(3).map(\.job) == ["db", "app", "worker"])
+        }
+    }
+
+    @Test func restartLimitNoneNeverGivesUpAndTheDelayGrowsToItsCap() async throws {
+        let clock = ManualClock(t0)
+        let jobs = #"""
+            {"jobs": [{"name": "loop", "handler": "crash", "restart": "on-failure", "restart_limit": "none",
+                       "restart_delay": "1s", "restart_delay_max": "8s"}]}
+            """#
+        try await withEngine(jobs: jobs, handlers: handlers, clock: clock) { engine, log, _ in
+            // Each time the run has ended and its restart waits, the clock jumps to when it is due.
+            for count in 1...11 {
+                var due: Date?
+                try await waitFor("run \(count) to end and the engine to sleep until its restart") {
+                    due = await engine.serviceStatus("loop")?.restartAt
+                    return await log.finished.count == count && due != nil && clock.nextDeadline == due
+                }
+                clock.advance(to: try #require(due))
+            }
+            try await waitFor("the twelfth start") { await log.started.count == 12 }
+            let starts = await log.started.map { $0.startedAt.timeIntervalSince(t0) }
+            let gaps = zip(starts.dropFirst(), starts).map { $0 - $1 }
+            #expect(gaps == [1, 2, 4, 8, 8, 8, 8, 8, 8, 8, 8])
+        }
+    }
+
+    @Test func theRestartDelayStartsAgainAfterTheServiceStayedUp() async throws {
+        let clock = ManualClock(t0)
+        let failing = Gate()
+        let runs = RunCounter()
+        let handlers: [String: JobHandler] = ["svc": { _ in
+            // The first three runs fail at once, the fourth stays up until the gate opens,
+            // then every run fails at once again.
+            let n = runs.next()
+            if n == 4 { try await failing.wait() }
+            throw TestError()
+        }]
+        let jobs = #"""
+            {"jobs": [{"name": "svc", "handler": "svc", "restart": "on-failure", "restart_limit": "none",
+                       "restart_delay": "1s", "restart_reset_after": "1m"}]}
+            """#
+        try await withEngine(jobs: jobs, handlers: handlers, clock: clock) { engine, log, _ in
+            try await drive(clock, until: "the fourth start") { await log.started.count == 4 }
+            clock.advance(by: 120)
+            failing.open()
+            try await waitFor("the fourth run to end and its restart to wait") {
+                let state = await engine.serviceStates()["svc"]?.state
+                return await log.finished.count == 4 && state == "restarting"
+            }
+            let ended = try #require(await log.finished.last?.finishedAt)
+            let restartAt = try #require(await engine.serviceStatus("svc")?.restartAt)
+            // Up for 2 min: restarted after restart_delay again, not after 8 s.
+            #expect(restartAt.timeIntervalSince(ended) == 1)
+        }
+    }
+
+    @Test func stopStartAndRestartAService() async throws {
+        let clock = ManualClock(t0)
+        try await withEngine(jobs: Self.stack, handlers: handlers, clock: clock) { engine, log, _ in
+            try await drive(clock, until: "the stack to be up") { await engine.serviceStates()["worker"]?.state == "ready" }
+            // Stopping app stops worker first, then app; db goes on.
+            try await engine.stopService("app")
+            try await waitFor("app and worker to stop") { await log.finished.count == 2 }
+            #expect(await log.finished.map(\.job) == ["worker", "app"])
+            #expect(await log.finished.last?.error == "stopped by schedctl")
+            var states = await engine.serviceStates()
+            #expect(states["app"]?.state == "stopped")
+            #expect(states["worker"]?.state == "waiting")
+            #expect(states["db"]?.state == "ready")
+            // Nothing restarts a stopped service.
+            clock.advance(by: 600)
+            await engine.untilIdle()
+            #expect(await engine.load().services == 1)
+
+            try await engine.startService("app")
+            try await drive(clock, until: "app and worker are back") { await engine.serviceStates()["worker"]?.state == "ready" }
+            #expect(await log.started.suffix(2).map(\.job) == ["app", "worker"])
+
+            // Restart: one stop, one start; what requires it goes on.
+            let before = await log.started.count
+            try await engine.restartService("db")
+            try await waitFor("db to start again") { await log.started.count == before + 1 }
+            let last = await log.finished.last
+            #expect(last?.job == "db" && last?.status == .cancelled && last?.error == "restarted by schedctl")
+            let restarted = await log.started.last
+            #expect(restarted?.job == "db" && restarted?.trigger == .manual)
+            states = await engine.serviceStates()
+            #expect(states["app"]?.state == "ready" && states["worker"]?.state == "ready")
+
+            await #expect(throws: APIError.self) { try await engine.stopService("nightly") }
+        }
+    }
+
+    @Test func onShutdownServicesStopInReverseDependencyOrder() async throws {
+        let clock = ManualClock(t0)
+        try await withEngine(jobs: Self.stack, handlers: handlers, clock: clock) { engine, log, _ in
+            try await drive(clock, until: "the stack to be up") { await engine.serviceStates()["worker"]?.state == "ready" }
+            engine.shutdown()
+            try await waitFor("every service to stop") { await log.finished.count == 3 }
+            #expect(await log.finished.map(\.job) == ["worker", "app", "db"])
+            #expect(await log.finished.allSatisfy { $0.error == "schedd is shutting down" })
+        }
+    }
+
+    @Test func aServiceNotReadyWithinItsTimeoutIsAFailedStart() async throws {
+        let clock = ManualClock(t0)
+        let jobs = #"""
+            {"jobs": [{"name": "db", "handler": "serve", "restart": "on-failure", "ready_check": "exit 1",
+                       "ready_interval": "1s", "ready_timeout": "3s", "restart_limit": {"burst": 1, "interval": "1m"}}]}
+            """#
+        try await withEngine(jobs: jobs, handlers: handlers, clock: clock, commandExecutor: ExitingExecutor(code: 1)) { engine, log, _ in
+            try await drive(clock, until: "db fails") { await log.finished.count == 1 }
+            let run = await log.finished[0]
+            #expect(run.status == .failed)
+            #expect(run.error?.hasPrefix("not ready within 3s (ready_timeout): the ready_check did not pass") == true, "\(run.error ?? "")")
+            try await waitFor("its restart limit") { await engine.serviceStates()["db"]?.state == "failed" }
+        }
+    }
+
+    @Test func aPassingReadyCheckMakesTheServiceReady() async throws {
+        let clock = ManualClock(t0)
+        let jobs = #"{"jobs": [{"name": "db", "handler": "serve", "restart": "always", "ready_check": "true"}]}"#
+        try await withEngine(jobs: jobs, handlers: handlers, clock: clock, commandExecutor: ExitingExecutor(code: 0)) { engine, _, _ in
+            try await waitFor("db to be ready") { await engine.serviceStates()["db"]?.state == "ready" }
+        }
+    }
+}
+
+/// A command executor whose every process exits at once with `code` (the ready checks).
+struct ExitingExecutor: JobExecutor {
+    let code: Int32
+    func execute(_ request: ExecutionRequest) async throws -> ExecutionOutcome {
+        ExecutionOutcome(ending: .exited(code))
+    }
+}
+
+/// Counts calls across tasks.
+final class RunCounter: Sendable {
+    private let value = Mutex(0)
+    func next() -> Int { value.withLock { $0 += 1; return $0 } }
+}
+
+import Synchronization
