@@ -57,7 +57,7 @@ final class Daemon {
     deinit { _ = process.terminate() }
 }
 
-@Suite struct ControlPlaneTests {
+@Suite(.ownThreads) struct ControlPlaneTests {
     static let jobs = #"""
         {"jobs": [{"name": "ok", "shell": "echo hello", "schedule": "@hourly"},
                   {"name": "fails", "shell": "echo oops; exit 3"},

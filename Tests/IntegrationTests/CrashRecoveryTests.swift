@@ -11,7 +11,7 @@ func processes(running argv: [String]) -> [pid_t] {
     }
 }
 
-@Suite struct CrashRecoveryTests {
+@Suite(.ownThreads) struct CrashRecoveryTests {
     @Test func killMinus9MidRunLosesNoRecordAndLeavesNoProcess() throws {
         let scratch = try Scratch()
         let db = scratch.path("schedd.db")

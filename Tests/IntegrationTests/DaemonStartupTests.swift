@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@Suite struct DaemonStartupTests {
+@Suite(.ownThreads) struct DaemonStartupTests {
     @Test func appliesTheConfigReloadsOnSIGHUPAndStopsOnSIGTERM() throws {
         let scratch = try Scratch()
         let db = scratch.path("state/schedd.db")

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// What scripts/install.sh installs besides the binaries: man pages and shell completions.
-@Suite struct InstallArtifactsTests {
+@Suite(.ownThreads) struct InstallArtifactsTests {
     /// Every man page has a name line, a synopsis with the command and a body.
     @Test func manPagesHaveASynopsisAndNoEmptyPage() throws {
         let scratch = try Scratch()

@@ -4,7 +4,7 @@ import Testing
 /// `run --wait` and `logs --follow` show output while the run is still going: each job here
 /// prints a line and then waits for a gate file that the test creates only after `schedctl`
 /// has shown that line, so the run cannot end before its output was streamed.
-@Suite struct LiveOutputTests {
+@Suite(.ownThreads) struct LiveOutputTests {
     static func jobs(gate: String) -> String {
         #"""
         {"jobs": [{"name": "gated", "timeout": "30s",

@@ -6,7 +6,7 @@ import Glibc
 #endif
 
 /// The daemon's log never makes a logging task wait for stderr.
-@Suite struct LogWriterTests {
+@Suite(.ownThreads) struct LogWriterTests {
     init() {
         // A writer thread may still write when a test closes the pipe's read end: EPIPE,
         // not a signal that ends the test process.

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@Suite struct NextCommandTests {
+@Suite(.ownThreads) struct NextCommandTests {
     @Test func theSpringForwardExampleRunsAtTheJump() throws {
         let result = try Binaries.run(Binaries.schedctl, ["next", "30 2 * * *", "--tz", "America/New_York",
                                                           "--from", "2026-03-07T12:00:00Z", "--count", "3"])

@@ -40,7 +40,7 @@ final class NotifyReceiver {
     }
 }
 
-@Suite struct SystemdIntegrationTests {
+@Suite(.ownThreads) struct SystemdIntegrationTests {
     @Test func notifiesReadyStatusWatchdogReloadAndStopping() throws {
         let scratch = try Scratch()
         let receiver = try NotifyReceiver(path: scratch.path("notify.sock"))
@@ -94,7 +94,7 @@ final class NotifyReceiver {
     }
 }
 
-@Suite struct UnitFileTests {
+@Suite(.ownThreads) struct UnitFileTests {
     static let unit = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../../contrib/systemd/schedd.service").standardized.path
 

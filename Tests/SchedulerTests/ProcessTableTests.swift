@@ -39,17 +39,24 @@ import Testing
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await sweeper.run() }
             let done = Counter()
-            try await withThrowingTaskGroup(of: Void.self) { sweeps in
-                for runID in 1...40 {
-                    sweeps.addTask {
-                        // Spread over several looks.
-                        try await Task.sleep(for: .microseconds(runID * 500))
-                        await sweeper.sweep(job: "j", runID: Int64(runID), grace: .seconds(1))
-                        await done.add()
+            do {
+                try await withThrowingTaskGroup(of: Void.self) { sweeps in
+                    for runID in 1...40 {
+                        sweeps.addTask {
+                            // Spread over several looks.
+                            try await Task.sleep(for: .microseconds(runID * 500))
+                            await sweeper.sweep(job: "j", runID: Int64(runID), grace: .seconds(1))
+                            await done.add()
+                        }
                     }
+                    try await waitFor("every sweep to return", seconds: 20) { await done.value == 40 }
+                    try await sweeps.waitForAll()
                 }
-                try await waitFor("every sweep to return", seconds: 20) { await done.value == 40 }
-                try await sweeps.waitForAll()
+            } catch {
+                // The sweeper runs until it is stopped, failed test or not: its waiters are
+                // released then, and the test ends instead of waiting for it for ever.
+                await sweeper.stop()
+                throw error
             }
             await sweeper.stop()
             try await group.waitForAll()
