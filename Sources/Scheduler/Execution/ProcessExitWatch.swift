@@ -1,4 +1,7 @@
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 
 /// Tells when a child process has exited, as it happens, without a timer: the process's pidfd
@@ -18,12 +21,20 @@ final class ProcessExitWatch: @unchecked Sendable {
 
     private static let queue = DispatchQueue(label: "schedd.process-exit")
 
-    /// Watches `pidfd` (owned by the caller, who keeps it open until `stop()` or the end of
-    /// `exited()`); nil when there is none (`-1`: the kernel has no pidfd).
+    /// Watches the process of `pidfd` (the caller's, which it may close whenever it likes);
+    /// nil when there is none (`-1`: the kernel has no pidfd) or it cannot be duplicated.
     init?(pidfd: Int32) {
         guard pidfd >= 0 else { return nil }
-        source = DispatchSource.makeReadSource(fileDescriptor: pidfd, queue: Self.queue)
+        // The source watches a duplicate that only its cancel handler closes, as Dispatch
+        // requires: it unregisters a cancelled source later, on its own queue, and a
+        // descriptor closed before that (swift-subprocess closes the pidfd as soon as the run
+        // returns) could meanwhile be reused by the next run's pidfd, whose watch would then
+        // share a registration the kernel dropped with the old descriptor.
+        let watched = fcntl(pidfd, F_DUPFD_CLOEXEC, 0)
+        guard watched >= 0 else { return nil }
+        source = DispatchSource.makeReadSource(fileDescriptor: watched, queue: Self.queue)
         source.setEventHandler { [weak self] in self?.finish(exited: true) }
+        source.setCancelHandler { close(watched) }
         source.activate()
     }
 
