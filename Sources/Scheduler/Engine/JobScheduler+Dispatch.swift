@@ -479,43 +479,69 @@ extension JobScheduler {
         }
     }
 
-    /// Races the execution against its timeout and its cancel handle; the loser is cancelled,
-    /// which for a process means the teardown (SIGTERM, `kill_grace`, SIGKILL).
+    /// Races the execution against its timeout and its cancel handle. When one of those comes
+    /// first, a process run is asked to stop (SIGTERM, `kill_grace`, SIGKILL) and read to its
+    /// end; any other execution is cancelled. The output it had is kept either way.
     static func attempt(executor: any JobExecutor, request: ExecutionRequest, timeout: Duration?,
                         clock: any SchedulerClock, control: RunControl) async -> AttemptEnd {
-        await withTaskGroup(of: AttemptEnd?.self) { group in
+        enum Part: Sendable {
+            case execution(AttemptEnd?)
+            case stop(AttemptEnd?)
+        }
+        let stopsItself = executor is CommandExecutor
+        return await withTaskGroup(of: Part.self) { group in
             group.addTask {
                 do {
-                    return .finished(try await executor.execute(request))
+                    return .execution(.finished(try await executor.execute(request)))
                 } catch {
                     // Stopped by the timeout or a cancel below: they say how it ended. Any
                     // other error ends the run now, as failed; waiting for a timeout or a
                     // cancel that may never come would hang it for ever.
-                    if Task.isCancelled { return nil }
-                    return .finished(ExecutionOutcome(ending: .failed("the executor failed: \(error)")))
+                    if Task.isCancelled { return .execution(nil) }
+                    return .execution(.finished(ExecutionOutcome(ending: .failed("the executor failed: \(error)"))))
                 }
             }
-            if let timeout {
-                group.addTask {
-                    do {
-                        try await clock.sleep(for: timeout)
-                        return .timedOut(nil)
-                    } catch {
-                        return nil
+            group.addTask {
+                // The first of the timeout and a cancel; nil once the execution has ended.
+                await .stop(withTaskGroup(of: AttemptEnd?.self) { race in
+                    if let timeout {
+                        race.addTask {
+                            do {
+                                try await clock.sleep(for: timeout)
+                                return .timedOut(nil)
+                            } catch {
+                                return nil
+                            }
+                        }
                     }
-                }
+                    race.addTask { await control.waitForCancel().map { .cancelled($0, control.status, nil) } }
+                    var first: AttemptEnd?
+                    while first == nil, let next = await race.next() { first = next }
+                    race.cancelAll()
+                    return first
+                })
             }
-            group.addTask { await control.waitForCancel().map { .cancelled($0, control.status, nil) } }
             var end: AttemptEnd?
-            while end == nil, let next = await group.next() {
-                end = next
-            }
-            group.cancelAll()
-            // Wait for the execution to wind down, keeping what it captured before it was stopped.
-            while let next = await group.next() {
-                if case let .finished(partial) = next, var stopped = end {
-                    stopped.attach(partial)
+            while let part = await group.next() {
+                switch part {
+                case let .execution(result):
+                    if var stopped = end {
+                        // Stopped: keep what it captured before it ended.
+                        if case let .finished(partial)? = result { stopped.attach(partial) }
+                        end = stopped
+                    } else {
+                        end = result
+                    }
+                    group.cancelAll()
+                case let .stop(stopped?):
                     end = stopped
+                    if stopsItself {
+                        request.stop.cancel("stopped")
+                    } else {
+                        group.cancelAll()
+                    }
+                case .stop(nil):
+                    break
                 }
             }
             return end ?? .cancelled(control.reason ?? "cancelled", control.status, nil)

@@ -15,9 +15,11 @@ import SystemPackage
 ///
 /// Each run gets its own session (so its process group can be signalled as a whole), stdin
 /// from `/dev/null`, stdout and stderr on their own pipes whose tail is kept together (each
-/// byte tagged with its stream), and a minimal environment. Cancelling the calling task sends
-/// SIGTERM to the group, then SIGKILL after `kill_grace`; processes that escaped the group are
-/// left to `ProcessSweeper`.
+/// byte tagged with its stream), and a minimal environment. A stop asked for through the
+/// request (`ExecutionRequest.stop`) sends SIGTERM to the group, then SIGKILL after
+/// `kill_grace`, and the output is read on to its end; cancelling the calling task does the
+/// same through swift-subprocess's teardown, without the output. Processes that escaped the
+/// group are left to `ProcessSweeper`.
 public struct CommandExecutor: JobExecutor {
     let sweeper: ProcessSweeper
     /// How often to check whether the run's main process has exited while its output pipe is
@@ -105,6 +107,13 @@ public struct CommandExecutor: JobExecutor {
         return nil
     }
 
+    /// What a task of a run's body reports when it ends.
+    enum BodyPart: Sendable {
+        case readerEnded
+        case exited
+        case other
+    }
+
     public func execute(_ request: ExecutionRequest) async throws -> ExecutionOutcome {
         let spec = request.spec
         let account: Account
@@ -189,18 +198,19 @@ public struct CommandExecutor: JobExecutor {
                 let readers = [(StandardStream.stdout, execution.standardOutput, StopFlag()),
                                (StandardStream.stderr, execution.standardError, StopFlag())]
                 let readEverything: @Sendable () -> Bool = { readers.allSatisfy { $0.2.isSet } }
-                try await withThrowingTaskGroup(of: Bool.self) { group in
+                let exited = StopFlag()
+                try await withThrowingTaskGroup(of: BodyPart.self) { group in
+                    // However the body ends, the exit watch ends with it (it does not heed
+                    // cancellation).
+                    defer { exitWatch?.stop() }
                     // stdout and stderr each into the one tail, tagged, in the order they come.
                     for (stream, sequence, done) in readers {
                         group.addTask {
-                            defer {
-                                done.set()
-                                if readEverything() { exitWatch?.stop() }
-                            }
+                            defer { done.set() }
                             for try await chunk in sequence {
                                 chunk.withUnsafeBytes { sink.append($0, stream: stream) }
                             }
-                            return true
+                            return .readerEnded
                         }
                     }
                     // A child that outlives the main process keeps the pipe open; once the main
@@ -209,7 +219,9 @@ public struct CommandExecutor: JobExecutor {
                     // would otherwise hold the pipe, and the run, open), until the reader is done.
                     if let exitWatch {
                         group.addTask {
-                            guard await exitWatch.exited() else { return false }
+                            guard await exitWatch.exited() else { return .other }
+                            exited.set()
+                            if readEverything() { return .exited }
                             // The reader mostly sees the end of the output at the same moment;
                             // a scan of /proc for leftovers is only worth it when it has not.
                             // (The reader's end cancels this sleep.)
@@ -217,7 +229,7 @@ public struct CommandExecutor: JobExecutor {
                             if !readEverything() {
                                 await sweeper.sweep(job: spec.name, runID: request.runID, grace: spec.effectiveKillGrace)
                             }
-                            return false
+                            return .exited
                         }
                     } else {
                         // No pidfd (a kernel before 5.3): look now and then.
@@ -231,16 +243,35 @@ public struct CommandExecutor: JobExecutor {
                                 if readEverything() { break }
                                 if ProcessTable.isZombie(pid) {
                                     await sweeper.sweep(job: spec.name, runID: request.runID, grace: spec.effectiveKillGrace)
-                                    return false
+                                    return .other
                                 }
                             }
-                            return false
+                            return .other
                         }
                     }
-                    // Until both readers have seen the end of their output.
+                    // Asked to stop (a timeout, a cancel): SIGTERM to the group, SIGKILL after
+                    // `kill_grace`, while the readers read on. (Cancelling this task instead
+                    // would end the reads first: the job's last words, "Terminated" from a shell
+                    // among them, then killed it with SIGPIPE before its SIGTERM handler ran.)
+                    let stop = request.stop
+                    let grace = spec.effectiveKillGrace
+                    group.addTask {
+                        guard await stop.waitForCancel() != nil else { return .other }
+                        try? execution.send(signal: .terminate, toProcessGroup: true)
+                        do {
+                            try await Task.sleep(for: grace)
+                        } catch {
+                            return .other
+                        }
+                        try? execution.send(signal: .kill, toProcessGroup: true)
+                        return .other
+                    }
+                    // Until both readers have seen the end of their output and, where the exit
+                    // is watched, the process has exited: one that closed its output and runs
+                    // on can still be asked to stop.
                     var ended = 0
-                    while ended < readers.count, let readerEnded = try await group.next() {
-                        if readerEnded { ended += 1 }
+                    while ended < readers.count || (exitWatch != nil && !exited.isSet), let part = try await group.next() {
+                        if part == .readerEnded { ended += 1 }
                     }
                     group.cancelAll()
                 }

@@ -15,6 +15,11 @@ public struct ExecutionRequest: Sendable {
     /// Where the run's output goes as it is produced. The executor appends to it; the engine
     /// reads the live tail from it and streams its chunks to clients that follow the run.
     public var output: OutputSink
+    /// How the engine asks a process run to stop (a timeout, a cancel): the process executor
+    /// sends SIGTERM and reads on until the process and its output end, so that what the job
+    /// prints while it stops is kept and cannot kill it with SIGPIPE. Other executors are
+    /// stopped by cancelling their task.
+    let stop = RunControl()
 
     /// - Parameter output: the run's output sink; by default one that keeps the job's
     ///   `output_limit` and tells nobody.
