@@ -1,14 +1,14 @@
 import Foundation
 import Testing
 
-@Suite struct ValidateCommandTests {
+@Suite(.ownThreads) struct ValidateCommandTests {
     static let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../../jobs.example.json").standardized.path
 
     @Test func theExampleFileIsValid() throws {
         let result = try Binaries.run(Binaries.schedctl, ["validate", Self.example])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stdout.contains("valid, 5 jobs"))
+        #expect(result.stdout.contains("valid, 6 jobs"))
     }
 
     @Test func aBrokenCopyFailsWithAMessagePerMistake() throws {

@@ -118,6 +118,7 @@ func job(_ fields: String) -> String { #"{"jobs": [{"name": "j", "shell": "true"
         #expect(file.jobs.contains { $0.isService })
         #expect(file.jobs.contains { $0.onFailure != nil })
         #expect(file.jobs.contains { $0.schedule == "@every 30s" })
+        #expect(file.jobs.contains { $0.requires?.isEmpty == false })
     }
 
     @Test func canonicalJSONRoundTrips() throws {
