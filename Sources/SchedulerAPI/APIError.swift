@@ -17,6 +17,8 @@ public struct APIError: Error, Sendable, Equatable, Codable, CustomStringConvert
         public static let notFound = Code(rawValue: "not_found")
         /// The request conflicts with the current state (e.g. a removed job that others trigger).
         public static let conflict = Code(rawValue: "conflict")
+        /// The caller may not do this (a user asking for an admin's verb), or is over a limit.
+        public static let forbidden = Code(rawValue: "forbidden")
         /// The database was written by a newer schedd, or cannot be opened.
         public static let databaseUnusable = Code(rawValue: "database_unusable")
         /// Anything unexpected; the message says what.

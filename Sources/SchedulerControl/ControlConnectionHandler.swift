@@ -28,8 +28,7 @@ final class ControlConnectionHandler: ChannelDuplexHandler, RemovableChannelHand
         let freshList: @Sendable () -> ByteBuffer?
         /// The peer of an open channel, if read.
         let peers: PeerCheckHandler.Registry
-        let daemonUID: uid_t
-        let socketGroup: gid_t?
+        let access: AccessPolicy
         /// Gives a connection to the router's side.
         let handOver: @Sendable (RouterChannel) -> Void
     }
@@ -140,10 +139,11 @@ final class ControlConnectionHandler: ChannelDuplexHandler, RemovableChannelHand
     /// The list to answer `request` with here, or nil if the router should answer it.
     private func cachedAnswer(to request: HTTPRequest, channel: any Channel) -> ByteBuffer? {
         guard request.method == .get, let path = request.path, Self.isJobList(path) else { return nil }
-        // Anyone else (a socket group member by supplementary group, or a peer not read yet)
-        // is left to the middleware: its group lookup may block, which the event loop must not.
+        // Admins by their credentials alone. Anyone else (an admin by supplementary group, a
+        // user, whose list is their own, or a peer not read yet) is left to the middleware: its
+        // account lookup may block, which the event loop must not.
         guard let peer = source.peers.peer(of: channel),
-              peer.isPlainlyAllowed(daemonUID: source.daemonUID, group: source.socketGroup) else { return nil }
+              source.access.isPlainlyAdmin(uid: peer.uid, gid: peer.gid) else { return nil }
         return source.freshList()
     }
 

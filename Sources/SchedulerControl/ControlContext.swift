@@ -6,6 +6,8 @@ import NIOCore
 public struct ControlContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public let channel: any Channel
+    /// What the peer may do; set by the middleware before any route runs.
+    public internal(set) var role: AccessPolicy.Role = .refused
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

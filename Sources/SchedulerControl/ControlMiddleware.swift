@@ -10,22 +10,33 @@ import Glibc
 /// status.
 struct ControlMiddleware: RouterMiddleware {
     typealias Context = ControlContext
-    let daemonUID: uid_t
-    let socketGroup: gid_t?
+    let access: AccessPolicy
     let peers: PeerCheckHandler.Registry
     let logger: Logger
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let known = peers.peer(of: context.channel)
-        guard let peer = known == nil ? await PeerCredentials.of(context.channel) : known,
-              await peer.isAllowed(daemonUID: daemonUID, group: socketGroup) else {
-            logger.warning("control request refused: peer not allowed", metadata: ["schedd.path": "\(request.uri.path)"])
-            return Self.error(.forbidden, APIError(.init(rawValue: "forbidden"), "only root, the daemon's user and members of the socket group may use schedd's socket"))
+        var role = AccessPolicy.Role.refused
+        if let peer = known == nil ? await PeerCredentials.of(context.channel) : known {
+            role = await access.role(uid: peer.uid, gid: peer.gid) {
+                let account = await PeerAccounts.shared.account(uid: peer.uid)
+                return (account.name, account.groups)
+            }
         }
+        guard role != .refused else {
+            logger.warning("control request refused: peer not allowed", metadata: ["schedd.path": "\(request.uri.path)"])
+            let who = access.users == .none ? "only root, the daemon's user and members of the admin group"
+                : "only root, the daemon's user, members of the admin group and the users schedd allows (--allow-users)"
+            return Self.error(.forbidden, APIError(.forbidden, "\(who) may use schedd's socket"))
+        }
+        var context = context
+        context.role = role
         do {
             return try await next(request, context)
         } catch let error as APIError {
-            return Self.error(Self.status(for: error.code), error)
+            // A user's job names as they know them.
+            let shown = ControlRoutes.scope(context).map { $0.shown(error) } ?? error
+            return Self.error(Self.status(for: error.code), shown)
         } catch let error as HTTPError {
             let code: String
             switch error.status {
@@ -51,6 +62,7 @@ struct ControlMiddleware: RouterMiddleware {
         switch code {
         case .notFound: return .notFound
         case .conflict: return .conflict
+        case .forbidden: return .forbidden
         case .invalidJobFile, .invalidArgument, .invalidSchedule: return .badRequest
         default: return .internalServerError
         }

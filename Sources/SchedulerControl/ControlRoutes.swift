@@ -12,6 +12,7 @@ struct ControlRoutes {
     let engine: JobScheduler
     let startedAt: Date
     let configPath: String?
+    let access: AccessPolicy
     let logger: Logger
     /// The encoded job list and the job counts of `status`, kept until the database changes.
     let jobList = VersionedCache<ByteBuffer>()
@@ -31,63 +32,63 @@ struct ControlRoutes {
     ]
 
     func register(on router: Router<ControlContext>) {
-        router.get("/v1/status") { _, _ in try await status() }
-        router.get("/v1/jobs") { _, _ in try await list() }
+        router.get("/v1/status") { _, context in try await status(context) }
+        router.get("/v1/jobs") { _, context in try await list(context) }
         router.post("/v1/jobs") { request, context in try await apply(request, context) }
-        router.get("/v1/jobs/:name") { _, context in try await show(try context.parameters.require("name")) }
+        router.get("/v1/jobs/:name") { _, context in try await show(try Self.jobName(context), context) }
         router.put("/v1/jobs/:name") { request, context in try await put(request, context) }
         router.delete("/v1/jobs/:name") { _, context in
-            let name = try context.parameters.require("name")
+            let name = try Self.jobName(context)
             try await engine.removeJob(named: name, protectedFile: configPath)
             audit("job removed over the API", await Self.caller(context), ["schedd.job": "\(name)"])
-            return try Self.json(["removed": name])
+            return try Self.reply(["removed": name], context)
         }
         router.post("/v1/jobs/:name/run") { request, context in
             let force = request.uri.queryParameters.get("force").map { $0 == "true" || $0 == "1" } ?? false
-            let name = try context.parameters.require("name")
+            let name = try Self.jobName(context)
             let (started, run) = try await engine.start(name, force: force)
             audit(started ? "run started over the API" : "run over the API skipped", await Self.caller(context), [
                 "schedd.job": "\(name)", "schedd.run_id": .stringConvertible(run.id),
             ])
-            return try Self.json(TriggerResponse(outcome: started ? "started" : "skipped", run: run), status: started ? .created : .ok)
+            return try Self.reply(TriggerResponse(outcome: started ? "started" : "skipped", run: run), context, status: started ? .created : .ok)
         }
         router.post("/v1/jobs/:name/cancel") { _, context in
-            let name = try context.parameters.require("name")
+            let name = try Self.jobName(context)
             let cancelled = try await engine.cancel(job: name)
             audit("runs cancelled over the API", await Self.caller(context), ["schedd.job": "\(name)", "schedd.runs": "\(cancelled)"])
-            return try Self.json(["cancelled": cancelled])
+            return try Self.reply(["cancelled": cancelled], context)
         }
         router.post("/v1/jobs/:name/pause") { _, context in
-            let name = try context.parameters.require("name")
+            let name = try Self.jobName(context)
             try await engine.pauseJob(name)
             audit("job paused over the API", await Self.caller(context), ["schedd.job": "\(name)"])
-            return try await show(name)
+            return try await show(name, context)
         }
         router.post("/v1/jobs/:name/resume") { _, context in
-            let name = try context.parameters.require("name")
+            let name = try Self.jobName(context)
             try await engine.resume(name)
             audit("job resumed over the API", await Self.caller(context), ["schedd.job": "\(name)"])
-            return try await show(name)
+            return try await show(name, context)
         }
         router.post("/v1/jobs/:name/start") { _, context in
-            let name = try context.parameters.require("name")
+            let name = try Self.jobName(context)
             try await engine.startService(name)
             audit("service started over the API", await Self.caller(context), ["schedd.job": "\(name)"])
-            return try await show(name)
+            return try await show(name, context)
         }
         router.post("/v1/jobs/:name/stop") { _, context in
-            let name = try context.parameters.require("name")
+            let name = try Self.jobName(context)
             try await engine.stopService(name)
             audit("service stopped over the API", await Self.caller(context), ["schedd.job": "\(name)"])
-            return try await show(name)
+            return try await show(name, context)
         }
         router.post("/v1/jobs/:name/restart") { _, context in
-            let name = try context.parameters.require("name")
+            let name = try Self.jobName(context)
             try await engine.restartService(name)
             audit("service restarted over the API", await Self.caller(context), ["schedd.job": "\(name)"])
-            return try await show(name)
+            return try await show(name, context)
         }
-        router.get("/v1/export") { request, _ in
+        router.get("/v1/export") { request, context in
             var infos = try await store.jobs()
             if let origin = request.uri.queryParameters.get("origin") {
                 guard let kind = JobOrigin.Kind(rawValue: String(origin)) else {
@@ -95,35 +96,82 @@ struct ControlRoutes {
                 }
                 infos.removeAll { $0.origin.kind != kind }
             }
+            if let scope = Self.scope(context) { infos.removeAll { !scope.owns($0.name) } }
             // A stand-in is not the job: it would be exported as a disabled `false`.
             infos.removeAll { $0.problem != nil }
-            let file = JobFile(jobs: infos.map(\.spec))
-            return Self.text(file.json.serialized(pretty: true) + "\n", contentType: "application/json")
+            var file = JobFile(jobs: infos.map(\.spec)).json
+            if let scope = Self.scope(context) { file = scope.shown(file) }
+            return Self.text(file.serialized(pretty: true) + "\n", contentType: "application/json")
         }
-        router.get("/v1/runs") { request, _ in try await history(request) }
+        router.get("/v1/runs") { request, context in try await history(request, context) }
         router.get("/v1/runs/:id") { _, context in
             let id = try Self.runID(context)
-            guard var run = try await store.run(id: id) else { throw APIError(.notFound, "no run \(id)") }
+            var run = try await ownRun(id, context)
             // A running run's output is in memory until it ends: show what it has printed so far.
             if !run.status.isFinal, let tail = await engine.liveOutput(runID: id) {
                 (run.output, run.outputStreams) = tail.textWithStreams
                 run.outputTruncated = tail.truncated
             }
-            return try Self.json(run)
+            return try Self.reply(run, context)
         }
         router.post("/v1/runs/:id/cancel") { _, context in
             let id = try Self.runID(context)
+            if Self.scope(context) != nil { _ = try await ownRun(id, context) }
             try await engine.cancel(runID: id)
             audit("run cancelled over the API", await Self.caller(context), ["schedd.run_id": .stringConvertible(id)])
             return try Self.json(["cancelled": [id]])
         }
-        router.get("/v1/events") { request, _ in try await events(request) }
+        router.get("/v1/events") { request, context in try await events(request, context) }
         router.post("/v1/reload") { _, context in
+            try Self.adminOnly(context, "reload the job file")
             guard let configPath else { throw APIError(.conflict, "schedd was started without --config: there is no file to reload") }
             let result = try await engine.apply(JobFileLoader(path: configPath, handlers: engine.handlerNames), prune: true)
             audit("job file reloaded over the API", await Self.caller(context), result.logMetadata.merging(["schedd.file": "\(configPath)"]) { a, _ in a })
             return try Self.json(result)
         }
+    }
+
+    // MARK: - Roles
+
+    /// The scope of a user's request; nil for an admin's, which sees every job by its name.
+    static func scope(_ context: ControlContext) -> UserScope? {
+        if case let .user(name) = context.role { return UserScope(owner: name) }
+        return nil
+    }
+
+    /// The job a request's path names, as stored: a user's `backup` is their `OWNER/backup`.
+    static func jobName(_ context: ControlContext) throws -> String {
+        // The router matches the raw path: an admin's `alice/backup` comes as `alice%2Fbackup`.
+        let raw = try context.parameters.require("name")
+        let name = raw.removingPercentEncoding ?? raw
+        return scope(context).map { $0.stored(name) } ?? name
+    }
+
+    static func adminOnly(_ context: ControlContext, _ what: String) throws {
+        guard context.role == .admin else { throw APIError(.forbidden, "only an admin may \(what)") }
+    }
+
+    /// A run by id, if the caller may see it: a user's request for someone else's run is
+    /// answered as for a run that does not exist.
+    func ownRun(_ id: Int64, _ context: ControlContext) async throws -> RunRecord {
+        guard let run = try await store.run(id: id), Self.scope(context).map({ $0.owns(run.job) }) ?? true else {
+            throw APIError(.notFound, "no run \(id)")
+        }
+        return run
+    }
+
+    /// An answer, with a user's job names as they know them.
+    static func reply(_ value: some Encodable, _ context: ControlContext, status: HTTPResponse.Status = .ok) throws -> Response {
+        guard let scope = scope(context) else { return try json(value, status: status) }
+        return scoped(try encoded(value), scope, status: status)
+    }
+
+    static func scoped(_ body: ByteBuffer, _ scope: UserScope, status: HTTPResponse.Status = .ok) -> Response {
+        guard let value = try? JSONParser.parse(body.readableBytesView) else {
+            // Never the unscoped answer: it names the jobs as stored.
+            return ControlMiddleware.error(.internalServerError, APIError(.internal, "the reply could not be read back"))
+        }
+        return text(scope.shown(value).serialized() + "\n", status: status, contentType: "application/json")
     }
 
     // MARK: - Callers
@@ -150,15 +198,23 @@ struct ControlRoutes {
 
     // MARK: - Handlers
 
-    func status() async throws -> Response {
-        let counts = try await jobCounts.value(version: store.changes.current) { [store] in
-            try await store.jobStateCounts()
+    func status(_ context: ControlContext) async throws -> Response {
+        let scope = Self.scope(context)
+        let counts: StatusResponse.Jobs
+        if let scope {
+            // A user's health check is about their own jobs.
+            counts = StatusResponse.Jobs(counting: try await store.jobs().filter { scope.owns($0.name) })
+        } else {
+            counts = try await jobCounts.value(version: store.changes.current) { [store] in
+                try await store.jobStateCounts()
+            }
         }
         let load = await engine.load()
-        return try Self.json(StatusResponse(
+        let queuedJobs = scope.map { scope in load.queuedJobs.filter { scope.owns($0) } } ?? load.queuedJobs
+        return try Self.reply(StatusResponse(
             version: Version.current, pid: getpid(), startedAt: startedAt, database: store.location,
-            workersBusy: load.busy, workersTotal: load.workers, queued: load.queued, queuedJobs: load.queuedJobs,
-            servicesRunning: load.services, jobs: counts, processTracking: Self.processTracking(engine.processTracking)))
+            workersBusy: load.busy, workersTotal: load.workers, queued: load.queued, queuedJobs: queuedJobs,
+            servicesRunning: load.services, jobs: counts, processTracking: Self.processTracking(engine.processTracking)), context)
     }
 
     static func processTracking(_ tracking: ProcessSweeper.Tracking) -> StatusResponse.ProcessTracking {
@@ -184,19 +240,23 @@ struct ControlRoutes {
         }
     }
 
-    func list() async throws -> Response {
+    func list(_ context: ControlContext) async throws -> Response {
+        if let scope = Self.scope(context) {
+            let own = try await store.jobs().filter { scope.owns($0.name) }
+            return Self.scoped(try Self.encoded(try await summaries(own)), scope)
+        }
         let body = try await jobList.value(version: store.changes.current) { [self] in
             try Self.encoded(try await summaries(try await store.jobs()))
         }
         return Self.response(body, contentType: "application/json")
     }
 
-    func show(_ name: String) async throws -> Response {
+    func show(_ name: String, _ context: ControlContext) async throws -> Response {
         guard let info = try await store.job(named: name) else { throw APIError(.notFound, "no job named \"\(name)\"") }
         let summary = try await summaries([info])[0]
         let runs = try await store.history(HistoryQuery(job: name, limit: 10), withOutput: false)
         let service = info.spec.isService ? await engine.serviceStatus(name) : nil
-        return try Self.json(JobDetail(summary: summary, job: info, recentRuns: runs, service: service))
+        return try Self.reply(JobDetail(summary: summary, job: info, recentRuns: runs, service: service), context)
     }
 
     func apply(_ request: Request, _ context: ControlContext) async throws -> Response {
@@ -205,10 +265,39 @@ struct ControlRoutes {
         let prune = query.get("prune").map { $0 == "true" || $0 == "1" } ?? false
         let dryRun = query.get("dry_run").map { $0 == "true" || $0 == "1" } ?? false
         let caller = await Self.caller(context)
-        let result = try await engine.apply(data: Array(buffer: body), prune: prune, dryRun: dryRun,
-                                            origin: .api(caller.description), protectedFile: configPath)
+        var data = Array(buffer: body)
+        if let scope = Self.scope(context) {
+            let file = scope.storedFile(try Self.parseJobFile(data))
+            try await checkJobLimit(scope, file, prune: prune)
+            data = Array(file.serialized().utf8)
+        }
+        let result = try await engine.apply(data: data, prune: prune, dryRun: dryRun,
+                                            origin: .api(caller.description, owner: Self.scope(context)?.owner), protectedFile: configPath)
         if !dryRun { audit("jobs applied over the API", caller, result.logMetadata) }
-        return try Self.json(result)
+        return try Self.reply(result, context)
+    }
+
+    static func parseJobFile(_ data: [UInt8]) throws -> JSONValue {
+        do {
+            return try JSONParser.parse(data)
+        } catch {
+            throw APIError(.invalidJobFile, "the job file is not valid JSON", issues: [ValidationIssue(path: "", message: error.description)])
+        }
+    }
+
+    /// Refuses a user's change that would leave them more jobs than `--user-max-jobs`.
+    func checkJobLimit(_ scope: UserScope, _ file: JSONValue, prune: Bool) async throws {
+        var named = Set<String>()
+        if case let .array(jobs)? = file["jobs"] {
+            for job in jobs { if case let .string(name)? = job["name"] { named.insert(name) } }
+        }
+        let own = try await store.jobs().filter { scope.owns($0.name) }
+        // A prune takes out the user's API jobs the file does not name; the file's stay.
+        let kept = own.filter { !prune || $0.origin.kind == .file }.map(\.name)
+        let after = named.union(kept).count
+        if after > access.userMaxJobs && after > own.count {
+            throw APIError(.forbidden, "this change would leave you \(after) jobs; a user may have at most \(access.userMaxJobs) (schedd's --user-max-jobs)")
+        }
     }
 
     func put(_ request: Request, _ context: ControlContext) async throws -> Response {
@@ -223,18 +312,25 @@ struct ControlRoutes {
         guard job["name"] == .string(name) else {
             throw APIError(.invalidArgument, "the job's \"name\" must be \"\(name)\", as in the path")
         }
-        let file = JSONValue.object([("jobs", .array([job]))]).serialized()
+        var file = JSONValue.object([("jobs", .array([job]))])
+        let scope = Self.scope(context)
+        if let scope {
+            file = scope.storedFile(file)
+            try await checkJobLimit(scope, file, prune: false)
+        }
         let caller = await Self.caller(context)
-        let result = try await engine.apply(data: Array(file.utf8), prune: false, dryRun: false,
-                                            origin: .api(caller.description), protectedFile: configPath)
+        let result = try await engine.apply(data: Array(file.serialized().utf8), prune: false, dryRun: false,
+                                            origin: .api(caller.description, owner: scope?.owner), protectedFile: configPath)
         audit("job put over the API", caller, result.logMetadata.merging(["schedd.job": "\(name)"]) { a, _ in a })
-        return try Self.json(result)
+        return try Self.reply(result, context)
     }
 
-    func history(_ request: Request) async throws -> Response {
+    func history(_ request: Request, _ context: ControlContext) async throws -> Response {
         let q = request.uri.queryParameters
         var query = HistoryQuery()
-        query.job = q.get("job")
+        let scope = Self.scope(context)
+        query.job = q.get("job").map { scope?.stored($0) ?? $0 }
+        query.owner = scope?.owner
         if let status = q.get("status") {
             guard let parsed = RunStatus(rawValue: status) else {
                 throw APIError(.invalidArgument, "status \"\(status)\" is not one of \(RunStatus.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -264,21 +360,21 @@ struct ControlRoutes {
             // The history of a removed job stays readable; a name never seen is a mistake.
             throw APIError(.notFound, "no job named \"\(job)\" and no runs of one")
         }
-        return try Self.json(RunPage(runs: runs, nextCursor: runs.count == query.limit ? runs.last?.id : nil))
+        return try Self.reply(RunPage(runs: runs, nextCursor: runs.count == query.limit ? runs.last?.id : nil), context)
     }
 
     /// Server-Sent Events: one `data:` line of JSON per engine event, optionally for one job or
     /// one run (with its output as it is printed), until the client goes away, the run ends, or
     /// schedd shuts down.
-    func events(_ request: Request) async throws -> Response {
+    func events(_ request: Request, _ context: ControlContext) async throws -> Response {
         let query = request.uri.queryParameters
-        let job = query.get("job").map { String($0) }
+        let scope = Self.scope(context)
+        let job = query.get("job").map { scope?.stored(String($0)) ?? String($0) }
         let withOutput = query.get("output").map { $0 == "true" || $0 == "1" } ?? false
         var known: RunRecord?
         if let text = query.get("run") {
             guard let id = Int64(text) else { throw APIError(.invalidArgument, "run \"\(text)\" is not a run id") }
-            guard let run = try await store.run(id: id) else { throw APIError(.notFound, "no run \(id)") }
-            known = run
+            known = try await ownRun(id, context)
         }
         let runID = known?.id
         // Subscribed before the run is looked at again, so that nothing it does in between is
@@ -310,7 +406,9 @@ struct ControlRoutes {
         return Response(status: .ok, headers: headers, body: ResponseBody { [opening, sentUpTo, ended] writer in
             let encoder = APICoding.encoder()
             func frame(_ message: EventMessage) throws -> String {
-                "event: \(message.type)\ndata: \(String(decoding: try encoder.encode(message), as: UTF8.self))\n\n"
+                var data = String(decoding: try encoder.encode(message), as: UTF8.self)
+                if let scope, let value = try? JSONParser.parse(data) { data = scope.shown(value).serialized() }
+                return "event: \(message.type)\ndata: \(data)\n\n"
             }
             try await writer.write(ByteBuffer(string: ": schedd events\n\n"))
             for message in opening { try await writer.write(ByteBuffer(string: try frame(message))) }
@@ -339,6 +437,8 @@ struct ControlRoutes {
                             sentUpTo = end
                         }
                         let message = Self.message(event)
+                        // A user hears of their own jobs only.
+                        if let scope, !scope.owns(message.job) { continue }
                         if let job, message.job != job { continue }
                         if let runID, message.aboutRun != runID { continue }
                         if pending.count.add(1, ordering: .relaxed).newValue > Self.maxPendingFrames {

@@ -27,16 +27,17 @@ import Glibc
 public struct ControlServer: Service {
     public struct Configuration: Sendable {
         public var socketPath: String
-        /// Members of this group may connect (the socket is created `0660` with it).
-        public var socketGroup: gid_t?
+        /// Who may do what; the socket is created `0660` with the admin group, `0666` when
+        /// users are allowed (every connection is checked).
+        public var access: AccessPolicy
         /// Closes connections idle this long, including a client that sent half a request.
         public var idleTimeout: Duration
         /// The `--config` file that `reload` re-applies, if any.
         public var configPath: String?
 
-        public init(socketPath: String, socketGroup: gid_t? = nil, idleTimeout: Duration = .seconds(10), configPath: String? = nil) {
+        public init(socketPath: String, access: AccessPolicy = AccessPolicy(), idleTimeout: Duration = .seconds(10), configPath: String? = nil) {
             self.socketPath = socketPath
-            self.socketGroup = socketGroup
+            self.access = access
             self.idleTimeout = idleTimeout
             self.configPath = configPath
         }
@@ -54,22 +55,27 @@ public struct ControlServer: Service {
         self.startedAt = startedAt
     }
 
-    /// Makes the socket's directory (`0750`) and refuses a socket a live daemon is serving; a
+    /// Makes the socket's directory (`AccessPolicy.directoryMode`), refuses a directory that
+    /// someone else controls (`SocketDirectory`), and a socket a live daemon is serving; a
     /// stale one (nobody answers) is removed.
-    public static func prepareSocket(_ path: String, group: gid_t?) throws(APIError) {
+    public static func prepareSocket(_ path: String, access: AccessPolicy) throws(APIError) {
+        let group = access.adminGroup
         let parent = (path as NSString).deletingLastPathComponent
         // A bare file name is a socket in the current directory.
         let directory = parent.isEmpty ? "." : parent
         if !FileManager.default.fileExists(atPath: directory) {
             do {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
-                                                        attributes: [.posixPermissions: 0o750])
+                                                        attributes: [.posixPermissions: Int(access.directoryMode)])
             } catch {
                 throw APIError(.invalidArgument, "cannot create the socket directory \(directory): \(error.localizedDescription)")
             }
             if let group, chown(directory, getuid(), group) != 0 {
                 throw APIError(.invalidArgument, "cannot give the socket directory \(directory) to the socket group: \(String(cString: strerror(errno)))")
             }
+        }
+        if let problem = SocketDirectory.daemonProblem(socketPath: path, uid: access.daemonUID) {
+            throw APIError(.invalidArgument, problem)
         }
         guard FileManager.default.fileExists(atPath: path) else { return }
         if UnixSocket.isLive(path) {
@@ -81,10 +87,11 @@ public struct ControlServer: Service {
     public func run() async throws {
         let router = Router(context: ControlContext.self)
         let peers = PeerCheckHandler.Registry()
-        let daemonUID = getuid()
-        let socketGroup = configuration.socketGroup
-        router.add(middleware: ControlMiddleware(daemonUID: daemonUID, socketGroup: socketGroup, peers: peers, logger: logger))
-        let routes = ControlRoutes(engine: engine, startedAt: startedAt, configPath: configuration.configPath, logger: logger)
+        let access = configuration.access
+        let daemonUID = access.daemonUID
+        let socketGroup = access.adminGroup
+        router.add(middleware: ControlMiddleware(access: access, peers: peers, logger: logger))
+        let routes = ControlRoutes(engine: engine, startedAt: startedAt, configPath: configuration.configPath, access: access, logger: logger)
         routes.register(on: router)
         let logger = self.logger
         let http1 = Self.connectionLoop(router.buildResponder(), logger: logger)
@@ -92,7 +99,7 @@ public struct ControlServer: Service {
         let (connections, handOver) = AsyncStream.makeStream(of: ControlConnectionHandler.RouterChannel.self)
         let connection = ControlConnectionHandler.Source(
             freshList: { [jobList = routes.jobList, changes = engine.reader.changes] in jobList.cached(atLeast: changes.current) },
-            peers: peers, daemonUID: daemonUID, socketGroup: socketGroup,
+            peers: peers, access: access,
             handOver: { channel in
                 if case .terminated = handOver.yield(channel) { channel.channel.close(promise: nil) }
             })
@@ -116,7 +123,7 @@ public struct ControlServer: Service {
             .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
         // The mode comes from the umask at bind; set it explicitly.
         // Refused rather than served with the wrong access: the socket is the only way in.
-        guard chmod(path, 0o660) == 0 else {
+        guard chmod(path, access.socketMode) == 0 else {
             throw APIError(.internal, "cannot set the mode of the control socket \(path): \(String(cString: strerror(errno)))")
         }
         if let socketGroup, chown(path, daemonUID, socketGroup) != 0 {

@@ -5,9 +5,9 @@ import NIOCore
 import Glibc
 #endif
 
-/// Who is on the other end of a Unix socket connection (`SO_PEERCRED`), and whether they may
-/// use the control API: root, the daemon's own user, and members of the socket group.
-struct PeerCredentials {
+/// Who is on the other end of a Unix socket connection (`SO_PEERCRED`); `AccessPolicy`
+/// decides what they may do.
+struct PeerCredentials: Sendable {
     var pid: pid_t
     var uid: uid_t
     var gid: gid_t
@@ -30,19 +30,5 @@ struct PeerCredentials {
         var pid: Int32 = 0
         var uid: UInt32 = 0
         var gid: UInt32 = 0
-    }
-
-    /// Whether `uid`/`gid` may talk to a daemon running as `daemonUID` with socket group
-    /// `group` (nil: none).
-    func isAllowed(daemonUID: uid_t, group: gid_t?) async -> Bool {
-        if isPlainlyAllowed(daemonUID: daemonUID, group: group) { return true }
-        guard let group else { return false }
-        return await PeerAccounts.shared.account(uid: uid).groups.contains(group)
-    }
-
-    /// Allowed without asking the account database (which may block): root, the daemon's user,
-    /// or the socket group as the peer's primary group.
-    func isPlainlyAllowed(daemonUID: uid_t, group: gid_t?) -> Bool {
-        uid == 0 || uid == daemonUID || (group.map { $0 == gid } ?? false)
     }
 }

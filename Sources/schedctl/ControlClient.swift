@@ -109,12 +109,16 @@ struct ControlClient {
     }
 
     func connectSocket() throws -> Int32 {
+        // Someone who may write the socket's directory could have put their own socket there.
+        if let problem = SocketDirectory.clientProblem(socketPath: socketPath) {
+            throw CommandFailure(message: problem, exitCode: 1)
+        }
         let fd = UnixSocketAddress.connectStream(socketPath)
         guard fd >= 0 else {
             let code = errno
             if code == EACCES || code == EPERM {
                 // The socket is there, so schedd most likely is too: starting it is not the fix.
-                throw CommandFailure(message: "permission denied on schedd's socket \(socketPath): your user (uid \(getuid())) may not use it; ask an administrator to add you to the group schedd was given with --socket-group, or run schedctl as root", exitCode: 1)
+                throw CommandFailure(message: "permission denied on schedd's socket \(socketPath): your user (uid \(getuid())) may not use it; ask an administrator to add you to schedd's --admin-group, or to start schedd with --allow-users, or run schedctl as root", exitCode: 1)
             }
             throw unreachable(String(cString: strerror(code)))
         }

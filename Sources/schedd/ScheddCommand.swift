@@ -27,8 +27,18 @@ struct ScheddCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The control socket.", discussion: "Default: $SCHEDD_SOCKET, $RUNTIME_DIRECTORY/schedd.sock, /run/schedd/schedd.sock for root, $XDG_RUNTIME_DIR/schedd/schedd.sock, else /tmp/schedd-$UID/schedd.sock.", valueName: "path"))
     var socket: String?
 
-    @Option(help: ArgumentHelp("A group whose members may use the control socket.", valueName: "group"))
+    @Option(help: ArgumentHelp("A group whose members are admins: they may do everything, as root may.", valueName: "group"))
+    var adminGroup: String?
+
+    @Option(help: ArgumentHelp("Deprecated: the old name of --admin-group.", valueName: "group"))
     var socketGroup: String?
+
+    @Option(help: ArgumentHelp("Lets ordinary users manage their own jobs, which run as them: all (every local account) or a group's name.",
+                               discussion: "Needs schedd to run as root. Without it only admins may use the socket.", valueName: "all|group"))
+    var allowUsers: String?
+
+    @Option(help: ArgumentHelp("The most jobs one user may have (with --allow-users).", valueName: "n"))
+    var userMaxJobs: Int = 100
 
     @Option(help: ArgumentHelp("Runs at once (default: the number of CPUs, at least 2).", valueName: "n"))
     var workers: Int?
@@ -64,6 +74,21 @@ struct ScheddCommand: AsyncParsableCommand {
         if let socketGroup, getgrnam(socketGroup) == nil && UInt32(socketGroup).flatMap({ getgrgid($0) }) == nil {
             throw ValidationError("--socket-group \"\(socketGroup)\": no such group")
         }
+        if let adminGroup, Self.gid(of: adminGroup) == nil {
+            throw ValidationError("--admin-group \"\(adminGroup)\": no such group")
+        }
+        if adminGroup != nil && socketGroup != nil {
+            throw ValidationError("--socket-group is the old name of --admin-group: give one of them")
+        }
+        if let allowUsers {
+            if allowUsers != "all" && Self.gid(of: allowUsers) == nil {
+                throw ValidationError("--allow-users \"\(allowUsers)\": neither all nor a group on this system")
+            }
+            if geteuid() != 0 {
+                throw ValidationError("--allow-users needs schedd to run as root: a user's jobs run as that user")
+            }
+        }
+        if userMaxJobs < 0 { throw ValidationError("--user-max-jobs must be 0 or more") }
         if DurationText.milliseconds(shutdownGrace) == nil {
             throw ValidationError("--shutdown-grace \"\(shutdownGrace)\" is not a duration (e.g. 30s)")
         }
@@ -104,7 +129,15 @@ struct ScheddCommand: AsyncParsableCommand {
         let dbPath = db ?? DefaultPaths.database(environment: environment)
 
         let socketPath = socket ?? DefaultPaths.socket(environment: environment)
-        let socketGID = socketGroup.flatMap { name in (getgrnam(name) ?? UInt32(name).flatMap { getgrgid($0) })?.pointee.gr_gid }
+        if socketGroup != nil {
+            logger.warning("--socket-group is deprecated: it is now --admin-group, and its members are admins (root's equal on this daemon)")
+        }
+        let users: AccessPolicy.Users = switch allowUsers {
+        case nil: .none
+        case "all"?: .all
+        case let group?: Self.gid(of: group).map { .group($0) } ?? .none
+        }
+        let access = AccessPolicy(adminGroup: (adminGroup ?? socketGroup).flatMap(Self.gid(of:)), users: users, userMaxJobs: userMaxJobs)
         // A first start with a bad job file is refused before anything is created: no database,
         // no lock file, no socket. (With a database, the file is checked against its jobs below.)
         if let config, !FileManager.default.fileExists(atPath: dbPath) {
@@ -119,7 +152,7 @@ struct ScheddCommand: AsyncParsableCommand {
         let lock: DatabaseLock
         do {
             lock = try DatabaseLock(databasePath: dbPath)
-            try ControlServer.prepareSocket(socketPath, group: socketGID)
+            try ControlServer.prepareSocket(socketPath, access: access)
         } catch {
             logger.critical("schedd cannot start", metadata: ["schedd.error": "\(error.message)"])
             FileHandle.standardError.write(Data("schedd: \(error.message)\n".utf8))
@@ -147,7 +180,7 @@ struct ScheddCommand: AsyncParsableCommand {
         // of the shutdown.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: ControlServer(
-                engine: engine, configuration: .init(socketPath: socketPath, socketGroup: socketGID, configPath: config), logger: logger)),
+                engine: engine, configuration: .init(socketPath: socketPath, access: access, configPath: config), logger: logger)),
             .init(service: DaemonService(engine: engine, notifier: notifier, status: status, logger: logger)),
         ]
         if let config {
@@ -183,6 +216,11 @@ struct ScheddCommand: AsyncParsableCommand {
         try await group.run()
         try database.close()
         logger.info("schedd stopped")
+    }
+
+    /// A group's gid, by name or number.
+    static func gid(of group: String) -> gid_t? {
+        (getgrnam(group) ?? UInt32(group).flatMap { getgrgid($0) })?.pointee.gr_gid
     }
 
     /// Every control connection is a file descriptor; the usual soft limit of 1,024 would make

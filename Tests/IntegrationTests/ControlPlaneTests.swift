@@ -385,14 +385,14 @@ final class Daemon {
         let result = try Binaries.run(URL(fileURLWithPath: "/usr/bin/setpriv"),
                                       ["--reuid=65534", "--regid=65534", "--clear-groups", Binaries.schedctl.path, "--socket", d.socket, "status"])
         #expect(result.status == 1)
-        #expect(result.stderr.contains("only root, the daemon's user and members of the socket group"))
+        #expect(result.stderr.contains("only root, the daemon's user and members of the admin group"))
         // The job list is answered from a cache ahead of the router once asked for: the check
         // still stands in front of it.
         #expect(try d.ctl(["list"]).status == 0)
         let list = try Binaries.run(URL(fileURLWithPath: "/usr/bin/setpriv"),
                                     ["--reuid=65534", "--regid=65534", "--clear-groups", Binaries.schedctl.path, "--socket", d.socket, "list"])
         #expect(list.status == 1)
-        #expect(list.stderr.contains("only root, the daemon's user and members of the socket group"))
+        #expect(list.stderr.contains("only root, the daemon's user and members of the admin group"))
     }
 
     @Test(.enabled(if: geteuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"), "needs root and setpriv"))

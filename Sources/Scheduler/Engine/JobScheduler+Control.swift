@@ -220,8 +220,15 @@ extension JobScheduler {
     public func apply(data: [UInt8], prune: Bool, dryRun: Bool, origin: JobOrigin = .api(), protectedFile: String? = nil) async throws -> ApplyResult {
         var context = ValidationContext.currentProcess
         context.handlers = handlerNames
-        context.existingJobs = try await prune ? store.jobNames(keptByPruneOf: .api, protectedFile: protectedFile)
-                                               : store.jobNames()
+        let names = try await store.jobNames()
+        if prune {
+            // What the prune leaves: jobs of other kinds of owner, and those outside the
+            // caller's scope (another user's, or the admins' for a user).
+            let kept = try await store.jobNames(keptByPruneOf: .api, protectedFile: protectedFile)
+            context.existingJobs = kept.union(names.filter { !JobChangePlan.inScope($0, of: origin) })
+        } else {
+            context.existingJobs = names
+        }
         try await dependencyGraph().fill(&context)
         let file = try JobFile(data: data, context: context)
         let result = try await store.applyJobs(file, prune: prune, dryRun: dryRun, now: clock.now(), source: nil, origin: origin,

@@ -168,7 +168,10 @@ public struct CommandExecutor: JobExecutor {
             guard FileManager.default.isExecutableFile(atPath: Self.setpriv) else {
                 return ExecutionOutcome(ending: .failed("running as another user needs \(Self.setpriv) (util-linux), which is missing"))
             }
-            arguments = ["--reuid=\(account.uid)", "--regid=\(account.gid)", "--groups=\(account.gid)", "--", program] + arguments
+            // With a user and no group, the user's own groups (as cron and login give them);
+            // with a group, that group alone.
+            let groups = spec.group == nil ? "--init-groups" : "--groups=\(account.gid)"
+            arguments = ["--reuid=\(account.uid)", "--regid=\(account.gid)", groups, "--", program] + arguments
             executable = Self.setpriv
         }
         if let cgroupProcs {

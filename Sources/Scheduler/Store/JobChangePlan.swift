@@ -46,6 +46,7 @@ struct JobChangePlan: Sendable {
         if prune {
             result.removed = existing.keys.filter { name in
                 !fileNames.contains(name) && Self.prunes(owners[name]?.kind ?? .api, by: origin.kind, protectedFile: protectedFile)
+                    && Self.inScope(name, of: origin)
             }
         }
         try Self.checkReferences(existing: Set(existing.keys), file: file, removed: Set(result.removed))
@@ -87,6 +88,13 @@ struct JobChangePlan: Sendable {
         case .file: return owner == .file
         case .api: return protectedFile == nil || owner == .api
         }
+    }
+
+    /// Whether a pruning apply by `origin` may remove `name` at all: an API prune removes only
+    /// the caller's own jobs (a user's, or the admins' jobs that no user owns); a file's
+    /// prune, every job the file owns.
+    static func inScope(_ name: String, of origin: JobOrigin) -> Bool {
+        origin.kind == .file || JobOwner.owner(of: name) == origin.owner
     }
 
     static func fileOwnedMessage(_ name: String, _ owner: JobOrigin, _ protectedFile: String) -> String {

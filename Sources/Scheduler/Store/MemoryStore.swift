@@ -92,7 +92,7 @@ package final class MemoryStore: SchedulerStore {
     package func history(_ query: HistoryQuery, withOutput: Bool) async throws -> [RunRecord] {
         let matching = contents.withLock { contents in
             contents.runs.values.filter { run in
-                (query.job.map { run.job == $0 } ?? true) && (query.status.map { run.status == $0 } ?? true)
+                (query.job.map { run.job == $0 } ?? true) && query.ownerAllows(run.job) && (query.status.map { run.status == $0 } ?? true)
                     && (query.since.map { run.startedAt >= $0 } ?? true) && (query.beforeID.map { run.id < $0 } ?? true)
             }
         }

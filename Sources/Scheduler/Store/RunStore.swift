@@ -157,6 +157,13 @@ public struct RunStore: Sendable {
         var clauses: [String] = []
         var arguments: [(any DatabaseValueConvertible)?] = []
         if let job = query.job { clauses.append("job = ?"); arguments.append(job) }
+        if let owner = query.owner {
+            // `OWNER/` up to `OWNER0` ('0' follows '/'): the names that start with `OWNER/`,
+            // as a range on the index by job.
+            clauses.append("job >= ? AND job < ?")
+            arguments.append(owner + "/")
+            arguments.append(owner + "0")
+        }
         if let status = query.status { clauses.append("status = ?"); arguments.append(status.rawValue) }
         if let since = query.since { clauses.append("started_at >= ?"); arguments.append(Timestamp.format(since)) }
         if let before = query.beforeID { clauses.append("id < ?"); arguments.append(before) }

@@ -311,10 +311,30 @@ struct JobFileDecoder {
             let hint = NearMiss.suggest(h, among: handlers).map { " (did you mean \"\($0)\"?)" } ?? ""
             report("handler", "no handler named \"\(h)\" is registered\(hint)")
         }
+        // A user's job names only that user's jobs: it cannot trigger, wait for or be ordered
+        // after anyone else's.
+        if let owner = JobOwner.owner(of: name) {
+            let references = [("on_failure", spec.onFailure.map { [$0] }), ("on_success", spec.onSuccess.map { [$0] }),
+                              ("after", spec.after), ("requires", spec.requires)]
+            for (key, names) in references {
+                for target in names ?? [] where JobOwner.owner(of: target) != owner {
+                    report(key, "\"\(target)\" is not a job of \(owner): a user's job may name only the same user's jobs")
+                }
+            }
+        }
         return (spec, issues.count == issuesBefore && action != nil)
     }
 
+    /// A job's name: 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit;
+    /// a user's job is named `OWNER/NAME` (`JobOwner`).
     static func isValidName(_ s: String) -> Bool {
+        if let slash = s.firstIndex(of: "/") {
+            return JobOwner.isValidAccountName(String(s[..<slash])) && isValidPlainName(String(s[s.index(after: slash)...]))
+        }
+        return isValidPlainName(s)
+    }
+
+    static func isValidPlainName(_ s: String) -> Bool {
         let bytes = Array(s.utf8)
         guard (1...64).contains(bytes.count) else { return false }
         func alnum(_ b: UInt8) -> Bool {
@@ -481,9 +501,14 @@ struct JobFileDecoder {
         if let dir = string(value, "working_dir") {
             if dir.hasPrefix("/") { spec.workingDir = dir } else { report("working_dir", "\"\(dir)\" must be an absolute path") }
         }
+        let owner = JobOwner.owner(of: spec.name)
         for key in ["user", "group"] {
             guard let account = string(value, key) else { continue }
-            if !context.runningAsRoot {
+            if let owner, key == "user", account != owner {
+                report(key, "the job belongs to \(owner) and runs as \(owner), not as \"\(account)\"")
+            } else if let owner, key == "group", context.checkAccounts, !context.isMember(user: owner, of: account) {
+                report(key, "the job belongs to \(owner), who is not a member of the group \"\(account)\"")
+            } else if !context.runningAsRoot {
                 report(key, "running a job as another \(key) needs schedd to run as root")
             } else if context.checkAccounts && !(key == "user" ? context.userExists(account) : context.groupExists(account)) {
                 report(key, "no such \(key) \"\(account)\" on this system")
@@ -491,6 +516,15 @@ struct JobFileDecoder {
                 spec.user = account
             } else {
                 spec.group = account
+            }
+        }
+        if let owner {
+            if !context.runningAsRoot {
+                report("name", "a job of the user \(owner) runs as \(owner), which needs schedd to run as root")
+            } else if context.checkAccounts && !context.userExists(owner) {
+                report("name", "no user named \"\(owner)\" on this system to own the job")
+            } else if spec.user == nil {
+                spec.user = owner
             }
         }
         spec.restartDelay = duration(value, "restart_delay", allowZero: true)

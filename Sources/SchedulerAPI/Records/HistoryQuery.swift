@@ -9,6 +9,8 @@ public struct HistoryQuery: Sendable, Equatable {
     /// Only runs with an id below this one: the cursor of the next page.
     public var beforeID: Int64?
     public var limit: Int
+    /// Only runs of this user's jobs (`OWNER/NAME`).
+    public var owner: String?
 
     public init(job: String? = nil, status: RunStatus? = nil, since: Date? = nil, beforeID: Int64? = nil, limit: Int = 50) {
         self.job = job
@@ -16,5 +18,10 @@ public struct HistoryQuery: Sendable, Equatable {
         self.since = since
         self.beforeID = beforeID
         self.limit = limit
+    }
+
+    /// Whether a run of `job` is one this query's `owner` allows.
+    public func ownerAllows(_ job: String) -> Bool {
+        owner.map { JobOwner.owner(of: job) == $0 } ?? true
     }
 }

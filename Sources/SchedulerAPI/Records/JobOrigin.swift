@@ -9,14 +9,18 @@ public struct JobOrigin: Sendable, Equatable, Codable, CustomStringConvertible {
     public var kind: Kind
     /// The file's path, or who last changed the job over the API (`uid 1000 (alice)`).
     public var detail: String?
+    /// The user an API change is made by (`--allow-users`): a prune by them removes only their
+    /// own jobs. Nil for admins and files; not stored (a stored job's owner is in its name).
+    public var owner: String?
 
-    public init(kind: Kind, detail: String?) {
+    public init(kind: Kind, detail: String?, owner: String? = nil) {
         self.kind = kind
         self.detail = detail
+        self.owner = owner
     }
 
     public static func file(_ path: String) -> JobOrigin { JobOrigin(kind: .file, detail: path) }
-    public static func api(_ caller: String? = nil) -> JobOrigin { JobOrigin(kind: .api, detail: caller) }
+    public static func api(_ caller: String? = nil, owner: String? = nil) -> JobOrigin { JobOrigin(kind: .api, detail: caller, owner: owner) }
 
     /// `file /etc/schedd/jobs.json`, `api (uid 0 (root))`.
     public var description: String {
