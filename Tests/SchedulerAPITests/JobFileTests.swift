@@ -25,6 +25,33 @@ func issues(_ text: String, _ context: ValidationContext = rootContext) -> [Stri
 func job(_ fields: String) -> String { #"{"jobs": [{"name": "j", "shell": "true", \#(fields)}]}"# }
 
 @Suite struct JobFileTests {
+    /// A user's job (`OWNER/NAME`) runs as its owner and names only the owner's jobs.
+    @Test func aUsersJobRunsAsItsOwner() throws {
+        let file = try decode(#"""
+            {"jobs": [{"name": "daemon/backup", "shell": "true", "on_failure": "daemon/notify", "group": "daemon"},
+                      {"name": "daemon/notify", "shell": "true", "user": "daemon"}]}
+            """#)
+        #expect(file.jobs.map(\.user) == ["daemon", "daemon"])
+        #expect(file.jobs[0].group == "daemon")
+        #expect(issues(#"{"jobs": [{"name": "daemon/x", "shell": "true", "user": "root"}]}"#)
+            == [#"jobs[0] "daemon/x": user: the job belongs to daemon and runs as daemon, not as "root""#])
+        #expect(issues(#"{"defaults": {"user": "root"}, "jobs": [{"name": "daemon/x", "shell": "true"}]}"#)
+            == [#"jobs[0] "daemon/x": user: the job belongs to daemon and runs as daemon, not as "root""#])
+        #expect(issues(#"{"jobs": [{"name": "daemon/x", "shell": "true", "group": "root"}]}"#)
+            == [#"jobs[0] "daemon/x": group: the job belongs to daemon, who is not a member of the group "root""#])
+        #expect(issues(#"{"jobs": [{"name": "daemon/x", "shell": "true", "on_failure": "n"}, {"name": "n", "shell": "true"}]}"#)
+            == [#"jobs[0] "daemon/x": on_failure: "n" is not a job of daemon: a user's job may name only the same user's jobs"#])
+        #expect(issues(#"{"jobs": [{"name": "nosuchuser9/x", "shell": "true"}]}"#)
+            == [#"jobs[0] "nosuchuser9/x": name: no user named "nosuchuser9" on this system to own the job"#])
+        #expect(issues(#"{"jobs": [{"name": "daemon/x", "shell": "true"}]}"#, userContext)
+            == [#"jobs[0] "daemon/x": name: a job of the user daemon runs as daemon, which needs schedd to run as root"#])
+        for bad in ["/x", "daemon/", "daemon/x/y", "-d/x", "daemon/.x"] {
+            #expect(issues(#"{"jobs": [{"name": "\#(bad)", "shell": "true"}]}"#).first?.contains("is not a valid name") == true, "\(bad)")
+        }
+        // Admins' jobs may still name a user's.
+        _ = try decode(#"{"jobs": [{"name": "a", "shell": "true", "on_failure": "daemon/n"}, {"name": "daemon/n", "shell": "true"}]}"#)
+    }
+
     @Test func decodesEveryField() throws {
         let file = try decode("""
             {"jobs": [{

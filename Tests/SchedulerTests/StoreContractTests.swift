@@ -93,6 +93,21 @@ import SchedulerAPI
         #expect(try await store.history(HistoryQuery(job: "ping", limit: 10), withOutput: true).filter { $0.output == "x" }.count == 2)
     }
 
+    /// A user's history is their jobs' runs only, whatever other names sort next to theirs.
+    @Test(arguments: Kind.allCases)
+    func historyOfOneOwner(_ kind: Kind) async throws {
+        let subject = try Subject(kind)
+        var ids: [String: Int64] = [:]
+        for (i, job) in ["alice/x", "alice.y", "alice0", "alicia/z", "alice/w", "ping", "bob/alice"].enumerated() {
+            ids[job] = try await subject.start(job, at: t0.addingTimeInterval(Double(i))).id
+        }
+        var query = HistoryQuery()
+        query.owner = "alice"
+        #expect(try await subject.store.history(query, withOutput: false).map(\.id) == [ids["alice/w"], ids["alice/x"]])
+        query.job = "alice/x"
+        #expect(try await subject.store.history(query, withOutput: false).map(\.id) == [ids["alice/x"]])
+    }
+
     /// A fire that the store was only asked to queue is durable once the start of its run
     /// returns: a crash after a run started never fires its slot again.
     @Test(arguments: Kind.allCases)

@@ -1,0 +1,145 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Who may do what, with real local accounts, the real `schedd` and `schedctl` run as them.
+@Suite(.ownThreads, .enabled(if: TestAccounts.available, "needs root, useradd and setpriv"))
+struct AccessTests {
+    static let adminJobs = #"{"jobs": [{"name": "admin-job", "shell": "echo admin"}]}"#
+
+    /// A job file a user writes, readable by them.
+    static func file(_ d: Daemon, _ name: String, _ text: String) throws -> String {
+        let path = try d.scratch.write(name, text)
+        chmod(path, 0o644)
+        return path
+    }
+
+    @Test func aUsersJobRunsAsThemAndNoOtherUserCanSeeOrTouchIt() throws {
+        let accounts = try TestAccounts()
+        let alice = try accounts.add(member: true)
+        let bob = try accounts.add(member: true)
+        let d = try Daemon(jobs: Self.adminJobs, extra: ["--allow-users", accounts.group])
+        let job = try Self.file(d, "backup.json", #"{"jobs": [{"name": "backup", "shell": "id -u; id -G"}]}"#)
+
+        let applied = try accounts.schedctl(as: alice, socket: d.socket, ["apply", job])
+        #expect(applied.status == 0, "\(applied.stderr)")
+        #expect(applied.stdout.contains("backup") && !applied.stdout.contains("\(alice.name)/"), "\(applied.stdout)")
+        let ran = try accounts.schedctl(as: alice, socket: d.socket, ["run", "backup", "--wait"])
+        #expect(ran.status == 0, "\(ran.stderr)")
+        let lines = ran.stdout.split(separator: "\n")
+        #expect(lines.first == "\(alice.uid)", "\(ran.stdout)")
+        // Her supplementary groups too: the test group is one of them.
+        let groupID = try #require(getgrnam(accounts.group)?.pointee.gr_gid)
+        #expect(lines.dropFirst().first?.split(separator: " ").contains("\(groupID)") == true, "\(ran.stdout)")
+
+        // Bob has a job of the same name; each sees only their own, by its short name.
+        #expect(try accounts.schedctl(as: bob, socket: d.socket, ["apply", job]).status == 0)
+        let aliceList = try accounts.schedctl(as: alice, socket: d.socket, ["list"])
+        #expect(aliceList.status == 0)
+        #expect(aliceList.stdout.contains("backup") && !aliceList.stdout.contains("admin-job") && !aliceList.stdout.contains("/"), "\(aliceList.stdout)")
+
+        // Admins see everyone's, by the full name, and can act on them.
+        let adminList = try d.ctl(["list"]).stdout
+        for name in ["admin-job", "\(alice.name)/backup", "\(bob.name)/backup"] { #expect(adminList.contains(name), "\(adminList)") }
+        let adminShow = try d.ctl(["show", "\(alice.name)/backup"])
+        #expect(adminShow.status == 0 && adminShow.stdout.hasPrefix("\(alice.name)/backup"), "\(adminShow.stdout) \(adminShow.stderr)")
+
+        // Bob cannot reach Alice's job or run by any verb: the same answer as for what does not exist.
+        let runID = try sqlite(d.db, "SELECT id FROM runs WHERE job = '\(alice.name)/backup'")
+        for (verb, missing) in [("show", "no job named"), ("run", "no job named"), ("pause", "no job named"), ("resume", "no job named"),
+                                ("remove", "no job named"), ("cancel", "no job named")] {
+            let theirs = try accounts.schedctl(as: bob, socket: d.socket, [verb, "\(alice.name)/backup"])
+            let nothing = try accounts.schedctl(as: bob, socket: d.socket, [verb, "nosuch"])
+            #expect(theirs.status == nothing.status && theirs.status != 0, "\(verb): \(theirs.stderr)")
+            #expect(theirs.stderr.contains(missing) && nothing.stderr.contains(missing), "\(verb): \(theirs.stderr) / \(nothing.stderr)")
+            #expect(!theirs.stderr.contains("\(bob.name)/"), "\(theirs.stderr)")
+        }
+        for verb in [["logs", runID], ["cancel", runID]] {
+            let theirs = try accounts.schedctl(as: bob, socket: d.socket, verb)
+            #expect(theirs.status != 0 && theirs.stderr.contains("no run \(runID)"), "\(verb): \(theirs.stderr)")
+        }
+        let history = try accounts.schedctl(as: bob, socket: d.socket, ["history"])
+        #expect(history.status == 0 && !history.stdout.contains(runID + " "), "\(history.stdout)")
+        #expect(try sqlite(d.db, "SELECT count(*) FROM jobs WHERE name = '\(alice.name)/backup'") == "1")
+        #expect(try sqlite(d.db, "SELECT paused FROM job_state WHERE job = '\(alice.name)/backup'") == "0")
+        withExtendedLifetime(accounts) {}
+    }
+
+    @Test func aUserCannotMakeAJobRunAsAnyoneElseOrNameOthersJobs() throws {
+        let accounts = try TestAccounts()
+        let alice = try accounts.add(member: true)
+        let d = try Daemon(jobs: Self.adminJobs, extra: ["--allow-users", accounts.group])
+        let attempts = [
+            ("user", #"{"jobs": [{"name": "x", "shell": "id", "user": "root"}]}"#),
+            ("user", #"{"defaults": {"user": "root"}, "jobs": [{"name": "x", "shell": "id"}]}"#),
+            ("group", #"{"jobs": [{"name": "x", "shell": "id", "group": "root"}]}"#),
+            ("on_failure", #"{"jobs": [{"name": "x", "shell": "id", "on_failure": "admin-job"}]}"#),
+            ("requires[0]", #"{"jobs": [{"name": "x", "shell": "id", "requires": ["admin-job"]}]}"#),
+        ]
+        for (index, (field, text)) in attempts.enumerated() {
+            let path = try Self.file(d, "attempt\(index).json", text)
+            let refused = try accounts.schedctl(as: alice, socket: d.socket, ["apply", path])
+            #expect(refused.status == 2, "\(text): \(refused.stdout) \(refused.stderr)")
+            #expect(refused.stderr.contains("\"x\": \(field):"), "\(text): \(refused.stderr)")
+            #expect(!refused.stderr.contains("\(alice.name)/"), "\(refused.stderr)")
+        }
+        // PUT is the same road.
+        let put = try accounts.schedctl(as: alice, socket: d.socket, ["apply", "-"], input: #"{"jobs": [{"name": "y", "shell": "id", "user": "0"}]}"#)
+        #expect(put.status == 2)
+        #expect(try sqlite(d.db, "SELECT group_concat(name) FROM jobs") == "admin-job")
+
+        // Admin verbs are refused to users.
+        let reload = try accounts.schedctl(as: alice, socket: d.socket, ["reload"])
+        #expect(reload.status == 1 && reload.stderr.contains("only an admin may reload"), "\(reload.stderr)")
+        withExtendedLifetime(accounts) {}
+    }
+
+    @Test func outsidersAreRefusedAndTheOldSocketGroupStillMakesAdmins() throws {
+        let accounts = try TestAccounts()
+        let member = try accounts.add(member: true)
+        let outsider = try accounts.add(member: false)
+        let users = try Daemon(jobs: Self.adminJobs, extra: ["--allow-users", accounts.group])
+        let refused = try accounts.schedctl(as: outsider, socket: users.socket, ["list"])
+        #expect(refused.status == 1 && refused.stderr.contains("may use schedd's socket"), "\(refused.stderr)")
+
+        let legacy = try Daemon(jobs: Self.adminJobs, extra: ["--socket-group", accounts.group])
+        #expect(legacy.process.stderr().contains("--socket-group is deprecated"))
+        let list = try accounts.schedctl(as: member, socket: legacy.socket, ["list"])
+        #expect(list.status == 0 && list.stdout.contains("admin-job"), "\(list.stdout) \(list.stderr)")
+        #expect(try accounts.schedctl(as: outsider, socket: legacy.socket, ["list"]).status == 1)
+        withExtendedLifetime(accounts) {}
+    }
+
+    @Test func noSocketInADirectorySomeoneElseControls() throws {
+        let accounts = try TestAccounts()
+        let bob = try accounts.add(member: false)
+        let scratch = try Scratch()
+        // Owned by another user: schedd refuses to serve there.
+        let theirs = scratch.path("theirs")
+        try FileManager.default.createDirectory(atPath: theirs, withIntermediateDirectories: false)
+        chown(theirs, bob.uid, bob.gid)
+        chmod(theirs, 0o755)
+        let refused = try DaemonProcess(["--db", scratch.path("a.db"), "--socket", theirs + "/s.sock"], log: scratch.path("a.log"))
+        #expect(refused.waitForExit(timeout: 20) == 1)
+        #expect(refused.stderr().contains("belongs to uid \(bob.uid)"), "\(refused.stderr())")
+        // Writable by everyone: refused too.
+        let open = scratch.path("open")
+        try FileManager.default.createDirectory(atPath: open, withIntermediateDirectories: false)
+        chmod(open, 0o777)
+        let openRefused = try DaemonProcess(["--db", scratch.path("b.db"), "--socket", open + "/s.sock"], log: scratch.path("b.log"))
+        #expect(openRefused.waitForExit(timeout: 20) == 1)
+        #expect(openRefused.stderr().contains("may be written by its group and everyone else"), "\(openRefused.stderr())")
+
+        // schedctl will not talk through a directory others may write, whoever made it so.
+        let d = try Daemon(jobs: Self.adminJobs)
+        let directory = (d.socket as NSString).deletingLastPathComponent
+        chmod(directory, 0o777)
+        let client = try d.ctl(["list"])
+        chmod(directory, 0o755)
+        #expect(client.status == 1 && client.stderr.contains("refusing schedd's socket"), "\(client.stderr)")
+        #expect(try d.ctl(["list"]).status == 0)
+        withExtendedLifetime(accounts) {}
+    }
+}
