@@ -40,6 +40,9 @@ struct ScheddCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The most jobs one user may have (with --allow-users).", valueName: "n"))
     var userMaxJobs: Int = 100
 
+    @Option(help: ArgumentHelp("The most runs of one user's jobs at once, running or waiting (default: half of --workers).", valueName: "n"))
+    var userMaxRuns: Int?
+
     @Option(help: ArgumentHelp("Runs at once (default: the number of CPUs, at least 2).", valueName: "n"))
     var workers: Int?
 
@@ -89,6 +92,7 @@ struct ScheddCommand: AsyncParsableCommand {
             }
         }
         if userMaxJobs < 0 { throw ValidationError("--user-max-jobs must be 0 or more") }
+        if let userMaxRuns, userMaxRuns < 1 { throw ValidationError("--user-max-runs must be at least 1") }
         if DurationText.milliseconds(shutdownGrace) == nil {
             throw ValidationError("--shutdown-grace \"\(shutdownGrace)\" is not a duration (e.g. 30s)")
         }
@@ -169,6 +173,7 @@ struct ScheddCommand: AsyncParsableCommand {
         var engineConfiguration = JobScheduler.Configuration()
         if let workers { engineConfiguration.workers = workers }
         engineConfiguration.maxQueued = maxQueued
+        engineConfiguration.userMaxRuns = userMaxRuns
         engineConfiguration.cgroupPerRun = processTracking == "auto"
         engineConfiguration.shutdownGrace = .milliseconds(DurationText.milliseconds(shutdownGrace) ?? 30_000)
         let engine = JobScheduler(database: database, configuration: engineConfiguration, logger: logger)

@@ -143,3 +143,29 @@ struct AccessTests {
         withExtendedLifetime(accounts) {}
     }
 }
+
+extension AccessTests {
+    @Test func oneUserCannotTakeEveryWorkerOrPileUpJobs() throws {
+        let accounts = try TestAccounts()
+        let alice = try accounts.add(member: true)
+        let d = try Daemon(jobs: Self.adminJobs, extra: ["--allow-users", accounts.group, "--user-max-runs", "1", "--user-max-jobs", "2"])
+        let two = try Self.file(d, "two.json", #"{"jobs": [{"name": "slow", "shell": "sleep 30"}, {"name": "quick", "shell": "true"}]}"#)
+        #expect(try accounts.schedctl(as: alice, socket: d.socket, ["apply", two]).status == 0)
+        let third = try Self.file(d, "three.json", #"{"jobs": [{"name": "third", "shell": "true"}]}"#)
+        let tooMany = try accounts.schedctl(as: alice, socket: d.socket, ["apply", third])
+        #expect(tooMany.status == 1 && tooMany.stderr.contains("at most 2 (schedd's --user-max-jobs)"), "\(tooMany.stderr)")
+        // Replacing the whole set stays within the limit.
+        let swap = try accounts.schedctl(as: alice, socket: d.socket, ["apply", "--prune", third])
+        #expect(swap.status == 0, "\(swap.stderr)")
+        #expect(try accounts.schedctl(as: alice, socket: d.socket, ["apply", "--prune", two]).status == 0)
+
+        #expect(try accounts.schedctl(as: alice, socket: d.socket, ["run", "slow"]).status == 0)
+        let second = try accounts.schedctl(as: alice, socket: d.socket, ["run", "quick"])
+        #expect(second.status == 1 && second.stderr.contains("the most one user may have"), "\(second.stdout) \(second.stderr)")
+        #expect(!second.stderr.contains("\(alice.name)/"), "\(second.stderr)")
+        // The admins' jobs are not held back by it.
+        #expect(try d.ctl(["run", "admin-job", "--wait"]).status == 0)
+        #expect(try accounts.schedctl(as: alice, socket: d.socket, ["cancel", "slow"]).status == 0)
+        withExtendedLifetime(accounts) {}
+    }
+}

@@ -115,6 +115,16 @@ extension JobScheduler {
                 break
             }
         }
+        if let owner = JobOwner.owner(of: job), !entry.spec.isService {
+            let limit = configuration.effectiveUserMaxRuns
+            func mine(_ job: String) -> Bool { JobOwner.owner(of: job) == owner }
+            var going = pool.queued(where: mine) + held.filter { mine($0.request.spec.name) }.count
+            for run in active.values where mine(run.record.job) && jobs[run.record.job]?.spec.isService != true { going += 1 }
+            if going >= limit {
+                return .skip(RunSkip(job: job, trigger: trigger, scheduledAt: scheduledAt, at: clock.now(),
+                                     reason: "skipped: \(owner) already has \(going) runs going or waiting, the most one user may have (schedd's --user-max-runs)"))
+            }
+        }
         let request = RunRequest(spec: entry.spec, trigger: trigger, attempt: 1, scheduledAt: scheduledAt,
                                  extraEnvironment: extraEnvironment, startSignal: startSignal, fire: fire)
         guard pool.canQueue(request) else {

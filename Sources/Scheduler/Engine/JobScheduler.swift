@@ -29,6 +29,13 @@ public actor JobScheduler: Service {
         /// processes cannot escape it, and its CPU time is recorded); false tracks them through
         /// `/proc` only.
         public var cgroupPerRun: Bool
+        /// Runs of one user's jobs (`OWNER/NAME`) at once, running or waiting for a worker;
+        /// past it a trigger is recorded as `skipped`, so that no user can take every worker.
+        /// Nil: half the workers (at least 1). Services are not counted.
+        public var userMaxRuns: Int?
+
+        /// What `userMaxRuns` comes to.
+        public var effectiveUserMaxRuns: Int { userMaxRuns ?? max(1, workers / 2) }
 
         public init(workers: Int = max(2, ProcessInfo.processInfo.activeProcessorCount),
                     shutdownGrace: Duration = .seconds(30), defaultTimeZone: String? = nil,

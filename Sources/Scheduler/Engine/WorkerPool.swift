@@ -81,6 +81,13 @@ struct WorkerPool {
         if request.spec.isService { services -= 1 } else { busy -= 1 }
     }
 
+    /// Runs waiting for a worker whose job `matches`.
+    func queued(where matches: (String) -> Bool) -> Int {
+        var count = 0
+        for request in storage[head...] where matches(request.spec.name) { count += 1 }
+        return count
+    }
+
     func queued(job: String) -> Int { (waitingByJob[job] ?? 0) + serviceStarts.lazy.filter { $0.spec.name == job }.count }
 
     /// How many runs of each job wait for a worker (jobs with none are absent).
