@@ -46,16 +46,18 @@ struct ControlRoutes {
         router.post("/v1/jobs/:name/run") { request, context in
             let force = request.uri.queryParameters.get("force").map { $0 == "true" || $0 == "1" } ?? false
             let name = try Self.jobName(context)
-            let (started, run) = try await engine.start(name, force: force)
-            audit(started ? "run started over the API" : "run over the API skipped", await Self.caller(context), [
+            let caller = await Self.caller(context)
+            let (started, run) = try await engine.start(name, force: force, by: caller.description)
+            audit(started ? "run started over the API" : "run over the API skipped", caller, [
                 "schedd.job": "\(name)", "schedd.run_id": .stringConvertible(run.id),
             ])
             return try Self.reply(TriggerResponse(outcome: started ? "started" : "skipped", run: run), context, status: started ? .created : .ok)
         }
         router.post("/v1/jobs/:name/cancel") { _, context in
             let name = try Self.jobName(context)
-            let cancelled = try await engine.cancel(job: name)
-            audit("runs cancelled over the API", await Self.caller(context), ["schedd.job": "\(name)", "schedd.runs": "\(cancelled)"])
+            let caller = await Self.caller(context)
+            let cancelled = try await engine.cancel(job: name, by: caller.description)
+            audit("runs cancelled over the API", caller, ["schedd.job": "\(name)", "schedd.runs": "\(cancelled)"])
             return try Self.reply(["cancelled": cancelled], context)
         }
         router.post("/v1/jobs/:name/pause") { _, context in
@@ -84,8 +86,9 @@ struct ControlRoutes {
         }
         router.post("/v1/jobs/:name/restart") { _, context in
             let name = try Self.jobName(context)
-            try await engine.restartService(name)
-            audit("service restarted over the API", await Self.caller(context), ["schedd.job": "\(name)"])
+            let caller = await Self.caller(context)
+            try await engine.restartService(name, by: caller.description)
+            audit("service restarted over the API", caller, ["schedd.job": "\(name)"])
             return try await show(name, context)
         }
         router.get("/v1/export") { request, context in
@@ -117,8 +120,9 @@ struct ControlRoutes {
         router.post("/v1/runs/:id/cancel") { _, context in
             let id = try Self.runID(context)
             if Self.scope(context) != nil { _ = try await ownRun(id, context) }
-            try await engine.cancel(runID: id)
-            audit("run cancelled over the API", await Self.caller(context), ["schedd.run_id": .stringConvertible(id)])
+            let caller = await Self.caller(context)
+            try await engine.cancel(runID: id, by: caller.description)
+            audit("run cancelled over the API", caller, ["schedd.run_id": .stringConvertible(id)])
             return try Self.json(["cancelled": [id]])
         }
         router.get("/v1/events") { request, context in try await events(request, context) }

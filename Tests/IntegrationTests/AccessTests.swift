@@ -63,6 +63,15 @@ struct AccessTests {
         let history = try accounts.schedctl(as: bob, socket: d.socket, ["history"])
         #expect(history.status == 0 && !history.stdout.contains(runID + " "), "\(history.stdout)")
         #expect(try sqlite(d.db, "SELECT count(*) FROM jobs WHERE name = '\(alice.name)/backup'") == "1")
+        // The audit trail names who did it.
+        let caller = "uid \(alice.uid) (\(alice.name))"
+        #expect(try sqlite(d.db, "SELECT created_by || '|' || changed_by FROM jobs WHERE name = '\(alice.name)/backup'") == "\(caller)|\(caller)")
+        #expect(try sqlite(d.db, "SELECT triggered_by FROM runs WHERE id = \(runID)") == caller)
+        #expect(try sqlite(d.db, "SELECT created_by FROM jobs WHERE name = 'admin-job'").hasPrefix("file "))
+        let shown = try accounts.schedctl(as: alice, socket: d.socket, ["show", "backup"]).stdout
+        #expect(shown.contains("created by: \(caller)"), "\(shown)")
+        let adminHistory = try d.ctl(["history", "\(alice.name)/backup"]).stdout
+        #expect(adminHistory.contains(" BY ") && adminHistory.contains(" \(alice.name) "), "\(adminHistory)")
         #expect(try sqlite(d.db, "SELECT paused FROM job_state WHERE job = '\(alice.name)/backup'") == "0")
         withExtendedLifetime(accounts) {}
     }
@@ -166,6 +175,9 @@ extension AccessTests {
         // The admins' jobs are not held back by it.
         #expect(try d.ctl(["run", "admin-job", "--wait"]).status == 0)
         #expect(try accounts.schedctl(as: alice, socket: d.socket, ["cancel", "slow"]).status == 0)
+        #expect(eventually {
+            (try? sqlite(d.db, "SELECT status || '|' || cancelled_by FROM runs WHERE job = '\(alice.name)/slow'")) == "cancelled|uid \(alice.uid) (\(alice.name))"
+        })
         withExtendedLifetime(accounts) {}
     }
 }

@@ -60,6 +60,43 @@ import SchedulerAPI
         #expect(try await database.integrityCheck() == "ok")
     }
 
+    /// A database from before the audit trail (version 4): its jobs say where they came from,
+    /// its runs name no one, and new writes record who made them.
+    @Test func migratesAVersion4DatabaseToTheAuditTrail() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("schedd-v4-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("old.db").path
+        let old = try DatabaseQueue(path: path)
+        try await old.write { db in
+            for migration in Schema.migrations.prefix(4) { try db.execute(sql: migration) }
+            try db.execute(sql: "PRAGMA user_version = 4")
+            try db.execute(sql: """
+                INSERT INTO jobs (name, spec, created_at, updated_at, origin, origin_detail) VALUES
+                    ('f', '{"name":"f","shell":"true"}', 'x', 'x', 'file', '/etc/schedd/jobs.json'),
+                    ('a', '{"name":"a","shell":"true"}', 'x', 'x', 'api', 'uid 1000 (alice)'),
+                    ('u', '{"name":"u","shell":"true"}', 'x', 'x', 'api', NULL);
+                INSERT INTO runs (job, trigger, status, started_at) VALUES ('a', 'manual', 'succeeded', 'x');
+                """)
+        }
+        try old.close()
+        let database = try SchedulerDatabase(path: path)
+        defer { try? database.close() }
+        #expect(try await database.schemaVersion() == 5)
+        let jobs = Dictionary(uniqueKeysWithValues: try await database.jobs.all().map { ($0.name, $0) })
+        #expect(jobs["f"]?.createdBy == "file /etc/schedd/jobs.json" && jobs["f"]?.changedBy == "file /etc/schedd/jobs.json")
+        #expect(jobs["a"]?.createdBy == "uid 1000 (alice)")
+        #expect(jobs["u"]?.createdBy == "unknown (before schedd recorded it)")
+        let run = try #require(try await database.runs.history(HistoryQuery(job: "a", limit: 1)).first)
+        #expect(run.triggeredBy == nil && run.cancelledBy == nil)
+        // A change now records its caller, and keeps who created the job.
+        _ = try await database.jobs.apply(try JobFile(data: Array(#"{"jobs": [{"name": "a", "shell": "false"}]}"#.utf8), context: .stored),
+                                          origin: .api("uid 0 (root)"))
+        let changed = try #require(try await database.jobs.job(named: "a"))
+        #expect(changed.createdBy == "uid 1000 (alice)" && changed.changedBy == "uid 0 (root)")
+        #expect(try await database.integrityCheck() == "ok")
+    }
+
     @Test func refusesADatabaseFromANewerSchedd() async throws {
         let temp = try TemporaryDatabase()
         try await temp.database.pool.write { db in try db.execute(sql: "PRAGMA user_version = 999") }

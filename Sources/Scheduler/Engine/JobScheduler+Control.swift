@@ -3,10 +3,10 @@ import SchedulerAPI
 
 extension JobScheduler {
     /// Triggers a job now (`schedctl run`). It obeys the job's concurrency policy unless `force`.
-    public func runNow(_ job: String, force: Bool = false) async throws -> TriggerOutcome {
+    public func runNow(_ job: String, force: Bool = false, by caller: String? = nil) async throws -> TriggerOutcome {
         guard jobs[job] != nil else { throw APIError(.notFound, "no job named \"\(job)\"") }
         guard !stopping else { throw APIError(.conflict, "schedd is shutting down") }
-        guard let outcome = await trigger(job, .manual, scheduledAt: nil, force: force) else {
+        guard let outcome = await trigger(job, .manual, scheduledAt: nil, force: force, by: caller) else {
             throw APIError(.internal, "the run of \"\(job)\" could not be recorded")
         }
         return outcome
@@ -15,11 +15,12 @@ extension JobScheduler {
     /// Triggers a job now and waits until its run has started (a worker may be busy): the
     /// control API's `run`, which answers with the run to follow. A skipped run is returned
     /// as recorded.
-    public func start(_ job: String, force: Bool = false) async throws -> (started: Bool, run: RunRecord) {
+    /// `by` is who asked (`runs.triggered_by`).
+    public func start(_ job: String, force: Bool = false, by caller: String? = nil) async throws -> (started: Bool, run: RunRecord) {
         guard jobs[job] != nil else { throw APIError(.notFound, "no job named \"\(job)\"") }
         guard !stopping else { throw APIError(.conflict, "schedd is shutting down") }
         let signal = RunStartSignal()
-        switch await trigger(job, .manual, scheduledAt: nil, force: force, startSignal: signal) {
+        switch await trigger(job, .manual, scheduledAt: nil, force: force, startSignal: signal, by: caller) {
         case let .skipped(record)?:
             return (false, record)
         case .queued?:
@@ -35,16 +36,16 @@ extension JobScheduler {
     }
 
     /// Stops an active run (SIGTERM, `kill_grace`, SIGKILL); its status becomes `cancelled`.
-    public func cancel(runID: Int64, reason: String = "cancelled by schedctl") throws {
+    public func cancel(runID: Int64, reason: String = "cancelled by schedctl", by caller: String? = nil) throws {
         guard let run = active[runID] else { throw APIError(.notFound, "run \(runID) is not active") }
-        run.control.cancel(reason)
+        run.control.cancel(reason, by: caller)
     }
 
     /// Cancels the active runs of a job; returns their ids.
-    public func cancel(job: String, reason: String = "cancelled by schedctl") throws -> [Int64] {
+    public func cancel(job: String, reason: String = "cancelled by schedctl", by caller: String? = nil) throws -> [Int64] {
         guard jobs[job] != nil else { throw APIError(.notFound, "no job named \"\(job)\"") }
         let runs = active.values.filter { $0.record.job == job }
-        runs.forEach { $0.control.cancel(reason) }
+        runs.forEach { $0.control.cancel(reason, by: caller) }
         return runs.map(\.record.id).sorted()
     }
 
@@ -133,7 +134,7 @@ extension JobScheduler {
     /// Restarts a service (`schedctl restart`): its run is stopped (SIGTERM, `kill_grace`) and
     /// recorded `cancelled` with the cause, and it starts again at once; one that is not
     /// running is started. What requires it is left running.
-    public func restartService(_ job: String) async throws {
+    public func restartService(_ job: String, by caller: String? = nil) async throws {
         var entry = try service(named: job)
         guard let run = active.values.first(where: { $0.record.job == job }) else {
             try await startService(job)
@@ -143,7 +144,7 @@ extension JobScheduler {
         entry.restartRequested = true
         entry.stoppedByHand = false
         jobs[job] = entry
-        run.control.cancel("restarted by schedctl")
+        run.control.cancel("restarted by schedctl", by: caller)
         store.changes.bump()
     }
 

@@ -73,10 +73,13 @@ extension JobScheduler {
     /// starts pass `force`.
     @discardableResult
     func trigger(_ job: String, _ trigger: RunTrigger, scheduledAt: Date?, force: Bool = false,
-                 extraEnvironment: [String: String] = [:], startSignal: RunStartSignal? = nil) async -> TriggerOutcome? {
-        switch decide(job, trigger, scheduledAt: scheduledAt, force: force, extraEnvironment: extraEnvironment, startSignal: startSignal) {
+                 extraEnvironment: [String: String] = [:], startSignal: RunStartSignal? = nil, by caller: String? = nil) async -> TriggerOutcome? {
+        switch decide(job, trigger, scheduledAt: scheduledAt, force: force, extraEnvironment: extraEnvironment, startSignal: startSignal,
+                      triggeredBy: caller) {
         case .queued: return .queued
-        case let .skip(skip): return await record([skip]).first.map(TriggerOutcome.skipped)
+        case var .skip(skip):
+            skip.triggeredBy = caller
+            return await record([skip]).first.map(TriggerOutcome.skipped)
         case .refused: return nil
         }
     }
@@ -93,7 +96,8 @@ extension JobScheduler {
     /// Queues a run of `job`, or says it is to be skipped, by its concurrency policy; `replace`
     /// stops the runs it replaces.
     func decide(_ job: String, _ trigger: RunTrigger, scheduledAt: Date?, force: Bool = false,
-                extraEnvironment: [String: String] = [:], startSignal: RunStartSignal? = nil, fire: StoreWrite? = nil) -> Decision {
+                extraEnvironment: [String: String] = [:], startSignal: RunStartSignal? = nil, fire: StoreWrite? = nil,
+                triggeredBy: String? = nil) -> Decision {
         guard let entry = jobs[job], !stopping else { return .refused }
         if !force && (pool.queued(job: job) > 0 || active.values.contains { $0.record.job == job }
                       || held.contains { $0.request.spec.name == job }) {
@@ -126,7 +130,7 @@ extension JobScheduler {
             }
         }
         let request = RunRequest(spec: entry.spec, trigger: trigger, attempt: 1, scheduledAt: scheduledAt,
-                                 extraEnvironment: extraEnvironment, startSignal: startSignal, fire: fire)
+                                 extraEnvironment: extraEnvironment, startSignal: startSignal, fire: fire, triggeredBy: triggeredBy)
         guard pool.canQueue(request) else {
             return .skip(RunSkip(job: job, trigger: trigger, scheduledAt: scheduledAt, at: clock.now(),
                                        reason: "skipped: \(pool.queuedCount) runs are already waiting for a worker (the most schedd queues)"))
@@ -191,7 +195,7 @@ extension JobScheduler {
         let now = clock.now()
         let starts = requests.map { request in
             RunStart(job: request.spec.name, trigger: request.trigger, attempt: request.attempt, scheduledAt: request.scheduledAt,
-                     startedAt: now, fire: request.fire)
+                     startedAt: now, fire: request.fire, triggeredBy: request.triggeredBy)
         }
         let outcomes: [RunStart.Outcome]
         do {
@@ -308,6 +312,7 @@ extension JobScheduler {
         }
         var outcome = end.outcome(at: clock.now(), timeout: spec.timeout)
         outcome.pid = pid.value
+        if outcome.status == .cancelled { outcome.cancelledBy = run.control.by }
         outcome.cpuMs = cpuMs
         await ended(EndedRun(run: run, outcome: outcome))
     }

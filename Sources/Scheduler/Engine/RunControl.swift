@@ -6,6 +6,7 @@ final class RunControl: Sendable {
     private struct State {
         var reason: String?
         var status: RunStatus = .cancelled
+        var by: String?
         var waiter: CheckedContinuation<String?, Never>?
     }
 
@@ -14,11 +15,13 @@ final class RunControl: Sendable {
     /// Asks the run to stop; the first reason wins. `status` is what the run is recorded as:
     /// `cancelled`, or `failed` for a service that never became ready (a failed start, which
     /// its restart rule answers).
-    func cancel(_ reason: String, status: RunStatus = .cancelled) {
+    /// `by` is who asked for it over the control socket (`runs.cancelled_by`).
+    func cancel(_ reason: String, status: RunStatus = .cancelled, by caller: String? = nil) {
         let waiter = state.withLock { state -> CheckedContinuation<String?, Never>? in
             guard state.reason == nil else { return nil }
             state.reason = reason
             state.status = status
+            state.by = caller
             defer { state.waiter = nil }
             return state.waiter
         }
@@ -27,6 +30,7 @@ final class RunControl: Sendable {
 
     var reason: String? { state.withLock { $0.reason } }
     var status: RunStatus { state.withLock { $0.status } }
+    var by: String? { state.withLock { $0.by } }
 
     /// Returns the reason once the run is cancelled, or nil when the waiting task is cancelled.
     func waitForCancel() async -> String? {

@@ -14,4 +14,6 @@ struct RunRequest: Sendable {
     /// The write of the fire this run came from, which the store makes durable no later than
     /// the run's start row.
     var fire: StoreWrite? = nil
+    /// Who asked for a manual run over the control socket (`runs.triggered_by`).
+    var triggeredBy: String? = nil
 }

@@ -34,10 +34,13 @@ public struct JobStore: Sendable {
                 Self.specCache.insert(file.jobs.compactMap { spec in texts[spec.name].map { (text: $0, value: spec) } })
                 for spec in file.jobs where !unchanged.contains(spec.name) {
                     try db.execute(sql: """
-                        INSERT INTO jobs (name, spec, enabled, created_at, updated_at, origin, origin_detail) VALUES (?, ?, ?, ?, ?, ?, ?)
+                        INSERT INTO jobs (name, spec, enabled, created_at, updated_at, origin, origin_detail, created_by, changed_by)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                         ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, enabled = excluded.enabled,
-                            updated_at = excluded.updated_at, origin = excluded.origin, origin_detail = excluded.origin_detail
-                        """, arguments: [spec.name, texts[spec.name], spec.isEnabled, stamp, stamp, origin.kind.rawValue, origin.detail])
+                            updated_at = excluded.updated_at, origin = excluded.origin, origin_detail = excluded.origin_detail,
+                            changed_by = excluded.changed_by
+                        """, arguments: [spec.name, texts[spec.name], spec.isEnabled, stamp, stamp, origin.kind.rawValue, origin.detail,
+                                         origin.actor, origin.actor])
                     try db.execute(sql: "INSERT OR IGNORE INTO job_state (job) VALUES (?)", arguments: [spec.name])
                 }
                 for name in plan.ownerChanges {
@@ -267,7 +270,7 @@ public struct JobStore: Sendable {
     static func fetchInfos(_ db: Database, filter: String?) throws -> [JobInfo] {
         let rows = try Row.fetchAll(db, sql: """
             SELECT j.name, j.spec, j.created_at, j.updated_at, s.paused, s.pause_reason, s.consecutive_failures,
-                   s.last_run_id, s.next_run_at, s.last_fire_at, j.origin, j.origin_detail
+                   s.last_run_id, s.next_run_at, s.last_fire_at, j.origin, j.origin_detail, j.created_by, j.changed_by
             FROM jobs j LEFT JOIN job_state s ON s.job = j.name
             WHERE ?1 IS NULL OR j.name = ?1 ORDER BY j.name
             """, arguments: [filter])
@@ -298,7 +301,7 @@ public struct JobStore: Sendable {
                 updatedAt: Timestamp.parse(row[3]) ?? Date(timeIntervalSince1970: 0),
                 state: state,
                 origin: JobOrigin(kind: JobOrigin.Kind(rawValue: row[10]) ?? .api, detail: row[11]),
-                problem: problem)
+                problem: problem, createdBy: row[12], changedBy: row[13])
         }
     }
 }

@@ -14,8 +14,12 @@ package final class MemoryStore: SchedulerStore {
         var updatedAt: Date
         var origin: JobOrigin
         var state = JobState()
+        var createdBy: String?
+        var changedBy: String?
 
-        var info: JobInfo { JobInfo(spec: spec, createdAt: createdAt, updatedAt: updatedAt, state: state, origin: origin) }
+        var info: JobInfo {
+            JobInfo(spec: spec, createdAt: createdAt, updatedAt: updatedAt, state: state, origin: origin, createdBy: createdBy, changedBy: changedBy)
+        }
     }
 
     private struct Contents {
@@ -118,7 +122,8 @@ package final class MemoryStore: SchedulerStore {
             for spec in file.jobs where !unchanged.contains(spec.name) {
                 let old = contents.jobs[spec.name]
                 contents.jobs[spec.name] = StoredJob(text: plan.texts[spec.name] ?? "", spec: spec, createdAt: old?.createdAt ?? now,
-                                                     updatedAt: now, origin: origin, state: old?.state ?? JobState())
+                                                     updatedAt: now, origin: origin, state: old?.state ?? JobState(),
+                                                     createdBy: old?.createdBy ?? origin.actor, changedBy: origin.actor)
             }
             for name in plan.ownerChanges { contents.jobs[name]?.origin = origin }
             for name in plan.result.removed { contents.jobs[name] = nil }

@@ -17,6 +17,9 @@ public struct RunOutcome: Sendable, Equatable {
     /// The CPU time the run's processes used, where schedd could measure it (a cgroup per run).
     public var cpuMs: Int64?
 
+    /// Who cancelled the run over the control socket, if anyone did.
+    public var cancelledBy: String?
+
     public init(status: RunStatus, finishedAt: Date, exitCode: Int32? = nil, signal: Int32? = nil,
                 output: String? = nil, outputTruncated: Bool = false, outputStreams: [OutputSegment]? = nil,
                 error: String? = nil, pid: Int32? = nil, cpuMs: Int64? = nil) {
@@ -46,6 +49,7 @@ public struct RunOutcome: Sendable, Equatable {
         run.error = error
         run.pid = pid ?? run.pid
         run.cpuMs = cpuMs
+        run.cancelledBy = cancelledBy
         return run
     }
 

@@ -8,6 +8,8 @@ package struct RunSkip: Sendable, Equatable {
     package var scheduledAt: Date?
     package var at: Date
     package var reason: String
+    /// Who asked for the run over the control socket, for a manual one.
+    package var triggeredBy: String?
 
     package init(job: String, trigger: RunTrigger, scheduledAt: Date?, at: Date, reason: String) {
         self.job = job
@@ -20,6 +22,6 @@ package struct RunSkip: Sendable, Equatable {
     /// The skipped run's record, final at once.
     package func record(id: Int64) -> RunRecord {
         RunRecord(id: id, job: job, trigger: trigger, attempt: 1, status: .skipped, scheduledAt: scheduledAt,
-                  startedAt: at, finishedAt: at, durationMs: 0, error: reason)
+                  startedAt: at, finishedAt: at, durationMs: 0, error: reason, triggeredBy: triggeredBy)
     }
 }

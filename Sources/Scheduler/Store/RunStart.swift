@@ -10,8 +10,12 @@ package struct RunStart: Sendable {
     package var startedAt: Date
     /// The fire this run came from: the store makes it durable no later than the start row.
     package var fire: StoreWrite?
+    /// Who started a manual run over the control socket.
+    package var triggeredBy: String?
 
-    package init(job: String, trigger: RunTrigger, attempt: Int = 1, scheduledAt: Date?, startedAt: Date, fire: StoreWrite? = nil) {
+    package init(job: String, trigger: RunTrigger, attempt: Int = 1, scheduledAt: Date?, startedAt: Date, fire: StoreWrite? = nil,
+                 triggeredBy: String? = nil) {
+        self.triggeredBy = triggeredBy
         self.job = job
         self.trigger = trigger
         self.attempt = attempt
@@ -22,7 +26,9 @@ package struct RunStart: Sendable {
 
     /// The run's record as it starts.
     package func record(id: Int64) -> RunRecord {
-        RunRecord(id: id, job: job, trigger: trigger, attempt: attempt, status: .running, scheduledAt: scheduledAt, startedAt: startedAt)
+        var record = RunRecord(id: id, job: job, trigger: trigger, attempt: attempt, status: .running, scheduledAt: scheduledAt, startedAt: startedAt)
+        record.triggeredBy = triggeredBy
+        return record
     }
 
     /// What the store did with a start.

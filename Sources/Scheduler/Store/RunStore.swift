@@ -46,11 +46,12 @@ public struct RunStore: Sendable {
     static func insert(_ record: RunRecord, _ db: Database) throws -> RunRecord {
         // Cached statements: these run for every run, and preparing them is most of their cost.
         try db.cachedStatement(sql: """
-            INSERT INTO runs (job, trigger, attempt, status, scheduled_at, started_at, finished_at, duration_ms, pid, error)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO runs (job, trigger, attempt, status, scheduled_at, started_at, finished_at, duration_ms, pid, error, triggered_by)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """).execute(arguments: [record.job, record.trigger.rawValue, record.attempt, record.status.rawValue,
                                      record.scheduledAt.map(Timestamp.format), Timestamp.format(record.startedAt),
-                                     record.finishedAt.map(Timestamp.format), record.durationMs, record.pid, record.error])
+                                     record.finishedAt.map(Timestamp.format), record.durationMs, record.pid, record.error,
+                                     record.triggeredBy])
         var stored = record
         stored.id = db.lastInsertedRowID
         try db.cachedStatement(sql: "UPDATE job_state SET last_run_id = ? WHERE job = ?").execute(arguments: [stored.id, record.job])
@@ -91,7 +92,7 @@ public struct RunStore: Sendable {
             UPDATE runs SET status = ?, finished_at = ?,
                 duration_ms = max(0, CAST(round((julianday(?) - julianday(started_at)) * 86400000) AS INTEGER)),
                 exit_code = ?, signal = ?, output = ?, output_truncated = ?, output_streams = ?, error = ?, pid = coalesce(?, pid),
-                cpu_ms = ?
+                cpu_ms = ?, cancelled_by = ?
             WHERE id = ? AND status = 'running'
             RETURNING \(Self.columns)
             """
@@ -99,7 +100,7 @@ public struct RunStore: Sendable {
         let row = try Row.fetchOne(db.cachedStatement(sql: sql),
                                    arguments: [outcome.status.rawValue, finished, finished, outcome.exitCode, outcome.signal,
                                                outcome.output, outcome.outputTruncated, outcome.outputStreams.map(OutputSegment.encode),
-                                               outcome.error, outcome.pid, outcome.cpuMs, id])
+                                               outcome.error, outcome.pid, outcome.cpuMs, outcome.cancelledBy, id])
         return row.map(Self.record)
     }
 
@@ -235,7 +236,7 @@ public struct RunStore: Sendable {
     /// The columns of a run, in the order `record(_:)` reads them.
     static let columns = """
         id, job, trigger, attempt, status, scheduled_at, started_at, finished_at, duration_ms, \
-        exit_code, signal, pid, output, output_truncated, error, output_streams, cpu_ms
+        exit_code, signal, pid, output, output_truncated, error, output_streams, cpu_ms, triggered_by, cancelled_by
         """
     static let columnsWithoutOutput = columns.replacingOccurrences(of: "pid, output,", with: "pid, NULL AS output,")
         .replacingOccurrences(of: "error, output_streams,", with: "error, NULL AS output_streams,")
@@ -258,6 +259,7 @@ public struct RunStore: Sendable {
             startedAt: Timestamp.parse(row[6]) ?? Date(timeIntervalSince1970: 0),
             finishedAt: (row[7] as String?).flatMap(Timestamp.parse),
             durationMs: row[8], exitCode: row[9], signal: row[10], pid: row[11],
-            output: row[12], outputTruncated: row[13], outputStreams: OutputSegment.decode(row[15]), error: row[14], cpuMs: row[16])
+            output: row[12], outputTruncated: row[13], outputStreams: OutputSegment.decode(row[15]), error: row[14], cpuMs: row[16],
+            triggeredBy: row[17], cancelledBy: row[18])
     }
 }

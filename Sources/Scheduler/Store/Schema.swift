@@ -107,6 +107,19 @@ enum Schema {
         """
         ALTER TABLE runs ADD COLUMN cpu_ms INTEGER;
         """,
+        // 5: the audit trail. Who created and last changed each job, who started a manual
+        // run and who cancelled one. Jobs from before say where they came from as far as it
+        // was recorded (the file, or the API caller of their last change); runs from before
+        // have no one.
+        """
+        ALTER TABLE jobs ADD COLUMN created_by TEXT;
+        ALTER TABLE jobs ADD COLUMN changed_by TEXT;
+        UPDATE jobs SET created_by = CASE origin WHEN 'file' THEN 'file ' || coalesce(origin_detail, '?')
+                                                 ELSE coalesce(origin_detail, 'unknown (before schedd recorded it)') END;
+        UPDATE jobs SET changed_by = created_by;
+        ALTER TABLE runs ADD COLUMN triggered_by TEXT;
+        ALTER TABLE runs ADD COLUMN cancelled_by TEXT;
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -22,6 +22,15 @@ public struct JobOrigin: Sendable, Equatable, Codable, CustomStringConvertible {
     public static func file(_ path: String) -> JobOrigin { JobOrigin(kind: .file, detail: path) }
     public static func api(_ caller: String? = nil, owner: String? = nil) -> JobOrigin { JobOrigin(kind: .api, detail: caller, owner: owner) }
 
+    /// Who made a change, for the audit columns: `file /etc/schedd/jobs.json`, or the API
+    /// caller (`uid 1000 (alice)`).
+    public var actor: String {
+        switch kind {
+        case .file: return "file \(detail ?? "?")"
+        case .api: return detail ?? "api"
+        }
+    }
+
     /// `file /etc/schedd/jobs.json`, `api (uid 0 (root))`.
     public var description: String {
         switch kind {

@@ -23,13 +23,21 @@ public struct RunRecord: Sendable, Equatable, Codable {
     /// The CPU time (user and system) the run's processes used, in milliseconds; nil for
     /// handlers, runs still going, and where schedd tracks processes without a cgroup per run.
     public var cpuMs: Int64?
+    /// Who started a manual run over the control socket (`uid 1000 (alice)`); nil for runs
+    /// schedd started itself.
+    public var triggeredBy: String?
+    /// Who cancelled the run over the control socket; nil otherwise.
+    public var cancelledBy: String?
 
     public init(
         id: Int64, job: String, trigger: RunTrigger, attempt: Int, status: RunStatus,
         scheduledAt: Date? = nil, startedAt: Date, finishedAt: Date? = nil, durationMs: Int64? = nil,
         exitCode: Int32? = nil, signal: Int32? = nil, pid: Int32? = nil, output: String? = nil,
-        outputTruncated: Bool = false, outputStreams: [OutputSegment]? = nil, error: String? = nil, cpuMs: Int64? = nil
+        outputTruncated: Bool = false, outputStreams: [OutputSegment]? = nil, error: String? = nil, cpuMs: Int64? = nil,
+        triggeredBy: String? = nil, cancelledBy: String? = nil
     ) {
+        self.triggeredBy = triggeredBy
+        self.cancelledBy = cancelledBy
         self.cpuMs = cpuMs
         self.outputStreams = outputStreams
         self.id = id
@@ -54,5 +62,6 @@ public struct RunRecord: Sendable, Equatable, Codable {
         case scheduledAt = "scheduled_at", startedAt = "started_at", finishedAt = "finished_at"
         case durationMs = "duration_ms", exitCode = "exit_code", signal, pid, output
         case outputTruncated = "output_truncated", outputStreams = "output_streams", error, cpuMs = "cpu_ms"
+        case triggeredBy = "triggered_by", cancelledBy = "cancelled_by"
     }
 }

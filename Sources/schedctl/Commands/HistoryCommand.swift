@@ -47,9 +47,25 @@ struct HistoryCommand: AsyncParsableCommand {
 
     static func table(_ runs: [RunRecord], wide: Bool) -> String {
         // CPU: what the run's processes used (user + system), where schedd measured it.
-        Output.table(["ID", "JOB", "TRIGGER", "STARTED", "DURATION", "CPU", "RESULT"], runs.map { run in
+        // BY: who started a manual run and who cancelled one, over the control socket.
+        Output.table(["ID", "JOB", "TRIGGER", "STARTED", "DURATION", "CPU", "BY", "RESULT"], runs.map { run in
             [String(run.id), run.job, Self.trigger(run),
-             Output.when(run.startedAt, wide: wide), Output.duration(run.durationMs), Output.duration(run.cpuMs), Output.result(run)]
+             Output.when(run.startedAt, wide: wide), Output.duration(run.durationMs), Output.duration(run.cpuMs), Self.by(run),
+             Output.result(run)]
         })
+    }
+
+    /// `alice`, `alice, cancelled by root`, `-`: the names in the audit columns.
+    static func by(_ run: RunRecord) -> String {
+        var parts: [String] = []
+        if let triggered = run.triggeredBy { parts.append(Self.name(triggered)) }
+        if let cancelled = run.cancelledBy { parts.append("cancelled by " + Self.name(cancelled)) }
+        return parts.isEmpty ? "-" : parts.joined(separator: ", ")
+    }
+
+    /// The name in `uid 1000 (alice)`, else the whole text.
+    static func name(_ caller: String) -> String {
+        guard caller.hasSuffix(")"), let open = caller.lastIndex(of: "(") else { return caller }
+        return String(caller[caller.index(after: open)..<caller.index(before: caller.endIndex)])
     }
 }

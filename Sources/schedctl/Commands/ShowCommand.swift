@@ -19,6 +19,9 @@ struct ShowCommand: AsyncParsableCommand {
         print("\(s.name): \(s.state)\((s.reason ?? s.pauseReason).map { " (\($0))" } ?? "")")
         if let description = detail.job.spec.description { print("  \(description)") }
         print("origin: \(detail.job.origin)")
+        if let created = detail.job.createdBy {
+            print("created by: \(created)" + (detail.job.changedBy.map { $0 == created ? "" : "; last changed by: \($0)" } ?? ""))
+        }
         if let service = detail.service {
             if let pid = service.pid, let up = service.upSince {
                 print("process: pid \(pid), up \(Output.span(Date().timeIntervalSince(up)))")
