@@ -181,3 +181,35 @@ extension AccessTests {
         withExtendedLifetime(accounts) {}
     }
 }
+
+extension AccessTests {
+    @Test func aUserHearsOnlyOfTheirOwnJobs() throws {
+        let accounts = try TestAccounts()
+        let alice = try accounts.add(member: true)
+        let d = try Daemon(jobs: Self.adminJobs, extra: ["--allow-users", accounts.group])
+        let job = try Self.file(d, "mine.json", #"{"jobs": [{"name": "mine", "shell": "echo hello"}]}"#)
+        #expect(try accounts.schedctl(as: alice, socket: d.socket, ["apply", job]).status == 0)
+
+        let output = d.scratch.path("events.txt"), errors = d.scratch.path("events.err")
+        for path in [output, errors] { _ = FileManager.default.createFile(atPath: path, contents: nil) }
+        let events = Process()
+        events.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        events.arguments = ["--reuid=\(alice.uid)", "--regid=\(alice.gid)", "--init-groups", Binaries.schedctl.path, "--socket", d.socket, "--json", "events"]
+        events.standardOutput = FileHandle(forWritingAtPath: output)
+        events.standardError = FileHandle(forWritingAtPath: errors)
+        try events.run()
+        defer { if events.isRunning { events.terminate() }; events.waitUntilExit() }
+        #expect(eventually { ((try? String(contentsOfFile: errors, encoding: .utf8)) ?? "").contains("following schedd's events") })
+        // The admins' run first, then hers: events come in order, so once hers has ended, any
+        // of the admins' would already be here.
+        #expect(try d.ctl(["run", "admin-job", "--wait"]).status == 0)
+        #expect(try accounts.schedctl(as: alice, socket: d.socket, ["run", "mine", "--wait"]).status == 0)
+        #expect(eventually {
+            let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+            return text.contains(#""type":"run_finished""#) && text.contains(#""job":"mine""#)
+        })
+        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        #expect(!text.contains("admin-job") && !text.contains("\(alice.name)/"), "\(text)")
+        withExtendedLifetime(accounts) {}
+    }
+}
