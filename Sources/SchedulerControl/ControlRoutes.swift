@@ -305,7 +305,10 @@ struct ControlRoutes {
     }
 
     func put(_ request: Request, _ context: ControlContext) async throws -> Response {
-        let name = try context.parameters.require("name")
+        // As the caller wrote it: a user's short name, an admin's `alice/backup` (sent as
+        // `alice%2Fbackup`).
+        let raw = try context.parameters.require("name")
+        let name = raw.removingPercentEncoding ?? raw
         let body = try await request.body.collect(upTo: context.maxUploadSize)
         let job: JSONValue
         do {

@@ -213,3 +213,23 @@ extension AccessTests {
         withExtendedLifetime(accounts) {}
     }
 }
+
+extension AccessTests {
+    @Test func anAdminDeclaresAUsersJobInTheFileAndTheUserRunsItButCannotChangeIt() throws {
+        let accounts = try TestAccounts()
+        let alice = try accounts.add(member: true)
+        let d = try Daemon(jobs: #"{"jobs": [{"name": "\#(alice.name)/nightly", "shell": "id -un"}]}"#, extra: ["--allow-users", accounts.group])
+        let ran = try accounts.schedctl(as: alice, socket: d.socket, ["run", "nightly", "--wait"])
+        #expect(ran.status == 0 && ran.stdout == "\(alice.name)\n", "\(ran.stdout) \(ran.stderr)")
+        let removed = try accounts.schedctl(as: alice, socket: d.socket, ["remove", "nightly"])
+        #expect(removed.status == 1 && removed.stderr.contains(#"job "nightly" is defined in"#), "\(removed.stderr)")
+        // An admin names it in full, in a path too.
+        let body = #"{"name": "\#(alice.name)/other", "shell": "true"}"#
+        let put = d.raw(Array("PUT /v1/jobs/\(alice.name)%2Fother HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)".utf8))
+        #expect(put.hasPrefix("HTTP/1.1 200"), "\(put)")
+        #expect(try sqlite(d.db, "SELECT json_extract(spec, '$.user') FROM jobs WHERE name = '\(alice.name)/other'") == alice.name)
+        let mine = try accounts.schedctl(as: alice, socket: d.socket, ["list"]).stdout
+        #expect(mine.contains("nightly") && mine.contains("other"), "\(mine)")
+        withExtendedLifetime(accounts) {}
+    }
+}
