@@ -235,7 +235,7 @@ struct JobFileDecoder {
                 name = s
                 jobName = s
             } else {
-                report("name", "\"\(s)\" is not a valid name: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+                report("name", "\"\(s)\" is not a valid name: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit (a user's job: OWNER/NAME)")
             }
         case let other?: report("name", "expected a string, got \(other.kindDescription)")
         }
@@ -436,7 +436,7 @@ struct JobFileDecoder {
             return .shell(s)
         default:
             guard let h = string(value, "handler") else { return nil }
-            guard Self.isValidName(h) else { report("handler", "\"\(h)\" is not a valid handler name"); return nil }
+            guard Self.isValidPlainName(h) else { report("handler", "\"\(h)\" is not a valid handler name"); return nil }
             var params: JSONValue?
             if let p = value["params"] {
                 if case .object = p { params = p } else { report("params", "expected an object, got \(p.kindDescription)") }
