@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system packages schedd builds and tests with (Debian/Ubuntu), if missing:
 # libsqlite3-dev (GRDB links the system SQLite), sqlite3 (users, and the integration
-# tests, read the database with it), util-linux's setpriv, and python3 (man pages, and the
-# test that checks them).
+# tests, read the database with it), util-linux's setpriv, python3 (man pages, and the
+# test that checks them), and promtool (the metrics' format).
 set -euo pipefail
 missing=()
 dpkg -s libsqlite3-dev >/dev/null 2>&1 || missing+=(libsqlite3-dev)
@@ -10,9 +10,11 @@ command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
 # setpriv runs jobs that name a "user"/"group" (essential on Debian; minimal images may lack it).
 [ -x /usr/bin/setpriv ] || missing+=(util-linux)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
+# promtool, from Debian's prometheus package: the tests check the metrics' format with it.
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 [ ${#missing[@]} -eq 0 ] && exit 0
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 echo "installing: ${missing[*]}"
 $sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -13,6 +13,7 @@ struct ControlRoutes {
     let startedAt: Date
     let configPath: String?
     let access: AccessPolicy
+    let metrics: DaemonMetrics?
     let logger: Logger
     /// The encoded job list and the job counts of `status`, kept until the database changes.
     let jobList = VersionedCache<ByteBuffer>()
@@ -28,7 +29,7 @@ struct ControlRoutes {
         (.post, "/v1/jobs/{name}/cancel"), (.post, "/v1/jobs/{name}/pause"), (.post, "/v1/jobs/{name}/resume"),
         (.post, "/v1/jobs/{name}/start"), (.post, "/v1/jobs/{name}/stop"), (.post, "/v1/jobs/{name}/restart"),
         (.get, "/v1/export"), (.get, "/v1/runs"), (.get, "/v1/runs/{id}"), (.post, "/v1/runs/{id}/cancel"),
-        (.post, "/v1/reload"), (.get, "/v1/events"),
+        (.post, "/v1/reload"), (.get, "/v1/events"), (.get, "/v1/metrics"),
     ]
 
     func register(on router: Router<ControlContext>) {
@@ -126,6 +127,12 @@ struct ControlRoutes {
             return try Self.json(["cancelled": [id]])
         }
         router.get("/v1/events") { request, context in try await events(request, context) }
+        router.get("/v1/metrics") { _, context in
+            // Admins only: the labels name every job.
+            try Self.adminOnly(context, "read the metrics")
+            guard let metrics else { throw APIError(.notFound, "this schedd exports no metrics") }
+            return Self.text(try await metrics.render(engine: engine), contentType: "text/plain; version=0.0.4; charset=utf-8")
+        }
         router.post("/v1/reload") { _, context in
             try Self.adminOnly(context, "reload the job file")
             guard let configPath else { throw APIError(.conflict, "schedd was started without --config: there is no file to reload") }

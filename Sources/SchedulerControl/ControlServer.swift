@@ -47,8 +47,11 @@ public struct ControlServer: Service {
     let configuration: Configuration
     let logger: Logger
     let startedAt: Date
+    let metrics: DaemonMetrics?
 
-    public init(engine: JobScheduler, configuration: Configuration, logger: Logger, startedAt: Date = Date()) {
+    /// With `metrics`, `GET /v1/metrics` answers with them.
+    public init(engine: JobScheduler, configuration: Configuration, logger: Logger, startedAt: Date = Date(), metrics: DaemonMetrics? = nil) {
+        self.metrics = metrics
         self.engine = engine
         self.configuration = configuration
         self.logger = logger
@@ -91,7 +94,8 @@ public struct ControlServer: Service {
         let daemonUID = access.daemonUID
         let socketGroup = access.adminGroup
         router.add(middleware: ControlMiddleware(access: access, peers: peers, logger: logger))
-        let routes = ControlRoutes(engine: engine, startedAt: startedAt, configPath: configuration.configPath, access: access, logger: logger)
+        let routes = ControlRoutes(engine: engine, startedAt: startedAt, configPath: configuration.configPath, access: access,
+                                   metrics: metrics, logger: logger)
         routes.register(on: router)
         let logger = self.logger
         let http1 = Self.connectionLoop(router.buildResponder(), logger: logger)

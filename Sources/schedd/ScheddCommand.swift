@@ -43,6 +43,10 @@ struct ScheddCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The most runs of one user's jobs at once, running or waiting (default: half of --workers).", valueName: "n"))
     var userMaxRuns: Int?
 
+    @Option(help: ArgumentHelp("Also serve the metrics over TCP at GET /metrics (e.g. 127.0.0.1:9464); off by default.",
+                               discussion: "The control socket serves them too, at GET /v1/metrics.", valueName: "addr:port"))
+    var metricsListen: String?
+
     @Option(help: ArgumentHelp("Runs at once (default: the number of CPUs, at least 2).", valueName: "n"))
     var workers: Int?
 
@@ -90,6 +94,9 @@ struct ScheddCommand: AsyncParsableCommand {
             if geteuid() != 0 {
                 throw ValidationError("--allow-users needs schedd to run as root: a user's jobs run as that user")
             }
+        }
+        if let metricsListen, Self.hostAndPort(metricsListen) == nil {
+            throw ValidationError("--metrics-listen \"\(metricsListen)\" is not ADDR:PORT (e.g. 127.0.0.1:9464)")
         }
         if userMaxJobs < 0 { throw ValidationError("--user-max-jobs must be 0 or more") }
         if let userMaxRuns, userMaxRuns < 1 { throw ValidationError("--user-max-runs must be at least 1") }
@@ -174,6 +181,8 @@ struct ScheddCommand: AsyncParsableCommand {
         if let workers { engineConfiguration.workers = workers }
         engineConfiguration.maxQueued = maxQueued
         engineConfiguration.userMaxRuns = userMaxRuns
+        let metrics = DaemonMetrics()
+        engineConfiguration.metrics = metrics.factory
         engineConfiguration.cgroupPerRun = processTracking == "auto"
         engineConfiguration.shutdownGrace = .milliseconds(DurationText.milliseconds(shutdownGrace) ?? 30_000)
         let engine = JobScheduler(database: database, configuration: engineConfiguration, logger: logger)
@@ -185,7 +194,8 @@ struct ScheddCommand: AsyncParsableCommand {
         // of the shutdown.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: ControlServer(
-                engine: engine, configuration: .init(socketPath: socketPath, access: access, configPath: config), logger: logger)),
+                engine: engine, configuration: .init(socketPath: socketPath, access: access, configPath: config), logger: logger,
+                metrics: metrics)),
             .init(service: DaemonService(engine: engine, notifier: notifier, status: status, logger: logger)),
         ]
         if let config {
@@ -199,6 +209,9 @@ struct ScheddCommand: AsyncParsableCommand {
                 throw ExitCode(2)
             }
             services.append(.init(service: ConfigReloader(loader: loader, engine: engine, notifier: notifier, status: status, logger: logger)))
+        }
+        if let metricsListen, let (host, port) = Self.hostAndPort(metricsListen) {
+            services.append(.init(service: MetricsListener(host: host, port: port, metrics: metrics, engine: engine, logger: logger)))
         }
         let maxAge = historyMaxAge.flatMap(DurationText.milliseconds).map { Duration.milliseconds($0) }
         services.append(.init(service: HistoryRetention(engine: engine, keepPerJob: historyKeep, maxAge: maxAge,
@@ -221,6 +234,14 @@ struct ScheddCommand: AsyncParsableCommand {
         try await group.run()
         try database.close()
         logger.info("schedd stopped")
+    }
+
+    /// `127.0.0.1:9464`, `[::1]:9464`, `localhost:0` as a host and a port.
+    static func hostAndPort(_ text: String) -> (String, Int)? {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return host.isEmpty ? nil : (host, port)
     }
 
     /// A group's gid, by name or number.

@@ -31,8 +31,10 @@ extension JobScheduler {
                             logger.notice("fire times missed; catch_up is none", metadata: [
                                 "schedd.job": "\(name)", "schedd.missed": .stringConvertible(missedTotal),
                             ])
+                            metrics.firesMissed(name, missedTotal)
                         case .once:
                             if let last = missed.last { triggers.append((name, .catchUp, last)) }
+                            metrics.firesMissed(name, missedTotal - 1)
                         case .all:
                             for slot in missed { triggers.append((name, .catchUp, slot)) }
                         }
@@ -146,7 +148,10 @@ extension JobScheduler {
         guard !skips.isEmpty else { return [] }
         do {
             let records = try await store.recordSkipped(skips)
-            for record in records { events.publish(.runFinished(record)) }
+            for record in records {
+                metrics.runEnded(record)
+                events.publish(.runFinished(record))
+            }
             return records
         } catch {
             logger.error("cannot record skipped runs", metadata: [
@@ -198,8 +203,10 @@ extension JobScheduler {
                      startedAt: now, fire: request.fire, triggeredBy: request.triggeredBy)
         }
         let outcomes: [RunStart.Outcome]
+        let writeStart = ContinuousClock.now
         do {
             outcomes = try await store.startRuns(starts)
+            metrics.storeWrite(ContinuousClock.now - writeStart)
         } catch {
             for request in requests {
                 logger.error("cannot record the start of a run; not started", metadata: [
@@ -213,6 +220,7 @@ extension JobScheduler {
         for (request, outcome) in zip(requests, outcomes) {
             switch outcome {
             case let .started(record):
+                metrics.runStarted(record)
                 begun.append(begin(request, record))
             case let .refused(reason):
                 logger.info("run not started: the store refused it", metadata: ["schedd.job": "\(request.spec.name)", "schedd.reason": "\(reason)"])
@@ -334,8 +342,10 @@ extension JobScheduler {
             wakeup.signal()
         }
         var written: [RunRecord?]?
+        let writeStart = ContinuousClock.now
         do {
             written = try await store.finishRuns(batch.map { (id: $0.run.record.id, outcome: $0.outcome) })
+            metrics.storeWrite(ContinuousClock.now - writeStart)
         } catch {
             for end in batch { end.run.logger.critical("cannot record the end of a run", metadata: ["schedd.error": "\(error)"]) }
         }
@@ -363,6 +373,7 @@ extension JobScheduler {
             if final.status.isFailure {
                 lastFailure = "\(final.job) run \(final.id) \(final.status.rawValue) at \(Timestamp.format(final.finishedAt ?? clock.now()))"
             }
+            metrics.runEnded(final)
             events.publish(.runFinished(final))
             run.logger.log(level: final.status.isFailure ? .warning : .info, "run finished", metadata: [
                 "schedd.status": "\(final.status.rawValue)", "schedd.duration_ms": .stringConvertible(final.durationMs ?? 0),

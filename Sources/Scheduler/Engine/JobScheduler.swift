@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Logging
 import SchedulerAPI
@@ -33,6 +34,8 @@ public actor JobScheduler: Service {
         /// past it a trigger is recorded as `skipped`, so that no user can take every worker.
         /// Nil: half the workers (at least 1). Services are not counted.
         public var userMaxRuns: Int?
+        /// Where the engine's metrics go (docs/metrics.md); nil: nowhere.
+        public var metrics: (any MetricsFactory)?
 
         /// What `userMaxRuns` comes to.
         public var effectiveUserMaxRuns: Int { userMaxRuns ?? max(1, workers / 2) }
@@ -126,6 +129,7 @@ public actor JobScheduler: Service {
     var waitingLogged: Set<String> = []
     /// The newest failed run, for the daemon's one-line status.
     var lastFailure: String?
+    var metrics: EngineMetrics
 
     /// Creates the engine on an open database. `handlers` are the in-process jobs that job
     /// definitions may name with `"handler"`. From then on the engine is the database's only
@@ -152,6 +156,7 @@ public actor JobScheduler: Service {
         self.handlers = HandlerExecutor(handlers: handlers)
         self.pool = WorkerPool(capacity: configuration.workers, maxQueued: configuration.maxQueued)
         self.defaultZone = configuration.defaultTimeZone.flatMap(ZoneRules.named) ?? ZoneRules.current
+        self.metrics = EngineMetrics(factory: configuration.metrics)
     }
 
     /// How the processes of runs are found and stopped (`status` shows it).
@@ -402,6 +407,7 @@ public actor JobScheduler: Service {
         for name in removed { dropHeld(job: name, reason: "the job was removed") }
         let newServices = loaded ? fresh.filter { jobs[$0.key] == nil && $0.value.spec.isService && $0.value.canStart }.map(\.key) : []
         jobs = fresh
+        metrics.keep(only: fresh.keys)
         dueQueue.rebuild(fresh.compactMap { name, entry in entry.nextDue.map { (due: $0, job: name) } })
         for name in newServices.sorted() {
             _ = await trigger(name, .boot, scheduledAt: nil, force: true)

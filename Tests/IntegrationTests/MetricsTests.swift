@@ -1,0 +1,104 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The metrics, from the real daemon, on the socket and over TCP, checked by `promtool`.
+@Suite(.ownThreads) struct MetricsTests {
+    static let jobs = #"""
+        {"jobs": [{"name": "ok", "shell": "true"}, {"name": "fails", "shell": "exit 3", "retries": 0},
+                  {"name": "gone", "shell": "true"}]}
+        """#
+
+    /// The body of a raw HTTP answer.
+    static func body(_ answer: String) -> String {
+        guard let end = answer.range(of: "\r\n\r\n") else { return "" }
+        var body = String(answer[end.upperBound...])
+        // Chunked: the lines between the sizes.
+        if answer[..<end.lowerBound].lowercased().contains("transfer-encoding: chunked") {
+            var text = ""
+            var rest = Substring(body)
+            while let line = rest.range(of: "\r\n"), let size = Int(rest[..<line.lowerBound], radix: 16), size > 0 {
+                let start = line.upperBound
+                let stop = rest.utf8.index(start, offsetBy: size)
+                text += rest[start..<stop]
+                rest = rest[stop...].dropFirst(2)
+            }
+            body = text
+        }
+        return body
+    }
+
+    static func promtool(_ text: String) throws -> Binaries.Result? {
+        let path = "/usr/bin/promtool"
+        guard FileManager.default.isExecutableFile(atPath: path) else { return nil }
+        return try Binaries.run(URL(fileURLWithPath: path), ["check", "metrics"], input: text)
+    }
+
+    @Test func theSocketServesEveryMetricInPrometheusFormat() throws {
+        let d = try Daemon(jobs: Self.jobs)
+        #expect(try d.ctl(["run", "ok", "--wait"]).status == 0)
+        #expect(try d.ctl(["run", "ok", "--wait"]).status == 0)
+        #expect(try d.ctl(["run", "fails", "--wait"]).status == 3)
+        #expect(try d.ctl(["run", "gone", "--wait"]).status == 0)
+        let answer = d.raw(Array("GET /v1/metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8))
+        #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer.prefix(300))")
+        let text = Self.body(answer)
+        for line in [#"schedd_runs_total{job="ok",status="succeeded"} 2"#, #"schedd_runs_total{job="fails",status="failed"} 1"#,
+                     #"schedd_run_duration_seconds_count{job="ok"} 2"#, #"schedd_jobs{state="active"} 3"#, "schedd_workers ",
+                     #"schedd_last_success_timestamp_seconds{job="ok"} "#, "process_open_fds ", "process_resident_memory_bytes ",
+                     "process_start_time_seconds ", "schedd_store_write_seconds_count "] {
+            #expect(text.contains(line), "\(line) in:\n\(text)")
+        }
+        if let checked = try Self.promtool(text) {
+            #expect(checked.status == 0, "promtool: \(checked.stdout) \(checked.stderr)")
+        } else {
+            Issue.record("promtool is missing: scripts/install-deps.sh installs Debian's prometheus package")
+        }
+        // A removed job's series go with it.
+        _ = try d.scratch.write("jobs.json", #"{"jobs": [{"name": "ok", "shell": "true"}, {"name": "fails", "shell": "exit 3", "retries": 0}]}"#)
+        let reloaded = try d.ctl(["reload"])
+        #expect(reloaded.status == 0, "\(reloaded.stderr)")
+        let after = Self.body(d.raw(Array("GET /v1/metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8)))
+        #expect(!after.contains(#"job="gone""#) && after.contains(#"job="ok""#), "\(after)")
+    }
+
+    @Test func metricsListenServesOnlyMetricsOverTCP() throws {
+        let d = try Daemon(jobs: Self.jobs, extra: ["--metrics-listen", "127.0.0.1:0"])
+        var port = 0
+        #expect(eventually {
+            guard let range = d.process.stderr().range(of: #"schedd.port=\d+"#, options: .regularExpression) else { return false }
+            port = Int(d.process.stderr()[range].dropFirst("schedd.port=".count)) ?? 0
+            return port > 0
+        }, "\(d.process.stderr())")
+        func get(_ path: String) -> String {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(fd) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard connected == 0 else { return "" }
+            var tv = timeval(tv_sec: 5, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+            let request = Array("GET \(path) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8)
+            _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            var out: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, 65536, 0) }
+                if n <= 0 { break }
+                out.append(contentsOf: buffer[..<n])
+            }
+            return String(decoding: out, as: UTF8.self)
+        }
+        let metrics = get("/metrics")
+        #expect(metrics.hasPrefix("HTTP/1.1 200") && Self.body(metrics).contains("schedd_workers "), "\(metrics.prefix(300))")
+        if let checked = try Self.promtool(Self.body(metrics)) { #expect(checked.status == 0, "\(checked.stdout)") }
+        #expect(get("/v1/jobs").hasPrefix("HTTP/1.1 404"))
+    }
+}
