@@ -29,7 +29,7 @@ struct ControlRoutes {
         (.post, "/v1/jobs/{name}/cancel"), (.post, "/v1/jobs/{name}/pause"), (.post, "/v1/jobs/{name}/resume"),
         (.post, "/v1/jobs/{name}/start"), (.post, "/v1/jobs/{name}/stop"), (.post, "/v1/jobs/{name}/restart"),
         (.get, "/v1/export"), (.get, "/v1/runs"), (.get, "/v1/runs/{id}"), (.post, "/v1/runs/{id}/cancel"),
-        (.post, "/v1/reload"), (.get, "/v1/events"), (.get, "/v1/metrics"),
+        (.post, "/v1/reload"), (.get, "/v1/events"), (.get, "/v1/metrics"), (.get, "/"),
     ]
 
     func register(on router: Router<ControlContext>) {
@@ -127,6 +127,10 @@ struct ControlRoutes {
             return try Self.json(["cancelled": [id]])
         }
         router.get("/v1/events") { request, context in try await events(request, context) }
+        // The dashboard (`schedctl dashboard`): the page reads this API with the caller's rights.
+        router.get("/") { _, _ in
+            Self.text(DashboardPage.html, contentType: "text/html; charset=utf-8")
+        }
         router.get("/v1/metrics") { _, context in
             // Admins only: the labels name every job.
             try Self.adminOnly(context, "read the metrics")

@@ -72,30 +72,7 @@ import Glibc
             port = Int(d.process.stderr()[range].dropFirst("schedd.port=".count)) ?? 0
             return port > 0
         }, "\(d.process.stderr())")
-        func get(_ path: String) -> String {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            defer { close(fd) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(port).bigEndian)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            guard connected == 0 else { return "" }
-            var tv = timeval(tv_sec: 5, tv_usec: 0)
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-            let request = Array("GET \(path) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8)
-            _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            var out: [UInt8] = []
-            var buffer = [UInt8](repeating: 0, count: 65536)
-            while true {
-                let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, 65536, 0) }
-                if n <= 0 { break }
-                out.append(contentsOf: buffer[..<n])
-            }
-            return String(decoding: out, as: UTF8.self)
-        }
+        func get(_ path: String) -> String { LocalHTTP.get(port: port, path) }
         let metrics = get("/metrics")
         #expect(metrics.hasPrefix("HTTP/1.1 200") && Self.body(metrics).contains("schedd_workers "), "\(metrics.prefix(300))")
         if let checked = try Self.promtool(Self.body(metrics)) { #expect(checked.status == 0, "\(checked.stdout)") }

@@ -1,6 +1,9 @@
 import Foundation
 import Synchronization
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Runs each test of a suite on threads of its own, a few tests at a time.
 ///
@@ -40,7 +43,15 @@ final class ThreadPerJobExecutor: TaskExecutor {
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         let executor = asUnownedTaskExecutor()
-        let thread = Thread { job.runSynchronously(on: executor) }
+        let thread = Thread {
+            // No signal blocked: a thread made by a Dispatch worker inherits its mask, and the
+            // processes a test starts from it would inherit it in turn (a SIGTERM to them would
+            // wait for ever).
+            var none = sigset_t()
+            sigemptyset(&none)
+            pthread_sigmask(SIG_SETMASK, &none, nil)
+            job.runSynchronously(on: executor)
+        }
         thread.stackSize = 8 << 20
         thread.start()
     }

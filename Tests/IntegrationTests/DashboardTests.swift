@@ -1,0 +1,90 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `schedctl dashboard`: the page and the API through it, behind its one-time token.
+@Suite(.ownThreads) struct DashboardTests {
+    /// `schedctl dashboard` running against `d` (as `user`, through setpriv, when given), and
+    /// the port and token it printed; stopped when the test releases it.
+    final class Dashboard {
+        let process = Process()
+        var port = 0
+        var token = ""
+
+        init(_ d: Daemon, setpriv: [String] = []) throws {
+            let output = d.scratch.path("dashboard-\(UUID().uuidString).out")
+            _ = FileManager.default.createFile(atPath: output, contents: nil)
+            if setpriv.isEmpty {
+                process.executableURL = Binaries.schedctl
+                process.arguments = ["--socket", d.socket, "dashboard"]
+            } else {
+                process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+                process.arguments = setpriv + [Binaries.schedctl.path, "--socket", d.socket, "dashboard"]
+            }
+            process.standardOutput = FileHandle(forWritingAtPath: output)
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            let printed = eventually {
+                let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+                guard let range = text.range(of: #"http://127\.0\.0\.1:\d+/\?token=[0-9a-f]+"#, options: .regularExpression) else { return false }
+                let url = URLComponents(string: String(text[range]))
+                port = url?.port ?? 0
+                token = url?.queryItems?.first?.value ?? ""
+                return true
+            }
+            guard printed else { throw POSIXError(.ETIMEDOUT) }
+        }
+
+        var cookie: String { "Cookie: schedd_dashboard=\(token)" }
+
+        deinit {
+            if process.isRunning { process.terminate() }
+            process.waitUntilExit()
+        }
+    }
+
+    static let jobs = #"{"jobs": [{"name": "ok", "shell": "echo from the dashboard"}, {"name": "other", "shell": "true"}]}"#
+
+    @Test func theTokenOpensThePageAndTheAPIAndNothingElseDoes() throws {
+        let d = try Daemon(jobs: Self.jobs)
+        let board = try Dashboard(d)
+        #expect(LocalHTTP.get(port: board.port, "/").hasPrefix("HTTP/1.1 403"))
+        #expect(LocalHTTP.get(port: board.port, "/v1/jobs").hasPrefix("HTTP/1.1 403"))
+        #expect(LocalHTTP.get(port: board.port, "/", headers: ["Cookie: schedd_dashboard=0123"]).hasPrefix("HTTP/1.1 403"))
+        #expect(LocalHTTP.get(port: board.port, "/?token=nope").hasPrefix("HTTP/1.1 403"))
+        // The printed address: a redirect that keeps the token as a cookie, out of the address bar.
+        let first = LocalHTTP.get(port: board.port, "/?token=\(board.token)")
+        #expect(first.hasPrefix("HTTP/1.1 303") && first.contains("Set-Cookie: schedd_dashboard=\(board.token)") && first.contains("HttpOnly"), "\(first)")
+        let page = LocalHTTP.get(port: board.port, "/", headers: [board.cookie])
+        #expect(page.hasPrefix("HTTP/1.1 200") && page.contains("<title>schedd</title>"), "\(page.prefix(300))")
+        let list = LocalHTTP.get(port: board.port, "/v1/jobs", headers: [board.cookie])
+        #expect(list.hasPrefix("HTTP/1.1 200") && list.contains(#""name":"ok""#), "\(list.prefix(300))")
+        // An action from the page, and its run's output read back through it.
+        let post = LocalHTTP.exchange(port: board.port, "POST /v1/jobs/ok/run HTTP/1.1\r\nHost: 127.0.0.1:\(board.port)\r\n\(board.cookie)\r\nContent-Length: 0\r\n\r\n")
+        #expect(post.hasPrefix("HTTP/1.1 201"), "\(post)")
+        #expect(eventually { (try? sqlite(d.db, "SELECT status FROM runs WHERE job = 'ok'")) == "succeeded" })
+        let id = try sqlite(d.db, "SELECT id FROM runs WHERE job = 'ok'")
+        let run = LocalHTTP.get(port: board.port, "/v1/runs/\(id)", headers: [board.cookie])
+        #expect(run.contains("from the dashboard"), "\(run)")
+        // Another name for the same address is not this dashboard.
+        #expect(LocalHTTP.get(port: board.port, "/", host: "evil.example:\(board.port)", headers: [board.cookie]).hasPrefix("HTTP/1.1 403"))
+    }
+
+    @Test(.enabled(if: TestAccounts.available, "needs root, useradd and setpriv"))
+    func theDashboardActsWithItsUsersRights() throws {
+        let accounts = try TestAccounts()
+        let alice = try accounts.add(member: true)
+        let d = try Daemon(jobs: Self.jobs, extra: ["--allow-users", accounts.group])
+        let file = try d.scratch.write("mine.json", #"{"jobs": [{"name": "mine", "shell": "true"}]}"#)
+        chmod(file, 0o644)
+        #expect(try accounts.schedctl(as: alice, socket: d.socket, ["apply", file]).status == 0)
+        let board = try Dashboard(d, setpriv: ["--reuid=\(alice.uid)", "--regid=\(alice.gid)", "--init-groups"])
+        let list = LocalHTTP.get(port: board.port, "/v1/jobs", headers: [board.cookie])
+        #expect(list.contains(#""name":"mine""#) && !list.contains(#""name":"ok""#), "\(list)")
+        let reload = LocalHTTP.exchange(port: board.port, "POST /v1/reload HTTP/1.1\r\nHost: 127.0.0.1:\(board.port)\r\n\(board.cookie)\r\nContent-Length: 0\r\n\r\n")
+        #expect(reload.hasPrefix("HTTP/1.1 403"), "\(reload)")
+        withExtendedLifetime(accounts) {}
+    }
+}
