@@ -2,7 +2,8 @@
 # Installs the system packages schedd builds and tests with (Debian/Ubuntu), if missing:
 # libsqlite3-dev (GRDB links the system SQLite), sqlite3 (users, and the integration
 # tests, read the database with it), util-linux's setpriv, python3 (man pages, and the
-# test that checks them), and promtool (the metrics' format).
+# test that checks them), promtool (the metrics' format), and chromium with python3-websockets
+# (the dashboard's browser test).
 set -euo pipefail
 missing=()
 dpkg -s libsqlite3-dev >/dev/null 2>&1 || missing+=(libsqlite3-dev)
@@ -12,6 +13,10 @@ command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 # promtool, from Debian's prometheus package: the tests check the metrics' format with it.
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+# The dashboard's browser test: headless Chromium, driven from Debian's python3 over the
+# DevTools protocol with its websockets module.
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import websockets" >/dev/null 2>&1 || missing+=(python3-websockets)
 [ ${#missing[@]} -eq 0 ] && exit 0
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"

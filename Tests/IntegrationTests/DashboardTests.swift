@@ -87,4 +87,41 @@ import Glibc
         #expect(reload.hasPrefix("HTTP/1.1 403"), "\(reload)")
         withExtendedLifetime(accounts) {}
     }
+
+    /// The page in headless Chromium, driven over the DevTools protocol by
+    /// `Tests/Browser/dashboard.py`: it loads through `schedctl dashboard`, shows the jobs, a
+    /// run started from the page appears with its output, the timeline draws it. With
+    /// `SCHEDD_SCREENSHOTS=DIR`, the screenshots of each view are kept there (docs/images).
+    @Test func inARealBrowser() throws {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../Browser/dashboard.py").standardized.path
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium"),
+              (try? Binaries.run(URL(fileURLWithPath: "/usr/bin/python3"), ["-c", "import websockets"]).status) == 0 else {
+            Issue.record("chromium or python3-websockets is missing: scripts/install-deps.sh installs them")
+            return
+        }
+        let d = try Daemon(jobs: #"""
+            {"jobs": [{"name": "ok", "shell": "echo from the dashboard"}, {"name": "other", "shell": "true"},
+                      {"name": "broken", "shell": "echo oops >&2; exit 2", "retries": 0},
+                      {"name": "nightly-backup", "shell": "true", "schedule": "0 3 * * *"},
+                      {"name": "tick", "shell": "sleep 0.2", "schedule": "@every 1s"},
+                      {"name": "web", "shell": "sleep 600", "restart": "always"}]}
+            """#)
+        #expect(try d.ctl(["run", "other", "--wait"]).status == 0)
+        #expect(try d.ctl(["run", "broken", "--wait"]).status == 2)
+        #expect(eventually { (Int((try? sqlite(d.db, "SELECT count(*) FROM runs WHERE job = 'tick' AND status = 'succeeded'")) ?? "") ?? 0) >= 3 })
+        let board = try Dashboard(d)
+        let shots = ProcessInfo.processInfo.environment["SCHEDD_SCREENSHOTS"] ?? d.scratch.path("shots")
+        try FileManager.default.createDirectory(atPath: shots, withIntermediateDirectories: true)
+        let driven = try Binaries.run(URL(fileURLWithPath: "/usr/bin/python3"),
+                                      [script, "http://127.0.0.1:\(board.port)/?token=\(board.token)", "ok", shots])
+        #expect(driven.status == 0, "\(driven.stderr)")
+        let seen = try JSONSerialization.jsonObject(with: Data(driven.stdout.utf8)) as? [String: Any] ?? [:]
+        #expect((seen["jobs"] as? [String])?.sorted() == ["broken", "nightly-backup", "ok", "other", "tick", "web"], "\(driven.stdout)")
+        #expect((seen["output"] as? String) == "from the dashboard\n", "\(driven.stdout)")
+        #expect(((seen["timeline_bars"] as? Int) ?? 0) >= 5, "\(driven.stdout)")
+        for name in ["dashboard-jobs.png", "dashboard-run.png", "dashboard-timeline.png"] {
+            #expect(((try? FileManager.default.attributesOfItem(atPath: shots + "/" + name)[.size] as? Int) ?? 0) > 1000, "\(name)")
+        }
+        #expect(try sqlite(d.db, "SELECT count(*) FROM runs WHERE job = 'ok' AND status = 'succeeded'") == "1")
+    }
 }

@@ -120,7 +120,7 @@ async function timeline() {
   const labels = names.map((n, i) => `<text class="label" x="0" y="${i * row + 14}">${esc(n)}</text>`).join("");
   const hours = [...Array(25).keys()].map((h) => `<line x1="${x(start + h * 3600e3)}" x2="${x(start + h * 3600e3)}" y1="0" y2="${names.length * row}" stroke="var(--line)"/>`).join("");
   return $(`<div id="timeline"><p class="muted">The last 24 hours, ${runs.length} runs; hover a bar for its run, click it for its output.</p>
-    <svg viewBox="0 0 ${width} ${Math.max(row, names.length * row)}" height="${Math.max(row, names.length * row)}">${hours}${labels}${bars}</svg></div>`);
+    <svg viewBox="0 0 ${width} ${Math.max(row, names.length * row)}">${hours}${labels}${bars}</svg></div>`);
 }
 
 async function job(name) {
