@@ -81,6 +81,37 @@ import SchedulerAPI
         #expect(all.count == 3000)
     }
 
+    /// The history queries the dashboard and the CLI make read an index, never the whole
+    /// table (EXPLAIN QUERY PLAN on the schema as migrated).
+    @Test func historyQueriesUseTheIndexes() async throws {
+        let temp = try TemporaryDatabase()
+        func plan(_ query: HistoryQuery) async throws -> String {
+            let (table, filter, arguments) = RunStore.historyFilter(query)
+            return try await temp.database.pool.read { db in
+                let rows = try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN SELECT \(RunStore.columnsWithoutOutput) FROM \(table) WHERE \(filter) ORDER BY id DESC LIMIT 50",
+                                            arguments: arguments)
+                return rows.map { $0["detail"] as String? ?? "" }.joined(separator: "; ")
+            }
+        }
+        var lastDay = HistoryQuery(since: Date().addingTimeInterval(-86400), limit: 10_000)
+        let day = try await plan(lastDay)
+        #expect(day.contains("USING INDEX runs_by_start"), "\(day)")
+        lastDay.beforeID = 1000
+        let page = try await plan(lastDay)
+        #expect(page.contains("USING INDEX runs_by_start"), "\(page)")
+        let job = try await plan(HistoryQuery(job: "backup"))
+        #expect(job.contains("USING INDEX runs_by_job"), "\(job)")
+        var mine = HistoryQuery()
+        mine.owner = "alice"
+        let owner = try await plan(mine)
+        #expect(owner.contains("runs_by_job"), "\(owner)")
+        let failed = try await plan(HistoryQuery(status: .failed))
+        #expect(failed.contains("USING INDEX runs_by_status"), "\(failed)")
+        // Newest first without a filter: the rowid, backwards, stopping at the limit.
+        let all = try await plan(HistoryQuery())
+        #expect(!all.contains("TEMP B-TREE"), "\(all)")
+    }
+
     @Test func pruneKeepsTheNewestRunsOfEachJob() async throws {
         let temp = try TemporaryDatabase()
         let runs = temp.database.runs
