@@ -102,6 +102,7 @@ final class DaemonProcess {
     /// Waits for the exit status without signalling (SIGKILL after `timeout`): after a SIGTERM
     /// of its own, a test must not send the second one, which means "stop the runs now".
     func waitForExit(timeout: TimeInterval = 20) -> Int32 {
+        stoppedByTest = true
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline { usleep(20_000) }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
@@ -110,7 +111,11 @@ final class DaemonProcess {
     }
 
     /// Kills the daemon with SIGKILL, as a crash would.
+    /// Whether the test stopped it (or waited for it to stop): any other end is a crash.
+    var stoppedByTest = false
+
     func crash() {
+        stoppedByTest = true
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
     }

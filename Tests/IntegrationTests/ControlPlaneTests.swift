@@ -54,7 +54,13 @@ final class Daemon {
 
     func socket_connect() -> Int32 { UnixSocketAddress.connectStream(socket) }
 
-    deinit { _ = process.terminate() }
+    deinit {
+        // No input may crash the daemon: one that died under a test fails it, with its log.
+        if !process.process.isRunning && !process.stoppedByTest && process.process.terminationReason == .uncaughtSignal {
+            Issue.record("schedd died during the test (signal \(process.process.terminationStatus)); its log ends:\n\(process.stderr().suffix(4000))")
+        }
+        _ = process.terminate()
+    }
 }
 
 @Suite(.ownThreads) struct ControlPlaneTests {
