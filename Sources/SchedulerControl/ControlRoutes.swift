@@ -128,8 +128,10 @@ struct ControlRoutes {
         }
         router.get("/v1/events") { request, context in try await events(request, context) }
         // The dashboard (`schedctl dashboard`): the page reads this API with the caller's rights.
-        router.get("/") { _, _ in
-            Self.text(DashboardPage.html, contentType: "text/html; charset=utf-8")
+        router.get("/") { _, context in
+            // With the caller's job list in it: the page draws it without asking again.
+            let list = try await listBody(context)
+            return Self.text(DashboardPage.page(initialJobs: String(buffer: list)), contentType: "text/html; charset=utf-8")
         }
         router.get("/v1/metrics") { _, context in
             // Admins only: the labels name every job.
@@ -256,14 +258,22 @@ struct ControlRoutes {
     }
 
     func list(_ context: ControlContext) async throws -> Response {
+        Self.response(try await listBody(context), contentType: "application/json")
+    }
+
+    /// The job list as the caller may see it, encoded.
+    func listBody(_ context: ControlContext) async throws -> ByteBuffer {
         if let scope = Self.scope(context) {
             let own = try await store.jobs().filter { scope.owns($0.name) }
-            return Self.scoped(try Self.encoded(try await summaries(own)), scope)
+            let encoded = try Self.encoded(try await summaries(own))
+            guard let value = try? JSONParser.parse(encoded.readableBytesView) else {
+                throw APIError(.internal, "the job list could not be read back")
+            }
+            return ByteBuffer(string: scope.shown(value).serialized() + "\n")
         }
-        let body = try await jobList.value(version: store.changes.current) { [self] in
+        return try await jobList.value(version: store.changes.current) { [self] in
             try Self.encoded(try await summaries(try await store.jobs()))
         }
-        return Self.response(body, contentType: "application/json")
     }
 
     func show(_ name: String, _ context: ControlContext) async throws -> Response {

@@ -1,7 +1,15 @@
+import Foundation
+
 /// The dashboard: one HTML page with its own CSS and script, no framework, no build step,
 /// compiled into the binary. It reads the control API it is served beside (`GET /` on the
 /// socket, reached in a browser through `schedctl dashboard`) with the caller's own rights.
 enum DashboardPage {
+    /// The page with the caller's job list (the JSON of `GET /v1/jobs`) in it. `<` is written
+    /// as `\u003c` (the same string to JSON): no text in the list can close the script.
+    static func page(initialJobs json: String) -> String {
+        html.replacingOccurrences(of: "/*INITIAL_JOBS*/null", with: json.replacingOccurrences(of: "<", with: "\\u003c"))
+    }
+
     static let html = #"""
 <!doctype html>
 <html lang="en">
@@ -60,6 +68,8 @@ const dur = (ms) => ms == null ? "-" : ms < 1000 ? ms + " ms" : ms < 60000 ? (ms
 const result = (run) => !run ? "-" : run.status === "failed" && run.exit_code != null ? "failed (" + run.exit_code + ")" : run.status;
 const enc = (name) => encodeURIComponent(name);
 let recent = [];
+// The job list as the page was served: drawn first without asking for it again.
+let initialJobs = /*INITIAL_JOBS*/null;
 
 async function status() {
   try {
@@ -89,7 +99,8 @@ async function act(method, path) {
 async function jobs() {
   // The list first; the recent runs behind the sparklines follow (with 1M rows of history
   // they are the larger part).
-  const list = await api("/v1/jobs");
+  const list = initialJobs ?? await api("/v1/jobs");
+  initialJobs = null;
   const rows = list.map((j) => {
     const failed = j.last_run && ["failed", "timed_out"].includes(j.last_run.status);
     return `<tr class="${failed ? "failed" : ""}" data-job="${esc(j.name)}">
