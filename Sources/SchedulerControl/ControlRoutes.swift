@@ -158,10 +158,15 @@ struct ControlRoutes {
 
     /// The job a request's path names, as stored: a user's `backup` is their `OWNER/backup`.
     static func jobName(_ context: ControlContext) throws -> String {
-        // The router matches the raw path: an admin's `alice/backup` comes as `alice%2Fbackup`.
-        let raw = try context.parameters.require("name")
-        let name = raw.removingPercentEncoding ?? raw
+        let name = try pathName(context)
         return scope(context).map { $0.stored(name) } ?? name
+    }
+
+    /// The name in the path as the caller wrote it. The router matches the raw path: an
+    /// admin's `alice/backup` comes as `alice%2Fbackup`.
+    static func pathName(_ context: ControlContext) throws -> String {
+        let raw = try context.parameters.require("name")
+        return raw.removingPercentEncoding ?? raw
     }
 
     static func adminOnly(_ context: ControlContext, _ what: String) throws {
@@ -184,11 +189,20 @@ struct ControlRoutes {
     }
 
     static func scoped(_ body: ByteBuffer, _ scope: UserScope, status: HTTPResponse.Status = .ok) -> Response {
-        guard let value = try? JSONParser.parse(body.readableBytesView) else {
-            // Never the unscoped answer: it names the jobs as stored.
-            return ControlMiddleware.error(.internalServerError, APIError(.internal, "the reply could not be read back"))
+        do {
+            return response(try shown(body, scope), status: status, contentType: "application/json")
+        } catch {
+            return ControlMiddleware.error(.internalServerError, error)
         }
-        return text(scope.shown(value).serialized() + "\n", status: status, contentType: "application/json")
+    }
+
+    /// Encoded JSON with a user's job names as they know them; never the unscoped text, which
+    /// names the jobs as stored.
+    static func shown(_ body: ByteBuffer, _ scope: UserScope) throws(APIError) -> ByteBuffer {
+        guard let value = try? JSONParser.parse(body.readableBytesView) else {
+            throw APIError(.internal, "the reply could not be read back")
+        }
+        return ByteBuffer(string: scope.shown(value).serialized() + "\n")
     }
 
     // MARK: - Callers
@@ -265,11 +279,7 @@ struct ControlRoutes {
     func listBody(_ context: ControlContext) async throws -> ByteBuffer {
         if let scope = Self.scope(context) {
             let own = try await store.jobs().filter { scope.owns($0.name) }
-            let encoded = try Self.encoded(try await summaries(own))
-            guard let value = try? JSONParser.parse(encoded.readableBytesView) else {
-                throw APIError(.internal, "the job list could not be read back")
-            }
-            return ByteBuffer(string: scope.shown(value).serialized() + "\n")
+            return try Self.shown(try Self.encoded(try await summaries(own)), scope)
         }
         return try await jobList.value(version: store.changes.current) { [self] in
             try Self.encoded(try await summaries(try await store.jobs()))
@@ -326,10 +336,8 @@ struct ControlRoutes {
     }
 
     func put(_ request: Request, _ context: ControlContext) async throws -> Response {
-        // As the caller wrote it: a user's short name, an admin's `alice/backup` (sent as
-        // `alice%2Fbackup`).
-        let raw = try context.parameters.require("name")
-        let name = raw.removingPercentEncoding ?? raw
+        // As the caller wrote it: a user's short name, an admin's full one.
+        let name = try Self.pathName(context)
         let body = try await request.body.collect(upTo: context.maxUploadSize)
         let job: JSONValue
         do {

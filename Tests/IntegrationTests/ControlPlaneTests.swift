@@ -38,18 +38,7 @@ final class Daemon {
         let fd = UnixSocketAddress.connectStream(socket)
         guard fd >= 0 else { return "" }
         defer { close(fd) }
-        var tv = timeval(tv_sec: timeout, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        if halfClose { shutdown(fd, Int32(SHUT_WR)) }
-        var out: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, 65536, 0) }
-            if n <= 0 { break }
-            out.append(contentsOf: buffer[..<n])
-        }
-        return String(decoding: out, as: UTF8.self)
+        return LocalHTTP.exchange(fd, bytes, timeout: timeout, halfClose: halfClose)
     }
 
     func socket_connect() -> Int32 { UnixSocketAddress.connectStream(socket) }

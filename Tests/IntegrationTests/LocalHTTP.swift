@@ -3,8 +3,8 @@ import Foundation
 import Glibc
 #endif
 
-/// Raw HTTP/1.1 to a TCP port on 127.0.0.1: the request as given, the answer until the server
-/// closes (or 5 s pass).
+/// Raw HTTP/1.1 to a TCP port on 127.0.0.1 (or on any connected socket): the request as given,
+/// the answer until the server closes (or 5 s pass in silence).
 enum LocalHTTP {
     static func exchange(port: Int, _ request: String) -> String {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -17,10 +17,16 @@ enum LocalHTTP {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard connected == 0 else { return "" }
-        var tv = timeval(tv_sec: 5, tv_usec: 0)
+        return exchange(fd, Array(request.utf8))
+    }
+
+    /// Sends `bytes` on a connected socket (then, with `halfClose`, shuts its sending side) and
+    /// returns what comes back until the other end closes or `timeout` seconds pass in silence.
+    static func exchange(_ fd: Int32, _ bytes: [UInt8], timeout: Int = 5, halfClose: Bool = false) -> String {
+        var tv = timeval(tv_sec: timeout, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        let bytes = Array(request.utf8)
         _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        if halfClose { shutdown(fd, Int32(SHUT_WR)) }
         var out: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {

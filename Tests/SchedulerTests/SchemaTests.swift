@@ -32,22 +32,13 @@ import SchedulerAPI
     /// A database from before job owners (version 2) keeps its jobs and runs; its jobs become
     /// the API's until a job file claims them, and the next --config apply is not skipped.
     @Test func migratesAVersion2DatabaseForward() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("schedd-v2-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let (dir, path) = try await Self.oldDatabase(version: 2, rows: """
+            INSERT INTO jobs (name, spec, created_at, updated_at) VALUES ('a', '{"name":"a","shell":"true"}', 'x', 'x');
+            INSERT INTO job_state (job, paused, pause_reason) VALUES ('a', 1, 'manual');
+            INSERT INTO runs (job, trigger, status, started_at, output) VALUES ('a', 'manual', 'succeeded', 'x', 'hi');
+            INSERT INTO meta (key, value) VALUES ('applied_source', 'old'), ('applied_generation', '1');
+            """)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let path = dir.appendingPathComponent("old.db").path
-        let old = try DatabaseQueue(path: path)
-        try await old.write { db in
-            for migration in Schema.migrations.prefix(2) { try db.execute(sql: migration) }
-            try db.execute(sql: "PRAGMA user_version = 2")
-            try db.execute(sql: """
-                INSERT INTO jobs (name, spec, created_at, updated_at) VALUES ('a', '{"name":"a","shell":"true"}', 'x', 'x');
-                INSERT INTO job_state (job, paused, pause_reason) VALUES ('a', 1, 'manual');
-                INSERT INTO runs (job, trigger, status, started_at, output) VALUES ('a', 'manual', 'succeeded', 'x', 'hi');
-                INSERT INTO meta (key, value) VALUES ('applied_source', 'old'), ('applied_generation', '1');
-                """)
-        }
-        try old.close()
         let database = try SchedulerDatabase(path: path)
         defer { try? database.close() }
         #expect(try await database.schemaVersion() == Schema.currentVersion)
@@ -63,23 +54,14 @@ import SchedulerAPI
     /// A database from before the audit trail (version 4): its jobs say where they came from,
     /// its runs name no one, and new writes record who made them.
     @Test func migratesAVersion4DatabaseToTheAuditTrail() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("schedd-v4-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let (dir, path) = try await Self.oldDatabase(version: 4, rows: """
+            INSERT INTO jobs (name, spec, created_at, updated_at, origin, origin_detail) VALUES
+                ('f', '{"name":"f","shell":"true"}', 'x', 'x', 'file', '/etc/schedd/jobs.json'),
+                ('a', '{"name":"a","shell":"true"}', 'x', 'x', 'api', 'uid 1000 (alice)'),
+                ('u', '{"name":"u","shell":"true"}', 'x', 'x', 'api', NULL);
+            INSERT INTO runs (job, trigger, status, started_at) VALUES ('a', 'manual', 'succeeded', 'x');
+            """)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let path = dir.appendingPathComponent("old.db").path
-        let old = try DatabaseQueue(path: path)
-        try await old.write { db in
-            for migration in Schema.migrations.prefix(4) { try db.execute(sql: migration) }
-            try db.execute(sql: "PRAGMA user_version = 4")
-            try db.execute(sql: """
-                INSERT INTO jobs (name, spec, created_at, updated_at, origin, origin_detail) VALUES
-                    ('f', '{"name":"f","shell":"true"}', 'x', 'x', 'file', '/etc/schedd/jobs.json'),
-                    ('a', '{"name":"a","shell":"true"}', 'x', 'x', 'api', 'uid 1000 (alice)'),
-                    ('u', '{"name":"u","shell":"true"}', 'x', 'x', 'api', NULL);
-                INSERT INTO runs (job, trigger, status, started_at) VALUES ('a', 'manual', 'succeeded', 'x');
-                """)
-        }
-        try old.close()
         let database = try SchedulerDatabase(path: path)
         defer { try? database.close() }
         #expect(try await database.schemaVersion() == 5)
@@ -95,6 +77,22 @@ import SchedulerAPI
         let changed = try #require(try await database.jobs.job(named: "a"))
         #expect(changed.createdBy == "uid 1000 (alice)" && changed.changedBy == "uid 0 (root)")
         #expect(try await database.integrityCheck() == "ok")
+    }
+
+    /// A database at schema `version` with `rows` inserted, as an older schedd left it: its
+    /// directory (to remove) and its path.
+    static func oldDatabase(version: Int, rows: String) async throws -> (URL, String) {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("schedd-v\(version)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let path = dir.appendingPathComponent("old.db").path
+        let old = try DatabaseQueue(path: path)
+        try await old.write { db in
+            for migration in Schema.migrations.prefix(version) { try db.execute(sql: migration) }
+            try db.execute(sql: "PRAGMA user_version = \(version)")
+            try db.execute(sql: rows)
+        }
+        try old.close()
+        return (dir, path)
     }
 
     @Test func refusesADatabaseFromANewerSchedd() async throws {

@@ -514,7 +514,7 @@ extension JobScheduler {
             case execution(AttemptEnd?)
             case stop(AttemptEnd?)
         }
-        let stopsItself = executor is CommandExecutor
+        let stopsItself = executor is any StopsOnRequest
         return await withTaskGroup(of: Part.self) { group in
             group.addTask {
                 do {

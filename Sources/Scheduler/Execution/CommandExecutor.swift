@@ -20,7 +20,7 @@ import SystemPackage
 /// `kill_grace`, and the output is read on to its end; cancelling the calling task does the
 /// same through swift-subprocess's teardown, without the output. Processes that escaped the
 /// group are left to `ProcessSweeper`.
-public struct CommandExecutor: JobExecutor {
+public struct CommandExecutor: JobExecutor, StopsOnRequest {
     let sweeper: ProcessSweeper
     /// How often to check whether the run's main process has exited while its output pipe is
     /// still held open by a leftover child, where the kernel gives no pidfd to watch (before

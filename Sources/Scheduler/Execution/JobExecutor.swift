@@ -17,8 +17,8 @@ public struct ExecutionRequest: Sendable {
     public var output: OutputSink
     /// How the engine asks a process run to stop (a timeout, a cancel): the process executor
     /// sends SIGTERM and reads on until the process and its output end, so that what the job
-    /// prints while it stops is kept and cannot kill it with SIGPIPE. Other executors are
-    /// stopped by cancelling their task.
+    /// prints while it stops is kept and cannot kill it with SIGPIPE (`StopsOnRequest`). Other
+    /// executors are stopped by cancelling their task.
     let stop = RunControl()
 
     /// - Parameter output: the run's output sink; by default one that keeps the job's
@@ -79,3 +79,8 @@ public struct ExecutionOutcome: Sendable, Equatable {
 public protocol JobExecutor: Sendable {
     func execute(_ request: ExecutionRequest) async throws -> ExecutionOutcome
 }
+
+/// An executor that ends a run by itself when asked through `ExecutionRequest.stop`, keeping
+/// what the run prints while it stops; the engine then waits for it instead of cancelling it.
+/// Any other executor is stopped by cancelling its task.
+protocol StopsOnRequest: JobExecutor {}
