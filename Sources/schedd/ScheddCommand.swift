@@ -47,6 +47,9 @@ struct ScheddCommand: AsyncParsableCommand {
                                discussion: "The control socket serves them too, at GET /v1/metrics.", valueName: "addr:port"))
     var metricsListen: String?
 
+    @Option(help: ArgumentHelp("This node's name, given to every run as SCHEDD_NODE (default: the host name).", valueName: "name"))
+    var node: String?
+
     @Option(help: ArgumentHelp("Runs at once (default: the number of CPUs, at least 2).", valueName: "n"))
     var workers: Int?
 
@@ -74,6 +77,7 @@ struct ScheddCommand: AsyncParsableCommand {
 
     func validate() throws {
         if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
+        if let node, let problem = Self.nodeNameProblem(node) { throw ValidationError("--node \"\(node)\": \(problem)") }
         if maxQueued < 1 { throw ValidationError("--max-queued must be at least 1") }
         if processTracking != "auto" && processTracking != "proc" {
             throw ValidationError("--process-tracking \"\(processTracking)\" is not one of auto, proc")
@@ -180,6 +184,7 @@ struct ScheddCommand: AsyncParsableCommand {
         var engineConfiguration = JobScheduler.Configuration()
         if let workers { engineConfiguration.workers = workers }
         engineConfiguration.maxQueued = maxQueued
+        if let node { engineConfiguration.node = node }
         engineConfiguration.userMaxRuns = userMaxRuns
         let metrics = DaemonMetrics()
         engineConfiguration.metrics = metrics.factory
@@ -219,6 +224,7 @@ struct ScheddCommand: AsyncParsableCommand {
         let jobCount = try await database.jobs.names().count
         logger.info("schedd started", metadata: ["schedd.db": "\(dbPath)", "schedd.jobs": .stringConvertible(jobCount), "schedd.socket": "\(socketPath)",
                                                  "schedd.workers": .stringConvertible(engineConfiguration.workers),
+                                                 "schedd.node": "\(engineConfiguration.node)",
                                                  "schedd.pid": .stringConvertible(ProcessInfo.processInfo.processIdentifier)])
         var groupConfiguration = ServiceGroupConfiguration(
             services: services,
@@ -242,6 +248,15 @@ struct ScheddCommand: AsyncParsableCommand {
         var host = String(text[..<colon])
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         return host.isEmpty ? nil : (host, port)
+    }
+
+    /// Why `name` cannot name a node, or nil: it goes into environments, logs and (in a
+    /// cluster) other nodes' listings, so it is kept to a host name's characters.
+    static func nodeNameProblem(_ name: String) -> String? {
+        if name.isEmpty || name.utf8.count > 63 { return "a node name has 1 to 63 characters" }
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_".utf8)
+        if !name.utf8.allSatisfy(allowed.contains) { return "a node name has only letters, digits, '.', '-' and '_'" }
+        return nil
     }
 
     /// A group's gid, by name or number.

@@ -149,6 +149,23 @@ final class Daemon {
         #expect(log.contains("schedd.caller_uid=\(getuid())"))
     }
 
+    /// A run is told the slot it fires for and the node that runs it; a run by hand has no slot.
+    @Test func aRunKnowsItsSlotAndItsNode() throws {
+        let d = try Daemon(jobs: #"{"jobs": [{"name": "tick", "shell": "echo \"[$SCHEDD_SCHEDULED_AT] [$SCHEDD_NODE]\"", "schedule": "* * * * * *"}]}"#,
+                           extra: ["--node", "node-a.test"])
+        #expect(eventually { ((try? sqlite(d.db, "SELECT count(*) FROM runs WHERE status = 'succeeded' AND trigger = 'schedule'")) ?? "0") != "0" })
+        let row = try sqlite(d.db, "SELECT scheduled_at || '|' || output FROM runs WHERE status = 'succeeded' AND trigger = 'schedule' LIMIT 1")
+        let parts = row.split(separator: "|", maxSplits: 1).map(String.init)
+        #expect(parts.count == 2 && parts[1] == "[\(parts[0])] [node-a.test]", "the scheduled run's row and output: \(row)")
+        let manual = try d.ctl(["run", "tick", "--wait"])
+        #expect(manual.stdout == "[] [node-a.test]\n")
+        // A name that cannot be a node's is refused before anything starts.
+        let scratch = try Scratch()
+        let refused = try Binaries.run(Binaries.schedd, ["--db", scratch.path("x.db"), "--socket", scratch.path("s.sock"), "--node", "a b"])
+        #expect(refused.status == 64 && refused.stderr.contains("--node \"a b\": a node name has only letters"), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: scratch.path("x.db")))
+    }
+
     @Test func smallThingsANewUserMeets() throws {
         let d = try Daemon(jobs: Self.jobs)
         // A job that does not exist is an error for history, as for show.

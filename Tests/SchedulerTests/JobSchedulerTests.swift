@@ -26,6 +26,28 @@ import SchedulerAPI
         }
     }
 
+    /// A handler is told the slot it fires for (kept by its retries) and the node; a manual
+    /// run has no slot.
+    @Test func aHandlerKnowsItsSlotAndItsNode() async throws {
+        let clock = ManualClock(t0.addingTimeInterval(5))
+        let seen = Mutex<[String]>([])
+        let handlers: [String: JobHandler] = ["note": { context in
+            seen.withLock { $0.append("\(context.attempt) \(context.scheduledAt.map(Timestamp.format) ?? "-") \(context.node)") }
+            if context.attempt == 1 { throw TestError() }
+        }]
+        var configuration = JobScheduler.Configuration(workers: 2, shutdownGrace: .seconds(5), defaultTimeZone: "UTC")
+        configuration.node = "n1"
+        try await withEngine(jobs: #"{"jobs": [{"name": "tick", "handler": "note", "schedule": "*/10 * * * * *", "retries": 1, "retry_backoff": "1s"}]}"#,
+                             handlers: handlers, clock: clock, configuration: configuration) { engine, log, _ in
+            clock.advance(to: t0.addingTimeInterval(10))
+            try await drive(clock, until: "a run and its retry") { await log.finished.count == 2 }
+            _ = try await engine.runNow("tick")
+            try await drive(clock, until: "the manual run and its retry") { await log.finished.count == 4 }
+            let slot = Timestamp.format(t0.addingTimeInterval(10))
+            #expect(seen.withLock { $0 } == ["1 \(slot) n1", "2 \(slot) n1", "1 - n1", "2 - n1"])
+        }
+    }
+
     @Test func retriesBackOffThenTheThresholdPausesAndOnFailureFires() async throws {
         let clock = ManualClock(t0)
         let jobs = #"""

@@ -207,7 +207,7 @@ extension JobScheduler {
             let remaining = Duration.milliseconds(max(1, Int64(deadline.timeIntervalSince(clock.now()) * 1000)))
             // Tracked apart from the service (its processes are swept when the check ends, the
             // service's are not): the check's marker is the run id negated.
-            let request = ExecutionRequest(spec: checkSpec, runID: -run.record.id, attempt: attempt, logger: run.logger)
+            let request = ExecutionRequest(spec: checkSpec, runID: -run.record.id, attempt: attempt, node: configuration.node, logger: run.logger)
             let end = await Self.attempt(executor: commands, request: request, timeout: remaining, clock: clock, control: RunControl())
             await sweeper.sweep(job: spec.name, runID: -run.record.id, grace: spec.effectiveKillGrace)
             _ = await sweeper.finish(runID: -run.record.id)

@@ -275,7 +275,7 @@ extension JobScheduler {
         let isService = spec.isService
         let executionRequest = ExecutionRequest(
             spec: spec, runID: runID, attempt: run.request.attempt, extraEnvironment: run.request.extraEnvironment,
-            logger: runLogger, output: run.output, onStart: { started in
+            scheduledAt: run.record.scheduledAt, node: configuration.node, logger: runLogger, output: run.output, onStart: { started in
                 pid.set(started)
                 // A service's pid is shown while it runs (`list`, `show`); other runs' pids are
                 // written with their end, which saves a write per run.

@@ -36,6 +36,9 @@ public actor JobScheduler: Service {
         public var userMaxRuns: Int?
         /// Where the engine's metrics go (docs/metrics.md); nil: nowhere.
         public var metrics: (any MetricsFactory)?
+        /// This node's name, given to every run (`SCHEDD_NODE`, `JobContext.node`); by default
+        /// the host name.
+        public var node: String = NodeName.host
 
         /// What `userMaxRuns` comes to.
         public var effectiveUserMaxRuns: Int { userMaxRuns ?? max(1, workers / 2) }

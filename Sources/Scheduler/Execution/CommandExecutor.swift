@@ -48,6 +48,9 @@ public struct CommandExecutor: JobExecutor, StopsOnRequest {
         env["SCHEDD_RUN_ID"] = String(request.runID)
         env["SCHEDD_ATTEMPT"] = String(request.attempt)
         env["SCHEDD_INSTANCE"] = instanceID
+        // Empty rather than absent for a run with no slot, so that `set -u` scripts can read it.
+        env["SCHEDD_SCHEDULED_AT"] = request.scheduledAt.map(Timestamp.format) ?? ""
+        env["SCHEDD_NODE"] = request.node
         return env
     }
 

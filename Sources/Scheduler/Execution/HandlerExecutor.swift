@@ -19,7 +19,7 @@ public struct HandlerExecutor: JobExecutor {
         var logger = request.logger
         logger[metadataKey: "schedd.handler"] = "\(name)"
         let context = JobContext(job: request.spec.name, runID: request.runID, attempt: request.attempt,
-                                 params: params, logger: logger, sink: sink)
+                                 scheduledAt: request.scheduledAt, node: request.node, params: params, logger: logger, sink: sink)
         let ending: ExecutionOutcome.Ending
         do {
             try await handler(context)

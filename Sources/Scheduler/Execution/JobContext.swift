@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import SchedulerAPI
 import Synchronization
@@ -7,6 +8,11 @@ public struct JobContext: Sendable {
     public let job: String
     public let runID: Int64
     public let attempt: Int
+    /// The slot this run fires for (its retries keep it); nil for a run started by hand or by
+    /// another job.
+    public let scheduledAt: Date?
+    /// The node that runs it.
+    public let node: String
     /// The job's `params` object, if it has one.
     public let params: JSONValue?
     /// A logger with the job and run in its metadata.

@@ -9,6 +9,11 @@ public struct ExecutionRequest: Sendable {
     public var attempt: Int
     /// Extra environment for this run (`SCHEDD_TRIGGERED_BY_*`).
     public var extraEnvironment: [String: String]
+    /// The slot this run fires for (its retries keep it); nil for a run started by hand or by
+    /// another job.
+    public var scheduledAt: Date?
+    /// The node that runs it (`SCHEDD_NODE`).
+    public var node: String
     public var logger: Logger
     /// Called once the run's process exists, with its pid.
     public var onStart: @Sendable (Int32) async -> Void
@@ -23,8 +28,11 @@ public struct ExecutionRequest: Sendable {
 
     /// - Parameter output: the run's output sink; by default one that keeps the job's
     ///   `output_limit` and tells nobody.
-    public init(spec: JobSpec, runID: Int64, attempt: Int, extraEnvironment: [String: String] = [:],
-                logger: Logger, output: OutputSink? = nil, onStart: @escaping @Sendable (Int32) async -> Void = { _ in }) {
+    public init(spec: JobSpec, runID: Int64, attempt: Int, extraEnvironment: [String: String] = [:], scheduledAt: Date? = nil,
+                node: String = NodeName.host, logger: Logger, output: OutputSink? = nil,
+                onStart: @escaping @Sendable (Int32) async -> Void = { _ in }) {
+        self.scheduledAt = scheduledAt
+        self.node = node
         self.spec = spec
         self.runID = runID
         self.attempt = attempt

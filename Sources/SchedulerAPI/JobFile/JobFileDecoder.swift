@@ -25,7 +25,7 @@ struct JobFileDecoder {
     ]
     static let maxOutputLimit: Int64 = 16 << 20
     static let reservedEnvironment: Set<String> = [
-        "SCHEDD_JOB", "SCHEDD_RUN_ID", "SCHEDD_ATTEMPT", "SCHEDD_INSTANCE",
+        "SCHEDD_JOB", "SCHEDD_RUN_ID", "SCHEDD_ATTEMPT", "SCHEDD_INSTANCE", "SCHEDD_SCHEDULED_AT", "SCHEDD_NODE",
         "SCHEDD_TRIGGERED_BY_JOB", "SCHEDD_TRIGGERED_BY_RUN", "SCHEDD_TRIGGERED_BY_STATUS",
     ]
 
