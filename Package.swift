@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "Scheduler", targets: ["Scheduler"]),
         .library(name: "SchedulerControl", targets: ["SchedulerControl"]),
         .library(name: "SchedulerAPI", targets: ["SchedulerAPI"]),
+        .library(name: "SchedulerPostgres", targets: ["SchedulerPostgres"]),
         .executable(name: "schedd", targets: ["schedd"]),
         .executable(name: "schedctl", targets: ["schedctl"]),
     ],
@@ -31,6 +32,10 @@ let package = Package(
         // graph through hummingbird); the daemon exports them in Prometheus's format.
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // Cluster mode (docs/cluster.md): several nodes on one PostgreSQL.
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        // Named for the TLS setting of a TCP connection; in the graph through postgres-nio.
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // Wire and file models shared by the daemon and the CLI. Foundation only, so that
@@ -70,11 +75,26 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The PostgreSQL store of cluster mode. Its own target, so that an embedder of the engine
+        // on SQLite neither builds nor links the PostgreSQL client.
+        .target(
+            name: "SchedulerPostgres",
+            dependencies: [
+                "Scheduler",
+                "SchedulerAPI",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "schedd",
             dependencies: [
                 "Scheduler",
                 "SchedulerControl",
+                "SchedulerPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -98,16 +118,19 @@ let package = Package(
             path: "Benchmarks/Sources",
             swiftSettings: strict
         ),
+        // A throwaway PostgreSQL server for the tests that need one (cluster mode).
+        .target(name: "PostgresHarness", path: "Tests/PostgresHarness", swiftSettings: strict),
         .testTarget(name: "SchedulerAPITests", dependencies: ["SchedulerAPI"], exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(
             name: "SchedulerTests",
-            dependencies: ["Scheduler", "SchedulerControl", "SchedulerAPI", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["Scheduler", "SchedulerControl", "SchedulerAPI", "SchedulerPostgres", "PostgresHarness",
+                           .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
         // Depends on the executables so that `swift test` builds the real binaries it drives.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["schedd", "schedctl", "SchedulerAPI"],
+            dependencies: ["schedd", "schedctl", "SchedulerAPI", "PostgresHarness"],
             swiftSettings: strict
         ),
     ],

@@ -3,7 +3,7 @@
 # libsqlite3-dev (GRDB links the system SQLite), sqlite3 (users, and the integration
 # tests, read the database with it), util-linux's setpriv, python3 (man pages, and the
 # test that checks them), promtool (the metrics' format), and chromium with python3-websockets
-# (the dashboard's browser test).
+# (the dashboard's browser test), and PostgreSQL's server (cluster mode's tests start a throwaway one).
 set -euo pipefail
 missing=()
 dpkg -s libsqlite3-dev >/dev/null 2>&1 || missing+=(libsqlite3-dev)
@@ -17,6 +17,9 @@ command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 # DevTools protocol with its websockets module.
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import websockets" >/dev/null 2>&1 || missing+=(python3-websockets)
+# Cluster mode: the tests start their own server from Debian's binaries (the package's default
+# cluster is not used).
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 [ ${#missing[@]} -eq 0 ] && exit 0
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -21,6 +21,8 @@ public struct APIError: Error, Sendable, Equatable, Codable, CustomStringConvert
         public static let forbidden = Code(rawValue: "forbidden")
         /// The database was written by a newer schedd, or cannot be opened.
         public static let databaseUnusable = Code(rawValue: "database_unusable")
+        /// The database (a cluster's PostgreSQL) did not answer in time or cannot be reached.
+        public static let databaseUnavailable = Code(rawValue: "database_unavailable")
         /// Anything unexpected; the message says what.
         public static let `internal` = Code(rawValue: "internal")
     }

@@ -64,6 +64,7 @@ struct ControlMiddleware: RouterMiddleware {
         case .conflict: return .conflict
         case .forbidden: return .forbidden
         case .invalidJobFile, .invalidArgument, .invalidSchedule: return .badRequest
+        case .databaseUnavailable: return .serviceUnavailable
         default: return .internalServerError
         }
     }

@@ -1,14 +1,21 @@
 import Foundation
 import Testing
 @testable import Scheduler
+import Logging
+import PostgresHarness
+import SchedulerPostgres
 import SchedulerAPI
 
 /// What the engine relies on from a store (`SchedulerStore`), checked for each store: the
 /// SQLite one the daemon uses and the in-memory one the engine's tests use.
-@Suite struct StoreContractTests {
+@Suite(.postgres) struct StoreContractTests {
     enum Kind: String, CaseIterable, CustomTestStringConvertible, Sendable {
-        case sqlite, memory
+        case sqlite, memory, postgres
         var testDescription: String { rawValue }
+
+        /// Every store that can be tested here: PostgreSQL only where a server can be started
+        /// (`PostgresStoreTests` says so when it cannot).
+        static var testable: [Kind] { PostgresServer.unavailableReason == nil ? allCases : [.sqlite, .memory] }
     }
 
     /// A store, and the temporary database behind it (kept until the test is done).
@@ -16,15 +23,20 @@ import SchedulerAPI
         let store: any SchedulerStore
         let temp: TemporaryDatabase?
 
-        init(_ kind: Kind) throws {
+        /// Runs `body` with a new, empty store of `kind`.
+        static func with(_ kind: Kind, _ body: (Subject) async throws -> Void) async throws {
             switch kind {
             case .sqlite:
                 let temp = try TemporaryDatabase()
-                self.temp = temp
-                store = temp.database
+                try await body(Subject(store: temp.database, temp: temp))
             case .memory:
-                temp = nil
-                store = MemoryStore()
+                try await body(Subject(store: MemoryStore(), temp: nil))
+            case .postgres:
+                let server = try #require(PostgresServer.current, "the suite's PostgreSQL server")
+                let url = try PostgresURL(try await server.newDatabase())
+                try await PostgresStore.withStore(url: url, node: "n1", logger: Logger(label: "test")) { store in
+                    try await body(Subject(store: store, temp: nil))
+                }
             }
         }
 
@@ -51,150 +63,157 @@ import SchedulerAPI
           {"name": "ping", "shell": "ping", "schedule": "@every 30s"}]}
         """#
 
-    @Test(arguments: Kind.allCases)
+    @Test(arguments: Kind.testable)
     func aRunGoesFromRunningToItsFinalStatusOnce(_ kind: Kind) async throws {
-        let subject = try Subject(kind)
-        let store = subject.store
-        _ = try await subject.apply(Self.jobs)
-        let run = try await subject.start("ping", at: t0, trigger: .schedule, scheduledAt: t0)
-        #expect(run.status == .running && run.id > 0)
-        #expect(try await store.job(named: "ping")?.state.lastRunID == run.id)
-        try await store.setPID(run.id, pid: 4242)
-        let finished = try await store.finishRun(run.id, RunOutcome(status: .failed, finishedAt: t0.addingTimeInterval(1.5), exitCode: 3,
-                                                                    output: "boom\n", outputTruncated: true, error: "exit status 3", cpuMs: 7))
-        #expect(finished?.status == .failed && finished?.durationMs == 1500 && finished?.exitCode == 3 && finished?.pid == 4242)
-        #expect(finished?.cpuMs == 7)
-        #expect(finished?.output == "boom\n" && finished?.outputTruncated == true)
-        // Never finished twice.
-        #expect(try await store.finishRun(run.id, RunOutcome(status: .succeeded, finishedAt: t0)) == nil)
-        #expect(try await store.run(id: run.id)?.status == .failed)
-        // Listings go without the output.
-        let byID = try await store.runs(ids: [run.id, 999])
-        #expect(byID.keys.sorted() == [run.id] && byID[run.id]?.output == nil && byID[run.id]?.status == .failed)
+        try await Subject.with(kind) { subject in
+            let store = subject.store
+            _ = try await subject.apply(Self.jobs)
+            let run = try await subject.start("ping", at: t0, trigger: .schedule, scheduledAt: t0)
+            #expect(run.status == .running && run.id > 0)
+            #expect(try await store.job(named: "ping")?.state.lastRunID == run.id)
+            try await store.setPID(run.id, pid: 4242)
+            let finished = try await store.finishRun(run.id, RunOutcome(status: .failed, finishedAt: t0.addingTimeInterval(1.5), exitCode: 3,
+                                                                        output: "boom\n", outputTruncated: true, error: "exit status 3", cpuMs: 7))
+            #expect(finished?.status == .failed && finished?.durationMs == 1500 && finished?.exitCode == 3 && finished?.pid == 4242)
+            #expect(finished?.cpuMs == 7)
+            #expect(finished?.output == "boom\n" && finished?.outputTruncated == true)
+            // Never finished twice.
+            #expect(try await store.finishRun(run.id, RunOutcome(status: .succeeded, finishedAt: t0)) == nil)
+            #expect(try await store.run(id: run.id)?.status == .failed)
+            // Listings go without the output.
+            let byID = try await store.runs(ids: [run.id, 999])
+            #expect(byID.keys.sorted() == [run.id] && byID[run.id]?.output == nil && byID[run.id]?.status == .failed)
+        }
     }
 
-    @Test(arguments: Kind.allCases)
+    @Test(arguments: Kind.testable)
     func historyIsNewestFirstAndFiltered(_ kind: Kind) async throws {
-        let subject = try Subject(kind)
-        let store = subject.store
-        _ = try await subject.apply(Self.jobs)
-        var ids: [Int64] = []
-        for (i, job) in ["ping", "backup", "ping", "ping"].enumerated() {
-            let run = try await subject.start(job, at: t0.addingTimeInterval(Double(i)))
-            ids.append(run.id)
-            if i < 3 { _ = try await store.finishRun(run.id, RunOutcome(status: .succeeded, finishedAt: t0.addingTimeInterval(Double(i)), output: "x")) }
+        try await Subject.with(kind) { subject in
+            let store = subject.store
+            _ = try await subject.apply(Self.jobs)
+            var ids: [Int64] = []
+            for (i, job) in ["ping", "backup", "ping", "ping"].enumerated() {
+                let run = try await subject.start(job, at: t0.addingTimeInterval(Double(i)))
+                ids.append(run.id)
+                if i < 3 { _ = try await store.finishRun(run.id, RunOutcome(status: .succeeded, finishedAt: t0.addingTimeInterval(Double(i)), output: "x")) }
+            }
+            #expect(try await store.history(HistoryQuery(), withOutput: true).map(\.id) == ids.reversed())
+            #expect(try await store.history(HistoryQuery(job: "ping"), withOutput: true).map(\.id) == [ids[3], ids[2], ids[0]])
+            #expect(try await store.history(HistoryQuery(status: .running), withOutput: true).map(\.id) == [ids[3]])
+            #expect(try await store.history(HistoryQuery(since: t0.addingTimeInterval(2)), withOutput: true).map(\.id) == [ids[3], ids[2]])
+            #expect(try await store.history(HistoryQuery(beforeID: ids[2], limit: 1), withOutput: true).map(\.id) == [ids[1]])
+            #expect(try await store.history(HistoryQuery(job: "ping", limit: 10), withOutput: false).allSatisfy { $0.output == nil })
+            #expect(try await store.history(HistoryQuery(job: "ping", limit: 10), withOutput: true).filter { $0.output == "x" }.count == 2)
         }
-        #expect(try await store.history(HistoryQuery(), withOutput: true).map(\.id) == ids.reversed())
-        #expect(try await store.history(HistoryQuery(job: "ping"), withOutput: true).map(\.id) == [ids[3], ids[2], ids[0]])
-        #expect(try await store.history(HistoryQuery(status: .running), withOutput: true).map(\.id) == [ids[3]])
-        #expect(try await store.history(HistoryQuery(since: t0.addingTimeInterval(2)), withOutput: true).map(\.id) == [ids[3], ids[2]])
-        #expect(try await store.history(HistoryQuery(beforeID: ids[2], limit: 1), withOutput: true).map(\.id) == [ids[1]])
-        #expect(try await store.history(HistoryQuery(job: "ping", limit: 10), withOutput: false).allSatisfy { $0.output == nil })
-        #expect(try await store.history(HistoryQuery(job: "ping", limit: 10), withOutput: true).filter { $0.output == "x" }.count == 2)
     }
 
     /// A user's history is their jobs' runs only, whatever other names sort next to theirs.
-    @Test(arguments: Kind.allCases)
+    @Test(arguments: Kind.testable)
     func historyOfOneOwner(_ kind: Kind) async throws {
-        let subject = try Subject(kind)
-        var ids: [String: Int64] = [:]
-        for (i, job) in ["alice/x", "alice.y", "alice0", "alicia/z", "alice/w", "ping", "bob/alice"].enumerated() {
-            ids[job] = try await subject.start(job, at: t0.addingTimeInterval(Double(i))).id
+        try await Subject.with(kind) { subject in
+            var ids: [String: Int64] = [:]
+            for (i, job) in ["alice/x", "alice.y", "alice0", "alicia/z", "alice/w", "ping", "bob/alice"].enumerated() {
+                ids[job] = try await subject.start(job, at: t0.addingTimeInterval(Double(i))).id
+            }
+            var query = HistoryQuery()
+            query.owner = "alice"
+            #expect(try await subject.store.history(query, withOutput: false).map(\.id) == [ids["alice/w"], ids["alice/x"]])
+            query.job = "alice/x"
+            #expect(try await subject.store.history(query, withOutput: false).map(\.id) == [ids["alice/x"]])
         }
-        var query = HistoryQuery()
-        query.owner = "alice"
-        #expect(try await subject.store.history(query, withOutput: false).map(\.id) == [ids["alice/w"], ids["alice/x"]])
-        query.job = "alice/x"
-        #expect(try await subject.store.history(query, withOutput: false).map(\.id) == [ids["alice/x"]])
     }
 
     /// A fire that the store was only asked to queue is durable once the start of its run
     /// returns: a crash after a run started never fires its slot again.
-    @Test(arguments: Kind.allCases)
+    @Test(arguments: Kind.testable)
     func aFireIsDurableNoLaterThanItsRunsStart(_ kind: Kind) async throws {
-        let subject = try Subject(kind)
-        let store = subject.store
-        _ = try await subject.apply(Self.jobs)
-        for round in 0..<20 {
-            let slot = t0.addingTimeInterval(Double(round) * 30)
-            let fire = store.recordFires([("ping", JobState(lastFireAt: slot))])
-            _ = try await subject.start("ping", at: slot, trigger: .schedule, scheduledAt: slot, fire: fire)
-            #expect(try await store.job(named: "ping")?.state.lastFireAt == slot)
+        try await Subject.with(kind) { subject in
+            let store = subject.store
+            _ = try await subject.apply(Self.jobs)
+            for round in 0..<20 {
+                let slot = t0.addingTimeInterval(Double(round) * 30)
+                let fire = store.recordFires([("ping", JobState(lastFireAt: slot))])
+                _ = try await subject.start("ping", at: slot, trigger: .schedule, scheduledAt: slot, fire: fire)
+                #expect(try await store.job(named: "ping")?.state.lastFireAt == slot)
+            }
+            #expect(store.recordFires([]) == nil)
         }
-        #expect(store.recordFires([]) == nil)
     }
 
-    @Test(arguments: Kind.allCases)
+    @Test(arguments: Kind.testable)
     func skipsAreFinalAtOnceAndLeftoversBecomeInterrupted(_ kind: Kind) async throws {
-        let subject = try Subject(kind)
-        let store = subject.store
-        _ = try await subject.apply(Self.jobs)
-        let skips = try await store.recordSkipped([
-            RunSkip(job: "ping", trigger: .schedule, scheduledAt: t0, at: t0, reason: "skipped: busy"),
-            RunSkip(job: "backup", trigger: .schedule, scheduledAt: t0, at: t0, reason: "skipped: busy"),
-        ])
-        #expect(skips.map(\.status) == [.skipped, .skipped] && skips.allSatisfy { $0.durationMs == 0 && $0.error == "skipped: busy" })
-        #expect(try await store.job(named: "backup")?.state.lastRunID == skips[1].id)
-        let left = try await subject.start("notify", at: t0)
-        try await store.setPID(left.id, pid: 99)
-        let leftovers = try await store.interruptLeftovers(at: t0.addingTimeInterval(10))
-        #expect(leftovers.map(\.id) == [left.id] && leftovers.first?.pid == 99 && leftovers.first?.status == .running)
-        let after = try await store.run(id: left.id)
-        #expect(after?.status == .interrupted && after?.durationMs == 10_000)
-        #expect(try await store.interruptLeftovers(at: t0).isEmpty)
+        try await Subject.with(kind) { subject in
+            let store = subject.store
+            _ = try await subject.apply(Self.jobs)
+            let skips = try await store.recordSkipped([
+                RunSkip(job: "ping", trigger: .schedule, scheduledAt: t0, at: t0, reason: "skipped: busy"),
+                RunSkip(job: "backup", trigger: .schedule, scheduledAt: t0, at: t0, reason: "skipped: busy"),
+            ])
+            #expect(skips.map(\.status) == [.skipped, .skipped] && skips.allSatisfy { $0.durationMs == 0 && $0.error == "skipped: busy" })
+            #expect(try await store.job(named: "backup")?.state.lastRunID == skips[1].id)
+            let left = try await subject.start("notify", at: t0)
+            try await store.setPID(left.id, pid: 99)
+            let leftovers = try await store.interruptLeftovers(at: t0.addingTimeInterval(10))
+            #expect(leftovers.map(\.id) == [left.id] && leftovers.first?.pid == 99 && leftovers.first?.status == .running)
+            let after = try await store.run(id: left.id)
+            #expect(after?.status == .interrupted && after?.durationMs == 10_000)
+            #expect(try await store.interruptLeftovers(at: t0).isEmpty)
+        }
     }
 
-    @Test(arguments: Kind.allCases)
+    @Test(arguments: Kind.testable)
     func changesOfJobsFollowTheSameRules(_ kind: Kind) async throws {
-        let subject = try Subject(kind)
-        let store = subject.store
-        let source = Data("jobs.json".utf8)
-        let first = try await subject.apply(Self.jobs, prune: true, source: source, origin: .file("/etc/schedd/jobs.json"))
-        #expect(first == ApplyResult(created: ["backup", "notify", "ping"]))
-        #expect(try await store.unchangedJobs(since: source) == ["backup", "notify", "ping"])
-        #expect(try await store.unchangedJobs(since: Data("other".utf8)) == nil)
-        // The API may not change what the daemon's file owns.
-        await #expect(throws: APIError.self) {
-            try await subject.apply(#"{"jobs": [{"name": "ping", "shell": "true"}]}"#, protectedFile: "/etc/schedd/jobs.json")
+        try await Subject.with(kind) { subject in
+            let store = subject.store
+            let source = Data("jobs.json".utf8)
+            let first = try await subject.apply(Self.jobs, prune: true, source: source, origin: .file("/etc/schedd/jobs.json"))
+            #expect(first == ApplyResult(created: ["backup", "notify", "ping"]))
+            #expect(try await store.unchangedJobs(since: source) == ["backup", "notify", "ping"])
+            #expect(try await store.unchangedJobs(since: Data("other".utf8)) == nil)
+            // The API may not change what the daemon's file owns.
+            await #expect(throws: APIError.self) {
+                try await subject.apply(#"{"jobs": [{"name": "ping", "shell": "true"}]}"#, protectedFile: "/etc/schedd/jobs.json")
+            }
+            _ = try await subject.apply(#"{"jobs": [{"name": "api", "shell": "true"}]}"#, protectedFile: "/etc/schedd/jobs.json")
+            #expect(try await store.unchangedJobs(since: source) == nil)
+            #expect(try await store.jobNames(keptByPruneOf: .file, protectedFile: nil) == ["api"])
+            #expect(try await store.job(named: "api")?.origin == .api())
+            // Removal: refused while triggered, while file-owned, and for an unknown job.
+            await #expect { try await store.removeJob(named: "notify", protectedFile: nil) } throws: { ($0 as? APIError)?.code == .conflict }
+            await #expect { try await store.removeJob(named: "ping", protectedFile: "/etc/schedd/jobs.json") } throws: { ($0 as? APIError)?.code == .conflict }
+            await #expect { try await store.removeJob(named: "nope", protectedFile: nil) } throws: { ($0 as? APIError)?.code == .notFound }
+            try await store.removeJob(named: "api", protectedFile: "/etc/schedd/jobs.json")
+            // The file's prune removes its own jobs only, and a dry run changes nothing.
+            let names = try await store.jobNames()
+            let dry = try await store.applyJobs(try jobFile(#"{"jobs": [{"name": "ping", "shell": "ping", "schedule": "@every 30s"}]}"#, existing: names),
+                                                prune: true, dryRun: true, now: t0, source: nil, origin: .file("/etc/schedd/jobs.json"), protectedFile: nil)
+            #expect(dry == ApplyResult(unchanged: ["ping"], removed: ["backup", "notify"], dryRun: true))
+            #expect(try await store.jobNames() == ["backup", "notify", "ping"])
+            // State, and the counts `status` shows.
+            try await store.saveStates([("ping", JobState(paused: true, pauseReason: "restart_limit")),
+                                        ("backup", JobState(paused: true, pauseReason: "manual"))])
+            let counts = try await store.jobStateCounts()
+            #expect(counts == StatusResponse.Jobs(total: 3, active: 1, paused: 1, failed: 1, disabled: 0,
+                                                   problems: [.init(job: "ping", state: "failed", reason: "restart_limit")]))
         }
-        _ = try await subject.apply(#"{"jobs": [{"name": "api", "shell": "true"}]}"#, protectedFile: "/etc/schedd/jobs.json")
-        #expect(try await store.unchangedJobs(since: source) == nil)
-        #expect(try await store.jobNames(keptByPruneOf: .file, protectedFile: nil) == ["api"])
-        #expect(try await store.job(named: "api")?.origin == .api())
-        // Removal: refused while triggered, while file-owned, and for an unknown job.
-        await #expect { try await store.removeJob(named: "notify", protectedFile: nil) } throws: { ($0 as? APIError)?.code == .conflict }
-        await #expect { try await store.removeJob(named: "ping", protectedFile: "/etc/schedd/jobs.json") } throws: { ($0 as? APIError)?.code == .conflict }
-        await #expect { try await store.removeJob(named: "nope", protectedFile: nil) } throws: { ($0 as? APIError)?.code == .notFound }
-        try await store.removeJob(named: "api", protectedFile: "/etc/schedd/jobs.json")
-        // The file's prune removes its own jobs only, and a dry run changes nothing.
-        let names = try await store.jobNames()
-        let dry = try await store.applyJobs(try jobFile(#"{"jobs": [{"name": "ping", "shell": "ping", "schedule": "@every 30s"}]}"#, existing: names),
-                                            prune: true, dryRun: true, now: t0, source: nil, origin: .file("/etc/schedd/jobs.json"), protectedFile: nil)
-        #expect(dry == ApplyResult(unchanged: ["ping"], removed: ["backup", "notify"], dryRun: true))
-        #expect(try await store.jobNames() == ["backup", "notify", "ping"])
-        // State, and the counts `status` shows.
-        try await store.saveStates([("ping", JobState(paused: true, pauseReason: "restart_limit")),
-                                    ("backup", JobState(paused: true, pauseReason: "manual"))])
-        let counts = try await store.jobStateCounts()
-        #expect(counts == StatusResponse.Jobs(total: 3, active: 1, paused: 1, failed: 1, disabled: 0,
-                                               problems: [.init(job: "ping", state: "failed", reason: "restart_limit")]))
     }
 
-    @Test(arguments: Kind.allCases)
+    @Test(arguments: Kind.testable)
     func pruningKeepsTheNewestAndEveryActiveRun(_ kind: Kind) async throws {
-        let subject = try Subject(kind)
-        let store = subject.store
-        _ = try await subject.apply(Self.jobs)
-        var ids: [Int64] = []
-        for i in 0..<6 {
-            let run = try await subject.start("ping", at: t0.addingTimeInterval(Double(i) * 60))
-            ids.append(run.id)
-            if i != 0 { _ = try await store.finishRun(run.id, RunOutcome(status: .succeeded, finishedAt: t0.addingTimeInterval(Double(i) * 60))) }
+        try await Subject.with(kind) { subject in
+            let store = subject.store
+            _ = try await subject.apply(Self.jobs)
+            var ids: [Int64] = []
+            for i in 0..<6 {
+                let run = try await subject.start("ping", at: t0.addingTimeInterval(Double(i) * 60))
+                ids.append(run.id)
+                if i != 0 { _ = try await store.finishRun(run.id, RunOutcome(status: .succeeded, finishedAt: t0.addingTimeInterval(Double(i) * 60))) }
+            }
+            // The first run is still running: never pruned.
+            #expect(try await store.pruneHistory(keepPerJob: 2, olderThan: nil) == 3)
+            #expect(try await store.history(HistoryQuery(job: "ping"), withOutput: false).map(\.id) == [ids[5], ids[4], ids[0]])
+            #expect(try await store.pruneHistory(keepPerJob: nil, olderThan: t0.addingTimeInterval(290)) == 1)
+            #expect(try await store.history(HistoryQuery(job: "ping"), withOutput: false).map(\.id) == [ids[5], ids[0]])
         }
-        // The first run is still running: never pruned.
-        #expect(try await store.pruneHistory(keepPerJob: 2, olderThan: nil) == 3)
-        #expect(try await store.history(HistoryQuery(job: "ping"), withOutput: false).map(\.id) == [ids[5], ids[4], ids[0]])
-        #expect(try await store.pruneHistory(keepPerJob: nil, olderThan: t0.addingTimeInterval(290)) == 1)
-        #expect(try await store.history(HistoryQuery(job: "ping"), withOutput: false).map(\.id) == [ids[5], ids[0]])
     }
 }

@@ -15,7 +15,7 @@ public final class ChangeCounter: Sendable {
     /// The number of writes so far.
     public var current: UInt64 { count.load(ordering: .acquiring) }
 
-    func bump() { count.add(1, ordering: .releasing) }
+    package func bump() { count.add(1, ordering: .releasing) }
 
     /// Runs a write transaction on `pool` and counts it (failed writes too: a spurious bump
     /// only costs a recomputation).

@@ -3,13 +3,13 @@ import SchedulerAPI
 
 /// What a change of the job definitions does, worked out from what a store holds: the rules of
 /// ownership, pruning and references, the same for every store.
-struct JobChangePlan: Sendable {
+package struct JobChangePlan: Sendable {
     /// What the change reports (sorted).
-    var result: ApplyResult
+    package var result: ApplyResult
     /// The canonical text of each job of the file.
-    var texts: [String: String]
+    package var texts: [String: String]
     /// Unchanged definitions whose owner changes.
-    var ownerChanges: [String]
+    package var ownerChanges: [String]
 
     /// Plans applying `file` by `origin` over jobs whose texts and owners are given. Throws,
     /// changing nothing, when the file names a job the protected file owns or when the result
@@ -19,7 +19,7 @@ struct JobChangePlan: Sendable {
     /// names, and its prune removes only jobs a file owns. With `protectedFile` (the daemon's
     /// `--config`), an API apply that names a job the file owns is refused, and an API prune
     /// removes only the API's jobs.
-    init(file: JobFile, existing: [String: String], owners: [String: JobOrigin], prune: Bool, dryRun: Bool,
+    package init(file: JobFile, existing: [String: String], owners: [String: JobOrigin], prune: Bool, dryRun: Bool,
          origin: JobOrigin, protectedFile: String?) throws {
         if origin.kind == .api, let protectedFile {
             let issues = file.jobs.enumerated().compactMap { index, spec -> ValidationIssue? in
@@ -66,7 +66,7 @@ struct JobChangePlan: Sendable {
 
     /// Checks that a job may be removed: it exists, the protected file does not own it, and
     /// no other job triggers it.
-    static func checkRemoval(of name: String, owner: JobOrigin?, specs: [JobSpec], protectedFile: String?) throws {
+    package static func checkRemoval(of name: String, owner: JobOrigin?, specs: [JobSpec], protectedFile: String?) throws {
         guard let owner else { throw APIError(.notFound, "no job named \"\(name)\"") }
         if let protectedFile, owner.kind == .file {
             throw APIError(.conflict, fileOwnedMessage(name, owner, protectedFile))
@@ -83,7 +83,7 @@ struct JobChangePlan: Sendable {
     /// Whether a pruning apply by `origin` removes a job that `owner` owns and its file does
     /// not name: a file's prune removes only file jobs; an API prune removes only API jobs
     /// while the daemon has a `--config` file (`protectedFile`), and any job without one.
-    static func prunes(_ owner: JobOrigin.Kind, by origin: JobOrigin.Kind, protectedFile: String?) -> Bool {
+    package static func prunes(_ owner: JobOrigin.Kind, by origin: JobOrigin.Kind, protectedFile: String?) -> Bool {
         switch origin {
         case .file: return owner == .file
         case .api: return protectedFile == nil || owner == .api

@@ -251,7 +251,7 @@ public struct JobStore: Sendable {
     /// docs/performance.md).
     static let specCache = TextKeyedCache<JobSpec>(limit: 20_000)
 
-    static func decodeSpec(_ text: String, name: String) throws -> JobSpec {
+    package static func decodeSpec(_ text: String, name: String) throws -> JobSpec {
         if let cached = specCache[text] { return cached }
         let spec: JobSpec
         do {

@@ -36,7 +36,7 @@ public struct RunOutcome: Sendable, Equatable {
     }
 
     /// `run` as this outcome finishes it (what the SQLite store's update writes).
-    func applied(to run: RunRecord) -> RunRecord {
+    package func applied(to run: RunRecord) -> RunRecord {
         var run = run
         run.status = status
         run.finishedAt = finishedAt
@@ -54,7 +54,7 @@ public struct RunOutcome: Sendable, Equatable {
     }
 
     /// Whole milliseconds from a run's start to its end, never negative.
-    static func durationMs(from start: Date, to end: Date) -> Int64 {
+    package static func durationMs(from start: Date, to end: Date) -> Int64 {
         max(0, Int64((end.timeIntervalSince(start) * 1000).rounded()))
     }
 }

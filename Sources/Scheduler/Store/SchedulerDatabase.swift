@@ -80,7 +80,7 @@ public final class SchedulerDatabase: Sendable {
 }
 
 /// Maps errors of the database layer to the module's public error.
-func storeError(_ error: any Error) -> APIError {
+package func storeError(_ error: any Error) -> APIError {
     if let apiError = error as? APIError { return apiError }
     return APIError(.internal, "database error: \(error)")
 }

@@ -3,11 +3,14 @@ public enum RunStatus: String, Sendable, Codable, CaseIterable {
     case running, succeeded, failed
     case timedOut = "timed_out"
     case cancelled, interrupted, skipped
+    /// Cluster mode: the node running it stopped renewing its lease (it died, froze or was cut
+    /// off), and another node closed the run.
+    case lost
 
     /// Whether the run has ended.
     public var isFinal: Bool { self != .running }
     /// Whether the run counts as a failure for retries, thresholds and `on_failure`.
-    public var isFailure: Bool { self == .failed || self == .timedOut }
+    public var isFailure: Bool { self == .failed || self == .timedOut || self == .lost }
 }
 
 /// Why a run started, as stored in `runs.trigger`.

@@ -13,7 +13,7 @@ struct HistoryCommand: AsyncParsableCommand {
     @Option(help: "At most this many runs.")
     var limit: Int = 20
 
-    @Option(help: "Only runs with this status (succeeded, failed, timed_out, cancelled, interrupted, skipped, running).")
+    @Option(help: "Only runs with this status (succeeded, failed, timed_out, cancelled, interrupted, skipped, lost, running).")
     var status: String?
 
     @Option(help: "Only runs started within this duration (e.g. 24h).")

@@ -1,0 +1,119 @@
+/// The versioned schema of the PostgreSQL store (docs/cluster.md documents it, beside the
+/// SQLite one in docs/schema.md). `meta.schema_version` holds the version; each migration
+/// moves it up by one in the same transaction as its DDL, under an advisory lock, so that
+/// nodes starting together migrate once.
+enum PostgresSchema {
+    /// The advisory lock the migrations hold (any number; ours: "schedd" in ASCII).
+    static let migrationLock: Int64 = 0x73_63_68_65_64_64
+
+    /// The statements of each version, run one by one (the extended protocol takes one
+    /// statement per query).
+    static let migrations: [[String]] = [
+        // 1: jobs, their state, runs (each slot of a job at most once: a unique key), and the
+        // nodes of the cluster with their leases.
+        [
+            """
+            CREATE TABLE meta (
+                key   text PRIMARY KEY,
+                value text NOT NULL
+            )
+            """,
+            """
+            INSERT INTO meta (key, value) VALUES ('cluster_id', md5(random()::text || clock_timestamp()::text)),
+                                                 ('jobs_generation', '0')
+            """,
+            """
+            CREATE TABLE jobs (
+                name          text PRIMARY KEY,
+                spec          text NOT NULL,
+                enabled       boolean NOT NULL DEFAULT true,
+                created_at    timestamptz NOT NULL,
+                updated_at    timestamptz NOT NULL,
+                origin        text NOT NULL DEFAULT 'api' CHECK (origin IN ('file', 'api')),
+                origin_detail text,
+                created_by    text,
+                changed_by    text
+            )
+            """,
+            """
+            CREATE TABLE job_state (
+                job                  text PRIMARY KEY REFERENCES jobs (name) ON DELETE CASCADE,
+                paused               boolean NOT NULL DEFAULT false,
+                pause_reason         text,
+                consecutive_failures integer NOT NULL DEFAULT 0,
+                last_run_id          bigint,
+                next_run_at          timestamptz,
+                last_fire_at         timestamptz
+            )
+            """,
+            """
+            CREATE TABLE nodes (
+                name            text PRIMARY KEY,
+                epoch           bigint NOT NULL,
+                state           text NOT NULL CHECK (state IN ('up', 'left', 'dead')),
+                started_at      timestamptz NOT NULL,
+                heartbeat_at    timestamptz NOT NULL,
+                lease_until     timestamptz NOT NULL,
+                workers         integer NOT NULL DEFAULT 0,
+                running         integer NOT NULL DEFAULT 0,
+                clock_offset_ms integer,
+                pid             integer,
+                version         text
+            )
+            """,
+            """
+            CREATE TABLE runs (
+                id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                job              text NOT NULL,
+                trigger          text NOT NULL CHECK (trigger IN ('schedule', 'manual', 'retry', 'restart', 'boot', 'catch_up', 'dependency')),
+                attempt          integer NOT NULL DEFAULT 1,
+                status           text NOT NULL CHECK (status IN ('running', 'succeeded', 'failed', 'timed_out', 'cancelled', 'interrupted', 'skipped', 'lost')),
+                scheduled_at     timestamptz,
+                started_at       timestamptz NOT NULL,
+                finished_at      timestamptz,
+                duration_ms      bigint,
+                exit_code        integer,
+                signal           integer,
+                pid              integer,
+                output           text,
+                output_truncated boolean NOT NULL DEFAULT false,
+                output_streams   text,
+                error            text,
+                cpu_ms           bigint,
+                triggered_by     text,
+                cancelled_by     text,
+                node             text NOT NULL,
+                epoch            bigint NOT NULL
+            )
+            """,
+            """
+            CREATE INDEX runs_by_job ON runs (job, id DESC)
+            """,
+            """
+            CREATE INDEX runs_by_status ON runs (status, id DESC)
+            """,
+            """
+            CREATE INDEX runs_by_start ON runs (started_at)
+            """,
+            """
+            CREATE INDEX runs_running_by_node ON runs (node) WHERE status = 'running'
+            """,
+            """
+            CREATE UNIQUE INDEX runs_one_per_slot ON runs (job, scheduled_at, attempt) WHERE scheduled_at IS NOT NULL
+            """,
+            """
+            CREATE FUNCTION schedd_jobs_generation() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'jobs_generation';
+                RETURN NULL;
+            END $$
+            """,
+            """
+            CREATE TRIGGER jobs_generation AFTER INSERT OR UPDATE OR DELETE ON jobs
+                FOR EACH STATEMENT EXECUTE FUNCTION schedd_jobs_generation()
+            """,
+        ],
+    ]
+
+    static var currentVersion: Int { migrations.count }
+}

@@ -1,0 +1,107 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Scheduler
+import SchedulerAPI
+
+extension PostgresStore {
+    /// What a renewal found.
+    public enum Renewal: Sendable, Equatable {
+        /// Renewed; the database's clock minus this node's, in milliseconds.
+        case renewed(clockOffsetMs: Int)
+        /// The registration is no longer this node's: it was declared dead, or its name was
+        /// taken over. The node must stop acting for the cluster.
+        case fenced
+    }
+
+    /// Renews this node's lease with the database's clock, and records what `nodes` shows.
+    public func renewLease(running: Int) async throws -> Renewal {
+        let client = self.client
+        let node = self.node
+        let epoch = self.epoch
+        let seconds = Self.seconds(lease)
+        let asked = ContinuousClock.now
+        let before = Date()
+        let databaseNow: Double? = try await call("renew lease") {
+            var now: Double?
+            for try await value in try await client.query("""
+                UPDATE nodes SET heartbeat_at = now(), lease_until = now() + make_interval(secs => \(seconds)), running = \(Int32(running))
+                WHERE name = \(node) AND epoch = \(epoch) AND state = 'up'
+                RETURNING extract(epoch FROM now())::float8
+                """).decode(Double.self) { now = value }
+            return now
+        }
+        guard let databaseNow else { return .fenced }
+        trustedUntil.withLock { $0 = max($0, asked + Self.trustWindow(lease)) }
+        // The database's clock against the middle of the round trip on this node's.
+        let middle = (before.timeIntervalSince1970 + Date().timeIntervalSince1970) / 2
+        let offset = Int(((databaseNow - middle) * 1000).rounded())
+        try await call("clock offset") {
+            try await client.query("UPDATE nodes SET clock_offset_ms = \(Int32(clamping: offset)) WHERE name = \(node) AND epoch = \(epoch)")
+        }
+        changes.bump()
+        return .renewed(clockOffsetMs: offset)
+    }
+
+    /// Declares dead every node whose lease has expired by the database's clock, and marks
+    /// its running runs `lost`; returns the runs lost. Any node may do it, any number of
+    /// times: a node is declared dead once.
+    public func declareExpiredNodesDead() async throws -> [RunRecord] {
+        let lost: [RunRecord] = try await transaction("expired nodes") { connection in
+            let log = Logger(label: "schedd")
+            var dead: [(String, Int64)] = []
+            for try await (name, epoch) in try await connection.query("""
+                UPDATE nodes SET state = 'dead' WHERE state = 'up' AND lease_until < now() RETURNING name, epoch
+                """, logger: log).decode((String, Int64).self) { dead.append((name, epoch)) }
+            var lost: [RunRecord] = []
+            for (name, epoch) in dead {
+                lost += try await Self.records(try await connection.query("""
+                    UPDATE runs SET status = 'lost', finished_at = now(),
+                        duration_ms = greatest(0, round(extract(epoch FROM (now() - started_at)) * 1000))::bigint,
+                        error = 'lost: node ' || \(name) || ' stopped renewing its lease while the run was active'
+                    WHERE status = 'running' AND node = \(name) AND epoch <= \(epoch)
+                    RETURNING \(unescaped: Self.runColumns)
+                    """, logger: log))
+            }
+            return lost
+        }
+        if !lost.isEmpty { changes.bump() }
+        return lost
+    }
+
+    /// Leaves the cluster on a clean shutdown: the node's name is free at once.
+    public func leave() async {
+        let client = self.client
+        let node = self.node
+        let epoch = self.epoch
+        do {
+            try await call("leave") {
+                try await client.query("UPDATE nodes SET state = 'left', running = 0 WHERE name = \(node) AND epoch = \(epoch)")
+            }
+        } catch {
+            logger.warning("cannot record that this node leaves the cluster", metadata: ["schedd.error": "\(error)"])
+        }
+    }
+
+    /// The nodes of the cluster, as `schedctl nodes` shows them.
+    public func nodes() async throws -> [NodeInfo] {
+        let client = self.client
+        return try await call("nodes") {
+            var nodes: [NodeInfo] = []
+            for try await (name, state, epoch, heartbeatAge, leaseLeft, workers, running, offset, started, version) in try await client.query("""
+                SELECT name, state, epoch, extract(epoch FROM (now() - heartbeat_at))::float8, extract(epoch FROM (lease_until - now()))::float8,
+                       workers, running, clock_offset_ms, started_at, version
+                FROM nodes ORDER BY name
+                """).decode((String, String, Int64, Double, Double, Int32, Int32, Int32?, Date, String?).self) {
+                nodes.append(NodeInfo(name: name, state: state, epoch: epoch, heartbeatAgeMs: Int64(heartbeatAge * 1000),
+                                      leaseRemainingMs: Int64(leaseLeft * 1000), workers: Int(workers), running: Int(running),
+                                      clockOffsetMs: offset.map(Int.init), startedAt: Self.ms(started), version: version))
+            }
+            return nodes
+        }
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+}

@@ -1,0 +1,136 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Scheduler
+import SchedulerAPI
+
+extension PostgresStore {
+    /// How a node takes part in the cluster.
+    public struct Options: Sendable {
+        /// A node whose lease has expired is dead to the others.
+        public var lease: Duration = .seconds(10)
+        /// The longest one call to the database may take; shorter than the lease.
+        public var callTimeout: Duration = .seconds(3)
+        /// The node's worker count, shown by `schedctl nodes`.
+        public var workers: Int = 0
+
+        public init() {}
+    }
+
+    /// Connects to the database at `url`, creates or migrates its schema, registers `node`,
+    /// runs `body` with the store, and closes the connections after it. Refuses a database
+    /// whose schema is newer than this schedd's, and a node name a live node holds (after
+    /// waiting out that node's lease, in case it is this node's own previous life).
+    public static func withStore<T: Sendable>(url: PostgresURL, node: String, options: Options = Options(), logger: Logger,
+                                              _ body: (PostgresStore) async throws -> T) async throws -> T {
+        var configuration = url.clientConfiguration
+        configuration.options.connectTimeout = options.callTimeout
+        configuration.options.maximumConnections = 16
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            let store = try await open(client: client, url: url, node: node, options: options, logger: logger)
+            return try await body(store)
+        }
+    }
+
+    static func open(client: PostgresClient, url: PostgresURL, node: String, options: Options, logger: Logger) async throws -> PostgresStore {
+        // A store for the set-up calls, before the node has its registration.
+        let setup = PostgresStore(client: client, url: url, node: node, epoch: 0, clusterID: "", callTimeout: options.callTimeout,
+                                  lease: options.lease, logger: logger)
+        do {
+            try await setup.migrate()
+        } catch let error as APIError where error.code == .databaseUnavailable {
+            throw APIError(.databaseUnavailable, "cannot reach the PostgreSQL database \(url.description): \(error.message)")
+        }
+        let clusterID = try await setup.call("cluster id") {
+            var id = ""
+            for try await value in try await client.query("SELECT value FROM meta WHERE key = 'cluster_id'").decode(String.self) { id = value }
+            return id
+        }
+        let deadline = ContinuousClock.now + options.lease + .seconds(2)
+        var announced = false
+        while true {
+            let asked = ContinuousClock.now
+            if let epoch = try await setup.register(workers: options.workers) {
+                return PostgresStore(client: client, url: url, node: node, epoch: epoch, clusterID: clusterID,
+                                     callTimeout: options.callTimeout, lease: options.lease, logger: logger, renewedAt: asked)
+            }
+            guard ContinuousClock.now < deadline else {
+                throw APIError(.conflict, "the node name \"\(node)\" is held by a live node of the cluster (its lease is renewed); give each node its own --node")
+            }
+            if !announced {
+                logger.notice("waiting for the lease of a node with this name to expire", metadata: ["schedd.node": "\(node)"])
+                announced = true
+            }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+    }
+
+    /// Brings the schema to the current version, under an advisory lock so that nodes
+    /// starting together migrate once.
+    func migrate() async throws {
+        try await transaction("migrate") { connection in
+            let log = Logger(label: "schedd")
+            try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.migrationLock))", logger: log)
+            var version = 0
+            var exists = false
+            for try await found in try await connection.query("SELECT to_regclass('meta') IS NOT NULL", logger: log).decode(Bool.self) {
+                exists = found
+            }
+            if exists {
+                for try await value in try await connection.query("SELECT value FROM meta WHERE key = 'schema_version'", logger: log)
+                    .decode(String.self) { version = Int(value) ?? 0 }
+            }
+            if version > PostgresSchema.currentVersion {
+                throw APIError(.databaseUnusable, """
+                    the database has schema version \(version), newer than this schedd knows (\(PostgresSchema.currentVersion)); \
+                    upgrade schedd on this node
+                    """)
+            }
+            for next in version..<PostgresSchema.currentVersion {
+                for statement in PostgresSchema.migrations[next] {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: log)
+                }
+                try await connection.query("""
+                    INSERT INTO meta (key, value) VALUES ('schema_version', \(String(next + 1)))
+                    ON CONFLICT (key) DO UPDATE SET value = excluded.value
+                    """, logger: log)
+            }
+        }
+    }
+
+    /// The schema version of the database.
+    public func schemaVersion() async throws -> Int {
+        let client = self.client
+        return try await call("schema version") {
+            var version = 0
+            for try await value in try await client.query("SELECT value FROM meta WHERE key = 'schema_version'").decode(String.self) {
+                version = Int(value) ?? 0
+            }
+            return version
+        }
+    }
+
+    /// Registers this node, or takes its name over from a registration whose lease has
+    /// expired, with a new epoch; nil while a live registration holds the name.
+    func register(workers: Int) async throws -> Int64? {
+        let client = self.client
+        let node = self.node
+        let lease = Double(lease.components.seconds) + Double(lease.components.attoseconds) / 1e18
+        let pid = Int32(getpid())
+        return try await call("register") {
+            var epoch: Int64?
+            for try await value in try await client.query("""
+                INSERT INTO nodes AS n (name, epoch, state, started_at, heartbeat_at, lease_until, workers, pid, version)
+                VALUES (\(node), 1, 'up', now(), now(), now() + make_interval(secs => \(lease)), \(Int32(workers)), \(pid), \(Version.current))
+                ON CONFLICT (name) DO UPDATE SET epoch = n.epoch + 1, state = 'up', started_at = now(), heartbeat_at = now(),
+                    lease_until = excluded.lease_until, workers = excluded.workers, running = 0, pid = excluded.pid, version = excluded.version
+                WHERE n.state <> 'up' OR n.lease_until < now()
+                RETURNING epoch
+                """).decode(Int64.self) { epoch = value }
+            return epoch
+        }
+    }
+}

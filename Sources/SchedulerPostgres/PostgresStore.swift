@@ -1,0 +1,590 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Scheduler
+import SchedulerAPI
+import Synchronization
+
+/// The store of cluster mode: jobs, their state and run history in PostgreSQL, shared by every
+/// node that names the same database (docs/cluster.md).
+///
+/// What the database decides, so that no node's clock or memory can make it wrong:
+/// - a slot of a job (`scheduled_at`, and its retries by `attempt`) is recorded at most once,
+///   by a unique key: a start for a slot another node has claimed is refused, and so is a
+///   start for a slot that is still ahead by the database's clock;
+/// - a node finishes only the runs it started under its current registration (`epoch`), so a
+///   node that was declared dead and comes back cannot overwrite what others decided.
+///
+/// Every call has a deadline (`callTimeout`), shorter than a node's lease.
+public final class PostgresStore: SchedulerStore {
+    let client: PostgresClient
+    let logger: Logger
+    public let url: PostgresURL
+    /// This node's name and its registration (a fence token: bumped at every start).
+    public let node: String
+    public let epoch: Int64
+    /// The cluster's id, made with its schema.
+    public let clusterID: String
+    package let instanceID: String
+    package let changes = ChangeCounter()
+    package var location: String { url.description }
+    /// How long one call to the database may take before it fails.
+    let callTimeout: Duration
+    /// A node whose lease has expired is dead to the others.
+    let lease: Duration
+    /// Until when this node may act on its lease, by its own monotonic clock: the start of its
+    /// last successful renewal plus the lease, less a margin. Past it the node starts nothing,
+    /// so it stops before anyone may take its runs over, whatever the wall clocks say.
+    let trustedUntil: Mutex<ContinuousClock.Instant>
+    /// A start for a slot at most this far ahead of the database's clock waits for it; further
+    /// ahead, it is refused (this node's clock is ahead).
+    static let earlySlotWait: Duration = .seconds(2)
+
+    init(client: PostgresClient, url: PostgresURL, node: String, epoch: Int64, clusterID: String, callTimeout: Duration,
+         lease: Duration, logger: Logger, renewedAt: ContinuousClock.Instant = .now) {
+        self.lease = lease
+        trustedUntil = Mutex(renewedAt + Self.trustWindow(lease))
+        self.client = client
+        self.url = url
+        self.node = node
+        self.epoch = epoch
+        self.clusterID = clusterID
+        self.callTimeout = callTimeout
+        self.logger = logger
+        // Stable per node and cluster, so that a restarted node finds the processes and cgroups
+        // its previous life left, and two nodes on one machine never take each other's.
+        instanceID = "\(clusterID.prefix(12))-\(node)"
+    }
+
+    /// How long a renewal is trusted: the lease less a margin for the database's view of it
+    /// (a fifth of it, at least a second).
+    static func trustWindow(_ lease: Duration) -> Duration {
+        lease - max(.seconds(1), lease / 5)
+    }
+
+    /// Whether this node's lease is still to be trusted.
+    public var leaseIsTrusted: Bool { ContinuousClock.now < trustedUntil.withLock { $0 } }
+
+    // MARK: - Calls with a deadline
+
+    /// Runs `body` with the store's deadline: past it the call fails (and is cancelled).
+    @discardableResult
+    func call<T: Sendable>(_ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        let timeout = callTimeout
+        do {
+            return try await withThrowingTaskGroup(of: T?.self) { group in
+                group.addTask { try await body() }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    return nil
+                }
+                defer { group.cancelAll() }
+                guard let first = try await group.next(), let value = first else {
+                    throw APIError(.databaseUnavailable, "the PostgreSQL database did not answer within \(timeout) (\(what))")
+                }
+                return value
+            }
+        } catch let error as APIError {
+            throw error
+        } catch let error as PSQLError {
+            throw Self.apiError(error, what)
+        } catch let error as PostgresTransactionError {
+            // What failed inside the transaction, or its begin or commit.
+            if let inner = error.closureError as? APIError { throw inner }
+            if let inner = (error.closureError ?? error.beginError ?? error.commitError) as? PSQLError { throw Self.apiError(inner, what) }
+            throw storeError(error.closureError ?? error)
+        } catch {
+            throw storeError(error)
+        }
+    }
+
+    /// A transaction with the store's deadline.
+    @discardableResult
+    func transaction<T: Sendable>(_ what: String, _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        let logger = self.logger
+        let client = self.client
+        return try await call(what) {
+            try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+        }
+    }
+
+    /// A PostgreSQL error as the module's error: a server that cannot be reached is
+    /// `database_unavailable`, anything else names what PostgreSQL said.
+    static func apiError(_ error: PSQLError, _ what: String) -> APIError {
+        if error.code == .server {
+            return APIError(.internal, "database error (\(what)): \(describe(error))")
+        }
+        return APIError(.databaseUnavailable, "the PostgreSQL database cannot be reached (\(what)): \(describe(error))")
+    }
+
+    /// What PostgreSQL said, without the query's text.
+    static func describe(_ error: PSQLError) -> String {
+        if let server = error.serverInfo, let message = server[.message] {
+            return "\(server[.sqlState].map { "\($0): " } ?? "")\(message)"
+        }
+        return "\(error.code)"
+    }
+
+    /// Milliseconds, as every time the stores hand out has them.
+    static func ms(_ date: Date) -> Date {
+        Date(timeIntervalSince1970: (date.timeIntervalSince1970 * 1000).rounded() / 1000)
+    }
+
+    // MARK: - Reads
+
+    static let jobColumns = """
+        j.name, j.spec, j.created_at, j.updated_at, s.paused, s.pause_reason, s.consecutive_failures, s.last_run_id, s.next_run_at,
+        greatest(s.last_fire_at, (SELECT max(r.scheduled_at) FROM runs r WHERE r.job = j.name AND r.scheduled_at IS NOT NULL)),
+        j.origin, j.origin_detail, j.created_by, j.changed_by
+        """
+
+    static func jobInfos(_ rows: PostgresRowSequence) async throws -> [JobInfo] {
+        var infos: [JobInfo] = []
+        for try await row in rows {
+            let (name, text, created, updated, paused, reason, failures, lastRun, next, lastFire, origin, detail, createdBy, changedBy) =
+                try row.decode((String, String, Date, Date, Bool?, String?, Int32?, Int64?, Date?, Date?, String, String?, String?, String?).self)
+            let state = JobState(paused: paused ?? false, pauseReason: reason, consecutiveFailures: Int(failures ?? 0), lastRunID: lastRun,
+                                 nextRunAt: next.map(ms), lastFireAt: lastFire.map(ms))
+            var spec: JobSpec
+            var problem: String?
+            do {
+                spec = try JobStore.decodeSpec(text, name: name)
+            } catch {
+                // One unreadable definition must not hide the others: a disabled stand-in says why.
+                spec = JobSpec(name: name, action: .shell("false"))
+                spec.enabled = false
+                problem = (error as? APIError)?.message ?? "\(error)"
+            }
+            infos.append(JobInfo(spec: spec, createdAt: ms(created), updatedAt: ms(updated), state: state,
+                                 origin: JobOrigin(kind: JobOrigin.Kind(rawValue: origin) ?? .api, detail: detail), problem: problem,
+                                 createdBy: createdBy, changedBy: changedBy))
+        }
+        return infos
+    }
+
+    package func jobs() async throws -> [JobInfo] {
+        let client = self.client
+        return try await call("jobs") {
+            try await Self.jobInfos(try await client.query("""
+                SELECT \(unescaped: Self.jobColumns) FROM jobs j LEFT JOIN job_state s ON s.job = j.name ORDER BY j.name
+                """))
+        }
+    }
+
+    package func job(named name: String) async throws -> JobInfo? {
+        let client = self.client
+        return try await call("job") {
+            try await Self.jobInfos(try await client.query("""
+                SELECT \(unescaped: Self.jobColumns) FROM jobs j LEFT JOIN job_state s ON s.job = j.name WHERE j.name = \(name)
+                """)).first
+        }
+    }
+
+    package func jobNames() async throws -> Set<String> {
+        let client = self.client
+        return try await call("job names") {
+            var names = Set<String>()
+            for try await name in try await client.query("SELECT name FROM jobs").decode(String.self) { names.insert(name) }
+            return names
+        }
+    }
+
+    package func jobStateCounts() async throws -> StatusResponse.Jobs {
+        StatusResponse.Jobs(counting: try await jobs())
+    }
+
+    static let runColumns = """
+        id, job, trigger, attempt, status, scheduled_at, started_at, finished_at, duration_ms, exit_code, signal, pid, output, \
+        output_truncated, error, output_streams, cpu_ms, triggered_by, cancelled_by
+        """
+    static let runColumnsWithoutOutput = runColumns.replacingOccurrences(of: "pid, output,", with: "pid, NULL::text,")
+        .replacingOccurrences(of: "error, output_streams,", with: "error, NULL::text,")
+
+    static func records(_ rows: PostgresRowSequence) async throws -> [RunRecord] {
+        var records: [RunRecord] = []
+        for try await row in rows {
+            let (id, job, trigger, attempt, status, scheduled, started, finished, duration, exitCode, signal, pid, output, truncated, error,
+                 streams, cpu, triggeredBy, cancelledBy) =
+                try row.decode((Int64, String, String, Int32, String, Date?, Date, Date?, Int64?, Int32?, Int32?, Int32?, String?, Bool,
+                                String?, String?, Int64?, String?, String?).self)
+            records.append(RunRecord(
+                id: id, job: job, trigger: RunTrigger(rawValue: trigger) ?? .manual, attempt: Int(attempt),
+                status: RunStatus(rawValue: status) ?? .failed, scheduledAt: scheduled.map(ms), startedAt: ms(started),
+                finishedAt: finished.map(ms), durationMs: duration, exitCode: exitCode, signal: signal, pid: pid, output: output,
+                outputTruncated: truncated, outputStreams: OutputSegment.decode(streams), error: error, cpuMs: cpu,
+                triggeredBy: triggeredBy, cancelledBy: cancelledBy))
+        }
+        return records
+    }
+
+    package func run(id: Int64) async throws -> RunRecord? {
+        let client = self.client
+        return try await call("run") {
+            try await Self.records(try await client.query("SELECT \(unescaped: Self.runColumns) FROM runs WHERE id = \(id)")).first
+        }
+    }
+
+    package func runs(ids: [Int64]) async throws -> [Int64: RunRecord] {
+        guard !ids.isEmpty else { return [:] }
+        let client = self.client
+        return try await call("runs") {
+            let found = try await Self.records(try await client.query("""
+                SELECT \(unescaped: Self.runColumnsWithoutOutput) FROM runs WHERE id = ANY(\(ids))
+                """))
+            return Dictionary(found.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        }
+    }
+
+    package func history(_ query: HistoryQuery, withOutput: Bool) async throws -> [RunRecord] {
+        let client = self.client
+        let columns = withOutput ? Self.runColumns : Self.runColumnsWithoutOutput
+        // NULL parameters switch a condition off; `OWNER/` up to `OWNER0` are the names of one
+        // user's jobs, a range on the index by job.
+        let ownerLow = query.owner.map { $0 + "/" }
+        let ownerHigh = query.owner.map { $0 + "0" }
+        let limit = max(0, query.limit)
+        return try await call("history") {
+            try await Self.records(try await client.query("""
+                SELECT \(unescaped: columns) FROM runs
+                WHERE (\(query.job)::text IS NULL OR job = \(query.job))
+                  AND (\(ownerLow)::text IS NULL OR (job >= \(ownerLow) AND job < \(ownerHigh)))
+                  AND (\(query.status?.rawValue)::text IS NULL OR status = \(query.status?.rawValue))
+                  AND (\(query.since)::timestamptz IS NULL OR started_at >= \(query.since))
+                  AND (\(query.beforeID)::bigint IS NULL OR id < \(query.beforeID))
+                ORDER BY id DESC LIMIT \(limit)
+                """))
+        }
+    }
+
+    package func releaseMemoryEventually() {}
+
+    // MARK: - Jobs
+
+    package func applyJobs(_ file: JobFile, prune: Bool, dryRun: Bool, now: Date, source: Data?, origin: JobOrigin,
+                           protectedFile: String?) async throws -> ApplyResult {
+        defer { changes.bump() }
+        let sourceText = source.map { $0.base64EncodedString() }
+        return try await transaction("apply") { connection in
+            // One change of the job set at a time across the cluster: the plan is made against
+            // what the database holds under the lock.
+            try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.migrationLock + 1))", logger: Logger(label: "schedd"))
+            var existing: [String: String] = [:]
+            var owners: [String: JobOrigin] = [:]
+            for try await (name, spec, kind, detail) in try await connection.query("SELECT name, spec, origin, origin_detail FROM jobs",
+                                                                                  logger: Logger(label: "schedd"))
+                .decode((String, String, String, String?).self) {
+                existing[name] = spec
+                owners[name] = JobOrigin(kind: JobOrigin.Kind(rawValue: kind) ?? .api, detail: detail)
+            }
+            let plan = try JobChangePlan(file: file, existing: existing, owners: owners, prune: prune, dryRun: dryRun, origin: origin,
+                                         protectedFile: protectedFile)
+            if dryRun { return plan.result }
+            let unchanged = Set(plan.result.unchanged)
+            let log = Logger(label: "schedd")
+            for spec in file.jobs where !unchanged.contains(spec.name) {
+                let text = plan.texts[spec.name] ?? ""
+                try await connection.query("""
+                    INSERT INTO jobs (name, spec, enabled, created_at, updated_at, origin, origin_detail, created_by, changed_by)
+                    VALUES (\(spec.name), \(text), \(spec.isEnabled), \(now), \(now), \(origin.kind.rawValue), \(origin.detail),
+                            \(origin.actor), \(origin.actor))
+                    ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, enabled = excluded.enabled, updated_at = excluded.updated_at,
+                        origin = excluded.origin, origin_detail = excluded.origin_detail, changed_by = excluded.changed_by
+                    """, logger: log)
+                try await connection.query("INSERT INTO job_state (job) VALUES (\(spec.name)) ON CONFLICT DO NOTHING", logger: log)
+            }
+            if !plan.ownerChanges.isEmpty {
+                try await connection.query("""
+                    UPDATE jobs SET origin = \(origin.kind.rawValue), origin_detail = \(origin.detail) WHERE name = ANY(\(plan.ownerChanges))
+                    """, logger: log)
+            }
+            if !plan.result.removed.isEmpty {
+                try await connection.query("DELETE FROM jobs WHERE name = ANY(\(plan.result.removed))", logger: log)
+            }
+            if let sourceText, prune {
+                // After the writes, so that the generation recorded includes them.
+                try await connection.query("""
+                    INSERT INTO meta (key, value) VALUES ('applied_source', \(sourceText)),
+                        ('applied_generation', (SELECT value FROM meta WHERE key = 'jobs_generation'))
+                    ON CONFLICT (key) DO UPDATE SET value = excluded.value
+                    """, logger: log)
+            }
+            return plan.result
+        }
+    }
+
+    package func unchangedJobs(since source: Data) async throws -> [String]? {
+        let client = self.client
+        let text = source.base64EncodedString()
+        return try await call("unchanged jobs") {
+            let rows = try await client.query("""
+                SELECT (SELECT value FROM meta WHERE key = 'applied_source') = \(text)
+                   AND (SELECT value FROM meta WHERE key = 'applied_generation') = (SELECT value FROM meta WHERE key = 'jobs_generation')
+                """)
+            var same = false
+            for try await value in rows.decode(Bool?.self) { same = value ?? false }
+            guard same else { return nil }
+            var names: [String] = []
+            for try await name in try await client.query("SELECT name FROM jobs ORDER BY name").decode(String.self) { names.append(name) }
+            return names
+        }
+    }
+
+    package func jobNames(keptByPruneOf origin: JobOrigin.Kind, protectedFile: String?) async throws -> Set<String> {
+        let client = self.client
+        return try await call("job owners") {
+            var kept = Set<String>()
+            for try await (name, kind) in try await client.query("SELECT name, origin FROM jobs").decode((String, String).self) {
+                if !JobChangePlan.prunes(JobOrigin.Kind(rawValue: kind) ?? .api, by: origin, protectedFile: protectedFile) { kept.insert(name) }
+            }
+            return kept
+        }
+    }
+
+    package func removeJob(named name: String, protectedFile: String?) async throws {
+        defer { changes.bump() }
+        try await transaction("remove") { connection in
+            let log = Logger(label: "schedd")
+            try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.migrationLock + 1))", logger: log)
+            var owner: JobOrigin?
+            var specs: [JobSpec] = []
+            for try await (job, text, kind, detail) in try await connection.query("SELECT name, spec, origin, origin_detail FROM jobs", logger: log)
+                .decode((String, String, String, String?).self) {
+                specs.append(try JobStore.decodeSpec(text, name: job))
+                if job == name { owner = JobOrigin(kind: JobOrigin.Kind(rawValue: kind) ?? .api, detail: detail) }
+            }
+            try JobChangePlan.checkRemoval(of: name, owner: owner, specs: specs, protectedFile: protectedFile)
+            try await connection.query("DELETE FROM jobs WHERE name = \(name)", logger: log)
+        }
+    }
+
+    package func saveStates(_ states: [(name: String, state: JobState)]) async throws {
+        guard !states.isEmpty else { return }
+        defer { changes.bump() }
+        let names = states.map(\.name)
+        let paused = states.map(\.state.paused)
+        let reasons = states.map { $0.state.pauseReason ?? "" }
+        let failures = states.map { Int64($0.state.consecutiveFailures) }
+        let lastRuns = states.map { $0.state.lastRunID ?? 0 }
+        let nexts = states.map { $0.state.nextRunAt.map { $0.timeIntervalSince1970 } ?? -1 }
+        let fires = states.map { $0.state.lastFireAt.map { $0.timeIntervalSince1970 } ?? -1 }
+        let client = self.client
+        try await call("job states") {
+            // One statement for any number of jobs; absent values travel as '' / 0 / -1. A fire
+            // time never goes back (another node may have fired a later slot).
+            try await client.query("""
+                UPDATE job_state s SET paused = v.paused, pause_reason = nullif(v.reason, ''), consecutive_failures = v.failures,
+                    last_run_id = greatest(s.last_run_id, nullif(v.last_run, 0)),
+                    next_run_at = CASE WHEN v.next < 0 THEN NULL ELSE to_timestamp(v.next) END,
+                    last_fire_at = greatest(s.last_fire_at, CASE WHEN v.fire < 0 THEN NULL ELSE to_timestamp(v.fire) END)
+                FROM unnest(\(names)::text[], \(paused)::boolean[], \(reasons)::text[], \(failures)::bigint[], \(lastRuns)::bigint[],
+                            \(nexts)::float8[], \(fires)::float8[]) AS v (job, paused, reason, failures, last_run, next, fire)
+                WHERE s.job = v.job
+                """)
+        }
+    }
+
+    package func recordFires(_ states: [(name: String, state: JobState)]) -> StoreWrite? {
+        guard !states.isEmpty else { return nil }
+        // The database decides a slot when its run starts (the unique key); the fire times
+        // written here are what `list` shows. Written once, by the first start that waits for
+        // it, before that start's row.
+        let once = OnceWrite { try await self.saveFireTimes(states) }
+        return StoreWrite { try await once.run() }
+    }
+
+    func saveFireTimes(_ states: [(name: String, state: JobState)]) async throws {
+        let names = states.map(\.name)
+        let nexts = states.map { $0.state.nextRunAt.map { $0.timeIntervalSince1970 } ?? -1 }
+        let fires = states.map { $0.state.lastFireAt.map { $0.timeIntervalSince1970 } ?? -1 }
+        let client = self.client
+        try await call("fire times") {
+            try await client.query("""
+                UPDATE job_state s SET next_run_at = CASE WHEN v.next < 0 THEN NULL ELSE to_timestamp(v.next) END,
+                    last_fire_at = greatest(s.last_fire_at, CASE WHEN v.fire < 0 THEN NULL ELSE to_timestamp(v.fire) END)
+                FROM unnest(\(names)::text[], \(nexts)::float8[], \(fires)::float8[]) AS v (job, next, fire)
+                WHERE s.job = v.job
+                """)
+        }
+    }
+
+    // MARK: - Runs
+
+    package func interruptLeftovers(at now: Date) async throws -> [RunRecord] {
+        defer { changes.bump() }
+        let node = self.node
+        // Only this node's own: another node's running rows are that node's (or, once its lease
+        // has expired, the cluster's to declare lost).
+        return try await transaction("leftovers") { connection in
+            let log = Logger(label: "schedd")
+            let leftovers = try await Self.records(try await connection.query("""
+                SELECT \(unescaped: Self.runColumns) FROM runs WHERE status = 'running' AND node = \(node) ORDER BY id DESC
+                """, logger: log))
+            try await connection.query("""
+                UPDATE runs SET status = 'interrupted', finished_at = \(now),
+                    duration_ms = greatest(0, round(extract(epoch FROM (\(now) - started_at)) * 1000))::bigint,
+                    error = 'schedd stopped while the run was active'
+                WHERE status = 'running' AND node = \(node)
+                """, logger: log)
+            return leftovers
+        }
+    }
+
+    package func startRuns(_ starts: [RunStart]) async throws -> [RunStart.Outcome] {
+        guard leaseIsTrusted else {
+            return starts.map { _ in .refused("this node's lease has lapsed (the database has not answered its renewals): it starts nothing until it renews") }
+        }
+        for start in starts { try await start.fire?.wait() }
+        defer { changes.bump() }
+        var outcomes: [RunStart.Outcome] = []
+        for start in starts {
+            outcomes.append(try await claim(start, waitIfEarly: true))
+        }
+        return outcomes
+    }
+
+    /// Inserts a run's start row, unless its slot is already taken or still ahead of the
+    /// database's clock.
+    func claim(_ start: RunStart, waitIfEarly: Bool) async throws -> RunStart.Outcome {
+        let node = self.node
+        let epoch = self.epoch
+        let outcome: ClaimOutcome = try await transaction("start") { connection in
+            let log = Logger(label: "schedd")
+            var inserted: RunRecord?
+            let rows = try await connection.query("""
+                INSERT INTO runs (job, trigger, attempt, status, scheduled_at, started_at, triggered_by, node, epoch)
+                SELECT \(start.job), \(start.trigger.rawValue), \(Int32(start.attempt)), 'running', \(start.scheduledAt), \(start.startedAt),
+                       \(start.triggeredBy), \(node), \(epoch)
+                WHERE \(start.scheduledAt)::timestamptz IS NULL OR \(start.scheduledAt) <= now()
+                ON CONFLICT DO NOTHING
+                RETURNING \(unescaped: Self.runColumns)
+                """, logger: log)
+            inserted = try await Self.records(rows).first
+            if let inserted {
+                try await connection.query("UPDATE job_state SET last_run_id = \(inserted.id) WHERE job = \(start.job)", logger: log)
+                return .started(inserted)
+            }
+            // Why not: taken by a run already, or early.
+            for try await (id, holder) in try await connection.query("""
+                SELECT id, node FROM runs WHERE job = \(start.job) AND scheduled_at = \(start.scheduledAt) AND attempt = \(Int32(start.attempt))
+                """, logger: log).decode((Int64, String).self) {
+                return .taken(id: id, node: holder)
+            }
+            var ahead = 0.0
+            for try await seconds in try await connection.query("SELECT extract(epoch FROM (\(start.scheduledAt) - now()))::float8", logger: log)
+                .decode(Double?.self) { ahead = seconds ?? 0 }
+            return .early(seconds: ahead)
+        }
+        switch outcome {
+        case .started(let record):
+            return .started(record)
+        case .taken(let id, let holder):
+            return .refused(holder == node ? "this slot was already run (run \(id))" : "node \(holder) runs this slot (run \(id))")
+        case .early(let seconds):
+            if waitIfEarly && seconds <= Double(Self.earlySlotWait.components.seconds) {
+                // This node's clock runs a little ahead of the database's: wait for the slot.
+                try await Task.sleep(for: .milliseconds(Int64(max(0, seconds) * 1000) + 1))
+                return try await claim(start, waitIfEarly: false)
+            }
+            logger.warning("a slot is not due by the database's clock", metadata: [
+                "schedd.job": "\(start.job)", "schedd.ahead_ms": .stringConvertible(Int(seconds * 1000)),
+            ])
+            return .refused(String(format: "the slot is %.1fs ahead of the database's clock (this node's clock is ahead)", seconds))
+        }
+    }
+
+    enum ClaimOutcome: Sendable {
+        case started(RunRecord)
+        case taken(id: Int64, node: String)
+        case early(seconds: Double)
+    }
+
+    package func setPID(_ id: Int64, pid: Int32) async throws {
+        defer { changes.bump() }
+        let client = self.client
+        try await call("pid") { try await client.query("UPDATE runs SET pid = \(pid) WHERE id = \(id)") }
+    }
+
+    package func finishRuns(_ ends: [(id: Int64, outcome: RunOutcome)]) async throws -> [RunRecord?] {
+        precondition(ends.allSatisfy { $0.outcome.status.isFinal }, "finish needs a final status")
+        guard !ends.isEmpty else { return [] }
+        defer { changes.bump() }
+        let node = self.node
+        let epoch = self.epoch
+        return try await transaction("finish") { connection in
+            let log = Logger(label: "schedd")
+            var finished: [RunRecord?] = []
+            for (id, outcome) in ends {
+                // Only a running row of this node's current registration: a node declared dead
+                // (its runs `lost`) that comes back cannot change what the others decided.
+                let rows = try await connection.query("""
+                    UPDATE runs SET status = \(outcome.status.rawValue), finished_at = \(outcome.finishedAt),
+                        duration_ms = greatest(0, round(extract(epoch FROM (\(outcome.finishedAt) - started_at)) * 1000))::bigint,
+                        exit_code = \(outcome.exitCode), signal = \(outcome.signal), output = \(outcome.output),
+                        output_truncated = \(outcome.outputTruncated), output_streams = \(outcome.outputStreams.map(OutputSegment.encode)),
+                        error = \(outcome.error), pid = coalesce(\(outcome.pid), pid), cpu_ms = \(outcome.cpuMs),
+                        cancelled_by = \(outcome.cancelledBy)
+                    WHERE id = \(id) AND status = 'running' AND node = \(node) AND epoch = \(epoch)
+                    RETURNING \(unescaped: Self.runColumns)
+                    """, logger: log)
+                finished.append(try await Self.records(rows).first)
+            }
+            return finished
+        }
+    }
+
+    package func recordSkipped(_ skips: [RunSkip]) async throws -> [RunRecord] {
+        guard !skips.isEmpty else { return [] }
+        defer { changes.bump() }
+        let node = self.node
+        let epoch = self.epoch
+        return try await transaction("skips") { connection in
+            let log = Logger(label: "schedd")
+            var records: [RunRecord] = []
+            for skip in skips {
+                // A slot another node ran is not also recorded as skipped here.
+                let rows = try await connection.query("""
+                    INSERT INTO runs (job, trigger, attempt, status, scheduled_at, started_at, finished_at, duration_ms, error, triggered_by,
+                                      node, epoch)
+                    VALUES (\(skip.job), \(skip.trigger.rawValue), 1, 'skipped', \(skip.scheduledAt), \(skip.at), \(skip.at), 0, \(skip.reason),
+                            \(skip.triggeredBy), \(node), \(epoch))
+                    ON CONFLICT DO NOTHING
+                    RETURNING \(unescaped: Self.runColumns)
+                    """, logger: log)
+                if let record = try await Self.records(rows).first {
+                    try await connection.query("UPDATE job_state SET last_run_id = \(record.id) WHERE job = \(skip.job)", logger: log)
+                    records.append(record)
+                }
+            }
+            return records
+        }
+    }
+
+    package func pruneHistory(keepPerJob: Int?, olderThan: Date?) async throws -> Int {
+        defer { changes.bump() }
+        let client = self.client
+        var deleted = 0
+        if let keep = keepPerJob {
+            deleted += try await call("prune") {
+                let rows = try await client.query("""
+                    WITH ranked AS (
+                        SELECT id, row_number() OVER (PARTITION BY job ORDER BY id DESC) AS n FROM runs
+                        WHERE job IN (SELECT job FROM runs GROUP BY job HAVING count(*) > \(keep)))
+                    DELETE FROM runs WHERE id IN (SELECT id FROM ranked WHERE n > \(keep)) AND status <> 'running'
+                    RETURNING 1
+                    """)
+                var count = 0
+                for try await _ in rows { count += 1 }
+                return count
+            }
+        }
+        if let olderThan {
+            deleted += try await call("prune") {
+                let rows = try await client.query("DELETE FROM runs WHERE started_at < \(olderThan) AND status <> 'running' RETURNING 1")
+                var count = 0
+                for try await _ in rows { count += 1 }
+                return count
+            }
+        }
+        return deleted
+    }
+}

@@ -1,0 +1,226 @@
+import Foundation
+import Logging
+import PostgresHarness
+import Testing
+@testable import Scheduler
+import SchedulerAPI
+@testable import SchedulerPostgres
+
+/// The PostgreSQL store's own rules (the ones every store keeps are in `StoreContractTests`):
+/// one run per slot across nodes, slots by the database's clock, leases and fencing.
+@Suite(.postgres, .enabled(if: PostgresServer.unavailableReason == nil, "needs a PostgreSQL server: \(PostgresServer.unavailableReason ?? "")"))
+struct PostgresStoreTests {
+    static let jobs = #"{"jobs": [{"name": "tick", "shell": "true", "schedule": "@every 1s"}, {"name": "other", "shell": "true"}]}"#
+
+    /// Runs `body` with one store per node name, all on one new database holding `jobs`.
+    func withNodes(_ names: [String], options: PostgresStore.Options = PostgresStore.Options(), url: String? = nil,
+                   _ body: ([PostgresStore]) async throws -> Void) async throws {
+        let server = try #require(PostgresServer.current)
+        let text: String
+        if let url { text = url } else { text = try await server.newDatabase() }
+        let url = try PostgresURL(text)
+        func open(_ index: Int, _ stores: [PostgresStore]) async throws {
+            if index == names.count {
+                _ = try await stores[0].applyJobs(try jobFile(Self.jobs), prune: false, dryRun: false, now: Date(), source: nil,
+                                                  origin: .api(), protectedFile: nil)
+                try await body(stores)
+                return
+            }
+            try await PostgresStore.withStore(url: url, node: names[index], options: options, logger: Logger(label: "test")) { store in
+                try await open(index + 1, stores + [store])
+            }
+        }
+        try await open(0, [])
+    }
+
+    @Test func aSlotStartsOnceWhicheverNodesAskForIt() async throws {
+        try await withNodes(["n1", "n2", "n3"]) { nodes in
+            let base = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 - 600).rounded())
+            let slots = (0..<100).map { base.addingTimeInterval(Double($0)) }
+            // Every node asks for every slot, all at once.
+            let outcomes = try await withThrowingTaskGroup(of: (Int, String, RunStart.Outcome).self) { group in
+                for (index, slot) in slots.enumerated() {
+                    for node in nodes {
+                        group.addTask {
+                            let start = RunStart(job: "tick", trigger: .schedule, scheduledAt: slot, startedAt: Date())
+                            return (index, node.node, try await node.startRun(start))
+                        }
+                    }
+                }
+                var all: [(Int, String, RunStart.Outcome)] = []
+                for try await outcome in group { all.append(outcome) }
+                return all
+            }
+            let started = outcomes.filter { if case .started = $0.2 { true } else { false } }
+            #expect(started.count == 100, "one start per slot")
+            #expect(Set(started.map(\.0)).count == 100)
+            for (_, node, outcome) in outcomes {
+                if case .refused(let reason) = outcome {
+                    #expect(reason.contains("runs this slot") && !reason.contains("node \(node) "), "\(reason)")
+                }
+            }
+            // The database holds exactly one row per slot, each with the node that ran it.
+            let rows = try await nodes[0].history(HistoryQuery(job: "tick", limit: 1000), withOutput: false)
+            #expect(rows.count == 100 && Set(rows.compactMap(\.scheduledAt)).count == 100)
+            // A retry of a slot is its own attempt, once too.
+            let retry = RunStart(job: "tick", trigger: .retry, attempt: 2, scheduledAt: slots[0], startedAt: Date())
+            let first = try await nodes[1].startRun(retry)
+            let second = try await nodes[2].startRun(retry)
+            guard case .started = first, case .refused = second else {
+                Issue.record("a retry's attempt: \(first), then \(second)")
+                return
+            }
+        }
+    }
+
+    @Test func aSlotAheadOfTheDatabasesClockIsNotStarted() async throws {
+        try await withNodes(["n1"]) { nodes in
+            let farAhead = Date().addingTimeInterval(60)
+            let refused = try await nodes[0].startRun(RunStart(job: "tick", trigger: .schedule, scheduledAt: farAhead, startedAt: Date()))
+            guard case .refused(let reason) = refused else {
+                Issue.record("a slot a minute ahead was started: \(refused)")
+                return
+            }
+            #expect(reason.contains("ahead of the database's clock"))
+            #expect(try await nodes[0].history(HistoryQuery(job: "tick"), withOutput: false).isEmpty)
+            // A little ahead (a clock a few hundred ms fast): the start waits for the slot.
+            let soon = Date().addingTimeInterval(0.4)
+            let waited = try await nodes[0].startRun(RunStart(job: "tick", trigger: .schedule, scheduledAt: soon, startedAt: soon))
+            guard case .started(let run) = waited else {
+                Issue.record("a slot 0.4 s ahead was refused: \(waited)")
+                return
+            }
+            #expect(Date() >= soon.addingTimeInterval(-0.05) && run.scheduledAt == PostgresStore.ms(soon))
+        }
+    }
+
+    @Test func aNodeWhoseLeaseExpiresIsDeadItsRunsLostAndItsLateWritesRefused() async throws {
+        var options = PostgresStore.Options()
+        options.lease = .seconds(2)
+        try await withNodes(["n1", "n2"], options: options) { nodes in
+            let (n1, n2) = (nodes[0], nodes[1])
+            guard case .started(let run) = try await n1.startRun(RunStart(job: "other", trigger: .manual, scheduledAt: nil, startedAt: Date())) else {
+                Issue.record("the start was refused")
+                return
+            }
+            // n2 keeps renewing; n1 stops (as a frozen or cut-off node does).
+            var lost: [RunRecord] = []
+            let deadline = ContinuousClock.now + .seconds(15)
+            while lost.isEmpty && ContinuousClock.now < deadline {
+                _ = try await n2.renewLease(running: 0)
+                lost = try await n2.declareExpiredNodesDead()
+                if lost.isEmpty { try await Task.sleep(for: .milliseconds(200)) }
+            }
+            #expect(lost.map(\.id) == [run.id] && lost.first?.status == .lost)
+            #expect(lost.first?.error == "lost: node n1 stopped renewing its lease while the run was active")
+            // n1 no longer trusts its lease by its own clock (it lapsed before the others could
+            // take over), its late end is refused, and its renewal says it is fenced.
+            #expect(!n1.leaseIsTrusted)
+            let late = try await n1.startRun(RunStart(job: "other", trigger: .manual, scheduledAt: nil, startedAt: Date()))
+            if case .started = late { Issue.record("a node past its lease started a run") }
+            #expect(try await n1.finishRun(run.id, RunOutcome(status: .succeeded, finishedAt: Date())) == nil)
+            #expect(try await n1.run(id: run.id)?.status == .lost)
+            #expect(try await n1.renewLease(running: 0) == .fenced)
+            let states = try await n2.nodes().map { "\($0.name) \($0.state)" }
+            #expect(states == ["n1 dead", "n2 up"])
+            #expect(try await n2.declareExpiredNodesDead().isEmpty, "a node is declared dead once")
+        }
+    }
+
+    @Test func aNodeNameHeldByALiveNodeIsRefusedAndFreedWhenItLeaves() async throws {
+        var options = PostgresStore.Options()
+        options.lease = .seconds(2)
+        let server = try #require(PostgresServer.current)
+        let url = try await server.newDatabase()
+        try await withNodes(["same"], options: options, url: url) { nodes in
+            let holder = nodes[0]
+            // The holder renews while a second "same" tries to register: it waits out the
+            // lease (in case it were the holder's own previous life), then gives up.
+            await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    while !Task.isCancelled {
+                        _ = try await holder.renewLease(running: 0)
+                        try await Task.sleep(for: .milliseconds(300))
+                    }
+                }
+                await #expect {
+                    try await PostgresStore.withStore(url: try PostgresURL(url), node: "same", options: options, logger: Logger(label: "test")) { _ in }
+                } throws: { error in
+                    (error as? APIError)?.code == .conflict && (error as? APIError)?.message.contains("held by a live node") == true
+                }
+                group.cancelAll()
+            }
+            await holder.leave()
+            // Once it has left, the name is free at once, with a new epoch.
+            let renewals = try await PostgresStore.withStore(url: try PostgresURL(url), node: "same", options: options,
+                                                             logger: Logger(label: "test")) { again in
+                #expect(again.epoch == holder.epoch + 1)
+                return [try await again.renewLease(running: 0), try await holder.renewLease(running: 0)]
+            }
+            #expect(renewals.count == 2 && renewals[0] != .fenced && renewals[1] == .fenced)
+        }
+    }
+
+    @Test func aDatabaseOfANewerSchemaIsRefusedAndLeftAlone() async throws {
+        let server = try #require(PostgresServer.current)
+        let url = try await server.newDatabase()
+        let version = try await PostgresStore.withStore(url: try PostgresURL(url), node: "n1", logger: Logger(label: "test")) { store in
+            try await store.schemaVersion()
+        }
+        #expect(version == PostgresSchema.currentVersion)
+        let database = try PostgresURL(url).database
+        let server2 = server
+        try await PostgresServer.offPool { _ = try server2.psql(database, "UPDATE meta SET value = '99' WHERE key = 'schema_version'") }
+        await #expect {
+            try await PostgresStore.withStore(url: try PostgresURL(url), node: "n1", logger: Logger(label: "test")) { _ in }
+        } throws: { error in
+            (error as? APIError)?.code == .databaseUnusable && (error as? APIError)?.message.contains("schema version 99") == true
+        }
+    }
+
+    @Test func nodesShowsEachNodeByTheDatabasesClock() async throws {
+        var options = PostgresStore.Options()
+        options.workers = 4
+        try await withNodes(["a", "b"], options: options) { nodes in
+            guard case .renewed(let offset) = try await nodes[0].renewLease(running: 3) else {
+                Issue.record("fenced")
+                return
+            }
+            #expect(abs(offset) < 1000, "the same machine's clock: \(offset) ms")
+            let shown = try await nodes[1].nodes()
+            #expect(shown.map(\.name) == ["a", "b"] && shown.allSatisfy { $0.state == "up" && $0.workers == 4 })
+            #expect(shown[0].running == 3 && shown[0].clockOffsetMs != nil && shown[0].heartbeatAgeMs < 5000 && shown[0].leaseRemainingMs > 0)
+        }
+    }
+}
+
+/// The URLs users give `--postgres`, as libpq takes them.
+@Suite struct PostgresURLTests {
+    @Test func socketAndTCPForms() throws {
+        let socket = try PostgresURL("postgresql://schedd@/jobs?host=/run/postgresql")
+        #expect(socket.endpoint == .socket(path: "/run/postgresql/.s.PGSQL.5432") && socket.user == "schedd" && socket.database == "jobs")
+        #expect(try PostgresURL("postgres://u@/d?host=%2Ftmp%2Fpg&port=5433").endpoint == .socket(path: "/tmp/pg/.s.PGSQL.5433"))
+        let tcp = try PostgresURL("postgresql://schedd:s%40cret@db.example:6432/jobs?sslmode=require")
+        #expect(tcp.endpoint == .tcp(host: "db.example", port: 6432) && tcp.password == "s@cret" && tcp.sslMode == .require)
+        #expect(try PostgresURL("postgresql://u@[::1]/d").endpoint == .tcp(host: "::1", port: 5432))
+        #expect(try PostgresURL("postgresql://u@h/d").sslMode == .prefer)
+        #expect(!tcp.description.contains("s@cret") && !tcp.description.contains("cret"))
+    }
+
+    @Test(arguments: [
+        ("mysql://u@h/d", "is not postgresql://"),
+        ("postgresql://h/d", "no user"),
+        ("postgresql://u@h", "no database"),
+        ("postgresql://u@h:99999/d", "the port \"99999\""),
+        ("postgresql://u@h/d?sslmode=maybe", "sslmode=maybe"),
+        ("postgresql://u@h/d?connect_timeout=3", "\"connect_timeout\" is not one schedd knows"),
+        ("postgresql://u:hunter2@/d", "no host"),
+        ("localhost:5432", "expected postgresql://"),
+    ])
+    func badURLsSayWhatIsWrong(_ text: String, _ message: String) {
+        #expect { try PostgresURL(text) } throws: { error in
+            let text = "\(error)"
+            return text.contains(message) && !text.contains("hunter2")
+        }
+    }
+}
