@@ -14,6 +14,7 @@ struct ControlRoutes {
     let configPath: String?
     let access: AccessPolicy
     let metrics: DaemonMetrics?
+    let nodes: (@Sendable () async throws -> [NodeInfo])?
     let logger: Logger
     /// The encoded job list and the job counts of `status`, kept until the database changes.
     let jobList = VersionedCache<ByteBuffer>()
@@ -29,7 +30,7 @@ struct ControlRoutes {
         (.post, "/v1/jobs/{name}/cancel"), (.post, "/v1/jobs/{name}/pause"), (.post, "/v1/jobs/{name}/resume"),
         (.post, "/v1/jobs/{name}/start"), (.post, "/v1/jobs/{name}/stop"), (.post, "/v1/jobs/{name}/restart"),
         (.get, "/v1/export"), (.get, "/v1/runs"), (.get, "/v1/runs/{id}"), (.post, "/v1/runs/{id}/cancel"),
-        (.post, "/v1/reload"), (.get, "/v1/events"), (.get, "/v1/metrics"), (.get, "/"),
+        (.post, "/v1/reload"), (.get, "/v1/events"), (.get, "/v1/metrics"), (.get, "/v1/nodes"), (.get, "/"),
     ]
 
     func register(on router: Router<ControlContext>) {
@@ -132,6 +133,12 @@ struct ControlRoutes {
             // With the caller's job list in it: the page draws it without asking again.
             let list = try await listBody(context)
             return Self.text(DashboardPage.page(initialJobs: String(buffer: list)), contentType: "text/html; charset=utf-8")
+        }
+        router.get("/v1/nodes") { _, context in
+            guard let nodes else {
+                throw APIError(.notFound, "this schedd is not part of a cluster: it keeps its jobs in SQLite (cluster mode is schedd --postgres)")
+            }
+            return try Self.reply(try await nodes(), context)
         }
         router.get("/v1/metrics") { _, context in
             // Admins only: the labels name every job.

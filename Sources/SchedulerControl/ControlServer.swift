@@ -34,8 +34,12 @@ public struct ControlServer: Service {
         public var idleTimeout: Duration
         /// The `--config` file that `reload` re-applies, if any.
         public var configPath: String?
+        /// The nodes of the cluster, for `GET /v1/nodes`; nil on a single node (SQLite).
+        public var nodes: (@Sendable () async throws -> [NodeInfo])?
 
-        public init(socketPath: String, access: AccessPolicy = AccessPolicy(), idleTimeout: Duration = .seconds(10), configPath: String? = nil) {
+        public init(socketPath: String, access: AccessPolicy = AccessPolicy(), idleTimeout: Duration = .seconds(10), configPath: String? = nil,
+                    nodes: (@Sendable () async throws -> [NodeInfo])? = nil) {
+            self.nodes = nodes
             self.socketPath = socketPath
             self.access = access
             self.idleTimeout = idleTimeout
@@ -95,7 +99,7 @@ public struct ControlServer: Service {
         let socketGroup = access.adminGroup
         router.add(middleware: ControlMiddleware(access: access, peers: peers, logger: logger))
         let routes = ControlRoutes(engine: engine, startedAt: startedAt, configPath: configuration.configPath, access: access,
-                                   metrics: metrics, logger: logger)
+                                   metrics: metrics, nodes: configuration.nodes, logger: logger)
         routes.register(on: router)
         let logger = self.logger
         let http1 = Self.connectionLoop(router.buildResponder(), logger: logger)

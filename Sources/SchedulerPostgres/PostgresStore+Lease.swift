@@ -69,6 +69,18 @@ extension PostgresStore {
         return lost
     }
 
+    /// Registers again after being fenced (declared dead while frozen or cut off): a new
+    /// epoch, so that what the node did under the old one stays refused. Nil while another
+    /// live node holds the name.
+    public func rejoin(workers: Int) async throws -> Int64? {
+        let asked = ContinuousClock.now
+        guard let epoch = try await register(workers: workers) else { return nil }
+        registration.withLock { $0 = epoch }
+        trustedUntil.withLock { $0 = asked + Self.trustWindow(lease) }
+        changes.bump()
+        return epoch
+    }
+
     /// Leaves the cluster on a clean shutdown: the node's name is free at once.
     public func leave() async {
         let client = self.client

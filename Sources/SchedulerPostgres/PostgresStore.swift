@@ -20,9 +20,11 @@ public final class PostgresStore: SchedulerStore {
     let client: PostgresClient
     let logger: Logger
     public let url: PostgresURL
-    /// This node's name and its registration (a fence token: bumped at every start).
+    /// This node's name and its registration (a fence token: bumped at every start, and when
+    /// a node declared dead registers again).
     public let node: String
-    public let epoch: Int64
+    public var epoch: Int64 { registration.withLock { $0 } }
+    let registration: Mutex<Int64>
     /// The cluster's id, made with its schema.
     public let clusterID: String
     package let instanceID: String
@@ -47,7 +49,7 @@ public final class PostgresStore: SchedulerStore {
         self.client = client
         self.url = url
         self.node = node
-        self.epoch = epoch
+        registration = Mutex(epoch)
         self.clusterID = clusterID
         self.callTimeout = callTimeout
         self.logger = logger

@@ -80,7 +80,7 @@ struct SchedctlCommand: AsyncParsableCommand {
             StatusCommand.self, ListCommand.self, ShowCommand.self, ApplyCommand.self, ValidateCommand.self,
             NextCommand.self, ExportCommand.self, RemoveCommand.self, RunCommand.self, CancelCommand.self,
             PauseCommand.self, ResumeCommand.self, StartCommand.self, StopCommand.self, RestartCommand.self, HistoryCommand.self, LogsCommand.self, EventsCommand.self,
-            ReloadCommand.self, DashboardCommand.self,
+            ReloadCommand.self, DashboardCommand.self, NodesCommand.self,
         ])
 
     /// The verbs' names, for suggestions.

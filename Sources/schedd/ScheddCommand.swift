@@ -4,6 +4,7 @@ import Logging
 import Scheduler
 import SchedulerControl
 import SchedulerAPI
+import SchedulerPostgres
 import ServiceLifecycle
 import UnixSignals
 
@@ -20,6 +21,14 @@ struct ScheddCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("The SQLite database.", discussion: "Default: $SCHEDD_DB, $STATE_DIRECTORY/schedd.db, /var/lib/schedd/schedd.db for root, else ~/.local/state/schedd/schedd.db.", valueName: "path"))
     var db: String?
+
+    @Option(help: ArgumentHelp("Cluster mode: keep jobs and history in this PostgreSQL database, shared with the cluster's other nodes, instead of SQLite.",
+                               discussion: "A libpq-style URL: postgresql://USER@/DB?host=/run/postgresql or postgresql://USER:PASSWORD@HOST:5432/DB. Default: $SCHEDD_POSTGRES.",
+                               valueName: "url"))
+    var postgres: String?
+
+    @Option(help: ArgumentHelp("Cluster mode: how long a node's lease lasts; a node silent for longer is dead to the others.", valueName: "duration"))
+    var lease: String = "10s"
 
     @Option(help: ArgumentHelp("A job file to apply at start and on SIGHUP.", valueName: "file"))
     var config: String?
@@ -78,6 +87,13 @@ struct ScheddCommand: AsyncParsableCommand {
     func validate() throws {
         if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
         if let node, let problem = Self.nodeNameProblem(node) { throw ValidationError("--node \"\(node)\": \(problem)") }
+        if postgres != nil && db != nil { throw ValidationError("--db and --postgres name two databases: give one of them") }
+        if let postgres {
+            do { _ = try PostgresURL(postgres) } catch { throw ValidationError("--postgres: \(error.message)") }
+        }
+        guard let leaseMs = DurationText.milliseconds(lease), leaseMs >= 3_000 else {
+            throw ValidationError("--lease \"\(lease)\" is not a duration of at least 3s")
+        }
         if maxQueued < 1 { throw ValidationError("--max-queued must be at least 1") }
         if processTracking != "auto" && processTracking != "proc" {
             throw ValidationError("--process-tracking \"\(processTracking)\" is not one of auto, proc")
@@ -139,29 +155,17 @@ struct ScheddCommand: AsyncParsableCommand {
     func runDaemon(environment: [String: String]) async throws {
         let logger = Logger(label: "schedd")
         Self.raiseFileLimit()
-        let notifier = SystemdNotifier(environment: environment)
-        let status = DaemonStatus()
-        let dbPath = db ?? DefaultPaths.database(environment: environment)
-
         let socketPath = socket ?? DefaultPaths.socket(environment: environment)
-        if socketGroup != nil {
-            logger.warning("--socket-group is deprecated: it is now --admin-group, and its members are admins (root's equal on this daemon)")
+        if let text = postgres ?? environment["SCHEDD_POSTGRES"].flatMap({ $0.isEmpty ? nil : $0 }) {
+            try await runClusterNode(text, socketPath: socketPath, environment: environment, logger: logger)
+            return
         }
-        let users: AccessPolicy.Users = switch allowUsers {
-        case nil: .none
-        case "all"?: .all
-        case let group?: Self.gid(of: group).map { .group($0) } ?? .none
-        }
-        let access = AccessPolicy(adminGroup: (adminGroup ?? socketGroup).flatMap(Self.gid(of:)), users: users, userMaxJobs: userMaxJobs)
+        let dbPath = db ?? DefaultPaths.database(environment: environment)
+        let access = accessPolicy(logger: logger)
         // A first start with a bad job file is refused before anything is created: no database,
         // no lock file, no socket. (With a database, the file is checked against its jobs below.)
         if let config, !FileManager.default.fileExists(atPath: dbPath) {
-            do {
-                try JobFileLoader.validateOffline(path: config, handlers: [])
-            } catch let error as APIError {
-                FileHandle.standardError.write(Data("schedd: \(config): \(error)\n".utf8))
-                throw ExitCode(2)
-            }
+            try validateOffline(config)
         }
         // One daemon per database and per socket: a second one refuses to start.
         let lock: DatabaseLock
@@ -181,6 +185,86 @@ struct ScheddCommand: AsyncParsableCommand {
             logger.critical("cannot open the database", metadata: ["schedd.db": "\(dbPath)", "schedd.error": "\(error)"])
             throw ExitCode(1)
         }
+        do {
+            try await serve(store: database, clock: SystemClock(), socketPath: socketPath, access: access, environment: environment,
+                            logger: logger) { _ in [] }
+        } catch {
+            try? database.close()
+            throw error
+        }
+        try database.close()
+        logger.info("schedd stopped")
+    }
+
+    /// A node of a cluster on PostgreSQL (docs/cluster.md).
+    func runClusterNode(_ text: String, socketPath: String, environment: [String: String], logger: Logger) async throws {
+        let url: PostgresURL
+        do {
+            url = try PostgresURL(text)
+        } catch {
+            FileHandle.standardError.write(Data("schedd: \(postgres == nil ? "SCHEDD_POSTGRES" : "--postgres"): \(error.message)\n".utf8))
+            throw ExitCode(2)
+        }
+        let access = accessPolicy(logger: logger)
+        if let config { try validateOffline(config) }
+        do {
+            try ControlServer.prepareSocket(socketPath, access: access)
+        } catch {
+            logger.critical("schedd cannot start", metadata: ["schedd.error": "\(error.message)"])
+            FileHandle.standardError.write(Data("schedd: \(error.message)\n".utf8))
+            throw ExitCode(1)
+        }
+        let nodeName = node ?? NodeName.host
+        var options = PostgresStore.Options()
+        options.lease = .milliseconds(DurationText.milliseconds(lease) ?? 10_000)
+        options.callTimeout = min(.seconds(3), options.lease / 3)
+        options.workers = workers ?? JobScheduler.Configuration().workers
+        let workerCount = options.workers
+        do {
+            try await PostgresStore.withStore(url: url, node: nodeName, options: options, logger: logger) { store in
+                logger.info("joined the cluster", metadata: ["schedd.node": "\(nodeName)", "schedd.epoch": .stringConvertible(store.epoch),
+                                                          "schedd.postgres": "\(url.description)"])
+                let clock = DatabaseClock()
+                try await serve(store: store, clock: clock, socketPath: socketPath, access: access, environment: environment,
+                                logger: logger, nodes: { try await store.nodes() }) { engine in
+                    [.init(service: NodeHeartbeat(store: store, clock: clock, workers: workerCount, logger: logger) { await engine.load().busy })]
+                }
+            }
+        } catch let error as APIError {
+            logger.critical("schedd cannot start", metadata: ["schedd.error": "\(error.message)"])
+            FileHandle.standardError.write(Data("schedd: \(error.message)\n".utf8))
+            throw ExitCode(1)
+        }
+        logger.info("schedd stopped")
+    }
+
+    func validateOffline(_ config: String) throws {
+        do {
+            try JobFileLoader.validateOffline(path: config, handlers: [])
+        } catch let error as APIError {
+            FileHandle.standardError.write(Data("schedd: \(config): \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+    }
+
+    func accessPolicy(logger: Logger) -> AccessPolicy {
+        if socketGroup != nil {
+            logger.warning("--socket-group is deprecated: it is now --admin-group, and its members are admins (root's equal on this daemon)")
+        }
+        let users: AccessPolicy.Users = switch allowUsers {
+        case nil: .none
+        case "all"?: .all
+        case let group?: Self.gid(of: group).map { .group($0) } ?? .none
+        }
+        return AccessPolicy(adminGroup: (adminGroup ?? socketGroup).flatMap(Self.gid(of:)), users: users, userMaxJobs: userMaxJobs)
+    }
+
+    /// Runs the daemon's services on `store` until shutdown; `more` adds the services a store
+    /// needs beside the engine (they are shut down after it).
+    func serve(store: any SchedulerStore, clock: any SchedulerClock, socketPath: String, access: AccessPolicy, environment: [String: String],
+               logger: Logger, nodes: (@Sendable () async throws -> [NodeInfo])? = nil, more: (JobScheduler) -> [ServiceGroupConfiguration.ServiceConfiguration]) async throws {
+        let notifier = SystemdNotifier(environment: environment)
+        let status = DaemonStatus()
         var engineConfiguration = JobScheduler.Configuration()
         if let workers { engineConfiguration.workers = workers }
         engineConfiguration.maxQueued = maxQueued
@@ -190,16 +274,16 @@ struct ScheddCommand: AsyncParsableCommand {
         engineConfiguration.metrics = metrics.factory
         engineConfiguration.cgroupPerRun = processTracking == "auto"
         engineConfiguration.shutdownGrace = .milliseconds(DurationText.milliseconds(shutdownGrace) ?? 30_000)
-        let engine = JobScheduler(database: database, configuration: engineConfiguration, logger: logger)
+        let engine = JobScheduler(store: store, configuration: engineConfiguration, clock: clock, logger: logger)
         // Shutdown runs in reverse order, each service after the one behind it has ended:
         // retention and reloads stop first, then the engine drains (it drops queued runs, which
         // answers a `POST /run` still waiting for a worker), and the control socket goes last,
         // so that `schedctl status` answers during the drain. With the socket ahead of the
         // engine, a request waiting for a worker held the socket, and the engine never heard
         // of the shutdown.
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = more(engine) + [
             .init(service: ControlServer(
-                engine: engine, configuration: .init(socketPath: socketPath, access: access, configPath: config), logger: logger,
+                engine: engine, configuration: .init(socketPath: socketPath, access: access, configPath: config, nodes: nodes), logger: logger,
                 metrics: metrics)),
             .init(service: DaemonService(engine: engine, notifier: notifier, status: status, logger: logger)),
         ]
@@ -210,7 +294,6 @@ struct ScheddCommand: AsyncParsableCommand {
                 logger.info("applied job file", metadata: result.logMetadata.merging(["schedd.file": "\(config)"]) { a, _ in a })
             } catch let error as APIError {
                 FileHandle.standardError.write(Data("schedd: \(config): \(error)\n".utf8))
-                try? database.close()
                 throw ExitCode(2)
             }
             services.append(.init(service: ConfigReloader(loader: loader, engine: engine, notifier: notifier, status: status, logger: logger)))
@@ -221,8 +304,8 @@ struct ScheddCommand: AsyncParsableCommand {
         let maxAge = historyMaxAge.flatMap(DurationText.milliseconds).map { Duration.milliseconds($0) }
         services.append(.init(service: HistoryRetention(engine: engine, keepPerJob: historyKeep, maxAge: maxAge,
                                                         clock: ContinuousClock(), logger: logger)))
-        let jobCount = try await database.jobs.names().count
-        logger.info("schedd started", metadata: ["schedd.db": "\(dbPath)", "schedd.jobs": .stringConvertible(jobCount), "schedd.socket": "\(socketPath)",
+        let jobCount = try await store.jobNames().count
+        logger.info("schedd started", metadata: ["schedd.db": "\(store.location)", "schedd.jobs": .stringConvertible(jobCount), "schedd.socket": "\(socketPath)",
                                                  "schedd.workers": .stringConvertible(engineConfiguration.workers),
                                                  "schedd.node": "\(engineConfiguration.node)",
                                                  "schedd.pid": .stringConvertible(ProcessInfo.processInfo.processIdentifier)])
@@ -238,8 +321,6 @@ struct ScheddCommand: AsyncParsableCommand {
         groupConfiguration.maximumCancellationDuration = .seconds(30)
         let group = ServiceGroup(configuration: groupConfiguration)
         try await group.run()
-        try database.close()
-        logger.info("schedd stopped")
     }
 
     /// `127.0.0.1:9464`, `[::1]:9464`, `localhost:0` as a host and a port.

@@ -37,13 +37,14 @@ import SchedulerAPI
         }]
         var configuration = JobScheduler.Configuration(workers: 2, shutdownGrace: .seconds(5), defaultTimeZone: "UTC")
         configuration.node = "n1"
-        try await withEngine(jobs: #"{"jobs": [{"name": "tick", "handler": "note", "schedule": "*/10 * * * * *", "retries": 1, "retry_backoff": "1s"}]}"#,
+        // One slot a minute: the next one (12:02) is far from what the test drives through.
+        try await withEngine(jobs: #"{"jobs": [{"name": "tick", "handler": "note", "schedule": "0 * * * * *", "retries": 1, "retry_backoff": "1s"}]}"#,
                              handlers: handlers, clock: clock, configuration: configuration) { engine, log, _ in
-            clock.advance(to: t0.addingTimeInterval(10))
+            clock.advance(to: t0.addingTimeInterval(60))
             try await drive(clock, until: "a run and its retry") { await log.finished.count == 2 }
             _ = try await engine.runNow("tick")
             try await drive(clock, until: "the manual run and its retry") { await log.finished.count == 4 }
-            let slot = Timestamp.format(t0.addingTimeInterval(10))
+            let slot = Timestamp.format(t0.addingTimeInterval(60))
             #expect(seen.withLock { $0 } == ["1 \(slot) n1", "2 \(slot) n1", "1 - n1", "2 - n1"])
         }
     }

@@ -1,0 +1,117 @@
+import Foundation
+import PostgresHarness
+import SchedulerAPI
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Several real `schedd` nodes on one throwaway PostgreSQL: what they run is checked against a
+/// file the jobs append to, outside the database, as well as against the database.
+@Suite(.ownThreads, .postgres, .enabled(if: PostgresServer.unavailableReason == nil, "needs a PostgreSQL server: \(PostgresServer.unavailableReason ?? "")"))
+struct ClusterTests {
+    /// Nodes on one new database, each with its own socket and log; stopped when the test ends.
+    final class Cluster {
+        let server: PostgresServer
+        let url: String
+        let database: String
+        let scratch: Scratch
+        var nodes: [String: DaemonProcess] = [:]
+
+        init() throws {
+            server = try #require(PostgresServer.current)
+            url = try server.newDatabaseNow()
+            database = String(url.split(separator: "?")[0].split(separator: "/").last ?? "")
+            scratch = try Scratch()
+        }
+
+        func start(_ name: String, config: String, extra: [String] = []) throws -> DaemonProcess {
+            let node = try DaemonProcess(["--postgres", url, "--node", name, "--config", config, "--lease", "3s"] + extra,
+                                         log: scratch.path("\(name).log"))
+            nodes[name] = node
+            return node
+        }
+
+        func sql(_ text: String) throws -> String { try server.psql(database, text) }
+
+        func ctl(_ node: String, _ arguments: [String]) throws -> Binaries.Result {
+            try Binaries.run(Binaries.schedctl, ["--socket", nodes[node]!.socketPath] + arguments)
+        }
+
+        deinit {
+            for node in nodes.values { _ = node.terminate() }
+        }
+    }
+
+    @Test func threeNodesRunEachSlotOnce() throws {
+        let cluster = try Cluster()
+        let truth = cluster.scratch.path("truth")
+        let config = try cluster.scratch.write("jobs.json", """
+            {"jobs": [{"name": "tick", "shell": "echo \\"$SCHEDD_SCHEDULED_AT $SCHEDD_NODE\\" >> \(truth)", "schedule": "* * * * * *"}]}
+            """)
+        for name in ["a", "b", "c"] { _ = try cluster.start(name, config: config) }
+        for node in cluster.nodes.values { #expect(node.waitUntilStarted(), "\(node.stderr())") }
+        // Some seconds of slots, then every node leaves (the barrier: nothing runs after it).
+        #expect(eventually(timeout: 30) { ((try? String(contentsOfFile: truth, encoding: .utf8)) ?? "").split(separator: "\n").count >= 8 })
+        for node in cluster.nodes.values { #expect(node.terminate() == 0) }
+        let lines = try String(contentsOfFile: truth, encoding: .utf8).split(separator: "\n").map(String.init)
+        let slots = lines.map { String($0.split(separator: " ")[0]) }
+        #expect(Set(slots).count == slots.count, "a slot ran twice: \(lines)")
+        #expect(!slots.contains(""), "a scheduled run without its slot: \(lines)")
+        // The database agrees with the file: one row per slot, by the node the file names.
+        let rows = try cluster.sql("""
+            SELECT to_char(scheduled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') || ' ' || node FROM runs
+            WHERE job = 'tick' AND status = 'succeeded' ORDER BY scheduled_at
+            """).split(separator: "\n").map(String.init)
+        #expect(rows == lines.sorted(), "database: \(rows)\nfile: \(lines)")
+        #expect(try cluster.sql("SELECT count(*) FROM runs WHERE status NOT IN ('succeeded')") == "0")
+        #expect(try cluster.sql("SELECT string_agg(name || ' ' || state, ',' ORDER BY name) FROM nodes") == "a left,b left,c left")
+    }
+
+    @Test func aKilledNodesRunIsLostWithinItsLeaseAndTheOthersGoOn() throws {
+        let cluster = try Cluster()
+        let config = try cluster.scratch.write("jobs.json", #"{"jobs": [{"name": "long", "shell": "sleep 60"}]}"#)
+        let a = try cluster.start("a", config: config)
+        let b = try cluster.start("b", config: config)
+        #expect(a.waitUntilStarted() && b.waitUntilStarted())
+        #expect(try cluster.ctl("a", ["run", "long"]).status == 0)
+        #expect(eventually { (try? cluster.sql("SELECT node FROM runs WHERE status = 'running'")) == "a" })
+        kill(a.pid, SIGKILL)
+        _ = a.waitForExit()
+        // Lease 3 s, renewed every second: b declares a dead a few seconds later.
+        let killed = Date()
+        #expect(eventually(timeout: 15) { (try? cluster.sql("SELECT status FROM runs")) == "lost" })
+        #expect(Date().timeIntervalSince(killed) < 10)
+        #expect(try cluster.sql("SELECT error FROM runs") == "lost: node a stopped renewing its lease while the run was active")
+        #expect(try cluster.sql("SELECT state FROM nodes WHERE name = 'a'") == "dead")
+        // The history reads the same on the surviving node, and `nodes` shows a dead.
+        #expect(try cluster.ctl("b", ["history", "long"]).stdout.contains("lost"))
+        let nodes = try cluster.ctl("b", ["nodes"]).stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true) }
+        #expect(nodes.map { $0.prefix(2).joined(separator: " ") } == ["NAME STATE", "a dead", "b up"], "\(nodes)")
+        // a comes back under a new epoch; its old run stays lost.
+        let again = try cluster.start("a", config: config)
+        #expect(again.waitUntilStarted(), "\(again.stderr())")
+        #expect(try cluster.sql("SELECT epoch FROM nodes WHERE name = 'a'") == "2")
+        #expect(try cluster.sql("SELECT string_agg(status, ',') FROM runs") == "lost")
+    }
+
+    @Test func nodesIsAClusterVerb() throws {
+        let d = try Daemon(jobs: #"{"jobs": []}"#)
+        let single = try d.ctl(["nodes"])
+        #expect(single.status == 1 && single.stderr.contains("not part of a cluster"), "\(single.stderr)")
+        let cluster = try Cluster()
+        let config = try cluster.scratch.write("jobs.json", #"{"jobs": []}"#)
+        let a = try cluster.start("a", config: config, extra: ["--workers", "3"])
+        #expect(a.waitUntilStarted())
+        let json = try cluster.ctl("a", ["--json", "nodes"])
+        let nodes = try APICoding.decoder().decode([NodeInfo].self, from: Data(json.stdout.utf8))
+        #expect(nodes.count == 1 && nodes[0].name == "a" && nodes[0].state == "up" && nodes[0].workers == 3 && nodes[0].epoch == 1)
+        // A second node with the same name is refused while the first holds it.
+        let twin = try DaemonProcess(["--postgres", cluster.url, "--node", "a", "--lease", "3s"], log: cluster.scratch.path("twin.log"))
+        #expect(twin.waitForExit(timeout: 20) == 1)
+        #expect(twin.stderr().contains("the node name \"a\" is held by a live node"), "\(twin.stderr())")
+        // A bad URL is refused before anything starts.
+        let bad = try Binaries.run(Binaries.schedd, ["--postgres", "postgresql://nobody@/x?host=/tmp&sslmode=require", "--socket", cluster.scratch.path("s.sock")])
+        #expect(bad.status == 64 && bad.stderr.contains("sslmode=require over a Unix socket"), "\(bad.stderr)")
+    }
+}
