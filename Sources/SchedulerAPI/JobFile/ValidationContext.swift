@@ -42,18 +42,15 @@ public struct ValidationContext: Sendable {
     }
 
     func userExists(_ name: String) -> Bool {
-        if let uid = UInt32(name) { return getpwuid(uid) != nil }
-        return getpwnam(name) != nil
+        AccountLookup.user(name) != nil
     }
 
     /// Whether `user` is a member of `group` (its primary group or a supplementary one).
     func isMember(user: String, of group: String) -> Bool {
-        guard let pw = (UInt32(user).flatMap { getpwuid($0) } ?? getpwnam(user)) else { return false }
-        guard let gr = (UInt32(group).flatMap { getgrgid($0) } ?? getgrnam(group)) else { return false }
-        let gid = gr.pointee.gr_gid
-        let primary = pw.pointee.pw_gid
+        guard let account = AccountLookup.user(user), let gid = AccountLookup.group(group) else { return false }
+        let primary = account.gid
         if gid == primary { return true }
-        let name = String(cString: pw.pointee.pw_name)
+        let name = account.name
         var count: Int32 = 64
         var groups = [gid_t](repeating: 0, count: Int(count))
         if getgrouplist(name, primary, &groups, &count) < 0 {
@@ -64,7 +61,6 @@ public struct ValidationContext: Sendable {
     }
 
     func groupExists(_ name: String) -> Bool {
-        if let gid = UInt32(name) { return getgrgid(gid) != nil }
-        return getgrnam(name) != nil
+        AccountLookup.group(name) != nil
     }
 }
