@@ -12,32 +12,47 @@ public struct NodeHeartbeat: Service {
     let store: PostgresStore
     let clock: DatabaseClock
     let workers: Int
-    let running: @Sendable () async -> Int
+    let engine: JobScheduler
     let logger: Logger
 
-    public init(store: PostgresStore, clock: DatabaseClock, workers: Int, logger: Logger, running: @escaping @Sendable () async -> Int) {
+    public init(store: PostgresStore, clock: DatabaseClock, engine: JobScheduler, workers: Int, logger: Logger) {
+        self.engine = engine
         self.store = store
         self.clock = clock
         self.workers = workers
-        self.running = running
         self.logger = logger
     }
 
     public func run() async throws {
         try? await cancelWhenGracefulShutdown {
+            var mark: String?
             while !Task.isCancelled {
                 await beat()
+                mark = await followChanges(since: mark)
                 try await Task.sleep(for: store.lease / 3)
             }
         }
         await store.leave()
     }
 
+    /// Reads the jobs again when another node changed them (the slow poll; it is also how this
+    /// node sees its own changes, which it already has). Returns the mark seen.
+    func followChanges(since last: String?) async -> String? {
+        do {
+            let mark = try await store.changeMark()
+            if let last, mark != last { await engine.refreshFromStore() }
+            return mark
+        } catch {
+            logger.warning("cannot read the cluster's changes", metadata: ["schedd.error": "\(error)"])
+            return last
+        }
+    }
+
     /// One round; failures are logged and the next round tries again (the store's trust
     /// window stops the node's starts meanwhile).
     func beat() async {
         do {
-            switch try await store.renewLease(running: await running()) {
+            switch try await store.renewLease(running: await engine.load().busy) {
             case .renewed(let offset):
                 clock.setOffset(offset)
                 if abs(offset) > 1000 {

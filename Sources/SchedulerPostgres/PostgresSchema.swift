@@ -10,7 +10,8 @@ enum PostgresSchema {
     /// statement per query).
     static let migrations: [[String]] = [
         // 1: jobs, their state, runs (each slot of a job at most once: a unique key), and the
-        // nodes of the cluster with their leases.
+        // nodes of the cluster with their leases; counts of changes to the job set and to
+        // pauses, which tell the nodes to read the jobs again.
         [
             """
             CREATE TABLE meta (
@@ -20,7 +21,7 @@ enum PostgresSchema {
             """,
             """
             INSERT INTO meta (key, value) VALUES ('cluster_id', md5(random()::text || clock_timestamp()::text)),
-                                                 ('jobs_generation', '0')
+                                                 ('jobs_generation', '0'), ('pauses_generation', '0')
             """,
             """
             CREATE TABLE jobs (
@@ -111,6 +112,25 @@ enum PostgresSchema {
             """
             CREATE TRIGGER jobs_generation AFTER INSERT OR UPDATE OR DELETE ON jobs
                 FOR EACH STATEMENT EXECUTE FUNCTION schedd_jobs_generation()
+            """,
+            """
+            CREATE FUNCTION schedd_pauses_generation() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'pauses_generation';
+                RETURN NULL;
+            END $$
+            """,
+            """
+            CREATE TRIGGER pauses_generation AFTER UPDATE OF paused, pause_reason ON job_state
+                FOR EACH ROW WHEN (OLD.paused IS DISTINCT FROM NEW.paused OR OLD.pause_reason IS DISTINCT FROM NEW.pause_reason)
+                EXECUTE FUNCTION schedd_pauses_generation()
+            """,
+            """
+            CREATE TABLE service_holders (
+                job   text PRIMARY KEY,
+                node  text NOT NULL,
+                epoch bigint NOT NULL
+            )
             """,
         ],
     ]

@@ -81,6 +81,18 @@ extension PostgresStore {
         return epoch
     }
 
+    /// A mark that changes whenever a node changes the job set or a job's pause.
+    public func changeMark() async throws -> String {
+        let client = self.client
+        return try await call("change mark") {
+            var mark = ""
+            for try await value in try await client.query("""
+                SELECT string_agg(value, '/' ORDER BY key) FROM meta WHERE key IN ('jobs_generation', 'pauses_generation')
+                """).decode(String?.self) { mark = value ?? "" }
+            return mark
+        }
+    }
+
     /// Leaves the cluster on a clean shutdown: the node's name is free at once.
     public func leave() async {
         let client = self.client

@@ -451,6 +451,22 @@ public final class PostgresStore: SchedulerStore {
         let epoch = self.epoch
         let outcome: ClaimOutcome = try await transaction("start") { connection in
             let log = Logger(label: "schedd")
+            if start.exclusive {
+                // One node at a time runs a service: this node, or any node once the holder is
+                // no longer up under the registration it held it with.
+                var holder: String?
+                for try await name in try await connection.query("""
+                    INSERT INTO service_holders AS h (job, node, epoch) VALUES (\(start.job), \(node), \(epoch))
+                    ON CONFLICT (job) DO UPDATE SET node = excluded.node, epoch = excluded.epoch
+                    WHERE h.node = excluded.node
+                       OR NOT EXISTS (SELECT 1 FROM nodes n WHERE n.name = h.node AND n.epoch = h.epoch AND n.state = 'up')
+                    RETURNING node
+                    """, logger: log).decode(String.self) { holder = name }
+                if holder == nil {
+                    for try await name in try await connection.query("SELECT node FROM service_holders WHERE job = \(start.job)", logger: log)
+                        .decode(String.self) { return .held(node: name) }
+                }
+            }
             var inserted: RunRecord?
             let rows = try await connection.query("""
                 INSERT INTO runs (job, trigger, attempt, status, scheduled_at, started_at, triggered_by, node, epoch)
@@ -479,6 +495,8 @@ public final class PostgresStore: SchedulerStore {
         switch outcome {
         case .started(let record):
             return .started(record)
+        case .held(let holder):
+            return .refused("node \(holder) runs this service")
         case .taken(let id, let holder):
             return .refused(holder == node ? "this slot was already run (run \(id))" : "node \(holder) runs this slot (run \(id))")
         case .early(let seconds):
@@ -497,6 +515,7 @@ public final class PostgresStore: SchedulerStore {
     enum ClaimOutcome: Sendable {
         case started(RunRecord)
         case taken(id: Int64, node: String)
+        case held(node: String)
         case early(seconds: Double)
     }
 

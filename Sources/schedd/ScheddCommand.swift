@@ -86,7 +86,7 @@ struct ScheddCommand: AsyncParsableCommand {
 
     func validate() throws {
         if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
-        if let node, let problem = Self.nodeNameProblem(node) { throw ValidationError("--node \"\(node)\": \(problem)") }
+        if let node, let problem = NodeNames.problem(node) { throw ValidationError("--node \"\(node)\": \(problem)") }
         if postgres != nil && db != nil { throw ValidationError("--db and --postgres name two databases: give one of them") }
         if let postgres {
             do { _ = try PostgresURL(postgres) } catch { throw ValidationError("--postgres: \(error.message)") }
@@ -227,7 +227,7 @@ struct ScheddCommand: AsyncParsableCommand {
                 let clock = DatabaseClock()
                 try await serve(store: store, clock: clock, socketPath: socketPath, access: access, environment: environment,
                                 logger: logger, nodes: { try await store.nodes() }) { engine in
-                    [.init(service: NodeHeartbeat(store: store, clock: clock, workers: workerCount, logger: logger) { await engine.load().busy })]
+                    [.init(service: NodeHeartbeat(store: store, clock: clock, engine: engine, workers: workerCount, logger: logger))]
                 }
             }
         } catch let error as APIError {
@@ -329,15 +329,6 @@ struct ScheddCommand: AsyncParsableCommand {
         var host = String(text[..<colon])
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         return host.isEmpty ? nil : (host, port)
-    }
-
-    /// Why `name` cannot name a node, or nil: it goes into environments, logs and (in a
-    /// cluster) other nodes' listings, so it is kept to a host name's characters.
-    static func nodeNameProblem(_ name: String) -> String? {
-        if name.isEmpty || name.utf8.count > 63 { return "a node name has 1 to 63 characters" }
-        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_".utf8)
-        if !name.utf8.allSatisfy(allowed.contains) { return "a node name has only letters, digits, '.', '-' and '_'" }
-        return nil
     }
 
     /// A group's gid, by name or number.

@@ -52,7 +52,7 @@ struct ClusterTests {
         for name in ["a", "b", "c"] { _ = try cluster.start(name, config: config) }
         for node in cluster.nodes.values { #expect(node.waitUntilStarted(), "\(node.stderr())") }
         // Some seconds of slots, then every node leaves (the barrier: nothing runs after it).
-        #expect(eventually(timeout: 30) { ((try? String(contentsOfFile: truth, encoding: .utf8)) ?? "").split(separator: "\n").count >= 8 })
+        #expect(eventually(timeout: 90) { ((try? String(contentsOfFile: truth, encoding: .utf8)) ?? "").split(separator: "\n").count >= 8 })
         for node in cluster.nodes.values { #expect(node.terminate() == 0) }
         let lines = try String(contentsOfFile: truth, encoding: .utf8).split(separator: "\n").map(String.init)
         let slots = lines.map { String($0.split(separator: " ")[0]) }
@@ -93,6 +93,65 @@ struct ClusterTests {
         #expect(again.waitUntilStarted(), "\(again.stderr())")
         #expect(try cluster.sql("SELECT epoch FROM nodes WHERE name = 'a'") == "2")
         #expect(try cluster.sql("SELECT string_agg(status, ',') FROM runs") == "lost")
+    }
+
+    /// A change made on one node reaches the others: a job applied on a, paused on b.
+    @Test func jobsAndPausesChangedOnOneNodeReachTheOthers() throws {
+        let cluster = try Cluster()
+        let truth = cluster.scratch.path("truth")
+        let config = try cluster.scratch.write("jobs.json", #"{"jobs": []}"#)
+        let a = try cluster.start("a", config: config, extra: ["--workers", "4"])
+        let b = try cluster.start("b", config: config, extra: ["--workers", "4"])
+        #expect(a.waitUntilStarted() && b.waitUntilStarted())
+        let jobs = #"{"jobs": [{"name": "tick", "shell": "echo \"tick $SCHEDD_SCHEDULED_AT $SCHEDD_NODE\" >> \#(truth)", "schedule": "* * * * * *"},"#
+            + #"{"name": "tock", "shell": "echo \"tock $SCHEDD_SCHEDULED_AT $SCHEDD_NODE\" >> \#(truth)", "schedule": "* * * * * *"}]}"#
+        let apply = try Binaries.run(Binaries.schedctl, ["--socket", a.socketPath, "apply", "-"], input: jobs)
+        #expect(apply.status == 0, "\(apply.stderr)")
+        func lines() -> [String] { ((try? String(contentsOfFile: truth, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init) }
+        // Both nodes fire it: b learnt of it from the database.
+        #expect(eventually(timeout: 20) { Set(lines().filter { $0.hasPrefix("tick") }.map { $0.split(separator: " ")[2] }) == ["a", "b"] })
+        #expect(try cluster.ctl("b", ["pause", "tick"]).status == 0)
+        #expect(eventually(timeout: 10) { a.stderr().contains("a job was paused or resumed on another node") }, "\(a.stderr())")
+        let pausedAt = try cluster.sql("SELECT extract(epoch FROM now())::float8")
+        // The barrier: tock goes on firing on both nodes for three more slots.
+        let tocksBefore = lines().filter { $0.hasPrefix("tock") }.count
+        #expect(eventually(timeout: 20) { lines().filter { $0.hasPrefix("tock") }.count >= tocksBefore + 3 })
+        let late = try cluster.sql("SELECT count(*) FROM runs WHERE job = 'tick' AND scheduled_at > to_timestamp(\(pausedAt))")
+        #expect(late == "0", "tick ran after both nodes had it paused")
+        #expect(Set(lines().map { $0.split(separator: " ")[1] + " " + $0.split(separator: " ")[0] }).count == lines().count, "a slot ran twice")
+    }
+
+    /// A service runs on one node at a time, and moves when that node dies; a pinned job runs
+    /// on its node only.
+    @Test func aServiceRunsOnOneNodeAndMovesWhenItDiesAPinnedJobStays() throws {
+        let cluster = try Cluster()
+        let truth = cluster.scratch.path("truth")
+        let config = try cluster.scratch.write("jobs.json", #"""
+            {"jobs": [{"name": "svc", "command": ["sleep", "1000"], "restart": "always", "ready_after": "0s"},
+                      {"name": "only-b", "shell": "echo \"$SCHEDD_NODE\" >> \#(truth)", "schedule": "* * * * * *", "node": "b"}]}
+            """#)
+        let a = try cluster.start("a", config: config)
+        let b = try cluster.start("b", config: config)
+        #expect(a.waitUntilStarted() && b.waitUntilStarted())
+        #expect(eventually { (try? cluster.sql("SELECT count(*) FROM runs WHERE job = 'svc' AND status = 'running'")) == "1" })
+        let holder = try cluster.sql("SELECT node FROM runs WHERE job = 'svc' AND status = 'running'")
+        #expect(holder == "a" || holder == "b")
+        // A manual run of the pinned job on the other node is refused, naming its node.
+        let wrong = try cluster.ctl("a", ["run", "only-b"])
+        #expect(wrong.status == 1 && wrong.stderr.contains("runs only on node b"), "\(wrong.stderr)")
+        #expect(eventually { FileManager.default.fileExists(atPath: truth) })
+        // The holder dies: the other node takes the service over (lease 3 s, asked every 5 s).
+        let (dying, survivor) = holder == "a" ? (a, "b") : (b, "a")
+        kill(dying.pid, SIGKILL)
+        _ = dying.waitForExit()
+        #expect(eventually(timeout: 30) {
+            (try? cluster.sql("SELECT node FROM runs WHERE job = 'svc' AND status = 'running'")) == survivor
+        }, "\((try? cluster.sql("SELECT id, node, status, trigger FROM runs WHERE job = 'svc'")) ?? "")")
+        #expect(try cluster.sql("SELECT count(*) FROM runs WHERE job = 'svc' AND status = 'running'") == "1")
+        let pinnedNodes = try cluster.sql("SELECT coalesce(string_agg(DISTINCT node, ','), '') FROM runs WHERE job = 'only-b'")
+        #expect(pinnedNodes == "b", "only-b ran on: \(pinnedNodes)")
+        let nodes = ((try? String(contentsOfFile: truth, encoding: .utf8)) ?? "").split(separator: "\n")
+        #expect(nodes.allSatisfy { $0 == "b" }, "\(nodes)")
     }
 
     @Test func nodesIsAClusterVerb() throws {

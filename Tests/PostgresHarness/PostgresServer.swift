@@ -30,11 +30,21 @@ public final class PostgresServer: Sendable {
     }()
 
     /// Why a server cannot be started here, or nil when it can.
-    public static var unavailableReason: String? {
+    public static let unavailableReason: String? = {
         if binaryDirectory == nil { return "PostgreSQL's server binaries are not installed (/usr/lib/postgresql/N/bin; Debian's postgresql package)" }
-        if geteuid() == 0 && getpwnam("postgres") == nil { return "there is no postgres account to run the server as" }
+        if geteuid() == 0 && postgresAccount == nil { return "there is no postgres account to run the server as" }
         return nil
-    }
+    }()
+
+    /// The `postgres` account's uid and gid. With getpwnam_r: other tests look accounts up on
+    /// other threads, and getpwnam's static buffer would be shared with them.
+    static let postgresAccount: (uid: uid_t, gid: gid_t)? = {
+        var entry = passwd()
+        var result: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 16_384)
+        guard getpwnam_r("postgres", &entry, &buffer, buffer.count, &result) == 0, result != nil else { return nil }
+        return (entry.pw_uid, entry.pw_gid)
+    }()
 
     /// Starts a new cluster. Blocks for about a second: call it off the cooperative pool
     /// (`start()` does).
@@ -48,9 +58,9 @@ public final class PostgresServer: Sendable {
         directory = String(cString: made)
         chmod(directory, 0o755)
         mkdir(directory + "/sock", 0o755)
-        if asPostgres, let account = getpwnam("postgres") {
-            chown(directory, account.pointee.pw_uid, account.pointee.pw_gid)
-            chown(directory + "/sock", account.pointee.pw_uid, account.pointee.pw_gid)
+        if asPostgres, let account = Self.postgresAccount {
+            chown(directory, account.uid, account.gid)
+            chown(directory + "/sock", account.uid, account.gid)
         }
         do {
             try run("initdb", ["-D", directory + "/data", "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"])

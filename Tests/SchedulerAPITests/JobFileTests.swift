@@ -60,7 +60,7 @@ func job(_ fields: String) -> String { #"{"jobs": [{"name": "j", "shell": "true"
               "kill_grace": "15s", "retries": 2, "retry_backoff": "30s", "retry_backoff_max": "10m",
               "max_consecutive_failures": 5, "concurrency": "replace", "catch_up": "all", "jitter": "5m",
               "on_failure": "page", "on_success": "page", "env": {"A": "1", "B": "two"}, "working_dir": "/srv",
-              "user": "root", "group": "root", "output_limit": "1MiB"
+              "user": "root", "group": "root", "output_limit": "1MiB", "node": "db-1.example"
             }, {"name": "page", "handler": "pager", "params": {"channel": "#ops"}},
                {"name": "svc", "command": ["app"], "restart": "on-failure", "restart_delay": "2s",
                 "restart_limit": {"burst": 5, "interval": "60s"}}]}
@@ -68,6 +68,7 @@ func job(_ fields: String) -> String { #"{"jobs": [{"name": "j", "shell": "true"
         let j = file.jobs[0]
         #expect(j.name == "backup-db")
         #expect(j.description == "nightly")
+        #expect(j.node == "db-1.example")
         #expect(j.action == .command(["/usr/local/bin/backup", "--full"]))
         #expect(j.schedule == "0 3 * * *")
         #expect(j.timezone == "Europe/Berlin")
@@ -185,6 +186,7 @@ func job(_ fields: String) -> String { #"{"jobs": [{"name": "j", "shell": "true"
         #expect(issues(job(#""env": {"SCHEDD_JOB": "x"}"#)) == [#"jobs[0] "j": env.SCHEDD_JOB: is set by schedd for each run and cannot be overridden"#])
         #expect(issues(job(#""env": ["A=1"]"#)) == [#"jobs[0] "j": env: expected an object of strings, got an array"#])
         #expect(issues(job(#""working_dir": "srv""#)) == [#"jobs[0] "j": working_dir: "srv" must be an absolute path"#])
+        #expect(issues(job(#""node": "a b""#)) == [#"jobs[0] "j": node: "a b": a node name has only letters, digits, '.', '-' and '_'"#])
         #expect(issues(job(#""output_limit": "lots""#)) == [#"jobs[0] "j": output_limit: "lots" is not a size (use e.g. "64KiB", "1MiB" or a number of bytes)"#])
         #expect(issues(job(#""output_limit": "1GiB""#)) == [#"jobs[0] "j": output_limit: 1GiB is over the maximum of 16MiB"#])
         #expect(issues(job(#""timezone": "Europe/Berln""#)) == [#"jobs[0] "j": timezone: unknown time zone "Europe/Berln" (did you mean "Europe/Berlin"?); use an IANA name such as "Europe/Berlin""#])

@@ -49,6 +49,24 @@ import SchedulerAPI
         }
     }
 
+    /// A job pinned to another node is neither fired nor started here.
+    @Test func aJobPinnedToAnotherNodeDoesNotRunHere() async throws {
+        let clock = ManualClock(t0.addingTimeInterval(5))
+        var configuration = JobScheduler.Configuration(workers: 2, shutdownGrace: .seconds(5), defaultTimeZone: "UTC")
+        configuration.node = "n1"
+        let jobs = #"{"jobs": [{"name": "there", "handler": "ok", "schedule": "*/10 * * * * *", "node": "n2"},"#
+            + #"{"name": "here", "handler": "ok", "schedule": "*/10 * * * * *", "node": "n1"}]}"#
+        try await withEngine(jobs: jobs, handlers: ok, clock: clock, configuration: configuration) { engine, log, _ in
+            clock.advance(to: t0.addingTimeInterval(30))
+            try await waitFor("the pinned-here job's run") { await log.finished.count >= 1 }
+            await engine.untilIdle()
+            #expect(await log.finished.allSatisfy { $0.job == "here" })
+            await #expect { _ = try await engine.runNow("there") } throws: { error in
+                (error as? APIError)?.message.contains("runs only on node n2") == true
+            }
+        }
+    }
+
     @Test func retriesBackOffThenTheThresholdPausesAndOnFailureFires() async throws {
         let clock = ManualClock(t0)
         let jobs = #"""

@@ -4,8 +4,9 @@ import SchedulerAPI
 extension JobScheduler {
     /// Triggers a job now (`schedctl run`). It obeys the job's concurrency policy unless `force`.
     public func runNow(_ job: String, force: Bool = false, by caller: String? = nil) async throws -> TriggerOutcome {
-        guard jobs[job] != nil else { throw APIError(.notFound, "no job named \"\(job)\"") }
+        guard let entry = jobs[job] else { throw APIError(.notFound, "no job named \"\(job)\"") }
         guard !stopping else { throw APIError(.conflict, "schedd is shutting down") }
+        try checkPinned(entry.spec)
         guard let outcome = await trigger(job, .manual, scheduledAt: nil, force: force, by: caller) else {
             throw APIError(.internal, "the run of \"\(job)\" could not be recorded")
         }
@@ -17,8 +18,9 @@ extension JobScheduler {
     /// as recorded.
     /// `by` is who asked (`runs.triggered_by`).
     public func start(_ job: String, force: Bool = false, by caller: String? = nil) async throws -> (started: Bool, run: RunRecord) {
-        guard jobs[job] != nil else { throw APIError(.notFound, "no job named \"\(job)\"") }
+        guard let entry = jobs[job] else { throw APIError(.notFound, "no job named \"\(job)\"") }
         guard !stopping else { throw APIError(.conflict, "schedd is shutting down") }
+        try checkPinned(entry.spec)
         let signal = RunStartSignal()
         switch await trigger(job, .manual, scheduledAt: nil, force: force, startSignal: signal, by: caller) {
         case let .skipped(record)?:
@@ -32,6 +34,13 @@ extension JobScheduler {
             }
         case nil:
             throw APIError(.internal, "the run of \"\(job)\" could not be recorded")
+        }
+    }
+
+    /// Refuses to start here a job pinned to another node.
+    func checkPinned(_ spec: JobSpec) throws {
+        if let node = spec.node, node != configuration.node {
+            throw APIError(.conflict, "\"\(spec.name)\" runs only on node \(node) (its \"node\"); this is node \(configuration.node): ask that node's schedd")
         }
     }
 

@@ -101,6 +101,8 @@ extension JobScheduler {
                 extraEnvironment: [String: String] = [:], startSignal: RunStartSignal? = nil, fire: StoreWrite? = nil,
                 triggeredBy: String? = nil) -> Decision {
         guard let entry = jobs[job], !stopping else { return .refused }
+        // Pinned to another node: that node fires and runs it.
+        if let node = entry.spec.node, node != configuration.node { return .refused }
         if !force && (pool.queued(job: job) > 0 || active.values.contains { $0.record.job == job }
                       || held.contains { $0.request.spec.name == job }) {
             switch entry.spec.effectiveConcurrency {
@@ -200,7 +202,7 @@ extension JobScheduler {
         let now = clock.now()
         let starts = requests.map { request in
             RunStart(job: request.spec.name, trigger: request.trigger, attempt: request.attempt, scheduledAt: request.scheduledAt,
-                     startedAt: now, fire: request.fire, triggeredBy: request.triggeredBy)
+                     startedAt: now, fire: request.fire, triggeredBy: request.triggeredBy, exclusive: request.spec.isService)
         }
         let outcomes: [RunStart.Outcome]
         let writeStart = ContinuousClock.now
@@ -223,8 +225,15 @@ extension JobScheduler {
                 metrics.runStarted(record)
                 begun.append(begin(request, record))
             case let .refused(reason):
-                logger.info("run not started: the store refused it", metadata: ["schedd.job": "\(request.spec.name)", "schedd.reason": "\(reason)"])
+                // Debug: in a cluster, every other node is refused every slot the winner takes.
+                logger.debug("run not started: the store refused it", metadata: ["schedd.job": "\(request.spec.name)", "schedd.reason": "\(reason)"])
                 notStarted(request, reason: reason)
+                if request.spec.isService && request.startSignal == nil {
+                    // Another node runs the service: ask again later, to take it over should
+                    // that node go.
+                    let again = RunRequest(spec: request.spec, trigger: .restart, attempt: 1, scheduledAt: nil, extraEnvironment: [:])
+                    timers.append(Timer(due: now.addingTimeInterval(Double(configuration.claimRetry.milliseconds) / 1000), request: again))
+                }
             }
         }
         await withDiscardingTaskGroup { group in

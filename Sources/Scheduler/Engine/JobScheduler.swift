@@ -39,6 +39,9 @@ public actor JobScheduler: Service {
         /// This node's name, given to every run (`SCHEDD_NODE`, `JobContext.node`); by default
         /// the host name.
         public var node: String = NodeName.host
+        /// A service another node runs (a shared store refused its start) is asked for again
+        /// this often, so that this node takes it over should that node go.
+        public var claimRetry: Duration = .seconds(5)
 
         /// What `userMaxRuns` comes to.
         public var effectiveUserMaxRuns: Int { userMaxRuns ?? max(1, workers / 2) }
@@ -110,6 +113,14 @@ public actor JobScheduler: Service {
     var ending: [EndedRun] = []
     var endsBeingRecorded = 0
     var loaded = false
+    /// Each job's pause as the store last held it: a change there that this engine did not
+    /// make is another node's (`refreshFromStore`).
+    var storedPauses: [String: StoredPause] = [:]
+
+    struct StoredPause: Equatable {
+        var paused: Bool
+        var reason: String?
+    }
     /// Whether `run()` was called, and whether its main loop has ended.
     var entered = false
     var ended = false
@@ -361,7 +372,15 @@ public actor JobScheduler: Service {
 
     /// Re-reads the jobs from the store after a change of definitions. New services start;
     /// changed schedules are recomputed; removed jobs stop firing (their active runs go on).
-    func reloadJobs() async {
+    /// Reads the jobs again after another node changed them (cluster mode): definitions, and
+    /// pauses and resumptions made elsewhere. The rest of a job's state stays this node's own,
+    /// and nothing is written back.
+    package func refreshFromStore() async {
+        guard entered && !ended else { return }
+        await reloadJobs(adoptingOthersPauses: true)
+    }
+
+    func reloadJobs(adoptingOthersPauses: Bool = false) async {
         let stored: [JobInfo]
         do {
             stored = try await store.jobs()
@@ -386,6 +405,17 @@ public actor JobScheduler: Service {
                 // (Taking the state too undid a pause whose write had not landed, and the next
                 // fire wrote `paused = 0` back.)
                 entry.state = old.state
+                let storedPause = StoredPause(paused: info.state.paused, reason: info.state.pauseReason)
+                if adoptingOthersPauses, let seen = storedPauses[info.name], seen != storedPause,
+                   StoredPause(paused: old.state.paused, reason: old.state.pauseReason) != storedPause {
+                    entry.state.paused = storedPause.paused
+                    entry.state.pauseReason = storedPause.reason
+                    if !storedPause.paused { entry.state.consecutiveFailures = 0 }
+                    logger.info("a job was paused or resumed on another node", metadata: [
+                        "schedd.job": "\(info.name)", "schedd.paused": "\(storedPause.paused)",
+                    ])
+                    events.publish(storedPause.paused ? .jobPaused(job: info.name, reason: storedPause.reason ?? "manual") : .jobResumed(job: info.name))
+                }
                 entry.serviceStarts = old.serviceStarts
                 entry.restartStreak = old.restartStreak
                 entry.readyRunID = old.readyRunID
@@ -415,9 +445,13 @@ public actor JobScheduler: Service {
         for name in newServices.sorted() {
             _ = await trigger(name, .boot, scheduledAt: nil, force: true)
         }
-        // Only what differs from the database: a start with 10,000 unchanged jobs writes nothing.
-        let storedStates = Dictionary(stored.map { ($0.name, $0.state) }, uniquingKeysWith: { first, _ in first })
-        await saveStates(fresh.filter { storedStates[$0.key] != $0.value.state }.keys.sorted())
+        storedPauses = Dictionary(stored.map { ($0.name, StoredPause(paused: $0.state.paused, reason: $0.state.pauseReason)) },
+                                  uniquingKeysWith: { first, _ in first })
+        if !adoptingOthersPauses {
+            // Only what differs from the database: a start with 10,000 unchanged jobs writes nothing.
+            let storedStates = Dictionary(stored.map { ($0.name, $0.state) }, uniquingKeysWith: { first, _ in first })
+            await saveStates(fresh.filter { storedStates[$0.key] != $0.value.state }.keys.sorted())
+        }
         wakeup.signal()
     }
 

@@ -12,9 +12,13 @@ package struct RunStart: Sendable {
     package var fire: StoreWrite?
     /// Who started a manual run over the control socket.
     package var triggeredBy: String?
+    /// A service's run: one node at a time may hold it (a store shared by several nodes
+    /// refuses the start while another node runs the job).
+    package var exclusive: Bool
 
     package init(job: String, trigger: RunTrigger, attempt: Int = 1, scheduledAt: Date?, startedAt: Date, fire: StoreWrite? = nil,
-                 triggeredBy: String? = nil) {
+                 triggeredBy: String? = nil, exclusive: Bool = false) {
+        self.exclusive = exclusive
         self.triggeredBy = triggeredBy
         self.job = job
         self.trigger = trigger

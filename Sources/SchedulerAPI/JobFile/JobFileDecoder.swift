@@ -9,7 +9,7 @@ struct JobFileDecoder {
         "max_consecutive_failures", "concurrency", "catch_up", "jitter", "on_failure", "on_success",
         "env", "working_dir", "user", "group", "restart", "restart_delay", "restart_limit", "restart_delay_max",
         "restart_reset_after", "output_limit", "after", "requires", "requires_wait", "ready_after", "ready_check",
-        "ready_interval", "ready_timeout",
+        "ready_interval", "ready_timeout", "node",
     ]
     /// Keys that `defaults` may set: everything that is a policy rather than the job's identity.
     static let defaultKeys = [
@@ -247,6 +247,9 @@ struct JobFileDecoder {
         let action = decodeAction(value)
         var spec = JobSpec(name: name, action: action ?? .shell(""))
         spec.description = string(value, "description")
+        if let node = string(value, "node") {
+            if let problem = NodeNames.problem(node) { report("node", "\"\(node)\": \(problem)") } else { spec.node = node }
+        }
         spec.enabled = bool(value, "enabled")
         spec.schedule = string(value, "schedule")
         if let text = spec.schedule {

@@ -38,6 +38,7 @@ extension JobSpec {
         add("on_success", onSuccess.map(JSONValue.string))
         add("env", env.map { env in .object(env.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }) })
         add("working_dir", workingDir.map(JSONValue.string))
+        add("node", node.map(JSONValue.string))
         add("user", user.map(JSONValue.string))
         add("group", group.map(JSONValue.string))
         add("restart", restart.map { .string($0.rawValue) })

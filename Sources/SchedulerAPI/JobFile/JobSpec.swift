@@ -70,6 +70,8 @@ public struct JobSpec: Sendable, Equatable {
     public var onSuccess: String?
     public var env: [String: String]?
     public var workingDir: String?
+    /// Cluster mode: the one node that runs this job (or service); nil: any node.
+    public var node: String?
     public var user: String?
     public var group: String?
     public var restart: RestartPolicy?
