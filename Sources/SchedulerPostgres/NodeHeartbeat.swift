@@ -25,14 +25,45 @@ public struct NodeHeartbeat: Service {
 
     public func run() async throws {
         try? await cancelWhenGracefulShutdown {
-            var mark: String?
-            while !Task.isCancelled {
-                await beat()
-                mark = await followChanges(since: mark)
-                try await Task.sleep(for: store.lease / 3)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await watchLease() }
+                group.addTask {
+                    var mark: String?
+                    while !Task.isCancelled {
+                        await beat()
+                        mark = await followChanges(since: mark)
+                        try await Task.sleep(for: store.lease / 3)
+                    }
+                }
+                try await group.next()
+                group.cancelAll()
             }
         }
         await store.leave()
+    }
+
+    /// Stops every run of this node as soon as its lease can no longer be trusted (by the
+    /// monotonic clock: renewals failing, or the node frozen and woken), before any other node
+    /// may declare it dead and take its work over. Once per lapse.
+    func watchLease() async throws {
+        var stopped = false
+        while !Task.isCancelled {
+            let until = store.leaseTrustedUntil
+            if ContinuousClock.now >= until {
+                if !stopped {
+                    let count = await engine.stopAllRuns(reason: "stopped: this node's lease lapsed (the cluster may run its work elsewhere)")
+                    logger.critical("this node's lease lapsed; it stopped its runs and starts nothing until it renews", metadata: [
+                        "schedd.node": "\(store.node)", "schedd.runs": .stringConvertible(count),
+                    ])
+                    stopped = true
+                }
+                try await Task.sleep(for: .milliseconds(100))
+            } else {
+                stopped = false
+                // Short steps: a frozen node that wakes notices the lapse at once.
+                try await Task.sleep(for: min(.milliseconds(250), until - ContinuousClock.now + .milliseconds(1)))
+            }
+        }
     }
 
     /// Reads the jobs again when another node changed them (the slow poll; it is also how this
@@ -59,6 +90,7 @@ public struct NodeHeartbeat: Service {
                     logger.warning("this node's clock is off from the database's", metadata: ["schedd.clock_offset_ms": .stringConvertible(offset)])
                 }
             case .fenced:
+                await engine.stopAllRuns(reason: "stopped: the cluster declared this node dead (its runs are lost)")
                 logger.critical("this node was declared dead by the cluster (its lease lapsed); registering again", metadata: [
                     "schedd.node": "\(store.node)", "schedd.epoch": .stringConvertible(store.epoch),
                 ])
@@ -68,11 +100,13 @@ public struct NodeHeartbeat: Service {
                     logger.critical("another live node holds this node's name; this node starts nothing", metadata: ["schedd.node": "\(store.node)"])
                 }
             }
-            for run in try await store.declareExpiredNodesDead() {
+            let lost = try await store.declareExpiredNodesDead()
+            for run in lost {
                 logger.warning("run lost with its node", metadata: [
                     "schedd.job": "\(run.job)", "schedd.run_id": .stringConvertible(run.id), "schedd.error": "\(run.error ?? "")",
                 ])
             }
+            if !lost.isEmpty { await engine.retryLost(lost) }
         } catch {
             logger.error("cannot renew this node's lease", metadata: ["schedd.error": "\(error)"])
         }

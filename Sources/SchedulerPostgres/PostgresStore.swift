@@ -65,7 +65,10 @@ public final class PostgresStore: SchedulerStore {
     }
 
     /// Whether this node's lease is still to be trusted.
-    public var leaseIsTrusted: Bool { ContinuousClock.now < trustedUntil.withLock { $0 } }
+    public var leaseIsTrusted: Bool { ContinuousClock.now < leaseTrustedUntil }
+
+    /// Until when, by this node's monotonic clock.
+    public var leaseTrustedUntil: ContinuousClock.Instant { trustedUntil.withLock { $0 } }
 
     // MARK: - Calls with a deadline
 

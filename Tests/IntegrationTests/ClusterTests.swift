@@ -70,19 +70,25 @@ struct ClusterTests {
 
     @Test func aKilledNodesRunIsLostWithinItsLeaseAndTheOthersGoOn() throws {
         let cluster = try Cluster()
-        let config = try cluster.scratch.write("jobs.json", #"{"jobs": [{"name": "long", "shell": "sleep 60"}]}"#)
+        let config = try cluster.scratch.write("jobs.json", #"{"jobs": [{"name": "long", "shell": "sleep 60"},"#
+            + #"{"name": "again", "shell": "sleep 60", "retries": 1, "retry_backoff": "0s"}]}"#)
         let a = try cluster.start("a", config: config)
         let b = try cluster.start("b", config: config)
         #expect(a.waitUntilStarted() && b.waitUntilStarted())
         #expect(try cluster.ctl("a", ["run", "long"]).status == 0)
-        #expect(eventually { (try? cluster.sql("SELECT node FROM runs WHERE status = 'running'")) == "a" })
+        #expect(try cluster.ctl("a", ["run", "again"]).status == 0)
+        #expect(eventually { (try? cluster.sql("SELECT string_agg(node, ',') FROM runs WHERE status = 'running'")) == "a,a" })
         kill(a.pid, SIGKILL)
         _ = a.waitForExit()
         // Lease 3 s, renewed every second: b declares a dead a few seconds later.
         let killed = Date()
-        #expect(eventually(timeout: 15) { (try? cluster.sql("SELECT status FROM runs")) == "lost" })
+        #expect(eventually(timeout: 15) { (try? cluster.sql("SELECT status FROM runs WHERE job = 'long'")) == "lost" })
         #expect(Date().timeIntervalSince(killed) < 10)
-        #expect(try cluster.sql("SELECT error FROM runs") == "lost: node a stopped renewing its lease while the run was active")
+        #expect(try cluster.sql("SELECT error FROM runs WHERE job = 'long'") == "lost: node a stopped renewing its lease while the run was active")
+        // A job with retries left is retried on the node that found it lost; one without is not.
+        #expect(eventually { (try? cluster.sql("""
+            SELECT string_agg(attempt || ' ' || trigger || ' ' || status || ' ' || node, ',' ORDER BY id) FROM runs WHERE job = 'again'
+            """)) == "1 manual lost a,2 retry running b" })
         #expect(try cluster.sql("SELECT state FROM nodes WHERE name = 'a'") == "dead")
         // The history reads the same on the surviving node, and `nodes` shows a dead.
         #expect(try cluster.ctl("b", ["history", "long"]).stdout.contains("lost"))
@@ -92,7 +98,33 @@ struct ClusterTests {
         let again = try cluster.start("a", config: config)
         #expect(again.waitUntilStarted(), "\(again.stderr())")
         #expect(try cluster.sql("SELECT epoch FROM nodes WHERE name = 'a'") == "2")
-        #expect(try cluster.sql("SELECT string_agg(status, ',') FROM runs") == "lost")
+        #expect(try cluster.sql("SELECT string_agg(status, ',') FROM runs WHERE job = 'long'") == "lost")
+    }
+
+    /// A node frozen past its lease (SIGSTOP) is declared dead; when it wakes it stops what it
+    /// was running at once, its late end is refused, and it rejoins under a new epoch.
+    @Test func aFrozenNodeStopsItsRunsWhenItWakesAndItsLateWritesAreRefused() throws {
+        let cluster = try Cluster()
+        let pidFile = cluster.scratch.path("pid")
+        let config = try cluster.scratch.write("jobs.json", #"{"jobs": [{"name": "long", "shell": "echo $$ > \#(pidFile); exec sleep 60"}]}"#)
+        let a = try cluster.start("a", config: config)
+        let b = try cluster.start("b", config: config)
+        #expect(a.waitUntilStarted() && b.waitUntilStarted())
+        #expect(try cluster.ctl("a", ["run", "long"]).status == 0)
+        #expect(eventually { FileManager.default.fileExists(atPath: pidFile) && (try? cluster.sql("SELECT node FROM runs WHERE status = 'running'")) == "a" })
+        let jobPID = try #require(Int32(String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        kill(a.pid, SIGSTOP)
+        defer { kill(a.pid, SIGCONT) }
+        #expect(eventually(timeout: 15) { (try? cluster.sql("SELECT status FROM runs")) == "lost" })
+        #expect(kill(jobPID, 0) == 0, "the frozen node's process still runs while it is frozen")
+        kill(a.pid, SIGCONT)
+        let woke = Date()
+        #expect(eventually(timeout: 5) { kill(jobPID, 0) != 0 }, "the woken node stops its stale process")
+        #expect(Date().timeIntervalSince(woke) < 2)
+        #expect(eventually { a.stderr().contains("this node's lease lapsed") })
+        #expect(eventually { (try? cluster.sql("SELECT epoch || ' ' || state FROM nodes WHERE name = 'a'")) == "2 up" })
+        // Its late end did not overwrite the cluster's verdict.
+        #expect(try cluster.sql("SELECT status FROM runs") == "lost")
     }
 
     /// A change made on one node reaches the others: a job applied on a, paused on b.

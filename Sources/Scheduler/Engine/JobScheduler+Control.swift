@@ -37,6 +37,35 @@ extension JobScheduler {
         }
     }
 
+    /// Cluster mode: retries, by each job's retry policy, runs that another node lost (it
+    /// stopped renewing its lease while they ran). Services are not retried here: they move to
+    /// a node that claims them. A job pinned to another node is never moved.
+    package func retryLost(_ runs: [RunRecord]) {
+        let now = clock.now()
+        for run in runs {
+            guard !stopping, let entry = jobs[run.job], !entry.spec.isService else { continue }
+            if let node = entry.spec.node, node != configuration.node { continue }
+            guard run.attempt <= entry.spec.effectiveRetries else { continue }
+            let delay = RetryPolicy.retryDelay(afterAttempt: run.attempt, base: entry.spec.effectiveRetryBackoff,
+                                               maximum: entry.spec.effectiveRetryBackoffMax, random: random())
+            let retry = RunRequest(spec: entry.spec, trigger: .retry, attempt: run.attempt + 1, scheduledAt: run.scheduledAt, extraEnvironment: [:])
+            timers.append(Timer(due: now.addingTimeInterval(Double(delay.milliseconds) / 1000), request: retry))
+            logger.notice("a lost run will be retried here", metadata: [
+                "schedd.job": "\(run.job)", "schedd.run_id": .stringConvertible(run.id), "schedd.attempt": .stringConvertible(run.attempt + 1),
+            ])
+        }
+        wakeup.signal()
+    }
+
+    /// Cluster mode: stops every active run at once, because this node can no longer vouch for
+    /// them (its lease lapsed: the cluster may be giving them to another node). Returns how
+    /// many were asked to stop.
+    @discardableResult
+    package func stopAllRuns(reason: String) -> Int {
+        for run in active.values { run.control.cancel(reason) }
+        return active.count
+    }
+
     /// Refuses to start here a job pinned to another node.
     func checkPinned(_ spec: JobSpec) throws {
         if let node = spec.node, node != configuration.node {
