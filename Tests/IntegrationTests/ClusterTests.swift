@@ -26,7 +26,7 @@ struct ClusterTests {
         }
 
         func start(_ name: String, config: String, extra: [String] = []) throws -> DaemonProcess {
-            let node = try DaemonProcess(["--postgres", url, "--node", name, "--config", config, "--lease", "3s"] + extra,
+            let node = try DaemonProcess(["--postgres", url, "--node", name, "--config", config, "--lease", "3s", "--shutdown-grace", "1s"] + extra,
                                          log: scratch.path("\(name).log"))
             nodes[name] = node
             return node
