@@ -74,6 +74,22 @@ public final class PostgresServer: Sendable {
         }
     }
 
+    /// Runs `body` with a new server as `current` (nil where none can be started here: the
+    /// tests that need one are skipped, saying why), then stops it and deletes its folder.
+    /// The suites' `.postgres` trait calls this (a trait needs the Testing module, which a
+    /// plain `swift build` does not have, so it lives in each test target).
+    public static func withServer(_ body: () async throws -> Void) async throws {
+        guard unavailableReason == nil else { return try await body() }
+        let server = try await start()
+        do {
+            try await $current.withValue(server) { try await body() }
+        } catch {
+            await server.stop()
+            throw error
+        }
+        await server.stop()
+    }
+
     /// Starts a cluster on a thread of its own.
     public static func start() async throws -> PostgresServer {
         try await offPool { try PostgresServer() }

@@ -1,0 +1,508 @@
+#!/usr/bin/env python3
+"""The cluster fault suite (docs/cluster.md, docs/reliability.md), run by hand against the
+release binaries:
+
+    swift build -c release --static-swift-stdlib
+    Benchmarks/cluster.py                        # every scenario
+    Benchmarks/cluster.py steady --duration 60   # one, shorter
+    Benchmarks/cluster.py bench                  # 3 nodes, 1,000 jobs every second
+
+Three schedd nodes on one throwaway PostgreSQL on this machine, each reaching it through its
+own socat proxy (so that a partition is a SIGSTOP of that proxy). The jobs append
+`job slot run node attempt time` to a ground-truth file outside the database, so doubled and
+missed slots are counted independently of schedd's own records.
+
+Needs root (PostgreSQL runs as the postgres account), Debian's postgresql, socat and faketime
+(`apt-get install postgresql socat faketime`). Python 3 standard library only. Prints one line
+per check and a Markdown table at the end; exit status 1 if a check failed.
+"""
+import argparse
+import atexit
+import collections
+import glob
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, ".build", "release")
+SCHEDD = os.path.join(BIN, "schedd")
+SCHEDCTL = os.path.join(BIN, "schedctl")
+# Shorter than the default 10 s, so that a dead node's runs are lost within 10 s.
+LEASE = 6.0
+CLEANUP = []
+
+
+@atexit.register
+def cleanup():
+    for action in reversed(CLEANUP):
+        try:
+            action()
+        except Exception as error:  # noqa: BLE001 - best effort on the way out
+            print(f"cleanup: {error}", file=sys.stderr)
+
+
+def pg_bin():
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        sys.exit("PostgreSQL's server is not installed: apt-get install postgresql")
+    return os.path.dirname(found[-1])
+
+
+class Postgres:
+    """A throwaway cluster on a Unix socket, as the tests' harness starts it."""
+
+    def __init__(self):
+        self.bin = pg_bin()
+        self.dir = tempfile.mkdtemp(prefix="pgc.", dir="/tmp")
+        os.chmod(self.dir, 0o755)
+        os.mkdir(self.dir + "/sock")
+        shutil.chown(self.dir, "postgres", "postgres")
+        shutil.chown(self.dir + "/sock", "postgres", "postgres")
+        self.pg("initdb", "-D", self.dir + "/data", "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync")
+        self.start()
+        CLEANUP.append(self.destroy)
+        subprocess.run(["createdb", "-h", self.sock, "-U", "postgres", "schedd"], check=True, cwd="/")
+
+    @property
+    def sock(self):
+        return self.dir + "/sock"
+
+    def pg(self, program, *args):
+        subprocess.run(["runuser", "-u", "postgres", "--", f"{self.bin}/{program}", *args], check=True, cwd="/",
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def start(self):
+        # Durable commits, as a real server has them.
+        self.pg("pg_ctl", "-D", self.dir + "/data", "-l", self.dir + "/server.log", "-w", "-t", "30", "-o",
+                f"-k {self.sock} -c listen_addresses='' -c max_connections=300", "start")
+
+    def restart(self):
+        self.pg("pg_ctl", "-D", self.dir + "/data", "-l", self.dir + "/server.log", "-w", "-t", "30", "-m", "fast", "-o",
+                f"-k {self.sock} -c listen_addresses='' -c max_connections=300", "restart")
+
+    def destroy(self):
+        try:
+            self.pg("pg_ctl", "-D", self.dir + "/data", "-m", "immediate", "-w", "stop")
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def sql(self, text):
+        out = subprocess.run(["psql", "-h", self.sock, "-U", "postgres", "-d", "schedd", "-X", "-A", "-t", "-F", "|", "-c", text],
+                             check=True, capture_output=True, text=True, cwd="/")
+        return [line.split("|") for line in out.stdout.strip().splitlines() if line]
+
+
+class Proxy:
+    """socat between one node and the server: stopping it is that node's partition."""
+
+    def __init__(self, postgres, name):
+        self.dir = tempfile.mkdtemp(prefix=f"pgp{name}.", dir="/tmp")
+        os.chmod(self.dir, 0o755)
+        self.proc = subprocess.Popen(["socat", f"UNIX-LISTEN:{self.dir}/.s.PGSQL.5432,fork,mode=777",
+                                      f"UNIX-CONNECT:{postgres.sock}/.s.PGSQL.5432"], start_new_session=True,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        CLEANUP.append(self.stop)
+        deadline = time.time() + 5
+        while not os.path.exists(f"{self.dir}/.s.PGSQL.5432") and time.time() < deadline:
+            time.sleep(0.01)
+
+    def freeze(self):
+        os.killpg(self.proc.pid, signal.SIGSTOP)
+
+    def thaw(self):
+        os.killpg(self.proc.pid, signal.SIGCONT)
+
+    def stop(self):
+        try:
+            os.killpg(self.proc.pid, signal.SIGCONT)
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Node:
+    def __init__(self, work, name, proxy, config, workers=4, faketime=None):
+        self.name, self.proxy, self.config, self.workers, self.faketime = name, proxy, config, workers, faketime
+        self.dir = os.path.join(work, name)
+        os.makedirs(self.dir, mode=0o700, exist_ok=True)
+        self.sock = os.path.join(self.dir, "s.sock")
+        self.proc = None
+        CLEANUP.append(self.kill)
+
+    def start(self):
+        args = [SCHEDD, "--postgres", f"postgresql://postgres@/schedd?host={self.proxy.dir}", "--node", self.name,
+                "--config", self.config, "--socket", self.sock, "--workers", str(self.workers), "--lease", f"{int(LEASE)}s",
+                "--log-level", "notice", "--shutdown-grace", "2s"]
+        env = dict(os.environ)
+        if self.faketime:
+            env["FAKETIME_DONT_FAKE_MONOTONIC"] = "1"
+            args = ["faketime", "-f", self.faketime] + args
+        self.log = open(os.path.join(self.dir, "schedd.log"), "ab")
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=self.log, env=env)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"node {self.name} exited: see {self.dir}/schedd.log")
+            if ctl(self, "status").returncode in (0, 1):
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"node {self.name} did not start")
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGCONT)
+            self.proc.kill()
+            self.proc.wait()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(60)
+
+
+def ctl(node, *args):
+    return subprocess.run([SCHEDCTL, "--socket", node.sock, *args], capture_output=True, text=True)
+
+
+class Truth:
+    """The ground truth: one line per run start and per run end, written by the jobs."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def lines(self):
+        try:
+            with open(self.path) as f:
+                return [line.split() for line in f if line.strip()]
+        except FileNotFoundError:
+            return []
+
+    def starts(self):
+        # start JOB SLOT RUN NODE ATTEMPT TIME
+        return [line for line in self.lines() if line[0] == "start" and len(line) == 7]
+
+    def ends(self):
+        return [line for line in self.lines() if line[0] == "end" and len(line) == 7]
+
+
+def parse_slot(text):
+    from datetime import datetime, timezone
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
+
+
+def job_file(path, truth, count, long_every=0, retries=1):
+    """`count` jobs `@every 1s`…`5s` that note their start (and, for every `long_every`-th, a
+    3 s run that notes its end, also when stopped)."""
+    jobs = []
+    for i in range(count):
+        period = 1 + i % 5
+        if long_every and i % long_every == 0:
+            shell = f"trap 'echo \"end $SCHEDD_JOB $SCHEDD_SCHEDULED_AT $SCHEDD_RUN_ID $SCHEDD_NODE $SCHEDD_ATTEMPT $(date +%s.%N)\" >> {truth}; exit 143' TERM; " \
+                    f"echo \"start $SCHEDD_JOB $SCHEDD_SCHEDULED_AT $SCHEDD_RUN_ID $SCHEDD_NODE $SCHEDD_ATTEMPT $(date +%s.%N)\" >> {truth}; " \
+                    f"sleep 3 & wait; echo \"end $SCHEDD_JOB $SCHEDD_SCHEDULED_AT $SCHEDD_RUN_ID $SCHEDD_NODE $SCHEDD_ATTEMPT $(date +%s.%N)\" >> {truth}"
+            jobs.append({"name": f"long{i:04d}", "shell": shell, "schedule": f"@every {period}s", "retries": retries,
+                         "retry_backoff": "0s", "concurrency": "allow"})
+        else:
+            shell = f"echo \"start $SCHEDD_JOB $SCHEDD_SCHEDULED_AT $SCHEDD_RUN_ID $SCHEDD_NODE $SCHEDD_ATTEMPT $(date +%s.%N)\" >> {truth}"
+            jobs.append({"name": f"job{i:04d}", "shell": shell, "schedule": f"@every {period}s"})
+    with open(path, "w") as f:
+        json.dump({"jobs": jobs}, f)
+    os.chmod(path, 0o644)
+
+
+class Cluster:
+    def __init__(self, jobs=50, long_every=10, nodes=("a", "b", "c"), workers=4, faketime=None):
+        self.postgres = Postgres()
+        self.work = tempfile.mkdtemp(prefix="cluster.", dir="/tmp")
+        CLEANUP.append(lambda: shutil.rmtree(self.work, ignore_errors=True))
+        self.truth = Truth(os.path.join(self.work, "truth"))
+        self.config = os.path.join(self.work, "jobs.json")
+        job_file(self.config, self.truth.path, jobs, long_every)
+        self.nodes = {}
+        for name in nodes:
+            proxy = Proxy(self.postgres, name)
+            self.nodes[name] = Node(self.work, name, proxy, self.config, workers,
+                                    faketime=(faketime if name == "c" else None))
+        for node in self.nodes.values():
+            node.start()
+
+    def stop(self):
+        for node in self.nodes.values():
+            node.stop()
+
+
+def check_slots(truth, since, until, periods=None):
+    """Each job's starts of attempt 1 between `since` and `until` (slot times): doubled slots,
+    and missing ones (a gap of more than the job's period between consecutive slots)."""
+    by_job = collections.defaultdict(list)
+    for _, job, slot, _run, _node, attempt, _at in truth.starts():
+        if attempt != "1":
+            continue
+        t = parse_slot(slot)
+        if since <= t <= until:
+            by_job[job].append(t)
+    doubled = sum(len(slots) - len(set(slots)) for slots in by_job.values())
+    missed = 0
+    for job, slots in by_job.items():
+        period = 1 + int(job[-4:]) % 5
+        ordered = sorted(set(slots))
+        for a, b in zip(ordered, ordered[1:]):
+            missed += max(0, round((b - a) / period) - 1)
+    return doubled, missed, sum(len(s) for s in by_job.values())
+
+
+def lateness(truth, since, until):
+    late = []
+    for _, _job, slot, _run, _node, attempt, at in truth.starts():
+        t = parse_slot(slot)
+        if attempt == "1" and since <= t <= until:
+            late.append(float(at) - t)
+    late.sort()
+    if not late:
+        return None
+    return {"p50": late[len(late) // 2], "p99": late[int(len(late) * 0.99)], "max": late[-1], "early": sum(1 for x in late if x < 0)}
+
+
+RESULTS = []
+
+
+def verdict(name, ok, detail):
+    RESULTS.append((name, "ok" if ok else "FAILED", detail))
+    print(f"{name}: {'ok' if ok else 'FAILED'}: {detail}", flush=True)
+
+
+def steady(args):
+    cluster = Cluster(jobs=50, long_every=0)
+    start = time.time()
+    time.sleep(args.duration)
+    end = time.time()
+    cluster.stop()
+    doubled, missed, total = check_slots(cluster.truth, start + 3, end - 3)
+    late = lateness(cluster.truth, start + 3, end - 3)
+    per_node = collections.Counter(line[4] for line in cluster.truth.starts())
+    shares = {n: per_node[n] / max(1, sum(per_node.values())) for n in cluster.nodes}
+    ok = doubled == 0 and missed == 0 and late and late["p99"] <= 1.0 and late["early"] == 0 and min(shares.values()) >= 0.2
+    verdict("steady", ok, f"{args.duration}s, 50 jobs: {total} slots, {doubled} doubled, {missed} missed; lateness p50 "
+            f"{late['p50'] * 1000:.0f} ms, p99 {late['p99'] * 1000:.0f} ms, {late['early']} early; shares "
+            + ", ".join(f"{n} {s:.0%}" for n, s in sorted(shares.items())))
+
+
+def lost_rows(cluster, node):
+    return cluster.postgres.sql(f"SELECT id, job, scheduled_at, attempt FROM runs WHERE node = '{node}' AND status = 'lost'")
+
+
+def kill9(args):
+    cluster = Cluster(jobs=50, long_every=5)
+    time.sleep(8)
+    victim = cluster.nodes["a"]
+    running = cluster.postgres.sql("SELECT count(*) FROM runs WHERE node = 'a' AND status = 'running'")[0][0]
+    start = time.time()
+    os.kill(victim.proc.pid, signal.SIGKILL)
+    victim.proc.wait()
+    lost_after = None
+    while time.time() - start < 30:
+        rows = cluster.postgres.sql("SELECT count(*) FROM runs WHERE node = 'a' AND status = 'running'")
+        if rows[0][0] == "0":
+            lost_after = time.time() - start
+            break
+        time.sleep(0.1)
+    time.sleep(8)
+    victim.start()
+    time.sleep(5)
+    end = time.time()
+    cluster.stop()
+    lost = cluster.postgres.sql("SELECT job, scheduled_at, attempt FROM runs WHERE node = 'a' AND status = 'lost'")
+    retried = 0
+    for job, slot, attempt in lost:
+        again = cluster.postgres.sql(f"SELECT count(*) FROM runs WHERE job = '{job}' AND scheduled_at = '{slot}' AND attempt = {int(attempt) + 1}")
+        retried += int(again[0][0])
+    doubled, missed, total = check_slots(cluster.truth, start - 5, end - 3)
+    ok = lost_after is not None and lost_after <= 10 and retried == len(lost) and doubled == 0 and missed == 0
+    verdict("kill -9", ok, f"{running} running on the killed node, all lost after {lost_after or -1:.1f}s; {len(lost)} lost, "
+            f"{retried} retried; {total} slots around it, {doubled} doubled, {missed} missed")
+
+
+def freeze(args):
+    cluster = Cluster(jobs=50, long_every=5)
+    time.sleep(8)
+    victim = cluster.nodes["a"]
+    start = time.time()
+    os.kill(victim.proc.pid, signal.SIGSTOP)
+    time.sleep(20)
+    running_pids = [p for p in subprocess.run(["pgrep", "-f", "sleep 3"], capture_output=True, text=True).stdout.split()]
+    os.kill(victim.proc.pid, signal.SIGCONT)
+    woke = time.time()
+    time.sleep(1.0)
+    # The frozen node's job processes: the shells whose SCHEDD_NODE is a, still alive a second after waking.
+    stale = 0
+    for pid in glob.glob("/proc/[0-9]*"):
+        try:
+            with open(pid + "/environ", "rb") as f:
+                env = f.read().split(b"\0")
+            if b"SCHEDD_NODE=a" in env and b"SCHEDD_JOB=long" in b" ".join(env):
+                stale += 1
+        except OSError:
+            pass
+    time.sleep(8)
+    end = time.time()
+    cluster.stop()
+    lost = cluster.postgres.sql("SELECT count(*) FROM runs WHERE node = 'a' AND status = 'lost'")[0][0]
+    overwritten = cluster.postgres.sql("SELECT count(*) FROM runs WHERE node = 'a' AND status <> 'lost' AND status <> 'running' "
+                                       "AND finished_at > to_timestamp(%f) AND started_at < to_timestamp(%f)" % (woke, start))[0][0]
+    doubled, missed, total = check_slots(cluster.truth, start - 5, end - 3)
+    ok = stale == 0 and overwritten == "0" and doubled == 0 and missed == 0 and int(lost) > 0
+    verdict("SIGSTOP 20 s", ok, f"{lost} runs lost while frozen; {stale} stale processes a second after waking; {overwritten} "
+            f"late writes accepted; {total} slots around it, {doubled} doubled, {missed} missed")
+
+
+def partition(args):
+    cluster = Cluster(jobs=50, long_every=5)
+    time.sleep(8)
+    victim = cluster.nodes["a"]
+    start = time.time()
+    victim.proxy.freeze()
+    time.sleep(30)
+    victim.proxy.thaw()
+    time.sleep(10)
+    end = time.time()
+    cluster.stop()
+    # No overlap: a slot the partitioned node was running was taken over (attempt + 1) only
+    # after the partitioned node's attempt had ended.
+    starts = {(l[1], l[2], l[5]): (l[4], float(l[6])) for l in cluster.truth.starts()}
+    ends = {(l[1], l[2], l[5]): (l[4], float(l[6])) for l in cluster.truth.ends()}
+    overlaps = 0
+    taken = 0
+    for (job, slot, attempt), (node, _t) in starts.items():
+        if node != "a":
+            continue
+        nxt = starts.get((job, slot, str(int(attempt) + 1)))
+        if nxt and nxt[0] != "a":
+            taken += 1
+            ended = ends.get((job, slot, attempt))
+            if ended is None or ended[1] > nxt[1]:
+                overlaps += 1
+    rejoined = cluster.postgres.sql("SELECT state, epoch FROM nodes WHERE name = 'a'")[0]
+    doubled, missed, total = check_slots(cluster.truth, start - 5, end - 3)
+    ok = overlaps == 0 and doubled == 0 and missed == 0 and rejoined[0] in ("up", "left")
+    verdict("partition 30 s", ok, f"{taken} runs taken over, {overlaps} overlapping the partitioned node's; node a rejoined "
+            f"(epoch {rejoined[1]}); {total} slots around it, {doubled} doubled, {missed} missed")
+
+
+def skew(args):
+    cluster = Cluster(jobs=50, long_every=0, faketime="+90s")
+    time.sleep(3)
+    nodes = ctl(cluster.nodes["a"], "--json", "nodes")
+    offsets = {n["name"]: n.get("clock_offset_ms") for n in json.loads(nodes.stdout)}
+    start = time.time()
+    time.sleep(max(20, args.duration // 5))
+    end = time.time()
+    shown = ctl(cluster.nodes["a"], "nodes")
+    cluster.stop()
+    late = lateness(cluster.truth, start, end - 3)
+    doubled, missed, total = check_slots(cluster.truth, start, end - 3)
+    by_c = sum(1 for l in cluster.truth.starts() if l[4] == "c")
+    ok = late and late["early"] == 0 and doubled == 0 and missed == 0 and offsets.get("c") is not None and offsets["c"] < -89000
+    verdict("clock +90 s", ok, f"node c's offset {offsets.get('c')} ms ({'flagged' if '(!)' in shown.stdout else 'not flagged'}); "
+            f"{total} slots, {late['early'] if late else '?'} early, {doubled} doubled, {missed} missed; c ran {by_c}")
+
+
+def pgrestart(args):
+    cluster = Cluster(jobs=50, long_every=0)
+    time.sleep(5)
+    start = time.time()
+    cluster.postgres.restart()
+    restarted = time.time()
+    back = {}
+    while time.time() - restarted < 30 and len(back) < len(cluster.nodes):
+        for name in cluster.nodes:
+            if name in back:
+                continue
+            rows = cluster.postgres.sql(f"SELECT count(*) FROM runs WHERE node = '{name}' AND started_at > to_timestamp({restarted})")
+            if rows[0][0] != "0":
+                back[name] = time.time() - restarted
+        time.sleep(0.1)
+    time.sleep(5)
+    end = time.time()
+    cluster.stop()
+    doubled, missed, total = check_slots(cluster.truth, start - 5, end - 3)
+    worst = max(back.values()) if len(back) == len(cluster.nodes) else None
+    ok = worst is not None and worst <= 5 and doubled == 0
+    verdict("PostgreSQL restarted", ok, f"nodes running again after " + ", ".join(f"{n} {t:.1f}s" for n, t in sorted(back.items()))
+            + f"; {total} slots around it, {doubled} doubled, {missed} missed")
+
+
+def bench(args):
+    """3 nodes, 1,000 jobs every second, for `duration` seconds (default 60)."""
+    global LEASE
+    cluster = Cluster(jobs=0)
+    jobs = [{"name": f"b{i:04d}", "shell": f"echo \"start b{i:04d} $SCHEDD_SCHEDULED_AT $SCHEDD_RUN_ID $SCHEDD_NODE $SCHEDD_ATTEMPT $(date +%s.%N)\" >> {cluster.truth.path}",
+             "schedule": "@every 1s"} for i in range(1000)]
+    with open(cluster.config, "w") as f:
+        json.dump({"jobs": jobs}, f)
+    for node in cluster.nodes.values():
+        ctl(node, "reload")
+    time.sleep(5)
+    start = time.time()
+    before = int(cluster.postgres.sql("SELECT count(*) FROM runs")[0][0])
+    time.sleep(args.duration)
+    after = int(cluster.postgres.sql("SELECT count(*) FROM runs")[0][0])
+    end = time.time()
+    cluster.stop()
+    slots = collections.defaultdict(list)
+    for _, job, slot, _run, _node, attempt, at in cluster.truth.starts():
+        t = parse_slot(slot)
+        if attempt == "1" and start <= t <= end - 2:
+            slots[job].append(t)
+    doubled = sum(len(s) - len(set(s)) for s in slots.values())
+    expected = 1000 * int(end - 2 - start)
+    got = sum(len(set(s)) for s in slots.values())
+    late = lateness(cluster.truth, start, end - 2)
+    skipped = cluster.postgres.sql("SELECT count(*) FROM runs WHERE status = 'skipped'")[0][0]
+    rate = (after - before) / (end - start)
+    verdict("bench 1,000 jobs @every 1s, 3 nodes", doubled == 0 and late and late["p99"] <= 0.2,
+            f"{args.duration}s: {got} of ~{expected} slots run, {doubled} doubled, {skipped} skipped; lateness p50 "
+            f"{late['p50'] * 1000:.0f} ms, p99 {late['p99'] * 1000:.0f} ms; {rate:.0f} runs recorded/s")
+
+
+SCENARIOS = {"steady": steady, "kill9": kill9, "freeze": freeze, "partition": partition, "skew": skew, "pgrestart": pgrestart,
+             "bench": bench}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("scenarios", nargs="*", choices=[*SCENARIOS, []], help="default: all but bench")
+    parser.add_argument("--duration", type=int, default=300, help="seconds of steady state (default 300; bench: 60)")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("run as root: the PostgreSQL server runs as the postgres account")
+    for tool in ("socat", "faketime"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} is missing: apt-get install {tool}")
+    if not os.path.exists(SCHEDD):
+        sys.exit("build first: swift build -c release --static-swift-stdlib")
+    chosen = args.scenarios or [s for s in SCENARIOS if s != "bench"]
+    if chosen == ["bench"] and args.duration == 300:
+        args.duration = 60
+    for name in chosen:
+        try:
+            SCENARIOS[name](args)
+        except Exception as error:  # noqa: BLE001 - a scenario that broke is a failed verdict
+            verdict(name, False, f"the scenario broke: {error}")
+        finally:
+            cleanup()
+            CLEANUP.clear()
+    print("\n| scenario | verdict | counts |\n| --- | --- | --- |")
+    for name, result, detail in RESULTS:
+        print(f"| {name} | {result} | {detail} |")
+    sys.exit(0 if all(r == "ok" for _, r, _ in RESULTS) else 1)
+
+
+if __name__ == "__main__":
+    main()
