@@ -198,12 +198,13 @@ def parse_slot(text):
 
 
 def job_file(path, truth, count, long_every=0, retries=1):
-    """`count` jobs `@every 1s`…`5s` that note their start (and, for every `long_every`-th, a
-    3 s run that notes its end, also when stopped)."""
+    """`count` jobs `@every 1s`…`5s` that note their start; with `long_every`, every
+    `long_every`-th of the `@every 5s` ones runs 3 s and notes its end, also when stopped (so
+    that there are runs in flight to lose, about 3 workers' worth for 50 jobs)."""
     jobs = []
     for i in range(count):
         period = 1 + i % 5
-        if long_every and i % long_every == 0:
+        if long_every and i % 5 == 4 and (i // 5) % long_every == 0:
             shell = f"trap 'echo \"end $SCHEDD_JOB $SCHEDD_SCHEDULED_AT $SCHEDD_RUN_ID $SCHEDD_NODE $SCHEDD_ATTEMPT $(date +%s.%N)\" >> {truth}; exit 143' TERM; " \
                     f"echo \"start $SCHEDD_JOB $SCHEDD_SCHEDULED_AT $SCHEDD_RUN_ID $SCHEDD_NODE $SCHEDD_ATTEMPT $(date +%s.%N)\" >> {truth}; " \
                     f"sleep 3 & wait; echo \"end $SCHEDD_JOB $SCHEDD_SCHEDULED_AT $SCHEDD_RUN_ID $SCHEDD_NODE $SCHEDD_ATTEMPT $(date +%s.%N)\" >> {truth}"
@@ -232,6 +233,7 @@ class Cluster:
                                     faketime=(faketime if name == "c" else None))
         for node in self.nodes.values():
             node.start()
+        CURRENT["cluster"] = self
 
     def stop(self):
         for node in self.nodes.values():
@@ -271,10 +273,20 @@ def lateness(truth, since, until):
 
 
 RESULTS = []
+CURRENT = {}
+LOGS = "/tmp/cluster-logs"
 
 
 def verdict(name, ok, detail):
     RESULTS.append((name, "ok" if ok else "FAILED", detail))
+    cluster = CURRENT.get("cluster")
+    if not ok and cluster:
+        # What the nodes said, kept for a look after the scenario's cleanup.
+        os.makedirs(LOGS, exist_ok=True)
+        for node in cluster.nodes.values():
+            shutil.copy(os.path.join(node.dir, "schedd.log"), os.path.join(LOGS, f"{name.split()[0]}-{node.name}.log"))
+        shutil.copy(cluster.truth.path, os.path.join(LOGS, f"{name.split()[0]}-truth")) if os.path.exists(cluster.truth.path) else None
+        print(f"  (logs in {LOGS})")
     print(f"{name}: {'ok' if ok else 'FAILED'}: {detail}", flush=True)
 
 
@@ -299,7 +311,7 @@ def lost_rows(cluster, node):
 
 
 def kill9(args):
-    cluster = Cluster(jobs=50, long_every=5)
+    cluster = Cluster(jobs=50, long_every=1)
     time.sleep(8)
     victim = cluster.nodes["a"]
     running = cluster.postgres.sql("SELECT count(*) FROM runs WHERE node = 'a' AND status = 'running'")[0][0]
@@ -330,26 +342,38 @@ def kill9(args):
 
 
 def freeze(args):
-    cluster = Cluster(jobs=50, long_every=5)
+    cluster = Cluster(jobs=50, long_every=1)
     time.sleep(8)
     victim = cluster.nodes["a"]
     start = time.time()
     os.kill(victim.proc.pid, signal.SIGSTOP)
     time.sleep(20)
-    running_pids = [p for p in subprocess.run(["pgrep", "-f", "sleep 3"], capture_output=True, text=True).stdout.split()]
+
+    def stale_processes():
+        # The frozen node's job processes (the shells and their sleeps carry SCHEDD_NODE=a).
+        found = 0
+        for pid in glob.glob("/proc/[0-9]*"):
+            try:
+                with open(pid + "/environ", "rb") as f:
+                    env = f.read().split(b"\0")
+                with open(pid + "/stat") as f:
+                    zombie = f.read().rsplit(")", 1)[1].split()[0] == "Z"
+                if b"SCHEDD_NODE=a" in env and not zombie:
+                    found += 1
+            except OSError:
+                pass
+        return found
+
+    frozen_with = stale_processes()
     os.kill(victim.proc.pid, signal.SIGCONT)
     woke = time.time()
-    time.sleep(1.0)
-    # The frozen node's job processes: the shells whose SCHEDD_NODE is a, still alive a second after waking.
-    stale = 0
-    for pid in glob.glob("/proc/[0-9]*"):
-        try:
-            with open(pid + "/environ", "rb") as f:
-                env = f.read().split(b"\0")
-            if b"SCHEDD_NODE=a" in env and b"SCHEDD_JOB=long" in b" ".join(env):
-                stale += 1
-        except OSError:
-            pass
+    stale_for = None
+    while time.time() - woke < 10:
+        if stale_processes() == 0:
+            stale_for = time.time() - woke
+            break
+        time.sleep(0.05)
+    stale = 0 if stale_for is not None and stale_for <= 1.0 else stale_processes()
     time.sleep(8)
     end = time.time()
     cluster.stop()
@@ -358,12 +382,13 @@ def freeze(args):
                                        "AND finished_at > to_timestamp(%f) AND started_at < to_timestamp(%f)" % (woke, start))[0][0]
     doubled, missed, total = check_slots(cluster.truth, start - 5, end - 3)
     ok = stale == 0 and overwritten == "0" and doubled == 0 and missed == 0 and int(lost) > 0
-    verdict("SIGSTOP 20 s", ok, f"{lost} runs lost while frozen; {stale} stale processes a second after waking; {overwritten} "
+    gone = f"gone {stale_for:.2f}s after waking" if stale_for is not None else "still there 10 s after waking"
+    verdict("SIGSTOP 20 s", ok, f"{lost} runs lost while frozen; its {frozen_with} job processes {gone}; {overwritten} "
             f"late writes accepted; {total} slots around it, {doubled} doubled, {missed} missed")
 
 
 def partition(args):
-    cluster = Cluster(jobs=50, long_every=5)
+    cluster = Cluster(jobs=50, long_every=1)
     time.sleep(8)
     victim = cluster.nodes["a"]
     start = time.time()

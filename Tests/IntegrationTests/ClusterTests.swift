@@ -43,13 +43,21 @@ struct ClusterTests {
         }
     }
 
-    @Test func threeNodesRunEachSlotOnce() throws {
+    /// Each node evaluates every schedule, cron and interval alike, from the moment it started:
+    /// the slots must still be the same on every node, and each run once.
+    @Test(arguments: ["* * * * * *", "@every 2s"])
+    func threeNodesRunEachSlotOnce(_ schedule: String) throws {
         let cluster = try Cluster()
         let truth = cluster.scratch.path("truth")
         let config = try cluster.scratch.write("jobs.json", """
-            {"jobs": [{"name": "tick", "shell": "echo \\"$SCHEDD_SCHEDULED_AT $SCHEDD_NODE\\" >> \(truth)", "schedule": "* * * * * *"}]}
+            {"jobs": [{"name": "tick", "shell": "echo \\"$SCHEDD_SCHEDULED_AT $SCHEDD_NODE\\" >> \(truth)", "schedule": "\(schedule)"}]}
             """)
-        for name in ["a", "b", "c"] { _ = try cluster.start(name, config: config) }
+        for name in ["a", "b", "c"] {
+            _ = try cluster.start(name, config: config)
+            // Started apart, as nodes are: an interval counted from each node's start would
+            // give each its own slots.
+            usleep(300_000)
+        }
         for node in cluster.nodes.values { #expect(node.waitUntilStarted(), "\(node.stderr())") }
         // Some seconds of slots, then every node leaves (the barrier: nothing runs after it).
         #expect(eventually(timeout: 90) { ((try? String(contentsOfFile: truth, encoding: .utf8)) ?? "").split(separator: "\n").count >= 8 })
@@ -58,6 +66,10 @@ struct ClusterTests {
         let slots = lines.map { String($0.split(separator: " ")[0]) }
         #expect(Set(slots).count == slots.count, "a slot ran twice: \(lines)")
         #expect(!slots.contains(""), "a scheduled run without its slot: \(lines)")
+        // One grid of slots for the whole cluster: each a whole multiple of the period.
+        let period = schedule == "@every 2s" ? 2_000.0 : 1_000.0
+        let times = slots.compactMap(Timestamp.parse).map { $0.timeIntervalSince1970 * 1000 }
+        #expect(times.count == slots.count && times.allSatisfy { $0.rounded().truncatingRemainder(dividingBy: period) == 0 }, "\(lines)")
         // The database agrees with the file: one row per slot, by the node the file names.
         let rows = try cluster.sql("""
             SELECT to_char(scheduled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') || ' ' || node FROM runs

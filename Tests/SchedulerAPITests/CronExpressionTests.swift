@@ -81,7 +81,12 @@ import Testing
     }
 
     @Test func everyAndReboot() throws {
-        #expect(try fires("@every 1h30m", from: "2026-01-01T00:00:00.250Z", count: 2) == ["2026-01-01T01:30:00.250Z", "2026-01-01T03:00:00.250Z"])
+        // Whole multiples of the interval since the epoch, wherever one starts looking: every
+        // node of a cluster computes the same slots.
+        #expect(try fires("@every 1h30m", from: "2026-01-01T00:00:00.250Z", count: 2) == ["2026-01-01T01:30:00.000Z", "2026-01-01T03:00:00.000Z"])
+        #expect(try fires("@every 1h30m", from: "2026-01-01T01:29:59.999Z", count: 1) == ["2026-01-01T01:30:00.000Z"])
+        #expect(try fires("@every 1h30m", from: "2026-01-01T01:30:00.000Z", count: 1) == ["2026-01-01T03:00:00.000Z"])
+        #expect(try fires("@every 7s", from: "2026-01-01T00:00:03Z", count: 2) == ["2026-01-01T00:00:07.000Z", "2026-01-01T00:00:14.000Z"])
         #expect(try fires("@reboot", from: "2026-01-01T00:00:00Z").isEmpty)
     }
 

@@ -1,7 +1,8 @@
 /// When a job fires: a cron expression, a fixed interval, or once per daemon start.
 public enum Schedule: Sendable, Hashable {
     case cron(CronExpression)
-    /// `@every 30s`: fixed interval in milliseconds, measured from the previous fire.
+    /// `@every 30s`: fixed interval in milliseconds; its slots are the whole multiples of it since
+    /// 1970-01-01 UTC, so that every node of a cluster, and every restart, agrees on them.
     case every(milliseconds: Int64)
     /// `@reboot`: once each time the daemon starts.
     case reboot
@@ -65,12 +66,16 @@ public enum Schedule: Sendable, Hashable {
 import Foundation
 
 extension Schedule {
-    /// The next fire time strictly after `date`. `@every` counts from `date` (the engine passes
-    /// the previous fire); `@reboot` has no next time.
+    /// The next fire time strictly after `date`: for `@every`, the next whole multiple of the
+    /// interval since 1970-01-01 UTC; `@reboot` has no next time.
     public func next(after date: Date, in zone: ZoneRules) -> Date? {
         switch self {
         case let .cron(expression): return expression.next(after: date, in: zone)
-        case let .every(milliseconds): return date.addingTimeInterval(Double(milliseconds) / 1000)
+        case let .every(milliseconds):
+            // In whole milliseconds, so that a slot read back from a store is on the grid.
+            let now = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+            let slot = (now.quotientAndRemainder(dividingBy: milliseconds).quotient + (now >= 0 ? 1 : 0)) * milliseconds
+            return Date(timeIntervalSince1970: Double(slot) / 1000)
         case .reboot: return nil
         }
     }
