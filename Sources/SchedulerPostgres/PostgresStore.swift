@@ -103,14 +103,30 @@ public final class PostgresStore: SchedulerStore {
         }
     }
 
-    /// A transaction with the store's deadline.
+    /// A transaction with the store's deadline; one that PostgreSQL chose as a deadlock's victim
+    /// (or a serialization failure) is tried again, up to three times.
     @discardableResult
     func transaction<T: Sendable>(_ what: String, _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         let logger = self.logger
         let client = self.client
         return try await call(what) {
-            try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+            var attempt = 1
+            while true {
+                do {
+                    return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+                } catch let error as PostgresTransactionError where attempt < 3 && Self.isRetryable(error) {
+                    attempt += 1
+                }
+            }
         }
+    }
+
+    /// A deadlock's victim (40P01) or a serialization failure (40001): worth another try.
+    static func isRetryable(_ error: PostgresTransactionError) -> Bool {
+        guard let inner = (error.closureError ?? error.commitError) as? PSQLError, let state = inner.serverInfo?[.sqlState] else {
+            return false
+        }
+        return state == "40P01" || state == "40001"
     }
 
     /// A PostgreSQL error as the module's error: a server that cannot be reached is
@@ -372,11 +388,11 @@ public final class PostgresStore: SchedulerStore {
         let lastRuns = states.map { $0.state.lastRunID ?? 0 }
         let nexts = states.map { $0.state.nextRunAt.map { $0.timeIntervalSince1970 } ?? -1 }
         let fires = states.map { $0.state.lastFireAt.map { $0.timeIntervalSince1970 } ?? -1 }
-        let client = self.client
-        try await call("job states") {
+        try await transaction("job states") { connection in
+            try await Self.lockStates(names, connection)
             // One statement for any number of jobs; absent values travel as '' / 0 / -1. A fire
             // time never goes back (another node may have fired a later slot).
-            try await client.query("""
+            try await connection.query("""
                 UPDATE job_state s SET paused = v.paused, pause_reason = nullif(v.reason, ''), consecutive_failures = v.failures,
                     last_run_id = greatest(s.last_run_id, nullif(v.last_run, 0)),
                     next_run_at = CASE WHEN v.next < 0 THEN NULL ELSE to_timestamp(v.next) END,
@@ -384,8 +400,16 @@ public final class PostgresStore: SchedulerStore {
                 FROM unnest(\(names)::text[], \(paused)::boolean[], \(reasons)::text[], \(failures)::bigint[], \(lastRuns)::bigint[],
                             \(nexts)::float8[], \(fires)::float8[]) AS v (job, paused, reason, failures, last_run, next, fire)
                 WHERE s.job = v.job
-                """)
+                """, logger: Logger(label: "schedd"))
         }
+    }
+
+    /// Locks the named jobs' state rows in name order: every node changes several rows at once
+    /// (the fire times of a second), and rows locked in the order an UPDATE happens to visit
+    /// them deadlocked two nodes with each other.
+    static func lockStates(_ names: [String], _ connection: PostgresConnection) async throws {
+        try await connection.query("SELECT job FROM job_state WHERE job = ANY(\(names)) ORDER BY job FOR UPDATE",
+                                   logger: Logger(label: "schedd"))
     }
 
     package func recordFires(_ states: [(name: String, state: JobState)]) -> StoreWrite? {
@@ -393,7 +417,14 @@ public final class PostgresStore: SchedulerStore {
         // The database decides a slot when its run starts (the unique key); the fire times
         // written here are what `list` shows. Written once, by the first start that waits for
         // it, before that start's row.
-        let once = OnceWrite { try await self.saveFireTimes(states) }
+        let once = OnceWrite {
+            // Only what `list` shows: a failure here must not keep the runs from starting.
+            do {
+                try await self.saveFireTimes(states)
+            } catch {
+                self.logger.warning("cannot record fire times", metadata: ["schedd.error": "\(error)"])
+            }
+        }
         return StoreWrite { try await once.run() }
     }
 
@@ -401,14 +432,14 @@ public final class PostgresStore: SchedulerStore {
         let names = states.map(\.name)
         let nexts = states.map { $0.state.nextRunAt.map { $0.timeIntervalSince1970 } ?? -1 }
         let fires = states.map { $0.state.lastFireAt.map { $0.timeIntervalSince1970 } ?? -1 }
-        let client = self.client
-        try await call("fire times") {
-            try await client.query("""
+        try await transaction("fire times") { connection in
+            try await Self.lockStates(names, connection)
+            try await connection.query("""
                 UPDATE job_state s SET next_run_at = CASE WHEN v.next < 0 THEN NULL ELSE to_timestamp(v.next) END,
                     last_fire_at = greatest(s.last_fire_at, CASE WHEN v.fire < 0 THEN NULL ELSE to_timestamp(v.fire) END)
                 FROM unnest(\(names)::text[], \(nexts)::float8[], \(fires)::float8[]) AS v (job, next, fire)
                 WHERE s.job = v.job
-                """)
+                """, logger: Logger(label: "schedd"))
         }
     }
 
