@@ -286,6 +286,13 @@ def verdict(name, ok, detail):
         for node in cluster.nodes.values():
             shutil.copy(os.path.join(node.dir, "schedd.log"), os.path.join(LOGS, f"{name.split()[0]}-{node.name}.log"))
         shutil.copy(cluster.truth.path, os.path.join(LOGS, f"{name.split()[0]}-truth")) if os.path.exists(cluster.truth.path) else None
+        try:
+            rows = cluster.postgres.sql("SELECT id, job, scheduled_at, attempt, trigger, status, node, error FROM runs "
+                                        "WHERE status <> 'succeeded' ORDER BY id")
+            with open(os.path.join(LOGS, f"{name.split()[0]}-runs"), "w") as f:
+                f.writelines(" | ".join(row) + "\n" for row in rows)
+        except Exception as error:  # noqa: BLE001 - the database may be what failed
+            print(f"  (no runs: {error})")
         print(f"  (logs in {LOGS})")
     print(f"{name}: {'ok' if ok else 'FAILED'}: {detail}", flush=True)
 

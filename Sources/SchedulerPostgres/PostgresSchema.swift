@@ -9,7 +9,9 @@ enum PostgresSchema {
     /// The statements of each version, run one by one (the extended protocol takes one
     /// statement per query).
     static let migrations: [[String]] = [
-        // 1: jobs, their state, runs (each slot of a job at most once: a unique key), and the
+        // 1: jobs, their state, runs (each slot of a job run at most once: a unique key; a
+        // node's skip of a slot takes no part in it, so that it never keeps another node from
+        // running the slot), and the
         // nodes of the cluster with their leases; counts of changes to the job set and to
         // pauses, which tell the nodes to read the jobs again.
         [
@@ -100,7 +102,7 @@ enum PostgresSchema {
             CREATE INDEX runs_running_by_node ON runs (node) WHERE status = 'running'
             """,
             """
-            CREATE UNIQUE INDEX runs_one_per_slot ON runs (job, scheduled_at, attempt) WHERE scheduled_at IS NOT NULL
+            CREATE UNIQUE INDEX runs_one_per_slot ON runs (job, scheduled_at, attempt) WHERE scheduled_at IS NOT NULL AND status <> 'skipped'
             """,
             """
             CREATE FUNCTION schedd_jobs_generation() RETURNS trigger LANGUAGE plpgsql AS $$

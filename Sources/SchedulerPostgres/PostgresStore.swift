@@ -518,6 +518,7 @@ public final class PostgresStore: SchedulerStore {
             // Why not: taken by a run already, or early.
             for try await (id, holder) in try await connection.query("""
                 SELECT id, node FROM runs WHERE job = \(start.job) AND scheduled_at = \(start.scheduledAt) AND attempt = \(Int32(start.attempt))
+                  AND status <> 'skipped'
                 """, logger: log).decode((Int64, String).self) {
                 return .taken(id: id, node: holder)
             }
@@ -596,13 +597,16 @@ public final class PostgresStore: SchedulerStore {
             let log = Logger(label: "schedd")
             var records: [RunRecord] = []
             for skip in skips {
-                // A slot another node ran is not also recorded as skipped here.
+                // A slot another node has run is not also recorded as skipped here. A skip takes
+                // no slot: a node that could not run it (its previous run still going or
+                // waiting for a worker) must not keep another node from running it.
                 let rows = try await connection.query("""
                     INSERT INTO runs (job, trigger, attempt, status, scheduled_at, started_at, finished_at, duration_ms, error, triggered_by,
                                       node, epoch)
-                    VALUES (\(skip.job), \(skip.trigger.rawValue), 1, 'skipped', \(skip.scheduledAt), \(skip.at), \(skip.at), 0, \(skip.reason),
-                            \(skip.triggeredBy), \(node), \(epoch))
-                    ON CONFLICT DO NOTHING
+                    SELECT \(skip.job), \(skip.trigger.rawValue), 1, 'skipped', \(skip.scheduledAt), \(skip.at), \(skip.at), 0, \(skip.reason),
+                           \(skip.triggeredBy), \(node), \(epoch)
+                    WHERE \(skip.scheduledAt)::timestamptz IS NULL OR NOT EXISTS (
+                        SELECT 1 FROM runs WHERE job = \(skip.job) AND scheduled_at = \(skip.scheduledAt) AND status <> 'skipped')
                     RETURNING \(unescaped: Self.runColumns)
                     """, logger: log)
                 if let record = try await Self.records(rows).first {

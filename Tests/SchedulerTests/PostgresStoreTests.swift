@@ -73,6 +73,24 @@ struct PostgresStoreTests {
         }
     }
 
+    /// A node that cannot run a slot records a skip, unless another node has run it, and the
+    /// skip never keeps another node from running it.
+    @Test func aSkipNeverTakesASlotFromAnotherNode() async throws {
+        try await withNodes(["n1", "n2"]) { nodes in
+            let slot = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 - 60).rounded())
+            let skip = RunSkip(job: "tick", trigger: .schedule, scheduledAt: slot, at: Date(), reason: "skipped: a run is waiting for a worker")
+            #expect(try await nodes[0].recordSkipped([skip]).count == 1)
+            guard case .started = try await nodes[1].startRun(RunStart(job: "tick", trigger: .schedule, scheduledAt: slot, startedAt: Date())) else {
+                Issue.record("a skip kept another node from running the slot")
+                return
+            }
+            // Once it has run, a later skip of it is not recorded.
+            #expect(try await nodes[0].recordSkipped([skip]).isEmpty)
+            let history = try await nodes[0].history(HistoryQuery(job: "tick"), withOutput: false).map(\.status)
+            #expect(history == [.running, .skipped])
+        }
+    }
+
     @Test func aSlotAheadOfTheDatabasesClockIsNotStarted() async throws {
         try await withNodes(["n1"]) { nodes in
             let farAhead = Date().addingTimeInterval(60)
