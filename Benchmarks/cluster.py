@@ -219,7 +219,7 @@ def job_file(path, truth, count, long_every=0, retries=1):
 
 
 class Cluster:
-    def __init__(self, jobs=50, long_every=10, nodes=("a", "b", "c"), workers=4, faketime=None):
+    def __init__(self, jobs=50, long_every=10, nodes=("a", "b", "c"), workers=8, faketime=None):
         self.postgres = Postgres()
         self.work = tempfile.mkdtemp(prefix="cluster.", dir="/tmp")
         CLEANUP.append(lambda: shutil.rmtree(self.work, ignore_errors=True))
@@ -356,31 +356,40 @@ def freeze(args):
     os.kill(victim.proc.pid, signal.SIGSTOP)
     time.sleep(20)
 
-    def stale_processes():
-        # The frozen node's job processes (the shells and their sleeps carry SCHEDD_NODE=a).
-        found = 0
-        for pid in glob.glob("/proc/[0-9]*"):
+    def stale_processes(among=None):
+        # The frozen node's job processes (the shells and their sleeps carry SCHEDD_NODE=a):
+        # those it had while frozen, not the ones it starts once it has rejoined.
+        found = set()
+        for pid in (among if among is not None else glob.glob("/proc/[0-9]*")):
             try:
                 with open(pid + "/environ", "rb") as f:
                     env = f.read().split(b"\0")
                 with open(pid + "/stat") as f:
                     zombie = f.read().rsplit(")", 1)[1].split()[0] == "Z"
                 if b"SCHEDD_NODE=a" in env and not zombie:
-                    found += 1
+                    found.add(pid)
             except OSError:
                 pass
         return found
 
-    frozen_with = stale_processes()
+    frozen = stale_processes()
+    frozen_with = len(frozen)
     os.kill(victim.proc.pid, signal.SIGCONT)
     woke = time.time()
     stale_for = None
     while time.time() - woke < 10:
-        if stale_processes() == 0:
+        if not stale_processes(frozen):
             stale_for = time.time() - woke
             break
         time.sleep(0.05)
-    stale = 0 if stale_for is not None and stale_for <= 1.0 else stale_processes()
+    left = stale_processes(frozen)
+    stale = 0 if stale_for is not None and stale_for <= 1.0 else len(left)
+    for pid in left:
+        try:
+            with open(pid + "/cmdline", "rb") as f:
+                print(f"  stale {pid}: {f.read().replace(bytes(1), b' ').decode(errors='replace')}")
+        except OSError:
+            pass
     time.sleep(8)
     end = time.time()
     cluster.stop()

@@ -40,6 +40,14 @@ struct ClusterTests {
 
         deinit {
             for node in nodes.values { _ = node.terminate() }
+            // A node killed by the test leaves its runs' processes behind (nobody stops them):
+            // they carry the cluster's instance marker in their environment.
+            guard let clusterID = try? sql("SELECT value FROM meta WHERE key = 'cluster_id'"), !clusterID.isEmpty else { return }
+            let marker = Array("SCHEDD_INSTANCE=\(clusterID.prefix(12))-".utf8)
+            for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+                guard let pid = Int32(entry), let environment = FileManager.default.contents(atPath: "/proc/\(entry)/environ") else { continue }
+                if environment.split(separator: 0).contains(where: { $0.starts(with: marker) }) { kill(pid, SIGKILL) }
+            }
         }
     }
 
