@@ -27,10 +27,18 @@ public struct NodeHeartbeat: Service {
         try? await cancelWhenGracefulShutdown {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await watchLease() }
+                // The renewal on its own loop: nothing else the node asks of the database (which
+                // can wait on another node's locks) may hold it up.
+                group.addTask {
+                    while !Task.isCancelled {
+                        await beat()
+                        try await Task.sleep(for: store.lease / 3)
+                    }
+                }
                 group.addTask {
                     var mark: String?
                     while !Task.isCancelled {
-                        await beat()
+                        await sweep()
                         mark = await followChanges(since: mark)
                         try await Task.sleep(for: store.lease / 3)
                     }
@@ -100,6 +108,14 @@ public struct NodeHeartbeat: Service {
                     logger.critical("another live node holds this node's name; this node starts nothing", metadata: ["schedd.node": "\(store.node)"])
                 }
             }
+        } catch {
+            logger.error("cannot renew this node's lease", metadata: ["schedd.error": "\(error)"])
+        }
+    }
+
+    /// Declares dead the nodes whose lease expired, and retries what they lost.
+    func sweep() async {
+        do {
             let lost = try await store.declareExpiredNodesDead()
             for run in lost {
                 logger.warning("run lost with its node", metadata: [
@@ -108,7 +124,7 @@ public struct NodeHeartbeat: Service {
             }
             if !lost.isEmpty { await engine.retryLost(lost) }
         } catch {
-            logger.error("cannot renew this node's lease", metadata: ["schedd.error": "\(error)"])
+            logger.warning("cannot look for nodes whose lease expired", metadata: ["schedd.error": "\(error)"])
         }
     }
 }

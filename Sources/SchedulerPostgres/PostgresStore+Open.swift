@@ -26,6 +26,17 @@ extension PostgresStore {
         var configuration = url.clientConfiguration
         configuration.options.connectTimeout = options.callTimeout
         configuration.options.maximumConnections = 16
+        // Deadlines the server keeps too. A node that freezes or is cut off in the middle of a
+        // transaction keeps its row locks until the server ends that transaction, and every
+        // other node would wait on them (its lease renewals included): the server ends a
+        // transaction idle for a third of the lease, a statement past the call deadline, and
+        // a wait for a lock past half of it.
+        let milliseconds = { (duration: Duration) in String(Int64(Self.seconds(duration) * 1000)) }
+        configuration.options.additionalStartupParameters = [
+            ("statement_timeout", milliseconds(options.callTimeout)),
+            ("lock_timeout", milliseconds(options.callTimeout / 2)),
+            ("idle_in_transaction_session_timeout", milliseconds(options.lease / 3)),
+        ]
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
