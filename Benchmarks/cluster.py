@@ -145,7 +145,9 @@ class Node:
             env["FAKETIME_DONT_FAKE_MONOTONIC"] = "1"
             args = ["faketime", "-f", self.faketime] + args
         self.log = open(os.path.join(self.dir, "schedd.log"), "ab")
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=self.log, env=env)
+        # Its own process group: under faketime the daemon is the wrapper's child, and a kill of
+        # the wrapper alone left it running.
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=self.log, env=env, start_new_session=True)
         deadline = time.time() + 30
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -158,12 +160,18 @@ class Node:
     def kill(self):
         if self.proc and self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGCONT)
-            self.proc.kill()
+        if self.proc:
+            # The whole group: the daemon (and a faketime wrapper's child), never its jobs,
+            # which have sessions of their own.
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             self.proc.wait()
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            os.killpg(self.proc.pid, signal.SIGTERM)
             self.proc.wait(60)
 
 
