@@ -320,6 +320,8 @@ public final class PostgresStore: SchedulerStore {
             }
             if !plan.result.removed.isEmpty {
                 try await connection.query("DELETE FROM jobs WHERE name = ANY(\(plan.result.removed))", logger: log)
+                // A service created again under the same name starts on whichever node claims it.
+                try await connection.query("DELETE FROM service_holders WHERE job = ANY(\(plan.result.removed))", logger: log)
             }
             if let sourceText, prune {
                 // After the writes, so that the generation recorded includes them.
@@ -375,6 +377,7 @@ public final class PostgresStore: SchedulerStore {
             }
             try JobChangePlan.checkRemoval(of: name, owner: owner, specs: specs, protectedFile: protectedFile)
             try await connection.query("DELETE FROM jobs WHERE name = \(name)", logger: log)
+            try await connection.query("DELETE FROM service_holders WHERE job = \(name)", logger: log)
         }
     }
 

@@ -91,6 +91,26 @@ struct PostgresStoreTests {
         }
     }
 
+    /// One node at a time holds a service; removing the job frees it.
+    @Test func aServiceIsHeldByOneNodeUntilItsJobIsRemoved() async throws {
+        try await withNodes(["n1", "n2"]) { nodes in
+            let start = RunStart(job: "other", trigger: .boot, scheduledAt: nil, startedAt: Date(), exclusive: true)
+            guard case .started = try await nodes[0].startRun(start) else {
+                Issue.record("the first claim was refused")
+                return
+            }
+            let second = try await nodes[1].startRun(start)
+            #expect(second == .refused("node n1 runs this service"))
+            try await nodes[1].removeJob(named: "other", protectedFile: nil)
+            _ = try await nodes[1].applyJobs(try jobFile(#"{"jobs": [{"name": "other", "shell": "true"}]}"#, existing: ["tick"]), prune: false,
+                                             dryRun: false, now: Date(), source: nil, origin: .api(), protectedFile: nil)
+            guard case .started = try await nodes[1].startRun(start) else {
+                Issue.record("a removed job's service stayed held by its old node")
+                return
+            }
+        }
+    }
+
     @Test func aSlotAheadOfTheDatabasesClockIsNotStarted() async throws {
         try await withNodes(["n1"]) { nodes in
             let farAhead = Date().addingTimeInterval(60)
