@@ -129,6 +129,15 @@ public final class PostgresStore: SchedulerStore {
         return state == "40P01" || state == "40001"
     }
 
+    /// Runs a write that records final statuses so that it completes whatever happens to the
+    /// calling task (the engine records its runs' ends on its way out of a cancelled shutdown):
+    /// in a task of its own, joined at once, which the caller's cancellation does not reach
+    /// (swift-subprocess's `withUncancelledTask` is the model). The call's own deadline still
+    /// ends it. `StoreContractTests.endsAreWrittenInACancelledTask` holds every store to it.
+    func uncancelled<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await Task { try await body() }.value
+    }
+
     /// A PostgreSQL error as the module's error: a server that cannot be reached is
     /// `database_unavailable`, anything else names what PostgreSQL said.
     static func apiError(_ error: PSQLError, _ what: String) -> APIError {
@@ -569,7 +578,7 @@ public final class PostgresStore: SchedulerStore {
         defer { changes.bump() }
         let node = self.node
         let epoch = self.epoch
-        return try await transaction("finish") { connection in
+        return try await uncancelled { try await self.transaction("finish") { connection in
             let log = Logger(label: "schedd")
             var finished: [RunRecord?] = []
             for (id, outcome) in ends {
@@ -588,7 +597,7 @@ public final class PostgresStore: SchedulerStore {
                 finished.append(try await Self.records(rows).first)
             }
             return finished
-        }
+        } }
     }
 
     package func recordSkipped(_ skips: [RunSkip]) async throws -> [RunRecord] {
@@ -596,7 +605,7 @@ public final class PostgresStore: SchedulerStore {
         defer { changes.bump() }
         let node = self.node
         let epoch = self.epoch
-        return try await transaction("skips") { connection in
+        return try await uncancelled { try await self.transaction("skips") { connection in
             let log = Logger(label: "schedd")
             var records: [RunRecord] = []
             for skip in skips {
@@ -618,35 +627,60 @@ public final class PostgresStore: SchedulerStore {
                 }
             }
             return records
-        }
+        } }
     }
+
+    /// Rows deleted per statement while pruning: each statement stays well within the
+    /// connection's statement_timeout, however much history there is.
+    static let pruneBatch = 2_000
 
     package func pruneHistory(keepPerJob: Int?, olderThan: Date?) async throws -> Int {
         defer { changes.bump() }
         let client = self.client
+        let batch = Self.pruneBatch
         var deleted = 0
         if let keep = keepPerJob {
-            deleted += try await call("prune") {
-                let rows = try await client.query("""
-                    WITH ranked AS (
-                        SELECT id, row_number() OVER (PARTITION BY job ORDER BY id DESC) AS n FROM runs
-                        WHERE job IN (SELECT job FROM runs GROUP BY job HAVING count(*) > \(keep)))
-                    DELETE FROM runs WHERE id IN (SELECT id FROM ranked WHERE n > \(keep)) AND status <> 'running'
+            // Only the jobs over the limit; then, per job, everything finished below the oldest
+            // run to keep.
+            let jobs: [String] = try await call("prune") {
+                var jobs: [String] = []
+                for try await job in try await client.query("SELECT job FROM runs GROUP BY job HAVING count(*) > \(keep)").decode(String.self) {
+                    jobs.append(job)
+                }
+                return jobs
+            }
+            for job in jobs {
+                deleted += try await deleteInBatches { """
+                    DELETE FROM runs WHERE id IN (
+                        SELECT id FROM runs WHERE job = \(job) AND status <> 'running'
+                          AND (\(keep) = 0 OR id < (SELECT id FROM runs WHERE job = \(job) ORDER BY id DESC OFFSET \(max(0, keep - 1)) LIMIT 1))
+                        LIMIT \(batch))
                     RETURNING 1
-                    """)
-                var count = 0
-                for try await _ in rows { count += 1 }
-                return count
+                    """ }
             }
         }
         if let olderThan {
-            deleted += try await call("prune") {
-                let rows = try await client.query("DELETE FROM runs WHERE started_at < \(olderThan) AND status <> 'running' RETURNING 1")
-                var count = 0
-                for try await _ in rows { count += 1 }
-                return count
-            }
+            deleted += try await deleteInBatches { """
+                DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE started_at < \(olderThan) AND status <> 'running' LIMIT \(batch))
+                RETURNING 1
+                """ }
         }
         return deleted
+    }
+
+    /// Runs a `DELETE … RETURNING 1` of at most `pruneBatch` rows until one deletes fewer;
+    /// returns how many went.
+    func deleteInBatches(_ statement: @escaping @Sendable () -> PostgresQuery) async throws -> Int {
+        let client = self.client
+        var total = 0
+        while true {
+            let count = try await call("prune") {
+                var count = 0
+                for try await _ in try await client.query(statement()) { count += 1 }
+                return count
+            }
+            total += count
+            if count < Self.pruneBatch { return total }
+        }
     }
 }

@@ -140,6 +140,26 @@ import SchedulerAPI
         }
     }
 
+    /// A run's end and a skip are written whatever happens to the task that writes them: the
+    /// engine records its runs' ends on its way out of a shutdown that was cancelled.
+    @Test(arguments: Kind.testable)
+    func endsAreWrittenInACancelledTask(_ kind: Kind) async throws {
+        try await Subject.with(kind) { subject in
+            let store = subject.store
+            _ = try await subject.apply(Self.jobs)
+            let run = try await subject.start("ping", at: t0)
+            let skip = RunSkip(job: "backup", trigger: .schedule, scheduledAt: t0, at: t0, reason: "skipped: busy")
+            let writer = Task {
+                withUnsafeCurrentTask { $0?.cancel() }
+                let finished = try await store.finishRun(run.id, RunOutcome(status: .cancelled, finishedAt: t0.addingTimeInterval(1)))
+                return (finished, try await store.recordSkipped([skip]))
+            }
+            let (finished, skipped) = try await writer.value
+            #expect(finished?.status == .cancelled && skipped.map(\.status) == [.skipped])
+            #expect(try await store.run(id: run.id)?.status == .cancelled)
+        }
+    }
+
     @Test(arguments: Kind.testable)
     func skipsAreFinalAtOnceAndLeftoversBecomeInterrupted(_ kind: Kind) async throws {
         try await Subject.with(kind) { subject in

@@ -10,6 +10,7 @@ import SchedulerAPI
 ///
 /// What every store guarantees, checked for each by `StoreContractTests`:
 /// - runs' starts and ends, skips, and fires are durable when their call returns;
+/// - runs' ends and skips are written whatever happens to the calling task (cancelled or not);
 /// - `fire` of a `RunStart` is durable no later than the start row (a crash never fires a
 ///   slot twice), while `recordFires` itself does not wait;
 /// - `finishRun` changes only a running row, so a run is never finished twice;
