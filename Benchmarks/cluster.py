@@ -327,18 +327,20 @@ def steady(args):
             + ", ".join(f"{n} {s:.0%}" for n, s in sorted(shares.items())))
 
 
-def lost_rows(cluster, node):
-    return cluster.postgres.sql(f"SELECT id, job, scheduled_at, attempt FROM runs WHERE node = '{node}' AND status = 'lost'")
-
-
-def kill9(args):
+def cluster_with_runs_on_a(*jobs):
+    """A cluster in its steady state, with `jobs` just started by hand on node a (runs in
+    flight on the node about to fail, whatever the schedule gave it); (cluster, node a)."""
     cluster = Cluster(jobs=50, long_every=1)
     time.sleep(8)
     victim = cluster.nodes["a"]
-    # Runs in flight on the node about to fail (3 s each), whatever the schedule gave it.
-    for job in ("long0004", "long0009"):
+    for job in jobs:
         ctl(victim, "run", job)
     time.sleep(0.5)
+    return cluster, victim
+
+
+def kill9(args):
+    cluster, victim = cluster_with_runs_on_a("long0004", "long0009")
     running = cluster.postgres.sql("SELECT count(*) FROM runs WHERE node = 'a' AND status = 'running'")[0][0]
     start = time.time()
     os.kill(victim.proc.pid, signal.SIGKILL)
@@ -368,13 +370,7 @@ def kill9(args):
 
 
 def freeze(args):
-    cluster = Cluster(jobs=50, long_every=1)
-    time.sleep(8)
-    victim = cluster.nodes["a"]
-    # Runs in flight on the node about to fail, whatever the schedule gave it.
-    for job in ("long0004", "long0009", "hold"):
-        ctl(victim, "run", job)
-    time.sleep(0.5)
+    cluster, victim = cluster_with_runs_on_a("long0004", "long0009", "hold")
     start = time.time()
     os.kill(victim.proc.pid, signal.SIGSTOP)
     time.sleep(20)
@@ -434,13 +430,7 @@ def freeze(args):
 
 
 def partition(args):
-    cluster = Cluster(jobs=50, long_every=1)
-    time.sleep(8)
-    victim = cluster.nodes["a"]
-    # Runs in flight on the node about to fail (3 s each), whatever the schedule gave it.
-    for job in ("long0004", "long0009"):
-        ctl(victim, "run", job)
-    time.sleep(0.5)
+    cluster, victim = cluster_with_runs_on_a("long0004", "long0009")
     start = time.time()
     victim.proxy.freeze()
     time.sleep(30)
@@ -515,7 +505,6 @@ def pgrestart(args):
 
 def bench(args):
     """3 nodes, 1,000 jobs every second, for `duration` seconds (default 60)."""
-    global LEASE
     cluster = Cluster(jobs=0)
     jobs = [{"name": f"b{i:04d}", "shell": f"echo \"start b{i:04d} $SCHEDD_SCHEDULED_AT $SCHEDD_RUN_ID $SCHEDD_NODE $SCHEDD_ATTEMPT $(date +%s.%N)\" >> {cluster.truth.path}",
              "schedule": "@every 1s"} for i in range(1000)]

@@ -76,8 +76,7 @@ public final class PostgresServer: Sendable {
 
     /// Runs `body` with a new server as `current` (nil where none can be started here: the
     /// tests that need one are skipped, saying why), then stops it and deletes its folder.
-    /// The suites' `.postgres` trait calls this (a trait needs the Testing module, which a
-    /// plain `swift build` does not have, so it lives in each test target).
+    /// The suites' `.postgres` trait calls this.
     public static func withServer(_ body: () async throws -> Void) async throws {
         guard unavailableReason == nil else { return try await body() }
         let server = try await start()
