@@ -16,15 +16,14 @@ extension PostgresStore {
 
     /// Renews this node's lease with the database's clock, and records what `nodes` shows.
     public func renewLease(running: Int) async throws -> Renewal {
-        let client = self.client
         let node = self.node
         let epoch = self.epoch
         let seconds = Self.seconds(lease)
         let asked = ContinuousClock.now
         let before = Date()
-        let databaseNow: Double? = try await call("renew lease") {
+        let databaseNow: Double? = try await call("renew lease") { connection in
             var now: Double?
-            for try await value in try await client.query("""
+            for try await value in try await connection.query("""
                 UPDATE nodes SET heartbeat_at = now(), lease_until = now() + make_interval(secs => \(seconds)), running = \(Int32(running))
                 WHERE name = \(node) AND epoch = \(epoch) AND state = 'up'
                 RETURNING extract(epoch FROM now())::float8
@@ -36,8 +35,8 @@ extension PostgresStore {
         // The database's clock against the middle of the round trip on this node's.
         let middle = (before.timeIntervalSince1970 + Date().timeIntervalSince1970) / 2
         let offset = Int(((databaseNow - middle) * 1000).rounded())
-        try await call("clock offset") {
-            try await client.query("UPDATE nodes SET clock_offset_ms = \(Int32(clamping: offset)) WHERE name = \(node) AND epoch = \(epoch)")
+        try await call("clock offset") { connection in
+            try await connection.query("UPDATE nodes SET clock_offset_ms = \(Int32(clamping: offset)) WHERE name = \(node) AND epoch = \(epoch)")
         }
         changes.bump()
         return .renewed(clockOffsetMs: offset)
@@ -83,10 +82,9 @@ extension PostgresStore {
 
     /// A mark that changes whenever a node changes the job set or a job's pause.
     public func changeMark() async throws -> String {
-        let client = self.client
-        return try await call("change mark") {
+        return try await call("change mark") { connection in
             var mark = ""
-            for try await value in try await client.query("""
+            for try await value in try await connection.query("""
                 SELECT string_agg(value, '/' ORDER BY key) FROM meta WHERE key IN ('jobs_generation', 'pauses_generation')
                 """).decode(String?.self) { mark = value ?? "" }
             return mark
@@ -95,12 +93,11 @@ extension PostgresStore {
 
     /// Leaves the cluster on a clean shutdown: the node's name is free at once.
     public func leave() async {
-        let client = self.client
         let node = self.node
         let epoch = self.epoch
         do {
-            try await call("leave") {
-                try await client.query("UPDATE nodes SET state = 'left', running = 0 WHERE name = \(node) AND epoch = \(epoch)")
+            try await call("leave") { connection in
+                try await connection.query("UPDATE nodes SET state = 'left', running = 0 WHERE name = \(node) AND epoch = \(epoch)")
             }
         } catch {
             logger.warning("cannot record that this node leaves the cluster", metadata: ["schedd.error": "\(error)"])
@@ -109,10 +106,9 @@ extension PostgresStore {
 
     /// The nodes of the cluster, as `schedctl nodes` shows them.
     public func nodes() async throws -> [NodeInfo] {
-        let client = self.client
-        return try await call("nodes") {
+        return try await call("nodes") { connection in
             var nodes: [NodeInfo] = []
-            for try await (name, state, epoch, heartbeatAge, leaseLeft, workers, running, offset, started, version) in try await client.query("""
+            for try await (name, state, epoch, heartbeatAge, leaseLeft, workers, running, offset, started, version) in try await connection.query("""
                 SELECT name, state, epoch, extract(epoch FROM (now() - heartbeat_at))::float8, extract(epoch FROM (lease_until - now()))::float8,
                        workers, running, clock_offset_ms, started_at, version
                 FROM nodes ORDER BY name

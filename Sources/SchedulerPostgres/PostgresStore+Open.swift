@@ -55,9 +55,9 @@ extension PostgresStore {
         } catch let error as APIError where error.code == .databaseUnavailable {
             throw APIError(.databaseUnavailable, "cannot reach the PostgreSQL database \(url.description): \(error.message)")
         }
-        let clusterID = try await setup.call("cluster id") {
+        let clusterID = try await setup.call("cluster id") { connection in
             var id = ""
-            for try await value in try await client.query("SELECT value FROM meta WHERE key = 'cluster_id'").decode(String.self) { id = value }
+            for try await value in try await connection.query("SELECT value FROM meta WHERE key = 'cluster_id'").decode(String.self) { id = value }
             return id
         }
         let deadline = ContinuousClock.now + options.lease + .seconds(2)
@@ -114,10 +114,9 @@ extension PostgresStore {
 
     /// The schema version of the database.
     public func schemaVersion() async throws -> Int {
-        let client = self.client
-        return try await call("schema version") {
+        return try await call("schema version") { connection in
             var version = 0
-            for try await value in try await client.query("SELECT value FROM meta WHERE key = 'schema_version'").decode(String.self) {
+            for try await value in try await connection.query("SELECT value FROM meta WHERE key = 'schema_version'").decode(String.self) {
                 version = Int(value) ?? 0
             }
             return version
@@ -127,13 +126,12 @@ extension PostgresStore {
     /// Registers this node, or takes its name over from a registration whose lease has
     /// expired, with a new epoch; nil while a live registration holds the name.
     func register(workers: Int) async throws -> Int64? {
-        let client = self.client
         let node = self.node
         let lease = Double(lease.components.seconds) + Double(lease.components.attoseconds) / 1e18
         let pid = Int32(getpid())
-        return try await call("register") {
+        return try await call("register") { connection in
             var epoch: Int64?
-            for try await value in try await client.query("""
+            for try await value in try await connection.query("""
                 INSERT INTO nodes AS n (name, epoch, state, started_at, heartbeat_at, lease_until, workers, pid, version)
                 VALUES (\(node), 1, 'up', now(), now(), now() + make_interval(secs => \(lease)), \(Int32(workers)), \(pid), \(Version.current))
                 ON CONFLICT (name) DO UPDATE SET epoch = n.epoch + 1, state = 'up', started_at = now(), heartbeat_at = now(),

@@ -72,19 +72,32 @@ public final class PostgresStore: SchedulerStore {
 
     // MARK: - Calls with a deadline
 
-    /// Runs `body` with the store's deadline: past it the call fails (and is cancelled).
+    /// Runs `body` on a connection of its own with the store's deadline: past it the call
+    /// fails, and its connection is closed. postgres-nio does not stop a query under way when
+    /// its task is cancelled, and a connection whose server has gone silent (a node frozen and
+    /// woken, a network cut) never answers: closing it is what fails the query, so that the
+    /// call ends by its deadline whatever the connection does. The pool opens another.
     @discardableResult
-    func call<T: Sendable>(_ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    func call<T: Sendable>(_ what: String, _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         let timeout = callTimeout
+        let client = self.client
+        let leased = LeasedConnection()
         do {
             return try await withThrowingTaskGroup(of: T?.self) { group in
-                group.addTask { try await body() }
+                group.addTask {
+                    try await client.withConnection { connection in
+                        leased.hold(connection)
+                        defer { leased.release() }
+                        return try await body(connection)
+                    }
+                }
                 group.addTask {
                     try await Task.sleep(for: timeout)
                     return nil
                 }
                 defer { group.cancelAll() }
                 guard let first = try await group.next(), let value = first else {
+                    leased.close()
                     throw APIError(.databaseUnavailable, "the PostgreSQL database did not answer within \(timeout) (\(what))")
                 }
                 return value
@@ -108,12 +121,11 @@ public final class PostgresStore: SchedulerStore {
     @discardableResult
     func transaction<T: Sendable>(_ what: String, _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         let logger = self.logger
-        let client = self.client
-        return try await call(what) {
+        return try await call(what) { connection in
             var attempt = 1
             while true {
                 do {
-                    return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+                    return try await connection.withTransaction(logger: logger) { connection in try await body(connection) }
                 } catch let error as PostgresTransactionError where attempt < 3 && Self.isRetryable(error) {
                     attempt += 1
                 }
@@ -193,28 +205,25 @@ public final class PostgresStore: SchedulerStore {
     }
 
     package func jobs() async throws -> [JobInfo] {
-        let client = self.client
-        return try await call("jobs") {
-            try await Self.jobInfos(try await client.query("""
+        return try await call("jobs") { connection in
+            try await Self.jobInfos(try await connection.query("""
                 SELECT \(unescaped: Self.jobColumns) FROM jobs j LEFT JOIN job_state s ON s.job = j.name ORDER BY j.name
                 """))
         }
     }
 
     package func job(named name: String) async throws -> JobInfo? {
-        let client = self.client
-        return try await call("job") {
-            try await Self.jobInfos(try await client.query("""
+        return try await call("job") { connection in
+            try await Self.jobInfos(try await connection.query("""
                 SELECT \(unescaped: Self.jobColumns) FROM jobs j LEFT JOIN job_state s ON s.job = j.name WHERE j.name = \(name)
                 """)).first
         }
     }
 
     package func jobNames() async throws -> Set<String> {
-        let client = self.client
-        return try await call("job names") {
+        return try await call("job names") { connection in
             var names = Set<String>()
-            for try await name in try await client.query("SELECT name FROM jobs").decode(String.self) { names.insert(name) }
+            for try await name in try await connection.query("SELECT name FROM jobs").decode(String.self) { names.insert(name) }
             return names
         }
     }
@@ -248,17 +257,15 @@ public final class PostgresStore: SchedulerStore {
     }
 
     package func run(id: Int64) async throws -> RunRecord? {
-        let client = self.client
-        return try await call("run") {
-            try await Self.records(try await client.query("SELECT \(unescaped: Self.runColumns) FROM runs WHERE id = \(id)")).first
+        return try await call("run") { connection in
+            try await Self.records(try await connection.query("SELECT \(unescaped: Self.runColumns) FROM runs WHERE id = \(id)")).first
         }
     }
 
     package func runs(ids: [Int64]) async throws -> [Int64: RunRecord] {
         guard !ids.isEmpty else { return [:] }
-        let client = self.client
-        return try await call("runs") {
-            let found = try await Self.records(try await client.query("""
+        return try await call("runs") { connection in
+            let found = try await Self.records(try await connection.query("""
                 SELECT \(unescaped: Self.runColumnsWithoutOutput) FROM runs WHERE id = ANY(\(ids))
                 """))
             return Dictionary(found.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
@@ -266,15 +273,14 @@ public final class PostgresStore: SchedulerStore {
     }
 
     package func history(_ query: HistoryQuery, withOutput: Bool) async throws -> [RunRecord] {
-        let client = self.client
         let columns = withOutput ? Self.runColumns : Self.runColumnsWithoutOutput
         // NULL parameters switch a condition off; `OWNER/` up to `OWNER0` are the names of one
         // user's jobs, a range on the index by job.
         let ownerLow = query.owner.map { $0 + "/" }
         let ownerHigh = query.owner.map { $0 + "0" }
         let limit = max(0, query.limit)
-        return try await call("history") {
-            try await Self.records(try await client.query("""
+        return try await call("history") { connection in
+            try await Self.records(try await connection.query("""
                 SELECT \(unescaped: columns) FROM runs
                 WHERE (\(query.job)::text IS NULL OR job = \(query.job))
                   AND (\(ownerLow)::text IS NULL OR (job >= \(ownerLow) AND job < \(ownerHigh)))
@@ -345,10 +351,9 @@ public final class PostgresStore: SchedulerStore {
     }
 
     package func unchangedJobs(since source: Data) async throws -> [String]? {
-        let client = self.client
         let text = source.base64EncodedString()
-        return try await call("unchanged jobs") {
-            let rows = try await client.query("""
+        return try await call("unchanged jobs") { connection in
+            let rows = try await connection.query("""
                 SELECT (SELECT value FROM meta WHERE key = 'applied_source') = \(text)
                    AND (SELECT value FROM meta WHERE key = 'applied_generation') = (SELECT value FROM meta WHERE key = 'jobs_generation')
                 """)
@@ -356,16 +361,15 @@ public final class PostgresStore: SchedulerStore {
             for try await value in rows.decode(Bool?.self) { same = value ?? false }
             guard same else { return nil }
             var names: [String] = []
-            for try await name in try await client.query("SELECT name FROM jobs ORDER BY name").decode(String.self) { names.append(name) }
+            for try await name in try await connection.query("SELECT name FROM jobs ORDER BY name").decode(String.self) { names.append(name) }
             return names
         }
     }
 
     package func jobNames(keptByPruneOf origin: JobOrigin.Kind, protectedFile: String?) async throws -> Set<String> {
-        let client = self.client
-        return try await call("job owners") {
+        return try await call("job owners") { connection in
             var kept = Set<String>()
-            for try await (name, kind) in try await client.query("SELECT name, origin FROM jobs").decode((String, String).self) {
+            for try await (name, kind) in try await connection.query("SELECT name, origin FROM jobs").decode((String, String).self) {
                 if !JobChangePlan.prunes(JobOrigin.Kind(rawValue: kind) ?? .api, by: origin, protectedFile: protectedFile) { kept.insert(name) }
             }
             return kept
@@ -568,8 +572,7 @@ public final class PostgresStore: SchedulerStore {
 
     package func setPID(_ id: Int64, pid: Int32) async throws {
         defer { changes.bump() }
-        let client = self.client
-        try await call("pid") { try await client.query("UPDATE runs SET pid = \(pid) WHERE id = \(id)") }
+        try await call("pid") { connection in try await connection.query("UPDATE runs SET pid = \(pid) WHERE id = \(id)") }
     }
 
     package func finishRuns(_ ends: [(id: Int64, outcome: RunOutcome)]) async throws -> [RunRecord?] {
@@ -636,15 +639,14 @@ public final class PostgresStore: SchedulerStore {
 
     package func pruneHistory(keepPerJob: Int?, olderThan: Date?) async throws -> Int {
         defer { changes.bump() }
-        let client = self.client
         let batch = Self.pruneBatch
         var deleted = 0
         if let keep = keepPerJob {
             // Only the jobs over the limit; then, per job, everything finished below the oldest
             // run to keep.
-            let jobs: [String] = try await call("prune") {
+            let jobs: [String] = try await call("prune") { connection in
                 var jobs: [String] = []
-                for try await job in try await client.query("SELECT job FROM runs GROUP BY job HAVING count(*) > \(keep)").decode(String.self) {
+                for try await job in try await connection.query("SELECT job FROM runs GROUP BY job HAVING count(*) > \(keep)").decode(String.self) {
                     jobs.append(job)
                 }
                 return jobs
@@ -671,12 +673,11 @@ public final class PostgresStore: SchedulerStore {
     /// Runs a `DELETE … RETURNING 1` of at most `pruneBatch` rows until one deletes fewer;
     /// returns how many went.
     func deleteInBatches(_ statement: @escaping @Sendable () -> PostgresQuery) async throws -> Int {
-        let client = self.client
         var total = 0
         while true {
-            let count = try await call("prune") {
+            let count = try await call("prune") { connection in
                 var count = 0
-                for try await _ in try await client.query(statement()) { count += 1 }
+                for try await _ in try await connection.query(statement()) { count += 1 }
                 return count
             }
             total += count

@@ -104,6 +104,28 @@ public final class PostgresServer: Sendable {
         await Self.offPool { self.stop() }
     }
 
+    /// Sends `signal` to the server and every process of it (SIGSTOP freezes it whole: its
+    /// connections stay open and answer nothing, as a server cut off or frozen does).
+    public func signalAll(_ signal: Int32) async throws {
+        let directory = self.directory
+        try await Self.offPool {
+            let pidFile = try String(contentsOfFile: directory + "/data/postmaster.pid", encoding: .utf8)
+            guard let first = pidFile.split(separator: "\n").first, let postmaster = pid_t(first) else {
+                throw HarnessError("no postmaster pid in \(directory)/data/postmaster.pid")
+            }
+            var pids = [postmaster]
+            for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+                guard let pid = pid_t(entry),
+                      let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                      let close = stat.lastIndex(of: ")") else { continue }
+                // After "pid (comm) state ": the parent's pid.
+                let fields = stat[stat.index(after: close)...].split(separator: " ")
+                if fields.count > 1, pid_t(fields[1]) == postmaster { pids.append(pid) }
+            }
+            for pid in pids { kill(pid, signal) }
+        }
+    }
+
     /// A new, empty database's URL (each test its own).
     public func newDatabase() async throws -> String {
         let name = "t\(counter.next())_\(UInt32.random(in: 0...UInt32.max))"

@@ -199,6 +199,53 @@ struct PostgresStoreTests {
         }
     }
 
+    /// A server that goes silent (frozen, or cut off without a word) never answers a query
+    /// under way, and postgres-nio does not stop one when its task is cancelled: the call's
+    /// deadline closes the connection, so the call fails by its deadline, and the store works
+    /// again on new connections once the server is back. A server of its own, frozen whole.
+    @Test func aCallToASilentServerEndsByItsDeadlineAndTheStoreRecovers() async throws {
+        let server = try await PostgresServer.start()
+        do {
+            try await freezeAndResume(server)
+        } catch {
+            try? await server.signalAll(SIGCONT)
+            await server.stop()
+            throw error
+        }
+        await server.stop()
+    }
+
+    func freezeAndResume(_ server: PostgresServer) async throws {
+        var options = PostgresStore.Options()
+        options.callTimeout = .seconds(1)
+        let url = try PostgresURL(try await server.newDatabase())
+        try await PostgresStore.withStore(url: url, node: "n1", options: options, logger: Logger(label: "test")) { store in
+            _ = try await store.jobs()
+            try await server.signalAll(SIGSTOP)
+            let resumed = StopFlag()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                // The way out should the call never end: the server resumes after a minute.
+                group.addTask {
+                    try? await Task.sleep(for: .seconds(60))
+                    resumed.set()
+                    try await server.signalAll(SIGCONT)
+                }
+                do {
+                    _ = try await store.jobs()
+                    Issue.record("a frozen server answered")
+                } catch let error as APIError {
+                    #expect(error.code == .databaseUnavailable && error.message.contains("did not answer within"), "\(error)")
+                }
+                #expect(!resumed.isSet, "the call ended only once the server resumed")
+                group.cancelAll()
+            }
+            try await server.signalAll(SIGCONT)
+            // The pool replaces the closed connection.
+            #expect(try await store.jobs().isEmpty)
+            #expect(try await store.schemaVersion() == PostgresSchema.currentVersion)
+        }
+    }
+
     @Test func aDatabaseOfANewerSchemaIsRefusedAndLeftAlone() async throws {
         let server = try #require(PostgresServer.current)
         let url = try await server.newDatabase()
