@@ -175,7 +175,8 @@ public final class PostgresStore: SchedulerStore {
     // MARK: - Reads
 
     static let jobColumns = """
-        j.name, j.spec, j.created_at, j.updated_at, s.paused, s.pause_reason, s.consecutive_failures, s.last_run_id, s.next_run_at,
+        j.name, j.spec, j.created_at, j.updated_at, s.paused, s.pause_reason, s.consecutive_failures,
+        greatest(s.last_run_id, (SELECT max(r.id) FROM runs r WHERE r.job = j.name)), s.next_run_at,
         greatest(s.last_fire_at, (SELECT max(r.scheduled_at) FROM runs r WHERE r.job = j.name AND r.scheduled_at IS NOT NULL)),
         j.origin, j.origin_detail, j.created_by, j.changed_by
         """
@@ -448,14 +449,18 @@ public final class PostgresStore: SchedulerStore {
         let names = states.map(\.name)
         let nexts = states.map { $0.state.nextRunAt.map { $0.timeIntervalSince1970 } ?? -1 }
         let fires = states.map { $0.state.lastFireAt.map { $0.timeIntervalSince1970 } ?? -1 }
-        try await transaction("fire times") { connection in
-            try await Self.lockStates(names, connection)
+        // Every node fires the same slots and writes the same times: a row another node is
+        // writing right now is left to it (SKIP LOCKED) rather than waited for, and the rest
+        // are locked in name order (rows locked in the order an UPDATE happens to visit them
+        // deadlocked nodes with each other).
+        try await call("fire times") { connection in
             try await connection.query("""
                 UPDATE job_state s SET next_run_at = CASE WHEN v.next < 0 THEN NULL ELSE to_timestamp(v.next) END,
                     last_fire_at = greatest(s.last_fire_at, CASE WHEN v.fire < 0 THEN NULL ELSE to_timestamp(v.fire) END)
-                FROM unnest(\(names)::text[], \(nexts)::float8[], \(fires)::float8[]) AS v (job, next, fire)
-                WHERE s.job = v.job
-                """, logger: Logger(label: "schedd"))
+                FROM unnest(\(names)::text[], \(nexts)::float8[], \(fires)::float8[]) AS v (job, next, fire),
+                     (SELECT job FROM job_state WHERE job = ANY(\(names)) ORDER BY job FOR UPDATE SKIP LOCKED) AS l
+                WHERE s.job = v.job AND s.job = l.job
+                """)
         }
     }
 
@@ -487,11 +492,97 @@ public final class PostgresStore: SchedulerStore {
         }
         for start in starts { try await start.fire?.wait() }
         defer { changes.bump() }
-        var outcomes: [RunStart.Outcome] = []
-        for start in starts {
-            outcomes.append(try await claim(start, waitIfEarly: true))
+        var outcomes = [RunStart.Outcome?](repeating: nil, count: starts.count)
+        // A service takes its holder first, one at a time (they are few); every other start of
+        // the turn is claimed in one statement.
+        for (index, start) in starts.enumerated() where start.exclusive {
+            outcomes[index] = try await claim(start, waitIfEarly: true)
         }
-        return outcomes
+        var batch = starts.indices.filter { !starts[$0].exclusive }
+        var waitIfEarly = true
+        while !batch.isEmpty {
+            let claimed = try await claimAll(batch.map { starts[$0] })
+            var early: [Int] = []
+            var wait = 0.0
+            for (index, outcome) in zip(batch, claimed) {
+                if case .early(let seconds) = outcome, waitIfEarly && seconds <= Self.seconds(Self.earlySlotWait) {
+                    early.append(index)
+                    wait = max(wait, seconds)
+                } else {
+                    outcomes[index] = outcome.outcome(start: starts[index], node: node, logger: logger)
+                }
+            }
+            guard !early.isEmpty else { break }
+            // This node's clock runs a little ahead of the database's: wait for the slots, then
+            // claim them once more.
+            try await Task.sleep(for: .milliseconds(Int64(max(0, wait) * 1000) + 1))
+            batch = early
+            waitIfEarly = false
+        }
+        return outcomes.map { $0 ?? .refused("not claimed") }
+    }
+
+    /// Inserts the start rows of `starts` in one statement, each unless its slot is taken or
+    /// still ahead of the database's clock, and says for each what happened.
+    func claimAll(_ starts: [RunStart]) async throws -> [ClaimOutcome] {
+        let node = self.node
+        let epoch = self.epoch
+        let jobs = starts.map(\.job)
+        let triggers = starts.map(\.trigger.rawValue)
+        let attempts = starts.map { Int32($0.attempt) }
+        let hasSlot = starts.map { $0.scheduledAt != nil }
+        // A start without a slot carries a stand-in time that `has_slot` switches off.
+        let slots = starts.map { $0.scheduledAt ?? $0.startedAt }
+        let started = starts.map(\.startedAt)
+        let triggeredBy = starts.map { $0.triggeredBy ?? "" }
+        return try await call("start") { connection in
+            var inserted = try await Self.records(try await connection.query("""
+                INSERT INTO runs (job, trigger, attempt, status, scheduled_at, started_at, triggered_by, node, epoch)
+                SELECT v.job, v.trigger, v.attempt, 'running', CASE WHEN v.has_slot THEN v.slot END, v.started, nullif(v.by, ''),
+                       \(node), \(epoch)
+                FROM unnest(\(jobs)::text[], \(triggers)::text[], \(attempts)::int4[], \(hasSlot)::bool[], \(slots)::timestamptz[],
+                            \(started)::timestamptz[], \(triggeredBy)::text[]) WITH ORDINALITY AS v (job, trigger, attempt, has_slot, slot, started, by, ord)
+                WHERE NOT v.has_slot OR v.slot <= now()
+                ORDER BY v.ord
+                ON CONFLICT DO NOTHING
+                RETURNING \(unescaped: Self.runColumns)
+                """))
+            var outcomes = [ClaimOutcome?](repeating: nil, count: starts.count)
+            for (index, start) in starts.enumerated() {
+                // Each start's row, by what identifies it; starts alike in everything (two
+                // manual runs of a job in one turn) take the rows in any order.
+                if let found = inserted.firstIndex(where: { row in
+                    row.job == start.job && row.attempt == start.attempt && row.trigger == start.trigger
+                        && row.scheduledAt.map(Self.ms) == start.scheduledAt.map(Self.ms) && (row.triggeredBy ?? "") == (start.triggeredBy ?? "")
+                }) {
+                    outcomes[index] = .started(inserted.remove(at: found))
+                }
+            }
+            // Why not, for the rest: taken by a run already, or early.
+            let rest = starts.indices.filter { outcomes[$0] == nil && starts[$0].scheduledAt != nil }
+            if !rest.isEmpty {
+                let order = rest.map { Int32($0) }
+                for try await (ord, id, holder, ahead) in try await connection.query("""
+                    SELECT v.ord, r.id, r.node, extract(epoch FROM (v.slot - now()))::float8
+                    FROM unnest(\(order)::int4[], \(rest.map { jobs[$0] })::text[], \(rest.map { attempts[$0] })::int4[],
+                                \(rest.map { slots[$0] })::timestamptz[]) AS v (ord, job, attempt, slot)
+                    LEFT JOIN runs r ON r.job = v.job AND r.scheduled_at = v.slot AND r.attempt = v.attempt AND r.status <> 'skipped'
+                    """).decode((Int32, Int64?, String?, Double).self) {
+                    let index = Int(ord)
+                    if let id, let holder {
+                        outcomes[index] = .taken(id: id, node: holder)
+                    } else if outcomes[index] == nil {
+                        outcomes[index] = .early(seconds: ahead)
+                    }
+                }
+            }
+            // A start without a slot is never refused by the database: not inserted, it is a
+            // row the statement lost, which is a fault to report, not a refusal.
+            return try outcomes.map { outcome in
+                guard let outcome else { throw APIError(.internal, "a run's start row was not written") }
+                return outcome
+            }
+        }
     }
 
     /// Inserts a run's start row, unless its slot is already taken or still ahead of the
@@ -527,10 +618,7 @@ public final class PostgresStore: SchedulerStore {
                 RETURNING \(unescaped: Self.runColumns)
                 """, logger: log)
             inserted = try await Self.records(rows).first
-            if let inserted {
-                try await connection.query("UPDATE job_state SET last_run_id = \(inserted.id) WHERE job = \(start.job)", logger: log)
-                return .started(inserted)
-            }
+            if let inserted { return .started(inserted) }
             // Why not: taken by a run already, or early.
             for try await (id, holder) in try await connection.query("""
                 SELECT id, node FROM runs WHERE job = \(start.job) AND scheduled_at = \(start.scheduledAt) AND attempt = \(Int32(start.attempt))
@@ -543,24 +631,12 @@ public final class PostgresStore: SchedulerStore {
                 .decode(Double?.self) { ahead = seconds ?? 0 }
             return .early(seconds: ahead)
         }
-        switch outcome {
-        case .started(let record):
-            return .started(record)
-        case .held(let holder):
-            return .refused("node \(holder) runs this service")
-        case .taken(let id, let holder):
-            return .refused(holder == node ? "this slot was already run (run \(id))" : "node \(holder) runs this slot (run \(id))")
-        case .early(let seconds):
-            if waitIfEarly && seconds <= Double(Self.earlySlotWait.components.seconds) {
-                // This node's clock runs a little ahead of the database's: wait for the slot.
-                try await Task.sleep(for: .milliseconds(Int64(max(0, seconds) * 1000) + 1))
-                return try await claim(start, waitIfEarly: false)
-            }
-            logger.warning("a slot is not due by the database's clock", metadata: [
-                "schedd.job": "\(start.job)", "schedd.ahead_ms": .stringConvertible(Int(seconds * 1000)),
-            ])
-            return .refused(String(format: "the slot is %.1fs ahead of the database's clock (this node's clock is ahead)", seconds))
+        if case .early(let seconds) = outcome, waitIfEarly && seconds <= Self.seconds(Self.earlySlotWait) {
+            // This node's clock runs a little ahead of the database's: wait for the slot.
+            try await Task.sleep(for: .milliseconds(Int64(max(0, seconds) * 1000) + 1))
+            return try await claim(start, waitIfEarly: false)
         }
+        return outcome.outcome(start: start, node: node, logger: logger)
     }
 
     enum ClaimOutcome: Sendable {
@@ -568,6 +644,23 @@ public final class PostgresStore: SchedulerStore {
         case taken(id: Int64, node: String)
         case held(node: String)
         case early(seconds: Double)
+
+        /// What the engine is told.
+        func outcome(start: RunStart, node: String, logger: Logger) -> RunStart.Outcome {
+            switch self {
+            case .started(let record):
+                return .started(record)
+            case .held(let holder):
+                return .refused("node \(holder) runs this service")
+            case .taken(let id, let holder):
+                return .refused(holder == node ? "this slot was already run (run \(id))" : "node \(holder) runs this slot (run \(id))")
+            case .early(let seconds):
+                logger.warning("a slot is not due by the database's clock", metadata: [
+                    "schedd.job": "\(start.job)", "schedd.ahead_ms": .stringConvertible(Int(seconds * 1000)),
+                ])
+                return .refused(String(format: "the slot is %.1fs ahead of the database's clock (this node's clock is ahead)", seconds))
+            }
+        }
     }
 
     package func setPID(_ id: Int64, pid: Int32) async throws {
@@ -624,10 +717,7 @@ public final class PostgresStore: SchedulerStore {
                         SELECT 1 FROM runs WHERE job = \(skip.job) AND scheduled_at = \(skip.scheduledAt) AND status <> 'skipped')
                     RETURNING \(unescaped: Self.runColumns)
                     """, logger: log)
-                if let record = try await Self.records(rows).first {
-                    try await connection.query("UPDATE job_state SET last_run_id = \(record.id) WHERE job = \(skip.job)", logger: log)
-                    records.append(record)
-                }
+                if let record = try await Self.records(rows).first { records.append(record) }
             }
             return records
         } }

@@ -132,6 +132,46 @@ struct PostgresStoreTests {
         }
     }
 
+    /// A turn's starts are claimed together, and each is told what happened to it: started,
+    /// taken by another node, waited for (a little early), or refused (far ahead).
+    @Test func aTurnsStartsAreClaimedTogetherEachWithItsOutcome() async throws {
+        try await withNodes(["n1", "n2"]) { nodes in
+            let base = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 - 60).rounded())
+            guard case .started(let taken) = try await nodes[1].startRun(RunStart(job: "tick", trigger: .schedule, scheduledAt: base, startedAt: Date())) else {
+                Issue.record("n2 could not start its slot")
+                return
+            }
+            let soon = Date().addingTimeInterval(0.3)
+            let starts = [
+                RunStart(job: "tick", trigger: .schedule, scheduledAt: base, startedAt: Date()),
+                RunStart(job: "tick", trigger: .schedule, scheduledAt: base.addingTimeInterval(1), startedAt: Date()),
+                RunStart(job: "other", trigger: .manual, scheduledAt: nil, startedAt: Date(), triggeredBy: "alice"),
+                RunStart(job: "other", trigger: .manual, scheduledAt: nil, startedAt: Date(), triggeredBy: "bob"),
+                RunStart(job: "tick", trigger: .schedule, scheduledAt: soon, startedAt: Date()),
+                RunStart(job: "tick", trigger: .schedule, scheduledAt: Date().addingTimeInterval(60), startedAt: Date()),
+                RunStart(job: "tick", trigger: .retry, attempt: 2, scheduledAt: base, startedAt: Date()),
+            ]
+            let outcomes = try await nodes[0].startRuns(starts)
+            try #require(outcomes.count == starts.count)
+            func started(_ index: Int) -> RunRecord? { if case .started(let record) = outcomes[index] { record } else { nil } }
+            func refusal(_ index: Int) -> String { if case .refused(let reason) = outcomes[index] { reason } else { "" } }
+            #expect(refusal(0) == "node n2 runs this slot (run \(taken.id))")
+            #expect(started(1)?.scheduledAt == base.addingTimeInterval(1) && started(1)?.job == "tick")
+            #expect(started(2)?.triggeredBy == "alice" && started(3)?.triggeredBy == "bob" && started(2)?.job == "other")
+            #expect(started(4)?.scheduledAt == PostgresStore.ms(soon) && Date() >= soon.addingTimeInterval(-0.05))
+            #expect(refusal(5).contains("ahead of the database's clock"), "\(outcomes[5])")
+            #expect(started(6)?.attempt == 2 && started(6)?.trigger == .retry)
+            // Exactly the started ones are on record, each once, all by n1.
+            let rows = try await nodes[0].history(HistoryQuery(limit: 100), withOutput: false)
+            #expect(rows.count == 6 && rows.filter { $0.id != taken.id }.count == 5)
+            let ids = Set([1, 2, 3, 4, 6].compactMap { started($0)?.id })
+            #expect(ids.count == 5 && ids.isSubset(of: Set(rows.map(\.id))))
+            // `list` shows each job's newest run, read from the runs.
+            let jobs = try await nodes[1].jobs()
+            #expect(jobs.first { $0.spec.name == "other" }?.state.lastRunID == started(3)?.id)
+        }
+    }
+
     @Test func aNodeWhoseLeaseExpiresIsDeadItsRunsLostAndItsLateWritesRefused() async throws {
         var options = PostgresStore.Options()
         options.lease = .seconds(2)
