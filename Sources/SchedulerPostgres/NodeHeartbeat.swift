@@ -113,7 +113,8 @@ public struct NodeHeartbeat: Service {
         }
     }
 
-    /// Declares dead the nodes whose lease expired, and retries what they lost.
+    /// Declares dead the nodes whose lease expired, retries what they lost, and tells the
+    /// engine which nodes are up (the slots of a job pinned to a node that is not are missed).
     func sweep() async {
         do {
             let lost = try await store.declareExpiredNodesDead()
@@ -123,6 +124,8 @@ public struct NodeHeartbeat: Service {
                 ])
             }
             if !lost.isEmpty { await engine.retryLost(lost) }
+            let up = try await store.nodes().filter { $0.state == "up" && $0.leaseRemainingMs > 0 }.map(\.name)
+            await engine.setNodesUp(Set(up))
         } catch {
             logger.warning("cannot look for nodes whose lease expired", metadata: ["schedd.error": "\(error)"])
         }

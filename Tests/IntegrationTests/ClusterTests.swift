@@ -200,10 +200,37 @@ struct ClusterTests {
             (try? cluster.sql("SELECT node FROM runs WHERE job = 'svc' AND status = 'running'")) == survivor
         }, "\((try? cluster.sql("SELECT id, node, status, trigger FROM runs WHERE job = 'svc'")) ?? "")")
         #expect(try cluster.sql("SELECT count(*) FROM runs WHERE job = 'svc' AND status = 'running'") == "1")
-        let pinnedNodes = try cluster.sql("SELECT coalesce(string_agg(DISTINCT node, ','), '') FROM runs WHERE job = 'only-b'")
+        // Run only on b; while b is down, its slots are missed (recorded by a), not moved.
+        let pinnedNodes = try cluster.sql("SELECT coalesce(string_agg(DISTINCT node, ','), '') FROM runs WHERE job = 'only-b' AND status <> 'skipped'")
         #expect(pinnedNodes == "b", "only-b ran on: \(pinnedNodes)")
+        #expect(try cluster.sql("SELECT count(*) FROM runs WHERE job = 'only-b' AND status = 'skipped' AND error NOT LIKE 'missed: node b%'") == "0")
         let nodes = ((try? String(contentsOfFile: truth, encoding: .utf8)) ?? "").split(separator: "\n")
         #expect(nodes.allSatisfy { $0 == "b" }, "\(nodes)")
+    }
+
+    /// A job pinned to a node that is down is not moved: its slots are recorded as missed,
+    /// once each, by one of the nodes that are up.
+    @Test func aPinnedJobsSlotsAreMissedWhileItsNodeIsDown() throws {
+        let cluster = try Cluster()
+        let config = try cluster.scratch.write("jobs.json", #"""
+            {"jobs": [{"name": "only-b", "shell": "true", "schedule": "* * * * * *", "node": "b"}]}
+            """#)
+        let a = try cluster.start("a", config: config)
+        let b = try cluster.start("b", config: config)
+        let c = try cluster.start("c", config: config)
+        #expect(a.waitUntilStarted() && b.waitUntilStarted() && c.waitUntilStarted())
+        #expect(eventually { ((try? cluster.sql("SELECT count(*) FROM runs WHERE job = 'only-b' AND node = 'b'")).flatMap { Int($0) } ?? 0) > 0 })
+        #expect(b.terminate() == 0)
+        #expect(eventually(timeout: 30) {
+            ((try? cluster.sql("SELECT count(*) FROM runs WHERE job = 'only-b' AND status = 'skipped' AND error LIKE 'missed: node b%'"))
+                .flatMap { Int($0) } ?? 0) >= 3
+        }, "\((try? cluster.sql("SELECT id, node, status, error FROM runs WHERE job = 'only-b' ORDER BY id DESC LIMIT 5")) ?? "")")
+        // Never run elsewhere, each slot once, and recorded by node a (the first of a and c).
+        #expect(try cluster.sql("SELECT count(*) FROM runs WHERE job = 'only-b' AND node <> 'b' AND status <> 'skipped'") == "0")
+        #expect(try cluster.sql("SELECT count(*) FROM runs WHERE job = 'only-b' AND status = 'skipped' AND node <> 'a'") == "0")
+        #expect(try cluster.sql("""
+            SELECT count(*) FROM (SELECT scheduled_at FROM runs WHERE job = 'only-b' GROUP BY scheduled_at HAVING count(*) > 1) d
+            """) == "0")
     }
 
     @Test func nodesIsAClusterVerb() throws {

@@ -57,6 +57,11 @@ extension JobScheduler {
         wakeup.signal()
     }
 
+    /// Cluster mode: the nodes that are up now (read by the node's heartbeat).
+    package func setNodesUp(_ names: Set<String>) {
+        nodesUp = names
+    }
+
     /// Cluster mode: stops every active run at once, because this node can no longer vouch for
     /// them (its lease lapsed: the cluster may be giving them to another node). Returns how
     /// many were asked to stop.

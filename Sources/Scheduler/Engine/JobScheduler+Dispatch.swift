@@ -101,8 +101,17 @@ extension JobScheduler {
                 extraEnvironment: [String: String] = [:], startSignal: RunStartSignal? = nil, fire: StoreWrite? = nil,
                 triggeredBy: String? = nil) -> Decision {
         guard let entry = jobs[job], !stopping else { return .refused }
-        // Pinned to another node: that node fires and runs it.
-        if let node = entry.spec.node, node != configuration.node { return .refused }
+        // Pinned to another node: that node fires and runs it. While it is down, its slots
+        // are missed, never moved; one node records them (the first of the nodes up by name,
+        // so that each is recorded once).
+        if let node = entry.spec.node, node != configuration.node {
+            if let scheduledAt, let up = nodesUp, !up.contains(node), up.min() == configuration.node {
+                metrics.firesMissed(job, 1)
+                return .skip(RunSkip(job: job, trigger: trigger, scheduledAt: scheduledAt, at: clock.now(),
+                                     reason: "missed: node \(node), the only node this job runs on, is not up"))
+            }
+            return .refused
+        }
         if !force && (pool.queued(job: job) > 0 || active.values.contains { $0.record.job == job }
                       || held.contains { $0.request.spec.name == job }) {
             switch entry.spec.effectiveConcurrency {

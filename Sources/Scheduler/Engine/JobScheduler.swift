@@ -135,6 +135,9 @@ public actor JobScheduler: Service {
     let wakeup = Wakeup()
     let stopRequested = StopFlag()
     let hurryRequested = StopFlag()
+    /// Cluster mode: the nodes that are up, as this node last read them (nil: not known, or
+    /// not a cluster). A slot of a job pinned to a node that is not up is recorded as missed.
+    var nodesUp: Set<String>?
     /// Runs waiting for what they are ordered after or require.
     var held: [HeldRun] = []
     /// Services to stop once what depends on them has stopped, with the reason each gets.
