@@ -139,7 +139,7 @@ class Node:
     def start(self):
         args = [SCHEDD, "--postgres", f"postgresql://postgres@/schedd?host={self.proxy.dir}", "--node", self.name,
                 "--config", self.config, "--socket", self.sock, "--workers", str(self.workers), "--lease", f"{int(LEASE)}s",
-                "--log-level", "notice", "--shutdown-grace", "2s"]
+                "--log-level", os.environ.get("CLUSTER_LOG_LEVEL", "notice"), "--shutdown-grace", "2s"]
         env = dict(os.environ)
         if self.faketime:
             env["FAKETIME_DONT_FAKE_MONOTONIC"] = "1"
@@ -172,7 +172,23 @@ class Node:
     def stop(self):
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(60)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                # Still draining after 20 s (grace 2 s): what it is waiting for, while its socket
+                # still answers, then the rest of the 60 s.
+                self.note_stuck()
+                self.proc.wait(40)
+
+    def note_stuck(self):
+        os.makedirs(LOGS, exist_ok=True)
+        with open(os.path.join(LOGS, f"stuck-{self.name}"), "w") as f:
+            for args in (("status",), ("--json", "status"), ("--json", "list")):
+                out = ctl(self, *args)
+                f.write(f"$ schedctl {' '.join(args)}\n{out.stdout}{out.stderr}\n")
+            children = subprocess.run(["ps", "-o", "pid,ppid,pgid,stat,etime,args", "--ppid", str(self.proc.pid)],
+                                      capture_output=True, text=True)
+            f.write(f"$ ps --ppid {self.proc.pid}\n{children.stdout}\n")
 
 
 def ctl(node, *args):

@@ -135,6 +135,14 @@ enum PostgresSchema {
             )
             """,
         ],
+        // 2: a slot's rows of any status by index: a skip is recorded only if no node has a
+        // row for its slot yet, and the unique key leaves skipped rows out (without this, each
+        // skip read every run of its job).
+        [
+            """
+            CREATE INDEX runs_by_slot ON runs (job, scheduled_at) WHERE scheduled_at IS NOT NULL
+            """,
+        ],
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -701,25 +701,30 @@ public final class PostgresStore: SchedulerStore {
         defer { changes.bump() }
         let node = self.node
         let epoch = self.epoch
-        return try await uncancelled { try await self.transaction("skips") { connection in
-            let log = Logger(label: "schedd")
-            var records: [RunRecord] = []
-            for skip in skips {
-                // A slot another node has run is not also recorded as skipped here. A skip takes
-                // no slot: a node that could not run it (its previous run still going or
-                // waiting for a worker) must not keep another node from running it.
-                let rows = try await connection.query("""
-                    INSERT INTO runs (job, trigger, attempt, status, scheduled_at, started_at, finished_at, duration_ms, error, triggered_by,
-                                      node, epoch)
-                    SELECT \(skip.job), \(skip.trigger.rawValue), 1, 'skipped', \(skip.scheduledAt), \(skip.at), \(skip.at), 0, \(skip.reason),
-                           \(skip.triggeredBy), \(node), \(epoch)
-                    WHERE \(skip.scheduledAt)::timestamptz IS NULL OR NOT EXISTS (
-                        SELECT 1 FROM runs WHERE job = \(skip.job) AND scheduled_at = \(skip.scheduledAt) AND status <> 'skipped')
-                    RETURNING \(unescaped: Self.runColumns)
-                    """, logger: log)
-                if let record = try await Self.records(rows).first { records.append(record) }
-            }
-            return records
+        let jobs = skips.map(\.job)
+        let triggers = skips.map(\.trigger.rawValue)
+        let hasSlot = skips.map { $0.scheduledAt != nil }
+        let slots = skips.map { $0.scheduledAt ?? $0.at }
+        let times = skips.map(\.at)
+        let reasons = skips.map(\.reason)
+        let triggeredBy = skips.map { $0.triggeredBy ?? "" }
+        // One statement for the turn's skips. A slot another node has run, or recorded as
+        // skipped, is not recorded again here: every node fires every slot, and a busy node's
+        // skip is no news once any node has a row for it. A skip takes no slot: a node that
+        // could not run it (its previous run still going or waiting for a worker) must not
+        // keep another node from running it.
+        return try await uncancelled { try await self.call("skips") { connection in
+            try await Self.records(try await connection.query("""
+                INSERT INTO runs (job, trigger, attempt, status, scheduled_at, started_at, finished_at, duration_ms, error, triggered_by,
+                                  node, epoch)
+                SELECT v.job, v.trigger, 1, 'skipped', CASE WHEN v.has_slot THEN v.slot END, v.at, v.at, 0, v.reason, nullif(v.by, ''),
+                       \(node), \(epoch)
+                FROM unnest(\(jobs)::text[], \(triggers)::text[], \(hasSlot)::bool[], \(slots)::timestamptz[], \(times)::timestamptz[],
+                            \(reasons)::text[], \(triggeredBy)::text[]) WITH ORDINALITY AS v (job, trigger, has_slot, slot, at, reason, by, ord)
+                WHERE NOT v.has_slot OR NOT EXISTS (SELECT 1 FROM runs r WHERE r.job = v.job AND r.scheduled_at = v.slot)
+                ORDER BY v.ord
+                RETURNING \(unescaped: Self.runColumns)
+                """))
         } }
     }
 

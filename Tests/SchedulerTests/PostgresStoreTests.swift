@@ -73,8 +73,8 @@ struct PostgresStoreTests {
         }
     }
 
-    /// A node that cannot run a slot records a skip, unless another node has run it, and the
-    /// skip never keeps another node from running it.
+    /// A node that cannot run a slot records a skip, unless another node has run it or
+    /// recorded it as skipped, and the skip never keeps another node from running it.
     @Test func aSkipNeverTakesASlotFromAnotherNode() async throws {
         try await withNodes(["n1", "n2"]) { nodes in
             let slot = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 - 60).rounded())
@@ -84,10 +84,15 @@ struct PostgresStoreTests {
                 Issue.record("a skip kept another node from running the slot")
                 return
             }
-            // Once it has run, a later skip of it is not recorded.
+            // Once it has run, a later skip of it is not recorded; nor is a second node's skip of
+            // a slot already recorded as skipped (every node fires every slot).
             #expect(try await nodes[0].recordSkipped([skip]).isEmpty)
+            var next = skip
+            next.scheduledAt = slot.addingTimeInterval(1)
+            #expect(try await nodes[0].recordSkipped([next]).count == 1)
+            #expect(try await nodes[1].recordSkipped([next]).isEmpty)
             let history = try await nodes[0].history(HistoryQuery(job: "tick"), withOutput: false).map(\.status)
-            #expect(history == [.running, .skipped])
+            #expect(history == [.skipped, .running, .skipped])
         }
     }
 
@@ -301,6 +306,29 @@ struct PostgresStoreTests {
         } throws: { error in
             (error as? APIError)?.code == .databaseUnusable && (error as? APIError)?.message.contains("schema version 99") == true
         }
+    }
+
+    /// A database made by an older schedd is brought up to date when a node opens it, its
+    /// rows kept.
+    @Test func aDatabaseOfAnOlderSchemaIsMigrated() async throws {
+        let server = try #require(PostgresServer.current)
+        let url = try await server.newDatabase()
+        try await PostgresStore.withStore(url: try PostgresURL(url), node: "n1", logger: Logger(label: "test")) { store in
+            _ = try await store.startRun(RunStart(job: "tick", trigger: .manual, scheduledAt: nil, startedAt: Date()))
+        }
+        let database = try PostgresURL(url).database
+        let server2 = server
+        // Version 1, as schedd made it before version 2's index.
+        try await PostgresServer.offPool {
+            _ = try server2.psql(database, "DROP INDEX runs_by_slot; UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+        }
+        let version = try await PostgresStore.withStore(url: try PostgresURL(url), node: "n1", logger: Logger(label: "test")) { store in
+            #expect(try await store.history(HistoryQuery(), withOutput: false).count == 1)
+            return try await store.schemaVersion()
+        }
+        #expect(version == 2 && PostgresSchema.currentVersion == 2)
+        let index = try await PostgresServer.offPool { try server2.psql(database, "SELECT to_regclass('runs_by_slot') IS NOT NULL") }
+        #expect(index == "t")
     }
 
     @Test func nodesShowsEachNodeByTheDatabasesClock() async throws {
