@@ -137,10 +137,14 @@ enum PostgresSchema {
         ],
         // 2: a slot's rows of any status by index: a skip is recorded only if no node has a
         // row for its slot yet, and the unique key leaves skipped rows out (without this, each
-        // skip read every run of its job).
+        // skip read every run of its job); and one skip per slot, since every node fires every
+        // slot at the same moment and their skips raced past that check.
         [
             """
             CREATE INDEX runs_by_slot ON runs (job, scheduled_at) WHERE scheduled_at IS NOT NULL
+            """,
+            """
+            CREATE UNIQUE INDEX runs_one_skip_per_slot ON runs (job, scheduled_at, attempt) WHERE scheduled_at IS NOT NULL AND status = 'skipped'
             """,
         ],
     ]

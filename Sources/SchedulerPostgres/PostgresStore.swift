@@ -723,6 +723,7 @@ public final class PostgresStore: SchedulerStore {
                             \(reasons)::text[], \(triggeredBy)::text[]) WITH ORDINALITY AS v (job, trigger, has_slot, slot, at, reason, by, ord)
                 WHERE NOT v.has_slot OR NOT EXISTS (SELECT 1 FROM runs r WHERE r.job = v.job AND r.scheduled_at = v.slot)
                 ORDER BY v.ord
+                ON CONFLICT DO NOTHING
                 RETURNING \(unescaped: Self.runColumns)
                 """))
         } }

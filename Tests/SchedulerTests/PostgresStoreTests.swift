@@ -91,8 +91,17 @@ struct PostgresStoreTests {
             next.scheduledAt = slot.addingTimeInterval(1)
             #expect(try await nodes[0].recordSkipped([next]).count == 1)
             #expect(try await nodes[1].recordSkipped([next]).isEmpty)
+            // Nodes skipping one slot at the same moment: one row.
+            let third = RunSkip(job: "tick", trigger: .schedule, scheduledAt: slot.addingTimeInterval(2), at: Date(), reason: skip.reason)
+            let recorded = try await withThrowingTaskGroup(of: Int.self) { group in
+                for node in nodes + nodes {
+                    group.addTask { try await node.recordSkipped([third]).count }
+                }
+                return try await group.reduce(0, +)
+            }
+            #expect(recorded == 1)
             let history = try await nodes[0].history(HistoryQuery(job: "tick"), withOutput: false).map(\.status)
-            #expect(history == [.skipped, .running, .skipped])
+            #expect(history == [.skipped, .skipped, .running, .skipped])
         }
     }
 
@@ -320,15 +329,19 @@ struct PostgresStoreTests {
         let server2 = server
         // Version 1, as schedd made it before version 2's index.
         try await PostgresServer.offPool {
-            _ = try server2.psql(database, "DROP INDEX runs_by_slot; UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+            _ = try server2.psql(database, """
+                DROP INDEX runs_by_slot; DROP INDEX runs_one_skip_per_slot; UPDATE meta SET value = '1' WHERE key = 'schema_version'
+                """)
         }
         let version = try await PostgresStore.withStore(url: try PostgresURL(url), node: "n1", logger: Logger(label: "test")) { store in
             #expect(try await store.history(HistoryQuery(), withOutput: false).count == 1)
             return try await store.schemaVersion()
         }
         #expect(version == 2 && PostgresSchema.currentVersion == 2)
-        let index = try await PostgresServer.offPool { try server2.psql(database, "SELECT to_regclass('runs_by_slot') IS NOT NULL") }
-        #expect(index == "t")
+        let indexes = try await PostgresServer.offPool {
+            try server2.psql(database, "SELECT to_regclass('runs_by_slot') IS NOT NULL AND to_regclass('runs_one_skip_per_slot') IS NOT NULL")
+        }
+        #expect(indexes == "t")
     }
 
     @Test func nodesShowsEachNodeByTheDatabasesClock() async throws {
