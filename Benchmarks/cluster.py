@@ -6,6 +6,7 @@ release binaries:
     Benchmarks/cluster.py                        # every scenario
     Benchmarks/cluster.py steady --duration 60   # one, shorter
     Benchmarks/cluster.py bench                  # 3 nodes, 1,000 jobs every second
+    Benchmarks/cluster.py ratio                  # one node on PostgreSQL against one on SQLite
 
 Three schedd nodes on one throwaway PostgreSQL on this machine, each reaching it through its
 own socat proxy (so that a partition is a SIGSTOP of that proxy). The jobs append
@@ -551,13 +552,51 @@ def bench(args):
             f"{late['p50'] * 1000:.0f} ms, p99 {late['p99'] * 1000:.0f} ms; {rate:.0f} runs recorded/s")
 
 
+def ratio(args):
+    """One node on PostgreSQL against one node on SQLite: 1,000 jobs `true` every second,
+    8 workers each, runs recorded per second over a 20 s window after 8 s of warm-up."""
+    jobs = {"jobs": [{"name": f"b{i:04d}", "shell": "true", "schedule": "@every 1s"} for i in range(1000)]}
+    rates = {}
+    for kind in ("postgresql", "sqlite"):
+        work = tempfile.mkdtemp(prefix="cluster.", dir="/tmp")
+        CLEANUP.append(lambda work=work: shutil.rmtree(work, ignore_errors=True))
+        os.chmod(work, 0o755)
+        config = os.path.join(work, "jobs.json")
+        with open(config, "w") as f:
+            json.dump(jobs, f)
+        if kind == "postgresql":
+            postgres = Postgres()
+            store = ["--postgres", f"postgresql://postgres@/schedd?host={postgres.sock}", "--node", "a", "--lease", f"{int(LEASE)}s"]
+            count = lambda: int(postgres.sql("SELECT count(*) FROM runs WHERE status <> 'skipped'")[0][0])  # noqa: E731
+        else:
+            database = os.path.join(work, "schedd.db")
+            store = ["--db", database]
+            count = lambda: int(subprocess.run(["python3", "-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1], timeout=10); "  # noqa: E731
+                                                "print(c.execute(\"SELECT count(*) FROM runs WHERE status <> 'skipped'\").fetchone()[0])",
+                                                database], capture_output=True, text=True, check=True).stdout)
+        proc = subprocess.Popen([SCHEDD, *store, "--config", config, "--socket", os.path.join(work, "s.sock"), "--workers", "8",
+                                 "--log-level", "notice"], stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "log"), "wb"),
+                                start_new_session=True)
+        CLEANUP.append(lambda proc=proc: (proc.poll() is None and os.killpg(proc.pid, signal.SIGKILL), proc.wait()))
+        time.sleep(8)
+        before, start = count(), time.time()
+        time.sleep(20)
+        after, end = count(), time.time()
+        rates[kind] = (after - before) / (end - start)
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(60)
+    verdict("one node, PostgreSQL against SQLite", rates["sqlite"] > 0,
+            f"1,000 jobs every second, 8 workers: PostgreSQL {rates['postgresql']:.0f} runs/s, SQLite {rates['sqlite']:.0f} runs/s, "
+            f"ratio {rates['postgresql'] / max(rates['sqlite'], 1):.2f}x")
+
+
 SCENARIOS = {"steady": steady, "kill9": kill9, "freeze": freeze, "partition": partition, "skew": skew, "pgrestart": pgrestart,
-             "bench": bench}
+             "bench": bench, "ratio": ratio}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("scenarios", nargs="*", choices=[*SCENARIOS, []], help="default: all but bench")
+    parser.add_argument("scenarios", nargs="*", choices=[*SCENARIOS, []], help="default: all but bench and ratio")
     parser.add_argument("--duration", type=int, default=300, help="seconds of steady state (default 300; bench: 60)")
     parser.add_argument("--bench-duration", type=int, default=60, help="seconds of the 1,000-job benchmark")
     args = parser.parse_args()
@@ -568,7 +607,7 @@ def main():
             sys.exit(f"{tool} is missing: apt-get install {tool}")
     if not os.path.exists(SCHEDD):
         sys.exit("build first: swift build -c release --static-swift-stdlib")
-    chosen = args.scenarios or [s for s in SCENARIOS if s != "bench"]
+    chosen = args.scenarios or [s for s in SCENARIOS if s not in ("bench", "ratio")]
     if chosen == ["bench"] and args.duration == 300:
         args.duration = 60
     bench_duration = args.bench_duration
