@@ -47,7 +47,9 @@ public struct NodeHeartbeat: Service {
                 group.cancelAll()
             }
         }
-        await store.leave()
+        // Also when the shutdown's backstop has cancelled this task: the node's name is then
+        // free at once instead of after its lease (the call keeps its own deadline).
+        try? await store.uncancelled { await store.leave() }
     }
 
     /// Stops every run of this node as soon as its lease can no longer be trusted (by the
