@@ -493,15 +493,10 @@ public final class PostgresStore: SchedulerStore {
         for start in starts { try await start.fire?.wait() }
         defer { changes.bump() }
         var outcomes = [RunStart.Outcome?](repeating: nil, count: starts.count)
-        // A service takes its holder first, one at a time (they are few); every other start of
-        // the turn is claimed in one statement.
-        for (index, start) in starts.enumerated() where start.exclusive {
-            outcomes[index] = try await claim(start, waitIfEarly: true)
-        }
-        var batch = starts.indices.filter { !starts[$0].exclusive }
+        var batch = Array(starts.indices)
         var waitIfEarly = true
         while !batch.isEmpty {
-            let claimed = try await claimAll(batch.map { starts[$0] })
+            let claimed = try await claimTurn(batch.map { starts[$0] })
             var early: [Int] = []
             var wait = 0.0
             for (index, outcome) in zip(batch, claimed) {
@@ -522,11 +517,50 @@ public final class PostgresStore: SchedulerStore {
         return outcomes.map { $0 ?? .refused("not claimed") }
     }
 
-    /// Inserts the start rows of `starts` in one statement, each unless its slot is taken or
-    /// still ahead of the database's clock, and says for each what happened.
-    func claimAll(_ starts: [RunStart]) async throws -> [ClaimOutcome] {
+    /// Claims a turn's starts: a service takes its holder first, one at a time (they are
+    /// few), and every other start is claimed in one statement.
+    func claimTurn(_ starts: [RunStart]) async throws -> [ClaimOutcome] {
         let node = self.node
         let epoch = self.epoch
+        var outcomes = [ClaimOutcome?](repeating: nil, count: starts.count)
+        for (index, start) in starts.enumerated() where start.exclusive {
+            outcomes[index] = try await transaction("start") { connection in
+                if let holder = try await Self.holdService(start.job, node: node, epoch: epoch, connection) { return .held(node: holder) }
+                return try await Self.insertStarts([start], node: node, epoch: epoch, connection)[0]
+            }
+        }
+        let others = starts.indices.filter { !starts[$0].exclusive }
+        if !others.isEmpty {
+            let claimed = try await call("start") { connection in
+                try await Self.insertStarts(others.map { starts[$0] }, node: node, epoch: epoch, connection)
+            }
+            for (index, outcome) in zip(others, claimed) { outcomes[index] = outcome }
+        }
+        return outcomes.map { $0! }
+    }
+
+    /// One node at a time runs a service: this node, or any node once the holder is no longer
+    /// up under the registration it held it with. Nil when this node holds it now; else the
+    /// holder.
+    static func holdService(_ job: String, node: String, epoch: Int64, _ connection: PostgresConnection) async throws -> String? {
+        var holder: String?
+        for try await name in try await connection.query("""
+            INSERT INTO service_holders AS h (job, node, epoch) VALUES (\(job), \(node), \(epoch))
+            ON CONFLICT (job) DO UPDATE SET node = excluded.node, epoch = excluded.epoch
+            WHERE h.node = excluded.node
+               OR NOT EXISTS (SELECT 1 FROM nodes n WHERE n.name = h.node AND n.epoch = h.epoch AND n.state = 'up')
+            RETURNING node
+            """).decode(String.self) { holder = name }
+        if holder != nil { return nil }
+        for try await name in try await connection.query("SELECT node FROM service_holders WHERE job = \(job)").decode(String.self) {
+            return name
+        }
+        return nil
+    }
+
+    /// Inserts the start rows of `starts` in one statement, each unless its slot is taken or
+    /// still ahead of the database's clock, and says for each what happened.
+    static func insertStarts(_ starts: [RunStart], node: String, epoch: Int64, _ connection: PostgresConnection) async throws -> [ClaimOutcome] {
         let jobs = starts.map(\.job)
         let triggers = starts.map(\.trigger.rawValue)
         let attempts = starts.map { Int32($0.attempt) }
@@ -535,108 +569,52 @@ public final class PostgresStore: SchedulerStore {
         let slots = starts.map { $0.scheduledAt ?? $0.startedAt }
         let started = starts.map(\.startedAt)
         let triggeredBy = starts.map { $0.triggeredBy ?? "" }
-        return try await call("start") { connection in
-            var inserted = try await Self.records(try await connection.query("""
-                INSERT INTO runs (job, trigger, attempt, status, scheduled_at, started_at, triggered_by, node, epoch)
-                SELECT v.job, v.trigger, v.attempt, 'running', CASE WHEN v.has_slot THEN v.slot END, v.started, nullif(v.by, ''),
-                       \(node), \(epoch)
-                FROM unnest(\(jobs)::text[], \(triggers)::text[], \(attempts)::int4[], \(hasSlot)::bool[], \(slots)::timestamptz[],
-                            \(started)::timestamptz[], \(triggeredBy)::text[]) WITH ORDINALITY AS v (job, trigger, attempt, has_slot, slot, started, by, ord)
-                WHERE NOT v.has_slot OR v.slot <= now()
-                ORDER BY v.ord
-                ON CONFLICT DO NOTHING
-                RETURNING \(unescaped: Self.runColumns)
-                """))
-            var outcomes = [ClaimOutcome?](repeating: nil, count: starts.count)
-            for (index, start) in starts.enumerated() {
-                // Each start's row, by what identifies it; starts alike in everything (two
-                // manual runs of a job in one turn) take the rows in any order.
-                if let found = inserted.firstIndex(where: { row in
-                    row.job == start.job && row.attempt == start.attempt && row.trigger == start.trigger
-                        && row.scheduledAt.map(Self.ms) == start.scheduledAt.map(Self.ms) && (row.triggeredBy ?? "") == (start.triggeredBy ?? "")
-                }) {
-                    outcomes[index] = .started(inserted.remove(at: found))
-                }
-            }
-            // Why not, for the rest: taken by a run already, or early.
-            let rest = starts.indices.filter { outcomes[$0] == nil && starts[$0].scheduledAt != nil }
-            if !rest.isEmpty {
-                let order = rest.map { Int32($0) }
-                for try await (ord, id, holder, ahead) in try await connection.query("""
-                    SELECT v.ord, r.id, r.node, extract(epoch FROM (v.slot - now()))::float8
-                    FROM unnest(\(order)::int4[], \(rest.map { jobs[$0] })::text[], \(rest.map { attempts[$0] })::int4[],
-                                \(rest.map { slots[$0] })::timestamptz[]) AS v (ord, job, attempt, slot)
-                    LEFT JOIN runs r ON r.job = v.job AND r.scheduled_at = v.slot AND r.attempt = v.attempt AND r.status <> 'skipped'
-                    """).decode((Int32, Int64?, String?, Double).self) {
-                    let index = Int(ord)
-                    if let id, let holder {
-                        outcomes[index] = .taken(id: id, node: holder)
-                    } else if outcomes[index] == nil {
-                        outcomes[index] = .early(seconds: ahead)
-                    }
-                }
-            }
-            // A start without a slot is never refused by the database: not inserted, it is a
-            // row the statement lost, which is a fault to report, not a refusal.
-            return try outcomes.map { outcome in
-                guard let outcome else { throw APIError(.internal, "a run's start row was not written") }
-                return outcome
+        var inserted = try await Self.records(try await connection.query("""
+            INSERT INTO runs (job, trigger, attempt, status, scheduled_at, started_at, triggered_by, node, epoch)
+            SELECT v.job, v.trigger, v.attempt, 'running', CASE WHEN v.has_slot THEN v.slot END, v.started, nullif(v.by, ''),
+                   \(node), \(epoch)
+            FROM unnest(\(jobs)::text[], \(triggers)::text[], \(attempts)::int4[], \(hasSlot)::bool[], \(slots)::timestamptz[],
+                        \(started)::timestamptz[], \(triggeredBy)::text[]) WITH ORDINALITY AS v (job, trigger, attempt, has_slot, slot, started, by, ord)
+            WHERE NOT v.has_slot OR v.slot <= now()
+            ORDER BY v.ord
+            ON CONFLICT DO NOTHING
+            RETURNING \(unescaped: Self.runColumns)
+            """))
+        var outcomes = [ClaimOutcome?](repeating: nil, count: starts.count)
+        for (index, start) in starts.enumerated() {
+            // Each start's row, by what identifies it; starts alike in everything (two
+            // manual runs of a job in one turn) take the rows in any order.
+            if let found = inserted.firstIndex(where: { row in
+                row.job == start.job && row.attempt == start.attempt && row.trigger == start.trigger
+                    && row.scheduledAt.map(Self.ms) == start.scheduledAt.map(Self.ms) && (row.triggeredBy ?? "") == (start.triggeredBy ?? "")
+            }) {
+                outcomes[index] = .started(inserted.remove(at: found))
             }
         }
-    }
-
-    /// Inserts a run's start row, unless its slot is already taken or still ahead of the
-    /// database's clock.
-    func claim(_ start: RunStart, waitIfEarly: Bool) async throws -> RunStart.Outcome {
-        let node = self.node
-        let epoch = self.epoch
-        let outcome: ClaimOutcome = try await transaction("start") { connection in
-            let log = Logger(label: "schedd")
-            if start.exclusive {
-                // One node at a time runs a service: this node, or any node once the holder is
-                // no longer up under the registration it held it with.
-                var holder: String?
-                for try await name in try await connection.query("""
-                    INSERT INTO service_holders AS h (job, node, epoch) VALUES (\(start.job), \(node), \(epoch))
-                    ON CONFLICT (job) DO UPDATE SET node = excluded.node, epoch = excluded.epoch
-                    WHERE h.node = excluded.node
-                       OR NOT EXISTS (SELECT 1 FROM nodes n WHERE n.name = h.node AND n.epoch = h.epoch AND n.state = 'up')
-                    RETURNING node
-                    """, logger: log).decode(String.self) { holder = name }
-                if holder == nil {
-                    for try await name in try await connection.query("SELECT node FROM service_holders WHERE job = \(start.job)", logger: log)
-                        .decode(String.self) { return .held(node: name) }
+        // Why not, for the rest: taken by a run already, or early.
+        let rest = starts.indices.filter { outcomes[$0] == nil && starts[$0].scheduledAt != nil }
+        if !rest.isEmpty {
+            let order = rest.map { Int32($0) }
+            for try await (ord, id, holder, ahead) in try await connection.query("""
+                SELECT v.ord, r.id, r.node, extract(epoch FROM (v.slot - now()))::float8
+                FROM unnest(\(order)::int4[], \(rest.map { jobs[$0] })::text[], \(rest.map { attempts[$0] })::int4[],
+                            \(rest.map { slots[$0] })::timestamptz[]) AS v (ord, job, attempt, slot)
+                LEFT JOIN runs r ON r.job = v.job AND r.scheduled_at = v.slot AND r.attempt = v.attempt AND r.status <> 'skipped'
+                """).decode((Int32, Int64?, String?, Double).self) {
+                let index = Int(ord)
+                if let id, let holder {
+                    outcomes[index] = .taken(id: id, node: holder)
+                } else if outcomes[index] == nil {
+                    outcomes[index] = .early(seconds: ahead)
                 }
             }
-            var inserted: RunRecord?
-            let rows = try await connection.query("""
-                INSERT INTO runs (job, trigger, attempt, status, scheduled_at, started_at, triggered_by, node, epoch)
-                SELECT \(start.job), \(start.trigger.rawValue), \(Int32(start.attempt)), 'running', \(start.scheduledAt), \(start.startedAt),
-                       \(start.triggeredBy), \(node), \(epoch)
-                WHERE \(start.scheduledAt)::timestamptz IS NULL OR \(start.scheduledAt) <= now()
-                ON CONFLICT DO NOTHING
-                RETURNING \(unescaped: Self.runColumns)
-                """, logger: log)
-            inserted = try await Self.records(rows).first
-            if let inserted { return .started(inserted) }
-            // Why not: taken by a run already, or early.
-            for try await (id, holder) in try await connection.query("""
-                SELECT id, node FROM runs WHERE job = \(start.job) AND scheduled_at = \(start.scheduledAt) AND attempt = \(Int32(start.attempt))
-                  AND status <> 'skipped'
-                """, logger: log).decode((Int64, String).self) {
-                return .taken(id: id, node: holder)
-            }
-            var ahead = 0.0
-            for try await seconds in try await connection.query("SELECT extract(epoch FROM (\(start.scheduledAt) - now()))::float8", logger: log)
-                .decode(Double?.self) { ahead = seconds ?? 0 }
-            return .early(seconds: ahead)
         }
-        if case .early(let seconds) = outcome, waitIfEarly && seconds <= Self.seconds(Self.earlySlotWait) {
-            // This node's clock runs a little ahead of the database's: wait for the slot.
-            try await Task.sleep(for: .milliseconds(Int64(max(0, seconds) * 1000) + 1))
-            return try await claim(start, waitIfEarly: false)
+        // A start without a slot is never refused by the database: not inserted, it is a
+        // row the statement lost, which is a fault to report, not a refusal.
+        return try outcomes.map { outcome in
+            guard let outcome else { throw APIError(.internal, "a run's start row was not written") }
+            return outcome
         }
-        return outcome.outcome(start: start, node: node, logger: logger)
     }
 
     enum ClaimOutcome: Sendable {
