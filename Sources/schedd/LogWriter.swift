@@ -83,21 +83,26 @@ final class LogWriter: Sendable {
         }
     }
 
+    /// How many flushes are waiting for the writer (for tests).
+    var flushesWaiting: Int { state.withLock { $0.flushWaiters.count } }
+
     private func loop() {
         while true {
             pending.wait()
-            let (lines, dropped, waiters) = state.withLock { state in
+            // The waiters stay registered while their lines are written: a flush that gives up
+            // takes its own back and resumes it, even while this thread is blocked in write(2).
+            let (lines, dropped, waiterIDs) = state.withLock { state in
                 defer {
                     state.lines = []
                     state.bytes = 0
                     state.dropped = 0
-                    state.flushWaiters = [:]
                 }
-                return (state.lines, state.dropped, Array(state.flushWaiters.values))
+                return (state.lines, state.dropped, Array(state.flushWaiters.keys))
             }
             // The lines were queued before the buffer filled, and the drops came after them.
             if !lines.isEmpty { writeAll(lines.joined()) }
             if dropped > 0 { writeAll(droppedLine(dropped)) }
+            let waiters = state.withLock { state in waiterIDs.compactMap { state.flushWaiters.removeValue(forKey: $0) } }
             waiters.forEach { $0.resume() }
         }
     }
