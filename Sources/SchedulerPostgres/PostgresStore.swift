@@ -646,7 +646,7 @@ public final class PostgresStore: SchedulerStore {
         try await call("pid") { connection in try await connection.query("UPDATE runs SET pid = \(pid) WHERE id = \(id)") }
     }
 
-    package func finishRuns(_ ends: [(id: Int64, outcome: RunOutcome)]) async throws -> [RunRecord?] {
+    package func finishRuns(_ ends: [(run: RunRecord, outcome: RunOutcome)]) async throws -> [RunRecord?] {
         precondition(ends.allSatisfy { $0.outcome.status.isFinal }, "finish needs a final status")
         guard !ends.isEmpty else { return [] }
         defer { changes.bump() }
@@ -655,7 +655,8 @@ public final class PostgresStore: SchedulerStore {
         return try await uncancelled { try await self.transaction("finish") { connection in
             let log = Logger(label: "schedd")
             var finished: [RunRecord?] = []
-            for (id, outcome) in ends {
+            for (run, outcome) in ends {
+                let id = run.id
                 // Only a running row of this node's current registration: a node declared dead
                 // (its runs `lost`) that comes back cannot change what the others decided.
                 let rows = try await connection.query("""

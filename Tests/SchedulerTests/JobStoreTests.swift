@@ -35,7 +35,7 @@ import SchedulerAPI
         let db = temp.database
         _ = try await db.jobs.apply(try jobFile(Self.base))
         let run = try await db.runs.start(job: "ping", trigger: .schedule, scheduledAt: t0, startedAt: t0)
-        try await db.runs.finish(run.id, RunOutcome(status: .succeeded, finishedAt: t0, exitCode: 0))
+        try await db.runs.finish(run, RunOutcome(status: .succeeded, finishedAt: t0, exitCode: 0))
         let result = try await db.jobs.apply(try jobFile(#"{"jobs": [{"name": "backup", "shell": "backup.sh", "schedule": "0 3 * * *"}, {"name": "notify", "shell": "notify.sh"}]}"#), prune: true)
         #expect(result.removed == ["ping"])
         #expect(result.updated == ["backup"])

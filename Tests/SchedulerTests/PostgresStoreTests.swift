@@ -210,7 +210,7 @@ struct PostgresStoreTests {
             #expect(!n1.leaseIsTrusted)
             let late = try await n1.startRun(RunStart(job: "other", trigger: .manual, scheduledAt: nil, startedAt: Date()))
             if case .started = late { Issue.record("a node past its lease started a run") }
-            #expect(try await n1.finishRun(run.id, RunOutcome(status: .succeeded, finishedAt: Date())) == nil)
+            #expect(try await n1.finishRun(run, RunOutcome(status: .succeeded, finishedAt: Date())) == nil)
             #expect(try await n1.run(id: run.id)?.status == .lost)
             #expect(try await n1.renewLease(running: 0) == .fenced)
             let states = try await n2.nodes().map { "\($0.name) \($0.state)" }

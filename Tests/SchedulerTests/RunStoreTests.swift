@@ -14,13 +14,15 @@ import SchedulerAPI
         try await runs.setPID(started.id, pid: 4242)
         let outcome = RunOutcome(status: .failed, finishedAt: t0.addingTimeInterval(1.5), exitCode: 3,
                                  output: "boom\n", outputTruncated: true, error: "exit status 3")
-        let finished = try await runs.finish(started.id, outcome)
+        let finished = try await runs.finish(started, outcome)
         #expect(finished?.status == .failed)
         #expect(finished?.durationMs == 1498)
-        #expect(finished?.exitCode == 3 && finished?.pid == 4242)
+        #expect(finished?.exitCode == 3)
+        // A pid set while it ran stays, also when the end does not carry it.
+        #expect(try await runs.run(id: started.id)?.pid == 4242)
         #expect(finished?.output == "boom\n" && finished?.outputTruncated == true)
         // A second finish changes nothing.
-        #expect(try await runs.finish(started.id, RunOutcome(status: .succeeded, finishedAt: t0)) == nil)
+        #expect(try await runs.finish(started, RunOutcome(status: .succeeded, finishedAt: t0)) == nil)
         #expect(try await runs.run(id: started.id)?.status == .failed)
         #expect(try await temp.database.jobs.job(named: "a")?.state.lastRunID == started.id)
     }
@@ -30,7 +32,7 @@ import SchedulerAPI
         let runs = temp.database.runs
         let a = try await runs.start(job: "a", trigger: .schedule, scheduledAt: t0, startedAt: t0, pid: 99)
         let b = try await runs.start(job: "b", trigger: .manual, scheduledAt: nil, startedAt: t0)
-        try await runs.finish(b.id, RunOutcome(status: .succeeded, finishedAt: t0, exitCode: 0))
+        try await runs.finish(b, RunOutcome(status: .succeeded, finishedAt: t0, exitCode: 0))
         let leftovers = try await runs.interruptLeftovers(at: t0.addingTimeInterval(10))
         #expect(leftovers.map(\.id) == [a.id])
         #expect(leftovers.first?.pid == 99)

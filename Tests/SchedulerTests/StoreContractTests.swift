@@ -72,13 +72,17 @@ import SchedulerAPI
             #expect(run.status == .running && run.id > 0)
             #expect(try await store.job(named: "ping")?.state.lastRunID == run.id)
             try await store.setPID(run.id, pid: 4242)
-            let finished = try await store.finishRun(run.id, RunOutcome(status: .failed, finishedAt: t0.addingTimeInterval(1.5), exitCode: 3,
+            var known = run
+            known.pid = 4242
+            let finished = try await store.finishRun(known, RunOutcome(status: .failed, finishedAt: t0.addingTimeInterval(1.5), exitCode: 3,
                                                                         output: "boom\n", outputTruncated: true, error: "exit status 3", cpuMs: 7))
             #expect(finished?.status == .failed && finished?.durationMs == 1500 && finished?.exitCode == 3 && finished?.pid == 4242)
             #expect(finished?.cpuMs == 7)
+            // What the store returned is what it wrote.
+            #expect(try await store.run(id: run.id) == finished)
             #expect(finished?.output == "boom\n" && finished?.outputTruncated == true)
             // Never finished twice.
-            #expect(try await store.finishRun(run.id, RunOutcome(status: .succeeded, finishedAt: t0)) == nil)
+            #expect(try await store.finishRun(run, RunOutcome(status: .succeeded, finishedAt: t0)) == nil)
             #expect(try await store.run(id: run.id)?.status == .failed)
             // Listings go without the output.
             let byID = try await store.runs(ids: [run.id, 999])
@@ -95,7 +99,7 @@ import SchedulerAPI
             for (i, job) in ["ping", "backup", "ping", "ping"].enumerated() {
                 let run = try await subject.start(job, at: t0.addingTimeInterval(Double(i)))
                 ids.append(run.id)
-                if i < 3 { _ = try await store.finishRun(run.id, RunOutcome(status: .succeeded, finishedAt: t0.addingTimeInterval(Double(i)), output: "x")) }
+                if i < 3 { _ = try await store.finishRun(run, RunOutcome(status: .succeeded, finishedAt: t0.addingTimeInterval(Double(i)), output: "x")) }
             }
             #expect(try await store.history(HistoryQuery(), withOutput: true).map(\.id) == ids.reversed())
             #expect(try await store.history(HistoryQuery(job: "ping"), withOutput: true).map(\.id) == [ids[3], ids[2], ids[0]])
@@ -151,7 +155,7 @@ import SchedulerAPI
             let skip = RunSkip(job: "backup", trigger: .schedule, scheduledAt: t0, at: t0, reason: "skipped: busy")
             let writer = Task {
                 withUnsafeCurrentTask { $0?.cancel() }
-                let finished = try await store.finishRun(run.id, RunOutcome(status: .cancelled, finishedAt: t0.addingTimeInterval(1)))
+                let finished = try await store.finishRun(run, RunOutcome(status: .cancelled, finishedAt: t0.addingTimeInterval(1)))
                 return (finished, try await store.recordSkipped([skip]))
             }
             let (finished, skipped) = try await writer.value
@@ -227,7 +231,7 @@ import SchedulerAPI
             for i in 0..<6 {
                 let run = try await subject.start("ping", at: t0.addingTimeInterval(Double(i) * 60))
                 ids.append(run.id)
-                if i != 0 { _ = try await store.finishRun(run.id, RunOutcome(status: .succeeded, finishedAt: t0.addingTimeInterval(Double(i) * 60))) }
+                if i != 0 { _ = try await store.finishRun(run, RunOutcome(status: .succeeded, finishedAt: t0.addingTimeInterval(Double(i) * 60))) }
             }
             // The first run is still running: never pruned.
             #expect(try await store.pruneHistory(keepPerJob: 2, olderThan: nil) == 3)

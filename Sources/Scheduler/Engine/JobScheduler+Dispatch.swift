@@ -362,7 +362,7 @@ extension JobScheduler {
         var written: [RunRecord?]?
         let writeStart = ContinuousClock.now
         do {
-            written = try await store.finishRuns(batch.map { (id: $0.run.record.id, outcome: $0.outcome) })
+            written = try await store.finishRuns(batch.map { (run: active[$0.run.record.id]?.record ?? $0.run.record, outcome: $0.outcome) })
             metrics.storeWrite(ContinuousClock.now - writeStart)
         } catch {
             for end in batch { end.run.logger.critical("cannot record the end of a run", metadata: ["schedd.error": "\(error)"]) }

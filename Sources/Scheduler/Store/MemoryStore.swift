@@ -202,10 +202,11 @@ package final class MemoryStore: SchedulerStore {
         write { $0.runs[id]?.pid = pid }
     }
 
-    package func finishRuns(_ ends: [(id: Int64, outcome: RunOutcome)]) async throws -> [RunRecord?] {
+    package func finishRuns(_ ends: [(run: RunRecord, outcome: RunOutcome)]) async throws -> [RunRecord?] {
         precondition(ends.allSatisfy { $0.outcome.status.isFinal }, "finish needs a final status")
         return write { contents in
-            ends.map { id, outcome in
+            ends.map { started, outcome in
+                let id = started.id
                 guard let run = contents.runs[id], run.status == .running else { return nil }
                 let finished = outcome.applied(to: run)
                 contents.runs[id] = finished

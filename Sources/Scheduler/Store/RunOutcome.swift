@@ -53,8 +53,10 @@ public struct RunOutcome: Sendable, Equatable {
         return run
     }
 
-    /// Whole milliseconds from a run's start to its end, never negative.
+    /// Whole milliseconds from a run's start to its end, never negative: between the times as
+    /// stored (each rounded to the millisecond), so that it agrees with them.
     package static func durationMs(from start: Date, to end: Date) -> Int64 {
-        max(0, Int64((end.timeIntervalSince(start) * 1000).rounded()))
+        func ms(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+        return max(0, ms(end) - ms(start))
     }
 }

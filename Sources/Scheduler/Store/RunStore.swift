@@ -28,7 +28,7 @@ public struct RunStore: Sendable {
         guard !skips.isEmpty else { return [] }
         let records = skips.map { $0.record(id: 0) }
         do {
-            return try await committer.write { db in try records.map { try Self.insert($0, db) } }
+            return try await committer.write { db in try Self.insert(records, db) }
         } catch {
             throw storeError(error)
         }
@@ -37,24 +37,33 @@ public struct RunStore: Sendable {
     /// Inserts rows in one transaction.
     func insert(_ records: [RunRecord]) async throws -> [RunRecord] {
         do {
-            return try await committer.write { db in try records.map { try Self.insert($0, db) } }
+            return try await committer.write { db in try Self.insert(records, db) }
         } catch {
             throw storeError(error)
         }
     }
 
-    static func insert(_ record: RunRecord, _ db: Database) throws -> RunRecord {
+    /// Inserts rows, and sets each job's last run once (many runs of one job in a batch
+    /// write its `job_state` row once).
+    static func insert(_ records: [RunRecord], _ db: Database) throws -> [RunRecord] {
         // Cached statements: these run for every run, and preparing them is most of their cost.
-        try db.cachedStatement(sql: """
+        let statement = try db.cachedStatement(sql: """
             INSERT INTO runs (job, trigger, attempt, status, scheduled_at, started_at, finished_at, duration_ms, pid, error, triggered_by)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [record.job, record.trigger.rawValue, record.attempt, record.status.rawValue,
-                                     record.scheduledAt.map(Timestamp.format), Timestamp.format(record.startedAt),
-                                     record.finishedAt.map(Timestamp.format), record.durationMs, record.pid, record.error,
-                                     record.triggeredBy])
-        var stored = record
-        stored.id = db.lastInsertedRowID
-        try db.cachedStatement(sql: "UPDATE job_state SET last_run_id = ? WHERE job = ?").execute(arguments: [stored.id, record.job])
+            """)
+        var lastRun: [String: Int64] = [:]
+        let stored = try records.map { record in
+            try statement.execute(arguments: [record.job, record.trigger.rawValue, record.attempt, record.status.rawValue,
+                                              record.scheduledAt.map(Timestamp.format), Timestamp.format(record.startedAt),
+                                              record.finishedAt.map(Timestamp.format), record.durationMs, record.pid, record.error,
+                                              record.triggeredBy])
+            var stored = record
+            stored.id = db.lastInsertedRowID
+            lastRun[record.job] = stored.id
+            return stored
+        }
+        let setLast = try db.cachedStatement(sql: "UPDATE job_state SET last_run_id = ? WHERE job = ?")
+        for (job, id) in lastRun { try setLast.execute(arguments: [id, job]) }
         return stored
     }
 
@@ -72,36 +81,33 @@ public struct RunStore: Sendable {
     /// Writes a run's final status. Only a `running` row is changed, so a run can never be
     /// finished twice; returns the final record, or nil when the row was not running.
     @discardableResult
-    func finish(_ id: Int64, _ outcome: RunOutcome) async throws -> RunRecord? {
-        try await finish([(id: id, outcome: outcome)])[0]
+    func finish(_ run: RunRecord, _ outcome: RunOutcome) async throws -> RunRecord? {
+        try await finish([(run: run, outcome: outcome)])[0]
     }
 
     /// The same for many runs, in one transaction.
-    func finish(_ ends: [(id: Int64, outcome: RunOutcome)]) async throws -> [RunRecord?] {
+    func finish(_ ends: [(run: RunRecord, outcome: RunOutcome)]) async throws -> [RunRecord?] {
         precondition(ends.allSatisfy { $0.outcome.status.isFinal }, "finish needs a final status")
         do {
-            return try await committer.write { db in try ends.map { try Self.finish($0.id, $0.outcome, db) } }
+            return try await committer.write { db in try ends.map { try Self.finish($0.run, $0.outcome, db) } }
         } catch {
             throw storeError(error)
         }
     }
 
-    static func finish(_ id: Int64, _ outcome: RunOutcome, _ db: Database) throws -> RunRecord? {
-        let finished = Timestamp.format(outcome.finishedAt)
-        let sql = """
-            UPDATE runs SET status = ?, finished_at = ?,
-                duration_ms = max(0, CAST(round((julianday(?) - julianday(started_at)) * 86400000) AS INTEGER)),
-                exit_code = ?, signal = ?, output = ?, output_truncated = ?, output_streams = ?, error = ?, pid = coalesce(?, pid),
-                cpu_ms = ?, cancelled_by = ?
+    /// The final record is the started one with the outcome applied, as written: reading the
+    /// row back (`RETURNING` every column) was the larger part of a run's cost to the writer.
+    static func finish(_ run: RunRecord, _ outcome: RunOutcome, _ db: Database) throws -> RunRecord? {
+        let final = outcome.applied(to: run)
+        try db.cachedStatement(sql: """
+            UPDATE runs SET status = ?, finished_at = ?, duration_ms = ?, exit_code = ?, signal = ?, output = ?, output_truncated = ?,
+                output_streams = ?, error = ?, pid = coalesce(?, pid), cpu_ms = ?, cancelled_by = ?
             WHERE id = ? AND status = 'running'
-            RETURNING \(Self.columns)
-            """
-        // The row as written comes back from the update itself: no second statement.
-        let row = try Row.fetchOne(db.cachedStatement(sql: sql),
-                                   arguments: [outcome.status.rawValue, finished, finished, outcome.exitCode, outcome.signal,
-                                               outcome.output, outcome.outputTruncated, outcome.outputStreams.map(OutputSegment.encode),
-                                               outcome.error, outcome.pid, outcome.cpuMs, outcome.cancelledBy, id])
-        return row.map(Self.record)
+            """).execute(arguments: [final.status.rawValue, final.finishedAt.map(Timestamp.format), final.durationMs, final.exitCode,
+                                     final.signal, final.output, final.outputTruncated, final.outputStreams.map(OutputSegment.encode),
+                                     final.error, final.pid, final.cpuMs, final.cancelledBy, run.id])
+        guard db.changesCount > 0 else { return nil }
+        return final
     }
 
     /// Marks every row still `running` as `interrupted`: at start-up, such rows were left by a

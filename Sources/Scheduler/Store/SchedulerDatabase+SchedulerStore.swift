@@ -54,7 +54,7 @@ extension SchedulerDatabase: SchedulerStore {
                 // The runs do not start, and their rows say why rather than staying `running`.
                 // If even that fails, the next start marks the rows interrupted.
                 let outcome = RunOutcome(status: .failed, finishedAt: start.startedAt, error: "not started: its fire could not be recorded (\(error))")
-                _ = try? await runs.finish(records.map { (id: $0.id, outcome: outcome) })
+                _ = try? await runs.finish(records.map { (run: $0, outcome: outcome) })
                 throw error
             }
         }
@@ -63,7 +63,7 @@ extension SchedulerDatabase: SchedulerStore {
 
     package func setPID(_ id: Int64, pid: Int32) async throws { try await runs.setPID(id, pid: pid) }
 
-    package func finishRuns(_ ends: [(id: Int64, outcome: RunOutcome)]) async throws -> [RunRecord?] { try await runs.finish(ends) }
+    package func finishRuns(_ ends: [(run: RunRecord, outcome: RunOutcome)]) async throws -> [RunRecord?] { try await runs.finish(ends) }
 
     package func recordSkipped(_ skips: [RunSkip]) async throws -> [RunRecord] { try await runs.recordSkipped(skips) }
 

@@ -43,8 +43,9 @@ package protocol SchedulerStore: StoreReader {
     func startRuns(_ starts: [RunStart]) async throws -> [RunStart.Outcome]
     func setPID(_ id: Int64, pid: Int32) async throws
     /// Writes runs' final statuses in one write; for each, the final record, or nil when the
-    /// row was not running.
-    func finishRuns(_ ends: [(id: Int64, outcome: RunOutcome)]) async throws -> [RunRecord?]
+    /// row was not running. `run` is the run as the caller knows it: the record its start
+    /// returned, with the pid it set since.
+    func finishRuns(_ ends: [(run: RunRecord, outcome: RunOutcome)]) async throws -> [RunRecord?]
     /// Records triggers that started no run, in one transaction.
     func recordSkipped(_ skips: [RunSkip]) async throws -> [RunRecord]
     /// Deletes finished runs beyond the newest `keepPerJob` of each job and those started
@@ -59,7 +60,7 @@ extension SchedulerStore {
     }
 
     /// Writes one run's final status; nil when the row was not running.
-    package func finishRun(_ id: Int64, _ outcome: RunOutcome) async throws -> RunRecord? {
-        try await finishRuns([(id: id, outcome: outcome)])[0]
+    package func finishRun(_ run: RunRecord, _ outcome: RunOutcome) async throws -> RunRecord? {
+        try await finishRuns([(run: run, outcome: outcome)])[0]
     }
 }
