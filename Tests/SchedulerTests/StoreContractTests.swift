@@ -63,6 +63,10 @@ import SchedulerAPI
           {"name": "ping", "shell": "ping", "schedule": "@every 30s"}]}
         """#
 
+    /// Output with what a store's encoding must carry through: quotes, backslashes, control
+    /// characters, non-ASCII text.
+    static let output = "boom \"quoted\" \\ / \u{1B}[31m é ✓ 🙂\r\n\tend\n"
+
     @Test(arguments: Kind.testable)
     func aRunGoesFromRunningToItsFinalStatusOnce(_ kind: Kind) async throws {
         try await Subject.with(kind) { subject in
@@ -75,12 +79,12 @@ import SchedulerAPI
             var known = run
             known.pid = 4242
             let finished = try await store.finishRun(known, RunOutcome(status: .failed, finishedAt: t0.addingTimeInterval(1.5), exitCode: 3,
-                                                                        output: "boom\n", outputTruncated: true, error: "exit status 3", cpuMs: 7))
+                                                                        output: Self.output, outputTruncated: true, error: "exit status 3", cpuMs: 7))
             #expect(finished?.status == .failed && finished?.durationMs == 1500 && finished?.exitCode == 3 && finished?.pid == 4242)
             #expect(finished?.cpuMs == 7)
             // What the store returned is what it wrote.
             #expect(try await store.run(id: run.id) == finished)
-            #expect(finished?.output == "boom\n" && finished?.outputTruncated == true)
+            #expect(finished?.output == Self.output && finished?.outputTruncated == true)
             // Never finished twice.
             #expect(try await store.finishRun(run, RunOutcome(status: .succeeded, finishedAt: t0)) == nil)
             #expect(try await store.run(id: run.id)?.status == .failed)
