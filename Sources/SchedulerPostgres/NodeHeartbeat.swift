@@ -43,6 +43,7 @@ public struct NodeHeartbeat: Service {
                         try await Task.sleep(for: store.lease / 3)
                     }
                 }
+                group.addTask { try await listenForQueuedSlots() }
                 try await group.next()
                 group.cancelAll()
             }
@@ -73,6 +74,23 @@ public struct NodeHeartbeat: Service {
                 // Short steps: a frozen node that wakes notices the lapse at once.
                 try await Task.sleep(for: min(.milliseconds(250), until - ContinuousClock.now + .milliseconds(1)))
             }
+        }
+    }
+
+    /// Wakes the engine whenever a node queues slots (`LISTEN`), on a connection of its own;
+    /// a lost connection is opened again after a second. The engine's poll covers the gaps.
+    func listenForQueuedSlots() async throws {
+        while !Task.isCancelled {
+            do {
+                try await store.client.withConnection { connection in
+                    try await connection.listen(on: PostgresStore.queueChannel) { notifications in
+                        for try await _ in notifications { engine.nudgeQueue() }
+                    }
+                }
+            } catch where !Task.isCancelled {
+                logger.warning("cannot listen for queued slots; the engine polls meanwhile", metadata: ["schedd.error": "\(error)"])
+            }
+            try await Task.sleep(for: .seconds(1))
         }
     }
 

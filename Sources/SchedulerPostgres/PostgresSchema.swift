@@ -147,6 +147,24 @@ enum PostgresSchema {
             CREATE UNIQUE INDEX runs_one_skip_per_slot ON runs (job, scheduled_at, attempt) WHERE scheduled_at IS NOT NULL AND status = 'skipped'
             """,
         ],
+        // 3: the queue of slots: a slot is inserted once as a `queued` row, and a node with a
+        // free worker claims it (oldest due first, rows another node is claiming skipped); a
+        // job's runs queued or running anywhere by index, for `concurrency: forbid`.
+        [
+            """
+            ALTER TABLE runs DROP CONSTRAINT runs_status_check
+            """,
+            """
+            ALTER TABLE runs ADD CONSTRAINT runs_status_check
+                CHECK (status IN ('running', 'succeeded', 'failed', 'timed_out', 'cancelled', 'interrupted', 'skipped', 'lost', 'queued'))
+            """,
+            """
+            CREATE INDEX runs_queued ON runs (scheduled_at, id) WHERE status = 'queued'
+            """,
+            """
+            CREATE INDEX runs_active_by_job ON runs (job) WHERE status IN ('queued', 'running')
+            """,
+        ],
     ]
 
     static var currentVersion: Int { migrations.count }

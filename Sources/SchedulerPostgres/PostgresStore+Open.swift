@@ -82,9 +82,26 @@ extension PostgresStore {
     /// Brings the schema to the current version, under an advisory lock so that nodes
     /// starting together migrate once.
     func migrate() async throws {
+        // Nodes started together wait for the one that migrates: the lock is tried, not waited
+        // for in the transaction (a wait there ran into the session's lock timeout while
+        // another node's migration went on, and that node failed to start).
+        let deadline = ContinuousClock.now + .seconds(60)
+        while try await !migrateOnce() {
+            guard ContinuousClock.now < deadline else {
+                throw APIError(.databaseUnavailable, "another node has held the schema's migration lock for over a minute")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    /// Migrates under the advisory lock; false when another node holds it.
+    func migrateOnce() async throws -> Bool {
         try await transaction("migrate") { connection in
             let log = Logger(label: "schedd")
-            try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.migrationLock))", logger: log)
+            var locked = false
+            for try await got in try await connection.query("SELECT pg_try_advisory_xact_lock(\(PostgresSchema.migrationLock))", logger: log)
+                .decode(Bool.self) { locked = got }
+            guard locked else { return false }
             var version = 0
             var exists = false
             for try await found in try await connection.query("SELECT to_regclass('meta') IS NOT NULL", logger: log).decode(Bool.self) {
@@ -109,6 +126,7 @@ extension PostgresStore {
                     ON CONFLICT (key) DO UPDATE SET value = excluded.value
                     """, logger: log)
             }
+            return true
         }
     }
 

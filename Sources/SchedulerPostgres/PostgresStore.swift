@@ -237,6 +237,9 @@ public final class PostgresStore: SchedulerStore {
         id, job, trigger, attempt, status, scheduled_at, started_at, finished_at, duration_ms, exit_code, signal, pid, output, \
         output_truncated, error, output_streams, cpu_ms, triggered_by, cancelled_by
         """
+    /// `runColumns` of the table named `r`.
+    static let runColumnsOfR = runColumns.split(separator: ",").map { "r." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        .joined(separator: ", ")
     static let runColumnsWithoutOutput = runColumns.replacingOccurrences(of: "pid, output,", with: "pid, NULL::text,")
         .replacingOccurrences(of: "error, output_streams,", with: "error, NULL::text,")
 
@@ -713,6 +716,66 @@ public final class PostgresStore: SchedulerStore {
             cpu_ms = outcome.cpuMs
             cancelled_by = outcome.cancelledBy
         }
+    }
+
+    // MARK: - The queue of slots
+
+    package var queuesSlots: Bool { true }
+
+    /// The notification channel a node that queues slots wakes the others on.
+    static let queueChannel = "schedd_queue"
+
+    package func queueSlots(_ slots: [QueuedSlot]) async throws -> [RunRecord] {
+        guard !slots.isEmpty else { return [] }
+        defer { changes.bump() }
+        let node = self.node
+        let epoch = self.epoch
+        // Every node fires every slot: the first insert of a slot wins, and the others find a
+        // row for it (any status) and insert nothing. In job order, so that nodes inserting
+        // the same slots at once take the unique key's locks in the same order.
+        let inserted = try await call("queue") { connection in
+            var skipped: [Int64] = []
+            var queued = 0
+            for try await (status, id) in try await connection.query("""
+                INSERT INTO runs (job, trigger, attempt, status, scheduled_at, started_at, finished_at, duration_ms, error, node, epoch)
+                SELECT v.job, v.trigger, 1, s.status, v.slot, now(), CASE WHEN s.status = 'skipped' THEN now() END,
+                       CASE WHEN s.status = 'skipped' THEN 0 END,
+                       CASE WHEN s.status = 'skipped' THEN 'skipped: a run of this job is still queued or running (concurrency: forbid)' END,
+                       \(node), \(epoch)
+                FROM unnest(\(slots.map(\.job))::text[], \(slots.map(\.trigger.rawValue))::text[], \(slots.map(\.scheduledAt))::timestamptz[],
+                            \(slots.map(\.forbid))::bool[]) AS v (job, trigger, slot, forbid)
+                CROSS JOIN LATERAL (SELECT CASE WHEN v.forbid AND EXISTS (
+                    SELECT 1 FROM runs a WHERE a.job = v.job AND a.status IN ('queued', 'running')) THEN 'skipped' ELSE 'queued' END AS status) s
+                WHERE NOT EXISTS (SELECT 1 FROM runs b WHERE b.job = v.job AND b.scheduled_at = v.slot)
+                ORDER BY v.job, v.slot
+                ON CONFLICT DO NOTHING
+                RETURNING status, id
+                """).decode((String, Int64).self) {
+                if status == "queued" { queued += 1 } else { skipped.append(id) }
+            }
+            if queued > 0 { _ = try await connection.query("SELECT pg_notify(\(Self.queueChannel), '')") }
+            return skipped
+        }
+        guard !inserted.isEmpty else { return [] }
+        return try await runs(ids: inserted).values.sorted { $0.id < $1.id }
+    }
+
+    package func claimQueued(limit: Int) async throws -> [RunRecord] {
+        guard limit > 0, leaseIsTrusted else { return [] }
+        defer { changes.bump() }
+        let node = self.node
+        let epoch = self.epoch
+        // Rows another node is claiming right now are passed over, not waited for; a slot still
+        // ahead by the database's clock (a node whose clock runs ahead queued it) waits.
+        return try await call("claim") { connection in
+            try await Self.records(try await connection.query("""
+                UPDATE runs r SET status = 'running', node = \(node), epoch = \(epoch), started_at = now()
+                FROM (SELECT id FROM runs WHERE status = 'queued' AND scheduled_at <= now()
+                      ORDER BY scheduled_at, id LIMIT \(Int64(limit)) FOR UPDATE SKIP LOCKED) q
+                WHERE r.id = q.id
+                RETURNING \(unescaped: Self.runColumnsOfR)
+                """))
+        }.sorted { ($0.scheduledAt ?? $0.startedAt, $0.id) < ($1.scheduledAt ?? $1.startedAt, $1.id) }
     }
 
     package func recordSkipped(_ skips: [RunSkip]) async throws -> [RunRecord] {

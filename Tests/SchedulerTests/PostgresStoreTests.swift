@@ -73,6 +73,59 @@ struct PostgresStoreTests {
         }
     }
 
+    /// The queue: every node queues every slot, each slot is one row, nodes claim due slots
+    /// without waiting for each other, a slot ahead of the database's clock waits, and only
+    /// the claimant may finish its run.
+    @Test func aQueuedSlotIsClaimedOnceByOneNode() async throws {
+        try await withNodes(["n1", "n2", "n3"]) { nodes in
+            let base = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 - 600).rounded())
+            let due = (0..<60).map { QueuedSlot(job: "other", trigger: .schedule, scheduledAt: base.addingTimeInterval(Double($0)), forbid: false) }
+            let ahead = QueuedSlot(job: "other", trigger: .schedule, scheduledAt: Date().addingTimeInterval(600), forbid: false)
+            try await withThrowingTaskGroup(of: [RunRecord].self) { group in
+                for node in nodes { group.addTask { try await node.queueSlots(due + [ahead]) } }
+                for try await skipped in group { #expect(skipped.isEmpty) }
+            }
+            #expect(try await nodes[0].history(HistoryQuery(job: "other", limit: 1000), withOutput: false).count == 61)
+            // All three claim at once, more than there is: each due slot goes to one of them.
+            let claimed = try await withThrowingTaskGroup(of: [RunRecord].self) { group in
+                for node in nodes { group.addTask { try await node.claimQueued(limit: 25) } }
+                var all: [RunRecord] = []
+                for try await some in group { all += some }
+                return all
+            }
+            #expect(claimed.count == 60 && Set(claimed.map(\.id)).count == 60)
+            #expect(claimed.allSatisfy { $0.status == .running && $0.trigger == .schedule && $0.scheduledAt != nil })
+            #expect(try await nodes[0].claimQueued(limit: 10).isEmpty, "the slot ahead of the database's clock waits")
+            // Its claimant finishes a run; another node cannot.
+            let run = claimed[0]
+            var finishedBy: [String] = []
+            for node in nodes {
+                if try await node.finishRun(run, RunOutcome(status: .succeeded, finishedAt: Date())) != nil { finishedBy.append(node.node) }
+            }
+            #expect(finishedBy.count == 1)
+        }
+    }
+
+    /// A job whose concurrency forbids overlap: a slot queued while a run of the job is queued
+    /// or running on any node is recorded as skipped, once.
+    @Test func aForbiddenOverlapIsSkippedAcrossTheCluster() async throws {
+        try await withNodes(["n1", "n2"]) { nodes in
+            let base = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 - 60).rounded())
+            func slot(_ second: Double) -> QueuedSlot { QueuedSlot(job: "tick", trigger: .schedule, scheduledAt: base.addingTimeInterval(second), forbid: true) }
+            #expect(try await nodes[0].queueSlots([slot(0)]).isEmpty)
+            let first = try await nodes[1].claimQueued(limit: 4)
+            #expect(first.count == 1)
+            // Running on n2: both nodes fire the next slot; it is skipped once.
+            let skipped = try await nodes[0].queueSlots([slot(1)]) + (try await nodes[1].queueSlots([slot(1)]))
+            #expect(skipped.count == 1 && skipped[0].status == .skipped && skipped[0].error?.contains("concurrency: forbid") == true)
+            #expect(try await nodes[0].claimQueued(limit: 4).isEmpty)
+            // Once it has ended, the next slot is queued again.
+            #expect(try await nodes[1].finishRun(first[0], RunOutcome(status: .succeeded, finishedAt: Date())) != nil)
+            #expect(try await nodes[0].queueSlots([slot(2)]).isEmpty)
+            #expect(try await nodes[0].claimQueued(limit: 4).map(\.scheduledAt) == [base.addingTimeInterval(2)])
+        }
+    }
+
     /// A node that cannot run a slot records a skip, unless another node has run it or
     /// recorded it as skipped, and the skip never keeps another node from running it.
     @Test func aSkipNeverTakesASlotFromAnotherNode() async throws {
@@ -327,21 +380,48 @@ struct PostgresStoreTests {
         }
         let database = try PostgresURL(url).database
         let server2 = server
-        // Version 1, as schedd made it before version 2's index.
+        // Version 1, as schedd made it before version 2's indexes and version 3's queue.
         try await PostgresServer.offPool {
             _ = try server2.psql(database, """
-                DROP INDEX runs_by_slot; DROP INDEX runs_one_skip_per_slot; UPDATE meta SET value = '1' WHERE key = 'schema_version'
+                DROP INDEX runs_by_slot; DROP INDEX runs_one_skip_per_slot; DROP INDEX runs_queued; DROP INDEX runs_active_by_job;
+                ALTER TABLE runs DROP CONSTRAINT runs_status_check;
+                ALTER TABLE runs ADD CONSTRAINT runs_status_check
+                    CHECK (status IN ('running', 'succeeded', 'failed', 'timed_out', 'cancelled', 'interrupted', 'skipped', 'lost'));
+                UPDATE meta SET value = '1' WHERE key = 'schema_version'
                 """)
         }
         let version = try await PostgresStore.withStore(url: try PostgresURL(url), node: "n1", logger: Logger(label: "test")) { store in
             #expect(try await store.history(HistoryQuery(), withOutput: false).count == 1)
             return try await store.schemaVersion()
         }
-        #expect(version == 2 && PostgresSchema.currentVersion == 2)
+        #expect(version == 3 && PostgresSchema.currentVersion == 3)
         let indexes = try await PostgresServer.offPool {
-            try server2.psql(database, "SELECT to_regclass('runs_by_slot') IS NOT NULL AND to_regclass('runs_one_skip_per_slot') IS NOT NULL")
+            try server2.psql(database, """
+                SELECT to_regclass('runs_by_slot') IS NOT NULL AND to_regclass('runs_one_skip_per_slot') IS NOT NULL
+                   AND to_regclass('runs_queued') IS NOT NULL AND to_regclass('runs_active_by_job') IS NOT NULL
+                   AND pg_get_constraintdef((SELECT oid FROM pg_constraint WHERE conname = 'runs_status_check')) LIKE '%queued%'
+                """)
         }
         #expect(indexes == "t")
+    }
+
+    /// Nodes that start together on a new database: one makes the schema, the others wait for
+    /// it and find it made.
+    @Test func nodesStartingTogetherOnANewDatabaseMigrateItOnce() async throws {
+        let server = try #require(PostgresServer.current)
+        for _ in 0..<3 {
+            let url = try PostgresURL(try await server.newDatabase())
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                for name in ["a", "b", "c", "d"] {
+                    group.addTask {
+                        try await PostgresStore.withStore(url: url, node: name, logger: Logger(label: "test")) { store in
+                            try await store.schemaVersion()
+                        }
+                    }
+                }
+                for try await version in group { #expect(version == PostgresSchema.currentVersion) }
+            }
+        }
     }
 
     @Test func nodesShowsEachNodeByTheDatabasesClock() async throws {

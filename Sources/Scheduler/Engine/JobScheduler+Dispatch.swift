@@ -57,9 +57,15 @@ extension JobScheduler {
         // before. (Waiting for it here put a commit in front of every start: 3 ms of a 6 ms p50.)
         let fires = store.recordFires(states(of: changed))
         var skips: [RunSkip] = []
+        var queued: [QueuedSlot] = []
         for (name, trigger, slot) in triggers {
+            if let slot, let entry = jobs[name], queues(entry, trigger) {
+                queued.append(QueuedSlot(job: name, trigger: trigger, scheduledAt: slot, forbid: entry.spec.effectiveConcurrency == .forbid))
+                continue
+            }
             if case let .skip(skip) = decide(name, trigger, scheduledAt: slot, fire: fires) { skips.append(skip) }
         }
+        await queue(queued)
         for timer in dueTimers {
             guard let entry = jobs[timer.request.spec.name] else { continue }
             if timer.request.trigger == .restart && (!entry.canStart || entry.stoppedByHand) { continue }
@@ -213,22 +219,28 @@ extension JobScheduler {
             RunStart(job: request.spec.name, trigger: request.trigger, attempt: request.attempt, scheduledAt: request.scheduledAt,
                      startedAt: now, fire: request.fire, triggeredBy: request.triggeredBy, exclusive: request.spec.isService)
         }
-        let outcomes: [RunStart.Outcome]
-        let writeStart = ContinuousClock.now
-        do {
-            outcomes = try await store.startRuns(starts)
-            metrics.storeWrite(ContinuousClock.now - writeStart)
-        } catch {
-            for request in requests {
-                logger.error("cannot record the start of a run; not started", metadata: [
-                    "schedd.job": "\(request.spec.name)", "schedd.error": "\(error)",
-                ])
-                notStarted(request, reason: "its start could not be recorded (\(error))")
+        // Claimed slots of the queue have their rows already; the others' are written together.
+        var outcomes = requests.map { $0.claimed.map(RunStart.Outcome.started) }
+        let toWrite = requests.indices.filter { requests[$0].claimed == nil }
+        if !toWrite.isEmpty {
+            let writeStart = ContinuousClock.now
+            do {
+                let written = try await store.startRuns(toWrite.map { starts[$0] })
+                metrics.storeWrite(ContinuousClock.now - writeStart)
+                for (index, outcome) in zip(toWrite, written) { outcomes[index] = outcome }
+            } catch {
+                for index in toWrite {
+                    let request = requests[index]
+                    logger.error("cannot record the start of a run; not started", metadata: [
+                        "schedd.job": "\(request.spec.name)", "schedd.error": "\(error)",
+                    ])
+                    notStarted(request, reason: "its start could not be recorded (\(error))")
+                }
             }
-            return
         }
         var begun: [BegunRun] = []
-        for (request, outcome) in zip(requests, outcomes) {
+        for (request, written) in zip(requests, outcomes) {
+            guard let outcome = written else { continue }
             switch outcome {
             case let .started(record):
                 metrics.runStarted(record)

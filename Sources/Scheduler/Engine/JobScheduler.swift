@@ -42,6 +42,10 @@ public actor JobScheduler: Service {
         /// A service another node runs (a shared store refused its start) is asked for again
         /// this often, so that this node takes it over should that node go.
         public var claimRetry: Duration = .seconds(5)
+        /// Cluster mode: how often the engine looks for queued slots to claim without being
+        /// told of them (a notification lost with a connection, a slot queued early by a node
+        /// whose clock runs ahead).
+        public var queuePoll: Duration = .seconds(1)
 
         /// What `userMaxRuns` comes to.
         public var effectiveUserMaxRuns: Int { userMaxRuns ?? max(1, workers / 2) }
@@ -135,6 +139,13 @@ public actor JobScheduler: Service {
     let wakeup = Wakeup()
     let stopRequested = StopFlag()
     let hurryRequested = StopFlag()
+    /// Cluster mode: set when slots may be waiting in the store's queue (another node queued
+    /// some); taken by the next turn with a free worker.
+    let queueNudged = NudgeFlag()
+    /// When the queue is next looked at without a nudge, and whether the last claim filled
+    /// every free worker (so that more may be waiting).
+    var nextQueuePoll: Date?
+    var queueBacklog = false
     /// Cluster mode: the nodes that are up, as this node last read them (nil: not known, or
     /// not a cluster). A slot of a job pinned to a node that is not up is recorded as missed.
     var nodesUp: Set<String>?
@@ -245,6 +256,7 @@ public actor JobScheduler: Service {
                 if !stopping {
                     stopInOrder()
                     await record(releaseHeld())
+                    await claimQueued()
                 }
                 var starting: [RunRequest] = []
                 while let request = pool.nextToStart() { starting.append(request) }
@@ -341,7 +353,10 @@ public actor JobScheduler: Service {
 
     func nextDeadline() -> Date? {
         let fire = dueQueue.earliest(isCurrent: isDue)
-        let timer = [timers.lazy.map(\.due).min(), held.lazy.compactMap(\.deadline).min()].compactMap { $0 }.min()
+        // The queue's poll only while a worker is free to take what it finds: a poll time past
+        // with every worker busy would wake the loop over and over (a run's end wakes it).
+        let poll = freeWorkers > 0 && !stopping ? nextQueuePoll : nil
+        let timer = [timers.lazy.map(\.due).min(), held.lazy.compactMap(\.deadline).min(), poll].compactMap { $0 }.min()
         switch (fire, timer) {
         case let (fire?, timer?): return min(fire, timer)
         case let (fire, timer): return fire ?? timer

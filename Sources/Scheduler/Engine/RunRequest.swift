@@ -16,4 +16,7 @@ struct RunRequest: Sendable {
     var fire: StoreWrite? = nil
     /// Who asked for a manual run over the control socket (`runs.triggered_by`).
     var triggeredBy: String? = nil
+    /// Cluster mode: a queued slot this node has claimed; its row is `running` already, so its
+    /// start writes nothing.
+    var claimed: RunRecord? = nil
 }

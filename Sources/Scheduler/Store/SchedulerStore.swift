@@ -51,9 +51,31 @@ package protocol SchedulerStore: StoreReader {
     /// Deletes finished runs beyond the newest `keepPerJob` of each job and those started
     /// before `olderThan`; returns how many went.
     func pruneHistory(keepPerJob: Int?, olderThan: Date?) async throws -> Int
+
+    /// Whether scheduled slots go through a queue in the store that any node with a free
+    /// worker claims from (a store shared by several nodes), instead of each engine running
+    /// the slots it fires.
+    var queuesSlots: Bool { get }
+    /// Queues slots for whichever node claims them first, each slot once: a slot that has a row
+    /// already (queued, run or skipped, by any node) is left as it is. A slot of a job whose
+    /// concurrency forbids overlap is recorded as skipped instead while the job has a run queued
+    /// or running anywhere. Returns the skips it recorded.
+    func queueSlots(_ slots: [QueuedSlot]) async throws -> [RunRecord]
+    /// Claims up to `limit` queued slots that are due by the store's clock, oldest first; they
+    /// are this node's running runs when this returns.
+    func claimQueued(limit: Int) async throws -> [RunRecord]
 }
 
 extension SchedulerStore {
+    /// A store of one node runs the slots its engine fires: there is no queue.
+    package var queuesSlots: Bool { false }
+
+    package func queueSlots(_ slots: [QueuedSlot]) async throws -> [RunRecord] {
+        throw APIError(.internal, "this store has no queue of slots")
+    }
+
+    package func claimQueued(limit: Int) async throws -> [RunRecord] { [] }
+
     /// Records one run's start, or refuses it.
     package func startRun(_ start: RunStart) async throws -> RunStart.Outcome {
         try await startRuns([start])[0]

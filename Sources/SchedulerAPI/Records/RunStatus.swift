@@ -6,9 +6,12 @@ public enum RunStatus: String, Sendable, Codable, CaseIterable {
     /// Cluster mode: the node running it stopped renewing its lease (it died, froze or was cut
     /// off), and another node closed the run.
     case lost
+    /// Cluster mode: a slot waiting in the database for a node with a free worker to claim it;
+    /// it becomes `running` on the node that does.
+    case queued
 
     /// Whether the run has ended.
-    public var isFinal: Bool { self != .running }
+    public var isFinal: Bool { self != .running && self != .queued }
     /// Whether the run counts as a failure for retries, thresholds and `on_failure`.
     public var isFailure: Bool { self == .failed || self == .timedOut || self == .lost }
 }

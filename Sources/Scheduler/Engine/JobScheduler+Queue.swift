@@ -1,0 +1,97 @@
+import Foundation
+import Logging
+import SchedulerAPI
+
+/// Cluster mode's queue of slots (a store whose `queuesSlots` is true): the slots this node
+/// fires go into the store once, for whichever node has a free worker, and this node claims
+/// slots as its workers free up, woken by the other nodes (`nudgeQueue`) or by its poll.
+extension JobScheduler {
+    /// Workers neither busy nor promised to a run waiting in the pool.
+    var freeWorkers: Int { max(0, pool.capacity - pool.busy - pool.queuedCount) }
+
+    /// Tells the engine that slots may be waiting in the queue (another node queued some).
+    package nonisolated func nudgeQueue() {
+        queueNudged.set()
+        wakeup.signal()
+    }
+
+    /// Whether a slot of this job goes through the queue: a plain scheduled slot that any node
+    /// may run. A job pinned to a node, a service, a job that waits for what it requires or is
+    /// ordered after, and a user's job (bounded per user on each node) go the way of a single
+    /// node: fired, admitted and claimed by the node itself.
+    func queues(_ entry: JobEntry, _ trigger: RunTrigger) -> Bool {
+        guard store.queuesSlots, trigger == .schedule || trigger == .catchUp else { return false }
+        let spec = entry.spec
+        return spec.node == nil && !spec.isService && (spec.requires ?? []).isEmpty && (spec.after ?? []).isEmpty
+            && JobOwner.owner(of: spec.name) == nil
+    }
+
+    /// Queues the slots fired this turn; the skips the store recorded instead are reported.
+    func queue(_ slots: [QueuedSlot]) async {
+        guard !slots.isEmpty else { return }
+        do {
+            let skipped = try await store.queueSlots(slots)
+            for record in skipped {
+                metrics.runEnded(record)
+                events.publish(.runFinished(record))
+            }
+            queueBacklog = true
+        } catch {
+            // Every node queues every slot: another node's insert may well have it.
+            logger.error("cannot queue slots", metadata: [
+                "schedd.job": "\(slots[0].job)", "schedd.slots": .stringConvertible(slots.count), "schedd.error": "\(error)",
+            ])
+        }
+    }
+
+    /// Claims as many queued slots as there are free workers, when there may be some: told so,
+    /// the last claim filled every worker, or the poll is due. Each claimed slot starts this
+    /// turn (its row already says `running` on this node).
+    func claimQueued() async {
+        guard store.queuesSlots, !stopping else { return }
+        let free = freeWorkers
+        guard free > 0 else { return }
+        let now = clock.now()
+        let nudged = queueNudged.take()
+        guard nudged || queueBacklog || nextQueuePoll.map({ now >= $0 }) ?? true else { return }
+        nextQueuePoll = now.addingTimeInterval(Double(configuration.queuePoll.milliseconds) / 1000)
+        let claimed: [RunRecord]
+        do {
+            claimed = try await store.claimQueued(limit: free)
+        } catch {
+            queueBacklog = false
+            logger.error("cannot claim queued slots", metadata: ["schedd.error": "\(error)"])
+            return
+        }
+        queueBacklog = claimed.count >= free
+        var refused: [(run: RunRecord, outcome: RunOutcome)] = []
+        var starting: [RunRequest] = []
+        for record in claimed {
+            // The job set may differ from the node that queued it for a moment (a reload not
+            // yet seen), or the job was paused or removed since.
+            guard let entry = jobs[record.job], entry.canStart, queues(entry, record.trigger), !stopping else {
+                let why = jobs[record.job] == nil ? "this node does not know the job" : stopping ? "schedd is shutting down" : "the job may not start now"
+                refused.append((record, RunOutcome(status: .skipped, finishedAt: clock.now(), error: "skipped: claimed, but \(why)")))
+                continue
+            }
+            var request = RunRequest(spec: entry.spec, trigger: record.trigger, attempt: record.attempt, scheduledAt: record.scheduledAt,
+                                     extraEnvironment: [:])
+            request.claimed = record
+            starting.append(request)
+        }
+        if !refused.isEmpty {
+            do {
+                for case let record? in try await store.finishRuns(refused) {
+                    metrics.runEnded(record)
+                    events.publish(.runFinished(record))
+                }
+            } catch {
+                logger.error("cannot record claimed slots that did not start", metadata: ["schedd.error": "\(error)"])
+            }
+        }
+        // Last, with no wait after it: the main loop hands them their workers in this turn,
+        // before anything could drop them from the pool (their rows are running already).
+        for request in starting { pool.enqueue(request) }
+    }
+
+}

@@ -1,0 +1,20 @@
+import Foundation
+import SchedulerAPI
+
+/// A slot for any node of a cluster to run (`SchedulerStore.queueSlots`).
+package struct QueuedSlot: Sendable, Equatable {
+    package var job: String
+    /// `schedule`, or `catch_up` for a missed slot run late.
+    package var trigger: RunTrigger
+    package var scheduledAt: Date
+    /// The job's concurrency is `forbid`: the slot is skipped while a run of the job is queued
+    /// or running on any node.
+    package var forbid: Bool
+
+    package init(job: String, trigger: RunTrigger, scheduledAt: Date, forbid: Bool) {
+        self.job = job
+        self.trigger = trigger
+        self.scheduledAt = scheduledAt
+        self.forbid = forbid
+    }
+}
