@@ -39,6 +39,7 @@ public struct NodeHeartbeat: Service {
                     var mark: String?
                     while !Task.isCancelled {
                         await sweep()
+                        await passOnCancels()
                         mark = await followChanges(since: mark)
                         try await Task.sleep(for: store.lease / 3)
                     }
@@ -77,14 +78,27 @@ public struct NodeHeartbeat: Service {
         }
     }
 
-    /// Wakes the engine whenever a node queues slots (`LISTEN`), on a connection of its own;
-    /// a lost connection is opened again after a second. The engine's poll covers the gaps.
+    /// Wakes the engine whenever a node queues slots, and passes on the cancels another node
+    /// asks of this node's runs (`LISTEN` on both channels, on a connection of its own); a lost
+    /// connection is opened again after a second. The engine's poll, and this service's sweep,
+    /// cover the gaps.
     func listenForQueuedSlots() async throws {
         while !Task.isCancelled {
             do {
                 try await store.client.withConnection { connection in
-                    try await connection.listen(on: PostgresStore.queueChannel) { notifications in
-                        for try await _ in notifications { engine.nudgeQueue() }
+                    try await connection.listen(on: PostgresStore.queueChannel) { queued in
+                        try await connection.listen(on: PostgresStore.cancelChannel) { cancels in
+                            try await withThrowingTaskGroup(of: Void.self) { group in
+                                group.addTask { for try await _ in queued { engine.nudgeQueue() } }
+                                group.addTask {
+                                    for try await notification in cancels where notification.payload == store.node {
+                                        await passOnCancels()
+                                    }
+                                }
+                                try await group.next()
+                                group.cancelAll()
+                            }
+                        }
                     }
                 }
             } catch where !Task.isCancelled {
@@ -130,6 +144,16 @@ public struct NodeHeartbeat: Service {
             }
         } catch {
             logger.error("cannot renew this node's lease", metadata: ["schedd.error": "\(error)"])
+        }
+    }
+
+    /// Cancels the runs of this node that other nodes asked to cancel.
+    func passOnCancels() async {
+        do {
+            let requests = try await store.cancelRequests()
+            if !requests.isEmpty { await engine.cancelAsked(requests) }
+        } catch {
+            logger.warning("cannot read the cancels asked of this node", metadata: ["schedd.error": "\(error)"])
         }
     }
 

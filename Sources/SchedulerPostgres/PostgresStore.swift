@@ -778,6 +778,46 @@ public final class PostgresStore: SchedulerStore {
         }.sorted { ($0.scheduledAt ?? $0.startedAt, $0.id) < ($1.scheduledAt ?? $1.startedAt, $1.id) }
     }
 
+    // MARK: - Cancels across nodes
+
+    /// The channel a node that asks for a cancel wakes the run's node on (the payload: its name).
+    static let cancelChannel = "schedd_cancel"
+
+    package func requestCancel(runIDs: [Int64], job: String?, reason: String, by caller: String?) async throws -> [Int64] {
+        let node = self.node
+        return try await call("cancel") { connection in
+            var asked: [Int64] = []
+            var nodes: Set<String> = []
+            for try await (id, holder) in try await connection.query("""
+                UPDATE runs SET cancel_requested = \(reason), cancel_requested_by = \(caller)
+                WHERE status = 'running' AND node <> \(node) AND (id = ANY(\(runIDs)) OR job = \(job ?? ""))
+                RETURNING id, node
+                """).decode((Int64, String).self) {
+                asked.append(id)
+                nodes.insert(holder)
+            }
+            for holder in nodes.sorted() {
+                _ = try await connection.query("SELECT pg_notify(\(Self.cancelChannel), \(holder))")
+            }
+            return asked.sorted()
+        }
+    }
+
+    package func cancelRequests() async throws -> [CancelRequest] {
+        let node = self.node
+        let epoch = self.epoch
+        return try await call("cancels") { connection in
+            var requests: [CancelRequest] = []
+            for try await (id, reason, by) in try await connection.query("""
+                SELECT id, cancel_requested, cancel_requested_by FROM runs
+                WHERE status = 'running' AND node = \(node) AND epoch = \(epoch) AND cancel_requested IS NOT NULL
+                """).decode((Int64, String, String?).self) {
+                requests.append(CancelRequest(runID: id, reason: reason, by: by))
+            }
+            return requests
+        }
+    }
+
     package func recordSkipped(_ skips: [RunSkip]) async throws -> [RunRecord] {
         guard !skips.isEmpty else { return [] }
         defer { changes.bump() }

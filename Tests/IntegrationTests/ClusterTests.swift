@@ -148,6 +148,33 @@ struct ClusterTests {
         #expect(try cluster.sql("SELECT status FROM runs") == "lost")
     }
 
+    /// `schedctl cancel` on one node reaches a run on another, by run and by job, through the
+    /// database; a run that is not running anywhere is still not found.
+    @Test func aCancelOnOneNodeStopsARunOnAnother() throws {
+        let cluster = try Cluster()
+        let config = try cluster.scratch.write("jobs.json", #"{"jobs": [{"name": "long", "shell": "exec sleep 60", "concurrency": "allow"}]}"#)
+        let a = try cluster.start("a", config: config)
+        let b = try cluster.start("b", config: config)
+        #expect(a.waitUntilStarted(), "\(a.stderr())")
+        #expect(b.waitUntilStarted(), "\(b.stderr())")
+        #expect(try cluster.ctl("a", ["run", "long"]).status == 0)
+        #expect(try cluster.ctl("a", ["run", "long"]).status == 0)
+        #expect(eventually { (try? cluster.sql("SELECT count(*) FROM runs WHERE status = 'running' AND node = 'a'")) == "2" })
+        let ids = try cluster.sql("SELECT string_agg(id::text, ',' ORDER BY id) FROM runs").split(separator: ",").map(String.init)
+        let byID = try cluster.ctl("b", ["cancel", ids[0]])
+        #expect(byID.status == 0, "\(byID.stderr)")
+        #expect(eventually(timeout: 10) {
+            (try? cluster.sql("SELECT status || ' ' || coalesce(error, '') FROM runs WHERE id = \(ids[0])"))?.hasPrefix("cancelled cancelled by schedctl (asked on node b)") == true
+        }, "\((try? cluster.sql("SELECT status, error FROM runs")) ?? "")")
+        #expect(try cluster.sql("SELECT status FROM runs WHERE id = \(ids[1])") == "running")
+        let byJob = try cluster.ctl("b", ["cancel", "long"])
+        #expect(byJob.status == 0 && byJob.stdout.contains(ids[1]), "\(byJob.stdout) \(byJob.stderr)")
+        #expect(eventually(timeout: 10) { (try? cluster.sql("SELECT string_agg(status, ',') FROM runs")) == "cancelled,cancelled" })
+        #expect(try cluster.sql("SELECT count(*) FROM runs WHERE cancelled_by IS NULL") == "0")
+        let gone = try cluster.ctl("b", ["cancel", ids[0]])
+        #expect(gone.status != 0 && gone.stderr.contains("not active"), "\(gone.stderr)")
+    }
+
     /// A change made on one node reaches the others: a job applied on a, paused on b.
     @Test func jobsAndPausesChangedOnOneNodeReachTheOthers() throws {
         let cluster = try Cluster()

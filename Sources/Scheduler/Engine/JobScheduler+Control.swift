@@ -79,17 +79,36 @@ extension JobScheduler {
     }
 
     /// Stops an active run (SIGTERM, `kill_grace`, SIGKILL); its status becomes `cancelled`.
-    public func cancel(runID: Int64, reason: String = "cancelled by schedctl", by caller: String? = nil) throws {
-        guard let run = active[runID] else { throw APIError(.notFound, "run \(runID) is not active") }
-        run.control.cancel(reason, by: caller)
+    /// In cluster mode a run of another node is cancelled by that node, asked through the
+    /// database.
+    public func cancel(runID: Int64, reason: String = "cancelled by schedctl", by caller: String? = nil) async throws {
+        if let run = active[runID] {
+            run.control.cancel(reason, by: caller)
+            return
+        }
+        let asked = try await store.requestCancel(runIDs: [runID], job: nil, reason: "\(reason) (asked on node \(configuration.node))", by: caller)
+        guard asked.contains(runID) else { throw APIError(.notFound, "run \(runID) is not active") }
     }
 
-    /// Cancels the active runs of a job; returns their ids.
-    public func cancel(job: String, reason: String = "cancelled by schedctl", by caller: String? = nil) throws -> [Int64] {
+    /// Cancels the active runs of a job, on every node in cluster mode; returns their ids.
+    public func cancel(job: String, reason: String = "cancelled by schedctl", by caller: String? = nil) async throws -> [Int64] {
         guard jobs[job] != nil else { throw APIError(.notFound, "no job named \"\(job)\"") }
         let runs = active.values.filter { $0.record.job == job }
         runs.forEach { $0.control.cancel(reason, by: caller) }
-        return runs.map(\.record.id).sorted()
+        let elsewhere = try await store.requestCancel(runIDs: [], job: job, reason: "\(reason) (asked on node \(configuration.node))", by: caller)
+        return Set(runs.map(\.record.id) + elsewhere).sorted()
+    }
+
+    /// Cluster mode: cancels the runs of this node that other nodes asked to cancel (the
+    /// heartbeat passes them on, when told and on its poll).
+    package func cancelAsked(_ requests: [CancelRequest]) {
+        for request in requests {
+            guard let run = active[request.runID], run.control.reason == nil else { continue }
+            logger.notice("run cancelled at another node's request", metadata: [
+                "schedd.job": "\(run.record.job)", "schedd.run_id": .stringConvertible(request.runID), "schedd.reason": "\(request.reason)",
+            ])
+            run.control.cancel(request.reason, by: request.by)
+        }
     }
 
     /// Stops a job from firing (or a service from restarting).

@@ -64,6 +64,13 @@ package protocol SchedulerStore: StoreReader {
     /// Claims up to `limit` queued slots that are due by the store's clock, oldest first; they
     /// are this node's running runs when this returns.
     func claimQueued(limit: Int) async throws -> [RunRecord]
+
+    /// Asks whichever node runs `runIDs` (or, with `job`, every running run of it) to cancel
+    /// them, when they run on another node of a shared store; returns the runs asked. A store
+    /// of one node has no other node: nothing.
+    func requestCancel(runIDs: [Int64], job: String?, reason: String, by caller: String?) async throws -> [Int64]
+    /// The cancels other nodes asked of this node's running runs, not yet done.
+    func cancelRequests() async throws -> [CancelRequest]
 }
 
 extension SchedulerStore {
@@ -75,6 +82,10 @@ extension SchedulerStore {
     }
 
     package func claimQueued(limit: Int) async throws -> [RunRecord] { [] }
+
+    package func requestCancel(runIDs: [Int64], job: String?, reason: String, by caller: String?) async throws -> [Int64] { [] }
+
+    package func cancelRequests() async throws -> [CancelRequest] { [] }
 
     /// Records one run's start, or refuses it.
     package func startRun(_ start: RunStart) async throws -> RunStart.Outcome {
