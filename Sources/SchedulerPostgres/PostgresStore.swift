@@ -413,7 +413,8 @@ public final class PostgresStore: SchedulerStore {
             // One statement for any number of jobs; absent values travel as '' / 0 / -1. A fire
             // time never goes back (another node may have fired a later slot).
             try await connection.query("""
-                UPDATE job_state s SET paused = v.paused, pause_reason = nullif(v.reason, ''), consecutive_failures = v.failures,
+                UPDATE job_state s SET paused = v.paused, pause_reason = nullif(v.reason, ''),
+                    consecutive_failures = CASE WHEN v.failures = 0 AND s.paused AND NOT v.paused THEN 0 ELSE s.consecutive_failures END,
                     last_run_id = greatest(s.last_run_id, nullif(v.last_run, 0)),
                     next_run_at = CASE WHEN v.next < 0 THEN NULL ELSE to_timestamp(v.next) END,
                     last_fire_at = greatest(s.last_fire_at, CASE WHEN v.fire < 0 THEN NULL ELSE to_timestamp(v.fire) END)
@@ -720,6 +721,8 @@ public final class PostgresStore: SchedulerStore {
 
     // MARK: - The queue of slots
 
+    package var sharedByNodes: Bool { true }
+
     package var queuesSlots: Bool { true }
 
     /// The notification channel a node that queues slots wakes the others on.
@@ -776,6 +779,20 @@ public final class PostgresStore: SchedulerStore {
                 RETURNING \(unescaped: Self.runColumnsOfR)
                 """))
         }.sorted { ($0.scheduledAt ?? $0.startedAt, $0.id) < ($1.scheduledAt ?? $1.startedAt, $1.id) }
+    }
+
+    /// The count is the cluster's, changed in place: a node's view of it is never written back
+    /// (`saveStates` leaves it, but for a resume, which clears it).
+    package func countRunOutcome(job: String, failed: Bool) async throws -> Int? {
+        defer { changes.bump() }
+        return try await call("failures") { connection in
+            var count: Int?
+            for try await value in try await connection.query("""
+                UPDATE job_state SET consecutive_failures = CASE WHEN \(failed) THEN consecutive_failures + 1 ELSE 0 END
+                WHERE job = \(job) RETURNING consecutive_failures
+                """).decode(Int32.self) { count = Int(value) }
+            return count
+        }
     }
 
     // MARK: - Cancels across nodes

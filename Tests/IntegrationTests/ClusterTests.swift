@@ -175,6 +175,27 @@ struct ClusterTests {
         #expect(gone.status != 0 && gone.stderr.contains("not active"), "\(gone.stderr)")
     }
 
+    /// A job's failures in a row are the cluster's count, whichever node ran each: the
+    /// threshold pauses the job on every node, and the count matches the failed runs.
+    @Test func failuresInARowAreCountedAcrossNodes() throws {
+        let cluster = try Cluster()
+        let config = try cluster.scratch.write("jobs.json", #"""
+            {"jobs": [{"name": "flaky", "shell": "exit 1", "schedule": "@every 1s", "max_consecutive_failures": 4}]}
+            """#)
+        let a = try cluster.start("a", config: config)
+        let b = try cluster.start("b", config: config)
+        #expect(a.waitUntilStarted(), "\(a.stderr())")
+        #expect(b.waitUntilStarted(), "\(b.stderr())")
+        #expect(eventually(timeout: 30) { (try? cluster.sql("SELECT paused::text || ' ' || coalesce(pause_reason, '') FROM job_state")) == "true failure_threshold" },
+                "\((try? cluster.sql("SELECT node, status FROM runs")) ?? "")")
+        // Once nothing of the job is queued or running any more, the count is every failed run's.
+        #expect(eventually(timeout: 10) { (try? cluster.sql("SELECT count(*) FROM runs WHERE status IN ('queued', 'running')")) == "0" })
+        let failed = try cluster.sql("SELECT count(*) FROM runs WHERE status = 'failed'")
+        #expect(try cluster.sql("SELECT consecutive_failures FROM job_state") == failed,
+                "\((try? cluster.sql("SELECT string_agg(node || ' ' || status, ', ' ORDER BY id) FROM runs")) ?? "")")
+        #expect((Int(failed) ?? 0) >= 4)
+    }
+
     /// A change made on one node reaches the others: a job applied on a, paused on b.
     @Test func jobsAndPausesChangedOnOneNodeReachTheOthers() throws {
         let cluster = try Cluster()

@@ -625,8 +625,22 @@ extension JobScheduler {
             return
         }
         // The trigger's final result.
+        var shared: Int?
+        if store.sharedByNodes && (run.status.isFailure || run.status == .succeeded) {
+            do {
+                // A shared store counts the job's failures in a row across its nodes.
+                shared = try await store.countRunOutcome(job: run.job, failed: run.status.isFailure)
+            } catch {
+                logger.error("cannot count the job's failures in a row", metadata: ["schedd.job": "\(run.job)", "schedd.error": "\(error)"])
+            }
+            // The job as it is now: it may have changed while the count was written.
+            guard !stopping, let current = jobs[run.job] else { return }
+            entry = current
+        }
         let failuresBefore = entry.state.consecutiveFailures
-        if run.status.isFailure {
+        if let shared {
+            entry.state.consecutiveFailures = shared
+        } else if run.status.isFailure {
             entry.state.consecutiveFailures += 1
         } else if run.status == .succeeded {
             entry.state.consecutiveFailures = 0

@@ -52,6 +52,9 @@ package protocol SchedulerStore: StoreReader {
     /// before `olderThan`; returns how many went.
     func pruneHistory(keepPerJob: Int?, olderThan: Date?) async throws -> Int
 
+    /// Whether several nodes share the store (cluster mode): what one node counts or asks for
+    /// is kept in the store for all of them.
+    var sharedByNodes: Bool { get }
     /// Whether scheduled slots go through a queue in the store that any node with a free
     /// worker claims from (a store shared by several nodes), instead of each engine running
     /// the slots it fires.
@@ -71,10 +74,17 @@ package protocol SchedulerStore: StoreReader {
     func requestCancel(runIDs: [Int64], job: String?, reason: String, by caller: String?) async throws -> [Int64]
     /// The cancels other nodes asked of this node's running runs, not yet done.
     func cancelRequests() async throws -> [CancelRequest]
+    /// Counts a job's final result into its failures in a row, kept by the store when it is
+    /// shared by several nodes (each node runs some of the job's runs): the count after it.
+    /// Nil when the engine's own count is the job's (one node); asked only of a store
+    /// `sharedByNodes`.
+    func countRunOutcome(job: String, failed: Bool) async throws -> Int?
 }
 
 extension SchedulerStore {
     /// A store of one node runs the slots its engine fires: there is no queue.
+    package var sharedByNodes: Bool { false }
+
     package var queuesSlots: Bool { false }
 
     package func queueSlots(_ slots: [QueuedSlot]) async throws -> [RunRecord] {
@@ -86,6 +96,8 @@ extension SchedulerStore {
     package func requestCancel(runIDs: [Int64], job: String?, reason: String, by caller: String?) async throws -> [Int64] { [] }
 
     package func cancelRequests() async throws -> [CancelRequest] { [] }
+
+    package func countRunOutcome(job: String, failed: Bool) async throws -> Int? { nil }
 
     /// Records one run's start, or refuses it.
     package func startRun(_ start: RunStart) async throws -> RunStart.Outcome {
