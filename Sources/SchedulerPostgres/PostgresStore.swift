@@ -847,6 +847,7 @@ public final class PostgresStore: SchedulerStore {
         let times = skips.map(\.at)
         let reasons = skips.map(\.reason)
         let triggeredBy = skips.map { $0.triggeredBy ?? "" }
+        let missedNodes = skips.map { $0.missedNode ?? "" }
         // One statement for the turn's skips. A slot another node has run, or recorded as
         // skipped, is not recorded again here: every node fires every slot, and a busy node's
         // skip is no news once any node has a row for it. A skip takes no slot: a node that
@@ -859,8 +860,11 @@ public final class PostgresStore: SchedulerStore {
                 SELECT v.job, v.trigger, 1, 'skipped', CASE WHEN v.has_slot THEN v.slot END, v.at, v.at, 0, v.reason, nullif(v.by, ''),
                        \(node), \(epoch)
                 FROM unnest(\(jobs)::text[], \(triggers)::text[], \(hasSlot)::bool[], \(slots)::timestamptz[], \(times)::timestamptz[],
-                            \(reasons)::text[], \(triggeredBy)::text[]) WITH ORDINALITY AS v (job, trigger, has_slot, slot, at, reason, by, ord)
-                WHERE NOT v.has_slot OR NOT EXISTS (SELECT 1 FROM runs r WHERE r.job = v.job AND r.scheduled_at = v.slot)
+                            \(reasons)::text[], \(triggeredBy)::text[], \(missedNodes)::text[])
+                     WITH ORDINALITY AS v (job, trigger, has_slot, slot, at, reason, by, missed_node, ord)
+                WHERE (NOT v.has_slot OR NOT EXISTS (SELECT 1 FROM runs r WHERE r.job = v.job AND r.scheduled_at = v.slot))
+                  AND (v.missed_node = '' OR NOT EXISTS (
+                      SELECT 1 FROM nodes n WHERE n.name = v.missed_node AND n.state = 'up' AND n.lease_until > now()))
                 ORDER BY v.ord
                 ON CONFLICT DO NOTHING
                 RETURNING \(unescaped: Self.runColumns)

@@ -113,8 +113,10 @@ extension JobScheduler {
         if let node = entry.spec.node, node != configuration.node {
             if let scheduledAt, let up = nodesUp, !up.contains(node), up.min() == configuration.node {
                 metrics.firesMissed(job, 1)
-                return .skip(RunSkip(job: job, trigger: trigger, scheduledAt: scheduledAt, at: clock.now(),
-                                     reason: "missed: node \(node), the only node this job runs on, is not up"))
+                var skip = RunSkip(job: job, trigger: trigger, scheduledAt: scheduledAt, at: clock.now(),
+                                   reason: "missed: node \(node), the only node this job runs on, is not up")
+                skip.missedNode = node
+                return .skip(skip)
             }
             return .refused
         }

@@ -10,6 +10,10 @@ package struct RunSkip: Sendable, Equatable {
     package var reason: String
     /// Who asked for the run over the control socket, for a manual one.
     package var triggeredBy: String?
+    /// A slot of a job pinned to this node, recorded as missed because the node is not up: a
+    /// shared store records it only if the node is still not up by its own reckoning (this
+    /// node's list of the nodes up may be older than the pinned node's start).
+    package var missedNode: String?
 
     package init(job: String, trigger: RunTrigger, scheduledAt: Date?, at: Date, reason: String) {
         self.job = job
