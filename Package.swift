@@ -46,6 +46,8 @@ let package = Package(
             dependencies: [
                 "SchedulerAPI",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // SQLite's C API, for the two statements every run executes (`BoundStatement`).
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Subprocess", package: "swift-subprocess"),

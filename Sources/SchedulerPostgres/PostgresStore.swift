@@ -658,6 +658,7 @@ public final class PostgresStore: SchedulerStore {
         let epoch = self.epoch
         // One statement for the turn's ends (a round trip per run was most of a node's time in
         // the database); the rows travel as one JSON array, which carries their NULLs.
+        let ends = ends.map { (run: $0.run, outcome: $0.outcome.storable) }
         let rows = try String(decoding: JSONEncoder().encode(ends.map { FinishedRow($0.run.id, $0.outcome) }), as: UTF8.self)
         let written = try await uncancelled { try await self.call("finish") { connection in
             // Only a running row of this node's current registration: a node declared dead

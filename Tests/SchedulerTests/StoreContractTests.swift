@@ -94,6 +94,25 @@ import SchedulerAPI
         }
     }
 
+    /// A run's output may hold NUL characters (a process wrote them) or be empty: the end is
+    /// written either way, NUL kept as U+FFFD (neither store's text holds it as read back),
+    /// and what the store returns is what it wrote.
+    @Test(arguments: Kind.testable)
+    func anOutputWithNULOrNothingIsWritten(_ kind: Kind) async throws {
+        try await Subject.with(kind) { subject in
+            let store = subject.store
+            _ = try await subject.apply(Self.jobs)
+            let first = try await subject.start("ping", at: t0, trigger: .schedule, scheduledAt: t0)
+            let second = try await subject.start("ping", at: t0, trigger: .schedule, scheduledAt: t0.addingTimeInterval(30))
+            let nul = try #require(try await store.finishRun(first, RunOutcome(status: .succeeded, finishedAt: t0, output: "a\u{0}b")))
+            #expect(nul.output == "a\u{FFFD}b")
+            #expect(try await store.run(id: first.id) == nul)
+            let empty = try #require(try await store.finishRun(second, RunOutcome(status: .succeeded, finishedAt: t0, output: "")))
+            #expect(empty.output == "")
+            #expect(try await store.run(id: second.id) == empty)
+        }
+    }
+
     @Test(arguments: Kind.testable)
     func historyIsNewestFirstAndFiltered(_ kind: Kind) async throws {
         try await Subject.with(kind) { subject in

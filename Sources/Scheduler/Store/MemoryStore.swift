@@ -208,7 +208,7 @@ package final class MemoryStore: SchedulerStore {
             ends.map { started, outcome in
                 let id = started.id
                 guard let run = contents.runs[id], run.status == .running else { return nil }
-                let finished = outcome.applied(to: run)
+                let finished = outcome.storable.applied(to: run)
                 contents.runs[id] = finished
                 return finished
             }

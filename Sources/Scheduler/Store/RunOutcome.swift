@@ -36,6 +36,15 @@ public struct RunOutcome: Sendable, Equatable {
     }
 
     /// `run` as this outcome finishes it (what the SQLite store's update writes).
+    /// The outcome as a store keeps it: NUL characters in the output (a process wrote them)
+    /// become U+FFFD, since neither SQLite's text as read back nor PostgreSQL's text holds them.
+    package var storable: RunOutcome {
+        guard let output, output.utf8.contains(0) else { return self }
+        var outcome = self
+        outcome.output = output.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}")
+        return outcome
+    }
+
     package func applied(to run: RunRecord) -> RunRecord {
         var run = run
         run.status = status

@@ -47,16 +47,24 @@ public struct RunStore: Sendable {
     /// write its `job_state` row once).
     static func insert(_ records: [RunRecord], _ db: Database) throws -> [RunRecord] {
         // Cached statements: these run for every run, and preparing them is most of their cost.
-        let statement = try db.cachedStatement(sql: """
+        let statement = BoundStatement(try db.cachedStatement(sql: """
             INSERT INTO runs (job, trigger, attempt, status, scheduled_at, started_at, finished_at, duration_ms, pid, error, triggered_by)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """)
+            """), db)
         var lastRun: [String: Int64] = [:]
         let stored = try records.map { record in
-            try statement.execute(arguments: [record.job, record.trigger.rawValue, record.attempt, record.status.rawValue,
-                                              record.scheduledAt.map(Timestamp.format), Timestamp.format(record.startedAt),
-                                              record.finishedAt.map(Timestamp.format), record.durationMs, record.pid, record.error,
-                                              record.triggeredBy])
+            statement.bind(1, record.job)
+            statement.bind(2, record.trigger.rawValue)
+            statement.bind(3, record.attempt)
+            statement.bind(4, record.status.rawValue)
+            statement.bind(5, record.scheduledAt.map(Timestamp.format))
+            statement.bind(6, Timestamp.format(record.startedAt))
+            statement.bind(7, record.finishedAt.map(Timestamp.format))
+            statement.bind(8, record.durationMs)
+            statement.bind(9, record.pid)
+            statement.bind(10, record.error)
+            statement.bind(11, record.triggeredBy)
+            try statement.execute()
             var stored = record
             stored.id = db.lastInsertedRowID
             lastRun[record.job] = stored.id
@@ -98,14 +106,26 @@ public struct RunStore: Sendable {
     /// The final record is the started one with the outcome applied, as written: reading the
     /// row back (`RETURNING` every column) was the larger part of a run's cost to the writer.
     static func finish(_ run: RunRecord, _ outcome: RunOutcome, _ db: Database) throws -> RunRecord? {
-        let final = outcome.applied(to: run)
-        try db.cachedStatement(sql: """
+        let final = outcome.storable.applied(to: run)
+        let statement = BoundStatement(try db.cachedStatement(sql: """
             UPDATE runs SET status = ?, finished_at = ?, duration_ms = ?, exit_code = ?, signal = ?, output = ?, output_truncated = ?,
                 output_streams = ?, error = ?, pid = coalesce(?, pid), cpu_ms = ?, cancelled_by = ?
             WHERE id = ? AND status = 'running'
-            """).execute(arguments: [final.status.rawValue, final.finishedAt.map(Timestamp.format), final.durationMs, final.exitCode,
-                                     final.signal, final.output, final.outputTruncated, final.outputStreams.map(OutputSegment.encode),
-                                     final.error, final.pid, final.cpuMs, final.cancelledBy, run.id])
+            """), db)
+        statement.bind(1, final.status.rawValue)
+        statement.bind(2, final.finishedAt.map(Timestamp.format))
+        statement.bind(3, final.durationMs)
+        statement.bind(4, final.exitCode)
+        statement.bind(5, final.signal)
+        statement.bind(6, final.output)
+        statement.bind(7, final.outputTruncated)
+        statement.bind(8, final.outputStreams.map(OutputSegment.encode))
+        statement.bind(9, final.error)
+        statement.bind(10, final.pid)
+        statement.bind(11, final.cpuMs)
+        statement.bind(12, final.cancelledBy)
+        statement.bind(13, run.id)
+        try statement.execute()
         guard db.changesCount > 0 else { return nil }
         return final
     }
