@@ -53,6 +53,8 @@ struct ControlRoutes {
             audit(started ? "run started over the API" : "run over the API skipped", caller, [
                 "schedd.job": "\(name)", "schedd.run_id": .stringConvertible(run.id),
             ])
+            // A run queued for the node its job is pinned to (cluster mode): accepted, not started.
+            if run.status == .queued { return try Self.reply(TriggerResponse(outcome: "queued", run: run), context, status: .accepted) }
             return try Self.reply(TriggerResponse(outcome: started ? "started" : "skipped", run: run), context, status: started ? .created : .ok)
         }
         router.post("/v1/jobs/:name/cancel") { _, context in

@@ -150,10 +150,11 @@ enum PostgresSchema {
         // 3: the queue of slots: a slot is inserted once as a `queued` row, and a node with a
         // free worker claims it (oldest due first, rows another node is claiming skipped); a
         // job's runs queued or running anywhere by index, for `concurrency: forbid`; a cancel
-        // asked on one node of a run on another.
+        // asked on one node of a run on another; a manual run queued for the node its job is
+        // pinned to.
         [
             """
-            ALTER TABLE runs ADD COLUMN cancel_requested text, ADD COLUMN cancel_requested_by text
+            ALTER TABLE runs ADD COLUMN cancel_requested text, ADD COLUMN cancel_requested_by text, ADD COLUMN queue_node text
             """,
             """
             ALTER TABLE runs DROP CONSTRAINT runs_status_check

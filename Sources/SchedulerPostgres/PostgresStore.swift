@@ -764,6 +764,24 @@ public final class PostgresStore: SchedulerStore {
         return try await runs(ids: inserted).values.sorted { $0.id < $1.id }
     }
 
+    package func queueRun(job: String, node: String, triggeredBy: String?) async throws -> RunRecord {
+        defer { changes.bump() }
+        let me = self.node
+        let epoch = self.epoch
+        // The row as inserted: read again, it may already be the claimant's (NOTIFY is quick).
+        let inserted = try await call("queue run") { connection in
+            let rows = try await Self.records(try await connection.query("""
+                INSERT INTO runs (job, trigger, attempt, status, started_at, triggered_by, node, epoch, queue_node)
+                VALUES (\(job), 'manual', 1, 'queued', now(), \(triggeredBy), \(me), \(epoch), \(node))
+                RETURNING \(unescaped: Self.runColumns)
+                """))
+            _ = try await connection.query("SELECT pg_notify(\(Self.queueChannel), '')")
+            return rows.first
+        }
+        guard let inserted else { throw APIError(.internal, "a queued run's row was not written") }
+        return inserted
+    }
+
     package func claimQueued(limit: Int) async throws -> [RunRecord] {
         guard limit > 0, leaseIsTrusted else { return [] }
         defer { changes.bump() }
@@ -774,8 +792,9 @@ public final class PostgresStore: SchedulerStore {
         return try await call("claim") { connection in
             try await Self.records(try await connection.query("""
                 UPDATE runs r SET status = 'running', node = \(node), epoch = \(epoch), started_at = now()
-                FROM (SELECT id FROM runs WHERE status = 'queued' AND scheduled_at <= now()
-                      ORDER BY scheduled_at, id LIMIT \(Int64(limit)) FOR UPDATE SKIP LOCKED) q
+                FROM (SELECT id FROM runs WHERE status = 'queued' AND (queue_node IS NULL OR queue_node = \(node))
+                      AND (scheduled_at IS NULL OR scheduled_at <= now())
+                      ORDER BY coalesce(scheduled_at, started_at), id LIMIT \(Int64(limit)) FOR UPDATE SKIP LOCKED) q
                 WHERE r.id = q.id
                 RETURNING \(unescaped: Self.runColumnsOfR)
                 """))

@@ -22,7 +22,10 @@ enum Binaries {
     }
 
     /// Runs a binary to completion, with `input` on its stdin.
-    static func run(_ binary: URL, _ arguments: [String], input: String? = nil, environment: [String: String]? = nil) throws -> Result {
+    /// Past `timeout` the process is killed (a hung command fails its test instead of holding
+    /// the whole run).
+    static func run(_ binary: URL, _ arguments: [String], input: String? = nil, environment: [String: String]? = nil,
+                    timeout: TimeInterval = 120) throws -> Result {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
@@ -32,6 +35,10 @@ enum Binaries {
         process.standardError = err
         process.standardInput = inPipe
         try process.run()
+        let pid = process.processIdentifier
+        let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
+        defer { watchdog.cancel() }
         if let input { inPipe.fileHandleForWriting.write(Data(input.utf8)) }
         try inPipe.fileHandleForWriting.close()
         let stdout = out.fileHandleForReading.readDataToEndOfFile()

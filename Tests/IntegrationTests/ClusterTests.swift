@@ -237,9 +237,15 @@ struct ClusterTests {
         #expect(eventually { (try? cluster.sql("SELECT count(*) FROM runs WHERE job = 'svc' AND status = 'running'")) == "1" })
         let holder = try cluster.sql("SELECT node FROM runs WHERE job = 'svc' AND status = 'running'")
         #expect(holder == "a" || holder == "b")
-        // A manual run of the pinned job on the other node is refused, naming its node.
-        let wrong = try cluster.ctl("a", ["run", "only-b"])
-        #expect(wrong.status == 1 && wrong.stderr.contains("runs only on node b"), "\(wrong.stderr)")
+        // A manual run of the pinned job asked on the other node is queued for its node, which
+        // runs it; `--wait` follows it there through its row.
+        let queued = try cluster.ctl("a", ["run", "only-b"])
+        #expect(queued.status == 0 && queued.stdout.contains("queued only-b: run"), "\(queued.stdout)\(queued.stderr)")
+        #expect(eventually { (try? cluster.sql("SELECT node || ' ' || status FROM runs WHERE job = 'only-b' AND trigger = 'manual'")) == "b succeeded" },
+                "\((try? cluster.sql("SELECT node, status, error FROM runs WHERE job = 'only-b' AND trigger = 'manual'")) ?? "")")
+        let waited = try cluster.ctl("a", ["run", "--wait", "only-b"])
+        #expect(waited.status == 0, "\(waited.stdout)\(waited.stderr)")
+        #expect(try cluster.sql("SELECT string_agg(node || ' ' || status, ',') FROM runs WHERE job = 'only-b' AND trigger = 'manual'") == "b succeeded,b succeeded")
         #expect(eventually { FileManager.default.fileExists(atPath: truth) })
         // The holder dies: the other node takes the service over (lease 3 s, asked every 5 s).
         let (dying, survivor) = holder == "a" ? (a, "b") : (b, "a")

@@ -400,7 +400,7 @@ struct PostgresStoreTests {
         try await PostgresServer.offPool {
             _ = try server2.psql(database, """
                 DROP INDEX runs_by_slot; DROP INDEX runs_one_skip_per_slot; DROP INDEX runs_queued; DROP INDEX runs_active_by_job;
-                ALTER TABLE runs DROP CONSTRAINT runs_status_check, DROP COLUMN cancel_requested, DROP COLUMN cancel_requested_by;
+                ALTER TABLE runs DROP CONSTRAINT runs_status_check, DROP COLUMN cancel_requested, DROP COLUMN cancel_requested_by, DROP COLUMN queue_node;
                 ALTER TABLE runs ADD CONSTRAINT runs_status_check
                     CHECK (status IN ('running', 'succeeded', 'failed', 'timed_out', 'cancelled', 'interrupted', 'skipped', 'lost'));
                 UPDATE meta SET value = '1' WHERE key = 'schema_version'
@@ -416,7 +416,7 @@ struct PostgresStoreTests {
                 SELECT to_regclass('runs_by_slot') IS NOT NULL AND to_regclass('runs_one_skip_per_slot') IS NOT NULL
                    AND to_regclass('runs_queued') IS NOT NULL AND to_regclass('runs_active_by_job') IS NOT NULL
                    AND pg_get_constraintdef((SELECT oid FROM pg_constraint WHERE conname = 'runs_status_check')) LIKE '%queued%'
-                   AND (SELECT count(*) FROM information_schema.columns WHERE table_name = 'runs' AND column_name LIKE 'cancel_requested%') = 2
+                   AND (SELECT count(*) FROM information_schema.columns WHERE table_name = 'runs' AND column_name IN ('cancel_requested', 'cancel_requested_by', 'queue_node')) = 3
                 """)
         }
         #expect(indexes == "t")

@@ -20,6 +20,14 @@ extension JobScheduler {
     public func start(_ job: String, force: Bool = false, by caller: String? = nil) async throws -> (started: Bool, run: RunRecord) {
         guard let entry = jobs[job] else { throw APIError(.notFound, "no job named \"\(job)\"") }
         guard !stopping else { throw APIError(.conflict, "schedd is shutting down") }
+        if let node = entry.spec.node, node != configuration.node, store.sharedByNodes {
+            // Pinned to another node: queued for that node, which claims it (`status` queued).
+            let queued = try await store.queueRun(job: job, node: node, triggeredBy: caller)
+            logger.info("run queued for the node its job is pinned to", metadata: [
+                "schedd.job": "\(job)", "schedd.run_id": .stringConvertible(queued.id), "schedd.node": "\(node)",
+            ])
+            return (true, queued)
+        }
         try checkPinned(entry.spec)
         let signal = RunStartSignal()
         switch await trigger(job, .manual, scheduledAt: nil, force: force, startSignal: signal, by: caller) {

@@ -69,7 +69,8 @@ extension JobScheduler {
         for record in claimed {
             // The job set may differ from the node that queued it for a moment (a reload not
             // yet seen), or the job was paused or removed since.
-            guard let entry = jobs[record.job], entry.canStart, queues(entry, record.trigger), !stopping else {
+            guard let entry = jobs[record.job], !stopping,
+                  record.trigger == .manual ? !entry.spec.isService : entry.canStart && queues(entry, record.trigger) else {
                 let why = jobs[record.job] == nil ? "this node does not know the job" : stopping ? "schedd is shutting down" : "the job may not start now"
                 refused.append((record, RunOutcome(status: .skipped, finishedAt: clock.now(), error: "skipped: claimed, but \(why)")))
                 continue

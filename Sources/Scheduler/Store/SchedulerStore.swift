@@ -72,6 +72,9 @@ package protocol SchedulerStore: StoreReader {
     /// them, when they run on another node of a shared store; returns the runs asked. A store
     /// of one node has no other node: nothing.
     func requestCancel(runIDs: [Int64], job: String?, reason: String, by caller: String?) async throws -> [Int64]
+    /// Queues a manual run of `job` for `node` alone to claim (a job pinned to another node,
+    /// run from this one); returns its `queued` row.
+    func queueRun(job: String, node: String, triggeredBy: String?) async throws -> RunRecord
     /// The cancels other nodes asked of this node's running runs, not yet done.
     func cancelRequests() async throws -> [CancelRequest]
     /// Counts a job's final result into its failures in a row, kept by the store when it is
@@ -96,6 +99,10 @@ extension SchedulerStore {
     package func requestCancel(runIDs: [Int64], job: String?, reason: String, by caller: String?) async throws -> [Int64] { [] }
 
     package func cancelRequests() async throws -> [CancelRequest] { [] }
+
+    package func queueRun(job: String, node: String, triggeredBy: String?) async throws -> RunRecord {
+        throw APIError(.conflict, "\"\(job)\" runs only on node \(node) (its \"node\"): ask that node's schedd")
+    }
 
     package func countRunOutcome(job: String, failed: Bool) async throws -> Int? { nil }
 

@@ -112,7 +112,7 @@ public struct RunPage: Sendable, Codable, Equatable {
 
 /// `POST /v1/jobs/{name}/run`: the run that started, or the skipped record.
 public struct TriggerResponse: Sendable, Codable, Equatable {
-    /// `started` or `skipped`.
+    /// `started`, `skipped`, or (cluster mode) `queued`: for the node the job is pinned to.
     public var outcome: String
     public var run: RunRecord
 

@@ -27,14 +27,28 @@ struct RunCommand: AsyncParsableCommand {
             if global.json { Output.printJSON(bytes: reply.body) }
             throw CommandFailure(message: "\(name): \(trigger.run.error ?? "skipped") (run \(trigger.run.id); --force starts it anyway)", exitCode: 1)
         }
+        let queued = trigger.outcome == "queued"
         guard wait else {
-            if global.json { Output.printJSON(bytes: reply.body) } else { print("started \(name): run \(trigger.run.id)") }
+            if global.json {
+                Output.printJSON(bytes: reply.body)
+            } else if queued {
+                print("queued \(name): run \(trigger.run.id), for the node the job is pinned to")
+            } else {
+                print("started \(name): run \(trigger.run.id)")
+            }
             return
         }
         var follower = RunFollower(client: client, runID: trigger.run.id, printOutput: !global.json)
         // As if the job ran here: its stdout to stdout, its stderr to stderr.
         follower.stderrToStderr = true
-        let run = try follower.follow()
+        let run: RunRecord
+        if queued {
+            // It runs on another node: this node has no live output of it, only its row.
+            run = try Self.waitForEnd(client, trigger.run.id)
+            if !global.json, let output = run.output { print(output, terminator: "") }
+        } else {
+            run = try follower.follow()
+        }
         if global.json {
             Output.printJSON(bytes: Array(try APICoding.encoder().encode(run)))
         } else {
@@ -47,6 +61,16 @@ struct RunCommand: AsyncParsableCommand {
             }
         }
         throw ExitCode(Self.exitCode(run))
+    }
+
+    /// Reads the run's row until it has ended (a run of another node), at most an hour.
+    static func waitForEnd(_ client: ControlClient, _ id: Int64) throws -> RunRecord {
+        let deadline = Date().addingTimeInterval(3600)
+        while true {
+            let run = try client.call("GET", "/v1/runs/\(id)", as: RunRecord.self)
+            if run.status.isFinal || Date() >= deadline { return run }
+            Thread.sleep(forTimeInterval: 0.25)
+        }
     }
 
     static func exitCode(_ run: RunRecord) -> Int32 {
