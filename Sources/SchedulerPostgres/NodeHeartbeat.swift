@@ -44,7 +44,7 @@ public struct NodeHeartbeat: Service {
                         try await Task.sleep(for: store.lease / 3)
                     }
                 }
-                group.addTask { try await listenForQueuedSlots() }
+                group.addTask { try await listenForOtherNodes() }
                 try await group.next()
                 group.cancelAll()
             }
@@ -82,7 +82,7 @@ public struct NodeHeartbeat: Service {
     /// asks of this node's runs (`LISTEN` on both channels, on a connection of its own); a lost
     /// connection is opened again after a second. The engine's poll, and this service's sweep,
     /// cover the gaps.
-    func listenForQueuedSlots() async throws {
+    func listenForOtherNodes() async throws {
         while !Task.isCancelled {
             do {
                 try await store.client.withConnection { connection in
@@ -102,7 +102,7 @@ public struct NodeHeartbeat: Service {
                     }
                 }
             } catch where !Task.isCancelled {
-                logger.warning("cannot listen for queued slots; the engine polls meanwhile", metadata: ["schedd.error": "\(error)"])
+                logger.warning("cannot listen for the other nodes' notifications; polling meanwhile", metadata: ["schedd.error": "\(error)"])
             }
             try await Task.sleep(for: .seconds(1))
         }

@@ -827,7 +827,7 @@ public final class PostgresStore: SchedulerStore {
             var nodes: Set<String> = []
             for try await (id, holder) in try await connection.query("""
                 UPDATE runs SET cancel_requested = \(reason), cancel_requested_by = \(caller)
-                WHERE status = 'running' AND node <> \(node) AND (id = ANY(\(runIDs)) OR job = \(job ?? ""))
+                WHERE status = 'running' AND node <> \(node) AND (id = ANY(\(runIDs)) OR (\(job)::text IS NOT NULL AND job = \(job)))
                 RETURNING id, node
                 """).decode((Int64, String).self) {
                 asked.append(id)

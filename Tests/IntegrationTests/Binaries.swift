@@ -93,8 +93,10 @@ final class DaemonProcess {
 
     /// Waits until the daemon is ready: its services run, so its signal handlers are in place
     /// (it logs "ready", in whichever log format).
+    /// Up to 30 s: a debug build starting beside a dozen other daemons and PostgreSQL on two
+    /// busy cores has taken over 10.
     func waitUntilStarted() -> Bool {
-        eventually {
+        eventually(timeout: 30) {
             let log = stderr()
             return log.contains("ready schedd.status=") || log.contains(#""msg":"ready""#)
         }

@@ -84,7 +84,8 @@ struct ClusterTests {
             WHERE job = 'tick' AND status = 'succeeded' ORDER BY scheduled_at
             """).split(separator: "\n").map(String.init)
         #expect(rows == lines.sorted(), "database: \(rows)\nfile: \(lines)")
-        #expect(try cluster.sql("SELECT count(*) FROM runs WHERE status NOT IN ('succeeded')") == "0")
+        #expect(try cluster.sql("SELECT count(*) FROM runs WHERE status NOT IN ('succeeded')") == "0",
+                "\((try? cluster.sql("SELECT id, node, status, scheduled_at, error FROM runs WHERE status <> 'succeeded'")) ?? "")")
         #expect(try cluster.sql("SELECT string_agg(name || ' ' || state, ',' ORDER BY name) FROM nodes") == "a left,b left,c left")
     }
 
@@ -94,7 +95,8 @@ struct ClusterTests {
             + #"{"name": "again", "shell": "sleep 60", "retries": 1, "retry_backoff": "0s"}]}"#)
         let a = try cluster.start("a", config: config)
         let b = try cluster.start("b", config: config)
-        #expect(a.waitUntilStarted() && b.waitUntilStarted())
+        #expect(a.waitUntilStarted(), "\(a.stderr())")
+        #expect(b.waitUntilStarted(), "\(b.stderr())")
         #expect(try cluster.ctl("a", ["run", "long"]).status == 0)
         #expect(try cluster.ctl("a", ["run", "again"]).status == 0)
         #expect(eventually { (try? cluster.sql("SELECT string_agg(node, ',') FROM runs WHERE status = 'running'")) == "a,a" })
@@ -233,7 +235,8 @@ struct ClusterTests {
             """#)
         let a = try cluster.start("a", config: config)
         let b = try cluster.start("b", config: config)
-        #expect(a.waitUntilStarted() && b.waitUntilStarted())
+        #expect(a.waitUntilStarted(), "\(a.stderr())")
+        #expect(b.waitUntilStarted(), "\(b.stderr())")
         #expect(eventually { (try? cluster.sql("SELECT count(*) FROM runs WHERE job = 'svc' AND status = 'running'")) == "1" })
         let holder = try cluster.sql("SELECT node FROM runs WHERE job = 'svc' AND status = 'running'")
         #expect(holder == "a" || holder == "b")

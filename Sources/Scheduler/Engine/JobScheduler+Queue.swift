@@ -6,9 +6,6 @@ import SchedulerAPI
 /// fires go into the store once, for whichever node has a free worker, and this node claims
 /// slots as its workers free up, woken by the other nodes (`nudgeQueue`) or by its poll.
 extension JobScheduler {
-    /// Workers neither busy nor promised to a run waiting in the pool.
-    var freeWorkers: Int { max(0, pool.capacity - pool.busy - pool.queuedCount) }
-
     /// Tells the engine that slots may be waiting in the queue (another node queued some).
     package nonisolated func nudgeQueue() {
         queueNudged.set()
@@ -45,15 +42,16 @@ extension JobScheduler {
     }
 
     /// Claims as many queued slots as there are free workers, when there may be some: told so,
-    /// the last claim filled every worker, or the poll is due. Each claimed slot starts this
-    /// turn (its row already says `running` on this node).
-    func claimQueued() async {
-        guard store.queuesSlots, !stopping else { return }
-        let free = freeWorkers
-        guard free > 0 else { return }
+    /// the last claim filled every worker, or the poll is due. Returns the claimed runs, each
+    /// holding its worker already, for the caller to start this turn (their rows already say
+    /// `running` on this node).
+    func claimQueued() async -> [RunRequest] {
+        guard store.queuesSlots, !stopping else { return [] }
+        let free = pool.free
+        guard free > 0 else { return [] }
         let now = clock.now()
         let nudged = queueNudged.take()
-        guard nudged || queueBacklog || nextQueuePoll.map({ now >= $0 }) ?? true else { return }
+        guard nudged || queueBacklog || nextQueuePoll.map({ now >= $0 }) ?? true else { return [] }
         nextQueuePoll = now.addingTimeInterval(Double(configuration.queuePoll.milliseconds) / 1000)
         let claimed: [RunRecord]
         do {
@@ -61,23 +59,24 @@ extension JobScheduler {
         } catch {
             queueBacklog = false
             logger.error("cannot claim queued slots", metadata: ["schedd.error": "\(error)"])
-            return
+            return []
         }
         queueBacklog = claimed.count >= free
         var refused: [(run: RunRecord, outcome: RunOutcome)] = []
         var starting: [RunRequest] = []
         for record in claimed {
-            // The job set may differ from the node that queued it for a moment (a reload not
-            // yet seen), or the job was paused or removed since.
-            guard let entry = jobs[record.job], !stopping,
-                  record.trigger == .manual ? !entry.spec.isService : entry.canStart && queues(entry, record.trigger) else {
-                let why = jobs[record.job] == nil ? "this node does not know the job" : stopping ? "schedd is shutting down" : "the job may not start now"
+            let known = jobs[record.job]
+            // A store answers at most `limit` rows; past the free workers, none would be left.
+            let full = starting.count >= free ? "no worker of this node is free" : nil
+            if let why = full ?? known.map({ refusal(of: record, $0) }) ?? "this node does not know the job" {
                 refused.append((record, RunOutcome(status: .skipped, finishedAt: clock.now(), error: "skipped: claimed, but \(why)")))
                 continue
             }
+            guard let entry = known else { continue }
             var request = RunRequest(spec: entry.spec, trigger: record.trigger, attempt: record.attempt, scheduledAt: record.scheduledAt,
                                      extraEnvironment: [:])
             request.claimed = record
+            pool.startClaimed(request)
             starting.append(request)
         }
         if !refused.isEmpty {
@@ -90,9 +89,16 @@ extension JobScheduler {
                 logger.error("cannot record claimed slots that did not start", metadata: ["schedd.error": "\(error)"])
             }
         }
-        // Last, with no wait after it: the main loop hands them their workers in this turn,
-        // before anything could drop them from the pool (their rows are running already).
-        for request in starting { pool.enqueue(request) }
+        return starting
+    }
+
+    /// Why a run this node claimed may not start here, if so. The job set may differ from the
+    /// node that queued it for a moment (a reload not yet seen), or the job was paused since.
+    /// A manual run was queued for this node by another (its job is pinned here).
+    func refusal(of claimed: RunRecord, _ entry: JobEntry) -> String? {
+        if stopping { return "schedd is shutting down" }
+        if claimed.trigger == .manual { return entry.spec.isService ? "the job is a service" : nil }
+        return entry.canStart && queues(entry, claimed.trigger) ? nil : "the job may not start now"
     }
 
 }

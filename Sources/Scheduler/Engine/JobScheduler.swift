@@ -253,12 +253,12 @@ public actor JobScheduler: Service {
                         }
                     }
                 }
+                var starting: [RunRequest] = []
                 if !stopping {
                     stopInOrder()
                     await record(releaseHeld())
-                    await claimQueued()
+                    starting = await claimQueued()
                 }
-                var starting: [RunRequest] = []
                 while let request = pool.nextToStart() { starting.append(request) }
                 if !starting.isEmpty {
                     group.addTask { await self.startRuns(starting) }
@@ -355,7 +355,7 @@ public actor JobScheduler: Service {
         let fire = dueQueue.earliest(isCurrent: isDue)
         // The queue's poll only while a worker is free to take what it finds: a poll time past
         // with every worker busy would wake the loop over and over (a run's end wakes it).
-        let poll = freeWorkers > 0 && !stopping ? nextQueuePoll : nil
+        let poll = pool.free > 0 && !stopping ? nextQueuePoll : nil
         let timer = [timers.lazy.map(\.due).min(), held.lazy.compactMap(\.deadline).min(), poll].compactMap { $0 }.min()
         switch (fire, timer) {
         case let (fire?, timer?): return min(fire, timer)

@@ -34,8 +34,11 @@ struct WorkerPool {
     /// Whether nothing holds a worker and no service run is going on.
     var isIdle: Bool { busy == 0 && services == 0 }
 
+    /// Workers neither busy nor promised to a run waiting for one.
+    var free: Int { max(0, capacity - busy - queuedCount) }
+
     /// Whether a run enqueued now would have to wait for a worker.
-    var isFull: Bool { busy + queuedCount >= capacity }
+    var isFull: Bool { free == 0 }
 
     /// Whether a run may be enqueued: it starts at once, or the queue has room (services
     /// always may).
@@ -76,7 +79,15 @@ struct WorkerPool {
         return request
     }
 
-    /// A run handed out by `nextToStart` has ended.
+    /// Gives a free worker to a run that never waits in the pool: a queued slot this node
+    /// claimed in the store, whose row already says it runs here (dropping it from the pool
+    /// would leave that row `running`). Claims are never more than `free`.
+    mutating func startClaimed(_ request: RunRequest) {
+        precondition(!request.spec.isService && busy < capacity, "a claimed run needs a free worker")
+        busy += 1
+    }
+
+    /// A run handed out by `nextToStart` or `startClaimed` has ended.
     mutating func finished(_ request: RunRequest) {
         if request.spec.isService { services -= 1 } else { busy -= 1 }
     }

@@ -35,7 +35,6 @@ public struct RunOutcome: Sendable, Equatable {
         self.error = error
     }
 
-    /// `run` as this outcome finishes it (what the SQLite store's update writes).
     /// The outcome as a store keeps it: NUL characters in the output (a process wrote them)
     /// become U+FFFD, since neither SQLite's text as read back nor PostgreSQL's text holds them.
     package var storable: RunOutcome {
@@ -45,6 +44,7 @@ public struct RunOutcome: Sendable, Equatable {
         return outcome
     }
 
+    /// `run` as this outcome finishes it (what the stores write).
     package func applied(to run: RunRecord) -> RunRecord {
         var run = run
         run.status = status

@@ -44,7 +44,7 @@ struct RunCommand: AsyncParsableCommand {
         let run: RunRecord
         if queued {
             // It runs on another node: this node has no live output of it, only its row.
-            run = try Self.waitForEnd(client, trigger.run.id)
+            run = try await Self.waitForEnd(client, trigger.run.id)
             if !global.json, let output = run.output { print(output, terminator: "") }
         } else {
             run = try follower.follow()
@@ -64,12 +64,12 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     /// Reads the run's row until it has ended (a run of another node), at most an hour.
-    static func waitForEnd(_ client: ControlClient, _ id: Int64) throws -> RunRecord {
-        let deadline = Date().addingTimeInterval(3600)
+    static func waitForEnd(_ client: ControlClient, _ id: Int64) async throws -> RunRecord {
+        let deadline = ContinuousClock.now + .seconds(3600)
         while true {
             let run = try client.call("GET", "/v1/runs/\(id)", as: RunRecord.self)
-            if run.status.isFinal || Date() >= deadline { return run }
-            Thread.sleep(forTimeInterval: 0.25)
+            if run.status.isFinal || ContinuousClock.now >= deadline { return run }
+            try await Task.sleep(for: .milliseconds(250))
         }
     }
 
