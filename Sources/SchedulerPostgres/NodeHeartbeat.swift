@@ -157,8 +157,9 @@ public struct NodeHeartbeat: Service {
         }
     }
 
-    /// Declares dead the nodes whose lease expired, retries what they lost, and tells the
-    /// engine which nodes are up (the slots of a job pinned to a node that is not are missed).
+    /// Declares dead the nodes whose lease expired, retries what they lost, gives up on queued
+    /// runs that waited too long or whose node is gone, and tells the engine which nodes are up
+    /// (the slots of a job pinned to a node that is not are missed).
     func sweep() async {
         do {
             let lost = try await store.declareExpiredNodesDead()
@@ -168,6 +169,13 @@ public struct NodeHeartbeat: Service {
                 ])
             }
             if !lost.isEmpty { await engine.retryLost(lost) }
+            let expired = try await store.expireQueued(tolerance: engine.lateTolerance)
+            if !expired.isEmpty {
+                logger.warning("queued runs given up", metadata: [
+                    "schedd.runs": .stringConvertible(expired.count), "schedd.job": "\(expired[0].job)", "schedd.error": "\(expired[0].error ?? "")",
+                ])
+                await engine.queuedRunsExpired(expired)
+            }
             let up = try await store.nodes().filter { $0.state == "up" && $0.leaseRemainingMs > 0 }.map(\.name)
             await engine.setNodesUp(Set(up))
         } catch {

@@ -729,7 +729,7 @@ public final class PostgresStore: SchedulerStore {
     /// The notification channel a node that queues slots wakes the others on.
     static let queueChannel = "schedd_queue"
 
-    package func queueSlots(_ slots: [QueuedSlot]) async throws -> [RunRecord] {
+    package func queueSlots(_ slots: [QueuedSlot], limit: Int) async throws -> [RunRecord] {
         guard !slots.isEmpty else { return [] }
         defer { changes.bump() }
         let node = self.node
@@ -741,15 +741,19 @@ public final class PostgresStore: SchedulerStore {
             var skipped: [Int64] = []
             var queued = 0
             for try await (status, id) in try await connection.query("""
+                WITH backlog AS (SELECT count(*) AS queued FROM runs WHERE status = 'queued')
                 INSERT INTO runs (job, trigger, attempt, status, scheduled_at, started_at, finished_at, duration_ms, error, node, epoch)
                 SELECT v.job, v.trigger, 1, s.status, v.slot, now(), CASE WHEN s.status = 'skipped' THEN now() END,
-                       CASE WHEN s.status = 'skipped' THEN 0 END,
-                       CASE WHEN s.status = 'skipped' THEN 'skipped: a run of this job is still queued or running (concurrency: forbid)' END,
-                       \(node), \(epoch)
+                       CASE WHEN s.status = 'skipped' THEN 0 END, s.why, \(node), \(epoch)
                 FROM unnest(\(slots.map(\.job))::text[], \(slots.map(\.trigger.rawValue))::text[], \(slots.map(\.scheduledAt))::timestamptz[],
                             \(slots.map(\.forbid))::bool[]) AS v (job, trigger, slot, forbid)
-                CROSS JOIN LATERAL (SELECT CASE WHEN v.forbid AND EXISTS (
-                    SELECT 1 FROM runs a WHERE a.job = v.job AND a.status IN ('queued', 'running')) THEN 'skipped' ELSE 'queued' END AS status) s
+                CROSS JOIN backlog
+                CROSS JOIN LATERAL (SELECT CASE WHEN c.why IS NULL THEN 'queued' ELSE 'skipped' END AS status, c.why FROM (SELECT CASE
+                    WHEN backlog.queued >= \(Int64(limit))
+                        THEN 'skipped: ' || backlog.queued || ' slots are already queued across the cluster (the most schedd queues)'
+                    WHEN v.forbid AND EXISTS (SELECT 1 FROM runs a WHERE a.job = v.job AND a.status IN ('queued', 'running'))
+                        THEN 'skipped: a run of this job is still queued or running (concurrency: forbid)'
+                    END AS why) c) s
                 WHERE NOT EXISTS (SELECT 1 FROM runs b WHERE b.job = v.job AND b.scheduled_at = v.slot)
                 ORDER BY v.job, v.slot
                 ON CONFLICT DO NOTHING
@@ -799,6 +803,40 @@ public final class PostgresStore: SchedulerStore {
                 RETURNING \(unescaped: Self.runColumnsOfR)
                 """))
         }.sorted { ($0.scheduledAt ?? $0.startedAt, $0.id) < ($1.scheduledAt ?? $1.startedAt, $1.id) }
+    }
+
+    /// Gives up on queued runs that can no longer run as they were meant to, and returns them,
+    /// now `skipped`: a slot queued for longer than `tolerance` while no node had a free worker
+    /// is a missed fire, and follows its job's `catch_up` as a node's own missed fires do
+    /// (`none`: skipped; `once`: skipped unless it is the job's newest queued slot; `all`:
+    /// kept); a manual run queued for a node that is not up is skipped too. Without this the
+    /// queue would grow for as long as the cluster is short of workers.
+    public func expireQueued(tolerance: Duration) async throws -> [RunRecord] {
+        let seconds = Double(tolerance.milliseconds) / 1000
+        let text = DurationText.format(milliseconds: tolerance.milliseconds)
+        let expired = try await call("expire queued") { connection in
+            try await Self.records(try await connection.query("""
+                UPDATE runs r SET status = 'skipped', finished_at = now(), duration_ms = 0, error = e.why
+                FROM (SELECT q.id, CASE WHEN q.queue_node IS NOT NULL
+                            THEN 'skipped: node ' || q.queue_node || ', the only node this job runs on, is not up'
+                            ELSE 'missed: queued for more than ' || \(text) || ' while no node had a free worker (catch_up: '
+                                 || coalesce(j.spec::jsonb ->> 'catch_up', 'none') || ')' END AS why
+                      FROM runs q LEFT JOIN jobs j ON j.name = q.job
+                      WHERE q.status = 'queued' AND CASE
+                        WHEN q.queue_node IS NOT NULL THEN NOT EXISTS (
+                            SELECT 1 FROM nodes n WHERE n.name = q.queue_node AND n.state = 'up' AND n.lease_until > now())
+                        WHEN q.scheduled_at IS NULL OR q.scheduled_at >= now() - make_interval(secs => \(seconds)) THEN false
+                        WHEN coalesce(j.spec::jsonb ->> 'catch_up', 'none') = 'all' THEN false
+                        WHEN coalesce(j.spec::jsonb ->> 'catch_up', 'none') = 'once' THEN EXISTS (
+                            SELECT 1 FROM runs n WHERE n.job = q.job AND n.status = 'queued' AND n.scheduled_at > q.scheduled_at)
+                        ELSE true END
+                      FOR UPDATE OF q SKIP LOCKED) e
+                WHERE r.id = e.id AND r.status = 'queued'
+                RETURNING \(unescaped: Self.runColumnsOfR)
+                """))
+        }
+        if !expired.isEmpty { changes.bump() }
+        return expired.sorted { $0.id < $1.id }
     }
 
     /// The count is the cluster's, changed in place: a node's view of it is never written back

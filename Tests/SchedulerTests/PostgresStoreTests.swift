@@ -126,6 +126,50 @@ struct PostgresStoreTests {
         }
     }
 
+    /// The queue is bounded: a slot queued for longer than the late tolerance while no node had
+    /// a free worker follows its job's `catch_up`; a manual run queued for a node that is not up
+    /// is given up; slots past the bound are skipped as they come.
+    @Test func queuedRunsThatCannotRunAsMeantAreGivenUp() async throws {
+        try await withNodes(["n1", "n2"]) { nodes in
+            let file = #"""
+                {"jobs": [{"name": "none", "shell": "true", "schedule": "@every 1s", "concurrency": "allow"},
+                          {"name": "once", "shell": "true", "schedule": "@every 1s", "concurrency": "allow", "catch_up": "once"},
+                          {"name": "all", "shell": "true", "schedule": "@every 1s", "concurrency": "allow", "catch_up": "all"},
+                          {"name": "on-n2", "shell": "true", "node": "n2"}, {"name": "on-n3", "shell": "true", "node": "n3"}]}
+                """#
+            _ = try await nodes[0].applyJobs(try jobFile(file), prune: false, dryRun: false, now: Date(), source: nil, origin: .api(), protectedFile: nil)
+            let base = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 - 600).rounded())
+            var slots: [QueuedSlot] = []
+            for job in ["none", "once", "all"] {
+                slots += (0..<3).map { QueuedSlot(job: job, trigger: .schedule, scheduledAt: base.addingTimeInterval(Double($0)), forbid: false) }
+            }
+            let fresh = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 - 1).rounded())
+            slots.append(QueuedSlot(job: "none", trigger: .schedule, scheduledAt: fresh, forbid: false))
+            #expect(try await nodes[0].queueSlots(slots, limit: 100).isEmpty)
+            let forUp = try await nodes[0].queueRun(job: "on-n2", node: "n2", triggeredBy: nil)
+            let forDown = try await nodes[0].queueRun(job: "on-n3", node: "n3", triggeredBy: nil)
+
+            let expired = try await nodes[1].expireQueued(tolerance: .seconds(60))
+            func slotsOf(_ job: String) -> [Date] { expired.filter { $0.job == job }.compactMap(\.scheduledAt).sorted() }
+            #expect(expired.allSatisfy { $0.status == .skipped && $0.finishedAt != nil })
+            #expect(slotsOf("none") == (0..<3).map { base.addingTimeInterval(Double($0)) }, "catch_up none: every stale slot, not the fresh one")
+            #expect(expired.first { $0.job == "none" }?.error == "missed: queued for more than 1m while no node had a free worker (catch_up: none)")
+            #expect(slotsOf("once") == [base, base.addingTimeInterval(1)], "catch_up once: all but the newest")
+            #expect(slotsOf("all").isEmpty, "catch_up all keeps every slot")
+            #expect(expired.filter { $0.job == "on-n3" }.map(\.id) == [forDown.id])
+            #expect(expired.first { $0.job == "on-n3" }?.error == "skipped: node n3, the only node this job runs on, is not up")
+            #expect(!expired.contains { $0.id == forUp.id }, "its node is up")
+            #expect(try await nodes[0].expireQueued(tolerance: .seconds(60)).isEmpty, "given up once")
+
+            // 3 (all) + 1 (once) + 1 (fresh) + 1 (for n2) are queued: at a bound of 6, more are skipped.
+            let more = [QueuedSlot(job: "none", trigger: .schedule, scheduledAt: fresh.addingTimeInterval(-1), forbid: false)]
+            let skipped = try await nodes[1].queueSlots(more, limit: 6)
+            #expect(skipped.count == 1 && skipped[0].error == "skipped: 6 slots are already queued across the cluster (the most schedd queues)")
+            #expect(try await nodes[1].queueSlots([QueuedSlot(job: "none", trigger: .schedule, scheduledAt: fresh.addingTimeInterval(-2), forbid: false)],
+                                                  limit: 7).isEmpty)
+        }
+    }
+
     /// A slot of a job pinned to a node is recorded as missed only while that node is not up
     /// by the database: a node whose list of nodes is older than the pinned node's start must
     /// not record a miss beside the run.

@@ -27,7 +27,7 @@ extension JobScheduler {
     func queue(_ slots: [QueuedSlot]) async {
         guard !slots.isEmpty else { return }
         do {
-            let skipped = try await store.queueSlots(slots)
+            let skipped = try await store.queueSlots(slots, limit: configuration.maxQueued)
             for record in skipped {
                 metrics.runEnded(record)
                 events.publish(.runFinished(record))
@@ -90,6 +90,19 @@ extension JobScheduler {
             }
         }
         return starting
+    }
+
+    /// How late a fire may be before it is missed; a slot queued for longer is too.
+    package nonisolated var lateTolerance: Duration { configuration.lateTolerance }
+
+    /// Reports queued runs the store gave up on (`skipped` now: missed slots, manual runs for a
+    /// node that went away) as the skips they are.
+    package func queuedRunsExpired(_ records: [RunRecord]) {
+        for record in records {
+            if record.scheduledAt != nil { metrics.firesMissed(record.job, 1) }
+            metrics.runEnded(record)
+            events.publish(.runFinished(record))
+        }
     }
 
     /// Why a run this node claimed may not start here, if so. The job set may differ from the

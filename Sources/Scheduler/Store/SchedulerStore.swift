@@ -62,8 +62,9 @@ package protocol SchedulerStore: StoreReader {
     /// Queues slots for whichever node claims them first, each slot once: a slot that has a row
     /// already (queued, run or skipped, by any node) is left as it is. A slot of a job whose
     /// concurrency forbids overlap is recorded as skipped instead while the job has a run queued
-    /// or running anywhere. Returns the skips it recorded.
-    func queueSlots(_ slots: [QueuedSlot]) async throws -> [RunRecord]
+    /// or running anywhere, and every slot is while `limit` slots wait in the queue already (the
+    /// queue is bounded like a node's own queue of runs). Returns the skips it recorded.
+    func queueSlots(_ slots: [QueuedSlot], limit: Int) async throws -> [RunRecord]
     /// Claims up to `limit` queued slots that are due by the store's clock, oldest first; they
     /// are this node's running runs when this returns.
     func claimQueued(limit: Int) async throws -> [RunRecord]
@@ -90,8 +91,13 @@ extension SchedulerStore {
 
     package var queuesSlots: Bool { false }
 
-    package func queueSlots(_ slots: [QueuedSlot]) async throws -> [RunRecord] {
+    package func queueSlots(_ slots: [QueuedSlot], limit: Int) async throws -> [RunRecord] {
         throw APIError(.internal, "this store has no queue of slots")
+    }
+
+    /// Queues slots with the engine's default bound.
+    package func queueSlots(_ slots: [QueuedSlot]) async throws -> [RunRecord] {
+        try await queueSlots(slots, limit: JobScheduler.Configuration().maxQueued)
     }
 
     package func claimQueued(limit: Int) async throws -> [RunRecord] { [] }
