@@ -47,6 +47,26 @@ import Testing
         #expect(try await temp.database.pool.read { db in try Int.fetchAll(db, sql: "SELECT x FROM t ORDER BY x") } == [7, 8])
     }
 
+    /// A turn's ends and starts: written in one transaction, each with its own result, and one
+    /// failing leaves the other.
+    @Test func twoWritesTogetherShareACommitAndFailApart() async throws {
+        let temp = try TemporaryDatabase()
+        try await temp.database.pool.write { db in try db.execute(sql: "CREATE TABLE t (x INTEGER)") }
+        let changes = ChangeCounter()
+        let committer = GroupCommitter(pool: temp.database.pool, changes: changes)
+        let before = changes.current
+        let (first, second) = await committer.write({ db in try db.execute(sql: "INSERT INTO t VALUES (1)") },
+                                                    { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM t WHERE x = 1") })
+        #expect(throws: Never.self) { try first.get() }
+        #expect(try second.get() == 1, "the second saw the first's row")
+        #expect(changes.current == before + 1, "one commit")
+        let (failing, fine) = await committer.write({ db in try db.execute(sql: "INSERT INTO nowhere VALUES (1)") },
+                                                    { db in try db.execute(sql: "INSERT INTO t VALUES (9)") })
+        #expect(throws: (any Error).self) { try failing.get() }
+        #expect(throws: Never.self) { try fine.get() }
+        #expect(try await temp.database.pool.read { db in try Int.fetchAll(db, sql: "SELECT x FROM t ORDER BY x") } == [1, 9])
+    }
+
     /// A run's final write must land even when the task that happens to lead the commit is
     /// cancelled (the engine's tasks are, at shutdown): the leader's batch holds other writes.
     @Test func aCancelledLeaderStillCommitsItsBatchAndTheNextOnes() async throws {

@@ -8,7 +8,7 @@ import SchedulerAPI
 
 /// The PostgreSQL store's own rules (the ones every store keeps are in `StoreContractTests`):
 /// one run per slot across nodes, slots by the database's clock, leases and fencing.
-@Suite(.postgres, .enabled(if: PostgresServer.unavailableReason == nil, "needs a PostgreSQL server: \(PostgresServer.unavailableReason ?? "")"))
+@Suite(.postgres, .timeLimit(.minutes(2)), .enabled(if: PostgresServer.unavailableReason == nil, "needs a PostgreSQL server: \(PostgresServer.unavailableReason ?? "")"))
 struct PostgresStoreTests {
     static let jobs = #"{"jobs": [{"name": "tick", "shell": "true", "schedule": "@every 1s"}, {"name": "other", "shell": "true"}]}"#
 

@@ -8,7 +8,7 @@ import SchedulerAPI
 
 /// What the engine relies on from a store (`SchedulerStore`), checked for each store: the
 /// SQLite one the daemon uses and the in-memory one the engine's tests use.
-@Suite(.postgres) struct StoreContractTests {
+@Suite(.postgres, .timeLimit(.minutes(2))) struct StoreContractTests {
     enum Kind: String, CaseIterable, CustomTestStringConvertible, Sendable {
         case sqlite, memory, postgres
         var testDescription: String { rawValue }

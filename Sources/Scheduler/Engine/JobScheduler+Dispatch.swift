@@ -212,32 +212,45 @@ extension JobScheduler {
         var outcome: RunOutcome
     }
 
-    /// Starts the runs that got a worker in one turn: their start rows in one write, then
-    /// each run in its own task. A run's process or handler starts only once its row is on
-    /// disk: never something that leaves no record.
-    func startRuns(_ requests: [RunRequest]) async {
+    /// One turn's writes: the ends of the runs that ended and the starts of the runs that got
+    /// a worker, given to the store together (SQLite commits them in one transaction, so the
+    /// worker an end freed waits for one commit before its next run, not two). Then the ends
+    /// are reported and the runs started, side by side.
+    func recordTurn(_ requests: [RunRequest], _ ended: [EndedRun]) async {
         let now = clock.now()
-        let starts = requests.map { request in
-            RunStart(job: request.spec.name, trigger: request.trigger, attempt: request.attempt, scheduledAt: request.scheduledAt,
-                     startedAt: now, fire: request.fire, triggeredBy: request.triggeredBy, exclusive: request.spec.isService)
-        }
         // Claimed slots of the queue have their rows already; the others' are written together.
-        var outcomes = requests.map { $0.claimed.map(RunStart.Outcome.started) }
         let toWrite = requests.indices.filter { requests[$0].claimed == nil }
-        if !toWrite.isEmpty {
-            let writeStart = ContinuousClock.now
-            do {
-                let written = try await store.startRuns(toWrite.map { starts[$0] })
-                metrics.storeWrite(ContinuousClock.now - writeStart)
-                for (index, outcome) in zip(toWrite, written) { outcomes[index] = outcome }
-            } catch {
-                for index in toWrite {
-                    let request = requests[index]
-                    logger.error("cannot record the start of a run; not started", metadata: [
-                        "schedd.job": "\(request.spec.name)", "schedd.error": "\(error)",
-                    ])
-                    notStarted(request, reason: "its start could not be recorded (\(error))")
-                }
+        let starts = toWrite.map { index in
+            let request = requests[index]
+            return RunStart(job: request.spec.name, trigger: request.trigger, attempt: request.attempt, scheduledAt: request.scheduledAt,
+                            startedAt: now, fire: request.fire, triggeredBy: request.triggeredBy, exclusive: request.spec.isService)
+        }
+        let ends = ended.map { (run: active[$0.run.record.id]?.record ?? $0.run.record, outcome: $0.outcome) }
+        let writeStart = ContinuousClock.now
+        let (finished, started) = await store.recordTurn(ends: ends, starts: starts)
+        if !starts.isEmpty || !ends.isEmpty { metrics.storeWrite(ContinuousClock.now - writeStart) }
+        await withDiscardingTaskGroup { group in
+            if !ended.isEmpty { group.addTask { await self.reportEnds(ended, finished) } }
+            if !requests.isEmpty { group.addTask { await self.startRuns(requests, written: toWrite, started) } }
+        }
+    }
+
+    /// Starts the runs that got a worker in one turn, once their start rows are written (the
+    /// rows of `written`, in order): each run in its own task. A run's process or handler
+    /// starts only once its row is on disk: never something that leaves no record.
+    func startRuns(_ requests: [RunRequest], written toWrite: [Int], _ started: Result<[RunStart.Outcome], any Error>) async {
+        let now = clock.now()
+        var outcomes = requests.map { $0.claimed.map(RunStart.Outcome.started) }
+        switch started {
+        case let .success(written):
+            for (index, outcome) in zip(toWrite, written) { outcomes[index] = outcome }
+        case let .failure(error):
+            for index in toWrite {
+                let request = requests[index]
+                logger.error("cannot record the start of a run; not started", metadata: [
+                    "schedd.job": "\(request.spec.name)", "schedd.error": "\(error)",
+                ])
+                notStarted(request, reason: "its start could not be recorded (\(error))")
             }
         }
         var begun: [BegunRun] = []
@@ -365,20 +378,19 @@ extension JobScheduler {
         wakeup.signal()
     }
 
-    /// Writes the ends of a turn's runs in one write, then reports each and applies the
-    /// policies after it (retries, restarts, thresholds, triggers). The write completes
-    /// whatever is cancelled (the store's commit does not look at the calling task).
-    func recordEnds(_ batch: [EndedRun]) async {
+    /// Reports the ends of a turn's runs, once written (`finished`), and applies the policies
+    /// after each (retries, restarts, thresholds, triggers). The write completed whatever was
+    /// cancelled (the store's commit does not look at the calling task).
+    func reportEnds(_ batch: [EndedRun], _ finished: Result<[RunRecord?], any Error>) async {
         defer {
             endsBeingRecorded -= batch.count
             wakeup.signal()
         }
         var written: [RunRecord?]?
-        let writeStart = ContinuousClock.now
-        do {
-            written = try await store.finishRuns(batch.map { (run: active[$0.run.record.id]?.record ?? $0.run.record, outcome: $0.outcome) })
-            metrics.storeWrite(ContinuousClock.now - writeStart)
-        } catch {
+        switch finished {
+        case let .success(records):
+            written = records
+        case let .failure(error):
             for end in batch { end.run.logger.critical("cannot record the end of a run", metadata: ["schedd.error": "\(error)"]) }
         }
         for (index, end) in batch.enumerated() {

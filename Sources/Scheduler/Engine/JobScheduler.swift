@@ -260,14 +260,11 @@ public actor JobScheduler: Service {
                     starting = await claimQueued()
                 }
                 while let request = pool.nextToStart() { starting.append(request) }
-                if !starting.isEmpty {
-                    group.addTask { await self.startRuns(starting) }
-                }
-                if !ending.isEmpty {
+                if !starting.isEmpty || !ending.isEmpty {
                     let batch = ending
                     ending = []
                     endsBeingRecorded += batch.count
-                    group.addTask { await self.recordEnds(batch) }
+                    group.addTask { await self.recordTurn(starting, batch) }
                 }
                 if pool.waitingVersion != listedWaitingVersion {
                     // The job list shows each job's waiting runs: it is computed again.

@@ -63,6 +63,26 @@ final class GroupCommitter: Sendable {
         return try await entry.value() as! T
     }
 
+    /// Two writes committed in the same batch (each in its own savepoint: one failing leaves
+    /// the other), each with its own result.
+    func write<A: Sendable, B: Sendable>(_ first: @escaping @Sendable (Database) throws -> A,
+                                         _ second: @escaping @Sendable (Database) throws -> B) async -> (Result<A, any Error>, Result<B, any Error>) {
+        let entries = (Entry { db in try first(db) }, Entry { db in try second(db) })
+        let leads = queue.withLock { queue -> Bool in
+            queue.pending.append(entries.0)
+            queue.pending.append(entries.1)
+            guard !queue.writing else { return false }
+            queue.writing = true
+            return true
+        }
+        if leads { await lead() }
+        // swiftlint:disable force_cast
+        let a = await catching { try await entries.0.value() as! A }
+        let b = await catching { try await entries.1.value() as! B }
+        // swiftlint:enable force_cast
+        return (a, b)
+    }
+
     /// Queues a write without waiting for it: it is committed in the next batch, and so never
     /// after a write submitted later. Someone must then wait on it (or `write`).
     func queue(_ operation: @escaping @Sendable (Database) throws -> Void) -> StoreWrite {

@@ -103,6 +103,16 @@ public struct RunStore: Sendable {
         }
     }
 
+    /// Ends of some runs and starts of others in one transaction (a turn of the engine's):
+    /// the worker an end freed then waits for one commit before its next run, not two.
+    func finishAndInsert(_ ends: [(run: RunRecord, outcome: RunOutcome)], _ records: [RunRecord]) async
+        -> (ends: Result<[RunRecord?], any Error>, starts: Result<[RunRecord], any Error>) {
+        precondition(ends.allSatisfy { $0.outcome.status.isFinal }, "finish needs a final status")
+        let (finished, inserted) = await committer.write({ db in try ends.map { try Self.finish($0.run, $0.outcome, db) } },
+                                                         { db in try Self.insert(records, db) })
+        return (finished.mapError(storeError), inserted.mapError(storeError))
+    }
+
     /// The final record is the started one with the outcome applied, as written: reading the
     /// row back (`RETURNING` every column) was the larger part of a run's cost to the writer.
     static func finish(_ run: RunRecord, _ outcome: RunOutcome, _ db: Database) throws -> RunRecord? {

@@ -45,7 +45,21 @@ extension SchedulerDatabase: SchedulerStore {
 
     package func startRuns(_ starts: [RunStart]) async throws -> [RunStart.Outcome] {
         // Queued after their fires, so committed with them or after them.
-        let records = try await runs.insert(starts.map { $0.record(id: 0) })
+        try await confirmFires(of: starts, try await runs.insert(starts.map { $0.record(id: 0) }))
+    }
+
+    /// Ends and starts in one transaction.
+    package func recordTurn(ends: [(run: RunRecord, outcome: RunOutcome)], starts: [RunStart]) async
+        -> (ends: Result<[RunRecord?], any Error>, starts: Result<[RunStart.Outcome], any Error>) {
+        if ends.isEmpty { return (.success([]), await catching { try await startRuns(starts) }) }
+        if starts.isEmpty { return (await catching { try await finishRuns(ends) }, .success([])) }
+        let (finished, inserted) = await runs.finishAndInsert(ends, starts.map { $0.record(id: 0) })
+        return (finished, await catching { try await confirmFires(of: starts, try inserted.get()) })
+    }
+
+    /// The outcomes of starts whose rows are committed, once their fires are; if a fire failed,
+    /// its error, and the rows say the runs did not start.
+    private func confirmFires(of starts: [RunStart], _ records: [RunRecord]) async throws -> [RunStart.Outcome] {
         for start in starts {
             do {
                 // Committed by then; waiting reports a fire that failed.

@@ -46,6 +46,11 @@ package protocol SchedulerStore: StoreReader {
     /// row was not running. `run` is the run as the caller knows it: the record its start
     /// returned, with the pid it set since.
     func finishRuns(_ ends: [(run: RunRecord, outcome: RunOutcome)]) async throws -> [RunRecord?]
+    /// Records the ends of some runs and the starts of others (one turn of the engine), as
+    /// `finishRuns` and `startRuns` do, each with its own result; a store may commit them
+    /// together.
+    func recordTurn(ends: [(run: RunRecord, outcome: RunOutcome)], starts: [RunStart]) async
+        -> (ends: Result<[RunRecord?], any Error>, starts: Result<[RunStart.Outcome], any Error>)
     /// Records triggers that started no run, in one transaction.
     func recordSkipped(_ skips: [RunSkip]) async throws -> [RunRecord]
     /// Deletes finished runs beyond the newest `keepPerJob` of each job and those started
@@ -112,6 +117,14 @@ extension SchedulerStore {
 
     package func countRunOutcome(job: String, failed: Bool) async throws -> Int? { nil }
 
+    /// The ends and the starts written side by side, each as its own write.
+    package func recordTurn(ends: [(run: RunRecord, outcome: RunOutcome)], starts: [RunStart]) async
+        -> (ends: Result<[RunRecord?], any Error>, starts: Result<[RunStart.Outcome], any Error>) {
+        async let finished = catching { ends.isEmpty ? [] : try await finishRuns(ends) }
+        async let started = catching { starts.isEmpty ? [] : try await startRuns(starts) }
+        return await (finished, started)
+    }
+
     /// Records one run's start, or refuses it.
     package func startRun(_ start: RunStart) async throws -> RunStart.Outcome {
         try await startRuns([start])[0]
@@ -120,5 +133,14 @@ extension SchedulerStore {
     /// Writes one run's final status; nil when the row was not running.
     package func finishRun(_ run: RunRecord, _ outcome: RunOutcome) async throws -> RunRecord? {
         try await finishRuns([(run: run, outcome: outcome)])[0]
+    }
+}
+
+/// The result of `body`, its error included.
+package func catching<T: Sendable>(_ body: () async throws -> T) async -> Result<T, any Error> {
+    do {
+        return .success(try await body())
+    } catch {
+        return .failure(error)
     }
 }
