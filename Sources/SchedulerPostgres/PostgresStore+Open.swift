@@ -94,10 +94,23 @@ extension PostgresStore {
         }
     }
 
+    /// How long a migration may take. Not the call deadline: that bounds the calls a running
+    /// node makes over and over, and a schema change on a loaded server (or one waiting for
+    /// the other nodes' statements on a table it alters) takes longer; a node that cannot
+    /// migrate in it does not start.
+    static let migrationTimeout: Duration = .seconds(60)
+
     /// Migrates under the advisory lock; false when another node holds it.
     func migrateOnce() async throws -> Bool {
-        try await transaction("migrate") { connection in
+        let limit = String(Int64(Self.seconds(Self.migrationTimeout) * 1000))
+        return try await transaction("migrate", timeout: Self.migrationTimeout) { connection in
             let log = Logger(label: "schedd")
+            // The session's limits are the call deadline's; this transaction has its own (the
+            // server would otherwise end it when the node is slow between two statements).
+            try await connection.query("""
+                SELECT set_config('statement_timeout', \(limit), true), set_config('lock_timeout', \(limit), true),
+                       set_config('idle_in_transaction_session_timeout', \(limit), true)
+                """, logger: log)
             var locked = false
             for try await got in try await connection.query("SELECT pg_try_advisory_xact_lock(\(PostgresSchema.migrationLock))", logger: log)
                 .decode(Bool.self) { locked = got }

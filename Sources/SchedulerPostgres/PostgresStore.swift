@@ -77,31 +77,37 @@ public final class PostgresStore: SchedulerStore {
     /// its task is cancelled, and a connection whose server has gone silent (a node frozen and
     /// woken, a network cut) never answers: closing it is what fails the query, so that the
     /// call ends by its deadline whatever the connection does. The pool opens another.
+    ///
+    /// The work runs in a task of its own, which the call does not wait for past its deadline:
+    /// a query postgres-nio 1.33.2 is asked to run on a connection already closed never
+    /// returns (the write fails without failing the query), so a body between two queries
+    /// when its connection is closed would hold a child task, and so the call, for ever
+    /// (`aCallWhoseConnectionIsClosedEndsByItsDeadline`). Such a task is left behind with its
+    /// closed connection; nothing else waits for it.
     @discardableResult
-    func call<T: Sendable>(_ what: String, _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        let timeout = callTimeout
+    func call<T: Sendable>(_ what: String, timeout: Duration? = nil,
+                           _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        let timeout = timeout ?? callTimeout
         let client = self.client
         let leased = LeasedConnection()
+        let answer = CallAnswer<T>()
+        let work = Task {
+            answer.resolve(await catching {
+                try await client.withConnection { connection in
+                    leased.hold(connection)
+                    defer { leased.release() }
+                    return try await body(connection)
+                }
+            })
+        }
         do {
-            return try await withThrowingTaskGroup(of: T?.self) { group in
-                group.addTask {
-                    try await client.withConnection { connection in
-                        leased.hold(connection)
-                        defer { leased.release() }
-                        return try await body(connection)
-                    }
-                }
-                group.addTask {
-                    try await Task.sleep(for: timeout)
-                    return nil
-                }
-                defer { group.cancelAll() }
-                guard let first = try await group.next(), let value = first else {
-                    leased.close()
-                    throw APIError(.databaseUnavailable, "the PostgreSQL database did not answer within \(timeout) (\(what))")
-                }
-                return value
+            guard let result = await answer.value(within: timeout) else {
+                leased.close()
+                work.cancel()
+                try Task.checkCancellation()
+                throw APIError(.databaseUnavailable, "the PostgreSQL database did not answer within \(timeout) (\(what))")
             }
+            return try result.get()
         } catch let error as APIError {
             throw error
         } catch let error as PSQLError {
@@ -119,9 +125,10 @@ public final class PostgresStore: SchedulerStore {
     /// A transaction with the store's deadline; one that PostgreSQL chose as a deadlock's victim
     /// (or a serialization failure) is tried again, up to three times.
     @discardableResult
-    func transaction<T: Sendable>(_ what: String, _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+    func transaction<T: Sendable>(_ what: String, timeout: Duration? = nil,
+                                  _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         let logger = self.logger
-        return try await call(what) { connection in
+        return try await call(what, timeout: timeout) { connection in
             var attempt = 1
             while true {
                 do {
@@ -773,16 +780,21 @@ public final class PostgresStore: SchedulerStore {
         let me = self.node
         let epoch = self.epoch
         // The row as inserted: read again, it may already be the claimant's (NOTIFY is quick).
+        // Only for a node that is up by the database (not by this node's view of the nodes,
+        // which may be a sweep old): a run queued for a node that is down would wait for it.
         let inserted = try await call("queue run") { connection in
             let rows = try await Self.records(try await connection.query("""
                 INSERT INTO runs (job, trigger, attempt, status, started_at, triggered_by, node, epoch, queue_node)
-                VALUES (\(job), 'manual', 1, 'queued', now(), \(triggeredBy), \(me), \(epoch), \(node))
+                SELECT \(job), 'manual', 1, 'queued', now(), \(triggeredBy), \(me), \(epoch), \(node)
+                WHERE EXISTS (SELECT 1 FROM nodes WHERE name = \(node) AND state = 'up' AND lease_until > now())
                 RETURNING \(unescaped: Self.runColumns)
                 """))
-            _ = try await connection.query("SELECT pg_notify(\(Self.queueChannel), '')")
+            if !rows.isEmpty { _ = try await connection.query("SELECT pg_notify(\(Self.queueChannel), '')") }
             return rows.first
         }
-        guard let inserted else { throw APIError(.internal, "a queued run's row was not written") }
+        guard let inserted else {
+            throw APIError(.conflict, "\"\(job)\" runs only on node \(node) (its \"node\"), which is not up: the run was not queued")
+        }
         return inserted
     }
 

@@ -21,12 +21,8 @@ extension JobScheduler {
         guard let entry = jobs[job] else { throw APIError(.notFound, "no job named \"\(job)\"") }
         guard !stopping else { throw APIError(.conflict, "schedd is shutting down") }
         if let node = entry.spec.node, node != configuration.node, store.sharedByNodes {
-            // Pinned to another node: queued for that node, which claims it (`status` queued).
-            // Not for a node that is down: the run would wait for it (the queue gives such
-            // runs up, but the caller should hear it now).
-            if let up = nodesUp, !up.contains(node) {
-                throw APIError(.conflict, "\"\(job)\" runs only on node \(node) (its \"node\"), which is not up: the run was not queued")
-            }
+            // Pinned to another node: queued for that node, which claims it (`status` queued);
+            // refused by the store while that node is not up.
             let queued = try await store.queueRun(job: job, node: node, triggeredBy: caller)
             logger.info("run queued for the node its job is pinned to", metadata: [
                 "schedd.job": "\(job)", "schedd.run_id": .stringConvertible(queued.id), "schedd.node": "\(node)",
