@@ -747,7 +747,9 @@ public final class PostgresStore: SchedulerStore {
         let inserted = try await call("queue") { connection in
             var skipped: [Int64] = []
             var queued = 0
-            for try await (status, id) in try await connection.query("""
+            var replacing: [(job: String, slot: Date)] = []
+            let replaces = Set(slots.filter(\.replace).map(\.job))
+            for try await (status, id, job, slot) in try await connection.query("""
                 WITH backlog AS (SELECT count(*) AS queued FROM runs WHERE status = 'queued')
                 INSERT INTO runs (job, trigger, attempt, status, scheduled_at, started_at, finished_at, duration_ms, error, node, epoch)
                 SELECT v.job, v.trigger, 1, s.status, v.slot, now(), CASE WHEN s.status = 'skipped' THEN now() END,
@@ -764,15 +766,53 @@ public final class PostgresStore: SchedulerStore {
                 WHERE NOT EXISTS (SELECT 1 FROM runs b WHERE b.job = v.job AND b.scheduled_at = v.slot)
                 ORDER BY v.job, v.slot
                 ON CONFLICT DO NOTHING
-                RETURNING status, id
-                """).decode((String, Int64).self) {
-                if status == "queued" { queued += 1 } else { skipped.append(id) }
+                RETURNING status, id, job, scheduled_at
+                """).decode((String, Int64, String, Date).self) {
+                if status == "queued" {
+                    queued += 1
+                    if replaces.contains(job) { replacing.append((job, slot)) }
+                } else {
+                    skipped.append(id)
+                }
+            }
+            if !replacing.isEmpty {
+                // Only by the node whose insert queued the slot: the others found its row, and
+                // by then the run of this very slot may have started.
+                skipped += try await Self.replaceEarlierRuns(of: replacing, connection)
             }
             if queued > 0 { _ = try await connection.query("SELECT pg_notify(\(Self.queueChannel), '')") }
             return skipped
         }
         guard !inserted.isEmpty else { return [] }
         return try await runs(ids: inserted).values.sorted { $0.id < $1.id }
+    }
+
+    /// `concurrency: replace` across the cluster: the jobs' runs of slots before the new ones
+    /// (and their manual runs) are asked to stop on whichever node runs them, woken by
+    /// `NOTIFY`, and their queued slots before the new ones are skipped. Returns those skips.
+    static func replaceEarlierRuns(of newer: [(job: String, slot: Date)], _ connection: PostgresConnection) async throws -> [Int64] {
+        // The queued ones first: one claimed in between is then running, and asked to stop.
+        var skipped: [Int64] = []
+        for try await id in try await connection.query("""
+            UPDATE runs r SET status = 'skipped', finished_at = now(), duration_ms = 0,
+                error = 'skipped: a newer slot replaced it (concurrency: replace)'
+            FROM unnest(\(newer.map(\.job))::text[], \(newer.map(\.slot))::timestamptz[]) AS n (job, slot)
+            WHERE r.job = n.job AND r.status = 'queued' AND r.queue_node IS NULL AND r.scheduled_at < n.slot
+            RETURNING r.id
+            """).decode(Int64.self) { skipped.append(id) }
+        let reason = "replaced by a newer run (concurrency: replace)"
+        var holders: Set<String> = []
+        for try await holder in try await connection.query("""
+            UPDATE runs r SET cancel_requested = \(reason)
+            FROM unnest(\(newer.map(\.job))::text[], \(newer.map(\.slot))::timestamptz[]) AS n (job, slot)
+            WHERE r.job = n.job AND r.status = 'running' AND r.cancel_requested IS NULL
+              AND (r.scheduled_at IS NULL OR r.scheduled_at < n.slot)
+            RETURNING r.node
+            """).decode(String.self) { holders.insert(holder) }
+        for holder in holders.sorted() {
+            _ = try await connection.query("SELECT pg_notify(\(Self.cancelChannel), \(holder))")
+        }
+        return skipped
     }
 
     package func queueRun(job: String, node: String, triggeredBy: String?) async throws -> RunRecord {

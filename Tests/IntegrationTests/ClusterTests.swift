@@ -154,6 +154,29 @@ struct ClusterTests {
         #expect(try cluster.sql("SELECT status FROM runs") == "lost")
     }
 
+    /// `concurrency: replace` holds across nodes: each new slot stops the run of the one before,
+    /// wherever it runs.
+    @Test func aReplacingJobsNewSlotStopsTheRunBeforeItOnAnyNode() throws {
+        let cluster = try Cluster()
+        let config = try cluster.scratch.write("jobs.json", #"""
+            {"jobs": [{"name": "rep", "shell": "exec sleep 60", "schedule": "@every 2s", "concurrency": "replace"}]}
+            """#)
+        let a = try cluster.start("a", config: config)
+        let b = try cluster.start("b", config: config)
+        #expect(a.waitUntilStarted(), "\(a.stderr())")
+        #expect(b.waitUntilStarted(), "\(b.stderr())")
+        #expect(eventually(timeout: 30) {
+            ((try? cluster.sql("SELECT count(*) FROM runs WHERE status = 'cancelled'")).flatMap { Int($0) } ?? 0) >= 2
+        }, "\((try? cluster.sql("SELECT id, node, status, scheduled_at, error FROM runs ORDER BY id")) ?? "")")
+        #expect(a.terminate() == 0 && b.terminate() == 0)
+        // Every run was replaced by the next slot's but the last ones, stopped at shutdown.
+        #expect(try cluster.sql("""
+            SELECT count(*) FROM runs WHERE status = 'cancelled' AND error NOT LIKE 'replaced by a newer run (concurrency: replace)%'
+              AND error NOT LIKE '%at shutdown%'
+            """) == "0", "\((try? cluster.sql("SELECT id, node, status, error FROM runs ORDER BY id")) ?? "")")
+        #expect(try cluster.sql("SELECT count(*) FROM runs WHERE status IN ('running', 'lost', 'failed')") == "0")
+    }
+
     /// `schedctl cancel` on one node reaches a run on another, by run and by job, through the
     /// database; a run that is not running anywhere is still not found.
     @Test func aCancelOnOneNodeStopsARunOnAnother() throws {

@@ -126,6 +126,34 @@ struct PostgresStoreTests {
         }
     }
 
+    /// `concurrency: replace` across the cluster: the node whose insert queues a slot asks the
+    /// job's runs of earlier slots to stop on whichever node runs them, and skips its earlier
+    /// queued slots; a node that fires the same slot later (its row is there) asks nothing.
+    @Test func aReplacingSlotStopsEarlierRunsOnAnyNode() async throws {
+        try await withNodes(["n1", "n2"]) { nodes in
+            let (n1, n2) = (nodes[0], nodes[1])
+            let base = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 - 60).rounded())
+            func slot(_ second: Double) -> QueuedSlot {
+                QueuedSlot(job: "other", trigger: .schedule, scheduledAt: base.addingTimeInterval(second), forbid: false, replace: true)
+            }
+            #expect(try await n1.queueSlots([slot(0)]).isEmpty)
+            let first = try await n2.claimQueued(limit: 1)
+            #expect(first.count == 1)
+            #expect(try await n1.queueSlots([slot(1)]).isEmpty, "nothing queued before it")
+            #expect(try await n2.cancelRequests().map(\.runID) == first.map(\.id), "the run of slot 0 is asked to stop on n2")
+            #expect(try await n2.cancelRequests().first?.reason == "replaced by a newer run (concurrency: replace)")
+            // Slot 2 replaces slot 1, still queued.
+            let skipped = try await n1.queueSlots([slot(2)])
+            #expect(skipped.map(\.scheduledAt) == [base.addingTimeInterval(1)])
+            #expect(skipped.first?.error == "skipped: a newer slot replaced it (concurrency: replace)")
+            // n2 runs slot 2; n1 firing slot 2 again (its row is there) asks nothing of it.
+            let second = try await n2.claimQueued(limit: 1)
+            #expect(second.map(\.scheduledAt) == [base.addingTimeInterval(2)])
+            #expect(try await n1.queueSlots([slot(2)]).isEmpty)
+            #expect(try await n2.cancelRequests().map(\.runID) == first.map(\.id))
+        }
+    }
+
     /// The queue is bounded: a slot queued for longer than the late tolerance while no node had
     /// a free worker follows its job's `catch_up`; a manual run queued for a node that is not up
     /// is given up; slots past the bound are skipped as they come.

@@ -60,7 +60,8 @@ extension JobScheduler {
         var queued: [QueuedSlot] = []
         for (name, trigger, slot) in triggers {
             if let slot, let entry = jobs[name], queues(entry, trigger) {
-                queued.append(QueuedSlot(job: name, trigger: trigger, scheduledAt: slot, forbid: entry.spec.effectiveConcurrency == .forbid))
+                let concurrency = entry.spec.effectiveConcurrency
+                queued.append(QueuedSlot(job: name, trigger: trigger, scheduledAt: slot, forbid: concurrency == .forbid, replace: concurrency == .replace))
                 continue
             }
             if case let .skip(skip) = decide(name, trigger, scheduledAt: slot, fire: fires) { skips.append(skip) }

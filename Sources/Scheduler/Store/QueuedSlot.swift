@@ -10,11 +10,16 @@ package struct QueuedSlot: Sendable, Equatable {
     /// The job's concurrency is `forbid`: the slot is skipped while a run of the job is queued
     /// or running on any node.
     package var forbid: Bool
+    /// The job's concurrency is `replace`: once the slot is queued, the job's runs of earlier
+    /// slots are asked to stop on whichever node runs them, and its earlier queued slots are
+    /// skipped.
+    package var replace: Bool
 
-    package init(job: String, trigger: RunTrigger, scheduledAt: Date, forbid: Bool) {
+    package init(job: String, trigger: RunTrigger, scheduledAt: Date, forbid: Bool, replace: Bool = false) {
         self.job = job
         self.trigger = trigger
         self.scheduledAt = scheduledAt
         self.forbid = forbid
+        self.replace = replace
     }
 }
