@@ -231,8 +231,9 @@ extension JobScheduler {
         let (finished, started) = await store.recordTurn(ends: ends, starts: starts)
         if !starts.isEmpty || !ends.isEmpty { metrics.storeWrite(ContinuousClock.now - writeStart) }
         await withDiscardingTaskGroup { group in
-            if !ended.isEmpty { group.addTask { await self.reportEnds(ended, finished) } }
+            // The starts first: they are what the runs waiting for a worker wait for.
             if !requests.isEmpty { group.addTask { await self.startRuns(requests, written: toWrite, started) } }
+            if !ended.isEmpty { group.addTask { await self.reportEnds(ended, finished) } }
         }
     }
 
