@@ -12,8 +12,18 @@ import SchedulerAPI
 struct PostgresStoreTests {
     static let jobs = #"{"jobs": [{"name": "tick", "shell": "true", "schedule": "@every 1s"}, {"name": "other", "shell": "true"}]}"#
 
+    /// Deadlines for tests that do not test them: roomy, because the test process's threads
+    /// can be held for seconds by the synchronous integration tests beside it, and a call that
+    /// passes its deadline then fails a test about something else.
+    static var roomy: PostgresStore.Options {
+        var options = PostgresStore.Options()
+        options.lease = .seconds(30)
+        options.callTimeout = .seconds(10)
+        return options
+    }
+
     /// Runs `body` with one store per node name, all on one new database holding `jobs`.
-    func withNodes(_ names: [String], options: PostgresStore.Options = PostgresStore.Options(), url: String? = nil,
+    func withNodes(_ names: [String], options: PostgresStore.Options = Self.roomy, url: String? = nil,
                    _ body: ([PostgresStore]) async throws -> Void) async throws {
         let server = try #require(PostgresServer.current)
         let text: String

@@ -34,7 +34,7 @@ import SchedulerAPI
             case .postgres:
                 let server = try #require(PostgresServer.current, "the suite's PostgreSQL server")
                 let url = try PostgresURL(try await server.newDatabase())
-                try await PostgresStore.withStore(url: url, node: "n1", logger: Logger(label: "test")) { store in
+                try await PostgresStore.withStore(url: url, node: "n1", options: PostgresStoreTests.roomy, logger: Logger(label: "test")) { store in
                     try await body(Subject(store: store, temp: nil))
                 }
             }
