@@ -809,9 +809,7 @@ public final class PostgresStore: SchedulerStore {
               AND (r.scheduled_at IS NULL OR r.scheduled_at < n.slot)
             RETURNING r.node
             """).decode(String.self) { holders.insert(holder) }
-        for holder in holders.sorted() {
-            _ = try await connection.query("SELECT pg_notify(\(Self.cancelChannel), \(holder))")
-        }
+        try await wakeForCancels(holders, connection)
         return skipped
     }
 
@@ -923,10 +921,15 @@ public final class PostgresStore: SchedulerStore {
                 asked.append(id)
                 nodes.insert(holder)
             }
-            for holder in nodes.sorted() {
-                _ = try await connection.query("SELECT pg_notify(\(Self.cancelChannel), \(holder))")
-            }
+            try await Self.wakeForCancels(nodes, connection)
             return asked.sorted()
+        }
+    }
+
+    /// Wakes the nodes holding runs asked to cancel (each `LISTEN`s for its own name).
+    static func wakeForCancels(_ holders: Set<String>, _ connection: PostgresConnection) async throws {
+        for holder in holders.sorted() {
+            _ = try await connection.query("SELECT pg_notify(\(Self.cancelChannel), \(holder))")
         }
     }
 

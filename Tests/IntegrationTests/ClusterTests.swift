@@ -32,6 +32,16 @@ struct ClusterTests {
             return node
         }
 
+        /// Starts two nodes and waits until each serves (an issue, with its log, for one that
+        /// does not).
+        func startAll(_ first: String, _ second: String, config: String,
+                      sourceLocation: SourceLocation = #_sourceLocation) throws -> (DaemonProcess, DaemonProcess) {
+            let nodes = (try start(first, config: config), try start(second, config: config))
+            #expect(nodes.0.waitUntilStarted(), "\(nodes.0.stderr())", sourceLocation: sourceLocation)
+            #expect(nodes.1.waitUntilStarted(), "\(nodes.1.stderr())", sourceLocation: sourceLocation)
+            return nodes
+        }
+
         func sql(_ text: String) throws -> String { try server.psql(database, text) }
 
         func ctl(_ node: String, _ arguments: [String]) throws -> Binaries.Result {
@@ -97,10 +107,7 @@ struct ClusterTests {
         let cluster = try Cluster()
         let config = try cluster.scratch.write("jobs.json", #"{"jobs": [{"name": "long", "shell": "sleep 60"},"#
             + #"{"name": "again", "shell": "sleep 60", "retries": 1, "retry_backoff": "0s"}]}"#)
-        let a = try cluster.start("a", config: config)
-        let b = try cluster.start("b", config: config)
-        #expect(a.waitUntilStarted(), "\(a.stderr())")
-        #expect(b.waitUntilStarted(), "\(b.stderr())")
+        let (a, _) = try cluster.startAll("a", "b", config: config)
         #expect(try cluster.ctl("a", ["run", "long"]).status == 0)
         #expect(try cluster.ctl("a", ["run", "again"]).status == 0)
         #expect(eventually { (try? cluster.sql("SELECT string_agg(node, ',') FROM runs WHERE status = 'running'")) == "a,a" })
@@ -133,10 +140,7 @@ struct ClusterTests {
         let cluster = try Cluster()
         let pidFile = cluster.scratch.path("pid")
         let config = try cluster.scratch.write("jobs.json", #"{"jobs": [{"name": "long", "shell": "echo $$ > \#(pidFile); exec sleep 60"}]}"#)
-        let a = try cluster.start("a", config: config)
-        let b = try cluster.start("b", config: config)
-        #expect(a.waitUntilStarted(), "\(a.stderr())")
-        #expect(b.waitUntilStarted(), "\(b.stderr())")
+        let (a, _) = try cluster.startAll("a", "b", config: config)
         #expect(try cluster.ctl("a", ["run", "long"]).status == 0)
         #expect(eventually { FileManager.default.fileExists(atPath: pidFile) && (try? cluster.sql("SELECT node FROM runs WHERE status = 'running'")) == "a" })
         let jobPID = try #require(Int32(String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
@@ -161,10 +165,7 @@ struct ClusterTests {
         let config = try cluster.scratch.write("jobs.json", #"""
             {"jobs": [{"name": "rep", "shell": "exec sleep 60", "schedule": "@every 2s", "concurrency": "replace"}]}
             """#)
-        let a = try cluster.start("a", config: config)
-        let b = try cluster.start("b", config: config)
-        #expect(a.waitUntilStarted(), "\(a.stderr())")
-        #expect(b.waitUntilStarted(), "\(b.stderr())")
+        let (a, b) = try cluster.startAll("a", "b", config: config)
         #expect(eventually(timeout: 30) {
             ((try? cluster.sql("SELECT count(*) FROM runs WHERE status = 'cancelled'")).flatMap { Int($0) } ?? 0) >= 2
         }, "\((try? cluster.sql("SELECT id, node, status, scheduled_at, error FROM runs ORDER BY id")) ?? "")")
@@ -182,10 +183,7 @@ struct ClusterTests {
     @Test func aCancelOnOneNodeStopsARunOnAnother() throws {
         let cluster = try Cluster()
         let config = try cluster.scratch.write("jobs.json", #"{"jobs": [{"name": "long", "shell": "exec sleep 60", "concurrency": "allow"}]}"#)
-        let a = try cluster.start("a", config: config)
-        let b = try cluster.start("b", config: config)
-        #expect(a.waitUntilStarted(), "\(a.stderr())")
-        #expect(b.waitUntilStarted(), "\(b.stderr())")
+        _ = try cluster.startAll("a", "b", config: config)
         #expect(try cluster.ctl("a", ["run", "long"]).status == 0)
         #expect(try cluster.ctl("a", ["run", "long"]).status == 0)
         #expect(eventually { (try? cluster.sql("SELECT count(*) FROM runs WHERE status = 'running' AND node = 'a'")) == "2" })
@@ -211,10 +209,7 @@ struct ClusterTests {
         let config = try cluster.scratch.write("jobs.json", #"""
             {"jobs": [{"name": "flaky", "shell": "exit 1", "schedule": "@every 1s", "max_consecutive_failures": 4}]}
             """#)
-        let a = try cluster.start("a", config: config)
-        let b = try cluster.start("b", config: config)
-        #expect(a.waitUntilStarted(), "\(a.stderr())")
-        #expect(b.waitUntilStarted(), "\(b.stderr())")
+        _ = try cluster.startAll("a", "b", config: config)
         #expect(eventually(timeout: 30) { (try? cluster.sql("SELECT paused::text || ' ' || coalesce(pause_reason, '') FROM job_state")) == "true failure_threshold" },
                 "\((try? cluster.sql("SELECT node, status FROM runs")) ?? "")")
         // Once nothing of the job is queued or running any more, the count is every failed run's.
@@ -260,10 +255,7 @@ struct ClusterTests {
             {"jobs": [{"name": "svc", "command": ["sleep", "1000"], "restart": "always", "ready_after": "0s"},
                       {"name": "only-b", "shell": "echo \"$SCHEDD_NODE\" >> \#(truth)", "schedule": "* * * * * *", "node": "b"}]}
             """#)
-        let a = try cluster.start("a", config: config)
-        let b = try cluster.start("b", config: config)
-        #expect(a.waitUntilStarted(), "\(a.stderr())")
-        #expect(b.waitUntilStarted(), "\(b.stderr())")
+        let (a, b) = try cluster.startAll("a", "b", config: config)
         #expect(eventually { (try? cluster.sql("SELECT count(*) FROM runs WHERE job = 'svc' AND status = 'running'")) == "1" })
         let holder = try cluster.sql("SELECT node FROM runs WHERE job = 'svc' AND status = 'running'")
         #expect(holder == "a" || holder == "b")

@@ -61,8 +61,11 @@ final class Gate: Sendable {
     }
 }
 
-/// Polls `condition` (async work going on elsewhere) for up to `seconds` of real time.
-func waitFor(_ what: String, seconds: Double = 10, _ condition: () async throws -> Bool) async throws {
+/// Polls `condition` (async work going on elsewhere) for up to `seconds` of real time: a way
+/// out, not a measure. Roomy, because the synchronous integration tests running beside these
+/// hold the test process's threads for seconds at a time (a 10 s wait ran out once in a full
+/// run while the engine it waited for had no thread).
+func waitFor(_ what: String, seconds: Double = 30, _ condition: () async throws -> Bool) async throws {
     let deadline = Date().addingTimeInterval(seconds)
     while Date() < deadline {
         if try await condition() { return }

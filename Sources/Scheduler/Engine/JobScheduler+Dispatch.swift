@@ -168,16 +168,22 @@ extension JobScheduler {
         guard !skips.isEmpty else { return [] }
         do {
             let records = try await store.recordSkipped(skips)
-            for record in records {
-                metrics.runEnded(record)
-                events.publish(.runFinished(record))
-            }
+            reportFinal(records)
             return records
         } catch {
             logger.error("cannot record skipped runs", metadata: [
                 "schedd.job": "\(skips[0].job)", "schedd.skipped": .stringConvertible(skips.count), "schedd.error": "\(error)",
             ])
             return []
+        }
+    }
+
+    /// Reports runs whose final rows the store wrote without running them (skips, and in
+    /// cluster mode slots given up or claimed in vain): counted and announced.
+    func reportFinal(_ records: [RunRecord]) {
+        for record in records {
+            metrics.runEnded(record)
+            events.publish(.runFinished(record))
         }
     }
 

@@ -27,11 +27,7 @@ extension JobScheduler {
     func queue(_ slots: [QueuedSlot]) async {
         guard !slots.isEmpty else { return }
         do {
-            let skipped = try await store.queueSlots(slots, limit: configuration.maxQueued)
-            for record in skipped {
-                metrics.runEnded(record)
-                events.publish(.runFinished(record))
-            }
+            reportFinal(try await store.queueSlots(slots, limit: configuration.maxQueued))
             queueBacklog = true
         } catch {
             // Every node queues every slot: another node's insert may well have it.
@@ -81,10 +77,7 @@ extension JobScheduler {
         }
         if !refused.isEmpty {
             do {
-                for case let record? in try await store.finishRuns(refused) {
-                    metrics.runEnded(record)
-                    events.publish(.runFinished(record))
-                }
+                reportFinal(try await store.finishRuns(refused).compactMap { $0 })
             } catch {
                 logger.error("cannot record claimed slots that did not start", metadata: ["schedd.error": "\(error)"])
             }
@@ -98,11 +91,8 @@ extension JobScheduler {
     /// Reports queued runs the store gave up on (`skipped` now: missed slots, manual runs for a
     /// node that went away) as the skips they are.
     package func queuedRunsExpired(_ records: [RunRecord]) {
-        for record in records {
-            if record.scheduledAt != nil { metrics.firesMissed(record.job, 1) }
-            metrics.runEnded(record)
-            events.publish(.runFinished(record))
-        }
+        for record in records where record.scheduledAt != nil { metrics.firesMissed(record.job, 1) }
+        reportFinal(records)
     }
 
     /// Why a run this node claimed may not start here, if so. The job set may differ from the

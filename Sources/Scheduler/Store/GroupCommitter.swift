@@ -52,13 +52,7 @@ final class GroupCommitter: Sendable {
 
     func write<T: Sendable>(_ operation: @escaping @Sendable (Database) throws -> T) async throws -> T {
         let entry = Entry { db in try operation(db) }
-        let leads = queue.withLock { queue -> Bool in
-            queue.pending.append(entry)
-            guard !queue.writing else { return false }
-            queue.writing = true
-            return true
-        }
-        if leads { await lead() }
+        await submit([entry])
         // swiftlint:disable:next force_cast
         return try await entry.value() as! T
     }
@@ -68,14 +62,7 @@ final class GroupCommitter: Sendable {
     func write<A: Sendable, B: Sendable>(_ first: @escaping @Sendable (Database) throws -> A,
                                          _ second: @escaping @Sendable (Database) throws -> B) async -> (Result<A, any Error>, Result<B, any Error>) {
         let entries = (Entry { db in try first(db) }, Entry { db in try second(db) })
-        let leads = queue.withLock { queue -> Bool in
-            queue.pending.append(entries.0)
-            queue.pending.append(entries.1)
-            guard !queue.writing else { return false }
-            queue.writing = true
-            return true
-        }
-        if leads { await lead() }
+        await submit([entries.0, entries.1])
         // swiftlint:disable force_cast
         let a = await catching { try await entries.0.value() as! A }
         let b = await catching { try await entries.1.value() as! B }
@@ -95,6 +82,18 @@ final class GroupCommitter: Sendable {
                 throw storeError(error)
             }
         }
+    }
+
+    /// Queues `entries` together (so in one batch) and, if no writer is at it, writes batches
+    /// until none is waiting.
+    private func submit(_ entries: [Entry]) async {
+        let leads = queue.withLock { queue -> Bool in
+            queue.pending.append(contentsOf: entries)
+            guard !queue.writing else { return false }
+            queue.writing = true
+            return true
+        }
+        if leads { await lead() }
     }
 
     /// Writes what is queued unless a writer is already at it, and waits for `entry`.
