@@ -173,10 +173,11 @@ import SchedulerAPI
 
     @Test(.enabled(if: Self.cgroupsAvailable, "needs a writable cgroup2 hierarchy"))
     func aTimedOutRunsCgroupIsKilledWholeAndItsCPUTimeRecorded() async throws {
-        // Busy for a while (CPU time to measure), then an escapee, then a wait for the timeout.
+        // An escapee first (its pid printed before anything can be slow under load), then busy
+        // until the timeout stops it (CPU time to measure).
         let jobs = #"""
             {"jobs": [{"name": "j", "timeout": "1s", "kill_grace": "200ms",
-                       "shell": "i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done; setsid env -i sh -c 'trap \"\" TERM; sleep 300' >/dev/null 2>&1 & echo $!; sleep 300"}]}
+                       "shell": "setsid env -i sh -c 'trap \"\" TERM; sleep 300' >/dev/null 2>&1 & echo $!; i=0; while true; do i=$((i+1)); done"}]}
             """#
         try await withEngine(jobs: jobs, clock: SystemClock()) { engine, log, _ in
             _ = try await engine.runNow("j")
