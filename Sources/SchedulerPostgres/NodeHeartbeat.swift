@@ -13,6 +13,7 @@ public struct NodeHeartbeat: Service {
     let clock: DatabaseClock
     let workers: Int
     let engine: JobScheduler
+    let changes: ChangeFollower
     let logger: Logger
 
     public init(store: PostgresStore, clock: DatabaseClock, engine: JobScheduler, workers: Int, logger: Logger) {
@@ -20,6 +21,7 @@ public struct NodeHeartbeat: Service {
         self.store = store
         self.clock = clock
         self.workers = workers
+        self.changes = ChangeFollower(store: store, engine: engine, logger: logger)
         self.logger = logger
     }
 
@@ -36,11 +38,10 @@ public struct NodeHeartbeat: Service {
                     }
                 }
                 group.addTask {
-                    var mark: String?
                     while !Task.isCancelled {
                         await sweep()
                         await passOnCancels()
-                        mark = await followChanges(since: mark)
+                        await changes.follow()
                         try await Task.sleep(for: store.lease / 3)
                     }
                 }
@@ -78,25 +79,30 @@ public struct NodeHeartbeat: Service {
         }
     }
 
-    /// Wakes the engine whenever a node queues slots, and passes on the cancels another node
-    /// asks of this node's runs (`LISTEN` on both channels, on a connection of its own); a lost
-    /// connection is opened again after a second. The engine's poll, and this service's sweep,
-    /// cover the gaps.
+    /// Wakes the engine whenever a node queues slots, passes on the cancels another node asks
+    /// of this node's runs, and follows changes to the jobs (`LISTEN` on the three channels, on
+    /// a connection of its own); a lost connection is opened again after a second. The
+    /// engine's poll, and this service's sweep and poll of changes, cover the gaps.
     func listenForOtherNodes() async throws {
         while !Task.isCancelled {
             do {
                 try await store.client.withConnection { connection in
                     try await connection.listen(on: PostgresStore.queueChannel) { queued in
                         try await connection.listen(on: PostgresStore.cancelChannel) { cancels in
-                            try await withThrowingTaskGroup(of: Void.self) { group in
-                                group.addTask { for try await _ in queued { engine.nudgeQueue() } }
-                                group.addTask {
-                                    for try await notification in cancels where notification.payload == store.node {
-                                        await passOnCancels()
+                            try await connection.listen(on: PostgresStore.jobsChannel) { changed in
+                                // A change made while this node was not listening is polled.
+                                logger.info("listening for the other nodes' notifications")
+                                try await withThrowingTaskGroup(of: Void.self) { group in
+                                    group.addTask { for try await _ in queued { engine.nudgeQueue() } }
+                                    group.addTask {
+                                        for try await notification in cancels where notification.payload == store.node {
+                                            await passOnCancels()
+                                        }
                                     }
+                                    group.addTask { for try await _ in changed { await changes.follow() } }
+                                    try await group.next()
+                                    group.cancelAll()
                                 }
-                                try await group.next()
-                                group.cancelAll()
                             }
                         }
                     }
@@ -105,19 +111,6 @@ public struct NodeHeartbeat: Service {
                 logger.warning("cannot listen for the other nodes' notifications; polling meanwhile", metadata: ["schedd.error": "\(error)"])
             }
             try await Task.sleep(for: .seconds(1))
-        }
-    }
-
-    /// Reads the jobs again when another node changed them (the slow poll; it is also how this
-    /// node sees its own changes, which it already has). Returns the mark seen.
-    func followChanges(since last: String?) async -> String? {
-        do {
-            let mark = try await store.changeMark()
-            if let last, mark != last { await engine.refreshFromStore() }
-            return mark
-        } catch {
-            logger.warning("cannot read the cluster's changes", metadata: ["schedd.error": "\(error)"])
-            return last
         }
     }
 

@@ -170,6 +170,27 @@ enum PostgresSchema {
             CREATE INDEX runs_active_by_job ON runs (job) WHERE status IN ('queued', 'running')
             """,
         ],
+        // 4: a change to the job set or to a pause also wakes the other nodes (`NOTIFY`, sent
+        // at commit, one per transaction however many statements changed jobs), so that they
+        // read the jobs again at once instead of at their next poll.
+        [
+            """
+            CREATE OR REPLACE FUNCTION schedd_jobs_generation() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'jobs_generation';
+                PERFORM pg_notify('\(PostgresStore.jobsChannel)', '');
+                RETURN NULL;
+            END $$
+            """,
+            """
+            CREATE OR REPLACE FUNCTION schedd_pauses_generation() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'pauses_generation';
+                PERFORM pg_notify('\(PostgresStore.jobsChannel)', '');
+                RETURN NULL;
+            END $$
+            """,
+        ],
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -736,6 +736,10 @@ public final class PostgresStore: SchedulerStore {
     /// The notification channel a node that queues slots wakes the others on.
     static let queueChannel = "schedd_queue"
 
+    /// The notification channel the database wakes every node on when the job set or a pause
+    /// changed (schema version 4's triggers).
+    static let jobsChannel = "schedd_jobs"
+
     package func queueSlots(_ slots: [QueuedSlot], limit: Int) async throws -> [RunRecord] {
         guard !slots.isEmpty else { return [] }
         defer { changes.bump() }

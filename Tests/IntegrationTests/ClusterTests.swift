@@ -25,8 +25,8 @@ struct ClusterTests {
             scratch = try Scratch()
         }
 
-        func start(_ name: String, config: String, extra: [String] = []) throws -> DaemonProcess {
-            let node = try DaemonProcess(["--postgres", url, "--node", name, "--config", config, "--lease", "3s", "--shutdown-grace", "1s"] + extra,
+        func start(_ name: String, config: String, lease: String = "3s", extra: [String] = []) throws -> DaemonProcess {
+            let node = try DaemonProcess(["--postgres", url, "--node", name, "--config", config, "--lease", lease, "--shutdown-grace", "1s"] + extra,
                                          log: scratch.path("\(name).log"))
             nodes[name] = node
             return node
@@ -225,15 +225,23 @@ struct ClusterTests {
         let cluster = try Cluster()
         let truth = cluster.scratch.path("truth")
         let config = try cluster.scratch.write("jobs.json", #"{"jobs": []}"#)
-        let a = try cluster.start("a", config: config, extra: ["--workers", "4"])
-        let b = try cluster.start("b", config: config, extra: ["--workers", "4"])
+        // A long lease: the nodes poll for changes every 20 s, so what reaches the other node
+        // sooner was told by the database's notification.
+        let a = try cluster.start("a", config: config, lease: "60s", extra: ["--workers", "4"])
+        let b = try cluster.start("b", config: config, lease: "60s", extra: ["--workers", "4"])
         #expect(a.waitUntilStarted() && b.waitUntilStarted())
+        for node in [a, b] {
+            #expect(eventually(timeout: 20) { node.stderr().contains("listening for the other nodes' notifications") }, "\(node.stderr())")
+        }
         let jobs = #"{"jobs": [{"name": "tick", "shell": "echo \"tick $SCHEDD_SCHEDULED_AT $SCHEDD_NODE\" >> \#(truth)", "schedule": "* * * * * *"},"#
-            + #"{"name": "tock", "shell": "echo \"tock $SCHEDD_SCHEDULED_AT $SCHEDD_NODE\" >> \#(truth)", "schedule": "* * * * * *"}]}"#
+            + #"{"name": "tock", "shell": "echo \"tock $SCHEDD_SCHEDULED_AT $SCHEDD_NODE\" >> \#(truth)", "schedule": "* * * * * *"},"#
+            + #"{"name": "onb", "node": "b", "shell": "echo \"onb $SCHEDD_SCHEDULED_AT $SCHEDD_NODE\" >> \#(truth)", "schedule": "* * * * * *"}]}"#
         let apply = try Binaries.run(Binaries.schedctl, ["--socket", a.socketPath, "apply", "-"], input: jobs)
         #expect(apply.status == 0, "\(apply.stderr)")
         func lines() -> [String] { ((try? String(contentsOfFile: truth, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init) }
-        // Both nodes fire it: b learnt of it from the database.
+        // b learnt of the jobs from the database at once: it runs the one pinned to it, and
+        // both nodes run the others.
+        #expect(eventually(timeout: 10) { lines().contains { $0.hasPrefix("onb ") && $0.hasSuffix(" b") } }, "\(b.stderr())")
         #expect(eventually(timeout: 20) { Set(lines().filter { $0.hasPrefix("tick") }.map { $0.split(separator: " ")[2] }) == ["a", "b"] })
         #expect(try cluster.ctl("b", ["pause", "tick"]).status == 0)
         #expect(eventually(timeout: 10) { a.stderr().contains("a job was paused or resumed on another node") }, "\(a.stderr())")

@@ -505,13 +505,24 @@ struct PostgresStoreTests {
         }
         let database = try PostgresURL(url).database
         let server2 = server
-        // Version 1, as schedd made it before version 2's indexes and version 3's queue.
+        // Version 1, as schedd made it before version 2's indexes, version 3's queue and version
+        // 4's notifications of changes.
         try await PostgresServer.offPool {
             _ = try server2.psql(database, """
                 DROP INDEX runs_by_slot; DROP INDEX runs_one_skip_per_slot; DROP INDEX runs_queued; DROP INDEX runs_active_by_job;
                 ALTER TABLE runs DROP CONSTRAINT runs_status_check, DROP COLUMN cancel_requested, DROP COLUMN cancel_requested_by, DROP COLUMN queue_node;
                 ALTER TABLE runs ADD CONSTRAINT runs_status_check
                     CHECK (status IN ('running', 'succeeded', 'failed', 'timed_out', 'cancelled', 'interrupted', 'skipped', 'lost'));
+                CREATE OR REPLACE FUNCTION schedd_jobs_generation() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'jobs_generation';
+                    RETURN NULL;
+                END $$;
+                CREATE OR REPLACE FUNCTION schedd_pauses_generation() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'pauses_generation';
+                    RETURN NULL;
+                END $$;
                 UPDATE meta SET value = '1' WHERE key = 'schema_version'
                 """)
         }
@@ -519,13 +530,14 @@ struct PostgresStoreTests {
             #expect(try await store.history(HistoryQuery(), withOutput: false).count == 1)
             return try await store.schemaVersion()
         }
-        #expect(version == 3 && PostgresSchema.currentVersion == 3)
+        #expect(version == 4 && PostgresSchema.currentVersion == 4)
         let indexes = try await PostgresServer.offPool {
             try server2.psql(database, """
                 SELECT to_regclass('runs_by_slot') IS NOT NULL AND to_regclass('runs_one_skip_per_slot') IS NOT NULL
                    AND to_regclass('runs_queued') IS NOT NULL AND to_regclass('runs_active_by_job') IS NOT NULL
                    AND pg_get_constraintdef((SELECT oid FROM pg_constraint WHERE conname = 'runs_status_check')) LIKE '%queued%'
                    AND (SELECT count(*) FROM information_schema.columns WHERE table_name = 'runs' AND column_name IN ('cancel_requested', 'cancel_requested_by', 'queue_node')) = 3
+                   AND (SELECT count(*) FROM pg_proc WHERE proname IN ('schedd_jobs_generation', 'schedd_pauses_generation') AND prosrc LIKE '%pg_notify%') = 2
                 """)
         }
         #expect(indexes == "t")
