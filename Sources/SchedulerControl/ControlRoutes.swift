@@ -424,10 +424,12 @@ struct ControlRoutes {
         let runID = known?.id
         // Subscribed before the run is looked at again, so that nothing it does in between is
         // missed; what arrives twice is cut by its offset below.
-        let stream = engine.events.subscribe(bufferSize: withOutput ? 256 : 1024, output: withOutput)
+        let subscription = engine.events.subscribe(bufferSize: withOutput ? 256 : 1024, output: withOutput)
         var opening: [EventMessage] = []
         var sentUpTo: Int64 = 0
         var ended = false
+        // A run of another node of a cluster: its events come from its row instead.
+        var remote: (events: RemoteRunEvents, stream: AsyncStream<SchedulerEvent>, continuation: AsyncStream<SchedulerEvent>.Continuation)?
         if let known {
             if let tail = await engine.liveOutput(runID: known.id) {
                 sentUpTo = tail.totalBytes
@@ -443,11 +445,18 @@ struct ControlRoutes {
             } else if let run = try await store.run(id: known.id), run.status.isFinal {
                 opening.append(Self.message(.runFinished(run)))
                 ended = true
+            } else if try await store.followOutput(runID: known.id) {
+                // Bounded like a subscription: a few events per poll, drained as they come.
+                let (stream, continuation) = AsyncStream.makeStream(of: SchedulerEvent.self, bufferingPolicy: .bufferingNewest(256))
+                remote = (RemoteRunEvents(store: store, run: known, withOutput: withOutput), stream, continuation)
             }
         }
+        // Only one source is kept: the engine's subscription ends when it is dropped here.
+        let stream = remote?.stream ?? subscription
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
+        let pump = remote.map { ($0.events, $0.continuation) }
         return Response(status: .ok, headers: headers, body: ResponseBody { [opening, sentUpTo, ended] writer in
             let encoder = APICoding.encoder()
             func frame(_ message: EventMessage) throws -> String {
@@ -468,6 +477,7 @@ struct ControlRoutes {
             let (lines, continuation) = AsyncStream.makeStream(of: String.self)
             let pending = PendingFrames()
             try await withThrowingTaskGroup(of: Void.self) { group in
+                if let (events, continuation) = pump { group.addTask { await events.pump(into: continuation) } }
                 group.addTask {
                     var sentUpTo = sentUpTo
                     for await received in stream {

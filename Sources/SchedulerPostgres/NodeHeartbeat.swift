@@ -1,4 +1,5 @@
 import Logging
+import PostgresNIO
 import Scheduler
 import SchedulerAPI
 import ServiceLifecycle
@@ -14,6 +15,8 @@ public struct NodeHeartbeat: Service {
     let workers: Int
     let engine: JobScheduler
     let changes: ChangeFollower
+    /// Set when another node asks for the output of a run of this node.
+    let outputAsked = NudgeFlag()
     let logger: Logger
 
     public init(store: PostgresStore, clock: DatabaseClock, engine: JobScheduler, workers: Int, logger: Logger) {
@@ -46,6 +49,7 @@ public struct NodeHeartbeat: Service {
                     }
                 }
                 group.addTask { try await listenForOtherNodes() }
+                group.addTask { try await shareFollowedOutput() }
                 try await group.next()
                 group.cancelAll()
             }
@@ -80,30 +84,34 @@ public struct NodeHeartbeat: Service {
     }
 
     /// Wakes the engine whenever a node queues slots, passes on the cancels another node asks
-    /// of this node's runs, and follows changes to the jobs (`LISTEN` on the three channels, on
-    /// a connection of its own); a lost connection is opened again after a second. The
-    /// engine's poll, and this service's sweep and poll of changes, cover the gaps.
+    /// of this node's runs, follows changes to the jobs, and hears when another node follows
+    /// the output of a run of this node (`LISTEN` on the four channels, on a connection of its
+    /// own); a lost connection is opened again after a second. The engine's poll, and this
+    /// service's sweep and polls, cover the gaps.
     func listenForOtherNodes() async throws {
+        let channels = [PostgresStore.queueChannel, PostgresStore.cancelChannel, PostgresStore.jobsChannel, PostgresStore.outputChannel]
         while !Task.isCancelled {
             do {
                 try await store.client.withConnection { connection in
-                    try await connection.listen(on: PostgresStore.queueChannel) { queued in
-                        try await connection.listen(on: PostgresStore.cancelChannel) { cancels in
-                            try await connection.listen(on: PostgresStore.jobsChannel) { changed in
-                                // A change made while this node was not listening is polled.
-                                logger.info("listening for the other nodes' notifications")
-                                try await withThrowingTaskGroup(of: Void.self) { group in
-                                    group.addTask { for try await _ in queued { engine.nudgeQueue() } }
-                                    group.addTask {
-                                        for try await notification in cancels where notification.payload == store.node {
-                                            await passOnCancels()
-                                        }
-                                    }
-                                    group.addTask { for try await _ in changed { await changes.follow() } }
-                                    try await group.next()
-                                    group.cancelAll()
+                    try await Self.listen(connection, on: channels[...]) { streams in
+                        // What was notified while this node was not listening is polled.
+                        logger.info("listening for the other nodes' notifications")
+                        try await withThrowingTaskGroup(of: Void.self) { group in
+                            let (queued, cancels, changed, followed) = (streams[0], streams[1], streams[2], streams[3])
+                            group.addTask { for try await _ in queued { engine.nudgeQueue() } }
+                            group.addTask {
+                                for try await notification in cancels where notification.payload == store.node {
+                                    await passOnCancels()
                                 }
                             }
+                            group.addTask { for try await _ in changed { await changes.follow() } }
+                            group.addTask {
+                                for try await notification in followed where notification.payload == store.node || notification.payload == "*" {
+                                    outputAsked.set()
+                                }
+                            }
+                            try await group.next()
+                            group.cancelAll()
                         }
                     }
                 }
@@ -137,6 +145,51 @@ public struct NodeHeartbeat: Service {
             }
         } catch {
             logger.error("cannot renew this node's lease", metadata: ["schedd.error": "\(error)"])
+        }
+    }
+
+    /// Listens on each channel in turn and calls `body` with their notifications, in the same
+    /// order; every channel is unlistened when `body` returns.
+    static func listen(_ connection: PostgresConnection, on channels: ArraySlice<String>, streams: [PostgresNotificationSequence] = [],
+                       _ body: @Sendable ([PostgresNotificationSequence]) async throws -> Void) async throws {
+        guard let channel = channels.first else { return try await body(streams) }
+        try await connection.listen(on: channel) { stream in
+            try await listen(connection, on: channels.dropFirst(), streams: streams + [stream], body)
+        }
+    }
+
+    /// Writes the output so far of this node's runs that another node follows (`schedctl run
+    /// --wait` or `logs --follow` there) every 250 ms while it grows. Which runs are followed is
+    /// read when a follower's node says so (`NOTIFY`), every 2 s while some are, and on the
+    /// slow poll otherwise.
+    func shareFollowedOutput() async throws {
+        var followed: [Int64] = []
+        var written: [Int64: Int64] = [:]
+        var nextLook = ContinuousClock.now
+        while !Task.isCancelled {
+            if outputAsked.take() || ContinuousClock.now >= nextLook {
+                do {
+                    followed = try await store.outputWanted()
+                } catch {
+                    logger.warning("cannot read which runs other nodes follow", metadata: ["schedd.error": "\(error)"])
+                }
+                nextLook = ContinuousClock.now + (followed.isEmpty ? store.lease / 3 : .seconds(2))
+                written = written.filter { followed.contains($0.key) }
+            }
+            var tails: [(runID: Int64, tail: OutputTail)] = []
+            for id in followed {
+                guard let tail = await engine.liveOutput(runID: id), tail.totalBytes != written[id] else { continue }
+                tails.append((id, tail))
+            }
+            if !tails.isEmpty {
+                do {
+                    try await store.writeOutputSoFar(tails)
+                    for (id, tail) in tails { written[id] = tail.totalBytes }
+                } catch {
+                    logger.warning("cannot write the output of runs other nodes follow", metadata: ["schedd.error": "\(error)"])
+                }
+            }
+            try await Task.sleep(for: .milliseconds(250))
         }
     }
 

@@ -191,6 +191,15 @@ enum PostgresSchema {
             END $$
             """,
         ],
+        // 5: a run's output followed from another node: the follower asks for it until a
+        // moment (`output_wanted_until`), and while it does, the run's node writes the output
+        // so far to the row with how many bytes the run had printed (`output_total`, also
+        // written with the run's end).
+        [
+            """
+            ALTER TABLE runs ADD COLUMN output_wanted_until timestamptz, ADD COLUMN output_total bigint
+            """,
+        ],
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -676,10 +676,10 @@ public final class PostgresStore: SchedulerStore {
                     duration_ms = greatest(0, round(extract(epoch FROM (to_timestamp(v.finished_at) - r.started_at)) * 1000))::bigint,
                     exit_code = v.exit_code, signal = v.signal, output = v.output, output_truncated = v.output_truncated,
                     output_streams = v.output_streams, error = v.error, pid = coalesce(v.pid, r.pid), cpu_ms = v.cpu_ms,
-                    cancelled_by = v.cancelled_by
+                    cancelled_by = v.cancelled_by, output_total = v.output_total
                 FROM jsonb_to_recordset(\(rows)::jsonb) AS v(id bigint, status text, finished_at double precision, exit_code integer,
                     signal integer, output text, output_truncated boolean, output_streams text, error text, pid integer, cpu_ms bigint,
-                    cancelled_by text)
+                    cancelled_by text, output_total bigint)
                 WHERE r.id = v.id AND r.status = 'running' AND r.node = \(node) AND r.epoch = \(epoch)
                 RETURNING r.id, r.duration_ms
                 """).decode((Int64, Int64).self) {
@@ -709,6 +709,7 @@ public final class PostgresStore: SchedulerStore {
         var pid: Int32?
         var cpu_ms: Int64?
         var cancelled_by: String?
+        var output_total: Int64?
 
         init(_ id: Int64, _ outcome: RunOutcome) {
             self.id = id
@@ -724,6 +725,7 @@ public final class PostgresStore: SchedulerStore {
             pid = outcome.pid
             cpu_ms = outcome.cpuMs
             cancelled_by = outcome.cancelledBy
+            output_total = outcome.outputBytes
         }
     }
 

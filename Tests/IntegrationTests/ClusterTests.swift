@@ -326,6 +326,36 @@ struct ClusterTests {
             """) == "0")
     }
 
+    /// `run --wait` and `logs --follow` on one node stream the output of a run on another as
+    /// it is printed (that node writes it to the database while it is followed): the job
+    /// prints, then waits for a gate the test opens only once both have shown that line.
+    @Test func runWaitAndLogsFollowStreamARunOnAnotherNode() throws {
+        let cluster = try Cluster()
+        let gate = cluster.scratch.path("gate")
+        let config = try cluster.scratch.write("jobs.json", #"""
+            {"jobs": [{"name": "talk", "node": "b", "timeout": "60s",
+                       "shell": "echo first; while [ ! -e \#(gate) ]; do sleep 0.05; done; echo second >&2; echo third; exit 3"}]}
+            """#)
+        let (a, _) = try cluster.startAll("a", "b", config: config)
+        let wait = try LiveOutputTests.Follower(socket: a.socketPath, scratch: cluster.scratch, ["run", "talk", "--wait"])
+        #expect(eventually(timeout: 20) { wait.text == "first\n" }, "\(wait.text)\(wait.errors)")
+        let id = try cluster.sql("SELECT id FROM runs WHERE job = 'talk'")
+        let follow = try LiveOutputTests.Follower(socket: a.socketPath, scratch: cluster.scratch, ["logs", id, "--follow"])
+        #expect(eventually(timeout: 20) { follow.text == "first\n" }, "\(follow.text)\(follow.errors)")
+        #expect(wait.process.isRunning && follow.process.isRunning)
+        #expect(try cluster.sql("SELECT status FROM runs WHERE id = \(id)") == "running")
+        _ = FileManager.default.createFile(atPath: gate, contents: nil)
+        // The job's exit status, its stdout and its stderr, as if it had run on node a.
+        #expect(wait.finish() == 3)
+        #expect(wait.text == "first\nthird\n")
+        #expect(wait.errors.contains("second\n"), "\(wait.errors)")
+        #expect(follow.finish() == 0)
+        // Both streams, in the order the run's node read its two pipes (not always the order
+        // the job wrote them in).
+        #expect(follow.text.hasPrefix("first\n") && follow.text.split(separator: "\n").sorted() == ["first", "second", "third"],
+                "\(follow.text)\(follow.errors)")
+    }
+
     @Test func nodesIsAClusterVerb() throws {
         let d = try Daemon(jobs: #"{"jobs": []}"#)
         let single = try d.ctl(["nodes"])

@@ -17,11 +17,15 @@ import Testing
         let process = Process()
         let output: String
 
-        init(_ d: Daemon, _ arguments: [String]) throws {
-            output = d.scratch.path("follow-\(UUID().uuidString).txt")
+        convenience init(_ d: Daemon, _ arguments: [String]) throws {
+            try self.init(socket: d.socket, scratch: d.scratch, arguments)
+        }
+
+        init(socket: String, scratch: Scratch, _ arguments: [String]) throws {
+            output = scratch.path("follow-\(UUID().uuidString).txt")
             _ = FileManager.default.createFile(atPath: output, contents: nil)
             process.executableURL = Binaries.schedctl
-            process.arguments = ["--socket", d.socket] + arguments
+            process.arguments = ["--socket", socket] + arguments
             process.standardOutput = FileHandle(forWritingAtPath: output)
             _ = FileManager.default.createFile(atPath: output + ".err", contents: nil)
             process.standardError = FileHandle(forWritingAtPath: output + ".err")

@@ -164,6 +164,57 @@ struct PostgresStoreTests {
         }
     }
 
+    /// A run's output is shared through its row only while another node asks for it: the
+    /// follower's node asks, the run's node finds the ask and writes its output so far, the
+    /// follower reads it with the byte count that places it; the run's end writes it last.
+    @Test func aRunsOutputReachesAnotherNodeWhileItIsFollowed() async throws {
+        try await withNodes(["n1", "n2"]) { nodes in
+            let (n1, n2) = (nodes[0], nodes[1])
+            guard case let .started(run) = try await n2.startRun(RunStart(job: "other", trigger: .manual, scheduledAt: nil, startedAt: Date())) else {
+                Issue.record("n2 could not start its run")
+                return
+            }
+            #expect(try await n2.outputWanted().isEmpty, "nobody follows it yet")
+            #expect(try await n2.followOutput(runID: run.id) == false, "n2's own run")
+            #expect(try await n1.followOutput(runID: run.id))
+            #expect(try await n2.outputWanted() == [run.id])
+            #expect(try await n1.outputWanted().isEmpty)
+            #expect(try await n1.outputSoFar(runID: run.id) == OutputSoFar(status: .running, text: "", streams: nil, totalBytes: nil))
+
+            var tail = OutputTail(limit: 4)
+            tail.append(Array("ab".utf8))
+            tail.append(Array("c".utf8), stream: .stderr)
+            try await n2.writeOutputSoFar([(run.id, tail)])
+            let soFar = try #require(try await n1.outputSoFar(runID: run.id))
+            #expect(soFar.text == "abc" && soFar.totalBytes == 3)
+            var offset: Int64 = 0
+            let parts = soFar.parts(after: &offset)
+            #expect(parts.map(\.offset) == [0, 2] && parts.map(\.stream) == [.stdout, .stderr])
+            #expect(parts.map { String(decoding: $0.bytes, as: UTF8.self) } == ["ab", "c"])
+            #expect(offset == 3)
+
+            // More than the tail keeps: what fell out shows as a gap in the offsets.
+            tail.append(Array("defghij".utf8))
+            try await n2.writeOutputSoFar([(run.id, tail)])
+            let later = try #require(try await n1.outputSoFar(runID: run.id))
+            #expect(later.totalBytes == 10)
+            let rest = later.parts(after: &offset)
+            #expect(rest.map(\.offset) == [6] && rest.map { String(decoding: $0.bytes, as: UTF8.self) } == ["ghij"])
+            #expect(offset == 10)
+
+            // The end writes the output last; a late write of the output so far changes nothing.
+            var outcome = RunOutcome(status: .succeeded, finishedAt: Date(), output: "hijk", outputTruncated: true)
+            outcome.outputBytes = 11
+            #expect(try await n2.finishRun(run, outcome) != nil)
+            try await n2.writeOutputSoFar([(run.id, tail)])
+            let end = try #require(try await n1.outputSoFar(runID: run.id))
+            #expect(end == OutputSoFar(status: .succeeded, text: "hijk", streams: nil, totalBytes: 11))
+            #expect(end.parts(after: &offset).map { String(decoding: $0.bytes, as: UTF8.self) } == ["k"])
+            #expect(try await n1.followOutput(runID: run.id) == false, "it has ended")
+            #expect(try await n2.outputWanted().isEmpty)
+        }
+    }
+
     /// The queue is bounded: a slot queued for longer than the late tolerance while no node had
     /// a free worker follows its job's `catch_up`; a manual run queued for a node that is not up
     /// is given up; slots past the bound are skipped as they come.
@@ -505,12 +556,13 @@ struct PostgresStoreTests {
         }
         let database = try PostgresURL(url).database
         let server2 = server
-        // Version 1, as schedd made it before version 2's indexes, version 3's queue and version
-        // 4's notifications of changes.
+        // Version 1, as schedd made it before version 2's indexes, version 3's queue, version
+        // 4's notifications of changes and version 5's output followed from another node.
         try await PostgresServer.offPool {
             _ = try server2.psql(database, """
                 DROP INDEX runs_by_slot; DROP INDEX runs_one_skip_per_slot; DROP INDEX runs_queued; DROP INDEX runs_active_by_job;
-                ALTER TABLE runs DROP CONSTRAINT runs_status_check, DROP COLUMN cancel_requested, DROP COLUMN cancel_requested_by, DROP COLUMN queue_node;
+                ALTER TABLE runs DROP CONSTRAINT runs_status_check, DROP COLUMN cancel_requested, DROP COLUMN cancel_requested_by, DROP COLUMN queue_node,
+                    DROP COLUMN output_wanted_until, DROP COLUMN output_total;
                 ALTER TABLE runs ADD CONSTRAINT runs_status_check
                     CHECK (status IN ('running', 'succeeded', 'failed', 'timed_out', 'cancelled', 'interrupted', 'skipped', 'lost'));
                 CREATE OR REPLACE FUNCTION schedd_jobs_generation() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -530,13 +582,14 @@ struct PostgresStoreTests {
             #expect(try await store.history(HistoryQuery(), withOutput: false).count == 1)
             return try await store.schemaVersion()
         }
-        #expect(version == 4 && PostgresSchema.currentVersion == 4)
+        #expect(version == 5 && PostgresSchema.currentVersion == 5)
         let indexes = try await PostgresServer.offPool {
             try server2.psql(database, """
                 SELECT to_regclass('runs_by_slot') IS NOT NULL AND to_regclass('runs_one_skip_per_slot') IS NOT NULL
                    AND to_regclass('runs_queued') IS NOT NULL AND to_regclass('runs_active_by_job') IS NOT NULL
                    AND pg_get_constraintdef((SELECT oid FROM pg_constraint WHERE conname = 'runs_status_check')) LIKE '%queued%'
-                   AND (SELECT count(*) FROM information_schema.columns WHERE table_name = 'runs' AND column_name IN ('cancel_requested', 'cancel_requested_by', 'queue_node')) = 3
+                   AND (SELECT count(*) FROM information_schema.columns WHERE table_name = 'runs'
+                        AND column_name IN ('cancel_requested', 'cancel_requested_by', 'queue_node', 'output_wanted_until', 'output_total')) = 5
                    AND (SELECT count(*) FROM pg_proc WHERE proname IN ('schedd_jobs_generation', 'schedd_pauses_generation') AND prosrc LIKE '%pg_notify%') = 2
                 """)
         }

@@ -524,6 +524,7 @@ extension JobScheduler {
             case let .finished(result):
                 var outcome = RunOutcome(status: result.succeeded ? .succeeded : .failed, finishedAt: now,
                                          output: result.output, outputTruncated: result.outputTruncated, outputStreams: result.outputStreams)
+                outcome.outputBytes = result.outputBytes
                 switch result.ending {
                 case let .exited(code):
                     outcome.exitCode = code
@@ -548,6 +549,7 @@ extension JobScheduler {
         static func stopped(_ status: RunStatus, _ error: String, _ partial: ExecutionOutcome?, at now: Date) -> RunOutcome {
             var outcome = RunOutcome(status: status, finishedAt: now, output: partial?.output,
                                      outputTruncated: partial?.outputTruncated ?? false, outputStreams: partial?.outputStreams, error: error)
+            outcome.outputBytes = partial?.outputBytes
             switch partial?.ending {
             case let .exited(code)?: outcome.exitCode = code
             case let .signaled(signal)?: outcome.signal = signal

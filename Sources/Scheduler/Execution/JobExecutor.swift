@@ -60,18 +60,22 @@ public struct ExecutionOutcome: Sendable, Equatable {
     public var outputTruncated: Bool
     /// Which stream each part of `output` came from; nil when all of it is stdout.
     public var outputStreams: [OutputSegment]?
+    /// Every byte of output the run printed, kept or not, when known.
+    public var outputBytes: Int64?
 
-    public init(ending: Ending, output: String = "", outputTruncated: Bool = false, outputStreams: [OutputSegment]? = nil) {
+    public init(ending: Ending, output: String = "", outputTruncated: Bool = false, outputStreams: [OutputSegment]? = nil,
+                outputBytes: Int64? = nil) {
         self.ending = ending
         self.output = output
         self.outputTruncated = outputTruncated
         self.outputStreams = outputStreams
+        self.outputBytes = outputBytes
     }
 
     /// An ending with what a run's output tail holds.
     public init(ending: Ending, tail: OutputTail) {
         let (text, streams) = tail.textWithStreams
-        self.init(ending: ending, output: text, outputTruncated: tail.truncated, outputStreams: streams)
+        self.init(ending: ending, output: text, outputTruncated: tail.truncated, outputStreams: streams, outputBytes: tail.totalBytes)
     }
 
     public var succeeded: Bool {

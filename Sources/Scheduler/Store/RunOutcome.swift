@@ -11,6 +11,9 @@ public struct RunOutcome: Sendable, Equatable {
     public var outputTruncated: Bool
     /// Which stream each part of `output` came from; nil when all of it is stdout.
     public var outputStreams: [OutputSegment]?
+    /// Every byte of output the run printed, kept or not, when known: where the kept `output`
+    /// ends in it (a follower on another node of a cluster prints what it had not yet seen).
+    public var outputBytes: Int64?
     public var error: String?
     /// The pid of the run's process, when it had one.
     public var pid: Int32?

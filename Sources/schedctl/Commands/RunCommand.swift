@@ -38,17 +38,12 @@ struct RunCommand: AsyncParsableCommand {
             }
             return
         }
+        // A run queued for another node streams the same way: that node writes its output to
+        // the database while it is followed, and this node reads it from there.
         var follower = RunFollower(client: client, runID: trigger.run.id, printOutput: !global.json)
         // As if the job ran here: its stdout to stdout, its stderr to stderr.
         follower.stderrToStderr = true
-        let run: RunRecord
-        if queued {
-            // It runs on another node: this node has no live output of it, only its row.
-            run = try await Self.waitForEnd(client, trigger.run.id)
-            if !global.json, let output = run.output { print(output, terminator: "") }
-        } else {
-            run = try follower.follow()
-        }
+        let run = try follower.follow()
         if global.json {
             Output.printJSON(bytes: Array(try APICoding.encoder().encode(run)))
         } else {
@@ -61,16 +56,6 @@ struct RunCommand: AsyncParsableCommand {
             }
         }
         throw ExitCode(Self.exitCode(run))
-    }
-
-    /// Reads the run's row until it has ended (a run of another node), at most an hour.
-    static func waitForEnd(_ client: ControlClient, _ id: Int64) async throws -> RunRecord {
-        let deadline = ContinuousClock.now + .seconds(3600)
-        while true {
-            let run = try client.call("GET", "/v1/runs/\(id)", as: RunRecord.self)
-            if run.status.isFinal || ContinuousClock.now >= deadline { return run }
-            try await Task.sleep(for: .milliseconds(250))
-        }
     }
 
     static func exitCode(_ run: RunRecord) -> Int32 {
