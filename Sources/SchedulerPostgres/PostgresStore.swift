@@ -863,7 +863,9 @@ public final class PostgresStore: SchedulerStore {
 
     /// Gives up on queued runs that can no longer run as they were meant to, and returns them,
     /// now `skipped`: a slot queued for longer than `tolerance` while no node had a free worker
-    /// is a missed fire, and follows its job's `catch_up` as a node's own missed fires do
+    /// (counted from when it was queued, or from its time if it was queued early: a slot fired
+    /// late on purpose, by its job's `jitter`, has the whole tolerance in the queue) is a missed
+    /// fire, and follows its job's `catch_up` as a node's own missed fires do
     /// (`none`: skipped; `once`: skipped unless it is the job's newest queued slot; `all`:
     /// kept); a manual run queued for a node that is not up is skipped too. Without this the
     /// queue would grow for as long as the cluster is short of workers.
@@ -881,7 +883,7 @@ public final class PostgresStore: SchedulerStore {
                       WHERE q.status = 'queued' AND CASE
                         WHEN q.queue_node IS NOT NULL THEN NOT EXISTS (
                             SELECT 1 FROM nodes n WHERE n.name = q.queue_node AND n.state = 'up' AND n.lease_until > now())
-                        WHEN q.scheduled_at IS NULL OR q.scheduled_at >= now() - make_interval(secs => \(seconds)) THEN false
+                        WHEN q.scheduled_at IS NULL OR greatest(q.scheduled_at, q.started_at) >= now() - make_interval(secs => \(seconds)) THEN false
                         WHEN coalesce(j.spec::jsonb ->> 'catch_up', 'none') = 'all' THEN false
                         WHEN coalesce(j.spec::jsonb ->> 'catch_up', 'none') = 'once' THEN EXISTS (
                             SELECT 1 FROM runs n WHERE n.job = q.job AND n.status = 'queued' AND n.scheduled_at > q.scheduled_at)

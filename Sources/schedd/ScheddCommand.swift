@@ -65,6 +65,10 @@ struct ScheddCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Runs that may wait for a worker at once; past it a trigger is recorded as skipped.", valueName: "n"))
     var maxQueued: Int = 10_000
 
+    @Option(help: ArgumentHelp("How late a scheduled fire may start before it is a missed fire, which its job's catch_up decides about.",
+                               valueName: "duration"))
+    var lateTolerance: String = "60s"
+
     @Option(help: ArgumentHelp("How the processes of runs are found and stopped: auto (a cgroup per run where the system allows it, else /proc) or proc.",
                                valueName: "mode"))
     var processTracking: String = "auto"
@@ -95,6 +99,9 @@ struct ScheddCommand: AsyncParsableCommand {
             throw ValidationError("--lease \"\(lease)\" is not a duration of at least 3s")
         }
         if maxQueued < 1 { throw ValidationError("--max-queued must be at least 1") }
+        guard let toleranceMs = DurationText.milliseconds(lateTolerance), toleranceMs >= 1_000 else {
+            throw ValidationError("--late-tolerance \"\(lateTolerance)\" is not a duration of at least 1s")
+        }
         if processTracking != "auto" && processTracking != "proc" {
             throw ValidationError("--process-tracking \"\(processTracking)\" is not one of auto, proc")
         }
@@ -268,6 +275,7 @@ struct ScheddCommand: AsyncParsableCommand {
         var engineConfiguration = JobScheduler.Configuration()
         if let workers { engineConfiguration.workers = workers }
         engineConfiguration.maxQueued = maxQueued
+        engineConfiguration.lateTolerance = .milliseconds(DurationText.milliseconds(lateTolerance) ?? 60_000)
         if let node { engineConfiguration.node = node }
         engineConfiguration.userMaxRuns = userMaxRuns
         let metrics = DaemonMetrics()

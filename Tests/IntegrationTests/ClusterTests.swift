@@ -356,6 +356,35 @@ struct ClusterTests {
                 "\(follow.text)\(follow.errors)")
     }
 
+    /// A slot that waits in the queue past the late tolerance (`--late-tolerance`) while no
+    /// worker is free is a missed fire: given up by the sweep, or, claimed in between sweeps,
+    /// recorded as missed instead of run late.
+    @Test func queuedSlotsPastTheLateToleranceAreMissedNotRunLate() throws {
+        let cluster = try Cluster()
+        let config = try cluster.scratch.write("jobs.json", #"""
+            {"jobs": [{"name": "hog", "shell": "sleep 60"},
+                      {"name": "tick", "shell": "true", "schedule": "@every 1s"}]}
+            """#)
+        // One worker, held by hog; a long lease, so that the sweep comes every 10 s.
+        let a = try cluster.start("a", config: config, lease: "30s", extra: ["--workers", "1", "--late-tolerance", "2s"])
+        #expect(a.waitUntilStarted(), "\(a.stderr())")
+        #expect(try cluster.ctl("a", ["run", "hog"]).status == 0)
+        func count(_ condition: String) -> Int { (try? cluster.sql("SELECT count(*) FROM runs WHERE job = 'tick' AND \(condition)")).flatMap { Int($0) } ?? 0 }
+        #expect(eventually(timeout: 30) { count("status = 'skipped' AND error = 'missed: queued for more than 2s while no node had a free worker (catch_up: none)'") > 0 },
+                "\((try? cluster.sql("SELECT id, status, scheduled_at, error FROM runs WHERE job = 'tick' ORDER BY id")) ?? "")")
+        // A slot queued for 3 s or more, which the next sweep has not yet given up: freeing the
+        // worker now lets the node claim it, and it must not run.
+        #expect(eventually(timeout: 30) { count("status = 'queued' AND scheduled_at < now() - interval '3 seconds'") > 0 })
+        #expect(try cluster.ctl("a", ["cancel", "hog"]).status == 0)
+        #expect(eventually(timeout: 20) { count("status = 'skipped' AND error LIKE 'missed: claimed more than 2s after its time%'") > 0 },
+                "\((try? cluster.sql("SELECT id, status, scheduled_at, started_at, error FROM runs WHERE job = 'tick' ORDER BY id")) ?? "")")
+        #expect(eventually(timeout: 20) { count("status = 'succeeded'") >= 2 })
+        // Nothing ran late: a run started more than the tolerance (and a claim's round trip)
+        // after its slot would have been a missed fire run anyway.
+        #expect(count("status NOT IN ('skipped', 'queued') AND started_at > scheduled_at + interval '3 seconds'") == 0,
+                "\((try? cluster.sql("SELECT id, status, scheduled_at, started_at FROM runs WHERE job = 'tick' AND status <> 'skipped' ORDER BY id")) ?? "")")
+    }
+
     @Test func nodesIsAClusterVerb() throws {
         let d = try Daemon(jobs: #"{"jobs": []}"#)
         let single = try d.ctl(["nodes"])

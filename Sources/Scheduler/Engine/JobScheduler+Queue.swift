@@ -62,6 +62,12 @@ extension JobScheduler {
         var starting: [RunRequest] = []
         for record in claimed {
             let known = jobs[record.job]
+            if let entry = known, let missed = missedInQueue(record, entry, now: now) {
+                // Between the sweeps that give such slots up (a third of a lease apart).
+                metrics.firesMissed(record.job, 1)
+                refused.append((record, RunOutcome(status: .skipped, finishedAt: clock.now(), error: missed)))
+                continue
+            }
             // A store answers at most `limit` rows; past the free workers, none would be left.
             let full = starting.count >= free ? "no worker of this node is free" : nil
             if let why = full ?? known.map({ refusal(of: record, $0) }) ?? "this node does not know the job" {
@@ -83,6 +89,18 @@ extension JobScheduler {
             }
         }
         return starting
+    }
+
+    /// Why a slot claimed from the queue is a missed fire, if it is: a slot of a job with
+    /// `catch_up: none` (the default) that would start later than the late tolerance (beyond
+    /// its jitter), as a node's own late fire is. Other `catch_up`s are the sweep's to decide:
+    /// `once` keeps a job's newest slot, which only the database knows.
+    func missedInQueue(_ claimed: RunRecord, _ entry: JobEntry, now: Date) -> String? {
+        guard claimed.trigger == .schedule, let slot = claimed.scheduledAt, entry.spec.effectiveCatchUp == .none else { return nil }
+        let tolerance = configuration.lateTolerance.milliseconds
+        let jitter = entry.spec.jitter?.milliseconds ?? 0
+        guard now.timeIntervalSince(slot) * 1000 > Double(tolerance + jitter) else { return nil }
+        return "missed: claimed more than \(DurationText.format(milliseconds: tolerance)) after its time, no node having had a free worker (catch_up: none)"
     }
 
     /// How late a fire may be before it is missed; a slot queued for longer is too.
