@@ -74,5 +74,9 @@ import Testing
     @Test func usageErrors() throws {
         #expect(try Binaries.run(Binaries.schedd, ["--history-max-age", "forever"]).status != 0)
         #expect(try Binaries.run(Binaries.schedd, ["--log-level", "loud"]).status != 0)
+        for tolerance in ["500ms", "soon"] {
+            let refused = try Binaries.run(Binaries.schedd, ["--late-tolerance", tolerance])
+            #expect(refused.status != 0 && refused.stderr.contains("--late-tolerance \"\(tolerance)\" is not a duration of at least 1s"), "\(refused.stderr)")
+        }
     }
 }
