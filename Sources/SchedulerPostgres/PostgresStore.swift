@@ -848,15 +848,11 @@ public final class PostgresStore: SchedulerStore {
         let node = self.node
         let epoch = self.epoch
         // Rows another node is claiming right now are passed over, not waited for; a slot still
-        // ahead by the database's clock (a node whose clock runs ahead queued it) waits.
+        // ahead by the database's clock (a node whose clock runs ahead queued it) waits. The
+        // schema's `schedd_claim` does it, oldest first, walking the queue's index.
         return try await call("claim") { connection in
             try await Self.records(try await connection.query("""
-                UPDATE runs r SET status = 'running', node = \(node), epoch = \(epoch), started_at = now()
-                FROM (SELECT id FROM runs WHERE status = 'queued' AND (queue_node IS NULL OR queue_node = \(node))
-                      AND (scheduled_at IS NULL OR scheduled_at <= now())
-                      ORDER BY coalesce(scheduled_at, started_at), id LIMIT \(Int64(limit)) FOR UPDATE SKIP LOCKED) q
-                WHERE r.id = q.id
-                RETURNING \(unescaped: Self.runColumnsOfR)
+                SELECT \(unescaped: Self.runColumns) FROM schedd_claim(\(node), \(epoch), \(Int64(limit)))
                 """))
         }.sorted { ($0.scheduledAt ?? $0.startedAt, $0.id) < ($1.scheduledAt ?? $1.startedAt, $1.id) }
     }
@@ -903,11 +899,13 @@ public final class PostgresStore: SchedulerStore {
         defer { changes.bump() }
         return try await call("failures") { connection in
             var count: Int?
+            // A success with no failures counted (nearly every run) writes nothing: a write per
+            // run's end was a row lock and a WAL record each.
             for try await value in try await connection.query("""
                 UPDATE job_state SET consecutive_failures = CASE WHEN \(failed) THEN consecutive_failures + 1 ELSE 0 END
-                WHERE job = \(job) RETURNING consecutive_failures
+                WHERE job = \(job) AND (\(failed) OR consecutive_failures <> 0) RETURNING consecutive_failures
                 """).decode(Int32.self) { count = Int(value) }
-            return count
+            return count ?? (failed ? nil : 0)
         }
     }
 

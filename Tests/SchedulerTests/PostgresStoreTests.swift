@@ -566,7 +566,8 @@ struct PostgresStoreTests {
         // 4's notifications of changes and version 5's output followed from another node.
         try await PostgresServer.offPool {
             _ = try server2.psql(database, """
-                DROP INDEX runs_by_slot; DROP INDEX runs_one_skip_per_slot; DROP INDEX runs_queued; DROP INDEX runs_active_by_job;
+                DROP INDEX runs_by_slot; DROP INDEX runs_one_skip_per_slot; DROP INDEX runs_queued_in_order; DROP INDEX runs_active_by_job;
+                DROP FUNCTION schedd_claim;
                 ALTER TABLE runs DROP CONSTRAINT runs_status_check, DROP COLUMN cancel_requested, DROP COLUMN cancel_requested_by, DROP COLUMN queue_node,
                     DROP COLUMN output_wanted_until, DROP COLUMN output_total;
                 ALTER TABLE runs ADD CONSTRAINT runs_status_check
@@ -592,7 +593,9 @@ struct PostgresStoreTests {
         let indexes = try await PostgresServer.offPool {
             try server2.psql(database, """
                 SELECT to_regclass('runs_by_slot') IS NOT NULL AND to_regclass('runs_one_skip_per_slot') IS NOT NULL
-                   AND to_regclass('runs_queued') IS NOT NULL AND to_regclass('runs_active_by_job') IS NOT NULL
+                   AND to_regclass('runs_queued') IS NULL AND to_regclass('runs_queued_in_order') IS NOT NULL
+                   AND to_regproc('schedd_claim') IS NOT NULL
+                   AND to_regclass('runs_active_by_job') IS NOT NULL
                    AND pg_get_constraintdef((SELECT oid FROM pg_constraint WHERE conname = 'runs_status_check')) LIKE '%queued%'
                    AND (SELECT count(*) FROM information_schema.columns WHERE table_name = 'runs'
                         AND column_name IN ('cancel_requested', 'cancel_requested_by', 'queue_node', 'output_wanted_until', 'output_total')) = 5
