@@ -212,14 +212,17 @@ enum PostgresSchema {
             """,
             """
             CREATE FUNCTION schedd_claim(claimant text, claimant_epoch bigint, most bigint) RETURNS SETOF runs
-            LANGUAGE sql SET enable_bitmapscan = off SET enable_sort = off AS $$
+            LANGUAGE plpgsql SET enable_bitmapscan = off SET enable_sort = off AS $$
+            BEGIN
+                -- PL/pgSQL keeps the plan from call to call (a SQL function planned it each time).
+                RETURN QUERY
                 UPDATE runs r SET status = 'running', node = claimant, epoch = claimant_epoch, started_at = now()
                 FROM (SELECT id FROM runs WHERE status = 'queued' AND (queue_node IS NULL OR queue_node = claimant)
                       AND (scheduled_at IS NULL OR scheduled_at <= now())
                       ORDER BY coalesce(scheduled_at, started_at), id LIMIT most FOR UPDATE SKIP LOCKED) q
                 WHERE r.id = q.id
-                RETURNING r.*
-            $$
+                RETURNING r.*;
+            END $$
             """,
         ],
     ]

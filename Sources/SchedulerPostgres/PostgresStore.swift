@@ -461,15 +461,20 @@ public final class PostgresStore: SchedulerStore {
         let nexts = states.map { $0.state.nextRunAt.map { $0.timeIntervalSince1970 } ?? -1 }
         let fires = states.map { $0.state.lastFireAt.map { $0.timeIntervalSince1970 } ?? -1 }
         // Every node fires the same slots and writes the same times: a row another node is
-        // writing right now is left to it (SKIP LOCKED) rather than waited for, and the rest
-        // are locked in name order (rows locked in the order an UPDATE happens to visit them
-        // deadlocked nodes with each other).
+        // writing right now is left to it (SKIP LOCKED) rather than waited for, a row that
+        // already holds the times (another node wrote them) is neither locked nor written, and
+        // the rest are locked in name order (rows locked in the order an UPDATE happens to
+        // visit them deadlocked nodes with each other).
         try await call("fire times") { connection in
             try await connection.query("""
-                UPDATE job_state s SET next_run_at = CASE WHEN v.next < 0 THEN NULL ELSE to_timestamp(v.next) END,
-                    last_fire_at = greatest(s.last_fire_at, CASE WHEN v.fire < 0 THEN NULL ELSE to_timestamp(v.fire) END)
-                FROM unnest(\(names)::text[], \(nexts)::float8[], \(fires)::float8[]) AS v (job, next, fire),
-                     (SELECT job FROM job_state WHERE job = ANY(\(names)) ORDER BY job FOR UPDATE SKIP LOCKED) AS l
+                WITH v AS (SELECT job, CASE WHEN next < 0 THEN NULL ELSE to_timestamp(next) END AS next,
+                                  CASE WHEN fire < 0 THEN NULL ELSE to_timestamp(fire) END AS fire
+                           FROM unnest(\(names)::text[], \(nexts)::float8[], \(fires)::float8[]) AS u (job, next, fire)),
+                     l AS (SELECT s.job FROM job_state s JOIN v ON v.job = s.job
+                           WHERE s.next_run_at IS DISTINCT FROM v.next OR s.last_fire_at IS DISTINCT FROM greatest(s.last_fire_at, v.fire)
+                           ORDER BY s.job FOR UPDATE OF s SKIP LOCKED)
+                UPDATE job_state s SET next_run_at = v.next, last_fire_at = greatest(s.last_fire_at, v.fire)
+                FROM v, l
                 WHERE s.job = v.job AND s.job = l.job
                 """)
         }
