@@ -66,7 +66,7 @@ extension JobScheduler {
             }
             if case let .skip(skip) = decide(name, trigger, scheduledAt: slot, fire: fires) { skips.append(skip) }
         }
-        await queue(queued)
+        await queue(offeredNow(queued, at: now))
         for timer in dueTimers {
             guard let entry = jobs[timer.request.spec.name] else { continue }
             if timer.request.trigger == .restart && (!entry.canStart || entry.stoppedByHand) { continue }

@@ -23,6 +23,39 @@ extension JobScheduler {
             && JobOwner.owner(of: spec.name) == nil
     }
 
+    /// How long after a slot's first node the other nodes offer it: long enough for its row
+    /// to be there (they then write nothing), short enough that a first node that has died
+    /// unnoticed makes its slots only this much later.
+    static let laterOffer: Duration = .milliseconds(250)
+
+    /// Whether this node offers a slot of `job` to the queue at once. Every node offers every
+    /// slot, so that a slot runs even when a node dies, and the database keeps the first; but
+    /// three nodes inserting the same rows at the same moment wait on one another's inserts. So
+    /// the job's first node among the nodes up offers it at once, the others `laterOffer`
+    /// after, when they mostly find its row and write nothing.
+    func offersFirst(_ job: String) -> Bool {
+        guard let up = nodesUp, up.contains(configuration.node), up.count > 1 else { return true }
+        return FirstNode.of(job: job, among: up) == configuration.node
+    }
+
+    /// The slots to offer this turn: those fired now whose first node this node is, and the
+    /// others' fired earlier whose moment has come; the others' fired now wait for theirs.
+    func offeredNow(_ fired: [QueuedSlot], at now: Date) -> [QueuedSlot] {
+        var offered: [QueuedSlot] = []
+        var later: [QueuedSlot] = []
+        for slot in fired {
+            if offersFirst(slot.job) { offered.append(slot) } else { later.append(slot) }
+        }
+        while let first = laterOffers.first, first.due <= now {
+            offered += first.slots
+            laterOffers.removeFirst()
+        }
+        if !later.isEmpty {
+            laterOffers.append((now.addingTimeInterval(Double(Self.laterOffer.milliseconds) / 1000), later))
+        }
+        return offered
+    }
+
     /// Queues the slots fired this turn; the skips the store recorded instead are reported.
     func queue(_ slots: [QueuedSlot]) async {
         guard !slots.isEmpty else { return }

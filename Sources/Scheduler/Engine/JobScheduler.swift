@@ -146,6 +146,9 @@ public actor JobScheduler: Service {
     /// every free worker (so that more may be waiting).
     var nextQueuePoll: Date?
     var queueBacklog = false
+    /// Cluster mode: slots this node offers to the queue a moment after the node that offers
+    /// them first (`offersFirst`), oldest first; each turn offers those that are due.
+    var laterOffers: [(due: Date, slots: [QueuedSlot])] = []
     /// Cluster mode: the nodes that are up, as this node last read them (nil: not known, or
     /// not a cluster). A slot of a job pinned to a node that is not up is recorded as missed.
     var nodesUp: Set<String>?
@@ -353,7 +356,7 @@ public actor JobScheduler: Service {
         // The queue's poll only while a worker is free to take what it finds: a poll time past
         // with every worker busy would wake the loop over and over (a run's end wakes it).
         let poll = pool.free > 0 && !stopping ? nextQueuePoll : nil
-        let timer = [timers.lazy.map(\.due).min(), held.lazy.compactMap(\.deadline).min(), poll].compactMap { $0 }.min()
+        let timer = [timers.lazy.map(\.due).min(), held.lazy.compactMap(\.deadline).min(), poll, laterOffers.first?.due].compactMap { $0 }.min()
         switch (fire, timer) {
         case let (fire?, timer?): return min(fire, timer)
         case let (fire, timer): return fire ?? timer
