@@ -47,7 +47,8 @@ extension JobScheduler {
             if offersFirst(slot.job) { offered.append(slot) } else { later.append(slot) }
         }
         while let first = laterOffers.first, first.due <= now {
-            offered += first.slots
+            // Not those of a job removed meanwhile.
+            offered += first.slots.filter { jobs[$0.job] != nil }
             laterOffers.removeFirst()
         }
         if !later.isEmpty {
