@@ -281,7 +281,7 @@ import SchedulerAPI
                        "restart_limit": {"burst": 3, "interval": "1m"}}]}
             """#
         try await withEngine(jobs: jobs, handlers: ok, clock: clock) { engine, log, db in
-            try await drive(clock, until: "the service fails") {
+            try await drive(clock, engine: engine, until: "the service fails") {
                 await log.events.contains(.jobPaused(job: "svc", reason: "restart_limit"))
             }
             let runs = await log.finished
@@ -296,8 +296,8 @@ import SchedulerAPI
     @Test func withTheDefaultsACrashLoopIsFailedWithinAMinute() async throws {
         let clock = ManualClock(t0)
         let jobs = #"{"jobs": [{"name": "svc", "handler": "fail", "restart": "always"}]}"#
-        try await withEngine(jobs: jobs, handlers: ok, clock: clock) { _, log, _ in
-            try await drive(clock, until: "the service fails") {
+        try await withEngine(jobs: jobs, handlers: ok, clock: clock) { engine, log, _ in
+            try await drive(clock, engine: engine, until: "the service fails") {
                 await log.events.contains(.jobPaused(job: "svc", reason: "restart_limit"))
             }
             let starts = await log.started.map { $0.startedAt.timeIntervalSince(t0) }
