@@ -174,27 +174,13 @@ enum PostgresSchema {
         // at commit, one per transaction however many statements changed jobs), so that they
         // read the jobs again at once instead of at their next poll.
         [
-            """
-            CREATE OR REPLACE FUNCTION schedd_jobs_generation() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-                UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'jobs_generation';
-                PERFORM pg_notify('\(PostgresStore.jobsChannel)', '');
-                RETURN NULL;
-            END $$
-            """,
-            """
-            CREATE OR REPLACE FUNCTION schedd_pauses_generation() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-                UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'pauses_generation';
-                PERFORM pg_notify('\(PostgresStore.jobsChannel)', '');
-                RETURN NULL;
-            END $$
-            """,
+            countingAndNotifying("schedd_jobs_generation", key: "jobs_generation"),
+            countingAndNotifying("schedd_pauses_generation", key: "pauses_generation"),
         ],
         // 5: a run's output followed from another node: the follower asks for it until a
         // moment (`output_wanted_until`), and while it does, the run's node writes the output
         // so far to the row with how many bytes the run had printed (`output_total`, also
-        // written with the run's end. The queue indexed in the order it is claimed in, and
+        // written with the run's end). The queue indexed in the order it is claimed in, and
         // claimed through a function whose plan walks that index: by `(scheduled_at, id)`, or
         // planned with the statistics of a table that grew fast, a claim read and sorted every
         // queued row (11–45 ms a claim with a backlog of thousands, most of the server's time);
@@ -228,4 +214,17 @@ enum PostgresSchema {
     ]
 
     static var currentVersion: Int { migrations.count }
+
+    /// Version 4's body of the trigger function `function`: it counts a change in `meta`'s
+    /// `key` and wakes every node.
+    static func countingAndNotifying(_ function: String, key: String) -> String {
+        """
+        CREATE OR REPLACE FUNCTION \(function)() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            UPDATE meta SET value = (value::bigint + 1)::text WHERE key = '\(key)';
+            PERFORM pg_notify('\(PostgresStore.jobsChannel)', '');
+            RETURN NULL;
+        END $$
+        """
+    }
 }
