@@ -442,14 +442,19 @@ struct ControlRoutes {
                         offset += Int64(part.bytes.count)
                     }
                 }
-            } else if let run = try await store.run(id: known.id), run.status.isFinal {
-                opening.append(Self.message(.runFinished(run)))
-                ended = true
             } else if try await store.followOutput(runID: known.id) {
                 // Bounded like a subscription: a few events per poll, drained as they come.
                 let (stream, continuation) = AsyncStream.makeStream(of: SchedulerEvent.self, bufferingPolicy: .bufferingNewest(256))
                 remote = (RemoteRunEvents(store: store, run: known, withOutput: withOutput), stream, continuation)
+            } else if let run = try await store.run(id: known.id), run.status.isFinal {
+                // Read after the ask, not before: a run of another node that ends in between
+                // is refused by the ask and must be found ended here, since this node's
+                // subscription will never hear of its end.
+                opening.append(Self.message(.runFinished(run)))
+                ended = true
             }
+            // Otherwise the run is this node's, starting or just started: the subscription,
+            // taken before any of these looks, has its events.
         }
         // Only one source is kept: the engine's subscription ends when it is dropped here.
         let stream = remote?.stream ?? subscription
