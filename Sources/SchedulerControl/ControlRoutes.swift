@@ -513,8 +513,22 @@ struct ControlRoutes {
                     continuation.finish()
                 }
                 group.addTask {
+                    var endSeen = false
                     while true {
                         try await Task.sleep(for: .seconds(5))
+                        // A way out for a client that follows one run, should its end never
+                        // come through the stream (an event dropped, a source that missed
+                        // it): once the run's row has been final for one whole interval, all
+                        // the output the stream was going to carry has come, and the end is
+                        // sent from the row.
+                        if let runID, !ended, let run = try? await store.run(id: runID), run.status.isFinal {
+                            if endSeen {
+                                continuation.yield(try frame(Self.message(.runFinished(run))))
+                                continuation.finish()
+                                return
+                            }
+                            endSeen = true
+                        }
                         pending.count.add(1, ordering: .relaxed)
                         continuation.yield(": keep-alive\n\n")
                     }
