@@ -125,9 +125,10 @@ func withEngine(
 
 /// Advances a manual clock in steps until `condition` holds. With `engine`, each step waits
 /// for the engine to be idle (what was due has been done) before the next, so that the clock
-/// never runs ahead of a loaded engine: for tests whose assertions hang on clock windows. Only
-/// where no run holds a worker while it waits on the clock (services hold none), or the
-/// barrier would wait for ever.
+/// never runs ahead of a loaded engine (under load it did, and a restart window or a later
+/// slot was passed before the engine had counted what the test was about). Pass it wherever
+/// no run holds a worker while it waits on the clock (services hold none); a run that does,
+/// such as one left to time out, would hold the barrier for ever.
 func drive(_ clock: ManualClock, engine: JobScheduler? = nil, step: TimeInterval = 0.5, maxSteps: Int = 2000, until what: String,
            _ condition: () async -> Bool) async throws {
     for _ in 0..<maxSteps {

@@ -41,9 +41,9 @@ import SchedulerAPI
         try await withEngine(jobs: #"{"jobs": [{"name": "tick", "handler": "note", "schedule": "0 * * * * *", "retries": 1, "retry_backoff": "1s"}]}"#,
                              handlers: handlers, clock: clock, configuration: configuration) { engine, log, _ in
             clock.advance(to: t0.addingTimeInterval(60))
-            try await drive(clock, until: "a run and its retry") { await log.finished.count == 2 }
+            try await drive(clock, engine: engine, until: "a run and its retry") { await log.finished.count == 2 }
             _ = try await engine.runNow("tick")
-            try await drive(clock, until: "the manual run and its retry") { await log.finished.count == 4 }
+            try await drive(clock, engine: engine, until: "the manual run and its retry") { await log.finished.count == 4 }
             let slot = Timestamp.format(t0.addingTimeInterval(60))
             #expect(seen.withLock { $0 } == ["1 \(slot) n1", "2 \(slot) n1", "1 - n1", "2 - n1"])
         }
@@ -76,7 +76,7 @@ import SchedulerAPI
             """#
         try await withEngine(jobs: jobs, handlers: ok, clock: clock) { engine, log, db in
             _ = try await engine.runNow("flaky")
-            try await drive(clock, until: "three attempts and a notification") {
+            try await drive(clock, engine: engine, until: "three attempts and a notification") {
                 await log.finished.filter { $0.job == "notify" }.count == 1
             }
             let flaky = await log.finished.filter { $0.job == "flaky" }
@@ -92,7 +92,7 @@ import SchedulerAPI
             #expect(try await db.job(named: "flaky")?.state.paused == false)
 
             _ = try await engine.runNow("flaky")
-            try await drive(clock, until: "the job is paused") {
+            try await drive(clock, engine: engine, until: "the job is paused") {
                 await log.events.contains(.jobPaused(job: "flaky", reason: "failure_threshold"))
             }
             let state = try await db.job(named: "flaky")?.state
@@ -289,7 +289,7 @@ import SchedulerAPI
             #expect(try await db.job(named: "svc")?.state.pauseReason == "restart_limit")
             // Resume starts it again.
             try await engine.resume("svc")
-            try await drive(clock, until: "it starts again") { await log.started.count == 4 }
+            try await drive(clock, engine: engine, until: "it starts again") { await log.started.count == 4 }
         }
     }
 

@@ -31,7 +31,7 @@ import SchedulerAPI
             #expect(await engine.serviceStates()["app"]?.state == "waiting")
             #expect(await engine.serviceStates()["app"]?.reason == "requires db, which is starting")
             #expect(await log.started.map(\.job) == ["db"])
-            try await drive(clock, until: "the stack to be up") { await engine.serviceStates()["worker"]?.state == "ready" }
+            try await drive(clock, engine: engine, until: "the stack to be up") { await engine.serviceStates()["worker"]?.state == "ready" }
             let started = await log.started
             #expect(started.map(\.job) == ["db", "app", "worker"])
             // Each waited for the previous one's ready_after: 3 s, then 2 s more.
@@ -51,7 +51,7 @@ import SchedulerAPI
                 return
             }
             #expect(record.error == "skipped: requires db, which is starting")
-            try await drive(clock, until: "app is ready") { await engine.serviceStates()["app"]?.state == "ready" }
+            try await drive(clock, engine: engine, until: "app is ready") { await engine.serviceStates()["app"]?.state == "ready" }
             #expect(try await engine.runNow("nightly") == .queued)
             try await waitFor("nightly to run") { await log.finished.contains { $0.job == "nightly" && $0.status == .succeeded } }
         }
@@ -68,7 +68,7 @@ import SchedulerAPI
             try await waitFor("db to start") { await log.started.count == 1 }
             #expect(try await engine.runNow("report") == .queued)
             #expect(try await engine.runNow("hurry") == .queued)
-            try await drive(clock, until: "report runs") { await log.finished.contains { $0.job == "report" } }
+            try await drive(clock, engine: engine, until: "report runs") { await log.finished.contains { $0.job == "report" } }
             let finished = await log.finished
             #expect(finished.first { $0.job == "report" }?.status == .succeeded)
             let hurry = try #require(finished.first { $0.job == "hurry" })
@@ -96,9 +96,9 @@ import SchedulerAPI
                       {"name": "worker", "handler": "serve", "restart": "always", "requires": ["app"], "ready_after": "1s"}]}
             """#
         try await withEngine(jobs: jobs, handlers: handlers, clock: clock) { engine, log, _ in
-            try await drive(clock, until: "the stack to be up") { await engine.serviceStates()["worker"]?.state == "ready" }
+            try await drive(clock, engine: engine, until: "the stack to be up") { await engine.serviceStates()["worker"]?.state == "ready" }
             crashing.open()
-            try await drive(clock, until: "db fails for good") { await engine.serviceStates()["db"]?.state == "failed" }
+            try await drive(clock, engine: engine, until: "db fails for good") { await engine.serviceStates()["db"]?.state == "failed" }
             try await waitFor("app and worker to stop") { await log.finished.filter { $0.job != "db" }.count == 2 }
             let states = await engine.serviceStates()
             #expect(states["app"]?.state == "waiting")
@@ -112,7 +112,7 @@ import SchedulerAPI
             // Back: db is repaired and resumed, app and worker follow.
             repaired.set()
             try await engine.resume("db")
-            try await drive(clock, until: "the stack to be up again") { await engine.serviceStates()["worker"]?.state == "ready" }
+            try await drive(clock, engine: engine, until: "the stack to be up again") { await engine.serviceStates()["worker"]?.state == "ready" }
             #expect(await log.started.suffix(3).map(\.job) == ["db", "app", "worker"])
         }
     }
@@ -156,7 +156,7 @@ import SchedulerAPI
                        "restart_delay": "1s", "restart_reset_after": "1m"}]}
             """#
         try await withEngine(jobs: jobs, handlers: handlers, clock: clock) { engine, log, _ in
-            try await drive(clock, until: "the fourth start") { await log.started.count == 4 }
+            try await drive(clock, engine: engine, until: "the fourth start") { await log.started.count == 4 }
             clock.advance(by: 120)
             failing.open()
             try await waitFor("the fourth run to end and its restart to wait") {
@@ -173,7 +173,7 @@ import SchedulerAPI
     @Test func stopStartAndRestartAService() async throws {
         let clock = ManualClock(t0)
         try await withEngine(jobs: Self.stack, handlers: handlers, clock: clock) { engine, log, _ in
-            try await drive(clock, until: "the stack to be up") { await engine.serviceStates()["worker"]?.state == "ready" }
+            try await drive(clock, engine: engine, until: "the stack to be up") { await engine.serviceStates()["worker"]?.state == "ready" }
             // Stopping app stops worker first, then app; db goes on.
             try await engine.stopService("app")
             try await waitFor("app and worker to stop") { await log.finished.count == 2 }
@@ -189,7 +189,7 @@ import SchedulerAPI
             #expect(await engine.load().services == 1)
 
             try await engine.startService("app")
-            try await drive(clock, until: "app and worker are back") { await engine.serviceStates()["worker"]?.state == "ready" }
+            try await drive(clock, engine: engine, until: "app and worker are back") { await engine.serviceStates()["worker"]?.state == "ready" }
             #expect(await log.started.suffix(2).map(\.job) == ["app", "worker"])
 
             // Restart: one stop, one start; what requires it goes on.
@@ -210,7 +210,7 @@ import SchedulerAPI
     @Test func onShutdownServicesStopInReverseDependencyOrder() async throws {
         let clock = ManualClock(t0)
         try await withEngine(jobs: Self.stack, handlers: handlers, clock: clock) { engine, log, _ in
-            try await drive(clock, until: "the stack to be up") { await engine.serviceStates()["worker"]?.state == "ready" }
+            try await drive(clock, engine: engine, until: "the stack to be up") { await engine.serviceStates()["worker"]?.state == "ready" }
             engine.shutdown()
             try await waitFor("every service to stop") { await log.finished.count == 3 }
             #expect(await log.finished.map(\.job) == ["worker", "app", "db"])
@@ -228,7 +228,7 @@ import SchedulerAPI
         // load it moved past a minute before the failed start was counted (the start then fell
         // out of the window, a restart was due, and the clock no longer moved).
         try await withEngine(jobs: jobs, handlers: handlers, clock: clock, commandExecutor: ExitingExecutor(code: 1)) { engine, log, _ in
-            try await drive(clock, until: "db fails") { await log.finished.count == 1 }
+            try await drive(clock, engine: engine, until: "db fails") { await log.finished.count == 1 }
             let run = await log.finished[0]
             #expect(run.status == .failed)
             #expect(run.error?.hasPrefix("not ready within 3s (ready_timeout): the ready_check did not pass") == true, "\(run.error ?? "")")
