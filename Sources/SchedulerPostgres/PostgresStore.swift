@@ -645,7 +645,7 @@ public final class PostgresStore: SchedulerStore {
             case .started(let record):
                 return .started(record)
             case .held(let holder):
-                return .refused("node \(holder) runs this service")
+                return .heldElsewhere(node: holder)
             case .taken(let id, let holder):
                 return .refused(holder == node ? "this slot was already run (run \(id))" : "node \(holder) runs this slot (run \(id))")
             case .early(let seconds):

@@ -210,7 +210,7 @@ import SchedulerAPI
         let clock = ManualClock(t0)
         let calls = Mutex(0)
         let handlers: [String: JobHandler] = ["count": { _ in calls.withLock { $0 += 1 } }]
-        let store = MemoryStore(claim: { $0.job == "claimed" ? "node b holds it" : nil })
+        let store = MemoryStore(claim: { $0.job == "claimed" ? .refused("node b holds it") : nil })
         let jobs = #"{"jobs": [{"name": "claimed", "handler": "count", "schedule": "@every 1m"}, {"name": "mine", "handler": "count", "schedule": "@every 1m"}]}"#
         try await withEngine(jobs: jobs, handlers: handlers, clock: clock, store: store) { engine, log, db in
             clock.advance(by: 60)
@@ -225,6 +225,45 @@ import SchedulerAPI
             await #expect(throws: APIError(.conflict, "the run of \"claimed\" was not started: node b holds it")) {
                 _ = try await engine.start("claimed")
             }
+        }
+    }
+
+    /// A service another node runs (the store refuses it here) is not asked for while that
+    /// node is up, since the store would refuse it again, and is asked for at once when the
+    /// heartbeat no longer sees that node up.
+    @Test func aServiceHeldElsewhereIsAskedForOnlyOnceItsHolderGoes() async throws {
+        let clock = ManualClock(t0)
+        let asks = Mutex(0)
+        let holderUp = Mutex(true)
+        let store = MemoryStore(claim: { start in
+            guard start.job == "svc" else { return nil }
+            asks.withLock { $0 += 1 }
+            return holderUp.withLock { $0 } ? .heldElsewhere(node: "n2") : nil
+        })
+        var configuration = JobScheduler.Configuration(workers: 2, shutdownGrace: .seconds(5), defaultTimeZone: "UTC")
+        configuration.node = "n1"
+        let handlers: [String: JobHandler] = ["serve": { _ in try await Gate().wait() }]
+        try await withEngine(jobs: #"{"jobs": [{"name": "svc", "handler": "serve", "restart": "always"}]}"#, handlers: handlers,
+                             clock: clock, configuration: configuration, store: store) { engine, log, _ in
+            await engine.setNodesUp(["n1", "n2"])
+            try await waitFor("the start at boot to be refused") { asks.withLock { $0 } == 1 }
+            await engine.untilIdle()
+            let state = await engine.serviceStates()["svc"]
+            #expect(state?.state == "elsewhere" && state?.reason == "runs on node n2", "\(String(describing: state))")
+            // Ten minutes while n2 is up: looked at every 5 s, never asked.
+            for _ in 0..<120 {
+                clock.advance(by: 5)
+                await engine.untilIdle()
+            }
+            #expect(asks.withLock { $0 } == 1)
+            #expect(await log.started.isEmpty)
+            // n2 is gone: asked at once, without moving the clock, and started here.
+            holderUp.withLock { $0 = false }
+            await engine.setNodesUp(["n1"])
+            try await waitFor("svc to start here") { await log.started.count == 1 }
+            #expect(asks.withLock { $0 } == 2)
+            await engine.untilIdle()
+            #expect(await engine.serviceStates()["svc"]?.state == "starting")
         }
     }
 

@@ -325,7 +325,7 @@ struct PostgresStoreTests {
                 return
             }
             let second = try await nodes[1].startRun(start)
-            #expect(second == .refused("node n1 runs this service"))
+            #expect(second == .heldElsewhere(node: "n1"))
             try await nodes[1].removeJob(named: "other", protectedFile: nil)
             _ = try await nodes[1].applyJobs(try jobFile(#"{"jobs": [{"name": "other", "shell": "true"}]}"#, existing: ["tick"]), prune: false,
                                              dryRun: false, now: Date(), source: nil, origin: .api(), protectedFile: nil)

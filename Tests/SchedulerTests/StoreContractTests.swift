@@ -45,6 +45,7 @@ import SchedulerAPI
             switch try await store.startRun(RunStart(job: job, trigger: trigger, scheduledAt: scheduledAt, startedAt: date, fire: fire)) {
             case let .started(run): return run
             case let .refused(reason): throw APIError(.internal, "refused: \(reason)")
+            case let .heldElsewhere(node): throw APIError(.internal, "refused: held by node \(node)")
             }
         }
 

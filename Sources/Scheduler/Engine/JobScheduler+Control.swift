@@ -67,8 +67,16 @@ extension JobScheduler {
     }
 
     /// Cluster mode: the nodes that are up now (read by the node's heartbeat).
+    /// A service whose holder is no longer among them is asked for at once.
     package func setNodesUp(_ names: Set<String>) {
         nodesUp = names
+        let freed = Set(servicesHeldElsewhere.filter { !names.contains($0.value) }.keys)
+        guard !freed.isEmpty else { return }
+        let now = clock.now()
+        for index in timers.indices where timers[index].request.trigger == .restart && freed.contains(timers[index].request.spec.name) {
+            timers[index].due = min(timers[index].due, now)
+        }
+        wakeup.signal()
     }
 
     /// Cluster mode: stops every active run at once, because this node can no longer vouch for

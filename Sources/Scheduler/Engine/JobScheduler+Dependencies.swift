@@ -82,6 +82,7 @@ extension JobScheduler {
         }
         if pool.queued(job: name) > 0 { return ("starting", nil) }
         if let due = timers.filter({ $0.request.spec.name == name && $0.request.trigger == .restart }).map(\.due).min() {
+            if let holder = servicesHeldElsewhere[name] { return ("elsewhere", "runs on node \(holder)") }
             let ms = max(0, Int64(due.timeIntervalSince(clock.now()) * 1000))
             return ("restarting", "in \(DurationText.format(milliseconds: ms))")
         }

@@ -70,6 +70,11 @@ extension JobScheduler {
         for timer in dueTimers {
             guard let entry = jobs[timer.request.spec.name] else { continue }
             if timer.request.trigger == .restart && (!entry.canStart || entry.stoppedByHand) { continue }
+            if timer.request.trigger == .restart, let holder = servicesHeldElsewhere[entry.spec.name], nodesUp?.contains(holder) == true {
+                // Its holder is up, so the store would refuse it again: not asked.
+                timers.append(Timer(due: now.addingTimeInterval(Double(configuration.claimRetry.milliseconds) / 1000), request: timer.request))
+                continue
+            }
             var request = timer.request
             request.spec = entry.spec
             if let skip = admit(request) { skips.append(skip) }
@@ -267,19 +272,25 @@ extension JobScheduler {
             switch outcome {
             case let .started(record):
                 metrics.runStarted(record)
+                if request.spec.isService { servicesHeldElsewhere[request.spec.name] = nil }
                 begun.append(begin(request, record))
             case let .refused(reason):
                 // Debug: in a cluster, every other node is refused every slot the winner takes.
                 logger.debug("run not started: the store refused it", metadata: ["schedd.job": "\(request.spec.name)", "schedd.reason": "\(reason)"])
                 notStarted(request, reason: reason)
-                if request.spec.isService && request.startSignal == nil {
-                    // Another node runs the service: ask again later, to take it over should
-                    // that node go.
+            case let .heldElsewhere(holder):
+                notStarted(request, reason: "node \(holder) runs this service")
+                // Taken over should that node go: asked for again when the heartbeat no longer
+                // sees it up (`setNodesUp`), and looked at meanwhile in case it cannot tell.
+                servicesHeldElsewhere[request.spec.name] = holder
+                if request.startSignal == nil {
                     let again = RunRequest(spec: request.spec, trigger: .restart, attempt: 1, scheduledAt: nil, extraEnvironment: [:])
                     timers.append(Timer(due: now.addingTimeInterval(Double(configuration.claimRetry.milliseconds) / 1000), request: again))
                 }
             }
         }
+        startsBeingRecorded -= requests.count
+        wakeup.signal()
         await withDiscardingTaskGroup { group in
             for run in begun {
                 group.addTask { await self.perform(run) }

@@ -39,8 +39,9 @@ public actor JobScheduler: Service {
         /// This node's name, given to every run (`SCHEDD_NODE`, `JobContext.node`); by default
         /// the host name.
         public var node: String = NodeName.host
-        /// A service another node runs (a shared store refused its start) is asked for again
-        /// this often, so that this node takes it over should that node go.
+        /// A service another node runs (a shared store refused its start) is looked at again
+        /// this often: asked for if that node is no longer up, or if which nodes are up is not
+        /// known. (A node that goes is noticed by the heartbeat, which asks at once.)
         public var claimRetry: Duration = .seconds(5)
         /// Cluster mode: how often the engine looks for queued slots to claim without being
         /// told of them (a notification lost with a connection, a slot queued early by a node
@@ -116,6 +117,9 @@ public actor JobScheduler: Service {
     /// are being written.
     var ending: [EndedRun] = []
     var endsBeingRecorded = 0
+    /// Runs whose starts are being written, until each is started or refused (a service's
+    /// start holds no worker, so the pool does not count it).
+    var startsBeingRecorded = 0
     var loaded = false
     /// Each job's pause as the store last held it: a change there that this engine did not
     /// make is another node's (`refreshFromStore`).
@@ -152,6 +156,9 @@ public actor JobScheduler: Service {
     /// Cluster mode: the nodes that are up, as this node last read them (nil: not known, or
     /// not a cluster). A slot of a job pinned to a node that is not up is recorded as missed.
     var nodesUp: Set<String>?
+    /// Cluster mode: services another node runs, by the node that runs each (it refused this
+    /// node's start). Asked for again only when that node is no longer up.
+    var servicesHeldElsewhere: [String: String] = [:]
     /// Runs waiting for what they are ordered after or require.
     var held: [HeldRun] = []
     /// Services to stop once what depends on them has stopped, with the reason each gets.
@@ -267,6 +274,7 @@ public actor JobScheduler: Service {
                     let batch = ending
                     ending = []
                     endsBeingRecorded += batch.count
+                    startsBeingRecorded += starting.count
                     group.addTask { await self.recordTurn(starting, batch) }
                 }
                 if pool.waitingVersion != listedWaitingVersion {
@@ -297,7 +305,7 @@ public actor JobScheduler: Service {
     /// the main loop waits, nothing is due at the clock's time, no signal is pending, and no
     /// run (services aside) is going on or waiting for a worker.
     var isIdleNow: Bool {
-        guard parked, !stopping, pool.busy == 0, pool.queuedCount == 0, ending.isEmpty, endsBeingRecorded == 0,
+        guard parked, !stopping, pool.busy == 0, pool.queuedCount == 0, ending.isEmpty, endsBeingRecorded == 0, startsBeingRecorded == 0,
               !wakeup.isPending else { return false }
         return nextDeadline().map { $0 > clock.now() } ?? true
     }
@@ -455,7 +463,10 @@ public actor JobScheduler: Service {
         }
         let removed = Set(jobs.keys).subtracting(fresh.keys)
         timers.removeAll { removed.contains($0.request.spec.name) }
-        for name in removed { dropHeld(job: name, reason: "the job was removed") }
+        for name in removed {
+            dropHeld(job: name, reason: "the job was removed")
+            servicesHeldElsewhere[name] = nil
+        }
         let newServices = loaded ? fresh.filter { jobs[$0.key] == nil && $0.value.spec.isService && $0.value.canStart }.map(\.key) : []
         jobs = fresh
         metrics.keep(only: fresh.keys)

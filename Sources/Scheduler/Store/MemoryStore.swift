@@ -45,11 +45,11 @@ package final class MemoryStore: SchedulerStore {
     package let instanceID = UUID().uuidString
     package let location = "memory"
     package let changes = ChangeCounter()
-    /// Asked before each start: a reason refuses it, as a store shared by several nodes does
-    /// when another node has claimed the run.
-    private let claim: @Sendable (RunStart) -> String?
+    /// Asked before each start: an outcome refuses it, as a store shared by several nodes does
+    /// when another node has claimed the run or holds the service; nil starts it.
+    private let claim: @Sendable (RunStart) -> RunStart.Outcome?
 
-    package init(claim: @escaping @Sendable (RunStart) -> String? = { _ in nil }) {
+    package init(claim: @escaping @Sendable (RunStart) -> RunStart.Outcome? = { _ in nil }) {
         self.claim = claim
     }
 
@@ -192,7 +192,7 @@ package final class MemoryStore: SchedulerStore {
         for start in starts { try await start.fire?.wait() }
         return write { contents in
             starts.map { start in
-                if let reason = claim(start) { return .refused(reason) }
+                if let refusal = claim(start) { return refusal }
                 return .started(contents.insert(start.record(id: 0)))
             }
         }

@@ -40,5 +40,8 @@ package struct RunStart: Sendable {
         case started(RunRecord)
         /// Not recorded, and the run must not start: another node holds it (the reason says).
         case refused(String)
+        /// Not recorded: the run is of a service, and `node` runs that service. It may be
+        /// asked for again once that node is no longer up.
+        case heldElsewhere(node: String)
     }
 }

@@ -6,7 +6,7 @@ public struct JobSummary: Sendable, Codable, Equatable {
     /// `active`, `paused`, `failed` (a service past its restart limit), `disabled`, or `invalid`
     /// (the stored definition cannot be read; `pauseReason` says why). A service has the state
     /// of its supervision instead of `active`: `starting`, `ready`, `stopping`, `waiting`,
-    /// `restarting` or `stopped`.
+    /// `restarting`, `stopped`, or `elsewhere` (cluster mode: another node runs it).
     public var state: String
     public var pauseReason: String?
     public var schedule: String?
@@ -49,7 +49,8 @@ public struct JobSummary: Sendable, Codable, Equatable {
 /// A service's supervision, in `GET /v1/jobs/{name}`.
 public struct ServiceStatus: Sendable, Codable, Equatable {
     /// `starting`, `ready`, `stopping`, `waiting` (for what it requires), `restarting`,
-    /// `stopped`, `failed`, `paused` or `disabled`; and why, where there is a why.
+    /// `stopped`, `elsewhere` (cluster mode: another node runs it), `failed`, `paused` or
+    /// `disabled`; and why, where there is a why.
     public var state: String
     public var reason: String?
     /// The running process, if the service is up.
