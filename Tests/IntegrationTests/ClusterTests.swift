@@ -277,8 +277,12 @@ struct ClusterTests {
         #expect(waited.status == 0, "\(waited.stdout)\(waited.stderr)")
         #expect(try cluster.sql("SELECT string_agg(node || ' ' || status, ',') FROM runs WHERE job = 'only-b' AND trigger = 'manual'") == "b succeeded,b succeeded")
         #expect(eventually { FileManager.default.fileExists(atPath: truth) })
-        // The holder dies: the other node takes the service over (lease 3 s, asked every 5 s).
+        // The other node shows where it runs.
         let (dying, survivor) = holder == "a" ? (a, "b") : (b, "a")
+        #expect(eventually { (try? cluster.ctl(survivor, ["list"]).stdout.contains("elsewhere (runs on node \(holder))")) == true },
+                "\((try? cluster.ctl(survivor, ["list"]).stdout) ?? "")")
+        // The holder dies: the other node takes the service over once its heartbeat no longer
+        // sees the holder up (lease 3 s).
         kill(dying.pid, SIGKILL)
         _ = dying.waitForExit()
         #expect(eventually(timeout: 30) {
