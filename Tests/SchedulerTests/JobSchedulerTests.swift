@@ -267,6 +267,44 @@ import SchedulerAPI
         }
     }
 
+    /// A service taken over from another node counts its starts there toward its restart
+    /// limit: two starts on n2 in the last minute and one here reach a burst of 3, so its
+    /// first crash here fails it instead of restarting it.
+    @Test func aServiceTakenOverCountsItsStartsOnOtherNodes() async throws {
+        let clock = ManualClock(t0)
+        let holderUp = Mutex(false)
+        let store = MemoryStore(claim: { start in
+            start.job == "svc" && holderUp.withLock { $0 } ? .heldElsewhere(node: "n2") : nil
+        })
+        var configuration = JobScheduler.Configuration(workers: 2, shutdownGrace: .seconds(5), defaultTimeZone: "UTC")
+        configuration.node = "n1"
+        let jobs = #"""
+            {"jobs": [{"name": "svc", "handler": "crash", "restart": "always", "restart_limit": {"burst": 3, "interval": "1m"}}]}
+            """#
+        let handlers: [String: JobHandler] = ["crash": { _ in throw TestError() }]
+        try await withEngine(jobs: jobs, handlers: handlers, clock: clock, configuration: configuration, store: store, prepare: { store in
+            // n2's two starts, 20 s and 10 s ago; it died with the second.
+            for ago in [20.0, 10.0] {
+                guard case let .started(run) = try await store.startRun(RunStart(job: "svc", trigger: .restart, scheduledAt: nil,
+                                                                                 startedAt: t0.addingTimeInterval(-ago), exclusive: true)) else {
+                    throw TestError()
+                }
+                _ = try await store.finishRuns([(run, RunOutcome(status: ago == 20 ? .failed : .lost, finishedAt: t0.addingTimeInterval(-ago + 5)))])
+            }
+            holderUp.withLock { $0 = true }
+        }) { engine, log, db in
+            await engine.setNodesUp(["n1", "n2"])
+            try await waitFor("the start at boot to be refused") { await engine.serviceStates()["svc"]?.state == "elsewhere" }
+            holderUp.withLock { $0 = false }
+            await engine.setNodesUp(["n1"])
+            try await drive(clock, engine: engine, until: "svc to fail by its restart limit") {
+                await engine.serviceStates()["svc"]?.state == "failed"
+            }
+            #expect(await log.started.count == 1, "restarted here although it had started twice on n2 within the window")
+            #expect(try await db.job(named: "svc")?.state.pauseReason == "restart_limit")
+        }
+    }
+
     /// A handler that throws CancellationError by itself (nobody cancelled it) has failed.
     @Test func aHandlerThrowingCancellationOfItsOwnHasFailed() async throws {
         let handlers: [String: JobHandler] = ["quit": { _ in throw CancellationError() }]

@@ -267,12 +267,15 @@ extension JobScheduler {
             }
         }
         var begun: [BegunRun] = []
+        var takenOver: [String] = []
         for (request, written) in zip(requests, outcomes) {
             guard let outcome = written else { continue }
             switch outcome {
             case let .started(record):
                 metrics.runStarted(record)
-                if request.spec.isService { servicesHeldElsewhere[request.spec.name] = nil }
+                if request.spec.isService, servicesHeldElsewhere.removeValue(forKey: request.spec.name) != nil {
+                    takenOver.append(request.spec.name)
+                }
                 begun.append(begin(request, record))
             case let .refused(reason):
                 // Debug: in a cluster, every other node is refused every slot the winner takes.
@@ -289,6 +292,7 @@ extension JobScheduler {
                 }
             }
         }
+        for name in takenOver { await countStartsElsewhere(of: name) }
         startsBeingRecorded -= requests.count
         wakeup.signal()
         await withDiscardingTaskGroup { group in
@@ -325,6 +329,34 @@ extension JobScheduler {
         request.startSignal?.resolve(record)
         runLogger.debug("run started", metadata: ["schedd.trigger": "\(request.trigger.rawValue)", "schedd.attempt": .stringConvertible(request.attempt)])
         return BegunRun(request: request, record: record, control: control, output: output, logger: runLogger)
+    }
+
+    /// Cluster mode: a service this node has taken over counts toward its restart limit every
+    /// start it had within the window, on whichever node, as its history holds them; otherwise
+    /// a service that takes its node down with it would start `burst` times on every node in
+    /// turn. (Its runs on a node that died are there too, `lost`.)
+    func countStartsElsewhere(of name: String) async {
+        guard let spec = jobs[name]?.spec else { return }
+        let window: TimeInterval
+        switch spec.effectiveRestartLimit {
+        case let .limited(_, interval): window = Double(interval.milliseconds) / 1000
+        case .none: window = 3600
+        }
+        let runs: [RunRecord]
+        do {
+            runs = try await store.history(HistoryQuery(job: name, since: clock.now().addingTimeInterval(-window), limit: 1000), withOutput: false)
+        } catch {
+            logger.warning("cannot read a service's starts on other nodes; its restart limit counts this node's only", metadata: [
+                "schedd.job": "\(name)", "schedd.error": "\(error)",
+            ])
+            return
+        }
+        guard var entry = jobs[name] else { return }
+        // The history holds this node's earlier starts too; the ones going now are added as
+        // `begin` counted them.
+        let ended = runs.filter { active[$0.id] == nil && $0.status != .skipped && $0.status != .queued }.map(\.startedAt)
+        entry.serviceStarts = (ended + active.values.filter { $0.record.job == name }.map(\.record.startedAt)).sorted()
+        jobs[name] = entry
     }
 
     /// One attempt, off the engine's actor, until its outcome is known and no process of it
