@@ -267,6 +267,23 @@ import SchedulerAPI
         }
     }
 
+    /// A service whose start the store refuses for a reason of this node's (its lease lapsed)
+    /// is asked for again, and starts once the store takes it.
+    @Test func aServiceRefusedForThisNodesLeaseIsAskedForAgain() async throws {
+        let clock = ManualClock(t0)
+        let refusing = Mutex(true)
+        let store = MemoryStore(claim: { start in
+            start.job == "svc" && refusing.withLock { $0 } ? .refused("this node's lease has lapsed") : nil
+        })
+        let handlers: [String: JobHandler] = ["serve": { _ in try await Gate().wait() }]
+        try await withEngine(jobs: #"{"jobs": [{"name": "svc", "handler": "serve", "restart": "always"}]}"#, handlers: handlers,
+                             clock: clock, store: store) { engine, log, _ in
+            try await waitFor("the start at boot to be refused") { await engine.serviceStates()["svc"]?.state == "restarting" }
+            refusing.withLock { $0 = false }
+            try await drive(clock, engine: engine, until: "svc to start") { await log.started.count == 1 }
+        }
+    }
+
     /// A service taken over from another node counts its starts there toward its restart
     /// limit: two starts on n2 in the last minute and one here reach a burst of 3, so its
     /// first crash here fails it instead of restarting it.

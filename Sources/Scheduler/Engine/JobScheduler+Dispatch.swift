@@ -281,15 +281,15 @@ extension JobScheduler {
                 // Debug: in a cluster, every other node is refused every slot the winner takes.
                 logger.debug("run not started: the store refused it", metadata: ["schedd.job": "\(request.spec.name)", "schedd.reason": "\(reason)"])
                 notStarted(request, reason: reason)
+                // A service refused for another reason (this node's lease lapsed, say) is
+                // asked for again, or it would stay down once the reason is gone.
+                if request.spec.isService { askAgain(request, now: now) }
             case let .heldElsewhere(holder):
                 notStarted(request, reason: "node \(holder) runs this service")
                 // Taken over should that node go: asked for again when the heartbeat no longer
                 // sees it up (`setNodesUp`), and looked at meanwhile in case it cannot tell.
                 servicesHeldElsewhere[request.spec.name] = holder
-                if request.startSignal == nil {
-                    let again = RunRequest(spec: request.spec, trigger: .restart, attempt: 1, scheduledAt: nil, extraEnvironment: [:])
-                    timers.append(Timer(due: now.addingTimeInterval(Double(configuration.claimRetry.milliseconds) / 1000), request: again))
-                }
+                askAgain(request, now: now)
             }
         }
         for name in takenOver { await countStartsElsewhere(of: name) }
@@ -329,6 +329,14 @@ extension JobScheduler {
         request.startSignal?.resolve(record)
         runLogger.debug("run started", metadata: ["schedd.trigger": "\(request.trigger.rawValue)", "schedd.attempt": .stringConvertible(request.attempt)])
         return BegunRun(request: request, record: record, control: control, output: output, logger: runLogger)
+    }
+
+    /// A service's start the store refused is asked for again after `claimRetry` (unless it
+    /// was asked for by hand: its caller heard why).
+    func askAgain(_ request: RunRequest, now: Date) {
+        guard request.startSignal == nil else { return }
+        let again = RunRequest(spec: request.spec, trigger: .restart, attempt: 1, scheduledAt: nil, extraEnvironment: [:])
+        timers.append(Timer(due: now.addingTimeInterval(Double(configuration.claimRetry.milliseconds) / 1000), request: again))
     }
 
     /// Cluster mode: a service this node has taken over counts toward its restart limit every
