@@ -281,6 +281,9 @@ struct ClusterTests {
         let (dying, survivor) = holder == "a" ? (a, "b") : (b, "a")
         #expect(eventually { (try? cluster.ctl(survivor, ["list"]).stdout.contains("elsewhere (runs on node \(holder))")) == true },
                 "\((try? cluster.ctl(survivor, ["list"]).stdout) ?? "")")
+        // Stopping it on the other node is refused, naming the node that runs it.
+        let stop = try cluster.ctl(survivor, ["stop", "svc"])
+        #expect(stop.status != 0 && stop.stderr.contains("\"svc\" runs on node \(holder)"), "\(stop.stdout)\(stop.stderr)")
         // The holder dies: the other node takes the service over once its heartbeat no longer
         // sees the holder up (lease 3 s).
         kill(dying.pid, SIGKILL)

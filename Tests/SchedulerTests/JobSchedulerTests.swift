@@ -250,6 +250,12 @@ import SchedulerAPI
             await engine.untilIdle()
             let state = await engine.serviceStates()["svc"]
             #expect(state?.state == "elsewhere" && state?.reason == "runs on node n2", "\(String(describing: state))")
+            // Stopping, starting or restarting it here would change nothing on n2: refused, naming n2.
+            let refusal = APIError(.conflict, "\"svc\" runs on node n2: stop, start or restart it there (`schedctl pause` and `resume` reach every node)")
+            await #expect(throws: refusal) { try await engine.stopService("svc") }
+            await #expect(throws: refusal) { try await engine.startService("svc") }
+            await #expect(throws: refusal) { try await engine.restartService("svc") }
+            #expect(await engine.serviceStates()["svc"]?.state == "elsewhere")
             // Ten minutes while n2 is up: looked at every 5 s, never asked.
             for _ in 0..<120 {
                 clock.advance(by: 5)

@@ -173,6 +173,11 @@ extension JobScheduler {
             throw APIError(.invalidArgument, "\"\(job)\" is not a service (it has no \"restart\"): use `schedctl run \(job)` or `schedctl cancel \(job)`")
         }
         guard !stopping else { throw APIError(.conflict, "schedd is shutting down") }
+        // Cluster mode: stopping, starting or restarting here what another node runs would
+        // change nothing there, yet say it was done.
+        if let holder = servicesHeldElsewhere[job], nodesUp?.contains(holder) != false, !isUnderway(job) {
+            throw APIError(.conflict, "\"\(job)\" runs on node \(holder): stop, start or restart it there (`schedctl pause` and `resume` reach every node)")
+        }
         return entry
     }
 
