@@ -273,6 +273,32 @@ import SchedulerAPI
         }
     }
 
+    /// A scheduled job that requires a service another node runs is left to that node: no
+    /// skip recorded here for each of its slots. Asked for by hand here, it says why not.
+    @Test func aJobRequiringAServiceHeldElsewhereIsLeftToThatNode() async throws {
+        let clock = ManualClock(t0)
+        let store = MemoryStore(claim: { $0.job == "svc" ? .heldElsewhere(node: "n2") : nil })
+        var configuration = JobScheduler.Configuration(workers: 2, shutdownGrace: .seconds(5), defaultTimeZone: "UTC")
+        configuration.node = "n1"
+        let jobs = #"""
+            {"jobs": [{"name": "svc", "handler": "serve", "restart": "always"},
+                      {"name": "report", "handler": "ok", "requires": ["svc"], "schedule": "0 * * * * *"}]}
+            """#
+        let handlers: [String: JobHandler] = ["serve": { _ in try await Gate().wait() }, "ok": { _ in }]
+        try await withEngine(jobs: jobs, handlers: handlers, clock: clock, configuration: configuration, store: store) { engine, log, db in
+            await engine.setNodesUp(["n1", "n2"])
+            try await waitFor("the start at boot to be refused") { await engine.serviceStates()["svc"]?.state == "elsewhere" }
+            clock.advance(to: t0.addingTimeInterval(60))
+            await engine.untilIdle()
+            #expect(try await db.history(HistoryQuery(job: "report")).isEmpty)
+            guard case let .skipped(record) = try await engine.runNow("report") else {
+                Issue.record("a manual run of report was not skipped")
+                return
+            }
+            #expect(record.error == "skipped: requires svc, which is elsewhere (runs on node n2)")
+        }
+    }
+
     /// A service whose start the store refuses for a reason of this node's (its lease lapsed)
     /// is asked for again, and starts once the store takes it.
     @Test func aServiceRefusedForThisNodesLeaseIsAskedForAgain() async throws {

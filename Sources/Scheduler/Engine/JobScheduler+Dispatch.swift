@@ -126,6 +126,11 @@ extension JobScheduler {
             }
             return .refused
         }
+        // Its slots are the node's that runs what it requires, where it can run, not a skip
+        // recorded here for every slot that node runs.
+        if scheduledAt != nil, let holder = holderOfEverything(entry.spec.requires ?? []), nodesUp?.contains(holder) == true {
+            return .refused
+        }
         if !force && (pool.queued(job: job) > 0 || active.values.contains { $0.record.job == job }
                       || held.contains { $0.request.spec.name == job }) {
             switch entry.spec.effectiveConcurrency {
@@ -329,6 +334,13 @@ extension JobScheduler {
         request.startSignal?.resolve(record)
         runLogger.debug("run started", metadata: ["schedd.trigger": "\(request.trigger.rawValue)", "schedd.attempt": .stringConvertible(request.attempt)])
         return BegunRun(request: request, record: record, control: control, output: output, logger: runLogger)
+    }
+
+    /// Cluster mode: the other node that runs every one of `services`, if one node does.
+    func holderOfEverything(_ services: [String]) -> String? {
+        let holders = Set(services.map { servicesHeldElsewhere[$0] })
+        guard holders.count == 1, let holder = holders.first else { return nil }
+        return holder
     }
 
     /// A service's start the store refused is asked for again after `claimRetry` (unless it
