@@ -338,8 +338,9 @@ extension JobScheduler {
 
     /// Cluster mode: the other node that runs every one of `services`, if one node does.
     func holderOfEverything(_ services: [String]) -> String? {
+        // A service held here, or by nobody, counts as a holder of its own (nil).
         let holders = Set(services.map { servicesHeldElsewhere[$0] })
-        guard holders.count == 1, let holder = holders.first else { return nil }
+        guard holders.count == 1, let only = holders.first, let holder = only else { return nil }
         return holder
     }
 
