@@ -261,7 +261,8 @@ struct ClusterTests {
         let truth = cluster.scratch.path("truth")
         let config = try cluster.scratch.write("jobs.json", #"""
             {"jobs": [{"name": "svc", "command": ["sleep", "1000"], "restart": "always", "ready_after": "0s"},
-                      {"name": "only-b", "shell": "echo \"$SCHEDD_NODE\" >> \#(truth)", "schedule": "* * * * * *", "node": "b"}]}
+                      {"name": "only-b", "shell": "echo \"$SCHEDD_NODE\" >> \#(truth)", "schedule": "* * * * * *", "node": "b"},
+                      {"name": "needs-svc", "shell": "true", "schedule": "* * * * * *", "requires": ["svc"]}]}
             """#)
         let (a, b) = try cluster.startAll("a", "b", config: config)
         #expect(eventually { (try? cluster.sql("SELECT count(*) FROM runs WHERE job = 'svc' AND status = 'running'")) == "1" })
@@ -281,6 +282,14 @@ struct ClusterTests {
         let (dying, survivor) = holder == "a" ? (a, "b") : (b, "a")
         #expect(eventually { (try? cluster.ctl(survivor, ["list"]).stdout.contains("elsewhere (runs on node \(holder))")) == true },
                 "\((try? cluster.ctl(survivor, ["list"]).stdout) ?? "")")
+        // What requires it runs where it runs; the other node records nothing for its slots.
+        let since = try cluster.sql("SELECT extract(epoch FROM now())::float8")
+        #expect(eventually {
+            (try? cluster.sql("SELECT count(*) FROM runs WHERE job = 'needs-svc' AND status = 'succeeded' AND scheduled_at > to_timestamp(\(since))"))
+                .flatMap { Int($0) } ?? 0 >= 3
+        })
+        #expect(try cluster.sql("SELECT coalesce(string_agg(DISTINCT node || ' ' || status, ','), '') FROM runs WHERE job = 'needs-svc' AND scheduled_at > to_timestamp(\(since))")
+                == "\(holder) succeeded")
         // Stopping it on the other node is refused, naming the node that runs it.
         let stop = try cluster.ctl(survivor, ["stop", "svc"])
         #expect(stop.status != 0 && stop.stderr.contains("\"svc\" runs on node \(holder)"), "\(stop.stdout)\(stop.stderr)")
