@@ -127,8 +127,9 @@ extension JobScheduler {
             return .refused
         }
         // Its slots are the node's that runs what it requires, where it can run, not a skip
-        // recorded here for every slot that node runs.
-        if scheduledAt != nil, let holder = holderOfEverything(entry.spec.requires ?? []), nodesUp?.contains(holder) == true {
+        // recorded here for every slot that node runs. (Before the heartbeat has read which
+        // nodes are up, the holder's refusal is the word that it is.)
+        if scheduledAt != nil, let holder = holderOfEverything(entry.spec.requires ?? []), nodesUp?.contains(holder) != false {
             return .refused
         }
         if !force && (pool.queued(job: job) > 0 || active.values.contains { $0.record.job == job }
