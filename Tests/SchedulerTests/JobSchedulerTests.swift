@@ -299,6 +299,32 @@ import SchedulerAPI
         }
     }
 
+    /// A failed service resumed on another node (its pause cleared in the shared store) is
+    /// started again here, as a resume here would, with a fresh restart count.
+    @Test func aServiceResumedOnAnotherNodeStartsAgain() async throws {
+        let clock = ManualClock(t0)
+        let handlers: [String: JobHandler] = ["serve": { _ in try await Gate().wait() }]
+        let jobs = #"{"jobs": [{"name": "svc", "handler": "serve", "restart": "always"}]}"#
+        try await withEngine(jobs: jobs, handlers: handlers, clock: clock, prepare: { store in
+            var state = try #require(try await store.job(named: "svc")).state
+            state.paused = true
+            state.pauseReason = "restart_limit"
+            try await store.saveStates([("svc", state)])
+        }) { engine, log, db in
+            await engine.untilIdle()
+            #expect(await engine.serviceStates()["svc"]?.state == "failed")
+            #expect(await log.started.isEmpty)
+            // Another node's `schedctl resume svc`, as it reaches the store.
+            var state = try #require(try await db.job(named: "svc")).state
+            state.paused = false
+            state.pauseReason = nil
+            try await db.saveStates([("svc", state)])
+            await engine.refreshFromStore()
+            try await waitFor("svc to start again") { await log.started.count == 1 }
+            #expect(await log.started[0].trigger == .manual)
+        }
+    }
+
     /// A service whose start the store refuses for a reason of this node's (its lease lapsed)
     /// is asked for again, and starts once the store takes it.
     @Test func aServiceRefusedForThisNodesLeaseIsAskedForAgain() async throws {

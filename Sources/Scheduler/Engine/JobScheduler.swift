@@ -417,6 +417,7 @@ public actor JobScheduler: Service {
         let now = clock.now()
         var fresh: [String: JobEntry] = [:]
         fresh.reserveCapacity(stored.count)
+        var resumedElsewhere: [String] = []
         for info in stored {
             if let problem = info.problem {
                 logger.error("the stored definition of a job cannot be read; it does not run", metadata: [
@@ -448,6 +449,14 @@ public actor JobScheduler: Service {
                 entry.stoppedByHand = old.stoppedByHand
                 entry.downBecause = old.downBecause
                 entry.restartRequested = old.restartRequested
+                if adoptingOthersPauses, old.state.paused, !entry.state.paused {
+                    // As a resume here does: a fresh restart count, and a service started again
+                    // (by whichever node holds it, this one if it did).
+                    entry.serviceStarts = []
+                    entry.restartStreak = 0
+                    entry.stoppedByHand = false
+                    if entry.spec.isService { resumedElsewhere.append(info.name) }
+                }
                 if old.spec.schedule == info.spec.schedule && old.spec.timezone == info.spec.timezone && old.spec.jitter == info.spec.jitter {
                     entry.nextSlot = old.nextSlot
                     entry.nextDue = old.nextDue
@@ -473,6 +482,9 @@ public actor JobScheduler: Service {
         dueQueue.rebuild(fresh.compactMap { name, entry in entry.nextDue.map { (due: $0, job: name) } })
         for name in newServices.sorted() {
             _ = await trigger(name, .boot, scheduledAt: nil, force: true)
+        }
+        for name in resumedElsewhere.sorted() where jobs[name]?.canStart == true && !isUnderway(name) {
+            _ = await trigger(name, .manual, scheduledAt: nil, force: true)
         }
         storedPauses = Dictionary(stored.map { ($0.name, StoredPause(paused: $0.state.paused, reason: $0.state.pauseReason)) },
                                   uniquingKeysWith: { first, _ in first })
