@@ -520,7 +520,7 @@ struct ControlRoutes {
                         // come through the stream (an event dropped, a source that missed
                         // it): once the run's row has been final for one whole interval, all
                         // the output the stream was going to carry has come, and the end is
-                        // sent from the row.
+                        // sent from the row. (A read that fails is made again next interval.)
                         if let runID, !ended, let run = try? await store.run(id: runID), run.status.isFinal {
                             if endSeen {
                                 continuation.yield(try frame(Self.message(.runFinished(run))))
