@@ -313,6 +313,29 @@ struct ClusterTests {
         #expect(nodes.allSatisfy { $0 == "b" }, "\(nodes)")
     }
 
+    /// A service that failed by its restart limit and is resumed on the node that does not
+    /// hold it starts again on the node that does.
+    @Test func aFailedServiceResumedOnTheOtherNodeStartsAgainWhereItIsHeld() throws {
+        let cluster = try Cluster()
+        let gate = cluster.scratch.path("gate")
+        let config = try cluster.scratch.write("jobs.json", #"""
+            {"jobs": [{"name": "flaky", "shell": "test -e \#(gate) || exit 1; exec sleep 1000", "restart": "always",
+                       "restart_delay": "100ms", "restart_limit": {"burst": 2, "interval": "1m"}}]}
+            """#)
+        let (a, b) = try cluster.startAll("a", "b", config: config)
+        #expect(eventually(timeout: 20) { (try? cluster.sql("SELECT pause_reason FROM job_state WHERE job = 'flaky'")) == "restart_limit" },
+                "\(a.stderr())\(b.stderr())")
+        let holder = try cluster.sql("SELECT node FROM service_holders WHERE job = 'flaky'")
+        #expect(holder == "a" || holder == "b")
+        let other = holder == "a" ? "b" : "a"
+        #expect(FileManager.default.createFile(atPath: gate, contents: nil))
+        let resumed = try cluster.ctl(other, ["resume", "flaky"])
+        #expect(resumed.status == 0, "\(resumed.stdout)\(resumed.stderr)")
+        #expect(eventually { (try? cluster.sql("SELECT string_agg(node, ',') FROM runs WHERE job = 'flaky' AND status = 'running'")) == holder },
+                "\((try? cluster.sql("SELECT id, node, status, trigger, error FROM runs WHERE job = 'flaky' ORDER BY id")) ?? "")")
+        #expect(eventually { (try? cluster.ctl(other, ["list"]).stdout.contains("elsewhere (runs on node \(holder))")) == true })
+    }
+
     /// A job pinned to a node that is down is not moved: its slots are recorded as missed,
     /// once each, by one of the nodes that are up.
     @Test func aPinnedJobsSlotsAreMissedWhileItsNodeIsDown() throws {
