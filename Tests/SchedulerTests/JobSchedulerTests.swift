@@ -380,6 +380,32 @@ import SchedulerAPI
         }
     }
 
+    /// In a cluster, a slot that does not go through the queue is asked for at once by its
+    /// job's first node and 250 ms later by the others (this store queues nothing, so every
+    /// job's slots go this way here).
+    @Test func aSlotOutsideTheQueueIsAskedForAtOnceByItsFirstNodeAndLaterByTheOthers() async throws {
+        let clock = ManualClock(t0.addingTimeInterval(5))
+        var configuration = JobScheduler.Configuration(workers: 2, shutdownGrace: .seconds(5), defaultTimeZone: "UTC")
+        configuration.node = "n1"
+        let names = (0..<50).map { "job\($0)" }
+        let mine = try #require(names.first { FirstNode.of(job: $0, among: ["n1", "n2"]) == "n1" })
+        let theirs = try #require(names.first { FirstNode.of(job: $0, among: ["n1", "n2"]) == "n2" })
+        let jobs = #"{"jobs": [{"name": "\#(mine)", "handler": "ok", "schedule": "0 * * * * *"}, "#
+            + #"{"name": "\#(theirs)", "handler": "ok", "schedule": "0 * * * * *"}]}"#
+        try await withEngine(jobs: jobs, handlers: ok, clock: clock, configuration: configuration) { engine, log, _ in
+            await engine.setNodesUp(["n1", "n2"])
+            clock.advance(to: t0.addingTimeInterval(60))
+            try await waitFor("the slot of the job whose first node this is") { await log.finished.contains { $0.job == mine } }
+            await engine.untilIdle()
+            #expect(await !log.started.contains { $0.job == theirs })
+            clock.advance(by: 0.25)
+            try await waitFor("the other job's slot, 250 ms on") { await log.finished.contains { $0.job == theirs } }
+            let started = await log.started.first { $0.job == theirs }
+            #expect(started?.scheduledAt == t0.addingTimeInterval(60))
+            #expect(started?.startedAt == t0.addingTimeInterval(60.25))
+        }
+    }
+
     /// A handler that throws CancellationError by itself (nobody cancelled it) has failed.
     @Test func aHandlerThrowingCancellationOfItsOwnHasFailed() async throws {
         let handlers: [String: JobHandler] = ["quit": { _ in throw CancellationError() }]

@@ -58,13 +58,28 @@ extension JobScheduler {
         let fires = store.recordFires(states(of: changed))
         var skips: [RunSkip] = []
         var queued: [QueuedSlot] = []
+        var later: [(job: String, trigger: RunTrigger, slot: Date)] = []
         for (name, trigger, slot) in triggers {
             if let slot, let entry = jobs[name], queues(entry, trigger) {
                 let concurrency = entry.spec.effectiveConcurrency
                 queued.append(QueuedSlot(job: name, trigger: trigger, scheduledAt: slot, forbid: concurrency == .forbid, replace: concurrency == .replace))
                 continue
             }
+            if let slot, let entry = jobs[name], asksLater(entry, trigger) {
+                later.append((name, trigger, slot))
+                continue
+            }
             if case let .skip(skip) = decide(name, trigger, scheduledAt: slot, fire: fires) { skips.append(skip) }
+        }
+        while let first = laterStarts.first, first.due <= now {
+            laterStarts.removeFirst()
+            // Not those of a job removed or paused meanwhile.
+            for (name, trigger, slot) in first.slots where jobs[name]?.canStart == true {
+                if case let .skip(skip) = decide(name, trigger, scheduledAt: slot, fire: first.fire) { skips.append(skip) }
+            }
+        }
+        if !later.isEmpty {
+            laterStarts.append((now.addingTimeInterval(Double(Self.laterOffer.milliseconds) / 1000), later, fires))
         }
         await queue(offeredNow(queued, at: now))
         for timer in dueTimers {

@@ -38,6 +38,19 @@ extension JobScheduler {
         return FirstNode.of(job: job, among: up) == configuration.node
     }
 
+    /// Whether this node asks for a slot of `entry` that does not go through the queue (a
+    /// user's job, one ordered `after` another) `laterOffer` after the job's first node, for
+    /// the reason the queue's slots are offered in turn: nodes inserting the same start rows at
+    /// the same moment wait on one another. Not a pinned job (only its node fires it), a
+    /// service (no slots), or one that requires services (the node that runs them fires it).
+    func asksLater(_ entry: JobEntry, _ trigger: RunTrigger) -> Bool {
+        let spec = entry.spec
+        guard trigger == .schedule || trigger == .catchUp, spec.node == nil, !spec.isService, (spec.requires ?? []).isEmpty else {
+            return false
+        }
+        return !offersFirst(spec.name)
+    }
+
     /// The slots to offer this turn: those fired now whose first node this node is, and the
     /// others' fired earlier whose moment has come; the others' fired now wait for theirs.
     func offeredNow(_ fired: [QueuedSlot], at now: Date) -> [QueuedSlot] {

@@ -153,6 +153,9 @@ public actor JobScheduler: Service {
     /// Cluster mode: slots this node offers to the queue a moment after the node that offers
     /// them first (`offersFirst`), oldest first; each turn offers those that are due.
     var laterOffers: [(due: Date, slots: [QueuedSlot])] = []
+    /// Cluster mode: slots outside the queue that this node asks for a moment after the
+    /// job's first node (`asksLater`), oldest first, with the write of their fires.
+    var laterStarts: [(due: Date, slots: [(job: String, trigger: RunTrigger, slot: Date)], fire: StoreWrite?)] = []
     /// Cluster mode: the nodes that are up, as this node last read them (nil: not known, or
     /// not a cluster). A slot of a job pinned to a node that is not up is recorded as missed.
     var nodesUp: Set<String>?
@@ -331,6 +334,7 @@ public actor JobScheduler: Service {
         stopping = true
         let dropped = pool.removeQueued(reason: "schedd is shutting down")
         timers.removeAll()
+        laterStarts.removeAll()
         shutdownDeadline = clock.now().addingTimeInterval(Double(configuration.shutdownGrace.milliseconds) / 1000)
         for waiting in held { waiting.request.startSignal?.drop("schedd is shutting down") }
         held.removeAll()
@@ -364,7 +368,8 @@ public actor JobScheduler: Service {
         // The queue's poll only while a worker is free to take what it finds: a poll time past
         // with every worker busy would wake the loop over and over (a run's end wakes it).
         let poll = pool.free > 0 && !stopping ? nextQueuePoll : nil
-        let timer = [timers.lazy.map(\.due).min(), held.lazy.compactMap(\.deadline).min(), poll, laterOffers.first?.due].compactMap { $0 }.min()
+        let timer = [timers.lazy.map(\.due).min(), held.lazy.compactMap(\.deadline).min(), poll, laterOffers.first?.due,
+                     laterStarts.first?.due].compactMap { $0 }.min()
         switch (fire, timer) {
         case let (fire?, timer?): return min(fire, timer)
         case let (fire, timer): return fire ?? timer
