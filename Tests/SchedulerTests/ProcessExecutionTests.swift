@@ -176,8 +176,8 @@ import SchedulerAPI
     @Test(.enabled(if: Self.cgroupsAvailable, "needs a writable cgroup2 hierarchy"))
     func aTimedOutRunsCgroupIsKilledWholeAndItsCPUTimeRecorded() async throws {
         // An escapee first (its pid printed before anything can be slow under load), then busy
-        // until the timeout stops it (CPU time to measure). 2 s: under CI's load a shell once
-        // did not get to its first line within 1 s.
+        // until the timeout stops it (CPU time to measure). 2 s: under CI's load a shell of the
+        // test beside this one did not reach its echo within 1 s.
         let jobs = #"""
             {"jobs": [{"name": "j", "timeout": "2s", "kill_grace": "200ms",
                        "shell": "setsid env -i sh -c 'trap \"\" TERM; sleep 300' >/dev/null 2>&1 & echo $!; i=0; while true; do i=$((i+1)); done"}]}
