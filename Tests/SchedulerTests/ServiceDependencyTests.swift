@@ -224,9 +224,9 @@ import SchedulerAPI
             {"jobs": [{"name": "db", "handler": "serve", "restart": "on-failure", "ready_check": "exit 1",
                        "ready_interval": "1s", "ready_timeout": "3s", "restart_limit": {"burst": 1, "interval": "1h"}}]}
             """#
-        // An hour's window: `drive` moves the clock on while the engine catches up, and under
-        // load it moved past a minute before the failed start was counted (the start then fell
-        // out of the window, a restart was due, and the clock no longer moved).
+        // An hour's window: before `drive` waited for the engine between steps, under load it
+        // moved the clock past a minute before the failed start was counted (the start then
+        // fell out of the window, a restart was due, and the clock no longer moved).
         try await withEngine(jobs: jobs, handlers: handlers, clock: clock, commandExecutor: ExitingExecutor(code: 1)) { engine, log, _ in
             try await drive(clock, engine: engine, until: "db fails") { await log.finished.count == 1 }
             let run = await log.finished[0]

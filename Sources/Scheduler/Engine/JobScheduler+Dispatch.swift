@@ -87,7 +87,7 @@ extension JobScheduler {
             if timer.request.trigger == .restart && (!entry.canStart || entry.stoppedByHand) { continue }
             if timer.request.trigger == .restart, let holder = servicesHeldElsewhere[entry.spec.name], nodesUp?.contains(holder) == true {
                 // Its holder is up, so the store would refuse it again: not asked.
-                timers.append(Timer(due: now.addingTimeInterval(Double(configuration.claimRetry.milliseconds) / 1000), request: timer.request))
+                timers.append(Timer(due: claimRetryDue(after: now), request: timer.request))
                 continue
             }
             var request = timer.request
@@ -365,7 +365,12 @@ extension JobScheduler {
     func askAgain(_ request: RunRequest, now: Date) {
         guard request.startSignal == nil else { return }
         let again = RunRequest(spec: request.spec, trigger: .restart, attempt: 1, scheduledAt: nil, extraEnvironment: [:])
-        timers.append(Timer(due: now.addingTimeInterval(Double(configuration.claimRetry.milliseconds) / 1000), request: again))
+        timers.append(Timer(due: claimRetryDue(after: now), request: again))
+    }
+
+    /// When a service another node may hold is looked at next.
+    func claimRetryDue(after now: Date) -> Date {
+        now.addingTimeInterval(Double(configuration.claimRetry.milliseconds) / 1000)
     }
 
     /// Cluster mode: a service this node has taken over counts toward its restart limit every
