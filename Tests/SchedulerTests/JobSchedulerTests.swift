@@ -380,6 +380,62 @@ import SchedulerAPI
         }
     }
 
+    /// A service taken over from another node goes on with its restart delay from its quick
+    /// crashes there: three runs on n2 that were up a few seconds each, then its first crash
+    /// here is its fourth restart in a row, 1 s × 2³ = 8 s later (not 1 s, as on a fresh node).
+    @Test func aServiceTakenOverGoesOnWithItsRestartDelay() async throws {
+        let clock = ManualClock(t0)
+        let holderUp = Mutex(false)
+        let store = MemoryStore(claim: { start in
+            start.job == "svc" && holderUp.withLock { $0 } ? .heldElsewhere(node: "n2") : nil
+        })
+        var configuration = JobScheduler.Configuration(workers: 2, shutdownGrace: .seconds(5), defaultTimeZone: "UTC")
+        configuration.node = "n1"
+        let jobs = #"""
+            {"jobs": [{"name": "svc", "handler": "crash", "restart": "always", "restart_limit": "none", "restart_delay": "1s"}]}
+            """#
+        let handlers: [String: JobHandler] = ["crash": { _ in throw TestError() }]
+        try await withEngine(jobs: jobs, handlers: handlers, clock: clock, configuration: configuration, store: store, prepare: { store in
+            // Up for 10 min (a run that ends the count before it), then three quick ones.
+            for (ago, upFor, status) in [(900.0, 600.0, RunStatus.failed), (40, 2, .failed), (30, 3, .failed), (20, 5, .lost)] {
+                guard case let .started(run) = try await store.startRun(RunStart(job: "svc", trigger: .restart, scheduledAt: nil,
+                                                                                 startedAt: t0.addingTimeInterval(-ago), exclusive: true)) else {
+                    throw TestError()
+                }
+                _ = try await store.finishRuns([(run, RunOutcome(status: status, finishedAt: t0.addingTimeInterval(-ago + upFor)))])
+            }
+            holderUp.withLock { $0 = true }
+        }) { engine, log, _ in
+            await engine.setNodesUp(["n1", "n2"])
+            try await waitFor("the start at boot to be refused") { await engine.serviceStates()["svc"]?.state == "elsewhere" }
+            holderUp.withLock { $0 = false }
+            await engine.setNodesUp(["n1"])
+            try await waitFor("svc to start here and crash") { await log.finished.count == 1 }
+            await engine.untilIdle()
+            clock.advance(by: 7.5)
+            await engine.untilIdle()
+            #expect(await log.started.count == 1, "restarted before its delay, as if its crashes on n2 had not been")
+            clock.advance(by: 0.5)
+            try await waitFor("svc to start again 8 s on") { await log.started.count == 2 }
+            #expect(await log.started[1].startedAt == t0.addingTimeInterval(8))
+        }
+    }
+
+    /// The restarts in a row read from a service's history stop at a run that was up
+    /// `restart_reset_after` and at a start by hand (which set the count to zero), counting it.
+    @Test func theRestartsInARowStopAtALongRunAndAtAStartByHand() {
+        func run(_ id: Int64, _ trigger: RunTrigger, up: TimeInterval) -> RunRecord {
+            let started = t0.addingTimeInterval(Double(id) * 100)
+            return RunRecord(id: id, job: "svc", trigger: trigger, attempt: 1, status: .failed, startedAt: started,
+                             finishedAt: started.addingTimeInterval(up))
+        }
+        let quick = [run(5, .restart, up: 1), run(4, .restart, up: 2)]
+        #expect(JobScheduler.restartStreak(endedNewestFirst: quick + [run(3, .restart, up: 300), run(2, .restart, up: 1)], resetAfter: 300) == 2)
+        #expect(JobScheduler.restartStreak(endedNewestFirst: quick + [run(3, .manual, up: 1), run(2, .restart, up: 1)], resetAfter: 300) == 3)
+        #expect(JobScheduler.restartStreak(endedNewestFirst: [run(1, .restart, up: 400)], resetAfter: 300) == 0)
+        #expect(JobScheduler.restartStreak(endedNewestFirst: [], resetAfter: 300) == 0)
+    }
+
     /// In a cluster, a slot that does not go through the queue is asked for at once by its
     /// job's first node and 250 ms later by the others (this store queues nothing, so every
     /// job's slots go this way here).

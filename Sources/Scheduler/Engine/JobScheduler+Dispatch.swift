@@ -376,7 +376,8 @@ extension JobScheduler {
     /// Cluster mode: a service this node has taken over counts toward its restart limit every
     /// start it had within the window, on whichever node, as its history holds them; otherwise
     /// a service that takes its node down with it would start `burst` times on every node in
-    /// turn. (Its runs on a node that died are there too, `lost`.)
+    /// turn. (Its runs on a node that died are there too, `lost`.) Its restart delay goes on
+    /// from its quick crashes there too, rather than from `restart_delay` on every node.
     func countStartsElsewhere(of name: String) async {
         guard let spec = jobs[name]?.spec else { return }
         let window: TimeInterval
@@ -384,9 +385,12 @@ extension JobScheduler {
         case let .limited(_, interval): window = Double(interval.milliseconds) / 1000
         case .none: window = 3600
         }
+        let resetAfter = Double(spec.effectiveRestartResetAfter.milliseconds) / 1000
+        let now = clock.now()
         let runs: [RunRecord]
         do {
-            runs = try await store.history(HistoryQuery(job: name, since: clock.now().addingTimeInterval(-window), limit: 1000), withOutput: false)
+            let since = now.addingTimeInterval(-max(window, resetAfter))
+            runs = try await store.history(HistoryQuery(job: name, since: since, limit: 1000), withOutput: false)
         } catch {
             logger.warning("cannot read a service's starts on other nodes; its restart limit counts this node's only", metadata: [
                 "schedd.job": "\(name)", "schedd.error": "\(error)",
@@ -396,9 +400,24 @@ extension JobScheduler {
         guard var entry = jobs[name] else { return }
         // The history holds this node's earlier starts too; the ones going now are added as
         // `begin` counted them.
-        let ended = runs.filter { active[$0.id] == nil && $0.status != .skipped && $0.status != .queued }.map(\.startedAt)
-        entry.serviceStarts = (ended + active.values.filter { $0.record.job == name }.map(\.record.startedAt)).sorted()
+        let earlier = runs.filter { active[$0.id] == nil && $0.status != .skipped && $0.status != .queued }
+        let inWindow = earlier.map(\.startedAt).filter { now.timeIntervalSince($0) <= window }
+        entry.serviceStarts = (inWindow + active.values.filter { $0.record.job == name }.map(\.record.startedAt)).sorted()
+        entry.restartStreak = Self.restartStreak(endedNewestFirst: earlier.filter { $0.finishedAt != nil }, resetAfter: resetAfter)
         jobs[name] = entry
+    }
+
+    /// The restarts in a row a service's history shows, as `afterServiceRun` counts them on one
+    /// node: each run that ended before it was up `resetAfter` adds one, back to a run that was
+    /// up that long or to a start by hand (a restart, start or resume sets the count to zero).
+    static func restartStreak(endedNewestFirst runs: [RunRecord], resetAfter: TimeInterval) -> Int {
+        var streak = 0
+        for run in runs {
+            guard let finished = run.finishedAt, finished.timeIntervalSince(run.startedAt) < resetAfter else { break }
+            streak += 1
+            if run.trigger == .manual { break }
+        }
+        return streak
     }
 
     /// One attempt, off the engine's actor, until its outcome is known and no process of it
