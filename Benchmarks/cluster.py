@@ -141,6 +141,8 @@ class Node:
         args = [SCHEDD, "--postgres", f"postgresql://postgres@/schedd?host={self.proxy.dir}", "--node", self.name,
                 "--config", self.config, "--socket", self.sock, "--workers", str(self.workers), "--lease", f"{int(LEASE)}s",
                 "--log-level", os.environ.get("CLUSTER_LOG_LEVEL", "notice"), "--shutdown-grace", "2s"]
+        if os.environ.get("CLUSTER_PROCESS_TRACKING"):
+            args += ["--process-tracking", os.environ["CLUSTER_PROCESS_TRACKING"]]
         env = dict(os.environ)
         if self.faketime:
             env["FAKETIME_DONT_FAKE_MONOTONIC"] = "1"
