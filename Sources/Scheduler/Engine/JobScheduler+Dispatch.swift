@@ -687,15 +687,17 @@ extension JobScheduler {
             }
             group.addTask {
                 // The first of the timeout and a cancel; nil once the execution has ended.
-                await .stop(withTaskGroup(of: AttemptEnd?.self) { race in
-                    if let timeout {
-                        race.addTask {
-                            do {
-                                try await clock.sleep(for: timeout)
-                                return .timedOut(nil)
-                            } catch {
-                                return nil
-                            }
+                guard let timeout else {
+                    // Nothing to race: a group of one task would cost every run a task more.
+                    return .stop(await control.waitForCancel().map { .cancelled($0, control.status, nil) })
+                }
+                return await .stop(withTaskGroup(of: AttemptEnd?.self) { race in
+                    race.addTask {
+                        do {
+                            try await clock.sleep(for: timeout)
+                            return .timedOut(nil)
+                        } catch {
+                            return nil
                         }
                     }
                     race.addTask { await control.waitForCancel().map { .cancelled($0, control.status, nil) } }
