@@ -347,31 +347,11 @@ import SchedulerAPI
     /// first crash here fails it instead of restarting it.
     @Test func aServiceTakenOverCountsItsStartsOnOtherNodes() async throws {
         let clock = ManualClock(t0)
-        let holderUp = Mutex(false)
-        let store = MemoryStore(claim: { start in
-            start.job == "svc" && holderUp.withLock { $0 } ? .heldElsewhere(node: "n2") : nil
-        })
-        var configuration = JobScheduler.Configuration(workers: 2, shutdownGrace: .seconds(5), defaultTimeZone: "UTC")
-        configuration.node = "n1"
         let jobs = #"""
             {"jobs": [{"name": "svc", "handler": "crash", "restart": "always", "restart_limit": {"burst": 3, "interval": "1m"}}]}
             """#
-        let handlers: [String: JobHandler] = ["crash": { _ in throw TestError() }]
-        try await withEngine(jobs: jobs, handlers: handlers, clock: clock, configuration: configuration, store: store, prepare: { store in
-            // n2's two starts, 20 s and 10 s ago; it died with the second.
-            for ago in [20.0, 10.0] {
-                guard case let .started(run) = try await store.startRun(RunStart(job: "svc", trigger: .restart, scheduledAt: nil,
-                                                                                 startedAt: t0.addingTimeInterval(-ago), exclusive: true)) else {
-                    throw TestError()
-                }
-                _ = try await store.finishRuns([(run, RunOutcome(status: ago == 20 ? .failed : .lost, finishedAt: t0.addingTimeInterval(-ago + 5)))])
-            }
-            holderUp.withLock { $0 = true }
-        }) { engine, log, db in
-            await engine.setNodesUp(["n1", "n2"])
-            try await waitFor("the start at boot to be refused") { await engine.serviceStates()["svc"]?.state == "elsewhere" }
-            holderUp.withLock { $0 = false }
-            await engine.setNodesUp(["n1"])
+        // n2's two starts, 20 s and 10 s ago; it died with the second.
+        try await withServiceTakenOver(jobs: jobs, clock: clock, history: [(20, 5, .failed), (10, 5, .lost)]) { engine, log, db in
             try await drive(clock, engine: engine, until: "svc to fail by its restart limit") {
                 await engine.serviceStates()["svc"]?.state == "failed"
             }
@@ -385,31 +365,12 @@ import SchedulerAPI
     /// here is its fourth restart in a row, 1 s × 2³ = 8 s later (not 1 s, as on a fresh node).
     @Test func aServiceTakenOverGoesOnWithItsRestartDelay() async throws {
         let clock = ManualClock(t0)
-        let holderUp = Mutex(false)
-        let store = MemoryStore(claim: { start in
-            start.job == "svc" && holderUp.withLock { $0 } ? .heldElsewhere(node: "n2") : nil
-        })
-        var configuration = JobScheduler.Configuration(workers: 2, shutdownGrace: .seconds(5), defaultTimeZone: "UTC")
-        configuration.node = "n1"
         let jobs = #"""
             {"jobs": [{"name": "svc", "handler": "crash", "restart": "always", "restart_limit": "none", "restart_delay": "1s"}]}
             """#
-        let handlers: [String: JobHandler] = ["crash": { _ in throw TestError() }]
-        try await withEngine(jobs: jobs, handlers: handlers, clock: clock, configuration: configuration, store: store, prepare: { store in
-            // Up for 10 min (a run that ends the count before it), then three quick ones.
-            for (ago, upFor, status) in [(900.0, 600.0, RunStatus.failed), (40, 2, .failed), (30, 3, .failed), (20, 5, .lost)] {
-                guard case let .started(run) = try await store.startRun(RunStart(job: "svc", trigger: .restart, scheduledAt: nil,
-                                                                                 startedAt: t0.addingTimeInterval(-ago), exclusive: true)) else {
-                    throw TestError()
-                }
-                _ = try await store.finishRuns([(run, RunOutcome(status: status, finishedAt: t0.addingTimeInterval(-ago + upFor)))])
-            }
-            holderUp.withLock { $0 = true }
-        }) { engine, log, _ in
-            await engine.setNodesUp(["n1", "n2"])
-            try await waitFor("the start at boot to be refused") { await engine.serviceStates()["svc"]?.state == "elsewhere" }
-            holderUp.withLock { $0 = false }
-            await engine.setNodesUp(["n1"])
+        // Up for 10 min (a run that ends the count before it), then three quick ones.
+        let history: [(ago: Double, upFor: Double, status: RunStatus)] = [(900, 600, .failed), (40, 2, .failed), (30, 3, .failed), (20, 5, .lost)]
+        try await withServiceTakenOver(jobs: jobs, clock: clock, history: history) { engine, log, _ in
             try await waitFor("svc to start here and crash") { await log.finished.count == 1 }
             await engine.untilIdle()
             clock.advance(by: 7.5)
@@ -418,6 +379,36 @@ import SchedulerAPI
             clock.advance(by: 0.5)
             try await waitFor("svc to start again 8 s on") { await log.started.count == 2 }
             #expect(await log.started[1].startedAt == t0.addingTimeInterval(8))
+        }
+    }
+
+    /// Runs `body` on node n1 once it has taken over the service `svc` (a job of `jobs` whose
+    /// handler `crash` throws) from n2, whose runs of it `history` gives (seconds ago, seconds
+    /// up, how each ended): svc is refused here while n2 is up, then n2 goes down.
+    private func withServiceTakenOver(jobs: String, clock: ManualClock, history: [(ago: Double, upFor: Double, status: RunStatus)],
+                                      _ body: (JobScheduler, EventLog, any SchedulerStore) async throws -> Void) async throws {
+        let holderUp = Mutex(false)
+        let store = MemoryStore(claim: { start in
+            start.job == "svc" && holderUp.withLock { $0 } ? .heldElsewhere(node: "n2") : nil
+        })
+        var configuration = JobScheduler.Configuration(workers: 2, shutdownGrace: .seconds(5), defaultTimeZone: "UTC")
+        configuration.node = "n1"
+        let handlers: [String: JobHandler] = ["crash": { _ in throw TestError() }]
+        try await withEngine(jobs: jobs, handlers: handlers, clock: clock, configuration: configuration, store: store, prepare: { store in
+            for run in history {
+                guard case let .started(started) = try await store.startRun(RunStart(job: "svc", trigger: .restart, scheduledAt: nil,
+                                                                                     startedAt: t0.addingTimeInterval(-run.ago), exclusive: true)) else {
+                    throw TestError()
+                }
+                _ = try await store.finishRuns([(started, RunOutcome(status: run.status, finishedAt: t0.addingTimeInterval(-run.ago + run.upFor)))])
+            }
+            holderUp.withLock { $0 = true }
+        }) { engine, log, db in
+            await engine.setNodesUp(["n1", "n2"])
+            try await waitFor("the start at boot to be refused") { await engine.serviceStates()["svc"]?.state == "elsewhere" }
+            holderUp.withLock { $0 = false }
+            await engine.setNodesUp(["n1"])
+            try await body(engine, log, db)
         }
     }
 
