@@ -19,12 +19,7 @@ struct ApplyCommand: AsyncParsableCommand {
     var dryRun = false
 
     func run() async throws {
-        let data: Data
-        do {
-            data = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: file))
-        } catch {
-            throw CommandFailure.usage("cannot read \(file): \(error.localizedDescription)")
-        }
+        let data = try JobFileInput.read(file)
         let path = "/v1/jobs?prune=\(prune)&dry_run=\(dryRun)"
         guard let result = try global.request("POST", path, body: Array(data), as: ApplyResult.self) else { return }
         Self.printResult(result)

@@ -17,12 +17,7 @@ struct ValidateCommand: AsyncParsableCommand {
     var asRoot = false
 
     func run() async throws {
-        let data: Data
-        do {
-            data = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: file))
-        } catch {
-            throw CommandFailure.usage("cannot read \(file): \(error.localizedDescription)")
-        }
+        let data = try JobFileInput.read(file)
         var context = ValidationContext.currentProcess
         if asRoot { context.runningAsRoot = true }
         do {
