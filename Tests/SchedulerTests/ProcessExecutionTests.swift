@@ -173,6 +173,24 @@ import SchedulerAPI
         }
     }
 
+    /// An escapee the `/proc` sweep cannot find that also holds the run's output pipes: the run
+    /// still ends once its main process has, with what was printed before.
+    @Test func anEscapeeHoldingThePipesThatTheSweepCannotFindDoesNotKeepTheRunAlive() async throws {
+        let configuration = JobScheduler.Configuration(workers: 2, shutdownGrace: .seconds(5), defaultTimeZone: "UTC", cgroupPerRun: false)
+        let jobs = #"{"jobs": [{"name": "j", "shell": "setsid env -i sleep 300 & echo $!; echo bye >&2", "kill_grace": "500ms"}]}"#
+        try await withEngine(jobs: jobs, clock: SystemClock(), configuration: configuration) { engine, log, _ in
+            _ = try await engine.runNow("j")
+            try await waitFor("the run to finish", seconds: 30) { await log.finished.count == 1 }
+            let run = await log.finished[0]
+            let lines = (run.output ?? "").split(separator: "\n")
+            let pid = try #require(lines.first.flatMap { pid_t($0) })
+            defer { kill(pid, SIGKILL) }
+            #expect(Self.isAlive(pid))
+            #expect(run.status == .succeeded)
+            #expect(lines.last == "bye")
+        }
+    }
+
     @Test(.enabled(if: Self.cgroupsAvailable, "needs a writable cgroup2 hierarchy"))
     func aTimedOutRunsCgroupIsKilledWholeAndItsCPUTimeRecorded() async throws {
         // An escapee first (its pid printed before anything can be slow under load), then busy
