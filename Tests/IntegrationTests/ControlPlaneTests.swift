@@ -464,6 +464,7 @@ final class Daemon {
         var head: [UInt8] = []
         while !String(decoding: head, as: UTF8.self).contains(": schedd events") {
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, 512, 0) }
+            if n < 0 && errno == EINTR { continue }
             guard n > 0 else { break }
             head += buffer[..<n]
         }
@@ -478,6 +479,7 @@ final class Daemon {
         var total = 0
         while total < 64 << 20 {
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, 65536, 0) }
+            if n < 0 && errno == EINTR { continue }
             if n <= 0 { break }
             total += n
             tail += buffer[..<n]

@@ -31,6 +31,9 @@ enum LocalHTTP {
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, 65536, 0) }
+            // A signal (a child's SIGCHLD, in the test process) interrupts a receive that has a
+            // timeout, whatever SA_RESTART says: not the end of the answer.
+            if n < 0 && errno == EINTR { continue }
             if n <= 0 { break }
             out.append(contentsOf: buffer[..<n])
         }

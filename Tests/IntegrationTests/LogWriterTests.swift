@@ -31,6 +31,7 @@ import Glibc
                 var buffer = [UInt8](repeating: 0, count: 1 << 16)
                 while !text.contains("dropped") {
                     let n = Glibc.read(readEnd, &buffer, buffer.count)
+                    if n < 0 && errno == EINTR { continue }
                     if n <= 0 { break }
                     text += String(decoding: buffer[0..<n], as: UTF8.self)
                 }
@@ -102,6 +103,7 @@ import Glibc
                 var total = 0
                 while total < buffer.count {
                     let n = buffer.withUnsafeMutableBytes { Glibc.read(readEnd, $0.baseAddress! + total, $0.count - total) }
+                    if n < 0 && errno == EINTR { continue }
                     if n <= 0 { break }
                     total += n
                 }

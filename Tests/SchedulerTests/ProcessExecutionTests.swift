@@ -101,6 +101,16 @@ import SchedulerAPI
         }
     }
 
+    /// Its pipes end long before the process does: the run still waits for the process, and
+    /// its timeout still stops it.
+    @Test func aProcessThatClosedItsOutputAndRunsOnIsStoppedByItsTimeout() async throws {
+        try await run(#"{"jobs": [{"name": "j", "shell": "echo before; exec >&- 2>&-; sleep 1000", "timeout": "1s", "kill_grace": "500ms"}]}"#) { runs, db in
+            #expect(runs[0].status == .timedOut)
+            #expect(runs[0].output == "before\n")
+            #expect(leftovers(db, runID: runs[0].id).isEmpty)
+        }
+    }
+
     @Test(.enabled(if: geteuid() == 0, "needs root"))
     func aJobRunsAsItsUserWhenTheDaemonIsRoot() async throws {
         try await run(#"{"jobs": [{"name": "j", "shell": "id -u; id -g; echo $USER $HOME", "user": "nobody", "group": "nogroup"}]}"#) { runs, _ in
