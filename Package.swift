@@ -41,10 +41,13 @@ let package = Package(
         // Wire and file models shared by the daemon and the CLI. Foundation only, so that
         // schedctl never links the database or the server stack.
         .target(name: "SchedulerAPI", swiftSettings: strict),
+        // epoll and eventfd's C headers, for the engine's DescriptorLoop (Glibc lacks them).
+        .systemLibrary(name: "CLinuxEvents", path: "Sources/CLinuxEvents"),
         .target(
             name: "Scheduler",
             dependencies: [
                 "SchedulerAPI",
+                "CLinuxEvents",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 // SQLite's C API, for the two statements every run executes (`BoundStatement`).
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),

@@ -15,11 +15,12 @@ import SystemPackage
 ///
 /// Each run gets its own session (so its process group can be signalled as a whole), stdin
 /// from `/dev/null`, stdout and stderr on their own pipes whose tail is kept together (each
-/// byte tagged with its stream), and a minimal environment. A stop asked for through the
-/// request (`ExecutionRequest.stop`) sends SIGTERM to the group, then SIGKILL after
-/// `kill_grace`, and the output is read on to its end; cancelling the calling task does the
-/// same through swift-subprocess's teardown, without the output. Processes that escaped the
-/// group are left to `ProcessSweeper`.
+/// byte tagged with its stream; `RunOutputPipes`), and a minimal environment. A stop asked
+/// for through the request (`ExecutionRequest.stop`) sends SIGTERM to the group, then SIGKILL
+/// after `kill_grace`, and the output is read on to its end; cancelling the calling task does
+/// the same through swift-subprocess's teardown, without the output. Processes that escaped
+/// the group are left to `ProcessSweeper`; once they are swept, whatever still holds the
+/// pipes (one the sweep cannot find) is no longer waited for.
 public struct CommandExecutor: JobExecutor, StopsOnRequest {
     let sweeper: ProcessSweeper
     /// How often to check whether the run's main process has exited while its output pipe is
@@ -181,12 +182,22 @@ public struct CommandExecutor: JobExecutor, StopsOnRequest {
             arguments = ["-c", Self.moveIntoCgroup, cgroupProcs, executable] + arguments
             executable = "/bin/sh"
         }
-        // Shared with the reader so that what a stopped run printed is kept even when the
-        // cancellation interrupts the read.
-        let sink = request.output
+        // The pipes append to the run's sink, so that what a stopped run printed is kept even
+        // when the cancellation ends the reading.
+        let pipes: RunOutputPipes
+        do {
+            pipes = try RunOutputPipes(sink: request.output)
+        } catch {
+            return ExecutionOutcome(ending: .failed("cannot create the output pipes of \"\(argv[0])\": \(error)"))
+        }
+        // Whatever happened: no descriptor of the run's pipes outlives it.
+        defer {
+            pipes.closeWriteEnds()
+            pipes.stop()
+        }
         let sweeper = self.sweeper
         let poll = exitPollInterval
-        let result: ExecutionResult<Void, SequenceOutput, SequenceOutput>
+        let result: ExecutionResult<Void, FileDescriptorOutput, FileDescriptorOutput>
         do {
             result = try await Subprocess.run(
                 .path(FilePath(executable)),
@@ -195,60 +206,56 @@ public struct CommandExecutor: JobExecutor, StopsOnRequest {
                 workingDirectory: FilePath(spec.effectiveWorkingDir),
                 platformOptions: options,
                 input: .none,
-                output: .sequence,
-                error: .sequence
+                output: .fileDescriptor(FileDescriptor(rawValue: pipes.writeEnd(0)), closeAfterSpawningProcess: false),
+                error: .fileDescriptor(FileDescriptor(rawValue: pipes.writeEnd(1)), closeAfterSpawningProcess: false)
             ) { execution in
+                // The child has its copies; the pipes end when it and what it started close them.
+                pipes.closeWriteEnds()
                 let pid = execution.processIdentifier.value
                 await request.onStart(pid)
                 let exitWatch = ProcessExitWatch(pidfd: execution.processIdentifier.processDescriptor)
-                let readers = [(StandardStream.stdout, execution.standardOutput, StopFlag()),
-                               (StandardStream.stderr, execution.standardError, StopFlag())]
-                let readEverything: @Sendable () -> Bool = { readers.allSatisfy { $0.2.isSet } }
                 let exited = StopFlag()
                 try await withThrowingTaskGroup(of: BodyPart.self) { group in
                     // However the body ends, the exit watch ends with it (it does not heed
                     // cancellation).
                     defer { exitWatch?.stop() }
-                    // stdout and stderr each into the one tail, tagged, in the order they come.
-                    for (stream, sequence, done) in readers {
-                        group.addTask {
-                            defer { done.set() }
-                            for try await chunk in sequence {
-                                chunk.withUnsafeBytes { sink.append($0, stream: stream) }
-                            }
-                            return .readerEnded
-                        }
+                    group.addTask {
+                        await pipes.ended()
+                        return .readerEnded
                     }
-                    // A child that outlives the main process keeps the pipe open; once the main
-                    // process has exited, its leftovers are swept so that the pipe closes. This
-                    // goes on after a timeout or cancel too (a stopped run's escaped children
-                    // would otherwise hold the pipe, and the run, open), until the reader is done.
+                    // A child that outlives the main process keeps the pipes open; once the main
+                    // process has exited, its leftovers are swept so that the pipes close, and
+                    // what the sweep could not find is not waited for. This goes on after a
+                    // timeout or cancel too (a stopped run's escaped children would otherwise
+                    // hold the pipes, and the run, open), until the reading is done.
                     if let exitWatch {
                         group.addTask {
                             guard await exitWatch.exited() else { return .other }
                             exited.set()
-                            if readEverything() { return .exited }
-                            // The reader mostly sees the end of the output at the same moment;
-                            // a scan of /proc for leftovers is only worth it when it has not.
-                            // (The reader's end cancels this sleep.)
+                            if pipes.atEnd { return .exited }
+                            // The pipes mostly reach their end at the same moment; a look for
+                            // leftovers is only worth it when they have not. (The end of the
+                            // reading cancels this sleep.)
                             try? await Task.sleep(for: .milliseconds(50))
-                            if !readEverything() {
+                            if !pipes.atEnd {
                                 await sweeper.sweep(job: spec.name, runID: request.runID, grace: spec.effectiveKillGrace)
+                                pipes.stop()
                             }
                             return .exited
                         }
                     } else {
                         // No pidfd (a kernel before 5.3): look now and then.
                         group.addTask {
-                            while !readEverything() {
+                            while !pipes.atEnd {
                                 if Task.isCancelled {
                                     await Pause.ignoringCancellation(poll)
                                 } else {
                                     try? await Task.sleep(for: poll)
                                 }
-                                if readEverything() { break }
+                                if pipes.atEnd { break }
                                 if ProcessTable.isZombie(pid) {
                                     await sweeper.sweep(job: spec.name, runID: request.runID, grace: spec.effectiveKillGrace)
+                                    pipes.stop()
                                     return .other
                                 }
                             }
@@ -272,18 +279,17 @@ public struct CommandExecutor: JobExecutor, StopsOnRequest {
                         try? execution.send(signal: .kill, toProcessGroup: true)
                         return .other
                     }
-                    // Until both readers have seen the end of their output and, where the exit
-                    // is watched, the process has exited: one that closed its output and runs
-                    // on can still be asked to stop.
-                    var ended = 0
-                    while ended < readers.count || (exitWatch != nil && !exited.isSet), let part = try await group.next() {
-                        if part == .readerEnded { ended += 1 }
+                    // Until the reading is done and, where the exit is watched, the process has
+                    // exited: one that closed its output and runs on can still be asked to stop.
+                    var readingEnded = false
+                    while !readingEnded || (exitWatch != nil && !exited.isSet), let part = try await group.next() {
+                        if part == .readerEnded { readingEnded = true }
                     }
                     group.cancelAll()
                 }
             }
         } catch {
-            let tail = sink.snapshot
+            let tail = request.output.snapshot
             if Task.isCancelled || error is CancellationError {
                 // Stopped from outside (timeout, cancel): the caller decides the status; the
                 // output so far is what it can keep.
@@ -291,7 +297,7 @@ public struct CommandExecutor: JobExecutor, StopsOnRequest {
             }
             return ExecutionOutcome(ending: .failed("cannot start \"\(argv[0])\": \(error)"))
         }
-        let tail = sink.snapshot
+        let tail = request.output.snapshot
         switch result.terminationStatus {
         case let .exited(code):
             return ExecutionOutcome(ending: .exited(Int32(code)), tail: tail)

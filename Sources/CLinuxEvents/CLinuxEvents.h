@@ -1,0 +1,4 @@
+// epoll and eventfd, which Swift's Glibc module does not include: the DescriptorLoop of the
+// Scheduler target waits on them. Headers only; nothing to compile or link.
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
