@@ -193,7 +193,7 @@ public struct CommandExecutor: JobExecutor, StopsOnRequest {
         // Whatever happened: no descriptor of the run's pipes outlives it.
         defer {
             pipes.closeWriteEnds()
-            pipes.stop()
+            if !pipes.atEnd { pipes.stop() }
         }
         let sweeper = self.sweeper
         let poll = exitPollInterval

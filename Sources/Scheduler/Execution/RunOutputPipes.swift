@@ -18,6 +18,8 @@ import SystemPackage
 /// for every running process (a service waits all its life), and each stream needs a task.
 final class RunOutputPipes: Sendable {
     private let sink: OutputSink
+    /// Where the read ends are registered: every read, removal and close happens there.
+    private let loop: DescriptorLoop
     /// Read on the loop's thread while registered, and closed by the loop.
     private let readEnds: [Int32]
     /// The ends the child writes to: given to swift-subprocess, closed here once it has
@@ -44,6 +46,7 @@ final class RunOutputPipes: Sendable {
     /// failed `pipe` or of the loop's refusal.
     init(sink: OutputSink, loop: DescriptorLoop = .shared) throws(Errno) {
         self.sink = sink
+        self.loop = loop
         var reads: [Int32] = []
         var writes: [Int32] = []
         for _ in 0..<2 {
@@ -116,7 +119,7 @@ final class RunOutputPipes: Sendable {
 
     /// Reads what the pipes hold now and ends the reading (idempotent), whoever still holds a
     /// write end (a process that escaped the run's sweep, say).
-    func stop(loop: DescriptorLoop = .shared) {
+    func stop() {
         loop.perform { [self] turn in
             for index in Self.streams.indices {
                 if read(index, turn, reads: Self.finalReads) { end(index, turn) }
