@@ -477,8 +477,10 @@ struct ControlRoutes {
             //
             // Bounded: a client that reads slower than events come (`schedctl events --output |
             // less`) would otherwise grow the daemon without limit. Once `Self.maxPendingFrames`
-            // wait to be written, the subscriber is dropped: its subscription ends, a last
-            // `dropped` event says so, and nothing more is queued for it.
+            // frames or `Self.maxPendingBytes` bytes wait to be written, the subscriber is
+            // dropped: its subscription ends, a last `dropped` event says so, and nothing more is
+            // queued for it. (A follower of one run, `schedctl run --wait`, opens the stream
+            // again and says how many bytes of output it missed.)
             let (lines, continuation) = AsyncStream.makeStream(of: String.self)
             let pending = PendingFrames()
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -501,13 +503,14 @@ struct ControlRoutes {
                         if let scope, !scope.owns(message.job) { continue }
                         if let job, message.job != job { continue }
                         if let runID, message.aboutRun != runID { continue }
-                        if pending.count.add(1, ordering: .relaxed).newValue > Self.maxPendingFrames {
+                        let text = try frame(message)
+                        if let behind = pending.add(text) {
                             continuation.yield(try frame(EventMessage(
                                 type: "dropped", job: job ?? "", at: Date(),
-                                reason: "this client read too slowly: \(Self.maxPendingFrames) events were waiting to be sent")))
+                                reason: "this client read too slowly: \(behind) were waiting to be sent")))
                             break
                         }
-                        continuation.yield(try frame(message))
+                        continuation.yield(text)
                         if runID != nil, message.type == "run_finished" { break }
                     }
                     continuation.finish()
@@ -529,15 +532,16 @@ struct ControlRoutes {
                             }
                             endSeen = true
                         }
-                        pending.count.add(1, ordering: .relaxed)
-                        continuation.yield(": keep-alive\n\n")
+                        let keepAlive = ": keep-alive\n\n"
+                        _ = pending.add(keepAlive)
+                        continuation.yield(keepAlive)
                     }
                 }
                 // The stream ends when schedd shuts down, so that an open client never holds it up.
                 try await withGracefulShutdownHandler {
                     for await line in lines {
                         try await writer.write(ByteBuffer(string: line))
-                        pending.count.subtract(1, ordering: .relaxed)
+                        pending.remove(line)
                     }
                 } onGracefulShutdown: {
                     continuation.finish()
@@ -548,14 +552,35 @@ struct ControlRoutes {
         })
     }
 
-    /// Frames queued for one events client and not yet written.
+    /// Frames queued for one events client and not yet written, and their bytes.
     final class PendingFrames: Sendable {
-        let count = Atomic<Int>(0)
+        private let frames = Atomic<Int>(0)
+        private let bytes = Atomic<Int>(0)
+
+        /// Counts a frame about to be queued; nil while both bounds hold, else what exceeded.
+        func add(_ frame: String) -> String? {
+            let size = frame.utf8.count
+            let frames = frames.add(1, ordering: .relaxed).newValue
+            let bytes = bytes.add(size, ordering: .relaxed).newValue
+            if frames > ControlRoutes.maxPendingFrames { return "\(frames - 1) events" }
+            if bytes > ControlRoutes.maxPendingBytes { return "\(bytes - size) bytes of events" }
+            return nil
+        }
+
+        /// Uncounts a frame once it is written.
+        func remove(_ frame: String) {
+            frames.subtract(1, ordering: .relaxed)
+            bytes.subtract(frame.utf8.count, ordering: .relaxed)
+        }
     }
 
-    /// Events queued for one `GET /v1/events` client before it is dropped as too slow. With
-    /// output, a frame holds at most one chunk of a run's output (a pipe read, 64 KiB here).
+    /// Events queued for one `GET /v1/events` client before it is dropped as too slow.
     static let maxPendingFrames = 256
+    /// Bytes of events queued for one client before it is dropped as too slow. With output, a
+    /// frame holds one chunk of a run's output (a pipe read, up to 64 KiB), which JSON can make
+    /// six times longer (`\u0000` for each NUL): frames alone would let 256 of them, ~96 MiB,
+    /// wait for one client.
+    static let maxPendingBytes = 4 << 20
 
     static func message(_ event: SchedulerEvent) -> EventMessage {
         let now = Date()
