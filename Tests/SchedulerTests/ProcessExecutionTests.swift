@@ -6,10 +6,14 @@ import SchedulerAPI
 /// Real processes through the engine, on the real clock (these wait for processes, never for
 /// a schedule).
 @Suite struct ProcessExecutionTests {
-    func run(_ jobs: String, job: String = "j", until count: Int = 1, _ check: ([RunRecord], SchedulerDatabase) async throws -> Void) async throws {
+    /// `byPidfd` false: exits looked for as on a kernel without pidfds.
+    func run(_ jobs: String, job: String = "j", until count: Int = 1, byPidfd: Bool = true,
+             _ check: ([RunRecord], SchedulerDatabase) async throws -> Void) async throws {
         // On the SQLite store: what a process prints goes through its writes.
         let temp = try TemporaryDatabase()
-        try await withEngine(jobs: jobs, clock: SystemClock(), store: temp.database) { engine, log, _ in
+        var configuration = JobScheduler.Configuration(workers: 4, shutdownGrace: .seconds(5), defaultTimeZone: "UTC")
+        configuration.watchesExitsByPidfd = byPidfd
+        try await withEngine(jobs: jobs, clock: SystemClock(), configuration: configuration, store: temp.database) { engine, log, _ in
             _ = try await engine.runNow(job)
             try await waitFor("\(count) run(s) to finish", seconds: 30) { await log.finished.count >= count }
             try await check(await log.finished, temp.database)
@@ -68,14 +72,15 @@ import SchedulerAPI
         }
     }
 
-    @Test func aTimeoutStopsTheWholeTreeEvenWhatIgnoresSIGTERMOrLeftTheSession() async throws {
+    @Test(arguments: [true, false])
+    func aTimeoutStopsTheWholeTreeEvenWhatIgnoresSIGTERMOrLeftTheSession(byPidfd: Bool) async throws {
         // "started" says the escapee is there; 3 s for the shell to get that far, since under
         // CI's load (the whole suite starting at once) 1 s was once not enough.
         let jobs = #"""
             {"jobs": [{"name": "j", "shell": "trap '' TERM; setsid sh -c \"trap '' TERM; sleep 1000\" & echo started; sleep 1000",
                        "timeout": "3s", "kill_grace": "500ms"}]}
             """#
-        try await run(jobs) { runs, db in
+        try await run(jobs, byPidfd: byPidfd) { runs, db in
             let r = runs[0]
             #expect(r.status == .timedOut)
             #expect(r.error == "timed out after 3s")
@@ -84,17 +89,19 @@ import SchedulerAPI
         }
     }
 
-    @Test func aDoubleForkedDaemonDoesNotOutliveItsRun() async throws {
+    @Test(arguments: [true, false])
+    func aDoubleForkedDaemonDoesNotOutliveItsRun(byPidfd: Bool) async throws {
         let jobs = #"{"jobs": [{"name": "j", "shell": "(setsid sh -c 'sleep 1000' >/dev/null 2>&1 &); echo spawned", "kill_grace": "500ms"}]}"#
-        try await run(jobs) { runs, db in
+        try await run(jobs, byPidfd: byPidfd) { runs, db in
             #expect(runs[0].status == .succeeded)
             #expect(runs[0].output == "spawned\n")
             #expect(leftovers(db, runID: runs[0].id).isEmpty)
         }
     }
 
-    @Test func aChildHoldingTheOutputPipeDoesNotKeepTheRunAlive() async throws {
-        try await run(#"{"jobs": [{"name": "j", "shell": "sleep 1000 & echo bye", "kill_grace": "500ms"}]}"#) { runs, db in
+    @Test(arguments: [true, false])
+    func aChildHoldingTheOutputPipeDoesNotKeepTheRunAlive(byPidfd: Bool) async throws {
+        try await run(#"{"jobs": [{"name": "j", "shell": "sleep 1000 & echo bye", "kill_grace": "500ms"}]}"#, byPidfd: byPidfd) { runs, db in
             #expect(runs[0].status == .succeeded)
             #expect(runs[0].output == "bye\n")
             #expect(leftovers(db, runID: runs[0].id).isEmpty)
@@ -103,8 +110,10 @@ import SchedulerAPI
 
     /// Its pipes end long before the process does: the run still waits for the process, and
     /// its timeout still stops it.
-    @Test func aProcessThatClosedItsOutputAndRunsOnIsStoppedByItsTimeout() async throws {
-        try await run(#"{"jobs": [{"name": "j", "shell": "echo before; exec >&- 2>&-; sleep 1000", "timeout": "1s", "kill_grace": "500ms"}]}"#) { runs, db in
+    @Test(arguments: [true, false])
+    func aProcessThatClosedItsOutputAndRunsOnIsStoppedByItsTimeout(byPidfd: Bool) async throws {
+        try await run(#"{"jobs": [{"name": "j", "shell": "echo before; exec >&- 2>&-; sleep 1000", "timeout": "1s", "kill_grace": "500ms"}]}"#,
+                      byPidfd: byPidfd) { runs, db in
             #expect(runs[0].status == .timedOut)
             #expect(runs[0].output == "before\n")
             #expect(leftovers(db, runID: runs[0].id).isEmpty)
@@ -185,8 +194,10 @@ import SchedulerAPI
 
     /// An escapee the `/proc` sweep cannot find that also holds the run's output pipes: the run
     /// still ends once its main process has, with what was printed before.
-    @Test func anEscapeeHoldingThePipesThatTheSweepCannotFindDoesNotKeepTheRunAlive() async throws {
-        let configuration = JobScheduler.Configuration(workers: 2, shutdownGrace: .seconds(5), defaultTimeZone: "UTC", cgroupPerRun: false)
+    @Test(arguments: [true, false])
+    func anEscapeeHoldingThePipesThatTheSweepCannotFindDoesNotKeepTheRunAlive(byPidfd: Bool) async throws {
+        var configuration = JobScheduler.Configuration(workers: 2, shutdownGrace: .seconds(5), defaultTimeZone: "UTC", cgroupPerRun: false)
+        configuration.watchesExitsByPidfd = byPidfd
         let jobs = #"{"jobs": [{"name": "j", "shell": "setsid env -i sleep 300 & echo $!; echo bye >&2", "kill_grace": "500ms"}]}"#
         try await withEngine(jobs: jobs, clock: SystemClock(), configuration: configuration) { engine, log, _ in
             _ = try await engine.runNow("j")

@@ -47,6 +47,9 @@ public actor JobScheduler: Service {
         /// told of them (a notification lost with a connection, a slot queued early by a node
         /// whose clock runs ahead).
         public var queuePoll: Duration = .seconds(1)
+        /// Whether a process's exit is seen through its pidfd; false takes the path of kernels
+        /// without pidfds (before Linux 5.3), a look every 200 ms, so that tests can reach it.
+        var watchesExitsByPidfd = true
 
         /// What `userMaxRuns` comes to.
         public var effectiveUserMaxRuns: Int { userMaxRuns ?? max(1, workers / 2) }
@@ -193,7 +196,7 @@ public actor JobScheduler: Service {
         self.random = random
         let sweeper = ProcessSweeper(instanceID: store.instanceID, logger: logger, useCgroups: configuration.cgroupPerRun)
         self.sweeper = sweeper
-        self.commands = commandExecutor ?? CommandExecutor(sweeper: sweeper)
+        self.commands = commandExecutor ?? CommandExecutor(sweeper: sweeper, watchesExitsByPidfd: configuration.watchesExitsByPidfd)
         self.handlers = HandlerExecutor(handlers: handlers)
         self.pool = WorkerPool(capacity: configuration.workers, maxQueued: configuration.maxQueued)
         self.defaultZone = configuration.defaultTimeZone.flatMap(ZoneRules.named) ?? ZoneRules.current

@@ -27,10 +27,17 @@ public struct CommandExecutor: JobExecutor, StopsOnRequest {
     /// still held open by a leftover child, where the kernel gives no pidfd to watch (before
     /// Linux 5.3); with one, the exit is seen as it happens.
     let exitPollInterval: Duration
+    /// False: exits are looked for every `exitPollInterval` even where pidfds exist (tests).
+    let watchesExitsByPidfd: Bool
 
     public init(sweeper: ProcessSweeper, exitPollInterval: Duration = .milliseconds(200)) {
+        self.init(sweeper: sweeper, exitPollInterval: exitPollInterval, watchesExitsByPidfd: true)
+    }
+
+    init(sweeper: ProcessSweeper, exitPollInterval: Duration = .milliseconds(200), watchesExitsByPidfd: Bool) {
         self.sweeper = sweeper
         self.exitPollInterval = exitPollInterval
+        self.watchesExitsByPidfd = watchesExitsByPidfd
     }
 
     static let defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -197,6 +204,7 @@ public struct CommandExecutor: JobExecutor, StopsOnRequest {
         }
         let sweeper = self.sweeper
         let poll = exitPollInterval
+        let byPidfd = watchesExitsByPidfd
         let result: ExecutionResult<Void, FileDescriptorOutput, FileDescriptorOutput>
         do {
             result = try await Subprocess.run(
@@ -213,7 +221,7 @@ public struct CommandExecutor: JobExecutor, StopsOnRequest {
                 pipes.closeWriteEnds()
                 let pid = execution.processIdentifier.value
                 await request.onStart(pid)
-                let exitWatch = ProcessExitWatch(pidfd: execution.processIdentifier.processDescriptor)
+                let exitWatch = byPidfd ? ProcessExitWatch(pidfd: execution.processIdentifier.processDescriptor) : nil
                 let exited = StopFlag()
                 try await withThrowingTaskGroup(of: BodyPart.self) { group in
                     // However the body ends, the exit watch ends with it (it does not heed
@@ -244,22 +252,32 @@ public struct CommandExecutor: JobExecutor, StopsOnRequest {
                             return .exited
                         }
                     } else {
-                        // No pidfd (a kernel before 5.3): look now and then.
+                        // No pidfd (a kernel before 5.3): look now and then, soon at first (most
+                        // runs are short), then every `poll`, until the main process has exited.
+                        // The same end as the watch's: leftovers swept once it has exited, and
+                        // the body waits for the exit, so that a process that closed its output
+                        // and runs on can still be stopped by its timeout.
                         group.addTask {
-                            while !pipes.atEnd {
+                            var pause = Duration.milliseconds(1)
+                            while true {
+                                // `/proc` is read off the cooperative pool, where the sweeper reads it.
+                                if await ProcessSweeper.onQueue({ ProcessTable.isZombie(pid) }) {
+                                    exited.set()
+                                    if !pipes.atEnd {
+                                        await sweeper.sweep(job: spec.name, runID: request.runID, grace: spec.effectiveKillGrace)
+                                        pipes.stop()
+                                    }
+                                    return .exited
+                                }
+                                // Cancelled from outside, swift-subprocess stops the process; this
+                                // looks on until it has.
                                 if Task.isCancelled {
-                                    await Pause.ignoringCancellation(poll)
+                                    await Pause.ignoringCancellation(pause)
                                 } else {
-                                    try? await Task.sleep(for: poll)
+                                    try? await Task.sleep(for: pause)
                                 }
-                                if pipes.atEnd { break }
-                                if ProcessTable.isZombie(pid) {
-                                    await sweeper.sweep(job: spec.name, runID: request.runID, grace: spec.effectiveKillGrace)
-                                    pipes.stop()
-                                    return .other
-                                }
+                                pause = min(pause * 2, poll)
                             }
-                            return .other
                         }
                     }
                     // Asked to stop (a timeout, a cancel): SIGTERM to the group, SIGKILL after
@@ -279,10 +297,10 @@ public struct CommandExecutor: JobExecutor, StopsOnRequest {
                         try? execution.send(signal: .kill, toProcessGroup: true)
                         return .other
                     }
-                    // Until the reading is done and, where the exit is watched, the process has
-                    // exited: one that closed its output and runs on can still be asked to stop.
+                    // Until the reading is done and the process has exited: one that closed its
+                    // output and runs on can still be asked to stop.
                     var readingEnded = false
-                    while !readingEnded || (exitWatch != nil && !exited.isSet), let part = try await group.next() {
+                    while !readingEnded || !exited.isSet, let part = try await group.next() {
                         if part == .readerEnded { readingEnded = true }
                     }
                     group.cancelAll()
