@@ -103,7 +103,28 @@ extension PostgresStore {
     /// Migrates under the advisory lock; false when another node holds it.
     func migrateOnce() async throws -> Bool {
         let limit = String(Int64(Self.seconds(Self.migrationTimeout) * 1000))
-        return try await transaction("migrate", timeout: Self.migrationTimeout) { connection in
+        let logger = self.logger
+        return try await call("migrate", timeout: Self.migrationTimeout) { connection in
+            // Between BEGIN and the transaction's first statement only the session's idle limit
+            // holds (a third of the lease, so that a frozen node's locks go with it): a node
+            // slowed that long at start-up had its connection closed under it, and waited out
+            // the whole deadline (postgres-nio does not fail a query sent on a closed
+            // connection). The session gets the migration's limit first, and its own back after.
+            try await connection.query("SELECT set_config('idle_in_transaction_session_timeout', \(limit), false)", logger: logger)
+            do {
+                let migrated = try await Self.migrate(connection, limit: limit)
+                try await connection.query("RESET idle_in_transaction_session_timeout", logger: logger)
+                return migrated
+            } catch {
+                _ = try? await connection.query("RESET idle_in_transaction_session_timeout", logger: logger)
+                throw error
+            }
+        }
+    }
+
+    /// The migration's transaction, on one connection; false when another node holds its lock.
+    private static func migrate(_ connection: PostgresConnection, limit: String) async throws -> Bool {
+        try await connection.withTransaction(logger: Logger(label: "schedd")) { connection in
             let log = Logger(label: "schedd")
             // The session's limits are the call deadline's; this transaction has its own (the
             // server would otherwise end it when the node is slow between two statements).
