@@ -26,6 +26,14 @@ extension PostgresStore {
         var configuration = url.clientConfiguration
         configuration.options.connectTimeout = options.callTimeout
         configuration.options.maximumConnections = 16
+        // Each time a connection goes back to the pool, postgres-nio starts a keep-alive timer
+        // and an idle timer for it (a sleeping task each); the next lease cancels them, but a
+        // cancelled sleep holds its memory until its time would have come. At a thousand calls
+        // a second, postgres-nio's 30 s and 60 s held ~90,000 of them, ~20 MiB; 10 s each hold
+        // a fifth as many. (A connection idle for 10 s is closed; one is opened again in a few
+        // milliseconds.)
+        configuration.options.connectionIdleTimeout = .seconds(10)
+        configuration.options.keepAliveBehavior = .init(frequency: .seconds(10))
         // Deadlines the server keeps too. A node that freezes or is cut off in the middle of a
         // transaction keeps its row locks until the server ends that transaction, and every
         // other node would wait on them (its lease renewals included): the server ends a
