@@ -188,8 +188,10 @@ public final class PostgresStore: SchedulerStore {
         j.origin, j.origin_detail, j.created_by, j.changed_by
         """
 
-    static func jobInfos(_ rows: PostgresRowSequence) async throws -> [JobInfo] {
+    /// `all`: the rows are every job, so texts no job has any more leave the decode cache.
+    static func jobInfos(_ rows: PostgresRowSequence, all: Bool = false) async throws -> [JobInfo] {
         var infos: [JobInfo] = []
+        var current: [(text: String, value: JobSpec)] = []
         for try await row in rows {
             let (name, text, created, updated, paused, reason, failures, lastRun, next, lastFire, origin, detail, createdBy, changedBy) =
                 try row.decode((String, String, Date, Date, Bool?, String?, Int32?, Int64?, Date?, Date?, String, String?, String?, String?).self)
@@ -199,6 +201,7 @@ public final class PostgresStore: SchedulerStore {
             var problem: String?
             do {
                 spec = try JobStore.decodeSpec(text, name: name)
+                if all { current.append((text, spec)) }
             } catch {
                 // One unreadable definition must not hide the others: a disabled stand-in says why.
                 spec = JobSpec(name: name, action: .shell("false"))
@@ -209,6 +212,7 @@ public final class PostgresStore: SchedulerStore {
                                  origin: JobOrigin(kind: JobOrigin.Kind(rawValue: origin) ?? .api, detail: detail), problem: problem,
                                  createdBy: createdBy, changedBy: changedBy))
         }
+        if all { JobStore.specCache.keepOnly(current) }
         return infos
     }
 
@@ -216,7 +220,7 @@ public final class PostgresStore: SchedulerStore {
         return try await call("jobs") { connection in
             try await Self.jobInfos(try await connection.query("""
                 SELECT \(unescaped: Self.jobColumns) FROM jobs j LEFT JOIN job_state s ON s.job = j.name ORDER BY j.name
-                """))
+                """), all: true)
         }
     }
 

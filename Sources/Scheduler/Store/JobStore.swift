@@ -249,7 +249,7 @@ public struct JobStore: Sendable {
     /// Decoded specs by their stored text. The text is canonical, so equal text is an equal
     /// spec; listing 1,000 jobs then costs no re-validation (measured: 42 ms → see
     /// docs/performance.md).
-    static let specCache = TextKeyedCache<JobSpec>(limit: 20_000)
+    package static let specCache = TextKeyedCache<JobSpec>(limit: 20_000)
 
     package static func decodeSpec(_ text: String, name: String) throws -> JobSpec {
         if let cached = specCache[text] { return cached }
@@ -275,9 +275,11 @@ public struct JobStore: Sendable {
             WHERE ?1 IS NULL OR j.name = ?1 ORDER BY j.name
             """, arguments: [filter])
         specCache.reserve(rows.count)
+        var current: [(text: String, value: JobSpec)] = []
+        if filter == nil { current.reserveCapacity(rows.count) }
         // Columns by position, in the order of the SELECT: by name, each read is a
         // case-insensitive search (a fifth of the start-up time with 10,000 jobs).
-        return rows.map { row in
+        let infos = rows.map { row in
             let name: String = row[0]
             let state = JobState(
                 paused: row[4] ?? false, pauseReason: row[5],
@@ -289,7 +291,9 @@ public struct JobStore: Sendable {
             var spec: JobSpec
             var problem: String?
             do {
-                spec = try decodeSpec(row[1], name: name)
+                let text: String = row[1]
+                spec = try decodeSpec(text, name: name)
+                if filter == nil { current.append((text, spec)) }
             } catch {
                 spec = JobSpec(name: name, action: .shell("false"))
                 spec.enabled = false
@@ -303,5 +307,8 @@ public struct JobStore: Sendable {
                 origin: JobOrigin(kind: JobOrigin.Kind(rawValue: row[10]) ?? .api, detail: row[11]),
                 problem: problem, createdBy: row[12], changedBy: row[13])
         }
+        // Every job was read: texts no job has any more need not stay decoded.
+        if filter == nil { specCache.keepOnly(current) }
+        return infos
     }
 }

@@ -21,6 +21,24 @@ package final class TextKeyedCache<Value: Sendable>: Sendable {
 
     package func insert(_ value: Value, for text: String) { insert(CollectionOfOne((text: text, value: value))) }
 
+    /// How many entries it holds.
+    package var count: Int { entries.withLock { $0.count } }
+
+    /// After a read of every current text: keeps only `current` when the cache holds more
+    /// than twice as many entries and `slack` more, freeing the rest and the room they took.
+    /// Texts replaced since (a job file reloaded with changes, jobs updated through the API)
+    /// would otherwise stay until `limit`, for ever useless: tens of MiB of decoded job
+    /// definitions in a daemon whose jobs change often.
+    package func keepOnly(_ current: [(text: String, value: Value)], slack: Int = 1_000) {
+        entries.withLock { entries in
+            guard entries.count > 2 * current.count + slack else { return }
+            var kept: [String: Value] = [:]
+            kept.reserveCapacity(current.count)
+            for (text, value) in current { kept[text] = value }
+            entries = kept
+        }
+    }
+
     /// Room for `count` entries at once: growing step by step rehashes every entry each time.
     package func reserve(_ count: Int) {
         entries.withLock { entries in entries.reserveCapacity(min(limit, max(entries.count, count))) }
