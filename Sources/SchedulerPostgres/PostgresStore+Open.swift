@@ -115,8 +115,8 @@ extension PostgresStore {
         return try await call("migrate", timeout: Self.migrationTimeout) { connection in
             // Between BEGIN and the transaction's first statement only the session's idle limit
             // holds (a third of the lease, so that a frozen node's locks go with it): a node
-            // slowed that long at start-up had its connection closed under it, and waited out
-            // the whole deadline (postgres-nio does not fail a query sent on a closed
+            // slowed that long at start-up can have its connection closed under it, and then
+            // waits out the whole deadline (postgres-nio does not fail a query sent on a closed
             // connection). The session gets the migration's limit first, and its own back after.
             try await connection.query("SELECT set_config('idle_in_transaction_session_timeout', \(limit), false)", logger: logger)
             do {

@@ -152,6 +152,13 @@ func eventually(timeout: TimeInterval = 10, _ condition: () throws -> Bool) reth
     return try condition()
 }
 
+/// A figure of `/proc/PID/status` in KiB (`VmHWM`, `RssAnon`, …); nil when it cannot be read.
+func procStatusKiB(_ pid: pid_t, _ field: String) -> Int? {
+    guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix(field + ":") }) else { return nil }
+    return line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.flatMap { Int($0) }
+}
+
 /// Runs SQL against a database with the system's sqlite3 library through the sqlite3 CLI when
 /// present, the way a user would.
 func sqlite(_ db: String, _ sql: String) throws -> String {

@@ -471,8 +471,7 @@ final class Daemon {
         }
         #expect(try d.ctl(["run", "flood"]).status == 0)
         #expect(eventually(timeout: 120) { (try? sqlite(d.db, "SELECT status FROM runs WHERE job = 'flood'")) == "succeeded" })
-        let status = try String(contentsOfFile: "/proc/\(d.process.pid)/status", encoding: .utf8)
-        let peakKiB = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }.flatMap { Int($0.split(separator: " ")[1]) } ?? 0
+        let peakKiB = procStatusKiB(d.process.pid, "VmHWM") ?? 0
         #expect(peakKiB > 0 && peakKiB < 150 * 1024, "peak RSS \(peakKiB) KiB for 200 MB of output")
         // Now read what was queued for this client: a bounded amount, ending with the word
         // that it was dropped.

@@ -5,11 +5,7 @@ import Testing
 @Suite(.ownThreads) struct DaemonMemoryTests {
     /// The daemon's anonymous resident memory (heap and anonymous mappings), in KiB.
     static func anonymousKiB(_ pid: pid_t) throws -> Int {
-        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
-        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("RssAnon:") }),
-              let kib = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") else {
-            throw POSIXError(.EINVAL)
-        }
+        guard let kib = procStatusKiB(pid, "RssAnon") else { throw POSIXError(.EINVAL) }
         return kib
     }
 
