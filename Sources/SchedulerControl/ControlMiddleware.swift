@@ -37,16 +37,27 @@ struct ControlMiddleware: RouterMiddleware {
             // A user's job names as they know them.
             let shown = ControlRoutes.scope(context).map { $0.shown(error) } ?? error
             return Self.error(Self.status(for: error.code), shown)
+        } catch let error as HTTPError where error.status == .notFound {
+            // The router answers 404 for a known path asked with another method: say which
+            // methods it has (RFC 9110: 405 with Allow).
+            let allowed = ControlRoutes.methods(at: request.uri.path)
+            guard !allowed.isEmpty else {
+                return Self.error(.notFound, APIError(.notFound, "no such endpoint: \(request.method) \(request.uri.path)"))
+            }
+            let names = allowed.map(\.rawValue).joined(separator: ", ")
+            var response = Self.error(.methodNotAllowed, APIError(.init(rawValue: "method_not_allowed"),
+                                                                  "\(request.uri.path) answers \(names), not \(request.method)"))
+            response.headers[.allow] = names
+            return response
         } catch let error as HTTPError {
             let code: String
             switch error.status {
-            case .notFound: code = "not_found"
             case .contentTooLarge: code = "too_large"
             case .methodNotAllowed: code = "method_not_allowed"
             default: code = error.status.code < 500 ? "bad_request" : "internal"
             }
             let message = error.status == .contentTooLarge ? "the request body is over the limit of 1 MiB"
-                : error.status == .notFound ? "no such endpoint: \(request.method) \(request.uri.path)" : (error.body ?? "\(error.status)")
+                : (error.body ?? "\(error.status)")
             return Self.error(error.status, APIError(.init(rawValue: code), message))
         } catch is NIOTooManyBytesError {
             return Self.error(.contentTooLarge, APIError(.init(rawValue: "too_large"), "the request body is over the limit of 1 MiB"))

@@ -33,6 +33,19 @@ struct ControlRoutes {
         (.post, "/v1/reload"), (.get, "/v1/events"), (.get, "/v1/metrics"), (.get, "/v1/nodes"), (.get, "/"),
     ]
 
+    /// The methods `table` has for a request path (`{name}` stands for any one segment).
+    static func methods(at path: String) -> [HTTPRequest.Method] {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
+        return table.compactMap { method, pattern in
+            let parts = pattern.split(separator: "/", omittingEmptySubsequences: false)
+            guard parts.count == segments.count else { return nil }
+            let matches = zip(parts, segments).allSatisfy { part, segment in
+                part.hasPrefix("{") ? !segment.isEmpty : part == segment
+            }
+            return matches ? method : nil
+        }
+    }
+
     func register(on router: Router<ControlContext>) {
         router.get("/v1/status") { _, context in try await status(context) }
         router.get("/v1/jobs") { _, context in try await list(context) }
@@ -46,7 +59,7 @@ struct ControlRoutes {
             return try Self.reply(["removed": name], context)
         }
         router.post("/v1/jobs/:name/run") { request, context in
-            let force = request.uri.queryParameters.get("force").map { $0 == "true" || $0 == "1" } ?? false
+            let force = try Self.flag("force", request.uri.queryParameters)
             let name = try Self.jobName(context)
             let caller = await Self.caller(context)
             let (started, run) = try await engine.start(name, force: force, by: caller.description)
@@ -306,8 +319,8 @@ struct ControlRoutes {
     func apply(_ request: Request, _ context: ControlContext) async throws -> Response {
         let body = try await request.body.collect(upTo: context.maxUploadSize)
         let query = request.uri.queryParameters
-        let prune = query.get("prune").map { $0 == "true" || $0 == "1" } ?? false
-        let dryRun = query.get("dry_run").map { $0 == "true" || $0 == "1" } ?? false
+        let prune = try Self.flag("prune", query)
+        let dryRun = try Self.flag("dry_run", query)
         let caller = await Self.caller(context)
         var data = Array(buffer: body)
         if let scope = Self.scope(context) {
@@ -415,7 +428,7 @@ struct ControlRoutes {
         let query = request.uri.queryParameters
         let scope = Self.scope(context)
         let job = query.get("job").map { scope?.stored(String($0)) ?? String($0) }
-        let withOutput = query.get("output").map { $0 == "true" || $0 == "1" } ?? false
+        let withOutput = try Self.flag("output", query)
         var known: RunRecord?
         if let text = query.get("run") {
             guard let id = Int64(text) else { throw APIError(.invalidArgument, "run \"\(text)\" is not a run id") }
@@ -593,6 +606,18 @@ struct ControlRoutes {
         case let .runOutput(job, runID, offset, bytes, stream):
             return EventMessage(type: "run_output", job: job, at: now, runID: runID, offset: offset, length: bytes.count,
                                 output: String(decoding: bytes, as: UTF8.self), stream: stream)
+        }
+    }
+
+    /// A yes/no query parameter: absent is false; `true`, `1` or a bare `?name` is true;
+    /// `false` or `0` is false. Anything else is refused: `?prune=yes` read as false would
+    /// quietly keep the jobs the caller meant to remove.
+    static func flag(_ name: String, _ query: Parameters) throws -> Bool {
+        guard let value = query.get(name) else { return false }
+        switch value {
+        case "", "true", "1": return true
+        case "false", "0": return false
+        default: throw APIError(.invalidArgument, "\(name) \"\(value)\" is not a boolean: use true or false (1 or 0)")
         }
     }
 

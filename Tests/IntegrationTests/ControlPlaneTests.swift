@@ -260,7 +260,58 @@ final class Daemon {
             let reply = d.raw(Array("\(method) \(path) HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".utf8))
             #expect(reply.hasPrefix("HTTP/1.1 "), "\(method) \(path)")
             #expect(!reply.contains("no such endpoint"), "\(method) \(path)")
+            #expect(!reply.hasPrefix("HTTP/1.1 405"), "\(method) \(path)")
         }
+    }
+
+    /// A known path asked with a method it does not have answers 405 with the ones it has; an
+    /// unknown path stays 404.
+    @Test func aWrongMethodOnAKnownPathAnswers405WithAllow() throws {
+        let d = try Daemon(jobs: Self.jobs)
+        func ask(_ method: String, _ path: String) -> String {
+            d.raw(Array("\(method) \(path) HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".utf8))
+        }
+        let status = ask("DELETE", "/v1/status")
+        #expect(status.hasPrefix("HTTP/1.1 405"), "\(status)")
+        #expect(status.lowercased().contains("\r\nallow: get\r\n"), "\(status)")
+        #expect(status.contains(#""code":"method_not_allowed""#))
+        let job = ask("PATCH", "/v1/jobs/ok")
+        #expect(job.hasPrefix("HTTP/1.1 405"), "\(job)")
+        #expect(job.lowercased().contains("\r\nallow: get, put, delete\r\n"), "\(job)")
+        #expect(ask("GET", "/v1/jobs/ok/run").lowercased().contains("\r\nallow: post\r\n"))
+        #expect(ask("TRACE", "/").hasPrefix("HTTP/1.1 405"))
+        let unknown = ask("GET", "/v1/nothing")
+        #expect(unknown.hasPrefix("HTTP/1.1 404"), "\(unknown)")
+        #expect(unknown.contains("no such endpoint: GET /v1/nothing"))
+        #expect(ask("DELETE", "/v1/jobs/ok/run/x").hasPrefix("HTTP/1.1 404"))
+    }
+
+    /// A yes/no query parameter that is neither yes nor no is refused, naming it, and changes
+    /// nothing: `?prune=yes` must not quietly keep the jobs it was meant to remove.
+    @Test func aQueryFlagThatIsNotABooleanIsRefused() throws {
+        let d = try Daemon(jobs: Self.jobs)
+        func ask(_ method: String, _ target: String, _ body: String = "") -> String {
+            d.raw(Array("\(method) \(target) HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)".utf8))
+        }
+        #expect(ask("PUT", "/v1/jobs/by-api", #"{"name": "by-api", "shell": "true"}"#).hasPrefix("HTTP/1.1 200"))
+        let file = #"{"jobs": [{"name": "added-later", "shell": "true"}]}"#
+        let prune = ask("POST", "/v1/jobs?prune=yes", file)
+        #expect(prune.hasPrefix("HTTP/1.1 400"), "\(prune)")
+        #expect(prune.contains(#"prune \"yes\" is not a boolean"#), "\(prune)")
+        let force = ask("POST", "/v1/jobs/ok/run?force=maybe")
+        #expect(force.contains(#"force \"maybe\" is not a boolean"#), "\(force)")
+        #expect(ask("GET", "/v1/events?output=2").hasPrefix("HTTP/1.1 400"))
+        #expect(ask("GET", "/v1/runs?job=ok").contains(#""runs":[]"#))
+        var list = try d.ctl(["list"]).stdout
+        #expect(list.contains("by-api") && !list.contains("added-later"))
+        // A bare flag is yes; 0 and false are no.
+        let dryRun = ask("POST", "/v1/jobs?prune&dry_run", file)
+        #expect(dryRun.hasPrefix("HTTP/1.1 200"), "\(dryRun)")
+        #expect(dryRun.contains(#""dry_run":true"#) && dryRun.contains(#""removed":["by-api"]"#), "\(dryRun)")
+        let applied = ask("POST", "/v1/jobs?prune=0&dry_run=false", file)
+        #expect(applied.contains(#""created":["added-later"]"#) && applied.contains(#""removed":[]"#), "\(applied)")
+        list = try d.ctl(["list"]).stdout
+        #expect(list.contains("by-api") && list.contains("added-later"))
     }
 
     @Test func eventsStreamRunsAsTheyHappen() throws {
