@@ -42,6 +42,42 @@ import SchedulerAPI
         #expect(try await runs.interruptLeftovers(at: t0).isEmpty)
     }
 
+    /// Anyone with `sqlite3` may store any type in any column. Rows edited into odd values
+    /// are read as well as they can be (GRDB's typed reads end the process on a value that does
+    /// not convert: a blob where text belongs, an exit code beyond 32 bits).
+    @Test func rowsEditedByHandIntoOddValuesAreReadNotFatal() async throws {
+        let temp = try TemporaryDatabase()
+        _ = try await temp.database.jobs.apply(try jobFile(#"{"jobs": [{"name": "a", "shell": "x", "schedule": "@hourly"}, {"name": "b", "shell": "y"}]}"#))
+        let runs = temp.database.runs
+        let run = try await runs.start(job: "a", trigger: .schedule, scheduledAt: t0, startedAt: t0)
+        try await runs.finish(run, RunOutcome(status: .failed, finishedAt: t0.addingTimeInterval(1), exitCode: 3, output: "boom\n"))
+        try await runs.pool.write { db in
+            try db.execute(sql: """
+                UPDATE runs SET output = x'626f6f6dff0a', triggered_by = x'00c3', exit_code = 99999999999, signal = -3e40,
+                    pid = 'abc', attempt = 2.5, duration_ms = 'long', cpu_ms = x'01', output_streams = x'5b5d',
+                    scheduled_at = 12, finished_at = 'garbage', error = 42
+                """)
+            try db.execute(sql: "UPDATE jobs SET created_by = x'ff', origin_detail = 3.5 WHERE name = 'a'")
+            try db.execute(sql: """
+                INSERT OR REPLACE INTO job_state (job, paused, pause_reason, consecutive_failures, last_run_id, next_run_at, last_fire_at)
+                VALUES ('b', 1, x'00', 1e300, 'x', x'00', 7)
+                """)
+        }
+        let read = try #require(try await runs.run(id: run.id))
+        #expect(read.output == "boom\u{FFFD}\n")
+        #expect(read.triggeredBy == "\u{0}\u{FFFD}")
+        #expect(read.exitCode == nil && read.signal == nil && read.pid == nil && read.durationMs == nil && read.cpuMs == nil)
+        #expect(read.attempt == 2 && read.scheduledAt == nil && read.finishedAt == nil && read.error == "42")
+        #expect(read.outputStreams == [])
+        #expect(try await temp.database.history(HistoryQuery(job: "a"), withOutput: true).map(\.id) == [run.id])
+        let jobs = try await temp.database.jobs()
+        #expect(jobs.map(\.name) == ["a", "b"])
+        #expect(jobs.first?.createdBy == "\u{FFFD}" && jobs.first?.origin.detail == "3.5")
+        let b = try #require(jobs.last)
+        #expect(b.state.paused && b.state.pauseReason == "\u{0}" && b.state.lastRunID == nil && b.state.nextRunAt == nil)
+        #expect(try await temp.database.jobs.stateCounts().paused == 1)
+    }
+
     /// Fills `runs` with `perJob` finished runs per job, one second apart, starting at t0.
     func fill(_ runs: RunStore, jobs: [String], perJob: Int) async throws {
         try await runs.pool.write { db in

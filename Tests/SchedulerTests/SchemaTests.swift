@@ -107,6 +107,26 @@ import SchedulerAPI
         }
     }
 
+    /// A table or column dropped by hand is named at open, not met as a failure of every
+    /// request that needs it; a view or an index dropped is not the daemon's concern.
+    @Test func refusesADatabaseMissingATableOrAColumn() async throws {
+        for damage in ["DROP VIEW run_summary; DROP VIEW job_overview; DROP TABLE job_state",
+                       "DROP VIEW run_summary; ALTER TABLE runs DROP COLUMN cpu_ms"] {
+            let temp = try TemporaryDatabase()
+            try await temp.database.pool.write { db in try db.execute(sql: damage) }
+            do {
+                _ = try SchedulerDatabase(path: temp.path)
+                Issue.record("opened after \(damage)")
+            } catch {
+                #expect(error.code == .databaseUnusable)
+                #expect(error.message.contains(damage.contains("cpu_ms") ? "lacks column runs.cpu_ms" : "lacks table job_state"), "\(error.message)")
+            }
+        }
+        let temp = try TemporaryDatabase()
+        try await temp.database.pool.write { db in try db.execute(sql: "DROP VIEW run_summary; DROP INDEX runs_by_start") }
+        try SchedulerDatabase(path: temp.path).close()
+    }
+
     @Test func refusesAPathThatIsNotADatabase() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("schedd-notdb-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

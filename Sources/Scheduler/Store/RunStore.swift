@@ -294,18 +294,19 @@ public struct RunStore: Sendable {
     }
 
     /// A run from a row of `columns`, read by position (by name, each read is a
-    /// case-insensitive search of the row's columns).
+    /// case-insensitive search of the row's columns), leniently: a row edited by hand into
+    /// something odd is shown as well as it can be, never a crash.
     static func record(_ row: Row) -> RunRecord {
         RunRecord(
-            id: row[0], job: row[1],
-            trigger: RunTrigger(rawValue: row[2]) ?? .manual,
-            attempt: row[3],
-            status: RunStatus(rawValue: row[4]) ?? .failed,
-            scheduledAt: (row[5] as String?).flatMap(Timestamp.parse),
-            startedAt: Timestamp.parse(row[6]) ?? Date(timeIntervalSince1970: 0),
-            finishedAt: (row[7] as String?).flatMap(Timestamp.parse),
-            durationMs: row[8], exitCode: row[9], signal: row[10], pid: row[11],
-            output: row[12], outputTruncated: row[13], outputStreams: OutputSegment.decode(row[15]), error: row[14], cpuMs: row[16],
-            triggeredBy: row[17], cancelledBy: row[18])
+            id: row.integer(0) ?? 0, job: row.text(1) ?? "",
+            trigger: row.text(2).flatMap(RunTrigger.init(rawValue:)) ?? .manual,
+            attempt: row.int(3) ?? 1,
+            status: row.text(4).flatMap(RunStatus.init(rawValue:)) ?? .failed,
+            scheduledAt: row.date(5),
+            startedAt: row.date(6) ?? Date(timeIntervalSince1970: 0),
+            finishedAt: row.date(7),
+            durationMs: row.integer(8), exitCode: row.int32(9), signal: row.int32(10), pid: row.int32(11),
+            output: row.text(12), outputTruncated: row.flag(13) ?? false, outputStreams: OutputSegment.decode(row.text(15)),
+            error: row.text(14), cpuMs: row.integer(16), triggeredBy: row.text(17), cancelledBy: row.text(18))
     }
 }

@@ -42,7 +42,10 @@ public final class SchedulerDatabase: Sendable {
         }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
-            try pool.barrierWriteWithoutTransaction { db in try Schema.migrate(db) }
+            try pool.barrierWriteWithoutTransaction { db in
+                try Schema.migrate(db)
+                try Schema.checkShape(db)
+            }
             instanceID = try pool.read { db in
                 try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'instance_id'") ?? "unknown"
             }

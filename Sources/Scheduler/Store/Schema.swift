@@ -139,6 +139,39 @@ enum Schema {
             }
         }
     }
+
+    /// Refuses a database whose tables lack what the migrations made: `sqlite3` lets anyone drop
+    /// a table or a column, and schedd would then start and fail every request that needs it
+    /// (a run not started, history answering 500) instead of saying once what is wrong. The
+    /// expected shape is the migrations' own, applied to an empty in-memory database.
+    static func checkShape(_ db: Database) throws {
+        func columns(_ db: Database) throws -> [String: Set<String>] {
+            var tables: [String: Set<String>] = [:]
+            let names = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+            for name in names {
+                tables[name] = Set(try String.fetchAll(db, sql: "SELECT name FROM pragma_table_info(?)", arguments: [name]))
+            }
+            return tables
+        }
+        let expected = try DatabaseQueue().writeWithoutTransaction { fresh in
+            try migrate(fresh)
+            return try columns(fresh)
+        }
+        let found = try columns(db)
+        var missing: [String] = []
+        for (table, wanted) in expected.sorted(by: { $0.key < $1.key }) {
+            guard let have = found[table] else {
+                missing.append("table \(table)")
+                continue
+            }
+            missing += wanted.subtracting(have).sorted().map { "column \(table).\($0)" }
+        }
+        guard missing.isEmpty else {
+            throw SchedulerAPI.APIError(
+                .databaseUnusable,
+                "the database lacks \(missing.joined(separator: ", ")) though its schema version is \(currentVersion): it was changed by hand; restore a backup")
+        }
+    }
 }
 
 import SchedulerAPI
