@@ -17,6 +17,7 @@ import random
 import resource
 import signal
 import socket
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -585,6 +586,106 @@ def fault_jobfiles():
     return ("malformed job files", tried, tried - len(failed_files), 0 if unchanged else 1, ok, detail)
 
 
+# Edits a user could make with sqlite3: (name, statements, whether schedd may refuse to start).
+# CHECK constraints are ignored for the edit (PRAGMA ignore_check_constraints), as a careless
+# hand could; SQLite stores any type in any column whatever its declared type.
+HAND_EDITS = [
+    ("blob in runs.output and triggered_by", ["UPDATE runs SET output = x'626f6f6dff0a', triggered_by = x'00ff'"], False),
+    ("exit code beyond 32 bits, text in duration_ms", ["UPDATE runs SET exit_code = 99999999999, signal = -3e40, duration_ms = 'long', pid = 'x'"], False),
+    ("unparsable times", ["UPDATE runs SET started_at = 'garbage', finished_at = 'x', scheduled_at = '2026-13-45T99:99:99Z'"], False),
+    ("unknown status and trigger", ["UPDATE runs SET status = 'weird', trigger = 'odd'"], False),
+    ("output streams not JSON", ["UPDATE runs SET output_streams = 'garbage' WHERE id % 2 = 0",
+                                 "UPDATE runs SET output_streams = '[[1,2],{\"a\":1},-5]' WHERE id % 2 = 1"], False),
+    ("job state garbage", ["UPDATE job_state SET next_run_at = 'not a date', last_fire_at = 7, consecutive_failures = 1e300, "
+                           "last_run_id = 'x', pause_reason = x'00'"], False),
+    ("next fire in the year 99999", ["UPDATE job_state SET next_run_at = '99999-01-01T00:00:00.000Z', last_fire_at = '0001-01-01T00:00:00.000Z'"], False),
+    ("definition an empty object", ["UPDATE jobs SET spec = '{}' WHERE name = 'a'"], False),
+    ("definition a blob", ["UPDATE jobs SET spec = x'7b7dff' WHERE name = 'a'"], False),
+    ("definition with a bad schedule and wrong types", ["UPDATE jobs SET spec = json_set(spec, '$.schedule', '61 * * * *', '$.retries', 'x')"], False),
+    ("job name a blob", ["UPDATE jobs SET name = x'ff00' WHERE name = 'b'"], False),
+    ("a running run of a job that never existed", ["INSERT INTO runs (job, trigger, status, started_at, pid) VALUES ('ghost', 'manual', 'running', '2026-01-01T00:00:00.000Z', 1)"], False),
+    ("meta emptied", ["DELETE FROM meta"], False),
+    ("negative and maximal run ids", ["UPDATE runs SET id = -id WHERE id % 2 = 0", "UPDATE runs SET id = 9223372036854775807 WHERE id = 1"], False),
+    ("50 MB of output in one row", ["UPDATE runs SET output = printf('%.*c', 50000000, 'x') WHERE id = 3"], False),
+    ("table runs dropped", ["DROP VIEW run_summary", "DROP TABLE runs"], True),
+    ("column runs.cpu_ms dropped", ["DROP VIEW run_summary", "ALTER TABLE runs DROP COLUMN cpu_ms"], True),
+    ("schema version from the future", ["PRAGMA user_version = 99"], True),
+]
+
+
+def fault_handedits():
+    """The database edited by hand into odd values: schedd serves them, or refuses to start saying what is wrong."""
+    d = tempfile.mkdtemp(prefix="schedd-fault-")
+    config = write_jobs(d, [{"name": "a", "shell": "echo a", "schedule": "@hourly"},
+                            {"name": "b", "shell": "echo b; exit 3"},
+                            {"name": "c", "command": ["sleep", "600"], "restart": "always"}])
+    seed = Daemon(d, config)
+    seed.start()
+    for job in ("a", "b", "a", "b"):
+        http(seed.sock, "POST", f"/v1/jobs/{job}/run")
+    time.sleep(1)
+    seed.stop()
+    seed_db = os.path.join(d, "seed.db")
+    shutil.copy(seed.db, seed_db)
+    for suffix in ("-wal", "-shm"):
+        if os.path.exists(seed.db + suffix):
+            shutil.copy(seed.db + suffix, seed_db + suffix)
+    paths = ["/v1/status", "/v1/jobs", "/v1/runs?limit=100", "/v1/export", "/"] + [f"/v1/runs/{i}" for i in range(1, 8)] \
+        + [f"/v1/jobs/{j}" for j in ("a", "b", "c")]
+    tried, survived, failures = 0, 0, []
+    for name, statements, may_refuse in HAND_EDITS:
+        tried += 1
+        case = tempfile.mkdtemp(prefix="case-", dir=d)
+        daemon = Daemon(case)
+        with sqlite3.connect(seed_db) as src, sqlite3.connect(daemon.db) as dst:
+            src.backup(dst)
+        with sqlite3.connect(daemon.db) as c:
+            c.execute("PRAGMA ignore_check_constraints = 1")
+            for statement in statements:
+                c.execute(statement)
+        started = daemon.start()
+        if not started:
+            daemon.stop()
+            message = open(os.path.join(case, "schedd.log"), errors="replace").read().strip().splitlines()
+            said = message[-1] if message else ""
+            crashed = daemon.proc.returncode < 0 or "Fatal error" in "\n".join(message)
+            if may_refuse and not crashed and "database" in said:
+                survived += 1
+            else:
+                failures.append(f"{name}: did not start ({daemon.proc.returncode}: {said[:160]})")
+            continue
+        bad = []
+        for path in paths:
+            try:
+                code, _ = http(daemon.sock, "GET", path, timeout=30)
+            except OSError as e:
+                code = f"no answer ({e})"
+            if not isinstance(code, int) or code >= 500:
+                bad.append(f"{path} {code}")
+        for args in (["status"], ["list"], ["history", "--limit", "50"], ["show", "a"], ["export"]):
+            r = subprocess.run([SCHEDCTL, "--socket", daemon.sock] + args, capture_output=True, timeout=60)
+            if r.returncode not in (0, 1):
+                bad.append(f"schedctl {' '.join(args)} exit {r.returncode}")
+        try:
+            code, _ = http(daemon.sock, "POST", "/v1/jobs/b/run", timeout=30)
+        except OSError as e:
+            code = f"no answer ({e})"
+        if not isinstance(code, int) or code >= 500:
+            bad.append(f"POST /v1/jobs/b/run {code}")
+        alive = daemon.proc.poll() is None
+        rc = daemon.stop()
+        if alive and rc == 0 and not bad:
+            survived += 1
+        else:
+            failures.append(f"{name}: alive {alive}, exit {rc}, {'; '.join(bad[:3])}")
+    ok = survived == tried
+    detail = (f"{tried} kinds of edit (blobs and out-of-range numbers in typed columns, unparsable times and definitions, "
+              f"dropped tables and columns, a future schema version): each either served (every read of the API and "
+              f"schedctl answered below 500, a run started, a clean stop) or refused at start with a message naming the "
+              f"database: {survived}" + (f"; FAILED: {' | '.join(failures)}" if failures else ""))
+    return ("the database edited by hand", tried, survived, 0, ok, detail)
+
+
 def main():
     for path in (SCHEDD, SCHEDCTL):
         if not os.access(path, os.X_OK):
@@ -596,7 +697,7 @@ def main():
         cycles = int(args[i + 1])
         del args[i:i + 2]
     faults = {"kill9": lambda: fault_kill9(cycles), "dblock": fault_dblock, "flood": fault_flood,
-              "output": fault_output, "jobfiles": fault_jobfiles, "memory": fault_memory}
+              "output": fault_output, "jobfiles": fault_jobfiles, "memory": fault_memory, "handedits": fault_handedits}
     names = args or list(faults)
     rows = []
     for name in names:
