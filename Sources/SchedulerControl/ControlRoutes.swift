@@ -253,7 +253,8 @@ struct ControlRoutes {
 
     func status(_ context: ControlContext) async throws -> Response {
         let scope = Self.scope(context)
-        let counts: StatusResponse.Jobs
+        var counts: StatusResponse.Jobs
+        let load = await engine.load()
         if let scope {
             // A user's health check is about their own jobs.
             counts = StatusResponse.Jobs(counting: try await store.jobs().filter { scope.owns($0.name) })
@@ -261,8 +262,12 @@ struct ControlRoutes {
             counts = try await jobCounts.value(version: store.changes.current) { [store] in
                 try await store.jobStateCounts()
             }
+            // Counted by SQL from the stored flags, which cannot tell that a definition no
+            // longer validates; the engine, which left such jobs out, can.
+            let invalid = load.invalidJobs.filter { name, _ in !counts.problems.contains { $0.job == name } }
+            counts.problems += invalid.map { StatusResponse.Problem(job: $0.key, state: "invalid", reason: $0.value) }
+            counts.problems.sort { $0.job < $1.job }
         }
-        let load = await engine.load()
         let queuedJobs = scope.map { scope in load.queuedJobs.filter { scope.owns($0) } } ?? load.queuedJobs
         return try Self.reply(StatusResponse(
             version: Version.current, pid: getpid(), startedAt: startedAt, database: store.location,

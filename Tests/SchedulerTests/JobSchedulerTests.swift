@@ -637,6 +637,34 @@ import SchedulerAPI
         }
     }
 
+    /// A definition edited by hand in the database into one that no longer validates: the job
+    /// does not run, the other jobs do, and it is named with what is wrong on one line.
+    @Test func aDefinitionEditedByHandIntoAnInvalidOneIsReportedNotRun() async throws {
+        let temp = try TemporaryDatabase()
+        let jobs = #"{"jobs": [{"name": "bad", "handler": "ok", "schedule": "@every 1s"}, {"name": "good", "handler": "ok", "schedule": "@every 1s"}]}"#
+        let ok: [String: JobHandler] = ["ok": { _ in }]
+        try await withEngine(jobs: jobs, handlers: ok, store: temp.database, prepare: { _ in
+            try await temp.database.pool.write { db in
+                try db.execute(sql: "UPDATE jobs SET spec = json_set(spec, '$.schedule', '61 * * * *', '$.retries', 'x') WHERE name = 'bad'")
+            }
+        }) { engine, _, store in
+            let invalid = await engine.load().invalidJobs
+            #expect(Array(invalid.keys) == ["bad"])
+            let why = try #require(invalid["bad"])
+            #expect(!why.contains("\n") && why.contains("minute field \"61\"") && why.contains("retries"), "\(why)")
+            let counts = StatusResponse.Jobs(counting: try await store.jobs())
+            #expect(counts.problems == [StatusResponse.Problem(job: "bad", state: "invalid", reason: why)])
+            _ = try await engine.runNow("good")
+            try await waitFor("good to run") { try await store.history(HistoryQuery(job: "good"), withOutput: false).count == 1 }
+            await #expect(throws: APIError.self) { try await engine.runNow("bad") }
+            // Mended by an apply, it runs and is no longer reported.
+            _ = try await engine.apply(jobFile: #"{"jobs": [{"name": "bad", "handler": "ok"}]}"#)
+            #expect(await engine.load().invalidJobs.isEmpty)
+            _ = try await engine.runNow("bad")
+            try await waitFor("bad to run") { try await store.history(HistoryQuery(job: "bad"), withOutput: false).count == 1 }
+        }
+    }
+
     @Test func shutdownStopsRunsAfterTheGracePeriodAndRecordsThem() async throws {
         let clock = ManualClock(t0)
         let handlers: [String: JobHandler] = ["hang": { _ in try await Gate().wait() }]

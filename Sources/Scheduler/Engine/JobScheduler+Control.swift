@@ -251,7 +251,7 @@ extension JobScheduler {
     /// The pool's load.
     public func load() -> Load {
         Load(busy: pool.busy, workers: pool.capacity, queued: pool.queuedCount,
-             queuedJobs: pool.waitingJobs(limit: 10), services: pool.services)
+             queuedJobs: pool.waitingJobs(limit: 10), services: pool.services, invalidJobs: invalidJobs)
     }
 
     /// A service's supervision: its state, its process, and its starts against `restart_limit`.

@@ -83,6 +83,9 @@ public actor JobScheduler: Service {
         public var queuedJobs: [String]
         /// Services running (they hold no worker).
         public var services: Int
+        /// Jobs whose stored definition no longer validates, by name, with what is wrong: they
+        /// do not run. (The job counts come from the database, which cannot tell.)
+        public var invalidJobs: [String: String] = [:]
     }
 
     struct ActiveRun {
@@ -127,6 +130,8 @@ public actor JobScheduler: Service {
     /// Each job's pause as the store last held it: a change there that this engine did not
     /// make is another node's (`refreshFromStore`).
     var storedPauses: [String: StoredPause] = [:]
+    /// Jobs left out by the last read of the store because their definitions are unreadable.
+    var invalidJobs: [String: String] = [:]
 
     struct StoredPause: Equatable {
         var paused: Bool
@@ -426,11 +431,15 @@ public actor JobScheduler: Service {
         var fresh: [String: JobEntry] = [:]
         fresh.reserveCapacity(stored.count)
         var resumedElsewhere: [String] = []
+        var invalid: [String: String] = [:]
         for info in stored {
             if let problem = info.problem {
-                logger.error("the stored definition of a job cannot be read; it does not run", metadata: [
-                    "schedd.job": "\(info.name)", "schedd.error": "\(problem)",
-                ])
+                if invalidJobs[info.name] != problem {
+                    logger.error("the stored definition of a job cannot be read; it does not run", metadata: [
+                        "schedd.job": "\(info.name)", "schedd.error": "\(problem)",
+                    ])
+                }
+                invalid[info.name] = problem
                 continue
             }
             var entry = JobEntry(spec: info.spec, state: info.state, defaultZone: defaultZone)
@@ -486,6 +495,7 @@ public actor JobScheduler: Service {
         }
         let newServices = loaded ? fresh.filter { jobs[$0.key] == nil && $0.value.spec.isService && $0.value.canStart }.map(\.key) : []
         jobs = fresh
+        invalidJobs = invalid
         metrics.keep(only: fresh.keys)
         dueQueue.rebuild(fresh.compactMap { name, entry in entry.nextDue.map { (due: $0, job: name) } })
         for name in newServices.sorted() {

@@ -257,7 +257,9 @@ public struct JobStore: Sendable {
         do {
             spec = try JobSpec(json: try JSONParser.parse(text), context: .stored)
         } catch {
-            throw APIError(.internal, "the stored definition of job \"\(name)\" is unreadable: \(error)")
+            // One line: it is shown as the job's state in `list` and `status`.
+            let why = "\(error)".split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: "; ")
+            throw APIError(.internal, "the stored definition of job \"\(name)\" is unreadable: \(why)")
         }
         specCache.insert(spec, for: text)
         return spec

@@ -32,6 +32,7 @@ public struct StatusResponse: Sendable, Codable, Equatable {
     /// A job that makes the daemon unhealthy, and why.
     /// Whether `info` is one of the jobs that need attention, and as what.
     public static func problem(of info: JobInfo) -> Problem? {
+        if let problem = info.problem { return Problem(job: info.name, state: "invalid", reason: problem) }
         guard info.state.paused, let reason = info.state.pauseReason, reason == "restart_limit" || reason == "failure_threshold" else {
             return nil
         }
@@ -40,9 +41,10 @@ public struct StatusResponse: Sendable, Codable, Equatable {
 
     public struct Problem: Sendable, Codable, Equatable {
         public var job: String
-        /// `failed` or `paused`.
+        /// `failed`, `paused`, or `invalid` (its stored definition no longer validates, so it
+        /// does not run: it was edited by hand in the database).
         public var state: String
-        /// `restart_limit` or `failure_threshold`.
+        /// `restart_limit` or `failure_threshold`; for `invalid`, what is wrong with it.
         public var reason: String
         public init(job: String, state: String, reason: String) {
             self.job = job
