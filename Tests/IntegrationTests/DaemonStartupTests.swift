@@ -71,6 +71,46 @@ import Testing
         #expect(second.terminate() == 0)
     }
 
+    /// A database edited by hand with sqlite3: odd values are served, a job whose definition no
+    /// longer validates is a health problem that names what is wrong, and a dropped table stops
+    /// the start with a message saying so.
+    @Test func aDatabaseEditedByHandIsServedOrRefusedNeverACrash() throws {
+        let scratch = try Scratch()
+        let db = scratch.path("schedd.db")
+        let first = try DaemonProcess(["--db", db], log: scratch.path("first.log"))
+        #expect(first.waitUntilStarted())
+        let file = try scratch.write("jobs.json", #"{"jobs": [{"name": "good", "shell": "echo hi"}, {"name": "bad", "shell": "true", "schedule": "@hourly"}]}"#)
+        func ctl(_ arguments: [String]) throws -> Binaries.Result {
+            try Binaries.run(Binaries.schedctl, ["--socket", first.socketPath] + arguments)
+        }
+        #expect(try ctl(["apply", file]).status == 0)
+        #expect(try ctl(["run", "good", "--wait"]).status == 0)
+        #expect(first.terminate() == 0)
+
+        _ = try sqlite(db, """
+            UPDATE runs SET output = CAST(output AS BLOB) || x'ff0a', exit_code = 99999999999, triggered_by = x'00ff', duration_ms = 'long';
+            UPDATE jobs SET spec = json_set(spec, '$.schedule', '61 * * * *') WHERE name = 'bad';
+            """)
+        let second = try DaemonProcess(["--db", db, "--socket", first.socketPath], log: scratch.path("second.log"))
+        #expect(second.waitUntilStarted())
+        let status = try ctl(["status"])
+        #expect(status.status == 1)
+        #expect(status.stdout.contains(#"bad: invalid (the stored definition of job "bad" is unreadable: the job is invalid; schedule: minute field "61""#), "\(status.stdout)")
+        #expect(try ctl(["list"]).stdout.contains("invalid (schedctl show bad says why)"))
+        #expect(try ctl(["show", "bad"]).stdout.contains(#"minute field "61""#))
+        let history = try ctl(["history"])
+        #expect(history.status == 0 && history.stdout.contains("good"), "\(history.stderr)")
+        let logs = try ctl(["logs", "good"])
+        #expect(logs.status == 0 && logs.stdout.contains("hi\n\u{FFFD}"), "\(logs.stdout) \(logs.stderr)")
+        #expect(try ctl(["run", "good", "--wait"]).status == 0)
+        #expect(second.terminate() == 0)
+
+        _ = try sqlite(db, "DROP VIEW run_summary; ALTER TABLE runs DROP COLUMN cpu_ms;")
+        let third = try Binaries.run(Binaries.schedd, ["--db", db, "--socket", scratch.path("third.sock")])
+        #expect(third.status != 0)
+        #expect(third.stderr.contains("the database lacks column runs.cpu_ms though its schema version is"), "\(third.stderr)")
+    }
+
     @Test func usageErrors() throws {
         #expect(try Binaries.run(Binaries.schedd, ["--history-max-age", "forever"]).status != 0)
         #expect(try Binaries.run(Binaries.schedd, ["--log-level", "loud"]).status != 0)

@@ -15,7 +15,9 @@ struct ListCommand: AsyncParsableCommand {
         guard let jobs = try global.request("GET", "/v1/jobs", as: [JobSummary].self) else { return }
         let now = Date()
         let rows = jobs.map { job in
-            let reason = job.state == "paused" && job.reason == "manual" ? nil : job.reason
+            // What makes a definition invalid is a sentence or more: `show` and `status` give it.
+            let reason = job.state == "paused" && job.reason == "manual" ? nil
+                : job.state == "invalid" && !wide ? "schedctl show \(job.name) says why" : job.reason
             var row = [job.name, job.state + (reason.map { " (\($0))" } ?? ""),
                        job.schedule ?? (job.service ? "service" : "-"),
                        job.queued.map { "\($0) waiting for a worker" } ?? Output.when(job.nextRunAt, wide: wide),
