@@ -191,24 +191,25 @@ public final class PostgresStore: SchedulerStore {
     /// `all`: the rows are every job, so texts no job has any more leave the decode cache.
     static func jobInfos(_ rows: PostgresRowSequence, all: Bool = false) async throws -> [JobInfo] {
         var infos: [JobInfo] = []
-        var current: [(text: String, value: JobSpec)] = []
+        var current: [(text: String, value: SharedValue<JobSpec>)] = []
         for try await row in rows {
             let (name, text, created, updated, paused, reason, failures, lastRun, next, lastFire, origin, detail, createdBy, changedBy) =
                 try row.decode((String, String, Date, Date, Bool?, String?, Int32?, Int64?, Date?, Date?, String, String?, String?, String?).self)
             let state = JobState(paused: paused ?? false, pauseReason: reason, consecutiveFailures: Int(failures ?? 0), lastRunID: lastRun,
                                  nextRunAt: next.map(ms), lastFireAt: lastFire.map(ms))
-            var spec: JobSpec
+            let spec: SharedValue<JobSpec>
             var problem: String?
             do {
-                spec = try JobStore.decodeSpec(text, name: name)
+                spec = try JobStore.decodeSharedSpec(text, name: name)
                 if all { current.append((text, spec)) }
             } catch {
                 // One unreadable definition must not hide the others: a disabled stand-in says why.
-                spec = JobSpec(name: name, action: .shell("false"))
-                spec.enabled = false
+                var standIn = JobSpec(name: name, action: .shell("false"))
+                standIn.enabled = false
+                spec = SharedValue(standIn)
                 problem = (error as? APIError)?.message ?? "\(error)"
             }
-            infos.append(JobInfo(spec: spec, createdAt: ms(created), updatedAt: ms(updated), state: state,
+            infos.append(JobInfo(sharedSpec: spec, createdAt: ms(created), updatedAt: ms(updated), state: state,
                                  origin: JobOrigin(kind: JobOrigin.Kind(rawValue: origin) ?? .api, detail: detail), problem: problem,
                                  createdBy: createdBy, changedBy: changedBy))
         }

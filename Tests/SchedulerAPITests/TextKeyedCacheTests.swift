@@ -11,7 +11,7 @@ import Testing
             cache.insert((0..<10).map { (text: "job \($0) v\(version)", value: $0) })
         }
         #expect(cache.count == 300)
-        let current = (0..<10).map { (text: "job \($0) v29", value: $0) }
+        let current = (0..<10).map { (text: "job \($0) v29", value: cache.shared("job \($0) v29")!) }
         // Within twice the current set and the slack: kept as it is (no work on each read).
         cache.keepOnly(current, slack: 1_000)
         #expect(cache.count == 300)
@@ -19,6 +19,16 @@ import Testing
         #expect(cache.count == 10)
         #expect(cache["job 3 v29"] == 3)
         #expect(cache["job 3 v28"] == nil)
+        // What was kept is the value its holders hold, not a copy.
+        #expect(cache.shared("job 3 v29") === current[3].value)
+    }
+
+    /// A value is kept once and handed out by reference: holders share its one allocation.
+    @Test func holdersShareTheKeptValue() {
+        let cache = TextKeyedCache<[Int]>(limit: 10)
+        let kept = cache.insert(Array(0..<100), for: "a")
+        #expect(cache.shared("a") === kept && cache.shared("a") === cache.shared("a"))
+        #expect(cache["a"] == Array(0..<100) && cache.shared("b") == nil)
     }
 
     @Test func pastItsLimitItIsEmptiedAndRefilled() {

@@ -3,7 +3,14 @@ import SchedulerAPI
 
 /// The engine's in-memory view of one job.
 struct JobEntry {
-    var spec: JobSpec
+    /// The definition, shared with the store's decode cache (`SharedValue`): 10,000 entries
+    /// would otherwise hold 10,000 more copies of 641 bytes, and the dictionary of entries as
+    /// many empty slots of that size again.
+    private(set) var sharedSpec: SharedValue<JobSpec>
+    var spec: JobSpec {
+        get { sharedSpec.value }
+        set { sharedSpec = SharedValue(newValue) }
+    }
     var schedule: Schedule?
     var zone: ZoneRules
     var state: JobState
@@ -25,7 +32,12 @@ struct JobEntry {
     var restartRequested = false
 
     init(spec: JobSpec, state: JobState, defaultZone: ZoneRules) {
-        self.spec = spec
+        self.init(sharedSpec: SharedValue(spec), state: state, defaultZone: defaultZone)
+    }
+
+    init(sharedSpec: SharedValue<JobSpec>, state: JobState, defaultZone: ZoneRules) {
+        self.sharedSpec = sharedSpec
+        let spec = sharedSpec.value
         self.state = state
         schedule = spec.schedule.flatMap { try? Schedule(parsing: $0) }
         zone = spec.timezone.flatMap(ZoneRules.named) ?? defaultZone

@@ -442,7 +442,7 @@ public actor JobScheduler: Service {
                 invalid[info.name] = problem
                 continue
             }
-            var entry = JobEntry(spec: info.spec, state: info.state, defaultZone: defaultZone)
+            var entry = JobEntry(sharedSpec: info.sharedSpec, state: info.state, defaultZone: defaultZone)
             if let old = jobs[info.name] {
                 // The engine is the one writer of a job's state, and its memory is ahead of the
                 // database while a write is on its way: a reload takes only the definition.
