@@ -47,18 +47,27 @@ struct ControlRoutes {
     }
 
     func register(on router: Router<ControlContext>) {
-        router.get("/v1/status") { _, context in try await status(context) }
-        router.get("/v1/jobs") { _, context in try await list(context) }
-        router.post("/v1/jobs") { request, context in try await apply(request, context) }
-        router.get("/v1/jobs/:name") { _, context in try await show(try Self.jobName(context), context) }
-        router.put("/v1/jobs/:name") { request, context in try await put(request, context) }
-        router.delete("/v1/jobs/:name") { _, context in
+        // Every route through `on`, in `table`'s form: the 405 answers and the OpenAPI test read
+        // `table`, so it must be what is served (checked below in debug builds, which the tests run).
+        var registered: [(HTTPRequest.Method, String)] = []
+        func on(_ method: HTTPRequest.Method, _ path: String,
+                _ handler: @escaping @Sendable (Request, ControlContext) async throws -> Response) {
+            registered.append((method, path))
+            let hummingbirdPath = path.replacingOccurrences(of: "{", with: ":").replacingOccurrences(of: "}", with: "")
+            router.on(RouterPath(hummingbirdPath), method: method, use: handler)
+        }
+        on(.get, "/v1/status") { _, context in try await status(context) }
+        on(.get, "/v1/jobs") { _, context in try await list(context) }
+        on(.post, "/v1/jobs") { request, context in try await apply(request, context) }
+        on(.get, "/v1/jobs/{name}") { _, context in try await show(try Self.jobName(context), context) }
+        on(.put, "/v1/jobs/{name}") { request, context in try await put(request, context) }
+        on(.delete, "/v1/jobs/{name}") { _, context in
             let name = try Self.jobName(context)
             try await engine.removeJob(named: name, protectedFile: configPath)
             audit("job removed over the API", await Self.caller(context), ["schedd.job": "\(name)"])
             return try Self.reply(["removed": name], context)
         }
-        router.post("/v1/jobs/:name/run") { request, context in
+        on(.post, "/v1/jobs/{name}/run") { request, context in
             let force = try Self.flag("force", request.uri.queryParameters)
             let name = try Self.jobName(context)
             let caller = await Self.caller(context)
@@ -70,45 +79,45 @@ struct ControlRoutes {
             if run.status == .queued { return try Self.reply(TriggerResponse(outcome: "queued", run: run), context, status: .accepted) }
             return try Self.reply(TriggerResponse(outcome: started ? "started" : "skipped", run: run), context, status: started ? .created : .ok)
         }
-        router.post("/v1/jobs/:name/cancel") { _, context in
+        on(.post, "/v1/jobs/{name}/cancel") { _, context in
             let name = try Self.jobName(context)
             let caller = await Self.caller(context)
             let cancelled = try await engine.cancel(job: name, by: caller.description)
             audit("runs cancelled over the API", caller, ["schedd.job": "\(name)", "schedd.runs": "\(cancelled)"])
             return try Self.reply(["cancelled": cancelled], context)
         }
-        router.post("/v1/jobs/:name/pause") { _, context in
+        on(.post, "/v1/jobs/{name}/pause") { _, context in
             let name = try Self.jobName(context)
             try await engine.pauseJob(name)
             audit("job paused over the API", await Self.caller(context), ["schedd.job": "\(name)"])
             return try await show(name, context)
         }
-        router.post("/v1/jobs/:name/resume") { _, context in
+        on(.post, "/v1/jobs/{name}/resume") { _, context in
             let name = try Self.jobName(context)
             try await engine.resume(name)
             audit("job resumed over the API", await Self.caller(context), ["schedd.job": "\(name)"])
             return try await show(name, context)
         }
-        router.post("/v1/jobs/:name/start") { _, context in
+        on(.post, "/v1/jobs/{name}/start") { _, context in
             let name = try Self.jobName(context)
             try await engine.startService(name)
             audit("service started over the API", await Self.caller(context), ["schedd.job": "\(name)"])
             return try await show(name, context)
         }
-        router.post("/v1/jobs/:name/stop") { _, context in
+        on(.post, "/v1/jobs/{name}/stop") { _, context in
             let name = try Self.jobName(context)
             try await engine.stopService(name)
             audit("service stopped over the API", await Self.caller(context), ["schedd.job": "\(name)"])
             return try await show(name, context)
         }
-        router.post("/v1/jobs/:name/restart") { _, context in
+        on(.post, "/v1/jobs/{name}/restart") { _, context in
             let name = try Self.jobName(context)
             let caller = await Self.caller(context)
             try await engine.restartService(name, by: caller.description)
             audit("service restarted over the API", caller, ["schedd.job": "\(name)"])
             return try await show(name, context)
         }
-        router.get("/v1/export") { request, context in
+        on(.get, "/v1/export") { request, context in
             var infos = try await store.jobs()
             if let origin = request.uri.queryParameters.get("origin") {
                 guard let kind = JobOrigin.Kind(rawValue: String(origin)) else {
@@ -123,8 +132,8 @@ struct ControlRoutes {
             if let scope = Self.scope(context) { file = scope.shown(file) }
             return Self.text(file.serialized(pretty: true) + "\n", contentType: "application/json")
         }
-        router.get("/v1/runs") { request, context in try await history(request, context) }
-        router.get("/v1/runs/:id") { _, context in
+        on(.get, "/v1/runs") { request, context in try await history(request, context) }
+        on(.get, "/v1/runs/{id}") { _, context in
             let id = try Self.runID(context)
             var run = try await ownRun(id, context)
             // A running run's output is in memory until it ends: show what it has printed so far.
@@ -134,7 +143,7 @@ struct ControlRoutes {
             }
             return try Self.reply(run, context)
         }
-        router.post("/v1/runs/:id/cancel") { _, context in
+        on(.post, "/v1/runs/{id}/cancel") { _, context in
             let id = try Self.runID(context)
             if Self.scope(context) != nil { _ = try await ownRun(id, context) }
             let caller = await Self.caller(context)
@@ -142,32 +151,34 @@ struct ControlRoutes {
             audit("run cancelled over the API", caller, ["schedd.run_id": .stringConvertible(id)])
             return try Self.json(["cancelled": [id]])
         }
-        router.get("/v1/events") { request, context in try await events(request, context) }
+        on(.get, "/v1/events") { request, context in try await events(request, context) }
         // The dashboard (`schedctl dashboard`): the page reads this API with the caller's rights.
-        router.get("/") { _, context in
+        on(.get, "/") { _, context in
             // With the caller's job list in it: the page draws it without asking again.
             let list = try await listBody(context)
             return Self.text(DashboardPage.page(initialJobs: String(buffer: list)), contentType: "text/html; charset=utf-8")
         }
-        router.get("/v1/nodes") { _, context in
+        on(.get, "/v1/nodes") { _, context in
             guard let nodes else {
                 throw APIError(.notFound, "this schedd is not part of a cluster: it keeps its jobs in SQLite (cluster mode is schedd --postgres)")
             }
             return try Self.reply(try await nodes(), context)
         }
-        router.get("/v1/metrics") { _, context in
+        on(.get, "/v1/metrics") { _, context in
             // Admins only: the labels name every job.
             try Self.adminOnly(context, "read the metrics")
             guard let metrics else { throw APIError(.notFound, "this schedd exports no metrics") }
             return Self.text(try await metrics.render(engine: engine), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
-        router.post("/v1/reload") { _, context in
+        on(.post, "/v1/reload") { _, context in
             try Self.adminOnly(context, "reload the job file")
             guard let configPath else { throw APIError(.conflict, "schedd was started without --config: there is no file to reload") }
             let result = try await engine.apply(JobFileLoader(path: configPath, handlers: engine.handlerNames), prune: true)
             audit("job file reloaded over the API", await Self.caller(context), result.logMetadata.merging(["schedd.file": "\(configPath)"]) { a, _ in a })
             return try Self.json(result)
         }
+        assert(Set(registered.map { "\($0.0.rawValue) \($0.1)" }) == Set(Self.table.map { "\($0.0.rawValue) \($0.1)" })
+               && registered.count == Self.table.count, "ControlRoutes.table differs from the routes registered")
     }
 
     // MARK: - Roles

@@ -17,21 +17,22 @@ package final class TextKeyedCache<Value: Sendable>: Sendable {
 
     /// Keeps `pairs`; emptied first if they would not fit.
     package func insert(_ pairs: some Collection<(text: String, value: Value)>) {
-        entries.withLock { entries in
-            if entries.count + pairs.count > limit { entries.removeAll(keepingCapacity: true) }
-            for (text, value) in pairs { entries[text] = SharedValue(value) }
-        }
+        keep(pairs.map { ($0.text, SharedValue($0.value)) })
     }
 
     /// Keeps `value` and returns it as kept.
     @discardableResult
     package func insert(_ value: Value, for text: String) -> SharedValue<Value> {
         let shared = SharedValue(value)
-        entries.withLock { entries in
-            if entries.count + 1 > limit { entries.removeAll(keepingCapacity: true) }
-            entries[text] = shared
-        }
+        keep([(text, shared)])
         return shared
+    }
+
+    private func keep(_ pairs: [(String, SharedValue<Value>)]) {
+        entries.withLock { entries in
+            if entries.count + pairs.count > limit { entries.removeAll(keepingCapacity: true) }
+            for (text, shared) in pairs { entries[text] = shared }
+        }
     }
 
     /// How many entries it holds.
