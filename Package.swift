@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "SchedulerPostgres", targets: ["SchedulerPostgres"]),
         .executable(name: "schedd", targets: ["schedd"]),
         .executable(name: "schedctl", targets: ["schedctl"]),
+        .executable(name: "schedd-cgroup-exec", targets: ["schedd-cgroup-exec"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
@@ -115,6 +116,15 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Moves a process run into its cgroup, then execs the job (`CgroupEntry`). C, linked
+        // statically, so that it starts without a dynamic loader; `-nostartfiles` keeps the
+        // Swift driver, which links every executable, from adding the Swift runtime's startup
+        // object (then nothing of the runtime is linked), and clang's unused `-pie` is not news.
+        .executableTarget(
+            name: "schedd-cgroup-exec",
+            linkerSettings: [.unsafeFlags(["-nostartfiles", "-static-stdlib", "-Xclang-linker", "-static",
+                                           "-Xclang-linker", "-Wno-unused-command-line-argument"])]
+        ),
         // The fixture is read from the source tree by path, so it is not a bundled resource.
         // The benchmark program (Benchmarks/README.md); run it in release mode.
         .executableTarget(
@@ -129,7 +139,8 @@ let package = Package(
         .testTarget(
             name: "SchedulerTests",
             dependencies: ["Scheduler", "SchedulerControl", "SchedulerAPI", "SchedulerPostgres", "PostgresHarness",
-                           .product(name: "GRDB", package: "GRDB.swift")],
+                           .product(name: "GRDB", package: "GRDB.swift"),
+                           .product(name: "Subprocess", package: "swift-subprocess")],
             swiftSettings: strict
         ),
         // Depends on the executables so that `swift test` builds the real binaries it drives.

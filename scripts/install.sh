@@ -18,10 +18,12 @@ scripts/install-deps.sh
 step "building schedd and schedctl (release, static Swift runtime)"
 swift build -c release --static-swift-stdlib --product schedd
 swift build -c release --static-swift-stdlib --product schedctl
+# Runs enter their cgroups through it; schedd looks for it beside itself (docs/operations.md).
+swift build -c release --static-swift-stdlib --product schedd-cgroup-exec
 bin=$(swift build -c release --static-swift-stdlib --show-bin-path)
 
 step "installing binaries into $DESTDIR$PREFIX/bin"
-for program in schedd schedctl; do
+for program in schedd schedctl schedd-cgroup-exec; do
   install -Dm755 "$bin/$program" "$DESTDIR$PREFIX/bin/$program"
   # Debug symbols are most of a Swift binary's size.
   if command -v strip >/dev/null; then

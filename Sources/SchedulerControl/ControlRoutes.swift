@@ -283,12 +283,12 @@ struct ControlRoutes {
         return try Self.reply(StatusResponse(
             version: Version.current, pid: getpid(), startedAt: startedAt, database: store.location,
             workersBusy: load.busy, workersTotal: load.workers, queued: load.queued, queuedJobs: queuedJobs,
-            servicesRunning: load.services, jobs: counts, processTracking: Self.processTracking(engine.processTracking)), context)
+            servicesRunning: load.services, jobs: counts, processTracking: Self.processTracking(engine.processTracking, entry: engine.cgroupEntry)), context)
     }
 
-    static func processTracking(_ tracking: ProcessSweeper.Tracking) -> StatusResponse.ProcessTracking {
+    static func processTracking(_ tracking: ProcessSweeper.Tracking, entry: CgroupEntry) -> StatusResponse.ProcessTracking {
         switch tracking {
-        case let .cgroup(base): StatusResponse.ProcessTracking(mode: "cgroup", detail: base)
+        case let .cgroup(base): StatusResponse.ProcessTracking(mode: "cgroup", detail: base, entry: entry.description)
         case let .procScan(reason): StatusResponse.ProcessTracking(mode: "proc", detail: reason)
         }
     }

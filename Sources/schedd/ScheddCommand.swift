@@ -317,6 +317,10 @@ struct ScheddCommand: AsyncParsableCommand {
                                                  "schedd.workers": .stringConvertible(engineConfiguration.workers),
                                                  "schedd.node": "\(engineConfiguration.node)",
                                                  "schedd.pid": .stringConvertible(ProcessInfo.processInfo.processIdentifier)])
+        if case .cgroup = engine.processTracking, case .shell = engine.cgroupEntry {
+            logger.warning("runs enter their cgroups through /bin/sh, which is slower: schedd-cgroup-exec is not installed beside schedd",
+                           metadata: ["schedd.program": "\(CommandLine.arguments[0])"])
+        }
         var groupConfiguration = ServiceGroupConfiguration(
             services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],

@@ -244,6 +244,12 @@ final class Daemon {
         let tracking = object?["process_tracking"] as? [String: Any]
         #expect(["cgroup", "proc"].contains(tracking?["mode"] as? String ?? ""))
         #expect(status.stdout.contains("processes: "))
+        if tracking?["mode"] as? String == "cgroup" {
+            // The daemon found the helper its build put beside it, so the slower shell is not named.
+            let entry = tracking?["entry"] as? String
+            #expect(entry?.hasSuffix("/schedd-cgroup-exec") == true, "entered through \(entry ?? "nothing")")
+            #expect(!status.stdout.contains("entered through"))
+        }
         _ = try d.ctl(["resume", "flaky"])
         #expect(try d.ctl(["status"]).status == 0)
     }

@@ -150,14 +150,21 @@ import SchedulerAPI
 
     /// A process that leaves the run's session and drops its environment (`setsid env -i`)
     /// carries no marker: only the run's cgroup still holds it.
-    static let escapee = #"{"jobs": [{"name": "j", "shell": "setsid env -i sleep 300 >/dev/null 2>&1 & echo $!"}]}"#
+    static let escapee = #"{"jobs": [{"name": "j", "shell": "setsid env -i sleep 300 >/dev/null 2>&1 & \#(awaitEscape) echo $!"}]}"#
+
+    /// Until the escapee (`$!`) is `sleep`, its environment dropped. A shell that ended first
+    /// could have its run's `/proc` sweep find the escapee still as `setsid`, marker and all, and
+    /// stop it: the test would then see the sweep of a process that had not escaped yet.
+    static let awaitEscape = #"i=0; until [ \"$(cat /proc/$!/comm 2>/dev/null)\" = sleep ] || [ $i -ge 1000 ]; do i=$((i+1)); sleep 0.01; done;"#
 
     static func isAlive(_ pid: pid_t) -> Bool { kill(pid, 0) == 0 && !ProcessTable.isZombie(pid) }
 
-    @Test(.enabled(if: Self.cgroupsAvailable, "needs a writable cgroup2 hierarchy"))
-    func anEscapeeWithoutItsEnvironmentIsStoppedThroughTheRunsCgroup() async throws {
+    @Test(.enabled(if: Self.cgroupsAvailable, "needs a writable cgroup2 hierarchy"), arguments: CgroupEntryTests.entries)
+    func anEscapeeWithoutItsEnvironmentIsStoppedThroughTheRunsCgroup(entry: CgroupEntry) async throws {
         let temp = try TemporaryDatabase()
-        try await withEngine(jobs: Self.escapee, clock: SystemClock(), store: temp.database) { engine, log, _ in
+        var configuration = JobScheduler.Configuration(workers: 4, shutdownGrace: .seconds(5), defaultTimeZone: "UTC")
+        configuration.cgroupEntry = entry
+        try await withEngine(jobs: Self.escapee, clock: SystemClock(), configuration: configuration, store: temp.database) { engine, log, _ in
             guard case let .cgroup(base) = engine.processTracking else {
                 Issue.record("cgroups were found usable but the engine does not use them")
                 return
@@ -199,7 +206,7 @@ import SchedulerAPI
     func anEscapeeHoldingThePipesThatTheSweepCannotFindDoesNotKeepTheRunAlive(byPidfd: Bool) async throws {
         var configuration = JobScheduler.Configuration(workers: 2, shutdownGrace: .seconds(5), defaultTimeZone: "UTC", cgroupPerRun: false)
         configuration.watchesExitsByPidfd = byPidfd
-        let jobs = #"{"jobs": [{"name": "j", "shell": "setsid env -i sleep 300 & echo $!; echo bye >&2", "kill_grace": "500ms"}]}"#
+        let jobs = #"{"jobs": [{"name": "j", "shell": "setsid env -i sleep 300 & \#(Self.awaitEscape) echo $!; echo bye >&2", "kill_grace": "500ms"}]}"#
         try await withEngine(jobs: jobs, clock: SystemClock(), configuration: configuration) { engine, log, _ in
             _ = try await engine.runNow("j")
             try await waitFor("the run to finish", seconds: 30) { await log.finished.count == 1 }

@@ -30,6 +30,9 @@ public actor JobScheduler: Service {
         /// processes cannot escape it, and its CPU time is recorded); false tracks them through
         /// `/proc` only.
         public var cgroupPerRun: Bool
+        /// How a process run enters its cgroup: by default `schedd-cgroup-exec` where it is
+        /// installed beside the running program, else `/bin/sh` (slower).
+        public var cgroupEntry: CgroupEntry = .besideExecutable()
         /// Runs of one user's jobs (`OWNER/NAME`) at once, running or waiting for a worker;
         /// past it a trigger is recorded as `skipped`, so that no user can take every worker.
         /// Nil: half the workers (at least 1). Services are not counted.
@@ -199,7 +202,8 @@ public actor JobScheduler: Service {
         self.clock = clock
         self.logger = logger
         self.random = random
-        let sweeper = ProcessSweeper(instanceID: store.instanceID, logger: logger, useCgroups: configuration.cgroupPerRun)
+        let sweeper = ProcessSweeper(instanceID: store.instanceID, logger: logger, useCgroups: configuration.cgroupPerRun,
+                                     cgroupEntry: configuration.cgroupEntry)
         self.sweeper = sweeper
         self.commands = commandExecutor ?? CommandExecutor(sweeper: sweeper, watchesExitsByPidfd: configuration.watchesExitsByPidfd)
         self.handlers = HandlerExecutor(handlers: handlers)
@@ -210,6 +214,8 @@ public actor JobScheduler: Service {
 
     /// How the processes of runs are found and stopped (`status` shows it).
     public nonisolated var processTracking: ProcessSweeper.Tracking { sweeper.tracking }
+    /// How process runs enter their cgroups (with `processTracking` `.cgroup`).
+    public nonisolated var cgroupEntry: CgroupEntry { sweeper.cgroupEntry }
 
     /// The handler names this engine knows, for validating job files.
     public nonisolated var handlerNames: Set<String> { Set(handlers.handlers.keys) }

@@ -101,10 +101,6 @@ public struct CommandExecutor: JobExecutor, StopsOnRequest {
         }
     }
 
-    /// The script that moves its own process into the run's cgroup (`$0`, its `cgroup.procs`)
-    /// and then becomes the job (`$@`): one builtin and an exec, no fork.
-    static let moveIntoCgroup = #"echo 0 >"$0" || { echo "schedd: cannot move the run into its cgroup $0" >&2; exit 125; }; exec "$@""#
-
     /// `argv[0]` looked up in the run's `PATH` unless it contains a slash.
     static func resolve(_ program: String, path: String) -> String? {
         if program.contains("/") { return access(program, X_OK) == 0 ? program : nil }
@@ -186,8 +182,7 @@ public struct CommandExecutor: JobExecutor, StopsOnRequest {
             executable = Self.setpriv
         }
         if let cgroupProcs {
-            arguments = ["-c", Self.moveIntoCgroup, cgroupProcs, executable] + arguments
-            executable = "/bin/sh"
+            (executable, arguments) = sweeper.cgroupEntry.wrap(procs: cgroupProcs, executable: executable, arguments: arguments)
         }
         // The pipes append to the run's sink, so that what a stopped run printed is kept even
         // when the cancellation ends the reading.

@@ -42,12 +42,16 @@ public actor ProcessSweeper {
     let instanceID: String
     let cgroups: RunCgroups?
     public nonisolated let tracking: Tracking
+    /// How a run's process enters the cgroup `prepare` made for it.
+    public nonisolated let cgroupEntry: CgroupEntry
     private let wakeup = Wakeup()
     private var stopped = false
 
     /// With `useCgroups` false, runs are tracked through `/proc` even where cgroups would do.
-    public init(instanceID: String, logger: Logger, interval: Duration = .milliseconds(100), useCgroups: Bool = true) {
+    public init(instanceID: String, logger: Logger, interval: Duration = .milliseconds(100), useCgroups: Bool = true,
+                cgroupEntry: CgroupEntry = .besideExecutable()) {
         self.instanceID = instanceID
+        self.cgroupEntry = cgroupEntry
         self.logger = logger
         self.interval = interval
         switch useCgroups ? RunCgroups.detect(instance: instanceID) : .unavailable("a cgroup per run is turned off") {

@@ -72,9 +72,13 @@ public struct StatusResponse: Sendable, Codable, Equatable {
     public struct ProcessTracking: Sendable, Codable, Equatable {
         public var mode: String
         public var detail: String
-        public init(mode: String, detail: String) {
+        /// With `cgroup`: the program a run enters its cgroup through (`schedd-cgroup-exec`,
+        /// or `/bin/sh` where it is not installed, which is slower).
+        public var entry: String?
+        public init(mode: String, detail: String, entry: String? = nil) {
             self.mode = mode
             self.detail = detail
+            self.entry = entry
         }
     }
 

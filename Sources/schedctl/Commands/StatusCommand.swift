@@ -42,6 +42,10 @@ struct StatusCommand: AsyncParsableCommand {
             if let tracking = status.processTracking {
                 print(tracking.mode == "cgroup" ? "processes: a cgroup per run, below \(tracking.detail)"
                                                 : "processes: found through /proc (no cgroup per run: \(tracking.detail))")
+                // Only the slower fallback is news; the helper is what an install puts there.
+                if tracking.mode == "cgroup", let entry = tracking.entry, entry.hasPrefix("/bin/sh") {
+                    print("           entered through \(entry)")
+                }
             }
             if status.healthy {
                 print("health:    ok")

@@ -1,0 +1,55 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How a process run moves itself into its cgroup before it becomes the job.
+///
+/// The process has to move itself: swift-subprocess cannot spawn into a cgroup, and a move
+/// made by schedd after the spawn would race with the job's first fork. So the run starts as a
+/// small program that writes itself into the cgroup's `cgroup.procs` and then execs the job in
+/// its place (same pid, session, pipes and environment). Both forms fail the run with exit
+/// code 125 and a line on its stderr when the move fails.
+public enum CgroupEntry: Sendable, Equatable {
+    /// `schedd-cgroup-exec` at this path: a static C program, one exec with no dynamic loader.
+    case helper(String)
+    /// `/bin/sh` with a builtin `echo` and an `exec`: where the helper is not installed (an
+    /// engine embedded in another program). Costs runs ~20 % of their throughput.
+    case shell
+
+    /// The helper's file name; `scripts/install.sh` installs it beside `schedd`.
+    public static let helperName = "schedd-cgroup-exec"
+
+    /// The helper beside the running executable (where `swift build` and `scripts/install.sh`
+    /// put it), or the shell where it is not there.
+    public static func besideExecutable() -> CgroupEntry {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard length > 0 else { return .shell }
+        let executable = String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let helper = (executable as NSString).deletingLastPathComponent + "/" + helperName
+        var info = stat()
+        guard stat(helper, &info) == 0, info.st_mode & S_IFMT == S_IFREG, access(helper, X_OK) == 0 else { return .shell }
+        return .helper(helper)
+    }
+
+    /// The script `/bin/sh -c` runs: `$0` is the cgroup's `cgroup.procs`, `$@` the job.
+    static let shellScript = #"echo 0 >"$0" || { echo "schedd: cannot move the run into its cgroup $0" >&2; exit 125; }; exec "$@""#
+
+    /// The program and arguments that move into the cgroup whose `cgroup.procs` is `procs`,
+    /// then run `executable` (an absolute path) with `arguments`.
+    func wrap(procs: String, executable: String, arguments: [String]) -> (executable: String, arguments: [String]) {
+        switch self {
+        case let .helper(path): (path, [procs, executable] + arguments)
+        case .shell: ("/bin/sh", ["-c", Self.shellScript, procs, executable] + arguments)
+        }
+    }
+
+    /// For `status` and the start's log line.
+    public var description: String {
+        switch self {
+        case let .helper(path): path
+        case .shell: "/bin/sh (\(Self.helperName) is not installed beside the program)"
+        }
+    }
+}
