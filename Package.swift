@@ -116,14 +116,17 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // Moves a process run into its cgroup, then execs the job (`CgroupEntry`). C, linked
-        // statically, so that it starts without a dynamic loader; `-nostartfiles` keeps the
-        // Swift driver, which links every executable, from adding the Swift runtime's startup
-        // object (then nothing of the runtime is linked), and clang's unused `-pie` is not news.
+        // Moves a process run into its cgroup, then execs the job (`CgroupEntry`). C with its own
+        // system calls and no C library, linked statically: it starts without a loader or libc's
+        // start-up. The Swift driver links every executable: `-nostartfiles` keeps it from adding
+        // the Swift runtime's start-up object, `-static-stdlib` makes the runtime libraries it
+        // names archives (nothing is taken from them), and clang's unused `-pie` is not news.
         .executableTarget(
             name: "schedd-cgroup-exec",
+            cSettings: [.unsafeFlags(["-ffreestanding", "-fno-stack-protector"], .when(platforms: [.linux]))],
             linkerSettings: [.unsafeFlags(["-nostartfiles", "-static-stdlib", "-Xclang-linker", "-static",
-                                           "-Xclang-linker", "-Wno-unused-command-line-argument"])]
+                                           "-Xclang-linker", "-nostdlib",
+                                           "-Xclang-linker", "-Wno-unused-command-line-argument"], .when(platforms: [.linux]))]
         ),
         // The fixture is read from the source tree by path, so it is not a bundled resource.
         // The benchmark program (Benchmarks/README.md); run it in release mode.

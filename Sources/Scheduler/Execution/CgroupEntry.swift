@@ -11,10 +11,10 @@ import Glibc
 /// its place (same pid, session, pipes and environment). Both forms fail the run with exit
 /// code 125 and a line on its stderr when the move fails.
 public enum CgroupEntry: Sendable, Equatable {
-    /// `schedd-cgroup-exec` at this path: a static C program, one exec with no dynamic loader.
+    /// `schedd-cgroup-exec` at this path: a C program without a C library, one cheap exec.
     case helper(String)
     /// `/bin/sh` with a builtin `echo` and an `exec`: where the helper is not installed (an
-    /// engine embedded in another program). Costs runs ~20 % of their throughput.
+    /// engine embedded in another program). Costs process runs ~25 % of their rate.
     case shell
 
     /// The helper's file name; `scripts/install.sh` installs it beside `schedd`.
