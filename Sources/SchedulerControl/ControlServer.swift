@@ -161,6 +161,7 @@ public struct ControlServer: Service {
         }
         try? await server.close()
         unlink(path)
+        logger.info("control socket closed", metadata: ["schedd.socket": "\(path)"])
     }
 
     /// Hummingbird's connection loop answering with the router: what its `Application` builds,

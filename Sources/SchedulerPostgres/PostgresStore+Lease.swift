@@ -99,6 +99,7 @@ extension PostgresStore {
             try await call("leave") { connection in
                 try await connection.query("UPDATE nodes SET state = 'left', running = 0 WHERE name = \(node) AND epoch = \(epoch)")
             }
+            logger.info("left the cluster", metadata: ["schedd.node": "\(node)", "schedd.epoch": .stringConvertible(epoch)])
         } catch {
             logger.warning("cannot record that this node leaves the cluster", metadata: ["schedd.error": "\(error)"])
         }

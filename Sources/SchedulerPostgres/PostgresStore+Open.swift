@@ -13,6 +13,8 @@ extension PostgresStore {
         public var callTimeout: Duration = .seconds(3)
         /// The node's worker count, shown by `schedctl nodes`.
         public var workers: Int = 0
+        /// A connection idle this long is closed (tests shorten it).
+        var connectionIdleTimeout: Duration = .seconds(10)
 
         public init() {}
     }
@@ -26,14 +28,17 @@ extension PostgresStore {
         var configuration = url.clientConfiguration
         configuration.options.connectTimeout = options.callTimeout
         configuration.options.maximumConnections = 16
-        // Each time a connection goes back to the pool, postgres-nio starts a keep-alive timer
-        // and an idle timer for it (a sleeping task each); the next lease cancels them, but a
-        // cancelled sleep holds its memory until its time would have come. At a thousand calls
-        // a second, postgres-nio's 30 s and 60 s held ~90,000 of them, ~20 MiB; 10 s each hold
-        // a fifth as many. (A connection idle for 10 s is closed; one is opened again in a few
-        // milliseconds.)
-        configuration.options.connectionIdleTimeout = .seconds(10)
-        configuration.options.keepAliveBehavior = .init(frequency: .seconds(10))
+        // Each time a connection goes back to the pool, postgres-nio starts an idle timer for
+        // it, and a keep-alive timer when it has a keep-alive (a sleeping task each); the next
+        // lease cancels them, but a cancelled sleep holds its memory until its time would have
+        // come. At a thousand calls a second, postgres-nio's 30 s and 60 s held ~90,000 of them,
+        // ~20 MiB. A connection idle for 10 s is closed (one is opened again in a few
+        // milliseconds), and there is no keep-alive: an idle connection is closed before one
+        // would be needed, and a keep-alive's query that meets the idle close is written to a
+        // closing connection, never answers, and holds the client's `run()`, so the node's exit,
+        // for ever (`theStoreClosesAtOnceAfterItsConnectionsIdledOut`).
+        configuration.options.connectionIdleTimeout = options.connectionIdleTimeout
+        configuration.options.keepAliveBehavior = nil
         // Deadlines the server keeps too. A node that freezes or is cut off in the middle of a
         // transaction keeps its row locks until the server ends that transaction, and every
         // other node would wait on them (its lease renewals included): the server ends a
