@@ -8,7 +8,9 @@ set -euo pipefail
 missing=()
 dpkg -s libsqlite3-dev >/dev/null 2>&1 || missing+=(libsqlite3-dev)
 command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
-# setpriv runs jobs that name a "user"/"group" (essential on Debian; minimal images may lack it).
+# setpriv: the tests act as other local accounts with it, and an engine without
+# schedd-cgroup-exec beside it switches the runs of jobs with a "user"/"group" with it
+# (essential on Debian; minimal images may lack it).
 [ -x /usr/bin/setpriv ] || missing+=(util-linux)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 # promtool, from Debian's prometheus package: the tests check the metrics' format with it.

@@ -11,8 +11,9 @@ import System
 import SystemPackage
 #endif
 
-/// The two ways a process run enters its cgroup: what each runs and how each fails. (That a run
-/// really lands in its cgroup is `ProcessExecutionTests`' escapee tests, with both entries.)
+/// The two ways a process run enters its cgroup and takes its job's account: what each runs and
+/// how each fails. (That a run really lands in its cgroup is `ProcessExecutionTests`' escapee
+/// tests, with both entries.)
 @Suite struct CgroupEntryTests {
     /// `swift build` puts the helper beside the test bundle as beside `schedd`: were it not
     /// found, every cgroup test would quietly take the shell's path.
@@ -32,11 +33,15 @@ import SystemPackage
 
     static let entries: [CgroupEntry] = [CgroupEntry.besideExecutable(), .shell]
 
-    func run(_ entry: CgroupEntry, procs: String, _ executable: String, _ arguments: [String] = [])
+    func run(_ entry: CgroupEntry, procs: String?, identity: RunIdentity? = nil, _ executable: String, _ arguments: [String] = [])
         async throws -> (status: TerminationStatus, stdout: String, stderr: String) {
-        let (program, wrapped) = entry.wrap(procs: procs, executable: executable, arguments: arguments)
+        let (program, wrapped) = entry.wrap(procs: procs, identity: identity, executable: executable, arguments: arguments)
+        return try await Self.spawn(program, wrapped)
+    }
+
+    static func spawn(_ program: String, _ arguments: [String]) async throws -> (status: TerminationStatus, stdout: String, stderr: String) {
         let result = try await Subprocess.run(
-            .path(FilePath(program)), arguments: Arguments(wrapped), environment: .custom(["MARK": "kept", "PATH": "/usr/bin:/bin"]),
+            .path(FilePath(program)), arguments: Arguments(arguments), environment: .custom(["MARK": "kept", "PATH": "/usr/bin:/bin"]),
             output: .string(limit: 65_536), error: .string(limit: 65_536))
         return (result.terminationStatus, result.standardOutput, result.standardError)
     }
@@ -75,5 +80,87 @@ import SystemPackage
         let refused = try await run(entry, procs: "/dev/null", notExecutable)
         #expect(refused.status == .exited(126))
         #expect(refused.stdout == "")
+    }
+
+    /// nobody, nogroup and a second group: what a run of a job with `user` and `group` takes.
+    static func stranger() throws -> RunIdentity {
+        let nobody = try #require(AccountDatabase.user("nobody"))
+        let nogroup = try #require(AccountDatabase.groupID("nogroup"))
+        return RunIdentity(uid: nobody.uid, gid: nogroup, groups: [nogroup, 4242])
+    }
+
+    /// Real, effective, saved and filesystem ids, as the kernel has them for the process.
+    static let showIDs = #"id -u; id -g; id -G; grep -E '^(Uid|Gid|Groups):' /proc/self/status | tr -s '\t ' ' '"#
+
+    /// The account is taken whole, groups first, and for good: no saved id is left to take
+    /// schedd's back. With and without a cgroup to move into first (runs tracked through `/proc`
+    /// switch accounts through the same program).
+    @Test(.enabled(if: geteuid() == 0, "needs root"), arguments: Self.entries, [true, false])
+    func theRunTakesTheJobsAccountWhole(entry: CgroupEntry, moving: Bool) async throws {
+        let who = try Self.stranger()
+        let result = try await run(entry, procs: moving ? "/dev/null" : nil, identity: who, "/bin/sh", ["-c", Self.showIDs])
+        #expect(result.status == .exited(0), "\(result.stderr)")
+        let (u, g) = (who.uid, who.gid)
+        // The kernel keeps the groups sorted.
+        let groups = who.groups.sorted().map(String.init).joined(separator: " ")
+        #expect(result.stdout == "\(u)\n\(g)\n\(g) 4242\nUid: \(u) \(u) \(u) \(u)\nGid: \(g) \(g) \(g) \(g)\nGroups: \(groups) \n")
+    }
+
+    /// With no group of its own, the user's own groups; an empty list clears root's.
+    @Test(.enabled(if: geteuid() == 0, "needs root"), arguments: Self.entries)
+    func noSupplementaryGroupsLeavesNoneOfSchedds(entry: CgroupEntry) async throws {
+        let nobody = try #require(AccountDatabase.user("nobody"))
+        let result = try await run(entry, procs: nil, identity: RunIdentity(uid: nobody.uid, gid: nobody.gid, groups: []), "/bin/sh", ["-c", "id -G"])
+        #expect(result.status == .exited(0), "\(result.stderr)")
+        #expect(result.stdout == "\(nobody.gid)\n")
+    }
+
+    /// Neither a cgroup nor an account: the job is started as it is.
+    @Test(arguments: Self.entries)
+    func nothingToDoBeforeTheJobStartsTheJobItself(entry: CgroupEntry) {
+        let (program, arguments) = entry.wrap(procs: nil, identity: nil, executable: "/bin/echo", arguments: ["a"])
+        #expect(program == "/bin/echo" && arguments == ["a"])
+    }
+
+    static var helper: String? {
+        guard case let .helper(path) = CgroupEntry.besideExecutable() else { return nil }
+        return path
+    }
+
+    /// Arguments that are not what schedd passes are refused before anything changes, with the
+    /// option and the text named. (`RUN` stands for a program that would leave a file.)
+    @Test(arguments: [
+        (["--uid", "nobody", "--", "RUN"], "--uid takes a numeric id, not \"nobody\""),
+        (["--uid", "4294967295", "--", "RUN"], "--uid takes a numeric id, not \"4294967295\""),
+        (["--gid", "-1", "--", "RUN"], "--gid takes a numeric id, not \"-1\""),
+        (["--groups", "1,,2", "--", "RUN"], "--groups takes a comma-separated list of numeric group ids, not \"1,,2\""),
+        (["--groups", "1,", "--", "RUN"], "--groups takes a comma-separated list of numeric group ids, not \"1,\""),
+        (["--user", "0", "--", "RUN"], "usage: schedd-cgroup-exec"),
+        (["--uid"], "usage: schedd-cgroup-exec"),
+        (["--uid", "0", "--"], "usage: schedd-cgroup-exec"),
+    ])
+    func theHelperRefusesArgumentsItDoesNotTake(arguments: [String], message: String) async throws {
+        let helper = try #require(Self.helper, "\(CgroupEntry.helperName) is not built beside the test program")
+        let dir = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let result = try await Self.spawn(helper, arguments.flatMap { $0 == "RUN" ? ["/bin/touch", dir + "/ran"] : [$0] })
+        #expect(result.status == .exited(125))
+        #expect(result.stderr.contains(message), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/ran"))
+    }
+
+    /// A switch the kernel refuses (the helper is not root here) fails the run before the job
+    /// runs, naming what it could not do.
+    @Test(.enabled(if: geteuid() == 0 && FileManager.default.isExecutableFile(atPath: CgroupEntry.setpriv), "needs root and setpriv"))
+    func aRefusedSwitchFailsTheRunWith125() async throws {
+        let nobody = try #require(AccountDatabase.user("nobody"))
+        let helper = try #require(Self.helper, "\(CgroupEntry.helperName) is not built beside the test program")
+        let asNobody = ["--reuid=\(nobody.uid)", "--regid=\(nobody.gid)", "--clear-groups", "--", helper]
+        let groups = try await Self.spawn(CgroupEntry.setpriv, asNobody + ["--groups", "", "--gid", "0", "--uid", "0", "--", "/bin/true"])
+        #expect(groups.status == .exited(125))
+        #expect(groups.stderr == "schedd: cannot set the run's supplementary groups to none: Operation not permitted\n")
+        let user = try await Self.spawn(CgroupEntry.setpriv, asNobody + ["--uid", "0", "--", "/bin/true"])
+        #expect(user.status == .exited(125))
+        #expect(user.stderr == "schedd: cannot switch the run to uid 0: Operation not permitted\n")
     }
 }

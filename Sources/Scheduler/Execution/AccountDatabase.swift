@@ -46,6 +46,24 @@ package enum AccountDatabase {
         lookUp({ getgrgid_r(gid, &$0, $1, $2, &$3) }, read: \.gr_gid)
     }
 
+    /// The groups a user belongs to, `gid` (their primary group) first, as login and cron give
+    /// them (`initgroups`); `[gid]` alone when the list cannot be read.
+    package static func groups(of user: String, gid: gid_t) -> [gid_t] {
+        // The kernel's limit (NGROUPS_MAX) bounds the growth.
+        var capacity: Int32 = 64
+        while capacity <= 65_536 {
+            var groups = [gid_t](repeating: 0, count: Int(capacity))
+            var count = capacity
+            if getgrouplist(user, gid, &groups, &count) >= 0 {
+                return Array(groups.prefix(Int(count)))
+            }
+            // Too small: `count` says how many there are.
+            guard count > capacity else { break }
+            capacity = count
+        }
+        return [gid]
+    }
+
     /// Runs a `get*_r` call with a buffer grown until the entry fits, and reads what is wanted
     /// from the entry while its strings (in the buffer) are still there.
     private static func lookUp<Entry: ZeroInitializable, Value>(

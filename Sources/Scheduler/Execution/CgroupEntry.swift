@@ -3,18 +3,20 @@ import Foundation
 import Glibc
 #endif
 
-/// How a process run moves itself into its cgroup before it becomes the job.
+/// How a process run enters its cgroup, and takes its job's account, before it becomes the job.
 ///
 /// The process has to move itself: swift-subprocess cannot spawn into a cgroup, and a move
 /// made by schedd after the spawn would race with the job's first fork. So the run starts as a
-/// small program that writes itself into the cgroup's `cgroup.procs` and then execs the job in
-/// its place (same pid, session, pipes and environment). Both forms fail the run with exit
-/// code 125 and a line on its stderr when the move fails.
+/// small program that writes itself into the cgroup's `cgroup.procs`, switches to the job's
+/// ids if it names an account, and then execs the job in its place (same pid, session, pipes
+/// and environment). Both forms fail the run with exit code 125 and a line on its stderr when
+/// the move or the switch fails.
 public enum CgroupEntry: Sendable, Equatable {
     /// `schedd-cgroup-exec` at this path: a C program without a C library, one cheap exec.
     case helper(String)
-    /// `/bin/sh` with a builtin `echo` and an `exec`: where the helper is not installed (an
-    /// engine embedded in another program). Costs process runs ~25 % of their rate.
+    /// `/bin/sh` with a builtin `echo` and an `exec`, and util-linux's `setpriv` for the
+    /// account: where the helper is not installed (an engine embedded in another program).
+    /// Costs process runs ~25 % of their rate.
     case shell
 
     /// The helper's file name; `scripts/install.sh` installs it beside `schedd`.
@@ -36,12 +38,43 @@ public enum CgroupEntry: Sendable, Equatable {
     /// The script `/bin/sh -c` runs: `$0` is the cgroup's `cgroup.procs`, `$@` the job.
     static let shellScript = #"echo 0 >"$0" || { echo "schedd: cannot move the run into its cgroup $0" >&2; exit 125; }; exec "$@""#
 
+    /// util-linux's program that switches ids, for the shell's form.
+    static let setpriv = "/usr/bin/setpriv"
+
     /// The program and arguments that move into the cgroup whose `cgroup.procs` is `procs`,
-    /// then run `executable` (an absolute path) with `arguments`.
-    func wrap(procs: String, executable: String, arguments: [String]) -> (executable: String, arguments: [String]) {
+    /// switch to `identity`, each when given, then run `executable` (an absolute path) with
+    /// `arguments`; the job as it is when there is neither.
+    func wrap(procs: String?, identity: RunIdentity?, executable: String, arguments: [String]) -> (executable: String, arguments: [String]) {
         switch self {
-        case let .helper(path): (path, [procs, executable] + arguments)
-        case .shell: ("/bin/sh", ["-c", Self.shellScript, procs, executable] + arguments)
+        case let .helper(path):
+            var options: [String] = []
+            if let procs { options += ["--procs", procs] }
+            if let identity {
+                options += ["--groups", identity.groups.map(String.init).joined(separator: ","), "--gid", String(identity.gid), "--uid", String(identity.uid)]
+            }
+            return options.isEmpty ? (executable, arguments) : (path, options + ["--", executable] + arguments)
+        case .shell:
+            var (executable, arguments) = (executable, arguments)
+            if let identity {
+                let groups = identity.groups.isEmpty ? "--clear-groups" : "--groups=\(identity.groups.map(String.init).joined(separator: ","))"
+                arguments = ["--reuid=\(identity.uid)", "--regid=\(identity.gid)", groups, "--", executable] + arguments
+                executable = Self.setpriv
+            }
+            // The move before setpriv: it needs schedd's rights.
+            if let procs {
+                arguments = ["-c", Self.shellScript, procs, executable] + arguments
+                executable = "/bin/sh"
+            }
+            return (executable, arguments)
+        }
+    }
+
+    /// Whether this form can switch a run to another account: the helper always, the shell's
+    /// form with `setpriv` installed.
+    var canSwitchAccounts: Bool {
+        switch self {
+        case .helper: true
+        case .shell: FileManager.default.isExecutableFile(atPath: Self.setpriv)
         }
     }
 

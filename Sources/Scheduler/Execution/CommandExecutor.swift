@@ -41,8 +41,6 @@ public struct CommandExecutor: JobExecutor, StopsOnRequest {
     }
 
     static let defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-    /// util-linux's, on every Debian system.
-    static let setpriv = "/usr/bin/setpriv"
 
     /// The environment of docs/job-file.md: a minimal base, the job's `env`, then schedd's own variables.
     static func environment(for request: ExecutionRequest, account: Account, instanceID: String) -> [String: String] {
@@ -69,6 +67,8 @@ public struct CommandExecutor: JobExecutor, StopsOnRequest {
         var name: String
         var home: String
         var shell: String
+        /// The supplementary groups a run under this account takes.
+        var groups: [gid_t] = []
 
         /// schedd's own account, looked up once: most runs name no user, and a look-up in the
         /// account database (files, or NSS) per run is I/O on the cooperative pool.
@@ -89,15 +89,20 @@ public struct CommandExecutor: JobExecutor, StopsOnRequest {
             } else {
                 uid = geteuid()
             }
-            guard let entry = AccountDatabase.user(uid: uid) else {
-                return Account(uid: uid, gid: getegid(), name: String(uid), home: "/", shell: "/bin/sh")
-            }
-            var gid = user == nil ? getegid() : entry.gid
+            let entry = AccountDatabase.user(uid: uid)
+            var gid = user == nil ? getegid() : entry?.gid ?? getegid()
+            var groups = [gid]
             if let group {
                 guard let found = AccountDatabase.groupID(group) else { throw APIError(.invalidArgument, "no such group \"\(group)\"") }
                 gid = found
+                groups = [gid]
+            } else if let entry {
+                groups = AccountDatabase.groups(of: entry.name, gid: gid)
             }
-            return Account(uid: uid, gid: gid, name: entry.name, home: entry.home, shell: entry.shell)
+            guard let entry else {
+                return Account(uid: uid, gid: gid, name: String(uid), home: "/", shell: "/bin/sh", groups: groups)
+            }
+            return Account(uid: uid, gid: gid, name: entry.name, home: entry.home, shell: entry.shell, groups: groups)
         }
     }
 
@@ -158,32 +163,22 @@ public struct CommandExecutor: JobExecutor, StopsOnRequest {
         options.teardownSequence = [
             .send(signal: .terminate, toProcessGroup: true, allowedDurationToNextStep: spec.effectiveKillGrace),
         ]
-        var executable = program
-        var arguments = Array(argv.dropFirst())
+        // Not swift-subprocess's userID/groupID: it switches them in its forked child with
+        // glibc's setgroups/setgid/setuid, which in a multithreaded process can wait forever for
+        // threads that only exist in the parent (a test hung with the child in __nptl_setxid,
+        // about once in a dozen runs; in the daemon it would block a pool thread and the run).
+        // The entry program switches them in its own single-threaded process, then execs the
+        // job in its place (same pid, session and pipes).
+        let identity = spec.user != nil || spec.group != nil ? RunIdentity(uid: account.uid, gid: account.gid, groups: account.groups) : nil
+        if identity != nil && !sweeper.cgroupEntry.canSwitchAccounts {
+            return ExecutionOutcome(ending: .failed("running as another user needs \(CgroupEntry.helperName) beside the program or \(CgroupEntry.setpriv) (util-linux), and neither is installed"))
+        }
         // The cgroup is made before the process and the process moves itself into it before
         // it runs the job: nothing the job starts is outside it, even in its first instant.
         // (swift-subprocess cannot spawn into a cgroup; a move by schedd after the spawn would
-        // race with the job's first fork.) Before setpriv: moving needs schedd's rights.
+        // race with the job's first fork.)
         let cgroupProcs = await sweeper.prepare(runID: request.runID)
-        if spec.user != nil || spec.group != nil {
-            // Not swift-subprocess's userID/groupID: it switches them in its forked child with
-            // glibc's setgroups/setgid/setuid, which in a multithreaded process can wait forever
-            // for threads that only exist in the parent (a test hung with the child in
-            // __nptl_setxid, about once in a dozen runs; in the daemon it would block a pool
-            // thread and the run). setpriv switches them in its own single-threaded process,
-            // then execs the program in its place (same pid, session and pipes).
-            guard FileManager.default.isExecutableFile(atPath: Self.setpriv) else {
-                return ExecutionOutcome(ending: .failed("running as another user needs \(Self.setpriv) (util-linux), which is missing"))
-            }
-            // With a user and no group, the user's own groups (as cron and login give them);
-            // with a group, that group alone.
-            let groups = spec.group == nil ? "--init-groups" : "--groups=\(account.gid)"
-            arguments = ["--reuid=\(account.uid)", "--regid=\(account.gid)", groups, "--", program] + arguments
-            executable = Self.setpriv
-        }
-        if let cgroupProcs {
-            (executable, arguments) = sweeper.cgroupEntry.wrap(procs: cgroupProcs, executable: executable, arguments: arguments)
-        }
+        let (executable, arguments) = sweeper.cgroupEntry.wrap(procs: cgroupProcs, identity: identity, executable: program, arguments: Array(argv.dropFirst()))
         // The pipes append to the run's sink, so that what a stopped run printed is kept even
         // when the cancellation ends the reading.
         let pipes: RunOutputPipes
