@@ -25,6 +25,17 @@ extension PostgresStore {
     /// waiting out that node's lease, in case it is this node's own previous life).
     public static func withStore<T: Sendable>(url: PostgresURL, node: String, options: Options = Options(), logger: Logger,
                                               _ body: (PostgresStore) async throws -> T) async throws -> T {
+        let client = PostgresClient(configuration: clientConfiguration(url: url, options: options), backgroundLogger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            let store = try await open(client: client, url: url, node: node, options: options, logger: logger)
+            return try await body(store)
+        }
+    }
+
+    /// The connection pool's settings for a node with `options`.
+    static func clientConfiguration(url: PostgresURL, options: Options) -> PostgresClient.Configuration {
         var configuration = url.clientConfiguration
         configuration.options.connectTimeout = options.callTimeout
         configuration.options.maximumConnections = 16
@@ -50,13 +61,7 @@ extension PostgresStore {
             ("lock_timeout", milliseconds(options.callTimeout / 2)),
             ("idle_in_transaction_session_timeout", milliseconds(options.lease / 3)),
         ]
-        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
-            defer { group.cancelAll() }
-            let store = try await open(client: client, url: url, node: node, options: options, logger: logger)
-            return try await body(store)
-        }
+        return configuration
     }
 
     static func open(client: PostgresClient, url: PostgresURL, node: String, options: Options, logger: Logger) async throws -> PostgresStore {

@@ -106,7 +106,7 @@ import SystemPackage
         #expect(result.stdout == "\(u)\n\(g)\n\(g) 4242\nUid: \(u) \(u) \(u) \(u)\nGid: \(g) \(g) \(g) \(g)\nGroups: \(groups) \n")
     }
 
-    /// With no group of its own, the user's own groups; an empty list clears root's.
+    /// An empty list of supplementary groups clears the ones schedd (root) has.
     @Test(.enabled(if: geteuid() == 0, "needs root"), arguments: Self.entries)
     func noSupplementaryGroupsLeavesNoneOfSchedds(entry: CgroupEntry) async throws {
         let nobody = try #require(AccountDatabase.user("nobody"))

@@ -50,13 +50,13 @@ public enum CgroupEntry: Sendable, Equatable {
             var options: [String] = []
             if let procs { options += ["--procs", procs] }
             if let identity {
-                options += ["--groups", identity.groups.map(String.init).joined(separator: ","), "--gid", String(identity.gid), "--uid", String(identity.uid)]
+                options += ["--groups", identity.groupList, "--gid", String(identity.gid), "--uid", String(identity.uid)]
             }
             return options.isEmpty ? (executable, arguments) : (path, options + ["--", executable] + arguments)
         case .shell:
             var (executable, arguments) = (executable, arguments)
             if let identity {
-                let groups = identity.groups.isEmpty ? "--clear-groups" : "--groups=\(identity.groups.map(String.init).joined(separator: ","))"
+                let groups = identity.groups.isEmpty ? "--clear-groups" : "--groups=\(identity.groupList)"
                 arguments = ["--reuid=\(identity.uid)", "--regid=\(identity.gid)", groups, "--", executable] + arguments
                 executable = Self.setpriv
             }

@@ -11,4 +11,7 @@ struct RunIdentity: Sendable, Equatable {
     /// With a `user` and no `group`, the user's groups (as login and cron give them); with a
     /// `group`, that group alone.
     var groups: [gid_t]
+
+    /// The groups as `schedd-cgroup-exec` and `setpriv` take them: `1,2,3`.
+    var groupList: String { groups.map(String.init).joined(separator: ",") }
 }
