@@ -6,8 +6,12 @@ import Synchronization
 /// transaction is durable, and runs in its own savepoint, so one failing write does not undo
 /// the others.
 ///
-/// No task is spawned: the first writer to find the committer idle becomes the leader and
-/// writes batches, in its own task, until none is waiting; the others wait for their entry.
+/// No task leads the batches: the first writer to find the committer idle hands a batch to
+/// GRDB's writer queue, and each batch's completion, still on that queue, takes the next
+/// batch and queues it behind itself, until none is waiting. A leading task would cost a
+/// thread hand-off per batch (the writer queue resuming it, then it queueing the next batch)
+/// and would tie other tasks' writes to its own cancellation. Queueing each batch anew
+/// rather than looping lets other accesses to the writer queue in between.
 /// Batches are taken in the order writes were submitted, so a write is never committed
 /// before one submitted ahead of it.
 /// A lock rather than an actor: entering an actor and leaving it again were two thread
@@ -52,7 +56,7 @@ final class GroupCommitter: Sendable {
 
     func write<T: Sendable>(_ operation: @escaping @Sendable (Database) throws -> T) async throws -> T {
         let entry = Entry { db in try operation(db) }
-        await submit([entry])
+        submit([entry])
         // swiftlint:disable:next force_cast
         return try await entry.value() as! T
     }
@@ -62,7 +66,7 @@ final class GroupCommitter: Sendable {
     func write<A: Sendable, B: Sendable>(_ first: @escaping @Sendable (Database) throws -> A,
                                          _ second: @escaping @Sendable (Database) throws -> B) async -> (Result<A, any Error>, Result<B, any Error>) {
         let entries = (Entry { db in try first(db) }, Entry { db in try second(db) })
-        await submit([entries.0, entries.1])
+        submit([entries.0, entries.1])
         // swiftlint:disable force_cast
         let a = await catching { try await entries.0.value() as! A }
         let b = await catching { try await entries.1.value() as! B }
@@ -84,73 +88,62 @@ final class GroupCommitter: Sendable {
         }
     }
 
-    /// Queues `entries` together (so in one batch) and, if no writer is at it, writes batches
-    /// until none is waiting.
-    private func submit(_ entries: [Entry]) async {
-        let leads = queue.withLock { queue -> Bool in
+    /// Queues `entries` together (so in one batch) and, if no batch is being written, starts
+    /// writing.
+    private func submit(_ entries: [Entry]) {
+        let starts = queue.withLock { queue -> Bool in
             queue.pending.append(contentsOf: entries)
             guard !queue.writing else { return false }
             queue.writing = true
             return true
         }
-        if leads { await lead() }
+        if starts { writeNextBatch() }
     }
 
-    /// Writes what is queued unless a writer is already at it, and waits for `entry`.
+    /// Starts writing what is queued unless a batch is being written, and waits for `entry`.
     func flush(until entry: Entry) async throws {
-        let leads = queue.withLock { queue -> Bool in
+        let starts = queue.withLock { queue -> Bool in
             guard !queue.writing, !queue.pending.isEmpty else { return false }
             queue.writing = true
             return true
         }
-        if leads { await lead() }
+        if starts { writeNextBatch() }
         _ = try await entry.value()
     }
 
-    /// Writes batches until none is waiting; only the writer that set `writing` calls it.
-    private func lead() async {
-        while true {
-            let batch = queue.withLock { queue -> [Entry] in
-                let batch = queue.pending
-                queue.pending = []
-                if batch.isEmpty { queue.writing = false }
-                return batch
-            }
-            if batch.isEmpty { return }
-            await commit(batch)
+    /// Takes the waiting writes as one batch and queues its transaction on the writer queue;
+    /// with none waiting, marks the committer idle. Only whoever set `writing` (a submitter,
+    /// or the completion of the batch before) calls it.
+    private func writeNextBatch() {
+        let batch = queue.withLock { queue -> [Entry] in
+            let batch = queue.pending
+            queue.pending = []
+            if batch.isEmpty { queue.writing = false }
+            return batch
         }
-    }
-
-    /// Writes one batch in one transaction, each entry in its own savepoint, and completes
-    /// every entry.
-    ///
-    /// Whatever happens to the leader's task: its batch holds other tasks' writes (a run's
-    /// final status among them), and GRDB's async `write` gives up when the calling task is
-    /// cancelled — a cancelled leader failed its batch and every batch it led after it. The
-    /// completion-handler form runs on GRDB's writer queue and does not look at the caller.
-    private func commit(_ batch: [Entry]) async {
-        let outcome: Result<[Result<any Sendable, any Error>], any Error> = await withCheckedContinuation { continuation in
-            pool.asyncWrite({ db in
-                batch.map { entry in
-                    var result: Result<any Sendable, any Error> = .failure(CancellationError())
-                    do {
-                        try db.inSavepoint {
-                            result = .success(try entry.operation(db))
-                            return .commit
-                        }
-                    } catch {
-                        result = .failure(error)
+        if batch.isEmpty { return }
+        pool.asyncWrite({ db in
+            batch.map { entry in
+                var result: Result<any Sendable, any Error> = .failure(CancellationError())
+                do {
+                    try db.inSavepoint {
+                        result = .success(try entry.operation(db))
+                        return .commit
                     }
-                    return result
+                } catch {
+                    result = .failure(error)
                 }
-            }, completion: { _, result in continuation.resume(returning: result) })
-        }
-        switch outcome {
-        case let .success(results):
-            changes.bump()
-            for (entry, result) in zip(batch, results) { entry.complete(result) }
-        case let .failure(error):
-            for entry in batch { entry.complete(.failure(error)) }
-        }
+                return result
+            }
+        }, completion: { [self] _, outcome in
+            switch outcome {
+            case let .success(results):
+                changes.bump()
+                for (entry, result) in zip(batch, results) { entry.complete(result) }
+            case let .failure(error):
+                for entry in batch { entry.complete(.failure(error)) }
+            }
+            writeNextBatch()
+        })
     }
 }
