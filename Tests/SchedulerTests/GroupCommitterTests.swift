@@ -67,9 +67,11 @@ import Testing
         #expect(try await temp.database.pool.read { db in try Int.fetchAll(db, sql: "SELECT x FROM t ORDER BY x") } == [1, 9])
     }
 
-    /// A run's final write must land even when the task that happens to lead the commit is
-    /// cancelled (the engine's tasks are, at shutdown): the leader's batch holds other writes.
-    @Test func aCancelledLeaderStillCommitsItsBatchAndTheNextOnes() async throws {
+    /// A run's final write must land even when the task that submits it is cancelled (the
+    /// engine's tasks are, at shutdown), and so must the batches after it: GRDB's async
+    /// `write` gives up in a cancelled task, and a task that led the batches once failed its
+    /// batch (other tasks' writes) and every one it led after.
+    @Test func aCancelledWriterStillCommitsItsBatchAndTheNextOnes() async throws {
         let (temp, committer) = try await committer()
         let leader = Task {
             withUnsafeCurrentTask { $0?.cancel() }

@@ -152,6 +152,8 @@ public actor JobScheduler: Service {
     var shutdownDeadline: Date?
     var graceOverCancelled = false
     let wakeup = Wakeup()
+    /// Signals `wakeup` at the main loop's next deadline.
+    let alarm = WakeAlarm()
     let stopRequested = StopFlag()
     let hurryRequested = StopFlag()
     /// Cluster mode: set when slots may be waiting in the store's queue (another node queued
@@ -231,14 +233,18 @@ public actor JobScheduler: Service {
         let stopRequested = self.stopRequested
         let wakeup = self.wakeup
         let sweeper = self.sweeper
+        let alarm = self.alarm
+        let clock = self.clock
         await withTaskGroup(of: Void.self) { outer in
             outer.addTask { await sweeper.run() }
+            outer.addTask { await alarm.run(clock: clock, wakeup: wakeup) }
             await withGracefulShutdownHandler {
                 await self.mainLoop()
             } onGracefulShutdown: {
                 stopRequested.set()
                 wakeup.signal()
             }
+            alarm.stop()
             await sweeper.stop()
         }
     }
@@ -306,7 +312,8 @@ public actor JobScheduler: Service {
                 } else {
                     parked = true
                     releaseIdleWaiters()
-                    await waitForWake(until: stopping ? (graceOverCancelled ? nil : shutdownDeadline) : nextDeadline())
+                    alarm.set(stopping ? (graceOverCancelled ? nil : shutdownDeadline) : nextDeadline())
+                    await waitForWake()
                     parked = false
                 }
             }
@@ -362,19 +369,11 @@ public actor JobScheduler: Service {
         ])
     }
 
-    /// Sleeps until `deadline` (nil: until woken), or until something wakes the engine.
-    func waitForWake(until deadline: Date?) async {
-        let clock = self.clock
-        let wakeup = self.wakeup
+    /// Waits until something wakes the engine: a signal, or the alarm at the deadline it was
+    /// set to.
+    func waitForWake() async {
         if wakeup.takePending() { return }
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await wakeup.wait() }
-            if let deadline {
-                group.addTask { try? await clock.sleep(until: deadline) }
-            }
-            await group.next()
-            group.cancelAll()
-        }
+        await wakeup.wait()
     }
 
     func nextDeadline() -> Date? {

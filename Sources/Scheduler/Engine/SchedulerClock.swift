@@ -36,6 +36,7 @@ public final class ManualClock: SchedulerClock {
     private struct State {
         var now: Date
         var nextID = 0
+        var sleepsBegun = 0
         var sleepers: [Int: (deadline: Date, continuation: CheckedContinuation<Void, any Error>)] = [:]
     }
 
@@ -47,6 +48,10 @@ public final class ManualClock: SchedulerClock {
 
     /// The earliest deadline anyone sleeps until.
     public var nextDeadline: Date? { state.withLock { $0.sleepers.values.map(\.deadline).min() } }
+
+    /// How many sleeps were asked of the clock so far: what tests count to see that the engine
+    /// does not start a sleep per turn.
+    var sleepsBegun: Int { state.withLock { $0.sleepsBegun } }
 
     /// Moves the clock to `date` (never backwards) and wakes the sleepers that are due.
     public func advance(to date: Date) {
@@ -64,6 +69,7 @@ public final class ManualClock: SchedulerClock {
     public func sleep(until deadline: Date) async throws {
         let id = state.withLock { state -> Int in
             state.nextID += 1
+            state.sleepsBegun += 1
             return state.nextID
         }
         try await withTaskCancellationHandler {
