@@ -97,10 +97,10 @@ import Testing
     }
 
     /// The engine's turns (two per run, here 200 runs) do not each start a sleep while a
-    /// scheduled job's next fire is the deadline.
+    /// scheduled job's next fire is the deadline, nor does each run's timeout.
     @Test func theEngineStartsNoSleepPerRun() async throws {
         let clock = ManualClock(t0)
-        let jobs = #"{"jobs": [{"name": "hourly", "handler": "ok", "schedule": "@every 1h"}, {"name": "now", "handler": "ok", "concurrency": "allow"}]}"#
+        let jobs = #"{"jobs": [{"name": "hourly", "handler": "ok", "schedule": "@every 1h"}, {"name": "now", "handler": "ok", "concurrency": "allow", "timeout": "1h"}]}"#
         try await withEngine(jobs: jobs, handlers: ["ok": { _ in }], clock: clock) { engine, log, _ in
             await engine.untilIdle()
             let begun = clock.sleepsBegun

@@ -209,7 +209,7 @@ extension JobScheduler {
             // Tracked apart from the service (its processes are swept when the check ends, the
             // service's are not): the check's marker is the run id negated.
             let request = ExecutionRequest(spec: checkSpec, runID: -run.record.id, attempt: attempt, node: configuration.node, logger: run.logger)
-            let end = await Self.attempt(executor: commands, request: request, timeout: remaining, clock: clock, control: RunControl())
+            let end = await Self.attempt(executor: commands, request: request, timeout: remaining, clock: clock, timeouts: timeouts, control: RunControl())
             await sweeper.sweep(job: spec.name, runID: -run.record.id, grace: spec.effectiveKillGrace)
             _ = await sweeper.finish(runID: -run.record.id)
             if Task.isCancelled { return }

@@ -451,7 +451,7 @@ extension JobScheduler {
         if isService {
             // Its readiness is watched beside it, and the watch ends with it.
             end = await withTaskGroup(of: AttemptEnd?.self) { group in
-                group.addTask { await Self.attempt(executor: executor, request: executionRequest, timeout: spec.timeout, clock: self.clock, control: run.control) }
+                group.addTask { await Self.attempt(executor: executor, request: executionRequest, timeout: spec.timeout, clock: self.clock, timeouts: self.timeouts, control: run.control) }
                 group.addTask {
                     await self.watchReadiness(run)
                     return nil
@@ -467,7 +467,7 @@ extension JobScheduler {
                 return end ?? .cancelled(run.control.reason ?? "cancelled", run.control.status, nil)
             }
         } else {
-            end = await Self.attempt(executor: executor, request: executionRequest, timeout: spec.timeout, clock: clock, control: run.control)
+            end = await Self.attempt(executor: executor, request: executionRequest, timeout: spec.timeout, clock: clock, timeouts: timeouts, control: run.control)
         }
         // No process of a run may outlive it, whatever ended it.
         var cpuMs: Int64?
@@ -667,12 +667,14 @@ extension JobScheduler {
     /// first, a process run is asked to stop (SIGTERM, `kill_grace`, SIGKILL) and read to its
     /// end; any other execution is cancelled. The output it had is kept either way.
     static func attempt(executor: any JobExecutor, request: ExecutionRequest, timeout: Duration?,
-                        clock: any SchedulerClock, control: RunControl) async -> AttemptEnd {
+                        clock: any SchedulerClock, timeouts: RunTimeouts, control: RunControl) async -> AttemptEnd {
         enum Part: Sendable {
             case execution(AttemptEnd?)
             case stop(AttemptEnd?)
         }
         let stopsItself = executor is any StopsOnRequest
+        let timeoutToken = timeout.map { timeouts.add(clock.now().addingTimeInterval(Double($0.milliseconds) / 1000), control) }
+        defer { timeoutToken.map(timeouts.remove) }
         return await withTaskGroup(of: Part.self) { group in
             group.addTask {
                 do {
@@ -686,26 +688,13 @@ extension JobScheduler {
                 }
             }
             group.addTask {
-                // The first of the timeout and a cancel; nil once the execution has ended.
-                guard let timeout else {
-                    // Nothing to race: a group of one task would cost every run a task more.
-                    return .stop(await control.waitForCancel().map { .cancelled($0, control.status, nil) })
+                // The first of the timeout (`timeouts` stops `control` then) and a cancel; nil
+                // once the execution has ended.
+                switch await control.waitForStop() {
+                case .timedOut: .stop(.timedOut(nil))
+                case let .cancelled(reason): .stop(.cancelled(reason, control.status, nil))
+                case nil: .stop(nil)
                 }
-                return await .stop(withTaskGroup(of: AttemptEnd?.self) { race in
-                    race.addTask {
-                        do {
-                            try await clock.sleep(for: timeout)
-                            return .timedOut(nil)
-                        } catch {
-                            return nil
-                        }
-                    }
-                    race.addTask { await control.waitForCancel().map { .cancelled($0, control.status, nil) } }
-                    var first: AttemptEnd?
-                    while first == nil, let next = await race.next() { first = next }
-                    race.cancelAll()
-                    return first
-                })
             }
             var end: AttemptEnd?
             while let part = await group.next() {

@@ -154,6 +154,8 @@ public actor JobScheduler: Service {
     let wakeup = Wakeup()
     /// Signals `wakeup` at the main loop's next deadline.
     let alarm = WakeAlarm()
+    /// The timeouts of the runs going on.
+    let timeouts = RunTimeouts()
     let stopRequested = StopFlag()
     let hurryRequested = StopFlag()
     /// Cluster mode: set when slots may be waiting in the store's queue (another node queued
@@ -238,13 +240,17 @@ public actor JobScheduler: Service {
         await withTaskGroup(of: Void.self) { outer in
             outer.addTask { await sweeper.run() }
             outer.addTask { await alarm.run(clock: clock, wakeup: wakeup) }
+            let timeouts = self.timeouts
+            outer.addTask { await timeouts.run(clock: clock) }
             await withGracefulShutdownHandler {
                 await self.mainLoop()
             } onGracefulShutdown: {
                 stopRequested.set()
                 wakeup.signal()
             }
+            // Every run has ended by now (the main loop waits for them).
             alarm.stop()
+            timeouts.stop()
             await sweeper.stop()
         }
     }

@@ -3,11 +3,25 @@ import Synchronization
 
 /// The handle by which a run is cancelled from outside (`schedctl cancel`, `replace`, shutdown).
 final class RunControl: Sendable {
+    /// Why a run is to stop.
+    enum Stop: Sendable, Equatable {
+        /// Its timeout came (`RunTimeouts`).
+        case timedOut
+        /// Cancelled, with the reason.
+        case cancelled(String)
+    }
+
     private struct State {
         var reason: String?
+        var timedOut = false
         var status: RunStatus = .cancelled
         var by: String?
-        var waiter: CheckedContinuation<String?, Never>?
+        var waiter: CheckedContinuation<Stop?, Never>?
+
+        var stop: Stop? {
+            if timedOut { return .timedOut }
+            return reason.map(Stop.cancelled)
+        }
     }
 
     private let state = Mutex(State())
@@ -16,28 +30,42 @@ final class RunControl: Sendable {
     /// `cancelled`, or `failed` for a service that never became ready (a failed start, which
     /// its restart rule answers).
     /// `by` is who asked for it over the control socket (`runs.cancelled_by`).
+    /// Whichever of this and `timeOut()` comes first is how the run stops.
     func cancel(_ reason: String, status: RunStatus = .cancelled, by caller: String? = nil) {
-        let waiter = state.withLock { state -> CheckedContinuation<String?, Never>? in
-            guard state.reason == nil else { return nil }
+        let waiter = state.withLock { state -> CheckedContinuation<Stop?, Never>? in
+            guard state.stop == nil else { return nil }
             state.reason = reason
             state.status = status
             state.by = caller
             defer { state.waiter = nil }
             return state.waiter
         }
-        waiter?.resume(returning: reason)
+        waiter?.resume(returning: .cancelled(reason))
+    }
+
+    /// Asks the run to stop because its timeout came, unless it was cancelled first.
+    func timeOut() {
+        let waiter = state.withLock { state -> CheckedContinuation<Stop?, Never>? in
+            guard state.stop == nil else { return nil }
+            state.timedOut = true
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(returning: .timedOut)
     }
 
     var reason: String? { state.withLock { $0.reason } }
+    /// Why the run is to stop, if it is.
+    var stopRequest: Stop? { state.withLock { $0.stop } }
     var status: RunStatus { state.withLock { $0.status } }
     var by: String? { state.withLock { $0.by } }
 
-    /// Returns the reason once the run is cancelled, or nil when the waiting task is cancelled.
-    func waitForCancel() async -> String? {
+    /// Returns why the run is to stop once it is, or nil when the waiting task is cancelled.
+    func waitForStop() async -> Stop? {
         await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<String?, Never>) in
-                let now = state.withLock { state -> (Bool, String?) in
-                    if let reason = state.reason { return (true, reason) }
+            await withCheckedContinuation { (continuation: CheckedContinuation<Stop?, Never>) in
+                let now = state.withLock { state -> (Bool, Stop?) in
+                    if let stop = state.stop { return (true, stop) }
                     if Task.isCancelled { return (true, nil) }
                     state.waiter = continuation
                     return (false, nil)
@@ -45,11 +73,21 @@ final class RunControl: Sendable {
                 if now.0 { continuation.resume(returning: now.1) }
             }
         } onCancel: {
-            let waiter = state.withLock { state -> CheckedContinuation<String?, Never>? in
+            let waiter = state.withLock { state -> CheckedContinuation<Stop?, Never>? in
                 defer { state.waiter = nil }
                 return state.waiter
             }
             waiter?.resume(returning: nil)
+        }
+    }
+
+    /// Returns the reason once the run is cancelled (or "timed out"), or nil when the waiting
+    /// task is cancelled.
+    func waitForCancel() async -> String? {
+        switch await waitForStop() {
+        case .timedOut: "timed out"
+        case let .cancelled(reason): reason
+        case nil: nil
         }
     }
 }

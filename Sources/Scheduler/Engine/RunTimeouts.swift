@@ -1,0 +1,139 @@
+import Foundation
+import Synchronization
+
+/// The timeouts of the runs going on, kept in one heap and served by one task for the
+/// engine's lifetime: a run with a `timeout` is stopped through its `RunControl` when it is
+/// due.
+///
+/// Not a sleep per run raced against its end: the run's end cancelled the sleep, and Swift's
+/// runtime keeps a cancelled sleep's memory until its deadline would have come (up to 30 s
+/// ahead with the system clock), so a daemon with jobs that have a timeout held ~16 MiB more
+/// at ~700 runs a second, and each run paid for a group of two more tasks. Here a run's end
+/// removes its entry; the task sleeps (through a `WakeAlarm`) until the earliest deadline.
+final class RunTimeouts: Sendable {
+    /// A registered timeout, to remove when its run has ended.
+    struct Token: Sendable {
+        fileprivate let id: UInt64
+    }
+
+    private struct Entry {
+        var deadline: Date
+        var control: RunControl
+    }
+
+    private struct State {
+        var next: UInt64 = 0
+        /// The timeouts not yet due nor removed.
+        var entries: [UInt64: Entry] = [:]
+        /// Every entry by deadline, and removed ones until they are popped or the heap is
+        /// rebuilt (when it holds twice as many as `entries`, so removals cost O(log n)
+        /// amortized and the heap's size stays bounded by what is live).
+        var heap = Heap()
+        var stopped = false
+    }
+
+    /// A min-heap of (deadline, id).
+    private struct Heap {
+        var items: [(deadline: Date, id: UInt64)] = []
+
+        var first: (deadline: Date, id: UInt64)? { items.first }
+
+        mutating func push(_ item: (deadline: Date, id: UInt64)) {
+            items.append(item)
+            var child = items.count - 1
+            while child > 0 {
+                let parent = (child - 1) / 2
+                guard items[child].deadline < items[parent].deadline else { break }
+                items.swapAt(child, parent)
+                child = parent
+            }
+        }
+
+        mutating func popFirst() {
+            items.swapAt(0, items.count - 1)
+            items.removeLast()
+            var parent = 0
+            while true {
+                let left = 2 * parent + 1, right = left + 1
+                var smallest = parent
+                if left < items.count && items[left].deadline < items[smallest].deadline { smallest = left }
+                if right < items.count && items[right].deadline < items[smallest].deadline { smallest = right }
+                if smallest == parent { return }
+                items.swapAt(parent, smallest)
+                parent = smallest
+            }
+        }
+    }
+
+    private let state = Mutex(State())
+    private let wakeup = Wakeup()
+    private let alarm = WakeAlarm()
+
+    /// How many timeouts are registered (not yet due nor removed), and how many entries the
+    /// heap holds for them.
+    var counts: (live: Int, heap: Int) { state.withLock { ($0.entries.count, $0.heap.items.count) } }
+
+    /// Stops `control`'s run at `deadline` (`RunControl.timeOut()`), unless removed before.
+    func add(_ deadline: Date, _ control: RunControl) -> Token {
+        let (id, earliest) = state.withLock { state -> (UInt64, Bool) in
+            state.next += 1
+            let id = state.next
+            let earliest = state.heap.first.map { deadline < $0.deadline } ?? true
+            state.entries[id] = Entry(deadline: deadline, control: control)
+            state.heap.push((deadline, id))
+            return (id, earliest)
+        }
+        // The serving task sets the alarm to the earliest deadline: it must look again.
+        if earliest { wakeup.signal() }
+        return Token(id: id)
+    }
+
+    /// The run has ended: its timeout is forgotten.
+    func remove(_ token: Token) {
+        state.withLock { state in
+            guard state.entries.removeValue(forKey: token.id) != nil else { return }
+            if state.heap.items.count > 64 && state.heap.items.count > 2 * state.entries.count {
+                var heap = Heap()
+                for (id, entry) in state.entries { heap.push((entry.deadline, id)) }
+                state.heap = heap
+            }
+        }
+    }
+
+    /// Ends `run()`.
+    func stop() {
+        state.withLock { $0.stopped = true }
+        wakeup.signal()
+    }
+
+    /// Until `stop()` or cancellation: stops each run whose timeout is due.
+    func run(clock: any SchedulerClock) async {
+        let alarm = self.alarm
+        let wakeup = self.wakeup
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await alarm.run(clock: clock, wakeup: wakeup) }
+            while true {
+                let now = clock.now()
+                let (due, next, stopped) = state.withLock { state -> ([RunControl], Date?, Bool) in
+                    var due: [RunControl] = []
+                    while let first = state.heap.first {
+                        guard let entry = state.entries[first.id] else {
+                            state.heap.popFirst()
+                            continue
+                        }
+                        guard entry.deadline <= now else { break }
+                        state.heap.popFirst()
+                        state.entries[first.id] = nil
+                        due.append(entry.control)
+                    }
+                    return (due, state.heap.first?.deadline, state.stopped)
+                }
+                for control in due { control.timeOut() }
+                if stopped || Task.isCancelled { break }
+                alarm.set(next)
+                await wakeup.wait()
+            }
+            alarm.stop()
+        }
+    }
+}
