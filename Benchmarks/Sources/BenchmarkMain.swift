@@ -17,6 +17,7 @@ enum BenchmarkMain {
         ("control-status", { [try ControlBenchmark.status()] }),
         ("control-list", { [try ControlBenchmark.list()] }),
         ("idle", { try await IdleBenchmark.run() }),
+        ("busy", { try await BusyBenchmark.run() }),
         ("dashboard", { try await DashboardBenchmark.run() }),
         ("idle-services", { try await ServicesBenchmark.run() }),
         ("schedule-math", { [ScheduleBenchmark.run(iterations: 2_000_000)] }),
