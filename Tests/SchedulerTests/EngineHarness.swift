@@ -148,3 +148,19 @@ extension StoreReader {
         try await history(query, withOutput: true)
     }
 }
+
+/// Runs `serve` (a long-lived part's loop) beside `body`, then calls `stop` and waits for
+/// `serve` to return, whether `body` threw or not.
+func whileServing(_ serve: @escaping @Sendable () async -> Void, stop: () -> Void, _ body: () async throws -> Void) async throws {
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { await serve() }
+        do {
+            try await body()
+        } catch {
+            stop()
+            throw error
+        }
+        stop()
+        try await group.waitForAll()
+    }
+}

@@ -5,17 +5,7 @@ import Testing
 @Suite struct RunTimeoutsTests {
     func withTimeouts(_ clock: ManualClock, _ body: (RunTimeouts) async throws -> Void) async throws {
         let timeouts = RunTimeouts()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await timeouts.run(clock: clock) }
-            do {
-                try await body(timeouts)
-            } catch {
-                timeouts.stop()
-                throw error
-            }
-            timeouts.stop()
-            try await group.waitForAll()
-        }
+        try await whileServing({ await timeouts.run(clock: clock) }, stop: timeouts.stop) { try await body(timeouts) }
     }
 
     @Test func aRunIsStoppedAtItsTimeoutAndNotBefore() async throws {

@@ -7,17 +7,7 @@ import Testing
     func withAlarm(_ clock: ManualClock, _ body: (WakeAlarm, Wakeup) async throws -> Void) async throws {
         let alarm = WakeAlarm()
         let wakeup = Wakeup()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await alarm.run(clock: clock, wakeup: wakeup) }
-            do {
-                try await body(alarm, wakeup)
-            } catch {
-                alarm.stop()
-                throw error
-            }
-            alarm.stop()
-            try await group.waitForAll()
-        }
+        try await whileServing({ await alarm.run(clock: clock, wakeup: wakeup) }, stop: alarm.stop) { try await body(alarm, wakeup) }
     }
 
     @Test func itSignalsAtTheDeadlineAndOnlyThen() async throws {
