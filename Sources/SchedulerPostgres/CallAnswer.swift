@@ -1,3 +1,4 @@
+import Scheduler
 import Synchronization
 
 /// The answer of a database call that runs in a task of its own (`PostgresStore.call`), and a
@@ -35,28 +36,25 @@ final class CallAnswer<T: Sendable>: Sendable {
     }
 
     /// The answer, or nil if it has not come within `timeout` or the calling task is cancelled.
+    ///
+    /// The deadline is an entry of the process's `MonotonicTimers`, cancelled when the answer
+    /// comes: a sleep raced against the answer cost every call a task group and a timer task,
+    /// and kept the cancelled sleep's memory until its deadline.
     func value(within timeout: Duration) async -> Result<T, any Error>? {
-        await withTaskGroup(of: Void.self) { timer in
-            timer.addTask {
-                // Cancelled once the answer is in: giving up then changes nothing.
-                try? await Task.sleep(for: timeout)
-                self.giveUp()
-            }
-            let answer = await withTaskCancellationHandler {
-                await withCheckedContinuation { (continuation: CheckedContinuation<Result<T, any Error>?, Never>) in
-                    let ready = state.withLock { state -> Result<T, any Error>?? in
-                        if let answer = state.answer { return .some(answer) }
-                        if state.gaveUp { return .some(nil) }
-                        state.waiter = continuation
-                        return nil
-                    }
-                    if let ready { continuation.resume(returning: ready) }
+        let deadline = MonotonicTimers.shared.schedule(after: timeout) { [self] in giveUp() }
+        defer { MonotonicTimers.shared.cancel(deadline) }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Result<T, any Error>?, Never>) in
+                let ready = state.withLock { state -> Result<T, any Error>?? in
+                    if let answer = state.answer { return .some(answer) }
+                    if state.gaveUp { return .some(nil) }
+                    state.waiter = continuation
+                    return nil
                 }
-            } onCancel: {
-                giveUp()
+                if let ready { continuation.resume(returning: ready) }
             }
-            timer.cancelAll()
-            return answer
+        } onCancel: {
+            giveUp()
         }
     }
 }

@@ -25,44 +25,9 @@ final class RunTimeouts: Sendable {
         var next: UInt64 = 0
         /// The timeouts not yet due nor removed.
         var entries: [UInt64: Entry] = [:]
-        /// Every entry by deadline, and removed ones until they are popped or the heap is
-        /// rebuilt (when it holds twice as many as `entries`, so removals cost O(log n)
-        /// amortized and the heap's size stays bounded by what is live).
-        var heap = Heap()
+        /// Every entry by deadline, and removed ones until they are popped or compacted away.
+        var heap = DeadlineHeap<Date>()
         var stopped = false
-    }
-
-    /// A min-heap of (deadline, id).
-    private struct Heap {
-        var items: [(deadline: Date, id: UInt64)] = []
-
-        var first: (deadline: Date, id: UInt64)? { items.first }
-
-        mutating func push(_ item: (deadline: Date, id: UInt64)) {
-            items.append(item)
-            var child = items.count - 1
-            while child > 0 {
-                let parent = (child - 1) / 2
-                guard items[child].deadline < items[parent].deadline else { break }
-                items.swapAt(child, parent)
-                child = parent
-            }
-        }
-
-        mutating func popFirst() {
-            items.swapAt(0, items.count - 1)
-            items.removeLast()
-            var parent = 0
-            while true {
-                let left = 2 * parent + 1, right = left + 1
-                var smallest = parent
-                if left < items.count && items[left].deadline < items[smallest].deadline { smallest = left }
-                if right < items.count && items[right].deadline < items[smallest].deadline { smallest = right }
-                if smallest == parent { return }
-                items.swapAt(parent, smallest)
-                parent = smallest
-            }
-        }
     }
 
     private let state = Mutex(State())
@@ -71,7 +36,7 @@ final class RunTimeouts: Sendable {
 
     /// How many timeouts are registered (not yet due nor removed), and how many entries the
     /// heap holds for them.
-    var counts: (live: Int, heap: Int) { state.withLock { ($0.entries.count, $0.heap.items.count) } }
+    var counts: (live: Int, heap: Int) { state.withLock { ($0.entries.count, $0.heap.count) } }
 
     /// Stops `control`'s run at `deadline` (`RunControl.timeOut()`), unless removed before.
     func add(_ deadline: Date, _ control: RunControl) -> Token {
@@ -80,7 +45,7 @@ final class RunTimeouts: Sendable {
             let id = state.next
             let earliest = state.heap.first.map { deadline < $0.deadline } ?? true
             state.entries[id] = Entry(deadline: deadline, control: control)
-            state.heap.push((deadline, id))
+            state.heap.push(deadline, id)
             return (id, earliest)
         }
         // The serving task sets the alarm to the earliest deadline: it must look again.
@@ -92,11 +57,7 @@ final class RunTimeouts: Sendable {
     func remove(_ token: Token) {
         state.withLock { state in
             guard state.entries.removeValue(forKey: token.id) != nil else { return }
-            if state.heap.items.count > 64 && state.heap.items.count > 2 * state.entries.count {
-                var heap = Heap()
-                for (id, entry) in state.entries { heap.push((entry.deadline, id)) }
-                state.heap = heap
-            }
+            state.heap.compact(live: state.entries) { ($0.value.deadline, $0.key) }
         }
     }
 
