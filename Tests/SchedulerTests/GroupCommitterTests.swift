@@ -1,4 +1,5 @@
 import GRDB
+import Synchronization
 import Testing
 @testable import Scheduler
 
@@ -84,5 +85,31 @@ import Testing
         }
         #expect(try await leader.value == 5)
         #expect(try await temp.database.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM t") } == 5)
+    }
+
+    /// The batches queue themselves one by one on the writer queue, so another access to it
+    /// (an apply, a retention pass) gets its turn between two batches rather than after a
+    /// stream of writes has dried up: what would break if the batches were looped in one
+    /// access to save the queueing.
+    @Test func anotherWriteGetsInBetweenBatches() async throws {
+        let (temp, committer) = try await committer()
+        final class Count: Sendable { let value = Atomic<Int>(0) }
+        let written = Count()
+        let total = 8 * 1000
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    for round in 0..<1000 {
+                        try await committer.write { db in try db.execute(sql: "INSERT INTO t VALUES (?)", arguments: [round]) }
+                        written.value.add(1, ordering: .relaxed)
+                    }
+                }
+            }
+            try await waitFor("the writers to be under way") { written.value.load(ordering: .relaxed) >= 50 }
+            try await temp.database.pool.write { db in try db.execute(sql: "INSERT INTO t VALUES (-1)") }
+            let whenDone = written.value.load(ordering: .relaxed)
+            #expect(whenDone < total, "the direct write waited for every batch: \(whenDone) of \(total) written before it")
+            try await group.waitForAll()
+        }
     }
 }
