@@ -1,6 +1,6 @@
 /// Entries by deadline, earliest first: a binary min-heap of (deadline, id), where the id
 /// names an entry kept elsewhere. Its owners remove an entry by forgetting its id and drop the
-/// heap's stale entries as they pop them, or `rebuild` it when they outnumber the live ones.
+/// heap's stale entries as they pop them, or `compact` it when they outnumber the live ones.
 struct DeadlineHeap<Deadline: Comparable> {
     private(set) var items: [(deadline: Deadline, id: UInt64)] = []
 

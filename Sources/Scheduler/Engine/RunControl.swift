@@ -29,8 +29,8 @@ final class RunControl: Sendable {
     /// Asks the run to stop; the first reason wins. `status` is what the run is recorded as:
     /// `cancelled`, or `failed` for a service that never became ready (a failed start, which
     /// its restart rule answers).
-    /// `by` is who asked for it over the control socket (`runs.cancelled_by`).
-    /// Whichever of this and `timeOut()` comes first is how the run stops.
+    /// `by` is who asked for it over the control socket (`runs.cancelled_by`). Whichever of
+    /// this and `timeOut()` comes first is how the run stops.
     func cancel(_ reason: String, status: RunStatus = .cancelled, by caller: String? = nil) {
         let waiter = state.withLock { state -> CheckedContinuation<Stop?, Never>? in
             guard state.stop == nil else { return nil }
@@ -78,16 +78,6 @@ final class RunControl: Sendable {
                 return state.waiter
             }
             waiter?.resume(returning: nil)
-        }
-    }
-
-    /// Returns the reason once the run is cancelled (or "timed out"), or nil when the waiting
-    /// task is cancelled.
-    func waitForCancel() async -> String? {
-        switch await waitForStop() {
-        case .timedOut: "timed out"
-        case let .cancelled(reason): reason
-        case nil: nil
         }
     }
 }

@@ -7,8 +7,8 @@ import Synchronization
 ///
 /// Not a sleep per run raced against its end: the run's end cancelled the sleep, and Swift's
 /// runtime keeps a cancelled sleep's memory until its deadline would have come (up to 30 s
-/// ahead with the system clock), so a daemon with jobs that have a timeout held ~16 MiB more
-/// at ~700 runs a second, and each run paid for a group of two more tasks. Here a run's end
+/// ahead with the system clock), so that a daemon running jobs with a timeout grew with its
+/// rate of runs, and each run paid for a group of two more tasks. Here a run's end
 /// removes its entry; the task sleeps (through a `WakeAlarm`) until the earliest deadline.
 final class RunTimeouts: Sendable {
     /// A registered timeout, to remove when its run has ended.

@@ -6,9 +6,9 @@ import Synchronization
 ///
 /// Not a sleep per wait: the main loop turns once or twice per run, and a wait that raced a
 /// sleep against the wake-up signal left, each time the signal won, a cancelled sleep whose
-/// memory (~730 bytes) Swift's runtime keeps until the sleep's deadline would have come — up
-/// to 30 s ahead with the system clock, so tens of MiB in a daemon doing a thousand runs a
-/// second. Here the loop sets a deadline each turn; the alarm's sleep is cut short (and so
+/// memory Swift's runtime keeps until the sleep's deadline would have come (up to 30 s ahead
+/// with the system clock), so that a busy daemon grew with its rate of runs
+/// (docs/performance.md). Here the loop sets a deadline each turn; the alarm's sleep is cut short (and so
 /// cancelled) only when the deadline moves before the time it sleeps until, which is rare (a
 /// job added, a retry due sooner); a deadline that moved later only makes it sleep again.
 final class WakeAlarm: Sendable {

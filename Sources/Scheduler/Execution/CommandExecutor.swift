@@ -277,7 +277,7 @@ public struct CommandExecutor: JobExecutor, StopsOnRequest {
                     let stop = request.stop
                     let grace = spec.effectiveKillGrace
                     group.addTask {
-                        guard await stop.waitForCancel() != nil else { return .other }
+                        guard await stop.waitForStop() != nil else { return .other }
                         try? execution.send(signal: .terminate, toProcessGroup: true)
                         do {
                             try await Task.sleep(for: grace)
