@@ -666,60 +666,50 @@ extension JobScheduler {
     /// Races the execution against its timeout and its cancel handle. When one of those comes
     /// first, a process run is asked to stop (SIGTERM, `kill_grace`, SIGKILL) and read to its
     /// end; any other execution is cancelled. The output it had is kept either way.
+    ///
+    /// The execution is the group's only child; this task waits on `control` for the first of
+    /// its end, the timeout and a cancel (a second task waiting for the stop cost a task, and
+    /// its cancel a wake-up, on every run).
     static func attempt(executor: any JobExecutor, request: ExecutionRequest, timeout: Duration?,
                         clock: any SchedulerClock, timeouts: RunTimeouts, control: RunControl) async -> AttemptEnd {
-        enum Part: Sendable {
-            case execution(AttemptEnd?)
-            case stop(AttemptEnd?)
-        }
         let stopsItself = executor is any StopsOnRequest
         let timeoutToken = timeout.map { timeouts.add(clock.now().addingTimeInterval(Double($0.milliseconds) / 1000), control) }
         defer { timeoutToken.map(timeouts.remove) }
-        return await withTaskGroup(of: Part.self) { group in
+        return await withTaskGroup(of: ExecutionOutcome?.self) { group in
             group.addTask {
+                defer { control.executionEnded() }
                 do {
-                    return .execution(.finished(try await executor.execute(request)))
+                    return try await executor.execute(request)
                 } catch {
-                    // Stopped by the timeout or a cancel below: they say how it ended. Any
-                    // other error ends the run now, as failed; waiting for a timeout or a
-                    // cancel that may never come would hang it for ever.
-                    if Task.isCancelled { return .execution(nil) }
-                    return .execution(.finished(ExecutionOutcome(ending: .failed("the executor failed: \(error)"))))
+                    // Stopped by the timeout or a cancel: they say how it ended. Any other
+                    // error ends the run now, as failed; waiting for a timeout or a cancel
+                    // that may never come would hang it for ever.
+                    if Task.isCancelled { return nil }
+                    return ExecutionOutcome(ending: .failed("the executor failed: \(error)"))
                 }
             }
-            group.addTask {
-                // The first of the timeout (`timeouts` stops `control` then) and a cancel; nil
-                // once the execution has ended.
-                switch await control.waitForStop() {
-                case .timedOut: .stop(.timedOut(nil))
-                case let .cancelled(reason): .stop(.cancelled(reason, control.status, nil))
-                case nil: .stop(nil)
-                }
+            var stopped: AttemptEnd?
+            switch await control.waitForStop() {
+            case .timedOut: stopped = .timedOut(nil)
+            case let .cancelled(reason): stopped = .cancelled(reason, control.status, nil)
+            case nil: break
             }
-            var end: AttemptEnd?
-            while let part = await group.next() {
-                switch part {
-                case let .execution(result):
-                    if var stopped = end {
-                        // Stopped: keep what it captured before it ended.
-                        if case let .finished(partial)? = result { stopped.attach(partial) }
-                        end = stopped
-                    } else {
-                        end = result
-                    }
+            if stopped != nil {
+                if stopsItself {
+                    request.stop.cancel("stopped")
+                } else {
                     group.cancelAll()
-                case let .stop(stopped?):
-                    end = stopped
-                    if stopsItself {
-                        request.stop.cancel("stopped")
-                    } else {
-                        group.cancelAll()
-                    }
-                case .stop(nil):
-                    break
                 }
             }
-            return end ?? .cancelled(control.reason ?? "cancelled", control.status, nil)
+            // The execution's end; nil if this task was cancelled (shutdown's end) first.
+            let result = await group.next() ?? nil
+            guard var end = stopped else {
+                if let result { return .finished(result) }
+                return .cancelled(control.reason ?? "cancelled", control.status, nil)
+            }
+            // Stopped: keep what it captured before it ended.
+            if let result { end.attach(result) }
+            return end
         }
     }
 

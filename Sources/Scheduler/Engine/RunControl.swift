@@ -17,6 +17,8 @@ final class RunControl: Sendable {
         var status: RunStatus = .cancelled
         var by: String?
         var waiter: CheckedContinuation<Stop?, Never>?
+        /// The execution it stops has ended: a wait for a stop is over.
+        var ended = false
 
         var stop: Stop? {
             if timedOut { return .timedOut }
@@ -54,19 +56,35 @@ final class RunControl: Sendable {
         waiter?.resume(returning: .timedOut)
     }
 
+    /// Whether a task waits for a stop (tests' barrier).
+    var isWaited: Bool { state.withLock { $0.waiter != nil } }
+
     var reason: String? { state.withLock { $0.reason } }
     /// Why the run is to stop, if it is.
     var stopRequest: Stop? { state.withLock { $0.stop } }
     var status: RunStatus { state.withLock { $0.status } }
     var by: String? { state.withLock { $0.by } }
 
-    /// Returns why the run is to stop once it is, or nil when the waiting task is cancelled.
+    /// Says that the execution this control stops has ended: `waitForStop` returns nil, unless
+    /// a stop came first. Lets the attempt wait for the first of its end and a stop without a
+    /// second task.
+    func executionEnded() {
+        let waiter = state.withLock { state -> CheckedContinuation<Stop?, Never>? in
+            state.ended = true
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(returning: nil)
+    }
+
+    /// Returns why the run is to stop once it is, or nil once the execution has ended
+    /// (`executionEnded`) or when the waiting task is cancelled.
     func waitForStop() async -> Stop? {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Stop?, Never>) in
                 let now = state.withLock { state -> (Bool, Stop?) in
                     if let stop = state.stop { return (true, stop) }
-                    if Task.isCancelled { return (true, nil) }
+                    if state.ended || Task.isCancelled { return (true, nil) }
                     state.waiter = continuation
                     return (false, nil)
                 }
