@@ -49,6 +49,24 @@ import SchedulerAPI
         }
     }
 
+    /// What a handler logs names its job, its run and the handler, as the engine's own lines
+    /// about the run do.
+    @Test func aHandlersLoggerNamesItsRun() async throws {
+        let seen = Mutex<[String]>([])
+        let handlers: [String: JobHandler] = ["note": { context in
+            let keys = ["schedd.job", "schedd.run_id", "schedd.handler"]
+            seen.withLock { $0.append(keys.map { context.logger[metadataKey: $0].map { "\($0)" } ?? "-" }.joined(separator: " ")) }
+        }]
+        try await withEngine(jobs: #"{"jobs": [{"name": "noted", "handler": "note"}]}"#, handlers: handlers) { engine, log, _ in
+            _ = try await engine.runNow("noted")
+            try await waitFor("the run to end") { await log.finished.count == 1 }
+            _ = try await engine.runNow("noted")
+            try await waitFor("the second run to end") { await log.finished.count == 2 }
+            let ids = await log.finished.map(\.id)
+            #expect(seen.withLock { $0 } == ["noted \(ids[0]) note", "noted \(ids[1]) note"])
+        }
+    }
+
     /// A job pinned to another node is neither fired nor started here.
     @Test func aJobPinnedToAnotherNodeDoesNotRunHere() async throws {
         let clock = ManualClock(t0.addingTimeInterval(5))

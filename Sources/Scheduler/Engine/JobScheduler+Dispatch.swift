@@ -329,8 +329,9 @@ extension JobScheduler {
         // It has a worker: a later wait of this job is logged again.
         waitingLogged.remove(spec.name)
         var runLogger = logger
-        runLogger[metadataKey: "schedd.job"] = "\(spec.name)"
-        runLogger[metadataKey: "schedd.run_id"] = .stringConvertible(record.id)
+        // Set at once: a handler may render its metadata on every change (swift-log's
+        // StreamLogHandler does), and these are set on every run, logged or not.
+        runLogger.handler.metadata.merge(Self.runMetadata(spec, record.id)) { $1 }
         let control = RunControl()
         let events = self.events
         let output = OutputSink(limit: Int(spec.effectiveOutputLimit)) { [job = spec.name, runID = record.id] offset, bytes, stream in
@@ -350,6 +351,13 @@ extension JobScheduler {
         request.startSignal?.resolve(record)
         runLogger.debug("run started", metadata: ["schedd.trigger": "\(request.trigger.rawValue)", "schedd.attempt": .stringConvertible(request.attempt)])
         return BegunRun(request: request, record: record, control: control, output: output, logger: runLogger)
+    }
+
+    /// What every log line of a run carries.
+    static func runMetadata(_ spec: JobSpec, _ runID: Int64) -> Logger.Metadata {
+        var metadata: Logger.Metadata = ["schedd.job": "\(spec.name)", "schedd.run_id": .stringConvertible(runID)]
+        if case let .handler(name, _) = spec.action { metadata["schedd.handler"] = "\(name)" }
+        return metadata
     }
 
     /// Cluster mode: the other node that runs every one of `services`, if one node does.

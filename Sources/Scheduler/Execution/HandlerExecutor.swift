@@ -17,7 +17,8 @@ public struct HandlerExecutor: JobExecutor {
         }
         let sink = request.output
         var logger = request.logger
-        logger[metadataKey: "schedd.handler"] = "\(name)"
+        // The engine's run logger carries it already.
+        if logger[metadataKey: "schedd.handler"] == nil { logger[metadataKey: "schedd.handler"] = "\(name)" }
         let context = JobContext(job: request.spec.name, runID: request.runID, attempt: request.attempt,
                                  scheduledAt: request.scheduledAt, node: request.node, params: params, logger: logger, sink: sink)
         let ending: ExecutionOutcome.Ending
