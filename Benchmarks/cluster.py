@@ -2,7 +2,7 @@
 """The cluster fault suite (docs/cluster.md, docs/reliability.md), run by hand against the
 release binaries:
 
-    swift build -c release --static-swift-stdlib
+    scripts/build-release.sh
     Benchmarks/cluster.py                        # every scenario
     Benchmarks/cluster.py steady --duration 60   # one, shorter
     Benchmarks/cluster.py bench                  # 3 nodes, 1,000 jobs every second
@@ -624,7 +624,7 @@ def main():
         if not shutil.which(tool):
             sys.exit(f"{tool} is missing: apt-get install {tool}")
     if not os.path.exists(SCHEDD):
-        sys.exit("build first: swift build -c release --static-swift-stdlib")
+        sys.exit("build first: scripts/build-release.sh")
     chosen = args.scenarios or [s for s in SCENARIOS if s not in ("bench", "ratio")]
     if chosen == ["bench"] and args.duration == 300:
         args.duration = 60

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The fault suite of issue 7, run by hand against the release binaries.
 
-    swift build -c release --static-swift-stdlib
+    scripts/build-release.sh
     Benchmarks/faults.py                 # every fault
     Benchmarks/faults.py kill9 --cycles 50
     Benchmarks/faults.py dblock flood output jobfiles memory
@@ -689,7 +689,7 @@ def fault_handedits():
 def main():
     for path in (SCHEDD, SCHEDCTL):
         if not os.access(path, os.X_OK):
-            sys.exit(f"{path} is missing: build with `swift build -c release --static-swift-stdlib`")
+            sys.exit(f"{path} is missing: build with `scripts/build-release.sh`")
     args = sys.argv[1:]
     cycles = 50
     if "--cycles" in args:

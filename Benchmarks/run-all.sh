@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-.}
-swift build -c release --static-swift-stdlib
+scripts/build-release.sh
 status=0
 .build/release/schedd-bench --json "$out/results.json" | tee "$out/benchmarks.txt" || status=$?
 Benchmarks/faults.py | tee "$out/faults.txt" || status=$?
