@@ -57,7 +57,7 @@ extension JobScheduler {
             guard run.attempt <= entry.spec.effectiveRetries else { continue }
             let delay = RetryPolicy.retryDelay(afterAttempt: run.attempt, base: entry.spec.effectiveRetryBackoff,
                                                maximum: entry.spec.effectiveRetryBackoffMax, random: random())
-            let retry = RunRequest(spec: entry.spec, trigger: .retry, attempt: run.attempt + 1, scheduledAt: run.scheduledAt, extraEnvironment: [:])
+            let retry = RunRequest(spec: entry.sharedSpec, trigger: .retry, attempt: run.attempt + 1, scheduledAt: run.scheduledAt, extraEnvironment: [:])
             timers.append(Timer(due: now.addingTimeInterval(Double(delay.milliseconds) / 1000), request: retry))
             logger.notice("a lost run will be retried here", metadata: [
                 "schedd.job": "\(run.job)", "schedd.run_id": .stringConvertible(run.id), "schedd.attempt": .stringConvertible(run.attempt + 1),

@@ -90,8 +90,7 @@ extension JobScheduler {
                 timers.append(Timer(due: claimRetryDue(after: now), request: timer.request))
                 continue
             }
-            var request = timer.request
-            request.spec = entry.spec
+            let request = timer.request.withSpec(entry.sharedSpec)
             if let skip = admit(request) { skips.append(skip) }
         }
         await record(skips)
@@ -177,7 +176,7 @@ extension JobScheduler {
                                      reason: "skipped: \(owner) already has \(going) runs going or waiting, the most one user may have (schedd's --user-max-runs)"))
             }
         }
-        let request = RunRequest(spec: entry.spec, trigger: trigger, attempt: 1, scheduledAt: scheduledAt,
+        let request = RunRequest(spec: entry.sharedSpec, trigger: trigger, attempt: 1, scheduledAt: scheduledAt,
                                  extraEnvironment: extraEnvironment, startSignal: startSignal, fire: fire, triggeredBy: triggeredBy)
         guard pool.canQueue(request) else {
             return .skip(RunSkip(job: job, trigger: trigger, scheduledAt: scheduledAt, at: clock.now(),
@@ -372,7 +371,7 @@ extension JobScheduler {
     /// was asked for by hand: its caller heard why).
     func askAgain(_ request: RunRequest, now: Date) {
         guard request.startSignal == nil else { return }
-        let again = RunRequest(spec: request.spec, trigger: .restart, attempt: 1, scheduledAt: nil, extraEnvironment: [:])
+        let again = RunRequest(spec: request.sharedSpec, trigger: .restart, attempt: 1, scheduledAt: nil, extraEnvironment: [:])
         timers.append(Timer(due: claimRetryDue(after: now), request: again))
     }
 
@@ -557,7 +556,7 @@ extension JobScheduler {
         if entry.readyRunID == run.id { entry.readyRunID = nil }
         let upFor = (run.finishedAt ?? now).timeIntervalSince(run.startedAt)
         if upFor >= Double(spec.effectiveRestartResetAfter.milliseconds) / 1000 { entry.restartStreak = 0 }
-        let startAgain = RunRequest(spec: spec, trigger: .restart, attempt: 1, scheduledAt: nil, extraEnvironment: [:])
+        let startAgain = RunRequest(spec: request.sharedSpec, trigger: .restart, attempt: 1, scheduledAt: nil, extraEnvironment: [:])
         if entry.restartRequested && entry.canStart && !entry.stoppedByHand {
             entry.restartRequested = false
             entry.restartStreak = 0

@@ -122,7 +122,7 @@ extension JobScheduler {
                 continue
             }
             guard let entry = known else { continue }
-            var request = RunRequest(spec: entry.spec, trigger: record.trigger, attempt: record.attempt, scheduledAt: record.scheduledAt,
+            var request = RunRequest(spec: entry.sharedSpec, trigger: record.trigger, attempt: record.attempt, scheduledAt: record.scheduledAt,
                                      extraEnvironment: [:])
             request.claimed = record
             pool.startClaimed(request)

@@ -3,7 +3,11 @@ import SchedulerAPI
 
 /// One attempt of a job waiting for (or holding) a worker.
 struct RunRequest: Sendable {
-    var spec: JobSpec
+    /// The definition, shared with the job's entry (`JobEntry.sharedSpec`): a request is
+    /// copied several times on its way (the pool, the turn, the run's task, its end), and a
+    /// copy of the definition itself is 641 bytes and a retain of each of its strings.
+    private(set) var sharedSpec: SharedValue<JobSpec>
+    var spec: JobSpec { sharedSpec.value }
     var trigger: RunTrigger
     var attempt: Int
     var scheduledAt: Date?
@@ -19,4 +23,23 @@ struct RunRequest: Sendable {
     /// Cluster mode: a queued slot this node has claimed; its row is `running` already, so its
     /// start writes nothing.
     var claimed: RunRecord? = nil
+
+    /// The same request for the job's definition as it is now.
+    func withSpec(_ spec: SharedValue<JobSpec>) -> RunRequest {
+        var copy = self
+        copy.sharedSpec = spec
+        return copy
+    }
+
+    init(spec: SharedValue<JobSpec>, trigger: RunTrigger, attempt: Int, scheduledAt: Date?, extraEnvironment: [String: String],
+         startSignal: RunStartSignal? = nil, fire: StoreWrite? = nil, triggeredBy: String? = nil) {
+        self.sharedSpec = spec
+        self.trigger = trigger
+        self.attempt = attempt
+        self.scheduledAt = scheduledAt
+        self.extraEnvironment = extraEnvironment
+        self.startSignal = startSignal
+        self.fire = fire
+        self.triggeredBy = triggeredBy
+    }
 }
