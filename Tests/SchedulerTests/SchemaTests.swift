@@ -18,6 +18,16 @@ import SchedulerAPI
         #expect(try await temp.database.integrityCheck() == "ok")
     }
 
+    /// Every commit is synced (`synchronous = FULL`, 2) on the connection that writes, not
+    /// only at checkpoints: GRDB's WAL set-up sets NORMAL after the connection's preparation.
+    @Test func theWriterSyncsEveryCommit() async throws {
+        let temp = try TemporaryDatabase()
+        #expect(try await temp.database.pool.write { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") } == 2)
+        let again = try SchedulerDatabase(path: temp.path)
+        #expect(try await again.pool.write { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") } == 2)
+        try again.close()
+    }
+
     @Test func reopensAnExistingDatabaseKeepingItsContent() async throws {
         let temp = try TemporaryDatabase()
         _ = try await temp.database.jobs.apply(try jobFile(#"{"jobs": [{"name": "a", "shell": "true"}]}"#))

@@ -35,14 +35,14 @@ public final class SchedulerDatabase: Sendable {
         // A user reading history in sqlite3 may hold a lock for a while; wait rather than fail.
         configuration.busyMode = .timeout(30)
         configuration.label = "schedd"
-        configuration.prepareDatabase { db in
-            // Durable against power loss, not only against a crash of the daemon: a run's record
-            // is reported only after it is on disk.
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
             try pool.barrierWriteWithoutTransaction { db in
+                // Durable against power loss, not only against a crash of the daemon: a run's
+                // record is reported only after it is on disk. Set here, on the writer, once
+                // the pool is open: GRDB sets `synchronous = NORMAL` when it turns WAL on,
+                // after `prepareDatabase`, and NORMAL syncs the WAL only at checkpoints.
+                try db.execute(sql: "PRAGMA synchronous = FULL")
                 try Schema.migrate(db)
                 try Schema.checkShape(db)
             }
