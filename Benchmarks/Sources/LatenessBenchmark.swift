@@ -69,7 +69,7 @@ enum LatenessBenchmark {
         let f = try await figures(database: daemon.database)
         return BenchmarkResult(
             scenario: "lateness-proc", metric: "process lateness p99, ms", value: f.p99, reference: nil,
-            target: "p50 <= 5, p99 <= 50, none missed", met: f.p50 <= 5 && f.p99 <= 50 && f.missed == 0 && f.doubled == 0,
+            target: "p50 <= 3, p99 <= 10, none missed", met: f.p50 <= 3 && f.p99 <= 10 && f.missed == 0 && f.doubled == 0,
             detail: "\(jobs) jobs running /bin/true @every 1s for \(seconds) s, \(jobs) workers: " + f.summary)
     }
 
@@ -95,7 +95,7 @@ enum LatenessBenchmark {
         let f = try await figures(database: path)
         return BenchmarkResult(
             scenario: "lateness-handler", metric: "handler lateness p99, ms", value: f.p99, reference: nil,
-            target: "p99 <= 20, none missed", met: f.p99 <= 20 && f.missed == 0 && f.doubled == 0,
+            target: "p99 <= 50, none missed/skipped", met: f.p99 <= 50 && f.missed == 0 && f.doubled == 0 && f.skipped == 0,
             detail: "\(jobs) no-op handler jobs @every 1s for \(seconds) s, \(workers) workers: " + f.summary)
     }
 }
