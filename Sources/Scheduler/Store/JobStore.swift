@@ -214,17 +214,23 @@ public struct JobStore: Sendable {
         return committer.queue { db in try Self.update(states, db) }
     }
 
+    /// Bound through SQLite's C API (`BoundStatement`): the engine writes every fire's state
+    /// this way, 10,000 rows a second for 10,000 jobs `@every 1s`.
     static func update(_ states: [(name: String, state: JobState)], _ db: Database) throws {
-        let statement = try db.cachedStatement(sql: """
+        let statement = BoundStatement(try db.cachedStatement(sql: """
             UPDATE job_state SET paused = ?, pause_reason = ?, consecutive_failures = ?,
                 last_run_id = ?, next_run_at = ?, last_fire_at = ?
             WHERE job = ?
-            """)
+            """), db)
         for (name, state) in states {
-            try statement.execute(arguments: [
-                state.paused, state.pauseReason, state.consecutiveFailures, state.lastRunID,
-                state.nextRunAt.map(Timestamp.format), state.lastFireAt.map(Timestamp.format), name,
-            ])
+            statement.bind(1, state.paused)
+            statement.bind(2, state.pauseReason)
+            statement.bind(3, state.consecutiveFailures)
+            statement.bind(4, state.lastRunID)
+            statement.bind(5, state.nextRunAt.map(Timestamp.format))
+            statement.bind(6, state.lastFireAt.map(Timestamp.format))
+            statement.bind(7, name)
+            try statement.execute()
         }
     }
 

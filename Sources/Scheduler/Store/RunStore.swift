@@ -70,8 +70,12 @@ public struct RunStore: Sendable {
             lastRun[record.job] = stored.id
             return stored
         }
-        let setLast = try db.cachedStatement(sql: "UPDATE job_state SET last_run_id = ? WHERE job = ?")
-        for (job, id) in lastRun { try setLast.execute(arguments: [id, job]) }
+        let setLast = BoundStatement(try db.cachedStatement(sql: "UPDATE job_state SET last_run_id = ? WHERE job = ?"), db)
+        for (job, id) in lastRun {
+            setLast.bind(1, id)
+            setLast.bind(2, job)
+            try setLast.execute()
+        }
         return stored
     }
 
