@@ -16,17 +16,9 @@ final class RunTimeouts: Sendable {
         fileprivate let id: UInt64
     }
 
-    private struct Entry {
-        var deadline: Date
-        var control: RunControl
-    }
-
     private struct State {
-        var next: UInt64 = 0
         /// The timeouts not yet due nor removed.
-        var entries: [UInt64: Entry] = [:]
-        /// Every entry by deadline, and removed ones until they are popped or compacted away.
-        var heap = DeadlineHeap<Date>()
+        var table = DeadlineTable<Date, RunControl>()
         var stopped = false
     }
 
@@ -36,17 +28,13 @@ final class RunTimeouts: Sendable {
 
     /// How many timeouts are registered (not yet due nor removed), and how many entries the
     /// heap holds for them.
-    var counts: (live: Int, heap: Int) { state.withLock { ($0.entries.count, $0.heap.count) } }
+    var counts: (live: Int, heap: Int) { state.withLock { $0.table.counts } }
 
     /// Stops `control`'s run at `deadline` (`RunControl.timeOut()`), unless removed before.
     func add(_ deadline: Date, _ control: RunControl) -> Token {
         let (id, earliest) = state.withLock { state -> (UInt64, Bool) in
-            state.next += 1
-            let id = state.next
-            let earliest = state.heap.first.map { deadline < $0.deadline } ?? true
-            state.entries[id] = Entry(deadline: deadline, control: control)
-            state.heap.push(deadline, id)
-            return (id, earliest)
+            let earliest = state.table.earliest.map { deadline < $0 } ?? true
+            return (state.table.insert(control, at: deadline), earliest)
         }
         // The serving task sets the alarm to the earliest deadline: it must look again.
         if earliest { wakeup.signal() }
@@ -55,10 +43,7 @@ final class RunTimeouts: Sendable {
 
     /// The run has ended: its timeout is forgotten.
     func remove(_ token: Token) {
-        state.withLock { state in
-            guard state.entries.removeValue(forKey: token.id) != nil else { return }
-            state.heap.compact(live: state.entries) { ($0.value.deadline, $0.key) }
-        }
+        state.withLock { _ = $0.table.remove(token.id) }
     }
 
     /// Ends `run()`.
@@ -76,18 +61,8 @@ final class RunTimeouts: Sendable {
             while true {
                 let now = clock.now()
                 let (due, next, stopped) = state.withLock { state -> ([RunControl], Date?, Bool) in
-                    var due: [RunControl] = []
-                    while let first = state.heap.first {
-                        guard let entry = state.entries[first.id] else {
-                            state.heap.popFirst()
-                            continue
-                        }
-                        guard entry.deadline <= now else { break }
-                        state.heap.popFirst()
-                        state.entries[first.id] = nil
-                        due.append(entry.control)
-                    }
-                    return (due, state.heap.first?.deadline, state.stopped)
+                    let due = state.table.takeDue(at: now)
+                    return (due, state.table.earliest, state.stopped)
                 }
                 for control in due { control.timeOut() }
                 if stopped || Task.isCancelled { break }

@@ -22,10 +22,8 @@ package final class MonotonicTimers: Sendable {
     }
 
     private struct State {
-        var next: UInt64 = 0
-        var actions: [UInt64: (deadline: UInt64, action: @Sendable () -> Void)] = [:]
-        /// Every action by deadline, and cancelled ones until popped or compacted away.
-        var heap = DeadlineHeap<UInt64>()
+        /// The actions not yet run nor cancelled, by deadline.
+        var table = DeadlineTable<UInt64, @Sendable () -> Void>()
         /// What the timerfd is armed for (nanoseconds of CLOCK_MONOTONIC; nil: disarmed).
         var armed: UInt64?
     }
@@ -52,10 +50,7 @@ package final class MonotonicTimers: Sendable {
         let (seconds, attoseconds) = max(delay, .zero).components
         let deadline = Self.now() &+ UInt64(seconds) &* 1_000_000_000 &+ UInt64(attoseconds / 1_000_000_000)
         return state.withLock { state -> Token in
-            state.next += 1
-            let id = state.next
-            state.actions[id] = (deadline, action)
-            state.heap.push(deadline, id)
+            let id = state.table.insert(action, at: deadline)
             if state.armed.map({ deadline < $0 }) ?? true { arm(&state, deadline) }
             return Token(id: id)
         }
@@ -63,29 +58,18 @@ package final class MonotonicTimers: Sendable {
 
     /// Forgets the action (nothing happens if it has run).
     package func cancel(_ token: Token) {
-        state.withLock { state in
-            guard state.actions.removeValue(forKey: token.id) != nil else { return }
-            state.heap.compact(live: state.actions) { ($0.value.deadline, $0.key) }
-        }
+        state.withLock { _ = $0.table.remove(token.id) }
     }
 
     /// How many actions wait (not run nor cancelled), and how many entries the heap holds.
-    var counts: (pending: Int, heap: Int) { state.withLock { ($0.actions.count, $0.heap.count) } }
+    var counts: (pending: Int, heap: Int) { state.withLock { ($0.table.counts.live, $0.table.counts.heap) } }
 
     private func fireDue() {
         let now = Self.now()
         let due = state.withLock { state -> [@Sendable () -> Void] in
-            var due: [@Sendable () -> Void] = []
-            while let first = state.heap.first {
-                if let entry = state.actions[first.id] {
-                    guard entry.deadline <= now else { break }
-                    due.append(entry.action)
-                    state.actions[first.id] = nil
-                }
-                state.heap.popFirst()
-            }
+            let due = state.table.takeDue(at: now)
             state.armed = nil
-            if let first = state.heap.first { arm(&state, first.deadline) }
+            if let earliest = state.table.earliest { arm(&state, earliest) }
             return due
         }
         for action in due { action() }
