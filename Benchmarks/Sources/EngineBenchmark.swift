@@ -7,11 +7,11 @@ import SchedulerAPI
 /// per run in SQLite, start and end), against `xargs -P` on the same machine for processes.
 enum EngineBenchmark {
     /// Runs `count` manual triggers of one job and returns the seconds until all are recorded.
-    /// At most `window` runs are asked for ahead of the ones recorded: queueing all of them at
+    /// At most 1,000 runs are asked for ahead of the ones recorded: queueing all of them at
     /// once would pass the engine's bound of waiting runs (`maxQueued`) and turn some into
     /// `skipped` rows, which are not runs. Every run must succeed.
     static func measure(jobFile: String, job: String, count: Int, workers: Int, handlers: [String: JobHandler] = [:],
-                        cgroupPerRun: Bool = true, window: Int = 1000) async throws -> (seconds: Double, tracking: ProcessSweeper.Tracking) {
+                        cgroupPerRun: Bool = true) async throws -> (seconds: Double, tracking: ProcessSweeper.Tracking) {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("schedd-bench-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         let database = try SchedulerDatabase(path: directory.appendingPathComponent("bench.db").path)
@@ -26,7 +26,7 @@ enum EngineBenchmark {
             while !(await engine.isReady) { try await Task.sleep(for: .milliseconds(5)) }
             let start = ContinuousClock.now
             var asked = 0
-            while asked < min(count, window) {
+            while asked < min(count, 1000) {
                 _ = try await engine.runNow(job, force: true)
                 asked += 1
             }
@@ -43,14 +43,12 @@ enum EngineBenchmark {
                 if finished == count { break }
             }
             let elapsed = ContinuousClock.now - start
+            engine.shutdown()
+            _ = try await group.next()
             guard notSucceeded.isEmpty else {
-                engine.shutdown()
-                _ = try await group.next()
                 let counts = notSucceeded.map { "\($0.value) \($0.key.rawValue)" }.sorted().joined(separator: ", ")
                 throw BenchError("of \(count) runs of \(job), \(counts): the figure would not be runs")
             }
-            engine.shutdown()
-            _ = try await group.next()
             return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         }
         try database.close()
