@@ -31,8 +31,15 @@ final class BenchDaemon {
     }
 
     func start(_ arguments: [String] = []) throws {
-        process.executableURL = URL(fileURLWithPath: Self.schedd)
-        process.arguments = ["--db", database, "--socket", socket, "--log-level", "warning"] + arguments
+        let arguments = ["--db", database, "--socket", socket, "--log-level", "warning"] + arguments
+        // The unit's limit on open files (schedd raises its own and gives its runs the soft one).
+        if FileManager.default.isExecutableFile(atPath: Self.prlimit) {
+            process.executableURL = URL(fileURLWithPath: Self.prlimit)
+            process.arguments = ["--nofile=\(Self.unitFileLimit.soft):\(Self.unitFileLimit.hard)", "--", Self.schedd] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: Self.schedd)
+            process.arguments = arguments
+        }
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         // The environment contrib/systemd/schedd.service gives the daemon.
         var environment = ProcessInfo.processInfo.environment
@@ -50,6 +57,20 @@ final class BenchDaemon {
     }
 
     var pid: Int32 { process.processIdentifier }
+
+    static let prlimit = "/usr/bin/prlimit"
+    /// `LimitNOFILE=` of contrib/systemd/schedd.service.
+    static let unitFileLimit = (soft: UInt64(1024), hard: UInt64(524_288))
+
+    /// For an engine embedded in the benchmark: its soft limit raised to the hard one, as schedd
+    /// raises its own, and the soft limit of the unit for its runs, as schedd gives them theirs.
+    static func fileLimitAsShipped() -> UInt64? {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return nil }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        return unitFileLimit.soft
+    }
 
     func stop() {
         guard process.isRunning else { return }

@@ -17,8 +17,9 @@ enum EngineBenchmark {
         let database = try SchedulerDatabase(path: directory.appendingPathComponent("bench.db").path)
         var logger = Logger(label: "bench")
         logger.logLevel = .critical
-        let engine = JobScheduler(database: database, handlers: handlers,
-                                  configuration: .init(workers: workers, shutdownGrace: .seconds(5), cgroupPerRun: cgroupPerRun), logger: logger)
+        var configuration = JobScheduler.Configuration(workers: workers, shutdownGrace: .seconds(5), cgroupPerRun: cgroupPerRun)
+        configuration.processFileLimit = BenchDaemon.fileLimitAsShipped()
+        let engine = JobScheduler(database: database, handlers: handlers, configuration: configuration, logger: logger)
         try await engine.apply(jobFile: jobFile)
         let events = engine.events.subscribe(bufferSize: count * 4 + 16)
         let seconds = try await withThrowingTaskGroup(of: Double?.self) { group in

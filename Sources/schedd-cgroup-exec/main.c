@@ -1,9 +1,11 @@
-// schedd-cgroup-exec [--procs CGROUP_PROCS] [--groups GID,...] [--gid GID] [--uid UID] [--] PROGRAM [ARGUMENT...]
+// schedd-cgroup-exec [--procs CGROUP_PROCS] [--nofile N] [--groups GID,...] [--gid GID] [--uid UID] [--] PROGRAM [ARGUMENT...]
 //
-// Moves its own process into a run's cgroup (writes "0" to the run's cgroup.procs), takes the
-// job's supplementary groups, group and user, then becomes PROGRAM (an absolute path, resolved
+// Moves its own process into a run's cgroup (writes "0" to the run's cgroup.procs), sets its
+// soft limit on open files to N (at most the hard limit: schedd raises its own and gives its
+// runs the one it started with, as Go and systemd do), takes the job's supplementary groups,
+// group and user, then becomes PROGRAM (an absolute path, resolved
 // by schedd) with the same pid, session, pipes and environment. schedd starts each process run
-// that has a cgroup of its own or runs as another account through it: swift-subprocess cannot
+// that has a cgroup of its own, runs as another account or needs its limit back through it: swift-subprocess cannot
 // spawn into a cgroup, and a move made by schedd after the spawn would race with the job's
 // first fork, so the process has to move itself before it runs the job; and the switch of ids
 // has to happen in a process of one thread (glibc's setuid in swift-subprocess's forked child
@@ -27,11 +29,12 @@
 #if defined(__x86_64__)
 enum {
     SYS_write_ = 1, SYS_close_ = 3, SYS_execve_ = 59, SYS_setgroups_ = 116, SYS_setresuid_ = 117, SYS_setresgid_ = 119,
-    SYS_exit_group_ = 231, SYS_openat_ = 257
+    SYS_exit_group_ = 231, SYS_openat_ = 257, SYS_prlimit64_ = 302
 };
-static long call(long number, long a, long b, long c) {
+static long call4(long number, long a, long b, long c, long d) {
     long result;
-    __asm__ volatile("syscall" : "=a"(result) : "a"(number), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
+    register long r10 __asm__("r10") = d;
+    __asm__ volatile("syscall" : "=a"(result) : "a"(number), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
     return result;
 }
 // The kernel starts a process with argc, argv and the environment on the stack; the C
@@ -40,18 +43,24 @@ __asm__(".text\n.global _start\n_start:\n xor %rbp, %rbp\n mov %rsp, %rdi\n and 
 #else
 enum {
     SYS_openat_ = 56, SYS_close_ = 57, SYS_write_ = 64, SYS_exit_group_ = 94, SYS_setresuid_ = 147, SYS_setresgid_ = 149,
-    SYS_setgroups_ = 159, SYS_execve_ = 221
+    SYS_setgroups_ = 159, SYS_execve_ = 221, SYS_prlimit64_ = 261
 };
-static long call(long number, long a, long b, long c) {
+static long call4(long number, long a, long b, long c, long d) {
     register long x8 __asm__("x8") = number;
     register long x0 __asm__("x0") = a;
     register long x1 __asm__("x1") = b;
     register long x2 __asm__("x2") = c;
-    __asm__ volatile("svc #0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2) : "memory");
+    register long x3 __asm__("x3") = d;
+    __asm__ volatile("svc #0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3) : "memory");
     return x0;
 }
 __asm__(".text\n.global _start\n_start:\n mov x29, #0\n mov x30, #0\n mov x0, sp\n bl start\n brk #0\n");
 #endif
+
+static long call(long number, long a, long b, long c) { return call4(number, a, b, c, 0); }
+
+// RLIMIT_NOFILE, the same number on every Linux architecture this builds for.
+enum { RLIMIT_NOFILE_ = 7 };
 
 static unsigned long length(const char *text) {
     unsigned long n = 0;
@@ -101,7 +110,7 @@ static int same(const char *a, const char *b) {
 }
 
 __attribute__((noreturn)) static void usage(void) {
-    say("usage: schedd-cgroup-exec [--procs CGROUP_PROCS] [--groups GID,...] [--gid GID] [--uid UID] [--] PROGRAM [ARGUMENT...]\n");
+    say("usage: schedd-cgroup-exec [--procs CGROUP_PROCS] [--nofile N] [--groups GID,...] [--gid GID] [--uid UID] [--] PROGRAM [ARGUMENT...]\n");
     leave(125);
 }
 
@@ -122,11 +131,26 @@ static int parseID(const char *text, char end, const char **rest, unsigned int *
     return 1;
 }
 
+// A limit in decimal, from 1 to 2^62 (beyond any kernel's nr_open).
+static int parseLimit(const char *text, unsigned long *limit) {
+    unsigned long value = 0;
+    const char *at = text;
+    if (*at < '0' || *at > '9') return 0;
+    while (*at >= '0' && *at <= '9') {
+        value = value * 10 + (unsigned long)(*at - '0');
+        if (value > (1UL << 62)) return 0;
+        at++;
+    }
+    if (*at != 0 || value == 0) return 0;
+    *limit = value;
+    return 1;
+}
+
 __attribute__((noreturn)) static void badID(const char *option, const char *text) {
     say("schedd-cgroup-exec: ");
     say(option);
     say(" takes ");
-    say(same(option, "--groups") ? "a comma-separated list of numeric group ids" : "a numeric id");
+    say(same(option, "--groups") ? "a comma-separated list of numeric group ids" : same(option, "--nofile") ? "a positive number" : "a numeric id");
     say(", not \"");
     say(text);
     say("\"\n");
@@ -150,7 +174,7 @@ __attribute__((noreturn, used)) void start(long *stack) {
     long argc = stack[0];
     char **argv = (char **)(stack + 1);
     char **environment = argv + argc + 1;
-    const char *procs = 0, *uidText = 0, *gidText = 0, *groupsText = 0;
+    const char *procs = 0, *uidText = 0, *gidText = 0, *groupsText = 0, *nofileText = 0;
     long at = 1;
     while (at < argc && argv[at][0] == '-' && argv[at][1] == '-') {
         const char *option = argv[at];
@@ -163,6 +187,7 @@ __attribute__((noreturn, used)) void start(long *stack) {
         else if (same(option, "--uid")) uidText = argv[at + 1];
         else if (same(option, "--gid")) gidText = argv[at + 1];
         else if (same(option, "--groups")) groupsText = argv[at + 1];
+        else if (same(option, "--nofile")) nofileText = argv[at + 1];
         else usage();
         at += 2;
     }
@@ -175,6 +200,8 @@ __attribute__((noreturn, used)) void start(long *stack) {
     const char *rest;
     if (uidText && !parseID(uidText, 0, &rest, &uid)) badID("--uid", uidText);
     if (gidText && !parseID(gidText, 0, &rest, &gid)) badID("--gid", gidText);
+    unsigned long nofile = 0;
+    if (nofileText && !parseLimit(nofileText, &nofile)) badID("--nofile", nofileText);
     if (groupsText && *groupsText) {
         const char *next = groupsText;
         for (;;) {
@@ -192,6 +219,17 @@ __attribute__((noreturn, used)) void start(long *stack) {
         long written = fd < 0 ? fd : call(SYS_write_, fd, (long)"0", 1);
         if (written != 1) failed("move the run into its cgroup ", procs, -written);
         call(SYS_close_, fd, 0, 0);
+    }
+    // The soft limit only: the hard one stays what schedd has (an unprivileged job could not
+    // raise it back). Before the switch of ids, which does not change limits either way.
+    if (nofileText) {
+        unsigned long limits[2];
+        long result = call4(SYS_prlimit64_, 0, RLIMIT_NOFILE_, 0, (long)limits);
+        if (result == 0) {
+            limits[0] = nofile < limits[1] ? nofile : limits[1];
+            result = call4(SYS_prlimit64_, 0, RLIMIT_NOFILE_, (long)limits, 0);
+        }
+        if (result < 0) failed("set the run's limit on open files to ", nofileText, -result);
     }
     // Groups before the group, the group before the user: once the user is not root, the
     // process may change neither. Real, effective and saved ids alike, so that the job cannot

@@ -161,7 +161,6 @@ struct ScheddCommand: AsyncParsableCommand {
 
     func runDaemon(environment: [String: String]) async throws {
         let logger = Logger(label: "schedd")
-        Self.raiseFileLimit()
         let socketPath = socket ?? DefaultPaths.socket(environment: environment)
         if let text = postgres ?? environment["SCHEDD_POSTGRES"].flatMap({ $0.isEmpty ? nil : $0 }) {
             try await runClusterNode(text, socketPath: socketPath, environment: environment, logger: logger)
@@ -273,6 +272,8 @@ struct ScheddCommand: AsyncParsableCommand {
         let notifier = SystemdNotifier(environment: environment)
         let status = DaemonStatus()
         var engineConfiguration = JobScheduler.Configuration()
+        // Runs get the limit schedd started with back.
+        engineConfiguration.processFileLimit = Self.raiseFileLimit()
         if let workers { engineConfiguration.workers = workers }
         engineConfiguration.maxQueued = maxQueued
         engineConfiguration.lateTolerance = .milliseconds(DurationText.milliseconds(lateTolerance) ?? 60_000)
@@ -350,11 +351,13 @@ struct ScheddCommand: AsyncParsableCommand {
 
     /// Every control connection is a file descriptor; the usual soft limit of 1,024 would make
     /// a daemon with many clients refuse connections long before the hard limit (as Go and
-    /// systemd's own services do, the soft limit is raised to the hard one).
-    static func raiseFileLimit() {
+    /// systemd's own services do, the soft limit is raised to the hard one). Returns the soft
+    /// limit it started with when it raised it: what runs get back.
+    static func raiseFileLimit() -> UInt64? {
         var limit = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return nil }
+        let started = UInt64(limit.rlim_cur)
         limit.rlim_cur = limit.rlim_max
-        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        return setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 ? started : nil
     }
 }

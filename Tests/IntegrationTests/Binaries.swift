@@ -72,16 +72,24 @@ final class DaemonProcess {
     /// Each daemon gets its own control socket next to its log, unless the test names one.
     let socketPath: String
 
-    init(_ arguments: [String], log: String, environment: [String: String]? = nil) throws {
+    /// `launcher`: a program and its arguments that exec `schedd` in its place (same pid),
+    /// such as `prlimit --nofile=… --`.
+    init(_ arguments: [String], log: String, environment: [String: String]? = nil, launcher: [String] = []) throws {
         logPath = log
         _ = FileManager.default.createFile(atPath: log, contents: nil)
-        process.executableURL = Binaries.schedd
+        var arguments = arguments
         if let i = arguments.firstIndex(of: "--socket"), i + 1 < arguments.count {
             socketPath = arguments[i + 1]
-            process.arguments = arguments
         } else {
             socketPath = log + ".sock"
-            process.arguments = arguments + ["--socket", socketPath]
+            arguments += ["--socket", socketPath]
+        }
+        if let program = launcher.first {
+            process.executableURL = URL(fileURLWithPath: program)
+            process.arguments = launcher.dropFirst() + [Binaries.schedd.path] + arguments
+        } else {
+            process.executableURL = Binaries.schedd
+            process.arguments = arguments
         }
         if let environment { process.environment = environment }
         process.standardError = FileHandle(forWritingAtPath: log)

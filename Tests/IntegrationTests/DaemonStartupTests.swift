@@ -34,6 +34,28 @@ import Testing
         #expect(try sqlite(db, "PRAGMA integrity_check") == "ok")
     }
 
+    /// schedd raises its own soft limit on open files to the hard one and gives its runs the
+    /// one it started with, both ways a run can be tracked (through `/proc`, a run starts
+    /// through the entry program for it).
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/prlimit"), "needs util-linux's prlimit"),
+          arguments: ["auto", "proc"])
+    func runsGetTheFileLimitScheddStartedWith(tracking: String) throws {
+        let scratch = try Scratch()
+        let db = scratch.path("schedd.db")
+        let config = try scratch.write("jobs.json", #"{"jobs": [{"name": "limits", "shell": "ulimit -S -n; ulimit -H -n"}]}"#)
+        let daemon = try DaemonProcess(["--db", db, "--config", config, "--process-tracking", tracking], log: scratch.path("schedd.log"),
+                                       launcher: ["/usr/bin/prlimit", "--nofile=256:4096", "--"])
+        #expect(daemon.waitUntilStarted())
+        let limits = try String(contentsOfFile: "/proc/\(daemon.pid)/limits", encoding: .utf8)
+        let own = limits.split(separator: "\n").first { $0.hasPrefix("Max open files") }?.split(separator: " ", omittingEmptySubsequences: true)
+        #expect(own?.dropFirst(3).prefix(2) == ["4096", "4096"], "\(limits)")
+        let ctl = { (arguments: [String]) in try Binaries.run(Binaries.schedctl, ["--socket", daemon.socketPath] + arguments) }
+        let run = try ctl(["run", "limits", "--wait"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(try ctl(["logs", "limits"]).stdout == "256\n4096\n")
+        #expect(daemon.terminate() == 0)
+    }
+
     @Test func aBadConfigStopsTheStartWithExit2AndNamesTheProblem() throws {
         let scratch = try Scratch()
         let config = try scratch.write("jobs.json", #"{"jobs": [{"name": "a", "shel": "true"}]}"#)

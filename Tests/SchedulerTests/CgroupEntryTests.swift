@@ -33,9 +33,9 @@ import SystemPackage
 
     static let entries: [CgroupEntry] = [CgroupEntry.besideExecutable(), .shell]
 
-    func run(_ entry: CgroupEntry, procs: String?, identity: RunIdentity? = nil, _ executable: String, _ arguments: [String] = [])
-        async throws -> (status: TerminationStatus, stdout: String, stderr: String) {
-        let (program, wrapped) = entry.wrap(procs: procs, identity: identity, executable: executable, arguments: arguments)
+    func run(_ entry: CgroupEntry, procs: String?, fileLimit: UInt64? = nil, identity: RunIdentity? = nil, _ executable: String,
+             _ arguments: [String] = []) async throws -> (status: TerminationStatus, stdout: String, stderr: String) {
+        let (program, wrapped) = entry.wrap(procs: procs, fileLimit: fileLimit, identity: identity, executable: executable, arguments: arguments)
         return try await Self.spawn(program, wrapped)
     }
 
@@ -80,6 +80,37 @@ import SystemPackage
         let refused = try await run(entry, procs: "/dev/null", notExecutable)
         #expect(refused.status == .exited(126))
         #expect(refused.stdout == "")
+    }
+
+    /// The run's soft limit on open files is set, never above the hard one, which stays;
+    /// with a move into a cgroup first or without.
+    @Test(arguments: Self.entries, [true, false])
+    func theRunStartsWithTheFileLimitItIsGiven(entry: CgroupEntry, moving: Bool) async throws {
+        var limit = rlimit()
+        #expect(getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0)
+        let hard = UInt64(limit.rlim_max)
+        try #require(hard > 100, "the hard limit on open files is \(hard)")
+        let show = ["-c", "ulimit -S -n; ulimit -H -n"]
+        let lowered = try await run(entry, procs: moving ? "/dev/null" : nil, fileLimit: 100, "/bin/sh", show)
+        #expect(lowered.status == .exited(0), "\(lowered.stderr)")
+        #expect(lowered.stdout == "100\n\(hard)\n")
+        let capped = try await run(entry, procs: moving ? "/dev/null" : nil, fileLimit: hard + 1000, "/bin/sh", show)
+        #expect(capped.status == .exited(0), "\(capped.stderr)")
+        #expect(capped.stdout == "\(hard)\n\(hard)\n")
+    }
+
+    /// An engine asked for the limit runs have anyway starts them as they are (no entry
+    /// program for nothing).
+    @Test func aFileLimitRunsHaveAnywayChangesNothing() {
+        var limit = rlimit()
+        #expect(getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0)
+        #expect(CommandExecutor.lowering(to: UInt64(limit.rlim_cur)) == nil)
+        if limit.rlim_cur == limit.rlim_max {
+            #expect(CommandExecutor.lowering(to: UInt64(limit.rlim_max) + 1) == nil)
+        }
+        if limit.rlim_cur > 10 {
+            #expect(CommandExecutor.lowering(to: 10) == 10)
+        }
     }
 
     /// nobody, nogroup and a second group: what a run of a job with `user` and `group` takes.
@@ -137,6 +168,9 @@ import SystemPackage
         (["--groups", "1,", "--", "RUN"], "--groups takes a comma-separated list of numeric group ids, not \"1,\""),
         (["--user", "0", "--", "RUN"], "usage: schedd-cgroup-exec"),
         (["--uid"], "usage: schedd-cgroup-exec"),
+        (["--nofile", "0", "--", "RUN"], "--nofile takes a positive number, not \"0\""),
+        (["--nofile", "1k", "--", "RUN"], "--nofile takes a positive number, not \"1k\""),
+        (["--nofile", "99999999999999999999", "--", "RUN"], "--nofile takes a positive number, not \"99999999999999999999\""),
         (["--uid", "0", "--"], "usage: schedd-cgroup-exec"),
     ])
     func theHelperRefusesArgumentsItDoesNotTake(arguments: [String], message: String) async throws {

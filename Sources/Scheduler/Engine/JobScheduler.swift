@@ -50,6 +50,12 @@ public actor JobScheduler: Service {
         /// told of them (a notification lost with a connection, a slot queued early by a node
         /// whose clock runs ahead).
         public var queuePoll: Duration = .seconds(1)
+        /// The soft limit on open files (`RLIMIT_NOFILE`) each process run starts with, at most
+        /// the hard limit; nil: the engine's process's own. `schedd` raises its own soft limit
+        /// to the hard one (every control connection is a descriptor) and sets this to the
+        /// limit it started with, so that jobs run with the limit they would have under
+        /// systemd or cron.
+        public var processFileLimit: UInt64?
         /// Whether a process's exit is seen through its pidfd; false takes the path of kernels
         /// without pidfds (before Linux 5.3), a look every 200 ms, so that tests can reach it.
         var watchesExitsByPidfd = true
@@ -209,7 +215,8 @@ public actor JobScheduler: Service {
         let sweeper = ProcessSweeper(instanceID: store.instanceID, logger: logger, useCgroups: configuration.cgroupPerRun,
                                      cgroupEntry: configuration.cgroupEntry)
         self.sweeper = sweeper
-        self.commands = commandExecutor ?? CommandExecutor(sweeper: sweeper, watchesExitsByPidfd: configuration.watchesExitsByPidfd)
+        self.commands = commandExecutor ?? CommandExecutor(sweeper: sweeper, watchesExitsByPidfd: configuration.watchesExitsByPidfd,
+                                                                 fileLimit: configuration.processFileLimit)
         self.handlers = HandlerExecutor(handlers: handlers)
         self.pool = WorkerPool(capacity: configuration.workers, maxQueued: configuration.maxQueued)
         self.defaultZone = configuration.defaultTimeZone.flatMap(ZoneRules.named) ?? ZoneRules.current

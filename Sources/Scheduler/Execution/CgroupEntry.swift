@@ -42,13 +42,16 @@ public enum CgroupEntry: Sendable, Equatable {
     static let setpriv = "/usr/bin/setpriv"
 
     /// The program and arguments that move into the cgroup whose `cgroup.procs` is `procs`,
-    /// switch to `identity`, each when given, then run `executable` (an absolute path) with
-    /// `arguments`; the job as it is when there is neither.
-    func wrap(procs: String?, identity: RunIdentity?, executable: String, arguments: [String]) -> (executable: String, arguments: [String]) {
+    /// set the soft limit on open files to `fileLimit` (at most the hard one), switch to
+    /// `identity`, each when given, then run `executable` (an absolute path) with `arguments`;
+    /// the job as it is when there is none of them.
+    func wrap(procs: String?, fileLimit: UInt64? = nil, identity: RunIdentity?, executable: String, arguments: [String])
+        -> (executable: String, arguments: [String]) {
         switch self {
         case let .helper(path):
             var options: [String] = []
             if let procs { options += ["--procs", procs] }
+            if let fileLimit { options += ["--nofile", String(fileLimit)] }
             if let identity {
                 options += ["--groups", identity.groupList, "--gid", String(identity.gid), "--uid", String(identity.uid)]
             }
@@ -61,8 +64,11 @@ public enum CgroupEntry: Sendable, Equatable {
                 executable = Self.setpriv
             }
             // The move before setpriv: it needs schedd's rights.
-            if let procs {
-                arguments = ["-c", Self.shellScript, procs, executable] + arguments
+            if procs != nil || fileLimit != nil {
+                // The limit is a number, so it can be written into the script as it is.
+                let limit = fileLimit.map { #"ulimit -S -n "$(( \#($0) < $(ulimit -H -n) ? \#($0) : $(ulimit -H -n) ))" || exit 125; "# } ?? ""
+                let script = procs == nil ? limit + #"exec "$@""# : limit + Self.shellScript
+                arguments = ["-c", script, procs ?? "sh", executable] + arguments
                 executable = "/bin/sh"
             }
             return (executable, arguments)

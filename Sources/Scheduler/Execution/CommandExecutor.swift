@@ -29,15 +29,32 @@ public struct CommandExecutor: JobExecutor, StopsOnRequest {
     let exitPollInterval: Duration
     /// False: exits are looked for every `exitPollInterval` even where pidfds exist (tests).
     let watchesExitsByPidfd: Bool
+    /// The soft limit on open files a run starts with, where it is not this process's own.
+    let fileLimit: UInt64?
 
-    public init(sweeper: ProcessSweeper, exitPollInterval: Duration = .milliseconds(200)) {
-        self.init(sweeper: sweeper, exitPollInterval: exitPollInterval, watchesExitsByPidfd: true)
+    /// - Parameter fileLimit: the soft limit on open files (`RLIMIT_NOFILE`) each run starts
+    ///   with, at most the hard limit; nil: this process's own. A program that raised its own
+    ///   soft limit gives the one it started with back to its runs, as systemd and Go do: some
+    ///   programs still `select()` (descriptors above 1,024 break it) or close every possible
+    ///   descriptor up to the limit when they start.
+    public init(sweeper: ProcessSweeper, exitPollInterval: Duration = .milliseconds(200), fileLimit: UInt64? = nil) {
+        self.init(sweeper: sweeper, exitPollInterval: exitPollInterval, watchesExitsByPidfd: true, fileLimit: fileLimit)
     }
 
-    init(sweeper: ProcessSweeper, exitPollInterval: Duration = .milliseconds(200), watchesExitsByPidfd: Bool) {
+    init(sweeper: ProcessSweeper, exitPollInterval: Duration = .milliseconds(200), watchesExitsByPidfd: Bool, fileLimit: UInt64? = nil) {
         self.sweeper = sweeper
         self.exitPollInterval = exitPollInterval
         self.watchesExitsByPidfd = watchesExitsByPidfd
+        self.fileLimit = fileLimit.flatMap(Self.lowering)
+    }
+
+    /// `limit` at most the hard limit, when that is not the soft limit runs would inherit
+    /// anyway (nil: nothing to change, and no program to go through for it).
+    static func lowering(to limit: UInt64) -> UInt64? {
+        var current = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &current) == 0 else { return limit }
+        let wanted = min(limit, UInt64(current.rlim_max))
+        return wanted == UInt64(current.rlim_cur) ? nil : wanted
     }
 
     static let defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -178,7 +195,7 @@ public struct CommandExecutor: JobExecutor, StopsOnRequest {
         // (swift-subprocess cannot spawn into a cgroup; a move by schedd after the spawn would
         // race with the job's first fork.)
         let cgroupProcs = await sweeper.prepare(runID: request.runID)
-        let (executable, arguments) = sweeper.cgroupEntry.wrap(procs: cgroupProcs, identity: identity, executable: program, arguments: Array(argv.dropFirst()))
+        let (executable, arguments) = sweeper.cgroupEntry.wrap(procs: cgroupProcs, fileLimit: fileLimit, identity: identity, executable: program, arguments: Array(argv.dropFirst()))
         // The pipes append to the run's sink, so that what a stopped run printed is kept even
         // when the cancellation ends the reading.
         let pipes: RunOutputPipes
