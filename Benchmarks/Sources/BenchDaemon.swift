@@ -35,12 +35,15 @@ final class BenchDaemon {
         // The unit's limit on open files (schedd raises its own and gives its runs the soft one).
         if FileManager.default.isExecutableFile(atPath: Self.prlimit) {
             process.executableURL = URL(fileURLWithPath: Self.prlimit)
-            process.arguments = ["--nofile=\(Self.unitFileLimit.soft):\(Self.unitFileLimit.hard)", "--", Self.schedd] + arguments
+            process.arguments = ["--nofile=\(Self.unitFileLimit.soft):\(Self.hardFileLimit)", "--", Self.schedd] + arguments
         } else {
             process.executableURL = URL(fileURLWithPath: Self.schedd)
             process.arguments = arguments
         }
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        // Kept for the error of a daemon that does not come up (the log level is warning).
+        let log = directory.appendingPathComponent("schedd.log").path
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: log)
         // The environment contrib/systemd/schedd.service gives the daemon.
         var environment = ProcessInfo.processInfo.environment
         environment["MALLOC_ARENA_MAX"] = "1"
@@ -49,7 +52,10 @@ final class BenchDaemon {
         try process.run()
         while true {
             if let reply = HTTP.get(socket, "/v1/status"), reply.hasPrefix("HTTP/1.1 200") { break }
-            guard process.isRunning else { throw BenchError("schedd exited with \(process.terminationStatus) before it was ready") }
+            guard process.isRunning else {
+                let said = (try? String(contentsOfFile: log, encoding: .utf8)).map { String($0.suffix(2000)) } ?? ""
+                throw BenchError("schedd exited with \(process.terminationStatus) before it was ready: \(said)")
+            }
             guard ContinuousClock.now - began < .seconds(120) else { throw BenchError("schedd did not answer within 120 s") }
             usleep(1_000)
         }
@@ -61,6 +67,14 @@ final class BenchDaemon {
     static let prlimit = "/usr/bin/prlimit"
     /// `LimitNOFILE=` of contrib/systemd/schedd.service.
     static let unitFileLimit = (soft: UInt64(1024), hard: UInt64(524_288))
+
+    /// The unit's hard limit, or this process's own where that is lower: raising a hard limit
+    /// needs a privilege a container may not have (and no scenario needs that many).
+    static var hardFileLimit: UInt64 {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return unitFileLimit.hard }
+        return min(unitFileLimit.hard, UInt64(limit.rlim_max))
+    }
 
     /// For an engine embedded in the benchmark: its soft limit raised to the hard one, as schedd
     /// raises its own, and the soft limit of the unit for its runs, as schedd gives them theirs.
