@@ -36,13 +36,18 @@ import Testing
 
     /// schedd raises its own soft limit on open files to the hard one and gives its runs the
     /// one it started with, both ways a run can be tracked (through `/proc`, a run starts
-    /// through the entry program for it).
+    /// through the entry program for it). Likewise SIGPIPE, which the server stack ignores: a
+    /// run starts with it at its default and no signal blocked, or a job's `yes | head` would
+    /// end with "Broken pipe" errors.
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/prlimit"), "needs util-linux's prlimit"),
           arguments: ["auto", "proc"])
-    func runsGetTheFileLimitScheddStartedWith(tracking: String) throws {
+    func runsGetTheFileLimitScheddStartedWithAndDefaultSignals(tracking: String) throws {
         let scratch = try Scratch()
         let db = scratch.path("schedd.db")
-        let config = try scratch.write("jobs.json", #"{"jobs": [{"name": "limits", "shell": "ulimit -S -n; ulimit -H -n"}]}"#)
+        let config = try scratch.write("jobs.json", #"""
+            {"jobs": [{"name": "limits", "shell": "ulimit -S -n; ulimit -H -n"},
+                      {"name": "signals", "command": ["/bin/grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"]}]}
+            """#)
         let daemon = try DaemonProcess(["--db", db, "--config", config, "--process-tracking", tracking], log: scratch.path("schedd.log"),
                                        launcher: ["/usr/bin/prlimit", "--nofile=256:4096", "--"])
         #expect(daemon.waitUntilStarted())
@@ -53,6 +58,21 @@ import Testing
         let run = try ctl(["run", "limits", "--wait"])
         #expect(run.status == 0, "\(run.stderr)")
         #expect(try ctl(["logs", "limits"]).stdout == "256\n4096\n")
+
+        func signals(_ status: String) -> (blocked: UInt64, ignored: UInt64) {
+            func mask(_ field: String) -> UInt64 {
+                status.split(separator: "\n").first { $0.hasPrefix(field + ":") }
+                    .flatMap { UInt64($0.split(separator: "\t").last ?? "", radix: 16) } ?? .max
+            }
+            return (mask("SigBlk"), mask("SigIgn"))
+        }
+        let pipe = UInt64(1) << (SIGPIPE - 1)
+        let daemonIgnores = signals(try String(contentsOfFile: "/proc/\(daemon.pid)/status", encoding: .utf8)).ignored
+        #expect(daemonIgnores & pipe == pipe, "the daemon ignores \(String(daemonIgnores, radix: 16)): the check below checks nothing")
+        #expect(try ctl(["run", "signals", "--wait"]).status == 0)
+        let job = signals(try ctl(["logs", "signals"]).stdout)
+        #expect(job.blocked == 0)
+        #expect(job.ignored & pipe == 0, "the run ignores \(String(job.ignored, radix: 16))")
         #expect(daemon.terminate() == 0)
     }
 
