@@ -317,7 +317,10 @@ struct ScheddCommand: AsyncParsableCommand {
         logger.info("schedd started", metadata: ["schedd.db": "\(store.location)", "schedd.jobs": .stringConvertible(jobCount), "schedd.socket": "\(socketPath)",
                                                  "schedd.workers": .stringConvertible(engineConfiguration.workers),
                                                  "schedd.node": "\(engineConfiguration.node)",
-                                                 "schedd.pid": .stringConvertible(ProcessInfo.processInfo.processIdentifier)])
+                                                 "schedd.pid": .stringConvertible(ProcessInfo.processInfo.processIdentifier),
+                                                 // A job's "too many open files" starts here.
+                                                 "schedd.open_files": "\(Self.fileLimit().map(String.init) ?? "unknown")",
+                                                 "schedd.run_open_files": "\(engineConfiguration.processFileLimit ?? Self.fileLimit() ?? 0)"])
         if case .cgroup = engine.processTracking, case .shell = engine.cgroupEntry {
             logger.warning("runs enter their cgroups through /bin/sh, which is slower: schedd-cgroup-exec is not installed beside schedd",
                            metadata: ["schedd.program": "\(CommandLine.arguments[0])"])
@@ -353,6 +356,12 @@ struct ScheddCommand: AsyncParsableCommand {
     /// a daemon with many clients refuse connections long before the hard limit (as Go and
     /// systemd's own services do, the soft limit is raised to the hard one). Returns the soft
     /// limit it started with when it raised it: what runs get back.
+    /// The soft limit on open files now.
+    static func fileLimit() -> UInt64? {
+        var limit = rlimit()
+        return getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 ? UInt64(limit.rlim_cur) : nil
+    }
+
     static func raiseFileLimit() -> UInt64? {
         var limit = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return nil }

@@ -58,6 +58,8 @@ import Testing
         let run = try ctl(["run", "limits", "--wait"])
         #expect(run.status == 0, "\(run.stderr)")
         #expect(try ctl(["logs", "limits"]).stdout == "256\n4096\n")
+        #expect(daemon.stderr().contains("schedd.open_files=4096 "), "\(daemon.stderr())")
+        #expect(daemon.stderr().contains("schedd.run_open_files=256"), "\(daemon.stderr())")
 
         func signals(_ status: String) -> (blocked: UInt64, ignored: UInt64) {
             func mask(_ field: String) -> UInt64 {
