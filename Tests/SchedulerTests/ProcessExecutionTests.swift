@@ -7,12 +7,13 @@ import SchedulerAPI
 /// a schedule).
 @Suite struct ProcessExecutionTests {
     /// `byPidfd` false: exits looked for as on a kernel without pidfds.
-    func run(_ jobs: String, job: String = "j", until count: Int = 1, byPidfd: Bool = true,
-             _ check: ([RunRecord], SchedulerDatabase) async throws -> Void) async throws {
+    func run(_ jobs: String, job: String = "j", until count: Int = 1, byPidfd: Bool = true, cgroupPerRun: Bool = true,
+             fileLimit: UInt64? = nil, _ check: ([RunRecord], SchedulerDatabase) async throws -> Void) async throws {
         // On the SQLite store: what a process prints goes through its writes.
         let temp = try TemporaryDatabase()
-        var configuration = JobScheduler.Configuration(workers: 4, shutdownGrace: .seconds(5), defaultTimeZone: "UTC")
+        var configuration = JobScheduler.Configuration(workers: 4, shutdownGrace: .seconds(5), defaultTimeZone: "UTC", cgroupPerRun: cgroupPerRun)
         configuration.watchesExitsByPidfd = byPidfd
+        configuration.processFileLimit = fileLimit
         try await withEngine(jobs: jobs, clock: SystemClock(), configuration: configuration, store: temp.database) { engine, log, _ in
             _ = try await engine.runNow(job)
             try await waitFor("\(count) run(s) to finish", seconds: 30) { await log.finished.count >= count }
@@ -54,6 +55,20 @@ import SchedulerAPI
             #expect(r.pid != nil)
             let stored = try await db.runs.run(id: r.id)
             #expect(stored?.exitCode == 7)
+        }
+    }
+
+    /// The engine's `processFileLimit` is the soft limit a run starts with, its hard limit the
+    /// engine's, with a cgroup per run and through `/proc`.
+    @Test(arguments: [true, false])
+    func aRunStartsWithTheEnginesFileLimitForRuns(cgroupPerRun: Bool) async throws {
+        var limit = rlimit()
+        #expect(getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0)
+        try #require(limit.rlim_max > 64, "the hard limit on open files is \(limit.rlim_max)")
+        let jobs = #"{"jobs": [{"name": "j", "shell": "ulimit -S -n; ulimit -H -n"}]}"#
+        try await run(jobs, cgroupPerRun: cgroupPerRun, fileLimit: 64) { runs, _ in
+            #expect(runs[0].status == .succeeded, "\(runs[0].error ?? "")")
+            #expect(runs[0].output == "64\n\(limit.rlim_max)\n")
         }
     }
 

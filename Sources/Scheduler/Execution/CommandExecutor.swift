@@ -29,7 +29,7 @@ public struct CommandExecutor: JobExecutor, StopsOnRequest {
     let exitPollInterval: Duration
     /// False: exits are looked for every `exitPollInterval` even where pidfds exist (tests).
     let watchesExitsByPidfd: Bool
-    /// The soft limit on open files a run starts with, where it is not this process's own.
+    /// The soft limit on open files a run starts with; nil: this process's own.
     let fileLimit: UInt64?
 
     /// - Parameter fileLimit: the soft limit on open files (`RLIMIT_NOFILE`) each run starts
@@ -45,11 +45,12 @@ public struct CommandExecutor: JobExecutor, StopsOnRequest {
         self.sweeper = sweeper
         self.exitPollInterval = exitPollInterval
         self.watchesExitsByPidfd = watchesExitsByPidfd
-        self.fileLimit = fileLimit.flatMap(Self.lowering)
+        self.fileLimit = fileLimit
     }
 
     /// `limit` at most the hard limit, when that is not the soft limit runs would inherit
-    /// anyway (nil: nothing to change, and no program to go through for it).
+    /// anyway (nil: nothing to change, and no program to go through for it). Asked per run
+    /// (one system call): the program may raise its own limit after the engine is made.
     static func lowering(to limit: UInt64) -> UInt64? {
         var current = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &current) == 0 else { return limit }
@@ -195,7 +196,7 @@ public struct CommandExecutor: JobExecutor, StopsOnRequest {
         // (swift-subprocess cannot spawn into a cgroup; a move by schedd after the spawn would
         // race with the job's first fork.)
         let cgroupProcs = await sweeper.prepare(runID: request.runID)
-        let (executable, arguments) = sweeper.cgroupEntry.wrap(procs: cgroupProcs, fileLimit: fileLimit, identity: identity, executable: program, arguments: Array(argv.dropFirst()))
+        let (executable, arguments) = sweeper.cgroupEntry.wrap(procs: cgroupProcs, fileLimit: fileLimit.flatMap(Self.lowering), identity: identity, executable: program, arguments: Array(argv.dropFirst()))
         // The pipes append to the run's sink, so that what a stopped run printed is kept even
         // when the cancellation ends the reading.
         let pipes: RunOutputPipes
