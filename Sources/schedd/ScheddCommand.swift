@@ -352,16 +352,16 @@ struct ScheddCommand: AsyncParsableCommand {
         (getgrnam(group) ?? UInt32(group).flatMap { getgrgid($0) })?.pointee.gr_gid
     }
 
-    /// Every control connection is a file descriptor; the usual soft limit of 1,024 would make
-    /// a daemon with many clients refuse connections long before the hard limit (as Go and
-    /// systemd's own services do, the soft limit is raised to the hard one). Returns the soft
-    /// limit it started with when it raised it: what runs get back.
     /// The soft limit on open files now.
     static func fileLimit() -> UInt64? {
         var limit = rlimit()
         return getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 ? UInt64(limit.rlim_cur) : nil
     }
 
+    /// Every control connection is a file descriptor; the usual soft limit of 1,024 would make
+    /// a daemon with many clients refuse connections long before the hard limit (as Go and
+    /// systemd's own services do, the soft limit is raised to the hard one). Returns the soft
+    /// limit it started with when it raised it: what runs get back.
     static func raiseFileLimit() -> UInt64? {
         var limit = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return nil }
