@@ -1,4 +1,5 @@
 import Foundation
+import Scheduler
 import SchedulerAPI
 #if canImport(Glibc)
 import Glibc
@@ -70,19 +71,12 @@ final class BenchDaemon {
 
     /// The unit's hard limit, or this process's own where that is lower: raising a hard limit
     /// needs a privilege a container may not have (and no scenario needs that many).
-    static var hardFileLimit: UInt64 {
-        var limit = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return unitFileLimit.hard }
-        return min(unitFileLimit.hard, UInt64(limit.rlim_max))
-    }
+    static var hardFileLimit: UInt64 { min(unitFileLimit.hard, OpenFileLimit.current?.hard ?? unitFileLimit.hard) }
 
     /// For an engine embedded in the benchmark: its soft limit raised to the hard one, as schedd
     /// raises its own, and the soft limit of the unit for its runs, as schedd gives them theirs.
-    static func fileLimitAsShipped() -> UInt64? {
-        var limit = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return nil }
-        limit.rlim_cur = limit.rlim_max
-        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    static func fileLimitAsShipped() -> UInt64 {
+        _ = OpenFileLimit.raiseToHard()
         return unitFileLimit.soft
     }
 

@@ -273,7 +273,7 @@ struct ScheddCommand: AsyncParsableCommand {
         let status = DaemonStatus()
         var engineConfiguration = JobScheduler.Configuration()
         // Runs get the limit schedd started with back.
-        engineConfiguration.processFileLimit = Self.raiseFileLimit()
+        engineConfiguration.processFileLimit = OpenFileLimit.raiseToHard()
         if let workers { engineConfiguration.workers = workers }
         engineConfiguration.maxQueued = maxQueued
         engineConfiguration.lateTolerance = .milliseconds(DurationText.milliseconds(lateTolerance) ?? 60_000)
@@ -319,8 +319,8 @@ struct ScheddCommand: AsyncParsableCommand {
                                                  "schedd.node": "\(engineConfiguration.node)",
                                                  "schedd.pid": .stringConvertible(ProcessInfo.processInfo.processIdentifier),
                                                  // A job's "too many open files" starts here.
-                                                 "schedd.open_files": "\(Self.fileLimit().map(String.init) ?? "unknown")",
-                                                 "schedd.run_open_files": "\(engineConfiguration.processFileLimit ?? Self.fileLimit() ?? 0)"])
+                                                 "schedd.open_files": "\(OpenFileLimit.current.map { String($0.soft) } ?? "unknown")",
+                                                 "schedd.run_open_files": "\(engineConfiguration.processFileLimit ?? OpenFileLimit.current?.soft ?? 0)"])
         if case .cgroup = engine.processTracking, case .shell = engine.cgroupEntry {
             logger.warning("runs enter their cgroups through /bin/sh, which is slower: schedd-cgroup-exec is not installed beside schedd",
                            metadata: ["schedd.program": "\(CommandLine.arguments[0])"])
@@ -350,23 +350,5 @@ struct ScheddCommand: AsyncParsableCommand {
     /// A group's gid, by name or number.
     static func gid(of group: String) -> gid_t? {
         (getgrnam(group) ?? UInt32(group).flatMap { getgrgid($0) })?.pointee.gr_gid
-    }
-
-    /// The soft limit on open files now.
-    static func fileLimit() -> UInt64? {
-        var limit = rlimit()
-        return getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 ? UInt64(limit.rlim_cur) : nil
-    }
-
-    /// Every control connection is a file descriptor; the usual soft limit of 1,024 would make
-    /// a daemon with many clients refuse connections long before the hard limit (as Go and
-    /// systemd's own services do, the soft limit is raised to the hard one). Returns the soft
-    /// limit it started with when it raised it: what runs get back.
-    static func raiseFileLimit() -> UInt64? {
-        var limit = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return nil }
-        let started = UInt64(limit.rlim_cur)
-        limit.rlim_cur = limit.rlim_max
-        return setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 ? started : nil
     }
 }

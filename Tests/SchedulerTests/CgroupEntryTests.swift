@@ -86,9 +86,7 @@ import SystemPackage
     /// with a move into a cgroup first or without.
     @Test(arguments: Self.entries, [true, false])
     func theRunStartsWithTheFileLimitItIsGiven(entry: CgroupEntry, moving: Bool) async throws {
-        var limit = rlimit()
-        #expect(getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0)
-        let hard = UInt64(limit.rlim_max)
+        let hard = try #require(OpenFileLimit.current).hard
         try #require(hard > 100, "the hard limit on open files is \(hard)")
         let show = ["-c", "ulimit -S -n; ulimit -H -n"]
         let lowered = try await run(entry, procs: moving ? "/dev/null" : nil, fileLimit: 100, "/bin/sh", show)
@@ -101,14 +99,13 @@ import SystemPackage
 
     /// An engine asked for the limit runs have anyway starts them as they are (no entry
     /// program for nothing).
-    @Test func aFileLimitRunsHaveAnywayChangesNothing() {
-        var limit = rlimit()
-        #expect(getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0)
-        #expect(CommandExecutor.lowering(to: UInt64(limit.rlim_cur)) == nil)
-        if limit.rlim_cur == limit.rlim_max {
-            #expect(CommandExecutor.lowering(to: UInt64(limit.rlim_max) + 1) == nil)
+    @Test func aFileLimitRunsHaveAnywayChangesNothing() throws {
+        let limit = try #require(OpenFileLimit.current)
+        #expect(CommandExecutor.lowering(to: limit.soft) == nil)
+        if limit.soft == limit.hard {
+            #expect(CommandExecutor.lowering(to: limit.hard + 1) == nil)
         }
-        if limit.rlim_cur > 10 {
+        if limit.soft > 10 {
             #expect(CommandExecutor.lowering(to: 10) == 10)
         }
     }

@@ -62,13 +62,12 @@ import SchedulerAPI
     /// engine's, with a cgroup per run and through `/proc`.
     @Test(arguments: [true, false])
     func aRunStartsWithTheEnginesFileLimitForRuns(cgroupPerRun: Bool) async throws {
-        var limit = rlimit()
-        #expect(getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0)
-        try #require(limit.rlim_max > 64, "the hard limit on open files is \(limit.rlim_max)")
+        let hard = try #require(OpenFileLimit.current).hard
+        try #require(hard > 64, "the hard limit on open files is \(hard)")
         let jobs = #"{"jobs": [{"name": "j", "shell": "ulimit -S -n; ulimit -H -n"}]}"#
         try await run(jobs, cgroupPerRun: cgroupPerRun, fileLimit: 64) { runs, _ in
             #expect(runs[0].status == .succeeded, "\(runs[0].error ?? "")")
-            #expect(runs[0].output == "64\n\(limit.rlim_max)\n")
+            #expect(runs[0].output == "64\n\(hard)\n")
         }
     }
 

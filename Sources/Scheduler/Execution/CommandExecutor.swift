@@ -52,10 +52,9 @@ public struct CommandExecutor: JobExecutor, StopsOnRequest {
     /// anyway (nil: nothing to change, and no program to go through for it). Asked per run
     /// (one system call): the program may raise its own limit after the engine is made.
     static func lowering(to limit: UInt64) -> UInt64? {
-        var current = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &current) == 0 else { return limit }
-        let wanted = min(limit, UInt64(current.rlim_max))
-        return wanted == UInt64(current.rlim_cur) ? nil : wanted
+        guard let current = OpenFileLimit.current else { return limit }
+        let wanted = min(limit, current.hard)
+        return wanted == current.soft ? nil : wanted
     }
 
     static let defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
