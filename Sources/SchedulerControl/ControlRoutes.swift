@@ -283,7 +283,11 @@ struct ControlRoutes {
         return try Self.reply(StatusResponse(
             version: Version.current, pid: getpid(), startedAt: startedAt, database: store.location,
             workersBusy: load.busy, workersTotal: load.workers, queued: load.queued, queuedJobs: queuedJobs,
-            servicesRunning: load.services, jobs: counts, processTracking: Self.processTracking(engine.processTracking, entry: engine.cgroupEntry)), context)
+            servicesRunning: load.services, jobs: counts, processTracking: Self.processTracking(engine.processTracking, entry: engine.cgroupEntry),
+            databaseProblem: load.storeTrouble.map {
+                StatusResponse.DatabaseProblem(error: $0.error, since: $0.since, unwrittenRunEnds: $0.unwrittenRunEnds,
+                                               unwrittenJobStates: $0.unwrittenJobStates)
+            }), context)
     }
 
     static func processTracking(_ tracking: ProcessSweeper.Tracking, entry: CgroupEntry) -> StatusResponse.ProcessTracking {
@@ -293,7 +297,8 @@ struct ControlRoutes {
         }
     }
 
-    func summaries(_ infos: [JobInfo]) async throws -> [JobSummary] {
+    func summaries(_ stored: [JobInfo]) async throws -> [JobSummary] {
+        let infos = await engine.withUnwrittenStates(stored)
         let lastRuns = try await store.runs(ids: infos.compactMap(\.state.lastRunID))
         let waiting = await engine.waitingRuns()
         let services = infos.contains { $0.spec.isService } ? await engine.serviceStates() : [:]
@@ -325,7 +330,8 @@ struct ControlRoutes {
     }
 
     func show(_ name: String, _ context: ControlContext) async throws -> Response {
-        guard let info = try await store.job(named: name) else { throw APIError(.notFound, "no job named \"\(name)\"") }
+        guard let stored = try await store.job(named: name) else { throw APIError(.notFound, "no job named \"\(name)\"") }
+        let info = await engine.withUnwrittenStates([stored])[0]
         let summary = try await summaries([info])[0]
         let runs = try await store.history(HistoryQuery(job: name, limit: 10), withOutput: false)
         let service = info.spec.isService ? await engine.serviceStatus(name) : nil

@@ -139,7 +139,7 @@ extension JobScheduler {
         do {
             try await store.saveStates([(job, entry.state)])
         } catch {
-            logger.error("cannot save job state", metadata: ["schedd.job": "\(job)", "schedd.error": "\(error)"])
+            statesNotWritten([job], error)
         }
         events.publish(.jobPaused(job: job, reason: reason))
     }
@@ -154,7 +154,12 @@ extension JobScheduler {
         entry.restartStreak = 0
         entry.stoppedByHand = false
         jobs[job] = entry
-        try await store.saveStates([(job, entry.state)])
+        do {
+            try await store.saveStates([(job, entry.state)])
+        } catch {
+            // As for a pause: the engine goes by it now, and the store gets it when it can.
+            statesNotWritten([job], error)
+        }
         events.publish(.jobResumed(job: job))
         if entry.spec.isService && entry.spec.isEnabled && !isUnderway(job) {
             await trigger(job, .manual, scheduledAt: nil, force: true)
@@ -244,6 +249,9 @@ extension JobScheduler {
         if pool.services > 0 { text += ", \(pool.services) \(pool.services == 1 ? "service" : "services")" }
         if paused > 0 { text += ", \(paused) paused" }
         if failed > 0 { text += ", \(failed) failed" }
+        if let trouble = storeTrouble {
+            text += trouble.error != nil ? "; database writes failing" : "; database writes pending"
+        }
         if let lastFailure { text += "; last failure: \(lastFailure)" }
         return text
     }
@@ -251,7 +259,27 @@ extension JobScheduler {
     /// The pool's load.
     public func load() -> Load {
         Load(busy: pool.busy, workers: pool.capacity, queued: pool.queuedCount,
-             queuedJobs: pool.waitingJobs(limit: 10), services: pool.services, invalidJobs: invalidJobs)
+             queuedJobs: pool.waitingJobs(limit: 10), services: pool.services, invalidJobs: invalidJobs, storeTrouble: storeTrouble)
+    }
+
+    /// `infos` as read from the store, with the engine's state for the jobs whose state the
+    /// store refused (a pause, say): what is in effect.
+    public func withUnwrittenStates(_ infos: [JobInfo]) -> [JobInfo] {
+        let notWritten = unwritten.jobsNotWritten
+        guard !notWritten.isEmpty else { return infos }
+        return infos.map { info in
+            guard notWritten.contains(info.name), let entry = jobs[info.name] else { return info }
+            var info = info
+            info.state = entry.state
+            return info
+        }
+    }
+
+    /// The store's trouble, if it refuses writes or what it refused is not written yet.
+    var storeTrouble: StoreTrouble? {
+        guard unwritten.failure != nil || !unwritten.isEmpty || unwritten.writing else { return nil }
+        return StoreTrouble(error: unwritten.failure?.message, since: unwritten.failure?.since,
+                            unwrittenRunEnds: unwritten.ends.count, unwrittenJobStates: unwritten.jobs.count)
     }
 
     /// A service's supervision: its state, its process, and its starts against `restart_limit`.

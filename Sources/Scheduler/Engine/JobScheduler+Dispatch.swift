@@ -6,8 +6,8 @@ extension JobScheduler {
     // MARK: - Firing
 
     /// Fires every schedule and timer that is due. Returns the write of the fires, queued
-    /// ahead of their runs' start rows, for the caller to see through.
-    func processDue() async -> StoreWrite? {
+    /// ahead of their runs' start rows, for the caller to see through, and the jobs it is of.
+    func processDue() async -> (write: StoreWrite, jobs: [String])? {
         let now = clock.now()
         var triggers: [(String, RunTrigger, Date?)] = []
         var changed: [String] = []
@@ -94,7 +94,7 @@ extension JobScheduler {
             if let skip = admit(request) { skips.append(skip) }
         }
         await record(skips)
-        return fires
+        return fires.map { (write: $0, jobs: changed) }
     }
 
     /// Starts a run of `job` now, or refuses it by its concurrency policy. Retries and boot
@@ -196,6 +196,7 @@ extension JobScheduler {
             reportFinal(records)
             return records
         } catch {
+            unwritten.noteFailure(error, at: clock.now())
             logger.error("cannot record skipped runs", metadata: [
                 "schedd.job": "\(skips[0].job)", "schedd.skipped": .stringConvertible(skips.count), "schedd.error": "\(error)",
             ])
@@ -261,6 +262,10 @@ extension JobScheduler {
         let writeStart = ContinuousClock.now
         let (finished, started) = await store.recordTurn(ends: ends, starts: starts)
         if !starts.isEmpty || !ends.isEmpty { metrics.storeWrite(ContinuousClock.now - writeStart) }
+        switch (finished, started) {
+        case let (.failure(error), _), let (_, .failure(error)): unwritten.noteFailure(error, at: clock.now())
+        case (.success, .success): if !starts.isEmpty || !ends.isEmpty { unwritten.noteSuccess(at: clock.now()) }
+        }
         await withDiscardingTaskGroup { group in
             // The starts first: they are what the runs waiting for a worker wait for.
             if !requests.isEmpty { group.addTask { await self.startRuns(requests, written: toWrite, started) } }
@@ -510,7 +515,11 @@ extension JobScheduler {
         case let .success(records):
             written = records
         case let .failure(error):
-            for end in batch { end.run.logger.critical("cannot record the end of a run", metadata: ["schedd.error": "\(error)"]) }
+            // Kept and written again until the store takes it: a row left `running` for good
+            // would say the run never ended.
+            for end in batch { end.run.logger.error("cannot record the end of a run; kept to be written again", metadata: ["schedd.error": "\(error)"]) }
+            lost(unwritten.failed(error, ends: batch.map { (run: active[$0.run.record.id]?.record ?? $0.run.record, outcome: $0.outcome) },
+                                  at: clock.now()))
         }
         for (index, end) in batch.enumerated() {
             let run = end.run

@@ -95,6 +95,21 @@ public actor JobScheduler: Service {
         /// Jobs whose stored definition no longer validates, by name, with what is wrong: they
         /// do not run. (The job counts come from the database, which cannot tell.)
         public var invalidJobs: [String: String] = [:]
+        /// Set while the store refuses writes, or what it refused is not written yet.
+        public var storeTrouble: StoreTrouble?
+    }
+
+    /// The store refuses writes (a full disk, say), or some it refused are kept in memory
+    /// until it takes them.
+    public struct StoreTrouble: Sendable, Equatable {
+        /// The store's last error; nil once writes go through again.
+        public var error: String?
+        /// Since when writes have failed in a row.
+        public var since: Date?
+        /// Ends of runs not written yet: their rows still say `running`.
+        public var unwrittenRunEnds: Int
+        /// Jobs whose state (a pause, a failure count, a fire time) is not written yet.
+        public var unwrittenJobStates: Int
     }
 
     struct ActiveRun {
@@ -191,6 +206,8 @@ public actor JobScheduler: Service {
     var waitingLogged: Set<String> = []
     /// The newest failed run, for the daemon's one-line status.
     var lastFailure: String?
+    /// What the store refused to write, kept to be written again.
+    var unwritten = UnwrittenWrites()
     var metrics: EngineMetrics
 
     /// Creates the engine on an open database. `handlers` are the in-process jobs that job
@@ -281,7 +298,7 @@ public actor JobScheduler: Service {
             while true {
                 if (stopRequested.isSet || Task.isCancelled) && !stopping { beginShutdown() }
                 if stopping {
-                    if pool.isIdle && active.isEmpty { break }
+                    if pool.isIdle && active.isEmpty && !unwritten.writing { break }
                     // Cancelled (not a graceful shutdown): no grace period; stop everything now.
                     let graceOver = Task.isCancelled || hurryRequested.isSet || shutdownDeadline.map { clock.now() >= $0 } ?? false
                     if graceOver && !graceOverCancelled {
@@ -290,14 +307,17 @@ public actor JobScheduler: Service {
                     }
                     stopInOrder()
                 } else if let fires = await processDue() {
-                    let logger = self.logger
                     group.addTask {
                         do {
-                            try await fires.wait()
+                            try await fires.write.wait()
                         } catch {
-                            logger.error("cannot save job state", metadata: ["schedd.error": "\(error)"])
+                            await self.statesNotWritten(fires.jobs, error)
                         }
                     }
+                }
+                if unwritten.isDue(at: clock.now()) {
+                    let taken = unwritten.take()
+                    group.addTask { await self.writeAgain(taken) }
                 }
                 var starting: [RunRequest] = []
                 if !stopping {
@@ -331,6 +351,8 @@ public actor JobScheduler: Service {
                 }
             }
         }
+        // A last try for what the store refused: after it, only the log has it.
+        if !unwritten.isEmpty { await writeAgain(unwritten.take(), last: true) }
         // Nobody waits for an idle engine that has stopped.
         ended = true
         idleWaiters.forEach { $0.resume() }
@@ -343,7 +365,7 @@ public actor JobScheduler: Service {
     /// run (services aside) is going on or waiting for a worker.
     var isIdleNow: Bool {
         guard parked, !stopping, pool.busy == 0, pool.queuedCount == 0, ending.isEmpty, endsBeingRecorded == 0, startsBeingRecorded == 0,
-              !wakeup.isPending else { return false }
+              !unwritten.writing, !wakeup.isPending else { return false }
         return nextDeadline().map { $0 > clock.now() } ?? true
     }
 
@@ -395,7 +417,7 @@ public actor JobScheduler: Service {
         // with every worker busy would wake the loop over and over (a run's end wakes it).
         let poll = pool.free > 0 && !stopping ? nextQueuePoll : nil
         let timer = [timers.lazy.map(\.due).min(), held.lazy.compactMap(\.deadline).min(), poll, laterOffers.first?.due,
-                     laterStarts.first?.due].compactMap { $0 }.min()
+                     laterStarts.first?.due, unwritten.deadline].compactMap { $0 }.min()
         switch (fire, timer) {
         case let (fire?, timer?): return min(fire, timer)
         case let (fire, timer): return fire ?? timer
@@ -551,7 +573,65 @@ public actor JobScheduler: Service {
         do {
             try await store.saveStates(states)
         } catch {
-            logger.error("cannot save job state", metadata: ["schedd.jobs": .stringConvertible(states.count), "schedd.error": "\(error)"])
+            statesNotWritten(names, error)
+        }
+    }
+
+    /// Jobs' states the store refused: kept to be written again (their current state, then).
+    func statesNotWritten(_ names: [String], _ error: any Error) {
+        logger.error("cannot save job state; kept to be written again", metadata: [
+            "schedd.jobs": .stringConvertible(names.count), "schedd.job": "\(names.first ?? "")", "schedd.error": "\(error)",
+        ])
+        lost(unwritten.failed(error, jobs: names, at: clock.now()))
+        // What the API shows of these jobs is the engine's state now (`withUnwrittenStates`).
+        store.changes.bump()
+        wakeup.signal()
+    }
+
+    /// Writes again what the store refused before (`taken` from `unwritten`). With `last`, the
+    /// engine stops after it: what is still refused is lost, and said so.
+    func writeAgain(_ taken: (ends: [(run: RunRecord, outcome: RunOutcome)], jobs: Set<String>), last: Bool = false) async {
+        var failure: (any Error)?
+        do {
+            if !taken.jobs.isEmpty { try await store.saveStates(states(of: taken.jobs.sorted())) }
+            if !taken.ends.isEmpty {
+                let written = try await store.finishRuns(taken.ends)
+                for (end, record) in zip(taken.ends, written) {
+                    logger.notice(record == nil ? "the run's row was no longer running when its end was written again" : "recorded the end of a run late",
+                                  metadata: ["schedd.job": "\(end.run.job)", "schedd.run_id": .stringConvertible(end.run.id),
+                                             "schedd.status": "\(end.outcome.status.rawValue)"])
+                }
+            }
+        } catch {
+            failure = error
+        }
+        lost(unwritten.finished(taken, error: failure, at: clock.now()))
+        if let failure, !last {
+            logger.error("cannot write what the database refused before; kept to be written again", metadata: [
+                "schedd.run_ends": .stringConvertible(unwritten.ends.count), "schedd.jobs": .stringConvertible(unwritten.jobs.count),
+                "schedd.error": "\(failure)",
+            ])
+        } else if failure == nil {
+            logger.notice("the database takes writes again")
+        }
+        if last {
+            lost(unwritten.ends)
+            if !unwritten.jobs.isEmpty {
+                logger.critical("jobs' states are lost: schedd stops before the database took them", metadata: [
+                    "schedd.jobs": "\(unwritten.jobs.sorted().joined(separator: ","))",
+                ])
+            }
+        }
+        wakeup.signal()
+    }
+
+    /// Ends of runs given up: only the log keeps them.
+    func lost(_ ends: [(run: RunRecord, outcome: RunOutcome)]) {
+        for end in ends {
+            logger.critical("the end of a run is lost: the database did not take it", metadata: [
+                "schedd.job": "\(end.run.job)", "schedd.run_id": .stringConvertible(end.run.id),
+                "schedd.status": "\(end.outcome.status.rawValue)", "schedd.exit_code": "\(end.outcome.exitCode.map(String.init) ?? "-")",
+            ])
         }
     }
 }

@@ -49,8 +49,21 @@ package final class MemoryStore: SchedulerStore {
     /// when another node has claimed the run or holds the service; nil starts it.
     private let claim: @Sendable (RunStart) -> RunStart.Outcome?
 
+    /// The error every write of the engine's fails with while set, as a full disk's would.
+    private let writeFailure = Mutex<(any Error)?>(nil)
+
     package init(claim: @escaping @Sendable (RunStart) -> RunStart.Outcome? = { _ in nil }) {
         self.claim = claim
+    }
+
+    /// Makes the engine's writes (states, fires, starts, ends, skips) fail with `error` until
+    /// called with nil: the engine's tests of a store that refuses writes.
+    package func failWrites(with error: (any Error)?) {
+        writeFailure.withLock { $0 = error }
+    }
+
+    private func checkWritable() throws {
+        if let error = writeFailure.withLock({ $0 }) { throw error }
     }
 
     private func write<T>(_ change: (inout Contents) throws -> T) rethrows -> T {
@@ -159,6 +172,7 @@ package final class MemoryStore: SchedulerStore {
 
     package func saveStates(_ states: [(name: String, state: JobState)]) async throws {
         guard !states.isEmpty else { return }
+        try checkWritable()
         write { contents in
             for (name, state) in states { contents.jobs[name]?.state = state }
         }
@@ -166,6 +180,11 @@ package final class MemoryStore: SchedulerStore {
 
     package func recordFires(_ states: [(name: String, state: JobState)]) -> StoreWrite? {
         guard !states.isEmpty else { return nil }
+        do {
+            try checkWritable()
+        } catch {
+            return StoreWrite { throw error }
+        }
         // Written at once: durable (as far as memory goes) before any later write.
         write { contents in
             for (name, state) in states { contents.jobs[name]?.state = state }
@@ -190,6 +209,7 @@ package final class MemoryStore: SchedulerStore {
 
     package func startRuns(_ starts: [RunStart]) async throws -> [RunStart.Outcome] {
         for start in starts { try await start.fire?.wait() }
+        try checkWritable()
         return write { contents in
             starts.map { start in
                 if let refusal = claim(start) { return refusal }
@@ -199,11 +219,13 @@ package final class MemoryStore: SchedulerStore {
     }
 
     package func setPID(_ id: Int64, pid: Int32) async throws {
+        try checkWritable()
         write { $0.runs[id]?.pid = pid }
     }
 
     package func finishRuns(_ ends: [(run: RunRecord, outcome: RunOutcome)]) async throws -> [RunRecord?] {
         precondition(ends.allSatisfy { $0.outcome.status.isFinal }, "finish needs a final status")
+        try checkWritable()
         return write { contents in
             ends.map { started, outcome in
                 let id = started.id
@@ -217,6 +239,7 @@ package final class MemoryStore: SchedulerStore {
 
     package func recordSkipped(_ skips: [RunSkip]) async throws -> [RunRecord] {
         guard !skips.isEmpty else { return [] }
+        try checkWritable()
         return write { contents in skips.map { contents.insert($0.record(id: 0)) } }
     }
 

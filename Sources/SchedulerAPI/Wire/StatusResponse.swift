@@ -82,14 +82,42 @@ public struct StatusResponse: Sendable, Codable, Equatable {
         }
     }
 
-    /// Whether no job needs attention (`jobs.problems` is empty): what `schedctl status`'s exit
-    /// code says. Set from `jobs` by the initializer; sent so that a health check reads one
-    /// field.
+    /// Set while the database refuses writes (a full disk, an I/O error), or writes it refused
+    /// (runs' ends, jobs' states) are kept in memory until it takes them.
+    public var databaseProblem: DatabaseProblem?
+
+    public struct DatabaseProblem: Sendable, Codable, Equatable {
+        /// The database's last error; nil once writes go through again.
+        public var error: String?
+        /// Since when writes have failed in a row.
+        public var since: Date?
+        /// Ends of runs not written yet: their rows still say `running`.
+        public var unwrittenRunEnds: Int
+        /// Jobs whose state (a pause, a failure count, a fire time) is not written yet.
+        public var unwrittenJobStates: Int
+
+        public init(error: String?, since: Date?, unwrittenRunEnds: Int, unwrittenJobStates: Int) {
+            self.error = error
+            self.since = since
+            self.unwrittenRunEnds = unwrittenRunEnds
+            self.unwrittenJobStates = unwrittenJobStates
+        }
+
+        private enum CodingKeys: String, CodingKey {
+            case error, since, unwrittenRunEnds = "unwritten_run_ends", unwrittenJobStates = "unwritten_job_states"
+        }
+    }
+
+    /// Whether nothing needs attention (`jobs.problems` is empty and there is no
+    /// `databaseProblem`): what `schedctl status`'s exit code says. Set by the initializer;
+    /// sent so that a health check reads one field.
     public private(set) var healthy: Bool
 
     public init(version: String, pid: Int32, startedAt: Date, database: String, workersBusy: Int, workersTotal: Int, queued: Int,
-                queuedJobs: [String] = [], servicesRunning: Int = 0, jobs: Jobs, processTracking: ProcessTracking? = nil) {
+                queuedJobs: [String] = [], servicesRunning: Int = 0, jobs: Jobs, processTracking: ProcessTracking? = nil,
+                databaseProblem: DatabaseProblem? = nil) {
         self.processTracking = processTracking
+        self.databaseProblem = databaseProblem
         self.version = version
         self.pid = pid
         self.startedAt = startedAt
@@ -100,12 +128,12 @@ public struct StatusResponse: Sendable, Codable, Equatable {
         self.queuedJobs = queuedJobs
         self.servicesRunning = servicesRunning
         self.jobs = jobs
-        healthy = jobs.problems.isEmpty
+        healthy = jobs.problems.isEmpty && databaseProblem == nil
     }
 
     private enum CodingKeys: String, CodingKey {
         case version, pid, startedAt = "started_at", database, workersBusy = "workers_busy"
         case workersTotal = "workers_total", queued, queuedJobs = "queued_jobs", servicesRunning = "services_running", jobs, healthy
-        case processTracking = "process_tracking"
+        case processTracking = "process_tracking", databaseProblem = "database_problem"
     }
 }

@@ -50,9 +50,27 @@ struct StatusCommand: AsyncParsableCommand {
             if status.healthy {
                 print("health:    ok")
             } else {
-                print("health:    \(Output.count(jobs.problems.count, "job")) \(jobs.problems.count == 1 ? "needs" : "need") attention")
-                for problem in jobs.problems {
-                    print("  \(problem.job): \(problem.state) (\(problem.reason))")
+                if let problem = status.databaseProblem {
+                    var line = "health:    "
+                    if let error = problem.error {
+                        line += "database writes failing"
+                        if let since = problem.since { line += " since \(Output.span(Date().timeIntervalSince(since))) ago" }
+                        line += ": \(error)"
+                    } else {
+                        line += "database writes pending"
+                    }
+                    print(line)
+                    if problem.unwrittenRunEnds > 0 || problem.unwrittenJobStates > 0 {
+                        print("           kept in memory until written: \(Output.count(problem.unwrittenRunEnds, "run end")), "
+                              + "\(Output.count(problem.unwrittenJobStates, "job state"))")
+                    }
+                }
+                if !jobs.problems.isEmpty {
+                    let prefix = status.databaseProblem == nil ? "health:    " : "           "
+                    print("\(prefix)\(Output.count(jobs.problems.count, "job")) \(jobs.problems.count == 1 ? "needs" : "need") attention")
+                    for problem in jobs.problems {
+                        print("  \(problem.job): \(problem.state) (\(problem.reason))")
+                    }
                 }
             }
         }
