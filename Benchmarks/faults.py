@@ -285,6 +285,78 @@ def fault_dblock(seconds=10):
     return ("database write lock held 10 s", 1, 1 if ok else 0, lost, ok, detail)
 
 
+def fault_diskfull(full_seconds=8):
+    """The database's file system fills up while runs go on, then has room again: a run that
+    ends meanwhile is recorded once it can be (not left `running`), a pause holds and is
+    written, status reports the trouble (exit 1) and clears, nothing recorded is lost.
+    The database is on a tmpfs of 4 MiB of its own, so this needs root (mount)."""
+    d = tempfile.mkdtemp(prefix="schedd-fault-")
+    dbdir = os.path.join(d, "db")
+    os.mkdir(dbdir)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4M", "tmpfs", dbdir], capture_output=True).returncode != 0:
+        return ("database's disk full for 8 s", 0, 0, 0, True, "skipped: cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN)")
+    try:
+        starts = os.path.join(d, "starts.log")
+        jobs = [{"name": "tick", "shell": f'echo "$SCHEDD_RUN_ID" >> {starts}', "schedule": "@every 1s", "retries": 0},
+                {"name": "other", "shell": f'echo "$SCHEDD_RUN_ID" >> {starts}', "schedule": "@every 1s", "retries": 0},
+                {"name": "slow", "shell": f'echo "$SCHEDD_RUN_ID" >> {starts}; sleep 3; echo done', "retries": 0}]
+        daemon = Daemon(d, write_jobs(d, jobs))
+        daemon.db = os.path.join(dbdir, "schedd.db")
+        daemon.start()
+        time.sleep(2)
+        code, body = http(daemon.sock, "POST", "/v1/jobs/slow/run", body=b"{}")
+        slow_id = json.loads(body).get("run", {}).get("id") if code == 201 else None
+        time.sleep(0.5)
+        filler = os.path.join(dbdir, "filler")
+        with open(filler, "wb") as f:
+            try:
+                while True:
+                    f.write(b"\0" * 65536)
+                    f.flush()
+            except OSError:
+                pass
+        full_at = time.time()
+        time.sleep(1)
+        paused = http(daemon.sock, "POST", "/v1/jobs/tick/pause")[0] == 200
+        time.sleep(max(0, full_seconds - (time.time() - full_at)))
+        during = daemon.status() or {}
+        problem = during.get("database_problem") or {}
+        ctl = subprocess.run([SCHEDCTL, "status", "--socket", daemon.sock], capture_output=True, text=True)
+        os.remove(filler)
+        freed_at = time.time()
+        healthy_after = None
+        while time.time() - freed_at < 15:
+            s = daemon.status() or {}
+            if s.get("healthy"):
+                healthy_after = time.time() - freed_at
+                break
+            time.sleep(0.1)
+        time.sleep(2)
+        rc = daemon.stop()
+        ran = {int(l) for l in open(starts).read().split()} if os.path.exists(starts) else set()
+        with sqlite3.connect(daemon.db) as c:
+            rows = dict(c.execute("SELECT id, status FROM runs").fetchall())
+            slow = c.execute("SELECT status, exit_code, output FROM runs WHERE id = ?", (slow_id,)).fetchone() if slow_id else None
+            tick_paused = c.execute("SELECT paused FROM job_state WHERE job = 'tick'").fetchone()
+            integrity = c.execute("PRAGMA integrity_check").fetchone()[0]
+        lost = len(ran - set(rows))
+        running = [i for i, s in rows.items() if s == "running"]
+        ok = (lost == 0 and not running and integrity == "ok" and slow is not None and slow[0] == "succeeded"
+              and (slow[2] or "").strip() == "done" and paused and tick_paused == (1,) and during.get("healthy") is False
+              and problem.get("unwritten_run_ends", 0) >= 1 and ctl.returncode == 1 and healthy_after is not None and rc == 0)
+        detail = (f"disk full for {full_seconds} s with a 3 s run ending in it: status during it healthy={during.get('healthy')}, "
+                  f"`schedctl status` exit {ctl.returncode}, {problem.get('unwritten_run_ends')} run end and "
+                  f"{problem.get('unwritten_job_states')} job state kept in memory; healthy again "
+                  f"{'%.1f s' % healthy_after if healthy_after is not None else 'never'} after room was made; the run's row: "
+                  f"{slow[0] if slow else None} (output {'kept' if slow and (slow[2] or '').strip() == 'done' else 'lost'}); "
+                  f"the pause made during it: {'written' if tick_paused == (1,) else 'lost'}; runs started {len(ran)}, without a row {lost}, "
+                  f"left running {len(running)}; integrity_check: {integrity}; graceful stop exit {rc}")
+        return ("database's disk full for 8 s", 1, 1 if ok else 0, lost + len(running), ok, detail)
+    finally:
+        stop_leftovers()
+        subprocess.run(["umount", "-l", dbdir], capture_output=True)
+
+
 def malformed_requests(count, seed):
     rnd = random.Random(seed)
     kinds = []
@@ -701,7 +773,8 @@ def main():
         cycles = int(args[i + 1])
         del args[i:i + 2]
     faults = {"kill9": lambda: fault_kill9(cycles), "dblock": fault_dblock, "flood": fault_flood,
-              "output": fault_output, "jobfiles": fault_jobfiles, "memory": fault_memory, "handedits": fault_handedits}
+              "output": fault_output, "jobfiles": fault_jobfiles, "memory": fault_memory, "handedits": fault_handedits,
+              "diskfull": fault_diskfull}
     names = args or list(faults)
     rows = []
     for name in names:

@@ -48,7 +48,8 @@ import Glibc
         for line in [#"schedd_runs_total{job="ok",status="succeeded"} 2"#, #"schedd_runs_total{job="fails",status="failed"} 1"#,
                      #"schedd_run_duration_seconds_count{job="ok"} 2"#, #"schedd_jobs{state="active"} 3"#, "schedd_workers ",
                      #"schedd_last_success_timestamp_seconds{job="ok"} "#, "process_open_fds ", "process_resident_memory_bytes ",
-                     "process_start_time_seconds ", "schedd_store_write_seconds_count "] {
+                     "process_start_time_seconds ", "schedd_store_write_seconds_count ", "schedd_store_write_failing 0",
+                     #"schedd_store_unwritten{kind="run_end"} 0"#, #"schedd_store_unwritten{kind="job_state"} 0"#] {
             #expect(text.contains(line), "\(line) in:\n\(text)")
         }
         if let checked = try Self.promtool(text) {

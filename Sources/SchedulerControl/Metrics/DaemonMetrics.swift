@@ -24,6 +24,9 @@ public final class DaemonMetrics: Sendable {
     private let workers: Prometheus.Gauge
     private let services: Prometheus.Gauge
     private let jobs: [(state: String, gauge: Prometheus.Gauge)]
+    private let writesFailing: Prometheus.Gauge
+    private let unwrittenEnds: Prometheus.Gauge
+    private let unwrittenStates: Prometheus.Gauge
     private let startTime: Prometheus.Gauge
     private let residentMemory: Prometheus.Gauge
     private let openDescriptors: Prometheus.Gauge
@@ -43,6 +46,8 @@ public final class DaemonMetrics: Sendable {
         "schedd_workers": "Workers (--workers).",
         "schedd_services_running": "Services running now.",
         "schedd_jobs": "Jobs by state: active, paused, failed (a service past its restart limit), disabled.",
+        "schedd_store_write_failing": "1 while the database refuses writes (a full disk, an I/O error), else 0.",
+        "schedd_store_unwritten": "Writes the database refused, kept in memory until it takes them: run ends, job states.",
         "process_start_time_seconds": "When schedd started (Unix time).",
         "process_resident_memory_bytes": "schedd's resident memory.",
         "process_open_fds": "schedd's open file descriptors.",
@@ -61,6 +66,9 @@ public final class DaemonMetrics: Sendable {
         workers = gauge("schedd_workers")
         services = gauge("schedd_services_running")
         jobs = ["active", "paused", "failed", "disabled"].map { ($0, gauge("schedd_jobs", [("state", $0)])) }
+        writesFailing = gauge("schedd_store_write_failing")
+        unwrittenEnds = gauge("schedd_store_unwritten", [("kind", "run_end")])
+        unwrittenStates = gauge("schedd_store_unwritten", [("kind", "job_state")])
         startTime = gauge("process_start_time_seconds")
         residentMemory = gauge("process_resident_memory_bytes")
         openDescriptors = gauge("process_open_fds")
@@ -75,6 +83,9 @@ public final class DaemonMetrics: Sendable {
         workersBusy.set(Int64(load.busy))
         workers.set(Int64(load.workers))
         services.set(Int64(load.services))
+        writesFailing.set(Int64(load.storeTrouble?.error == nil ? 0 : 1))
+        unwrittenEnds.set(Int64(load.storeTrouble?.unwrittenRunEnds ?? 0))
+        unwrittenStates.set(Int64(load.storeTrouble?.unwrittenJobStates ?? 0))
         let counts = try await engine.reader.jobStateCounts()
         for (state, gauge) in jobs {
             switch state {
