@@ -18,6 +18,8 @@ public final class DatabaseClock: SchedulerClock {
 
     public func now() -> Date { Date().addingTimeInterval(Double(offset) / 1000) }
 
+    public func monotonicNow() -> Duration? { SystemClock().monotonicNow() }
+
     /// Sleeps in pieces of at most a second, so that a new offset (or a jump of the wall
     /// clock) is taken into account soon.
     public func sleep(until deadline: Date) async throws {

@@ -34,6 +34,13 @@ struct DeadlineTable<Deadline: Comparable, Value> {
         return true
     }
 
+    /// Moves every deadline by `transform`, which must keep their order (adding the same
+    /// amount to each does).
+    mutating func shift(_ transform: (Deadline) -> Deadline) {
+        entries = entries.mapValues { (deadline: transform($0.deadline), value: $0.value) }
+        for index in heap.indices { heap[index].deadline = transform(heap[index].deadline) }
+    }
+
     /// Takes the entries due at `now`, earliest first.
     mutating func takeDue(at now: Deadline) -> [Value] {
         var due: [Value] = []

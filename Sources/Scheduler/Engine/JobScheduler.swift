@@ -208,6 +208,10 @@ public actor JobScheduler: Service {
     var lastFailure: String?
     /// What the store refused to write, kept to be written again.
     var unwritten = UnwrittenWrites()
+    /// Tells a step of the wall clock from time passing, once per turn.
+    var clockWatch = ClockStepWatch()
+    /// How many steps of the wall clock the engine has seen: what tests wait for.
+    var clockStepsSeen = 0
     var metrics: EngineMetrics
 
     /// Creates the engine on an open database. `handlers` are the in-process jobs that job
@@ -296,6 +300,7 @@ public actor JobScheduler: Service {
         await start()
         await withDiscardingTaskGroup { group in
             while true {
+                if let step = clockWatch.step(clock) { await clockStepped(by: step) }
                 if (stopRequested.isSet || Task.isCancelled) && !stopping { beginShutdown() }
                 if stopping {
                     if pool.isIdle && active.isEmpty && !unwritten.writing { break }
@@ -422,6 +427,37 @@ public actor JobScheduler: Service {
         case let (fire?, timer?): return min(fire, timer)
         case let (fire, timer): return fire ?? timer
         }
+    }
+
+    /// The wall clock was stepped by `step` seconds (negative: set back). What is kept as "so
+    /// long from now" (retries' and restarts' delays, waits for what a run requires, the
+    /// windows of `restart_limit`, the next write of what the store refused) moves with it, so
+    /// that it keeps its real distance; run timeouts do the same (`RunTimeouts`). Interval
+    /// schedules (`@every`) are about time passing: set back, they go on from where they are
+    /// instead of waiting for the wall clock to come back to their next slot (an hour without
+    /// a run of `@every 30s` after the clock was set back an hour); set forward, they miss
+    /// slots as any schedule does (`catch_up`). Cron schedules are about the wall clock: set
+    /// back, a slot already run is not run again, as cron does.
+    func clockStepped(by step: TimeInterval) async {
+        logger.notice("the wall clock was stepped", metadata: ["schedd.step_seconds": "\(Int(step.rounded()))"])
+        clockStepsSeen += 1
+        timers = timers.map { Timer(due: $0.due.addingTimeInterval(step), request: $0.request) }
+        for index in held.indices { held[index].deadline = held[index].deadline?.addingTimeInterval(step) }
+        laterOffers = laterOffers.map { (due: $0.due.addingTimeInterval(step), slots: $0.slots) }
+        laterStarts = laterStarts.map { (due: $0.due.addingTimeInterval(step), slots: $0.slots, fire: $0.fire) }
+        nextQueuePoll = nextQueuePoll?.addingTimeInterval(step)
+        unwritten.shift(by: step)
+        var rescheduled: [String] = []
+        for (name, var entry) in jobs {
+            entry.serviceStarts = entry.serviceStarts.map { $0.addingTimeInterval(step) }
+            if step < 0, case .every = entry.schedule, let next = entry.nextSlot {
+                scheduleNext(&entry, after: next.addingTimeInterval(step - 0.001))
+                if let due = entry.nextDue { dueQueue.push(due, job: name) }
+                rescheduled.append(name)
+            }
+            jobs[name] = entry
+        }
+        if !rescheduled.isEmpty { await saveStates(rescheduled.sorted()) }
     }
 
     /// Whether `job` is still due at `due` (an entry of `dueQueue` may be older).

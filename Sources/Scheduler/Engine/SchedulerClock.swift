@@ -1,33 +1,57 @@
 import Foundation
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The wall-clock time source of the engine. Cron is about wall-clock time, so the engine
 /// sleeps until a `Date`; tests inject `ManualClock` and never wait for a schedule.
 public protocol SchedulerClock: Sendable {
     func now() -> Date
-    /// Returns at or after `deadline`, or throws `CancellationError` when the task is cancelled.
+    /// Returns at or after `deadline`, or earlier when the wall clock was stepped (the caller
+    /// looks at the time again), or throws `CancellationError` when the task is cancelled.
     func sleep(until deadline: Date) async throws
+    /// Time that passes at the rate of real time and is never set (the system's boot time
+    /// clock): what tells a step of the wall clock (`date -s`, NTP stepping at boot) from time
+    /// passing. Nil: this clock cannot tell, and no step is looked for.
+    func monotonicNow() -> Duration?
 }
 
 extension SchedulerClock {
     public func sleep(for duration: Duration) async throws {
         try await sleep(until: now().addingTimeInterval(Double(duration.milliseconds) / 1000))
     }
+
+    public func monotonicNow() -> Duration? { nil }
 }
 
-/// The system clock. Long sleeps are cut into pieces of at most 30 s, so that a jump of the
-/// wall clock (NTP, suspend) is noticed within 30 s instead of after the whole sleep.
+/// The system clock. Long sleeps are cut into pieces of at most 30 s, so that a step of the
+/// wall clock is noticed within 30 s instead of after the whole sleep.
 public struct SystemClock: SchedulerClock {
     public init() {}
 
     public func now() -> Date { Date() }
 
     public func sleep(until deadline: Date) async throws {
+        let start = (wall: Date(), monotonic: Self.bootTime())
         while true {
             let remaining = deadline.timeIntervalSinceNow
             if remaining <= 0 { return }
             try await Task.sleep(for: .milliseconds(Int64(min(remaining, 30) * 1000) + 1))
+            // Set back (or forward) meanwhile: the deadline is looked at again by the caller.
+            let passed = Double((Self.bootTime() - start.monotonic).milliseconds) / 1000
+            if abs(Date().timeIntervalSince(start.wall) - passed) > ClockStepWatch.tolerance(after: passed) { return }
         }
+    }
+
+    public func monotonicNow() -> Duration? { Self.bootTime() }
+
+    /// `CLOCK_BOOTTIME`: it goes on while the machine is suspended, so that a suspend is time
+    /// passing (the wall clock moved with it), not a step.
+    static func bootTime() -> Duration {
+        var time = timespec()
+        clock_gettime(CLOCK_BOOTTIME, &time)
+        return .seconds(time.tv_sec) + .nanoseconds(time.tv_nsec)
     }
 }
 
@@ -35,6 +59,8 @@ public struct SystemClock: SchedulerClock {
 public final class ManualClock: SchedulerClock {
     private struct State {
         var now: Date
+        /// Moves with `advance`, not with `step`.
+        var monotonic: Duration = .zero
         var nextID = 0
         var sleepsBegun = 0
         var sleepers: [Int: (deadline: Date, continuation: CheckedContinuation<Void, any Error>)] = [:]
@@ -53,10 +79,16 @@ public final class ManualClock: SchedulerClock {
     /// does not start a sleep per turn.
     var sleepsBegun: Int { state.withLock { $0.sleepsBegun } }
 
-    /// Moves the clock to `date` (never backwards) and wakes the sleepers that are due.
+    public func monotonicNow() -> Duration? { state.withLock { $0.monotonic } }
+
+    /// Moves the clock to `date` (never backwards) and wakes the sleepers that are due: time
+    /// passing.
     public func advance(to date: Date) {
         let due = state.withLock { state -> [CheckedContinuation<Void, any Error>] in
-            if date > state.now { state.now = date }
+            if date > state.now {
+                state.monotonic += .milliseconds(Int64((date.timeIntervalSince(state.now) * 1000).rounded()))
+                state.now = date
+            }
             let ready = state.sleepers.filter { $0.value.deadline <= state.now }
             for id in ready.keys { state.sleepers[id] = nil }
             return ready.map(\.value.continuation)
@@ -65,6 +97,17 @@ public final class ManualClock: SchedulerClock {
     }
 
     public func advance(by seconds: TimeInterval) { advance(to: now().addingTimeInterval(seconds)) }
+
+    /// Sets the wall clock `seconds` forward or back without time passing (`date -s`), and
+    /// wakes every sleeper, as the system clock's sleep returns early on a step.
+    public func step(by seconds: TimeInterval) {
+        let sleepers = state.withLock { state -> [CheckedContinuation<Void, any Error>] in
+            state.now = state.now.addingTimeInterval(seconds)
+            defer { state.sleepers = [:] }
+            return state.sleepers.values.map(\.continuation)
+        }
+        sleepers.forEach { $0.resume() }
+    }
 
     public func sleep(until deadline: Date) async throws {
         let id = state.withLock { state -> Int in

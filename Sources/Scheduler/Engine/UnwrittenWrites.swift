@@ -68,6 +68,11 @@ struct UnwrittenWrites {
         if !isEmpty { retryAt = now }
     }
 
+    /// The wall clock was stepped: the next try keeps its distance.
+    mutating func shift(by step: TimeInterval) {
+        retryAt = retryAt?.addingTimeInterval(step)
+    }
+
     /// Takes what is kept for a write; `finished` says how it went.
     mutating func take() -> (ends: [(run: RunRecord, outcome: RunOutcome)], jobs: Set<String>) {
         defer {

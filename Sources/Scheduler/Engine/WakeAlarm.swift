@@ -82,7 +82,9 @@ final class WakeAlarm: Sendable {
                 state.deadline = nil
                 return true
             }
-            if due { wakeup.signal() }
+            // A sleep that ended before its time: the wall clock was stepped, and the owner
+            // moves what it keeps by the step (`ClockStepWatch`) before its deadlines are due.
+            if due || (reached && now < target) { wakeup.signal() }
         }
     }
 

@@ -1,0 +1,25 @@
+import Foundation
+
+/// Tells when the wall clock was stepped (`date -s`, NTP stepping a clock that was far off)
+/// rather than time passing: the wall clock moved by more than the monotonic one since the
+/// last look. Whoever keeps deadlines as wall-clock times that mean "so long from now" (a
+/// timeout, a retry's backoff) moves them by the step, so that they keep their real distance.
+struct ClockStepWatch {
+    private var last: (wall: Date, monotonic: Duration)?
+
+    /// The most the two clocks may part without a step: a second for the two reads and the
+    /// scheduling between them, and what NTP may slew the wall clock by (at most 500 ppm).
+    static func tolerance(after passed: TimeInterval) -> TimeInterval { 1 + abs(passed) * 0.0005 }
+
+    /// By how many seconds the wall clock was stepped since the last look (negative: set back);
+    /// nil when it was not, or `clock` cannot tell.
+    mutating func step(_ clock: any SchedulerClock) -> TimeInterval? {
+        guard let monotonic = clock.monotonicNow() else { return nil }
+        let wall = clock.now()
+        defer { last = (wall, monotonic) }
+        guard let last else { return nil }
+        let passed = Double((monotonic - last.monotonic).milliseconds) / 1000
+        let step = wall.timeIntervalSince(last.wall) - passed
+        return abs(step) > Self.tolerance(after: passed) ? step : nil
+    }
+}
