@@ -57,7 +57,12 @@ final class WakeAlarm: Sendable {
     /// Until `stop()` or cancellation: sleeps until each deadline and, when one is reached,
     /// signals `wakeup` and forgets it (the loop sets the next one on its turn).
     func run(clock: any SchedulerClock, wakeup: Wakeup) async {
+        // A step of the wall clock since the alarm last looked (after the owner's last turn,
+        // before this sleep: the sleep itself only sees one while it sleeps) is the owner's to
+        // see at once: its deadlines may have moved.
+        var watch = ClockStepWatch()
         while let target = await nextTarget() {
+            if watch.step(clock) != nil { wakeup.signal() }
             let reached = await withTaskGroup(of: Bool.self) { group in
                 group.addTask {
                     do {
