@@ -338,18 +338,22 @@ def fault_diskfull(full_seconds=8):
             rows = dict(c.execute("SELECT id, status FROM runs").fetchall())
             slow = c.execute("SELECT status, exit_code, output FROM runs WHERE id = ?", (slow_id,)).fetchone() if slow_id else None
             tick_paused = c.execute("SELECT paused FROM job_state WHERE job = 'tick'").fetchone()
+            refused = c.execute("""SELECT count(*) FROM runs WHERE job = 'other' AND status = 'skipped'
+                                   AND error LIKE '%start could not be recorded%'""").fetchone()[0]
             integrity = c.execute("PRAGMA integrity_check").fetchone()[0]
         lost = len(ran - set(rows))
         running = [i for i, s in rows.items() if s == "running"]
         ok = (lost == 0 and not running and integrity == "ok" and slow is not None and slow[0] == "succeeded"
               and (slow[2] or "").strip() == "done" and paused and tick_paused == (1,) and during.get("healthy") is False
-              and problem.get("unwritten_run_ends", 0) >= 1 and ctl.returncode == 1 and healthy_after is not None and rc == 0)
+              and problem.get("unwritten_run_ends", 0) >= 1 and ctl.returncode == 1 and healthy_after is not None and rc == 0
+              and refused >= full_seconds - 3)
         detail = (f"disk full for {full_seconds} s with a 3 s run ending in it: status during it healthy={during.get('healthy')}, "
                   f"`schedctl status` exit {ctl.returncode}, {problem.get('unwritten_run_ends')} run end and "
                   f"{problem.get('unwritten_job_states')} job state kept in memory; healthy again "
                   f"{'%.1f s' % healthy_after if healthy_after is not None else 'never'} after room was made; the run's row: "
                   f"{slow[0] if slow else None} (output {'kept' if slow and (slow[2] or '').strip() == 'done' else 'lost'}); "
-                  f"the pause made during it: {'written' if tick_paused == (1,) else 'lost'}; runs started {len(ran)}, without a row {lost}, "
+                  f"the pause made during it: {'written' if tick_paused == (1,) else 'lost'}; fires of an @every 1s job while full recorded as "
+                  f"skipped ('its start could not be recorded'): {refused}; runs started {len(ran)}, without a row {lost}, "
                   f"left running {len(running)}; integrity_check: {integrity}; graceful stop exit {rc}")
         return ("database's disk full for 8 s", 1, 1 if ok else 0, lost + len(running), ok, detail)
     finally:

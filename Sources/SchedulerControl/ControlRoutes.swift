@@ -286,7 +286,7 @@ struct ControlRoutes {
             servicesRunning: load.services, jobs: counts, processTracking: Self.processTracking(engine.processTracking, entry: engine.cgroupEntry),
             databaseProblem: load.storeTrouble.map {
                 StatusResponse.DatabaseProblem(error: $0.error, since: $0.since, unwrittenRunEnds: $0.unwrittenRunEnds,
-                                               unwrittenJobStates: $0.unwrittenJobStates)
+                                               unwrittenJobStates: $0.unwrittenJobStates, unwrittenSkippedRuns: $0.unwrittenSkippedRuns)
             }), context)
     }
 

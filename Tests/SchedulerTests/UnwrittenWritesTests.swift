@@ -107,6 +107,32 @@ import SchedulerAPI
         }
     }
 
+    /// A slot whose start the store refused did not run: once the store takes writes, the
+    /// history says so (a `skipped` run with the reason) instead of having a silent gap.
+    @Test func aRunWhoseStartWasRefusedIsRecordedAsSkippedLater() async throws {
+        let clock = ManualClock(t0.addingTimeInterval(5))
+        let store = MemoryStore()
+        try await withEngine(jobs: #"{"jobs": [{"name": "tick", "handler": "ok", "schedule": "*/10 * * * * *"}]}"#,
+                             handlers: ["ok": { _ in }], clock: clock, store: store) { engine, log, _ in
+            store.failWrites(with: DiskFull())
+            clock.advance(to: t0.addingTimeInterval(10))
+            await engine.untilIdle()
+            #expect(await log.started.isEmpty)
+            #expect(await engine.load().storeTrouble?.unwrittenSkippedRuns == 1)
+            #expect(try await store.history(HistoryQuery(job: "tick"), withOutput: false).isEmpty)
+            store.failWrites(with: nil)
+            clock.advance(by: 1)
+            await engine.untilIdle()
+            let runs = try await store.history(HistoryQuery(job: "tick"), withOutput: false)
+            #expect(runs.map(\.status) == [.skipped])
+            #expect(runs.first?.scheduledAt == t0.addingTimeInterval(10))
+            #expect(runs.first?.error?.contains("its start could not be recorded (database or disk is full)") == true)
+            #expect(await engine.load().storeTrouble == nil)
+            // Announced as it is written, as every skip is.
+            #expect(await log.finished.map(\.status) == [.skipped])
+        }
+    }
+
     @Test func aStopWritesWhatWasRefusedOnceMore() async throws {
         let gate = Gate()
         let clock = ManualClock(t0)

@@ -279,7 +279,8 @@ extension JobScheduler {
     var storeTrouble: StoreTrouble? {
         guard unwritten.failure != nil || !unwritten.isEmpty || unwritten.writing else { return nil }
         return StoreTrouble(error: unwritten.failure?.message, since: unwritten.failure?.since,
-                            unwrittenRunEnds: unwritten.ends.count, unwrittenJobStates: unwritten.jobs.count)
+                            unwrittenRunEnds: unwritten.ends.count, unwrittenJobStates: unwritten.jobs.count,
+                            unwrittenSkippedRuns: unwritten.skips.count)
     }
 
     /// A service's supervision: its state, its process, and its starts against `restart_limit`.

@@ -196,7 +196,11 @@ extension JobScheduler {
             reportFinal(records)
             return records
         } catch {
-            unwritten.noteFailure(error, at: clock.now())
+            if store.sharedByNodes {
+                unwritten.noteFailure(error, at: clock.now())
+            } else {
+                unwritten.failed(error, skips: skips, at: clock.now())
+            }
             logger.error("cannot record skipped runs", metadata: [
                 "schedd.job": "\(skips[0].job)", "schedd.skipped": .stringConvertible(skips.count), "schedd.error": "\(error)",
             ])
@@ -283,13 +287,21 @@ extension JobScheduler {
         case let .success(written):
             for (index, outcome) in zip(toWrite, written) { outcomes[index] = outcome }
         case let .failure(error):
+            var skips: [RunSkip] = []
             for index in toWrite {
                 let request = requests[index]
                 logger.error("cannot record the start of a run; not started", metadata: [
                     "schedd.job": "\(request.spec.name)", "schedd.error": "\(error)",
                 ])
                 notStarted(request, reason: "its start could not be recorded (\(error))")
+                var skip = RunSkip(job: request.spec.name, trigger: request.trigger, scheduledAt: request.scheduledAt, at: now,
+                                   reason: "skipped: its start could not be recorded (\(error))")
+                skip.triggeredBy = request.triggeredBy
+                skips.append(skip)
             }
+            // Recorded once the store takes writes, so that the history shows why nothing ran
+            // then. Not in a store shared by nodes: another node may have run the slot.
+            if !store.sharedByNodes { unwritten.failed(error, skips: skips, at: now) }
         }
         var begun: [BegunRun] = []
         var takenOver: [String] = []

@@ -110,6 +110,9 @@ public actor JobScheduler: Service {
         public var unwrittenRunEnds: Int
         /// Jobs whose state (a pause, a failure count, a fire time) is not written yet.
         public var unwrittenJobStates: Int
+        /// Runs recorded as `skipped` not written yet: fires and triggers that did not run,
+        /// among them those whose start the store refused.
+        public var unwrittenSkippedRuns: Int
     }
 
     struct ActiveRun {
@@ -626,22 +629,39 @@ public actor JobScheduler: Service {
 
     /// Writes again what the store refused before (`taken` from `unwritten`). With `last`, the
     /// engine stops after it: what is still refused is lost, and said so.
-    func writeAgain(_ taken: (ends: [(run: RunRecord, outcome: RunOutcome)], jobs: Set<String>), last: Bool = false) async {
+    func writeAgain(_ taken: UnwrittenWrites.Taken, last: Bool = false) async {
         var failure: (any Error)?
+        // What is still to write: each part leaves it once written, so that a failure keeps
+        // only what the store has not taken.
+        var left = taken
+        if taken.skipsDropped > 0 {
+            logger.critical("skipped runs are lost: more were refused than schedd keeps", metadata: [
+                "schedd.skipped": .stringConvertible(taken.skipsDropped),
+            ])
+            left.skipsDropped = 0
+        }
         do {
-            if !taken.jobs.isEmpty { try await store.saveStates(states(of: taken.jobs.sorted())) }
+            if !taken.jobs.isEmpty {
+                try await store.saveStates(states(of: taken.jobs.sorted()))
+                left.jobs = []
+            }
             if !taken.ends.isEmpty {
                 let written = try await store.finishRuns(taken.ends)
+                left.ends = []
                 for (end, record) in zip(taken.ends, written) {
                     logger.notice(record == nil ? "the run's row was no longer running when its end was written again" : "recorded the end of a run late",
                                   metadata: ["schedd.job": "\(end.run.job)", "schedd.run_id": .stringConvertible(end.run.id),
                                              "schedd.status": "\(end.outcome.status.rawValue)"])
                 }
             }
+            if !taken.skips.isEmpty {
+                reportFinal(try await store.recordSkipped(taken.skips))
+                left.skips = []
+            }
         } catch {
             failure = error
         }
-        lost(unwritten.finished(taken, error: failure, at: clock.now()))
+        lost(unwritten.finished(left, error: failure, at: clock.now()))
         if let failure, !last {
             logger.error("cannot write what the database refused before; kept to be written again", metadata: [
                 "schedd.run_ends": .stringConvertible(unwritten.ends.count), "schedd.jobs": .stringConvertible(unwritten.jobs.count),
@@ -652,6 +672,11 @@ public actor JobScheduler: Service {
         }
         if last {
             lost(unwritten.ends)
+            if !unwritten.skips.isEmpty {
+                logger.critical("skipped runs are lost: schedd stops before the database took them", metadata: [
+                    "schedd.skipped": .stringConvertible(unwritten.skips.count),
+                ])
+            }
             if !unwritten.jobs.isEmpty {
                 logger.critical("jobs' states are lost: schedd stops before the database took them", metadata: [
                     "schedd.jobs": "\(unwritten.jobs.sorted().joined(separator: ","))",

@@ -3,15 +3,19 @@ import SchedulerAPI
 
 /// What the engine could not write to its store (a full disk, an I/O error, a lock held past
 /// the busy timeout), kept in memory and written again until the store takes it: the ends of
-/// runs, which would otherwise stay `running` in the history for good, and jobs' states (a
-/// pause, a failure count), which would otherwise be undone by the next start.
+/// runs, which would otherwise stay `running` in the history for good, jobs' states (a pause,
+/// a failure count), which would otherwise be undone by the next start, and the runs that did
+/// not start because their start could not be written, recorded as `skipped` with that reason
+/// so that the history has no silent gap.
 ///
 /// Bounded: while the store refuses every write no run starts (a run starts only once its start
-/// is written), so only the runs already going can add an end; past `maxEnds` the oldest is
-/// given up, logged as lost.
+/// is written), so only the runs already going can add an end, and each fire adds a skip; past
+/// `maxEnds` and `maxSkips` the oldest are given up, logged as lost.
 struct UnwrittenWrites {
-    /// The most run ends kept (each holds its output's tail, up to its `output_limit`).
+    /// The most run ends kept (each holds its output's tail, up to its `output_limit`), and
+    /// the most skips.
     static let maxEnds = 1_000
+    static let maxSkips = 1_000
     static let firstRetry: Duration = .seconds(1)
     /// At most this long between tries: once the disk has room, what is kept is written soon.
     static let maxRetry: Duration = .seconds(5)
@@ -20,6 +24,10 @@ struct UnwrittenWrites {
     private(set) var ends: [(run: RunRecord, outcome: RunOutcome)] = []
     /// Jobs whose state is not written as the engine holds it; their current state is written.
     private(set) var jobs: Set<String> = []
+    /// Skipped runs not written yet, oldest first.
+    private(set) var skips: [RunSkip] = []
+    /// Skips given up to stay within `maxSkips`, not yet said in the log.
+    private(set) var skipsDropped = 0
     /// Whether a write of them is under way (what it took is out of `ends` and `jobs`).
     private(set) var writing = false
     /// The jobs of the write under way.
@@ -32,7 +40,7 @@ struct UnwrittenWrites {
     /// The store's failure, since the first write it refused in a row; nil once a write went through.
     private(set) var failure: (message: String, since: Date)?
 
-    var isEmpty: Bool { ends.isEmpty && jobs.isEmpty }
+    var isEmpty: Bool { ends.isEmpty && jobs.isEmpty && skips.isEmpty }
 
     /// When a write of what is kept is due and none is under way; nil when nothing is kept.
     var deadline: Date? { isEmpty || writing ? nil : retryAt }
@@ -56,6 +64,18 @@ struct UnwrittenWrites {
         return dropped
     }
 
+    /// Skipped runs the store refused, or runs whose starts it refused (as skips): kept like
+    /// ends, the oldest given up past `maxSkips`.
+    mutating func failed(_ error: any Error, skips failedSkips: [RunSkip], at now: Date) {
+        noteFailure(error, at: now)
+        skips = (failedSkips + skips).sorted { $0.at < $1.at }
+        if retryAt == nil { retryAt = now.addingTimeInterval(Self.seconds(backoff)) }
+        if skips.count > Self.maxSkips {
+            skipsDropped += skips.count - Self.maxSkips
+            skips.removeFirst(skips.count - Self.maxSkips)
+        }
+    }
+
     /// Some write failed (a start, a skip): the store is failing, nothing more is kept.
     mutating func noteFailure(_ error: any Error, at now: Date) {
         failure = (message: "\(error)", since: failure?.since ?? now)
@@ -73,22 +93,32 @@ struct UnwrittenWrites {
         retryAt = retryAt?.addingTimeInterval(step)
     }
 
+    /// What `take` hands to a write.
+    struct Taken {
+        var ends: [(run: RunRecord, outcome: RunOutcome)]
+        var jobs: Set<String>
+        var skips: [RunSkip]
+        /// Skips given up since the last take.
+        var skipsDropped: Int
+    }
+
     /// Takes what is kept for a write; `finished` says how it went.
-    mutating func take() -> (ends: [(run: RunRecord, outcome: RunOutcome)], jobs: Set<String>) {
+    mutating func take() -> Taken {
         defer {
             writingJobs = jobs
             ends = []
             jobs = []
+            skips = []
+            skipsDropped = 0
             writing = true
             retryAt = nil
         }
-        return (ends, jobs)
+        return Taken(ends: ends, jobs: jobs, skips: skips, skipsDropped: skipsDropped)
     }
 
     /// The write of what `take` returned is over: on failure what it carried is kept again and
     /// the next try waits twice as long (at most `maxRetry`).
-    mutating func finished(_ taken: (ends: [(run: RunRecord, outcome: RunOutcome)], jobs: Set<String>), error: (any Error)?,
-                           at now: Date) -> [(run: RunRecord, outcome: RunOutcome)] {
+    mutating func finished(_ taken: Taken, error: (any Error)?, at now: Date) -> [(run: RunRecord, outcome: RunOutcome)] {
         writing = false
         writingJobs = []
         guard let error else {
@@ -98,6 +128,8 @@ struct UnwrittenWrites {
         backoff = min(backoff * 2, Self.maxRetry)
         retryAt = nil
         let dropped = failed(error, ends: taken.ends, jobs: taken.jobs, at: now)
+        failed(error, skips: taken.skips, at: now)
+        skipsDropped += taken.skipsDropped
         retryAt = now.addingTimeInterval(Self.seconds(backoff))
         return dropped
     }

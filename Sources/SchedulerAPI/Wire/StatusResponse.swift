@@ -95,16 +95,21 @@ public struct StatusResponse: Sendable, Codable, Equatable {
         public var unwrittenRunEnds: Int
         /// Jobs whose state (a pause, a failure count, a fire time) is not written yet.
         public var unwrittenJobStates: Int
+        /// `skipped` runs not written yet: fires and triggers that did not run, among them
+        /// those whose start the database refused.
+        public var unwrittenSkippedRuns: Int
 
-        public init(error: String?, since: Date?, unwrittenRunEnds: Int, unwrittenJobStates: Int) {
+        public init(error: String?, since: Date?, unwrittenRunEnds: Int, unwrittenJobStates: Int, unwrittenSkippedRuns: Int = 0) {
             self.error = error
             self.since = since
             self.unwrittenRunEnds = unwrittenRunEnds
             self.unwrittenJobStates = unwrittenJobStates
+            self.unwrittenSkippedRuns = unwrittenSkippedRuns
         }
 
         private enum CodingKeys: String, CodingKey {
             case error, since, unwrittenRunEnds = "unwritten_run_ends", unwrittenJobStates = "unwritten_job_states"
+            case unwrittenSkippedRuns = "unwritten_skipped_runs"
         }
     }
 

@@ -27,6 +27,7 @@ public final class DaemonMetrics: Sendable {
     private let writesFailing: Prometheus.Gauge
     private let unwrittenEnds: Prometheus.Gauge
     private let unwrittenStates: Prometheus.Gauge
+    private let unwrittenSkips: Prometheus.Gauge
     private let startTime: Prometheus.Gauge
     private let residentMemory: Prometheus.Gauge
     private let openDescriptors: Prometheus.Gauge
@@ -47,7 +48,7 @@ public final class DaemonMetrics: Sendable {
         "schedd_services_running": "Services running now.",
         "schedd_jobs": "Jobs by state: active, paused, failed (a service past its restart limit), disabled.",
         "schedd_store_write_failing": "1 while the database refuses writes (a full disk, an I/O error), else 0.",
-        "schedd_store_unwritten": "Writes the database refused, kept in memory until it takes them: run ends, job states.",
+        "schedd_store_unwritten": "Writes the database refused, kept in memory until it takes them: run ends, job states, skipped runs.",
         "process_start_time_seconds": "When schedd started (Unix time).",
         "process_resident_memory_bytes": "schedd's resident memory.",
         "process_open_fds": "schedd's open file descriptors.",
@@ -69,6 +70,7 @@ public final class DaemonMetrics: Sendable {
         writesFailing = gauge("schedd_store_write_failing")
         unwrittenEnds = gauge("schedd_store_unwritten", [("kind", "run_end")])
         unwrittenStates = gauge("schedd_store_unwritten", [("kind", "job_state")])
+        unwrittenSkips = gauge("schedd_store_unwritten", [("kind", "skipped_run")])
         startTime = gauge("process_start_time_seconds")
         residentMemory = gauge("process_resident_memory_bytes")
         openDescriptors = gauge("process_open_fds")
@@ -86,6 +88,7 @@ public final class DaemonMetrics: Sendable {
         writesFailing.set(Int64(load.storeTrouble?.error == nil ? 0 : 1))
         unwrittenEnds.set(Int64(load.storeTrouble?.unwrittenRunEnds ?? 0))
         unwrittenStates.set(Int64(load.storeTrouble?.unwrittenJobStates ?? 0))
+        unwrittenSkips.set(Int64(load.storeTrouble?.unwrittenSkippedRuns ?? 0))
         let counts = try await engine.reader.jobStateCounts()
         for (state, gauge) in jobs {
             switch state {

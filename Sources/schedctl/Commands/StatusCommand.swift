@@ -60,9 +60,10 @@ struct StatusCommand: AsyncParsableCommand {
                         line += "database writes pending"
                     }
                     print(line)
-                    if problem.unwrittenRunEnds > 0 || problem.unwrittenJobStates > 0 {
+                    if problem.unwrittenRunEnds > 0 || problem.unwrittenJobStates > 0 || problem.unwrittenSkippedRuns > 0 {
                         print("           kept in memory until written: \(Output.count(problem.unwrittenRunEnds, "run end")), "
-                              + "\(Output.count(problem.unwrittenJobStates, "job state"))")
+                              + "\(Output.count(problem.unwrittenJobStates, "job state")), "
+                              + "\(Output.count(problem.unwrittenSkippedRuns, "skipped run"))")
                     }
                 }
                 if !jobs.problems.isEmpty {
