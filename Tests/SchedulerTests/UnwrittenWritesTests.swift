@@ -10,20 +10,34 @@ import SchedulerAPI
         var description: String { "database or disk is full" }
     }
 
+    /// An engine on a store that refuses writes while told to, its clock at `start`.
+    func withRefusingStore(jobs: String, handlers: [String: JobHandler], start: Date = t0,
+                           _ body: (JobScheduler, EventLog, MemoryStore, ManualClock) async throws -> Void) async throws {
+        let clock = ManualClock(start)
+        let store = MemoryStore()
+        try await withEngine(jobs: jobs, handlers: handlers, clock: clock, store: store) { engine, log, _ in
+            try await body(engine, log, store, clock)
+        }
+    }
+
+    /// Runs `j` (held by `gate`) and lets it end while the store refuses writes; its id.
+    func endWhileRefused(_ engine: JobScheduler, _ log: EventLog, _ store: MemoryStore, _ gate: Gate) async throws -> Int64 {
+        _ = try await engine.runNow("j")
+        try await waitFor("the run to start") { await log.started.count == 1 }
+        let id = try #require(await log.started.first?.id)
+        store.failWrites(with: DiskFull())
+        gate.open()
+        try await waitFor("the run to end") { await log.finished.count == 1 }
+        await engine.untilIdle()
+        return id
+    }
+
     @Test func aRunsEndTheStoreRefusedIsWrittenOnceItTakesWritesAgain() async throws {
         let gate = Gate()
-        let clock = ManualClock(t0)
-        let store = MemoryStore()
-        try await withEngine(jobs: #"{"jobs": [{"name": "j", "handler": "block"}]}"#, handlers: ["block": { _ in try await gate.wait() }],
-                             clock: clock, store: store) { engine, log, _ in
+        try await withRefusingStore(jobs: #"{"jobs": [{"name": "j", "handler": "block"}]}"#,
+                                    handlers: ["block": { _ in try await gate.wait() }]) { engine, log, store, clock in
             #expect(await engine.load().storeTrouble == nil)
-            _ = try await engine.runNow("j")
-            try await waitFor("the run to start") { await log.started.count == 1 }
-            let id = try #require(await log.started.first?.id)
-            store.failWrites(with: DiskFull())
-            gate.open()
-            try await waitFor("the run to end") { await log.finished.count == 1 }
-            await engine.untilIdle()
+            let id = try await endWhileRefused(engine, log, store, gate)
             // Reported as it ended, kept in memory, not on disk yet.
             #expect(await log.finished.first?.status == .succeeded)
             #expect(try await store.run(id: id)?.status == .running)
@@ -58,17 +72,9 @@ import SchedulerAPI
 
     @Test func aRefusedEndIsWrittenAtOnceWhenAnotherWriteGoesThrough() async throws {
         let gate = Gate()
-        let clock = ManualClock(t0)
-        let store = MemoryStore()
-        try await withEngine(jobs: #"{"jobs": [{"name": "j", "handler": "block"}, {"name": "k", "handler": "ok"}]}"#,
-                             handlers: ["block": { _ in try await gate.wait() }, "ok": { _ in }], clock: clock, store: store) { engine, log, _ in
-            _ = try await engine.runNow("j")
-            try await waitFor("the run to start") { await log.started.count == 1 }
-            let id = try #require(await log.started.first?.id)
-            store.failWrites(with: DiskFull())
-            gate.open()
-            try await waitFor("the run to end") { await log.finished.count == 1 }
-            await engine.untilIdle()
+        try await withRefusingStore(jobs: #"{"jobs": [{"name": "j", "handler": "block"}, {"name": "k", "handler": "ok"}]}"#,
+                                    handlers: ["block": { _ in try await gate.wait() }, "ok": { _ in }]) { engine, log, store, _ in
+            let id = try await endWhileRefused(engine, log, store, gate)
             store.failWrites(with: nil)
             // A run's start and end go through, so the store takes writes: the kept end follows
             // without waiting for its retry time (the clock does not move).
@@ -81,10 +87,8 @@ import SchedulerAPI
     }
 
     @Test func aPauseTheStoreRefusedIsWrittenLaterAndHeldMeanwhile() async throws {
-        let clock = ManualClock(t0.addingTimeInterval(5))
-        let store = MemoryStore()
-        try await withEngine(jobs: #"{"jobs": [{"name": "tick", "handler": "ok", "schedule": "*/10 * * * * *"}]}"#,
-                             handlers: ["ok": { _ in }], clock: clock, store: store) { engine, log, _ in
+        try await withRefusingStore(jobs: #"{"jobs": [{"name": "tick", "handler": "ok", "schedule": "*/10 * * * * *"}]}"#, handlers: ["ok": { _ in }],
+                                    start: t0.addingTimeInterval(5)) { engine, log, store, clock in
             store.failWrites(with: DiskFull())
             await engine.pause("tick")
             let stored = try #require(try await store.job(named: "tick"))
@@ -110,10 +114,8 @@ import SchedulerAPI
     /// A slot whose start the store refused did not run: once the store takes writes, the
     /// history says so (a `skipped` run with the reason) instead of having a silent gap.
     @Test func aRunWhoseStartWasRefusedIsRecordedAsSkippedLater() async throws {
-        let clock = ManualClock(t0.addingTimeInterval(5))
-        let store = MemoryStore()
-        try await withEngine(jobs: #"{"jobs": [{"name": "tick", "handler": "ok", "schedule": "*/10 * * * * *"}]}"#,
-                             handlers: ["ok": { _ in }], clock: clock, store: store) { engine, log, _ in
+        try await withRefusingStore(jobs: #"{"jobs": [{"name": "tick", "handler": "ok", "schedule": "*/10 * * * * *"}]}"#, handlers: ["ok": { _ in }],
+                                    start: t0.addingTimeInterval(5)) { engine, log, store, clock in
             store.failWrites(with: DiskFull())
             clock.advance(to: t0.addingTimeInterval(10))
             await engine.untilIdle()
@@ -140,13 +142,7 @@ import SchedulerAPI
         var id: Int64?
         try await withEngine(jobs: #"{"jobs": [{"name": "j", "handler": "block"}]}"#, handlers: ["block": { _ in try await gate.wait() }],
                              clock: clock, store: store) { engine, log, _ in
-            _ = try await engine.runNow("j")
-            try await waitFor("the run to start") { await log.started.count == 1 }
-            id = await log.started.first?.id
-            store.failWrites(with: DiskFull())
-            gate.open()
-            try await waitFor("the run to end") { await log.finished.count == 1 }
-            await engine.untilIdle()
+            id = try await endWhileRefused(engine, log, store, gate)
             // Room again, but the engine stops before its retry time: its stop writes it.
             store.failWrites(with: nil)
         }
