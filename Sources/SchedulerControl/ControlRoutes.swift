@@ -284,10 +284,7 @@ struct ControlRoutes {
             version: Version.current, pid: getpid(), startedAt: startedAt, database: store.location,
             workersBusy: load.busy, workersTotal: load.workers, queued: load.queued, queuedJobs: queuedJobs,
             servicesRunning: load.services, jobs: counts, processTracking: Self.processTracking(engine.processTracking, entry: engine.cgroupEntry),
-            databaseProblem: load.storeTrouble.map {
-                StatusResponse.DatabaseProblem(error: $0.error, since: $0.since, unwrittenRunEnds: $0.unwrittenRunEnds,
-                                               unwrittenJobStates: $0.unwrittenJobStates, unwrittenSkippedRuns: $0.unwrittenSkippedRuns)
-            }), context)
+            databaseProblem: load.storeTrouble), context)
     }
 
     static func processTracking(_ tracking: ProcessSweeper.Tracking, entry: CgroupEntry) -> StatusResponse.ProcessTracking {

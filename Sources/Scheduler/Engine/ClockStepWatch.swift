@@ -9,7 +9,7 @@ struct ClockStepWatch {
 
     /// The most the two clocks may part without a step: a second for the two reads and the
     /// scheduling between them, and what NTP may slew the wall clock by (at most 500 ppm).
-    static func tolerance(after passed: TimeInterval) -> TimeInterval { 1 + abs(passed) * 0.0005 }
+    private static func tolerance(after passed: TimeInterval) -> TimeInterval { 1 + abs(passed) * 0.0005 }
 
     /// By how many seconds the wall clock was stepped since the last look (negative: set back);
     /// nil when it was not, or `clock` cannot tell.

@@ -276,9 +276,9 @@ extension JobScheduler {
     }
 
     /// The store's trouble, if it refuses writes or what it refused is not written yet.
-    var storeTrouble: StoreTrouble? {
+    var storeTrouble: StatusResponse.DatabaseProblem? {
         guard unwritten.failure != nil || !unwritten.isEmpty || unwritten.writing else { return nil }
-        return StoreTrouble(error: unwritten.failure?.message, since: unwritten.failure?.since,
+        return StatusResponse.DatabaseProblem(error: unwritten.failure?.message, since: unwritten.failure?.since,
                             unwrittenRunEnds: unwritten.ends.count, unwrittenJobStates: unwritten.jobs.count,
                             unwrittenSkippedRuns: unwritten.skips.count)
     }

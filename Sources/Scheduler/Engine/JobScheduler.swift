@@ -95,24 +95,9 @@ public actor JobScheduler: Service {
         /// Jobs whose stored definition no longer validates, by name, with what is wrong: they
         /// do not run. (The job counts come from the database, which cannot tell.)
         public var invalidJobs: [String: String] = [:]
-        /// Set while the store refuses writes, or what it refused is not written yet.
-        public var storeTrouble: StoreTrouble?
-    }
-
-    /// The store refuses writes (a full disk, say), or some it refused are kept in memory
-    /// until it takes them.
-    public struct StoreTrouble: Sendable, Equatable {
-        /// The store's last error; nil once writes go through again.
-        public var error: String?
-        /// Since when writes have failed in a row.
-        public var since: Date?
-        /// Ends of runs not written yet: their rows still say `running`.
-        public var unwrittenRunEnds: Int
-        /// Jobs whose state (a pause, a failure count, a fire time) is not written yet.
-        public var unwrittenJobStates: Int
-        /// Runs recorded as `skipped` not written yet: fires and triggers that did not run,
-        /// among them those whose start the store refused.
-        public var unwrittenSkippedRuns: Int
+        /// Set while the store refuses writes (a full disk, say), or what it refused is kept in
+        /// memory until it takes it; `GET /v1/status` sends it as it is.
+        public var storeTrouble: StatusResponse.DatabaseProblem?
     }
 
     struct ActiveRun {
