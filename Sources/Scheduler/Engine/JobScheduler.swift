@@ -17,7 +17,8 @@ public actor JobScheduler: Service {
         public var workers: Int
         /// On shutdown, how long runs may go on before they are stopped.
         public var shutdownGrace: Duration
-        /// The zone of schedules that name none (default: the process's).
+        /// The zone of schedules that name none. Default: the host's, followed when it changes
+        /// (`timedatectl set-timezone`) with a clock that tells it (`SchedulerClock.localZone`).
         public var defaultTimeZone: String?
         /// A fire time noticed later than this (a clock jump, a busy machine, a daemon that was
         /// down) counts as missed, and `catch_up` decides.
@@ -123,7 +124,9 @@ public actor JobScheduler: Service {
     let commands: any JobExecutor
     let handlers: HandlerExecutor
     let random: @Sendable () -> Double
-    let defaultZone: ZoneRules
+    /// The zone of schedules that name none; it follows the clock's local zone unless the
+    /// configuration names one.
+    var defaultZone: ZoneRules
 
     var jobs: [String: JobEntry] = [:]
     /// When each job is next due; kept with every change of a `nextDue`.
@@ -200,6 +203,8 @@ public actor JobScheduler: Service {
     var clockWatch = ClockStepWatch()
     /// How many steps of the wall clock the engine has seen: what tests wait for.
     var clockStepsSeen = 0
+    /// Changes of the local zone handled, for tests.
+    var localZoneChangesSeen = 0
     var metrics: EngineMetrics
 
     /// Creates the engine on an open database. `handlers` are the in-process jobs that job
@@ -228,7 +233,7 @@ public actor JobScheduler: Service {
                                                                  fileLimit: configuration.processFileLimit)
         self.handlers = HandlerExecutor(handlers: handlers)
         self.pool = WorkerPool(capacity: configuration.workers, maxQueued: configuration.maxQueued)
-        self.defaultZone = configuration.defaultTimeZone.flatMap(ZoneRules.named) ?? ZoneRules.current
+        self.defaultZone = configuration.defaultTimeZone.flatMap(ZoneRules.named) ?? clock.localZone() ?? ZoneRules.current
         self.metrics = EngineMetrics(factory: configuration.metrics)
     }
 
@@ -289,6 +294,9 @@ public actor JobScheduler: Service {
         await withDiscardingTaskGroup { group in
             while true {
                 if let step = clockWatch.step(clock) { await clockStepped(by: step) }
+                if configuration.defaultTimeZone == nil, let zone = clock.localZone(), zone.identifier != defaultZone.identifier {
+                    await localZoneChanged(to: zone)
+                }
                 if (stopRequested.isSet || Task.isCancelled) && !stopping { beginShutdown() }
                 if stopping {
                     if pool.isIdle && active.isEmpty && !unwritten.writing { break }
@@ -440,6 +448,31 @@ public actor JobScheduler: Service {
             entry.serviceStarts = entry.serviceStarts.map { $0.addingTimeInterval(step) }
             if step < 0, case .every = entry.schedule, let next = entry.nextSlot {
                 scheduleNext(&entry, after: next.addingTimeInterval(step - 0.001))
+                if let due = entry.nextDue { dueQueue.push(due, job: name) }
+                rescheduled.append(name)
+            }
+            jobs[name] = entry
+        }
+        if !rescheduled.isEmpty { await saveStates(rescheduled.sorted()) }
+    }
+
+    /// The host's zone changed: schedules that name no zone are read in the new one from now
+    /// on. A cron job's next slot becomes the new zone's first after now (or after its last
+    /// fire): the slots in between were not missed, the daemon ran, in another zone, so
+    /// nothing catches up; and a time of day already run in the old zone runs again when the
+    /// new zone reaches it, as cron and systemd timers do. A slot already due is left to fire.
+    func localZoneChanged(to zone: ZoneRules) async {
+        logger.notice("the local time zone changed", metadata: [
+            "schedd.from": "\(defaultZone.identifier)", "schedd.to": "\(zone.identifier)",
+        ])
+        localZoneChangesSeen += 1
+        defaultZone = zone
+        let now = clock.now()
+        var rescheduled: [String] = []
+        for (name, var entry) in jobs where entry.spec.timezone.flatMap(ZoneRules.named) == nil {
+            entry.zone = zone
+            if case .cron = entry.schedule, let next = entry.nextSlot, next > now {
+                scheduleNext(&entry, after: max(now, entry.state.lastFireAt ?? now))
                 if let due = entry.nextDue { dueQueue.push(due, job: name) }
                 rescheduled.append(name)
             }

@@ -1,4 +1,5 @@
 import Foundation
+import SchedulerAPI
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -15,6 +16,11 @@ public protocol SchedulerClock: Sendable {
     /// clock): what tells a step of the wall clock (`date -s`, NTP stepping at boot) from time
     /// passing. Nil: this clock cannot tell, and no step is looked for.
     func monotonicNow() -> Duration?
+    /// The zone the host reads its wall clock in now, for schedules that name none: the
+    /// engine follows a change of it (`timedatectl set-timezone`), and a sleep returns early on
+    /// one, as on a step. Nil: this clock does not tell, and the engine keeps the zone it
+    /// started with.
+    func localZone() -> ZoneRules?
 }
 
 extension SchedulerClock {
@@ -23,10 +29,13 @@ extension SchedulerClock {
     }
 
     public func monotonicNow() -> Duration? { nil }
+
+    public func localZone() -> ZoneRules? { nil }
 }
 
 /// The system clock. Long sleeps are cut into pieces of at most 30 s, so that a step of the
-/// wall clock is noticed within 30 s instead of after the whole sleep.
+/// wall clock or a change of the local zone is noticed within 30 s instead of after the whole
+/// sleep.
 public struct SystemClock: SchedulerClock {
     public init() {}
 
@@ -35,16 +44,20 @@ public struct SystemClock: SchedulerClock {
     public func sleep(until deadline: Date) async throws {
         var watch = ClockStepWatch()
         _ = watch.step(self)
+        let zone = localZone()?.identifier
         while true {
             let remaining = deadline.timeIntervalSinceNow
             if remaining <= 0 { return }
             try await Task.sleep(for: .milliseconds(Int64(min(remaining, 30) * 1000) + 1))
-            // Set back (or forward) meanwhile: the deadline is looked at again by the caller.
-            if watch.step(self) != nil { return }
+            // Set back (or forward), or read in another zone, meanwhile: the deadline is looked
+            // at again by the caller.
+            if watch.step(self) != nil || localZone()?.identifier != zone { return }
         }
     }
 
     public func monotonicNow() -> Duration? { Self.bootTime() }
+
+    public func localZone() -> ZoneRules? { SystemZone.current(at: Self.bootTime()) }
 
     /// `CLOCK_BOOTTIME`: it goes on while the machine is suspended, so that a suspend is time
     /// passing (the wall clock moved with it), not a step.
@@ -64,6 +77,7 @@ public final class ManualClock: SchedulerClock {
         var nextID = 0
         var sleepsBegun = 0
         var sleepers: [Int: (deadline: Date, continuation: CheckedContinuation<Void, any Error>)] = [:]
+        var zone: ZoneRules?
     }
 
     private let state: Mutex<State>
@@ -80,6 +94,20 @@ public final class ManualClock: SchedulerClock {
     var sleepsBegun: Int { state.withLock { $0.sleepsBegun } }
 
     public func monotonicNow() -> Duration? { state.withLock { $0.monotonic } }
+
+    /// Nil until `setLocalZone` is called.
+    public func localZone() -> ZoneRules? { state.withLock { $0.zone } }
+
+    /// Changes the host's zone (`timedatectl set-timezone`) without time passing, and wakes
+    /// every sleeper, as the system clock's sleep returns early on a change.
+    public func setLocalZone(_ zone: ZoneRules?) {
+        let sleepers = state.withLock { state -> [CheckedContinuation<Void, any Error>] in
+            state.zone = zone
+            defer { state.sleepers = [:] }
+            return state.sleepers.values.map(\.continuation)
+        }
+        sleepers.forEach { $0.resume() }
+    }
 
     /// Moves the clock to `date` (never backwards) and wakes the sleepers that are due: time
     /// passing.

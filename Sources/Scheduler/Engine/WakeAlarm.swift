@@ -57,12 +57,15 @@ final class WakeAlarm: Sendable {
     /// Until `stop()` or cancellation: sleeps until each deadline and, when one is reached,
     /// signals `wakeup` and forgets it (the loop sets the next one on its turn).
     func run(clock: any SchedulerClock, wakeup: Wakeup) async {
-        // A step of the wall clock since the alarm last looked (after the owner's last turn,
-        // before this sleep: the sleep itself only sees one while it sleeps) is the owner's to
-        // see at once: its deadlines may have moved.
+        // A step of the wall clock or a change of the local zone since the alarm last looked
+        // (after the owner's last turn, before this sleep: the sleep itself only sees one while
+        // it sleeps) is the owner's to see at once: its deadlines may have moved.
         var watch = ClockStepWatch()
+        var seenZone = clock.localZone()?.identifier
         while let target = await nextTarget() {
-            if watch.step(clock) != nil { wakeup.signal() }
+            let zone = clock.localZone()?.identifier
+            if watch.step(clock) != nil || zone != seenZone { wakeup.signal() }
+            seenZone = zone
             let reached = await withTaskGroup(of: Bool.self) { group in
                 group.addTask {
                     do {
@@ -87,8 +90,8 @@ final class WakeAlarm: Sendable {
                 state.deadline = nil
                 return true
             }
-            // A sleep that ended before its time: the wall clock was stepped, and the owner
-            // moves what it keeps by the step (`ClockStepWatch`) before its deadlines are due.
+            // A sleep that ended before its time: the wall clock was stepped or the local zone
+            // changed, and the owner moves what it keeps before its deadlines are due.
             if due || (reached && now < target) { wakeup.signal() }
         }
     }
