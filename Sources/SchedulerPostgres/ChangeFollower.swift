@@ -1,7 +1,7 @@
 import Logging
 import Scheduler
 
-/// Follows the cluster's changes to the job set and to pauses: woken by the database's
+/// Follows the cluster's changes to the job set, to pauses and to its time zone: woken by the database's
 /// notification when another node changes them, and by the heartbeat's slow poll, which covers a
 /// notification lost with its connection. It reads the database's counts of changes and has
 /// the engine read the jobs again only when they moved since it last looked, so a change that
@@ -30,6 +30,12 @@ actor ChangeFollower {
             return
         }
         guard mark != self.mark else { return }
+        do {
+            if let zone = try await store.clusterTimeZone() { await engine.useDefaultZone(zone) }
+        } catch {
+            logger.warning("cannot read the cluster's changes", metadata: ["schedd.error": "\(error)"])
+            return
+        }
         self.mark = mark
         await engine.refreshFromStore()
     }

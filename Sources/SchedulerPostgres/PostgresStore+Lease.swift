@@ -80,12 +80,12 @@ extension PostgresStore {
         return epoch
     }
 
-    /// A mark that changes whenever a node changes the job set or a job's pause.
+    /// A mark that changes whenever a node changes the job set, a job's pause or the cluster's zone.
     public func changeMark() async throws -> String {
         return try await call("change mark") { connection in
             var mark = ""
             for try await value in try await connection.query("""
-                SELECT string_agg(value, '/' ORDER BY key) FROM meta WHERE key IN ('jobs_generation', 'pauses_generation')
+                SELECT string_agg(value, '/' ORDER BY key) FROM meta WHERE key IN ('jobs_generation', 'pauses_generation', 'time_zone')
                 """).decode(String?.self) { mark = value ?? "" }
             return mark
         }

@@ -59,6 +59,11 @@ struct ScheddCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("This node's name, given to every run as SCHEDD_NODE (default: the host name).", valueName: "name"))
     var node: String?
 
+    @Option(help: ArgumentHelp("The zone of schedules that name none: an IANA name such as Europe/Berlin or UTC.",
+                               discussion: "Default: the host's (TZ, else /etc/localtime), followed when it changes. In cluster mode every node reads them in the cluster's zone, kept in the database: the first node's, or the last one started with --timezone.",
+                               valueName: "zone"))
+    var timezone: String?
+
     @Option(help: ArgumentHelp("Runs at once (default: the number of CPUs, at least 2).", valueName: "n"))
     var workers: Int?
 
@@ -99,6 +104,9 @@ struct ScheddCommand: AsyncParsableCommand {
             throw ValidationError("--lease \"\(lease)\" is not a duration of at least 3s")
         }
         if maxQueued < 1 { throw ValidationError("--max-queued must be at least 1") }
+        if let timezone, ZoneRules.named(timezone) == nil {
+            throw ValidationError("--timezone \"\(timezone)\" is not a time zone name (an IANA name such as Europe/Berlin or UTC)")
+        }
         guard let toleranceMs = DurationText.milliseconds(lateTolerance), toleranceMs >= 1_000 else {
             throw ValidationError("--late-tolerance \"\(lateTolerance)\" is not a duration of at least 1s")
         }
@@ -193,7 +201,7 @@ struct ScheddCommand: AsyncParsableCommand {
         }
         do {
             try await serve(store: database, clock: SystemClock(), socketPath: socketPath, access: access, environment: environment,
-                            logger: logger) { _ in [] }
+                            timeZone: timezone, logger: logger) { _ in [] }
         } catch {
             try? database.close()
             throw error
@@ -231,8 +239,9 @@ struct ScheddCommand: AsyncParsableCommand {
                 logger.info("joined the cluster", metadata: ["schedd.node": "\(nodeName)", "schedd.epoch": .stringConvertible(store.epoch),
                                                           "schedd.postgres": "\(url.description)"])
                 let clock = DatabaseClock()
+                let zone = try await agreeOnTimeZone(store, logger: logger)
                 try await serve(store: store, clock: clock, socketPath: socketPath, access: access, environment: environment,
-                                logger: logger, nodes: { try await store.nodes() }) { engine in
+                                timeZone: zone, logger: logger, nodes: { try await store.nodes() }) { engine in
                     [.init(service: NodeHeartbeat(store: store, clock: clock, engine: engine, workers: workerCount, logger: logger))]
                 }
             }
@@ -242,6 +251,24 @@ struct ScheddCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         logger.info("schedd stopped")
+    }
+
+    /// The cluster's zone of schedules that name none (`PostgresStore.agreeOnTimeZone`).
+    func agreeOnTimeZone(_ store: PostgresStore, logger: Logger) async throws -> String {
+        let host = ZoneRules.current.identifier
+        let agreed = try await store.agreeOnTimeZone(proposed: timezone ?? host, replacing: timezone != nil)
+        if let replaced = agreed.replaced {
+            logger.notice("this node set the cluster's time zone", metadata: ["schedd.from": "\(replaced)", "schedd.to": "\(agreed.zone)"])
+        } else if timezone == nil && agreed.zone != host {
+            logger.notice("schedules that name no zone are read in the cluster's zone, not this host's",
+                          metadata: ["schedd.time_zone": "\(agreed.zone)", "schedd.host_time_zone": "\(host)"])
+        }
+        if ZoneRules.named(agreed.zone) == nil {
+            // Set by a node with a newer zone database: this one reads them in its own zone.
+            logger.error("the cluster's time zone is not a zone this node knows; it reads schedules that name none in its own",
+                         metadata: ["schedd.time_zone": "\(agreed.zone)", "schedd.host_time_zone": "\(host)"])
+        }
+        return agreed.zone
     }
 
     func validateOffline(_ config: String) throws {
@@ -268,7 +295,7 @@ struct ScheddCommand: AsyncParsableCommand {
     /// Runs the daemon's services on `store` until shutdown; `more` adds the services a store
     /// needs beside the engine (they are shut down after it).
     func serve(store: any SchedulerStore, clock: any SchedulerClock, socketPath: String, access: AccessPolicy, environment: [String: String],
-               logger: Logger, nodes: (@Sendable () async throws -> [NodeInfo])? = nil, more: (JobScheduler) -> [ServiceGroupConfiguration.ServiceConfiguration]) async throws {
+               timeZone: String?, logger: Logger, nodes: (@Sendable () async throws -> [NodeInfo])? = nil, more: (JobScheduler) -> [ServiceGroupConfiguration.ServiceConfiguration]) async throws {
         let notifier = SystemdNotifier(environment: environment)
         let status = DaemonStatus()
         var engineConfiguration = JobScheduler.Configuration()
@@ -283,6 +310,7 @@ struct ScheddCommand: AsyncParsableCommand {
         engineConfiguration.metrics = metrics.factory
         engineConfiguration.cgroupPerRun = processTracking == "auto"
         engineConfiguration.shutdownGrace = .milliseconds(DurationText.milliseconds(shutdownGrace) ?? 30_000)
+        engineConfiguration.defaultTimeZone = timeZone
         let engine = JobScheduler(store: store, configuration: engineConfiguration, clock: clock, logger: logger)
         // Shutdown runs in reverse order, each service after the one behind it has ended:
         // retention and reloads stop first, then the engine drains (it drops queued runs, which

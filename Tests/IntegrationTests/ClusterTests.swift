@@ -25,9 +25,10 @@ struct ClusterTests {
             scratch = try Scratch()
         }
 
-        func start(_ name: String, config: String, lease: String = "3s", extra: [String] = []) throws -> DaemonProcess {
+        func start(_ name: String, config: String, lease: String = "3s", extra: [String] = [],
+                   environment: [String: String]? = nil) throws -> DaemonProcess {
             let node = try DaemonProcess(["--postgres", url, "--node", name, "--config", config, "--lease", lease, "--shutdown-grace", "1s"] + extra,
-                                         log: scratch.path("\(name).log"))
+                                         log: scratch.path("\(name).log"), environment: environment)
             nodes[name] = node
             return node
         }
@@ -257,6 +258,44 @@ struct ClusterTests {
         let late = try cluster.sql("SELECT count(*) FROM runs WHERE job = 'tick' AND scheduled_at > to_timestamp(\(pausedAt))")
         #expect(late == "0", "tick ran after both nodes had it paused")
         #expect(Set(lines().map { $0.split(separator: " ")[1] + " " + $0.split(separator: " ")[0] }).count == lines().count, "a slot ran twice")
+    }
+
+    /// Schedules that name no zone are read in one zone across the cluster, whatever each
+    /// host's zone: read in each node's own, `0 0 * * *` would fire once per zone. A node
+    /// started with `--timezone` sets it for every node, at once.
+    @Test func theClusterReadsSchedulesThatNameNoZoneInOneZone() throws {
+        let cluster = try Cluster()
+        let config = try cluster.scratch.write("jobs.json", #"{"jobs": [{"name": "nightly", "shell": "true", "schedule": "0 0 * * *"}]}"#)
+        var newYork = ProcessInfo.processInfo.environment
+        newYork["TZ"] = "America/New_York"
+        // A long lease: the nodes poll for changes every 20 s, so a change seen sooner was told
+        // by the database's notification.
+        let a = try cluster.start("a", config: config, lease: "60s", extra: ["--timezone", "Asia/Kathmandu"])
+        #expect(a.waitUntilStarted(), "\(a.stderr())")
+        let b = try cluster.start("b", config: config, lease: "60s", environment: newYork)
+        #expect(b.waitUntilStarted(), "\(b.stderr())")
+        #expect(b.stderr().contains("schedules that name no zone are read in the cluster's zone, not this host's"), "\(b.stderr())")
+        func zone(_ node: String) throws -> String? {
+            let result = try cluster.ctl(node, ["status", "--json"])
+            return try APICoding.decoder().decode(StatusResponse.self, from: Data(result.stdout.utf8)).timeZone
+        }
+        #expect(try zone("a") == "Asia/Kathmandu")
+        #expect(try zone("b") == "Asia/Kathmandu")
+        func nextRun(in zone: String) throws -> String {
+            try cluster.sql("SELECT to_char(next_run_at AT TIME ZONE '\(zone)', 'HH24:MI') FROM job_state WHERE job = 'nightly'")
+        }
+        #expect(try nextRun(in: "Asia/Kathmandu") == "00:00")
+        for node in [a, b] {
+            #expect(eventually(timeout: 20) { node.stderr().contains("listening for the other nodes' notifications") }, "\(node.stderr())")
+        }
+        let c = try cluster.start("c", config: config, lease: "60s", extra: ["--timezone", "UTC"])
+        #expect(c.waitUntilStarted(), "\(c.stderr())")
+        #expect(c.stderr().contains("this node set the cluster's time zone"), "\(c.stderr())")
+        for node in ["a", "b"] {
+            #expect(eventually(timeout: 10) { (try? zone(node)) == "UTC" }, "\(cluster.nodes[node]!.stderr())")
+        }
+        #expect(eventually(timeout: 10) { (try? nextRun(in: "UTC")) == "00:00" })
+        #expect(try cluster.sql("SELECT value FROM meta WHERE key = 'time_zone'") == "UTC")
     }
 
     /// A service runs on one node at a time, and moves when that node dies; a pinned job runs

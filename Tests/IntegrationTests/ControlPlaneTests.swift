@@ -77,6 +77,20 @@ final class Daemon {
         #expect(try d.ctl(["show", "nope"]).status == 1)
     }
 
+    /// `--timezone`: schedules that name no zone are read in it, and `status` says which.
+    @Test func aZoneGivenToTheDaemonReadsSchedulesThatNameNone() throws {
+        let d = try Daemon(jobs: #"{"jobs": [{"name": "nightly", "shell": "true", "schedule": "0 0 * * *"}]}"#,
+                           extra: ["--timezone", "Asia/Kathmandu"])
+        let status = try d.ctl(["status"])
+        #expect(status.stdout.contains("time zone: Asia/Kathmandu (of schedules that name none)"), "\(status.stdout)")
+        let list = try JSONSerialization.jsonObject(with: Data(try d.ctl(["--json", "list"]).stdout.utf8)) as? [[String: Any]]
+        let text = try #require(list?.first?["next_run_at"] as? String)
+        let next = try #require(Timestamp.parse(text))
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "Asia/Kathmandu")!
+        #expect(calendar.dateComponents([.hour, .minute], from: next) == DateComponents(hour: 0, minute: 0), "\(next)")
+    }
+
     @Test func runWaitExitsWithTheRunsStatus() throws {
         let d = try Daemon(jobs: Self.jobs)
         let ok = try d.ctl(["run", "ok", "--wait"])

@@ -163,6 +163,8 @@ import Testing
     @Test func usageErrors() throws {
         #expect(try Binaries.run(Binaries.schedd, ["--history-max-age", "forever"]).status != 0)
         #expect(try Binaries.run(Binaries.schedd, ["--log-level", "loud"]).status != 0)
+        let zone = try Binaries.run(Binaries.schedd, ["--timezone", "Berlin"])
+        #expect(zone.status != 0 && zone.stderr.contains("--timezone \"Berlin\" is not a time zone name"), "\(zone.stderr)")
         for tolerance in ["500ms", "soon"] {
             let refused = try Binaries.run(Binaries.schedd, ["--late-tolerance", tolerance])
             #expect(refused.status != 0 && refused.stderr.contains("--late-tolerance \"\(tolerance)\" is not a duration of at least 1s"), "\(refused.stderr)")

@@ -165,7 +165,7 @@ import SchedulerAPI
                              handlers: handlers, configuration: configuration) { engine, log, _ in
             for _ in 0..<3 { _ = try await engine.runNow("j") }
             try await waitFor("two runs to start") { await log.started.count == 2 }
-            #expect(await engine.load() == JobScheduler.Load(busy: 2, workers: 2, queued: 1, queuedJobs: ["j"], services: 0))
+            #expect(await engine.load() == JobScheduler.Load(busy: 2, workers: 2, queued: 1, queuedJobs: ["j"], services: 0, timeZone: "UTC"))
             gate.open()
             try await waitFor("the third run to start") { await log.started.count == 3 }
             try await waitFor("all done") { await log.finished.count == 3 }
@@ -560,7 +560,7 @@ import SchedulerAPI
         try await withEngine(jobs: #"{"jobs": [\#(services), {"name": "job", "handler": "ok"}]}"#,
                              handlers: handlers, configuration: configuration) { engine, log, _ in
             try await waitFor("every service to start") { await log.started.count == 6 }
-            #expect(await engine.load() == JobScheduler.Load(busy: 0, workers: 2, queued: 0, queuedJobs: [], services: 6))
+            #expect(await engine.load() == JobScheduler.Load(busy: 0, workers: 2, queued: 0, queuedJobs: [], services: 6, timeZone: "UTC"))
             _ = try await engine.runNow("job")
             try await waitFor("the job to run beside them") { await log.finished.contains { $0.job == "job" && $0.status == .succeeded } }
             gate.open()

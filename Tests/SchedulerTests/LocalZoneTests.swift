@@ -56,7 +56,7 @@ import SchedulerAPI
             // The engine asleep until its next slot: the change is what wakes it.
             try await waitFor("the engine to sleep") { clock.nextDeadline == Timestamp.parse("2026-03-10T03:00:00.000Z") }
             clock.setLocalZone(ZoneRules.named("America/New_York"))
-            try await waitFor("the engine to see the change") { await engine.localZoneChangesSeen == 1 }
+            try await waitFor("the engine to see the change") { await engine.zoneChangesSeen == 1 }
             await engine.untilIdle()
             #expect(try await db.job(named: "local")?.state.nextRunAt == Timestamp.parse("2026-03-10T07:00:00.000Z"))
             #expect(try await db.job(named: "utc")?.state.nextRunAt == Timestamp.parse("2026-03-10T03:00:00.000Z"))
@@ -84,9 +84,31 @@ import SchedulerAPI
         try await withEngine(jobs: jobs, handlers: handlers, clock: clock, configuration: following) { engine, log, db in
             try await waitFor("the engine to sleep") { clock.nextDeadline == Timestamp.parse("2026-03-10T03:00:00.000Z") }
             clock.setLocalZone(ZoneRules.named("Asia/Tokyo"))
-            try await waitFor("the engine to see the change") { await engine.localZoneChangesSeen == 1 }
+            try await waitFor("the engine to see the change") { await engine.zoneChangesSeen == 1 }
             await engine.untilIdle()
             #expect(await log.finished.isEmpty)
+            #expect(try await db.job(named: "local")?.state.nextRunAt == Timestamp.parse("2026-03-10T18:00:00.000Z"))
+        }
+    }
+
+    /// A zone set from outside (the cluster's, from its database) moves the slots of jobs
+    /// that name none at once, and from then on the host's zone is not followed.
+    @Test func aZoneSetFromOutsideIsUsedAndKept() async throws {
+        let clock = ManualClock(start)
+        clock.setLocalZone(.utc)
+        try await withEngine(jobs: jobs, handlers: handlers, clock: clock, configuration: following) { engine, log, db in
+            await engine.useDefaultZone("Asia/Tokyo")
+            #expect(await engine.zoneChangesSeen == 1)
+            #expect(await engine.load().timeZone == "Asia/Tokyo")
+            #expect(try await db.job(named: "local")?.state.nextRunAt == Timestamp.parse("2026-03-10T18:00:00.000Z"))
+            // A name this engine does not know changes nothing.
+            await engine.useDefaultZone("Mars/Olympus_Mons")
+            #expect(await engine.load().timeZone == "Asia/Tokyo")
+            clock.setLocalZone(ZoneRules.named("America/New_York"))
+            _ = try await engine.runNow("utc")
+            try await waitFor("the run") { await log.finished.count == 1 }
+            await engine.untilIdle()
+            #expect(await engine.zoneChangesSeen == 1)
             #expect(try await db.job(named: "local")?.state.nextRunAt == Timestamp.parse("2026-03-10T18:00:00.000Z"))
         }
     }
@@ -104,7 +126,7 @@ import SchedulerAPI
             _ = try await engine.runNow("utc")
             try await waitFor("the run") { await log.finished.count == 1 }
             await engine.untilIdle()
-            #expect(await engine.localZoneChangesSeen == 0)
+            #expect(await engine.zoneChangesSeen == 0)
             #expect(try await db.job(named: "local")?.state.nextRunAt == Timestamp.parse("2026-03-10T18:00:00.000Z"))
         }
     }

@@ -259,7 +259,8 @@ extension JobScheduler {
     /// The pool's load.
     public func load() -> Load {
         Load(busy: pool.busy, workers: pool.capacity, queued: pool.queuedCount,
-             queuedJobs: pool.waitingJobs(limit: 10), services: pool.services, invalidJobs: invalidJobs, storeTrouble: storeTrouble)
+             queuedJobs: pool.waitingJobs(limit: 10), services: pool.services, invalidJobs: invalidJobs, storeTrouble: storeTrouble,
+             timeZone: defaultZone.identifier)
     }
 
     /// `infos` as read from the store, with the engine's state for the jobs whose state the

@@ -99,6 +99,8 @@ public actor JobScheduler: Service {
         /// Set while the store refuses writes (a full disk, say), or what it refused is kept in
         /// memory until it takes it; `GET /v1/status` sends it as it is.
         public var storeTrouble: StatusResponse.DatabaseProblem?
+        /// The zone of schedules that name none.
+        public var timeZone: String = ""
     }
 
     struct ActiveRun {
@@ -125,8 +127,9 @@ public actor JobScheduler: Service {
     let handlers: HandlerExecutor
     let random: @Sendable () -> Double
     /// The zone of schedules that name none; it follows the clock's local zone unless the
-    /// configuration names one.
+    /// configuration names one or `useDefaultZone` was called.
     var defaultZone: ZoneRules
+    var followsLocalZone: Bool
 
     var jobs: [String: JobEntry] = [:]
     /// When each job is next due; kept with every change of a `nextDue`.
@@ -203,8 +206,8 @@ public actor JobScheduler: Service {
     var clockWatch = ClockStepWatch()
     /// How many steps of the wall clock the engine has seen: what tests wait for.
     var clockStepsSeen = 0
-    /// Changes of the local zone handled, for tests.
-    var localZoneChangesSeen = 0
+    /// Changes of the zone of schedules that name none, for tests.
+    var zoneChangesSeen = 0
     var metrics: EngineMetrics
 
     /// Creates the engine on an open database. `handlers` are the in-process jobs that job
@@ -234,6 +237,7 @@ public actor JobScheduler: Service {
         self.handlers = HandlerExecutor(handlers: handlers)
         self.pool = WorkerPool(capacity: configuration.workers, maxQueued: configuration.maxQueued)
         self.defaultZone = configuration.defaultTimeZone.flatMap(ZoneRules.named) ?? clock.localZone() ?? ZoneRules.current
+        self.followsLocalZone = configuration.defaultTimeZone == nil
         self.metrics = EngineMetrics(factory: configuration.metrics)
     }
 
@@ -294,8 +298,8 @@ public actor JobScheduler: Service {
         await withDiscardingTaskGroup { group in
             while true {
                 if let step = clockWatch.step(clock) { await clockStepped(by: step) }
-                if configuration.defaultTimeZone == nil, let zone = clock.localZone(), zone.identifier != defaultZone.identifier {
-                    await localZoneChanged(to: zone)
+                if followsLocalZone, let zone = clock.localZone(), zone.identifier != defaultZone.identifier {
+                    await defaultZoneChanged(to: zone, "the local time zone changed")
                 }
                 if (stopRequested.isSet || Task.isCancelled) && !stopping { beginShutdown() }
                 if stopping {
@@ -456,16 +460,33 @@ public actor JobScheduler: Service {
         if !rescheduled.isEmpty { await saveStates(rescheduled.sorted()) }
     }
 
-    /// The host's zone changed: schedules that name no zone are read in the new one from now
-    /// on. A cron job's next slot becomes the new zone's first after now (or after its last
-    /// fire): the slots in between were not missed, the daemon ran, in another zone, so
-    /// nothing catches up; and a time of day already run in the old zone runs again when the
-    /// new zone reaches it, as cron and systemd timers do. A slot already due is left to fire.
-    func localZoneChanged(to zone: ZoneRules) async {
-        logger.notice("the local time zone changed", metadata: [
+    /// From now on, schedules that name no zone are read in `identifier` (a cluster's zone,
+    /// kept in its database), and the host's zone is no longer followed. An unknown name
+    /// changes nothing and is logged.
+    package func useDefaultZone(_ identifier: String) async {
+        followsLocalZone = false
+        guard let zone = ZoneRules.named(identifier) else {
+            logger.error("the time zone of schedules that name none is not a zone this node knows; it keeps its own",
+                         metadata: ["schedd.time_zone": "\(identifier)", "schedd.kept": "\(defaultZone.identifier)"])
+            return
+        }
+        if zone.identifier != defaultZone.identifier {
+            await defaultZoneChanged(to: zone, "the time zone of schedules that name none changed")
+            wakeup.signal()
+        }
+    }
+
+    /// The zone of schedules that name none changed (the host's, or the cluster's): they are
+    /// read in the new one from now on. A cron job's next slot becomes the new zone's first
+    /// after now (or after its last fire): the slots in between were not missed, the daemon
+    /// ran, in another zone, so nothing catches up; and a time of day already run in the old
+    /// zone runs again when the new zone reaches it, as cron and systemd timers do. A slot
+    /// already due is left to fire.
+    func defaultZoneChanged(to zone: ZoneRules, _ message: Logger.Message) async {
+        logger.notice(message, metadata: [
             "schedd.from": "\(defaultZone.identifier)", "schedd.to": "\(zone.identifier)",
         ])
-        localZoneChangesSeen += 1
+        zoneChangesSeen += 1
         defaultZone = zone
         let now = clock.now()
         var rescheduled: [String] = []

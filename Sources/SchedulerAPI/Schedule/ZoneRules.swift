@@ -25,7 +25,9 @@ public final class ZoneRules: Sendable {
         self.offsets = offsets
     }
 
-    convenience init(_ zone: TimeZone) {
+    /// `name`: what the zone is called (default: Foundation's name for it, which for `UTC`
+    /// is `GMT`).
+    convenience init(_ zone: TimeZone, name: String? = nil) {
         var transitions: [Int64] = []
         var offsets: [Int64] = [Int64(zone.secondsFromGMT(for: Self.tableStart))]
         var cursor = Self.tableStart
@@ -38,7 +40,7 @@ public final class ZoneRules: Sendable {
             }
             cursor = next
         }
-        self.init(identifier: zone.identifier, transitions: transitions, offsets: offsets)
+        self.init(identifier: name ?? zone.identifier, transitions: transitions, offsets: offsets)
     }
 
     private static let cache = Mutex<[String: ZoneRules]>([:])
@@ -47,7 +49,7 @@ public final class ZoneRules: Sendable {
     public static func named(_ identifier: String) -> ZoneRules? {
         if let cached = cache.withLock({ $0[identifier] }) { return cached }
         guard let zone = TimeZone(identifier: identifier) else { return nil }
-        let rules = ZoneRules(zone)
+        let rules = ZoneRules(zone, name: identifier)
         cache.withLock { $0[identifier] = rules }
         return rules
     }

@@ -86,6 +86,10 @@ public struct StatusResponse: Sendable, Codable, Equatable {
     /// (runs' ends, jobs' states) are kept in memory until it takes them.
     public var databaseProblem: DatabaseProblem?
 
+    /// The zone schedules that name none are read in: the host's, followed when it changes,
+    /// unless schedd was given one (`--timezone`); in cluster mode, the cluster's.
+    public var timeZone: String?
+
     public struct DatabaseProblem: Sendable, Codable, Equatable {
         /// The database's last error; nil once writes go through again.
         public var error: String?
@@ -120,8 +124,9 @@ public struct StatusResponse: Sendable, Codable, Equatable {
 
     public init(version: String, pid: Int32, startedAt: Date, database: String, workersBusy: Int, workersTotal: Int, queued: Int,
                 queuedJobs: [String] = [], servicesRunning: Int = 0, jobs: Jobs, processTracking: ProcessTracking? = nil,
-                databaseProblem: DatabaseProblem? = nil) {
+                databaseProblem: DatabaseProblem? = nil, timeZone: String? = nil) {
         self.processTracking = processTracking
+        self.timeZone = timeZone
         self.databaseProblem = databaseProblem
         self.version = version
         self.pid = pid
@@ -139,6 +144,6 @@ public struct StatusResponse: Sendable, Codable, Equatable {
     private enum CodingKeys: String, CodingKey {
         case version, pid, startedAt = "started_at", database, workersBusy = "workers_busy"
         case workersTotal = "workers_total", queued, queuedJobs = "queued_jobs", servicesRunning = "services_running", jobs, healthy
-        case processTracking = "process_tracking", databaseProblem = "database_problem"
+        case processTracking = "process_tracking", databaseProblem = "database_problem", timeZone = "time_zone"
     }
 }

@@ -47,6 +47,7 @@ struct StatusCommand: AsyncParsableCommand {
                     print("           entered through \(entry)")
                 }
             }
+            if let zone = status.timeZone { print("time zone: \(zone) (of schedules that name none)") }
             if status.healthy {
                 print("health:    ok")
             } else {
