@@ -86,6 +86,28 @@ import SchedulerAPI
         }
     }
 
+    /// A run that spans a step has the time it really took as its duration; its start and end
+    /// are the wall clock's at the time.
+    @Test func aRunThatSpansAStepKeepsItsRealDuration() async throws {
+        let gate = Gate()
+        let clock = ManualClock(t0)
+        try await withEngine(jobs: #"{"jobs": [{"name": "j", "handler": "block"}]}"#,
+                             handlers: ["block": { _ in try await gate.wait() }], clock: clock) { engine, log, db in
+            _ = try await engine.runNow("j")
+            try await waitFor("the run to start") { await log.started.count == 1 }
+            clock.advance(by: 2)
+            clock.step(by: 3600)
+            clock.advance(by: 3)
+            gate.open()
+            try await waitFor("the run to end") { await log.finished.count == 1 }
+            let finished = try #require(await log.finished.first)
+            #expect(finished.durationMs == 5_000)
+            #expect(finished.finishedAt == t0.addingTimeInterval(3605))
+            try await waitFor("its row") { try await db.run(id: finished.id)?.status == .succeeded }
+            #expect(try await db.run(id: finished.id)?.durationMs == 5_000)
+        }
+    }
+
     /// Set forward an hour, a retry due in 10 s is still due in 10 s.
     @Test func aRetryKeepsItsBackoffWhenTheClockIsSetForward() async throws {
         let clock = ManualClock(t0)

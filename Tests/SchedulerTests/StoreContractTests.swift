@@ -114,6 +114,26 @@ import SchedulerAPI
         }
     }
 
+    /// A run's duration is its end minus its start, unless the engine measured it (the wall
+    /// clock was stepped while it ran): then the measured one is written and read back.
+    @Test(arguments: Kind.testable)
+    func aMeasuredDurationIsWritten(_ kind: Kind) async throws {
+        try await Subject.with(kind) { subject in
+            let store = subject.store
+            _ = try await subject.apply(Self.jobs)
+            let plain = try await subject.start("ping", at: t0, trigger: .schedule, scheduledAt: t0)
+            let stepped = try await subject.start("ping", at: t0, trigger: .schedule, scheduledAt: t0.addingTimeInterval(30))
+            let first = try #require(try await store.finishRun(plain, RunOutcome(status: .succeeded, finishedAt: t0.addingTimeInterval(2.5))))
+            #expect(first.durationMs == 2_500)
+            var outcome = RunOutcome(status: .succeeded, finishedAt: t0.addingTimeInterval(3605))
+            outcome.durationMs = 5_000
+            let second = try #require(try await store.finishRun(stepped, outcome))
+            #expect(second.durationMs == 5_000)
+            #expect(try await store.run(id: plain.id)?.durationMs == 2_500)
+            #expect(try await store.run(id: stepped.id)?.durationMs == 5_000)
+        }
+    }
+
     @Test(arguments: Kind.testable)
     func historyIsNewestFirstAndFiltered(_ kind: Kind) async throws {
         try await Subject.with(kind) { subject in

@@ -11,6 +11,14 @@ struct ClockStepWatch {
     /// scheduling between them, and what NTP may slew the wall clock by (at most 500 ppm).
     private static func tolerance(after passed: TimeInterval) -> TimeInterval { 1 + abs(passed) * 0.0005 }
 
+    /// By how many seconds the wall clock was stepped while `wall` seconds of it passed and
+    /// `monotonic` of real time did; nil when it was not.
+    static func step(wall: TimeInterval, monotonic: Duration) -> TimeInterval? {
+        let passed = Double(monotonic.milliseconds) / 1000
+        let step = wall - passed
+        return abs(step) > tolerance(after: passed) ? step : nil
+    }
+
     /// By how many seconds the wall clock was stepped since the last look (negative: set back);
     /// nil when it was not, or `clock` cannot tell.
     mutating func step(_ clock: any SchedulerClock) -> TimeInterval? {
@@ -18,8 +26,6 @@ struct ClockStepWatch {
         let wall = clock.now()
         defer { last = (wall, monotonic) }
         guard let last else { return nil }
-        let passed = Double((monotonic - last.monotonic).milliseconds) / 1000
-        let step = wall.timeIntervalSince(last.wall) - passed
-        return abs(step) > Self.tolerance(after: passed) ? step : nil
+        return Self.step(wall: wall.timeIntervalSince(last.wall), monotonic: monotonic - last.monotonic)
     }
 }

@@ -241,6 +241,9 @@ extension JobScheduler {
         var control: RunControl
         var output: OutputSink
         var logger: Logger
+        /// The engine's clocks when it began: a step of the wall clock while it runs is taken
+        /// out of its duration.
+        var began: (wall: Date, monotonic: Duration)?
     }
 
     /// A run that has ended, its end not yet written.
@@ -366,7 +369,8 @@ extension JobScheduler {
         events.publish(.runStarted(record))
         request.startSignal?.resolve(record)
         runLogger.debug("run started", metadata: ["schedd.trigger": "\(request.trigger.rawValue)", "schedd.attempt": .stringConvertible(request.attempt)])
-        return BegunRun(request: request, record: record, control: control, output: output, logger: runLogger)
+        return BegunRun(request: request, record: record, control: control, output: output, logger: runLogger,
+                        began: clock.monotonicNow().map { (clock.now(), $0) })
     }
 
     /// What every log line of a run carries.
@@ -499,7 +503,12 @@ extension JobScheduler {
             await sweeper.sweep(job: spec.name, runID: runID, grace: spec.effectiveKillGrace)
             cpuMs = await sweeper.finish(runID: runID)
         }
-        var outcome = end.outcome(at: clock.now(), timeout: spec.timeout)
+        let now = clock.now()
+        var outcome = end.outcome(at: now, timeout: spec.timeout)
+        if let began = run.began, let monotonic = clock.monotonicNow(),
+           let step = ClockStepWatch.step(wall: now.timeIntervalSince(began.wall), monotonic: monotonic - began.monotonic) {
+            outcome.durationMs = max(0, RunOutcome.durationMs(from: run.record.startedAt, to: now) - Int64((step * 1000).rounded()))
+        }
         outcome.pid = pid.value
         if outcome.status == .cancelled { outcome.cancelledBy = run.control.by }
         outcome.cpuMs = cpuMs

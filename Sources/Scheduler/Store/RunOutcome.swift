@@ -23,6 +23,10 @@ public struct RunOutcome: Sendable, Equatable {
     /// Who cancelled the run over the control socket, if anyone did.
     public var cancelledBy: String?
 
+    /// How long the run took, when the wall clock was stepped while it ran (its start and end
+    /// are then in two times, and their difference is off by the step); nil: the difference.
+    public var durationMs: Int64?
+
     public init(status: RunStatus, finishedAt: Date, exitCode: Int32? = nil, signal: Int32? = nil,
                 output: String? = nil, outputTruncated: Bool = false, outputStreams: [OutputSegment]? = nil,
                 error: String? = nil, pid: Int32? = nil, cpuMs: Int64? = nil) {
@@ -52,7 +56,7 @@ public struct RunOutcome: Sendable, Equatable {
         var run = run
         run.status = status
         run.finishedAt = finishedAt
-        run.durationMs = Self.durationMs(from: run.startedAt, to: finishedAt)
+        run.durationMs = durationMs ?? Self.durationMs(from: run.startedAt, to: finishedAt)
         run.exitCode = exitCode
         run.signal = signal
         run.output = output
