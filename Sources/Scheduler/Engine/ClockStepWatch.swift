@@ -4,8 +4,12 @@ import Foundation
 /// rather than time passing: the wall clock moved by more than the monotonic one since the
 /// last look. Whoever keeps deadlines as wall-clock times that mean "so long from now" (a
 /// timeout, a retry's backoff) moves them by the step, so that they keep their real distance.
+/// It also tells a change of the clock's local zone, which moves wall-clock times as a step
+/// does for schedules read in that zone.
 struct ClockStepWatch {
     private var last: (wall: Date, monotonic: Duration)?
+    /// The clock's local zone at the last look (`zoneChanged`); nil before the first.
+    private var lastZone: String??
 
     /// The most the two clocks may part without a step: a second for the two reads and the
     /// scheduling between them, and what NTP may slew the wall clock by (at most 500 ppm).
@@ -27,5 +31,23 @@ struct ClockStepWatch {
         defer { last = (wall, monotonic) }
         guard let last else { return nil }
         return Self.step(wall: wall.timeIntervalSince(last.wall), monotonic: monotonic - last.monotonic)
+    }
+
+    /// Whether the clock's local zone changed since the last look (`timedatectl
+    /// set-timezone`); the first look sees none.
+    mutating func zoneChanged(_ clock: any SchedulerClock) -> Bool {
+        let zone = clock.localZone()?.identifier
+        defer { lastZone = .some(zone) }
+        guard let lastZone else { return false }
+        return lastZone != zone
+    }
+
+    /// Whether the wall clock was stepped or its zone changed since the last look: what a
+    /// sleeper returns early for, and what it wakes its owner for. Both are looked at, so that
+    /// each baseline moves on.
+    mutating func changed(_ clock: any SchedulerClock) -> Bool {
+        let stepped = step(clock) != nil
+        let rezoned = zoneChanged(clock)
+        return stepped || rezoned
     }
 }

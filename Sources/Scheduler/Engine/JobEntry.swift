@@ -43,6 +43,9 @@ struct JobEntry {
         zone = spec.timezone.flatMap(ZoneRules.named) ?? defaultZone
     }
 
+    /// Whether it is read in the engine's zone: it names none (or one this node does not know).
+    var readsDefaultZone: Bool { spec.timezone.flatMap(ZoneRules.named) == nil }
+
     /// Whether it may start: enabled and not paused.
     var canStart: Bool { spec.isEnabled && !state.paused }
 

@@ -490,7 +490,7 @@ public actor JobScheduler: Service {
         defaultZone = zone
         let now = clock.now()
         var rescheduled: [String] = []
-        for (name, var entry) in jobs where entry.spec.timezone.flatMap(ZoneRules.named) == nil {
+        for (name, var entry) in jobs where entry.readsDefaultZone {
             entry.zone = zone
             if case .cron = entry.schedule, let next = entry.nextSlot, next > now {
                 scheduleNext(&entry, after: max(now, entry.state.lastFireAt ?? now))

@@ -43,15 +43,14 @@ public struct SystemClock: SchedulerClock {
 
     public func sleep(until deadline: Date) async throws {
         var watch = ClockStepWatch()
-        _ = watch.step(self)
-        let zone = localZone()?.identifier
+        _ = watch.changed(self)
         while true {
             let remaining = deadline.timeIntervalSinceNow
             if remaining <= 0 { return }
             try await Task.sleep(for: .milliseconds(Int64(min(remaining, 30) * 1000) + 1))
             // Set back (or forward), or read in another zone, meanwhile: the deadline is looked
             // at again by the caller.
-            if watch.step(self) != nil || localZone()?.identifier != zone { return }
+            if watch.changed(self) { return }
         }
     }
 

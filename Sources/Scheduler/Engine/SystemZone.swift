@@ -29,7 +29,7 @@ struct SystemZone: Sendable {
         if let tz = environmentTZ {
             // glibc's `:Area/City` and `Area/City`; a POSIX rule (`CET-1CEST`) has no name.
             let name = tz.hasPrefix(":") ? String(tz.dropFirst()) : tz
-            return Self.zoneName(fromPath: name) ?? (TimeZone(identifier: name) != nil ? name : nil)
+            return Self.zoneName(fromPath: name) ?? (ZoneRules.named(name) != nil ? name : nil)
         }
         if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: localtime) {
             return Self.zoneName(fromPath: target)
@@ -44,7 +44,7 @@ struct SystemZone: Sendable {
         guard let range = path.range(of: "zoneinfo/", options: .backwards) else { return nil }
         var name = String(path[range.upperBound...])
         if name.hasPrefix("posix/") { name.removeFirst("posix/".count) }
-        return name.isEmpty || TimeZone(identifier: name) == nil ? nil : name
+        return name.isEmpty || ZoneRules.named(name) == nil ? nil : name
     }
 
     /// The zone's rules, or nil as for `identifier()`.

@@ -61,11 +61,9 @@ final class WakeAlarm: Sendable {
         // (after the owner's last turn, before this sleep: the sleep itself only sees one while
         // it sleeps) is the owner's to see at once: its deadlines may have moved.
         var watch = ClockStepWatch()
-        var seenZone = clock.localZone()?.identifier
+        _ = watch.zoneChanged(clock)
         while let target = await nextTarget() {
-            let zone = clock.localZone()?.identifier
-            if watch.step(clock) != nil || zone != seenZone { wakeup.signal() }
-            seenZone = zone
+            if watch.changed(clock) { wakeup.signal() }
             let reached = await withTaskGroup(of: Bool.self) { group in
                 group.addTask {
                     do {
