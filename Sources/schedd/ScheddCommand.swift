@@ -199,12 +199,27 @@ struct ScheddCommand: AsyncParsableCommand {
             logger.critical("cannot open the database", metadata: ["schedd.db": "\(dbPath)", "schedd.error": "\(error)"])
             throw ExitCode(1)
         }
+        let fileWatch = DatabaseFileWatch(database: database, logger: logger)
         do {
             try await serve(store: database, clock: SystemClock(), socketPath: socketPath, access: access, environment: environment,
-                            timeZone: timezone, logger: logger) { _ in [] }
+                            timeZone: timezone, logger: logger) { _ in
+                [.init(service: fileWatch, successTerminationBehavior: .gracefullyShutdownGroup)]
+            }
         } catch {
             try? database.close()
             throw error
+        }
+        if let place = fileWatch.displacement {
+            // Run after the drain, so that the copy holds the ends of the runs it waited for.
+            do {
+                let saved = try await database.closeDisplaced(place)
+                logger.critical("schedd saved the database it had open and stopped; start it again to go on",
+                                metadata: ["schedd.db": "\(dbPath)", "schedd.saved": "\(saved)"])
+                FileHandle.standardError.write(Data("schedd: the database \(dbPath) was \(place == .deleted ? "deleted" : "replaced") while schedd ran; what it held is saved to \(saved)\n".utf8))
+            } catch {
+                logger.critical("schedd could not save the database it had open", metadata: ["schedd.db": "\(dbPath)", "schedd.error": "\(error.message)"])
+            }
+            throw ExitCode(1)
         }
         try database.close()
         logger.info("schedd stopped")

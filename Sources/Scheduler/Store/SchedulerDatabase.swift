@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import SchedulerAPI
 
 /// The SQLite database of schedd: opens it in WAL mode, migrates its schema forward, and hands
@@ -73,6 +74,58 @@ public final class SchedulerDatabase: Sendable {
     /// what a large start read is not kept for an idle daemon.
     public func releaseMemoryEventually() {
         pool.releaseMemoryEventually()
+    }
+
+    /// Where the file at `path` stands against the one the daemon has open.
+    public enum FilePlace: Sendable, Equatable {
+        /// The open file is still at `path`.
+        case inPlace
+        /// Nothing is at `path` any more (`rm`): what is written now is lost at the next start.
+        case deleted
+        /// Another file is at `path` (`mv backup.db schedd.db`): reads may come from it while
+        /// writes go to the open one, and the open one's WAL left at `path-wal` would be read
+        /// into it.
+        case replaced
+    }
+
+    /// Whether the database file was deleted or replaced since it was opened (SQLite's
+    /// `SQLITE_FCNTL_HAS_MOVED`, asked on the writer's connection, off the cooperative pool).
+    public func filePlace() async throws -> FilePlace {
+        let path = path
+        return try await pool.writeWithoutTransaction { db in
+            var moved: Int32 = 0
+            guard sqlite3_file_control(db.sqliteConnection, "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK, moved != 0 else {
+                return .inPlace
+            }
+            var info = stat()
+            return lstat(path, &info) == 0 ? .replaced : .deleted
+        }
+    }
+
+    /// Keeps what a database whose file was deleted or replaced while open holds, then closes
+    /// it: a consistent copy (`VACUUM INTO`) is written beside `path` first; once every
+    /// connection is closed, the copy takes the place of a deleted file, and stays beside a
+    /// replaced one (the file put there is left as it is: someone meant it). Returns the copy's
+    /// path.
+    public func closeDisplaced(_ place: FilePlace, at date: Date = Date()) async throws(APIError) -> String {
+        let format = ISO8601DateFormatter()
+        format.formatOptions = [.withYear, .withMonth, .withDay, .withTime, .withTimeZone]
+        let stamp = format.string(from: date)
+        let saved = path + ".saved-" + stamp
+        do {
+            try await pool.writeWithoutTransaction { db in try db.execute(sql: "VACUUM INTO ?", arguments: [saved]) }
+        } catch {
+            try? close()
+            throw APIError(.databaseUnusable, "cannot save the open database to \(saved): \(error)")
+        }
+        // The checkpoint in `close` empties the WAL at `path-wal` when it is still this
+        // database's, so that the file at `path` never reads it.
+        try? close()
+        guard place == .deleted else { return saved }
+        // link(2) rather than rename(2): a file that appeared at `path` meanwhile is kept.
+        guard link(saved, path) == 0 else { return saved }
+        unlink(saved)
+        return path
     }
 
     /// Checkpoints the WAL into the main file and closes every connection.
