@@ -108,6 +108,14 @@ final class Daemon {
         let failures = try d.ctl(["--json", "history", "--status", "failed"])
         let page = try JSONSerialization.jsonObject(with: Data(failures.stdout.utf8)) as? [String: Any]
         #expect((page?["runs"] as? [Any])?.count == 2)
+        // The journal says why a run failed, not only the database.
+        func logged(_ job: String, _ detail: String) -> Bool {
+            d.process.stderr().split(separator: "\n").contains { $0.contains("run finished") && $0.contains("schedd.job=\(job) ") && $0.contains(detail) }
+        }
+        #expect(eventually { logged("fails", "schedd.exit_code=3 ") })
+        #expect(eventually { logged("killed", "schedd.signal=9 ") })
+        #expect(eventually { logged("slow", "schedd.error=") })
+        #expect(!logged("ok", "schedd.error="))
     }
 
     @Test func applyExportPauseResumeCancelRemoveReload() throws {

@@ -568,9 +568,16 @@ extension JobScheduler {
             }
             metrics.runEnded(final)
             events.publish(.runFinished(final))
-            run.logger.log(level: final.status.isFailure ? .warning : .info, "run finished", metadata: [
+            var metadata: Logger.Metadata = [
                 "schedd.status": "\(final.status.rawValue)", "schedd.duration_ms": .stringConvertible(final.durationMs ?? 0),
-            ])
+            ]
+            // Why it failed, in the journal too, not only in the database.
+            if final.status.isFailure {
+                if let error = final.error { metadata["schedd.error"] = "\(error)" }
+                if let code = final.exitCode { metadata["schedd.exit_code"] = .stringConvertible(code) }
+                if let signal = final.signal { metadata["schedd.signal"] = .stringConvertible(signal) }
+            }
+            run.logger.log(level: final.status.isFailure ? .warning : .info, "run finished", metadata: metadata)
             await afterRun(run.request, final)
         }
     }
