@@ -211,6 +211,23 @@ func job(_ fields: String) -> String { #"{"jobs": [{"name": "j", "shell": "true"
         #expect(issues(#"{"jobs": [{"name": "a", "handler": "h", "params": [1]}]}"#) == [#"jobs[0] "a": params: expected an object, got an array"#])
     }
 
+    /// Linux refuses to start a process with one argument or variable over 128 KiB: such a
+    /// job could never run, so it is refused where it is written.
+    @Test func argumentsLongerThanLinuxPassesAreRefused() throws {
+        let limit = 131_071
+        let long = String(repeating: "x", count: limit - 5)
+        let tooLong = String(repeating: "x", count: limit - 4)
+        let problem = "is \(limit + 1) bytes; Linux passes at most \(limit) in one argument or variable (put a longer script in a file)"
+        _ = try decode(#"{"jobs": [{"name": "a", "shell": "echo \#(long)"}]}"#)
+        #expect(issues(#"{"jobs": [{"name": "a", "shell": "echo \#(tooLong)"}]}"#) == [#"jobs[0] "a": shell: "# + problem])
+        #expect(issues(#"{"jobs": [{"name": "a", "command": ["echo", "12345\#(tooLong)"]}]}"#) == [#"jobs[0] "a": command[1]: "# + problem])
+        #expect(issues(#"{"jobs": [{"name": "a", "shell": "true", "restart": "always", "ready_check": ["test", "-e\#(tooLong)123"]}]}"#)
+            == [#"jobs[0] "a": ready_check[1]: "# + problem])
+        // NAME=value is one string to the kernel.
+        _ = try decode(job(#""env": {"BIG": "\#(long)"}"#))
+        #expect(issues(job(#""env": {"BIG": "\#(tooLong)x"}"#)) == [#"jobs[0] "j": env.BIG: "# + problem])
+    }
+
     @Test func servicesAndReferences() {
         #expect(issues(job(#""restart": "always", "schedule": "@daily""#)) == [#"jobs[0] "j": schedule: a service (restart: "always") is started with the daemon and has no schedule; remove one of the two"#])
         #expect(issues(job(#""restart_limit": {"burst": 2, "interval": "1m"}"#)) == [#"jobs[0] "j": restart_limit: only applies to a service: set "restart" to "on-failure" or "always""#])

@@ -372,6 +372,18 @@ struct JobFileDecoder {
         return names
     }
 
+    /// The most bytes Linux passes in one argument or one `NAME=value` of the environment
+    /// (`MAX_ARG_STRLEN`, 32 pages, less the terminating NUL): a longer one makes every start
+    /// of the job fail with "Argument list too long".
+    static let execStringLimit = 131_071
+
+    /// Why `text` cannot be handed to a process, if it cannot.
+    static func execLengthProblem(_ text: String) -> String? {
+        let bytes = text.utf8.count
+        guard bytes > execStringLimit else { return nil }
+        return "is \(bytes) bytes; Linux passes at most \(execStringLimit) in one argument or variable (put a longer script in a file)"
+    }
+
     /// `ready_check`: a shell command line (a string) or an argv array, like `shell` and `command`.
     mutating func readyCheck(_ object: JSONValue) -> JobAction? {
         switch object["ready_check"] {
@@ -380,6 +392,7 @@ struct JobFileDecoder {
         case let .string(s)?:
             if s.allSatisfy(\.isWhitespace) { report("ready_check", "must not be empty"); return nil }
             if s.utf8.contains(0) { report("ready_check", "contains a NUL character"); return nil }
+            if let problem = Self.execLengthProblem(s) { report("ready_check", problem); return nil }
             return .shell(s)
         case let .array(items)?:
             var argv: [String] = []
@@ -388,6 +401,7 @@ struct JobFileDecoder {
                     report("ready_check[\(i)]", "expected a string without NUL characters, got \(item.kindDescription)")
                     return nil
                 }
+                if let problem = Self.execLengthProblem(s) { report("ready_check[\(i)]", problem); return nil }
                 argv.append(s)
             }
             if argv.first?.isEmpty ?? true { report("ready_check", "the program name is empty"); return nil }
@@ -428,6 +442,7 @@ struct JobFileDecoder {
                     return nil
                 }
                 if s.utf8.contains(0) { report("command[\(i)]", "contains a NUL character"); return nil }
+                if let problem = Self.execLengthProblem(s) { report("command[\(i)]", problem); return nil }
                 argv.append(s)
             }
             if argv[0].isEmpty { report("command[0]", "the program name is empty"); return nil }
@@ -436,6 +451,7 @@ struct JobFileDecoder {
             guard let s = string(value, "shell") else { return nil }
             if s.allSatisfy(\.isWhitespace) { report("shell", "must not be empty"); return nil }
             if s.utf8.contains(0) { report("shell", "contains a NUL character"); return nil }
+            if let problem = Self.execLengthProblem(s) { report("shell", problem); return nil }
             return .shell(s)
         default:
             guard let h = string(value, "handler") else { return nil }
@@ -492,6 +508,8 @@ struct JobFileDecoder {
                         report("env.\(k)", "is set by schedd for each run and cannot be overridden")
                     } else if s.utf8.contains(0) {
                         report("env.\(k)", "contains a NUL character")
+                    } else if let problem = Self.execLengthProblem(k + "=" + s) {
+                        report("env.\(k)", problem)
                     } else {
                         env[k] = s
                     }
