@@ -512,9 +512,12 @@ struct ControlRoutes {
             // frames or `Self.maxPendingBytes` bytes wait to be written, the subscriber is
             // dropped: its subscription ends, a last `dropped` event says so, and nothing more is
             // queued for it. (A follower of one run, `schedctl run --wait`, opens the stream
-            // again and says how many bytes of output it missed.)
-            let (lines, continuation) = AsyncStream.makeStream(of: String.self)
-            let pending = PendingFrames()
+            // again and says how many bytes of output it missed.) Output of one run that waits
+            // is merged into one frame, so that a job writing a line at a time does not fill
+            // the queue with tiny frames faster than any client takes them.
+            let frames = CoalescingQueue<Outgoing>(
+                maxCount: Self.maxPendingFrames, maxSize: Self.maxPendingBytes, overflow: .refuse,
+                sizeOf: \.size, merge: Outgoing.merge)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 if let (events, continuation) = pump { group.addTask { await events.pump(into: continuation) } }
                 group.addTask {
@@ -535,17 +538,21 @@ struct ControlRoutes {
                         if let scope, !scope.owns(message.job) { continue }
                         if let job, message.job != job { continue }
                         if let runID, message.aboutRun != runID { continue }
-                        let text = try frame(message)
-                        if let behind = pending.add(text) {
-                            continuation.yield(try frame(EventMessage(
+                        let outgoing: Outgoing = if case let .runOutput(_, _, _, bytes, _) = event {
+                            .output(event, size: Outgoing.encodedSize(of: bytes))
+                        } else {
+                            .frame(try frame(message))
+                        }
+                        if !frames.push(outgoing) {
+                            let behind = "\(frames.count) events"
+                            frames.push(.frame(try frame(EventMessage(
                                 type: "dropped", job: job ?? "", at: Date(),
-                                reason: "this client read too slowly: \(behind) were waiting to be sent")))
+                                reason: "this client read too slowly: \(behind) were waiting to be sent"))), force: true)
                             break
                         }
-                        continuation.yield(text)
                         if runID != nil, message.type == "run_finished" { break }
                     }
-                    continuation.finish()
+                    frames.finish()
                 }
                 group.addTask {
                     var endSeen = false
@@ -558,25 +565,25 @@ struct ControlRoutes {
                         // sent from the row. (A read that fails is made again next interval.)
                         if let runID, !ended, let run = try? await store.run(id: runID), run.status.isFinal {
                             if endSeen {
-                                continuation.yield(try frame(Self.message(.runFinished(run))))
-                                continuation.finish()
+                                frames.push(.frame(try frame(Self.message(.runFinished(run)))), force: true)
+                                frames.finish()
                                 return
                             }
                             endSeen = true
                         }
-                        let keepAlive = ": keep-alive\n\n"
-                        _ = pending.add(keepAlive)
-                        continuation.yield(keepAlive)
+                        frames.push(.frame(": keep-alive\n\n"), force: true)
                     }
                 }
                 // The stream ends when schedd shuts down, so that an open client never holds it up.
                 try await withGracefulShutdownHandler {
-                    for await line in lines {
-                        try await writer.write(ByteBuffer(string: line))
-                        pending.remove(line)
+                    while let next = await frames.next() {
+                        switch next {
+                        case let .frame(text): try await writer.write(ByteBuffer(string: text))
+                        case let .output(event, _): try await writer.write(ByteBuffer(string: try frame(Self.message(event))))
+                        }
                     }
                 } onGracefulShutdown: {
-                    continuation.finish()
+                    frames.finish()
                 }
                 group.cancelAll()
             }
@@ -584,34 +591,50 @@ struct ControlRoutes {
         })
     }
 
-    /// Frames queued for one events client and not yet written, and their bytes.
-    final class PendingFrames: Sendable {
-        private let frames = Atomic<Int>(0)
-        private let bytes = Atomic<Int>(0)
+    /// What waits to be written to one events client: a frame, or a run's output, encoded when
+    /// it is written so that chunks that follow each other merge first.
+    enum Outgoing: Sendable {
+        case frame(String)
+        /// `size`: of its frame, as JSON will write it (kept, so that merging adds it up
+        /// instead of reading the merged bytes again).
+        case output(SchedulerEvent, size: Int)
 
-        /// Counts a frame about to be queued; nil while both bounds hold, else what exceeded.
-        func add(_ frame: String) -> String? {
-            let size = frame.utf8.count
-            let frames = frames.add(1, ordering: .relaxed).newValue
-            let bytes = bytes.add(size, ordering: .relaxed).newValue
-            if frames > ControlRoutes.maxPendingFrames { return "\(frames - 1) events" }
-            if bytes > ControlRoutes.maxPendingBytes { return "\(bytes - size) bytes of events" }
-            return nil
+        var size: Int {
+            switch self {
+            case let .frame(text): text.utf8.count
+            case let .output(_, size): size
+            }
         }
 
-        /// Uncounts a frame once it is written.
-        func remove(_ frame: String) {
-            frames.subtract(1, ordering: .relaxed)
-            bytes.subtract(frame.utf8.count, ordering: .relaxed)
+        /// The bytes of an output frame: JSON writes a control character as six (`\u0000`),
+        /// a quote, a backslash or a common control as two, and the message around it.
+        static func encodedSize(of bytes: [UInt8]) -> Int {
+            var size = 200
+            for byte in bytes {
+                switch byte {
+                case 0x22, 0x5C, 0x08, 0x09, 0x0A, 0x0C, 0x0D: size += 2
+                case ..<0x20: size += 6
+                default: size += 1
+                }
+            }
+            return size
+        }
+
+        static func merge(_ last: inout Outgoing, _ next: Outgoing) -> Bool {
+            guard case .output(var event, let size) = last, case let .output(more, moreSize) = next else { return false }
+            last = .frame("")
+            let merged = SchedulerEvent.mergeOutput(&event, more)
+            last = .output(event, size: merged ? size + moreSize : size)
+            return merged
         }
     }
 
     /// Events queued for one `GET /v1/events` client before it is dropped as too slow.
     static let maxPendingFrames = 256
     /// Bytes of events queued for one client before it is dropped as too slow. With output, a
-    /// frame holds one chunk of a run's output (a pipe read, up to 64 KiB), which JSON can make
-    /// six times longer (`\u0000` for each NUL): frames alone would let 256 of them, ~96 MiB,
-    /// wait for one client.
+    /// frame holds up to 64 KiB of a run's output, which JSON makes up to six times longer
+    /// (`\u0000` for each NUL) only as it is written: frames alone would let 256 of them wait
+    /// for one client.
     static let maxPendingBytes = 4 << 20
 
     static func message(_ event: SchedulerEvent) -> EventMessage {

@@ -61,6 +61,23 @@ import Testing
         #expect(follower.text == "first\nsecond\n")
     }
 
+    /// A job that writes a line at a time (each `echo` of a shell loop is a write of its own)
+    /// is followed whole: its 20,000 chunks merge while they wait for the client, rather than
+    /// filling its queue so that it is dropped as too slow (the build before lost up to 98 %
+    /// of the lines, with "bytes of output missed").
+    @Test func aJobWritingALineAtATimeIsFollowedWhole() throws {
+        let d = try Daemon(jobs: #"""
+            {"jobs": [{"name": "lines", "output_limit": "1MiB",
+                       "shell": "i=0; while [ $i -lt 20000 ]; do echo line $i; i=$((i+1)); done"}]}
+            """#)
+        let result = try d.ctl(["run", "lines", "--wait"])
+        #expect(result.status == 0)
+        #expect(!result.stderr.contains("missed"), "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.count == 20_001)
+        #expect(result.stdout == (0..<20_000).map { "line \($0)\n" }.joined())
+    }
+
     @Test func logsFollowStreamsARunningRunToItsEnd() throws {
         let scratch = try Scratch()
         let gate = scratch.path("gate")
