@@ -33,6 +33,30 @@ import SchedulerAPI
     }
 
     /// Set back an hour, an `@every 10s` job runs ten seconds later, not an hour later.
+    /// The wake-up alarm looks for a step or a change of zone, then sleeps: one that comes
+    /// in between must end the sleep, not wait for the deadline (an hour here).
+    @Test(arguments: [false, true]) func theSystemClocksSleepReturnsOnAChangeSinceItsCallerLooked(zone: Bool) async throws {
+        let clock = SystemClock()
+        let now = Date()
+        let stale = zone
+            ? ClockStepWatch(wall: now, monotonic: SystemClock.bootTime(), zone: "Test/NotTheHostsZone")
+            : ClockStepWatch(wall: now.addingTimeInterval(-3600), monotonic: SystemClock.bootTime(), zone: clock.localZone()?.identifier)
+        let returned = await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try? await clock.sleep(until: now.addingTimeInterval(3600), since: stale)
+                return true
+            }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(60))
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+        #expect(returned)
+    }
+
     @Test func anIntervalGoesOnWhenTheClockIsSetBack() async throws {
         let clock = ManualClock(t0.addingTimeInterval(5))
         try await withEngine(jobs: #"{"jobs": [{"name": "tick", "handler": "ok", "schedule": "@every 10s"}]}"#,

@@ -11,6 +11,14 @@ struct ClockStepWatch {
     /// The clock's local zone at the last look (`zoneChanged`); nil before the first.
     private var lastZone: String??
 
+    init() {}
+
+    /// A watch that last looked at `wall` and `monotonic` with the zone `zone`: for tests.
+    init(wall: Date, monotonic: Duration, zone: String?) {
+        last = (wall, monotonic)
+        lastZone = .some(zone)
+    }
+
     /// The most the two clocks may part without a step: a second for the two reads and the
     /// scheduling between them, and what NTP may slew the wall clock by (at most 500 ppm).
     private static func tolerance(after passed: TimeInterval) -> TimeInterval { 1 + abs(passed) * 0.0005 }

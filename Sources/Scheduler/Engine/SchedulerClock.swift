@@ -44,13 +44,21 @@ public struct SystemClock: SchedulerClock {
     public func sleep(until deadline: Date) async throws {
         var watch = ClockStepWatch()
         _ = watch.changed(self)
+        try await sleep(until: deadline, since: watch)
+    }
+
+    /// Sleeps as `sleep(until:)`, and returns early on a step or a change of zone since
+    /// `baseline` looked, not only since the sleep began: the caller looked before it slept,
+    /// and a change in between would otherwise be seen by neither.
+    func sleep(until deadline: Date, since baseline: ClockStepWatch) async throws {
+        var watch = baseline
         while true {
-            let remaining = deadline.timeIntervalSinceNow
-            if remaining <= 0 { return }
-            try await Task.sleep(for: .milliseconds(Int64(min(remaining, 30) * 1000) + 1))
             // Set back (or forward), or read in another zone, meanwhile: the deadline is looked
             // at again by the caller.
             if watch.changed(self) { return }
+            let remaining = deadline.timeIntervalSinceNow
+            if remaining <= 0 { return }
+            try await Task.sleep(for: .milliseconds(Int64(min(remaining, 30) * 1000) + 1))
         }
     }
 

@@ -64,10 +64,16 @@ final class WakeAlarm: Sendable {
         _ = watch.zoneChanged(clock)
         while let target = await nextTarget() {
             if watch.changed(clock) { wakeup.signal() }
-            let reached = await withTaskGroup(of: Bool.self) { group in
+            let reached = await withTaskGroup(of: Bool.self) { [watch] group in
                 group.addTask {
                     do {
-                        try await clock.sleep(until: target)
+                        // The system clock's sleep looks for a change since this alarm's
+                        // look just above, so that one in between is not missed.
+                        if let system = clock as? SystemClock {
+                            try await system.sleep(until: target, since: watch)
+                        } else {
+                            try await clock.sleep(until: target)
+                        }
                         return true
                     } catch {
                         return false
