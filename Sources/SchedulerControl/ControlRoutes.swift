@@ -571,7 +571,8 @@ struct ControlRoutes {
                             }
                             endSeen = true
                         }
-                        frames.push(.frame(": keep-alive\n\n"), force: true)
+                        // Within the bounds: a client that reads nothing is not sent more.
+                        frames.push(.frame(": keep-alive\n\n"))
                     }
                 }
                 // The stream ends when schedd shuts down, so that an open client never holds it up.

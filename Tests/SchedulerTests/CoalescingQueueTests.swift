@@ -71,12 +71,15 @@ import Testing
     @Test func aWaitingConsumerGetsTheNextElementAndCanBeCancelled() async throws {
         let queue = eventQueue()
         async let first = queue.next()
-        try await waitFor("the consumer to wait") { queue.count == 0 }
+        try await waitFor("the consumer to wait") { queue.consumerWaits }
         queue.push(.jobResumed(job: "a"))
         #expect(await first == .jobResumed(job: "a"))
+        #expect(!queue.consumerWaits)
         let waiting = Task { await queue.next() }
+        try await waitFor("the second consumer to wait") { queue.consumerWaits }
         waiting.cancel()
         #expect(await waiting.value == nil)
+        #expect(!queue.consumerWaits)
     }
 
     /// A subscription ends when its stream is released: output then costs nothing again.

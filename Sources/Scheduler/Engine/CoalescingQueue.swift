@@ -137,6 +137,9 @@ package final class CoalescingQueue<Element: Sendable>: Sendable {
         waiter?.resume(returning: nil)
     }
 
+    /// Whether the consumer waits in `next` for an element: a barrier for tests.
+    package var consumerWaits: Bool { state.withLock { $0.waiter != nil } }
+
     /// How many elements wait (after merging).
     package var count: Int { state.withLock { $0.count } }
 }

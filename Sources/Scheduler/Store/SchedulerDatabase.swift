@@ -112,15 +112,19 @@ public final class SchedulerDatabase: Sendable {
         format.formatOptions = [.withYear, .withMonth, .withDay, .withTime, .withTimeZone]
         let stamp = format.string(from: date)
         let saved = path + ".saved-" + stamp
+        let copied: (any Error)?
         do {
             try await pool.writeWithoutTransaction { db in try db.execute(sql: "VACUUM INTO ?", arguments: [saved]) }
+            copied = nil
         } catch {
-            try? close()
-            throw APIError(.databaseUnusable, "cannot save the open database to \(saved): \(error)")
+            copied = error
         }
-        // The checkpoint in `close` empties the WAL at `path-wal` when it is still this
-        // database's, so that the file at `path` never reads it.
-        try? close()
+        // The checkpoint empties the WAL at `path-wal` when it is still this database's, so
+        // that the file at `path` never reads it. On the writer's queue, as the copy: not on
+        // the calling task's thread.
+        _ = try? await pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+        try? pool.close()
+        if let copied { throw APIError(.databaseUnusable, "cannot save the open database to \(saved): \(copied)") }
         guard place == .deleted else { return saved }
         // link(2) rather than rename(2): a file that appeared at `path` meanwhile is kept.
         guard link(saved, path) == 0 else { return saved }
