@@ -308,13 +308,15 @@ def fault_diskfull(full_seconds=8):
         slow_id = json.loads(body).get("run", {}).get("id") if code == 201 else None
         time.sleep(0.5)
         filler = os.path.join(dbdir, "filler")
-        with open(filler, "wb") as f:
-            try:
-                while True:
-                    f.write(b"\0" * 65536)
-                    f.flush()
-            except OSError:
-                pass
+        # Unbuffered: a buffered file's close would write its rest again and raise ENOSPC.
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            while True:
+                os.write(fd, b"\0" * 65536)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
         full_at = time.time()
         time.sleep(1)
         paused = http(daemon.sock, "POST", "/v1/jobs/tick/pause")[0] == 200

@@ -19,8 +19,14 @@ struct ControlClient {
         CommandFailure(message: "cannot reach schedd at \(socketPath) (\(why)); start it with `schedd` (or `systemctl start schedd`), or point --socket / SCHEDD_SOCKET at its socket", exitCode: 3)
     }
 
+    /// How long a connect may wait for a daemon whose queue of connections is full, at most.
+    static let connectTimeout = 10
+
+    /// How long an open event stream may stay silent: the daemon sends a keep-alive every 5 s.
+    static let streamSilenceTimeout = 60
+
     func send(_ method: String, _ path: String, body: [UInt8]? = nil, timeout: Int = 60) throws -> Reply {
-        let fd = try connectSocket()
+        let fd = try connectSocket(timeout: min(timeout, Self.connectTimeout))
         defer { close(fd) }
         var tv = timeval(tv_sec: timeout, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
@@ -32,6 +38,8 @@ struct ControlClient {
         var offset = 0
         while offset < out.count {
             let n = out.withUnsafeMutableBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 && errno == EAGAIN { throw CommandFailure(message: "schedd did not take the request within \(min(timeout, Self.connectTimeout))s: it is stopped or overloaded", exitCode: 1) }
             guard n > 0 else { throw unreachable("write failed: \(String(cString: strerror(errno)))") }
             offset += n
         }
@@ -53,10 +61,13 @@ struct ControlClient {
     /// `onOpen` is called once the daemon has accepted the stream (its subscription is then
     /// in place: nothing that happens after it is missed).
     func stream(_ method: String, _ path: String, onOpen: () -> Void = {}, onData: (String) throws -> Bool) throws {
-        let fd = try connectSocket()
+        let fd = try connectSocket(timeout: Self.connectTimeout)
         defer { close(fd) }
+        var silence = timeval(tv_sec: Self.streamSilenceTimeout, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &silence, socklen_t(MemoryLayout<timeval>.size))
         let request = Array("\(method) \(path) HTTP/1.1\r\nHost: schedd\r\nAccept: text/event-stream\r\nConnection: close\r\n\r\n".utf8)
         _ = request.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        let silent = CommandFailure(message: "schedd sent nothing for \(Self.streamSilenceTimeout)s on an open stream, though it sends a keep-alive every 5s: it is stopped or overloaded", exitCode: 1)
         var pending: [UInt8] = []
         var headerDone = false
         var text = ""
@@ -64,6 +75,7 @@ struct ControlClient {
         while true {
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, 65536, 0) }
             if n < 0 && errno == EINTR { continue }
+            if n < 0 && errno == EAGAIN { throw silent }
             if n <= 0 { return }
             pending.append(contentsOf: buffer[..<n])
             if !headerDone {
@@ -108,14 +120,18 @@ struct ControlClient {
         }
     }
 
-    func connectSocket() throws -> Int32 {
+    func connectSocket(timeout: Int) throws -> Int32 {
         // Someone who may write the socket's directory could have put their own socket there.
         if let problem = SocketDirectory.clientProblem(socketPath: socketPath) {
             throw CommandFailure(message: problem, exitCode: 1)
         }
-        let fd = UnixSocketAddress.connectStream(socketPath)
+        let fd = UnixSocketAddress.connectStream(socketPath, timeout: .seconds(timeout))
         guard fd >= 0 else {
             let code = errno
+            if code == EAGAIN {
+                // Something listens there, so starting schedd is not the fix either.
+                throw CommandFailure(message: "cannot reach schedd at \(socketPath): it did not accept the connection within \(timeout)s (its queue of connections is full: it is stopped or overloaded)", exitCode: 3)
+            }
             if code == EACCES || code == EPERM {
                 // The socket is there, so schedd most likely is too: starting it is not the fix.
                 throw CommandFailure(message: "permission denied on schedd's socket \(socketPath): your user (uid \(getuid())) may not use it; ask an administrator to add you to schedd's --admin-group, or to start schedd with --allow-users, or run schedctl as root", exitCode: 1)

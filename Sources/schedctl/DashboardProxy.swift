@@ -139,7 +139,7 @@ final class DashboardProxy: Sendable {
         if let problem = SocketDirectory.clientProblem(socketPath: socketPath) {
             return Self.answer(client, "502 Bad Gateway", problem + "\n")
         }
-        let daemon = UnixSocketAddress.connectStream(socketPath)
+        let daemon = UnixSocketAddress.connectStream(socketPath, timeout: .seconds(ControlClient.connectTimeout))
         guard daemon >= 0 else {
             return Self.answer(client, "502 Bad Gateway", "cannot reach schedd at \(socketPath): \(String(cString: strerror(errno)))\n")
         }

@@ -442,6 +442,69 @@ final class Daemon {
         #expect(result.stderr.contains("cannot reach schedd at /tmp/schedd-none-"))
     }
 
+    /// A socket whose listener accepts nothing and whose queue of connections is full (a
+    /// daemon that is stopped or overloaded): schedctl says so instead of blocking for ever,
+    /// shell completion gives up, and a new schedd does not take the socket over.
+    @Test func aListenerThatAcceptsNothingIsReportedNotWaitedFor() throws {
+        let scratch = try Scratch()
+        let path = scratch.path("stuck.sock")
+        let listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener) }
+        #expect(UnixSocketAddress.with(path, { bind(listener, $0, $1) }) == 0)
+        #expect(listen(listener, 0) == 0)
+        var queued: [Int32] = []
+        defer { queued.forEach { close($0) } }
+        while queued.count < 64 {
+            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+            guard UnixSocketAddress.with(path, { connect(fd, $0, $1) }) == 0 else {
+                #expect(errno == EAGAIN)
+                close(fd)
+                break
+            }
+            queued.append(fd)
+        }
+        #expect(queued.count < 64, "the listener's queue never filled")
+
+        let status = try Binaries.run(Binaries.schedctl, ["--socket", path, "status"], timeout: 60)
+        #expect(status.status == 3, "\(status.stderr)")
+        #expect(status.stderr.contains("did not accept the connection within 10s"), "\(status.stderr)")
+        let events = try Binaries.run(Binaries.schedctl, ["--socket", path, "events"], timeout: 60)
+        #expect(events.status == 3, "\(events.stderr)")
+        let completed = try Binaries.run(Binaries.schedctl, ["---completion", "show", "--", "positional@0", "4", "1", "schedctl", "--socket", path, "show", "b"], timeout: 60)
+        #expect(completed.status == 0 && completed.stdout.isEmpty, "\(completed.stdout) \(completed.stderr)")
+        let daemon = try Binaries.run(Binaries.schedd, ["--db", scratch.path("s.db"), "--socket", path], timeout: 60)
+        #expect(daemon.status == 1)
+        #expect(daemon.stderr.contains("another schedd is already serving"), "\(daemon.stderr)")
+    }
+
+    /// An event stream that goes silent (a daemon stopped with SIGSTOP, or hung) ends with an
+    /// error once no keep-alive has come for a minute, instead of waiting for ever.
+    @Test func aStreamThatGoesSilentIsGivenUp() throws {
+        let scratch = try Scratch()
+        let path = scratch.path("silent.sock")
+        let listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener) }
+        #expect(UnixSocketAddress.with(path, { bind(listener, $0, $1) }) == 0)
+        #expect(listen(listener, 4) == 0)
+        // Answers the stream's head and its first comment, as schedd does, then nothing.
+        let testEnded = DispatchSemaphore(value: 0)
+        let server = Thread {
+            let fd = accept(listener, nil, nil)
+            guard fd >= 0 else { return }
+            defer { close(fd) }
+            var request = [UInt8](repeating: 0, count: 4096)
+            _ = request.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            let head = Array("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n11\r\n: schedd events\n\n\r\n".utf8)
+            _ = head.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            testEnded.wait()
+        }
+        server.start()
+        defer { testEnded.signal() }
+        let events = try Binaries.run(Binaries.schedctl, ["--socket", path, "events"], timeout: 150)
+        #expect(events.status == 1, "\(events.stderr)")
+        #expect(events.stderr.contains("schedd sent nothing for 60s on an open stream"), "\(events.stderr)")
+    }
+
     @Test func malformedRequestsAreAnsweredAndTheDaemonKeepsServing() throws {
         let d = try Daemon(jobs: Self.jobs)
         // A client that sends half a request and stalls does not hold up the others.

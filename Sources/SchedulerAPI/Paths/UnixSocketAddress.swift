@@ -22,9 +22,20 @@ public enum UnixSocketAddress {
     }
 
     /// A new stream socket connected to `path`, or -1 with `errno` set.
-    public static func connectStream(_ path: String) -> Int32 {
+    ///
+    /// With `timeout`, a listener whose queue of connections is full (a daemon that is stopped
+    /// or does not accept) fails the connect with `EAGAIN` after that long instead of blocking
+    /// for ever; the timeout stays on the socket's sends. (Linux bounds a Unix stream
+    /// connect by the socket's send timeout.)
+    public static func connectStream(_ path: String, timeout: Duration? = nil) -> Int32 {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return -1 }
+        if let timeout {
+            let (seconds, attoseconds) = timeout.components
+            var limit = timeval(tv_sec: Int(max(seconds, 0)), tv_usec: Int(max(attoseconds, 0) / 1_000_000_000_000))
+            if limit.tv_sec == 0 && limit.tv_usec == 0 { limit.tv_usec = 1 }
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        }
         guard let result = with(path, { connect(fd, $0, $1) }) else {
             close(fd)
             errno = ENAMETOOLONG
