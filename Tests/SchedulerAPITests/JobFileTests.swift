@@ -318,6 +318,40 @@ func job(_ fields: String) -> String { #"{"jobs": [{"name": "j", "shell": "true"
         #expect((try? decode(#"{"jobs": [{"name": "web", "shell": "w", "restart": "always"}]}"#, context)) != nil)
     }
 
+    /// Jobs whose runs trigger each other round a cycle would run without end.
+    @Test func triggerCyclesAreRefusedWithTheirPath() {
+        let end = ": each run would trigger the next without end (retries repeat a failed run; a chain of jobs must end)"
+        #expect(issues(#"""
+            {"jobs": [{"name": "a", "shell": "a", "on_failure": "b"},
+                      {"name": "b", "shell": "b", "on_failure": "a"}]}
+            """#) == [#"jobs[0] "a": on_failure: trigger cycle: a -> b -> a"# + end])
+        // Through both kinds of trigger.
+        #expect(issues(#"""
+            {"jobs": [{"name": "x", "shell": "x"},
+                      {"name": "a", "shell": "a", "on_failure": "x", "on_success": "b"},
+                      {"name": "b", "shell": "b", "on_failure": "c"},
+                      {"name": "c", "shell": "c", "on_success": "a"}]}
+            """#) == [#"jobs[1] "a": on_success: trigger cycle: a -> b -> c -> a"# + end])
+        // A chain that ends, and two jobs naming the same one, are fine.
+        #expect((try? decode(#"""
+            {"jobs": [{"name": "a", "shell": "a", "on_failure": "b", "on_success": "b"},
+                      {"name": "b", "shell": "b", "on_failure": "n"},
+                      {"name": "c", "shell": "c", "on_failure": "n"},
+                      {"name": "n", "shell": "n"}]}
+            """#, rootContext)) != nil)
+        // Through a job already in the database.
+        var context = rootContext
+        context.existingJobs = ["notify"]
+        context.existingTriggers = ["notify": ["backup"]]
+        #expect(issues(#"{"jobs": [{"name": "backup", "shell": "b", "on_failure": "notify"}]}"#, context) == [
+            #"jobs[0] "backup": on_failure: trigger cycle: backup -> notify -> backup"# + end,
+        ])
+        // A job of the file replaces its stored definition: the stored edge is gone.
+        context.existingJobs = ["notify", "backup"]
+        context.existingTriggers = ["notify": ["backup"], "backup": ["notify"]]
+        #expect((try? decode(#"{"jobs": [{"name": "notify", "shell": "n"}]}"#, context)) != nil)
+    }
+
     @Test func accountsNeedRootAndMustExist() {
         #expect(issues(job(#""user": "root""#), userContext) == [#"jobs[0] "j": user: running a job as another user needs schedd to run as root"#])
         #expect(issues(job(#""user": "no-such-user-xyz""#)) == [#"jobs[0] "j": user: no such user "no-such-user-xyz" on this system"#])

@@ -121,6 +121,30 @@ import SchedulerAPI
         }
     }
 
+    /// Validation refuses trigger cycles; one stored anyway (by hand, or by an older schedd)
+    /// goes round once and is then recorded as a skipped run, not run without end.
+    @Test func aStoredTriggerCycleStopsAtItsFirstTurn() async throws {
+        let cycle = #"""
+            {"jobs": [{"name": "a", "handler": "fail", "on_failure": "b"},
+                      {"name": "b", "handler": "ok", "on_success": "c"},
+                      {"name": "c", "handler": "fail", "on_failure": "a"}]}
+            """#
+        try await withEngine(jobs: #"{"jobs": [{"name": "a", "handler": "fail"}, {"name": "b", "handler": "ok"}, {"name": "c", "handler": "ok"}]}"#,
+                             handlers: ok, prepare: { store in
+            _ = try await store.applyJobs(try JobFile(data: Array(cycle.utf8), context: .stored), prune: false, dryRun: false,
+                                          now: t0, source: nil, origin: .api(), protectedFile: nil)
+        }) { engine, log, _ in
+            _ = try await engine.runNow("a")
+            try await waitFor("the cycle to be stopped") { await log.finished.contains { $0.status == .skipped } }
+            await engine.untilIdle()
+            let runs = await log.finished
+            #expect(runs.map(\.job) == ["a", "b", "c", "a"])
+            #expect(runs.map(\.status) == [.failed, .succeeded, .failed, .skipped])
+            #expect(runs.last?.trigger == .dependency)
+            #expect(runs.last?.error?.contains("trigger cycle a -> b -> c -> a") == true, "\(runs.last?.error ?? "")")
+        }
+    }
+
     @Test func forbidRecordsASkippedRun() async throws {
         let gate = Gate()
         let handlers: [String: JobHandler] = ["block": { _ in try await gate.wait() }]

@@ -367,17 +367,9 @@ extension JobScheduler {
     func dependencyGraph() async throws -> DependencyGraph {
         var graph = DependencyGraph()
         if loaded {
-            for (name, entry) in jobs {
-                if entry.spec.isService { graph.services.insert(name) }
-                let dependencies = entry.spec.dependencies
-                if !dependencies.isEmpty { graph.dependencies[name] = dependencies }
-            }
+            for (name, entry) in jobs { graph.add(name, entry.spec) }
         } else {
-            for info in try await store.jobs() where info.problem == nil {
-                if info.spec.isService { graph.services.insert(info.name) }
-                let dependencies = info.spec.dependencies
-                if !dependencies.isEmpty { graph.dependencies[info.name] = dependencies }
-            }
+            for info in try await store.jobs() where info.problem == nil { graph.add(info.name, info.spec) }
         }
         return graph
     }

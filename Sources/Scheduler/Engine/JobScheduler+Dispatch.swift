@@ -101,9 +101,10 @@ extension JobScheduler {
     /// starts pass `force`.
     @discardableResult
     func trigger(_ job: String, _ trigger: RunTrigger, scheduledAt: Date?, force: Bool = false,
-                 extraEnvironment: [String: String] = [:], startSignal: RunStartSignal? = nil, by caller: String? = nil) async -> TriggerOutcome? {
-        switch decide(job, trigger, scheduledAt: scheduledAt, force: force, extraEnvironment: extraEnvironment, startSignal: startSignal,
-                      triggeredBy: caller) {
+                 extraEnvironment: [String: String] = [:], triggerChain: [String] = [], startSignal: RunStartSignal? = nil,
+                 by caller: String? = nil) async -> TriggerOutcome? {
+        switch decide(job, trigger, scheduledAt: scheduledAt, force: force, extraEnvironment: extraEnvironment, triggerChain: triggerChain,
+                      startSignal: startSignal, triggeredBy: caller) {
         case .queued: return .queued
         case var .skip(skip):
             skip.triggeredBy = caller
@@ -124,8 +125,8 @@ extension JobScheduler {
     /// Queues a run of `job`, or says it is to be skipped, by its concurrency policy; `replace`
     /// stops the runs it replaces.
     func decide(_ job: String, _ trigger: RunTrigger, scheduledAt: Date?, force: Bool = false,
-                extraEnvironment: [String: String] = [:], startSignal: RunStartSignal? = nil, fire: StoreWrite? = nil,
-                triggeredBy: String? = nil) -> Decision {
+                extraEnvironment: [String: String] = [:], triggerChain: [String] = [], startSignal: RunStartSignal? = nil,
+                fire: StoreWrite? = nil, triggeredBy: String? = nil) -> Decision {
         guard let entry = jobs[job], !stopping else { return .refused }
         // Pinned to another node: that node fires and runs it. While it is down, its slots
         // are missed, never moved; one node records them (the first of the nodes up by name,
@@ -176,8 +177,9 @@ extension JobScheduler {
                                      reason: "skipped: \(owner) already has \(going) runs going or waiting, the most one user may have (schedd's --user-max-runs)"))
             }
         }
-        let request = RunRequest(spec: entry.sharedSpec, trigger: trigger, attempt: 1, scheduledAt: scheduledAt,
+        var request = RunRequest(spec: entry.sharedSpec, trigger: trigger, attempt: 1, scheduledAt: scheduledAt,
                                  extraEnvironment: extraEnvironment, startSignal: startSignal, fire: fire, triggeredBy: triggeredBy)
+        request.triggerChain = triggerChain
         guard pool.canQueue(request) else {
             return .skip(RunSkip(job: job, trigger: trigger, scheduledAt: scheduledAt, at: clock.now(),
                                        reason: "skipped: \(pool.queuedCount) runs are already waiting for a worker (the most schedd queues)"))
@@ -809,12 +811,21 @@ extension JobScheduler {
             await saveStates([run.job])
         }
         let target = run.status.isFailure ? spec.onFailure : (run.status == .succeeded ? spec.onSuccess : nil)
-        if let target {
-            await self.trigger(target, .dependency, scheduledAt: nil, extraEnvironment: [
-                "SCHEDD_TRIGGERED_BY_JOB": run.job, "SCHEDD_TRIGGERED_BY_RUN": String(run.id),
-                "SCHEDD_TRIGGERED_BY_STATUS": run.status.rawValue,
+        guard let target else { return }
+        let chain = request.triggerChain + [run.job]
+        if chain.contains(target) {
+            let cycle = (chain.drop { $0 != target } + [target]).joined(separator: " -> ")
+            logger.error("trigger cycle; the job is not triggered again", metadata: [
+                "schedd.job": "\(target)", "schedd.run_id": .stringConvertible(run.id), "schedd.cycle": "\(cycle)",
             ])
+            await record([RunSkip(job: target, trigger: .dependency, scheduledAt: nil, at: clock.now(),
+                                  reason: "skipped: trigger cycle \(cycle) (on_failure/on_success): each run would trigger the next without end")])
+            return
         }
+        await self.trigger(target, .dependency, scheduledAt: nil, extraEnvironment: [
+            "SCHEDD_TRIGGERED_BY_JOB": run.job, "SCHEDD_TRIGGERED_BY_RUN": String(run.id),
+            "SCHEDD_TRIGGERED_BY_STATUS": run.status.rawValue,
+        ], triggerChain: chain)
     }
 }
 

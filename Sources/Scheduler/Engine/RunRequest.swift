@@ -13,6 +13,10 @@ struct RunRequest: Sendable {
     var scheduledAt: Date?
     /// `SCHEDD_TRIGGERED_BY_*` for dependency runs; kept across their retries.
     var extraEnvironment: [String: String]
+    /// A dependency run: the jobs whose runs triggered it, one after another, first first.
+    /// Validation refuses trigger cycles; this stops one that is stored anyway (a database
+    /// edited by hand, or written by an older schedd) at its first turn instead of looping.
+    var triggerChain: [String] = []
     /// Told when the run starts (or is dropped), for a caller that waits for it.
     var startSignal: RunStartSignal? = nil
     /// The write of the fire this run came from, which the store makes durable no later than

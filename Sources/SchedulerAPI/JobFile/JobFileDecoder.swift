@@ -137,8 +137,9 @@ struct JobFileDecoder {
     }
 
     /// `on_failure`/`on_success`, `after` and `requires` must name a job of the file or of the
-    /// database, not the job itself; `requires` must name a service; and no chain of `after`
-    /// and `requires` may come back to where it started.
+    /// database, not the job itself; `requires` must name a service; no chain of `after` and
+    /// `requires` may come back to where it started, and no chain of `on_failure` and
+    /// `on_success` either (its runs would trigger each other without end).
     mutating func checkReferences(_ specs: [JobSpec], indices: [String: Int] = [:]) {
         guard context.checkReferences else { return }
         let known = context.existingJobs.union(specs.map(\.name))
@@ -174,8 +175,8 @@ struct JobFileDecoder {
         jobName = nil
     }
 
-    /// Reports each cycle of `after`/`requires` once, at the first job of the file on it, with
-    /// its path (`a -> b -> a`).
+    /// Reports each cycle of `after`/`requires`, and each of `on_failure`/`on_success`, once, at
+    /// the first job of the file on it, with its path (`a -> b -> a`).
     mutating func checkCycles(_ specs: [JobSpec], indices: [String: Int]) {
         var edges = context.existingDependencies.filter { context.existingJobs.contains($0.key) }
         for spec in specs { edges[spec.name] = spec.dependencies }
@@ -188,6 +189,18 @@ struct JobFileDecoder {
             jobName = spec.name
             let field = (spec.requires ?? []).contains(cycle[1]) ? "requires" : "after"
             report(field, "dependency cycle: \(cycle.joined(separator: " -> "))")
+        }
+        // A job triggering itself is reported where it is named.
+        var triggers = context.existingTriggers.filter { context.existingJobs.contains($0.key) }
+        for spec in specs { triggers[spec.name] = spec.triggers.filter { $0 != spec.name } }
+        reported = []
+        for spec in specs {
+            guard let cycle = Self.cycle(from: spec.name, edges: triggers) else { continue }
+            guard reported.insert(Set(cycle)).inserted else { continue }
+            jobIndex = indices[spec.name]
+            jobName = spec.name
+            let field = spec.onFailure == cycle[1] ? "on_failure" : "on_success"
+            report(field, "trigger cycle: \(cycle.joined(separator: " -> ")): each run would trigger the next without end (retries repeat a failed run; a chain of jobs must end)")
         }
     }
 

@@ -132,6 +132,11 @@ public struct JobSpec: Sendable, Equatable {
     }
 
     /// Every job this one names (triggers, order, requirements), with the field that names it.
+    /// The jobs this one's runs trigger when they end (`on_failure`, `on_success`).
+    public var triggers: [String] {
+        [onFailure, onSuccess].compactMap { $0 }.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
+    }
+
     public var references: [(field: String, job: String)] {
         [("on_failure", onFailure), ("on_success", onSuccess)].compactMap { field, job in job.map { (field, $0) } }
             + (after ?? []).map { ("after", $0) } + (requires ?? []).map { ("requires", $0) }

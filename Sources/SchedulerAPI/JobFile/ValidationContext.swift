@@ -22,6 +22,9 @@ public struct ValidationContext: Sendable {
     /// ordered after or requires (for cycles through jobs outside the file).
     public var existingServices: Set<String> = []
     public var existingDependencies: [String: [String]] = [:]
+    /// Of `existingJobs`: the jobs each one's runs trigger (`on_failure`, `on_success`), for
+    /// trigger cycles through jobs outside the file.
+    public var existingTriggers: [String: [String]] = [:]
 
     public init(runningAsRoot: Bool, existingJobs: Set<String> = [], handlers: Set<String>? = nil,
                 checkAccounts: Bool = true, checkReferences: Bool = true) {
