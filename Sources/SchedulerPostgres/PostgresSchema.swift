@@ -211,6 +211,16 @@ enum PostgresSchema {
             END $$
             """,
         ],
+        // 6: a failed run whose retry waits for its time says when it is due, so that the
+        // retry outlives a restart of its node; cleared once the retry starts.
+        [
+            """
+            ALTER TABLE runs ADD COLUMN retry_at timestamptz
+            """,
+            """
+            CREATE INDEX runs_retry_pending ON runs (retry_at) WHERE retry_at IS NOT NULL
+            """,
+        ],
     ]
 
     static var currentVersion: Int { migrations.count }

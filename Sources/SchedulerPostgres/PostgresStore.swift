@@ -926,6 +926,39 @@ public final class PostgresStore: SchedulerStore {
     /// The channel a node that asks for a cancel wakes the run's node on (the payload: its name).
     static let cancelChannel = "schedd_cancel"
 
+    package func setRetries(_ marks: [(runID: Int64, due: Date?)]) async throws {
+        guard !marks.isEmpty else { return }
+        let ids = marks.map(\.runID)
+        // Seconds since the epoch, or -1 for none: one array parameter per column.
+        let dues = marks.map { $0.due.map { $0.timeIntervalSince1970 } ?? -1 }
+        try await call("retry") { connection in
+            try await connection.query("""
+                UPDATE runs r SET retry_at = CASE WHEN v.due < 0 THEN NULL ELSE to_timestamp(v.due) END
+                FROM unnest(\(ids)::bigint[], \(dues)::float8[]) AS v(id, due) WHERE r.id = v.id
+                """)
+        }
+    }
+
+    package func pendingRetries() async throws -> [(run: RunRecord, due: Date)] {
+        let node = self.node
+        return try await call("retries") { connection in
+            var dues: [Int64: Date] = [:]
+            for try await (id, due) in try await connection.query("""
+                SELECT id, retry_at FROM runs r
+                WHERE retry_at IS NOT NULL AND node = \(node) AND NOT EXISTS (
+                    SELECT 1 FROM runs n WHERE n.job = r.job AND n.id > r.id AND n.trigger = 'retry' AND n.attempt = r.attempt + 1)
+                """).decode((Int64, Date).self) {
+                dues[id] = Self.ms(due)
+            }
+            guard !dues.isEmpty else { return [] }
+            let ids = Array(dues.keys)
+            let runs = try await Self.records(try await connection.query("""
+                SELECT \(unescaped: Self.runColumnsWithoutOutput) FROM runs WHERE id = ANY(\(ids)) ORDER BY id
+                """))
+            return runs.compactMap { run in dues[run.id].map { (run: run, due: $0) } }
+        }
+    }
+
     package func requestCancel(runIDs: [Int64], job: String?, reason: String, by caller: String?) async throws -> [Int64] {
         let node = self.node
         return try await call("cancel") { connection in
@@ -1024,7 +1057,7 @@ public final class PostgresStore: SchedulerStore {
             for job in jobs {
                 deleted += try await deleteInBatches { """
                     DELETE FROM runs WHERE id IN (
-                        SELECT id FROM runs WHERE job = \(job) AND status <> 'running'
+                        SELECT id FROM runs WHERE job = \(job) AND status <> 'running' AND retry_at IS NULL
                           AND (\(keep) = 0 OR id < (SELECT id FROM runs WHERE job = \(job) ORDER BY id DESC OFFSET \(max(0, keep - 1)) LIMIT 1))
                         LIMIT \(batch))
                     RETURNING 1
@@ -1033,7 +1066,7 @@ public final class PostgresStore: SchedulerStore {
         }
         if let olderThan {
             deleted += try await deleteInBatches { """
-                DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE started_at < \(olderThan) AND status <> 'running' LIMIT \(batch))
+                DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE started_at < \(olderThan) AND status <> 'running' AND retry_at IS NULL LIMIT \(batch))
                 RETURNING 1
                 """ }
         }

@@ -121,6 +121,62 @@ import SchedulerAPI
         }
     }
 
+    /// A retry waiting for its time when the engine stops is taken up by the next engine on the
+    /// same store, when it was due (not at once, not lost).
+    @Test func aWaitingRetryOutlivesARestart() async throws {
+        let store = MemoryStore()
+        let clock = ManualClock(t0)
+        // With random 0, half the doubled backoff: due 2 h after the failure. (The harness moves
+        // the clock an hour on as it stops an engine.)
+        let jobs = #"""
+            {"jobs": [{"name": "flaky", "handler": "fail", "retries": 1, "retry_backoff": "4h", "retry_backoff_max": "10h",
+                       "on_failure": "notify"},
+                      {"name": "notify", "handler": "ok"}]}
+            """#
+        try await withEngine(jobs: jobs, handlers: ok, clock: clock, store: store) { engine, log, _ in
+            _ = try await engine.runNow("flaky")
+            try await waitFor("the first attempt to fail") { await log.finished.count == 1 }
+            await engine.untilIdle()
+        }
+        let due = t0.addingTimeInterval(7200)
+        let pending = try await store.pendingRetries()
+        #expect(pending.count == 1 && pending.first?.due == due)
+        try await withEngine(jobs: jobs, handlers: ok, clock: clock, store: store) { engine, log, _ in
+            clock.advance(to: due.addingTimeInterval(-1))
+            await engine.untilIdle()
+            let early = await log.started
+            #expect(early.isEmpty, "the retry started before it was due: \(early)")
+            try await drive(clock, engine: engine, until: "the retry and the notification") {
+                await log.finished.contains { $0.job == "notify" }
+            }
+            let retry = try #require(await log.finished.first { $0.job == "flaky" })
+            #expect(retry.trigger == .retry && retry.attempt == 2 && retry.startedAt >= due)
+            #expect(await log.finished.first { $0.job == "notify" }?.trigger == .dependency)
+            await engine.untilIdle()
+            #expect(try await store.pendingRetries().isEmpty)
+        }
+    }
+
+    /// A run the engine left active (it died) is `interrupted` at the next start and counts as
+    /// a failed attempt: retried by its policy, then, with its retries spent, counted and
+    /// followed by `on_failure`.
+    @Test func anInterruptedRunIsRetriedThenReported() async throws {
+        let clock = ManualClock(t0)
+        let jobs = #"{"jobs": [{"name": "long", "handler": "fail", "retries": 1, "on_failure": "notify"}, {"name": "notify", "handler": "ok"}]}"#
+        try await withEngine(jobs: jobs, handlers: ok, clock: clock, prepare: { store in
+            _ = try await store.startRun(RunStart(job: "long", trigger: .manual, scheduledAt: nil, startedAt: t0.addingTimeInterval(-60)))
+        }) { engine, log, store in
+            try await drive(clock, engine: engine, until: "the retry and the notification") {
+                await log.finished.contains { $0.job == "notify" }
+            }
+            let runs = try await store.history(HistoryQuery(limit: 10), withOutput: false)
+            #expect(runs.map(\.job) == ["notify", "long", "long"])
+            #expect(runs.map(\.status) == [.succeeded, .failed, .interrupted])
+            #expect(runs[1].trigger == .retry && runs[1].attempt == 2)
+            #expect(try await store.job(named: "long")?.state.consecutiveFailures == 1)
+        }
+    }
+
     /// Validation refuses trigger cycles; one stored anyway (by hand, or by an older schedd)
     /// goes round once and is then recorded as a skipped run, not run without end.
     @Test func aStoredTriggerCycleStopsAtItsFirstTurn() async throws {

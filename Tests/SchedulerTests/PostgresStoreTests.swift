@@ -588,13 +588,14 @@ struct PostgresStoreTests {
         let database = try PostgresURL(url).database
         let server2 = server
         // Version 1, as schedd made it before version 2's indexes, version 3's queue, version
-        // 4's notifications of changes and version 5's output followed from another node.
+        // 4's notifications of changes, version 5's output followed from another node and
+        // version 6's pending retries.
         try await PostgresServer.offPool {
             _ = try server2.psql(database, """
                 DROP INDEX runs_by_slot; DROP INDEX runs_one_skip_per_slot; DROP INDEX runs_queued_in_order; DROP INDEX runs_active_by_job;
-                DROP FUNCTION schedd_claim;
+                DROP FUNCTION schedd_claim; DROP INDEX runs_retry_pending;
                 ALTER TABLE runs DROP CONSTRAINT runs_status_check, DROP COLUMN cancel_requested, DROP COLUMN cancel_requested_by, DROP COLUMN queue_node,
-                    DROP COLUMN output_wanted_until, DROP COLUMN output_total;
+                    DROP COLUMN output_wanted_until, DROP COLUMN output_total, DROP COLUMN retry_at;
                 ALTER TABLE runs ADD CONSTRAINT runs_status_check
                     CHECK (status IN ('running', 'succeeded', 'failed', 'timed_out', 'cancelled', 'interrupted', 'skipped', 'lost'));
                 CREATE OR REPLACE FUNCTION schedd_jobs_generation() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -614,16 +615,17 @@ struct PostgresStoreTests {
             #expect(try await store.history(HistoryQuery(), withOutput: false).count == 1)
             return try await store.schemaVersion()
         }
-        #expect(version == 5 && PostgresSchema.currentVersion == 5)
+        #expect(version == 6 && PostgresSchema.currentVersion == 6)
         let indexes = try await PostgresServer.offPool {
             try server2.psql(database, """
                 SELECT to_regclass('runs_by_slot') IS NOT NULL AND to_regclass('runs_one_skip_per_slot') IS NOT NULL
                    AND to_regclass('runs_queued') IS NULL AND to_regclass('runs_queued_in_order') IS NOT NULL
                    AND to_regproc('schedd_claim') IS NOT NULL
-                   AND to_regclass('runs_active_by_job') IS NOT NULL
+                   AND to_regclass('runs_active_by_job') IS NOT NULL AND to_regclass('runs_retry_pending') IS NOT NULL
                    AND pg_get_constraintdef((SELECT oid FROM pg_constraint WHERE conname = 'runs_status_check')) LIKE '%queued%'
                    AND (SELECT count(*) FROM information_schema.columns WHERE table_name = 'runs'
-                        AND column_name IN ('cancel_requested', 'cancel_requested_by', 'queue_node', 'output_wanted_until', 'output_total')) = 5
+                        AND column_name IN ('cancel_requested', 'cancel_requested_by', 'queue_node', 'output_wanted_until', 'output_total',
+                                            'retry_at')) = 6
                    AND (SELECT count(*) FROM pg_proc WHERE proname IN ('schedd_jobs_generation', 'schedd_pauses_generation') AND prosrc LIKE '%pg_notify%') = 2
                 """)
         }

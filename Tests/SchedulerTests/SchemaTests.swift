@@ -74,7 +74,7 @@ import SchedulerAPI
         defer { try? FileManager.default.removeItem(at: dir) }
         let database = try SchedulerDatabase(path: path)
         defer { try? database.close() }
-        #expect(try await database.schemaVersion() == 5)
+        #expect(try await database.schemaVersion() == Schema.currentVersion)
         let jobs = Dictionary(uniqueKeysWithValues: try await database.jobs.all().map { ($0.name, $0) })
         #expect(jobs["f"]?.createdBy == "file /etc/schedd/jobs.json" && jobs["f"]?.changedBy == "file /etc/schedd/jobs.json")
         #expect(jobs["a"]?.createdBy == "uid 1000 (alice)")

@@ -95,6 +95,38 @@ import SchedulerAPI
         }
     }
 
+    /// A retry waiting for its time is kept with the run it retries, and read back until the
+    /// retry starts (a `retry` run of the next attempt) or its mark is cleared; pruning keeps
+    /// the run meanwhile.
+    @Test(arguments: Kind.testable)
+    func aPendingRetryIsKeptUntilItStarts(_ kind: Kind) async throws {
+        try await Subject.with(kind) { subject in
+            let store = subject.store
+            _ = try await subject.apply(Self.jobs)
+            let ping = try await subject.start("ping", at: t0, trigger: .schedule, scheduledAt: t0)
+            _ = try await store.finishRun(ping, RunOutcome(status: .failed, finishedAt: t0, exitCode: 1))
+            let backup = try await subject.start("backup", at: t0)
+            _ = try await store.finishRun(backup, RunOutcome(status: .timedOut, finishedAt: t0))
+            #expect(try await store.pendingRetries().isEmpty)
+            let due = t0.addingTimeInterval(90)
+            try await store.setRetries([(ping.id, due), (backup.id, due.addingTimeInterval(1))])
+            let pending = try await store.pendingRetries()
+            #expect(pending.map(\.run.id) == [ping.id, backup.id])
+            #expect(pending.map(\.due) == [due, due.addingTimeInterval(1)])
+            #expect(pending.first?.run.status == .failed && pending.first?.run.scheduledAt == t0 && pending.first?.run.attempt == 1)
+            // Pruning everything finished keeps the runs whose retry waits.
+            _ = try await store.pruneHistory(keepPerJob: 0, olderThan: t0.addingTimeInterval(3600))
+            #expect(try await store.run(id: ping.id) != nil)
+            #expect(try await store.run(id: backup.id) != nil)
+            // `ping`'s retry has its row (its mark is not cleared yet: schedd died in between);
+            // `backup`'s mark is cleared.
+            _ = try await store.startRun(RunStart(job: "ping", trigger: .retry, attempt: 2, scheduledAt: t0, startedAt: due))
+            #expect(try await store.pendingRetries().map(\.run.id) == [backup.id])
+            try await store.setRetries([(backup.id, nil)])
+            #expect(try await store.pendingRetries().isEmpty)
+        }
+    }
+
     /// A run's output may hold NUL characters (a process wrote them) or be empty: the end is
     /// written either way, NUL kept as U+FFFD (neither store's text holds it as read back),
     /// and what the store returns is what it wrote.

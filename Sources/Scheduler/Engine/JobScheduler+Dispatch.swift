@@ -337,10 +337,15 @@ extension JobScheduler {
         for name in takenOver { await countStartsElsewhere(of: name) }
         startsBeingRecorded -= requests.count
         wakeup.signal()
+        let retried = zip(requests, outcomes).compactMap { request, outcome -> Int64? in
+            guard case .started = outcome else { return nil }
+            return request.retryOf
+        }
         await withDiscardingTaskGroup { group in
             for run in begun {
                 group.addTask { await self.perform(run) }
             }
+            if !retried.isEmpty { group.addTask { await self.setRetries(retried.map { ($0, nil) }) } }
         }
     }
 
@@ -761,6 +766,18 @@ extension JobScheduler {
 
     // MARK: - Policies
 
+    /// Marks or clears runs' pending retries in the store; a failure is logged (the retry
+    /// itself goes on in memory).
+    func setRetries(_ marks: [(runID: Int64, due: Date?)]) async {
+        do {
+            try await store.setRetries(marks)
+        } catch {
+            logger.error("cannot record (or clear) a pending retry in the database", metadata: [
+                "schedd.run_id": "\(marks.map(\.runID))", "schedd.error": "\(error)",
+            ])
+        }
+    }
+
     func afterRun(_ request: RunRequest, _ run: RunRecord) async {
         guard !stopping, var entry = jobs[run.job] else { return }
         let spec = request.spec
@@ -776,7 +793,11 @@ extension JobScheduler {
             retry.trigger = .retry
             retry.fire = nil
             retry.attempt += 1
-            timers.append(Timer(due: now.addingTimeInterval(Double(delay.milliseconds) / 1000), request: retry))
+            retry.retryOf = run.id
+            let due = now.addingTimeInterval(Double(delay.milliseconds) / 1000)
+            timers.append(Timer(due: due, request: retry))
+            // Kept with the run, so that a restart before it is due does not lose it.
+            await setRetries([(run.id, due)])
             return
         }
         // The trigger's final result.

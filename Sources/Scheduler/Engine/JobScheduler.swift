@@ -509,8 +509,10 @@ public actor JobScheduler: Service {
 
     func start() async {
         let now = clock.now()
+        var leftovers: [RunRecord] = []
         do {
-            for run in try await store.interruptLeftovers(at: now) {
+            leftovers = try await store.interruptLeftovers(at: now)
+            for run in leftovers {
                 logger.warning("run was active when schedd stopped; marked interrupted",
                                metadata: ["schedd.job": "\(run.job)", "schedd.run_id": .stringConvertible(run.id)])
                 await sweeper.sweepInBackground(job: run.job, runID: run.id, grace: .seconds(10))
@@ -519,12 +521,55 @@ public actor JobScheduler: Service {
             logger.error("cannot mark leftover runs interrupted", metadata: ["schedd.error": "\(error)"])
         }
         await reloadJobs()
+        await resumePendingRetries()
+        // An interrupted run is a failed attempt: retried, or counted and followed by
+        // `on_failure`, by its job's policy, as if it had failed now. (Services and `@reboot`
+        // jobs start anyway.)
+        for run in leftovers.reversed() where run.trigger != .boot {
+            guard let entry = jobs[run.job], !entry.spec.isService else { continue }
+            var interrupted = run
+            interrupted.status = .interrupted
+            interrupted.finishedAt = now
+            interrupted.error = "schedd stopped while the run was active"
+            let request = RunRequest(spec: entry.sharedSpec, trigger: run.trigger, attempt: run.attempt, scheduledAt: run.scheduledAt,
+                                     extraEnvironment: [:])
+            await afterRun(request, interrupted)
+        }
         // Only the names are sorted: sorting 10,000 (name, entry) pairs copies every entry.
         let bootJobs = jobs.filter { $0.value.canStart && ($0.value.spec.isService || $0.value.schedule == .reboot) }.keys.sorted()
         for name in bootJobs {
             _ = await trigger(name, .boot, scheduledAt: nil, force: true)
         }
         loaded = true
+    }
+
+    /// Takes up the retries that were waiting for their time when schedd stopped (marked with
+    /// their runs): each is due when it was. The marks of jobs gone, or that retry no more,
+    /// are cleared.
+    func resumePendingRetries() async {
+        let pending: [(run: RunRecord, due: Date)]
+        do {
+            pending = try await store.pendingRetries()
+        } catch {
+            logger.error("cannot read the retries that were waiting; they do not run", metadata: ["schedd.error": "\(error)"])
+            return
+        }
+        var dropped: [(runID: Int64, due: Date?)] = []
+        for (run, due) in pending {
+            guard let entry = jobs[run.job], !entry.spec.isService, run.attempt <= entry.spec.effectiveRetries else {
+                dropped.append((run.id, nil))
+                continue
+            }
+            var retry = RunRequest(spec: entry.sharedSpec, trigger: .retry, attempt: run.attempt + 1, scheduledAt: run.scheduledAt,
+                                   extraEnvironment: [:])
+            retry.retryOf = run.id
+            timers.append(Timer(due: due, request: retry))
+            logger.notice("a retry that was waiting when schedd stopped is taken up", metadata: [
+                "schedd.job": "\(run.job)", "schedd.run_id": .stringConvertible(run.id),
+                "schedd.attempt": .stringConvertible(run.attempt + 1), "schedd.due": "\(Timestamp.format(due))",
+            ])
+        }
+        if !dropped.isEmpty { await setRetries(dropped) }
     }
 
     /// Re-reads the jobs from the store after a change of definitions. New services start;

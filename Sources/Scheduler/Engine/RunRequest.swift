@@ -17,6 +17,8 @@ struct RunRequest: Sendable {
     /// Validation refuses trigger cycles; this stops one that is stored anyway (a database
     /// edited by hand, or written by an older schedd) at its first turn instead of looping.
     var triggerChain: [String] = []
+    /// A retry: the run it retries, whose mark (`runs.retry_at`) its start clears.
+    var retryOf: Int64? = nil
     /// Told when the run starts (or is dropped), for a caller that waits for it.
     var startSignal: RunStartSignal? = nil
     /// The write of the fire this run came from, which the store makes durable no later than

@@ -26,6 +26,8 @@ package final class MemoryStore: SchedulerStore {
         var jobs: [String: StoredJob] = [:]
         var runs: [Int64: RunRecord] = [:]
         var lastRunID: Int64 = 0
+        /// `runs.retry_at`.
+        var retryDue: [Int64: Date] = [:]
         /// Counts changes of definitions, for `unchangedJobs(since:)`.
         var generation = 0
         var applied: (source: Data, generation: Int)?
@@ -243,6 +245,23 @@ package final class MemoryStore: SchedulerStore {
         return write { contents in skips.map { contents.insert($0.record(id: 0)) } }
     }
 
+    package func setRetries(_ marks: [(runID: Int64, due: Date?)]) async throws {
+        try checkWritable()
+        write { contents in
+            for (id, due) in marks where contents.runs[id] != nil { contents.retryDue[id] = due }
+        }
+    }
+
+    package func pendingRetries() async throws -> [(run: RunRecord, due: Date)] {
+        write { contents in
+            contents.retryDue.sorted { $0.key < $1.key }.compactMap { id, due in
+                guard let run = contents.runs[id] else { return nil }
+                let started = contents.runs.values.contains { $0.job == run.job && $0.id > id && $0.trigger == .retry && $0.attempt == run.attempt + 1 }
+                return started ? nil : (run: run, due: due)
+            }
+        }
+    }
+
     package func pruneHistory(keepPerJob: Int?, olderThan: Date?) async throws -> Int {
         write { contents in
             var doomed = Set<Int64>()
@@ -258,6 +277,8 @@ package final class MemoryStore: SchedulerStore {
             if let olderThan {
                 doomed.formUnion(contents.runs.values.filter { $0.startedAt < olderThan && $0.status != .running }.map(\.id))
             }
+            // A run whose retry waits stays until the retry starts.
+            doomed.subtract(contents.retryDue.keys)
             for id in doomed { contents.runs[id] = nil }
             return doomed.count
         }

@@ -144,6 +144,45 @@ public struct RunStore: Sendable {
         return final
     }
 
+    /// Sets or clears runs' `retry_at`, through the group commit: queued after the run's end,
+    /// so never committed before it.
+    func setRetries(_ marks: [(runID: Int64, due: Date?)]) async throws {
+        guard !marks.isEmpty else { return }
+        do {
+            try await committer.write { db in
+                let statement = BoundStatement(try db.cachedStatement(sql: "UPDATE runs SET retry_at = ? WHERE id = ?"), db)
+                for (id, due) in marks {
+                    statement.bind(1, due.map(Timestamp.format))
+                    statement.bind(2, id)
+                    try statement.execute()
+                }
+            }
+        } catch {
+            throw storeError(error)
+        }
+    }
+
+    /// The runs whose retry is marked and has not started. A mark left by a crash between the
+    /// retry's start and the clearing of its mark is not a pending retry: the retry's row is
+    /// there.
+    func pendingRetries() async throws -> [(run: RunRecord, due: Date)] {
+        do {
+            return try await pool.read { db in
+                let runs = try Self.fetch(db, from: "runs r", where: """
+                    retry_at IS NOT NULL AND NOT EXISTS (
+                        SELECT 1 FROM runs n WHERE n.job = r.job AND n.id > r.id AND n.trigger = 'retry' AND n.attempt = r.attempt + 1)
+                    """, [], limit: nil, withOutput: false)
+                var due: [Int64: Date] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT id, retry_at FROM runs WHERE retry_at IS NOT NULL") {
+                    if let id = row.integer(0), let date = row.date(1) { due[id] = date }
+                }
+                return runs.reversed().compactMap { run in due[run.id].map { (run: run, due: $0) } }
+            }
+        } catch {
+            throw storeError(error)
+        }
+    }
+
     /// Marks every row still `running` as `interrupted`: at start-up, such rows were left by a
     /// daemon that died. Returns them as they were (with their pids) so their processes can be
     /// looked for.
@@ -253,7 +292,7 @@ public struct RunStore: Sendable {
                             }
                             try db.cachedStatement(sql: """
                                 DELETE FROM runs WHERE id IN (
-                                    SELECT id FROM runs WHERE job = ? AND id < ? AND status != 'running' LIMIT ?)
+                                    SELECT id FROM runs WHERE job = ? AND id < ? AND status != 'running' AND retry_at IS NULL LIMIT ?)
                                 """).execute(arguments: [job, cutoff, Self.pruneBatch])
                             return db.changesCount
                         }
@@ -268,7 +307,7 @@ public struct RunStore: Sendable {
                     let n = try await changes.write(pool) { db in
                         try db.execute(sql: """
                             DELETE FROM runs WHERE id IN (
-                                SELECT id FROM runs WHERE started_at < ? AND status != 'running' LIMIT ?)
+                                SELECT id FROM runs WHERE started_at < ? AND status != 'running' AND retry_at IS NULL LIMIT ?)
                             """, arguments: [stamp, Self.pruneBatch])
                         return db.changesCount
                     }

@@ -81,6 +81,10 @@ extension SchedulerDatabase: SchedulerStore {
 
     package func recordSkipped(_ skips: [RunSkip]) async throws -> [RunRecord] { try await runs.recordSkipped(skips) }
 
+    package func setRetries(_ marks: [(runID: Int64, due: Date?)]) async throws { try await runs.setRetries(marks) }
+
+    package func pendingRetries() async throws -> [(run: RunRecord, due: Date)] { try await runs.pendingRetries() }
+
     package func pruneHistory(keepPerJob: Int?, olderThan: Date?) async throws -> Int {
         try await runs.prune(keepPerJob: keepPerJob, olderThan: olderThan)
     }

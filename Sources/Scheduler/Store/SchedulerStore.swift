@@ -53,6 +53,13 @@ package protocol SchedulerStore: StoreReader {
         -> (ends: Result<[RunRecord?], any Error>, starts: Result<[RunStart.Outcome], any Error>)
     /// Records triggers that started no run, in one transaction.
     func recordSkipped(_ skips: [RunSkip]) async throws -> [RunRecord]
+    /// Marks finished runs whose retry is due at a later time (`runs.retry_at`), or clears the
+    /// mark (nil) once their retry has started: a retry waiting for its time outlives a
+    /// restart of schedd.
+    func setRetries(_ marks: [(runID: Int64, due: Date?)]) async throws
+    /// This node's marked runs whose retry has not started (no `retry` run of the job with the
+    /// next attempt after them), oldest first, with when the retry is due.
+    func pendingRetries() async throws -> [(run: RunRecord, due: Date)]
     /// Deletes finished runs beyond the newest `keepPerJob` of each job and those started
     /// before `olderThan`; returns how many went.
     func pruneHistory(keepPerJob: Int?, olderThan: Date?) async throws -> Int

@@ -120,6 +120,12 @@ enum Schema {
         ALTER TABLE runs ADD COLUMN triggered_by TEXT;
         ALTER TABLE runs ADD COLUMN cancelled_by TEXT;
         """,
+        // 6: a failed run whose retry waits for its time says when it is due, so that the
+        // retry outlives a restart; cleared once the retry starts.
+        """
+        ALTER TABLE runs ADD COLUMN retry_at TEXT;
+        CREATE INDEX runs_retry_pending ON runs (retry_at) WHERE retry_at IS NOT NULL;
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -12,8 +12,10 @@ public enum RunStatus: String, Sendable, Codable, CaseIterable {
 
     /// Whether the run has ended.
     public var isFinal: Bool { self != .running && self != .queued }
-    /// Whether the run counts as a failure for retries, thresholds and `on_failure`.
-    public var isFailure: Bool { self == .failed || self == .timedOut || self == .lost }
+    /// Whether the run counts as a failure for retries, thresholds and `on_failure`. (A run
+    /// is `interrupted` when schedd starts again after dying while it ran; its job's policy
+    /// is applied then.)
+    public var isFailure: Bool { self == .failed || self == .timedOut || self == .interrupted || self == .lost }
 }
 
 /// Why a run started, as stored in `runs.trigger`.
