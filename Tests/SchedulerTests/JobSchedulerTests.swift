@@ -157,6 +157,28 @@ import SchedulerAPI
         }
     }
 
+    /// Runs that were to start when the engine stopped (waiting for a worker) are recorded as
+    /// skipped, saying why: a slot that fired is never gone without a trace.
+    @Test func runsWaitingForAWorkerAtShutdownAreRecordedAsSkipped() async throws {
+        let store = MemoryStore()
+        let gate = Gate()
+        let handlers: [String: JobHandler] = ["block": { _ in try await gate.wait() }, "ok": { _ in }]
+        let jobs = #"{"jobs": [{"name": "hog", "handler": "block"}, {"name": "next", "handler": "ok"}]}"#
+        let one = JobScheduler.Configuration(workers: 1, shutdownGrace: .seconds(5), defaultTimeZone: "UTC")
+        try await withEngine(jobs: jobs, handlers: handlers, configuration: one, store: store) { engine, log, _ in
+            _ = try await engine.runNow("hog")
+            try await waitFor("the hog to hold the worker") { await log.started.count == 1 }
+            #expect(try await engine.runNow("next") == .queued)
+            // Stopped at once: the hog's handler waits for ever.
+            engine.shutdown()
+            engine.hurryShutdown()
+        }
+        let next = try await store.history(HistoryQuery(job: "next"), withOutput: false)
+        #expect(next.count == 1)
+        #expect(next.first?.status == .skipped && next.first?.trigger == .manual)
+        #expect(next.first?.error == "skipped: schedd shut down before a worker was free for it")
+    }
+
     /// A run the engine left active (it died) is `interrupted` at the next start and counts as
     /// a failed attempt: retried by its policy, then, with its retries spent, counted and
     /// followed by `on_failure`.

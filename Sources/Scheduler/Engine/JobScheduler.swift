@@ -301,7 +301,7 @@ public actor JobScheduler: Service {
                 if followsLocalZone, let zone = clock.localZone(), zone.identifier != defaultZone.identifier {
                     await defaultZoneChanged(to: zone, "the local time zone changed")
                 }
-                if (stopRequested.isSet || Task.isCancelled) && !stopping { beginShutdown() }
+                if (stopRequested.isSet || Task.isCancelled) && !stopping { await beginShutdown() }
                 if stopping {
                     if pool.isIdle && active.isEmpty && !unwritten.writing { break }
                     // Cancelled (not a graceful shutdown): no grace period; stop everything now.
@@ -391,9 +391,23 @@ public actor JobScheduler: Service {
         waiters.forEach { $0.resume() }
     }
 
-    func beginShutdown() {
+    func beginShutdown() async {
         stopping = true
         let dropped = pool.removeQueued(reason: "schedd is shutting down")
+        // Runs that were to start have rows saying they did not: a slot that fired is never
+        // gone without a trace. (Services start again with schedd; a retry keeps its mark and
+        // is taken up at the next start; a claimed slot has its row already.)
+        let now = clock.now()
+        func skip(_ request: RunRequest, _ reason: String) -> RunSkip? {
+            guard !request.spec.isService, request.retryOf == nil, request.claimed == nil else { return nil }
+            var skip = RunSkip(job: request.spec.name, trigger: request.trigger, scheduledAt: request.scheduledAt, at: now, reason: reason)
+            skip.triggeredBy = request.triggeredBy
+            return skip
+        }
+        var skips = dropped.compactMap { skip($0, "skipped: schedd shut down before a worker was free for it") }
+        skips += held.compactMap { waiting in
+            skip(waiting.request, "skipped: schedd shut down while it waited (\(blocker(for: waiting.request.spec)?.text ?? "for what it runs after"))")
+        }
         timers.removeAll()
         laterStarts.removeAll()
         shutdownDeadline = clock.now().addingTimeInterval(Double(configuration.shutdownGrace.milliseconds) / 1000)
@@ -405,8 +419,9 @@ public actor JobScheduler: Service {
             stopQueue[run.record.job] = "schedd is shutting down"
         }
         logger.info("shutting down: no more runs start", metadata: [
-            "schedd.active": .stringConvertible(active.count), "schedd.dropped_queued": .stringConvertible(dropped),
+            "schedd.active": .stringConvertible(active.count), "schedd.dropped_queued": .stringConvertible(dropped.count),
         ])
+        _ = await record(skips)
     }
 
     /// Waits until something wakes the engine: a signal, or the alarm at the deadline it was

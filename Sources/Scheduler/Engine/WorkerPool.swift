@@ -115,22 +115,22 @@ struct WorkerPool {
         return names
     }
 
-    /// Drops waiting runs (of one job, or all); they have no rows yet, so nothing is lost.
+    /// Drops waiting runs (of one job, or all), and returns them: they have no rows yet.
     /// Whoever waits for one of them to start hears `reason`.
     @discardableResult
-    mutating func removeQueued(job: String? = nil, reason: String) -> Int {
+    mutating func removeQueued(job: String? = nil, reason: String) -> [RunRequest] {
         func matches(_ request: RunRequest) -> Bool { job == nil || request.spec.name == job }
         let waiting = storage[head...]
         let kept = waiting.filter { !matches($0) }
         for request in waiting where matches(request) { request.startSignal?.drop(reason) }
         for request in serviceStarts where matches(request) { request.startSignal?.drop(reason) }
-        let removed = waiting.count - kept.count + serviceStarts.filter(matches).count
+        let removed = waiting.filter(matches) + serviceStarts.filter(matches)
         serviceStarts.removeAll(where: matches)
         storage = Array(kept)
         head = 0
         waitingByJob = [:]
         for request in storage { waitingByJob[request.spec.name, default: 0] += 1 }
-        if removed > 0 { waitingVersion &+= 1 }
+        if !removed.isEmpty { waitingVersion &+= 1 }
         return removed
     }
 }
