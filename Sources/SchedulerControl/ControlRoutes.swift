@@ -332,7 +332,8 @@ struct ControlRoutes {
         let summary = try await summaries([info])[0]
         let runs = try await store.history(HistoryQuery(job: name, limit: 10), withOutput: false)
         let service = info.spec.isService ? await engine.serviceStatus(name) : nil
-        return try Self.reply(JobDetail(summary: summary, job: info, recentRuns: runs, service: service), context)
+        let retry = await engine.pendingRetry(name)
+        return try Self.reply(JobDetail(summary: summary, job: info, recentRuns: runs, service: service, retry: retry), context)
     }
 
     func apply(_ request: Request, _ context: ControlContext) async throws -> Response {

@@ -49,6 +49,33 @@ func processes(running argv: [String]) -> [pid_t] {
         #expect(processes(running: ["sleep", "3714"]).isEmpty)
     }
 
+    /// A retry waiting for its time when schedd stops is shown by `show`, kept with the failed
+    /// run, and taken up by the next start, due when it was.
+    @Test func aWaitingRetryOutlivesARestartOfTheDaemon() throws {
+        let scratch = try Scratch()
+        let db = scratch.path("schedd.db")
+        let config = try scratch.write("jobs.json", #"{"jobs": [{"name": "flaky", "shell": "exit 3", "retries": 1, "retry_backoff": "2h"}]}"#)
+        func show(_ daemon: DaemonProcess) throws -> [String: Any]? {
+            let shown = try Binaries.run(Binaries.schedctl, ["--socket", daemon.socketPath, "--json", "show", "flaky"])
+            return (try JSONSerialization.jsonObject(with: Data(shown.stdout.utf8)) as? [String: Any])?["retry"] as? [String: Any]
+        }
+        let first = try DaemonProcess(["--db", db, "--config", config], log: scratch.path("first.log"))
+        #expect(first.waitUntilStarted())
+        #expect(try Binaries.run(Binaries.schedctl, ["--socket", first.socketPath, "run", "flaky", "--wait"]).status == 3)
+        #expect(eventually { (try? show(first))??["attempt"] as? Int == 2 })
+        let table = try Binaries.run(Binaries.schedctl, ["--socket", first.socketPath, "show", "flaky"]).stdout
+        #expect(table.contains("retry: attempt 2 in "), "\(table)")
+        let due = try #require(try show(first)?["due_at"] as? String)
+        #expect(try sqlite(db, "SELECT retry_at FROM runs WHERE id = 1") == due)
+        #expect(first.terminate() == 0)
+
+        let second = try DaemonProcess(["--db", db, "--config", config], log: scratch.path("second.log"))
+        #expect(second.waitUntilStarted())
+        let taken = try show(second)
+        #expect(taken?["attempt"] as? Int == 2 && taken?["due_at"] as? String == due, "\(String(describing: taken))")
+        #expect(second.terminate() == 0)
+    }
+
     /// A second SIGTERM ends the grace period: the run is stopped now, not after 60 s.
     @Test func aSecondSIGTERMStopsTheRunsAtOnce() throws {
         let scratch = try Scratch()

@@ -309,6 +309,12 @@ extension JobScheduler {
     /// How many runs of each job wait for a worker (jobs with none are absent).
     public func waitingRuns() -> [String: Int] { pool.waitingCounts }
 
+    /// The job's next retry waiting for its time, if one does.
+    public func pendingRetry(_ job: String) -> RetryStatus? {
+        timers.filter { $0.request.spec.name == job && $0.request.trigger == .retry }.min { $0.due < $1.due }
+            .map { RetryStatus(attempt: $0.request.attempt, dueAt: $0.due) }
+    }
+
     /// The runs going on now.
     public func activeRuns() -> [RunRecord] {
         active.values.map(\.record).sorted { $0.id < $1.id }

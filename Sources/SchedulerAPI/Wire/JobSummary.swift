@@ -87,15 +87,18 @@ public struct JobDetail: Sendable, Codable, Equatable {
     public var recentRuns: [RunRecord]
     /// Services only.
     public var service: ServiceStatus?
+    /// The next retry of a failed attempt, while one waits for its time.
+    public var retry: RetryStatus?
 
-    public init(summary: JobSummary, job: JobInfo, recentRuns: [RunRecord], service: ServiceStatus? = nil) {
+    public init(summary: JobSummary, job: JobInfo, recentRuns: [RunRecord], service: ServiceStatus? = nil, retry: RetryStatus? = nil) {
         self.summary = summary
         self.job = job
         self.recentRuns = recentRuns
         self.service = service
+        self.retry = retry
     }
 
-    private enum CodingKeys: String, CodingKey { case summary, job, recentRuns = "recent_runs", service }
+    private enum CodingKeys: String, CodingKey { case summary, job, recentRuns = "recent_runs", service, retry }
 }
 
 /// `GET /v1/runs`: a page of history, newest first; `next_cursor` fetches the next page.

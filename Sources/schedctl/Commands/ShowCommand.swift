@@ -32,6 +32,9 @@ struct ShowCommand: AsyncParsableCommand {
         } else {
             print("next:  \(Output.when(s.nextRunAt, wide: wide))")
         }
+        if let retry = detail.retry {
+            print("retry: attempt \(retry.attempt) \(Output.when(retry.dueAt, wide: wide))")
+        }
         print("failures in a row: \(detail.job.state.consecutiveFailures)")
         print("\ndefinition:")
         print(detail.job.spec.json.serialized(pretty: true))
