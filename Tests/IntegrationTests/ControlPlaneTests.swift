@@ -442,16 +442,25 @@ final class Daemon {
         #expect(result.stderr.contains("cannot reach schedd at /tmp/schedd-none-"))
     }
 
+    /// A Unix socket listening at `path` that the test itself answers (or does not).
+    static func listener(at path: String, backlog: Int32) throws -> Int32 {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0, UnixSocketAddress.with(path, { bind(fd, $0, $1) }) == 0, listen(fd, backlog) == 0 else {
+            let code = errno
+            if fd >= 0 { close(fd) }
+            throw POSIXError(POSIXErrorCode(rawValue: code) ?? .EIO)
+        }
+        return fd
+    }
+
     /// A socket whose listener accepts nothing and whose queue of connections is full (a
     /// daemon that is stopped or overloaded): schedctl says so instead of blocking for ever,
     /// shell completion gives up, and a new schedd does not take the socket over.
     @Test func aListenerThatAcceptsNothingIsReportedNotWaitedFor() throws {
         let scratch = try Scratch()
         let path = scratch.path("stuck.sock")
-        let listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        let listener = try Self.listener(at: path, backlog: 0)
         defer { close(listener) }
-        #expect(UnixSocketAddress.with(path, { bind(listener, $0, $1) }) == 0)
-        #expect(listen(listener, 0) == 0)
         var queued: [Int32] = []
         defer { queued.forEach { close($0) } }
         while queued.count < 64 {
@@ -482,10 +491,8 @@ final class Daemon {
     @Test func aStreamThatGoesSilentIsGivenUp() throws {
         let scratch = try Scratch()
         let path = scratch.path("silent.sock")
-        let listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        let listener = try Self.listener(at: path, backlog: 4)
         defer { close(listener) }
-        #expect(UnixSocketAddress.with(path, { bind(listener, $0, $1) }) == 0)
-        #expect(listen(listener, 4) == 0)
         // Answers the stream's head and its first comment, as schedd does, then nothing.
         let testEnded = DispatchSemaphore(value: 0)
         let server = Thread {
