@@ -795,9 +795,12 @@ extension JobScheduler {
             retry.attempt += 1
             retry.retryOf = run.id
             let due = now.addingTimeInterval(Double(delay.milliseconds) / 1000)
-            timers.append(Timer(due: due, request: retry))
-            // Kept with the run, so that a restart before it is due does not lose it.
+            // Kept with the run, so that a restart before it is due does not lose it. Written
+            // before the timer exists: the retry's start, which clears the mark, cannot come
+            // first in any store (PostgreSQL's writes take separate connections).
             await setRetries([(run.id, due)])
+            timers.append(Timer(due: due, request: retry))
+            wakeup.signal()
             return
         }
         // The trigger's final result.
