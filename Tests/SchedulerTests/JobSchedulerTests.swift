@@ -259,6 +259,30 @@ import SchedulerAPI
         }
     }
 
+    /// A run that `replace` takes off the queue, before a worker was free for it, has its row
+    /// as a replaced run that had started has: the slot is not gone without a trace.
+    @Test func replaceRecordsTheQueuedRunItDisplaces() async throws {
+        let gate = Gate()
+        let handlers: [String: JobHandler] = ["block": { _ in try await gate.wait() }, "ok": { _ in }]
+        let jobs = #"{"jobs": [{"name": "hog", "handler": "block"}, {"name": "r", "handler": "ok", "concurrency": "replace"}]}"#
+        let one = JobScheduler.Configuration(workers: 1, shutdownGrace: .seconds(5), defaultTimeZone: "UTC")
+        try await withEngine(jobs: jobs, handlers: handlers, configuration: one) { engine, log, store in
+            _ = try await engine.runNow("hog")
+            try await waitFor("the hog to hold the worker") { await log.started.count == 1 }
+            #expect(try await engine.runNow("r") == .queued)
+            #expect(try await engine.runNow("r") == .queued)
+            let displaced = try await store.history(HistoryQuery(job: "r"), withOutput: false)
+            #expect(displaced.map(\.status) == [.skipped])
+            #expect(displaced.first?.trigger == .manual)
+            #expect(displaced.first?.error == "skipped: a newer run replaced it (concurrency: replace) before it started")
+            gate.open()
+            try await waitFor("the newer run to finish") { await log.finished.contains { $0.job == "r" } }
+            await engine.untilIdle()
+            let runs = try await store.history(HistoryQuery(job: "r"), withOutput: false)
+            #expect(runs.map(\.status) == [.succeeded, .skipped])
+        }
+    }
+
     @Test func allowLetsRunsOverlapAndThePoolBoundsThem() async throws {
         let gate = Gate()
         let handlers: [String: JobHandler] = ["block": { _ in try await gate.wait() }]

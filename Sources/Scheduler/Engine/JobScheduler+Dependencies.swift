@@ -171,13 +171,17 @@ extension JobScheduler {
         return skips
     }
 
-    /// Drops the held runs of `job`; whoever waits for one hears `reason`.
-    func dropHeld(job: String, reason: String) {
+    /// Drops the held runs of `job`, and returns them; whoever waits for one hears `reason`.
+    @discardableResult
+    func dropHeld(job: String, reason: String) -> [RunRequest] {
+        var dropped: [RunRequest] = []
         held.removeAll { waiting in
             guard waiting.request.spec.name == job else { return false }
             waiting.request.startSignal?.drop(reason)
+            dropped.append(waiting.request)
             return true
         }
+        return dropped
     }
 
     // MARK: - Readiness

@@ -94,6 +94,7 @@ extension JobScheduler {
             if let skip = admit(request) { skips.append(skip) }
         }
         await record(skips)
+        await recordReplaced()
         return fires.map { (write: $0, jobs: changed) }
     }
 
@@ -103,14 +104,37 @@ extension JobScheduler {
     func trigger(_ job: String, _ trigger: RunTrigger, scheduledAt: Date?, force: Bool = false,
                  extraEnvironment: [String: String] = [:], triggerChain: [String] = [], startSignal: RunStartSignal? = nil,
                  by caller: String? = nil) async -> TriggerOutcome? {
-        switch decide(job, trigger, scheduledAt: scheduledAt, force: force, extraEnvironment: extraEnvironment, triggerChain: triggerChain,
-                      startSignal: startSignal, triggeredBy: caller) {
+        let decision = decide(job, trigger, scheduledAt: scheduledAt, force: force, extraEnvironment: extraEnvironment, triggerChain: triggerChain,
+                              startSignal: startSignal, triggeredBy: caller)
+        await recordReplaced()
+        switch decision {
         case .queued: return .queued
         case var .skip(skip):
             skip.triggeredBy = caller
             return await record([skip]).first.map(TriggerOutcome.skipped)
         case .refused: return nil
         }
+    }
+
+    /// Records the runs that `decide` took off the queue for newer ones (`concurrency:
+    /// replace`), and clears the marks of the retries among them.
+    func recordReplaced() async {
+        let skips = replaced
+        let retries = replacedRetries
+        replaced = []
+        replacedRetries = []
+        if !retries.isEmpty { await setRetries(retries.map { ($0, nil) }) }
+        await record(skips)
+    }
+
+    /// The row of a run that leaves the queue without starting, if it gets one: not a
+    /// service's (it starts again), a retry's (its mark stands for it) or a claimed slot's
+    /// (it has its row already).
+    func unstartedRow(_ request: RunRequest, _ reason: String, at now: Date) -> RunSkip? {
+        guard !request.spec.isService, request.retryOf == nil, request.claimed == nil else { return nil }
+        var skip = RunSkip(job: request.spec.name, trigger: request.trigger, scheduledAt: request.scheduledAt, at: now, reason: reason)
+        skip.triggeredBy = request.triggeredBy
+        return skip
     }
 
     /// What a trigger does at once.
@@ -161,8 +185,13 @@ extension JobScheduler {
                 for run in active.values where run.record.job == job {
                     run.control.cancel("replaced by a newer run (concurrency: replace)")
                 }
-                pool.removeQueued(job: job, reason: "a newer run replaced it (concurrency: replace)")
-                dropHeld(job: job, reason: "a newer run replaced it (concurrency: replace)")
+                let reason = "a newer run replaced it (concurrency: replace)"
+                let displaced = pool.removeQueued(job: job, reason: reason) + dropHeld(job: job, reason: reason)
+                // Each has a row saying it never ran, as a replaced run that ran has; a retry
+                // has none (its attempt's key is the failed run's), and its mark goes.
+                let now = clock.now()
+                replaced += displaced.compactMap { unstartedRow($0, "skipped: \(reason) before it started", at: now) }
+                replacedRetries += displaced.compactMap(\.retryOf)
             case .allow:
                 break
             }

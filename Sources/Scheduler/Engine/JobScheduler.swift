@@ -194,6 +194,10 @@ public actor JobScheduler: Service {
     var servicesHeldElsewhere: [String: String] = [:]
     /// Runs waiting for what they are ordered after or require.
     var held: [HeldRun] = []
+    /// Rows of runs that `concurrency: replace` took off the queue, and the retries among
+    /// them, to be recorded by `decide`'s caller (`recordReplaced`).
+    var replaced: [RunSkip] = []
+    var replacedRetries: [Int64] = []
     /// Services to stop once what depends on them has stopped, with the reason each gets.
     var stopQueue: [String: String] = [:]
     /// Jobs whose waiting for a worker has been logged, until one of their runs starts.
@@ -398,12 +402,7 @@ public actor JobScheduler: Service {
         // gone without a trace. (Services start again with schedd; a retry keeps its mark and
         // is taken up at the next start; a claimed slot has its row already.)
         let now = clock.now()
-        func skip(_ request: RunRequest, _ reason: String) -> RunSkip? {
-            guard !request.spec.isService, request.retryOf == nil, request.claimed == nil else { return nil }
-            var skip = RunSkip(job: request.spec.name, trigger: request.trigger, scheduledAt: request.scheduledAt, at: now, reason: reason)
-            skip.triggeredBy = request.triggeredBy
-            return skip
-        }
+        func skip(_ request: RunRequest, _ reason: String) -> RunSkip? { unstartedRow(request, reason, at: now) }
         var skips = dropped.compactMap { skip($0, "skipped: schedd shut down before a worker was free for it") }
         skips += held.compactMap { waiting in
             skip(waiting.request, "skipped: schedd shut down while it waited (\(blocker(for: waiting.request.spec)?.text ?? "for what it runs after"))")
