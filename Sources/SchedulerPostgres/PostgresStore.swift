@@ -945,8 +945,7 @@ public final class PostgresStore: SchedulerStore {
             var dues: [Int64: Date] = [:]
             for try await (id, due) in try await connection.query("""
                 SELECT id, retry_at FROM runs r
-                WHERE retry_at IS NOT NULL AND node = \(node) AND NOT EXISTS (
-                    SELECT 1 FROM runs n WHERE n.job = r.job AND n.id > r.id AND n.trigger = 'retry' AND n.attempt = r.attempt + 1)
+                WHERE node = \(node) AND \(unescaped: RetryMarkSQL.pending)
                 """).decode((Int64, Date).self) {
                 dues[id] = Self.ms(due)
             }
@@ -1057,7 +1056,7 @@ public final class PostgresStore: SchedulerStore {
             for job in jobs {
                 deleted += try await deleteInBatches { """
                     DELETE FROM runs WHERE id IN (
-                        SELECT id FROM runs WHERE job = \(job) AND status <> 'running' AND retry_at IS NULL
+                        SELECT id FROM runs r WHERE job = \(job) AND status <> 'running' AND \(unescaped: RetryMarkSQL.prunable)
                           AND (\(keep) = 0 OR id < (SELECT id FROM runs WHERE job = \(job) ORDER BY id DESC OFFSET \(max(0, keep - 1)) LIMIT 1))
                         LIMIT \(batch))
                     RETURNING 1
@@ -1066,7 +1065,7 @@ public final class PostgresStore: SchedulerStore {
         }
         if let olderThan {
             deleted += try await deleteInBatches { """
-                DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE started_at < \(olderThan) AND status <> 'running' AND retry_at IS NULL LIMIT \(batch))
+                DELETE FROM runs WHERE id IN (SELECT id FROM runs r WHERE started_at < \(olderThan) AND status <> 'running' AND \(unescaped: RetryMarkSQL.prunable) LIMIT \(batch))
                 RETURNING 1
                 """ }
         }

@@ -124,6 +124,10 @@ import SchedulerAPI
             #expect(try await store.pendingRetries().map(\.run.id) == [backup.id])
             try await store.setRetries([(backup.id, nil)])
             #expect(try await store.pendingRetries().isEmpty)
+            // `ping`'s mark, left standing, no longer keeps it from pruning.
+            _ = try await store.pruneHistory(keepPerJob: nil, olderThan: t0.addingTimeInterval(3600))
+            #expect(try await store.run(id: ping.id) == nil)
+            #expect(try await store.run(id: backup.id) == nil)
         }
     }
 

@@ -41,6 +41,11 @@ package final class MemoryStore: SchedulerStore {
             jobs[record.job]?.state.lastRunID = record.id
             return record
         }
+
+        /// Whether `run`'s retry has its row: the retry started.
+        func retryStarted(of run: RunRecord) -> Bool {
+            runs.values.contains { $0.job == run.job && $0.id > run.id && $0.trigger == .retry && $0.attempt == run.attempt + 1 }
+        }
     }
 
     private let contents = Mutex(Contents())
@@ -255,9 +260,8 @@ package final class MemoryStore: SchedulerStore {
     package func pendingRetries() async throws -> [(run: RunRecord, due: Date)] {
         write { contents in
             contents.retryDue.sorted { $0.key < $1.key }.compactMap { id, due in
-                guard let run = contents.runs[id] else { return nil }
-                let started = contents.runs.values.contains { $0.job == run.job && $0.id > id && $0.trigger == .retry && $0.attempt == run.attempt + 1 }
-                return started ? nil : (run: run, due: due)
+                guard let run = contents.runs[id], !contents.retryStarted(of: run) else { return nil }
+                return (run: run, due: due)
             }
         }
     }
@@ -277,9 +281,13 @@ package final class MemoryStore: SchedulerStore {
             if let olderThan {
                 doomed.formUnion(contents.runs.values.filter { $0.startedAt < olderThan && $0.status != .running }.map(\.id))
             }
-            // A run whose retry waits stays until the retry starts.
-            doomed.subtract(contents.retryDue.keys)
-            for id in doomed { contents.runs[id] = nil }
+            // A run whose retry waits stays until the retry starts (a mark whose retry has its
+            // row was left by a crash before it was cleared).
+            doomed.subtract(contents.retryDue.keys.filter { id in contents.runs[id].map { !contents.retryStarted(of: $0) } ?? false })
+            for id in doomed {
+                contents.runs[id] = nil
+                contents.retryDue[id] = nil
+            }
             return doomed.count
         }
     }

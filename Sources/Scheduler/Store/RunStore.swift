@@ -168,10 +168,7 @@ public struct RunStore: Sendable {
     func pendingRetries() async throws -> [(run: RunRecord, due: Date)] {
         do {
             return try await pool.read { db in
-                let runs = try Self.fetch(db, from: "runs r", where: """
-                    retry_at IS NOT NULL AND NOT EXISTS (
-                        SELECT 1 FROM runs n WHERE n.job = r.job AND n.id > r.id AND n.trigger = 'retry' AND n.attempt = r.attempt + 1)
-                    """, [], limit: nil, withOutput: false)
+                let runs = try Self.fetch(db, from: "runs r", where: RetryMarkSQL.pending, [], limit: nil, withOutput: false)
                 var due: [Int64: Date] = [:]
                 for row in try Row.fetchAll(db, sql: "SELECT id, retry_at FROM runs WHERE retry_at IS NOT NULL") {
                     if let id = row.integer(0), let date = row.date(1) { due[id] = date }
@@ -292,7 +289,7 @@ public struct RunStore: Sendable {
                             }
                             try db.cachedStatement(sql: """
                                 DELETE FROM runs WHERE id IN (
-                                    SELECT id FROM runs WHERE job = ? AND id < ? AND status != 'running' AND retry_at IS NULL LIMIT ?)
+                                    SELECT id FROM runs r WHERE job = ? AND id < ? AND status != 'running' AND \(RetryMarkSQL.prunable) LIMIT ?)
                                 """).execute(arguments: [job, cutoff, Self.pruneBatch])
                             return db.changesCount
                         }
@@ -307,7 +304,7 @@ public struct RunStore: Sendable {
                     let n = try await changes.write(pool) { db in
                         try db.execute(sql: """
                             DELETE FROM runs WHERE id IN (
-                                SELECT id FROM runs WHERE started_at < ? AND status != 'running' AND retry_at IS NULL LIMIT ?)
+                                SELECT id FROM runs r WHERE started_at < ? AND status != 'running' AND \(RetryMarkSQL.prunable) LIMIT ?)
                             """, arguments: [stamp, Self.pruneBatch])
                         return db.changesCount
                     }
