@@ -134,6 +134,7 @@ public struct NodeHeartbeat: Service {
                 }
             case .fenced:
                 await engine.stopAllRuns(reason: "stopped: the cluster declared this node dead (its runs are lost)")
+                await engine.dropPendingRetries()
                 logger.critical("this node was declared dead by the cluster (its lease lapsed); registering again", metadata: [
                     "schedd.node": "\(store.node)", "schedd.epoch": .stringConvertible(store.epoch),
                 ])
@@ -208,13 +209,13 @@ public struct NodeHeartbeat: Service {
     /// (the slots of a job pinned to a node that is not are missed).
     func sweep() async {
         do {
-            let lost = try await store.declareExpiredNodesDead()
-            for run in lost {
+            let takeover = try await store.declareExpiredNodesDead()
+            for run in takeover.lost {
                 logger.warning("run lost with its node", metadata: [
                     "schedd.job": "\(run.job)", "schedd.run_id": .stringConvertible(run.id), "schedd.error": "\(run.error ?? "")",
                 ])
             }
-            if !lost.isEmpty { await engine.retryLost(lost) }
+            if !takeover.isEmpty { await engine.takeOver(lost: takeover.lost, retries: takeover.retries) }
             let expired = try await store.expireQueued(tolerance: engine.lateTolerance)
             if !expired.isEmpty {
                 logger.warning("queued runs given up", metadata: [

@@ -221,6 +221,13 @@ enum PostgresSchema {
             CREATE INDEX runs_retry_pending ON runs (retry_at) WHERE retry_at IS NOT NULL
             """,
         ],
+        // 7: the node that will run a pending retry (NULL: the run's own), so that a dead
+        // node's retries are taken over with its runs, and are its new node's from then on.
+        [
+            """
+            ALTER TABLE runs ADD COLUMN retry_node text
+            """,
+        ],
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -42,11 +42,13 @@ extension PostgresStore {
         return .renewed(clockOffsetMs: offset)
     }
 
-    /// Declares dead every node whose lease has expired by the database's clock, and marks
-    /// its running runs `lost`; returns the runs lost. Any node may do it, any number of
-    /// times: a node is declared dead once.
-    public func declareExpiredNodesDead() async throws -> [RunRecord] {
-        let lost: [RunRecord] = try await transaction("expired nodes") { connection in
+    /// Declares dead every node whose lease has expired by the database's clock, marks its
+    /// running runs `lost`, and takes over its pending retries (this node runs them from now
+    /// on); returns both. Any node may do it, any number of times: a node is declared dead
+    /// once, so what it leaves is taken over once.
+    public func declareExpiredNodesDead() async throws -> DeadNodesTakeover {
+        let node = self.node
+        let takeover: DeadNodesTakeover = try await transaction("expired nodes") { connection in
             let log = Logger(label: "schedd")
             var dead: [(String, Int64)] = []
             for try await (name, epoch) in try await connection.query("""
@@ -62,10 +64,34 @@ extension PostgresStore {
                     RETURNING \(unescaped: Self.runColumns)
                     """, logger: log))
             }
-            return lost
+            var dues: [Int64: Date] = [:]
+            for (name, _) in dead {
+                var taken: [Int64] = []
+                for try await (id, job, due, spec) in try await connection.query("""
+                    SELECT r.id, r.job, r.retry_at, j.spec FROM runs r LEFT JOIN jobs j ON j.name = r.job
+                    WHERE coalesce(r.retry_node, r.node) = \(name) AND \(unescaped: RetryMarkSQL.pending)
+                    FOR UPDATE OF r
+                    """, logger: log).decode((Int64, String, Date, String?).self) {
+                    // A job pinned to the dead node is never moved: its retry waits for it.
+                    if let spec, (try? JobStore.decodeSpec(spec, name: job))?.node == name { continue }
+                    taken.append(id)
+                    dues[id] = Self.ms(due)
+                }
+                if !taken.isEmpty {
+                    try await connection.query("UPDATE runs SET retry_node = \(node) WHERE id = ANY(\(taken))", logger: log)
+                }
+            }
+            var retries: [(run: RunRecord, due: Date)] = []
+            if !dues.isEmpty {
+                let ids = Array(dues.keys)
+                retries = try await Self.records(try await connection.query("""
+                    SELECT \(unescaped: Self.runColumnsWithoutOutput) FROM runs WHERE id = ANY(\(ids)) ORDER BY id
+                    """, logger: log)).compactMap { run in dues[run.id].map { (run: run, due: $0) } }
+            }
+            return DeadNodesTakeover(lost: lost, retries: retries)
         }
-        if !lost.isEmpty { changes.bump() }
-        return lost
+        if !takeover.isEmpty { changes.bump() }
+        return takeover
     }
 
     /// Registers again after being fenced (declared dead while frozen or cut off): a new

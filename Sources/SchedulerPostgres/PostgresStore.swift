@@ -931,9 +931,12 @@ public final class PostgresStore: SchedulerStore {
         let ids = marks.map(\.runID)
         // Seconds since the epoch, or -1 for none: one array parameter per column.
         let dues = marks.map { $0.due.map { $0.timeIntervalSince1970 } ?? -1 }
+        let node = self.node
+        // The node that marks a retry runs it (it may be taking over a lost run of another).
         try await call("retry") { connection in
             try await connection.query("""
-                UPDATE runs r SET retry_at = CASE WHEN v.due < 0 THEN NULL ELSE to_timestamp(v.due) END
+                UPDATE runs r SET retry_at = CASE WHEN v.due < 0 THEN NULL ELSE to_timestamp(v.due) END,
+                    retry_node = CASE WHEN v.due < 0 THEN NULL ELSE \(node) END
                 FROM unnest(\(ids)::bigint[], \(dues)::float8[]) AS v(id, due) WHERE r.id = v.id
                 """)
         }
@@ -945,7 +948,7 @@ public final class PostgresStore: SchedulerStore {
             var dues: [Int64: Date] = [:]
             for try await (id, due) in try await connection.query("""
                 SELECT id, retry_at FROM runs r
-                WHERE node = \(node) AND \(unescaped: RetryMarkSQL.pending)
+                WHERE coalesce(retry_node, node) = \(node) AND \(unescaped: RetryMarkSQL.pending)
                 """).decode((Int64, Date).self) {
                 dues[id] = Self.ms(due)
             }

@@ -409,15 +409,36 @@ struct PostgresStoreTests {
                 Issue.record("the start was refused")
                 return
             }
-            // n2 keeps renewing; n1 stops (as a frozen or cut-off node does).
-            var lost: [RunRecord] = []
-            let deadline = ContinuousClock.now + .seconds(15)
-            while lost.isEmpty && ContinuousClock.now < deadline {
-                _ = try await n2.renewLease(running: 0)
-                lost = try await n2.declareExpiredNodesDead()
-                if lost.isEmpty { try await Task.sleep(for: .milliseconds(200)) }
+            // n1 also has two failed runs whose retries wait: one of a job any node runs, one of
+            // a job pinned to n1.
+            _ = try await n2.applyJobs(try jobFile(#"{"jobs": [{"name": "pinned", "shell": "true", "node": "n1"}]}"#), prune: false, dryRun: false,
+                                       now: Date(), source: nil, origin: .api(), protectedFile: nil)
+            var failed: [RunRecord] = []
+            for job in ["other", "pinned"] {
+                guard case .started(let run) = try await n1.startRun(RunStart(job: job, trigger: .manual, scheduledAt: nil, startedAt: Date())),
+                      let ended = try await n1.finishRun(run, RunOutcome(status: .failed, finishedAt: Date(), exitCode: 1)) else {
+                    Issue.record("the failed run of \(job) was not recorded")
+                    return
+                }
+                failed.append(ended)
             }
+            let due = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + 3600).rounded())
+            try await n1.setRetries(failed.map { ($0.id, due) })
+            // n2 keeps renewing; n1 stops (as a frozen or cut-off node does).
+            var takeover = DeadNodesTakeover()
+            let deadline = ContinuousClock.now + .seconds(15)
+            while takeover.isEmpty && ContinuousClock.now < deadline {
+                _ = try await n2.renewLease(running: 0)
+                takeover = try await n2.declareExpiredNodesDead()
+                if takeover.isEmpty { try await Task.sleep(for: .milliseconds(200)) }
+            }
+            let lost = takeover.lost
             #expect(lost.map(\.id) == [run.id] && lost.first?.status == .lost)
+            // n2 runs n1's waiting retry from now on, due when it was; the pinned job's waits
+            // for n1.
+            #expect(takeover.retries.map(\.run.id) == [failed[0].id] && takeover.retries.map(\.due) == [due])
+            #expect(try await n2.pendingRetries().map(\.run.id) == [failed[0].id])
+            #expect(try await n1.pendingRetries().map(\.run.id) == [failed[1].id])
             #expect(lost.first?.error == "lost: node n1 stopped renewing its lease while the run was active")
             // n1 no longer trusts its lease by its own clock (it lapsed before the others could
             // take over), its late end is refused, and its renewal says it is fenced.
@@ -430,6 +451,7 @@ struct PostgresStoreTests {
             let states = try await n2.nodes().map { "\($0.name) \($0.state)" }
             #expect(states == ["n1 dead", "n2 up"])
             #expect(try await n2.declareExpiredNodesDead().isEmpty, "a node is declared dead once")
+            #expect(try await n2.pendingRetries().map(\.run.id) == [failed[0].id])
         }
     }
 
@@ -595,7 +617,7 @@ struct PostgresStoreTests {
                 DROP INDEX runs_by_slot; DROP INDEX runs_one_skip_per_slot; DROP INDEX runs_queued_in_order; DROP INDEX runs_active_by_job;
                 DROP FUNCTION schedd_claim; DROP INDEX runs_retry_pending;
                 ALTER TABLE runs DROP CONSTRAINT runs_status_check, DROP COLUMN cancel_requested, DROP COLUMN cancel_requested_by, DROP COLUMN queue_node,
-                    DROP COLUMN output_wanted_until, DROP COLUMN output_total, DROP COLUMN retry_at;
+                    DROP COLUMN output_wanted_until, DROP COLUMN output_total, DROP COLUMN retry_at, DROP COLUMN retry_node;
                 ALTER TABLE runs ADD CONSTRAINT runs_status_check
                     CHECK (status IN ('running', 'succeeded', 'failed', 'timed_out', 'cancelled', 'interrupted', 'skipped', 'lost'));
                 CREATE OR REPLACE FUNCTION schedd_jobs_generation() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -615,7 +637,7 @@ struct PostgresStoreTests {
             #expect(try await store.history(HistoryQuery(), withOutput: false).count == 1)
             return try await store.schemaVersion()
         }
-        #expect(version == 6 && PostgresSchema.currentVersion == 6)
+        #expect(version == 7 && PostgresSchema.currentVersion == 7)
         let indexes = try await PostgresServer.offPool {
             try server2.psql(database, """
                 SELECT to_regclass('runs_by_slot') IS NOT NULL AND to_regclass('runs_one_skip_per_slot') IS NOT NULL

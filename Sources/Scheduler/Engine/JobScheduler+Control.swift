@@ -46,24 +46,31 @@ extension JobScheduler {
         }
     }
 
-    /// Cluster mode: retries, by each job's retry policy, runs that another node lost (it
-    /// stopped renewing its lease while they ran). Services are not retried here: they move to
-    /// a node that claims them. A job pinned to another node is never moved.
-    package func retryLost(_ runs: [RunRecord]) {
-        let now = clock.now()
-        for run in runs {
+    /// Cluster mode: what this node took over from nodes it declared dead. A lost run (its node
+    /// stopped renewing its lease while it ran) is a failed attempt by its job's policy, as if
+    /// it had failed here: retried, its retry marked as this node's, or counted and followed by
+    /// `on_failure`. A retry that waited for its time is taken up, due when it was. Services
+    /// move to a node that claims them; a job pinned to another node is never moved.
+    package func takeOver(lost: [RunRecord], retries: [(run: RunRecord, due: Date)]) async {
+        await takeUp(retries)
+        for run in lost {
             guard !stopping, let entry = jobs[run.job], !entry.spec.isService else { continue }
             if let node = entry.spec.node, node != configuration.node { continue }
-            guard run.attempt <= entry.spec.effectiveRetries else { continue }
-            let delay = RetryPolicy.retryDelay(afterAttempt: run.attempt, base: entry.spec.effectiveRetryBackoff,
-                                               maximum: entry.spec.effectiveRetryBackoffMax, random: random())
-            let retry = RunRequest(spec: entry.sharedSpec, trigger: .retry, attempt: run.attempt + 1, scheduledAt: run.scheduledAt, extraEnvironment: [:])
-            timers.append(Timer(due: now.addingTimeInterval(Double(delay.milliseconds) / 1000), request: retry))
-            logger.notice("a lost run will be retried here", metadata: [
-                "schedd.job": "\(run.job)", "schedd.run_id": .stringConvertible(run.id), "schedd.attempt": .stringConvertible(run.attempt + 1),
+            logger.notice("a run lost with its node is handled here by its job's policy", metadata: [
+                "schedd.job": "\(run.job)", "schedd.run_id": .stringConvertible(run.id), "schedd.attempt": .stringConvertible(run.attempt),
             ])
+            let request = RunRequest(spec: entry.sharedSpec, trigger: run.trigger, attempt: run.attempt, scheduledAt: run.scheduledAt,
+                                     extraEnvironment: [:])
+            await afterRun(request, run)
         }
         wakeup.signal()
+    }
+
+    /// Cluster mode: this node was declared dead, and the node that did so took over its
+    /// pending retries: they are no longer this node's to run.
+    package func dropPendingRetries() {
+        timers.removeAll { $0.request.retryOf != nil }
+        pool.removeQueued(where: { $0.retryOf != nil }, reason: "this node was declared dead; another node took the retry over")
     }
 
     /// Cluster mode: the nodes that are up now (read by the node's heartbeat).

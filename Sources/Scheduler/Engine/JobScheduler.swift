@@ -568,9 +568,16 @@ public actor JobScheduler: Service {
             logger.error("cannot read the retries that were waiting; they do not run", metadata: ["schedd.error": "\(error)"])
             return
         }
+        await takeUp(pending)
+    }
+
+    /// Timers for retries marked in the store, each due when it was. The marks of jobs gone,
+    /// pinned to another node, or that retry no more, are cleared.
+    func takeUp(_ pending: [(run: RunRecord, due: Date)]) async {
         var dropped: [(runID: Int64, due: Date?)] = []
         for (run, due) in pending {
-            guard let entry = jobs[run.job], !entry.spec.isService, run.attempt <= entry.spec.effectiveRetries else {
+            guard let entry = jobs[run.job], !entry.spec.isService, run.attempt <= entry.spec.effectiveRetries,
+                  entry.spec.node.map({ $0 == configuration.node }) ?? true else {
                 dropped.append((run.id, nil))
                 continue
             }
@@ -578,7 +585,7 @@ public actor JobScheduler: Service {
                                    extraEnvironment: [:])
             retry.retryOf = run.id
             timers.append(Timer(due: due, request: retry))
-            logger.notice("a retry that was waiting when schedd stopped is taken up", metadata: [
+            logger.notice("a retry that was waiting for its time is taken up", metadata: [
                 "schedd.job": "\(run.job)", "schedd.run_id": .stringConvertible(run.id),
                 "schedd.attempt": .stringConvertible(run.attempt + 1), "schedd.due": "\(Timestamp.format(due))",
             ])

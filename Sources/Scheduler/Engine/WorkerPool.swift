@@ -119,7 +119,12 @@ struct WorkerPool {
     /// Whoever waits for one of them to start hears `reason`.
     @discardableResult
     mutating func removeQueued(job: String? = nil, reason: String) -> [RunRequest] {
-        func matches(_ request: RunRequest) -> Bool { job == nil || request.spec.name == job }
+        removeQueued(where: { job == nil || $0.spec.name == job }, reason: reason)
+    }
+
+    /// Drops the waiting runs that `matches`, and returns them.
+    @discardableResult
+    mutating func removeQueued(where matches: (RunRequest) -> Bool, reason: String) -> [RunRequest] {
         let waiting = storage[head...]
         let kept = waiting.filter { !matches($0) }
         for request in waiting where matches(request) { request.startSignal?.drop(reason) }

@@ -1,0 +1,11 @@
+import Foundation
+import SchedulerAPI
+
+/// What a node took over from the nodes it declared dead: their active runs, now `lost`, and
+/// their retries that waited for their time, now its own to run (each due when it was).
+public struct DeadNodesTakeover: Sendable {
+    public var lost: [RunRecord] = []
+    public var retries: [(run: RunRecord, due: Date)] = []
+
+    public var isEmpty: Bool { lost.isEmpty && retries.isEmpty }
+}
