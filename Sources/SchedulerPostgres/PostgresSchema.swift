@@ -228,6 +228,12 @@ enum PostgresSchema {
             ALTER TABLE runs ADD COLUMN retry_node text
             """,
         ],
+        // 8: the run whose end triggered a dependency run, as in SQLite.
+        [
+            """
+            ALTER TABLE runs ADD COLUMN triggered_by_run bigint
+            """,
+        ],
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -617,7 +617,7 @@ struct PostgresStoreTests {
                 DROP INDEX runs_by_slot; DROP INDEX runs_one_skip_per_slot; DROP INDEX runs_queued_in_order; DROP INDEX runs_active_by_job;
                 DROP FUNCTION schedd_claim; DROP INDEX runs_retry_pending;
                 ALTER TABLE runs DROP CONSTRAINT runs_status_check, DROP COLUMN cancel_requested, DROP COLUMN cancel_requested_by, DROP COLUMN queue_node,
-                    DROP COLUMN output_wanted_until, DROP COLUMN output_total, DROP COLUMN retry_at, DROP COLUMN retry_node;
+                    DROP COLUMN output_wanted_until, DROP COLUMN output_total, DROP COLUMN retry_at, DROP COLUMN retry_node, DROP COLUMN triggered_by_run;
                 ALTER TABLE runs ADD CONSTRAINT runs_status_check
                     CHECK (status IN ('running', 'succeeded', 'failed', 'timed_out', 'cancelled', 'interrupted', 'skipped', 'lost'));
                 CREATE OR REPLACE FUNCTION schedd_jobs_generation() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -637,7 +637,7 @@ struct PostgresStoreTests {
             #expect(try await store.history(HistoryQuery(), withOutput: false).count == 1)
             return try await store.schemaVersion()
         }
-        #expect(version == 7 && PostgresSchema.currentVersion == 7)
+        #expect(version == 8 && PostgresSchema.currentVersion == 8)
         let indexes = try await PostgresServer.offPool {
             try server2.psql(database, """
                 SELECT to_regclass('runs_by_slot') IS NOT NULL AND to_regclass('runs_one_skip_per_slot') IS NOT NULL

@@ -280,6 +280,36 @@ import SchedulerAPI
             let notify = try #require(runs.first { $0.job == "notify" })
             #expect(notify.trigger == .dependency)
             #expect(notify.output == "j \(failed.id) failed\n")
+            #expect(notify.triggeredByRun == failed.id)
+        }
+    }
+
+    /// A triggered run's retry that waits across a restart is still told what triggered it,
+    /// read again from the triggering run's row.
+    @Test func aTriggeredRunsRetryAfterARestartKnowsItsTrigger() async throws {
+        let temp = try TemporaryDatabase()
+        let jobs = #"""
+            {"jobs": [{"name": "j", "shell": "exit 1", "on_failure": "notify"},
+                      {"name": "notify", "shell": "echo $SCHEDD_TRIGGERED_BY_JOB $SCHEDD_TRIGGERED_BY_RUN $SCHEDD_TRIGGERED_BY_STATUS; exit 1",
+                       "retries": 1, "retry_backoff": "1h"}]}
+            """#
+        let configuration = JobScheduler.Configuration(workers: 2, shutdownGrace: .seconds(5), defaultTimeZone: "UTC")
+        var first: [RunRecord] = []
+        try await withEngine(jobs: jobs, clock: SystemClock(), configuration: configuration, store: temp.database) { engine, log, _ in
+            _ = try await engine.runNow("j")
+            try await waitFor("j and notify to fail", seconds: 30) { await log.finished.count >= 2 }
+            first = await log.finished
+        }
+        let failed = try #require(first.first { $0.job == "j" })
+        let notify = try #require(first.first { $0.job == "notify" })
+        // Due now rather than in an hour.
+        try await temp.database.setRetries([(notify.id, Date())])
+        try await withEngine(jobs: jobs, clock: SystemClock(), configuration: configuration, store: temp.database) { engine, log, _ in
+            try await waitFor("the retry of notify", seconds: 30) { await log.finished.contains { $0.job == "notify" } }
+            let retry = try #require(await log.finished.first { $0.job == "notify" })
+            #expect(retry.trigger == .retry && retry.attempt == 2)
+            #expect(retry.triggeredByRun == failed.id)
+            #expect(retry.output == "j \(failed.id) failed\n")
         }
     }
 }

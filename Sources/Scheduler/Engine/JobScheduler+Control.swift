@@ -59,9 +59,7 @@ extension JobScheduler {
             logger.notice("a run lost with its node is handled here by its job's policy", metadata: [
                 "schedd.job": "\(run.job)", "schedd.run_id": .stringConvertible(run.id), "schedd.attempt": .stringConvertible(run.attempt),
             ])
-            let request = RunRequest(spec: entry.sharedSpec, trigger: run.trigger, attempt: run.attempt, scheduledAt: run.scheduledAt,
-                                     extraEnvironment: [:])
-            await afterRun(request, run)
+            await afterRun(await request(resuming: run, entry, trigger: run.trigger, attempt: run.attempt), run)
         }
         wakeup.signal()
     }

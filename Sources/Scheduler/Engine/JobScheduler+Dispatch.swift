@@ -102,15 +102,16 @@ extension JobScheduler {
     /// starts pass `force`.
     @discardableResult
     func trigger(_ job: String, _ trigger: RunTrigger, scheduledAt: Date?, force: Bool = false,
-                 extraEnvironment: [String: String] = [:], triggerChain: [String] = [], startSignal: RunStartSignal? = nil,
-                 by caller: String? = nil) async -> TriggerOutcome? {
+                 extraEnvironment: [String: String] = [:], triggerChain: [String] = [], triggeredByRun: Int64? = nil,
+                 startSignal: RunStartSignal? = nil, by caller: String? = nil) async -> TriggerOutcome? {
         let decision = decide(job, trigger, scheduledAt: scheduledAt, force: force, extraEnvironment: extraEnvironment, triggerChain: triggerChain,
-                              startSignal: startSignal, triggeredBy: caller)
+                              triggeredByRun: triggeredByRun, startSignal: startSignal, triggeredBy: caller)
         await recordReplaced()
         switch decision {
         case .queued: return .queued
         case var .skip(skip):
             skip.triggeredBy = caller
+            skip.triggeredByRun = triggeredByRun
             return await record([skip]).first.map(TriggerOutcome.skipped)
         case .refused: return nil
         }
@@ -134,6 +135,7 @@ extension JobScheduler {
         guard !request.spec.isService, request.retryOf == nil, request.claimed == nil else { return nil }
         var skip = RunSkip(job: request.spec.name, trigger: request.trigger, scheduledAt: request.scheduledAt, at: now, reason: reason)
         skip.triggeredBy = request.triggeredBy
+        skip.triggeredByRun = request.triggeredByRun
         return skip
     }
 
@@ -149,8 +151,8 @@ extension JobScheduler {
     /// Queues a run of `job`, or says it is to be skipped, by its concurrency policy; `replace`
     /// stops the runs it replaces.
     func decide(_ job: String, _ trigger: RunTrigger, scheduledAt: Date?, force: Bool = false,
-                extraEnvironment: [String: String] = [:], triggerChain: [String] = [], startSignal: RunStartSignal? = nil,
-                fire: StoreWrite? = nil, triggeredBy: String? = nil) -> Decision {
+                extraEnvironment: [String: String] = [:], triggerChain: [String] = [], triggeredByRun: Int64? = nil,
+                startSignal: RunStartSignal? = nil, fire: StoreWrite? = nil, triggeredBy: String? = nil) -> Decision {
         guard let entry = jobs[job], !stopping else { return .refused }
         // Pinned to another node: that node fires and runs it. While it is down, its slots
         // are missed, never moved; one node records them (the first of the nodes up by name,
@@ -209,6 +211,7 @@ extension JobScheduler {
         var request = RunRequest(spec: entry.sharedSpec, trigger: trigger, attempt: 1, scheduledAt: scheduledAt,
                                  extraEnvironment: extraEnvironment, startSignal: startSignal, fire: fire, triggeredBy: triggeredBy)
         request.triggerChain = triggerChain
+        request.triggeredByRun = triggeredByRun
         guard pool.canQueue(request) else {
             return .skip(RunSkip(job: job, trigger: trigger, scheduledAt: scheduledAt, at: clock.now(),
                                        reason: "skipped: \(pool.queuedCount) runs are already waiting for a worker (the most schedd queues)"))
@@ -293,8 +296,10 @@ extension JobScheduler {
         let toWrite = requests.indices.filter { requests[$0].claimed == nil }
         let starts = toWrite.map { index in
             let request = requests[index]
-            return RunStart(job: request.spec.name, trigger: request.trigger, attempt: request.attempt, scheduledAt: request.scheduledAt,
+            var start = RunStart(job: request.spec.name, trigger: request.trigger, attempt: request.attempt, scheduledAt: request.scheduledAt,
                             startedAt: now, fire: request.fire, triggeredBy: request.triggeredBy, exclusive: request.spec.isService)
+            start.triggeredByRun = request.triggeredByRun
+            return start
         }
         let ends = ended.map { (run: active[$0.run.record.id]?.record ?? $0.run.record, outcome: $0.outcome) }
         let writeStart = ContinuousClock.now
@@ -331,6 +336,7 @@ extension JobScheduler {
                 var skip = RunSkip(job: request.spec.name, trigger: request.trigger, scheduledAt: request.scheduledAt, at: now,
                                    reason: "skipped: its start could not be recorded (\(error))")
                 skip.triggeredBy = request.triggeredBy
+                skip.triggeredByRun = request.triggeredByRun
                 skips.append(skip)
             }
             // Recorded once the store takes writes, so that the history shows why nothing ran
@@ -871,14 +877,16 @@ extension JobScheduler {
             logger.error("trigger cycle; the job is not triggered again", metadata: [
                 "schedd.job": "\(target)", "schedd.run_id": .stringConvertible(run.id), "schedd.cycle": "\(cycle)",
             ])
-            await record([RunSkip(job: target, trigger: .dependency, scheduledAt: nil, at: clock.now(),
-                                  reason: "skipped: trigger cycle \(cycle) (on_failure/on_success): each run would trigger the next without end")])
+            var skip = RunSkip(job: target, trigger: .dependency, scheduledAt: nil, at: clock.now(),
+                               reason: "skipped: trigger cycle \(cycle) (on_failure/on_success): each run would trigger the next without end")
+            skip.triggeredByRun = run.id
+            await record([skip])
             return
         }
         await self.trigger(target, .dependency, scheduledAt: nil, extraEnvironment: [
             "SCHEDD_TRIGGERED_BY_JOB": run.job, "SCHEDD_TRIGGERED_BY_RUN": String(run.id),
             "SCHEDD_TRIGGERED_BY_STATUS": run.status.rawValue,
-        ], triggerChain: chain)
+        ], triggerChain: chain, triggeredByRun: run.id)
     }
 }
 

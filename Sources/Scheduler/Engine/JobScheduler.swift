@@ -545,9 +545,7 @@ public actor JobScheduler: Service {
             interrupted.status = .interrupted
             interrupted.finishedAt = now
             interrupted.error = "schedd stopped while the run was active"
-            let request = RunRequest(spec: entry.sharedSpec, trigger: run.trigger, attempt: run.attempt, scheduledAt: run.scheduledAt,
-                                     extraEnvironment: [:])
-            await afterRun(request, interrupted)
+            await afterRun(await request(resuming: run, entry, trigger: run.trigger, attempt: run.attempt), interrupted)
         }
         // Only the names are sorted: sorting 10,000 (name, entry) pairs copies every entry.
         let bootJobs = jobs.filter { $0.value.canStart && ($0.value.spec.isService || $0.value.schedule == .reboot) }.keys.sorted()
@@ -571,6 +569,42 @@ public actor JobScheduler: Service {
         await takeUp(pending)
     }
 
+    /// A run to start again from the row of an earlier attempt (a retry marked before a
+    /// restart, an attempt interrupted or lost): who asked for it and what triggered it carry
+    /// over, a dependency run's `SCHEDD_TRIGGERED_BY_*` read again from the row of the run
+    /// that triggered it (only the id when that row has been pruned).
+    func request(resuming run: RunRecord, _ entry: JobEntry, trigger: RunTrigger, attempt: Int) async -> RunRequest {
+        var request = RunRequest(spec: entry.sharedSpec, trigger: trigger, attempt: attempt, scheduledAt: run.scheduledAt, extraEnvironment: [:])
+        request.triggeredBy = run.triggeredBy
+        guard let first = run.triggeredByRun else { return request }
+        request.triggeredByRun = first
+        request.extraEnvironment["SCHEDD_TRIGGERED_BY_RUN"] = String(first)
+        // Back along the runs that triggered one another, for the chain that stops a cycle.
+        // Validation refuses cycles; the bound stops one stored anyway.
+        var chain: [String] = []
+        var next: Int64? = first
+        while let id = next, chain.count < 64 {
+            let cause: RunRecord?
+            do {
+                cause = try await store.run(id: id)
+            } catch {
+                logger.warning("cannot read the run that triggered a run taken up again", metadata: [
+                    "schedd.job": "\(run.job)", "schedd.run_id": .stringConvertible(id), "schedd.error": "\(error)",
+                ])
+                break
+            }
+            guard let cause else { break }
+            if id == first {
+                request.extraEnvironment["SCHEDD_TRIGGERED_BY_JOB"] = cause.job
+                request.extraEnvironment["SCHEDD_TRIGGERED_BY_STATUS"] = cause.status.rawValue
+            }
+            chain.insert(cause.job, at: 0)
+            next = cause.triggeredByRun
+        }
+        request.triggerChain = chain
+        return request
+    }
+
     /// Timers for retries marked in the store, each due when it was. The marks of jobs gone,
     /// pinned to another node, or that retry no more, are cleared.
     func takeUp(_ pending: [(run: RunRecord, due: Date)]) async {
@@ -581,8 +615,7 @@ public actor JobScheduler: Service {
                 dropped.append((run.id, nil))
                 continue
             }
-            var retry = RunRequest(spec: entry.sharedSpec, trigger: .retry, attempt: run.attempt + 1, scheduledAt: run.scheduledAt,
-                                   extraEnvironment: [:])
+            var retry = await request(resuming: run, entry, trigger: .retry, attempt: run.attempt + 1)
             retry.retryOf = run.id
             timers.append(Timer(due: due, request: retry))
             logger.notice("a retry that was waiting for its time is taken up", metadata: [

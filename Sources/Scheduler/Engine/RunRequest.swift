@@ -26,6 +26,8 @@ struct RunRequest: Sendable {
     var fire: StoreWrite? = nil
     /// Who asked for a manual run over the control socket (`runs.triggered_by`).
     var triggeredBy: String? = nil
+    /// A dependency run: the run whose end triggered it (`runs.triggered_by_run`).
+    var triggeredByRun: Int64? = nil
     /// Cluster mode: a queued slot this node has claimed; its row is `running` already, so its
     /// start writes nothing.
     var claimed: RunRecord? = nil

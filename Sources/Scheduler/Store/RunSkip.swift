@@ -10,6 +10,8 @@ package struct RunSkip: Sendable, Equatable {
     package var reason: String
     /// Who asked for the run over the control socket, for a manual one.
     package var triggeredBy: String?
+    /// For a dependency run: the run whose end triggered it.
+    package var triggeredByRun: Int64?
     /// A slot of a job pinned to this node, recorded as missed because the node is not up: a
     /// shared store records it only if the node is still not up by its own reckoning (this
     /// node's list of the nodes up may be older than the pinned node's start).
@@ -26,6 +28,6 @@ package struct RunSkip: Sendable, Equatable {
     /// The skipped run's record, final at once.
     package func record(id: Int64) -> RunRecord {
         RunRecord(id: id, job: job, trigger: trigger, attempt: 1, status: .skipped, scheduledAt: scheduledAt,
-                  startedAt: at, finishedAt: at, durationMs: 0, error: reason, triggeredBy: triggeredBy)
+                  startedAt: at, finishedAt: at, durationMs: 0, error: reason, triggeredBy: triggeredBy, triggeredByRun: triggeredByRun)
     }
 }

@@ -12,6 +12,8 @@ package struct RunStart: Sendable {
     package var fire: StoreWrite?
     /// Who started a manual run over the control socket.
     package var triggeredBy: String?
+    /// A dependency run's trigger: the run whose end triggered it.
+    package var triggeredByRun: Int64?
     /// A service's run: one node at a time may hold it (a store shared by several nodes
     /// refuses the start while another node runs the job).
     package var exclusive: Bool
@@ -32,6 +34,7 @@ package struct RunStart: Sendable {
     package func record(id: Int64) -> RunRecord {
         var record = RunRecord(id: id, job: job, trigger: trigger, attempt: attempt, status: .running, scheduledAt: scheduledAt, startedAt: startedAt)
         record.triggeredBy = triggeredBy
+        record.triggeredByRun = triggeredByRun
         return record
     }
 

@@ -48,8 +48,9 @@ public struct RunStore: Sendable {
     static func insert(_ records: [RunRecord], _ db: Database) throws -> [RunRecord] {
         // Cached statements: these run for every run, and preparing them is most of their cost.
         let statement = BoundStatement(try db.cachedStatement(sql: """
-            INSERT INTO runs (job, trigger, attempt, status, scheduled_at, started_at, finished_at, duration_ms, pid, error, triggered_by)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO runs (job, trigger, attempt, status, scheduled_at, started_at, finished_at, duration_ms, pid, error, triggered_by,
+                              triggered_by_run)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """), db)
         var lastRun: [String: Int64] = [:]
         let stored = try records.map { record in
@@ -64,6 +65,7 @@ public struct RunStore: Sendable {
             statement.bind(9, record.pid)
             statement.bind(10, record.error)
             statement.bind(11, record.triggeredBy)
+            statement.bind(12, record.triggeredByRun)
             try statement.execute()
             var stored = record
             stored.id = db.lastInsertedRowID
@@ -321,7 +323,7 @@ public struct RunStore: Sendable {
     /// The columns of a run, in the order `record(_:)` reads them.
     static let columns = """
         id, job, trigger, attempt, status, scheduled_at, started_at, finished_at, duration_ms, \
-        exit_code, signal, pid, output, output_truncated, error, output_streams, cpu_ms, triggered_by, cancelled_by
+        exit_code, signal, pid, output, output_truncated, error, output_streams, cpu_ms, triggered_by, cancelled_by, triggered_by_run
         """
     static let columnsWithoutOutput = columns.replacingOccurrences(of: "pid, output,", with: "pid, NULL AS output,")
         .replacingOccurrences(of: "error, output_streams,", with: "error, NULL AS output_streams,")
@@ -347,6 +349,7 @@ public struct RunStore: Sendable {
             finishedAt: row.date(7),
             durationMs: row.integer(8), exitCode: row.int32(9), signal: row.int32(10), pid: row.int32(11),
             output: row.text(12), outputTruncated: row.flag(13) ?? false, outputStreams: OutputSegment.decode(row.text(15)),
-            error: row.text(14), cpuMs: row.integer(16), triggeredBy: row.text(17), cancelledBy: row.text(18))
+            error: row.text(14), cpuMs: row.integer(16), triggeredBy: row.text(17), cancelledBy: row.text(18),
+            triggeredByRun: row.integer(19))
     }
 }

@@ -126,6 +126,11 @@ enum Schema {
         ALTER TABLE runs ADD COLUMN retry_at TEXT;
         CREATE INDEX runs_retry_pending ON runs (retry_at) WHERE retry_at IS NOT NULL;
         """,
+        // 7: the run whose end triggered a dependency run (`on_failure`, `on_success`), so that
+        // history says which it was, and a retry of it taken up after a restart is told again.
+        """
+        ALTER TABLE runs ADD COLUMN triggered_by_run INTEGER;
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

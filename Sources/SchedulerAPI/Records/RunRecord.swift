@@ -28,14 +28,18 @@ public struct RunRecord: Sendable, Equatable, Codable {
     public var triggeredBy: String?
     /// Who cancelled the run over the control socket; nil otherwise.
     public var cancelledBy: String?
+    /// For a dependency run (`on_failure`, `on_success`): the id of the run whose end
+    /// triggered it.
+    public var triggeredByRun: Int64?
 
     public init(
         id: Int64, job: String, trigger: RunTrigger, attempt: Int, status: RunStatus,
         scheduledAt: Date? = nil, startedAt: Date, finishedAt: Date? = nil, durationMs: Int64? = nil,
         exitCode: Int32? = nil, signal: Int32? = nil, pid: Int32? = nil, output: String? = nil,
         outputTruncated: Bool = false, outputStreams: [OutputSegment]? = nil, error: String? = nil, cpuMs: Int64? = nil,
-        triggeredBy: String? = nil, cancelledBy: String? = nil
+        triggeredBy: String? = nil, cancelledBy: String? = nil, triggeredByRun: Int64? = nil
     ) {
+        self.triggeredByRun = triggeredByRun
         self.triggeredBy = triggeredBy
         self.cancelledBy = cancelledBy
         self.cpuMs = cpuMs
@@ -62,6 +66,6 @@ public struct RunRecord: Sendable, Equatable, Codable {
         case scheduledAt = "scheduled_at", startedAt = "started_at", finishedAt = "finished_at"
         case durationMs = "duration_ms", exitCode = "exit_code", signal, pid, output
         case outputTruncated = "output_truncated", outputStreams = "output_streams", error, cpuMs = "cpu_ms"
-        case triggeredBy = "triggered_by", cancelledBy = "cancelled_by"
+        case triggeredBy = "triggered_by", cancelledBy = "cancelled_by", triggeredByRun = "triggered_by_run"
     }
 }

@@ -39,9 +39,13 @@ struct HistoryCommand: AsyncParsableCommand {
         print(page.runs.isEmpty ? "no runs" : Self.table(page.runs, wide: wide))
     }
 
-    /// `retry #1` for the first retry (attempt 2).
+    /// `retry #1` for the first retry (attempt 2); `after 41` for a run that run 41's end
+    /// triggered (`on_failure`, `on_success`).
     static func trigger(_ run: RunRecord) -> String {
         if run.trigger == .retry { return "retry #\(max(1, run.attempt - 1))" }
+        if run.trigger == .dependency, let cause = run.triggeredByRun {
+            return "after \(cause)" + (run.attempt > 1 ? " (attempt \(run.attempt))" : "")
+        }
         return run.trigger.rawValue + (run.attempt > 1 ? " (attempt \(run.attempt))" : "")
     }
 
