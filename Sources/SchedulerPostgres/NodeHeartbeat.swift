@@ -140,6 +140,7 @@ public struct NodeHeartbeat: Service {
                 ])
                 if let epoch = try await store.rejoin(workers: workers) {
                     logger.notice("this node rejoined the cluster", metadata: ["schedd.epoch": .stringConvertible(epoch)])
+                    await engine.resumePendingRetries()
                 } else {
                     logger.critical("another live node holds this node's name; this node starts nothing", metadata: ["schedd.node": "\(store.node)"])
                 }

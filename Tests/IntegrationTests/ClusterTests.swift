@@ -110,9 +110,13 @@ struct ClusterTests {
 
     @Test func aKilledNodesRunIsLostWithinItsLeaseAndTheOthersGoOn() throws {
         let cluster = try Cluster()
-        let config = try cluster.scratch.write("jobs.json", #"{"jobs": [{"name": "long", "shell": "sleep 60"},"#
-            + #"{"name": "again", "shell": "sleep 60", "retries": 1, "retry_backoff": "0s"}]}"#)
+        let config = try cluster.scratch.write("jobs.json", #"{"jobs": [{"name": "long", "shell": "sleep 60", "on_failure": "notify"},"#
+            + #"{"name": "again", "shell": "sleep 60", "retries": 1, "retry_backoff": "0s"},"#
+            + #"{"name": "flaky", "shell": "exit 1", "retries": 1, "retry_backoff": "12s"}, {"name": "notify", "shell": "true"}]}"#)
         let (a, _) = try cluster.startAll("a", "b", config: config)
+        // A failed attempt whose retry waits on a when a dies.
+        #expect(try cluster.ctl("a", ["run", "flaky", "--wait"]).status != 0)
+        #expect(eventually { (try? cluster.sql("SELECT node || ' ' || (retry_at IS NOT NULL) FROM runs WHERE job = 'flaky'")) == "a true" })
         #expect(try cluster.ctl("a", ["run", "long"]).status == 0)
         #expect(try cluster.ctl("a", ["run", "again"]).status == 0)
         #expect(eventually { (try? cluster.sql("SELECT string_agg(node, ',') FROM runs WHERE status = 'running'")) == "a,a" })
@@ -127,6 +131,16 @@ struct ClusterTests {
         #expect(eventually { (try? cluster.sql("""
             SELECT string_agg(attempt || ' ' || trigger || ' ' || status || ' ' || node, ',' ORDER BY id) FROM runs WHERE job = 'again'
             """)) == "1 manual lost a,2 retry running b" })
+        // A lost run with no retries left is a failure: its on_failure runs, told which run.
+        #expect(eventually { (try? cluster.sql("""
+            SELECT string_agg(n.trigger || ' ' || n.node || ' ' || (n.triggered_by_run = l.id), ',') FROM runs n, runs l
+            WHERE n.job = 'notify' AND l.job = 'long'
+            """)) == "dependency b true" })
+        // a's waiting retry is b's now, and runs there when it is due.
+        #expect(eventually(timeout: 30) { (try? cluster.sql("""
+            SELECT string_agg(attempt || ' ' || trigger || ' ' || status || ' ' || node, ',' ORDER BY id) FROM runs WHERE job = 'flaky'
+            """)) == "1 manual failed a,2 retry failed b" })
+        #expect(try cluster.sql("SELECT count(*) FROM runs WHERE job = 'flaky' AND retry_at IS NOT NULL") == "0")
         #expect(try cluster.sql("SELECT state FROM nodes WHERE name = 'a'") == "dead")
         // The history reads the same on the surviving node, and `nodes` shows a dead.
         #expect(try cluster.ctl("b", ["history", "long"]).stdout.contains("lost"))

@@ -65,7 +65,9 @@ extension JobScheduler {
     }
 
     /// Cluster mode: this node was declared dead, and the node that did so took over its
-    /// pending retries: they are no longer this node's to run.
+    /// pending retries: they are no longer this node's to run. (Those it left, of jobs pinned
+    /// to this node, are read again once the node has registered again:
+    /// `resumePendingRetries`.)
     package func dropPendingRetries() {
         timers.removeAll { $0.request.retryOf != nil }
         pool.removeQueued(where: { $0.retryOf != nil }, reason: "this node was declared dead; another node took the retry over")

@@ -557,8 +557,9 @@ public actor JobScheduler: Service {
 
     /// Takes up the retries that were waiting for their time when schedd stopped (marked with
     /// their runs): each is due when it was. The marks of jobs gone, or that retry no more,
-    /// are cleared.
-    func resumePendingRetries() async {
+    /// are cleared. Cluster mode: also once a node declared dead has registered again (the
+    /// retries still its own, those of jobs pinned to it).
+    package func resumePendingRetries() async {
         let pending: [(run: RunRecord, due: Date)]
         do {
             pending = try await store.pendingRetries()
