@@ -206,6 +206,18 @@ final class Daemon {
         #expect(paused.split(separator: " ", omittingEmptySubsequences: true).prefix(4) == ["ok", "paused", "@hourly", "-"])
     }
 
+    /// A run triggered by another's end says which run in history (`after 1`), and in the row.
+    @Test func historyShowsWhichRunTriggeredARun() throws {
+        let d = try Daemon(jobs: #"{"jobs": [{"name": "breaks", "shell": "exit 2", "on_failure": "tell"}, {"name": "tell", "shell": "echo $SCHEDD_TRIGGERED_BY_RUN"}]}"#)
+        #expect(try d.ctl(["run", "breaks", "--wait"]).status != 0)
+        #expect(eventually { (try? d.ctl(["history", "tell"]).stdout.contains("succeeded")) == true })
+        let row = try d.ctl(["history", "tell"]).stdout.split(separator: "\n").dropFirst().first ?? ""
+        #expect(row.split(separator: " ", omittingEmptySubsequences: true).prefix(4) == ["2", "tell", "after", "1"], "\(row)")
+        let json = try d.ctl(["--json", "history", "tell"]).stdout
+        #expect(json.contains(#""triggered_by_run": 1"#), "\(json)")
+        #expect(try d.ctl(["logs", "tell"]).stdout == "1\n")
+    }
+
     @Test func logsShowsBothStreamsOrOne() throws {
         let d = try Daemon(jobs: #"{"jobs": [{"name": "two", "shell": "echo out1; sleep 0.2; echo err1 >&2; sleep 0.2; echo out2"}]}"#)
         // run --wait: the job's stderr to schedctl's stderr.

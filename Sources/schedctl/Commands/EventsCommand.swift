@@ -32,7 +32,9 @@ struct EventsCommand: AsyncParsableCommand {
     static func line(_ m: EventMessage) -> String {
         let time = String(Timestamp.format(m.at).dropFirst(11).prefix(12))
         switch m.type {
-        case "run_started": return "\(time) \(m.job) run \(m.run?.id ?? 0) started (\(m.trigger?.rawValue ?? "?"))"
+        case "run_started":
+            let cause = m.run?.triggeredByRun.map { " after run \($0)" } ?? ""
+            return "\(time) \(m.job) run \(m.run?.id ?? 0) started (\(m.trigger?.rawValue ?? "?")\(cause))"
         case "run_finished":
             return "\(time) \(m.job) run \(m.run?.id ?? 0) \(Output.result(m.run)) after \(Output.duration(m.run?.durationMs))"
         case "run_queued": return "\(time) \(m.job) queued (\(m.trigger?.rawValue ?? "?"))"
