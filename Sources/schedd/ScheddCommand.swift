@@ -211,13 +211,38 @@ struct ScheddCommand: AsyncParsableCommand {
         }
         if let place = fileWatch.displacement {
             // Run after the drain, so that the copy holds the ends of the runs it waited for.
-            do {
-                let saved = try await database.closeDisplaced(place)
+            // The open database is the only copy of what it holds: a copy that fails (a full
+            // disk) is tried again until it is written or schedd is told to stop.
+            let stop = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+            let saved = await withTaskGroup(of: String?.self) { group in
+                group.addTask {
+                    for await _ in stop { return nil }
+                    return nil
+                }
+                group.addTask {
+                    while !Task.isCancelled {
+                        do {
+                            return try await database.closeDisplaced(place)
+                        } catch {
+                            logger.critical("schedd could not save the database it had open; trying again every 10s until it can (make room) or is stopped",
+                                            metadata: ["schedd.db": "\(dbPath)", "schedd.error": "\((error as? APIError)?.message ?? "\(error)")"])
+                        }
+                        try? await Task.sleep(for: .seconds(10))
+                    }
+                    return nil
+                }
+                let first = await group.next() ?? nil
+                group.cancelAll()
+                return first
+            }
+            if let saved {
                 logger.critical("schedd saved the database it had open and stopped; start it again to go on",
                                 metadata: ["schedd.db": "\(dbPath)", "schedd.saved": "\(saved)"])
                 FileHandle.standardError.write(Data("schedd: the database \(dbPath) was \(place == .deleted ? "deleted" : "replaced") while schedd ran; what it held is saved to \(saved)\n".utf8))
-            } catch {
-                logger.critical("schedd could not save the database it had open", metadata: ["schedd.db": "\(dbPath)", "schedd.error": "\(error.message)"])
+            } else {
+                logger.critical("schedd was stopped before it could save the database it had open; what it held since the file was moved is lost",
+                                metadata: ["schedd.db": "\(dbPath)"])
+                try? database.close()
             }
             throw ExitCode(1)
         }

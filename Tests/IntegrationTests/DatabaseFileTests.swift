@@ -32,6 +32,35 @@ import Testing
         #expect(try sqlite(db, "PRAGMA integrity_check") == "ok")
     }
 
+    /// The whole state directory removed: the copy cannot be written until the directory is
+    /// back, and is tried again meanwhile; stopped before then, schedd says what it lost.
+    @Test func aCopyThatCannotBeWrittenIsTriedAgainUntilItCan() throws {
+        let scratch = try Scratch()
+        let state = scratch.path("state")
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: false)
+        let db = state + "/schedd.db"
+        let config = try scratch.write("jobs.json", Self.jobs)
+        let daemon = try DaemonProcess(["--db", db, "--config", config], log: scratch.path("first.log"))
+        #expect(eventually(timeout: 30) { runCount(db) >= 2 })
+        let before = runCount(db)
+        try FileManager.default.removeItem(atPath: state)
+        #expect(eventually(timeout: 30) { daemon.stderr().contains("schedd could not save the database it had open; trying again every 10s") })
+        #expect(daemon.process.isRunning)
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: false)
+        #expect(daemon.waitForExit(timeout: 30) == 1)
+        #expect(daemon.stderr().contains("what it held is saved to \(db)"), "\(daemon.stderr())")
+        #expect(try sqlite(db, "PRAGMA integrity_check") == "ok")
+        #expect(runCount(db) >= before)
+
+        // Stopped while the copy cannot be written: it says so and exits.
+        let second = try DaemonProcess(["--db", db, "--config", config], log: scratch.path("second.log"))
+        #expect(second.waitUntilStarted())
+        try FileManager.default.removeItem(atPath: state)
+        #expect(eventually(timeout: 30) { second.stderr().contains("schedd could not save the database it had open") })
+        #expect(second.terminate() == 1)
+        #expect(second.stderr().contains("schedd was stopped before it could save the database it had open"))
+    }
+
     @Test func aReplacedDatabaseIsLeftAsPutAndTheOpenOneIsSavedBesideIt() throws {
         let scratch = try Scratch()
         let db = scratch.path("schedd.db")

@@ -106,25 +106,27 @@ public final class SchedulerDatabase: Sendable {
     /// it: a consistent copy (`VACUUM INTO`) is written beside `path` first; once every
     /// connection is closed, the copy takes the place of a deleted file, and stays beside a
     /// replaced one (the file put there is left as it is: someone meant it). Returns the copy's
-    /// path.
+    /// path. When the copy cannot be written (a full disk), the database stays open, the
+    /// partial copy is removed, and this throws: the caller may try again once there is room.
     public func closeDisplaced(_ place: FilePlace, at date: Date = Date()) async throws(APIError) -> String {
         let format = ISO8601DateFormatter()
         format.formatOptions = [.withYear, .withMonth, .withDay, .withTime, .withTimeZone]
         let stamp = format.string(from: date)
         let saved = path + ".saved-" + stamp
-        let copied: (any Error)?
+        var info = stat()
+        let existed = lstat(saved, &info) == 0
         do {
             try await pool.writeWithoutTransaction { db in try db.execute(sql: "VACUUM INTO ?", arguments: [saved]) }
-            copied = nil
         } catch {
-            copied = error
+            // What VACUUM wrote before it failed; never a file that was there before.
+            if !existed { unlink(saved) }
+            throw APIError(.databaseUnusable, "cannot save the open database to \(saved): \(error)")
         }
         // The checkpoint empties the WAL at `path-wal` when it is still this database's, so
         // that the file at `path` never reads it. On the writer's queue, as the copy: not on
         // the calling task's thread.
         _ = try? await pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
         try? pool.close()
-        if let copied { throw APIError(.databaseUnusable, "cannot save the open database to \(saved): \(copied)") }
         guard place == .deleted else { return saved }
         // link(2) rather than rename(2): a file that appeared at `path` meanwhile is kept.
         guard link(saved, path) == 0 else { return saved }
