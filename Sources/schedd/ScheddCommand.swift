@@ -231,9 +231,11 @@ struct ScheddCommand: AsyncParsableCommand {
                     }
                     return nil
                 }
-                let first = await group.next() ?? nil
+                var saved = await group.next() ?? nil
                 group.cancelAll()
-                return first
+                // A copy that was written as the signal came counts.
+                for await result in group where saved == nil { saved = result }
+                return saved
             }
             if let saved {
                 logger.critical("schedd saved the database it had open and stopped; start it again to go on",

@@ -118,14 +118,18 @@ extension JobScheduler {
     }
 
     /// Records the runs that `decide` took off the queue for newer ones (`concurrency:
-    /// replace`), and clears the marks of the retries among them.
+    /// replace`): each has a row saying it never ran, as a replaced run that ran has; a retry
+    /// has none (its attempt's key is the failed run's), and its mark goes.
     func recordReplaced() async {
-        let skips = replaced
-        let retries = replacedRetries
-        replaced = []
-        replacedRetries = []
+        guard !displaced.isEmpty else { return }
+        let requests = displaced
+        displaced = []
+        let retries = requests.compactMap(\.retryOf)
         if !retries.isEmpty { await setRetries(retries.map { ($0, nil) }) }
-        await record(skips)
+        let now = clock.now()
+        await record(requests.compactMap {
+            unstartedRow($0, "skipped: a newer run replaced it (concurrency: replace) before it started", at: now)
+        })
     }
 
     /// The row of a run that leaves the queue without starting, if it gets one: not a
@@ -188,12 +192,7 @@ extension JobScheduler {
                     run.control.cancel("replaced by a newer run (concurrency: replace)")
                 }
                 let reason = "a newer run replaced it (concurrency: replace)"
-                let displaced = pool.removeQueued(job: job, reason: reason) + dropHeld(job: job, reason: reason)
-                // Each has a row saying it never ran, as a replaced run that ran has; a retry
-                // has none (its attempt's key is the failed run's), and its mark goes.
-                let now = clock.now()
-                replaced += displaced.compactMap { unstartedRow($0, "skipped: \(reason) before it started", at: now) }
-                replacedRetries += displaced.compactMap(\.retryOf)
+                displaced += pool.removeQueued(job: job, reason: reason) + dropHeld(job: job, reason: reason)
             case .allow:
                 break
             }

@@ -194,10 +194,9 @@ public actor JobScheduler: Service {
     var servicesHeldElsewhere: [String: String] = [:]
     /// Runs waiting for what they are ordered after or require.
     var held: [HeldRun] = []
-    /// Rows of runs that `concurrency: replace` took off the queue, and the retries among
-    /// them, to be recorded by `decide`'s caller (`recordReplaced`).
-    var replaced: [RunSkip] = []
-    var replacedRetries: [Int64] = []
+    /// Runs that `concurrency: replace` took off the queue, to be recorded by `decide`'s
+    /// caller (`recordReplaced`).
+    var displaced: [RunRequest] = []
     /// Services to stop once what depends on them has stopped, with the reason each gets.
     var stopQueue: [String: String] = [:]
     /// Jobs whose waiting for a worker has been logged, until one of their runs starts.

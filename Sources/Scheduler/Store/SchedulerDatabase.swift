@@ -113,13 +113,20 @@ public final class SchedulerDatabase: Sendable {
         format.formatOptions = [.withYear, .withMonth, .withDay, .withTime, .withTimeZone]
         let stamp = format.string(from: date)
         let saved = path + ".saved-" + stamp
-        var info = stat()
-        let existed = lstat(saved, &info) == 0
         do {
-            try await pool.writeWithoutTransaction { db in try db.execute(sql: "VACUUM INTO ?", arguments: [saved]) }
+            // On the writer's queue, file calls included: not on the calling task's thread.
+            try await pool.writeWithoutTransaction { db in
+                var info = stat()
+                let existed = lstat(saved, &info) == 0
+                do {
+                    try db.execute(sql: "VACUUM INTO ?", arguments: [saved])
+                } catch {
+                    // What VACUUM wrote before it failed; never a file that was there before.
+                    if !existed { unlink(saved) }
+                    throw error
+                }
+            }
         } catch {
-            // What VACUUM wrote before it failed; never a file that was there before.
-            if !existed { unlink(saved) }
             throw APIError(.databaseUnusable, "cannot save the open database to \(saved): \(error)")
         }
         // The checkpoint empties the WAL at `path-wal` when it is still this database's, so
