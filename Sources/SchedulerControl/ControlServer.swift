@@ -64,7 +64,8 @@ public struct ControlServer: Service {
 
     /// Makes the socket's directory (`AccessPolicy.directoryMode`), refuses a directory that
     /// someone else controls (`SocketDirectory`), and a socket a live daemon is serving; a
-    /// stale one (nobody answers) is removed.
+    /// stale one (nobody answers) is removed. It blocks (up to 2 s on a stopped daemon's
+    /// socket): call it off the cooperative pool.
     public static func prepareSocket(_ path: String, access: AccessPolicy) throws(APIError) {
         let group = access.adminGroup
         let parent = (path as NSString).deletingLastPathComponent

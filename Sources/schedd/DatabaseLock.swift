@@ -6,7 +6,7 @@ import Glibc
 
 /// An exclusive `flock` on `DATABASE.lock`, held for the daemon's life, so that a second
 /// daemon on the same database refuses to start instead of running every job twice.
-final class DatabaseLock {
+final class DatabaseLock: Sendable {
     private let fd: Int32
 
     init(databasePath: String) throws(APIError) {

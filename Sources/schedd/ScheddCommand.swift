@@ -113,7 +113,7 @@ struct ScheddCommand: AsyncParsableCommand {
         if processTracking != "auto" && processTracking != "proc" {
             throw ValidationError("--process-tracking \"\(processTracking)\" is not one of auto, proc")
         }
-        if let socketGroup, getgrnam(socketGroup) == nil && UInt32(socketGroup).flatMap({ getgrgid($0) }) == nil {
+        if let socketGroup, Self.gid(of: socketGroup) == nil {
             throw ValidationError("--socket-group \"\(socketGroup)\": no such group")
         }
         if let adminGroup, Self.gid(of: adminGroup) == nil {
@@ -175,17 +175,27 @@ struct ScheddCommand: AsyncParsableCommand {
             return
         }
         let dbPath = db ?? DefaultPaths.database(environment: environment)
-        let access = accessPolicy(logger: logger)
+        let access = await accessPolicy(logger: logger)
         // A first start with a bad job file is refused before anything is created: no database,
         // no lock file, no socket. (With a database, the file is checked against its jobs below.)
-        if let config, !FileManager.default.fileExists(atPath: dbPath) {
-            try validateOffline(config)
+        if let config, !(await BlockingWork.run { FileManager.default.fileExists(atPath: dbPath) }) {
+            try await validateOffline(config)
         }
-        // One daemon per database and per socket: a second one refuses to start.
+        // One daemon per database and per socket: a second one refuses to start. Probing an
+        // old socket may wait 2 s for an answer, off the cooperative pool as every start-up
+        // step that touches files.
         let lock: DatabaseLock
         do {
-            lock = try DatabaseLock(databasePath: dbPath)
-            try ControlServer.prepareSocket(socketPath, access: access)
+            lock = try await BlockingWork.run { () throws(APIError) in
+                let lock = try DatabaseLock(databasePath: dbPath)
+                do throws(APIError) {
+                    try ControlServer.prepareSocket(socketPath, access: access)
+                } catch {
+                    lock.release()
+                    throw error
+                }
+                return lock
+            }
         } catch {
             logger.critical("schedd cannot start", metadata: ["schedd.error": "\(error.message)"])
             FileHandle.standardError.write(Data("schedd: \(error.message)\n".utf8))
@@ -194,7 +204,8 @@ struct ScheddCommand: AsyncParsableCommand {
         defer { lock.release() }
         let database: SchedulerDatabase
         do {
-            database = try SchedulerDatabase(path: dbPath)
+            // Opening migrates the schema: seconds on a large history.
+            database = try await BlockingWork.run { try SchedulerDatabase(path: dbPath) }
         } catch {
             logger.critical("cannot open the database", metadata: ["schedd.db": "\(dbPath)", "schedd.error": "\(error)"])
             throw ExitCode(1)
@@ -206,7 +217,7 @@ struct ScheddCommand: AsyncParsableCommand {
                 [.init(service: fileWatch, successTerminationBehavior: .gracefullyShutdownGroup)]
             }
         } catch {
-            try? database.close()
+            try? await BlockingWork.run { try database.close() }
             throw error
         }
         if let place = fileWatch.displacement {
@@ -244,11 +255,11 @@ struct ScheddCommand: AsyncParsableCommand {
             } else {
                 logger.critical("schedd was stopped before it could save the database it had open; what it held since the file was moved is lost",
                                 metadata: ["schedd.db": "\(dbPath)"])
-                try? database.close()
+                try? await BlockingWork.run { try database.close() }
             }
             throw ExitCode(1)
         }
-        try database.close()
+        try await BlockingWork.run { try database.close() }
         logger.info("schedd stopped")
     }
 
@@ -261,10 +272,10 @@ struct ScheddCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("schedd: \(postgres == nil ? "SCHEDD_POSTGRES" : "--postgres"): \(error.message)\n".utf8))
             throw ExitCode(2)
         }
-        let access = accessPolicy(logger: logger)
-        if let config { try validateOffline(config) }
+        let access = await accessPolicy(logger: logger)
+        if let config { try await validateOffline(config) }
         do {
-            try ControlServer.prepareSocket(socketPath, access: access)
+            try await BlockingWork.run { () throws(APIError) in try ControlServer.prepareSocket(socketPath, access: access) }
         } catch {
             logger.critical("schedd cannot start", metadata: ["schedd.error": "\(error.message)"])
             FileHandle.standardError.write(Data("schedd: \(error.message)\n".utf8))
@@ -313,25 +324,28 @@ struct ScheddCommand: AsyncParsableCommand {
         return agreed.zone
     }
 
-    func validateOffline(_ config: String) throws {
+    func validateOffline(_ config: String) async throws {
         do {
-            try JobFileLoader.validateOffline(path: config, handlers: [])
+            try await BlockingWork.run { try JobFileLoader.validateOffline(path: config, handlers: []) }
         } catch let error as APIError {
             FileHandle.standardError.write(Data("schedd: \(config): \(error)\n".utf8))
             throw ExitCode(2)
         }
     }
 
-    func accessPolicy(logger: Logger) -> AccessPolicy {
+    func accessPolicy(logger: Logger) async -> AccessPolicy {
         if socketGroup != nil {
             logger.warning("--socket-group is deprecated: it is now --admin-group, and its members are admins (root's equal on this daemon)")
         }
+        // The account database may be NSS over the network.
+        let (allowUsers, admins) = (allowUsers, adminGroup ?? socketGroup)
+        let (allowed, admin) = await AccountDatabase.off { (allowUsers.flatMap { $0 == "all" ? nil : Self.gid(of: $0) }, admins.flatMap(Self.gid(of:))) }
         let users: AccessPolicy.Users = switch allowUsers {
         case nil: .none
         case "all"?: .all
-        case let group?: Self.gid(of: group).map { .group($0) } ?? .none
+        case _?: allowed.map { .group($0) } ?? .none
         }
-        return AccessPolicy(adminGroup: (adminGroup ?? socketGroup).flatMap(Self.gid(of:)), users: users, userMaxJobs: userMaxJobs)
+        return AccessPolicy(adminGroup: admin, users: users, userMaxJobs: userMaxJobs)
     }
 
     /// Runs the daemon's services on `store` until shutdown; `more` adds the services a store
@@ -419,6 +433,6 @@ struct ScheddCommand: AsyncParsableCommand {
 
     /// A group's gid, by name or number.
     static func gid(of group: String) -> gid_t? {
-        (getgrnam(group) ?? UInt32(group).flatMap { getgrgid($0) })?.pointee.gr_gid
+        AccountDatabase.groupID(group)
     }
 }

@@ -22,6 +22,15 @@ import Testing
         #expect(daemon.process.isRunning)
         #expect(try sqlite(db, "SELECT group_concat(name) FROM (SELECT name FROM jobs ORDER BY name)") == "a,b")
 
+        // Replaced by a FIFO, which nobody writes: refused, and the daemon goes on answering.
+        try FileManager.default.removeItem(atPath: config)
+        #expect(mkfifo(config, 0o600) == 0)
+        let reload = try Binaries.run(Binaries.schedctl, ["--socket", daemon.socketPath, "reload"], timeout: 30)
+        #expect(reload.status == 1)
+        #expect(reload.stderr.contains("it is a FIFO, not a regular file"), "\(reload.stderr)")
+        #expect(try Binaries.run(Binaries.schedctl, ["--socket", daemon.socketPath, "status"], timeout: 30).status == 0)
+        try FileManager.default.removeItem(atPath: config)
+
         // The file is the whole set of jobs: one taken out of it is removed.
         _ = try scratch.write("jobs.json", #"{"jobs": [{"name": "b", "shell": "true"}]}"#)
         kill(daemon.process.processIdentifier, SIGHUP)
@@ -91,6 +100,13 @@ import Testing
         #expect(result.stderr.contains(#"jobs[0] "a": shel: unknown field (did you mean "shell"?)"#))
         // A refused first start leaves nothing behind: no database, no lock, no socket.
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.url.path) == ["jobs.json"])
+
+        // A FIFO would block the read until someone writes it: refused at once, not waited on.
+        #expect(mkfifo(scratch.path("fifo.json"), 0o600) == 0)
+        let fifo = try Binaries.run(Binaries.schedd, ["--db", scratch.path("x.db"), "--config", scratch.path("fifo.json"),
+                                                      "--socket", scratch.path("s.sock")], timeout: 30)
+        #expect(fifo.status == 2)
+        #expect(fifo.stderr.contains("cannot read the job file \(scratch.path("fifo.json")): it is a FIFO, not a regular file"), "\(fifo.stderr)")
     }
 
     @Test func jsonLogsWriteNumbersAsNumbers() throws {

@@ -20,7 +20,7 @@ public struct JobFileLoader: Sendable {
     /// only writer.
     func apply(to store: any SchedulerStore, prune: Bool = false, dryRun: Bool = false, now: Date = Date(),
                graph: @Sendable () async throws -> DependencyGraph = { DependencyGraph() }) async throws -> ApplyResult {
-        let data = try Self.read(path)
+        let data = try await BlockingWork.run { [path] () throws(APIError) in try Self.read(path) }
         // A file that is the whole set of jobs, byte for byte what was applied last, with no
         // job changed since, would change nothing: a restart with 10,000 jobs then skips
         // parsing and validating them (most of its start-up).
@@ -46,7 +46,20 @@ public struct JobFileLoader: Sendable {
         _ = try JobFile(data: data, context: context)
     }
 
-    static func read(_ path: String) throws -> Data {
+    static func read(_ path: String) throws(APIError) -> Data {
+        // A FIFO or a device would block the read until someone writes it, and schedd's start
+        // or reload with it: only a file is a job file.
+        var info = stat()
+        if stat(path, &info) == 0, info.st_mode & S_IFMT != S_IFREG {
+            let kind = switch info.st_mode & S_IFMT {
+            case S_IFDIR: "a directory"
+            case S_IFIFO: "a FIFO"
+            case S_IFCHR, S_IFBLK: "a device"
+            case S_IFSOCK: "a socket"
+            default: "a special file"
+            }
+            throw APIError(.invalidArgument, "cannot read the job file \(path): it is \(kind), not a regular file")
+        }
         do {
             return try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {

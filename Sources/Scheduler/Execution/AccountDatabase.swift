@@ -13,9 +13,7 @@ package enum AccountDatabase {
 
     /// Runs `lookUp` on the account queue.
     package static func off<T: Sendable>(_ lookUp: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { continuation in
-            queue.async { continuation.resume(returning: lookUp()) }
-        }
+        await BlockingWork.run(on: queue, lookUp)
     }
 
     package struct User {

@@ -151,16 +151,7 @@ public actor ProcessSweeper {
     private static let queue = DispatchQueue(label: "schedd.process-scan")
 
     static func onQueue<T: Sendable, E: Error>(_ work: @escaping @Sendable () throws(E) -> T) async throws(E) -> T {
-        let result: Result<T, E> = await withCheckedContinuation { continuation in
-            queue.async {
-                do throws(E) {
-                    continuation.resume(returning: .success(try work()))
-                } catch {
-                    continuation.resume(returning: .failure(error))
-                }
-            }
-        }
-        return try result.get()
+        try await BlockingWork.run(on: queue, work)
     }
 
     /// The live processes of each run: from its cgroup when it has one, else from `/proc`.

@@ -108,23 +108,21 @@ public final class DaemonMetrics: Sendable {
     private static let queue = DispatchQueue(label: "schedd.metrics")
 
     static func processFigures() async -> (memory: Int64, descriptors: Int64) {
-        await withCheckedContinuation { continuation in
-            queue.async {
-                var memory: Int64 = 0
-                if let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) {
-                    let fields = text.split(separator: " ")
-                    if fields.count > 1, let pages = Int64(fields[1]) { memory = pages * Int64(sysconf(Int32(_SC_PAGESIZE))) }
-                }
-                var descriptors: Int64 = 0
-                if let dir = opendir("/proc/self/fd") {
-                    while let entry = readdir(dir) {
-                        if entry.pointee.d_name.0 != 0x2E { descriptors += 1 }
-                    }
-                    closedir(dir)
-                    descriptors -= 1  // the directory being read
-                }
-                continuation.resume(returning: (memory, max(0, descriptors)))
+        await BlockingWork.run(on: queue) {
+            var memory: Int64 = 0
+            if let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) {
+                let fields = text.split(separator: " ")
+                if fields.count > 1, let pages = Int64(fields[1]) { memory = pages * Int64(sysconf(Int32(_SC_PAGESIZE))) }
             }
+            var descriptors: Int64 = 0
+            if let dir = opendir("/proc/self/fd") {
+                while let entry = readdir(dir) {
+                    if entry.pointee.d_name.0 != 0x2E { descriptors += 1 }
+                }
+                closedir(dir)
+                descriptors -= 1  // the directory being read
+            }
+            return (memory, max(0, descriptors))
         }
     }
 }
