@@ -25,7 +25,3 @@ public struct JobContext: Sendable {
         sink.append(Array((text + "\n").utf8))
     }
 }
-
-/// An in-process job: an async closure registered under a name that jobs refer to with
-/// `"handler"`. Throwing fails the run; cancellation (timeout, cancel, shutdown) cancels the task.
-public typealias JobHandler = @Sendable (JobContext) async throws -> Void

@@ -1,52 +1,3 @@
-/// What a job runs.
-public enum JobAction: Sendable, Equatable {
-    /// An argv array; `argv[0]` is looked up in `PATH` unless absolute.
-    case command([String])
-    /// A string run by `/bin/sh -c`.
-    case shell(String)
-    /// The name of an in-process handler registered by an embedding program, with its params.
-    case handler(String, params: JSONValue?)
-}
-
-/// What happens when a job is triggered while one of its runs is still active.
-public enum ConcurrencyPolicy: String, Sendable, CaseIterable {
-    /// The new trigger is recorded as a `skipped` run (the default).
-    case forbid
-    /// Runs overlap.
-    case allow
-    /// The active run is cancelled and the new one starts.
-    case replace
-}
-
-/// What to do about fire times missed while the daemon was down.
-public enum CatchUpPolicy: String, Sendable, CaseIterable {
-    case none, once, all
-}
-
-/// Whether a job is a supervised service, and when it is restarted.
-public enum RestartPolicy: String, Sendable, CaseIterable {
-    case no
-    case onFailure = "on-failure"
-    case always
-}
-
-/// When a service gives up restarting: more than `burst` starts within `interval` puts it in
-/// state `failed`; `none` never gives up.
-public enum RestartLimit: Sendable, Equatable {
-    /// `"restart_limit": "none"`: restarted for ever, the delay capped by `restart_delay_max`.
-    case none
-    case limited(burst: Int, interval: Duration)
-
-    /// What a service without `restart_limit` gets: 5 starts in 60 s. With the default delay
-    /// (1 s doubling: starts at 0, 1, 3, 7, 15 s) a program that exits at once is `failed` about
-    /// 15 s after its first start; a window shorter than the delays could never be filled.
-    public static let `default` = RestartLimit(burst: 5, interval: .seconds(60))
-
-    public init(burst: Int, interval: Duration) {
-        self = .limited(burst: burst, interval: interval)
-    }
-}
-
 /// One job definition, as validated from a job file, with the file's `defaults` already
 /// applied. Optional fields left nil take the engine's defaults (see the `effective…` values).
 public struct JobSpec: Sendable, Equatable {
@@ -140,13 +91,5 @@ public struct JobSpec: Sendable, Equatable {
     public var references: [(field: String, job: String)] {
         [("on_failure", onFailure), ("on_success", onSuccess)].compactMap { field, job in job.map { (field, $0) } }
             + (after ?? []).map { ("after", $0) } + (requires ?? []).map { ("requires", $0) }
-    }
-}
-
-extension Duration {
-    /// Whole milliseconds, rounded toward zero.
-    public var milliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
 }

@@ -1,8 +1,3 @@
-/// Which of a process's output streams bytes came from.
-public enum StandardStream: String, Sendable, Codable, CaseIterable {
-    case stdout, stderr
-}
-
 /// A stretch of a run's kept output that came from one stream: `bytes` bytes of the output's
 /// UTF-8 text, in order. A run's segments cover its output from the start; stored in
 /// `runs.output_streams` and sent as `output_streams` as `[["stdout", 120], ["stderr", 42]]`.

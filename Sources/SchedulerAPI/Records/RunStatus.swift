@@ -17,10 +17,3 @@ public enum RunStatus: String, Sendable, Codable, CaseIterable {
     /// is applied then.)
     public var isFailure: Bool { self == .failed || self == .timedOut || self == .interrupted || self == .lost }
 }
-
-/// Why a run started, as stored in `runs.trigger`.
-public enum RunTrigger: String, Sendable, Codable, CaseIterable {
-    case schedule, manual, retry, restart, boot
-    case catchUp = "catch_up"
-    case dependency
-}

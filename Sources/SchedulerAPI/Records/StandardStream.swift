@@ -1,0 +1,4 @@
+/// Which of a process's output streams bytes came from.
+public enum StandardStream: String, Sendable, Codable, CaseIterable {
+    case stdout, stderr
+}
