@@ -33,6 +33,35 @@ struct ControlRoutes {
         (.post, "/v1/reload"), (.get, "/v1/events"), (.get, "/v1/metrics"), (.get, "/v1/nodes"), (.get, "/"),
     ]
 
+    /// The query parameters each route of `table` takes, by "METHOD path"; a route not here
+    /// takes none. Any other parameter, or one given twice, is refused with 400: a misspelt
+    /// filter (`?stauts=failed`) would otherwise answer with everything. `docs/openapi.yaml`
+    /// documents exactly these (`OpenAPITests`). The dashboard's page (`/`) is not checked:
+    /// links and browsers add what they like to a page's address.
+    static let queryParameters: [String: [String]] = [
+        "POST /v1/jobs": ["prune", "dry_run"],
+        "POST /v1/jobs/{name}/run": ["force"],
+        "GET /v1/export": ["origin"],
+        "GET /v1/runs": ["job", "status", "since", "limit", "before"],
+        "GET /v1/events": ["job", "run", "output"],
+    ]
+
+    /// Refuses a parameter the route does not take, naming it (and the nearest it takes), and
+    /// one given twice.
+    static func checkQuery(_ query: Parameters, accepted: [String]) throws(APIError) {
+        var seen: Set<Substring> = []
+        for (name, _) in query {
+            guard accepted.contains(String(name)) else {
+                let hint = NearMiss.suggest(String(name), among: accepted).map { " (did you mean \"\($0)\"?)" } ?? ""
+                let takes = accepted.isEmpty ? "this endpoint takes none" : "this endpoint takes \(accepted.joined(separator: ", "))"
+                throw APIError(.invalidArgument, "unknown query parameter \"\(name)\"\(hint): \(takes)")
+            }
+            guard seen.insert(name).inserted else {
+                throw APIError(.invalidArgument, "query parameter \"\(name)\" is given more than once")
+            }
+        }
+    }
+
     /// The methods `table` has for a request path (`{name}` stands for any one segment).
     static func methods(at path: String) -> [HTTPRequest.Method] {
         let segments = path.split(separator: "/", omittingEmptySubsequences: false)
@@ -54,7 +83,15 @@ struct ControlRoutes {
                 _ handler: @escaping @Sendable (Request, ControlContext) async throws -> Response) {
             registered.append((method, path))
             let hummingbirdPath = path.replacingOccurrences(of: "{", with: ":").replacingOccurrences(of: "}", with: "")
-            router.on(RouterPath(hummingbirdPath), method: method, use: handler)
+            guard path != "/" else {
+                router.on(RouterPath(hummingbirdPath), method: method, use: handler)
+                return
+            }
+            let accepted = Self.queryParameters["\(method.rawValue) \(path)"] ?? []
+            router.on(RouterPath(hummingbirdPath), method: method) { request, context in
+                try Self.checkQuery(request.uri.queryParameters, accepted: accepted)
+                return try await handler(request, context)
+            }
         }
         on(.get, "/v1/status") { _, context in try await status(context) }
         on(.get, "/v1/jobs") { _, context in try await list(context) }
@@ -179,6 +216,8 @@ struct ControlRoutes {
         }
         assert(Set(registered.map { "\($0.0.rawValue) \($0.1)" }) == Set(Self.table.map { "\($0.0.rawValue) \($0.1)" })
                && registered.count == Self.table.count, "ControlRoutes.table differs from the routes registered")
+        assert(Set(Self.queryParameters.keys).isSubset(of: Set(Self.table.map { "\($0.0.rawValue) \($0.1)" })),
+               "ControlRoutes.queryParameters names a route that is not in the table")
     }
 
     // MARK: - Roles
@@ -429,7 +468,7 @@ struct ControlRoutes {
             query.limit = n
         }
         if let before = q.get("before") {
-            guard let id = Int64(before) else { throw APIError(.invalidArgument, "before must be a run id") }
+            guard let id = Int64(before), id > 0 else { throw APIError(.invalidArgument, "before \"\(before)\" is not a run id") }
             query.beforeID = id
         }
         let runs = try await store.history(query, withOutput: false)

@@ -329,7 +329,7 @@ final class Daemon {
 
     /// A yes/no query parameter that is neither yes nor no is refused, naming it, and changes
     /// nothing: `?prune=yes` must not quietly keep the jobs it was meant to remove.
-    @Test func aQueryFlagThatIsNotABooleanIsRefused() throws {
+    @Test func aQueryParameterThatIsNotTakenOrNotABooleanIsRefused() throws {
         let d = try Daemon(jobs: Self.jobs)
         func ask(_ method: String, _ target: String, _ body: String = "") -> String {
             d.raw(Array("\(method) \(target) HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)".utf8))
@@ -353,6 +353,24 @@ final class Daemon {
         #expect(applied.contains(#""created":["added-later"]"#) && applied.contains(#""removed":[]"#), "\(applied)")
         list = try d.ctl(["list"]).stdout
         #expect(list.contains("by-api") && list.contains("added-later"))
+
+        // A parameter the endpoint does not take, or one given twice, is refused too: a
+        // misspelt filter would otherwise answer with every run, and a misspelt `prune`
+        // would apply without it.
+        let misspelt = ask("GET", "/v1/runs?stauts=failed")
+        #expect(misspelt.hasPrefix("HTTP/1.1 400"), "\(misspelt)")
+        #expect(misspelt.contains(#"unknown query parameter \"stauts\" (did you mean \"status\"?): this endpoint takes job, status, since, limit, before"#), "\(misspelt)")
+        let pruned = ask("POST", "/v1/jobs?prnue=1", #"{"jobs": [{"name": "nothing-else", "shell": "true"}]}"#)
+        #expect(pruned.hasPrefix("HTTP/1.1 400") && pruned.contains(#"did you mean \"prune\"?"#), "\(pruned)")
+        let none = ask("GET", "/v1/status?verbose=1")
+        #expect(none.contains(#"unknown query parameter \"verbose\": this endpoint takes none"#), "\(none)")
+        let twice = ask("GET", "/v1/runs?limit=2&limit=3")
+        #expect(twice.hasPrefix("HTTP/1.1 400") && twice.contains(#"query parameter \"limit\" is given more than once"#), "\(twice)")
+        #expect(ask("GET", "/v1/runs?before=-3").contains(#"before \"-3\" is not a run id"#))
+        // The page takes whatever a link adds.
+        #expect(ask("GET", "/?utm_source=x").hasPrefix("HTTP/1.1 200"))
+        list = try d.ctl(["list"]).stdout
+        #expect(list.contains("by-api") && list.contains("added-later") && !list.contains("nothing-else"))
     }
 
     @Test func eventsStreamRunsAsTheyHappen() throws {
