@@ -179,6 +179,31 @@ import SchedulerAPI
         #expect(next.first?.error == "skipped: schedd shut down before a worker was free for it")
     }
 
+    /// The idle barrier has a way out: a task waiting for an engine that a run keeps busy
+    /// returns when it is cancelled, and the engine goes on.
+    @Test func aWaitForAnIdleEngineEndsWhenItsTaskIsCancelled() async throws {
+        let gate = Gate()
+        let handlers: [String: JobHandler] = ["block": { _ in try await gate.wait() }]
+        let jobs = #"{"jobs": [{"name": "busy", "handler": "block"}]}"#
+        try await withEngine(jobs: jobs, handlers: handlers) { engine, log, _ in
+            _ = try await engine.runNow("busy")
+            try await waitFor("the run to start") { await log.started.count == 1 }
+            let returned = StopFlag()
+            let waiter = Task {
+                await engine.untilIdle()
+                returned.set()
+            }
+            try await waitFor("the wait to be queued") { await !engine.idleWaiters.isEmpty }
+            waiter.cancel()
+            try await waitFor("the cancelled wait to return", seconds: 10) { returned.isSet }
+            #expect(await log.finished.isEmpty)
+            gate.open()
+            try await waitFor("the run to end") { await log.finished.count == 1 }
+            await engine.untilIdle()
+            #expect(await log.finished.first?.status == .succeeded)
+        }
+    }
+
     /// A run the engine left active (it died) is `interrupted` at the next start and counts as
     /// a failed attempt: retried by its policy, then, with its retries spent, counted and
     /// followed by `on_failure`.

@@ -162,7 +162,7 @@ public actor JobScheduler: Service {
     var listedWaitingVersion: UInt64 = 0
     /// Whether the main loop is waiting, and who waits for it to be idle (`untilIdle()`).
     var parked = false
-    var idleWaiters: [CheckedContinuation<Void, Never>] = []
+    var idleWaiters: [Wakeup] = []
     var stopping = false
     var shutdownDeadline: Date?
     var graceOverCancelled = false
@@ -363,7 +363,7 @@ public actor JobScheduler: Service {
         if !unwritten.isEmpty { await writeAgain(unwritten.take(), last: true) }
         // Nobody waits for an idle engine that has stopped.
         ended = true
-        idleWaiters.forEach { $0.resume() }
+        idleWaiters.forEach { $0.signal() }
         idleWaiters = []
         logger.info("engine stopped")
     }
@@ -379,19 +379,22 @@ public actor JobScheduler: Service {
 
     /// Returns once the engine is idle (`isIdleNow`): the barrier after which a test may say
     /// that nothing happened, instead of sleeping for a while and hoping. Runs' rows are
-    /// written by then; events may still be on their way to subscribers.
+    /// written by then; events may still be on their way to subscribers. Cancelling the
+    /// calling task ends the wait too (a test's time limit, say).
     public func untilIdle() async {
         // Not running (never started, or stopped): nothing will happen, and nobody would
         // release the wait.
         if isIdleNow || !entered || ended { return }
-        await withCheckedContinuation { idleWaiters.append($0) }
+        let release = Wakeup()
+        idleWaiters.append(release)
+        await release.wait()
     }
 
     func releaseIdleWaiters() {
         guard !idleWaiters.isEmpty, isIdleNow else { return }
         let waiters = idleWaiters
         idleWaiters = []
-        waiters.forEach { $0.resume() }
+        waiters.forEach { $0.signal() }
     }
 
     func beginShutdown() async {
