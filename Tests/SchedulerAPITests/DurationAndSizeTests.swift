@@ -16,6 +16,23 @@ import Testing
         #expect(DurationText.milliseconds(text) == nil)
     }
 
+    /// A duration past the maximum is refused as too long, not as "not a duration".
+    @Test func aDurationPastTheMaximumIsTooLong() throws {
+        let longest: Int64 = 36_499 * 86_400_000
+        #expect(DurationText.milliseconds("36499d") == longest)
+        for text in ["36500d", "99999999d", "1000000h"] {
+            #expect(DurationText.milliseconds(text) == nil)
+            #expect(DurationText.isTooLong(text), "\(text)")
+        }
+        for text in ["5x", "", "5 minutes", "36499d"] { #expect(!DurationText.isTooLong(text), "\(text)") }
+        let file = #"{"jobs": [{"name": "a", "shell": "true", "timeout": "1000000h", "schedule": "@every 99999999d"}]}"#
+        #expect { _ = try JobFile(data: Data(file.utf8), context: ValidationContext(runningAsRoot: true)) } throws: { error in
+            let text = "\(error)"
+            return text.contains(#"timeout: "1000000h" is longer than the maximum of 36500d (100 years)"#)
+                && text.contains(#"@every "99999999d": the interval is longer than the maximum of 36500d (100 years)"#)
+        }
+    }
+
     @Test func formatsCanonically() {
         #expect(DurationText.format(milliseconds: 5_400_000) == "1h30m")
         #expect(DurationText.format(milliseconds: 90_000) == "1m30s")

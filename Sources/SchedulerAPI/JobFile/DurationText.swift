@@ -6,8 +6,27 @@ public enum DurationText {
         ("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000),
     ]
 
-    /// The duration in milliseconds, or nil when `text` is not a duration.
+    /// The longest duration taken: 100 years (36500d), far past any timeout, interval or age
+    /// anyone means, and short of what a date can hold.
+    public static let maximumMilliseconds: Int64 = 100 * 365 * 86_400_000
+
+    /// The duration in milliseconds, or nil when `text` is not a duration or is longer than
+    /// `maximumMilliseconds` (`isTooLong` tells which).
     public static func milliseconds(_ text: String) -> Int64? {
+        guard let total = parse(text), total < Double(maximumMilliseconds) else { return nil }
+        return Int64(total.rounded())
+    }
+
+    /// Whether `text` is a well-formed duration longer than `maximumMilliseconds`: worth
+    /// saying so rather than "not a duration".
+    public static func isTooLong(_ text: String) -> Bool {
+        parse(text).map { $0 >= Double(maximumMilliseconds) } ?? false
+    }
+
+    /// What an error says of a duration that is too long.
+    public static let tooLongProblem = "longer than the maximum of 36500d (100 years)"
+
+    private static func parse(_ text: String) -> Double? {
         let chars = Array(text.utf8)
         guard !chars.isEmpty else { return nil }
         var i = 0
@@ -32,8 +51,7 @@ public enum DurationText {
             lastUnitRank = rank
             total += number * units[rank].milliseconds
         }
-        guard total.isFinite, total < 100 * 365 * 86_400_000 else { return nil }
-        return Int64(total.rounded())
+        return total.isFinite ? total : .infinity
     }
 
     /// Canonical text for a number of milliseconds: `1h30m`, `90ms`, `0s`.

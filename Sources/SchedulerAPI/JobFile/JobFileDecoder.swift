@@ -656,7 +656,9 @@ struct JobFileDecoder {
             return nil
         }
         guard let ms = DurationText.milliseconds(text) else {
-            if let suggestion = DurationText.suggestion(for: text) {
+            if DurationText.isTooLong(text) {
+                report(path, "\"\(text)\" is \(DurationText.tooLongProblem)")
+            } else if let suggestion = DurationText.suggestion(for: text) {
                 report(path, "\"\(text)\" is not a duration (try \"\(suggestion)\")")
             } else {
                 report(path, "\"\(text)\" is not a duration (use e.g. \"500ms\", \"90s\", \"5m\", \"1h30m\", \"2d\")")

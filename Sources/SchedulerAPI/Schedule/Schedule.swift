@@ -46,6 +46,7 @@ public enum Schedule: Sendable, Hashable {
             } else if lowered.hasPrefix("@every") {
                 let arg = Self.trimmed(text.dropFirst("@every".count))
                 guard let ms = DurationText.milliseconds(arg) else {
+                    if DurationText.isTooLong(arg) { throw APIError(.invalidSchedule, "@every \"\(arg)\": the interval is \(DurationText.tooLongProblem)") }
                     let hint = DurationText.suggestion(for: arg).map { " (try \"@every \($0)\")" } ?? ""
                     throw APIError(.invalidSchedule, "@every \"\(arg)\": not a duration\(hint)")
                 }
