@@ -420,12 +420,17 @@ struct ControlRoutes {
         // As the caller wrote it: a user's short name, an admin's full one.
         let name = try Self.pathName(context)
         let body = try await request.body.collect(upTo: context.maxUploadSize)
-        let job: JSONValue
+        var job: JSONValue
         do {
             job = try JSONParser.parse(Array(buffer: body))
         } catch {
             throw APIError(.invalidJobFile, "the job is not valid JSON", issues: [ValidationIssue(path: "", message: error.description)])
         }
+        guard case let .object(fields) = job else {
+            throw APIError(.invalidArgument, "the body must be one job, a JSON object, not \(job.kindDescription)")
+        }
+        // The path names the job: the body may leave its name out.
+        if job["name"] == nil { job = .object([("name", .string(name))] + fields) }
         guard job["name"] == .string(name) else {
             throw APIError(.invalidArgument, "the job's \"name\" must be \"\(name)\", as in the path")
         }

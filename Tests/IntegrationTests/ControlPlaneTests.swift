@@ -373,6 +373,23 @@ final class Daemon {
         #expect(list.contains("by-api") && list.contains("added-later") && !list.contains("nothing-else"))
     }
 
+    /// `PUT /v1/jobs/NAME` takes its name from the path when the body leaves it out; a body
+    /// that is not one job is refused, saying what it is.
+    @Test func putTakesTheJobsNameFromThePath() throws {
+        let d = try Daemon(jobs: Self.jobs)
+        func ask(_ method: String, _ target: String, _ body: String = "") -> String {
+            d.raw(Array("\(method) \(target) HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)".utf8))
+        }
+        let created = ask("PUT", "/v1/jobs/unnamed", #"{"shell": "true", "description": "named by its path"}"#)
+        #expect(created.hasPrefix("HTTP/1.1 200") && created.contains(#""created":["unnamed"]"#), "\(created)")
+        #expect(try d.ctl(["show", "unnamed"]).stdout.contains("named by its path"))
+        let array = ask("PUT", "/v1/jobs/listed", "[]")
+        #expect(array.hasPrefix("HTTP/1.1 400") && array.contains("the body must be one job, a JSON object, not an array"), "\(array)")
+        let other = ask("PUT", "/v1/jobs/mine", #"{"name": "other", "shell": "true"}"#)
+        #expect(other.contains(#"the job's \"name\" must be \"mine\", as in the path"#), "\(other)")
+        #expect(!(try d.ctl(["list"]).stdout.contains("listed")))
+    }
+
     @Test func eventsStreamRunsAsTheyHappen() throws {
         let d = try Daemon(jobs: Self.jobs)
         let output = d.scratch.path("events.txt")
