@@ -47,8 +47,18 @@ final class DashboardProxy: Sendable {
         while true {
             let client = accept(listener, nil, nil)
             if client < 0 {
-                if errno == EINTR || errno == ECONNABORTED || errno == EMFILE { continue }
-                fatalError("accept failed: \(String(cString: strerror(errno)))")
+                switch errno {
+                case EINTR, ECONNABORTED, EPROTO:
+                    continue
+                case EMFILE, ENFILE, ENOBUFS, ENOMEM:
+                    // Out of descriptors or memory for now: the connection waits in the queue
+                    // until some are closed; retrying at once would spin.
+                    usleep(50_000)
+                    continue
+                default:
+                    FileHandle.standardError.write(Data("schedctl dashboard: cannot accept connections: \(String(cString: strerror(errno)))\n".utf8))
+                    exit(1)
+                }
             }
             let thread = Thread { [self] in
                 handle(client)
@@ -116,7 +126,13 @@ final class DashboardProxy: Sendable {
         _ = send(fd, Array(head.utf8) + body)
     }
 
+    /// How long a connection may take to send its request (and body): each has a thread, and a
+    /// connection that sends nothing (a browser's preconnect, left over) would hold it for ever.
+    static let requestTimeout = 10
+
     func handle(_ client: Int32) {
+        var timeout = timeval(tv_sec: Self.requestTimeout, tv_usec: 0)
+        setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         guard let head = Self.readHead(client) else { return }
         // Only this address: a page from elsewhere that got a name to resolve to 127.0.0.1 is not
         // the dashboard, and gets nothing.

@@ -72,6 +72,32 @@ import Glibc
         #expect(LocalHTTP.get(port: board.port, "/", host: "evil.example:\(board.port)", headers: [board.cookie]).hasPrefix("HTTP/1.1 403"))
     }
 
+    /// A connection that never sends its request is closed (after 10 s), not given a thread
+    /// for ever.
+    @Test func aConnectionThatSendsNothingIsClosed() throws {
+        let d = try Daemon(jobs: Self.jobs)
+        let board = try Dashboard(d)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(board.port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        try #require(connected == 0)
+        // Three times the proxy's limit: a wait with a way out, not a measure.
+        var wait = timeval(tv_sec: 30, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
+        var byte: UInt8 = 0
+        var received = -1
+        repeat { received = recv(fd, &byte, 1, 0) } while received < 0 && errno == EINTR
+        #expect(received == 0, "the proxy kept the silent connection open for 30 s (recv: \(received), errno \(errno))")
+        // And it still serves.
+        #expect(LocalHTTP.get(port: board.port, "/", headers: [board.cookie]).hasPrefix("HTTP/1.1 200"))
+    }
+
     @Test(.enabled(if: TestAccounts.available, "needs root, useradd and setpriv"))
     func theDashboardActsWithItsUsersRights() throws {
         let accounts = try TestAccounts()
