@@ -79,6 +79,17 @@ import SchedulerAPI
         }
     }
 
+    @Test func aWorkingDirectoryThatCannotBeEnteredFailsSayingWhy() async throws {
+        try await run(#"{"jobs": [{"name": "j", "shell": "pwd", "working_dir": "/nonexistent/schedd-dir"}]}"#) { runs, _ in
+            #expect(runs[0].status == .failed)
+            #expect(runs[0].error == "cannot start in working_dir /nonexistent/schedd-dir: No such file or directory", "\(runs[0].error ?? "")")
+        }
+        try await run(#"{"jobs": [{"name": "j", "shell": "pwd", "working_dir": "/etc/passwd"}]}"#) { runs, _ in
+            #expect(runs[0].status == .failed)
+            #expect(runs[0].error == "cannot start in working_dir /etc/passwd: it is not a directory", "\(runs[0].error ?? "")")
+        }
+    }
+
     @Test func aMissingProgramFailsWithAClearError() async throws {
         try await run(#"{"jobs": [{"name": "j", "command": ["no-such-program-xyz", "--flag"]}]}"#) { runs, _ in
             #expect(runs[0].status == .failed)

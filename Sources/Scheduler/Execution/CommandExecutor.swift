@@ -123,6 +123,17 @@ public struct CommandExecutor: JobExecutor, StopsOnRequest {
         }
     }
 
+    /// Why a run cannot start in `directory` (it is missing, or not a directory), or nil. One
+    /// the daemon may enter and the job's user may not is left to the start to report.
+    static func workingDirectoryProblem(_ directory: String) -> String? {
+        var info = stat()
+        guard stat(directory, &info) == 0 else {
+            return "cannot start in working_dir \(directory): \(String(cString: strerror(errno)))"
+        }
+        guard info.st_mode & S_IFMT == S_IFDIR else { return "cannot start in working_dir \(directory): it is not a directory" }
+        return nil
+    }
+
     /// `argv[0]` looked up in the run's `PATH` unless it contains a slash.
     static func resolve(_ program: String, path: String) -> String? {
         if program.contains("/") { return access(program, X_OK) == 0 ? program : nil }
@@ -172,6 +183,10 @@ public struct CommandExecutor: JobExecutor, StopsOnRequest {
         }
         guard let program = Self.resolve(argv[0], path: env["PATH"] ?? Self.defaultPath) else {
             return ExecutionOutcome(ending: .failed("cannot run \"\(argv[0])\": not found or not executable (PATH=\(env["PATH"] ?? ""))"))
+        }
+        // Said here with the reason: swift-subprocess reports only that it could not change to it.
+        if let problem = Self.workingDirectoryProblem(spec.effectiveWorkingDir) {
+            return ExecutionOutcome(ending: .failed(problem))
         }
         var options = PlatformOptions()
         // Its own session and process group, so that the whole group can be signalled. (Both
