@@ -1,0 +1,151 @@
+import Foundation
+import Logging
+import SchedulerAPI
+
+extension JobScheduler {
+    /// Marks or clears runs' pending retries in the store; a failure is logged (the retry
+    /// itself goes on in memory).
+    func setRetries(_ marks: [(runID: Int64, due: Date?)]) async {
+        do {
+            try await store.setRetries(marks)
+        } catch {
+            logger.error("cannot record (or clear) a pending retry in the database", metadata: [
+                "schedd.run_id": "\(marks.map(\.runID))", "schedd.error": "\(error)",
+            ])
+        }
+    }
+
+    func afterRun(_ request: RunRequest, _ run: RunRecord) async {
+        guard !stopping, var entry = jobs[run.job] else { return }
+        let spec = request.spec
+        let now = clock.now()
+        if spec.isService {
+            await afterServiceRun(request, run, entry)
+            return
+        }
+        if run.status.isFailure && request.attempt <= spec.effectiveRetries {
+            let delay = RetryPolicy.retryDelay(afterAttempt: request.attempt, base: spec.effectiveRetryBackoff,
+                                               maximum: spec.effectiveRetryBackoffMax, random: random())
+            var retry = request
+            retry.trigger = .retry
+            retry.fire = nil
+            retry.attempt += 1
+            retry.retryOf = run.id
+            let due = now.addingTimeInterval(Double(delay.milliseconds) / 1000)
+            // Kept with the run, so that a restart before it is due does not lose it. Written
+            // before the timer exists: the retry's start, which clears the mark, cannot come
+            // first in any store (PostgreSQL's writes take separate connections).
+            await setRetries([(run.id, due)])
+            timers.append(Timer(due: due, request: retry))
+            wakeup.signal()
+            return
+        }
+        // The trigger's final result.
+        var shared: Int?
+        if store.sharedByNodes && (run.status.isFailure || run.status == .succeeded) {
+            do {
+                // A shared store counts the job's failures in a row across its nodes.
+                shared = try await store.countRunOutcome(job: run.job, failed: run.status.isFailure)
+            } catch {
+                logger.error("cannot count the job's failures in a row", metadata: ["schedd.job": "\(run.job)", "schedd.error": "\(error)"])
+            }
+            // The job as it is now: it may have changed while the count was written.
+            guard !stopping, let current = jobs[run.job] else { return }
+            entry = current
+        }
+        let failuresBefore = entry.state.consecutiveFailures
+        if let shared {
+            entry.state.consecutiveFailures = shared
+        } else if run.status.isFailure {
+            entry.state.consecutiveFailures += 1
+        } else if run.status == .succeeded {
+            entry.state.consecutiveFailures = 0
+        }
+        jobs[run.job] = entry
+        if run.status.isFailure, let threshold = spec.maxConsecutiveFailures, threshold > 0,
+           entry.state.consecutiveFailures >= threshold, !entry.state.paused {
+            logger.warning("job failed too many times in a row; paused", metadata: [
+                "schedd.job": "\(run.job)", "schedd.failures": .stringConvertible(entry.state.consecutiveFailures),
+            ])
+            await pause(run.job, reason: "failure_threshold")
+        } else if entry.state.consecutiveFailures != failuresBefore {
+            await saveStates([run.job])
+        }
+        let target = run.status.isFailure ? spec.onFailure : (run.status == .succeeded ? spec.onSuccess : nil)
+        guard let target else { return }
+        let chain = request.triggerChain + [run.job]
+        if chain.contains(target) {
+            let cycle = (chain.drop { $0 != target } + [target]).joined(separator: " -> ")
+            logger.error("trigger cycle; the job is not triggered again", metadata: [
+                "schedd.job": "\(target)", "schedd.run_id": .stringConvertible(run.id), "schedd.cycle": "\(cycle)",
+            ])
+            var skip = RunSkip(job: target, trigger: .dependency, scheduledAt: nil, at: clock.now(),
+                               reason: "skipped: trigger cycle \(cycle) (on_failure/on_success): each run would trigger the next without end")
+            skip.triggeredByRun = run.id
+            await record([skip])
+            return
+        }
+        await self.trigger(target, .dependency, scheduledAt: nil, extraEnvironment: [
+            "SCHEDD_TRIGGERED_BY_JOB": run.job, "SCHEDD_TRIGGERED_BY_RUN": String(run.id),
+            "SCHEDD_TRIGGERED_BY_STATUS": run.status.rawValue,
+        ], triggerChain: chain, triggeredByRun: run.id)
+    }
+
+    /// A service's run has ended: it is started again (at once for `schedctl restart`, after
+    /// its restart delay by its restart rule), waits for what it requires, or stays down, and
+    /// then what requires it is stopped.
+    func afterServiceRun(_ request: RunRequest, _ run: RunRecord, _ ended: JobEntry) async {
+        var entry = ended
+        let spec = request.spec
+        let now = clock.now()
+        defer { store.changes.bump() }
+        if entry.readyRunID == run.id { entry.readyRunID = nil }
+        let upFor = (run.finishedAt ?? now).timeIntervalSince(run.startedAt)
+        if upFor >= Double(spec.effectiveRestartResetAfter.milliseconds) / 1000 { entry.restartStreak = 0 }
+        let startAgain = RunRequest(spec: request.sharedSpec, trigger: .restart, attempt: 1, scheduledAt: nil, extraEnvironment: [:])
+        if entry.restartRequested && entry.canStart && !entry.stoppedByHand {
+            entry.restartRequested = false
+            entry.restartStreak = 0
+            jobs[run.job] = entry
+            var manual = startAgain
+            manual.trigger = .manual
+            if let skip = admit(manual) { await record([skip]) }
+            return
+        }
+        entry.restartRequested = false
+        if entry.downBecause != nil && entry.canStart && !entry.stoppedByHand {
+            // Stopped for what it requires: it starts again once that is ready.
+            jobs[run.job] = entry
+            if let skip = admit(startAgain) { await record([skip]) }
+            stopDependents(of: run.job)
+            return
+        }
+        let restart = spec.restart == .always ? run.status != .cancelled : run.status.isFailure
+        guard restart, entry.canStart, !entry.stoppedByHand else {
+            jobs[run.job] = entry
+            stopDependents(of: run.job)
+            return
+        }
+        if case let .limited(burst, interval) = spec.effectiveRestartLimit {
+            let window = Double(interval.milliseconds) / 1000
+            entry.serviceStarts.removeAll { now.timeIntervalSince($0) > window }
+            if entry.serviceStarts.count >= burst {
+                jobs[run.job] = entry
+                logger.error("service restarted too often; it is now failed until resumed", metadata: [
+                    "schedd.job": "\(run.job)", "schedd.starts": .stringConvertible(entry.serviceStarts.count),
+                ])
+                await pause(run.job, reason: "restart_limit")
+                stopDependents(of: run.job)
+                return
+            }
+        } else {
+            // No limit: only the window of `status` needs the starts; keep the list short.
+            entry.serviceStarts.removeAll { now.timeIntervalSince($0) > 3600 }
+        }
+        entry.restartStreak += 1
+        jobs[run.job] = entry
+        let delay = RetryPolicy.restartDelay(base: spec.effectiveRestartDelay, streak: entry.restartStreak,
+                                             maximum: spec.effectiveRestartDelayMax)
+        timers.append(Timer(due: now.addingTimeInterval(Double(delay.milliseconds) / 1000), request: startAgain))
+    }
+}
