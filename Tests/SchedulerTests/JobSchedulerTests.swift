@@ -226,27 +226,33 @@ import SchedulerAPI
 
     /// Cluster mode's takeover: a run lost with its node is a failed attempt here, by its
     /// job's policy (retried, or counted and followed by `on_failure`), and a retry that waited
-    /// on the dead node runs here when it is due.
+    /// on the dead node runs here when it is due. A job pinned to the dead node is not retried
+    /// here, but its failure is counted and followed by `on_failure`.
     @Test func whatANodeTakesOverFromADeadOneFollowsEachJobsPolicy() async throws {
         let clock = ManualClock(t0)
         let jobs = #"""
             {"jobs": [{"name": "a", "handler": "ok", "retries": 1}, {"name": "b", "handler": "ok", "on_failure": "notify"},
-                      {"name": "c", "handler": "ok", "retries": 1}, {"name": "notify", "handler": "ok"}]}
+                      {"name": "c", "handler": "ok", "retries": 1}, {"name": "notify", "handler": "ok"},
+                      {"name": "d", "handler": "ok", "retries": 1, "on_failure": "notify", "node": "n2"}]}
             """#
-        try await withEngine(jobs: jobs, handlers: ok, clock: clock, prepare: { store in
-            for job in ["a", "b", "c"] {
+        var configuration = JobScheduler.Configuration(workers: 4, shutdownGrace: .seconds(5), defaultTimeZone: "UTC")
+        configuration.node = "n1"
+        try await withEngine(jobs: jobs, handlers: ok, clock: clock, configuration: configuration, prepare: { store in
+            for job in ["a", "b", "c", "d"] {
                 guard case .started(let run) = try await store.startRun(RunStart(job: job, trigger: .manual, scheduledAt: nil, startedAt: t0.addingTimeInterval(-60))) else { continue }
                 _ = try await store.finishRun(run, RunOutcome(status: job == "c" ? .failed : .lost, finishedAt: t0.addingTimeInterval(-1)))
             }
         }) { engine, log, store in
             let runs = try await store.history(HistoryQuery(limit: 10), withOutput: false)
             let byJob = Dictionary(uniqueKeysWithValues: runs.map { ($0.job, $0) })
-            let (a, b, c) = (try #require(byJob["a"]), try #require(byJob["b"]), try #require(byJob["c"]))
-            await engine.takeOver(lost: [a, b], retries: [(run: c, due: t0.addingTimeInterval(30))])
-            try await drive(clock, engine: engine, until: "a's retry, b's notification and c's retry") {
+            let (a, b, c, d) = (try #require(byJob["a"]), try #require(byJob["b"]), try #require(byJob["c"]), try #require(byJob["d"]))
+            await engine.takeOver(lost: [a, b, d], retries: [(run: c, due: t0.addingTimeInterval(30))])
+            try await drive(clock, engine: engine, until: "a's retry, b's and d's notifications and c's retry") {
                 let finished = await log.finished.map { "\($0.job) \($0.trigger.rawValue) \($0.attempt)" }
-                return Set(finished) == ["a retry 2", "notify dependency 1", "c retry 2"]
+                return finished.sorted() == ["a retry 2", "c retry 2", "notify dependency 1", "notify dependency 1"]
             }
+            #expect(Set(await log.finished.filter { $0.job == "notify" }.compactMap(\.triggeredByRun)) == [b.id, d.id])
+            #expect(try await store.job(named: "d")?.state.consecutiveFailures == 1)
             // c's retry ran when it was due, not at once.
             let cRetry = try #require(await log.finished.first { $0.job == "c" })
             #expect(cRetry.startedAt >= t0.addingTimeInterval(30))

@@ -15,7 +15,11 @@ extension JobScheduler {
         }
     }
 
-    func afterRun(_ request: RunRequest, _ run: RunRecord) async {
+    /// What follows a run's end by its job's policy: a retry of a failed attempt while it has
+    /// retries left (unless `retrying` is false: the run cannot be retried here), else the
+    /// trigger's final result counted (`max_consecutive_failures`) and followed by
+    /// `on_failure` or `on_success`.
+    func afterRun(_ request: RunRequest, _ run: RunRecord, retrying: Bool = true) async {
         guard !stopping, var entry = jobs[run.job] else { return }
         let spec = request.spec
         let now = clock.now()
@@ -23,7 +27,7 @@ extension JobScheduler {
             await afterServiceRun(request, run, entry)
             return
         }
-        if run.status.isFailure && request.attempt <= spec.effectiveRetries {
+        if retrying && run.status.isFailure && request.attempt <= spec.effectiveRetries {
             let delay = RetryPolicy.retryDelay(afterAttempt: request.attempt, base: spec.effectiveRetryBackoff,
                                                maximum: spec.effectiveRetryBackoffMax, random: random())
             var retry = request
