@@ -121,6 +121,7 @@ struct ControlClient {
     }
 
     func connectSocket(timeout: Int) throws -> Int32 {
+        if let problem = UnixSocketAddress.pathProblem(socketPath) { throw CommandFailure.usage(problem) }
         // Someone who may write the socket's directory could have put their own socket there.
         if let problem = SocketDirectory.clientProblem(socketPath: socketPath) {
             throw CommandFailure(message: problem, exitCode: 1)

@@ -170,6 +170,12 @@ struct ScheddCommand: AsyncParsableCommand {
     func runDaemon(environment: [String: String]) async throws {
         let logger = Logger(label: "schedd")
         let socketPath = socket ?? DefaultPaths.socket(environment: environment)
+        // Refused before anything is created (a database, a lock, a directory).
+        if let problem = UnixSocketAddress.pathProblem(socketPath) {
+            logger.critical("schedd cannot start", metadata: ["schedd.error": "\(problem)"])
+            FileHandle.standardError.write(Data("schedd: \(problem)\n".utf8))
+            throw ExitCode(2)
+        }
         if let text = postgres ?? environment["SCHEDD_POSTGRES"].flatMap({ $0.isEmpty ? nil : $0 }) {
             try await runClusterNode(text, socketPath: socketPath, environment: environment, logger: logger)
             return

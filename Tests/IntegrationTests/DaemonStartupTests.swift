@@ -109,6 +109,22 @@ import Testing
         #expect(fifo.stderr.contains("cannot read the job file \(scratch.path("fifo.json")): it is a FIFO, not a regular file"), "\(fifo.stderr)")
     }
 
+    /// A socket path longer than a socket address holds is refused at once, saying so, before
+    /// anything is created (it started, made its database, then failed with NIO's error name).
+    @Test func aSocketPathTooLongIsRefusedBeforeAnythingIsCreated() throws {
+        let scratch = try Scratch()
+        let socket = scratch.path(String(repeating: "s", count: 120) + ".sock")
+        let result = try Binaries.run(Binaries.schedd, ["--db", scratch.path("state/x.db"), "--socket", socket], timeout: 30)
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("schedd: the socket path \(socket) is \(socket.utf8.count) bytes long, and a Unix socket's path may have at most 107"),
+                "\(result.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.url.path).isEmpty)
+        // schedctl says the same, as a usage error.
+        let ctl = try Binaries.run(Binaries.schedctl, ["--socket", socket, "status"], timeout: 30)
+        #expect(ctl.status == 2)
+        #expect(ctl.stderr.contains("a Unix socket's path may have at most 107"), "\(ctl.stderr)")
+    }
+
     @Test func jsonLogsWriteNumbersAsNumbers() throws {
         let scratch = try Scratch()
         let daemon = try DaemonProcess(["--db", scratch.path("schedd.db"), "--log-format", "json", "--workers", "3"], log: scratch.path("schedd.log"))

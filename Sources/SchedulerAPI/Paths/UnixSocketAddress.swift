@@ -21,6 +21,14 @@ public enum UnixSocketAddress {
         }
     }
 
+    /// Why `path` cannot be a socket's address (it is longer than a `sockaddr_un` holds), or nil.
+    public static func pathProblem(_ path: String) -> String? {
+        let limit = MemoryLayout.size(ofValue: sockaddr_un().sun_path) - 1
+        let length = path.utf8.count
+        guard length > limit else { return nil }
+        return "the socket path \(path) is \(length) bytes long, and a Unix socket's path may have at most \(limit): choose a shorter one (--socket, SCHEDD_SOCKET)"
+    }
+
     /// A new stream socket connected to `path`, or -1 with `errno` set.
     ///
     /// With `timeout`, a listener whose queue of connections is full (a daemon that is stopped
