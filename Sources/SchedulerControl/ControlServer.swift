@@ -85,7 +85,19 @@ public struct ControlServer: Service {
         if let problem = SocketDirectory.daemonProblem(socketPath: path, uid: access.daemonUID) {
             throw APIError(.invalidArgument, problem)
         }
-        guard FileManager.default.fileExists(atPath: path) else { return }
+        // Only a socket is taken over: whatever else is at the path (a file given by mistake,
+        // `--socket /etc/passwd`) is someone's, and stays.
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        guard info.st_mode & S_IFMT == S_IFSOCK else {
+            let kind = switch info.st_mode & S_IFMT {
+            case S_IFDIR: "a directory"
+            case S_IFREG: "a regular file"
+            case S_IFLNK: "a symbolic link"
+            default: "a special file"
+            }
+            throw APIError(.conflict, "\(path) exists and is \(kind), not a socket: schedd does not replace it; choose another --socket, or remove it")
+        }
         if UnixSocket.isLive(path) {
             throw APIError(.conflict, "another schedd is already serving \(path); stop it first or use --socket")
         }
@@ -115,21 +127,29 @@ public struct ControlServer: Service {
         let idleTimeout = configuration.idleTimeout
         let quiescing = ServerQuiescingHelper(group: MultiThreadedEventLoopGroup.singleton)
         let path = configuration.socketPath
-        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.backlog, value: 256)
-            .serverChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(quiescing.makeServerChannelHandler(channel: channel))
+        // NIO's error names its system call; the operator needs the socket and the reason.
+        let server: any Channel
+        do {
+            server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .serverChannelOption(.backlog, value: 256)
+                .serverChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(quiescing.makeServerChannelHandler(channel: channel))
+                    }
                 }
-            }
-            .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try Self.configure(channel.pipeline.syncOperations, peers: peers, idleTimeout: idleTimeout,
-                                       connection: connection, logger: logger)
+                .childChannelOption(.allowRemoteHalfClosure, value: true)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try Self.configure(channel.pipeline.syncOperations, peers: peers, idleTimeout: idleTimeout,
+                                           connection: connection, logger: logger)
+                    }
                 }
-            }
-            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
+                .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
+        } catch let error as IOError {
+            throw APIError(.internal, "cannot listen on the control socket \(path): \(String(cString: strerror(error.errnoCode)))")
+        } catch {
+            throw APIError(.internal, "cannot listen on the control socket \(path): \(error)")
+        }
         // The mode comes from the umask at bind; set it explicitly.
         // Refused rather than served with the wrong access: the socket is the only way in.
         guard chmod(path, access.socketMode) == 0 else {

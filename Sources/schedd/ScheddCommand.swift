@@ -224,6 +224,12 @@ struct ScheddCommand: AsyncParsableCommand {
             }
         } catch {
             try? await BlockingWork.run { try database.close() }
+            if let error = error as? APIError {
+                // Said plainly rather than as the argument parser's "Error: …".
+                logger.critical("schedd stopped: one of its parts failed", metadata: ["schedd.error": "\(error.message)"])
+                FileHandle.standardError.write(Data("schedd: \(error.message)\n".utf8))
+                throw ExitCode(1)
+            }
             throw error
         }
         if let place = fileWatch.displacement {

@@ -1,5 +1,9 @@
 import Foundation
+import SchedulerAPI
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @Suite(.ownThreads) struct DaemonStartupTests {
     @Test func appliesTheConfigReloadsOnSIGHUPAndStopsOnSIGTERM() throws {
@@ -123,6 +127,29 @@ import Testing
         let ctl = try Binaries.run(Binaries.schedctl, ["--socket", socket, "status"], timeout: 30)
         #expect(ctl.status == 2)
         #expect(ctl.stderr.contains("a Unix socket's path may have at most 107"), "\(ctl.stderr)")
+    }
+
+    /// Only a socket at the socket path is taken over: a file there (`--socket /etc/passwd` by
+    /// mistake) was deleted, and a directory failed with NIO's error name.
+    @Test func whatIsAtTheSocketPathIsKeptUnlessItIsASocket() throws {
+        let scratch = try Scratch()
+        let file = try scratch.write("precious.txt", "keep me\n")
+        let result = try Binaries.run(Binaries.schedd, ["--db", scratch.path("x.db"), "--socket", file], timeout: 30)
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("schedd: \(file) exists and is a regular file, not a socket: schedd does not replace it"), "\(result.stderr)")
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == "keep me\n")
+        try FileManager.default.createDirectory(atPath: scratch.path("dir.sock"), withIntermediateDirectories: false)
+        let directory = try Binaries.run(Binaries.schedd, ["--db", scratch.path("x.db"), "--socket", scratch.path("dir.sock")], timeout: 30)
+        #expect(directory.status == 1)
+        #expect(directory.stderr.contains("exists and is a directory, not a socket"), "\(directory.stderr)")
+        // A stale socket (nobody answers) is still replaced.
+        let stale = scratch.path("stale.sock")
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        _ = UnixSocketAddress.with(stale) { bind(fd, $0, $1) }
+        close(fd)
+        let daemon = try DaemonProcess(["--db", scratch.path("x.db"), "--socket", stale], log: scratch.path("schedd.log"))
+        #expect(daemon.waitUntilStarted())
+        #expect(daemon.terminate() == 0)
     }
 
     @Test func jsonLogsWriteNumbersAsNumbers() throws {

@@ -566,7 +566,10 @@ public actor JobScheduler: Service {
         do {
             pending = try await store.pendingRetries()
         } catch {
-            logger.error("cannot read the retries that were waiting; they do not run", metadata: ["schedd.error": "\(error)"])
+            // Cancelled as it starts (another service failed): not a database problem.
+            if !Task.isCancelled {
+                logger.error("cannot read the retries that were waiting; they do not run", metadata: ["schedd.error": "\(error)"])
+            }
             return
         }
         await takeUp(pending)
@@ -644,7 +647,7 @@ public actor JobScheduler: Service {
         do {
             stored = try await store.jobs()
         } catch {
-            logger.error("cannot read jobs", metadata: ["schedd.error": "\(error)"])
+            if !Task.isCancelled { logger.error("cannot read jobs", metadata: ["schedd.error": "\(error)"]) }
             return
         }
         let now = clock.now()
