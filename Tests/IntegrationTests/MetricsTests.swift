@@ -78,5 +78,13 @@ import Glibc
         #expect(metrics.hasPrefix("HTTP/1.1 200") && Self.body(metrics).contains("schedd_workers "), "\(metrics.prefix(300))")
         if let checked = try Self.promtool(Self.body(metrics)) { #expect(checked.status == 0, "\(checked.stdout)") }
         #expect(get("/v1/jobs").hasPrefix("HTTP/1.1 404"))
+
+        // A second daemon asked for the same port cannot have it: it says so and stops.
+        let scratch = try Scratch()
+        let second = try Binaries.run(Binaries.schedd, ["--db", scratch.path("x.db"), "--socket", scratch.path("s.sock"),
+                                                        "--metrics-listen", "127.0.0.1:\(port)"], timeout: 30)
+        #expect(second.status == 1)
+        #expect(second.stderr.contains("schedd: cannot listen for metrics on 127.0.0.1:\(port) (--metrics-listen): Address already in use"),
+                "\(second.stderr)")
     }
 }

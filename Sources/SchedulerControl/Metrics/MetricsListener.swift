@@ -2,7 +2,11 @@ import Hummingbird
 import Logging
 import NIOCore
 import Scheduler
+import SchedulerAPI
 import ServiceLifecycle
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `--metrics-listen ADDR:PORT`: the metrics over TCP for a Prometheus server, read-only and
 /// nothing else: `GET /metrics` answers them, every other request 404. Off by default; whoever
@@ -42,6 +46,11 @@ public struct MetricsListener: Service {
                                                             "schedd.port": "\(channel.localAddress?.port ?? 0)"])
             },
             logger: quiet)
-        try await application.run()
+        do {
+            try await application.run()
+        } catch let error as IOError {
+            // NIO's error names its system call; the operator needs the address and the reason.
+            throw APIError(.internal, "cannot listen for metrics on \(host):\(port) (--metrics-listen): \(String(cString: strerror(error.errnoCode)))")
+        }
     }
 }
