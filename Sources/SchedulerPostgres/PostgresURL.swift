@@ -58,16 +58,31 @@ public struct PostgresURL: Sendable, Equatable {
                 user = String(credentials).removingPercentEncoding
             }
         }
-        var host = String(authority)
+        var host: String
         var port = 5432
-        if let colon = authority.lastIndex(of: ":"), !authority.hasSuffix("]") {
-            guard let number = Int(authority[authority.index(after: colon)...]), (1...65535).contains(number) else {
-                throw bad("the port \"\(authority[authority.index(after: colon)...])\" is not a number from 1 to 65535")
+        var portText: Substring?
+        if authority.hasPrefix("[") {
+            // An IPv6 address, in brackets as in any URL.
+            guard let close = authority.firstIndex(of: "]") else { throw bad("the host \"\(authority)\" has no closing \"]\"") }
+            host = String(authority[authority.index(after: authority.startIndex)..<close])
+            let after = authority[authority.index(after: close)...]
+            if !after.isEmpty {
+                guard after.hasPrefix(":") else { throw bad("\"\(after)\" after the host [\(host)] is not :PORT") }
+                portText = after.dropFirst()
+            }
+        } else if let colon = authority.firstIndex(of: ":") {
+            host = String(authority[..<colon])
+            portText = authority[authority.index(after: colon)...]
+            if portText?.contains(":") == true { throw bad("an IPv6 address goes in brackets: postgresql://USER@[::1]:5432/DB") }
+        } else {
+            host = String(authority)
+        }
+        if let portText {
+            guard let number = Int(portText), (1...65535).contains(number) else {
+                throw bad("the port \"\(portText)\" is not a number from 1 to 65535")
             }
             port = number
-            host = String(authority[..<colon])
         }
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         host = host.removingPercentEncoding ?? host
         if let value = query.removeValue(forKey: "host") { host = value }
         if let value = query.removeValue(forKey: "port") {

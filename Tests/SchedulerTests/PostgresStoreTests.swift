@@ -698,6 +698,7 @@ struct PostgresStoreTests {
         let tcp = try PostgresURL("postgresql://schedd:s%40cret@db.example:6432/jobs?sslmode=require")
         #expect(tcp.endpoint == .tcp(host: "db.example", port: 6432) && tcp.password == "s@cret" && tcp.sslMode == .require)
         #expect(try PostgresURL("postgresql://u@[::1]/d").endpoint == .tcp(host: "::1", port: 5432))
+        #expect(try PostgresURL("postgresql://u@[fe80::1]:6543/d").endpoint == .tcp(host: "fe80::1", port: 6543))
         #expect(try PostgresURL("postgresql://u@h/d").sslMode == .prefer)
         #expect(!tcp.description.contains("s@cret") && !tcp.description.contains("cret"))
     }
@@ -711,6 +712,10 @@ struct PostgresStoreTests {
         ("postgresql://u@h/d?connect_timeout=3", "\"connect_timeout\" is not one schedd knows"),
         ("postgresql://u:hunter2@/d", "no host"),
         ("localhost:5432", "expected postgresql://"),
+        ("postgresql://u@[::1/d", "the host \"[::1\" has no closing \"]\""),
+        ("postgresql://u@::1/d", "an IPv6 address goes in brackets"),
+        ("postgresql://u@[::1]x/d", "\"x\" after the host [::1] is not :PORT"),
+        ("postgresql://u@h:/d", "the port \"\" is not a number"),
     ])
     func badURLsSayWhatIsWrong(_ text: String, _ message: String) {
         #expect { try PostgresURL(text) } throws: { error in
