@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import NIOCore
+import NIOPosix
 import PostgresNIO
 import Scheduler
 import SchedulerAPI
@@ -25,12 +27,50 @@ extension PostgresStore {
     /// waiting out that node's lease, in case it is this node's own previous life).
     public static func withStore<T: Sendable>(url: PostgresURL, node: String, options: Options = Options(), logger: Logger,
                                               _ body: (PostgresStore) async throws -> T) async throws -> T {
+        try await probe(url: url, options: options, logger: logger)
         let client = PostgresClient(configuration: clientConfiguration(url: url, options: options), backgroundLogger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }
             let store = try await open(client: client, url: url, node: node, options: options, logger: logger)
             return try await body(store)
+        }
+    }
+
+    /// One connection, made and closed before the pool starts: the pool retries a connection
+    /// that fails, logging each try at info level only, until the migration's deadline (a
+    /// minute), and then says only that the database did not answer. This says at once why
+    /// (no such socket, connection refused, an unknown host, a refused password, no such
+    /// database), and the unit's restart tries again.
+    static func probe(url: PostgresURL, options: Options, logger: Logger) async throws {
+        var quiet = logger
+        quiet.logLevel = .critical
+        do {
+            var configuration = try url.connectionConfiguration()
+            configuration.options.connectTimeout = .milliseconds(Int64(Self.seconds(options.callTimeout) * 1000))
+            let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: quiet)
+            try? await connection.close()
+        } catch let error as PSQLError {
+            throw APIError(.databaseUnavailable, "cannot connect to the PostgreSQL database \(url.description): \(connectionProblem(error))")
+        } catch {
+            throw APIError(.databaseUnavailable, "cannot connect to the PostgreSQL database \(url.description): \(error)")
+        }
+    }
+
+    /// What the server said (a refused password, no such database), or why no connection was
+    /// made (the system's reason for a socket, NIO's for a host).
+    static func connectionProblem(_ error: PSQLError) -> String {
+        if error.serverInfo?[.message] != nil { return describe(error) }
+        switch error.underlying {
+        case let io as IOError: return String(cString: strerror(io.errnoCode))
+        case let failed as NIOConnectionError:
+            // Each address tried failed the same way, as a rule: the first one's reason.
+            if let io = failed.connectionErrors.first?.error as? IOError {
+                return "\(String(cString: strerror(io.errnoCode))) (\(failed.host):\(failed.port))"
+            }
+            return "\(failed)"
+        case let other?: return "\(other)"
+        case nil: return "\(error.code)"
         }
     }
 

@@ -139,6 +139,21 @@ public struct PostgresURL: Sendable, Equatable {
         }
     }
 
+    /// One connection's configuration (the start-up probe), with the same TLS as the client's.
+    func connectionConfiguration() throws -> PostgresConnection.Configuration {
+        switch endpoint {
+        case .socket(let path):
+            return .init(unixSocketPath: path, username: user, password: password, database: database)
+        case .tcp(let host, let port):
+            let tls: PostgresConnection.Configuration.TLS = switch sslMode {
+            case .disable: .disable
+            case .prefer: .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
+            case .require: .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+            }
+            return .init(host: host, port: port, username: user, password: password, database: database, tls: tls)
+        }
+    }
+
     /// The client's configuration.
     var clientConfiguration: PostgresClient.Configuration {
         var configuration: PostgresClient.Configuration

@@ -500,5 +500,15 @@ struct ClusterTests {
         // A bad URL is refused before anything starts.
         let bad = try Binaries.run(Binaries.schedd, ["--postgres", "postgresql://nobody@/x?host=/tmp&sslmode=require", "--socket", cluster.scratch.path("s.sock")])
         #expect(bad.status == 64 && bad.stderr.contains("sslmode=require over a Unix socket"), "\(bad.stderr)")
+        // A database that cannot be used is named with the reason at once (it waited a minute,
+        // then said only that the database did not answer).
+        let missing = cluster.url.replacingOccurrences(of: "/\(cluster.database)?", with: "/no_such_db?")
+        let noDatabase = try Binaries.run(Binaries.schedd, ["--postgres", missing, "--socket", cluster.scratch.path("s.sock")], timeout: 30)
+        #expect(noDatabase.status == 1 && noDatabase.stderr.contains("cannot connect to the PostgreSQL database")
+                && noDatabase.stderr.contains("database \"no_such_db\" does not exist"), "\(noDatabase.stderr)")
+        let noServer = try Binaries.run(Binaries.schedd, ["--postgres", "postgresql://nobody@/x?host=\(cluster.scratch.url.path)",
+                                                          "--socket", cluster.scratch.path("s.sock")], timeout: 30)
+        #expect(noServer.status == 1 && noServer.stderr.contains("(socket \(cluster.scratch.url.path)/.s.PGSQL.5432): No such file or directory"),
+                "\(noServer.stderr)")
     }
 }
