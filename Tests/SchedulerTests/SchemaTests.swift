@@ -146,6 +146,31 @@ import SchedulerAPI
         #expect(throws: APIError.self) { try SchedulerDatabase(path: file.path) }
     }
 
+    /// Another program's database given to `--db` by mistake is refused and left as it was,
+    /// byte for byte: no tables added, not turned to WAL mode. An empty file is schedd's.
+    @Test func refusesAnotherProgramsDatabaseAndLeavesItAsItWas() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("schedd-other-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("app.db").path
+        let other = try DatabaseQueue(path: path)
+        try other.write { db in try db.execute(sql: "CREATE TABLE accounts (id INTEGER PRIMARY KEY); INSERT INTO accounts VALUES (1)") }
+        try other.close()
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        do {
+            _ = try SchedulerDatabase(path: path)
+            Issue.record("opened another program's database")
+        } catch {
+            #expect(error.code == .databaseUnusable)
+            #expect(error.message.contains("the file holds tables schedd did not make (accounts): it is not a schedd database"), "\(error.message)")
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+        #expect(!FileManager.default.fileExists(atPath: path + "-wal"))
+        let empty = dir.appendingPathComponent("empty.db").path
+        #expect(FileManager.default.createFile(atPath: empty, contents: Data()))
+        try SchedulerDatabase(path: empty).close()
+    }
+
     @Test func constraintsRejectUnknownStatuses() async throws {
         let temp = try TemporaryDatabase()
         await #expect(throws: (any Error).self) {

@@ -32,6 +32,16 @@ public final class SchedulerDatabase: Sendable {
                 throw APIError(.databaseUnusable, "cannot create the database directory \(directory): \(error.localizedDescription)")
             }
         }
+        // Looked at read-only first: opening the pool turns the file to WAL mode, which would
+        // change another program's database before the migration refuses it.
+        var info = stat()
+        if stat(path, &info) == 0, info.st_size > 0 {
+            var readOnly = Configuration()
+            readOnly.readonly = true
+            if let refusal = try? DatabaseQueue(path: path, configuration: readOnly).read({ db in try Schema.foreignDatabase(db) }) {
+                throw refusal
+            }
+        }
         var configuration = Configuration()
         // A user reading history in sqlite3 may hold a lock for a while; wait rather than fail.
         configuration.busyMode = .timeout(30)

@@ -135,6 +135,21 @@ enum Schema {
 
     static var currentVersion: Int { migrations.count }
 
+    /// Why `db` is not schedd's to migrate: at version 0 (a new file, or another program's
+    /// database given to `--db` by mistake) it has tables of its own. Nil when it is schedd's
+    /// or empty.
+    static func foreignDatabase(_ db: Database) throws -> SchedulerAPI.APIError? {
+        guard try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0 == 0 else { return nil }
+        let others = try String.fetchAll(db, sql: """
+            SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name LIMIT 4
+            """)
+        guard !others.isEmpty else { return nil }
+        let names = others.prefix(3).joined(separator: ", ") + (others.count > 3 ? ", …" : "")
+        return SchedulerAPI.APIError(
+            .databaseUnusable,
+            "the file holds tables schedd did not make (\(names)): it is not a schedd database, and schedd adds its tables only to a new or empty one; give --db another path")
+    }
+
     static func migrate(_ db: Database) throws {
         let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
         if version > currentVersion {
@@ -142,6 +157,7 @@ enum Schema {
                 .databaseUnusable,
                 "the database has schema version \(version), newer than this schedd knows (\(currentVersion)); upgrade schedd or restore a backup")
         }
+        if let refusal = try foreignDatabase(db) { throw refusal }
         for next in version..<currentVersion {
             try db.inTransaction(.immediate) {
                 try db.execute(sql: migrations[next])
