@@ -477,12 +477,16 @@ struct ControlRoutes {
             query.beforeID = id
         }
         let runs = try await store.history(query, withOutput: false)
-        if runs.isEmpty, let job = query.job, query.beforeID == nil, try await store.job(named: job) == nil,
-           try await store.history(HistoryQuery(job: job, limit: 1), withOutput: false).isEmpty {
-            // The history of a removed job stays readable; a name never seen is a mistake.
+        if runs.isEmpty, let job = query.job, query.beforeID == nil { try await requireKnown(job: job) }
+        return try Self.reply(RunPage(runs: runs, nextCursor: runs.count == query.limit ? runs.last?.id : nil), context)
+    }
+
+    /// A name that names no job and no runs of one is a mistake (a typo), answered 404; the
+    /// history of a removed job stays readable.
+    func requireKnown(job: String) async throws {
+        if try await store.job(named: job) == nil, try await store.history(HistoryQuery(job: job, limit: 1), withOutput: false).isEmpty {
             throw APIError(.notFound, "no job named \"\(job)\" and no runs of one")
         }
-        return try Self.reply(RunPage(runs: runs, nextCursor: runs.count == query.limit ? runs.last?.id : nil), context)
     }
 
     /// Server-Sent Events: one `data:` line of JSON per engine event, optionally for one job or
@@ -493,6 +497,8 @@ struct ControlRoutes {
         let scope = Self.scope(context)
         let job = query.get("job").map { scope?.stored(String($0)) ?? String($0) }
         let withOutput = try Self.flag("output", query)
+        // A typo would otherwise wait for ever for events that never come.
+        if let job { try await requireKnown(job: job) }
         var known: RunRecord?
         if let text = query.get("run") {
             guard let id = Int64(text) else { throw APIError(.invalidArgument, "run \"\(text)\" is not a run id") }

@@ -367,6 +367,9 @@ final class Daemon {
         let twice = ask("GET", "/v1/runs?limit=2&limit=3")
         #expect(twice.hasPrefix("HTTP/1.1 400") && twice.contains(#"query parameter \"limit\" is given more than once"#), "\(twice)")
         #expect(ask("GET", "/v1/runs?before=-3").contains(#"before \"-3\" is not a run id"#))
+        // A job name never seen: events of it would never come.
+        let typo = ask("GET", "/v1/events?job=no-such-job")
+        #expect(typo.hasPrefix("HTTP/1.1 404") && typo.contains(#"no job named \"no-such-job\" and no runs of one"#), "\(typo)")
         // The page takes whatever a link adds.
         #expect(ask("GET", "/?utm_source=x").hasPrefix("HTTP/1.1 200"))
         list = try d.ctl(["list"]).stdout
