@@ -139,8 +139,12 @@ struct ScheddCommand: AsyncParsableCommand {
             throw ValidationError("--shutdown-grace \"\(shutdownGrace)\" is not a duration (e.g. 30s)")
         }
         if historyKeep < 1 { throw ValidationError("--history-keep must be at least 1") }
-        if let age = historyMaxAge, DurationText.milliseconds(age) == nil {
-            throw ValidationError("--history-max-age \"\(age)\" is not a duration (e.g. 30d, 12h)")
+        if let age = historyMaxAge {
+            guard let ms = DurationText.milliseconds(age) else {
+                throw ValidationError("--history-max-age \"\(age)\" is not a duration (e.g. 30d, 12h)")
+            }
+            // 0 would delete each run's record as soon as it ends: never what is meant.
+            if ms == 0 { throw ValidationError("--history-max-age must be longer than 0s (e.g. 30d, 12h)") }
         }
         if logFormat != "auto" && DaemonLogHandler.Format(rawValue: logFormat) == nil {
             throw ValidationError("--log-format \"\(logFormat)\" is not one of auto, journal, plain, json")

@@ -221,6 +221,8 @@ import Glibc
 
     @Test func usageErrors() throws {
         #expect(try Binaries.run(Binaries.schedd, ["--history-max-age", "forever"]).status != 0)
+        let zero = try Binaries.run(Binaries.schedd, ["--history-max-age", "0s"])
+        #expect(zero.status != 0 && zero.stderr.contains("--history-max-age must be longer than 0s"), "\(zero.stderr)")
         #expect(try Binaries.run(Binaries.schedd, ["--log-level", "loud"]).status != 0)
         let zone = try Binaries.run(Binaries.schedd, ["--timezone", "Berlin"])
         #expect(zone.status != 0 && zone.stderr.contains("--timezone \"Berlin\" is not a time zone name"), "\(zone.stderr)")
