@@ -9,6 +9,9 @@ import Glibc
 /// Checks the peer, and turns every error into `{"error":{"code","message"}}` with a fitting
 /// status.
 struct ControlMiddleware: RouterMiddleware {
+    /// What a body over the limit is told, with where a larger job file goes.
+    static let tooLarge = "the request body is over the limit of 1 MiB; a larger job file is applied by schedd itself: its --config, reloaded with schedctl reload"
+
     typealias Context = ControlContext
     let access: AccessPolicy
     let peers: PeerCheckHandler.Registry
@@ -56,11 +59,10 @@ struct ControlMiddleware: RouterMiddleware {
             case .methodNotAllowed: code = "method_not_allowed"
             default: code = error.status.code < 500 ? "bad_request" : "internal"
             }
-            let message = error.status == .contentTooLarge ? "the request body is over the limit of 1 MiB"
-                : (error.body ?? "\(error.status)")
+            let message = error.status == .contentTooLarge ? Self.tooLarge : (error.body ?? "\(error.status)")
             return Self.error(error.status, APIError(.init(rawValue: code), message))
         } catch is NIOTooManyBytesError {
-            return Self.error(.contentTooLarge, APIError(.init(rawValue: "too_large"), "the request body is over the limit of 1 MiB"))
+            return Self.error(.contentTooLarge, APIError(.init(rawValue: "too_large"), Self.tooLarge))
         } catch let error as DecodingError {
             return Self.error(.badRequest, APIError(.invalidArgument, "the request body does not fit: \(error)"))
         } catch {
