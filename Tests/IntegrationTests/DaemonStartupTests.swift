@@ -111,6 +111,21 @@ import Glibc
                                                       "--socket", scratch.path("s.sock")], timeout: 30)
         #expect(fifo.status == 2)
         #expect(fifo.stderr.contains("cannot read the job file \(scratch.path("fifo.json")): it is a FIFO, not a regular file"), "\(fifo.stderr)")
+
+        // A job file others may write, or replace, would let them run anything as schedd's user.
+        let open = try scratch.write("open.json", #"{"jobs": [{"name": "a", "shell": "true"}]}"#)
+        #expect(chmod(open, 0o666) == 0)
+        let writable = try Binaries.run(Binaries.schedd, ["--db", scratch.path("x.db"), "--config", open, "--socket", scratch.path("s.sock")], timeout: 30)
+        #expect(writable.status == 2)
+        #expect(writable.stderr.contains("the job file \(open) may be written by \(geteuid() == 0 ? "its group and everyone else" : "everyone") (mode 0666)"),
+                "\(writable.stderr)")
+        try FileManager.default.createDirectory(atPath: scratch.path("shared"), withIntermediateDirectories: false)
+        #expect(chmod(scratch.path("shared"), 0o777) == 0)
+        let inShared = try scratch.write("shared/jobs.json", #"{"jobs": [{"name": "a", "shell": "true"}]}"#)
+        let replaceable = try Binaries.run(Binaries.schedd, ["--db", scratch.path("x.db"), "--config", inShared, "--socket", scratch.path("s.sock")], timeout: 30)
+        #expect(replaceable.status == 2 && replaceable.stderr.contains("the job file's directory \(scratch.path("shared")) may be written by"),
+                "\(replaceable.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: scratch.path("x.db")))
     }
 
     /// A socket path longer than a socket address holds is refused at once, saying so, before
