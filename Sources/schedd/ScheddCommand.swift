@@ -185,6 +185,12 @@ struct ScheddCommand: AsyncParsableCommand {
             return
         }
         let dbPath = db ?? DefaultPaths.database(environment: environment)
+        // The database holds the jobs: whoever may write or replace it decides what runs.
+        if let problem = await BlockingWork.run({ FileTrust.problem(.database, path: dbPath, uid: geteuid()) }) {
+            logger.critical("schedd cannot start", metadata: ["schedd.error": "\(problem)"])
+            FileHandle.standardError.write(Data("schedd: \(problem)\n".utf8))
+            throw ExitCode(1)
+        }
         let access = await accessPolicy(logger: logger)
         // A first start with a bad job file is refused before anything is created: no database,
         // no lock file, no socket. (With a database, the file is checked against its jobs below.)

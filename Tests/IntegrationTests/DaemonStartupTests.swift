@@ -126,6 +126,11 @@ import Glibc
         #expect(replaceable.status == 2 && replaceable.stderr.contains("the job file's directory \(scratch.path("shared")) may be written by"),
                 "\(replaceable.stderr)")
         #expect(!FileManager.default.fileExists(atPath: scratch.path("x.db")))
+        // The database holds the jobs: the same for it, in a directory anyone may write.
+        let sharedDatabase = try Binaries.run(Binaries.schedd, ["--db", scratch.path("shared/x.db"), "--socket", scratch.path("s.sock")], timeout: 30)
+        #expect(sharedDatabase.status == 1 && sharedDatabase.stderr.contains("the database's directory \(scratch.path("shared")) may be written by"),
+                "\(sharedDatabase.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: scratch.path("shared/x.db")))
     }
 
     /// A socket path longer than a socket address holds is refused at once, saying so, before

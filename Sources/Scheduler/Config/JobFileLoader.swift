@@ -47,7 +47,7 @@ public struct JobFileLoader: Sendable {
     }
 
     static func read(_ path: String) throws(APIError) -> Data {
-        if let problem = JobFileTrust.problem(path: path, uid: geteuid()) { throw APIError(.forbidden, problem) }
+        if let problem = FileTrust.problem(.jobFile, path: path, uid: geteuid()) { throw APIError(.forbidden, problem) }
         // A FIFO or a device would block the read until someone writes it, and schedd's start
         // or reload with it: only a file is a job file.
         var info = stat()
