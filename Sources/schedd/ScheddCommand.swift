@@ -221,9 +221,10 @@ struct ScheddCommand: AsyncParsableCommand {
         let database: SchedulerDatabase
         do {
             // Opening migrates the schema: seconds on a large history.
-            database = try await BlockingWork.run { try SchedulerDatabase(path: dbPath) }
+            database = try await BlockingWork.run { () throws(APIError) in try SchedulerDatabase(path: dbPath) }
         } catch {
-            logger.critical("cannot open the database", metadata: ["schedd.db": "\(dbPath)", "schedd.error": "\(error)"])
+            logger.critical("cannot open the database", metadata: ["schedd.db": "\(dbPath)", "schedd.error": "\(error.message)"])
+            FileHandle.standardError.write(Data("schedd: \(error.message)\n".utf8))
             throw ExitCode(1)
         }
         let fileWatch = DatabaseFileWatch(database: database, logger: logger)

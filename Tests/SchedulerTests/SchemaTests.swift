@@ -144,6 +144,9 @@ import SchedulerAPI
         let file = dir.appendingPathComponent("x.db")
         try Data(repeating: 0x41, count: 4096).write(to: file)
         #expect(throws: APIError.self) { try SchedulerDatabase(path: file.path) }
+        #expect { try SchedulerDatabase(path: dir.path) } throws: { error in
+            (error as? APIError)?.message == "cannot open the database \(dir.path): it is a directory; give --db a file's path"
+        }
     }
 
     /// Another program's database given to `--db` by mistake is refused and left as it was,
