@@ -64,9 +64,13 @@ public struct ControlServer: Service {
 
     /// Makes the socket's directory (`AccessPolicy.directoryMode`), refuses a directory that
     /// someone else controls (`SocketDirectory`), and a socket a live daemon is serving; a
-    /// stale one (nobody answers) is removed. It blocks (up to 2 s on a stopped daemon's
-    /// socket): call it off the cooperative pool.
-    public static func prepareSocket(_ path: String, access: AccessPolicy) throws(APIError) {
+    /// stale one (nobody answers) is removed. Its file calls and the probe of an old socket (up
+    /// to 2 s on a stopped daemon's) run off the cooperative pool.
+    public static func prepareSocket(_ path: String, access: AccessPolicy) async throws(APIError) {
+        try await BlockingWork.run { () throws(APIError) in try prepareSocketBlocking(path, access: access) }
+    }
+
+    private static func prepareSocketBlocking(_ path: String, access: AccessPolicy) throws(APIError) {
         let group = access.adminGroup
         let parent = (path as NSString).deletingLastPathComponent
         // A bare file name is a socket in the current directory.
@@ -90,13 +94,7 @@ public struct ControlServer: Service {
         var info = stat()
         guard lstat(path, &info) == 0 else { return }
         guard info.st_mode & S_IFMT == S_IFSOCK else {
-            let kind = switch info.st_mode & S_IFMT {
-            case S_IFDIR: "a directory"
-            case S_IFREG: "a regular file"
-            case S_IFLNK: "a symbolic link"
-            default: "a special file"
-            }
-            throw APIError(.conflict, "\(path) exists and is \(kind), not a socket: schedd does not replace it; choose another --socket, or remove it")
+            throw APIError(.conflict, "\(path) exists and is \(FileKind.name(info.st_mode)), not a socket: schedd does not replace it; choose another --socket, or remove it")
         }
         if UnixSocket.isLive(path) {
             throw APIError(.conflict, "another schedd is already serving \(path); stop it first or use --socket")

@@ -113,22 +113,12 @@ struct ScheddCommand: AsyncParsableCommand {
         if processTracking != "auto" && processTracking != "proc" {
             throw ValidationError("--process-tracking \"\(processTracking)\" is not one of auto, proc")
         }
-        if let socketGroup, Self.gid(of: socketGroup) == nil {
-            throw ValidationError("--socket-group \"\(socketGroup)\": no such group")
-        }
-        if let adminGroup, Self.gid(of: adminGroup) == nil {
-            throw ValidationError("--admin-group \"\(adminGroup)\": no such group")
-        }
+        // The groups are looked up once, off the cooperative pool, by `accessPolicy`.
         if adminGroup != nil && socketGroup != nil {
             throw ValidationError("--socket-group is the old name of --admin-group: give one of them")
         }
-        if let allowUsers {
-            if allowUsers != "all" && Self.gid(of: allowUsers) == nil {
-                throw ValidationError("--allow-users \"\(allowUsers)\": neither all nor a group on this system")
-            }
-            if geteuid() != 0 {
-                throw ValidationError("--allow-users needs schedd to run as root: a user's jobs run as that user")
-            }
+        if allowUsers != nil && geteuid() != 0 {
+            throw ValidationError("--allow-users needs schedd to run as root: a user's jobs run as that user")
         }
         if let metricsListen, Self.hostAndPort(metricsListen) == nil {
             throw ValidationError("--metrics-listen \"\(metricsListen)\" is not ADDR:PORT (e.g. 127.0.0.1:9464)")
@@ -175,11 +165,7 @@ struct ScheddCommand: AsyncParsableCommand {
         let logger = Logger(label: "schedd")
         let socketPath = socket ?? DefaultPaths.socket(environment: environment)
         // Refused before anything is created (a database, a lock, a directory).
-        if let problem = UnixSocketAddress.pathProblem(socketPath) {
-            logger.critical("schedd cannot start", metadata: ["schedd.error": "\(problem)"])
-            FileHandle.standardError.write(Data("schedd: \(problem)\n".utf8))
-            throw ExitCode(2)
-        }
+        if let problem = UnixSocketAddress.pathProblem(socketPath) { throw refusal(problem, exitCode: 2, logger) }
         if let text = postgres ?? environment["SCHEDD_POSTGRES"].flatMap({ $0.isEmpty ? nil : $0 }) {
             try await runClusterNode(text, socketPath: socketPath, environment: environment, logger: logger)
             return
@@ -187,45 +173,34 @@ struct ScheddCommand: AsyncParsableCommand {
         let dbPath = db ?? DefaultPaths.database(environment: environment)
         // The database holds the jobs: whoever may write or replace it decides what runs.
         if let problem = await BlockingWork.run({ FileTrust.problem(.database, path: dbPath, uid: geteuid()) }) {
-            logger.critical("schedd cannot start", metadata: ["schedd.error": "\(problem)"])
-            FileHandle.standardError.write(Data("schedd: \(problem)\n".utf8))
-            throw ExitCode(1)
+            throw refusal(problem, logger)
         }
-        let access = await accessPolicy(logger: logger)
+        let access = try await accessPolicy(logger: logger)
         // A first start with a bad job file is refused before anything is created: no database,
         // no lock file, no socket. (With a database, the file is checked against its jobs below.)
         if let config, !(await BlockingWork.run { FileManager.default.fileExists(atPath: dbPath) }) {
             try await validateOffline(config)
         }
-        // One daemon per database and per socket: a second one refuses to start. Probing an
-        // old socket may wait 2 s for an answer, off the cooperative pool as every start-up
-        // step that touches files.
+        // One daemon per database and per socket: a second one refuses to start. Off the
+        // cooperative pool, as every start-up step that touches files.
         let lock: DatabaseLock
         do {
-            lock = try await BlockingWork.run { () throws(APIError) in
-                let lock = try DatabaseLock(databasePath: dbPath)
-                do throws(APIError) {
-                    try ControlServer.prepareSocket(socketPath, access: access)
-                } catch {
-                    lock.release()
-                    throw error
-                }
-                return lock
-            }
+            lock = try await BlockingWork.run { () throws(APIError) in try DatabaseLock(databasePath: dbPath) }
         } catch {
-            logger.critical("schedd cannot start", metadata: ["schedd.error": "\(error.message)"])
-            FileHandle.standardError.write(Data("schedd: \(error.message)\n".utf8))
-            throw ExitCode(1)
+            throw refusal(error.message, logger)
         }
         defer { lock.release() }
+        do {
+            try await ControlServer.prepareSocket(socketPath, access: access)
+        } catch {
+            throw refusal(error.message, logger)
+        }
         let database: SchedulerDatabase
         do {
             // Opening migrates the schema: seconds on a large history.
             database = try await BlockingWork.run { () throws(APIError) in try SchedulerDatabase(path: dbPath) }
         } catch {
-            logger.critical("cannot open the database", metadata: ["schedd.db": "\(dbPath)", "schedd.error": "\(error.message)"])
-            FileHandle.standardError.write(Data("schedd: \(error.message)\n".utf8))
-            throw ExitCode(1)
+            throw refusal(error.message, logger, log: "cannot open the database")
         }
         let fileWatch = DatabaseFileWatch(database: database, logger: logger)
         do {
@@ -235,12 +210,7 @@ struct ScheddCommand: AsyncParsableCommand {
             }
         } catch {
             try? await BlockingWork.run { try database.close() }
-            if let error = error as? APIError {
-                // Said plainly rather than as the argument parser's "Error: …".
-                logger.critical("schedd stopped: one of its parts failed", metadata: ["schedd.error": "\(error.message)"])
-                FileHandle.standardError.write(Data("schedd: \(error.message)\n".utf8))
-                throw ExitCode(1)
-            }
+            if let error = error as? APIError { throw refusal(error.message, logger, log: "schedd stopped: one of its parts failed") }
             throw error
         }
         if let place = fileWatch.displacement {
@@ -286,6 +256,14 @@ struct ScheddCommand: AsyncParsableCommand {
         logger.info("schedd stopped")
     }
 
+    /// Why schedd does not start (or stops): in the log, and plainly on stderr for whoever ran
+    /// it rather than as the argument parser's "Error: …"; the exit code to throw.
+    func refusal(_ message: String, exitCode: Int32 = 1, _ logger: Logger, log: Logger.Message = "schedd cannot start") -> ExitCode {
+        logger.critical(log, metadata: ["schedd.error": "\(message)"])
+        FileHandle.standardError.write(Data("schedd: \(message)\n".utf8))
+        return ExitCode(exitCode)
+    }
+
     /// A node of a cluster on PostgreSQL (docs/cluster.md).
     func runClusterNode(_ text: String, socketPath: String, environment: [String: String], logger: Logger) async throws {
         let url: PostgresURL
@@ -295,14 +273,12 @@ struct ScheddCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("schedd: \(postgres == nil ? "SCHEDD_POSTGRES" : "--postgres"): \(error.message)\n".utf8))
             throw ExitCode(2)
         }
-        let access = await accessPolicy(logger: logger)
+        let access = try await accessPolicy(logger: logger)
         if let config { try await validateOffline(config) }
         do {
-            try await BlockingWork.run { () throws(APIError) in try ControlServer.prepareSocket(socketPath, access: access) }
+            try await ControlServer.prepareSocket(socketPath, access: access)
         } catch {
-            logger.critical("schedd cannot start", metadata: ["schedd.error": "\(error.message)"])
-            FileHandle.standardError.write(Data("schedd: \(error.message)\n".utf8))
-            throw ExitCode(1)
+            throw refusal(error.message, logger)
         }
         let nodeName = node ?? NodeName.host
         var options = PostgresStore.Options()
@@ -322,9 +298,7 @@ struct ScheddCommand: AsyncParsableCommand {
                 }
             }
         } catch let error as APIError {
-            logger.critical("schedd cannot start", metadata: ["schedd.error": "\(error.message)"])
-            FileHandle.standardError.write(Data("schedd: \(error.message)\n".utf8))
-            throw ExitCode(1)
+            throw refusal(error.message, logger)
         }
         logger.info("schedd stopped")
     }
@@ -356,17 +330,26 @@ struct ScheddCommand: AsyncParsableCommand {
         }
     }
 
-    func accessPolicy(logger: Logger) async -> AccessPolicy {
+    /// Who may do what, with the groups named by the flags looked up (off the cooperative
+    /// pool: the account database may be NSS over the network); a group that does not exist
+    /// is a usage error.
+    func accessPolicy(logger: Logger) async throws -> AccessPolicy {
         if socketGroup != nil {
             logger.warning("--socket-group is deprecated: it is now --admin-group, and its members are admins (root's equal on this daemon)")
         }
-        // The account database may be NSS over the network.
         let (allowUsers, admins) = (allowUsers, adminGroup ?? socketGroup)
-        let (allowed, admin) = await AccountDatabase.off { (allowUsers.flatMap { $0 == "all" ? nil : Self.gid(of: $0) }, admins.flatMap(Self.gid(of:))) }
-        let users: AccessPolicy.Users = switch allowUsers {
-        case nil: .none
-        case "all"?: .all
-        case _?: allowed.map { .group($0) } ?? .none
+        let (allowed, admin) = await AccountDatabase.off {
+            (allowUsers.flatMap { $0 == "all" ? nil : AccountDatabase.groupID($0) }, admins.flatMap(AccountDatabase.groupID))
+        }
+        if let admins, admin == nil {
+            throw ValidationError("--\(adminGroup != nil ? "admin-group" : "socket-group") \"\(admins)\": no such group")
+        }
+        let users: AccessPolicy.Users
+        switch (allowUsers, allowed) {
+        case (nil, _): users = .none
+        case ("all"?, _): users = .all
+        case let (_?, group?): users = .group(group)
+        case let (name?, nil): throw ValidationError("--allow-users \"\(name)\": neither all nor a group on this system")
         }
         return AccessPolicy(adminGroup: admin, users: users, userMaxJobs: userMaxJobs)
     }
@@ -454,8 +437,4 @@ struct ScheddCommand: AsyncParsableCommand {
         return host.isEmpty ? nil : (host, port)
     }
 
-    /// A group's gid, by name or number.
-    static func gid(of group: String) -> gid_t? {
-        AccountDatabase.groupID(group)
-    }
 }

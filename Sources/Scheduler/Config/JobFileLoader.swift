@@ -52,14 +52,7 @@ public struct JobFileLoader: Sendable {
         // or reload with it: only a file is a job file.
         var info = stat()
         if stat(path, &info) == 0, info.st_mode & S_IFMT != S_IFREG {
-            let kind = switch info.st_mode & S_IFMT {
-            case S_IFDIR: "a directory"
-            case S_IFIFO: "a FIFO"
-            case S_IFCHR, S_IFBLK: "a device"
-            case S_IFSOCK: "a socket"
-            default: "a special file"
-            }
-            throw APIError(.invalidArgument, "cannot read the job file \(path): it is \(kind), not a regular file")
+            throw APIError(.invalidArgument, "cannot read the job file \(path): it is \(FileKind.name(info.st_mode)), not a regular file")
         }
         do {
             return try Data(contentsOf: URL(fileURLWithPath: path))

@@ -35,10 +35,11 @@ public final class SchedulerDatabase: Sendable {
         // Looked at read-only first: opening the pool turns the file to WAL mode, which would
         // change another program's database before the migration refuses it.
         var info = stat()
-        if stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR {
+        let exists = stat(path, &info) == 0
+        if exists, info.st_mode & S_IFMT == S_IFDIR {
             throw APIError(.databaseUnusable, "cannot open the database \(path): it is a directory; give --db a file's path")
         }
-        if stat(path, &info) == 0, info.st_size > 0 {
+        if exists, info.st_size > 0 {
             var readOnly = Configuration()
             readOnly.readonly = true
             if let refusal = try? DatabaseQueue(path: path, configuration: readOnly).read({ db in try Schema.foreignDatabase(db) }) {
