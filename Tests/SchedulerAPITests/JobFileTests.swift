@@ -194,6 +194,17 @@ func job(_ fields: String) -> String { #"{"jobs": [{"name": "j", "shell": "true"
         #expect(issues(job(#""schedule": "@fortnightly""#)).first?.contains(#"unknown macro "@fortnightly""#) == true)
     }
 
+    /// A C call stops at a NUL: `"/tmp\u0000x"` would run in /tmp, `"UTC\u0000x"` be UTC.
+    /// Every string of a job is refused with one, not only the argv.
+    @Test func nulCharactersAreRefusedInEveryString() {
+        for field in ["working_dir", "timezone", "user", "group", "schedule", "description", "node", "catch_up"] {
+            #expect(issues(job(#""\#(field)": "/tmp\u0000x""#)) == [#"jobs[0] "j": "# + field + ": contains a NUL character"], "\(field)")
+        }
+        #expect(issues(#"{"jobs": [{"name": "a", "shell": "true\u0000x"}]}"#) == [#"jobs[0] "a": shell: contains a NUL character"#])
+        #expect(issues(#"{"jobs": [{"name": "a", "command": ["true", "\u0000"]}]}"#) == [#"jobs[0] "a": command[1]: contains a NUL character"#])
+        #expect(issues(job(#""env": {"A": "\u0000"}"#)) == [#"jobs[0] "j": env.A: contains a NUL character"#])
+    }
+
     @Test func namesAreCheckedAndUnique() {
         #expect(issues(#"{"jobs": [{"shell": "x"}]}"#) == [#"jobs[0]: name: required"#])
         #expect(issues(#"{"jobs": [{"name": "-x", "shell": "x"}]}"#).first?.hasPrefix(#"jobs[0]: name: "-x" is not a valid name"#) == true)

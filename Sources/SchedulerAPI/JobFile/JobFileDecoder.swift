@@ -463,7 +463,6 @@ struct JobFileDecoder {
         case "shell":
             guard let s = string(value, "shell") else { return nil }
             if s.allSatisfy(\.isWhitespace) { report("shell", "must not be empty"); return nil }
-            if s.utf8.contains(0) { report("shell", "contains a NUL character"); return nil }
             if let problem = Self.execLengthProblem(s) { report("shell", problem); return nil }
             return .shell(s)
         default:
@@ -614,6 +613,12 @@ struct JobFileDecoder {
         guard let value = object[key] else { return nil }
         guard case let .string(s) = value else {
             report(key, "expected a string, got \(value.kindDescription)")
+            return nil
+        }
+        // The C calls a string ends up in (chdir, getpwnam, the zone database…) would stop
+        // at the NUL and act on its first part: "/tmp\u0000x" would run in /tmp.
+        if s.utf8.contains(0) {
+            report(key, "contains a NUL character")
             return nil
         }
         return s
