@@ -205,6 +205,36 @@ func job(_ fields: String) -> String { #"{"jobs": [{"name": "j", "shell": "true"
         #expect(issues(job(#""env": {"A": "\u0000"}"#)) == [#"jobs[0] "j": env.A: contains a NUL character"#])
     }
 
+    /// A service is restarted by its rule and runs as one process: the policies of scheduled
+    /// and triggered jobs are refused on it, and its defaults skip it. A definition an earlier
+    /// version stored with them (defaults filled them in) is read without them.
+    @Test func aServiceTakesNoSchedulingPolicies() throws {
+        let service = #"{"name": "s", "shell": "x", "restart": "always", "#
+        #expect(issues(#"{"jobs": [\#(service)"retries": 2}]}"#)
+            == [#"jobs[0] "s": retries: a service is restarted by its restart rule (restart_delay, restart_limit); retries applies to scheduled and triggered jobs"#])
+        #expect(issues(#"{"jobs": [\#(service)"concurrency": "allow"}]}"#)
+            == [#"jobs[0] "s": concurrency: a service runs as one process (`schedctl restart` replaces it); concurrency applies to scheduled and triggered jobs"#])
+        #expect(issues(#"{"jobs": [\#(service)"jitter": "5s"}]}"#)
+            == [#"jobs[0] "s": jitter: a service is started with the daemon and has no schedule; jitter applies to scheduled jobs"#])
+        for key in ["retry_backoff", "retry_backoff_max", "catch_up", "max_consecutive_failures"] {
+            let value = key == "catch_up" ? #""once""# : key == "max_consecutive_failures" ? "3" : #""5s""#
+            #expect(issues(#"{"jobs": [\#(service)"\#(key)": \#(value)}]}"#).count == 1, "\(key)")
+        }
+        let defaults = #"""
+            {"defaults": {"retries": 2, "concurrency": "allow", "jitter": "5s", "catch_up": "once", "max_consecutive_failures": 3,
+                          "retry_backoff": "5s", "retry_backoff_max": "1m"},
+             "jobs": [{"name": "s", "shell": "x", "restart": "always"}, {"name": "j", "shell": "x", "schedule": "@daily"}]}
+            """#
+        let file = try decode(defaults)
+        let s = try #require(file.jobs.first { $0.name == "s" })
+        #expect(s.retries == nil && s.concurrency == nil && s.jitter == nil && s.catchUp == nil && s.maxConsecutiveFailures == nil)
+        #expect(s.retryBackoff == nil && s.retryBackoffMax == nil)
+        let j = try #require(file.jobs.first { $0.name == "j" })
+        #expect(j.retries == 2 && j.concurrency == .allow && j.maxConsecutiveFailures == 3)
+        let stored = try JobSpec(json: JSONParser.parse(#"\#(service)"retries": 2, "concurrency": "allow", "jitter": "5s"}"#), context: .stored)
+        #expect(stored.isService && stored.retries == nil && stored.concurrency == nil && stored.jitter == nil)
+    }
+
     @Test func namesAreCheckedAndUnique() {
         #expect(issues(#"{"jobs": [{"shell": "x"}]}"#) == [#"jobs[0]: name: required"#])
         #expect(issues(#"{"jobs": [{"name": "-x", "shell": "x"}]}"#).first?.hasPrefix(#"jobs[0]: name: "-x" is not a valid name"#) == true)

@@ -243,6 +243,90 @@ import SchedulerAPI
             try await waitFor("db to be ready") { await engine.serviceStates()["db"]?.state == "ready" }
         }
     }
+
+    /// A service is one process: `schedctl run` of it while it runs, even with `--force`, is a
+    /// skip that says so; a second process would share its readiness and what requires it.
+    @Test func aRunningServiceIsNotStartedTwiceEvenWhenForced() async throws {
+        let clock = ManualClock(t0)
+        let jobs = #"{"jobs": [{"name": "svc", "handler": "serve", "restart": "always"}]}"#
+        try await withEngine(jobs: jobs, handlers: handlers, clock: clock) { engine, log, _ in
+            try await waitFor("svc to start") { await log.started.count == 1 }
+            for force in [false, true] {
+                let outcome = try await engine.runNow("svc", force: force)
+                guard case let .skipped(skip) = outcome else {
+                    Issue.record("a run of the running service was \(outcome) (force: \(force))")
+                    continue
+                }
+                #expect(skip.error?.contains("svc is a service and it is running as run \(await log.started[0].id)") == true, "\(skip.error ?? "")")
+            }
+            await engine.untilIdle()
+            #expect(await log.started.count == 1)
+        }
+    }
+
+    /// Started by hand while it waits for its restart delay, a service is not started a
+    /// second time when the delay ends.
+    @Test func aServiceStartedDuringItsRestartDelayIsNotStartedAgainByIt() async throws {
+        let clock = ManualClock(t0)
+        let calls = RunCounter()
+        let handlers: [String: JobHandler] = [
+            // Crashes once, then serves.
+            "flaky": { _ in if calls.next() == 1 { throw TestError() } else { try await Gate().wait() } },
+        ]
+        let jobs = #"{"jobs": [{"name": "svc", "handler": "flaky", "restart": "always", "restart_delay": "10s"}]}"#
+        try await withEngine(jobs: jobs, handlers: handlers, clock: clock) { engine, log, _ in
+            try await waitFor("svc to crash") { await log.finished.count == 1 }
+            await engine.untilIdle()
+            #expect(try await engine.runNow("svc") == .queued)
+            try await waitFor("svc to start by hand") { await log.started.count == 2 }
+            clock.advance(by: 11)
+            await engine.untilIdle()
+            #expect(await log.started.map(\.trigger) == [.boot, .manual], "the restart delay's end started it again")
+        }
+    }
+
+    /// A service's `on_failure` is its final failure: the restart limit reached, not each
+    /// crash it is restarted from (as systemd's OnFailure=).
+    @Test func aServicesOnFailureIsTriggeredWhenItReachesItsRestartLimit() async throws {
+        let clock = ManualClock(t0)
+        let jobs = #"""
+            {"jobs": [{"name": "svc", "handler": "crash", "restart": "always", "restart_delay": "1s",
+                       "restart_limit": {"burst": 3, "interval": "1m"}, "on_failure": "alert"},
+                      {"name": "alert", "handler": "ok"}]}
+            """#
+        try await withEngine(jobs: jobs, handlers: handlers, clock: clock) { engine, log, _ in
+            try await drive(clock, engine: engine, until: "svc to fail by its restart limit") {
+                await engine.serviceStates()["svc"]?.state == "failed"
+            }
+            try await waitFor("alert to run") { await log.finished.contains { $0.job == "alert" } }
+            await engine.untilIdle()
+            let runs = await log.finished
+            #expect(runs.map(\.job) == ["svc", "svc", "svc", "alert"])
+            let alert = try #require(runs.last)
+            #expect(alert.trigger == .dependency)
+            #expect(alert.triggeredByRun == runs[2].id)
+        }
+    }
+
+    /// A service that exits 0 and is not restarted by its rule (`on-failure`) has ended as a
+    /// success: its `on_success` runs. One restarted (`always`) has not.
+    @Test func aServicesOnSuccessIsTriggeredWhenItEndsForGood() async throws {
+        let clock = ManualClock(t0)
+        let jobs = #"""
+            {"jobs": [{"name": "once", "handler": "ok", "restart": "on-failure", "on_success": "next"},
+                      {"name": "loop", "handler": "ok", "restart": "always", "restart_limit": "none", "restart_delay": "1s", "on_success": "next"},
+                      {"name": "next", "handler": "ok", "concurrency": "allow"}]}
+            """#
+        try await withEngine(jobs: jobs, handlers: handlers, clock: clock) { engine, log, _ in
+            try await waitFor("next to run") { await log.finished.contains { $0.job == "next" } }
+            try await drive(clock, engine: engine, until: "loop to run five times") {
+                await log.finished.filter { $0.job == "loop" }.count >= 5
+            }
+            let runs = await log.finished
+            let once = try #require(runs.first { $0.job == "once" })
+            #expect(runs.filter { $0.job == "next" }.map(\.triggeredByRun) == [once.id])
+        }
+    }
 }
 
 /// A command executor whose every process exits at once with `code` (the ready checks).

@@ -177,6 +177,17 @@ extension JobScheduler {
         if scheduledAt != nil, let holder = holderOfEverything(entry.spec.requires ?? []), nodesUp?.contains(holder) != false {
             return .refused
         }
+        if entry.spec.isService {
+            // A service is one process, whatever its concurrency or a `--force`: a second
+            // would share its name, its readiness and what requires it.
+            if isUnderway(job) {
+                let running = active.values.first { $0.record.job == job }.map { "it is running as run \($0.record.id)" }
+                return .skip(RunSkip(job: job, trigger: trigger, scheduledAt: scheduledAt, at: clock.now(),
+                                     reason: "skipped: \(job) is a service and \(running ?? "it is starting"); `schedctl restart \(job)` restarts it"))
+            }
+            // Started now, it is not started again by a restart that was waiting for its delay.
+            timers.removeAll { $0.request.spec.name == job && $0.request.trigger == .restart }
+        }
         if !force && (pool.queued(job: job) > 0 || active.values.contains { $0.record.job == job }
                       || held.contains { $0.request.spec.name == job }) {
             switch entry.spec.effectiveConcurrency {

@@ -75,6 +75,13 @@ extension JobScheduler {
         } else if entry.state.consecutiveFailures != failuresBefore {
             await saveStates([run.job])
         }
+        await triggerFollowUp(request, run)
+    }
+
+    /// Triggers `on_failure` or `on_success` of the run's job by the run's final result,
+    /// unless that would close a cycle of triggers (recorded as a skip).
+    func triggerFollowUp(_ request: RunRequest, _ run: RunRecord) async {
+        let spec = request.spec
         let target = run.status.isFailure ? spec.onFailure : (run.status == .succeeded ? spec.onSuccess : nil)
         guard let target else { return }
         let chain = request.triggerChain + [run.job]
@@ -128,6 +135,8 @@ extension JobScheduler {
         guard restart, entry.canStart, !entry.stoppedByHand else {
             jobs[run.job] = entry
             stopDependents(of: run.job)
+            // Done by its rule (restart: on-failure, and it succeeded): its final result.
+            if !restart && run.status == .succeeded && !entry.stoppedByHand { await triggerFollowUp(request, run) }
             return
         }
         if case let .limited(burst, interval) = spec.effectiveRestartLimit {
@@ -140,6 +149,9 @@ extension JobScheduler {
                 ])
                 await pause(run.job, reason: "restart_limit")
                 stopDependents(of: run.job)
+                // Failed for good, until resumed: its final result (a crash it restarts from
+                // is not one, as systemd's OnFailure= waits for the start limit).
+                await triggerFollowUp(request, run)
                 return
             }
         } else {

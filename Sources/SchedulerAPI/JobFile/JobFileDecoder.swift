@@ -18,6 +18,11 @@ struct JobFileDecoder {
         "env", "working_dir", "user", "group", "restart_delay", "restart_limit", "restart_delay_max", "restart_reset_after",
         "output_limit", "requires_wait", "ready_after", "ready_interval", "ready_timeout",
     ]
+    /// Fields of scheduled and triggered jobs that a service may not set: it is restarted by
+    /// its `restart` rule, runs as one process, and has no schedule to catch up or jitter.
+    static let scheduledOnlyKeys = [
+        "retries", "retry_backoff", "retry_backoff_max", "max_consecutive_failures", "concurrency", "catch_up", "jitter",
+    ]
     /// Fields that only a service may set.
     static let serviceKeys = [
         "restart_delay", "restart_limit", "restart_delay_max", "restart_reset_after", "ready_after", "ready_check",
@@ -290,6 +295,7 @@ struct JobFileDecoder {
             if Self.serviceKeys.contains(d.key) && !spec.isService { continue }
             // A service waits for what it requires as long as it takes.
             if d.key == "requires_wait" && spec.isService { continue }
+            if Self.scheduledOnlyKeys.contains(d.key) && spec.isService { continue }
             // A service runs until it is stopped: a default timeout meant for scheduled jobs
             // would kill it every `timeout` (a service may still set its own).
             if d.key == "timeout" && spec.isService { continue }
@@ -315,6 +321,19 @@ struct JobFileDecoder {
             if value["ready_after"] != nil && value["ready_check"] != nil {
                 report("ready_after", "\"ready_after\" and \"ready_check\" exclude each other: a service with a ready_check is ready when it passes")
             }
+            if !context.readsStoredDefinition {
+                for key in Self.scheduledOnlyKeys where value[key] != nil {
+                    report(key, Self.serviceIgnores(key))
+                }
+            }
+            // A definition stored before they were refused keeps working: they never applied.
+            spec.retries = nil
+            spec.retryBackoff = nil
+            spec.retryBackoffMax = nil
+            spec.maxConsecutiveFailures = nil
+            spec.concurrency = nil
+            spec.catchUp = nil
+            spec.jitter = nil
         } else {
             for key in Self.serviceKeys where value[key] != nil {
                 report(key, "only applies to a service: set \"restart\" to \"on-failure\" or \"always\"")
@@ -608,6 +627,18 @@ struct JobFileDecoder {
     }
 
     // MARK: - Field readers
+
+    /// Why a service may not set one of `scheduledOnlyKeys`, and what it has instead.
+    static func serviceIgnores(_ key: String) -> String {
+        switch key {
+        case "concurrency":
+            return "a service runs as one process (`schedctl restart` replaces it); concurrency applies to scheduled and triggered jobs"
+        case "catch_up", "jitter":
+            return "a service is started with the daemon and has no schedule; \(key) applies to scheduled jobs"
+        default:
+            return "a service is restarted by its restart rule (restart_delay, restart_limit); \(key) applies to scheduled and triggered jobs"
+        }
+    }
 
     mutating func string(_ object: JSONValue, _ key: String) -> String? {
         guard let value = object[key] else { return nil }

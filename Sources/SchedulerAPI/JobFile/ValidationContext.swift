@@ -25,6 +25,10 @@ public struct ValidationContext: Sendable {
     /// Of `existingJobs`: the jobs each one's runs trigger (`on_failure`, `on_success`), for
     /// trigger cycles through jobs outside the file.
     public var existingTriggers: [String: [String]] = [:]
+    /// Reading a definition back from the store: what an earlier version stored is taken as
+    /// it was taken then (a service's scheduling policies, which defaults used to fill in and
+    /// which never applied, are dropped rather than refused).
+    public var readsStoredDefinition = false
 
     public init(runningAsRoot: Bool, existingJobs: Set<String> = [], handlers: Set<String>? = nil,
                 checkAccounts: Bool = true, checkReferences: Bool = true) {
@@ -37,7 +41,11 @@ public struct ValidationContext: Sendable {
 
     /// For reading back a spec that was validated when it was stored: only its form is
     /// checked, so that a job stays readable after an account or a referenced job is gone.
-    public static let stored = ValidationContext(runningAsRoot: true, checkAccounts: false, checkReferences: false)
+    public static let stored: ValidationContext = {
+        var context = ValidationContext(runningAsRoot: true, checkAccounts: false, checkReferences: false)
+        context.readsStoredDefinition = true
+        return context
+    }()
 
     /// The context of this process: root when its effective uid is 0.
     public static var currentProcess: ValidationContext {

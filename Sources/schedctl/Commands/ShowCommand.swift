@@ -35,7 +35,8 @@ struct ShowCommand: AsyncParsableCommand {
         if let retry = detail.retry {
             print("retry: attempt \(retry.attempt) \(Output.when(retry.dueAt, wide: wide))")
         }
-        print("failures in a row: \(detail.job.state.consecutiveFailures)")
+        // A service's failures are its starts in the window, above; it counts none in a row.
+        if detail.service == nil { print("failures in a row: \(detail.job.state.consecutiveFailures)") }
         print("\ndefinition:")
         print(detail.job.spec.json.serialized(pretty: true))
         if !detail.recentRuns.isEmpty {
