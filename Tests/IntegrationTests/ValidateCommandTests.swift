@@ -42,6 +42,31 @@ import Testing
         #expect(try Binaries.run(Binaries.schedctl, ["validate", "/nonexistent/file.json"]).status == 2)
     }
 
+    /// What is not a job file is named for what it is; /dev/zero would never end. A pipe is
+    /// read (a shell's `<(generate-jobs)`).
+    @Test func aDirectoryOrADeviceIsNamedForWhatItIs() throws {
+        for (path, kind) in [("/tmp", "a directory"), ("/dev/zero", "a device"), ("/dev/null", "a device")] {
+            for verb in ["validate", "apply"] {
+                let result = try Binaries.run(Binaries.schedctl, [verb, path, "--socket", "/nonexistent/s.sock"])
+                #expect(result.status == 2, "\(verb) \(path)")
+                #expect(result.stderr == "schedctl: cannot read \(path): it is \(kind), not a job file\n", "\(verb) \(path)")
+            }
+        }
+        let missing = try Binaries.run(Binaries.schedctl, ["validate", "/nonexistent/file.json"])
+        #expect(missing.stderr == "schedctl: cannot read /nonexistent/file.json: No such file or directory\n")
+        let piped = try Binaries.run(URL(fileURLWithPath: "/bin/sh"), ["-c", "cat \"$1\" | \"$0\" validate /dev/stdin", Binaries.schedctl.path, Self.example])
+        #expect(piped.status == 0 && piped.stdout.contains("valid, 6 jobs"), "\(piped.stderr)")
+    }
+
+    /// An empty job name is refused before any request: in a path it vanished (`/v1/jobs//run`).
+    @Test func anEmptyJobNameIsAUsageError() throws {
+        for args in [["show", ""], ["run", ""], ["pause", ""], ["cancel", ""], ["logs", ""], ["history", ""], ["events", "--job", ""]] {
+            let result = try Binaries.run(Binaries.schedctl, args + ["--socket", "/nonexistent/s.sock"])
+            #expect(result.status == 2, "\(args)")
+            #expect(result.stderr.contains("the job name is empty"), "\(args): \(result.stderr)")
+        }
+    }
+
     @Test func everyVerbHasHelp() throws {
         for verb in ["status", "list", "show", "apply", "validate", "next", "export", "remove", "run", "cancel",
                      "pause", "resume", "history", "logs", "events", "reload"] {

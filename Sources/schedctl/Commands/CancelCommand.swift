@@ -6,7 +6,7 @@ struct CancelCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "A run id, or a job name for its active runs.", completion: JobNameCompletion.kind)
+    @Argument(help: "A run id, or a job name for its active runs.", completion: JobNameCompletion.kind, transform: JobNameArgument.parse)
     var target: String
 
     func run() async throws {

@@ -8,7 +8,7 @@ struct EventsCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(help: "Only events of this job.")
+    @Option(help: "Only events of this job.", completion: JobNameCompletion.kind, transform: JobNameArgument.parse)
     var job: String?
 
     func run() async throws {

@@ -7,7 +7,7 @@ struct HistoryCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "Only this job.", completion: JobNameCompletion.kind)
+    @Argument(help: "Only this job.", completion: JobNameCompletion.kind, transform: JobNameArgument.parse)
     var name: String?
 
     @Option(help: "At most this many runs.")

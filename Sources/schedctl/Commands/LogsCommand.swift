@@ -7,7 +7,7 @@ struct LogsCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "A run id, or a job name for its last run.", completion: JobNameCompletion.kind)
+    @Argument(help: "A run id, or a job name for its last run.", completion: JobNameCompletion.kind, transform: JobNameArgument.parse)
     var target: String
 
     @Flag(help: "Stream a running run's output live until it ends.")

@@ -6,7 +6,7 @@ struct PauseCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "The job.", completion: JobNameCompletion.kind)
+    @Argument(help: "The job.", completion: JobNameCompletion.kind, transform: JobNameArgument.parse)
     var name: String
 
     func run() async throws {

@@ -9,7 +9,7 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "The job.", completion: JobNameCompletion.kind)
+    @Argument(help: "The job.", completion: JobNameCompletion.kind, transform: JobNameArgument.parse)
     var name: String
 
     @Flag(help: "Stream the run's output live and exit with its status.")

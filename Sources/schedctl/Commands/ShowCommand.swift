@@ -7,7 +7,7 @@ struct ShowCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "The job.", completion: JobNameCompletion.kind)
+    @Argument(help: "The job.", completion: JobNameCompletion.kind, transform: JobNameArgument.parse)
     var name: String
 
     @Flag(help: "Show absolute times.")

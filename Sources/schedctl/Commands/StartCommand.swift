@@ -5,7 +5,7 @@ struct StartCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "The service.", completion: JobNameCompletion.kind)
+    @Argument(help: "The service.", completion: JobNameCompletion.kind, transform: JobNameArgument.parse)
     var name: String
 
     func run() async throws {
