@@ -285,6 +285,63 @@ import SchedulerAPI
         }
     }
 
+    /// A running service whose process a new definition changes is restarted on it; one whose
+    /// supervision only changes (restart rules, description) goes on; one disabled is
+    /// stopped, and started again once enabled.
+    @Test func aRedefinedServiceIsRestartedOnItsNewDefinition() async throws {
+        let clock = ManualClock(t0)
+        let seen = Mutex<[String]>([])
+        let handlers: [String: JobHandler] = [
+            "serve": { context in
+                if case let .string(version)? = context.params?["version"] { seen.withLock { $0.append(version) } }
+                try await Gate().wait()
+            },
+        ]
+        func file(_ fields: String) -> String {
+            #"{"jobs": [{"name": "svc", "handler": "serve", "restart": "always", \#(fields)}]}"#
+        }
+        try await withEngine(jobs: file(#""params": {"version": "1"}"#), handlers: handlers, clock: clock) { engine, log, _ in
+            try await waitFor("svc to start") { seen.withLock { $0.count } == 1 }
+            _ = try await engine.apply(jobFile: file(#""params": {"version": "2"}"#))
+            // The handler's word, not the start's: the start is published before it runs.
+            try await waitFor("svc to start on its new definition") { seen.withLock { $0.count } == 2 }
+            await engine.untilIdle()
+            #expect(seen.withLock { $0 } == ["1", "2"])
+            #expect(await log.finished.first?.status == .cancelled)
+            #expect(await log.finished.first?.error?.contains("its definition changed") == true)
+
+            _ = try await engine.apply(jobFile: file(#""params": {"version": "2"}, "description": "the same process", "restart_delay": "5s""#))
+            await engine.untilIdle()
+            #expect(await log.started.count == 2, "a change of its supervision restarted it")
+
+            _ = try await engine.apply(jobFile: file(#""params": {"version": "2"}, "enabled": false"#))
+            try await waitFor("svc to stop") { await log.finished.count == 2 }
+            clock.advance(by: 60)
+            await engine.untilIdle()
+            #expect(await log.started.count == 2, "a disabled service was started again")
+            #expect(await engine.serviceStates()["svc"]?.state != "ready")
+
+            _ = try await engine.apply(jobFile: file(#""params": {"version": "3"}"#))
+            try await waitFor("svc to start once enabled") { seen.withLock { $0.count } == 3 }
+            #expect(seen.withLock { $0 } == ["1", "2", "3"])
+        }
+    }
+
+    /// A job that becomes a service is started; a service that stops being one is stopped
+    /// and not restarted.
+    @Test func aJobTurnedIntoAServiceStartsAndBackStops() async throws {
+        let clock = ManualClock(t0)
+        try await withEngine(jobs: #"{"jobs": [{"name": "j", "handler": "serve"}]}"#, handlers: handlers, clock: clock) { engine, log, _ in
+            _ = try await engine.apply(jobFile: #"{"jobs": [{"name": "j", "handler": "serve", "restart": "always"}]}"#)
+            try await waitFor("j to start as a service") { await log.started.count == 1 }
+            _ = try await engine.apply(jobFile: #"{"jobs": [{"name": "j", "handler": "serve"}]}"#)
+            try await waitFor("j to stop") { await log.finished.count == 1 }
+            clock.advance(by: 60)
+            await engine.untilIdle()
+            #expect(await log.started.count == 1, "no longer a service, it was restarted")
+        }
+    }
+
     /// A service's `on_failure` is its final failure: the restart limit reached, not each
     /// crash it is restarted from (as systemd's OnFailure=).
     @Test func aServicesOnFailureIsTriggeredWhenItReachesItsRestartLimit() async throws {

@@ -107,13 +107,21 @@ extension JobScheduler {
     /// then what requires it is stopped.
     func afterServiceRun(_ request: RunRequest, _ run: RunRecord, _ ended: JobEntry) async {
         var entry = ended
-        let spec = request.spec
+        // The definition as it is now, not as the run started: a reload may have changed it
+        // since (a restart ran the old command), or made the job no service at all.
+        let spec = entry.spec
         let now = clock.now()
         defer { store.changes.bump() }
         if entry.readyRunID == run.id { entry.readyRunID = nil }
+        guard spec.isService else {
+            entry.restartRequested = false
+            jobs[run.job] = entry
+            stopDependents(of: run.job)
+            return
+        }
         let upFor = (run.finishedAt ?? now).timeIntervalSince(run.startedAt)
         if upFor >= Double(spec.effectiveRestartResetAfter.milliseconds) / 1000 { entry.restartStreak = 0 }
-        let startAgain = RunRequest(spec: request.sharedSpec, trigger: .restart, attempt: 1, scheduledAt: nil, extraEnvironment: [:])
+        let startAgain = RunRequest(spec: entry.sharedSpec, trigger: .restart, attempt: 1, scheduledAt: nil, extraEnvironment: [:])
         if entry.restartRequested && entry.canStart && !entry.stoppedByHand {
             entry.restartRequested = false
             entry.restartStreak = 0
@@ -136,7 +144,7 @@ extension JobScheduler {
             jobs[run.job] = entry
             stopDependents(of: run.job)
             // Done by its rule (restart: on-failure, and it succeeded): its final result.
-            if !restart && run.status == .succeeded && !entry.stoppedByHand { await triggerFollowUp(request, run) }
+            if !restart && run.status == .succeeded && !entry.stoppedByHand { await triggerFollowUp(request.withSpec(entry.sharedSpec), run) }
             return
         }
         if case let .limited(burst, interval) = spec.effectiveRestartLimit {
@@ -151,7 +159,7 @@ extension JobScheduler {
                 stopDependents(of: run.job)
                 // Failed for good, until resumed: its final result (a crash it restarts from
                 // is not one, as systemd's OnFailure= waits for the start limit).
-                await triggerFollowUp(request, run)
+                await triggerFollowUp(request.withSpec(entry.sharedSpec), run)
                 return
             }
         } else {

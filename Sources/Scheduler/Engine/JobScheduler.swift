@@ -717,6 +717,7 @@ public actor JobScheduler: Service {
             servicesHeldElsewhere[name] = nil
         }
         let newServices = loaded ? fresh.filter { jobs[$0.key] == nil && $0.value.spec.isService && $0.value.canStart }.map(\.key) : []
+        let before = jobs
         jobs = fresh
         invalidJobs = invalid
         metrics.keep(only: fresh.keys)
@@ -727,6 +728,7 @@ public actor JobScheduler: Service {
         for name in resumedElsewhere.sorted() where jobs[name]?.canStart == true && !isUnderway(name) {
             _ = await trigger(name, .manual, scheduledAt: nil, force: true)
         }
+        if loaded { await servicesRedefined(from: before) }
         storedPauses = Dictionary(stored.map { ($0.name, StoredPause(paused: $0.state.paused, reason: $0.state.pauseReason)) },
                                   uniquingKeysWith: { first, _ in first })
         if !adoptingOthersPauses {

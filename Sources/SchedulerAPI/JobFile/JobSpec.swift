@@ -55,6 +55,15 @@ public struct JobSpec: Sendable, Equatable {
     }
 
     public var isEnabled: Bool { enabled ?? true }
+
+    /// Whether a run started from `other` would be the same process as one started from
+    /// this definition: what it runs, as whom, where, with which environment, and under which
+    /// limits. Left out is what only its supervision reads (restart rules, readiness, order,
+    /// triggers, the description), which a running service takes up without a restart.
+    package func startsTheSameRun(as other: JobSpec) -> Bool {
+        action == other.action && env == other.env && workingDir == other.workingDir && user == other.user
+            && group == other.group && timeout == other.timeout && outputLimit == other.outputLimit
+    }
     public var isService: Bool { (restart ?? .no) != .no }
     public var effectiveKillGrace: Duration { killGrace ?? .seconds(10) }
     public var effectiveRetries: Int { retries ?? 0 }

@@ -1,0 +1,39 @@
+import Logging
+import SchedulerAPI
+
+extension JobScheduler {
+    /// Brings the services of this node in line with definitions that a reload, an apply or
+    /// another node changed: a running service whose process would differ is restarted on
+    /// the new definition (as `schedctl restart`); one disabled, or no longer a service, is
+    /// stopped; a job that became a service, or a service enabled again, is started. (Each
+    /// went on as it was: `list` showed "disabled" beside a running process, and the next
+    /// `restart` ran the old command.)
+    func servicesRedefined(from before: [String: JobEntry]) async {
+        for name in jobs.keys.sorted() {
+            guard let entry = jobs[name], let old = before[name], entry.sharedSpec !== old.sharedSpec, entry.spec != old.spec else { continue }
+            let running = active.values.first { $0.record.job == name && $0.control.reason == nil }
+            if let running, old.spec.isService, !entry.spec.isService || !entry.spec.isEnabled {
+                let why = entry.spec.isService ? "the service was disabled (\"enabled\": false)" : "the job is no longer a service"
+                logger.notice("service stopped: its definition changed", metadata: [
+                    "schedd.job": "\(name)", "schedd.run_id": .stringConvertible(running.record.id), "schedd.reason": "\(why)",
+                ])
+                stopDependents(of: name)
+                stopQueue[name] = "stopped: \(why)"
+            } else if let running, old.spec.isService, entry.spec.isService, !entry.spec.startsTheSameRun(as: old.spec),
+                      entry.canStart, !entry.stoppedByHand {
+                logger.notice("service restarted: its definition changed", metadata: [
+                    "schedd.job": "\(name)", "schedd.run_id": .stringConvertible(running.record.id),
+                ])
+                jobs[name]?.restartRequested = true
+                running.control.cancel("restarted: its definition changed")
+            } else if running == nil, entry.spec.isService, !old.spec.isService || !old.spec.isEnabled,
+                      entry.canStart, !entry.stoppedByHand, !isUnderway(name) {
+                _ = await trigger(name, .boot, scheduledAt: nil, force: true)
+            }
+        }
+        if !stopQueue.isEmpty {
+            store.changes.bump()
+            wakeup.signal()
+        }
+    }
+}
