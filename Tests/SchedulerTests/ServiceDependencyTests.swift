@@ -342,6 +342,32 @@ import SchedulerAPI
         }
     }
 
+    /// A removed service is stopped (a scheduled job's run goes on to its end): it would run
+    /// for ever, supervised by no one and listed nowhere.
+    @Test func aRemovedServiceIsStopped() async throws {
+        let clock = ManualClock(t0)
+        let gate = Gate()
+        var handlers = handlers
+        handlers["held"] = { _ in try await gate.wait() }
+        let jobs = #"{"jobs": [{"name": "svc", "handler": "serve", "restart": "always"}, {"name": "j", "handler": "held"}]}"#
+        try await withEngine(jobs: jobs, handlers: handlers, clock: clock) { engine, log, _ in
+            try await waitFor("svc to start") { await log.started.count == 1 }
+            _ = try await engine.runNow("j")
+            try await waitFor("j to start") { await log.started.count == 2 }
+            _ = try await engine.apply(jobFile: #"{"jobs": []}"#, prune: true)
+            try await waitFor("svc to stop") { await log.finished.count == 1 }
+            let stopped = try #require(await log.finished.first)
+            #expect(stopped.job == "svc" && stopped.status == .cancelled)
+            #expect(stopped.error?.contains("the service was removed") == true, "\(stopped.error ?? "")")
+            gate.open()
+            try await waitFor("j to end") { await log.finished.count == 2 }
+            #expect(await log.finished.last?.status == .succeeded, "the removed job's run was stopped too")
+            clock.advance(by: 60)
+            await engine.untilIdle()
+            #expect(await log.started.count == 2, "the removed service was started again")
+        }
+    }
+
     /// A service's `on_failure` is its final failure: the restart limit reached, not each
     /// crash it is restarted from (as systemd's OnFailure=).
     @Test func aServicesOnFailureIsTriggeredWhenItReachesItsRestartLimit() async throws {

@@ -5,7 +5,8 @@ extension JobScheduler {
     /// Brings the services of this node in line with definitions that a reload, an apply or
     /// another node changed: a running service whose process would differ is restarted on
     /// the new definition (as `schedctl restart`); one disabled, or no longer a service, is
-    /// stopped; a job that became a service, or a service enabled again, is started. (Each
+    /// stopped, as is one removed; a job that became a service, or a service enabled again, is
+    /// started. (Each
     /// went on as it was: `list` showed "disabled" beside a running process, and the next
     /// `restart` ran the old command.)
     func servicesRedefined(from before: [String: JobEntry]) async {
@@ -30,6 +31,15 @@ extension JobScheduler {
                       entry.canStart, !entry.stoppedByHand, !isUnderway(name) {
                 _ = await trigger(name, .boot, scheduledAt: nil, force: true)
             }
+        }
+        // A removed scheduled job's run goes on to its end; a service's would go on for ever,
+        // supervised by no one and listed nowhere.
+        for (name, old) in before where jobs[name] == nil && old.spec.isService {
+            guard let running = active.values.first(where: { $0.record.job == name && $0.control.reason == nil }) else { continue }
+            logger.notice("service stopped: it was removed", metadata: [
+                "schedd.job": "\(name)", "schedd.run_id": .stringConvertible(running.record.id),
+            ])
+            stopQueue[name] = "stopped: the service was removed"
         }
         if !stopQueue.isEmpty {
             store.changes.bump()

@@ -633,7 +633,8 @@ public actor JobScheduler: Service {
     }
 
     /// Re-reads the jobs from the store after a change of definitions. New services start;
-    /// changed schedules are recomputed; removed jobs stop firing (their active runs go on).
+    /// changed schedules are recomputed; removed jobs stop firing (their active runs go on,
+    /// but a service's, which is stopped).
     /// Reads the jobs again after another node changed them (cluster mode): definitions, and
     /// pauses and resumptions made elsewhere. The rest of a job's state stays this node's own,
     /// and nothing is written back.
