@@ -155,7 +155,9 @@ final class Daemon {
         let started = try d.ctl(["--json", "run", "extra"])
         let run = try JSONSerialization.jsonObject(with: Data(started.stdout.utf8)) as? [String: Any]
         let id = try #require((run?["run"] as? [String: Any])?["id"] as? Int)
-        #expect(try d.ctl(["run", "extra"]).status == 1)  // forbid: skipped
+        let skipped = try d.ctl(["run", "extra"])
+        #expect(skipped.status == 1)
+        #expect(skipped.stderr.hasSuffix("(concurrency: forbid) (run \(id + 1); --force starts it anyway)\n"), "\(skipped.stderr)")
         #expect(try d.ctl(["cancel", String(id)]).stdout == "cancelling run \(id)\n")
         #expect(eventually { (try? sqlite(d.db, "SELECT status FROM runs WHERE id = \(id)")) == "cancelled" })
 

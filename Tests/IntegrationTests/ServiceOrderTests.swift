@@ -161,4 +161,39 @@ import Glibc
         #expect(notService.status == 1 && notService.stderr.contains("no job named"))
         withExtendedLifetime(scratch) {}
     }
+
+    /// A service is one process: `schedctl run` of it, even forced, is refused and says to
+    /// restart it. A reload that changes its command restarts it on the new one; one that
+    /// removes it stops it.
+    @Test func aReloadRestartsAServiceOnItsNewCommandAndRemovingItStopsIt() throws {
+        let scratch = try Scratch()
+        let versions = scratch.path("versions")
+        func jobs(_ version: Int) -> String {
+            #"{"jobs": [{"name": "svc", "shell": "echo \#(version) >> \#(versions); exec sleep 600", "restart": "always", "kill_grace": "5s"}]}"#
+        }
+        func started() -> [String] {
+            ((try? String(contentsOfFile: versions, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+        }
+        let d = try Daemon(jobs: jobs(1))
+        #expect(eventually(timeout: 20) { started() == ["1"] })
+        let forced = try d.ctl(["run", "svc", "--force"])
+        #expect(forced.status == 1)
+        #expect(forced.stderr == "schedctl: svc: skipped: svc is a service and it is running as run 1; `schedctl restart svc` restarts it (run 2)\n",
+                "\(forced.stderr)")
+        _ = try d.scratch.write("jobs.json", jobs(2))
+        #expect(try d.ctl(["reload"]).stdout.contains("updated: svc"))
+        #expect(eventually(timeout: 20) { started() == ["1", "2"] }, "\(started())")
+        let history = "SELECT group_concat(line, '; ') FROM (SELECT status || ' ' || coalesce(error, '') AS line FROM runs WHERE job = 'svc' ORDER BY id)"
+        #expect(eventually(timeout: 20) {
+            (try? sqlite(d.db, history))?.hasPrefix("cancelled restarted: its definition changed; skipped skipped: svc is a service") == true
+        }, "\((try? sqlite(d.db, history)) ?? "")")
+        #expect(try sqlite(d.db, "SELECT count(*) FROM runs WHERE job = 'svc' AND status = 'running'") == "1")
+
+        _ = try d.scratch.write("jobs.json", #"{"jobs": []}"#)
+        #expect(try d.ctl(["reload"]).stdout.contains("removed: svc"))
+        #expect(eventually(timeout: 20) {
+            (try? sqlite(d.db, "SELECT status || ' ' || error FROM runs WHERE job = 'svc' ORDER BY id DESC LIMIT 1")) == "cancelled stopped: the service was removed"
+        }, "\((try? sqlite(d.db, history)) ?? "")")
+        withExtendedLifetime(scratch) {}
+    }
 }

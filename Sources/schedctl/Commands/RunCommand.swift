@@ -25,7 +25,11 @@ struct RunCommand: AsyncParsableCommand {
         let trigger = try APICoding.decoder().decode(TriggerResponse.self, from: Data(reply.body))
         if trigger.outcome == "skipped" {
             if global.json { Output.printJSON(bytes: reply.body) }
-            throw CommandFailure(message: "\(name): \(trigger.run.error ?? "skipped") (run \(trigger.run.id); --force starts it anyway)", exitCode: 1)
+            // --force passes only the job's concurrency policy: not a running service, the
+            // bound of waiting runs, or what the job requires.
+            let reason = trigger.run.error ?? "skipped"
+            let hint = !force && reason.hasSuffix("(concurrency: forbid)") ? "; --force starts it anyway" : ""
+            throw CommandFailure(message: "\(name): \(reason) (run \(trigger.run.id)\(hint))", exitCode: 1)
         }
         let queued = trigger.outcome == "queued"
         guard wait else {
