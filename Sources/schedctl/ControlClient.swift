@@ -137,6 +137,12 @@ struct ControlClient {
                 // The socket is there, so schedd most likely is too: starting it is not the fix.
                 throw CommandFailure(message: "permission denied on schedd's socket \(socketPath): your user (uid \(getuid())) may not use it; ask an administrator to add you to schedd's --admin-group, or to start schedd with --allow-users, or run schedctl as root", exitCode: 1)
             }
+            // A file that is no socket refuses the connection too: "Connection refused" would
+            // send the user off to start a daemon that may well be running elsewhere.
+            var info = stat()
+            if code == ECONNREFUSED, stat(socketPath, &info) == 0, info.st_mode & S_IFMT != S_IFSOCK {
+                throw CommandFailure(message: "\(socketPath) is \(FileKind.name(info.st_mode)), not schedd's socket: point --socket / SCHEDD_SOCKET at its socket", exitCode: 3)
+            }
             throw unreachable(String(cString: strerror(code)))
         }
         return fd

@@ -58,6 +58,16 @@ import Testing
         #expect(piped.status == 0 && piped.stdout.contains("valid, 6 jobs"), "\(piped.stderr)")
     }
 
+    /// A --socket that names a file which is no socket is said to be one (the connection is
+    /// refused, which read as "start schedd").
+    @Test func aSocketPathThatIsAFileIsNamedForWhatItIs() throws {
+        let scratch = try Scratch()
+        let file = try scratch.write("jobs.json", "{}")
+        let result = try Binaries.run(Binaries.schedctl, ["--socket", file, "list"])
+        #expect(result.status == 3)
+        #expect(result.stderr == "schedctl: \(file) is a regular file, not schedd's socket: point --socket / SCHEDD_SOCKET at its socket\n", "\(result.stderr)")
+    }
+
     /// An empty job name is refused before any request: in a path it vanished (`/v1/jobs//run`).
     @Test func anEmptyJobNameIsAUsageError() throws {
         for args in [["show", ""], ["run", ""], ["pause", ""], ["cancel", ""], ["logs", ""], ["history", ""], ["events", "--job", ""]] {
