@@ -945,6 +945,13 @@ public final class PostgresStore: SchedulerStore {
         }
     }
 
+    package func setRetry(runID: Int64, due: Date, onNode node: String) async throws {
+        let seconds = due.timeIntervalSince1970
+        try await call("retry") { connection in
+            try await connection.query("UPDATE runs SET retry_at = to_timestamp(\(seconds)), retry_node = \(node) WHERE id = \(runID)")
+        }
+    }
+
     package func pendingRetries() async throws -> [(run: RunRecord, due: Date)] {
         let node = self.node
         return try await call("retries") { connection in

@@ -424,6 +424,11 @@ struct PostgresStoreTests {
             }
             let due = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + 3600).rounded())
             try await n1.setRetries(failed.map { ($0.id, due) })
+            // And a run of the pinned job, lost with n1 below.
+            guard case .started(let pinnedRun) = try await n1.startRun(RunStart(job: "pinned", trigger: .manual, scheduledAt: nil, startedAt: Date())) else {
+                Issue.record("the start of the pinned job was refused")
+                return
+            }
             // n2 keeps renewing; n1 stops (as a frozen or cut-off node does).
             var takeover = DeadNodesTakeover()
             let deadline = ContinuousClock.now + .seconds(15)
@@ -432,8 +437,8 @@ struct PostgresStoreTests {
                 takeover = try await n2.declareExpiredNodesDead()
                 if takeover.isEmpty { try await Task.sleep(for: .milliseconds(200)) }
             }
-            let lost = takeover.lost
-            #expect(lost.map(\.id) == [run.id] && lost.first?.status == .lost)
+            let lost = takeover.lost.sorted { $0.id < $1.id }
+            #expect(lost.map(\.id) == [run.id, pinnedRun.id] && lost.allSatisfy { $0.status == .lost })
             // n2 runs n1's waiting retry from now on, due when it was; the pinned job's waits
             // for n1.
             #expect(takeover.retries.map(\.run.id) == [failed[0].id] && takeover.retries.map(\.due) == [due])
@@ -452,6 +457,12 @@ struct PostgresStoreTests {
             #expect(states == ["n1 dead", "n2 up"])
             #expect(try await n2.declareExpiredNodesDead().isEmpty, "a node is declared dead once")
             #expect(try await n2.pendingRetries().map(\.run.id) == [failed[0].id])
+            // The pinned job's lost run: n2 marks its retry for n1 (the engine's takeover),
+            // which n1 takes up when it is back, and n2 does not.
+            try await n2.setRetry(runID: pinnedRun.id, due: due, onNode: "n1")
+            #expect(try await n2.pendingRetries().map(\.run.id) == [failed[0].id])
+            #expect(try await n1.pendingRetries().map(\.run.id).sorted() == [failed[1].id, pinnedRun.id])
+            #expect(try await n1.pendingRetries().first { $0.run.id == pinnedRun.id }?.due == due)
         }
     }
 

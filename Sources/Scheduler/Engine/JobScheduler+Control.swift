@@ -51,18 +51,19 @@ extension JobScheduler {
     /// it had failed here: retried, its retry marked as this node's, or counted and followed by
     /// `on_failure`. A retry that waited for its time is taken up, due when it was. Services
     /// move to a node that claims them; a job pinned to another node is never moved: a lost
-    /// run of one (pinned to the node that died) is not retried, as its slots are missed while
-    /// its node is down, but its failure is counted and followed by `on_failure` here.
+    /// run of one (pinned to the node that died) is retried by that node when it is back (its
+    /// retry is marked for it), as its slots are missed while it is down; with no retries left,
+    /// its failure is counted and followed by `on_failure` here.
     package func takeOver(lost: [RunRecord], retries: [(run: RunRecord, due: Date)]) async {
         await takeUp(retries)
         for run in lost {
             guard !stopping, let entry = jobs[run.job], !entry.spec.isService else { continue }
-            let pinnedElsewhere = entry.spec.node.map { $0 != configuration.node } ?? false
-            logger.notice(pinnedElsewhere ? "a run lost with the node its job is pinned to is counted here and not retried"
+            let pinnedTo = entry.spec.node.flatMap { $0 == configuration.node ? nil : $0 }
+            logger.notice(pinnedTo != nil ? "a run lost with the node its job is pinned to: retried by that node when it is back, or counted here"
                                           : "a run lost with its node is handled here by its job's policy", metadata: [
                 "schedd.job": "\(run.job)", "schedd.run_id": .stringConvertible(run.id), "schedd.attempt": .stringConvertible(run.attempt),
             ])
-            await afterRun(await request(resuming: run, entry, trigger: run.trigger, attempt: run.attempt), run, retrying: !pinnedElsewhere)
+            await afterRun(await request(resuming: run, entry, trigger: run.trigger, attempt: run.attempt), run, retryNode: pinnedTo)
         }
         wakeup.signal()
     }

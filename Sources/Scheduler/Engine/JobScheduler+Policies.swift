@@ -16,10 +16,11 @@ extension JobScheduler {
     }
 
     /// What follows a run's end by its job's policy: a retry of a failed attempt while it has
-    /// retries left (unless `retrying` is false: the run cannot be retried here), else the
-    /// trigger's final result counted (`max_consecutive_failures`) and followed by
-    /// `on_failure` or `on_success`.
-    func afterRun(_ request: RunRequest, _ run: RunRecord, retrying: Bool = true) async {
+    /// retries left, else the trigger's final result counted (`max_consecutive_failures`) and
+    /// followed by `on_failure` or `on_success`. With `retryNode` (cluster mode: the job is
+    /// pinned to that node, which is down) the retry is marked for that node, which takes it
+    /// up when it is back, and nothing runs here.
+    func afterRun(_ request: RunRequest, _ run: RunRecord, retryNode: String? = nil) async {
         guard !stopping, var entry = jobs[run.job] else { return }
         let spec = request.spec
         let now = clock.now()
@@ -27,9 +28,20 @@ extension JobScheduler {
             await afterServiceRun(request, run, entry)
             return
         }
-        if retrying && run.status.isFailure && request.attempt <= spec.effectiveRetries {
+        if run.status.isFailure && request.attempt <= spec.effectiveRetries {
             let delay = RetryPolicy.retryDelay(afterAttempt: request.attempt, base: spec.effectiveRetryBackoff,
                                                maximum: spec.effectiveRetryBackoffMax, random: random())
+            if let retryNode {
+                let due = now.addingTimeInterval(Double(delay.milliseconds) / 1000)
+                do {
+                    try await store.setRetry(runID: run.id, due: due, onNode: retryNode)
+                } catch {
+                    logger.error("cannot record a pending retry in the database", metadata: [
+                        "schedd.job": "\(run.job)", "schedd.run_id": .stringConvertible(run.id), "schedd.error": "\(error)",
+                    ])
+                }
+                return
+            }
             var retry = request
             retry.trigger = .retry
             retry.fire = nil

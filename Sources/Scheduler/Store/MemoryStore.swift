@@ -28,6 +28,8 @@ package final class MemoryStore: SchedulerStore {
         var lastRunID: Int64 = 0
         /// `runs.retry_at`.
         var retryDue: [Int64: Date] = [:]
+        /// `runs.retry_node`, where another node is to run the retry.
+        var retryNodes: [Int64: String] = [:]
         /// Counts changes of definitions, for `unchangedJobs(since:)`.
         var generation = 0
         var applied: (source: Data, generation: Int)?
@@ -65,6 +67,11 @@ package final class MemoryStore: SchedulerStore {
 
     /// Makes the engine's writes (states, fires, starts, ends, skips) fail with `error` until
     /// called with nil: the engine's tests of a store that refuses writes.
+    /// The runs whose retry is marked for another node, by that node (`setRetry(runID:due:onNode:)`).
+    package func retryNodes() -> [Int64: String] {
+        contents.withLock { $0.retryNodes }
+    }
+
     package func failWrites(with error: (any Error)?) {
         writeFailure.withLock { $0 = error }
     }
@@ -254,6 +261,17 @@ package final class MemoryStore: SchedulerStore {
         try checkWritable()
         write { contents in
             for (id, due) in marks where contents.runs[id] != nil { contents.retryDue[id] = due }
+        }
+    }
+
+    /// Marked as this store's own (it has no other node), the node kept for tests to read
+    /// (`retryNodes`).
+    package func setRetry(runID: Int64, due: Date, onNode node: String) async throws {
+        try checkWritable()
+        write { contents in
+            guard contents.runs[runID] != nil else { return }
+            contents.retryDue[runID] = due
+            contents.retryNodes[runID] = node
         }
     }
 

@@ -82,6 +82,7 @@ extension SchedulerDatabase: SchedulerStore {
     package func recordSkipped(_ skips: [RunSkip]) async throws -> [RunRecord] { try await runs.recordSkipped(skips) }
 
     package func setRetries(_ marks: [(runID: Int64, due: Date?)]) async throws { try await runs.setRetries(marks) }
+    package func setRetry(runID: Int64, due: Date, onNode node: String) async throws { try await runs.setRetries([(runID, due)]) }
 
     package func pendingRetries() async throws -> [(run: RunRecord, due: Date)] { try await runs.pendingRetries() }
 

@@ -57,6 +57,10 @@ package protocol SchedulerStore: StoreReader {
     /// mark (nil) once their retry has started: a retry waiting for its time outlives a
     /// restart of schedd.
     func setRetries(_ marks: [(runID: Int64, due: Date?)]) async throws
+    /// Marks a run's retry for another node to run (cluster mode: a run lost with the node its
+    /// job is pinned to), which takes it up in its `pendingRetries` once it is back. A store
+    /// of one node has no other: it marks the retry as its own.
+    func setRetry(runID: Int64, due: Date, onNode node: String) async throws
     /// This node's marked runs whose retry has not started (no `retry` run of the job with the
     /// next attempt after them), oldest first, with when the retry is due.
     func pendingRetries() async throws -> [(run: RunRecord, due: Date)]
