@@ -598,6 +598,8 @@ def corpus():
         ("lone surrogate escape", b'{"jobs": [{"name": "a\\ud800", "shell": "true"}]}'),
         ("NUL byte", b'{"jobs": [{"name": "a\x00", "shell": "true"}]}'),
         ("control character", b'{"jobs": [{"name": "a\x01b", "shell": "true"}]}'),
+        ("NUL in working_dir", b'{"jobs": [{"name": "a", "shell": "true", "working_dir": "/tmp\\u0000x"}]}'),
+        ("service with retries", b'{"jobs": [{"name": "a", "shell": "sleep 60", "restart": "always", "retries": 2}]}'),
         ("trailing garbage", ('{"jobs": [%s]} xyz' % job).encode()),
         ("trailing comma", ('{"jobs": [%s,]}' % job).encode()),
         ("comments", ('// jobs\n{"jobs": [%s]}' % job).encode()),

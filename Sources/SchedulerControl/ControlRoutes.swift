@@ -338,14 +338,20 @@ struct ControlRoutes {
         let lastRuns = try await store.runs(ids: infos.compactMap(\.state.lastRunID))
         let waiting = await engine.waitingRuns()
         let services = infos.contains { $0.spec.isService } ? await engine.serviceStates() : [:]
+        // A trigger skipped while a run is going on (`concurrency: forbid`, a `schedctl run` of
+        // a running service) is the newest row, but the run going on is what the job is doing.
+        let skippedLast = infos.contains { $0.state.lastRunID.flatMap { lastRuns[$0] }?.status == .skipped }
+        let going = skippedLast ? Dictionary(await engine.activeRuns().map { ($0.job, $0) }, uniquingKeysWith: { $0.id > $1.id ? $0 : $1 }) : [:]
         return infos.map { info in
             let service = info.problem == nil ? services[info.name] : nil
+            var last = info.state.lastRunID.flatMap { lastRuns[$0] }
+            if last?.status == .skipped, let run = going[info.name] { last = run }
             return JobSummary(name: info.name, state: service?.state ?? (info.problem == nil ? JobSummary.state(of: info) : "invalid"),
                        pauseReason: info.problem ?? info.state.pauseReason,
                        schedule: info.spec.schedule, service: info.spec.isService,
                        // A job that cannot fire has no next run, whatever its schedule says.
                        nextRunAt: info.state.paused || !info.spec.isEnabled ? nil : info.state.nextRunAt,
-                       lastRun: info.state.lastRunID.flatMap { lastRuns[$0] }, origin: info.origin, queued: waiting[info.name],
+                       lastRun: last, origin: info.origin, queued: waiting[info.name],
                        reason: service?.reason ?? (info.state.paused ? info.state.pauseReason : info.problem))
         }
     }

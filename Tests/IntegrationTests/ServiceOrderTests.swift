@@ -180,6 +180,9 @@ import Glibc
         #expect(forced.status == 1)
         #expect(forced.stderr == "schedctl: svc: skipped: svc is a service and it is running as run 1; `schedctl restart svc` restarts it (run 2)\n",
                 "\(forced.stderr)")
+        // The list shows the process going on, not the skipped row after it.
+        let state = try Self.state(d, "svc")
+        #expect(state.contains("running (pid"), "\(state)")
         _ = try d.scratch.write("jobs.json", jobs(2))
         #expect(try d.ctl(["reload"]).stdout.contains("updated: svc"))
         #expect(eventually(timeout: 20) { started() == ["1", "2"] }, "\(started())")
