@@ -325,6 +325,28 @@ struct ClusterTests {
         #expect(try cluster.sql("SELECT value FROM meta WHERE key = 'time_zone'") == "UTC")
     }
 
+    /// `schedctl pause` of a service on a node that does not run it stops it on the node that
+    /// does (it went on running there, paused), and `resume` there starts it again.
+    @Test func aServicePausedOnAnotherNodeStopsWhereItRuns() throws {
+        let cluster = try Cluster()
+        let config = try cluster.scratch.write("jobs.json", #"""
+            {"jobs": [{"name": "svc", "command": ["sleep", "1000"], "restart": "always", "ready_after": "0s", "kill_grace": "5s"}]}
+            """#)
+        _ = try cluster.startAll("a", "b", config: config)
+        let running = "SELECT coalesce(string_agg(node, ','), '') FROM runs WHERE job = 'svc' AND status = 'running'"
+        #expect(eventually { (try? cluster.sql(running)).map { $0 == "a" || $0 == "b" } ?? false })
+        let holder = try cluster.sql(running)
+        let other = holder == "a" ? "b" : "a"
+        let paused = try cluster.ctl(other, ["pause", "svc"])
+        #expect(paused.status == 0, "\(paused.stderr)")
+        #expect(eventually(timeout: 20) { (try? cluster.sql(running)) == "" }, "\((try? cluster.sql("SELECT id, node, status, error FROM runs WHERE job = 'svc'")) ?? "")")
+        #expect(try cluster.sql("SELECT status || ' ' || error FROM runs WHERE job = 'svc' ORDER BY id DESC LIMIT 1") == "cancelled paused on another node")
+        let resumed = try cluster.ctl(other, ["resume", "svc"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(eventually(timeout: 20) { (try? cluster.sql(running)).map { $0 == "a" || $0 == "b" } ?? false },
+                "\((try? cluster.sql("SELECT id, node, status, error FROM runs WHERE job = 'svc'")) ?? "")")
+    }
+
     /// A service runs on one node at a time, and moves when that node dies; a pinned job runs
     /// on its node only.
     @Test func aServiceRunsOnOneNodeAndMovesWhenItDiesAPinnedJobStays() throws {

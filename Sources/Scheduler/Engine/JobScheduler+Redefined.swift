@@ -3,7 +3,7 @@ import SchedulerAPI
 
 extension JobScheduler {
     /// Brings the services of this node in line with definitions that a reload, an apply or
-    /// another node changed: a running service whose process would differ is restarted on
+    /// another node changed, and with a pause made on another node: a running service whose process would differ is restarted on
     /// the new definition (as `schedctl restart`); one disabled, or no longer a service, is
     /// stopped, as is one removed; a job that became a service, or a service enabled again, is
     /// started. (Each
@@ -11,9 +11,18 @@ extension JobScheduler {
     /// `restart` ran the old command.)
     func servicesRedefined(from before: [String: JobEntry]) async {
         for name in jobs.keys.sorted() {
-            guard let entry = jobs[name], let old = before[name], entry.sharedSpec !== old.sharedSpec, entry.spec != old.spec else { continue }
+            guard let entry = jobs[name], let old = before[name] else { continue }
+            // Paused here, `pauseJob` stopped it; paused on another node (cluster mode), the
+            // pause reaches this node, which runs it, as this reload.
+            let pausedElsewhere = entry.state.paused && !old.state.paused
+            guard pausedElsewhere || (entry.sharedSpec !== old.sharedSpec && entry.spec != old.spec) else { continue }
             let running = active.values.first { $0.record.job == name && $0.control.reason == nil }
-            if let running, old.spec.isService, !entry.spec.isService || !entry.spec.isEnabled {
+            if let running, old.spec.isService, entry.spec.isService, pausedElsewhere {
+                logger.notice("service stopped: it was paused on another node", metadata: [
+                    "schedd.job": "\(name)", "schedd.run_id": .stringConvertible(running.record.id),
+                ])
+                running.control.cancel("paused on another node")
+            } else if let running, old.spec.isService, !entry.spec.isService || !entry.spec.isEnabled {
                 let why = entry.spec.isService ? "the service was disabled (\"enabled\": false)" : "the job is no longer a service"
                 logger.notice("service stopped: its definition changed", metadata: [
                     "schedd.job": "\(name)", "schedd.run_id": .stringConvertible(running.record.id), "schedd.reason": "\(why)",
