@@ -269,6 +269,44 @@ import SchedulerAPI
         }
     }
 
+    /// Under `concurrency: forbid` two runs of a job never overlap, a retry included: one that
+    /// comes due while a run of its job goes on waits for that run's end (it ran beside it).
+    @Test func aRetryDueWhileARunOfItsJobGoesOnWaitsForItsEnd() async throws {
+        let clock = ManualClock(t0)
+        let calls = RunCounter()
+        let gate = Gate()
+        let going = Mutex((now: 0, most: 0))
+        let handlers: [String: JobHandler] = [
+            // Fails first, then holds until the gate opens, then succeeds.
+            "flaky": { _ in
+                let call = calls.next()
+                going.withLock { $0.now += 1; $0.most = max($0.most, $0.now) }
+                defer { going.withLock { $0.now -= 1 } }
+                if call == 1 { throw TestError() }
+                if call == 2 { try await gate.wait() }
+            },
+        ]
+        let jobs = #"{"jobs": [{"name": "j", "handler": "flaky", "retries": 1, "retry_backoff": "10s"}]}"#
+        try await withEngine(jobs: jobs, handlers: handlers, clock: clock) { engine, log, store in
+            _ = try await engine.runNow("j")
+            try await waitFor("the first attempt to fail") { await log.finished.count == 1 }
+            await engine.untilIdle()
+            #expect(await engine.pendingRetry("j") != nil)
+            // A run by hand while the retry waits for its time: nothing of the job is going on.
+            #expect(try await engine.runNow("j") == .queued)
+            try await waitFor("the run by hand to start") { await log.started.count == 2 }
+            clock.advance(by: 30)
+            await engine.untilIdle(busyWorkersToo: true)
+            #expect(try await store.history(HistoryQuery(job: "j", limit: 10)).count == 2, "the retry started beside the run by hand")
+            #expect(await engine.pendingRetry("j")?.attempt == 2)
+            gate.open()
+            try await waitFor("the retry to run") { await log.finished.count == 3 }
+            let finished = await log.finished
+            #expect(finished.map(\.trigger) == [.manual, .manual, .retry])
+            #expect(going.withLock { $0.most } == 1)
+        }
+    }
+
     /// Validation refuses trigger cycles; one stored anyway (by hand, or by an older schedd)
     /// goes round once and is then recorded as a skipped run, not run without end.
     @Test func aStoredTriggerCycleStopsAtItsFirstTurn() async throws {

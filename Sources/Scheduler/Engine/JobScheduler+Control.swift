@@ -74,6 +74,7 @@ extension JobScheduler {
     /// `resumePendingRetries`.)
     package func dropPendingRetries() {
         timers.removeAll { $0.request.retryOf != nil }
+        retriesAfterRun.removeAll()
         pool.removeQueued(where: { $0.retryOf != nil }, reason: "this node was declared dead; another node took the retry over")
     }
 
@@ -322,7 +323,7 @@ extension JobScheduler {
 
     /// The job's next retry waiting for its time, if one does.
     public func pendingRetry(_ job: String) -> RetryStatus? {
-        timers.filter { $0.request.spec.name == job && $0.request.trigger == .retry }.min { $0.due < $1.due }
+        (timers + retriesAfterRun).filter { $0.request.spec.name == job && $0.request.trigger == .retry }.min { $0.due < $1.due }
             .map { RetryStatus(attempt: $0.request.attempt, dueAt: $0.due) }
     }
 

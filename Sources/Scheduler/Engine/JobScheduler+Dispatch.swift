@@ -90,6 +90,15 @@ extension JobScheduler {
                 timers.append(Timer(due: claimRetryDue(after: now), request: timer.request))
                 continue
             }
+            if timer.request.trigger == .retry, entry.spec.effectiveConcurrency != .allow,
+               let running = active.values.first(where: { $0.record.job == entry.spec.name }) {
+                logger.info("retry waits for the job's run to end", metadata: [
+                    "schedd.job": "\(entry.spec.name)", "schedd.run_id": .stringConvertible(running.record.id),
+                    "schedd.attempt": .stringConvertible(timer.request.attempt),
+                ])
+                retriesAfterRun.append(timer)
+                continue
+            }
             let request = timer.request.withSpec(entry.sharedSpec)
             if let skip = admit(request) { skips.append(skip) }
         }
@@ -612,8 +621,9 @@ extension JobScheduler {
                 final = end.outcome.applied(to: run.record)
             }
             active[run.record.id] = nil
-            if stopQueue[run.record.job] != nil && !active.values.contains(where: { $0.record.job == run.record.job }) {
+            if !active.values.contains(where: { $0.record.job == run.record.job }) {
                 stopQueue[run.record.job] = nil
+                releaseRetries(of: run.record.job)
             }
             if final.status.isFailure {
                 lastFailure = "\(final.job) run \(final.id) \(final.status.rawValue) at \(Timestamp.format(final.finishedAt ?? clock.now()))"
@@ -632,6 +642,18 @@ extension JobScheduler {
             run.logger.log(level: final.status.isFailure ? .warning : .info, "run finished", metadata: metadata)
             await afterRun(run.request, final)
         }
+    }
+
+    /// The retries of `job` held while a run of it went on (`retriesAfterRun`): due now.
+    func releaseRetries(of job: String) {
+        guard retriesAfterRun.contains(where: { $0.request.spec.name == job }) else { return }
+        let now = clock.now()
+        for var timer in retriesAfterRun where timer.request.spec.name == job {
+            timer.due = now
+            timers.append(timer)
+        }
+        retriesAfterRun.removeAll { $0.request.spec.name == job }
+        wakeup.signal()
     }
 
     /// A request that got no run: its waiter hears why, and its worker is free.

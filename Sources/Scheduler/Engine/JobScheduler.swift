@@ -136,6 +136,10 @@ public actor JobScheduler: Service {
     var dueQueue = DueQueue()
     var pool: WorkerPool
     var timers: [Timer] = []
+    /// Retries that came due while a run of their job was going on, held until it ends: under
+    /// `concurrency: forbid` or `replace` two runs of a job never overlap, a retry included.
+    /// Released by that run's end (`releaseRetries`).
+    var retriesAfterRun: [Timer] = []
     var active: [Int64: ActiveRun] = [:]
     /// Runs that have ended and wait for the next turn to write their ends, and how many ends
     /// are being written.
@@ -162,7 +166,7 @@ public actor JobScheduler: Service {
     var listedWaitingVersion: UInt64 = 0
     /// Whether the main loop is waiting, and who waits for it to be idle (`untilIdle()`).
     var parked = false
-    var idleWaiters: [Wakeup] = []
+    var idleWaiters: [(wakeup: Wakeup, busyWorkersToo: Bool)] = []
     var stopping = false
     var shutdownDeadline: Date?
     var graceOverCancelled = false
@@ -363,17 +367,18 @@ public actor JobScheduler: Service {
         if !unwritten.isEmpty { await writeAgain(unwritten.take(), last: true) }
         // Nobody waits for an idle engine that has stopped.
         ended = true
-        idleWaiters.forEach { $0.signal() }
+        idleWaiters.forEach { $0.wakeup.signal() }
         idleWaiters = []
         logger.info("engine stopped")
     }
 
     /// Whether nothing more happens until the clock moves or something from outside arrives:
     /// the main loop waits, nothing is due at the clock's time, no signal is pending, and no
-    /// run (services aside) is going on or waiting for a worker.
-    var isIdleNow: Bool {
-        guard parked, !stopping, pool.busy == 0, pool.queuedCount == 0, ending.isEmpty, endsBeingRecorded == 0, startsBeingRecorded == 0,
-              !unwritten.writing, !wakeup.isPending else { return false }
+    /// run (services aside) is going on or waiting for a worker. With `busyWorkersToo`, runs
+    /// going on are allowed: nothing more happens until one of them ends either.
+    func isIdleNow(busyWorkersToo: Bool = false) -> Bool {
+        guard parked, !stopping, busyWorkersToo || pool.busy == 0, pool.queuedCount == 0, ending.isEmpty, endsBeingRecorded == 0,
+              startsBeingRecorded == 0, !unwritten.writing, !wakeup.isPending else { return false }
         return nextDeadline().map { $0 > clock.now() } ?? true
     }
 
@@ -382,19 +387,28 @@ public actor JobScheduler: Service {
     /// written by then; events may still be on their way to subscribers. Cancelling the
     /// calling task ends the wait too (a test's time limit, say).
     public func untilIdle() async {
+        await untilIdle(busyWorkersToo: false)
+    }
+
+    /// As `untilIdle()`, but runs may be going on: the barrier for a test whose run holds its
+    /// worker while the test checks that nothing else started.
+    package func untilIdle(busyWorkersToo: Bool) async {
         // Not running (never started, or stopped): nothing will happen, and nobody would
         // release the wait.
-        if isIdleNow || !entered || ended { return }
+        if isIdleNow(busyWorkersToo: busyWorkersToo) || !entered || ended { return }
         let release = Wakeup()
-        idleWaiters.append(release)
+        idleWaiters.append((release, busyWorkersToo))
         await release.wait()
     }
 
     func releaseIdleWaiters() {
-        guard !idleWaiters.isEmpty, isIdleNow else { return }
-        let waiters = idleWaiters
-        idleWaiters = []
-        waiters.forEach { $0.signal() }
+        guard !idleWaiters.isEmpty else { return }
+        let strict = isIdleNow()
+        let loose = strict || isIdleNow(busyWorkersToo: true)
+        guard loose else { return }
+        let released = idleWaiters.filter { strict || $0.busyWorkersToo }
+        idleWaiters.removeAll { strict || $0.busyWorkersToo }
+        released.forEach { $0.wakeup.signal() }
     }
 
     func beginShutdown() async {
@@ -410,6 +424,8 @@ public actor JobScheduler: Service {
             skip(waiting.request, "skipped: schedd shut down while it waited (\(blocker(for: waiting.request.spec)?.text ?? "for what it runs after"))")
         }
         timers.removeAll()
+        // Their marks stay with their runs: the next start takes them up.
+        retriesAfterRun.removeAll()
         laterStarts.removeAll()
         shutdownDeadline = clock.now().addingTimeInterval(Double(configuration.shutdownGrace.milliseconds) / 1000)
         for waiting in held { waiting.request.startSignal?.drop("schedd is shutting down") }
