@@ -3,12 +3,12 @@ import SchedulerAPI
 
 extension JobScheduler {
     /// Brings the services of this node in line with definitions that a reload, an apply or
-    /// another node changed, and with a pause made on another node: a running service whose process would differ is restarted on
-    /// the new definition (as `schedctl restart`); one disabled, or no longer a service, is
-    /// stopped, as is one removed; a job that became a service, or a service enabled again, is
-    /// started. (Each
-    /// went on as it was: `list` showed "disabled" beside a running process, and the next
-    /// `restart` ran the old command.)
+    /// another node changed, and with a pause made on another node: a running service whose
+    /// process would differ is restarted on the new definition (as `schedctl restart`); one
+    /// disabled, paused elsewhere, removed, or no longer a service, is stopped; a job that
+    /// became a service, or a service enabled again, is started. (Each went on as it was:
+    /// `list` showed "disabled" beside a running process, and the next `restart` ran the old
+    /// command.)
     func servicesRedefined(from before: [String: JobEntry]) async {
         for name in jobs.keys.sorted() {
             guard let entry = jobs[name], let old = before[name] else { continue }
