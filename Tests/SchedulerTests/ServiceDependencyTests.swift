@@ -342,6 +342,25 @@ import SchedulerAPI
         }
     }
 
+    /// A job that becomes a service while a run of it goes on starts as a service when that
+    /// run ends (it waited for a restart of the daemon).
+    @Test func aJobThatBecomesAServiceWhileItRunsStartsWhenTheRunEnds() async throws {
+        let clock = ManualClock(t0)
+        let gate = Gate()
+        var handlers = handlers
+        handlers["held"] = { _ in try await gate.wait() }
+        try await withEngine(jobs: #"{"jobs": [{"name": "j", "handler": "held"}]}"#, handlers: handlers, clock: clock) { engine, log, _ in
+            _ = try await engine.runNow("j")
+            try await waitFor("j to start") { await log.started.count == 1 }
+            _ = try await engine.apply(jobFile: #"{"jobs": [{"name": "j", "handler": "serve", "restart": "always"}]}"#)
+            await engine.untilIdle(busyWorkersToo: true)
+            #expect(await log.started.count == 1, "started as a service beside its running run")
+            gate.open()
+            try await waitFor("j to start as a service") { await log.started.count == 2 }
+            #expect(await log.started.last?.trigger == .boot)
+        }
+    }
+
     /// A removed service is stopped (a scheduled job's run goes on to its end): it would run
     /// for ever, supervised by no one and listed nowhere.
     @Test func aRemovedServiceIsStopped() async throws {

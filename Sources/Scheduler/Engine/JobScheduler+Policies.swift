@@ -28,6 +28,14 @@ extension JobScheduler {
             await afterServiceRun(request, run, entry)
             return
         }
+        if entry.spec.isService {
+            // The job became a service while this run of it went on (`servicesRedefined` left
+            // the run to its end): the service starts now.
+            if entry.canStart && !entry.stoppedByHand && !isUnderway(run.job) {
+                _ = await trigger(run.job, .boot, scheduledAt: nil, force: true)
+            }
+            return
+        }
         if run.status.isFailure && request.attempt <= spec.effectiveRetries {
             let delay = RetryPolicy.retryDelay(afterAttempt: request.attempt, base: spec.effectiveRetryBackoff,
                                                maximum: spec.effectiveRetryBackoffMax, random: random())
