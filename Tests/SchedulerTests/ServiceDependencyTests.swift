@@ -361,6 +361,25 @@ import SchedulerAPI
         }
     }
 
+    /// A job that becomes a service while its retry waits for its time is started once, as a
+    /// service: the retry does not start a second process of it when it comes due.
+    @Test func aRetryOfAJobThatBecameAServiceIsDropped() async throws {
+        let clock = ManualClock(t0)
+        try await withEngine(jobs: #"{"jobs": [{"name": "j", "handler": "crash", "retries": 1, "retry_backoff": "10s"}]}"#,
+                             handlers: handlers, clock: clock) { engine, log, store in
+            _ = try await engine.runNow("j")
+            try await waitFor("j to fail") { await log.finished.count == 1 }
+            await engine.untilIdle()
+            #expect(await engine.pendingRetry("j") != nil)
+            _ = try await engine.apply(jobFile: #"{"jobs": [{"name": "j", "handler": "serve", "restart": "always"}]}"#)
+            try await waitFor("j to start as a service") { await log.started.count == 2 }
+            clock.advance(by: 30)
+            await engine.untilIdle()
+            #expect(await log.started.map(\.trigger) == [.manual, .boot], "the retry started a second process of the service")
+            #expect(try await store.pendingRetries().isEmpty)
+        }
+    }
+
     /// A removed service is stopped (a scheduled job's run goes on to its end): it would run
     /// for ever, supervised by no one and listed nowhere.
     @Test func aRemovedServiceIsStopped() async throws {

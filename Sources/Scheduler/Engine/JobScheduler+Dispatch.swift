@@ -82,8 +82,15 @@ extension JobScheduler {
             laterStarts.append((now.addingTimeInterval(Double(Self.laterOffer.milliseconds) / 1000), later, fires))
         }
         await queue(offeredNow(queued, at: now))
+        var marksDropped: [(runID: Int64, due: Date?)] = []
         for timer in dueTimers {
             guard let entry = jobs[timer.request.spec.name] else { continue }
+            // The job became a service since its retry was set (a retry would start a second
+            // process of it), or stopped being one since its restart was.
+            if timer.request.trigger == .retry && entry.spec.isService || timer.request.trigger == .restart && !entry.spec.isService {
+                if let id = timer.request.retryOf { marksDropped.append((id, nil)) }
+                continue
+            }
             if timer.request.trigger == .restart && (!entry.canStart || entry.stoppedByHand) { continue }
             if timer.request.trigger == .restart, let holder = servicesHeldElsewhere[entry.spec.name], nodesUp?.contains(holder) == true {
                 // Its holder is up, so the store would refuse it again: not asked.
@@ -102,6 +109,7 @@ extension JobScheduler {
             let request = timer.request.withSpec(entry.sharedSpec)
             if let skip = admit(request) { skips.append(skip) }
         }
+        if !marksDropped.isEmpty { await setRetries(marksDropped) }
         await record(skips)
         await recordReplaced()
         return fires.map { (write: $0, jobs: changed) }
