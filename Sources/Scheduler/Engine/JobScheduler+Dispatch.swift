@@ -629,7 +629,9 @@ extension JobScheduler {
                 final = end.outcome.applied(to: run.record)
             }
             active[run.record.id] = nil
-            if !active.values.contains(where: { $0.record.job == run.record.job }) {
+            // The scan of the runs going on only when something waits for this job's last one.
+            if stopQueue[run.record.job] != nil || !retriesAfterRun.isEmpty,
+               !active.values.contains(where: { $0.record.job == run.record.job }) {
                 stopQueue[run.record.job] = nil
                 releaseRetries(of: run.record.job)
             }
