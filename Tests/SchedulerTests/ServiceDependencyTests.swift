@@ -218,6 +218,20 @@ import SchedulerAPI
         }
     }
 
+    /// A paused service stops after what requires it, as a stopped one does (it was stopped
+    /// first, and what required it lost it while still running).
+    @Test func aPausedServiceStopsAfterWhatRequiresIt() async throws {
+        let clock = ManualClock(t0)
+        try await withEngine(jobs: Self.stack, handlers: handlers, clock: clock) { engine, log, _ in
+            try await drive(clock, engine: engine, until: "the stack to be up") { await engine.serviceStates()["worker"]?.state == "ready" }
+            try await engine.pauseJob("app")
+            try await waitFor("app and worker to stop") { await log.finished.count == 2 }
+            #expect(await log.finished.map(\.job) == ["worker", "app"])
+            #expect(await log.finished.last?.error == "paused by schedctl")
+            #expect(await engine.serviceStates()["worker"]?.state == "waiting")
+        }
+    }
+
     @Test func aServiceNotReadyWithinItsTimeoutIsAFailedStart() async throws {
         let clock = ManualClock(t0)
         let jobs = #"""

@@ -416,9 +416,17 @@ extension JobScheduler {
     public func pauseJob(_ job: String) async throws {
         guard let entry = jobs[job] else { throw APIError(.notFound, "no job named \"\(job)\"") }
         await pause(job)
-        if entry.spec.isService {
-            for run in active.values where run.record.job == job { run.control.cancel("paused by schedctl") }
-        }
+        if entry.spec.isService { stopAfterDependents(job, "paused by schedctl") }
+    }
+
+    /// Stops a running service after what requires it, as `schedctl stop` does (it was
+    /// stopped first, and what required it lost it while still running).
+    func stopAfterDependents(_ job: String, _ reason: String) {
+        guard active.values.contains(where: { $0.record.job == job && $0.control.reason == nil }) else { return }
+        stopDependents(of: job)
+        stopQueue[job] = reason
+        store.changes.bump()
+        wakeup.signal()
     }
 
     /// The newest run of a job, optionally only one with the given status.

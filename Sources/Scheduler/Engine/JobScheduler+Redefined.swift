@@ -21,7 +21,7 @@ extension JobScheduler {
                 logger.notice("service stopped: it was paused on another node", metadata: [
                     "schedd.job": "\(name)", "schedd.run_id": .stringConvertible(running.record.id),
                 ])
-                running.control.cancel("paused on another node")
+                stopAfterDependents(name, "paused on another node")
             } else if let running, old.spec.isService, !entry.spec.isService || !entry.spec.isEnabled {
                 let why = entry.spec.isService ? "the service was disabled (\"enabled\": false)" : "the job is no longer a service"
                 logger.notice("service stopped: its definition changed", metadata: [
