@@ -218,6 +218,32 @@ import SchedulerAPI
         }
     }
 
+    /// A service that waits for what it requires starts on the definition it has when it may
+    /// start, not the one it had when it began to wait.
+    @Test func aWaitingServiceStartsOnItsCurrentDefinition() async throws {
+        let clock = ManualClock(t0)
+        let seen = Mutex<[String]>([])
+        var handlers = handlers
+        handlers["versioned"] = { context in
+            if case let .string(version)? = context.params?["version"] { seen.withLock { $0.append(version) } }
+            try await Gate().wait()
+        }
+        func file(_ version: Int) -> String {
+            #"""
+            {"jobs": [{"name": "db", "handler": "serve", "restart": "always", "ready_after": "3s"},
+                      {"name": "app", "handler": "versioned", "params": {"version": "\#(version)"}, "restart": "always", "requires": ["db"]}]}
+            """#
+        }
+        try await withEngine(jobs: file(1), handlers: handlers, clock: clock) { engine, log, _ in
+            try await waitFor("db to start") { await log.started.count == 1 }
+            await engine.untilIdle()
+            #expect(await engine.serviceStates()["app"]?.state == "waiting")
+            _ = try await engine.apply(jobFile: file(2))
+            try await drive(clock, engine: engine, until: "app to start") { seen.withLock { !$0.isEmpty } }
+            #expect(seen.withLock { $0 } == ["2"])
+        }
+    }
+
     /// A paused service stops after what requires it, as a stopped one does (it was stopped
     /// first, and what required it lost it while still running).
     @Test func aPausedServiceStopsAfterWhatRequiresIt() async throws {

@@ -138,12 +138,15 @@ extension JobScheduler {
         var kept: [HeldRun] = []
         var changed = false
         for var waiting in held {
-            let request = waiting.request
-            guard jobs[request.spec.name] != nil, !stopping else {
-                request.startSignal?.drop(stopping ? "schedd is shutting down" : "the job was removed")
+            guard let entry = jobs[waiting.request.spec.name], !stopping else {
+                waiting.request.startSignal?.drop(stopping ? "schedd is shutting down" : "the job was removed")
                 changed = true
                 continue
             }
+            // The definition as it is now: a service can wait for what it requires for as long
+            // as it takes, and a reload meanwhile would have started the old one.
+            if entry.sharedSpec !== waiting.request.sharedSpec { waiting.request = waiting.request.withSpec(entry.sharedSpec) }
+            let request = waiting.request
             guard let blocker = blocker(for: request.spec) else {
                 changed = true
                 enqueue(request)
