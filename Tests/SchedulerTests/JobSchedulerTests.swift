@@ -269,6 +269,34 @@ import SchedulerAPI
         }
     }
 
+    /// A run that waits for a worker starts on its job's definition as it is when it gets
+    /// one: a reload meanwhile took the old command out of the file.
+    @Test func aRunWaitingForAWorkerStartsOnTheCurrentDefinition() async throws {
+        let clock = ManualClock(t0)
+        let gate = Gate()
+        let seen = Mutex<[String]>([])
+        let handlers: [String: JobHandler] = [
+            "block": { _ in try await gate.wait() },
+            "versioned": { context in
+                if case let .string(version)? = context.params?["version"] { seen.withLock { $0.append(version) } }
+            },
+        ]
+        func file(_ version: Int) -> String {
+            #"{"jobs": [{"name": "block", "handler": "block"}, {"name": "j", "handler": "versioned", "params": {"version": "\#(version)"}}]}"#
+        }
+        let configuration = JobScheduler.Configuration(workers: 1, shutdownGrace: .seconds(5), defaultTimeZone: "UTC")
+        try await withEngine(jobs: file(1), handlers: handlers, clock: clock, configuration: configuration) { engine, log, _ in
+            _ = try await engine.runNow("block")
+            try await waitFor("block to hold the worker") { await log.started.count == 1 }
+            #expect(try await engine.runNow("j") == .queued)
+            #expect(await engine.waitingRuns()["j"] == 1)
+            _ = try await engine.apply(jobFile: file(2))
+            gate.open()
+            try await waitFor("j to run") { await log.finished.count == 2 }
+            #expect(seen.withLock { $0 } == ["2"])
+        }
+    }
+
     /// Under `concurrency: forbid` two runs of a job never overlap, a retry included: one that
     /// comes due while a run of its job goes on waits for that run's end (it ran beside it).
     @Test func aRetryDueWhileARunOfItsJobGoesOnWaitsForItsEnd() async throws {

@@ -337,7 +337,15 @@ public actor JobScheduler: Service {
                     await record(releaseHeld())
                     starting = await claimQueued()
                 }
-                while let request = pool.nextToStart() { starting.append(request) }
+                while var request = pool.nextToStart() {
+                    // The job's definition as it is now: a reload while the run waited for a
+                    // worker. (Not across a change of kind: the pool counts services apart.)
+                    if let entry = jobs[request.spec.name], entry.sharedSpec !== request.sharedSpec,
+                       entry.spec.isService == request.spec.isService {
+                        request = request.withSpec(entry.sharedSpec)
+                    }
+                    starting.append(request)
+                }
                 if !starting.isEmpty || !ending.isEmpty {
                     let batch = ending
                     ending = []
