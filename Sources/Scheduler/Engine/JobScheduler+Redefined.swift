@@ -27,8 +27,7 @@ extension JobScheduler {
                 logger.notice("service stopped: its definition changed", metadata: [
                     "schedd.job": "\(name)", "schedd.run_id": .stringConvertible(running.record.id), "schedd.reason": "\(why)",
                 ])
-                stopDependents(of: name)
-                stopQueue[name] = "stopped: \(why)"
+                stopAfterDependents(name, "stopped: \(why)")
             } else if let running, old.spec.isService, entry.spec.isService, !entry.spec.startsTheSameRun(as: old.spec),
                       entry.canStart, !entry.stoppedByHand {
                 logger.notice("service restarted: its definition changed", metadata: [
@@ -48,11 +47,7 @@ extension JobScheduler {
             logger.notice("service stopped: it was removed", metadata: [
                 "schedd.job": "\(name)", "schedd.run_id": .stringConvertible(running.record.id),
             ])
-            stopQueue[name] = "stopped: the service was removed"
-        }
-        if !stopQueue.isEmpty {
-            store.changes.bump()
-            wakeup.signal()
+            stopAfterDependents(name, "stopped: the service was removed")
         }
     }
 }

@@ -295,7 +295,6 @@ struct JobFileDecoder {
             if Self.serviceKeys.contains(d.key) && !spec.isService { continue }
             // A service waits for what it requires as long as it takes.
             if d.key == "requires_wait" && spec.isService { continue }
-            if Self.scheduledOnlyKeys.contains(d.key) && spec.isService { continue }
             // A service runs until it is stopped: a default timeout meant for scheduled jobs
             // would kill it every `timeout` (a service may still set its own).
             if d.key == "timeout" && spec.isService { continue }
@@ -308,6 +307,9 @@ struct JobFileDecoder {
             merged.removeAll { $0.key == "env" }
             merged.append((key: "env", value: .object(combined)))
         }
+        // A service takes none of them, from defaults or of its own (refused below; a
+        // definition stored before they were refused keeps working: they never applied).
+        if spec.isService { merged.removeAll { Self.scheduledOnlyKeys.contains($0.key) } }
         decodePolicies(from: .object(merged), into: &spec)
 
         // Rules between fields.
@@ -326,14 +328,6 @@ struct JobFileDecoder {
                     report(key, Self.serviceIgnores(key))
                 }
             }
-            // A definition stored before they were refused keeps working: they never applied.
-            spec.retries = nil
-            spec.retryBackoff = nil
-            spec.retryBackoffMax = nil
-            spec.maxConsecutiveFailures = nil
-            spec.concurrency = nil
-            spec.catchUp = nil
-            spec.jitter = nil
         } else {
             for key in Self.serviceKeys where value[key] != nil {
                 report(key, "only applies to a service: set \"restart\" to \"on-failure\" or \"always\"")
