@@ -36,10 +36,17 @@ struct ControlClient {
         request += "\r\n"
         var out = Array(request.utf8) + (body ?? [])
         var offset = 0
+        var cutShort: Int32?
         while offset < out.count {
             let n = out.withUnsafeMutableBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
             if n < 0 && errno == EINTR { continue }
             if n < 0 && errno == EAGAIN { throw CommandFailure(message: "schedd did not take the request within \(min(timeout, Self.connectTimeout))s: it is stopped or overloaded", exitCode: 1) }
+            if n < 0 && (errno == EPIPE || errno == ECONNRESET) {
+                // The daemon may answer before it has read the whole request (a body over its
+                // limit gets 413 at once) and close: its answer is waiting to be read.
+                cutShort = errno
+                break
+            }
             guard n > 0 else { throw unreachable("write failed: \(String(cString: strerror(errno)))") }
             offset += n
         }
@@ -48,9 +55,13 @@ struct ControlClient {
         while true {
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, 65536, 0) }
             if n < 0 && errno == EINTR { continue }
+            if n < 0 && errno == ECONNRESET && cutShort != nil { break }
             if n < 0 { throw CommandFailure(message: "schedd did not answer within \(timeout)s", exitCode: 1) }
             if n == 0 { break }
             response.append(contentsOf: buffer[..<n])
+        }
+        if let cutShort, response.isEmpty {
+            throw CommandFailure(message: "schedd closed the connection after \(offset) of the request's \(out.count) bytes, without an answer (\(String(cString: strerror(cutShort)))): see its log", exitCode: 1)
         }
         return try Self.parse(response)
     }

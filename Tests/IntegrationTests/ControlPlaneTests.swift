@@ -208,6 +208,19 @@ final class Daemon {
         #expect(paused.split(separator: " ", omittingEmptySubsequences: true).prefix(4) == ["ok", "paused", "@hourly", "-"])
     }
 
+    /// A job file over the daemon's limit on a request is answered 413 before the daemon has read
+    /// it all: schedctl shows that answer, not the broken pipe of its unfinished write.
+    @Test func aJobFileOverTheRequestLimitGetsTheDaemonsAnswer() throws {
+        let d = try Daemon(jobs: Self.jobs)
+        let env = (0..<20).map { "\"V\($0)\": \"\(String(repeating: "y", count: 100_000))\"" }.joined(separator: ", ")
+        let file = try d.scratch.write("big.json", #"{"jobs": [{"name": "big", "command": ["/bin/true"], "env": {\#(env)}}]}"#)
+        let applied = try d.ctl(["apply", file])
+        #expect(applied.status == 1)
+        #expect(applied.stderr.contains("the request body is over the limit of 1 MiB"), "\(applied.stderr)")
+        #expect(!applied.stderr.contains("cannot reach schedd"))
+        #expect(try d.ctl(["show", "big"]).status == 1)
+    }
+
     /// A run triggered by another's end says which run in history (`after 1`), and in the row.
     @Test func historyShowsWhichRunTriggeredARun() throws {
         let d = try Daemon(jobs: #"{"jobs": [{"name": "breaks", "shell": "exit 2", "on_failure": "tell"}, {"name": "tell", "shell": "echo $SCHEDD_TRIGGERED_BY_RUN"}]}"#)
