@@ -701,6 +701,8 @@ struct ControlRoutes {
         case let .runQueued(job, trigger): return EventMessage(type: "run_queued", job: job, at: now, trigger: trigger)
         case let .runStarted(run): return EventMessage(type: "run_started", job: run.job, at: now, trigger: run.trigger, run: run)
         case let .runFinished(run): return EventMessage(type: "run_finished", job: run.job, at: now, trigger: run.trigger, run: run)
+        case let .retryScheduled(job, runID, retry):
+            return EventMessage(type: "retry_scheduled", job: job, at: now, trigger: .retry, runID: runID, retry: retry)
         case let .jobPaused(job, reason): return EventMessage(type: "job_paused", job: job, at: now, reason: reason)
         case let .jobResumed(job): return EventMessage(type: "job_resumed", job: job, at: now)
         case let .runOutput(job, runID, offset, bytes, stream):

@@ -70,8 +70,10 @@ struct ControlClient {
     /// payload to `onData` as it arrives, until the daemon closes the stream or `onData`
     /// returns false.
     /// `onOpen` is called once the daemon has accepted the stream (its subscription is then
-    /// in place: nothing that happens after it is missed).
-    func stream(_ method: String, _ path: String, onOpen: () -> Void = {}, onData: (String) throws -> Bool) throws {
+    /// in place: nothing that happens after it is missed); `onQuiet` for each message without
+    /// data (the keep-alive every 5 s). Either ends the stream by returning false.
+    func stream(_ method: String, _ path: String, onOpen: () throws -> Bool = { true }, onQuiet: () throws -> Bool = { true },
+                onData: (String) throws -> Bool) throws {
         let fd = try connectSocket(timeout: Self.connectTimeout)
         defer { close(fd) }
         var silence = timeval(tv_sec: Self.streamSilenceTimeout, tv_usec: 0)
@@ -105,7 +107,7 @@ struct ControlClient {
                 }
                 pending.removeSubrange(..<end.upperBound)
                 headerDone = true
-                onOpen()
+                guard try onOpen() else { return }
             }
             // De-chunk what is complete. The last chunk often comes in the same read as the
             // last events: those are handed over before the stream counts as ended.
@@ -123,9 +125,12 @@ struct ControlClient {
             while let range = text.range(of: "\n\n") {
                 let event = text[..<range.lowerBound]
                 text.removeSubrange(..<range.upperBound)
+                var data = false
                 for line in event.split(separator: "\n") where line.hasPrefix("data: ") {
+                    data = true
                     guard try onData(String(line.dropFirst(6))) else { return }
                 }
+                if !data { guard try onQuiet() else { return } }
             }
             if ended { return }
         }

@@ -16,6 +16,9 @@ struct RunFollower {
     /// Bytes of the run's output printed so far.
     private(set) var printed: Int64 = 0
 
+    /// The retry the daemon said it will make of the run, when it failed with attempts left.
+    private(set) var retry: RetryStatus?
+
     init(client: ControlClient, runID: Int64, printOutput: Bool) {
         self.client = client
         self.runID = runID
@@ -36,6 +39,9 @@ struct RunFollower {
                 switch message.type {
                 case "run_output":
                     write(message)
+                    return true
+                case "retry_scheduled":
+                    retry = message.retry
                     return true
                 case "run_finished":
                     final = message.run

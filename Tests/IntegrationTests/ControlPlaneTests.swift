@@ -118,6 +118,28 @@ final class Daemon {
         #expect(!logged("ok", "schedd.error="))
     }
 
+    /// `run --wait` of a job that retries follows the retries: each attempt's output, a note
+    /// on stderr at each retry, and the last attempt's status as the exit code.
+    @Test func runWaitFollowsTheRetries() throws {
+        let d = try Daemon(jobs: #"""
+            {"jobs": [{"name": "third", "shell": "echo try $SCHEDD_ATTEMPT; [ $SCHEDD_ATTEMPT = 3 ]", "retries": 3, "retry_backoff": "200ms"},
+                      {"name": "never", "shell": "echo try $SCHEDD_ATTEMPT; exit 5", "retries": 1, "retry_backoff": "200ms"}]}
+            """#)
+        let third = try d.ctl(["run", "third", "--wait"])
+        #expect(third.status == 0)
+        #expect(third.stdout == "try 1\ntry 2\ntry 3\n")
+        #expect(third.stderr.contains("third run 1: failed: exited with status 1; retry (attempt 2)"), "\(third.stderr)")
+        #expect(third.stderr.contains("; retry (attempt 3)"), "\(third.stderr)")
+        let never = try d.ctl(["run", "never", "--wait"])
+        #expect(never.status == 5)
+        #expect(never.stdout == "try 1\ntry 2\n")
+        #expect(never.stderr.hasSuffix("failed: exited with status 5\n"), "\(never.stderr)")
+        let json = try d.ctl(["--json", "run", "third", "--wait"])
+        #expect(json.status == 0)
+        let last = try APICoding.decoder().decode(RunRecord.self, from: Data(json.stdout.utf8))
+        #expect(last.attempt == 3 && last.trigger == .retry && last.status == .succeeded)
+    }
+
     @Test func applyExportPauseResumeCancelRemoveReload() throws {
         let d = try Daemon(jobs: Self.jobs)
         let file = try d.scratch.write("more.json", #"{"jobs": [{"name": "extra", "shell": "sleep 30"}]}"#)

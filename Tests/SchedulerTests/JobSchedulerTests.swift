@@ -106,6 +106,18 @@ import SchedulerAPI
             #expect(flaky[1].startedAt.timeIntervalSince(flaky[0].finishedAt!) >= 1)
             #expect(flaky[2].startedAt.timeIntervalSince(flaky[1].finishedAt!) >= 2)
             #expect(await log.finished.first { $0.job == "notify" }?.trigger == .dependency)
+            // A retry is told just before the end of the attempt it retries (`run --wait`
+            // follows it); the last attempt has none.
+            let events = await log.events
+            let told = events.indices.compactMap { index -> (Int, Int64, RetryStatus)? in
+                if case let .retryScheduled(_, runID, retry) = events[index] { return (index, runID, retry) } else { return nil }
+            }
+            #expect(told.map(\.1) == [flaky[0].id, flaky[1].id])
+            #expect(told.map(\.2.attempt) == [2, 3])
+            for (index, runID, retry) in told {
+                #expect(events.indices.contains(index + 1) && events[index + 1] == .runFinished(flaky.first { $0.id == runID }!))
+                #expect(retry.dueAt.timeIntervalSince(flaky.first { $0.id == runID }!.finishedAt!) >= 1)
+            }
             #expect(try await db.job(named: "flaky")?.state.consecutiveFailures == 1)
             #expect(try await db.job(named: "flaky")?.state.paused == false)
 
@@ -154,6 +166,30 @@ import SchedulerAPI
             #expect(await log.finished.first { $0.job == "notify" }?.trigger == .dependency)
             await engine.untilIdle()
             #expect(try await store.pendingRetries().isEmpty)
+        }
+    }
+
+    /// A retry that came due while every worker is busy is still the job's pending retry (as
+    /// `show` and `run --wait` read it), not gone between its timer and its start.
+    @Test func aRetryWaitingForAWorkerIsStillPending() async throws {
+        let gate = Gate()
+        let handlers: [String: JobHandler] = ["block": { _ in try await gate.wait() }, "fail": { _ in throw TestError() }]
+        let jobs = #"{"jobs": [{"name": "hog", "handler": "block"}, {"name": "flaky", "handler": "fail", "retries": 1, "retry_backoff": "2s"}]}"#
+        let one = JobScheduler.Configuration(workers: 1, shutdownGrace: .seconds(5), defaultTimeZone: "UTC")
+        let clock = ManualClock(t0)
+        try await withEngine(jobs: jobs, handlers: handlers, clock: clock, configuration: one) { engine, log, _ in
+            _ = try await engine.runNow("flaky")
+            try await waitFor("the first attempt to fail") { await log.finished.count == 1 }
+            #expect(await engine.pendingRetry("flaky")?.attempt == 2)
+            _ = try await engine.runNow("hog")
+            try await waitFor("the hog to hold the worker") { await log.started.count == 2 }
+            clock.advance(by: 5)
+            try await waitFor("the retry to wait for the worker") { await engine.waitingRuns()["flaky"] == 1 }
+            #expect(await engine.pendingRetry("flaky")?.attempt == 2)
+            gate.open()
+            try await waitFor("the retry to run") { await log.finished.filter { $0.job == "flaky" }.count == 2 }
+            await engine.untilIdle()
+            #expect(await engine.pendingRetry("flaky") == nil)
         }
     }
 

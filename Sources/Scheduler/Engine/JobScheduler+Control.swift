@@ -321,10 +321,18 @@ extension JobScheduler {
     /// How many runs of each job wait for a worker (jobs with none are absent).
     public func waitingRuns() -> [String: Int] { pool.waitingCounts }
 
-    /// The job's next retry waiting for its time, if one does.
+    /// The job's next retry that has not started: waiting for its time, for a worker, or for
+    /// what the job requires.
     public func pendingRetry(_ job: String) -> RetryStatus? {
-        (timers + retriesAfterRun).filter { $0.request.spec.name == job && $0.request.trigger == .retry }.min { $0.due < $1.due }
-            .map { RetryStatus(attempt: $0.request.attempt, dueAt: $0.due) }
+        let retryOfJob = { (request: RunRequest) in request.spec.name == job && request.trigger == .retry }
+        if let timer = (timers + retriesAfterRun).filter({ retryOfJob($0.request) }).min(by: { $0.due < $1.due }) {
+            return RetryStatus(attempt: timer.request.attempt, dueAt: timer.due)
+        }
+        // Due, and waiting for a worker or for what the job requires.
+        if let request = pool.firstQueued(where: retryOfJob) ?? held.first(where: { retryOfJob($0.request) })?.request {
+            return RetryStatus(attempt: request.attempt, dueAt: clock.now())
+        }
+        return nil
     }
 
     /// The runs going on now.

@@ -639,6 +639,11 @@ extension JobScheduler {
                 lastFailure = "\(final.job) run \(final.id) \(final.status.rawValue) at \(Timestamp.format(final.finishedAt ?? clock.now()))"
             }
             metrics.runEnded(final)
+            // Decided before the run's end is told, so that its follower hears a retry comes.
+            let retryDue = retryDue(run.request, final)
+            if let retryDue {
+                events.publish(.retryScheduled(job: final.job, runID: final.id, retry: RetryStatus(attempt: run.request.attempt + 1, dueAt: retryDue)))
+            }
             events.publish(.runFinished(final))
             var metadata: Logger.Metadata = [
                 "schedd.status": "\(final.status.rawValue)", "schedd.duration_ms": .stringConvertible(final.durationMs ?? 0),
@@ -650,7 +655,7 @@ extension JobScheduler {
                 if let signal = final.signal { metadata["schedd.signal"] = .stringConvertible(signal) }
             }
             run.logger.log(level: final.status.isFailure ? .warning : .info, "run finished", metadata: metadata)
-            await afterRun(run.request, final)
+            await afterRun(run.request, final, retryDue: .some(retryDue))
         }
     }
 

@@ -15,15 +15,26 @@ extension JobScheduler {
         }
     }
 
+    /// When the retry of a run that just ended is due, or nil when none follows: it failed
+    /// with attempts left, and its job is still there and still no service.
+    func retryDue(_ request: RunRequest, _ run: RunRecord) -> Date? {
+        guard !stopping, let entry = jobs[run.job], !request.spec.isService, !entry.spec.isService,
+              run.status.isFailure, request.attempt <= request.spec.effectiveRetries else { return nil }
+        let spec = request.spec
+        let delay = RetryPolicy.retryDelay(afterAttempt: request.attempt, base: spec.effectiveRetryBackoff,
+                                           maximum: spec.effectiveRetryBackoffMax, random: random())
+        return clock.now().addingTimeInterval(Double(delay.milliseconds) / 1000)
+    }
+
     /// What follows a run's end by its job's policy: a retry of a failed attempt while it has
     /// retries left, else the trigger's final result counted (`max_consecutive_failures`) and
     /// followed by `on_failure` or `on_success`. With `retryNode` (cluster mode: the job is
     /// pinned to that node, which is down) the retry is marked for that node, which takes it
     /// up when it is back, and nothing runs here.
-    func afterRun(_ request: RunRequest, _ run: RunRecord, retryNode: String? = nil) async {
+    /// `retryDue`, when given, is the retry already decided (`retryDue(_:_:)`) and told.
+    func afterRun(_ request: RunRequest, _ run: RunRecord, retryNode: String? = nil, retryDue decided: Date?? = nil) async {
         guard !stopping, var entry = jobs[run.job] else { return }
         let spec = request.spec
-        let now = clock.now()
         if spec.isService {
             await afterServiceRun(request, run, entry)
             return
@@ -36,11 +47,8 @@ extension JobScheduler {
             }
             return
         }
-        if run.status.isFailure && request.attempt <= spec.effectiveRetries {
-            let delay = RetryPolicy.retryDelay(afterAttempt: request.attempt, base: spec.effectiveRetryBackoff,
-                                               maximum: spec.effectiveRetryBackoffMax, random: random())
+        if let due = decided ?? retryDue(request, run) {
             if let retryNode {
-                let due = now.addingTimeInterval(Double(delay.milliseconds) / 1000)
                 do {
                     try await store.setRetry(runID: run.id, due: due, onNode: retryNode)
                 } catch {
@@ -55,7 +63,6 @@ extension JobScheduler {
             retry.fire = nil
             retry.attempt += 1
             retry.retryOf = run.id
-            let due = now.addingTimeInterval(Double(delay.milliseconds) / 1000)
             // Kept with the run, so that a restart before it is due does not lose it. Written
             // before the timer exists: the retry's start, which clears the mark, cannot come
             // first in any store (PostgreSQL's writes take separate connections).

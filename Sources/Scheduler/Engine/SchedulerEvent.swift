@@ -6,6 +6,9 @@ public enum SchedulerEvent: Sendable, Equatable {
     case runQueued(job: String, trigger: RunTrigger)
     case runStarted(RunRecord)
     case runFinished(RunRecord)
+    /// A failed attempt (`runID`) will be retried: published just before its `runFinished`,
+    /// so that whoever follows the run knows a retry comes.
+    case retryScheduled(job: String, runID: Int64, retry: RetryStatus)
     case jobPaused(job: String, reason: String)
     case jobResumed(job: String)
     /// A chunk of a running run's output; `offset` is where it starts in the run's whole

@@ -99,6 +99,11 @@ struct WorkerPool {
         return count
     }
 
+    /// The first run waiting for a worker that `matches`.
+    func firstQueued(where matches: (RunRequest) -> Bool) -> RunRequest? {
+        storage[head...].first(where: matches)
+    }
+
     func queued(job: String) -> Int { (waitingByJob[job] ?? 0) + serviceStarts.lazy.filter { $0.spec.name == job }.count }
 
     /// How many runs of each job wait for a worker (jobs with none are absent).

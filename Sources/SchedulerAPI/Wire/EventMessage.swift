@@ -2,7 +2,8 @@ import Foundation
 
 /// One Server-Sent Event of `GET /v1/events`, as the `data:` line's JSON.
 public struct EventMessage: Sendable, Codable, Equatable {
-    /// `run_queued`, `run_started`, `run_finished`, `job_paused`, `job_resumed`, `run_output`.
+    /// `run_queued`, `run_started`, `run_finished`, `retry_scheduled`, `job_paused`, `job_resumed`,
+    /// `run_output`.
     public var type: String
     public var job: String
     public var at: Date
@@ -21,9 +22,13 @@ public struct EventMessage: Sendable, Codable, Equatable {
     public var output: String?
     /// `run_output`: the stream the chunk came from.
     public var stream: StandardStream?
+    /// `retry_scheduled`: the retry of the failed run `run_id`, its attempt and when it is due.
+    public var retry: RetryStatus?
 
     public init(type: String, job: String, at: Date, trigger: RunTrigger? = nil, reason: String? = nil, run: RunRecord? = nil,
-                runID: Int64? = nil, offset: Int64? = nil, length: Int? = nil, output: String? = nil, stream: StandardStream? = nil) {
+                runID: Int64? = nil, offset: Int64? = nil, length: Int? = nil, output: String? = nil, stream: StandardStream? = nil,
+                retry: RetryStatus? = nil) {
+        self.retry = retry
         self.stream = stream
         self.type = type
         self.job = job
@@ -38,7 +43,7 @@ public struct EventMessage: Sendable, Codable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case type, job, at, trigger, reason, run, offset, length, output, stream
+        case type, job, at, trigger, reason, run, offset, length, output, stream, retry
         case runID = "run_id"
     }
 

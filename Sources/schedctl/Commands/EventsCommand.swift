@@ -18,6 +18,7 @@ struct EventsCommand: AsyncParsableCommand {
             // On stderr, so that stdout stays the events; it also tells a script that the
             // subscription is in place.
             FileHandle.standardError.write(Data("schedctl: following schedd's events at \(socket) (Ctrl-C stops)\n".utf8))
+            return true
         }) { data in
             if global.json {
                 print(data)
@@ -37,6 +38,9 @@ struct EventsCommand: AsyncParsableCommand {
             return "\(time) \(m.job) run \(m.run?.id ?? 0) started (\(m.trigger?.rawValue ?? "?")\(cause))"
         case "run_finished":
             return "\(time) \(m.job) run \(m.run?.id ?? 0) \(Output.result(m.run)) after \(Output.duration(m.run?.durationMs))"
+        case "retry_scheduled":
+            let due = m.retry.map { " \(Output.when($0.dueAt, wide: false, now: m.at))" } ?? ""
+            return "\(time) \(m.job) run \(m.runID ?? 0) will be retried (attempt \(m.retry?.attempt ?? 0))\(due)"
         case "run_queued": return "\(time) \(m.job) queued (\(m.trigger?.rawValue ?? "?"))"
         case "job_paused": return "\(time) \(m.job) paused (\(m.reason ?? "manual"))"
         case "dropped": return "\(time) schedd dropped this stream: \(m.reason ?? "too slow")"

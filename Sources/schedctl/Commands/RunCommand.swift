@@ -5,7 +5,7 @@ import SchedulerAPI
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run", abstract: "Trigger a job now.",
-        discussion: "With --wait, prints the run's output as it is printed and exits with its status: the job's exit code, 124 on timeout, 128+N when killed by signal N.")
+        discussion: "With --wait, prints the run's output as it is printed and exits with its status: the job's exit code, 124 on timeout, 128+N when killed by signal N. A failed attempt that the job retries is followed by its retries, and the last attempt's status is the exit code.")
 
     @OptionGroup var global: GlobalOptions
 
@@ -47,19 +47,94 @@ struct RunCommand: AsyncParsableCommand {
         var follower = RunFollower(client: client, runID: trigger.run.id, printOutput: !global.json)
         // As if the job ran here: its stdout to stdout, its stderr to stderr.
         follower.stderrToStderr = true
-        let run = try follower.follow()
+        var run = try follower.follow()
+        // A failed attempt that is retried is not the outcome yet: the retries are followed too.
+        var lineEnded = false
+        while run.status.isFailure {
+            if !global.json { endLine(follower, run) }
+            lineEnded = true
+            guard let next = try nextAttempt(after: run, announced: follower.retry, client: client) else { break }
+            follower = RunFollower(client: client, runID: next.id, printOutput: !global.json)
+            follower.stderrToStderr = true
+            run = try follower.follow()
+            lineEnded = false
+        }
         if global.json {
             Output.printJSON(bytes: Array(try APICoding.encoder().encode(run)))
         } else {
-            if follower.printed > 0, let output = run.output, !output.isEmpty, !output.hasSuffix("\n") { print() }
+            if !lineEnded { endLine(follower, run) }
             if !run.status.isFinal {
                 throw CommandFailure(message: "\(name) run \(run.id): schedd stopped answering before the run ended", exitCode: 1)
             }
             if run.status != .succeeded {
-                FileHandle.standardError.write(Data("schedctl: \(name) run \(run.id): \(run.status.rawValue)\(run.error.map { ": \($0)" } ?? "")\n".utf8))
+                note("\(name) run \(run.id): \(Self.describe(run))")
             }
         }
         throw ExitCode(Self.exitCode(run))
+    }
+
+    /// Ends the output's last line, when the run printed one without its newline.
+    private func endLine(_ follower: RunFollower, _ run: RunRecord) {
+        if follower.printed > 0, let output = run.output, !output.isEmpty, !output.hasSuffix("\n") {
+            print()
+        }
+    }
+
+    /// The retry of `run`, a failed attempt, once it has started (or been refused: a `skipped`
+    /// row); nil when none comes. `announced` is the daemon's word that a retry comes, heard
+    /// while following the run; a run that ended before that is checked against its job.
+    private func nextAttempt(after run: RunRecord, announced: RetryStatus?, client: ControlClient) throws -> RunRecord? {
+        let attempt = run.attempt + 1
+        let job = ControlClient.escape(name)
+        func detail() -> JobDetail? { try? client.call("GET", "/v1/jobs/\(job)", as: JobDetail.self) }
+        var due = announced?.dueAt
+        var backoffMax: Duration = .zero
+        if announced == nil {
+            guard let detail = detail(), run.attempt <= detail.job.spec.effectiveRetries else { return nil }
+            due = detail.retry.flatMap { $0.attempt == attempt ? $0.dueAt : nil }
+            backoffMax = detail.job.spec.effectiveRetryBackoffMax
+        }
+        if !global.json {
+            let when = due.map { $0.timeIntervalSinceNow >= 1 ? "in \(Output.span($0.timeIntervalSinceNow))" : "now" } ?? "next"
+            note("\(name) run \(run.id): \(Self.describe(run)); retry (attempt \(attempt)) \(when)")
+        }
+        // Past it, a retry that is neither started nor waiting here counts as dropped (the job
+        // changed or removed meanwhile): it may wait for a worker, or for another node's claim.
+        let deadline = (due ?? (run.finishedAt ?? Date()).addingTimeInterval(Double(backoffMax.components.seconds))).addingTimeInterval(15)
+        func started() throws -> RunRecord? {
+            let page = try client.call("GET", "/v1/runs?job=\(job)&limit=50", as: RunPage.self)
+            return page.runs.last { $0.id > run.id && $0.trigger == .retry && $0.attempt == attempt }
+        }
+        var found: RunRecord?
+        let decoder = APICoding.decoder()
+        try client.stream("GET", "/v1/events?job=\(job)", onOpen: {
+            // Subscribed first: a retry that starts after this look is heard of below.
+            found = try started()
+            return found == nil
+        }, onQuiet: {
+            if let retry = try started() {
+                found = retry
+                return false
+            }
+            return detail()?.retry?.attempt == attempt || Date() < deadline
+        }) { data in
+            guard let message = try? decoder.decode(EventMessage.self, from: Data(data.utf8)),
+                  message.type == "run_started" || message.type == "run_finished", let retry = message.run,
+                  retry.id > run.id, retry.trigger == .retry, retry.attempt == attempt else { return true }
+            found = retry
+            return false
+        }
+        if found == nil && !global.json { note("\(name): attempt \(attempt) did not start (the job was changed or removed, or schedd stopped)") }
+        return found
+    }
+
+    private func note(_ text: String) {
+        FileHandle.standardError.write(Data("schedctl: \(text)\n".utf8))
+    }
+
+    /// "failed: exited with status 3", "timed_out".
+    static func describe(_ run: RunRecord) -> String {
+        "\(run.status.rawValue)\(run.error.map { ": \($0)" } ?? "")"
     }
 
     static func exitCode(_ run: RunRecord) -> Int32 {
