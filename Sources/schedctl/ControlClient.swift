@@ -138,6 +138,14 @@ struct ControlClient {
 
     func connectSocket(timeout: Int) throws -> Int32 {
         if let problem = UnixSocketAddress.pathProblem(socketPath) { throw CommandFailure.usage(problem) }
+        // Checked first: the checks of a socket's directory below would be about its parent.
+        var info = stat()
+        if stat(socketPath, &info) == 0, info.st_mode & S_IFMT == S_IFDIR {
+            let inside = (socketPath.hasSuffix("/") ? socketPath : socketPath + "/") + "schedd.sock"
+            var socketInside = stat()
+            let hint = stat(inside, &socketInside) == 0 && socketInside.st_mode & S_IFMT == S_IFSOCK ? " (\(inside) is one)" : ""
+            throw CommandFailure(message: "\(socketPath) is a directory, not schedd's socket: point --socket / SCHEDD_SOCKET at its socket\(hint)", exitCode: 3)
+        }
         // Someone who may write the socket's directory could have put their own socket there.
         if let problem = SocketDirectory.clientProblem(socketPath: socketPath) {
             throw CommandFailure(message: problem, exitCode: 1)
@@ -155,7 +163,6 @@ struct ControlClient {
             }
             // A file that is no socket refuses the connection too: "Connection refused" would
             // send the user off to start a daemon that may well be running elsewhere.
-            var info = stat()
             if code == ECONNREFUSED, stat(socketPath, &info) == 0, info.st_mode & S_IFMT != S_IFSOCK {
                 throw CommandFailure(message: "\(socketPath) is \(FileKind.name(info.st_mode)), not schedd's socket: point --socket / SCHEDD_SOCKET at its socket", exitCode: 3)
             }

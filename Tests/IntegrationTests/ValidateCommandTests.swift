@@ -1,5 +1,9 @@
 import Foundation
+import SchedulerAPI
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @Suite(.ownThreads) struct ValidateCommandTests {
     static let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
@@ -58,7 +62,7 @@ import Testing
         #expect(piped.status == 0 && piped.stdout.contains("valid, 6 jobs"), "\(piped.stderr)")
     }
 
-    /// A --socket that names a file which is no socket is said to be one (the connection is
+    /// A --socket that names a file or a directory, no socket, is said to be one (the connection is
     /// refused, which read as "start schedd").
     @Test func aSocketPathThatIsAFileIsNamedForWhatItIs() throws {
         let scratch = try Scratch()
@@ -66,6 +70,18 @@ import Testing
         let result = try Binaries.run(Binaries.schedctl, ["--socket", file, "list"])
         #expect(result.status == 3)
         #expect(result.stderr == "schedctl: \(file) is a regular file, not schedd's socket: point --socket / SCHEDD_SOCKET at its socket\n", "\(result.stderr)")
+        // A directory: said so, not a complaint about its parent's mode; with the socket in it
+        // named when there is one.
+        let directory = scratch.path("run")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+        let bare = try Binaries.run(Binaries.schedctl, ["--socket", directory, "status"])
+        #expect(bare.status == 3)
+        #expect(bare.stderr == "schedctl: \(directory) is a directory, not schedd's socket: point --socket / SCHEDD_SOCKET at its socket\n", "\(bare.stderr)")
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        #expect(UnixSocketAddress.with(directory + "/schedd.sock") { bind(fd, $0, $1) } == 0)
+        let hinted = try Binaries.run(Binaries.schedctl, ["--socket", directory, "status"])
+        #expect(hinted.stderr.hasSuffix("at its socket (\(directory)/schedd.sock is one)\n"), "\(hinted.stderr)")
     }
 
     /// An empty job name is refused before any request: in a path it vanished (`/v1/jobs//run`).
