@@ -224,6 +224,16 @@ final class Daemon {
         let typo = try d.ctl(["lsit"])
         #expect(typo.status == 2)
         #expect(typo.stderr.contains("unknown verb \"lsit\" (did you mean \"list\"?)"))
+        // --since takes a duration or a time, as the API does.
+        #expect(try d.ctl(["run", "fails", "--wait"]).status == 3)
+        let anHourAgo = Timestamp.format(Date().addingTimeInterval(-3600))
+        for since in ["1h", anHourAgo, anHourAgo.replacingOccurrences(of: "Z", with: "+00:00")] {
+            let recent = try d.ctl(["history", "--since", since])
+            #expect(recent.status == 0 && recent.stdout.contains(" fails "), "\(since): \(recent.stdout)\(recent.stderr)")
+        }
+        #expect(try d.ctl(["history", "--since", Timestamp.format(Date().addingTimeInterval(3600))]).stdout == "no runs\n")
+        let badSince = try d.ctl(["history", "--since", "yesterday"])
+        #expect(badSince.status == 2 && badSince.stderr.contains("--since \"yesterday\" is neither a duration (e.g. 24h) nor an ISO-8601 time"))
         // A paused job has no next run.
         _ = try d.ctl(["pause", "ok"])
         let paused = try d.ctl(["list"]).stdout.split(separator: "\n").first { $0.hasPrefix("ok ") }.map(String.init) ?? ""
