@@ -599,6 +599,8 @@ def corpus():
         ("NUL byte", b'{"jobs": [{"name": "a\x00", "shell": "true"}]}'),
         ("control character", b'{"jobs": [{"name": "a\x01b", "shell": "true"}]}'),
         ("NUL in working_dir", b'{"jobs": [{"name": "a", "shell": "true", "working_dir": "/tmp\\u0000x"}]}'),
+        ("env over ARG_MAX", ('{"jobs": [{"name": "a", "shell": "true", "env": {%s}}]}'
+                              % ", ".join('"V%d": "%s"' % (i, "y" * 120_000) for i in range(20))).encode()),
         ("service with retries", b'{"jobs": [{"name": "a", "shell": "sleep 60", "restart": "always", "retries": 2}]}'),
         ("trailing garbage", ('{"jobs": [%s]} xyz' % job).encode()),
         ("trailing comma", ('{"jobs": [%s,]}' % job).encode()),

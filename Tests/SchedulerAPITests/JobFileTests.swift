@@ -269,6 +269,31 @@ func job(_ fields: String) -> String { #"{"jobs": [{"name": "j", "shell": "true"
         #expect(issues(job(#""env": {"BIG": "\#(tooLong)x"}"#)) == [#"jobs[0] "j": env.BIG: "# + problem])
     }
 
+    /// Nor does it start one whose arguments and environment together are over a quarter of
+    /// the stack limit (2 MiB under the usual 8 MiB), each of them short enough: refused too.
+    @Test func argumentsAndEnvironmentOverLinuxsTotalAreRefused() throws {
+        let total = JobFileDecoder.execTotalLimit
+        #expect((32 * 4096...6 << 20).contains(total))
+        let piece = String(repeating: "x", count: 100_000)
+        let fits = (total - (16 << 10)) / 100_020
+        let over = total / 100_000 + 1
+        let problem = { (bytes: Int) in
+            "the command and the environment are \(bytes) bytes together (with what schedd adds); Linux passes at most \(total) to a new program (a quarter of the stack limit, `ulimit -s`): put the data in a file"
+        }
+        func env(_ count: Int) -> String { (0..<count).map { "\"V\($0)\": \"\(piece)\"" }.joined(separator: ", ") }
+        func argv(_ count: Int) -> String { (["\"/bin/echo\""] + Array(repeating: "\"\(piece)\"", count: count)).joined(separator: ", ") }
+        _ = try decode(job(#""env": {\#(env(fits))}"#))
+        _ = try decode(#"{"jobs": [{"name": "a", "command": [\#(argv(fits))]}]}"#)
+        var withEnv = JobSpec(name: "j", action: .shell("true"))
+        withEnv.env = Dictionary(uniqueKeysWithValues: (0..<over).map { ("V\($0)", piece) })
+        let tooMuchEnv = try #require(JobFileDecoder.execBytes(withEnv))
+        #expect(issues(#"{"jobs": [{"name": "j", "shell": "true", "env": {\#(env(over))}}]}"#) == [#"jobs[0] "j": env: "# + problem(tooMuchEnv)])
+        let tooManyArguments = try #require(JobFileDecoder.execBytes(JobSpec(name: "a", action: .command(["/bin/echo"] + Array(repeating: piece, count: over)))))
+        #expect(issues(#"{"jobs": [{"name": "a", "command": [\#(argv(over))]}]}"#) == [#"jobs[0] "a": command: "# + problem(tooManyArguments)])
+        // A handler starts no process.
+        #expect(JobFileDecoder.execBytes(JobSpec(name: "h", action: .handler("h", params: nil))) == nil)
+    }
+
     @Test func servicesAndReferences() {
         #expect(issues(job(#""restart": "always", "schedule": "@daily""#)) == [#"jobs[0] "j": schedule: a service (restart: "always") is started with the daemon and has no schedule; remove one of the two"#])
         #expect(issues(job(#""restart_limit": {"burst": 2, "interval": "1m"}"#)) == [#"jobs[0] "j": restart_limit: only applies to a service: set "restart" to "on-failure" or "always""#])

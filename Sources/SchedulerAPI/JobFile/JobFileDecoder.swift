@@ -336,6 +336,10 @@ struct JobFileDecoder {
         spec.after = nameList(value, "after")
         spec.requires = nameList(value, "requires")
         spec.readyCheck = readyCheck(value)
+        if issues.count == issuesBefore, let bytes = Self.execBytes(spec), bytes > Self.execTotalLimit {
+            let field = spec.env?.isEmpty == false ? "env" : { if case .shell = spec.action { "shell" } else { "command" } }()
+            report(field, "the command and the environment are \(bytes) bytes together (with what schedd adds); Linux passes at most \(Self.execTotalLimit) to a new program (a quarter of the stack limit, `ulimit -s`): put the data in a file")
+        }
         if let handlers = context.handlers, case let .handler(h, _)? = action, !handlers.contains(h) {
             let hint = NearMiss.suggest(h, among: handlers).map { " (did you mean \"\($0)\"?)" } ?? ""
             report("handler", "no handler named \"\(h)\" is registered\(hint)")
@@ -402,6 +406,28 @@ struct JobFileDecoder {
     /// (`MAX_ARG_STRLEN`, 32 pages, less the terminating NUL): a longer one makes every start
     /// of the job fail with "Argument list too long".
     static let execStringLimit = 131_071
+
+    /// The most bytes of arguments and environment (strings, their NULs and pointers) Linux
+    /// takes in one exec: a quarter of the stack limit, at least 32 pages and at most 6 MiB
+    /// (`fs/exec.c`). Read from this process's limit, which the jobs it starts inherit.
+    static let execTotalLimit: Int = {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_STACK.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max else { return 6 << 20 }
+        return min(6 << 20, max(32 * 4096, Int(clamping: limit.rlim_cur / 4)))
+    }()
+
+    /// What a process run of `spec` hands to exec, less what schedd adds (its variables, the
+    /// entry program's arguments): counted as a margin of 8 KiB. Nil for a handler.
+    static func execBytes(_ spec: JobSpec) -> Int? {
+        let arguments: [String]
+        switch spec.action {
+        case let .command(argv): arguments = argv
+        case let .shell(line): arguments = ["/bin/sh", "-c", line]
+        case .handler: return nil
+        }
+        let strings = arguments.map(\.utf8.count) + (spec.env ?? [:]).map { $0.key.utf8.count + 1 + $0.value.utf8.count }
+        return strings.reduce(8 << 10) { $0 + $1 + 1 + MemoryLayout<UnsafeRawPointer>.size }
+    }
 
     /// Why `text` cannot be handed to a process, if it cannot.
     static func execLengthProblem(_ text: String) -> String? {
