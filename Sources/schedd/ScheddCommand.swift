@@ -411,6 +411,14 @@ struct ScheddCommand: AsyncParsableCommand {
                                                  // A job's "too many open files" starts here.
                                                  "schedd.open_files": "\(OpenFileLimit.current.map { String($0.soft) } ?? "unknown")",
                                                  "schedd.run_open_files": "\(engineConfiguration.processFileLimit ?? OpenFileLimit.current?.soft ?? 0)"])
+        // Each running process holds about five descriptors (its output pipes, its pidfd, its
+        // cgroup): past the limit, starts fail with "Too many open files".
+        if let openFiles = OpenFileLimit.current?.soft, engineConfiguration.workers * 5 + 100 > openFiles {
+            logger.warning("more workers than the limit on open files lets run at once: runs past it fail to start", metadata: [
+                "schedd.workers": .stringConvertible(engineConfiguration.workers), "schedd.open_files": .stringConvertible(openFiles),
+                "schedd.workers_within_limit": .stringConvertible(max(1, (openFiles - 100) / 5)),
+            ])
+        }
         if case .cgroup = engine.processTracking, case .shell = engine.cgroupEntry {
             logger.warning("runs enter their cgroups through /bin/sh, which is slower: schedd-cgroup-exec is not installed beside schedd",
                            metadata: ["schedd.program": "\(CommandLine.arguments[0])"])

@@ -94,6 +94,16 @@ import Glibc
         #expect(job.blocked == 0)
         #expect(job.ignored & pipe == 0, "the run ignores \(String(job.ignored, radix: 16))")
         #expect(daemon.terminate() == 0)
+        #expect(!daemon.stderr().contains("more workers than the limit on open files"))
+
+        // More workers than the limit lets run at once: said at the start, with how many fit.
+        let many = try DaemonProcess(["--db", scratch.path("many.db"), "--socket", scratch.path("many.sock"), "--workers", "\(hard)",
+                                      "--process-tracking", tracking], log: scratch.path("many.log"),
+                                     launcher: ["/usr/bin/prlimit", "--nofile=256:\(hard)", "--"])
+        #expect(many.waitUntilStarted())
+        #expect(many.stderr().contains("more workers than the limit on open files lets run at once"), "\(many.stderr())")
+        #expect(many.stderr().contains("schedd.workers_within_limit=\((hard - 100) / 5)"), "\(many.stderr())")
+        #expect(many.terminate() == 0)
     }
 
     @Test func aBadConfigStopsTheStartWithExit2AndNamesTheProblem() throws {
