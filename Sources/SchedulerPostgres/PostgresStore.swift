@@ -1025,21 +1025,23 @@ public final class PostgresStore: SchedulerStore {
         let triggeredBy = skips.map { $0.triggeredBy ?? "" }
         let byRun = skips.map { $0.triggeredByRun ?? -1 }
         let missedNodes = skips.map { $0.missedNode ?? "" }
+        let attempts = skips.map { Int64($0.attempt) }
         // One statement for the turn's skips. A slot another node has run, or recorded as
         // skipped, is not recorded again here: every node fires every slot, and a busy node's
-        // skip is no news once any node has a row for it. A skip takes no slot: a node that
+        // skip is no news once any node has a row for it. (A retry of the slot is its own:
+        // the attempts differ.) A skip takes no slot: a node that
         // could not run it (its previous run still going or waiting for a worker) must not
         // keep another node from running it.
         return try await uncancelled { try await self.call("skips") { connection in
             try await Self.records(try await connection.query("""
                 INSERT INTO runs (job, trigger, attempt, status, scheduled_at, started_at, finished_at, duration_ms, error, triggered_by,
                                   triggered_by_run, node, epoch)
-                SELECT v.job, v.trigger, 1, 'skipped', CASE WHEN v.has_slot THEN v.slot END, v.at, v.at, 0, v.reason, nullif(v.by, ''),
+                SELECT v.job, v.trigger, v.attempt, 'skipped', CASE WHEN v.has_slot THEN v.slot END, v.at, v.at, 0, v.reason, nullif(v.by, ''),
                        nullif(v.by_run, -1), \(node), \(epoch)
                 FROM unnest(\(jobs)::text[], \(triggers)::text[], \(hasSlot)::bool[], \(slots)::timestamptz[], \(times)::timestamptz[],
-                            \(reasons)::text[], \(triggeredBy)::text[], \(byRun)::int8[], \(missedNodes)::text[])
-                     WITH ORDINALITY AS v (job, trigger, has_slot, slot, at, reason, by, by_run, missed_node, ord)
-                WHERE (NOT v.has_slot OR NOT EXISTS (SELECT 1 FROM runs r WHERE r.job = v.job AND r.scheduled_at = v.slot))
+                            \(reasons)::text[], \(triggeredBy)::text[], \(byRun)::int8[], \(missedNodes)::text[], \(attempts)::int8[])
+                     WITH ORDINALITY AS v (job, trigger, has_slot, slot, at, reason, by, by_run, missed_node, attempt, ord)
+                WHERE (NOT v.has_slot OR NOT EXISTS (SELECT 1 FROM runs r WHERE r.job = v.job AND r.scheduled_at = v.slot AND r.attempt = v.attempt))
                   AND (v.missed_node = '' OR NOT EXISTS (
                       SELECT 1 FROM nodes n WHERE n.name = v.missed_node AND n.state = 'up' AND n.lease_until > now()))
                 ORDER BY v.ord

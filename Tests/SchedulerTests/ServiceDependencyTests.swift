@@ -420,6 +420,41 @@ import SchedulerAPI
         }
     }
 
+    /// A retry skipped because what it requires is down is recorded as that attempt (its row
+    /// says `retry`, attempt 2), and it is over: the next start does not take it up again.
+    @Test func aSkippedRetryIsItsAttemptAndIsNotTakenUpAgain() async throws {
+        let store = MemoryStore()
+        let clock = ManualClock(t0)
+        let jobs = #"""
+            {"jobs": [{"name": "db", "handler": "serve", "restart": "always"},
+                      {"name": "j", "handler": "crash", "retries": 2, "retry_backoff": "10s", "requires": ["db"]}]}
+            """#
+        try await withEngine(jobs: jobs, handlers: handlers, clock: clock, store: store) { engine, log, _ in
+            try await drive(clock, engine: engine, until: "db to be ready") { await engine.serviceStates()["db"]?.state == "ready" }
+            _ = try await engine.runNow("j")
+            try await waitFor("j to fail") { await log.finished.contains { $0.job == "j" } }
+            await engine.untilIdle()
+            #expect(await engine.pendingRetry("j")?.attempt == 2)
+            try await engine.stopService("db")
+            try await waitFor("db to stop") { await log.finished.contains { $0.job == "db" } }
+            clock.advance(by: 30)
+            try await waitFor("the retry to be skipped") { await log.finished.filter { $0.job == "j" }.count == 2 }
+            await engine.untilIdle()
+            let skipped = try #require(await log.finished.last { $0.job == "j" })
+            #expect(skipped.status == .skipped && skipped.trigger == .retry && skipped.attempt == 2, "\(skipped)")
+            #expect(skipped.error == "skipped: requires db, which is stopped (stopped by schedctl)", "\(skipped.error ?? "")")
+            #expect(await engine.pendingRetry("j") == nil)
+            #expect(try await store.pendingRetries().isEmpty)
+        }
+        try await withEngine(jobs: jobs, handlers: handlers, clock: clock, store: store) { engine, log, _ in
+            try await drive(clock, engine: engine, until: "db to be ready again") { await engine.serviceStates()["db"]?.state == "ready" }
+            clock.advance(by: 60)
+            await engine.untilIdle(busyWorkersToo: true)
+            let again = await log.finished.filter { $0.job == "j" } + log.started.filter { $0.job == "j" }
+            #expect(again.isEmpty, "a retry already skipped was taken up again: \(again)")
+        }
+    }
+
     /// A removed service is stopped (a scheduled job's run goes on to its end): it would run
     /// for ever, supervised by no one and listed nowhere.
     @Test func aRemovedServiceIsStopped() async throws {

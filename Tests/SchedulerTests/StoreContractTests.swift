@@ -131,6 +131,26 @@ import SchedulerAPI
         }
     }
 
+    /// A retry of a slot that is skipped is recorded as its attempt, beside the slot's failed
+    /// first attempt (a shared store records no skip of a slot that has a row: the attempt
+    /// tells them apart), and its row ends the retry's wait.
+    @Test(arguments: Kind.testable)
+    func aSkippedRetryOfASlotIsRecordedAndEndsItsWait(_ kind: Kind) async throws {
+        try await Subject.with(kind) { subject in
+            let store = subject.store
+            _ = try await subject.apply(Self.jobs)
+            let ping = try await subject.start("ping", at: t0, trigger: .schedule, scheduledAt: t0)
+            _ = try await store.finishRun(ping, RunOutcome(status: .failed, finishedAt: t0, exitCode: 1))
+            try await store.setRetries([(ping.id, t0.addingTimeInterval(10))])
+            var skip = RunSkip(job: "ping", trigger: .retry, scheduledAt: t0, at: t0.addingTimeInterval(10), reason: "skipped: requires db")
+            skip.attempt = 2
+            skip.retryOf = ping.id
+            let recorded = try await store.recordSkipped([skip])
+            #expect(recorded.map(\.attempt) == [2] && recorded.first?.trigger == .retry && recorded.first?.status == .skipped, "\(recorded)")
+            #expect(try await store.pendingRetries().isEmpty)
+        }
+    }
+
     /// A run's output may hold NUL characters (a process wrote them) or be empty: the end is
     /// written either way, NUL kept as U+FFFD (neither store's text holds it as read back),
     /// and what the store returns is what it wrote.

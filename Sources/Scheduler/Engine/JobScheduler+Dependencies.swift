@@ -112,14 +112,12 @@ extension JobScheduler {
         if !request.spec.isService, case .requires = blocker {
             let wait = request.spec.effectiveRequiresWait
             guard wait > .zero else {
-                return RunSkip(job: request.spec.name, trigger: request.trigger, scheduledAt: request.scheduledAt, at: now,
-                               reason: "skipped: \(blocker.text)")
+                return request.skip(at: now, reason: "skipped: \(blocker.text)")
             }
             deadline = now.addingTimeInterval(Double(wait.milliseconds) / 1000)
         }
         guard held.count < configuration.maxQueued else {
-            return RunSkip(job: request.spec.name, trigger: request.trigger, scheduledAt: request.scheduledAt, at: now,
-                           reason: "skipped: \(held.count) runs already wait for what they require (the most schedd holds)")
+            return request.skip(at: now, reason: "skipped: \(held.count) runs already wait for what they require (the most schedd holds)")
         }
         logger.info("run waits", metadata: ["schedd.job": "\(request.spec.name)", "schedd.reason": "\(blocker.text)"])
         held.append(HeldRun(request: request, deadline: deadline))
@@ -160,8 +158,7 @@ extension JobScheduler {
                 }
                 if waiting.deadline.map({ $0 <= now }) ?? true {
                     let waited = wait > .zero ? " (waited \(DurationText.format(milliseconds: wait.milliseconds)), requires_wait)" : ""
-                    skips.append(RunSkip(job: request.spec.name, trigger: request.trigger, scheduledAt: request.scheduledAt, at: now,
-                                         reason: "skipped: \(blocker.text)\(waited)"))
+                    skips.append(request.skip(at: now, reason: "skipped: \(blocker.text)\(waited)"))
                     request.startSignal?.drop("\(blocker.text)\(waited)")
                     changed = true
                     continue

@@ -154,10 +154,7 @@ extension JobScheduler {
     /// (it has its row already).
     func unstartedRow(_ request: RunRequest, _ reason: String, at now: Date) -> RunSkip? {
         guard !request.spec.isService, request.retryOf == nil, request.claimed == nil else { return nil }
-        var skip = RunSkip(job: request.spec.name, trigger: request.trigger, scheduledAt: request.scheduledAt, at: now, reason: reason)
-        skip.triggeredBy = request.triggeredBy
-        skip.triggeredByRun = request.triggeredByRun
-        return skip
+        return request.skip(at: now, reason: reason)
     }
 
     /// What a trigger does at once.
@@ -255,6 +252,9 @@ extension JobScheduler {
         do {
             let records = try await store.recordSkipped(skips)
             reportFinal(records)
+            // A retry's turn is over once its row is there: its mark goes, as at a start.
+            let retried = skips.compactMap(\.retryOf)
+            if !retried.isEmpty { await setRetries(retried.map { ($0, nil) }) }
             return records
         } catch {
             if store.sharedByNodes {
@@ -360,11 +360,7 @@ extension JobScheduler {
                     "schedd.job": "\(request.spec.name)", "schedd.error": "\(error)",
                 ])
                 notStarted(request, reason: "its start could not be recorded (\(error))")
-                var skip = RunSkip(job: request.spec.name, trigger: request.trigger, scheduledAt: request.scheduledAt, at: now,
-                                   reason: "skipped: its start could not be recorded (\(error))")
-                skip.triggeredBy = request.triggeredBy
-                skip.triggeredByRun = request.triggeredByRun
-                skips.append(skip)
+                skips.append(request.skip(at: now, reason: "skipped: its start could not be recorded (\(error))"))
             }
             // Recorded once the store takes writes, so that the history shows why nothing ran
             // then. Not in a store shared by nodes: another node may have run the slot.

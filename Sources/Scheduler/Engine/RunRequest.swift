@@ -32,6 +32,17 @@ struct RunRequest: Sendable {
     /// start writes nothing.
     var claimed: RunRecord? = nil
 
+    /// The skipped run to record for this request, which does not run: who and what asked for
+    /// it, and which attempt it was, carried over.
+    func skip(at now: Date, reason: String) -> RunSkip {
+        var skip = RunSkip(job: spec.name, trigger: trigger, scheduledAt: scheduledAt, at: now, reason: reason)
+        skip.attempt = attempt
+        skip.retryOf = retryOf
+        skip.triggeredBy = triggeredBy
+        skip.triggeredByRun = triggeredByRun
+        return skip
+    }
+
     /// The same request for the job's definition as it is now.
     func withSpec(_ spec: SharedValue<JobSpec>) -> RunRequest {
         var copy = self
