@@ -140,6 +140,20 @@ final class Daemon {
         #expect(last.attempt == 3 && last.trigger == .retry && last.status == .succeeded)
     }
 
+    /// `cancel NAME` drops a retry that waits for its time, and says so.
+    @Test func cancelDropsAWaitingRetry() throws {
+        let d = try Daemon(jobs: #"{"jobs": [{"name": "flaky", "shell": "exit 3", "retries": 1, "retry_backoff": "1h"}]}"#)
+        #expect(try d.ctl(["run", "flaky"]).status == 0)
+        #expect(eventually { (try? d.ctl(["show", "flaky"]))?.stdout.contains("retry: attempt 2 in ") == true })
+        let cancelled = try d.ctl(["cancel", "flaky"])
+        #expect(cancelled.status == 0)
+        #expect(cancelled.stdout == "flaky: its retry that had not started will not run (recorded skipped: run 2)\n", "\(cancelled.stdout)")
+        #expect(try d.ctl(["show", "flaky"]).stdout.contains("retry:") == false)
+        let history = try d.ctl(["history", "flaky"]).stdout
+        #expect(history.contains("retry #1") && history.contains("skipped"), "\(history)")
+        #expect(try d.ctl(["cancel", "flaky"]).stdout == "flaky: no active run and no retry waiting\n")
+    }
+
     @Test func applyExportPauseResumeCancelRemoveReload() throws {
         let d = try Daemon(jobs: Self.jobs)
         let file = try d.scratch.write("more.json", #"{"jobs": [{"name": "extra", "shell": "sleep 30"}]}"#)

@@ -169,6 +169,33 @@ import SchedulerAPI
         }
     }
 
+    /// Cancelling a job drops its retries that have not started, each recorded `skipped` with
+    /// who cancelled it: otherwise nothing could stop a retry but removing the job.
+    @Test func cancellingAJobDropsItsWaitingRetry() async throws {
+        let store = MemoryStore()
+        let clock = ManualClock(t0)
+        let jobs = #"{"jobs": [{"name": "flaky", "handler": "fail", "retries": 2, "retry_backoff": "1m"}]}"#
+        try await withEngine(jobs: jobs, handlers: ok, clock: clock, store: store) { engine, log, _ in
+            _ = try await engine.runNow("flaky")
+            try await waitFor("the first attempt to fail") { await log.finished.count == 1 }
+            await engine.untilIdle()
+            #expect(await engine.pendingRetry("flaky")?.attempt == 2)
+            let cancelled = try await engine.cancel(job: "flaky", by: "uid 0 (root)")
+            #expect(cancelled.runs.isEmpty && cancelled.retries.count == 1)
+            try await waitFor("the skip to be told") { await log.finished.count == 2 }
+            let skipped = try #require(await log.finished.last)
+            #expect(skipped.id == cancelled.retries.first && skipped.status == .skipped && skipped.trigger == .retry && skipped.attempt == 2)
+            #expect(skipped.error == "skipped: cancelled before it started by uid 0 (root)")
+            #expect(await engine.pendingRetry("flaky") == nil)
+            clock.advance(by: 3600)
+            await engine.untilIdle()
+            #expect(await log.started.count == 1, "the cancelled retry ran")
+            #expect(try await store.pendingRetries().isEmpty)
+            // Nothing left: nothing cancelled.
+            #expect(try await engine.cancel(job: "flaky") == CancelledRuns(runs: [], retries: []))
+        }
+    }
+
     /// A retry that came due while every worker is busy is still the job's pending retry (as
     /// `show` and `run --wait` read it), not gone between its timer and its start.
     @Test func aRetryWaitingForAWorkerIsStillPending() async throws {

@@ -119,13 +119,28 @@ extension JobScheduler {
         guard asked.contains(runID) else { throw APIError(.notFound, "run \(runID) is not active") }
     }
 
-    /// Cancels the active runs of a job, on every node in cluster mode; returns their ids.
-    public func cancel(job: String, reason: String = "cancelled by schedctl", by caller: String? = nil) async throws -> [Int64] {
+    /// Cancels the active runs of a job, on every node in cluster mode, and this node's retries
+    /// of it that have not started: a retry would start again what was cancelled, or go on
+    /// with a run that failed. Each such retry is recorded `skipped`, saying who cancelled it.
+    public func cancel(job: String, reason: String = "cancelled by schedctl", by caller: String? = nil) async throws -> CancelledRuns {
         guard jobs[job] != nil else { throw APIError(.notFound, "no job named \"\(job)\"") }
         let runs = active.values.filter { $0.record.job == job }
         runs.forEach { $0.control.cancel(reason, by: caller) }
+        let isRetry = { (request: RunRequest) in request.spec.name == job && request.trigger == .retry }
+        var retries = (timers + retriesAfterRun).map(\.request).filter(isRetry)
+        timers.removeAll { isRetry($0.request) }
+        retriesAfterRun.removeAll { isRetry($0.request) }
+        retries += pool.removeQueued(where: isRetry, reason: reason)
+        held.removeAll { waiting in
+            guard isRetry(waiting.request) else { return false }
+            waiting.request.startSignal?.drop(reason)
+            retries.append(waiting.request)
+            return true
+        }
+        let now = clock.now()
+        let skipped = await record(retries.map { $0.skip(at: now, reason: "skipped: cancelled before it started\(caller.map { " by \($0)" } ?? "")") })
         let elsewhere = try await store.requestCancel(runIDs: [], job: job, reason: "\(reason) (asked on node \(configuration.node))", by: caller)
-        return Set(runs.map(\.record.id) + elsewhere).sorted()
+        return CancelledRuns(runs: Set(runs.map(\.record.id) + elsewhere).sorted(), retries: skipped.map(\.id))
     }
 
     /// Cluster mode: cancels the runs of this node that other nodes asked to cancel (the

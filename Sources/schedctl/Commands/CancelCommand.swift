@@ -2,17 +2,24 @@ import ArgumentParser
 import SchedulerAPI
 
 struct CancelCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "cancel", abstract: "Stop a run (SIGTERM, grace, SIGKILL).")
+    static let configuration = CommandConfiguration(
+        commandName: "cancel", abstract: "Stop a run (SIGTERM, grace, SIGKILL).",
+        discussion: "Given a job, stops its active runs and drops its retries that have not started (each recorded as skipped).")
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "A run id, or a job name for its active runs.", completion: JobNameCompletion.kind, transform: JobNameArgument.parse)
+    @Argument(help: "A run id, or a job name for its active runs and waiting retries.", completion: JobNameCompletion.kind, transform: JobNameArgument.parse)
     var target: String
 
     func run() async throws {
         let path = Int64(target) != nil ? "/v1/runs/\(target)/cancel" : "/v1/jobs/\(ControlClient.escape(target))/cancel"
         guard let result = try global.request("POST", path, as: [String: [Int64]].self) else { return }
         let ids = result["cancelled"] ?? []
-        print(ids.isEmpty ? "\(target): no active run" : "cancelling run\(ids.count == 1 ? "" : "s") \(ids.map(String.init).joined(separator: ", "))")
+        let retries = result["retries_skipped"] ?? []
+        if !ids.isEmpty { print("cancelling run\(ids.count == 1 ? "" : "s") \(ids.map(String.init).joined(separator: ", "))") }
+        if !retries.isEmpty {
+            print("\(target): \(retries.count == 1 ? "its retry" : "\(retries.count) retries") that had not started will not run (recorded skipped: run \(retries.map(String.init).joined(separator: ", ")))")
+        }
+        if ids.isEmpty && retries.isEmpty { print("\(target): no active run and no retry waiting") }
     }
 }

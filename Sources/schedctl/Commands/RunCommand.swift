@@ -134,7 +134,9 @@ struct RunCommand: AsyncParsableCommand {
 
     /// "failed: exited with status 3", "timed_out".
     static func describe(_ run: RunRecord) -> String {
-        "\(run.status.rawValue)\(run.error.map { ": \($0)" } ?? "")"
+        // A skip's reason says "skipped: …" itself.
+        if let error = run.error, error.hasPrefix(run.status.rawValue + ":") { return error }
+        return "\(run.status.rawValue)\(run.error.map { ": \($0)" } ?? "")"
     }
 
     static func exitCode(_ run: RunRecord) -> Int32 {

@@ -1,0 +1,12 @@
+/// What `JobScheduler.cancel(job:)` stopped.
+public struct CancelledRuns: Sendable, Equatable {
+    /// The active runs asked to stop (on every node, in cluster mode).
+    public var runs: [Int64]
+    /// The job's retries that had not started, recorded as `skipped` instead: their rows' ids.
+    public var retries: [Int64]
+
+    public init(runs: [Int64], retries: [Int64]) {
+        self.runs = runs
+        self.retries = retries
+    }
+}
