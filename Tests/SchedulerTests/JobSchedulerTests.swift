@@ -906,6 +906,47 @@ import SchedulerAPI
         }
     }
 
+    /// `catch_up: all` under `concurrency: forbid`: the next missed time waits for the run
+    /// before it to end; a pause drops those that wait, and a shutdown records them skipped.
+    @Test func catchUpAllRunsOneAfterAnotherAndStopsWithAPauseOrAShutdown() async throws {
+        let store = MemoryStore()
+        let gate = Gate()
+        let handlers: [String: JobHandler] = ["block": { _ in try await gate.wait() }]
+        let clock = ManualClock(t0.addingTimeInterval(1800))
+        let jobs = #"{"jobs": [{"name": "hourly", "handler": "block", "schedule": "0 * * * *", "catch_up": "all"}]}"#
+        try await withEngine(jobs: jobs, handlers: handlers, clock: clock, store: store, prepare: { db in
+            try await db.saveStates([("hourly", JobState(lastFireAt: t0.addingTimeInterval(-3 * 3600)))])
+        }) { engine, log, _ in
+            clock.advance(by: 1)
+            try await waitFor("the oldest missed time to start") { await log.started.count == 1 }
+            await engine.untilIdle(busyWorkersToo: true)
+            #expect(await log.started.count == 1)
+            #expect(await log.finished.isEmpty, "a missed time was skipped beside the running one")
+            #expect(await log.started.first?.scheduledAt == t0.addingTimeInterval(-2 * 3600))
+            await engine.pause("hourly")
+            gate.open()
+            try await waitFor("the run to end") { await log.finished.count == 1 }
+            await engine.untilIdle()
+            #expect(await log.started.count == 1, "a missed time ran after the pause")
+        }
+        // Again, stopped while the first one runs: the two others are recorded as skipped.
+        let stopped = Gate()
+        let slow: [String: JobHandler] = ["block": { _ in try await stopped.wait() }]
+        let again = ManualClock(t0.addingTimeInterval(1800))
+        try await withEngine(jobs: jobs, handlers: slow, clock: again, store: store, prepare: { db in
+            try await db.saveStates([("hourly", JobState(lastFireAt: t0.addingTimeInterval(-3 * 3600)))])
+        }) { engine, log, _ in
+            again.advance(by: 1)
+            try await waitFor("the oldest missed time to start again") { await log.started.count == 1 }
+            engine.shutdown()
+            try await waitFor("the others to be recorded") { await log.finished.count == 2 }
+            stopped.open()
+        }
+        let rows = try await store.history(HistoryQuery(job: "hourly", limit: 100), withOutput: false).filter { $0.status == .skipped }
+        #expect(rows.map(\.scheduledAt) == [t0, t0.addingTimeInterval(-3600)])
+        #expect(rows.allSatisfy { $0.error == "skipped: schedd shut down before its turn (catch_up: all, one after another)" })
+    }
+
     @Test(arguments: [("none", 0), ("once", 1), ("all", 5)])
     func catchUpAfterDowntime(policy: String, expected: Int) async throws {
         // Last fired 5 hours before t0; the daemon comes back at t0 + 30 min.
@@ -924,9 +965,13 @@ import SchedulerAPI
             let runs = await log.finished
             #expect(runs.count == expected)
             #expect(runs.allSatisfy { $0.trigger == .catchUp })
+            // Run, not recorded as skipped beside one another (concurrency: forbid).
+            #expect(runs.allSatisfy { $0.status == .succeeded }, "\(runs.map { "\($0.status) \($0.error ?? "")" })")
             if policy == "once" { #expect(runs.first?.scheduledAt == t0) }
             if policy == "all" {
-                #expect(runs.compactMap(\.scheduledAt).sorted() == (0..<5).map { t0.addingTimeInterval(Double($0 - 4) * 3600) })
+                // Oldest first, each after the one before has ended.
+                #expect(runs.compactMap(\.scheduledAt) == (0..<5).map { t0.addingTimeInterval(Double($0 - 4) * 3600) })
+                for (before, after) in zip(runs, runs.dropFirst()) { #expect(after.startedAt >= before.finishedAt!) }
             }
             let state = try await db.job(named: "hourly")?.state
             #expect(state?.lastFireAt == t0)

@@ -162,6 +162,7 @@ extension JobScheduler {
         entry.state.pauseReason = reason
         jobs[job] = entry
         timers.removeAll { $0.request.spec.name == job && $0.request.trigger == .restart }
+        catchUpsAfterRun[job] = nil
         if entry.spec.isService { dropHeld(job: job, reason: "the job was paused (\(reason))") }
         do {
             try await store.saveStates([(job, entry.state)])
@@ -196,7 +197,8 @@ extension JobScheduler {
 
     /// Whether a run of `job` is going on, waits for a worker, or waits for what it requires.
     func isUnderway(_ job: String) -> Bool {
-        active.values.contains { $0.record.job == job } || pool.queued(job: job) > 0 || held.contains { $0.request.spec.name == job }
+        active.values.contains { $0.record.job == job } || startingJobs[job] != nil || pool.queued(job: job) > 0
+            || held.contains { $0.request.spec.name == job }
     }
 
     func service(named job: String) throws -> JobEntry {

@@ -25,6 +25,7 @@ extension JobScheduler {
                 }
                 let missedTotal = total - (onTime == nil ? 0 : 1)
                 if entry.canStart {
+                    let triggersBefore = triggers.count
                     if missedTotal > 0 {
                         switch entry.spec.effectiveCatchUp {
                         case .none:
@@ -40,6 +41,13 @@ extension JobScheduler {
                         }
                     }
                     if let onTime { triggers.append((name, .schedule, onTime)) }
+                    // `catch_up: all` runs each missed time: under forbid or replace, one after
+                    // another (beside one another, all but the first were skipped or cancelled).
+                    if entry.spec.effectiveCatchUp == .all, entry.spec.effectiveConcurrency != .allow, !store.sharedByNodes,
+                       triggers.count - triggersBefore > 1 {
+                        catchUpsAfterRun[name, default: []] += triggers[(triggersBefore + 1)...].map { (trigger: $0.1, slot: $0.2 ?? now) }
+                        triggers.removeSubrange((triggersBefore + 1)...)
+                    }
                 }
                 entry.state.lastFireAt = latest
             }
@@ -71,6 +79,8 @@ extension JobScheduler {
             }
             if case let .skip(skip) = decide(name, trigger, scheduledAt: slot, fire: fires) { skips.append(skip) }
         }
+        // A first catch-up that did not start (skipped) lets the next one go.
+        for name in catchUpsAfterRun.keys.sorted() where !isUnderway(name) { skips += releaseCatchUps(of: name, fire: fires) }
         while let first = laterStarts.first, first.due <= now {
             laterStarts.removeFirst()
             // Not those of a job removed or paused meanwhile.
@@ -98,9 +108,10 @@ extension JobScheduler {
                 continue
             }
             if timer.request.trigger == .retry, entry.spec.effectiveConcurrency != .allow,
-               let running = active.values.first(where: { $0.record.job == entry.spec.name }) {
+               active.values.contains(where: { $0.record.job == entry.spec.name }) || startingJobs[entry.spec.name] != nil {
+                let running = active.values.first { $0.record.job == entry.spec.name }
                 logger.info("retry waits for the job's run to end", metadata: [
-                    "schedd.job": "\(entry.spec.name)", "schedd.run_id": .stringConvertible(running.record.id),
+                    "schedd.job": "\(entry.spec.name)", "schedd.run_id": "\(running.map { String($0.record.id) } ?? "starting")",
                     "schedd.attempt": .stringConvertible(timer.request.attempt),
                 ])
                 retriesAfterRun.append(timer)
@@ -202,14 +213,14 @@ extension JobScheduler {
             // Started now, it is not started again by a restart that was waiting for its delay.
             timers.removeAll { $0.request.spec.name == job && $0.request.trigger == .restart }
         }
-        if !force && (pool.queued(job: job) > 0 || active.values.contains { $0.record.job == job }
-                      || held.contains { $0.request.spec.name == job }) {
+        if !force && isUnderway(job) {
             switch entry.spec.effectiveConcurrency {
             case .forbid:
                 let running = active.values.first { $0.record.job == job }
                 let waiting = held.first { $0.request.spec.name == job }.flatMap { blocker(for: $0.request.spec)?.text }
                 let busy = running.map { "run \($0.record.id) is still active" }
-                    ?? waiting.map { "a run is waiting (\($0))" } ?? "a run is waiting for a worker"
+                    ?? waiting.map { "a run is waiting (\($0))" }
+                    ?? (startingJobs[job] != nil ? "a run of it is starting" : "a run is waiting for a worker")
                 return .skip(RunSkip(job: job, trigger: trigger, scheduledAt: scheduledAt, at: clock.now(),
                                            reason: "skipped: \(busy) (concurrency: forbid)"))
             case .replace:
@@ -394,6 +405,10 @@ extension JobScheduler {
         }
         for name in takenOver { await countStartsElsewhere(of: name) }
         startsBeingRecorded -= requests.count
+        for request in requests {
+            let left = (startingJobs[request.spec.name] ?? 1) - 1
+            startingJobs[request.spec.name] = left > 0 ? left : nil
+        }
         wakeup.signal()
         let retried = zip(requests, outcomes).compactMap { request, outcome -> Int64? in
             guard case .started = outcome else { return nil }
@@ -597,6 +612,7 @@ extension JobScheduler {
             wakeup.signal()
         }
         var written: [RunRecord?]?
+        var catchUpSkips: [RunSkip] = []
         switch finished {
         case let .success(records):
             written = records
@@ -626,10 +642,13 @@ extension JobScheduler {
             }
             active[run.record.id] = nil
             // The scan of the runs going on only when something waits for this job's last one.
-            if stopQueue[run.record.job] != nil || !retriesAfterRun.isEmpty,
+            if stopQueue[run.record.job] != nil || !retriesAfterRun.isEmpty || !catchUpsAfterRun.isEmpty,
                !active.values.contains(where: { $0.record.job == run.record.job }) {
                 stopQueue[run.record.job] = nil
                 releaseRetries(of: run.record.job)
+                if catchUpsAfterRun[run.record.job] != nil, !isUnderway(run.record.job) {
+                    catchUpSkips += releaseCatchUps(of: run.record.job, fire: nil)
+                }
             }
             if final.status.isFailure {
                 lastFailure = "\(final.job) run \(final.id) \(final.status.rawValue) at \(Timestamp.format(final.finishedAt ?? clock.now()))"
@@ -653,6 +672,30 @@ extension JobScheduler {
             run.logger.log(level: final.status.isFailure ? .warning : .info, "run finished", metadata: metadata)
             await afterRun(run.request, final, retryDue: .some(retryDue))
         }
+        _ = await record(catchUpSkips)
+    }
+
+    /// The next missed times of `job` held by `catch_up: all` (`catchUpsAfterRun`), now that
+    /// no run of it goes on: the oldest starts, and any refused is recorded and the next tried.
+    /// Those of a job paused, disabled or removed meanwhile are dropped, as its fires are.
+    func releaseCatchUps(of job: String, fire: StoreWrite?) -> [RunSkip] {
+        var skips: [RunSkip] = []
+        while var waiting = catchUpsAfterRun[job], !waiting.isEmpty, !isUnderway(job) {
+            guard !stopping, let entry = jobs[job], entry.canStart else {
+                catchUpsAfterRun[job] = nil
+                if !stopping {
+                    logger.notice("missed fire times not run: the job was paused, disabled or removed", metadata: [
+                        "schedd.job": "\(job)", "schedd.missed": .stringConvertible(waiting.count),
+                    ])
+                    metrics.firesMissed(job, waiting.count)
+                }
+                break
+            }
+            let next = waiting.removeFirst()
+            catchUpsAfterRun[job] = waiting.isEmpty ? nil : waiting
+            if case let .skip(skip) = decide(job, next.trigger, scheduledAt: next.slot, fire: fire) { skips.append(skip) }
+        }
+        return skips
     }
 
     /// The retries of `job` held while a run of it went on (`retriesAfterRun`): due now.

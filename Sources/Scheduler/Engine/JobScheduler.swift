@@ -140,6 +140,10 @@ public actor JobScheduler: Service {
     /// `concurrency: forbid` or `replace` two runs of a job never overlap, a retry included.
     /// Released by that run's end (`releaseRetries`).
     var retriesAfterRun: [Timer] = []
+    /// Missed times of a `catch_up: all` job under `concurrency: forbid` or `replace`, oldest
+    /// first, each started once the run before it has ended (`releaseCatchUps`): beside one
+    /// another they were skipped (or cancelled) but the first.
+    var catchUpsAfterRun: [String: [(trigger: RunTrigger, slot: Date)]] = [:]
     var active: [Int64: ActiveRun] = [:]
     /// Runs that have ended and wait for the next turn to write their ends, and how many ends
     /// are being written.
@@ -148,6 +152,9 @@ public actor JobScheduler: Service {
     /// Runs whose starts are being written, until each is started or refused (a service's
     /// start holds no worker, so the pool does not count it).
     var startsBeingRecorded = 0
+    /// The same runs by job: out of the pool and not yet active, they are a run of their job
+    /// going on all the same (`concurrency: forbid` refuses another beside them).
+    var startingJobs: [String: Int] = [:]
     var loaded = false
     /// Each job's pause as the store last held it: a change there that this engine did not
     /// make is another node's (`refreshFromStore`).
@@ -351,6 +358,7 @@ public actor JobScheduler: Service {
                     ending = []
                     endsBeingRecorded += batch.count
                     startsBeingRecorded += starting.count
+                    for request in starting { startingJobs[request.spec.name, default: 0] += 1 }
                     group.addTask { await self.recordTurn(starting, batch) }
                 }
                 if pool.waitingVersion != listedWaitingVersion {
@@ -431,6 +439,14 @@ public actor JobScheduler: Service {
         skips += held.compactMap { waiting in
             skip(waiting.request, "skipped: schedd shut down while it waited (\(blocker(for: waiting.request.spec)?.text ?? "for what it runs after"))")
         }
+        // Their slots fired: each has a row saying why it did not run.
+        for (job, waiting) in catchUpsAfterRun.sorted(by: { $0.key < $1.key }) {
+            for (trigger, slot) in waiting {
+                skips.append(RunSkip(job: job, trigger: trigger, scheduledAt: slot, at: now,
+                                     reason: "skipped: schedd shut down before its turn (catch_up: all, one after another)"))
+            }
+        }
+        catchUpsAfterRun.removeAll()
         timers.removeAll()
         // Their marks stay with their runs: the next start takes them up.
         retriesAfterRun.removeAll()
