@@ -906,6 +906,50 @@ import SchedulerAPI
         }
     }
 
+    /// A run out of the pool whose start row is being written is its job's run all the same: a
+    /// trigger in that moment is skipped under `forbid`, and under `replace` it replaces it.
+    @Test(arguments: ["forbid", "replace"])
+    func aRunWhoseStartIsBeingWrittenCountsForConcurrency(_ concurrency: String) async throws {
+        let writing = Gate()
+        let asked = StopFlag()
+        let store = MemoryStore(beforeStarts: { starts in
+            // Only the first run's start waits.
+            if starts.contains(where: { $0.job == "j" }) && !asked.isSet {
+                asked.set()
+                try? await writing.wait()
+            }
+        })
+        let done = Gate()
+        let handlers: [String: JobHandler] = ["block": { _ in try await done.wait() }]
+        let jobs = #"{"jobs": [{"name": "j", "handler": "block", "concurrency": "\#(concurrency)"}]}"#
+        try await withEngine(jobs: jobs, handlers: handlers, store: store) { engine, log, _ in
+            // Whatever is found, the runs end and the engine stops.
+            defer {
+                writing.open()
+                done.open()
+            }
+            #expect(try await engine.runNow("j") == .queued)
+            try await waitFor("the first start to be written") { asked.isSet }
+            let second = try await engine.runNow("j")
+            writing.open()
+            if concurrency == "forbid" {
+                guard case let .skipped(skip) = second else { Issue.record("a second run started beside the first: \(second)"); return }
+                #expect(skip.error == "skipped: a run of it is starting (concurrency: forbid)")
+                try await waitFor("the first to start") { await log.started.count == 1 }
+                await engine.untilIdle(busyWorkersToo: true)
+                #expect(await log.started.count == 1)
+            } else {
+                #expect(second == .queued)
+                try await waitFor("both to have started") { await log.started.count == 2 }
+                try await waitFor("the first to be replaced") { await log.finished.count == 1 }
+                let first = try #require(await log.finished.first)
+                #expect(first.status == .cancelled, "\(first)")
+                #expect(first.id == (await log.started.first?.id))
+                #expect(first.error?.contains("replaced by a newer run") == true, "\(first.error ?? "")")
+            }
+        }
+    }
+
     /// `catch_up: all` under `concurrency: forbid`: the next missed time waits for the run
     /// before it to end; a pause drops those that wait, and a shutdown records them skipped.
     @Test func catchUpAllRunsOneAfterAnotherAndStopsWithAPauseOrAShutdown() async throws {

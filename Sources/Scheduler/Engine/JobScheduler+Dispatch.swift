@@ -227,6 +227,7 @@ extension JobScheduler {
                 for run in active.values where run.record.job == job {
                     run.control.cancel("replaced by a newer run (concurrency: replace)")
                 }
+                if startingJobs[job] != nil { replacedWhileStarting[job] = nextStartNumber }
                 let reason = "a newer run replaced it (concurrency: replace)"
                 displaced += pool.removeQueued(job: job, reason: reason) + dropHeld(job: job, reason: reason)
             case .allow:
@@ -387,7 +388,11 @@ extension JobScheduler {
                 if request.spec.isService, servicesHeldElsewhere.removeValue(forKey: request.spec.name) != nil {
                     takenOver.append(request.spec.name)
                 }
-                begun.append(begin(request, record))
+                let run = begin(request, record)
+                if let mark = replacedWhileStarting[request.spec.name], request.startNumber < mark {
+                    run.control.cancel("replaced by a newer run (concurrency: replace)")
+                }
+                begun.append(run)
             case let .refused(reason):
                 // Debug: in a cluster, every other node is refused every slot the winner takes.
                 logger.debug("run not started: the store refused it", metadata: ["schedd.job": "\(request.spec.name)", "schedd.reason": "\(reason)"])
@@ -408,6 +413,7 @@ extension JobScheduler {
         for request in requests {
             let left = (startingJobs[request.spec.name] ?? 1) - 1
             startingJobs[request.spec.name] = left > 0 ? left : nil
+            if left <= 0 { replacedWhileStarting[request.spec.name] = nil }
         }
         wakeup.signal()
         let retried = zip(requests, outcomes).compactMap { request, outcome -> Int64? in

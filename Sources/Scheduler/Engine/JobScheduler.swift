@@ -155,6 +155,11 @@ public actor JobScheduler: Service {
     /// The same runs by job: out of the pool and not yet active, they are a run of their job
     /// going on all the same (`concurrency: forbid` refuses another beside them).
     var startingJobs: [String: Int] = [:]
+    /// Numbers the runs as they leave the pool (`RunRequest.startNumber`).
+    var nextStartNumber: UInt64 = 1
+    /// Jobs whose starting runs a newer one replaced (`concurrency: replace`) before they were
+    /// active: those numbered below the mark are cancelled as they begin.
+    var replacedWhileStarting: [String: UInt64] = [:]
     var loaded = false
     /// Each job's pause as the store last held it: a change there that this engine did not
     /// make is another node's (`refreshFromStore`).
@@ -358,7 +363,11 @@ public actor JobScheduler: Service {
                     ending = []
                     endsBeingRecorded += batch.count
                     startsBeingRecorded += starting.count
-                    for request in starting { startingJobs[request.spec.name, default: 0] += 1 }
+                    for index in starting.indices {
+                        starting[index].startNumber = nextStartNumber
+                        nextStartNumber += 1
+                        startingJobs[starting[index].spec.name, default: 0] += 1
+                    }
                     group.addTask { await self.recordTurn(starting, batch) }
                 }
                 if pool.waitingVersion != listedWaitingVersion {

@@ -31,6 +31,9 @@ struct RunRequest: Sendable {
     /// Cluster mode: a queued slot this node has claimed; its row is `running` already, so its
     /// start writes nothing.
     var claimed: RunRecord? = nil
+    /// Its place in the order runs leave the pool (0 before): which runs starting together a
+    /// newer one replaces.
+    var startNumber: UInt64 = 0
 
     /// The skipped run to record for this request, which does not run: who and what asked for
     /// it, and which attempt it was, carried over.

@@ -57,12 +57,17 @@ package final class MemoryStore: SchedulerStore {
     /// Asked before each start: an outcome refuses it, as a store shared by several nodes does
     /// when another node has claimed the run or holds the service; nil starts it.
     private let claim: @Sendable (RunStart) -> RunStart.Outcome?
+    /// Awaited before each batch of starts is written: a test holds runs in the moment between
+    /// their worker and their start row, as a slow disk does.
+    private let beforeStarts: @Sendable ([RunStart]) async -> Void
 
     /// The error every write of the engine's fails with while set, as a full disk's would.
     private let writeFailure = Mutex<(any Error)?>(nil)
 
-    package init(claim: @escaping @Sendable (RunStart) -> RunStart.Outcome? = { _ in nil }) {
+    package init(claim: @escaping @Sendable (RunStart) -> RunStart.Outcome? = { _ in nil },
+                 beforeStarts: @escaping @Sendable ([RunStart]) async -> Void = { _ in }) {
         self.claim = claim
+        self.beforeStarts = beforeStarts
     }
 
     /// Makes the engine's writes (states, fires, starts, ends, skips) fail with `error` until
@@ -222,6 +227,7 @@ package final class MemoryStore: SchedulerStore {
     }
 
     package func startRuns(_ starts: [RunStart]) async throws -> [RunStart.Outcome] {
+        await beforeStarts(starts)
         for start in starts { try await start.fire?.wait() }
         try checkWritable()
         return write { contents in
