@@ -184,9 +184,17 @@ struct ControlRoutes {
             let id = try Self.runID(context)
             if Self.scope(context) != nil { _ = try await ownRun(id, context) }
             let caller = await Self.caller(context)
-            try await engine.cancel(runID: id, by: caller.description)
-            audit("run cancelled over the API", caller, ["schedd.run_id": .stringConvertible(id)])
-            return try Self.json(["cancelled": [id]])
+            let cancelled: CancelledRuns
+            do {
+                cancelled = try await engine.cancel(runID: id, by: caller.description)
+            } catch let error as APIError where error.code == .notFound {
+                // Say what became of it, when it is known: "not active" alone reads as a typo.
+                let run = try await ownRun(id, context)
+                guard run.status.isFinal else { throw error }
+                throw APIError(.notFound, "run \(id) is not active: it ended (\(run.status.rawValue)) and has no retry waiting")
+            }
+            audit("run cancelled over the API", caller, ["schedd.run_id": .stringConvertible(id), "schedd.retries": "\(cancelled.retries)"])
+            return try Self.reply(["cancelled": cancelled.runs, "retries_skipped": cancelled.retries], context)
         }
         on(.get, "/v1/events") { request, context in try await events(request, context) }
         // The dashboard (`schedctl dashboard`): the page reads this API with the caller's rights.

@@ -234,6 +234,16 @@ enum PostgresSchema {
             ALTER TABLE runs ADD COLUMN triggered_by_run bigint
             """,
         ],
+        // 9: the failed attempt a retry follows, as in SQLite (its schema 8): a retry mark is
+        // void once its own retry has a row, not any retry of the job with the next attempt.
+        [
+            """
+            ALTER TABLE runs ADD COLUMN retry_of bigint
+            """,
+            """
+            CREATE INDEX runs_retry_of ON runs (retry_of) WHERE retry_of IS NOT NULL
+            """,
+        ],
     ]
 
     static var currentVersion: Int { migrations.count }

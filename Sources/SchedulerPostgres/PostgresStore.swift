@@ -247,7 +247,7 @@ public final class PostgresStore: SchedulerStore {
 
     static let runColumns = """
         id, job, trigger, attempt, status, scheduled_at, started_at, finished_at, duration_ms, exit_code, signal, pid, output, \
-        output_truncated, error, output_streams, cpu_ms, triggered_by, cancelled_by, triggered_by_run
+        output_truncated, error, output_streams, cpu_ms, triggered_by, cancelled_by, triggered_by_run, retry_of
         """
     /// `runColumns` of the table named `r`.
     static let runColumnsOfR = runColumns.split(separator: ",").map { "r." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }
@@ -259,15 +259,15 @@ public final class PostgresStore: SchedulerStore {
         var records: [RunRecord] = []
         for try await row in rows {
             let (id, job, trigger, attempt, status, scheduled, started, finished, duration, exitCode, signal, pid, output, truncated, error,
-                 streams, cpu, triggeredBy, cancelledBy, triggeredByRun) =
+                 streams, cpu, triggeredBy, cancelledBy, triggeredByRun, retryOf) =
                 try row.decode((Int64, String, String, Int32, String, Date?, Date, Date?, Int64?, Int32?, Int32?, Int32?, String?, Bool,
-                                String?, String?, Int64?, String?, String?, Int64?).self)
+                                String?, String?, Int64?, String?, String?, Int64?, Int64?).self)
             records.append(RunRecord(
                 id: id, job: job, trigger: RunTrigger(rawValue: trigger) ?? .manual, attempt: Int(attempt),
                 status: RunStatus(rawValue: status) ?? .failed, scheduledAt: scheduled.map(ms), startedAt: ms(started),
                 finishedAt: finished.map(ms), durationMs: duration, exitCode: exitCode, signal: signal, pid: pid, output: output,
                 outputTruncated: truncated, outputStreams: OutputSegment.decode(streams), error: error, cpuMs: cpu,
-                triggeredBy: triggeredBy, cancelledBy: cancelledBy, triggeredByRun: triggeredByRun))
+                triggeredBy: triggeredBy, cancelledBy: cancelledBy, triggeredByRun: triggeredByRun, retryOf: retryOf))
         }
         return records
     }
@@ -591,13 +591,14 @@ public final class PostgresStore: SchedulerStore {
         let started = starts.map(\.startedAt)
         let triggeredBy = starts.map { $0.triggeredBy ?? "" }
         let byRun = starts.map { $0.triggeredByRun ?? -1 }
+        let retryOf = starts.map { $0.retryOf ?? -1 }
         var inserted = try await Self.records(try await connection.query("""
-            INSERT INTO runs (job, trigger, attempt, status, scheduled_at, started_at, triggered_by, triggered_by_run, node, epoch)
+            INSERT INTO runs (job, trigger, attempt, status, scheduled_at, started_at, triggered_by, triggered_by_run, retry_of, node, epoch)
             SELECT v.job, v.trigger, v.attempt, 'running', CASE WHEN v.has_slot THEN v.slot END, v.started, nullif(v.by, ''),
-                   nullif(v.by_run, -1), \(node), \(epoch)
+                   nullif(v.by_run, -1), nullif(v.retry_of, -1), \(node), \(epoch)
             FROM unnest(\(jobs)::text[], \(triggers)::text[], \(attempts)::int4[], \(hasSlot)::bool[], \(slots)::timestamptz[],
-                        \(started)::timestamptz[], \(triggeredBy)::text[], \(byRun)::int8[])
-                 WITH ORDINALITY AS v (job, trigger, attempt, has_slot, slot, started, by, by_run, ord)
+                        \(started)::timestamptz[], \(triggeredBy)::text[], \(byRun)::int8[], \(retryOf)::int8[])
+                 WITH ORDINALITY AS v (job, trigger, attempt, has_slot, slot, started, by, by_run, retry_of, ord)
             WHERE NOT v.has_slot OR v.slot <= now()
             ORDER BY v.ord
             ON CONFLICT DO NOTHING
@@ -610,7 +611,7 @@ public final class PostgresStore: SchedulerStore {
             if let found = inserted.firstIndex(where: { row in
                 row.job == start.job && row.attempt == start.attempt && row.trigger == start.trigger
                     && row.scheduledAt.map(Self.ms) == start.scheduledAt.map(Self.ms) && (row.triggeredBy ?? "") == (start.triggeredBy ?? "")
-                    && row.triggeredByRun == start.triggeredByRun
+                    && row.triggeredByRun == start.triggeredByRun && row.retryOf == start.retryOf
             }) {
                 outcomes[index] = .started(inserted.remove(at: found))
             }
@@ -1026,6 +1027,7 @@ public final class PostgresStore: SchedulerStore {
         let byRun = skips.map { $0.triggeredByRun ?? -1 }
         let missedNodes = skips.map { $0.missedNode ?? "" }
         let attempts = skips.map { Int64($0.attempt) }
+        let retryOf = skips.map { $0.retryOf ?? -1 }
         // One statement for the turn's skips. A slot another node has run, or recorded as
         // skipped, is not recorded again here: every node fires every slot, and a busy node's
         // skip is no news once any node has a row for it. (A retry of the slot is its own:
@@ -1035,12 +1037,13 @@ public final class PostgresStore: SchedulerStore {
         return try await uncancelled { try await self.call("skips") { connection in
             try await Self.records(try await connection.query("""
                 INSERT INTO runs (job, trigger, attempt, status, scheduled_at, started_at, finished_at, duration_ms, error, triggered_by,
-                                  triggered_by_run, node, epoch)
+                                  triggered_by_run, retry_of, node, epoch)
                 SELECT v.job, v.trigger, v.attempt, 'skipped', CASE WHEN v.has_slot THEN v.slot END, v.at, v.at, 0, v.reason, nullif(v.by, ''),
-                       nullif(v.by_run, -1), \(node), \(epoch)
+                       nullif(v.by_run, -1), nullif(v.retry_of, -1), \(node), \(epoch)
                 FROM unnest(\(jobs)::text[], \(triggers)::text[], \(hasSlot)::bool[], \(slots)::timestamptz[], \(times)::timestamptz[],
-                            \(reasons)::text[], \(triggeredBy)::text[], \(byRun)::int8[], \(missedNodes)::text[], \(attempts)::int8[])
-                     WITH ORDINALITY AS v (job, trigger, has_slot, slot, at, reason, by, by_run, missed_node, attempt, ord)
+                            \(reasons)::text[], \(triggeredBy)::text[], \(byRun)::int8[], \(missedNodes)::text[], \(attempts)::int8[],
+                            \(retryOf)::int8[])
+                     WITH ORDINALITY AS v (job, trigger, has_slot, slot, at, reason, by, by_run, missed_node, attempt, retry_of, ord)
                 WHERE (NOT v.has_slot OR NOT EXISTS (SELECT 1 FROM runs r WHERE r.job = v.job AND r.scheduled_at = v.slot AND r.attempt = v.attempt))
                   AND (v.missed_node = '' OR NOT EXISTS (
                       SELECT 1 FROM nodes n WHERE n.name = v.missed_node AND n.state = 'up' AND n.lease_until > now()))

@@ -143,11 +143,22 @@ final class Daemon {
     /// `cancel NAME` drops a retry that waits for its time, and says so.
     @Test func cancelDropsAWaitingRetry() throws {
         let d = try Daemon(jobs: #"{"jobs": [{"name": "flaky", "shell": "exit 3", "retries": 1, "retry_backoff": "1h"}]}"#)
+        // By the failed run's id, as `history` shows it.
+        #expect(try d.ctl(["run", "flaky"]).status == 0)
+        #expect(eventually { (try? d.ctl(["show", "flaky"]))?.stdout.contains("retry: attempt 2 in ") == true })
+        let byRun = try d.ctl(["cancel", "1"])
+        #expect(byRun.status == 0)
+        #expect(byRun.stdout == "run 1: its retry that had not started will not run (recorded skipped: run 2)\n", "\(byRun.stdout)")
+        #expect(try d.ctl(["show", "flaky"]).stdout.contains("retry:") == false)
+        let again = try d.ctl(["cancel", "1"])
+        #expect(again.status != 0 && again.stderr.contains("run 1 is not active: it ended (failed) and has no retry waiting"), "\(again.stderr)")
+        #expect(try d.ctl(["cancel", "99"]).stderr.contains("no run 99"))
+        // By the job's name.
         #expect(try d.ctl(["run", "flaky"]).status == 0)
         #expect(eventually { (try? d.ctl(["show", "flaky"]))?.stdout.contains("retry: attempt 2 in ") == true })
         let cancelled = try d.ctl(["cancel", "flaky"])
         #expect(cancelled.status == 0)
-        #expect(cancelled.stdout == "flaky: its retry that had not started will not run (recorded skipped: run 2)\n", "\(cancelled.stdout)")
+        #expect(cancelled.stdout == "flaky: its retry that had not started will not run (recorded skipped: run 4)\n", "\(cancelled.stdout)")
         #expect(try d.ctl(["show", "flaky"]).stdout.contains("retry:") == false)
         let history = try d.ctl(["history", "flaky"]).stdout
         #expect(history.contains("retry #1") && history.contains("skipped"), "\(history)")

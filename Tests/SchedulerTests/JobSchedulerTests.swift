@@ -169,6 +169,38 @@ import SchedulerAPI
         }
     }
 
+    /// Two failed runs wait for their retries; the first one's retry runs, then the engine
+    /// stops: the next engine takes up the other retry (the first retry's row voided both
+    /// marks, and it was lost).
+    @Test func aWaitingRetryOutlivesARestartAfterAnotherRetryOfItsJobRan() async throws {
+        let store = MemoryStore()
+        let clock = ManualClock(t0)
+        let jobs = #"{"jobs": [{"name": "flaky", "handler": "fail", "retries": 1, "retry_backoff": "1m"}]}"#
+        try await withEngine(jobs: jobs, handlers: ok, clock: clock, store: store) { engine, log, _ in
+            _ = try await engine.runNow("flaky")
+            try await waitFor("the first run to fail") { await log.finished.count == 1 }
+            await engine.untilIdle()
+            clock.advance(by: 1)
+            _ = try await engine.runNow("flaky")
+            try await waitFor("the second run to fail") { await log.finished.count == 2 }
+            await engine.untilIdle()
+            #expect(try await store.pendingRetries().count == 2)
+            // The first failure's retry is due 30 s after it (random 0: half the backoff).
+            clock.advance(to: t0.addingTimeInterval(30))
+            try await waitFor("the first retry to end") { await log.finished.count == 3 }
+            await engine.untilIdle()
+        }
+        let second = try #require(try await store.history(HistoryQuery(job: "flaky"), withOutput: false).first { $0.id == 2 })
+        #expect(try await store.pendingRetries().map(\.run.id) == [second.id])
+        try await withEngine(jobs: jobs, handlers: ok, clock: clock, store: store) { engine, log, _ in
+            try await drive(clock, engine: engine, until: "the other retry") { await log.finished.count == 1 }
+            let retry = try #require(await log.finished.first)
+            #expect(retry.trigger == .retry && retry.retryOf == second.id)
+            await engine.untilIdle()
+            #expect(try await store.pendingRetries().isEmpty)
+        }
+    }
+
     /// Cancelling a job drops its retries that have not started, each recorded `skipped` with
     /// who cancelled it: otherwise nothing could stop a retry but removing the job.
     @Test func cancellingAJobDropsItsWaitingRetry() async throws {
@@ -193,6 +225,37 @@ import SchedulerAPI
             #expect(try await store.pendingRetries().isEmpty)
             // Nothing left: nothing cancelled.
             #expect(try await engine.cancel(job: "flaky") == CancelledRuns(runs: [], retries: []))
+        }
+    }
+
+    /// Cancelling a failed run drops its retry that has not started, and that one alone: the
+    /// retry of another failed run of the job still runs.
+    @Test func cancellingAFailedRunDropsItsRetry() async throws {
+        let store = MemoryStore()
+        let clock = ManualClock(t0)
+        let jobs = #"{"jobs": [{"name": "flaky", "handler": "fail", "retries": 1, "retry_backoff": "1m", "concurrency": "allow"}]}"#
+        try await withEngine(jobs: jobs, handlers: ok, clock: clock, store: store) { engine, log, _ in
+            _ = try await engine.runNow("flaky")
+            try await waitFor("the first run to fail") { await log.finished.count == 1 }
+            _ = try await engine.runNow("flaky")
+            try await waitFor("the second run to fail") { await log.finished.count == 2 }
+            let (first, second) = (await log.finished[0], await log.finished[1])
+            await engine.untilIdle()
+            #expect(try await store.pendingRetries().count == 2)
+            let cancelled = try await engine.cancel(runID: first.id, by: "uid 0 (root)")
+            #expect(cancelled.runs.isEmpty && cancelled.retries.count == 1)
+            try await waitFor("the skip to be told") { await log.finished.count == 3 }
+            let skipped = try #require(await log.finished.last)
+            #expect(skipped.id == cancelled.retries.first && skipped.status == .skipped && skipped.attempt == 2)
+            #expect(skipped.error == "skipped: cancelled before it started by uid 0 (root)")
+            #expect(try await store.pendingRetries().map(\.run.id) == [second.id])
+            await #expect(throws: APIError.self) { try await engine.cancel(runID: first.id) }
+            clock.advance(by: 3600)
+            try await waitFor("the other retry to run") { await log.finished.count == 4 }
+            await engine.untilIdle()
+            let retried = await log.started.filter { $0.trigger == .retry }
+            #expect(retried.count == 1, "\(retried)")
+            #expect(try await store.pendingRetries().isEmpty)
         }
     }
 

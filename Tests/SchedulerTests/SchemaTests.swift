@@ -89,6 +89,30 @@ import SchedulerAPI
         #expect(try await database.integrityCheck() == "ok")
     }
 
+    /// A database from before retries named the attempt they follow (version 7): its marks
+    /// are read as they were (any retry of the job with the next attempt after a failed run
+    /// voids its mark), and a retry started now voids its own attempt's mark alone.
+    @Test func migratesAVersion7DatabasesRetryMarks() async throws {
+        let (dir, path) = try await Self.oldDatabase(version: 7, rows: """
+            INSERT INTO jobs (name, spec, created_at, updated_at) VALUES ('a', '{"name":"a","shell":"false","retries":1}', 'x', 'x');
+            INSERT INTO runs (id, job, trigger, attempt, status, started_at, retry_at) VALUES
+                (1, 'a', 'manual', 1, 'failed', '2026-12-01T00:00:00.000Z', '2026-12-01T00:01:00.000Z'),
+                (2, 'a', 'retry', 2, 'succeeded', '2026-12-01T00:01:00.000Z', NULL),
+                (3, 'a', 'manual', 1, 'failed', '2026-12-01T00:02:00.000Z', '2026-12-01T00:03:00.000Z'),
+                (4, 'a', 'manual', 1, 'failed', '2026-12-01T00:02:30.000Z', '2026-12-01T00:04:00.000Z');
+            """)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let database = try SchedulerDatabase(path: path)
+        defer { try? database.close() }
+        #expect(try await database.schemaVersion() == Schema.currentVersion)
+        #expect(try await database.runs.pendingRetries().map(\.run.id) == [3, 4])
+        let failed = try #require(try await database.runs.run(id: 3))
+        _ = try await database.runs.insert([RunRecord(id: 0, job: "a", trigger: .retry, attempt: 2, status: .running, startedAt: Date(),
+                                                      retryOf: failed.id)])
+        #expect(try await database.runs.pendingRetries().map(\.run.id) == [4])
+        #expect(try await database.integrityCheck() == "ok")
+    }
+
     /// A database at schema `version` with `rows` inserted, as an older schedd left it: its
     /// directory (to remove) and its path.
     static func oldDatabase(version: Int, rows: String) async throws -> (URL, String) {

@@ -41,8 +41,11 @@ import SchedulerAPI
         }
 
         /// A run started now, which the store must not refuse.
-        func start(_ job: String, at date: Date, trigger: RunTrigger = .manual, scheduledAt: Date? = nil, fire: StoreWrite? = nil) async throws -> RunRecord {
-            switch try await store.startRun(RunStart(job: job, trigger: trigger, scheduledAt: scheduledAt, startedAt: date, fire: fire)) {
+        func start(_ job: String, at date: Date, trigger: RunTrigger = .manual, scheduledAt: Date? = nil, fire: StoreWrite? = nil,
+                   retrying failed: RunRecord? = nil) async throws -> RunRecord {
+            var start = RunStart(job: job, trigger: trigger, attempt: failed.map { $0.attempt + 1 } ?? 1, scheduledAt: scheduledAt, startedAt: date, fire: fire)
+            start.retryOf = failed?.id
+            switch try await store.startRun(start) {
             case let .started(run): return run
             case let .refused(reason): throw APIError(.internal, "refused: \(reason)")
             case let .heldElsewhere(node): throw APIError(.internal, "refused: held by node \(node)")
@@ -120,7 +123,7 @@ import SchedulerAPI
             #expect(try await store.run(id: backup.id) != nil)
             // `ping`'s retry has its row (its mark is not cleared yet: schedd died in between);
             // `backup`'s mark is cleared.
-            _ = try await store.startRun(RunStart(job: "ping", trigger: .retry, attempt: 2, scheduledAt: t0, startedAt: due))
+            _ = try await subject.start("ping", at: due, trigger: .retry, scheduledAt: t0, retrying: ping)
             #expect(try await store.pendingRetries().map(\.run.id) == [backup.id])
             try await store.setRetries([(backup.id, nil)])
             #expect(try await store.pendingRetries().isEmpty)
@@ -148,6 +151,35 @@ import SchedulerAPI
             let recorded = try await store.recordSkipped([skip])
             #expect(recorded.map(\.attempt) == [2] && recorded.first?.trigger == .retry && recorded.first?.status == .skipped, "\(recorded)")
             #expect(try await store.pendingRetries().isEmpty)
+        }
+    }
+
+    /// Two failed runs of a job wait for their retries: the start of one's retry ends that
+    /// one's wait alone (it ended both, and the other's retry was lost at the next start of
+    /// schedd), and names the attempt it follows.
+    @Test(arguments: Kind.testable)
+    func aRetrysStartEndsItsOwnWaitOnly(_ kind: Kind) async throws {
+        try await Subject.with(kind) { subject in
+            let store = subject.store
+            _ = try await subject.apply(Self.jobs)
+            let first = try await subject.start("ping", at: t0)
+            let second = try await subject.start("ping", at: t0.addingTimeInterval(1))
+            for run in [first, second] {
+                _ = try await store.finishRun(run, RunOutcome(status: .failed, finishedAt: run.startedAt, exitCode: 1))
+            }
+            try await store.setRetries([(first.id, t0.addingTimeInterval(60)), (second.id, t0.addingTimeInterval(120))])
+            #expect(try await store.pendingRetries().map(\.run.id) == [first.id, second.id])
+            let retry = try await subject.start("ping", at: t0.addingTimeInterval(60), trigger: .retry, retrying: first)
+            #expect(retry.retryOf == first.id && retry.attempt == 2)
+            #expect(try await store.run(id: retry.id)?.retryOf == first.id)
+            // Before its mark is cleared (a crash in between), and after.
+            #expect(try await store.pendingRetries().map(\.run.id) == [second.id])
+            try await store.setRetries([(first.id, nil)])
+            #expect(try await store.pendingRetries().map(\.run.id) == [second.id])
+            // Pruning keeps the run whose retry waits.
+            _ = try await store.finishRun(retry, RunOutcome(status: .succeeded, finishedAt: t0.addingTimeInterval(61)))
+            _ = try await store.pruneHistory(keepPerJob: 0, olderThan: nil)
+            #expect(try await store.pendingRetries().map(\.run.id) == [second.id])
         }
     }
 

@@ -109,14 +109,20 @@ extension JobScheduler {
 
     /// Stops an active run (SIGTERM, `kill_grace`, SIGKILL); its status becomes `cancelled`.
     /// In cluster mode a run of another node is cancelled by that node, asked through the
-    /// database.
-    public func cancel(runID: Int64, reason: String = "cancelled by schedctl", by caller: String? = nil) async throws {
+    /// database. A failed run whose retry has not started has that retry dropped instead
+    /// (recorded `skipped`, saying who cancelled it): cancelling the attempt a user sees
+    /// failed is how they stop what would follow it.
+    @discardableResult
+    public func cancel(runID: Int64, reason: String = "cancelled by schedctl", by caller: String? = nil) async throws -> CancelledRuns {
         if let run = active[runID] {
             run.control.cancel(reason, by: caller)
-            return
+            return CancelledRuns(runs: [runID], retries: [])
         }
+        let retries = await dropRetries(where: { $0.retryOf == runID }, reason: reason, by: caller)
+        if !retries.isEmpty { return CancelledRuns(runs: [], retries: retries) }
         let asked = try await store.requestCancel(runIDs: [runID], job: nil, reason: "\(reason) (asked on node \(configuration.node))", by: caller)
         guard asked.contains(runID) else { throw APIError(.notFound, "run \(runID) is not active") }
+        return CancelledRuns(runs: [runID], retries: [])
     }
 
     /// Cancels the active runs of a job, on every node in cluster mode, and this node's retries
@@ -126,7 +132,16 @@ extension JobScheduler {
         guard jobs[job] != nil else { throw APIError(.notFound, "no job named \"\(job)\"") }
         let runs = active.values.filter { $0.record.job == job }
         runs.forEach { $0.control.cancel(reason, by: caller) }
-        let isRetry = { (request: RunRequest) in request.spec.name == job && request.trigger == .retry }
+        let retries = await dropRetries(where: { $0.spec.name == job }, reason: reason, by: caller)
+        let elsewhere = try await store.requestCancel(runIDs: [], job: job, reason: "\(reason) (asked on node \(configuration.node))", by: caller)
+        return CancelledRuns(runs: Set(runs.map(\.record.id) + elsewhere).sorted(), retries: retries)
+    }
+
+    /// Drops this node's retries that have not started and that `matches` picks, wherever they
+    /// wait (for their time, for the job's run to end, for a worker, for what they require),
+    /// and records each `skipped`; returns the rows recording them.
+    private func dropRetries(where matches: (RunRequest) -> Bool, reason: String, by caller: String?) async -> [Int64] {
+        func isRetry(_ request: RunRequest) -> Bool { request.trigger == .retry && matches(request) }
         var retries = (timers + retriesAfterRun).map(\.request).filter(isRetry)
         timers.removeAll { isRetry($0.request) }
         retriesAfterRun.removeAll { isRetry($0.request) }
@@ -137,10 +152,9 @@ extension JobScheduler {
             retries.append(waiting.request)
             return true
         }
+        guard !retries.isEmpty else { return [] }
         let now = clock.now()
-        let skipped = await record(retries.map { $0.skip(at: now, reason: "skipped: cancelled before it started\(caller.map { " by \($0)" } ?? "")") })
-        let elsewhere = try await store.requestCancel(runIDs: [], job: job, reason: "\(reason) (asked on node \(configuration.node))", by: caller)
-        return CancelledRuns(runs: Set(runs.map(\.record.id) + elsewhere).sorted(), retries: skipped.map(\.id))
+        return await record(retries.map { $0.skip(at: now, reason: "skipped: cancelled before it started\(caller.map { " by \($0)" } ?? "")") }).map(\.id)
     }
 
     /// Cluster mode: cancels the runs of this node that other nodes asked to cancel (the

@@ -338,6 +338,7 @@ extension JobScheduler {
             var start = RunStart(job: request.spec.name, trigger: request.trigger, attempt: request.attempt, scheduledAt: request.scheduledAt,
                             startedAt: now, fire: request.fire, triggeredBy: request.triggeredBy, exclusive: request.spec.isService)
             start.triggeredByRun = request.triggeredByRun
+            start.retryOf = request.retryOf
             return start
         }
         let ends = ended.map { (run: active[$0.run.record.id]?.record ?? $0.run.record, outcome: $0.outcome) }

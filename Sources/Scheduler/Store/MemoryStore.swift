@@ -46,7 +46,7 @@ package final class MemoryStore: SchedulerStore {
 
         /// Whether `run`'s retry has its row: the retry started.
         func retryStarted(of run: RunRecord) -> Bool {
-            runs.values.contains { $0.job == run.job && $0.id > run.id && $0.trigger == .retry && $0.attempt == run.attempt + 1 }
+            runs.values.contains { $0.retryOf == run.id }
         }
     }
 

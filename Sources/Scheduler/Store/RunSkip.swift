@@ -5,10 +5,10 @@ import SchedulerAPI
 package struct RunSkip: Sendable, Equatable {
     package var job: String
     package var trigger: RunTrigger
-    /// The attempt it would have been: a retry's is 2 or more, and its row with that number
-    /// is what says the retry's turn is over (`RetryMarkSQL.retryStarted`).
+    /// The attempt it would have been: a retry's is 2 or more.
     package var attempt = 1
-    /// A retry: the failed run it would have retried, whose mark its row makes void.
+    /// A retry: the failed run it would have retried, whose mark its row makes void
+    /// (`RetryMarkSQL.retryStarted`).
     package var retryOf: Int64?
     package var scheduledAt: Date?
     package var at: Date
@@ -33,6 +33,7 @@ package struct RunSkip: Sendable, Equatable {
     /// The skipped run's record, final at once.
     package func record(id: Int64) -> RunRecord {
         RunRecord(id: id, job: job, trigger: trigger, attempt: attempt, status: .skipped, scheduledAt: scheduledAt,
-                  startedAt: at, finishedAt: at, durationMs: 0, error: reason, triggeredBy: triggeredBy, triggeredByRun: triggeredByRun)
+                  startedAt: at, finishedAt: at, durationMs: 0, error: reason, triggeredBy: triggeredBy, triggeredByRun: triggeredByRun,
+                  retryOf: retryOf)
     }
 }

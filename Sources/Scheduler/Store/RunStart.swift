@@ -14,6 +14,8 @@ package struct RunStart: Sendable {
     package var triggeredBy: String?
     /// A dependency run's trigger: the run whose end triggered it.
     package var triggeredByRun: Int64?
+    /// A retry: the failed attempt it follows, whose mark its row makes void.
+    package var retryOf: Int64?
     /// A service's run: one node at a time may hold it (a store shared by several nodes
     /// refuses the start while another node runs the job).
     package var exclusive: Bool
@@ -35,6 +37,7 @@ package struct RunStart: Sendable {
         var record = RunRecord(id: id, job: job, trigger: trigger, attempt: attempt, status: .running, scheduledAt: scheduledAt, startedAt: startedAt)
         record.triggeredBy = triggeredBy
         record.triggeredByRun = triggeredByRun
+        record.retryOf = retryOf
         return record
     }
 

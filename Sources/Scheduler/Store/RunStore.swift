@@ -49,8 +49,8 @@ public struct RunStore: Sendable {
         // Cached statements: these run for every run, and preparing them is most of their cost.
         let statement = BoundStatement(try db.cachedStatement(sql: """
             INSERT INTO runs (job, trigger, attempt, status, scheduled_at, started_at, finished_at, duration_ms, pid, error, triggered_by,
-                              triggered_by_run)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                              triggered_by_run, retry_of)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """), db)
         var lastRun: [String: Int64] = [:]
         let stored = try records.map { record in
@@ -66,6 +66,7 @@ public struct RunStore: Sendable {
             statement.bind(10, record.error)
             statement.bind(11, record.triggeredBy)
             statement.bind(12, record.triggeredByRun)
+            statement.bind(13, record.retryOf)
             try statement.execute()
             var stored = record
             stored.id = db.lastInsertedRowID
@@ -323,7 +324,7 @@ public struct RunStore: Sendable {
     /// The columns of a run, in the order `record(_:)` reads them.
     static let columns = """
         id, job, trigger, attempt, status, scheduled_at, started_at, finished_at, duration_ms, \
-        exit_code, signal, pid, output, output_truncated, error, output_streams, cpu_ms, triggered_by, cancelled_by, triggered_by_run
+        exit_code, signal, pid, output, output_truncated, error, output_streams, cpu_ms, triggered_by, cancelled_by, triggered_by_run, retry_of
         """
     static let columnsWithoutOutput = columns.replacingOccurrences(of: "pid, output,", with: "pid, NULL AS output,")
         .replacingOccurrences(of: "error, output_streams,", with: "error, NULL AS output_streams,")
@@ -350,6 +351,6 @@ public struct RunStore: Sendable {
             durationMs: row.integer(8), exitCode: row.int32(9), signal: row.int32(10), pid: row.int32(11),
             output: row.text(12), outputTruncated: row.flag(13) ?? false, outputStreams: OutputSegment.decode(row.text(15)),
             error: row.text(14), cpuMs: row.integer(16), triggeredBy: row.text(17), cancelledBy: row.text(18),
-            triggeredByRun: row.integer(19))
+            triggeredByRun: row.integer(19), retryOf: row.integer(20))
     }
 }

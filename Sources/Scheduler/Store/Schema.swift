@@ -131,6 +131,14 @@ enum Schema {
         """
         ALTER TABLE runs ADD COLUMN triggered_by_run INTEGER;
         """,
+        // 8: the failed attempt a retry follows. A mark (`retry_at`) is void once its own
+        // retry has a row; before, any retry of the job with the next attempt voided it, so
+        // that of two failed runs waiting for their retries, the first retry's start hid the
+        // other's from the next start of schedd.
+        """
+        ALTER TABLE runs ADD COLUMN retry_of INTEGER;
+        CREATE INDEX runs_retry_of ON runs (retry_of) WHERE retry_of IS NOT NULL;
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -31,14 +31,17 @@ public struct RunRecord: Sendable, Equatable, Codable {
     /// For a dependency run (`on_failure`, `on_success`): the id of the run whose end
     /// triggered it.
     public var triggeredByRun: Int64?
+    /// For a retry (`trigger` `retry`): the id of the failed attempt it follows.
+    public var retryOf: Int64?
 
     public init(
         id: Int64, job: String, trigger: RunTrigger, attempt: Int, status: RunStatus,
         scheduledAt: Date? = nil, startedAt: Date, finishedAt: Date? = nil, durationMs: Int64? = nil,
         exitCode: Int32? = nil, signal: Int32? = nil, pid: Int32? = nil, output: String? = nil,
         outputTruncated: Bool = false, outputStreams: [OutputSegment]? = nil, error: String? = nil, cpuMs: Int64? = nil,
-        triggeredBy: String? = nil, cancelledBy: String? = nil, triggeredByRun: Int64? = nil
+        triggeredBy: String? = nil, cancelledBy: String? = nil, triggeredByRun: Int64? = nil, retryOf: Int64? = nil
     ) {
+        self.retryOf = retryOf
         self.triggeredByRun = triggeredByRun
         self.triggeredBy = triggeredBy
         self.cancelledBy = cancelledBy
@@ -67,5 +70,6 @@ public struct RunRecord: Sendable, Equatable, Codable {
         case durationMs = "duration_ms", exitCode = "exit_code", signal, pid, output
         case outputTruncated = "output_truncated", outputStreams = "output_streams", error, cpuMs = "cpu_ms"
         case triggeredBy = "triggered_by", cancelledBy = "cancelled_by", triggeredByRun = "triggered_by_run"
+        case retryOf = "retry_of"
     }
 }

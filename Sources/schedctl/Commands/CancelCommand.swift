@@ -4,11 +4,11 @@ import SchedulerAPI
 struct CancelCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cancel", abstract: "Stop a run (SIGTERM, grace, SIGKILL).",
-        discussion: "Given a job, stops its active runs and drops its retries that have not started (each recorded as skipped).")
+        discussion: "Given a job, stops its active runs and drops its retries that have not started (each recorded as skipped). Given a failed run whose retry has not started, drops that retry.")
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "A run id, or a job name for its active runs and waiting retries.", completion: JobNameCompletion.kind, transform: JobNameArgument.parse)
+    @Argument(help: "A run id (an active run, or a failed one for its waiting retry), or a job name for its active runs and waiting retries.", completion: JobNameCompletion.kind, transform: JobNameArgument.parse)
     var target: String
 
     func run() async throws {
@@ -18,7 +18,8 @@ struct CancelCommand: AsyncParsableCommand {
         let retries = result["retries_skipped"] ?? []
         if !ids.isEmpty { print("cancelling run\(ids.count == 1 ? "" : "s") \(ids.map(String.init).joined(separator: ", "))") }
         if !retries.isEmpty {
-            print("\(target): \(retries.count == 1 ? "its retry" : "\(retries.count) retries") that had not started will not run (recorded skipped: run \(retries.map(String.init).joined(separator: ", ")))")
+            let whose = Int64(target) != nil ? "run \(target)" : target
+            print("\(whose): \(retries.count == 1 ? "its retry" : "\(retries.count) retries") that had not started will not run (recorded skipped: run \(retries.map(String.init).joined(separator: ", ")))")
         }
         if ids.isEmpty && retries.isEmpty { print("\(target): no active run and no retry waiting") }
     }
