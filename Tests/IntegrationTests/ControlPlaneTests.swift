@@ -257,8 +257,30 @@ final class Daemon {
             #expect(recent.status == 0 && recent.stdout.contains(" fails "), "\(since): \(recent.stdout)\(recent.stderr)")
         }
         #expect(try d.ctl(["history", "--since", Timestamp.format(Date().addingTimeInterval(3600))]).stdout == "no runs\n")
-        let badSince = try d.ctl(["history", "--since", "yesterday"])
-        #expect(badSince.status == 2 && badSince.stderr.contains("--since \"yesterday\" is neither a duration (e.g. 24h) nor an ISO-8601 time"))
+        // A date or a time without a zone is read in schedctl's time zone.
+        func historySince(_ since: String, zone: String) throws -> Binaries.Result {
+            var environment = ProcessInfo.processInfo.environment
+            environment["TZ"] = zone
+            return try Binaries.run(Binaries.schedctl, ["--socket", d.socket, "history", "--since", since], environment: environment)
+        }
+        let utc = DateFormatter()
+        utc.timeZone = TimeZone(identifier: "UTC")
+        utc.locale = Locale(identifier: "en_US_POSIX")
+        utc.dateFormat = "yyyy-MM-dd HH:mm"
+        let wallAnHourAgo = utc.string(from: Date().addingTimeInterval(-3600))
+        let dayBefore = String(utc.string(from: Date().addingTimeInterval(-86_400)).prefix(10))
+        let dayAfter = String(utc.string(from: Date().addingTimeInterval(86_400)).prefix(10))
+        for since in [wallAnHourAgo, wallAnHourAgo.replacingOccurrences(of: " ", with: "T") + ":00", dayBefore] {
+            let recent = try historySince(since, zone: "UTC")
+            #expect(recent.status == 0 && recent.stdout.contains(" fails "), "\(since): \(recent.stdout)\(recent.stderr)")
+        }
+        #expect(try historySince(dayAfter, zone: "UTC").stdout == "no runs\n")
+        // Twelve hours behind UTC, the same wall time is twelve hours later: after the run.
+        #expect(try historySince(wallAnHourAgo, zone: "Etc/GMT+12").stdout == "no runs\n")
+        for bad in ["yesterday", "2026-02-30", "2026-12-06 24:00", "2026-12-06 7:00"] {
+            let refused = try d.ctl(["history", "--since", bad])
+            #expect(refused.status == 2 && refused.stderr.contains("--since \"\(bad)\" is neither a duration (e.g. 24h) nor a time"), "\(bad): \(refused.stderr)")
+        }
         // A paused job has no next run.
         _ = try d.ctl(["pause", "ok"])
         let paused = try d.ctl(["list"]).stdout.split(separator: "\n").first { $0.hasPrefix("ok ") }.map(String.init) ?? ""

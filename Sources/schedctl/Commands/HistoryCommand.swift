@@ -16,7 +16,7 @@ struct HistoryCommand: AsyncParsableCommand {
     @Option(help: "Only runs with this status (succeeded, failed, timed_out, cancelled, interrupted, skipped, lost, running).")
     var status: String?
 
-    @Option(help: "Only runs started within this duration (e.g. 24h), or since this time (ISO-8601: 2026-12-06T07:00:00Z).")
+    @Option(help: "Only runs started within this duration (e.g. 24h), or since this time (2026-12-06T07:00:00Z; without a zone, as 2026-12-06 or \"2026-12-06 07:00\", in this machine's time zone).")
     var since: String?
 
     @Flag(help: "Show absolute times.")
@@ -27,8 +27,8 @@ struct HistoryCommand: AsyncParsableCommand {
         if let status, RunStatus(rawValue: status) == nil {
             throw ValidationError("--status \"\(status)\" is not one of \(RunStatus.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        if let since, DurationText.milliseconds(since) == nil && Timestamp.parse(since) == nil {
-            throw ValidationError("--since \"\(since)\" is neither a duration (e.g. 24h) nor an ISO-8601 time (2026-12-06T07:00:00Z, or with an offset: +01:00)")
+        if let since, SinceText.resolve(since) == nil {
+            throw ValidationError("--since \"\(since)\" is neither a duration (e.g. 24h) nor a time (2026-12-06T07:00:00Z or with an offset: +01:00; 2026-12-06 or \"2026-12-06 07:00\" in this machine's time zone)")
         }
     }
 
@@ -36,7 +36,7 @@ struct HistoryCommand: AsyncParsableCommand {
         var query = ["limit=\(limit)"]
         if let name { query.append("job=\(ControlClient.escape(name))") }
         if let status { query.append("status=\(status)") }
-        if let since { query.append("since=\(ControlClient.escape(since))") }
+        if let since = since.flatMap({ SinceText.resolve($0) }) { query.append("since=\(ControlClient.escape(since))") }
         guard let page = try global.request("GET", "/v1/runs?" + query.joined(separator: "&"), as: RunPage.self) else { return }
         print(page.runs.isEmpty ? "no runs" : Self.table(page.runs, wide: wide))
     }
