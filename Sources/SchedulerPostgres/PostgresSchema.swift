@@ -236,12 +236,15 @@ enum PostgresSchema {
         ],
         // 9: the failed attempt a retry follows, as in SQLite (its schema 8): a retry mark is
         // void once its own retry has a row, not any retry of the job with the next attempt.
+        // One row per retry, whichever node writes it: a retry runs once in the cluster (a
+        // slot's retries had that from the slot's key; a manual run's did not), and one
+        // recorded skipped by another node (`schedctl cancel` there) is not started.
         [
             """
             ALTER TABLE runs ADD COLUMN retry_of bigint
             """,
             """
-            CREATE INDEX runs_retry_of ON runs (retry_of) WHERE retry_of IS NOT NULL
+            CREATE UNIQUE INDEX runs_retry_of ON runs (retry_of) WHERE retry_of IS NOT NULL
             """,
         ],
     ]

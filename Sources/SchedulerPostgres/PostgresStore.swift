@@ -616,6 +616,18 @@ public final class PostgresStore: SchedulerStore {
                 outcomes[index] = .started(inserted.remove(at: found))
             }
         }
+        // A retry whose row another start or a skip wrote first (on any node).
+        let retries = starts.indices.filter { outcomes[$0] == nil && starts[$0].retryOf != nil }
+        if !retries.isEmpty {
+            let order = retries.map { Int32($0) }
+            for try await (ord, id, holder) in try await connection.query("""
+                SELECT v.ord, r.id, r.node
+                FROM unnest(\(order)::int4[], \(retries.map { starts[$0].retryOf ?? -1 })::int8[]) AS v (ord, retry_of)
+                JOIN runs r ON r.retry_of = v.retry_of
+                """).decode((Int32, Int64, String).self) {
+                outcomes[Int(ord)] = .retried(id: id, node: holder)
+            }
+        }
         // Why not, for the rest: taken by a run already, or early.
         let rest = starts.indices.filter { outcomes[$0] == nil && starts[$0].scheduledAt != nil }
         if !rest.isEmpty {
@@ -634,8 +646,8 @@ public final class PostgresStore: SchedulerStore {
                 }
             }
         }
-        // A start without a slot is never refused by the database: not inserted, it is a
-        // row the statement lost, which is a fault to report, not a refusal.
+        // A start without a slot, and not a retry, is never refused by the database: not
+        // inserted, it is a row the statement lost, which is a fault to report, not a refusal.
         return try outcomes.map { outcome in
             guard let outcome else { throw APIError(.internal, "a run's start row was not written") }
             return outcome
@@ -645,6 +657,8 @@ public final class PostgresStore: SchedulerStore {
     enum ClaimOutcome: Sendable {
         case started(RunRecord)
         case taken(id: Int64, node: String)
+        /// A retry that has its row already: run, or recorded skipped (cancelled), there.
+        case retried(id: Int64, node: String)
         case held(node: String)
         case early(seconds: Double)
 
@@ -657,6 +671,8 @@ public final class PostgresStore: SchedulerStore {
                 return .heldElsewhere(node: holder)
             case .taken(let id, let holder):
                 return .refused(holder == node ? "this slot was already run (run \(id))" : "node \(holder) runs this slot (run \(id))")
+            case .retried(let id, let holder):
+                return .refused("this retry has its row already (run \(id), node \(holder)): it ran, or was cancelled before it started")
             case .early(let seconds):
                 logger.warning("a slot is not due by the database's clock", metadata: [
                     "schedd.job": "\(start.job)", "schedd.ahead_ms": .stringConvertible(Int(seconds * 1000)),
@@ -987,6 +1003,34 @@ public final class PostgresStore: SchedulerStore {
             }
             try await Self.wakeForCancels(nodes, connection)
             return asked.sorted()
+        }
+    }
+
+    package func skipRetriesElsewhere(runIDs: [Int64], job: String?, reason: String, by caller: String?) async throws -> [RunRecord] {
+        defer { changes.bump() }
+        let node = self.node
+        let epoch = self.epoch
+        // The skip's row is the retry's one row (`runs_retry_of` is unique): the node that
+        // holds the retry is refused its start, whichever of the two writes comes first.
+        return try await call("skip retries") { connection in
+            try await Self.records(try await connection.query("""
+                WITH pending AS (
+                    SELECT r.id, r.job, r.attempt, r.scheduled_at, r.triggered_by, r.triggered_by_run FROM runs r
+                    WHERE coalesce(r.retry_node, r.node) <> \(node) AND \(unescaped: RetryMarkSQL.pending)
+                      AND (r.id = ANY(\(runIDs)) OR (\(job)::text IS NOT NULL AND r.job = \(job)))
+                ), skipped AS (
+                    INSERT INTO runs (job, trigger, attempt, status, scheduled_at, started_at, finished_at, duration_ms, error, triggered_by,
+                                      triggered_by_run, retry_of, node, epoch)
+                    SELECT p.job, 'retry', p.attempt + 1, 'skipped', p.scheduled_at, now(), now(), 0, \(reason), p.triggered_by,
+                           p.triggered_by_run, p.id, \(node), \(epoch)
+                    FROM pending p ORDER BY p.id
+                    ON CONFLICT DO NOTHING
+                    RETURNING \(unescaped: Self.runColumns)
+                ), cleared AS (
+                    UPDATE runs SET retry_at = NULL WHERE id IN (SELECT retry_of FROM skipped)
+                )
+                SELECT \(unescaped: Self.runColumns) FROM skipped ORDER BY id
+                """))
         }
     }
 

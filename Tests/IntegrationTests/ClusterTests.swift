@@ -235,6 +235,30 @@ struct ClusterTests {
         #expect(gone.status != 0 && gone.stderr.contains("not active"), "\(gone.stderr)")
     }
 
+    /// A retry waiting on one node is cancelled from another, by the failed run's id or by
+    /// the job's name: recorded skipped there, and not started when it comes due where it
+    /// waited.
+    @Test func aCancelOnOneNodeDropsARetryWaitingOnAnother() throws {
+        let cluster = try Cluster()
+        let config = try cluster.scratch.write("jobs.json", #"{"jobs": [{"name": "flaky", "shell": "exit 1", "node": "a", "retries": 1, "retry_backoff": "3s"}]}"#)
+        _ = try cluster.startAll("a", "b", config: config)
+        for (round, target) in ["id", "flaky"].enumerated() {
+            #expect(try cluster.ctl("a", ["run", "flaky"]).status == 0)
+            #expect(eventually { (try? cluster.sql("SELECT count(*) FROM runs WHERE job = 'flaky' AND retry_at IS NOT NULL")) == "1" })
+            let failed = try cluster.sql("SELECT id FROM runs WHERE retry_at IS NOT NULL")
+            let cancel = try cluster.ctl("b", ["cancel", target == "id" ? failed : target])
+            #expect(cancel.status == 0 && cancel.stdout.contains("its retry that had not started will not run"), "\(cancel.stdout)\(cancel.stderr)")
+            // a's timer comes due and its start is refused: `show` there has no retry left.
+            #expect(eventually(timeout: 15) { (try? cluster.ctl("a", ["show", "flaky"]))?.stdout.contains("retry:") == false })
+            #expect(try cluster.sql("""
+                SELECT string_agg(trigger || ' ' || status || ' ' || node || ' ' || coalesce(retry_of = \(failed), false), ',' ORDER BY id)
+                FROM runs WHERE id >= \(failed)
+                """) == "manual failed a false,retry skipped b true", "round \(round)")
+            #expect(try cluster.sql("SELECT error FROM runs WHERE retry_of = \(failed)").hasPrefix("skipped: cancelled before it started by uid"))
+        }
+        #expect(try cluster.sql("SELECT count(*) FROM runs WHERE retry_at IS NOT NULL") == "0")
+    }
+
     /// A job's failures in a row are the cluster's count, whichever node ran each: the
     /// threshold pauses the job on every node, and the count matches the failed runs.
     @Test func failuresInARowAreCountedAcrossNodes() throws {

@@ -83,6 +83,52 @@ struct PostgresStoreTests {
         }
     }
 
+    /// A retry has one row in the cluster, whichever node writes it: a manual run's retry
+    /// (no slot to key it) starts once, and one recorded skipped by another node (`schedctl
+    /// cancel` there) is refused its start, its mark cleared.
+    @Test func aRetryHasOneRowWhicheverNodeWritesIt() async throws {
+        try await withNodes(["n1", "n2"]) { nodes in
+            func failed() async throws -> RunRecord {
+                guard case let .started(run) = try await nodes[0].startRun(RunStart(job: "tick", trigger: .manual, scheduledAt: nil, startedAt: Date())) else {
+                    throw APIError(.internal, "not started")
+                }
+                _ = try await nodes[0].finishRun(run, RunOutcome(status: .failed, finishedAt: Date(), exitCode: 1))
+                try await nodes[0].setRetries([(run.id, Date().addingTimeInterval(60))])
+                return run
+            }
+            func retry(of run: RunRecord) -> RunStart {
+                var start = RunStart(job: "tick", trigger: .retry, attempt: 2, scheduledAt: nil, startedAt: Date())
+                start.retryOf = run.id
+                return start
+            }
+            let one = try await failed()
+            let first = try await nodes[0].startRun(retry(of: one))
+            let second = try await nodes[1].startRun(retry(of: one))
+            guard case let .started(row) = first, case let .refused(reason) = second else {
+                Issue.record("a manual run's retry: \(first), then \(second)")
+                return
+            }
+            #expect(row.retryOf == one.id && reason.contains("this retry has its row already (run \(row.id), node n1)"), "\(reason)")
+            // Cancelled from n2 while n1 holds it.
+            let two = try await failed()
+            #expect(try await nodes[0].skipRetriesElsewhere(runIDs: [], job: "tick", reason: "x", by: nil).isEmpty, "n1's own retry")
+            let skipped = try await nodes[1].skipRetriesElsewhere(runIDs: [], job: "tick", reason: "skipped: cancelled before it started by uid 0 (root)", by: "uid 0 (root)")
+            #expect(skipped.map(\.retryOf) == [two.id] && skipped.first?.status == .skipped && skipped.first?.attempt == 2, "\(skipped)")
+            #expect(skipped.first?.error == "skipped: cancelled before it started by uid 0 (root)")
+            #expect(try await nodes[0].pendingRetries().isEmpty)
+            guard case let .refused(late) = try await nodes[0].startRun(retry(of: two)) else {
+                Issue.record("n1 started a retry cancelled on n2")
+                return
+            }
+            #expect(late.contains("run \(skipped[0].id), node n2"), "\(late)")
+            // By the failed run's id; nothing left to skip after.
+            let three = try await failed()
+            #expect(try await nodes[1].skipRetriesElsewhere(runIDs: [one.id], job: nil, reason: "x", by: nil).isEmpty, "its retry ran")
+            #expect(try await nodes[1].skipRetriesElsewhere(runIDs: [three.id], job: nil, reason: "x", by: nil).map(\.retryOf) == [three.id])
+            #expect(try await nodes[1].skipRetriesElsewhere(runIDs: [three.id], job: "tick", reason: "x", by: nil).isEmpty)
+        }
+    }
+
     /// The queue: every node queues every slot, each slot is one row, nodes claim due slots
     /// without waiting for each other, a slot ahead of the database's clock waits, and only
     /// the claimant may finish its run.

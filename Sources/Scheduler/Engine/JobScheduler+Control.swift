@@ -121,8 +121,10 @@ extension JobScheduler {
         let retries = await dropRetries(where: { $0.retryOf == runID }, reason: reason, by: caller)
         if !retries.isEmpty { return CancelledRuns(runs: [], retries: retries) }
         let asked = try await store.requestCancel(runIDs: [runID], job: nil, reason: "\(reason) (asked on node \(configuration.node))", by: caller)
-        guard asked.contains(runID) else { throw APIError(.notFound, "run \(runID) is not active") }
-        return CancelledRuns(runs: [runID], retries: [])
+        if asked.contains(runID) { return CancelledRuns(runs: [runID], retries: []) }
+        let elsewhere = try await skipRetriesElsewhere(runIDs: [runID], job: nil, by: caller)
+        guard !elsewhere.isEmpty else { throw APIError(.notFound, "run \(runID) is not active") }
+        return CancelledRuns(runs: [], retries: elsewhere)
     }
 
     /// Cancels the active runs of a job, on every node in cluster mode, and this node's retries
@@ -134,7 +136,22 @@ extension JobScheduler {
         runs.forEach { $0.control.cancel(reason, by: caller) }
         let retries = await dropRetries(where: { $0.spec.name == job }, reason: reason, by: caller)
         let elsewhere = try await store.requestCancel(runIDs: [], job: job, reason: "\(reason) (asked on node \(configuration.node))", by: caller)
-        return CancelledRuns(runs: Set(runs.map(\.record.id) + elsewhere).sorted(), retries: retries)
+        let retriesElsewhere = try await skipRetriesElsewhere(runIDs: [], job: job, by: caller)
+        return CancelledRuns(runs: Set(runs.map(\.record.id) + elsewhere).sorted(), retries: retries + retriesElsewhere)
+    }
+
+    /// Cluster mode: records as skipped the retries other nodes hold (of `job`, or following
+    /// `runIDs`), which those nodes then do not start; reported as this node's skips are.
+    private func skipRetriesElsewhere(runIDs: [Int64], job: String?, by caller: String?) async throws -> [Int64] {
+        guard store.sharedByNodes else { return [] }
+        let skipped = try await store.skipRetriesElsewhere(
+            runIDs: runIDs, job: job, reason: Self.cancelledRetryReason(by: caller) + " (on node \(configuration.node))", by: caller)
+        reportFinal(skipped)
+        return skipped.map(\.id)
+    }
+
+    static func cancelledRetryReason(by caller: String?) -> String {
+        "skipped: cancelled before it started\(caller.map { " by \($0)" } ?? "")"
     }
 
     /// Drops this node's retries that have not started and that `matches` picks, wherever they
@@ -154,7 +171,7 @@ extension JobScheduler {
         }
         guard !retries.isEmpty else { return [] }
         let now = clock.now()
-        return await record(retries.map { $0.skip(at: now, reason: "skipped: cancelled before it started\(caller.map { " by \($0)" } ?? "")") }).map(\.id)
+        return await record(retries.map { $0.skip(at: now, reason: Self.cancelledRetryReason(by: caller)) }).map(\.id)
     }
 
     /// Cluster mode: cancels the runs of this node that other nodes asked to cancel (the

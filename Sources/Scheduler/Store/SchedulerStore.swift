@@ -89,6 +89,11 @@ package protocol SchedulerStore: StoreReader {
     /// them, when they run on another node of a shared store; returns the runs asked. A store
     /// of one node has no other node: nothing.
     func requestCancel(runIDs: [Int64], job: String?, reason: String, by caller: String?) async throws -> [Int64]
+    /// Records as `skipped`, with `reason`, the retries that wait for their time on other nodes
+    /// of a shared store (of `job`, or those following the failed runs `runIDs`), and clears
+    /// their marks: the node holding one finds its row there when it comes due, and does not
+    /// start it. Returns the rows written. A store of one node has no other node: nothing.
+    func skipRetriesElsewhere(runIDs: [Int64], job: String?, reason: String, by caller: String?) async throws -> [RunRecord]
     /// Queues a manual run of `job` for `node` alone to claim (a job pinned to another node,
     /// run from this one); returns its `queued` row.
     func queueRun(job: String, node: String, triggeredBy: String?) async throws -> RunRecord
@@ -121,6 +126,8 @@ extension SchedulerStore {
     package func requestCancel(runIDs: [Int64], job: String?, reason: String, by caller: String?) async throws -> [Int64] { [] }
 
     package func cancelRequests() async throws -> [CancelRequest] { [] }
+
+    package func skipRetriesElsewhere(runIDs: [Int64], job: String?, reason: String, by caller: String?) async throws -> [RunRecord] { [] }
 
     package func queueRun(job: String, node: String, triggeredBy: String?) async throws -> RunRecord {
         throw APIError(.conflict, "\"\(job)\" runs only on node \(node) (its \"node\"): ask that node's schedd")
