@@ -140,6 +140,30 @@ final class Daemon {
         #expect(last.attempt == 3 && last.trigger == .retry && last.status == .succeeded)
     }
 
+    /// `run --wait` follows its own run's retry, not the retry of another failed run of the
+    /// job that starts meanwhile (with the next attempt, after it).
+    @Test func runWaitFollowsItsOwnRetryNotAnothers() throws {
+        let scratch = try Scratch()
+        let slow = scratch.path("slow")
+        let d = try Daemon(jobs: #"""
+            {"jobs": [{"name": "flaky", "concurrency": "allow", "retries": 1, "retry_backoff": "2s",
+                       "shell": "echo run $SCHEDD_RUN_ID try $SCHEDD_ATTEMPT; if [ $SCHEDD_ATTEMPT = 1 ] && [ -e \#(slow) ]; then sleep 4; fi; exit 1"}]}
+            """#)
+        // Run 1 fails at once; its retry comes within 2 s, while run 2 (below) goes on.
+        #expect(try d.ctl(["run", "flaky"]).status == 0)
+        #expect(eventually { (try? d.ctl(["show", "flaky"]))?.stdout.contains("retry: attempt 2") == true })
+        #expect(FileManager.default.createFile(atPath: slow, contents: nil))
+        let wait = try d.ctl(["run", "flaky", "--wait"])
+        #expect(wait.status == 1)
+        let rows = try d.ctl(["--json", "history", "flaky"])
+        let runs = try APICoding.decoder().decode(RunPage.self, from: Data(rows.stdout.utf8)).runs
+        let other = try #require(runs.first { $0.retryOf == 1 })
+        let own = try #require(runs.first { $0.retryOf == 2 })
+        #expect(other.id == 3 && own.id == 4, "\(runs.map { ($0.id, $0.retryOf as Any) })")
+        #expect(wait.stdout == "run 2 try 1\nrun 4 try 2\n", "\(wait.stdout)")
+        #expect(wait.stderr.hasSuffix("flaky run 4: failed: exited with status 1\n"), "\(wait.stderr)")
+    }
+
     /// `cancel NAME` drops a retry that waits for its time, and says so.
     @Test func cancelDropsAWaitingRetry() throws {
         let d = try Daemon(jobs: #"{"jobs": [{"name": "flaky", "shell": "exit 3", "retries": 1, "retry_backoff": "1h"}]}"#)

@@ -374,11 +374,11 @@ extension JobScheduler {
     public func pendingRetry(_ job: String) -> RetryStatus? {
         let retryOfJob = { (request: RunRequest) in request.spec.name == job && request.trigger == .retry }
         if let timer = (timers + retriesAfterRun).filter({ retryOfJob($0.request) }).min(by: { $0.due < $1.due }) {
-            return RetryStatus(attempt: timer.request.attempt, dueAt: timer.due)
+            return RetryStatus(attempt: timer.request.attempt, dueAt: timer.due, retryOf: timer.request.retryOf)
         }
         // Due, and waiting for a worker or for what the job requires.
         if let request = pool.firstQueued(where: retryOfJob) ?? held.first(where: { retryOfJob($0.request) })?.request {
-            return RetryStatus(attempt: request.attempt, dueAt: clock.now())
+            return RetryStatus(attempt: request.attempt, dueAt: clock.now(), retryOf: request.retryOf)
         }
         return nil
     }

@@ -664,7 +664,7 @@ extension JobScheduler {
             // Decided before the run's end is told, so that its follower hears a retry comes.
             let retryDue = retryDue(run.request, final)
             if let retryDue {
-                events.publish(.retryScheduled(job: final.job, runID: final.id, retry: RetryStatus(attempt: run.request.attempt + 1, dueAt: retryDue)))
+                events.publish(.retryScheduled(job: final.job, runID: final.id, retry: RetryStatus(attempt: run.request.attempt + 1, dueAt: retryDue, retryOf: final.id)))
             }
             events.publish(.runFinished(final))
             var metadata: Logger.Metadata = [

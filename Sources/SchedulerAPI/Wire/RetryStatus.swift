@@ -5,11 +5,14 @@ public struct RetryStatus: Sendable, Codable, Equatable {
     /// The attempt the retry will be (2 for the first retry).
     public var attempt: Int
     public var dueAt: Date
+    /// The id of the failed attempt it follows (absent in answers of older schedd builds).
+    public var retryOf: Int64?
 
-    public init(attempt: Int, dueAt: Date) {
+    public init(attempt: Int, dueAt: Date, retryOf: Int64? = nil) {
         self.attempt = attempt
         self.dueAt = dueAt
+        self.retryOf = retryOf
     }
 
-    private enum CodingKeys: String, CodingKey { case attempt, dueAt = "due_at" }
+    private enum CodingKeys: String, CodingKey { case attempt, dueAt = "due_at", retryOf = "retry_of" }
 }

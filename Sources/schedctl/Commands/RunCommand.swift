@@ -91,7 +91,7 @@ struct RunCommand: AsyncParsableCommand {
         var backoffMax: Duration = .zero
         if announced == nil {
             guard let detail = detail(), run.attempt <= detail.job.spec.effectiveRetries else { return nil }
-            due = detail.retry.flatMap { $0.attempt == attempt ? $0.dueAt : nil }
+            due = detail.retry.flatMap { ($0.retryOf.map { $0 == run.id } ?? ($0.attempt == attempt)) ? $0.dueAt : nil }
             backoffMax = detail.job.spec.effectiveRetryBackoffMax
         }
         if !global.json {
@@ -101,9 +101,14 @@ struct RunCommand: AsyncParsableCommand {
         // Past it, a retry that is neither started nor waiting here counts as dropped (the job
         // changed or removed meanwhile): it may wait for a worker, or for another node's claim.
         let deadline = (due ?? (run.finishedAt ?? Date()).addingTimeInterval(Double(backoffMax.components.seconds))).addingTimeInterval(15)
+        // The retry row names the attempt it follows: another failed run's retry (runs of
+        // the job beside this one) is not this one's.
+        func follows(_ retry: RunRecord) -> Bool {
+            retry.trigger == .retry && (retry.retryOf.map { $0 == run.id } ?? (retry.id > run.id && retry.attempt == attempt))
+        }
         func started() throws -> RunRecord? {
             let page = try client.call("GET", "/v1/runs?job=\(job)&limit=50", as: RunPage.self)
-            return page.runs.last { $0.id > run.id && $0.trigger == .retry && $0.attempt == attempt }
+            return page.runs.last(where: follows)
         }
         var found: RunRecord?
         let decoder = APICoding.decoder()
@@ -116,11 +121,11 @@ struct RunCommand: AsyncParsableCommand {
                 found = retry
                 return false
             }
-            return detail()?.retry?.attempt == attempt || Date() < deadline
+            let waiting = detail()?.retry.map { $0.retryOf.map { $0 == run.id } ?? ($0.attempt == attempt) } ?? false
+            return waiting || Date() < deadline
         }) { data in
             guard let message = try? decoder.decode(EventMessage.self, from: Data(data.utf8)),
-                  message.type == "run_started" || message.type == "run_finished", let retry = message.run,
-                  retry.id > run.id, retry.trigger == .retry, retry.attempt == attempt else { return true }
+                  message.type == "run_started" || message.type == "run_finished", let retry = message.run, follows(retry) else { return true }
             found = retry
             return false
         }
