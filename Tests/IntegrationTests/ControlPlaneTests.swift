@@ -170,6 +170,7 @@ final class Daemon {
         // By the failed run's id, as `history` shows it.
         #expect(try d.ctl(["run", "flaky"]).status == 0)
         #expect(eventually { (try? d.ctl(["show", "flaky"]))?.stdout.contains("retry: attempt 2 in ") == true })
+        #expect(try d.ctl(["show", "flaky"]).stdout.contains(" (of run 1)\n"))
         let byRun = try d.ctl(["cancel", "1"])
         #expect(byRun.status == 0)
         #expect(byRun.stdout == "run 1: its retry that had not started will not run (recorded skipped: run 2)\n", "\(byRun.stdout)")
