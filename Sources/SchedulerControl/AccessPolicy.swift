@@ -32,8 +32,10 @@ public struct AccessPolicy: Sendable, Equatable {
     public var users: Users
     /// The most jobs a user may own (`--user-max-jobs`).
     public var userMaxJobs: Int
+    /// `userMaxJobs` when not given.
+    public static let defaultUserMaxJobs = 100
 
-    public init(daemonUID: uid_t = getuid(), adminGroup: gid_t? = nil, users: Users = .none, userMaxJobs: Int = 100) {
+    public init(daemonUID: uid_t = getuid(), adminGroup: gid_t? = nil, users: Users = .none, userMaxJobs: Int = defaultUserMaxJobs) {
         self.daemonUID = daemonUID
         self.adminGroup = adminGroup
         self.users = users

@@ -46,8 +46,8 @@ struct ScheddCommand: AsyncParsableCommand {
                                discussion: "Needs schedd to run as root. Without it only admins may use the socket.", valueName: "all|group"))
     var allowUsers: String?
 
-    @Option(help: ArgumentHelp("The most jobs one user may have (with --allow-users).", valueName: "n"))
-    var userMaxJobs: Int = 100
+    @Option(help: ArgumentHelp("The most jobs one user may have (with --allow-users; default: \(AccessPolicy.defaultUserMaxJobs)).", valueName: "n"))
+    var userMaxJobs: Int?
 
     @Option(help: ArgumentHelp("The most runs of one user's jobs at once, running or waiting (default: half of --workers).", valueName: "n"))
     var userMaxRuns: Int?
@@ -123,7 +123,7 @@ struct ScheddCommand: AsyncParsableCommand {
         if let metricsListen, Self.hostAndPort(metricsListen) == nil {
             throw ValidationError("--metrics-listen \"\(metricsListen)\" is not ADDR:PORT (e.g. 127.0.0.1:9464)")
         }
-        if userMaxJobs < 0 { throw ValidationError("--user-max-jobs must be 0 or more") }
+        if let userMaxJobs, userMaxJobs < 0 { throw ValidationError("--user-max-jobs must be 0 or more") }
         if let userMaxRuns, userMaxRuns < 1 { throw ValidationError("--user-max-runs must be at least 1") }
         if DurationText.milliseconds(shutdownGrace) == nil {
             throw ValidationError("--shutdown-grace \"\(shutdownGrace)\" is not a duration (e.g. 30s)")
@@ -337,6 +337,13 @@ struct ScheddCommand: AsyncParsableCommand {
         if socketGroup != nil {
             logger.warning("--socket-group is deprecated: it is now --admin-group, and its members are admins (root's equal on this daemon)")
         }
+        // Limits of users where no user may connect: said, so that a forgotten --allow-users
+        // is not taken for limits in force.
+        let userLimits = [userMaxJobs.map { _ in "--user-max-jobs" }, userMaxRuns.map { _ in "--user-max-runs" }].compactMap { $0 }
+        if allowUsers == nil && !userLimits.isEmpty {
+            logger.warning("limits of users have no effect without --allow-users: only admins may use the socket",
+                           metadata: ["schedd.options": "\(userLimits.joined(separator: " "))"])
+        }
         let (allowUsers, admins) = (allowUsers, adminGroup ?? socketGroup)
         let (allowed, admin) = await AccountDatabase.off {
             (allowUsers.flatMap { $0 == "all" ? nil : AccountDatabase.groupID($0) }, admins.flatMap(AccountDatabase.groupID))
@@ -351,7 +358,7 @@ struct ScheddCommand: AsyncParsableCommand {
         case let (_?, group?): users = .group(group)
         case let (name?, nil): throw ValidationError("--allow-users \"\(name)\": neither all nor a group on this system")
         }
-        return AccessPolicy(adminGroup: admin, users: users, userMaxJobs: userMaxJobs)
+        return AccessPolicy(adminGroup: admin, users: users, userMaxJobs: userMaxJobs ?? AccessPolicy.defaultUserMaxJobs)
     }
 
     /// Runs the daemon's services on `store` until shutdown; `more` adds the services a store

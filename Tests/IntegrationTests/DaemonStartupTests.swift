@@ -260,5 +260,27 @@ import Glibc
             let refused = try Binaries.run(Binaries.schedd, ["--late-tolerance", tolerance])
             #expect(refused.status != 0 && refused.stderr.contains("--late-tolerance \"\(tolerance)\" is not a duration of at least 1s"), "\(refused.stderr)")
         }
+        #expect(try Binaries.run(Binaries.schedd, ["--user-max-jobs=-1"]).stderr.contains("--user-max-jobs must be 0 or more"))
+    }
+
+    /// Limits of users given without --allow-users (no user may connect) are said to have no
+    /// effect; with it, nothing is said.
+    @Test func userLimitsWithoutAllowUsersAreSaidToHaveNoEffect() throws {
+        let scratch = try Scratch()
+        let warning = "limits of users have no effect without --allow-users"
+        let alone = try DaemonProcess(["--db", scratch.path("a.db"), "--socket", scratch.path("a.sock"), "--user-max-jobs", "5",
+                                       "--user-max-runs", "2"], log: scratch.path("a.log"))
+        #expect(alone.waitUntilStarted())
+        #expect(alone.terminate() == 0)
+        #expect(alone.stderr().contains(warning) && alone.stderr().contains(#"schedd.options="--user-max-jobs --user-max-runs""#), "\(alone.stderr())")
+        let allowed = try DaemonProcess(["--db", scratch.path("b.db"), "--socket", scratch.path("b.sock"), "--user-max-jobs", "5",
+                                         "--allow-users", "all"], log: scratch.path("b.log"))
+        #expect(allowed.waitUntilStarted())
+        #expect(allowed.terminate() == 0)
+        #expect(!allowed.stderr().contains(warning), "\(allowed.stderr())")
+        let neither = try DaemonProcess(["--db", scratch.path("c.db"), "--socket", scratch.path("c.sock")], log: scratch.path("c.log"))
+        #expect(neither.waitUntilStarted())
+        #expect(neither.terminate() == 0)
+        #expect(!neither.stderr().contains(warning))
     }
 }
