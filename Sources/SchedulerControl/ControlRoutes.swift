@@ -120,8 +120,10 @@ struct ControlRoutes {
             let name = try Self.jobName(context)
             let caller = await Self.caller(context)
             let cancelled = try await engine.cancel(job: name, by: caller.description)
-            audit("runs cancelled over the API", caller, ["schedd.job": "\(name)", "schedd.runs": "\(cancelled.runs)", "schedd.retries": "\(cancelled.retries)"])
-            return try Self.reply(["cancelled": cancelled.runs, "retries_skipped": cancelled.retries], context)
+            audit("runs cancelled over the API", caller, [
+                "schedd.job": "\(name)", "schedd.runs": "\(cancelled.runs)", "schedd.retries": "\(cancelled.retries)", "schedd.waiting": "\(cancelled.waiting)",
+            ])
+            return try Self.reply(["cancelled": cancelled.runs, "retries_skipped": cancelled.retries, "waiting_skipped": cancelled.waiting], context)
         }
         on(.post, "/v1/jobs/{name}/pause") { _, context in
             let name = try Self.jobName(context)

@@ -187,7 +187,31 @@ final class Daemon {
         #expect(try d.ctl(["show", "flaky"]).stdout.contains("retry:") == false)
         let history = try d.ctl(["history", "flaky"]).stdout
         #expect(history.contains("retry #1") && history.contains("skipped"), "\(history)")
-        #expect(try d.ctl(["cancel", "flaky"]).stdout == "flaky: no active run and no retry waiting\n")
+        #expect(try d.ctl(["cancel", "flaky"]).stdout == "flaky: no active run and nothing waiting to start\n")
+    }
+
+    /// `cancel NAME` drops the job's runs waiting for a worker, and says so; its schedule goes on.
+    @Test func cancelDropsRunsWaitingForAWorker() throws {
+        let d = try Daemon(jobs: #"""
+            {"jobs": [{"name": "hog", "shell": "exec sleep 30"},
+                      {"name": "batch", "shell": "true", "schedule": "@every 1s", "concurrency": "allow"}]}
+            """#, extra: ["--workers", "1"])
+        // (`run` returns once the run has started: the hog holds the only worker.)
+        #expect(try d.ctl(["run", "hog"]).status == 0)
+        #expect(eventually {
+            guard let status = try? d.ctl(["--json", "status"]) else { return false }
+            return ((try? APICoding.decoder().decode(StatusResponse.self, from: Data(status.stdout.utf8)))?.queued ?? 0) >= 2
+        })
+        let cancelled = try d.ctl(["cancel", "batch"])
+        #expect(cancelled.status == 0)
+        let skipped = cancelled.stdout.split(separator: "run ").last.map { $0.dropLast(2).split(separator: ", ") } ?? []
+        #expect(cancelled.stdout.hasPrefix("batch: \(skipped.count) runs waiting to start will not run (recorded skipped: run "), "\(cancelled.stdout)")
+        #expect(skipped.count >= 2)
+        let history = try d.ctl(["--json", "history", "batch", "--status", "skipped"])
+        let rows = try APICoding.decoder().decode(RunPage.self, from: Data(history.stdout.utf8)).runs
+        #expect(Set(rows.map { String($0.id) }).isSuperset(of: skipped.map(String.init)), "\(rows.map(\.id)) \(skipped)")
+        #expect(rows.allSatisfy { $0.error?.hasPrefix("skipped: cancelled before it started by uid") == true })
+        #expect(try d.ctl(["cancel", "hog"]).stdout == "cancelling run 1\n")
     }
 
     @Test func applyExportPauseResumeCancelRemoveReload() throws {

@@ -283,6 +283,36 @@ import SchedulerAPI
         }
     }
 
+    /// Cancelling a job drops its runs waiting for a worker (recorded skipped, who cancelled
+    /// them said, a caller waiting for the start told), and leaves other jobs' waiting runs.
+    @Test func cancellingAJobDropsItsRunsWaitingForAWorker() async throws {
+        let gate = Gate()
+        let handlers: [String: JobHandler] = ["block": { _ in try await gate.wait() }, "ok": { _ in }]
+        let jobs = #"{"jobs": [{"name": "hog", "handler": "block"}, {"name": "batch", "handler": "ok", "concurrency": "allow"},"#
+            + #" {"name": "other", "handler": "ok"}]}"#
+        let one = JobScheduler.Configuration(workers: 1, shutdownGrace: .seconds(5), defaultTimeZone: "UTC")
+        try await withEngine(jobs: jobs, handlers: handlers, configuration: one) { engine, log, _ in
+            defer { gate.open() }
+            _ = try await engine.runNow("hog")
+            try await waitFor("the hog to hold the worker") { await log.started.count == 1 }
+            _ = try await engine.runNow("batch")
+            _ = try await engine.runNow("batch")
+            _ = try await engine.runNow("other")
+            #expect(await engine.waitingRuns() == ["batch": 2, "other": 1])
+            let cancelled = try await engine.cancel(job: "batch", by: "uid 0 (root)")
+            #expect(cancelled.runs.isEmpty && cancelled.retries.isEmpty && cancelled.waiting.count == 2, "\(cancelled)")
+            try await waitFor("the skips to be told") { await log.finished.count == 2 }
+            let skipped = await log.finished
+            #expect(skipped.allSatisfy { $0.job == "batch" && $0.status == .skipped && $0.trigger == .manual })
+            #expect(skipped.allSatisfy { $0.error == "skipped: cancelled before it started by uid 0 (root)" })
+            #expect(await engine.waitingRuns() == ["other": 1])
+            gate.open()
+            try await waitFor("the other job's run") { await log.finished.contains { $0.job == "other" } }
+            await engine.untilIdle()
+            #expect(await log.started.filter { $0.job == "batch" }.isEmpty, "a cancelled waiting run started")
+        }
+    }
+
     /// Runs that were to start when the engine stopped (waiting for a worker) are recorded as
     /// skipped, saying why: a slot that fired is never gone without a trace.
     @Test func runsWaitingForAWorkerAtShutdownAreRecordedAsSkipped() async throws {
@@ -1035,6 +1065,27 @@ import SchedulerAPI
             try await waitFor("the run to end") { await log.finished.count == 1 }
             await engine.untilIdle()
             #expect(await log.started.count == 1, "a missed time ran after the pause")
+        }
+        // Again, cancelled while the first one runs: it is stopped, the two others are
+        // recorded as skipped, and nothing of the backlog starts after.
+        let cancelGate = Gate()
+        let held: [String: JobHandler] = ["block": { _ in try await cancelGate.wait() }]
+        let third = ManualClock(t0.addingTimeInterval(1800))
+        let cancelStore = MemoryStore()
+        try await withEngine(jobs: jobs, handlers: held, clock: third, store: cancelStore, prepare: { db in
+            try await db.saveStates([("hourly", JobState(lastFireAt: t0.addingTimeInterval(-3 * 3600)))])
+        }) { engine, log, _ in
+            defer { cancelGate.open() }
+            third.advance(by: 1)
+            try await waitFor("the oldest missed time to start") { await log.started.count == 1 }
+            let cancelled = try await engine.cancel(job: "hourly", by: "uid 0 (root)")
+            #expect(cancelled.runs.count == 1 && cancelled.waiting.count == 2, "\(cancelled)")
+            try await waitFor("the run and the two missed times to end") { await log.finished.count == 3 }
+            await engine.untilIdle()
+            #expect(await log.started.count == 1, "a missed time ran after the cancel")
+            let skipped = await log.finished.filter { $0.status == .skipped }
+            #expect(skipped.compactMap(\.scheduledAt).sorted() == [t0.addingTimeInterval(-3600), t0])
+            #expect(skipped.allSatisfy { $0.error == "skipped: cancelled before it started by uid 0 (root)" })
         }
         // Again, stopped while the first one runs: the two others are recorded as skipped.
         let stopped = Gate()

@@ -4,9 +4,13 @@ public struct CancelledRuns: Sendable, Equatable {
     public var runs: [Int64]
     /// The job's retries that had not started, recorded as `skipped` instead: their rows' ids.
     public var retries: [Int64]
+    /// The job's other runs that had not started (waiting for a worker, for what they require,
+    /// or for their turn under `catch_up: all`), recorded as `skipped` instead: their rows' ids.
+    public var waiting: [Int64]
 
-    public init(runs: [Int64], retries: [Int64]) {
+    public init(runs: [Int64], retries: [Int64], waiting: [Int64] = []) {
         self.runs = runs
         self.retries = retries
+        self.waiting = waiting
     }
 }

@@ -127,17 +127,45 @@ extension JobScheduler {
         return CancelledRuns(runs: [], retries: elsewhere)
     }
 
-    /// Cancels the active runs of a job, on every node in cluster mode, and this node's retries
-    /// of it that have not started: a retry would start again what was cancelled, or go on
-    /// with a run that failed. Each such retry is recorded `skipped`, saying who cancelled it.
+    /// Cancels the active runs of a job, on every node in cluster mode, and what of it has not
+    /// started: its retries (on every node in cluster mode: a retry would start again what was
+    /// cancelled, or go on with a run that failed), its runs waiting for a worker or for what
+    /// they require, and its missed times waiting their turn (`catch_up: all`). Each of those
+    /// is recorded `skipped`, saying who cancelled it. Its schedule goes on (`pause` stops it).
     public func cancel(job: String, reason: String = "cancelled by schedctl", by caller: String? = nil) async throws -> CancelledRuns {
         guard jobs[job] != nil else { throw APIError(.notFound, "no job named \"\(job)\"") }
         let runs = active.values.filter { $0.record.job == job }
         runs.forEach { $0.control.cancel(reason, by: caller) }
         let retries = await dropRetries(where: { $0.spec.name == job }, reason: reason, by: caller)
+        let waiting = await dropWaiting(job: job, reason: reason, by: caller)
         let elsewhere = try await store.requestCancel(runIDs: [], job: job, reason: "\(reason) (asked on node \(configuration.node))", by: caller)
         let retriesElsewhere = try await skipRetriesElsewhere(runIDs: [], job: job, by: caller)
-        return CancelledRuns(runs: Set(runs.map(\.record.id) + elsewhere).sorted(), retries: retries + retriesElsewhere)
+        return CancelledRuns(runs: Set(runs.map(\.record.id) + elsewhere).sorted(), retries: retries + retriesElsewhere, waiting: waiting)
+    }
+
+    /// Drops the runs of `job` that wait to start, retries aside (`dropRetries`) and services
+    /// aside (supervised, not queued work), and the missed times it holds for `catch_up: all`;
+    /// records each `skipped`, and returns the rows. A slot this node claimed from the
+    /// cluster's queue stays: its row is `running` already, and it starts to end it.
+    private func dropWaiting(job: String, reason: String, by caller: String?) async -> [Int64] {
+        func isWaiting(_ request: RunRequest) -> Bool {
+            request.spec.name == job && request.trigger != .retry && !request.spec.isService && request.claimed == nil
+        }
+        var requests = pool.removeQueued(where: isWaiting, reason: reason)
+        held.removeAll { waiting in
+            guard isWaiting(waiting.request) else { return false }
+            waiting.request.startSignal?.drop(reason)
+            requests.append(waiting.request)
+            return true
+        }
+        let now = clock.now()
+        let why = Self.cancelledBeforeStart(by: caller)
+        var skips = requests.compactMap { unstartedRow($0, why, at: now) }
+        for (trigger, slot) in catchUpsAfterRun.removeValue(forKey: job) ?? [] {
+            skips.append(RunSkip(job: job, trigger: trigger, scheduledAt: slot, at: now, reason: why))
+        }
+        guard !skips.isEmpty else { return [] }
+        return await record(skips).map(\.id)
     }
 
     /// Cluster mode: records as skipped the retries other nodes hold (of `job`, or following
@@ -145,12 +173,12 @@ extension JobScheduler {
     private func skipRetriesElsewhere(runIDs: [Int64], job: String?, by caller: String?) async throws -> [Int64] {
         guard store.sharedByNodes else { return [] }
         let skipped = try await store.skipRetriesElsewhere(
-            runIDs: runIDs, job: job, reason: Self.cancelledRetryReason(by: caller) + " (on node \(configuration.node))", by: caller)
+            runIDs: runIDs, job: job, reason: Self.cancelledBeforeStart(by: caller) + " (on node \(configuration.node))", by: caller)
         reportFinal(skipped)
         return skipped.map(\.id)
     }
 
-    static func cancelledRetryReason(by caller: String?) -> String {
+    static func cancelledBeforeStart(by caller: String?) -> String {
         "skipped: cancelled before it started\(caller.map { " by \($0)" } ?? "")"
     }
 
@@ -171,7 +199,7 @@ extension JobScheduler {
         }
         guard !retries.isEmpty else { return [] }
         let now = clock.now()
-        return await record(retries.map { $0.skip(at: now, reason: Self.cancelledRetryReason(by: caller)) }).map(\.id)
+        return await record(retries.map { $0.skip(at: now, reason: Self.cancelledBeforeStart(by: caller)) }).map(\.id)
     }
 
     /// Cluster mode: cancels the runs of this node that other nodes asked to cancel (the

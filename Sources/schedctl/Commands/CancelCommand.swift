@@ -4,11 +4,11 @@ import SchedulerAPI
 struct CancelCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cancel", abstract: "Stop a run (SIGTERM, grace, SIGKILL).",
-        discussion: "Given a job, stops its active runs and drops its retries that have not started (each recorded as skipped). Given a failed run whose retry has not started, drops that retry.")
+        discussion: "Given a job, stops its active runs and drops what of it has not started: retries, runs waiting for a worker or for what they require, missed times waiting their turn (each recorded as skipped); its schedule goes on (pause stops it). Given a failed run whose retry has not started, drops that retry.")
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "A run id (an active run, or a failed one for its waiting retry), or a job name for its active runs and waiting retries.", completion: JobNameCompletion.kind, transform: JobNameArgument.parse)
+    @Argument(help: "A run id (an active run, or a failed one for its waiting retry), or a job name for its active runs and what waits to start.", completion: JobNameCompletion.kind, transform: JobNameArgument.parse)
     var target: String
 
     func run() async throws {
@@ -16,11 +16,15 @@ struct CancelCommand: AsyncParsableCommand {
         guard let result = try global.request("POST", path, as: [String: [Int64]].self) else { return }
         let ids = result["cancelled"] ?? []
         let retries = result["retries_skipped"] ?? []
+        let waiting = result["waiting_skipped"] ?? []
+        let whose = Int64(target) != nil ? "run \(target)" : target
         if !ids.isEmpty { print("cancelling run\(ids.count == 1 ? "" : "s") \(ids.map(String.init).joined(separator: ", "))") }
         if !retries.isEmpty {
-            let whose = Int64(target) != nil ? "run \(target)" : target
             print("\(whose): \(retries.count == 1 ? "its retry" : "\(retries.count) retries") that had not started will not run (recorded skipped: run \(retries.map(String.init).joined(separator: ", ")))")
         }
-        if ids.isEmpty && retries.isEmpty { print("\(target): no active run and no retry waiting") }
+        if !waiting.isEmpty {
+            print("\(whose): \(waiting.count == 1 ? "its run" : "\(waiting.count) runs") waiting to start will not run (recorded skipped: run \(waiting.map(String.init).joined(separator: ", ")))")
+        }
+        if ids.isEmpty && retries.isEmpty && waiting.isEmpty { print("\(target): no active run and nothing waiting to start") }
     }
 }
