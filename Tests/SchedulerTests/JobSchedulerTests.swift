@@ -233,7 +233,8 @@ import SchedulerAPI
     @Test func cancellingAFailedRunDropsItsRetry() async throws {
         let store = MemoryStore()
         let clock = ManualClock(t0)
-        let jobs = #"{"jobs": [{"name": "flaky", "handler": "fail", "retries": 1, "retry_backoff": "1m", "concurrency": "allow"}]}"#
+        let jobs = #"{"jobs": [{"name": "flaky", "handler": "fail", "retries": 1, "retry_backoff": "1m", "concurrency": "allow"},"#
+            + #" {"name": "thrice", "handler": "fail", "retries": 2, "retry_backoff": "1m"}]}"#
         try await withEngine(jobs: jobs, handlers: ok, clock: clock, store: store) { engine, log, _ in
             _ = try await engine.runNow("flaky")
             try await waitFor("the first run to fail") { await log.finished.count == 1 }
@@ -256,6 +257,18 @@ import SchedulerAPI
             let retried = await log.started.filter { $0.trigger == .retry }
             #expect(retried.count == 1, "\(retried)")
             #expect(try await store.pendingRetries().isEmpty)
+            // An attempt earlier in a trigger's attempts: the retry after its last one goes.
+            _ = try await engine.runNow("thrice")
+            try await waitFor("its first attempt to fail") { await log.finished.contains { $0.job == "thrice" } }
+            await engine.untilIdle()
+            clock.advance(by: 120)
+            try await waitFor("its second attempt to fail") { await log.finished.filter { $0.job == "thrice" }.count == 2 }
+            await engine.untilIdle()
+            let attempts = await log.finished.filter { $0.job == "thrice" }
+            #expect(await engine.pendingRetry("thrice")?.attempt == 3 && attempts[1].retryOf == attempts[0].id)
+            let early = try await engine.cancel(runID: attempts[0].id)
+            #expect(early.retries.count == 1 && early.runs.isEmpty, "\(early)")
+            #expect(await engine.pendingRetry("thrice") == nil)
         }
     }
 

@@ -110,15 +110,17 @@ extension JobScheduler {
     /// Stops an active run (SIGTERM, `kill_grace`, SIGKILL); its status becomes `cancelled`.
     /// In cluster mode a run of another node is cancelled by that node, asked through the
     /// database. A failed run whose retry has not started has that retry dropped instead
-    /// (recorded `skipped`, saying who cancelled it): cancelling the attempt a user sees
-    /// failed is how they stop what would follow it.
+    /// (recorded `skipped`, saying who cancelled it), and so has a failed run earlier in the
+    /// same trigger's attempts: cancelling an attempt a user sees failed is how they stop what
+    /// would follow it.
     @discardableResult
     public func cancel(runID: Int64, reason: String = "cancelled by schedctl", by caller: String? = nil) async throws -> CancelledRuns {
         if let run = active[runID] {
             run.control.cancel(reason, by: caller)
             return CancelledRuns(runs: [runID], retries: [])
         }
-        let retries = await dropRetries(where: { $0.retryOf == runID }, reason: reason, by: caller)
+        let last = try await lastAttempt(after: runID)
+        let retries = await dropRetries(where: { $0.retryOf == last }, reason: reason, by: caller)
         if !retries.isEmpty { return CancelledRuns(runs: [], retries: retries) }
         let asked = try await store.requestCancel(runIDs: [runID], job: nil, reason: "\(reason) (asked on node \(configuration.node))", by: caller)
         if asked.contains(runID) { return CancelledRuns(runs: [runID], retries: []) }
@@ -180,6 +182,25 @@ extension JobScheduler {
 
     static func cancelledBeforeStart(by caller: String?) -> String {
         "skipped: cancelled before it started\(caller.map { " by \($0)" } ?? "")"
+    }
+
+    /// The failed attempt whose retry waits here, of the trigger whose attempt `runID` is:
+    /// `runID` itself, or a later attempt of the same trigger (each retry's row names the
+    /// attempt it follows); `runID` when none waits.
+    private func lastAttempt(after runID: Int64) async throws -> Int64 {
+        guard let run = try await store.run(id: runID), run.status.isFinal else { return runID }
+        func isRetry(_ request: RunRequest) -> Bool { request.spec.name == run.job && request.trigger == .retry }
+        let waiting = (timers + retriesAfterRun).map(\.request).filter(isRetry) + pool.allQueued(where: isRetry) + held.map(\.request).filter(isRetry)
+        for retry in waiting where retry.attempt > run.attempt + 1 {
+            // Back from the attempt it follows, one row per attempt, to `runID` or the first.
+            var id = retry.retryOf
+            for _ in 0..<(retry.attempt - run.attempt - 1) {
+                guard let step = id, step != runID, let row = try await store.run(id: step) else { break }
+                id = row.retryOf
+            }
+            if id == runID, let followed = retry.retryOf { return followed }
+        }
+        return runID
     }
 
     /// Drops this node's retries that have not started and that `matches` picks, wherever they

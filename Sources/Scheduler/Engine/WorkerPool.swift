@@ -104,6 +104,11 @@ struct WorkerPool {
         storage[head...].first(where: matches)
     }
 
+    /// The runs waiting for a worker that `matches`, in order.
+    func allQueued(where matches: (RunRequest) -> Bool) -> [RunRequest] {
+        storage[head...].filter(matches)
+    }
+
     func queued(job: String) -> Int { (waitingByJob[job] ?? 0) + serviceStarts.lazy.filter { $0.spec.name == job }.count }
 
     /// How many runs of each job wait for a worker (jobs with none are absent).
