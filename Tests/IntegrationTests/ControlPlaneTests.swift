@@ -190,6 +190,20 @@ final class Daemon {
         #expect(try d.ctl(["cancel", "flaky"]).stdout == "flaky: no active run and nothing waiting to start\n")
     }
 
+    /// A paused job's retry waits for the resume; `show` says so.
+    @Test func aPausedJobsRetryWaitsForTheResume() throws {
+        let d = try Daemon(jobs: #"{"jobs": [{"name": "flaky", "shell": "exit 3", "retries": 1, "retry_backoff": "2s"}]}"#)
+        #expect(try d.ctl(["run", "flaky"]).status == 0)
+        #expect(eventually { (try? d.ctl(["show", "flaky"]))?.stdout.contains("retry: attempt 2 ") == true })
+        #expect(try d.ctl(["pause", "flaky"]).status == 0)
+        #expect(eventually(timeout: 10) {
+            (try? d.ctl(["show", "flaky"]))?.stdout.contains("retry: attempt 2 (of run 1), held while the job is paused: it starts at `schedctl resume`") == true
+        })
+        #expect(try d.ctl(["history", "flaky"]).stdout.contains("retry #1") == false)
+        #expect(try d.ctl(["resume", "flaky"]).status == 0)
+        #expect(eventually { (try? d.ctl(["history", "flaky"]))?.stdout.contains("retry #1") == true })
+    }
+
     /// `cancel NAME` drops the job's runs waiting for a worker, and says so; its schedule goes on.
     @Test func cancelDropsRunsWaitingForAWorker() throws {
         let d = try Daemon(jobs: #"""

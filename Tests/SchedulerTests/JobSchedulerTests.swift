@@ -296,6 +296,33 @@ import SchedulerAPI
         }
     }
 
+    /// A retry that comes due while its job is paused waits, and starts at the resume; one
+    /// held across a run's end while still paused is held again.
+    @Test func aPausedJobsRetryWaitsForTheResume() async throws {
+        let clock = ManualClock(t0)
+        let jobs = #"{"jobs": [{"name": "flaky", "handler": "fail", "retries": 1, "retry_backoff": "1m", "concurrency": "allow"}]}"#
+        try await withEngine(jobs: jobs, handlers: ok, clock: clock) { engine, log, _ in
+            _ = try await engine.runNow("flaky")
+            try await waitFor("the first attempt to fail") { await log.finished.count == 1 }
+            await engine.untilIdle()
+            await engine.pause("flaky")
+            clock.advance(by: 3600)
+            await engine.untilIdle()
+            #expect(await log.started.count == 1, "a paused job's retry started")
+            #expect(await engine.pendingRetry("flaky")?.attempt == 2)
+            // A run by hand (forced past the pause) ends: the retry is still held.
+            _ = try await engine.runNow("flaky", force: true)
+            try await waitFor("the forced run to fail") { await log.finished.count == 2 }
+            await engine.untilIdle()
+            #expect(await log.started.filter { $0.trigger == .retry }.isEmpty)
+            try await engine.resume("flaky")
+            try await waitFor("the held retry to run") { await log.finished.contains { $0.trigger == .retry } }
+            let finished = await log.finished
+            let retry = try #require(finished.first { $0.trigger == .retry })
+            #expect(retry.retryOf == finished.first?.id && retry.attempt == 2)
+        }
+    }
+
     /// Cancelling a job drops its runs waiting for a worker (recorded skipped, who cancelled
     /// them said, a caller waiting for the start told), and leaves other jobs' waiting runs.
     @Test func cancellingAJobDropsItsRunsWaitingForAWorker() async throws {

@@ -269,6 +269,7 @@ extension JobScheduler {
             statesNotWritten([job], error)
         }
         events.publish(.jobResumed(job: job))
+        if !active.values.contains(where: { $0.record.job == job }) { releaseRetries(of: job) }
         if entry.spec.isService && entry.spec.isEnabled && !isUnderway(job) {
             await trigger(job, .manual, scheduledAt: nil, force: true)
         }

@@ -107,6 +107,14 @@ extension JobScheduler {
                 timers.append(Timer(due: claimRetryDue(after: now), request: timer.request))
                 continue
             }
+            if timer.request.trigger == .retry, entry.state.paused {
+                // Nothing of a paused job starts: its retry waits for the resume (or a cancel).
+                logger.info("retry waits while the job is paused", metadata: [
+                    "schedd.job": "\(entry.spec.name)", "schedd.attempt": .stringConvertible(timer.request.attempt),
+                ])
+                retriesAfterRun.append(timer)
+                continue
+            }
             if timer.request.trigger == .retry, entry.spec.effectiveConcurrency != .allow,
                active.values.contains(where: { $0.record.job == entry.spec.name }) || startingJobs[entry.spec.name] != nil {
                 let running = active.values.first { $0.record.job == entry.spec.name }
@@ -705,7 +713,8 @@ extension JobScheduler {
         return skips
     }
 
-    /// The retries of `job` held while a run of it went on (`retriesAfterRun`): due now.
+    /// The retries of `job` held while a run of it went on or it was paused (`retriesAfterRun`):
+    /// due now (one of a job still paused is held again).
     func releaseRetries(of job: String) {
         guard retriesAfterRun.contains(where: { $0.request.spec.name == job }) else { return }
         let now = clock.now()

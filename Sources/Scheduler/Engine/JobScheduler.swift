@@ -136,9 +136,10 @@ public actor JobScheduler: Service {
     var dueQueue = DueQueue()
     var pool: WorkerPool
     var timers: [Timer] = []
-    /// Retries that came due while a run of their job was going on, held until it ends: under
-    /// `concurrency: forbid` or `replace` two runs of a job never overlap, a retry included.
-    /// Released by that run's end (`releaseRetries`).
+    /// Retries that came due while a run of their job was going on, held until it ends (under
+    /// `concurrency: forbid` or `replace` two runs of a job never overlap, a retry included),
+    /// or while their job was paused, held until it is resumed. Released by that run's end or
+    /// the resume (`releaseRetries`).
     var retriesAfterRun: [Timer] = []
     /// Missed times of a `catch_up: all` job under `concurrency: forbid` or `replace`, oldest
     /// first, each started once the run before it has ended (`releaseCatchUps`): beside one
@@ -704,6 +705,8 @@ public actor JobScheduler: Service {
         var fresh: [String: JobEntry] = [:]
         fresh.reserveCapacity(stored.count)
         var resumedElsewhere: [String] = []
+        // Resumed on another node: the retries held here while it was paused are due.
+        var resumedHere: [String] = []
         var invalid: [String: String] = [:]
         for info in stored {
             if let problem = info.problem {
@@ -746,6 +749,7 @@ public actor JobScheduler: Service {
                     entry.restartStreak = 0
                     entry.stoppedByHand = false
                     if entry.spec.isService { resumedElsewhere.append(info.name) }
+                    resumedHere.append(info.name)
                 }
                 if old.spec.schedule == info.spec.schedule && old.spec.timezone == info.spec.timezone && old.spec.jitter == info.spec.jitter {
                     entry.nextSlot = old.nextSlot
@@ -778,6 +782,7 @@ public actor JobScheduler: Service {
         for name in resumedElsewhere.sorted() where jobs[name]?.canStart == true && !isUnderway(name) {
             _ = await trigger(name, .manual, scheduledAt: nil, force: true)
         }
+        for name in resumedHere where !active.values.contains(where: { $0.record.job == name }) { releaseRetries(of: name) }
         if loaded { await servicesRedefined(from: before) }
         storedPauses = Dictionary(stored.map { ($0.name, StoredPause(paused: $0.state.paused, reason: $0.state.pauseReason)) },
                                   uniquingKeysWith: { first, _ in first })

@@ -33,7 +33,12 @@ struct ShowCommand: AsyncParsableCommand {
             print("next:  \(Output.when(s.nextRunAt, wide: wide))")
         }
         if let retry = detail.retry {
-            print("retry: attempt \(retry.attempt) \(Output.when(retry.dueAt, wide: wide))\(retry.retryOf.map { " (of run \($0))" } ?? "")")
+            let of = retry.retryOf.map { " (of run \($0))" } ?? ""
+            if detail.job.state.paused && retry.dueAt <= Date() {
+                print("retry: attempt \(retry.attempt)\(of), held while the job is paused: it starts at `schedctl resume`")
+            } else {
+                print("retry: attempt \(retry.attempt) \(Output.when(retry.dueAt, wide: wide))\(of)")
+            }
         }
         // A service's failures are its starts in the window, above; it counts none in a row.
         if detail.service == nil { print("failures in a row: \(detail.job.state.consecutiveFailures)") }
