@@ -2,7 +2,7 @@ import ArgumentParser
 import SchedulerAPI
 
 struct PauseCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "pause", abstract: "Stop firing a job.")
+    static let configuration = CommandConfiguration(commandName: "pause", abstract: "Stop firing a job; its retries wait for the resume.")
 
     @OptionGroup var global: GlobalOptions
 
