@@ -323,6 +323,85 @@ import SchedulerAPI
         }
     }
 
+    /// A pause takes back what of the job waits for a worker: a fire is recorded skipped, a
+    /// retry waits for the resume; a run asked for by hand stays (a paused job runs by hand).
+    @Test func aPauseTakesBackTheJobsRunsWaitingForAWorker() async throws {
+        let clock = ManualClock(t0)
+        let gate = Gate()
+        let calls = Mutex(0)
+        let handlers: [String: JobHandler] = [
+            "block": { _ in try await gate.wait() },
+            "firstFails": { _ in if calls.withLock({ count in count += 1; return count }) == 1 { throw TestError() } },
+        ]
+        let jobs = #"{"jobs": [{"name": "hog", "handler": "block"}, {"name": "flaky", "handler": "firstFails", "schedule": "30 * * * * *","#
+            + #" "retries": 1, "retry_backoff": "1m", "concurrency": "allow"}]}"#
+        let one = JobScheduler.Configuration(workers: 1, shutdownGrace: .seconds(5), defaultTimeZone: "UTC")
+        try await withEngine(jobs: jobs, handlers: handlers, clock: clock, configuration: one) { engine, log, _ in
+            defer { gate.open() }
+            _ = try await engine.runNow("flaky")
+            try await waitFor("the first attempt to fail") { await log.finished.count == 1 }
+            let failed = await log.finished[0]
+            _ = try await engine.runNow("hog")
+            try await waitFor("the hog to hold the worker") { await log.started.count == 2 }
+            clock.advance(to: t0.addingTimeInterval(30))
+            try await waitFor("the fire to wait for the worker") { await engine.waitingRuns()["flaky", default: 0] >= 1 }
+            // The retry is due 30–60 s after the failure (its backoff's jitter).
+            clock.advance(to: t0.addingTimeInterval(60))
+            try await waitFor("the retry to wait for the worker") { await engine.waitingRuns() == ["flaky": 2] }
+            _ = try await engine.runNow("flaky")
+            #expect(await engine.waitingRuns() == ["flaky": 3], "the fire at 12:00:30, the retry and the run by hand wait")
+            await engine.pause("flaky")
+            #expect(await engine.waitingRuns() == ["flaky": 1])
+            try await waitFor("the fire's skip") { await log.finished.count == 2 }
+            let skipped = await log.finished[1]
+            #expect(skipped.trigger == .schedule && skipped.status == .skipped && skipped.scheduledAt == t0.addingTimeInterval(30))
+            #expect(skipped.error == "skipped: the job was paused before it started")
+            #expect(await engine.pendingRetry("flaky")?.retryOf == failed.id)
+            gate.open()
+            try await waitFor("the run by hand") { await log.finished.contains { $0.job == "flaky" && $0.trigger == .manual && $0.status == .succeeded } }
+            await engine.untilIdle()
+            #expect(await log.started.filter { $0.trigger != .manual }.isEmpty, "a paused job's retry or fire started")
+            try await engine.resume("flaky")
+            try await waitFor("the held retry") { await log.finished.contains { $0.trigger == .retry } }
+            let retry = try #require(await log.finished.first { $0.trigger == .retry })
+            #expect(retry.retryOf == failed.id && retry.status == .succeeded)
+        }
+    }
+
+    /// Another job's `on_failure` does not start a paused or disabled job (only a run by hand
+    /// does): the trigger is recorded skipped, saying why. A retry of a job disabled since
+    /// waits until it is enabled again.
+    @Test func onFailureSkipsAPausedOrDisabledJobAndADisabledJobsRetryWaits() async throws {
+        let clock = ManualClock(t0)
+        let jobs = #"{"jobs": [{"name": "job", "handler": "fail", "on_failure": "page"}, {"name": "page", "handler": "ok"},"#
+            + #" {"name": "flaky", "handler": "fail", "retries": 1, "retry_backoff": "1m"}]}"#
+        try await withEngine(jobs: jobs, handlers: ok, clock: clock) { engine, log, _ in
+            await engine.pause("page")
+            _ = try await engine.runNow("job")
+            try await waitFor("the failure and its trigger") { await log.finished.count == 2 }
+            var finished = await log.finished
+            #expect(finished[1].job == "page" && finished[1].status == .skipped && finished[1].triggeredByRun == finished[0].id)
+            #expect(finished[1].error == "skipped: page is paused: `schedctl resume page` lets it run again")
+            try await engine.resume("page")
+            _ = try await engine.apply(jobFile: #"{"jobs": [{"name": "page", "handler": "ok", "enabled": false}]}"#)
+            _ = try await engine.runNow("job")
+            try await waitFor("the second failure and its trigger") { await log.finished.count == 4 }
+            finished = await log.finished
+            #expect(finished[3].job == "page" && finished[3].status == .skipped && finished[3].error == "skipped: page is disabled (\"enabled\": false)")
+            // A retry that comes due while its job is disabled waits for it to be enabled.
+            _ = try await engine.runNow("flaky")
+            try await waitFor("flaky's first attempt") { await log.finished.count == 5 }
+            _ = try await engine.apply(jobFile: #"{"jobs": [{"name": "flaky", "handler": "fail", "retries": 1, "retry_backoff": "1m", "enabled": false}]}"#)
+            clock.advance(by: 3600)
+            await engine.untilIdle()
+            #expect(await log.started.filter { $0.trigger == .retry }.isEmpty, "a disabled job's retry started")
+            #expect(await engine.pendingRetry("flaky")?.attempt == 2)
+            _ = try await engine.apply(jobFile: #"{"jobs": [{"name": "flaky", "handler": "fail", "retries": 1, "retry_backoff": "1m"}]}"#)
+            try await waitFor("the retry, enabled again") { await log.finished.contains { $0.trigger == .retry } }
+            #expect(await log.started.map(\.job).contains("page") == false)
+        }
+    }
+
     /// Cancelling a job drops its runs waiting for a worker (recorded skipped, who cancelled
     /// them said, a caller waiting for the start told), and leaves other jobs' waiting runs.
     @Test func cancellingAJobDropsItsRunsWaitingForAWorker() async throws {

@@ -242,14 +242,57 @@ extension JobScheduler {
         entry.state.pauseReason = reason
         jobs[job] = entry
         timers.removeAll { $0.request.spec.name == job && $0.request.trigger == .restart }
-        catchUpsAfterRun[job] = nil
         if entry.spec.isService { dropHeld(job: job, reason: "the job was paused (\(reason))") }
+        // Before the write's wait: the main loop would hand a waiting run a worker meanwhile.
+        let withdrawn = withdrawUnstarted(of: job, because: reason == "manual" ? "the job was paused" : "the job was paused (\(reason))")
         do {
             try await store.saveStates([(job, entry.state)])
         } catch {
             statesNotWritten([job], error)
         }
         events.publish(.jobPaused(job: job, reason: reason))
+        await record(withdrawn)
+    }
+
+    /// Takes back what of `job` has not started, now that it may not start (paused or
+    /// disabled, here or on another node): a retry waits for the job to start again
+    /// (`retriesAfterRun`); a run that the schedule or another job's `on_failure`/`on_success`
+    /// asked for, waiting for a worker or for what it requires, is dropped, and returned as
+    /// the `skipped` row to record; the missed times held for `catch_up: all` are missed, as
+    /// the paused job's slots are. A manual run stays (`schedctl run` runs a paused or
+    /// disabled job), as do a service's start (its own rules decide) and a slot claimed from
+    /// the cluster's queue (its row says it runs here; it was checked when claimed).
+    func withdrawUnstarted(of job: String, because why: String) -> [RunSkip] {
+        func withdrawn(_ request: RunRequest) -> Bool {
+            request.spec.name == job && request.trigger != .manual && !request.spec.isService && request.claimed == nil
+        }
+        var requests = pool.removeQueued(where: withdrawn, reason: why)
+        held.removeAll { waiting in
+            guard withdrawn(waiting.request) else { return false }
+            waiting.request.startSignal?.drop(why)
+            requests.append(waiting.request)
+            return true
+        }
+        if let missed = catchUpsAfterRun.removeValue(forKey: job) {
+            logger.notice("missed fire times not run: the job was paused, disabled or removed", metadata: [
+                "schedd.job": "\(job)", "schedd.missed": .stringConvertible(missed.count),
+            ])
+            metrics.firesMissed(job, missed.count)
+        }
+        let now = clock.now()
+        var skips: [RunSkip] = []
+        for request in requests {
+            if request.trigger == .retry {
+                logger.info("retry waits while the job is paused or disabled", metadata: [
+                    "schedd.job": "\(job)", "schedd.attempt": .stringConvertible(request.attempt),
+                ])
+                retriesAfterRun.append(Timer(due: now, request: request))
+            } else if let skip = unstartedRow(request, "skipped: \(why) before it started", at: now) {
+                skips.append(skip)
+            }
+        }
+        if !requests.isEmpty { wakeup.signal() }
+        return skips
     }
 
     /// Resumes a job: clears a pause, a failure threshold, or a failed service (which starts again).

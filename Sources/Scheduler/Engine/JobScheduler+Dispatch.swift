@@ -107,9 +107,10 @@ extension JobScheduler {
                 timers.append(Timer(due: claimRetryDue(after: now), request: timer.request))
                 continue
             }
-            if timer.request.trigger == .retry, entry.state.paused {
-                // Nothing of a paused job starts: its retry waits for the resume (or a cancel).
-                logger.info("retry waits while the job is paused", metadata: [
+            if timer.request.trigger == .retry, !entry.canStart {
+                // Nothing of a paused or disabled job starts but a run by hand: its retry waits
+                // for the resume, or for the job to be enabled again (or a cancel).
+                logger.info("retry waits while the job is paused or disabled", metadata: [
                     "schedd.job": "\(entry.spec.name)", "schedd.attempt": .stringConvertible(timer.request.attempt),
                 ])
                 retriesAfterRun.append(timer)
@@ -191,6 +192,12 @@ extension JobScheduler {
                 extraEnvironment: [String: String] = [:], triggerChain: [String] = [], triggeredByRun: Int64? = nil,
                 startSignal: RunStartSignal? = nil, fire: StoreWrite? = nil, triggeredBy: String? = nil) -> Decision {
         guard let entry = jobs[job], !stopping else { return .refused }
+        if trigger == .dependency, !entry.canStart {
+            // Only a run by hand starts a paused or disabled job: the job that pages is paused
+            // to stop the pages.
+            let state = entry.spec.isEnabled ? "paused: `schedctl resume \(job)` lets it run again" : "disabled (\"enabled\": false)"
+            return .skip(RunSkip(job: job, trigger: trigger, scheduledAt: scheduledAt, at: clock.now(), reason: "skipped: \(job) is \(state)"))
+        }
         // Pinned to another node: that node fires and runs it. While it is down, its slots
         // are missed, never moved; one node records them (the first of the nodes up by name,
         // so that each is recorded once).
@@ -713,8 +720,8 @@ extension JobScheduler {
         return skips
     }
 
-    /// The retries of `job` held while a run of it went on or it was paused (`retriesAfterRun`):
-    /// due now (one of a job still paused is held again).
+    /// The retries of `job` held while a run of it went on or it was paused or disabled
+    /// (`retriesAfterRun`): due now (one of a job still paused or disabled is held again).
     func releaseRetries(of job: String) {
         guard retriesAfterRun.contains(where: { $0.request.spec.name == job }) else { return }
         let now = clock.now()

@@ -773,6 +773,16 @@ public actor JobScheduler: Service {
         let newServices = loaded ? fresh.filter { jobs[$0.key] == nil && $0.value.spec.isService && $0.value.canStart }.map(\.key) : []
         let before = jobs
         jobs = fresh
+        var withdrawn: [RunSkip] = []
+        for (name, entry) in fresh.sorted(by: { $0.key < $1.key }) {
+            guard let old = before[name] else { continue }
+            if old.canStart && !entry.canStart {
+                withdrawn += withdrawUnstarted(of: name, because: entry.spec.isEnabled ? "the job was paused on another node" : "the job was disabled")
+            } else if !old.canStart && entry.canStart && !resumedHere.contains(name) {
+                // Enabled again: its retries held meanwhile are due.
+                resumedHere.append(name)
+            }
+        }
         invalidJobs = invalid
         metrics.keep(only: fresh.keys)
         dueQueue.rebuild(fresh.compactMap { name, entry in entry.nextDue.map { (due: $0, job: name) } })
@@ -783,6 +793,7 @@ public actor JobScheduler: Service {
             _ = await trigger(name, .manual, scheduledAt: nil, force: true)
         }
         for name in resumedHere where !active.values.contains(where: { $0.record.job == name }) { releaseRetries(of: name) }
+        await record(withdrawn)
         if loaded { await servicesRedefined(from: before) }
         storedPauses = Dictionary(stored.map { ($0.name, StoredPause(paused: $0.state.paused, reason: $0.state.pauseReason)) },
                                   uniquingKeysWith: { first, _ in first })

@@ -2,7 +2,7 @@ import ArgumentParser
 import SchedulerAPI
 
 struct PauseCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "pause", abstract: "Stop firing a job; its retries wait for the resume.")
+    static let configuration = CommandConfiguration(commandName: "pause", abstract: "Stop firing a job; its retries wait for the resume.", discussion: "Its fires waiting for a worker are recorded skipped, and another job's on_failure/on_success does not start it; its runs going on are left to end. `schedctl run` still runs it by hand.")
 
     @OptionGroup var global: GlobalOptions
 

@@ -36,6 +36,8 @@ struct ShowCommand: AsyncParsableCommand {
             let of = retry.retryOf.map { " (of run \($0))" } ?? ""
             if detail.job.state.paused && retry.dueAt <= Date() {
                 print("retry: attempt \(retry.attempt)\(of), held while the job is paused: it starts at `schedctl resume`")
+            } else if !detail.job.spec.isEnabled && retry.dueAt <= Date() {
+                print("retry: attempt \(retry.attempt)\(of), held while the job is disabled: it starts when enabled again")
             } else {
                 print("retry: attempt \(retry.attempt) \(Output.when(retry.dueAt, wide: wide))\(of)")
             }
