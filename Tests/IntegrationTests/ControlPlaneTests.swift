@@ -860,7 +860,9 @@ final class Daemon {
         _ = try d.ctl(["run", "r"])
         #expect(eventually { (try? sqlite(d.db, "SELECT count(*) FROM runs WHERE job = 'r' AND status = 'failed'")) == "2" })
         let rows = try d.ctl(["history", "r"]).stdout.split(separator: "\n").dropFirst()
-        #expect(rows.first?.contains("retry #1") == true, "\(rows)")
+        // The retry names the attempt it follows.
+        let first = rows.last?.split(separator: " ").first.map(String.init) ?? "?"
+        #expect(rows.first?.contains("retry #1 of \(first) ") == true, "\(rows)")
         #expect(rows.last?.contains(" manual ") == true, "\(rows)")
     }
 
