@@ -86,5 +86,8 @@ import Glibc
         #expect(second.status == 1)
         #expect(second.stderr.contains("schedd: cannot listen for metrics on 127.0.0.1:\(port) (--metrics-listen): Address already in use"),
                 "\(second.stderr)")
+        // Its database is closed as at any stop: no WAL left beside it.
+        let left = try FileManager.default.contentsOfDirectory(atPath: scratch.url.path).filter { $0.hasPrefix("x.db") }.sorted()
+        #expect(left == ["x.db", "x.db.lock"], "\(left)")
     }
 }

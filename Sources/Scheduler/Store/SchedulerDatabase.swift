@@ -157,6 +157,10 @@ public final class SchedulerDatabase: Sendable {
 
     /// Checkpoints the WAL into the main file and closes every connection.
     public func close() throws {
+        // Readers first: the last connection to close removes the WAL and its index, and a
+        // reader (read-only) cannot. (GRDB closes the writer first: a stop whose readers were
+        // still open left `-wal` and `-shm` beside the database.)
+        pool.releaseMemory()
         pool.writeWithoutTransaction { db in _ = try? db.checkpoint(.truncate) }
         try pool.close()
     }
