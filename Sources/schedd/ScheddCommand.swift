@@ -193,6 +193,7 @@ struct ScheddCommand: AsyncParsableCommand {
         do {
             try await ControlServer.prepareSocket(socketPath, access: access)
         } catch {
+            await BlockingWork.run { if !FileManager.default.fileExists(atPath: dbPath) { lock.removeIfMade() } }
             throw refusal(error.message, logger)
         }
         let database: SchedulerDatabase

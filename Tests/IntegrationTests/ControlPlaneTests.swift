@@ -874,5 +874,8 @@ final class Daemon {
         let sameSocket = try Binaries.run(Binaries.schedd, ["--db", d.scratch.path("other.db"), "--socket", d.socket])
         #expect(sameSocket.status == 1)
         #expect(sameSocket.stderr.contains("another schedd is already serving"))
+        // Refused before its database was made, it leaves nothing behind (its lock file neither).
+        let left = try FileManager.default.contentsOfDirectory(atPath: d.scratch.url.path).filter { $0.hasPrefix("other.db") }
+        #expect(left.isEmpty, "\(left)")
     }
 }
