@@ -387,7 +387,7 @@ struct ControlRoutes {
         let summary = try await summaries([info])[0]
         let runs = try await store.history(HistoryQuery(job: name, limit: 10), withOutput: false)
         let service = info.spec.isService ? await engine.serviceStatus(name) : nil
-        let retry = await engine.pendingRetry(name)
+        let retry = try await engine.pendingRetryInCluster(name)
         return try Self.reply(JobDetail(summary: summary, job: info, recentRuns: runs, service: service, retry: retry), context)
     }
 

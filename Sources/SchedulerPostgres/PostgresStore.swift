@@ -1034,6 +1034,21 @@ public final class PostgresStore: SchedulerStore {
         }
     }
 
+    package func retriesElsewhere(job: String) async throws -> [RetryStatus] {
+        let node = self.node
+        return try await call("retries") { connection in
+            var retries: [RetryStatus] = []
+            for try await (id, attempt, due, holder) in try await connection.query("""
+                SELECT r.id, r.attempt, r.retry_at, coalesce(r.retry_node, r.node) FROM runs r
+                WHERE r.job = \(job) AND coalesce(r.retry_node, r.node) <> \(node) AND \(unescaped: RetryMarkSQL.pending)
+                ORDER BY r.retry_at, r.id
+                """).decode((Int64, Int, Date, String).self) {
+                retries.append(RetryStatus(attempt: attempt + 1, dueAt: Self.ms(due), retryOf: id, node: holder))
+            }
+            return retries
+        }
+    }
+
     /// Wakes the nodes holding runs asked to cancel (each `LISTEN`s for its own name).
     static func wakeForCancels(_ holders: Set<String>, _ connection: PostgresConnection) async throws {
         for holder in holders.sorted() {

@@ -240,19 +240,31 @@ struct ClusterTests {
     /// waited.
     @Test func aCancelOnOneNodeDropsARetryWaitingOnAnother() throws {
         let cluster = try Cluster()
-        let config = try cluster.scratch.write("jobs.json", #"{"jobs": [{"name": "flaky", "shell": "exit 1", "node": "a", "retries": 1, "retry_backoff": "3s"}]}"#)
+        let config = try cluster.scratch.write("jobs.json", #"""
+            {"jobs": [{"name": "flaky", "shell": "exit 1", "node": "a", "retries": 1, "retry_backoff": "3s"},
+                      {"name": "slow", "shell": "exit 1", "node": "a", "retries": 1, "retry_backoff": "2h"}]}
+            """#)
         _ = try cluster.startAll("a", "b", config: config)
+        // `show` on b names the retry waiting on a, and a node's own retry without asking.
+        #expect(try cluster.ctl("a", ["run", "slow"]).status == 0)
+        #expect(eventually { (try? cluster.sql("SELECT count(*) FROM runs WHERE job = 'slow' AND retry_at IS NOT NULL")) == "1" })
+        let slow = try cluster.sql("SELECT id FROM runs WHERE job = 'slow'")
+        for node in ["a", "b"] {
+            let shown = try cluster.ctl(node, ["show", "slow"]).stdout
+            #expect(shown.contains("retry: attempt 2 in ") && shown.contains(" (of run \(slow)) on node a\n"), "\(node): \(shown)")
+        }
+        #expect(try cluster.ctl("b", ["cancel", "slow"]).status == 0)
         for (round, target) in ["id", "flaky"].enumerated() {
             #expect(try cluster.ctl("a", ["run", "flaky"]).status == 0)
             #expect(eventually { (try? cluster.sql("SELECT count(*) FROM runs WHERE job = 'flaky' AND retry_at IS NOT NULL")) == "1" })
-            let failed = try cluster.sql("SELECT id FROM runs WHERE retry_at IS NOT NULL")
+            let failed = try cluster.sql("SELECT id FROM runs WHERE job = 'flaky' AND retry_at IS NOT NULL")
             let cancel = try cluster.ctl("b", ["cancel", target == "id" ? failed : target])
             #expect(cancel.status == 0 && cancel.stdout.contains("its retry that had not started will not run"), "\(cancel.stdout)\(cancel.stderr)")
             // a's timer comes due and its start is refused: `show` there has no retry left.
             #expect(eventually(timeout: 15) { (try? cluster.ctl("a", ["show", "flaky"]))?.stdout.contains("retry:") == false })
             #expect(try cluster.sql("""
                 SELECT string_agg(trigger || ' ' || status || ' ' || node || ' ' || coalesce(retry_of = \(failed), false), ',' ORDER BY id)
-                FROM runs WHERE id >= \(failed)
+                FROM runs WHERE id >= \(failed) AND job = 'flaky'
                 """) == "manual failed a false,retry skipped b true", "round \(round)")
             #expect(try cluster.sql("SELECT error FROM runs WHERE retry_of = \(failed)").hasPrefix("skipped: cancelled before it started by uid"))
         }

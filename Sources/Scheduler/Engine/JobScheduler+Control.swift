@@ -463,17 +463,27 @@ extension JobScheduler {
     public func waitingRuns() -> [String: Int] { pool.waitingCounts }
 
     /// The job's next retry that has not started: waiting for its time, for a worker, or for
-    /// what the job requires.
+    /// what the job requires. (In cluster mode, this node's; `pendingRetryInCluster` looks at
+    /// every node's.)
     public func pendingRetry(_ job: String) -> RetryStatus? {
+        let node = store.sharedByNodes ? configuration.node : nil
         let retryOfJob = { (request: RunRequest) in request.spec.name == job && request.trigger == .retry }
         if let timer = (timers + retriesAfterRun).filter({ retryOfJob($0.request) }).min(by: { $0.due < $1.due }) {
-            return RetryStatus(attempt: timer.request.attempt, dueAt: timer.due, retryOf: timer.request.retryOf)
+            return RetryStatus(attempt: timer.request.attempt, dueAt: timer.due, retryOf: timer.request.retryOf, node: node)
         }
         // Due, and waiting for a worker or for what the job requires.
         if let request = pool.firstQueued(where: retryOfJob) ?? held.first(where: { retryOfJob($0.request) })?.request {
-            return RetryStatus(attempt: request.attempt, dueAt: clock.now(), retryOf: request.retryOf)
+            return RetryStatus(attempt: request.attempt, dueAt: clock.now(), retryOf: request.retryOf, node: node)
         }
         return nil
+    }
+
+    /// The job's next retry that has not started, on this node or, in cluster mode, on
+    /// another (the one due soonest there): what `schedctl show` says on any node.
+    package func pendingRetryInCluster(_ job: String) async throws -> RetryStatus? {
+        if let here = pendingRetry(job) { return here }
+        guard store.sharedByNodes else { return nil }
+        return try await store.retriesElsewhere(job: job).first
     }
 
     /// The runs going on now.

@@ -679,7 +679,8 @@ extension JobScheduler {
             // Decided before the run's end is told, so that its follower hears a retry comes.
             let retryDue = retryDue(run.request, final)
             if let retryDue {
-                events.publish(.retryScheduled(job: final.job, runID: final.id, retry: RetryStatus(attempt: run.request.attempt + 1, dueAt: retryDue, retryOf: final.id)))
+                events.publish(.retryScheduled(job: final.job, runID: final.id, retry: RetryStatus(attempt: run.request.attempt + 1, dueAt: retryDue, retryOf: final.id,
+                                                                                                node: store.sharedByNodes ? configuration.node : nil)))
             }
             events.publish(.runFinished(final))
             var metadata: Logger.Metadata = [

@@ -94,6 +94,9 @@ package protocol SchedulerStore: StoreReader {
     /// their marks: the node holding one finds its row there when it comes due, and does not
     /// start it. Returns the rows written. A store of one node has no other node: nothing.
     func skipRetriesElsewhere(runIDs: [Int64], job: String?, reason: String, by caller: String?) async throws -> [RunRecord]
+    /// The retries of `job` that wait for their time on other nodes of a shared store, the
+    /// soonest first, each with its node. A store of one node has no other node: none.
+    func retriesElsewhere(job: String) async throws -> [RetryStatus]
     /// Queues a manual run of `job` for `node` alone to claim (a job pinned to another node,
     /// run from this one); returns its `queued` row.
     func queueRun(job: String, node: String, triggeredBy: String?) async throws -> RunRecord
@@ -128,6 +131,8 @@ extension SchedulerStore {
     package func cancelRequests() async throws -> [CancelRequest] { [] }
 
     package func skipRetriesElsewhere(runIDs: [Int64], job: String?, reason: String, by caller: String?) async throws -> [RunRecord] { [] }
+
+    package func retriesElsewhere(job: String) async throws -> [RetryStatus] { [] }
 
     package func queueRun(job: String, node: String, triggeredBy: String?) async throws -> RunRecord {
         throw APIError(.conflict, "\"\(job)\" runs only on node \(node) (its \"node\"): ask that node's schedd")

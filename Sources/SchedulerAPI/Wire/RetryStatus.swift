@@ -7,12 +7,15 @@ public struct RetryStatus: Sendable, Codable, Equatable {
     public var dueAt: Date
     /// The id of the failed attempt it follows (absent in answers of older schedd builds).
     public var retryOf: Int64?
+    /// The node it waits on (cluster mode; absent for one daemon).
+    public var node: String?
 
-    public init(attempt: Int, dueAt: Date, retryOf: Int64? = nil) {
+    public init(attempt: Int, dueAt: Date, retryOf: Int64? = nil, node: String? = nil) {
         self.attempt = attempt
         self.dueAt = dueAt
         self.retryOf = retryOf
+        self.node = node
     }
 
-    private enum CodingKeys: String, CodingKey { case attempt, dueAt = "due_at", retryOf = "retry_of" }
+    private enum CodingKeys: String, CodingKey { case attempt, dueAt = "due_at", retryOf = "retry_of", node }
 }

@@ -33,7 +33,7 @@ struct ShowCommand: AsyncParsableCommand {
             print("next:  \(Output.when(s.nextRunAt, wide: wide))")
         }
         if let retry = detail.retry {
-            let of = retry.retryOf.map { " (of run \($0))" } ?? ""
+            let of = (retry.retryOf.map { " (of run \($0))" } ?? "") + (retry.node.map { " on node \($0)" } ?? "")
             if detail.job.state.paused && retry.dueAt <= Date() {
                 print("retry: attempt \(retry.attempt)\(of), held while the job is paused: it starts at `schedctl resume`")
             } else if !detail.job.spec.isEnabled && retry.dueAt <= Date() {
