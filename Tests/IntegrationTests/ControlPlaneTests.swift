@@ -105,6 +105,10 @@ final class Daemon {
         #expect(history.stdout.contains("timed_out"))
         let logs = try d.ctl(["logs", "fails"])
         #expect(logs.stdout == "oops\n")
+        #expect(logs.stderr == "schedctl: fails run \(try sqlite(d.db, "SELECT max(id) FROM runs WHERE job = 'fails'")): failed: exited with status 3\n", "\(logs.stderr)")
+        // What stopped a run, where its output does not say.
+        let slow = try d.ctl(["logs", "slow"])
+        #expect(slow.stderr.hasPrefix("schedctl: slow run ") && slow.stderr.contains(": timed_out: "), "\(slow.stderr)")
         let failures = try d.ctl(["--json", "history", "--status", "failed"])
         let page = try JSONSerialization.jsonObject(with: Data(failures.stdout.utf8)) as? [String: Any]
         #expect((page?["runs"] as? [Any])?.count == 2)

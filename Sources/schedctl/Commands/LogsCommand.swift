@@ -55,5 +55,10 @@ struct LogsCommand: AsyncParsableCommand {
             print(output, terminator: output.hasSuffix("\n") || output.isEmpty ? "" : "\n")
         }
         if !run.status.isFinal { FileHandle.standardError.write(Data("schedctl: run \(run.id) is still running; this is its output so far (--follow streams the rest)\n".utf8)) }
+        // How it ended, where the output alone does not say: why a run was skipped (it has no
+        // output at all), what stopped one that timed out or could not start.
+        if run.status.isFinal, run.status != .succeeded, run.error != nil {
+            FileHandle.standardError.write(Data("schedctl: \(run.job) run \(run.id): \(RunCommand.describe(run))\n".utf8))
+        }
     }
 }
