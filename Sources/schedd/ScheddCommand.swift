@@ -144,6 +144,28 @@ struct ScheddCommand: AsyncParsableCommand {
         }
     }
 
+    /// Runs the daemon with the exit codes of `docs/operations.md`: 0 a clean stop, 1 it cannot
+    /// start or stopped on a failure, 2 a bad option, socket path or job file (ArgumentParser's
+    /// own code for a bad option is EX_USAGE, 64; schedctl's is 2 too, and the unit does not
+    /// restart schedd on 2: starting again would fail the same way).
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var daemon = command as? any AsyncParsableCommand {
+                try await daemon.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = exitCode(for: error)
+            let message = fullMessage(for: error)
+            if !message.isEmpty {
+                (code == .success ? FileHandle.standardOutput : FileHandle.standardError).write(Data((message + "\n").utf8))
+            }
+            Foundation.exit(code == .validationFailure ? 2 : code.rawValue)
+        }
+    }
+
     func run() async throws {
         Malloc.useOneArena()
         let level = Logger.Level(rawValue: logLevel) ?? .info
