@@ -57,12 +57,18 @@ import Glibc
         } else {
             Issue.record("promtool is missing: scripts/install-deps.sh installs Debian's prometheus package")
         }
-        // A removed job's series go with it.
+        // A removed job's series go with it, and a run of it that ends after the removal does
+        // not make them again.
+        let leaving = try d.ctl(["apply", try d.scratch.write("leaving.json", #"{"jobs": [{"name": "leaving", "shell": "sleep 1"}]}"#)])
+        #expect(leaving.status == 0, "\(leaving.stderr)")
+        #expect(try d.ctl(["run", "leaving"]).status == 0)
         _ = try d.scratch.write("jobs.json", #"{"jobs": [{"name": "ok", "shell": "true"}, {"name": "fails", "shell": "exit 3", "retries": 0}]}"#)
         let reloaded = try d.ctl(["reload"])
         #expect(reloaded.status == 0, "\(reloaded.stderr)")
+        #expect(try d.ctl(["remove", "leaving"]).status == 0)
+        #expect(eventually { (try? sqlite(d.db, "SELECT status FROM runs WHERE job = 'leaving'")) == "succeeded" })
         let after = Self.body(d.raw(Array("GET /v1/metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8)))
-        #expect(!after.contains(#"job="gone""#) && after.contains(#"job="ok""#), "\(after)")
+        #expect(!after.contains(#"job="gone""#) && !after.contains(#"job="leaving""#) && after.contains(#"job="ok""#), "\(after)")
     }
 
     @Test func metricsListenServesOnlyMetricsOverTCP() throws {

@@ -368,6 +368,37 @@ import SchedulerAPI
         }
     }
 
+    /// What of a removed job has not started does not start: its run waiting for a worker and
+    /// its retry waiting for its time each get a `skipped` row (the retry's ends its mark).
+    @Test func aRemovedJobsWaitingRunAndRetryAreRecordedNotStarted() async throws {
+        let gate = Gate()
+        let handlers: [String: JobHandler] = ["block": { _ in try await gate.wait() }, "fail": { _ in throw TestError() }]
+        let jobs = #"{"jobs": [{"name": "hog", "handler": "block"}, {"name": "gone", "handler": "fail", "retries": 1, "retry_backoff": "1h", "concurrency": "allow"}]}"#
+        let one = JobScheduler.Configuration(workers: 1, shutdownGrace: .seconds(5), defaultTimeZone: "UTC")
+        try await withEngine(jobs: jobs, handlers: handlers, configuration: one) { engine, log, store in
+            defer { gate.open() }
+            _ = try await engine.runNow("gone")
+            try await waitFor("the first attempt to fail") { await log.finished.count == 1 }
+            let failed = await log.finished[0]
+            _ = try await engine.runNow("hog")
+            try await waitFor("the hog to hold the worker") { await log.started.count == 2 }
+            _ = try await engine.runNow("gone")
+            #expect(await engine.waitingRuns() == ["gone": 1])
+            #expect(await engine.pendingRetry("gone")?.retryOf == failed.id)
+            try await engine.removeJob(named: "gone")
+            try await waitFor("the two skips") { await log.finished.count == 3 }
+            let skips = await log.finished.dropFirst()
+            #expect(skips.allSatisfy { $0.job == "gone" && $0.status == .skipped && $0.error == "skipped: the job was removed before it started" })
+            #expect(Set(skips.map(\.trigger)) == [.manual, .retry] && skips.first { $0.trigger == .retry }?.retryOf == failed.id)
+            #expect(try await store.pendingRetries().isEmpty)
+            #expect(await engine.waitingRuns().isEmpty)
+            gate.open()
+            try await waitFor("the hog's end") { await log.finished.contains { $0.job == "hog" } }
+            await engine.untilIdle()
+            #expect(await log.started.filter { $0.job == "gone" }.count == 1, "a removed job's run started")
+        }
+    }
+
     /// Another job's `on_failure` does not start a paused or disabled job (only a run by hand
     /// does): the trigger is recorded skipped, saying why. A retry of a job disabled since
     /// waits until it is enabled again.

@@ -262,9 +262,12 @@ extension JobScheduler {
     /// the paused job's slots are. A manual run stays (`schedctl run` runs a paused or
     /// disabled job), as do a service's start (its own rules decide) and a slot claimed from
     /// the cluster's queue (its row says it runs here; it was checked when claimed).
-    func withdrawUnstarted(of job: String, because why: String) -> [RunSkip] {
+    /// Of a job `removed`, everything that has not started goes, manual runs, service starts
+    /// and retries waiting for their time included: each retry gets its `skipped` row, which
+    /// ends its mark (a mark left for ever would also keep the failed run from retention).
+    func withdrawUnstarted(of job: String, because why: String, removed: Bool = false) -> [RunSkip] {
         func withdrawn(_ request: RunRequest) -> Bool {
-            request.spec.name == job && request.trigger != .manual && !request.spec.isService && request.claimed == nil
+            request.spec.name == job && request.claimed == nil && (removed || request.trigger != .manual && !request.spec.isService)
         }
         var requests = pool.removeQueued(where: withdrawn, reason: why)
         held.removeAll { waiting in
@@ -273,7 +276,12 @@ extension JobScheduler {
             requests.append(waiting.request)
             return true
         }
-        if let missed = catchUpsAfterRun.removeValue(forKey: job) {
+        if removed {
+            requests += (timers + retriesAfterRun).map(\.request).filter { $0.spec.name == job && $0.trigger == .retry }
+            timers.removeAll { $0.request.spec.name == job }
+            retriesAfterRun.removeAll { $0.request.spec.name == job }
+        }
+        if let missed = catchUpsAfterRun.removeValue(forKey: job), !removed {
             logger.notice("missed fire times not run: the job was paused, disabled or removed", metadata: [
                 "schedd.job": "\(job)", "schedd.missed": .stringConvertible(missed.count),
             ])
@@ -282,7 +290,9 @@ extension JobScheduler {
         let now = clock.now()
         var skips: [RunSkip] = []
         for request in requests {
-            if request.trigger == .retry {
+            if request.trigger == .retry && removed {
+                skips.append(request.skip(at: now, reason: "skipped: \(why) before it started"))
+            } else if request.trigger == .retry {
                 logger.info("retry waits while the job is paused or disabled", metadata: [
                     "schedd.job": "\(job)", "schedd.attempt": .stringConvertible(request.attempt),
                 ])

@@ -299,8 +299,9 @@ extension JobScheduler {
     /// Reports runs whose final rows the store wrote without running them (skips, and in
     /// cluster mode slots given up or claimed in vain): counted and announced.
     func reportFinal(_ records: [RunRecord]) {
+        // A removed job's series went with it: its last rows do not make them again.
         for record in records {
-            metrics.runEnded(record)
+            if jobs[record.job] != nil { metrics.runEnded(record) }
             events.publish(.runFinished(record))
         }
     }
@@ -675,7 +676,7 @@ extension JobScheduler {
             if final.status.isFailure {
                 lastFailure = "\(final.job) run \(final.id) \(final.status.rawValue) at \(Timestamp.format(final.finishedAt ?? clock.now()))"
             }
-            metrics.runEnded(final)
+            if jobs[final.job] != nil { metrics.runEnded(final) }
             // Decided before the run's end is told, so that its follower hears a retry comes.
             let retryDue = retryDue(run.request, final)
             if let retryDue {

@@ -765,15 +765,14 @@ public actor JobScheduler: Service {
             fresh[info.name] = entry
         }
         let removed = Set(jobs.keys).subtracting(fresh.keys)
-        timers.removeAll { removed.contains($0.request.spec.name) }
-        for name in removed {
-            dropHeld(job: name, reason: "the job was removed")
+        var withdrawn: [RunSkip] = []
+        for name in removed.sorted() {
+            withdrawn += withdrawUnstarted(of: name, because: "the job was removed", removed: true)
             servicesHeldElsewhere[name] = nil
         }
         let newServices = loaded ? fresh.filter { jobs[$0.key] == nil && $0.value.spec.isService && $0.value.canStart }.map(\.key) : []
         let before = jobs
         jobs = fresh
-        var withdrawn: [RunSkip] = []
         for (name, entry) in fresh.sorted(by: { $0.key < $1.key }) {
             guard let old = before[name] else { continue }
             if old.canStart && !entry.canStart {
