@@ -153,13 +153,7 @@ extension JobScheduler {
         func isWaiting(_ request: RunRequest) -> Bool {
             request.spec.name == job && request.trigger != .retry && !request.spec.isService && request.claimed == nil
         }
-        var requests = pool.removeQueued(where: isWaiting, reason: reason)
-        held.removeAll { waiting in
-            guard isWaiting(waiting.request) else { return false }
-            waiting.request.startSignal?.drop(reason)
-            requests.append(waiting.request)
-            return true
-        }
+        let requests = takeWaiting(where: isWaiting, reason: reason)
         let now = clock.now()
         let why = Self.cancelledBeforeStart(by: caller)
         var skips = requests.compactMap { unstartedRow($0, why, at: now) }
@@ -178,6 +172,19 @@ extension JobScheduler {
             runIDs: runIDs, job: job, reason: Self.cancelledBeforeStart(by: caller) + " (on node \(configuration.node))", by: caller)
         reportFinal(skipped)
         return skipped.map(\.id)
+    }
+
+    /// Takes the runs that `matches` out of those waiting for a worker and for what they
+    /// require; whoever waits for one of them to start hears `reason`.
+    func takeWaiting(where matches: (RunRequest) -> Bool, reason: String) -> [RunRequest] {
+        var requests = pool.removeQueued(where: matches, reason: reason)
+        held.removeAll { waiting in
+            guard matches(waiting.request) else { return false }
+            waiting.request.startSignal?.drop(reason)
+            requests.append(waiting.request)
+            return true
+        }
+        return requests
     }
 
     static func cancelledBeforeStart(by caller: String?) -> String {
@@ -211,13 +218,7 @@ extension JobScheduler {
         var retries = (timers + retriesAfterRun).map(\.request).filter(isRetry)
         timers.removeAll { isRetry($0.request) }
         retriesAfterRun.removeAll { isRetry($0.request) }
-        retries += pool.removeQueued(where: isRetry, reason: reason)
-        held.removeAll { waiting in
-            guard isRetry(waiting.request) else { return false }
-            waiting.request.startSignal?.drop(reason)
-            retries.append(waiting.request)
-            return true
-        }
+        retries += takeWaiting(where: isRetry, reason: reason)
         guard !retries.isEmpty else { return [] }
         let now = clock.now()
         return await record(retries.map { $0.skip(at: now, reason: Self.cancelledBeforeStart(by: caller)) }).map(\.id)
@@ -269,13 +270,7 @@ extension JobScheduler {
         func withdrawn(_ request: RunRequest) -> Bool {
             request.spec.name == job && request.claimed == nil && (removed || request.trigger != .manual && !request.spec.isService)
         }
-        var requests = pool.removeQueued(where: withdrawn, reason: why)
-        held.removeAll { waiting in
-            guard withdrawn(waiting.request) else { return false }
-            waiting.request.startSignal?.drop(why)
-            requests.append(waiting.request)
-            return true
-        }
+        var requests = takeWaiting(where: withdrawn, reason: why)
         if removed {
             requests += (timers + retriesAfterRun).map(\.request).filter { $0.spec.name == job && $0.trigger == .retry }
             timers.removeAll { $0.request.spec.name == job }
