@@ -1049,6 +1049,21 @@ public final class PostgresStore: SchedulerStore {
         }
     }
 
+    package func skipQueued(job: String, reason: String, by caller: String?) async throws -> [RunRecord] {
+        // A row a node is claiming right now is passed over: it is that node's running run,
+        // which the cancel asked of the nodes reaches.
+        let skipped = try await call("skip queued") { connection in
+            try await Self.records(try await connection.query("""
+                UPDATE runs r SET status = 'skipped', finished_at = now(), duration_ms = 0, error = \(reason), cancelled_by = \(caller)
+                FROM (SELECT q.id FROM runs q WHERE q.job = \(job) AND q.status = 'queued' FOR UPDATE OF q SKIP LOCKED) e
+                WHERE r.id = e.id AND r.status = 'queued'
+                RETURNING \(unescaped: Self.runColumnsOfR)
+                """))
+        }
+        if !skipped.isEmpty { changes.bump() }
+        return skipped.sorted { $0.id < $1.id }
+    }
+
     /// Wakes the nodes holding runs asked to cancel (each `LISTEN`s for its own name).
     static func wakeForCancels(_ holders: Set<String>, _ connection: PostgresConnection) async throws {
         for holder in holders.sorted() {

@@ -559,6 +559,33 @@ struct ClusterTests {
                 "\((try? cluster.sql("SELECT id, status, scheduled_at, started_at FROM runs WHERE job = 'tick' AND status <> 'skipped' ORDER BY id")) ?? "")")
     }
 
+    /// `cancel NAME` drops the job's slots still queued in the database (no node claimed them:
+    /// the only worker is held), recorded skipped; its schedule goes on.
+    @Test func cancellingAJobSkipsItsQueuedSlots() throws {
+        let cluster = try Cluster()
+        let config = try cluster.scratch.write("jobs.json", #"""
+            {"jobs": [{"name": "hog", "shell": "sleep 60"},
+                      {"name": "tick", "shell": "true", "schedule": "@every 1s", "concurrency": "allow"}]}
+            """#)
+        let a = try cluster.start("a", config: config, extra: ["--workers", "1"])
+        #expect(a.waitUntilStarted(), "\(a.stderr())")
+        #expect(try cluster.ctl("a", ["run", "hog"]).status == 0)
+        func queued() -> [String] {
+            ((try? cluster.sql("SELECT string_agg(id::text, ',' ORDER BY id) FROM runs WHERE job = 'tick' AND status = 'queued'")) ?? "")
+                .split(separator: ",").map(String.init)
+        }
+        #expect(eventually(timeout: 20) { queued().count >= 2 })
+        let before = queued()
+        let cancelled = try cluster.ctl("a", ["cancel", "tick"])
+        #expect(cancelled.status == 0 && cancelled.stdout.contains("runs waiting to start will not run"), "\(cancelled.stdout)\(cancelled.stderr)")
+        let rows = try cluster.sql("""
+            SELECT string_agg(status || ' ' || (error LIKE 'skipped: cancelled before it started by uid % (on node a)')::text, ',')
+            FROM runs WHERE id IN (\(before.joined(separator: ",")))
+            """)
+        #expect(rows == Array(repeating: "skipped true", count: before.count).joined(separator: ","), "\(rows)")
+        #expect(try cluster.ctl("a", ["cancel", "hog"]).status == 0)
+    }
+
     @Test func nodesIsAClusterVerb() throws {
         let d = try Daemon(jobs: #"{"jobs": []}"#)
         let single = try d.ctl(["nodes"])

@@ -147,8 +147,9 @@ extension JobScheduler {
 
     /// Drops the runs of `job` that wait to start, retries aside (`dropRetries`) and services
     /// aside (supervised, not queued work), and the missed times it holds for `catch_up: all`;
-    /// records each `skipped`, and returns the rows. A slot this node claimed from the
-    /// cluster's queue stays: its row is `running` already, and it starts to end it.
+    /// records each `skipped`, and returns the rows; in cluster mode, its runs still queued in
+    /// the database too. A slot this node claimed from the cluster's queue stays: its row is
+    /// `running` already, and it starts to end it.
     private func dropWaiting(job: String, reason: String, by caller: String?) async -> [Int64] {
         func isWaiting(_ request: RunRequest) -> Bool {
             request.spec.name == job && request.trigger != .retry && !request.spec.isService && request.claimed == nil
@@ -160,8 +161,18 @@ extension JobScheduler {
         for (trigger, slot) in catchUpsAfterRun.removeValue(forKey: job) ?? [] {
             skips.append(RunSkip(job: job, trigger: trigger, scheduledAt: slot, at: now, reason: why))
         }
-        guard !skips.isEmpty else { return [] }
-        return await record(skips).map(\.id)
+        var recorded = skips.isEmpty ? [] : await record(skips).map(\.id)
+        if store.queuesSlots {
+            // The cluster's queue: slots and runs queued for a node, not claimed yet.
+            do {
+                let queued = try await store.skipQueued(job: job, reason: why + " (on node \(configuration.node))", by: caller)
+                reportFinal(queued)
+                recorded += queued.map(\.id)
+            } catch {
+                logger.error("cannot record the job's queued runs as skipped", metadata: ["schedd.job": "\(job)", "schedd.error": "\(error)"])
+            }
+        }
+        return recorded
     }
 
     /// Cluster mode: records as skipped the retries other nodes hold (of `job`, or following

@@ -97,6 +97,10 @@ package protocol SchedulerStore: StoreReader {
     /// The retries of `job` that wait for their time on other nodes of a shared store, the
     /// soonest first, each with its node. A store of one node has no other node: none.
     func retriesElsewhere(job: String) async throws -> [RetryStatus]
+    /// Records as `skipped`, with `reason`, the runs of `job` still queued in a shared store
+    /// (slots and manual runs no node has claimed yet), so that no node starts them; returns
+    /// the rows. A store of one node has no queue: nothing.
+    func skipQueued(job: String, reason: String, by caller: String?) async throws -> [RunRecord]
     /// Queues a manual run of `job` for `node` alone to claim (a job pinned to another node,
     /// run from this one); returns its `queued` row.
     func queueRun(job: String, node: String, triggeredBy: String?) async throws -> RunRecord
@@ -133,6 +137,8 @@ extension SchedulerStore {
     package func skipRetriesElsewhere(runIDs: [Int64], job: String?, reason: String, by caller: String?) async throws -> [RunRecord] { [] }
 
     package func retriesElsewhere(job: String) async throws -> [RetryStatus] { [] }
+
+    package func skipQueued(job: String, reason: String, by caller: String?) async throws -> [RunRecord] { [] }
 
     package func queueRun(job: String, node: String, triggeredBy: String?) async throws -> RunRecord {
         throw APIError(.conflict, "\"\(job)\" runs only on node \(node) (its \"node\"): ask that node's schedd")
