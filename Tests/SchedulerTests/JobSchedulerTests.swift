@@ -323,6 +323,31 @@ import SchedulerAPI
         }
     }
 
+    /// A pause and a resume made on another node (read back from the store) hold and then
+    /// release the job's retry here, as a pause and a resume made here do.
+    @Test func aRetryHeldByAPauseFromAnotherNodeStartsAtItsResume() async throws {
+        let clock = ManualClock(t0)
+        let jobs = #"{"jobs": [{"name": "flaky", "handler": "fail", "retries": 1, "retry_backoff": "1m"}]}"#
+        try await withEngine(jobs: jobs, handlers: ok, clock: clock) { engine, log, store in
+            _ = try await engine.runNow("flaky")
+            try await waitFor("the first attempt to fail") { await log.finished.count == 1 }
+            await engine.untilIdle()
+            func storePaused(_ paused: Bool) async throws {
+                var state = try #require(try await store.job(named: "flaky")).state
+                state.paused = paused
+                state.pauseReason = paused ? "manual" : nil
+                try await store.saveStates([(name: "flaky", state: state)])
+                await engine.refreshFromStore()
+            }
+            try await storePaused(true)
+            clock.advance(by: 3600)
+            await engine.untilIdle()
+            #expect(await log.started.count == 1, "a retry started while the job was paused elsewhere")
+            try await storePaused(false)
+            try await waitFor("the held retry") { await log.finished.contains { $0.trigger == .retry } }
+        }
+    }
+
     /// A pause takes back what of the job waits for a worker: a fire is recorded skipped, a
     /// retry waits for the resume; a run asked for by hand stays (a paused job runs by hand).
     @Test func aPauseTakesBackTheJobsRunsWaitingForAWorker() async throws {
@@ -429,6 +454,7 @@ import SchedulerAPI
             #expect(await engine.pendingRetry("flaky")?.attempt == 2)
             _ = try await engine.apply(jobFile: #"{"jobs": [{"name": "flaky", "handler": "fail", "retries": 1, "retry_backoff": "1m"}]}"#)
             try await waitFor("the retry, enabled again") { await log.finished.contains { $0.trigger == .retry } }
+            await engine.untilIdle()
             #expect(await log.started.map(\.job).contains("page") == false)
         }
     }

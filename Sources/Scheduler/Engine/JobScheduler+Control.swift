@@ -482,7 +482,7 @@ extension JobScheduler {
     /// what the job requires. (In cluster mode, this node's; `pendingRetryInCluster` looks at
     /// every node's.)
     public func pendingRetry(_ job: String) -> RetryStatus? {
-        let node = store.sharedByNodes ? configuration.node : nil
+        let node = retryNode
         let retryOfJob = { (request: RunRequest) in request.spec.name == job && request.trigger == .retry }
         if let timer = (timers + retriesAfterRun).filter({ retryOfJob($0.request) }).min(by: { $0.due < $1.due }) {
             return RetryStatus(attempt: timer.request.attempt, dueAt: timer.due, retryOf: timer.request.retryOf, node: node)
@@ -493,6 +493,9 @@ extension JobScheduler {
         }
         return nil
     }
+
+    /// The node a retry of this node waits on, as `RetryStatus` says it: none for one daemon.
+    var retryNode: String? { store.sharedByNodes ? configuration.node : nil }
 
     /// The job's next retry that has not started, on this node or, in cluster mode, on
     /// another (the one due soonest there): what `schedctl show` says on any node.

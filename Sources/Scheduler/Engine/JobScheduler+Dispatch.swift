@@ -681,7 +681,7 @@ extension JobScheduler {
             let retryDue = retryDue(run.request, final)
             if let retryDue {
                 events.publish(.retryScheduled(job: final.job, runID: final.id, retry: RetryStatus(attempt: run.request.attempt + 1, dueAt: retryDue, retryOf: final.id,
-                                                                                                node: store.sharedByNodes ? configuration.node : nil)))
+                                                                                                node: retryNode)))
             }
             events.publish(.runFinished(final))
             var metadata: Logger.Metadata = [

@@ -705,8 +705,6 @@ public actor JobScheduler: Service {
         var fresh: [String: JobEntry] = [:]
         fresh.reserveCapacity(stored.count)
         var resumedElsewhere: [String] = []
-        // Resumed on another node: the retries held here while it was paused are due.
-        var resumedHere: [String] = []
         var invalid: [String: String] = [:]
         for info in stored {
             if let problem = info.problem {
@@ -749,7 +747,6 @@ public actor JobScheduler: Service {
                     entry.restartStreak = 0
                     entry.stoppedByHand = false
                     if entry.spec.isService { resumedElsewhere.append(info.name) }
-                    resumedHere.append(info.name)
                 }
                 if old.spec.schedule == info.spec.schedule && old.spec.timezone == info.spec.timezone && old.spec.jitter == info.spec.jitter {
                     entry.nextSlot = old.nextSlot
@@ -773,13 +770,14 @@ public actor JobScheduler: Service {
         let newServices = loaded ? fresh.filter { jobs[$0.key] == nil && $0.value.spec.isService && $0.value.canStart }.map(\.key) : []
         let before = jobs
         jobs = fresh
+        // Resumed on another node or enabled again: the retries held here meanwhile are due.
+        var startableAgain: [String] = []
         for (name, entry) in fresh.sorted(by: { $0.key < $1.key }) {
-            guard let old = before[name] else { continue }
-            if old.canStart && !entry.canStart {
+            guard let old = before[name], old.canStart != entry.canStart else { continue }
+            if entry.canStart {
+                startableAgain.append(name)
+            } else {
                 withdrawn += withdrawUnstarted(of: name, because: entry.spec.isEnabled ? "the job was paused on another node" : "the job was disabled")
-            } else if !old.canStart && entry.canStart && !resumedHere.contains(name) {
-                // Enabled again: its retries held meanwhile are due.
-                resumedHere.append(name)
             }
         }
         invalidJobs = invalid
@@ -791,7 +789,7 @@ public actor JobScheduler: Service {
         for name in resumedElsewhere.sorted() where jobs[name]?.canStart == true && !isUnderway(name) {
             _ = await trigger(name, .manual, scheduledAt: nil, force: true)
         }
-        for name in resumedHere where !active.values.contains(where: { $0.record.job == name }) { releaseRetries(of: name) }
+        for name in startableAgain where !active.values.contains(where: { $0.record.job == name }) { releaseRetries(of: name) }
         await record(withdrawn)
         if loaded { await servicesRedefined(from: before) }
         storedPauses = Dictionary(stored.map { ($0.name, StoredPause(paused: $0.state.paused, reason: $0.state.pauseReason)) },
