@@ -247,6 +247,37 @@ enum PostgresSchema {
             CREATE UNIQUE INDEX runs_retry_of ON runs (retry_of) WHERE retry_of IS NOT NULL
             """,
         ],
+        // 10: the slots of a job with `catch_up: all` under `forbid` or `replace` (its missed
+        // times) run one after another across the cluster, as on one node: each is queued
+        // whatever of the job is queued or running, and claimed only once no run of its job is
+        // running and no such slot of its job before it is still queued. Before, a statement
+        // queueing several slots of a `forbid` job (it does not see its own rows) queued them
+        // all, and nodes ran them side by side.
+        [
+            """
+            ALTER TABLE runs ADD COLUMN waits_for_job boolean NOT NULL DEFAULT false
+            """,
+            """
+            CREATE OR REPLACE FUNCTION schedd_claim(claimant text, claimant_epoch bigint, most bigint) RETURNS SETOF runs
+            LANGUAGE plpgsql SET enable_bitmapscan = off SET enable_sort = off AS $$
+            BEGIN
+                -- PL/pgSQL keeps the plan from call to call (a SQL function planned it each time).
+                -- A slot that waits for its job is passed over while a run of the job is running
+                -- or one such slot of it before it is queued (in the statement's snapshot: a
+                -- claim of that one by another node, not yet committed, still shows it queued).
+                RETURN QUERY
+                UPDATE runs r SET status = 'running', node = claimant, epoch = claimant_epoch, started_at = now()
+                FROM (SELECT w.id FROM runs w WHERE w.status = 'queued' AND (w.queue_node IS NULL OR w.queue_node = claimant)
+                      AND (w.scheduled_at IS NULL OR w.scheduled_at <= now())
+                      AND (NOT w.waits_for_job OR NOT EXISTS (
+                          SELECT 1 FROM runs a WHERE a.job = w.job AND a.id <> w.id AND (a.status = 'running'
+                              OR (a.status = 'queued' AND a.waits_for_job AND (a.scheduled_at, a.id) < (w.scheduled_at, w.id)))))
+                      ORDER BY coalesce(w.scheduled_at, w.started_at), w.id LIMIT most FOR UPDATE SKIP LOCKED) q
+                WHERE r.id = q.id
+                RETURNING r.*;
+            END $$
+            """,
+        ],
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -779,6 +779,15 @@ public final class PostgresStore: SchedulerStore {
         defer { changes.bump() }
         let node = self.node
         let epoch = self.epoch
+        // A statement does not see its own rows: of a `forbid` job's slots queued together (a
+        // missed time and the slot on time), all but the first would overlap it.
+        let slots = slots.sorted { ($0.job, $0.scheduledAt) < ($1.job, $1.scheduledAt) }
+        var forbidding: Set<String> = []
+        let overlapping = slots.map { slot in
+            let forbids = slot.forbid && !slot.oneAfterAnother
+            defer { if forbids { forbidding.insert(slot.job) } }
+            return forbids && forbidding.contains(slot.job)
+        }
         // Every node fires every slot: the first insert of a slot wins, and the others find a
         // row for it (any status) and insert nothing. In job order, so that nodes inserting
         // the same slots at once take the unique key's locks in the same order.
@@ -789,16 +798,18 @@ public final class PostgresStore: SchedulerStore {
             let replaces = Set(slots.filter(\.replace).map(\.job))
             for try await (status, id, job, slot) in try await connection.query("""
                 WITH backlog AS (SELECT count(*) AS queued FROM runs WHERE status = 'queued')
-                INSERT INTO runs (job, trigger, attempt, status, scheduled_at, started_at, finished_at, duration_ms, error, node, epoch)
+                INSERT INTO runs (job, trigger, attempt, status, scheduled_at, started_at, finished_at, duration_ms, error, node, epoch,
+                                  waits_for_job)
                 SELECT v.job, v.trigger, 1, s.status, v.slot, now(), CASE WHEN s.status = 'skipped' THEN now() END,
-                       CASE WHEN s.status = 'skipped' THEN 0 END, s.why, \(node), \(epoch)
+                       CASE WHEN s.status = 'skipped' THEN 0 END, s.why, \(node), \(epoch), v.waits
                 FROM unnest(\(slots.map(\.job))::text[], \(slots.map(\.trigger.rawValue))::text[], \(slots.map(\.scheduledAt))::timestamptz[],
-                            \(slots.map(\.forbid))::bool[]) AS v (job, trigger, slot, forbid)
+                            \(slots.map { $0.forbid && !$0.oneAfterAnother })::bool[], \(overlapping)::bool[],
+                            \(slots.map(\.oneAfterAnother))::bool[]) AS v (job, trigger, slot, forbid, overlapping, waits)
                 CROSS JOIN backlog
                 CROSS JOIN LATERAL (SELECT CASE WHEN c.why IS NULL THEN 'queued' ELSE 'skipped' END AS status, c.why FROM (SELECT CASE
                     WHEN backlog.queued >= \(Int64(limit))
                         THEN 'skipped: ' || backlog.queued || ' slots are already queued across the cluster (the most schedd queues)'
-                    WHEN v.forbid AND EXISTS (SELECT 1 FROM runs a WHERE a.job = v.job AND a.status IN ('queued', 'running'))
+                    WHEN v.forbid AND (v.overlapping OR EXISTS (SELECT 1 FROM runs a WHERE a.job = v.job AND a.status IN ('queued', 'running')))
                         THEN 'skipped: a run of this job is still queued or running (concurrency: forbid)'
                     END AS why) c) s
                 WHERE NOT EXISTS (SELECT 1 FROM runs b WHERE b.job = v.job AND b.scheduled_at = v.slot)

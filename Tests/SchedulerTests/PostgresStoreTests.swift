@@ -178,7 +178,95 @@ struct PostgresStoreTests {
             // Once it has ended, the next slot is queued again.
             #expect(try await nodes[1].finishRun(first[0], RunOutcome(status: .succeeded, finishedAt: Date())) != nil)
             #expect(try await nodes[0].queueSlots([slot(2)]).isEmpty)
-            #expect(try await nodes[0].claimQueued(limit: 4).map(\.scheduledAt) == [base.addingTimeInterval(2)])
+            let third = try await nodes[0].claimQueued(limit: 4)
+            #expect(third.map(\.scheduledAt) == [base.addingTimeInterval(2)])
+            // Two slots queued together (a missed time and the one on time): a statement does
+            // not see its own rows, but the later slot is skipped all the same.
+            #expect(try await nodes[0].finishRun(try #require(third.first), RunOutcome(status: .succeeded, finishedAt: Date())) != nil)
+            let together = try await nodes[1].queueSlots([slot(4), slot(3)])
+            #expect(together.map(\.scheduledAt) == [base.addingTimeInterval(4)], "\(together)")
+            #expect(together.first?.error == "skipped: a run of this job is still queued or running (concurrency: forbid)")
+            #expect(try await nodes[0].claimQueued(limit: 4).map(\.scheduledAt) == [base.addingTimeInterval(3)])
+        }
+    }
+
+    /// `catch_up: all` under `forbid` or `replace`: slots queued to run one after another are
+    /// all queued, whatever of the job runs, and claimed one at a time, oldest first, by
+    /// whichever node, each once the run before it has ended; a plain slot of the job fired
+    /// meanwhile is skipped.
+    @Test func slotsQueuedOneAfterAnotherAreClaimedOneAtATime() async throws {
+        try await withNodes(["n1", "n2", "n3"]) { nodes in
+            let base = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 - 60).rounded())
+            func slot(_ second: Double, oneAfterAnother: Bool = true) -> QueuedSlot {
+                QueuedSlot(job: "tick", trigger: oneAfterAnother ? .catchUp : .schedule, scheduledAt: base.addingTimeInterval(second),
+                           forbid: true, oneAfterAnother: oneAfterAnother)
+            }
+            // A run of the job is already running on n3.
+            #expect(try await nodes[0].queueSlots([slot(0, oneAfterAnother: false)]).isEmpty)
+            let before = try await nodes[2].claimQueued(limit: 1)
+            #expect(before.count == 1)
+            // Every node offers the same three missed times: queued once each, none skipped.
+            try await withThrowingTaskGroup(of: [RunRecord].self) { group in
+                for node in nodes { group.addTask { try await node.queueSlots([slot(1), slot(2), slot(3)]) } }
+                for try await skipped in group { #expect(skipped.isEmpty) }
+            }
+            #expect(try await nodes[0].claimQueued(limit: 4).isEmpty, "claimed while a run of the job is running")
+            #expect(try await nodes[2].finishRun(before[0], RunOutcome(status: .succeeded, finishedAt: Date())) != nil)
+            var order: [Date?] = []
+            for round in 1...3 {
+                // All three nodes claim at once: one slot, the oldest, goes to one of them.
+                let claimed = try await withThrowingTaskGroup(of: [(PostgresStore, RunRecord)].self) { group in
+                    for node in nodes { group.addTask { try await node.claimQueued(limit: 4).map { (node, $0) } } }
+                    var all: [(PostgresStore, RunRecord)] = []
+                    for try await some in group { all += some }
+                    return all
+                }
+                #expect(claimed.count == 1, "round \(round): \(claimed.map(\.1))")
+                guard let (node, run) = claimed.first else { return }
+                order.append(run.scheduledAt)
+                #expect(run.trigger == .catchUp)
+                if round == 1 {
+                    // A plain slot fired while they wait is skipped (forbid).
+                    let skipped = try await nodes[1].queueSlots([slot(10, oneAfterAnother: false)])
+                    #expect(skipped.count == 1 && skipped.first?.error?.contains("concurrency: forbid") == true)
+                }
+                #expect(try await nodes[0].claimQueued(limit: 4).isEmpty)
+                #expect(try await nodes[1].claimQueued(limit: 4).isEmpty)
+                #expect(try await node.finishRun(run, RunOutcome(status: .failed, finishedAt: Date())) != nil)
+            }
+            #expect(order == [1, 2, 3].map { base.addingTimeInterval($0) })
+            #expect(try await nodes[0].claimQueued(limit: 4).isEmpty)
+        }
+    }
+
+    /// The same with an engine on the store: the missed times of a job with `catch_up: all`
+    /// (and `forbid`, the default) run one after another, oldest first, through the queue.
+    /// Before, the engine queued them in one statement, which queued them all, and they ran
+    /// side by side.
+    @Test func anEngineRunsTheMissedTimesOfAForbidJobOneAfterAnother() async throws {
+        try await withNodes(["n1"]) { nodes in
+            let gate = Gate()
+            let handlers: [String: JobHandler] = ["block": { _ in try await gate.wait() }]
+            let clock = ManualClock(t0.addingTimeInterval(1800))
+            let jobs = #"{"jobs": [{"name": "hourly", "handler": "block", "schedule": "0 * * * *", "catch_up": "all"}]}"#
+            try await withEngine(jobs: jobs, handlers: handlers, clock: clock, store: nodes[0], prepare: { db in
+                try await db.saveStates([("hourly", JobState(lastFireAt: t0.addingTimeInterval(-3 * 3600)))])
+            }) { engine, log, _ in
+                defer { gate.open() }
+                clock.advance(by: 1)
+                try await waitFor("the oldest missed time to start") { await log.started.contains { $0.job == "hourly" } }
+                for _ in 0..<3 {
+                    // Past the queue's poll: the engine claims again, and finds nothing to start.
+                    clock.advance(by: 2)
+                    await engine.untilIdle(busyWorkersToo: true)
+                }
+                let started = await log.started.filter { $0.job == "hourly" }
+                #expect(started.count == 1, "a missed time started beside the running one: \(started)")
+                gate.open()
+                try await drive(clock, engine: engine, until: "every missed time to run") { await log.finished.filter { $0.job == "hourly" }.count == 3 }
+                #expect(await log.started.filter { $0.job == "hourly" }.map(\.scheduledAt) == [-2.0, -1, 0].map { t0.addingTimeInterval($0 * 3600) })
+                #expect(await log.finished.filter { $0.job == "hourly" }.allSatisfy { $0.status == .succeeded && $0.trigger == .catchUp })
+            }
         }
     }
 
@@ -675,7 +763,7 @@ struct PostgresStoreTests {
                 DROP FUNCTION schedd_claim; DROP INDEX runs_retry_pending; DROP INDEX runs_retry_of;
                 ALTER TABLE runs DROP CONSTRAINT runs_status_check, DROP COLUMN cancel_requested, DROP COLUMN cancel_requested_by, DROP COLUMN queue_node,
                     DROP COLUMN output_wanted_until, DROP COLUMN output_total, DROP COLUMN retry_at, DROP COLUMN retry_node, DROP COLUMN triggered_by_run,
-                    DROP COLUMN retry_of;
+                    DROP COLUMN retry_of, DROP COLUMN waits_for_job;
                 ALTER TABLE runs ADD CONSTRAINT runs_status_check
                     CHECK (status IN ('running', 'succeeded', 'failed', 'timed_out', 'cancelled', 'interrupted', 'skipped', 'lost'));
                 CREATE OR REPLACE FUNCTION schedd_jobs_generation() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -695,7 +783,7 @@ struct PostgresStoreTests {
             #expect(try await store.history(HistoryQuery(), withOutput: false).count == 1)
             return try await store.schemaVersion()
         }
-        #expect(version == 9 && PostgresSchema.currentVersion == 9)
+        #expect(version == 10 && PostgresSchema.currentVersion == 10)
         let indexes = try await PostgresServer.offPool {
             try server2.psql(database, """
                 SELECT to_regclass('runs_by_slot') IS NOT NULL AND to_regclass('runs_one_skip_per_slot') IS NOT NULL
@@ -705,7 +793,7 @@ struct PostgresStoreTests {
                    AND pg_get_constraintdef((SELECT oid FROM pg_constraint WHERE conname = 'runs_status_check')) LIKE '%queued%'
                    AND (SELECT count(*) FROM information_schema.columns WHERE table_name = 'runs'
                         AND column_name IN ('cancel_requested', 'cancel_requested_by', 'queue_node', 'output_wanted_until', 'output_total',
-                                            'retry_at')) = 6
+                                            'retry_at', 'waits_for_job')) = 7
                    AND (SELECT count(*) FROM pg_proc WHERE proname IN ('schedd_jobs_generation', 'schedd_pauses_generation') AND prosrc LIKE '%pg_notify%') = 2
                 """)
         }

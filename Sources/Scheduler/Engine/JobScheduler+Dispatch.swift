@@ -67,9 +67,20 @@ extension JobScheduler {
         var skips: [RunSkip] = []
         var queued: [QueuedSlot] = []
         var later: [(job: String, trigger: RunTrigger, slot: Date)] = []
+        // `catch_up: all` under forbid or replace through the cluster's queue: the job's slots
+        // of this turn (its missed times, and the one on time) run one after another, whichever
+        // nodes claim them; only the first replaces the job's earlier runs.
+        var slotsThisTurn: [String: Int] = [:]
+        for (name, _, slot) in triggers where slot != nil { slotsThisTurn[name, default: 0] += 1 }
+        var replacing: Set<String> = []
         for (name, trigger, slot) in triggers {
             if let slot, let entry = jobs[name], queues(entry, trigger) {
                 let concurrency = entry.spec.effectiveConcurrency
+                if entry.spec.effectiveCatchUp == .all, concurrency != .allow, slotsThisTurn[name, default: 0] > 1 {
+                    let first = concurrency == .replace && replacing.insert(name).inserted
+                    queued.append(QueuedSlot(job: name, trigger: trigger, scheduledAt: slot, forbid: true, replace: first, oneAfterAnother: true))
+                    continue
+                }
                 queued.append(QueuedSlot(job: name, trigger: trigger, scheduledAt: slot, forbid: concurrency == .forbid, replace: concurrency == .replace))
                 continue
             }

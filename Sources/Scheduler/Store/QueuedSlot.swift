@@ -14,12 +14,18 @@ package struct QueuedSlot: Sendable, Equatable {
     /// slots are asked to stop on whichever node runs them, and its earlier queued slots are
     /// skipped.
     package var replace: Bool
+    /// One of the slots a job with `catch_up: all` under `forbid` or `replace` runs one after
+    /// another (its missed times, and the slot on time with them): queued whatever of the job
+    /// is queued or running, and claimed only once no run of the job is running and none of
+    /// its such slots before it waits in the queue.
+    package var oneAfterAnother: Bool
 
-    package init(job: String, trigger: RunTrigger, scheduledAt: Date, forbid: Bool, replace: Bool = false) {
+    package init(job: String, trigger: RunTrigger, scheduledAt: Date, forbid: Bool, replace: Bool = false, oneAfterAnother: Bool = false) {
         self.job = job
         self.trigger = trigger
         self.scheduledAt = scheduledAt
         self.forbid = forbid
         self.replace = replace
+        self.oneAfterAnother = oneAfterAnother
     }
 }
