@@ -169,6 +169,29 @@ import SchedulerAPI
         }
     }
 
+    /// A failed attempt's retry is marked in the write of the run's end, not in a write after
+    /// it (a crash between the two lost the retry): with every other write of a mark failing,
+    /// the retry is pending in the store all the same, and the next engine takes it up.
+    @Test func aRetrysMarkIsWrittenWithTheRunsEnd() async throws {
+        let store = MemoryStore()
+        store.failRetryMarks(with: TestError())
+        let clock = ManualClock(t0)
+        let jobs = #"{"jobs": [{"name": "flaky", "handler": "fail", "retries": 1, "retry_backoff": "4h"}]}"#
+        try await withEngine(jobs: jobs, handlers: ok, clock: clock, store: store) { engine, log, _ in
+            _ = try await engine.runNow("flaky")
+            try await waitFor("the first attempt to fail") { await log.finished.count == 1 }
+            await engine.untilIdle()
+            #expect(try await store.pendingRetries().map(\.due) == [t0.addingTimeInterval(7200)])
+        }
+        store.failRetryMarks(with: nil)
+        try await withEngine(jobs: jobs, handlers: ok, clock: clock, store: store) { engine, log, _ in
+            clock.advance(to: t0.addingTimeInterval(7200))
+            try await drive(clock, engine: engine, until: "the retry taken up") { await log.finished.count == 1 }
+            let retry = try #require(await log.finished.first)
+            #expect(retry.trigger == .retry && retry.attempt == 2 && retry.retryOf == 1)
+        }
+    }
+
     /// Two failed runs wait for their retries; the first one's retry runs, then the engine
     /// stops: the next engine takes up the other retry (the first retry's row voided both
     /// marks, and it was lost).

@@ -134,6 +134,25 @@ import SchedulerAPI
         }
     }
 
+    /// A run's end carries its retry's mark (`RunOutcome.retryAt`), written in the same write:
+    /// pending as a mark set apart is; an end without one marks nothing.
+    @Test(arguments: Kind.testable)
+    func aRunsEndCarriesItsRetrysMark(_ kind: Kind) async throws {
+        try await Subject.with(kind) { subject in
+            let store = subject.store
+            _ = try await subject.apply(Self.jobs)
+            let ping = try await subject.start("ping", at: t0, trigger: .schedule, scheduledAt: t0)
+            var outcome = RunOutcome(status: .failed, finishedAt: t0, exitCode: 1)
+            outcome.retryAt = t0.addingTimeInterval(90)
+            #expect(try await store.finishRun(ping, outcome)?.status == .failed)
+            let backup = try await subject.start("backup", at: t0)
+            _ = try await store.finishRun(backup, RunOutcome(status: .failed, finishedAt: t0))
+            let pending = try await store.pendingRetries()
+            #expect(pending.map(\.run.id) == [ping.id])
+            #expect(pending.map(\.due) == [t0.addingTimeInterval(90)])
+        }
+    }
+
     /// A retry of a slot that is skipped is recorded as its attempt, beside the slot's failed
     /// first attempt (a shared store records no skip of a slot that has a row: the attempt
     /// tells them apart), and its row ends the retry's wait.

@@ -629,6 +629,15 @@ extension JobScheduler {
         await ended(EndedRun(run: run, outcome: outcome))
     }
 
+    /// A failed attempt's retry, decided as its end is batched and written with it
+    /// (`RunOutcome.retryAt`): a crash between its end and a mark written after lost the retry.
+    func decidingRetry(_ end: EndedRun) -> EndedRun {
+        guard end.outcome.status.isFailure else { return end }
+        var end = end
+        end.outcome.retryAt = retryDue(end.run.request, end.outcome.applied(to: end.run.record))
+        return end
+    }
+
     /// A run's outcome is known: its worker is free at once, and its end is written with the
     /// others of this turn.
     func ended(_ end: EndedRun) {
@@ -688,8 +697,11 @@ extension JobScheduler {
                 lastFailure = "\(final.job) run \(final.id) \(final.status.rawValue) at \(Timestamp.format(final.finishedAt ?? clock.now()))"
             }
             if jobs[final.job] != nil { metrics.runEnded(final) }
-            // Decided before the run's end is told, so that its follower hears a retry comes.
-            let retryDue = retryDue(run.request, final)
+            // Decided before the run's end is told, so that its follower hears a retry comes:
+            // as the end was batched, its mark written with it (or kept with it, the store
+            // refusing writes); decided now for an end whose row was no longer running.
+            let markedWithEnd = written.map { $0[index] != nil } ?? true
+            let retryDue = markedWithEnd ? end.outcome.retryAt : retryDue(run.request, final)
             if let retryDue {
                 events.publish(.retryScheduled(job: final.job, runID: final.id, retry: RetryStatus(attempt: run.request.attempt + 1, dueAt: retryDue, retryOf: final.id,
                                                                                                 node: retryNode)))
@@ -705,7 +717,7 @@ extension JobScheduler {
                 if let signal = final.signal { metadata["schedd.signal"] = .stringConvertible(signal) }
             }
             run.logger.log(level: final.status.isFailure ? .warning : .info, "run finished", metadata: metadata)
-            await afterRun(run.request, final, retryDue: .some(retryDue))
+            await afterRun(run.request, final, retryDue: .some(retryDue), markedWithEnd: markedWithEnd)
         }
         _ = await record(catchUpSkips)
     }

@@ -31,15 +31,24 @@ extension JobScheduler {
     /// followed by `on_failure` or `on_success`. With `retryNode` (cluster mode: the job is
     /// pinned to that node, which is down) the retry is marked for that node, which takes it
     /// up when it is back, and nothing runs here.
-    /// `retryDue`, when given, is the retry already decided (`retryDue(_:_:)`) and told.
-    func afterRun(_ request: RunRequest, _ run: RunRecord, retryNode: String? = nil, retryDue decided: Date?? = nil) async {
-        guard !stopping, var entry = jobs[run.job] else { return }
+    /// `retryDue`, when given, is the retry already decided (`retryDue(_:_:)`) and told;
+    /// `markedWithEnd`: its mark went into the store with the run's end (`RunOutcome.retryAt`).
+    func afterRun(_ request: RunRequest, _ run: RunRecord, retryNode: String? = nil, retryDue decided: Date?? = nil,
+                  markedWithEnd: Bool = false) async {
+        let marked = markedWithEnd && (decided ?? nil) != nil
+        guard !stopping, var entry = jobs[run.job] else {
+            // A job removed while its run's end was written: the retry's mark goes too. (A
+            // shutdown keeps it: the next start takes the retry up.)
+            if marked, !stopping { await setRetries([(run.id, nil)]) }
+            return
+        }
         let spec = request.spec
         if spec.isService {
             await afterServiceRun(request, run, entry)
             return
         }
         if entry.spec.isService {
+            if marked { await setRetries([(run.id, nil)]) }
             // The job became a service while this run of it went on (`servicesRedefined` left
             // the run to its end): the service starts now.
             if entry.canStart && !entry.stoppedByHand && !isUnderway(run.job) {
@@ -63,10 +72,11 @@ extension JobScheduler {
             retry.fire = nil
             retry.attempt += 1
             retry.retryOf = run.id
-            // Kept with the run, so that a restart before it is due does not lose it. Written
-            // before the timer exists: the retry's start, which clears the mark, cannot come
-            // first in any store (PostgreSQL's writes take separate connections).
-            await setRetries([(run.id, due)])
+            // Kept with the run, so that a restart before it is due does not lose it (with its
+            // end, or else here). Written before the timer exists: the retry's start, which
+            // clears the mark, cannot come first in any store (PostgreSQL's writes take
+            // separate connections).
+            if !marked { await setRetries([(run.id, due)]) }
             timers.append(Timer(due: due, request: retry))
             wakeup.signal()
             return

@@ -360,7 +360,7 @@ public actor JobScheduler: Service {
                     starting.append(request)
                 }
                 if !starting.isEmpty || !ending.isEmpty {
-                    let batch = ending
+                    let batch = ending.map(decidingRetry)
                     ending = []
                     endsBeingRecorded += batch.count
                     startsBeingRecorded += starting.count

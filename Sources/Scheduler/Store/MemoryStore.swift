@@ -63,6 +63,8 @@ package final class MemoryStore: SchedulerStore {
 
     /// The error every write of the engine's fails with while set, as a full disk's would.
     private let writeFailure = Mutex<(any Error)?>(nil)
+    /// The error `setRetries` alone fails with while set.
+    private let retryMarkFailure = Mutex<(any Error)?>(nil)
 
     package init(claim: @escaping @Sendable (RunStart) -> RunStart.Outcome? = { _ in nil },
                  beforeStarts: @escaping @Sendable ([RunStart]) async -> Void = { _ in }) {
@@ -70,15 +72,21 @@ package final class MemoryStore: SchedulerStore {
         self.beforeStarts = beforeStarts
     }
 
-    /// Makes the engine's writes (states, fires, starts, ends, skips) fail with `error` until
-    /// called with nil: the engine's tests of a store that refuses writes.
     /// The runs whose retry is marked for another node, by that node (`setRetry(runID:due:onNode:)`).
     package func retryNodes() -> [Int64: String] {
         contents.withLock { $0.retryNodes }
     }
 
+    /// Makes the engine's writes (states, fires, starts, ends, skips) fail with `error` until
+    /// called with nil: the engine's tests of a store that refuses writes.
     package func failWrites(with error: (any Error)?) {
         writeFailure.withLock { $0 = error }
+    }
+
+    /// Makes `setRetries` (the marks and clearings of retries, apart from a run's end) fail
+    /// with `error` until called with nil: the engine's tests of what a run's end writes itself.
+    package func failRetryMarks(with error: (any Error)?) {
+        retryMarkFailure.withLock { $0 = error }
     }
 
     private func checkWritable() throws {
@@ -252,6 +260,7 @@ package final class MemoryStore: SchedulerStore {
                 guard let run = contents.runs[id], run.status == .running else { return nil }
                 let finished = outcome.storable.applied(to: run)
                 contents.runs[id] = finished
+                if let due = outcome.retryAt { contents.retryDue[id] = due }
                 return finished
             }
         }
@@ -265,6 +274,7 @@ package final class MemoryStore: SchedulerStore {
 
     package func setRetries(_ marks: [(runID: Int64, due: Date?)]) async throws {
         try checkWritable()
+        if let error = retryMarkFailure.withLock({ $0 }) { throw error }
         write { contents in
             for (id, due) in marks where contents.runs[id] != nil { contents.retryDue[id] = due }
         }

@@ -27,6 +27,10 @@ public struct RunOutcome: Sendable, Equatable {
     /// are then in two times, and their difference is off by the step); nil: the difference.
     public var durationMs: Int64?
 
+    /// When the failed attempt's retry is due, if it has one: written with the run's end
+    /// (`runs.retry_at`), so that no crash falls between the end and its retry's mark.
+    public var retryAt: Date?
+
     public init(status: RunStatus, finishedAt: Date, exitCode: Int32? = nil, signal: Int32? = nil,
                 output: String? = nil, outputTruncated: Bool = false, outputStreams: [OutputSegment]? = nil,
                 error: String? = nil, pid: Int32? = nil, cpuMs: Int64? = nil) {

@@ -126,7 +126,7 @@ public struct RunStore: Sendable {
         let final = outcome.storable.applied(to: run)
         let statement = BoundStatement(try db.cachedStatement(sql: """
             UPDATE runs SET status = ?, finished_at = ?, duration_ms = ?, exit_code = ?, signal = ?, output = ?, output_truncated = ?,
-                output_streams = ?, error = ?, pid = coalesce(?, pid), cpu_ms = ?, cancelled_by = ?
+                output_streams = ?, error = ?, pid = coalesce(?, pid), cpu_ms = ?, cancelled_by = ?, retry_at = ?
             WHERE id = ? AND status = 'running'
             """), db)
         statement.bind(1, final.status.rawValue)
@@ -141,7 +141,8 @@ public struct RunStore: Sendable {
         statement.bind(10, final.pid)
         statement.bind(11, final.cpuMs)
         statement.bind(12, final.cancelledBy)
-        statement.bind(13, run.id)
+        statement.bind(13, outcome.retryAt.map(Timestamp.format))
+        statement.bind(14, run.id)
         try statement.execute()
         guard db.changesCount > 0 else { return nil }
         return final
