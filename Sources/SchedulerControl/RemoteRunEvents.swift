@@ -35,6 +35,9 @@ struct RemoteRunEvents: Sendable {
                     }
                 }
                 if soFar.status.isFinal {
+                    // As the run's own node tells it: the retry first, so that a follower knows
+                    // one comes.
+                    if let retry = soFar.retry { continuation.yield(.retryScheduled(job: run.job, runID: run.id, retry: retry)) }
                     if let final = try await store.run(id: run.id) { continuation.yield(.runFinished(final)) }
                     return
                 }

@@ -34,11 +34,16 @@ extension PostgresStore {
     package func outputSoFar(runID: Int64) async throws -> OutputSoFar? {
         try await call("output so far") { connection in
             var found: OutputSoFar?
-            for try await (status, text, streams, total) in try await connection.query("""
-                SELECT status, coalesce(output, ''), output_streams, output_total FROM runs WHERE id = \(runID)
-                """).decode((String, String, String?, Int64?).self) {
+            // A failed attempt's retry is marked in the write of its end: read with it, it is
+            // there when the end is.
+            for try await (status, text, streams, total, attempt, retryAt, retryNode) in try await connection.query("""
+                SELECT status, coalesce(output, ''), output_streams, output_total, attempt,
+                       CASE WHEN \(unescaped: RetryMarkSQL.pending) THEN r.retry_at END, coalesce(retry_node, node)
+                FROM runs r WHERE id = \(runID)
+                """).decode((String, String, String?, Int64?, Int, Date?, String).self) {
                 found = OutputSoFar(status: RunStatus(rawValue: status) ?? .failed, text: text,
-                                    streams: OutputSegment.decode(streams), totalBytes: total)
+                                    streams: OutputSegment.decode(streams), totalBytes: total,
+                                    retry: retryAt.map { RetryStatus(attempt: attempt + 1, dueAt: Self.ms($0), retryOf: runID, node: retryNode) })
             }
             return found
         }

@@ -12,12 +12,15 @@ package struct OutputSoFar: Sendable, Equatable {
     /// Every byte the run had printed when `text` was written; nil when its node has not
     /// written any yet (or did not count them).
     package var totalBytes: Int64?
+    /// The retry that follows a failed attempt, marked with its end (and not started yet).
+    package var retry: RetryStatus?
 
-    package init(status: RunStatus, text: String, streams: [OutputSegment]?, totalBytes: Int64?) {
+    package init(status: RunStatus, text: String, streams: [OutputSegment]?, totalBytes: Int64?, retry: RetryStatus? = nil) {
         self.status = status
         self.text = text
         self.streams = streams
         self.totalBytes = totalBytes
+        self.retry = retry
     }
 
     /// The parts of the output after byte `offset` of all the run printed, each with its
