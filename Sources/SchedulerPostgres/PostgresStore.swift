@@ -592,14 +592,16 @@ public final class PostgresStore: SchedulerStore {
         let triggeredBy = starts.map { $0.triggeredBy ?? "" }
         let byRun = starts.map { $0.triggeredByRun ?? -1 }
         let retryOf = starts.map { $0.retryOf ?? -1 }
+        let waits = starts.map(\.waitsForJob)
         var inserted = try await Self.records(try await connection.query("""
             INSERT INTO runs (job, trigger, attempt, status, scheduled_at, started_at, triggered_by, triggered_by_run, retry_of, node, epoch)
             SELECT v.job, v.trigger, v.attempt, 'running', CASE WHEN v.has_slot THEN v.slot END, v.started, nullif(v.by, ''),
                    nullif(v.by_run, -1), nullif(v.retry_of, -1), \(node), \(epoch)
             FROM unnest(\(jobs)::text[], \(triggers)::text[], \(attempts)::int4[], \(hasSlot)::bool[], \(slots)::timestamptz[],
-                        \(started)::timestamptz[], \(triggeredBy)::text[], \(byRun)::int8[], \(retryOf)::int8[])
-                 WITH ORDINALITY AS v (job, trigger, attempt, has_slot, slot, started, by, by_run, retry_of, ord)
-            WHERE NOT v.has_slot OR v.slot <= now()
+                        \(started)::timestamptz[], \(triggeredBy)::text[], \(byRun)::int8[], \(retryOf)::int8[], \(waits)::bool[])
+                 WITH ORDINALITY AS v (job, trigger, attempt, has_slot, slot, started, by, by_run, retry_of, waits, ord)
+            WHERE (NOT v.has_slot OR v.slot <= now())
+              AND NOT (v.waits AND EXISTS (SELECT 1 FROM runs a WHERE a.job = v.job AND a.status IN ('queued', 'running')))
             ORDER BY v.ord
             ON CONFLICT DO NOTHING
             RETURNING \(unescaped: Self.runColumns)
@@ -626,6 +628,19 @@ public final class PostgresStore: SchedulerStore {
                 JOIN runs r ON r.retry_of = v.retry_of
                 """).decode((Int32, Int64, String).self) {
                 outcomes[Int(ord)] = .retried(id: id, node: holder)
+            }
+        }
+        // A start that waits for its job, while a run of the job is running or queued.
+        let waiting = starts.indices.filter { outcomes[$0] == nil && starts[$0].waitsForJob }
+        if !waiting.isEmpty {
+            let order = waiting.map { Int32($0) }
+            for try await (ord, id, status, holder) in try await connection.query("""
+                SELECT DISTINCT ON (v.ord) v.ord, a.id, a.status, a.node
+                FROM unnest(\(order)::int4[], \(waiting.map { jobs[$0] })::text[]) AS v (ord, job)
+                JOIN runs a ON a.job = v.job AND a.status IN ('queued', 'running')
+                ORDER BY v.ord, a.status = 'running' DESC, a.id
+                """).decode((Int32, Int64, String, String).self) {
+                outcomes[Int(ord)] = .busy(id: id, node: status == "running" ? holder : nil)
             }
         }
         // Why not, for the rest: taken by a run already, or early.
@@ -661,6 +676,8 @@ public final class PostgresStore: SchedulerStore {
         case retried(id: Int64, node: String)
         case held(node: String)
         case early(seconds: Double)
+        /// A start that waits for its job: run `id` of the job runs on `node` (nil: queued).
+        case busy(id: Int64, node: String?)
 
         /// What the engine is told.
         func outcome(start: RunStart, node: String, logger: Logger) -> RunStart.Outcome {
@@ -673,6 +690,8 @@ public final class PostgresStore: SchedulerStore {
                 return .refused(holder == node ? "this slot was already run (run \(id))" : "node \(holder) runs this slot (run \(id))")
             case .retried(let id, let holder):
                 return .refused("this retry has its row already (run \(id), node \(holder)): it ran, or was cancelled before it started")
+            case .busy(let id, let holder):
+                return .jobBusyElsewhere(runID: id, node: holder)
             case .early(let seconds):
                 logger.warning("a slot is not due by the database's clock", metadata: [
                     "schedd.job": "\(start.job)", "schedd.ahead_ms": .stringConvertible(Int(seconds * 1000)),

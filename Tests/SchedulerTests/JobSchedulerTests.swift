@@ -192,6 +192,34 @@ import SchedulerAPI
         }
     }
 
+    /// A retry of a job that may not overlap itself asks its store to wait for the job's runs
+    /// on other nodes (`waitsForJob`); refused while one goes on there, it is asked for again
+    /// after `claimRetry`, and starts once the other run is over.
+    @Test func aRetryRefusedWhileItsJobRunsElsewhereIsAskedForAgain() async throws {
+        let busy = Mutex(true)
+        let asked = Mutex(0)
+        let store = MemoryStore(claim: { start in
+            guard start.trigger == .retry, start.waitsForJob else { return nil }
+            asked.withLock { $0 += 1 }
+            return busy.withLock { $0 } ? .jobBusyElsewhere(runID: 99, node: "n2") : nil
+        })
+        let clock = ManualClock(t0)
+        let jobs = #"{"jobs": [{"name": "flaky", "handler": "fail", "retries": 1, "retry_backoff": "10s"}]}"#
+        try await withEngine(jobs: jobs, handlers: ok, clock: clock, store: store) { engine, log, _ in
+            _ = try await engine.runNow("flaky")
+            try await waitFor("the first attempt to fail") { await log.finished.count == 1 }
+            await engine.untilIdle()
+            // Due 5 s after it (random 0: half the backoff), refused, asked again 5 s later.
+            try await drive(clock, engine: engine, until: "the retry refused twice") { asked.withLock { $0 } == 2 }
+            #expect(await log.started.count == 1, "the retry started while its job ran elsewhere")
+            #expect(try await store.pendingRetries().map(\.run.id) == [1], "the retry's mark went while it waited")
+            busy.withLock { $0 = false }
+            try await drive(clock, engine: engine, until: "the retry") { await log.finished.count == 2 }
+            let retry = try #require(await log.finished.last)
+            #expect(retry.trigger == .retry && retry.attempt == 2 && retry.retryOf == 1)
+        }
+    }
+
     /// Two failed runs wait for their retries; the first one's retry runs, then the engine
     /// stops: the next engine takes up the other retry (the first retry's row voided both
     /// marks, and it was lost).

@@ -190,6 +190,40 @@ struct PostgresStoreTests {
         }
     }
 
+    /// A retry that waits for its job (`forbid`, `replace`) is refused while a run of the job
+    /// is running on another node, or queued, naming it; it starts once none is.
+    @Test func aRetryThatWaitsForItsJobIsRefusedWhileTheJobRunsElsewhere() async throws {
+        try await withNodes(["n1", "n2"]) { nodes in
+            let (n1, n2) = (nodes[0], nodes[1])
+            guard case let .started(first) = try await n1.startRun(RunStart(job: "tick", trigger: .manual, scheduledAt: nil, startedAt: Date())) else {
+                Issue.record("the first attempt did not start")
+                return
+            }
+            #expect(try await n1.finishRun(first, RunOutcome(status: .failed, finishedAt: Date())) != nil)
+            func retry(waits: Bool = true) -> RunStart {
+                var start = RunStart(job: "tick", trigger: .retry, attempt: 2, scheduledAt: nil, startedAt: Date())
+                start.retryOf = first.id
+                start.waitsForJob = waits
+                return start
+            }
+            let base = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 - 60).rounded())
+            let slot = { (second: Double) in QueuedSlot(job: "tick", trigger: .schedule, scheduledAt: base.addingTimeInterval(second), forbid: true) }
+            #expect(try await n2.queueSlots([slot(0)]).isEmpty)
+            let queued = try #require(try await n2.history(HistoryQuery(job: "tick", limit: 1), withOutput: false).first)
+            #expect(try await n1.startRun(retry()) == .jobBusyElsewhere(runID: queued.id, node: nil), "a slot of the job is queued")
+            let running = try await n2.claimQueued(limit: 1)
+            #expect(running.map(\.id) == [queued.id])
+            #expect(try await n1.startRun(retry()) == .jobBusyElsewhere(runID: queued.id, node: "n2"), "it runs on n2")
+            #expect(try await n1.history(HistoryQuery(job: "tick", limit: 10), withOutput: false).count == 2, "a row was written")
+            #expect(try await n2.finishRun(running[0], RunOutcome(status: .succeeded, finishedAt: Date())) != nil)
+            guard case let .started(record) = try await n1.startRun(retry()) else {
+                Issue.record("the retry did not start once the job's run had ended")
+                return
+            }
+            #expect(record.retryOf == first.id && record.trigger == .retry)
+        }
+    }
+
     /// `catch_up: all` under `forbid` or `replace`: slots queued to run one after another are
     /// all queued, whatever of the job runs, and claimed one at a time, oldest first, by
     /// whichever node, each once the run before it has ended; a plain slot of the job fired

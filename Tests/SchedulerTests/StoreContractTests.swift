@@ -49,6 +49,7 @@ import SchedulerAPI
             case let .started(run): return run
             case let .refused(reason): throw APIError(.internal, "refused: \(reason)")
             case let .heldElsewhere(node): throw APIError(.internal, "refused: held by node \(node)")
+            case let .jobBusyElsewhere(runID, node): throw APIError(.internal, "refused: run \(runID) of the job on \(node ?? "any node")")
             }
         }
 

@@ -366,6 +366,9 @@ extension JobScheduler {
                             startedAt: now, fire: request.fire, triggeredBy: request.triggeredBy, exclusive: request.spec.isService)
             start.triggeredByRun = request.triggeredByRun
             start.retryOf = request.retryOf
+            // Held while a run of the job goes on here (the timers' path); the store holds it
+            // while one goes on on another node.
+            start.waitsForJob = request.trigger == .retry && request.spec.effectiveConcurrency != .allow
             return start
         }
         let ends = ended.map { (run: active[$0.run.record.id]?.record ?? $0.run.record, outcome: $0.outcome) }
@@ -428,6 +431,17 @@ extension JobScheduler {
                 // A service refused for another reason (this node's lease lapsed, say) is
                 // asked for again, or it would stay down once the reason is gone.
                 if request.spec.isService { askAgain(request, now: now) }
+            case let .jobBusyElsewhere(runID, holder):
+                // A retry, as on one node: it waits for the job's run to end, looked at again
+                // after `claimRetry` (its mark stays, should this node stop meanwhile).
+                logger.info("retry waits for the job's run on another node", metadata: [
+                    "schedd.job": "\(request.spec.name)", "schedd.run_id": .stringConvertible(runID),
+                    "schedd.node": "\(holder ?? "any")", "schedd.attempt": .stringConvertible(request.attempt),
+                ])
+                notStarted(request, reason: "run \(runID) of the job goes on on another node")
+                var again = request
+                again.startSignal = nil
+                timers.append(Timer(due: claimRetryDue(after: now), request: again))
             case let .heldElsewhere(holder):
                 notStarted(request, reason: "node \(holder) runs this service")
                 // Taken over should that node go: asked for again when the heartbeat no longer

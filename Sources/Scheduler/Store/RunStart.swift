@@ -19,6 +19,10 @@ package struct RunStart: Sendable {
     /// A service's run: one node at a time may hold it (a store shared by several nodes
     /// refuses the start while another node runs the job).
     package var exclusive: Bool
+    /// A retry of a job that may not overlap itself (`forbid`, `replace`): a store shared by
+    /// several nodes refuses its start while a run of the job is running or queued on any
+    /// node (`jobBusyElsewhere`), as the engine holds it while one runs here.
+    package var waitsForJob = false
 
     package init(job: String, trigger: RunTrigger, attempt: Int = 1, scheduledAt: Date?, startedAt: Date, fire: StoreWrite? = nil,
                  triggeredBy: String? = nil, exclusive: Bool = false) {
@@ -49,5 +53,9 @@ package struct RunStart: Sendable {
         /// Not recorded: the run is of a service, and `node` runs that service. It may be
         /// asked for again once that node is no longer up.
         case heldElsewhere(node: String)
+        /// Not recorded: a start that waits for its job (`waitsForJob`) while run `runID` of
+        /// the job is running, or queued, on `node` (nil: queued for any node). It may be asked
+        /// for again later.
+        case jobBusyElsewhere(runID: Int64, node: String?)
     }
 }
