@@ -530,6 +530,28 @@ struct ClusterTests {
                 "\(follow.text)\(follow.errors)")
     }
 
+    /// `concurrency: forbid` (the default) across the nodes for a run by hand: `schedctl run`
+    /// on one node while the job runs on another is recorded `skipped`, naming that run and
+    /// node, as on one node; `--force` starts it.
+    @Test func aRunByHandOfAForbidJobRunningOnAnotherNodeIsSkipped() throws {
+        let cluster = try Cluster()
+        let gate = cluster.scratch.path("gate")
+        let config = try cluster.scratch.write("jobs.json", #"""
+            {"jobs": [{"name": "long", "timeout": "60s", "shell": "while [ ! -e \#(gate) ]; do sleep 0.05; done"}]}
+            """#)
+        _ = try cluster.startAll("a", "b", config: config)
+        defer { _ = FileManager.default.createFile(atPath: gate, contents: nil) }
+        #expect(try cluster.ctl("b", ["run", "long"]).status == 0)
+        let first = try cluster.sql("SELECT id FROM runs WHERE job = 'long' AND status = 'running' AND node = 'b'")
+        let refused = try cluster.ctl("a", ["run", "long"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("long: skipped: run \(first) is still active on node b (concurrency: forbid)"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("--force starts it anyway"), "\(refused.stderr)")
+        #expect(try cluster.sql("SELECT count(*) FROM runs WHERE job = 'long' AND status = 'skipped' AND node = 'a'") == "1")
+        #expect(try cluster.ctl("a", ["run", "--force", "long"]).status == 0)
+        #expect(try cluster.sql("SELECT string_agg(node, ',' ORDER BY id) FROM runs WHERE job = 'long' AND status = 'running'") == "b,a")
+    }
+
     /// `GET /v1/events?run=ID` on one node, for a failed attempt on another that will be
     /// retried: `retry_scheduled` (with the node that holds the retry) comes before
     /// `run_finished`, as on the run's own node. The mark is written with the run's end, so the

@@ -220,6 +220,30 @@ import SchedulerAPI
         }
     }
 
+    /// A run by hand or a trigger of a `forbid` job asks its store to wait for the job's runs
+    /// on other nodes; refused while one goes on there, it is recorded `skipped`, naming that
+    /// run and its node, as one node skips it. A run by hand with `--force` is not held.
+    @Test func aRunByHandOrATriggerRefusedWhileItsJobRunsElsewhereIsSkipped() async throws {
+        let store = MemoryStore(claim: { start in
+            start.job == "busy" && start.waitsForJob ? .jobBusyElsewhere(runID: 99, node: "n2") : nil
+        })
+        let jobs = #"{"jobs": [{"name": "busy", "handler": "ok"}, {"name": "pager", "handler": "fail", "on_failure": "busy"}]}"#
+        try await withEngine(jobs: jobs, handlers: ok, store: store) { engine, log, _ in
+            let manual = try await engine.start("busy", by: "uid 0 (root)")
+            #expect(!manual.started && manual.run.status == .skipped && manual.run.trigger == .manual)
+            #expect(manual.run.error == "skipped: run 99 is still active on node n2 (concurrency: forbid)")
+            #expect(manual.run.triggeredBy == "uid 0 (root)")
+            _ = try await engine.runNow("pager")
+            try await waitFor("the trigger skipped") { await log.finished.contains { $0.job == "busy" && $0.trigger == .dependency } }
+            let triggered = try #require(await log.finished.first { $0.job == "busy" && $0.trigger == .dependency })
+            #expect(triggered.status == .skipped && triggered.error == "skipped: run 99 is still active on node n2 (concurrency: forbid)")
+            let forced = try await engine.start("busy", force: true)
+            #expect(forced.started && forced.run.status == .running)
+            await engine.untilIdle()
+            #expect(await log.started.filter { $0.job == "busy" }.map(\.id) == [forced.run.id])
+        }
+    }
+
     /// Two failed runs wait for their retries; the first one's retry runs, then the engine
     /// stops: the next engine takes up the other retry (the first retry's row voided both
     /// marks, and it was lost).

@@ -40,6 +40,8 @@ extension JobScheduler {
                 return (true, record)
             case let .dropped(reason):
                 throw APIError(.conflict, "the run of \"\(job)\" was not started: \(reason)")
+            case let .skipped(record):
+                return (false, record)
             }
         case nil:
             throw APIError(.internal, "the run of \"\(job)\" could not be recorded")

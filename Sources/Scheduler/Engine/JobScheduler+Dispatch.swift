@@ -274,6 +274,7 @@ extension JobScheduler {
                                  extraEnvironment: extraEnvironment, startSignal: startSignal, fire: fire, triggeredBy: triggeredBy)
         request.triggerChain = triggerChain
         request.triggeredByRun = triggeredByRun
+        request.forced = force
         guard pool.canQueue(request) else {
             return .skip(RunSkip(job: job, trigger: trigger, scheduledAt: scheduledAt, at: clock.now(),
                                        reason: "skipped: \(pool.queuedCount) runs are already waiting for a worker (the most schedd queues)"))
@@ -366,9 +367,15 @@ extension JobScheduler {
                             startedAt: now, fire: request.fire, triggeredBy: request.triggeredBy, exclusive: request.spec.isService)
             start.triggeredByRun = request.triggeredByRun
             start.retryOf = request.retryOf
-            // Held while a run of the job goes on here (the timers' path); the store holds it
-            // while one goes on on another node.
-            start.waitsForJob = request.trigger == .retry && request.spec.effectiveConcurrency != .allow
+            // Held (a retry) or skipped (a run by hand or a trigger) while a run of the job goes
+            // on here (`decide`, the timers' path); the store refuses it while one goes on on
+            // another node. Slots have the queue's rule, or the slot's key.
+            let concurrency = request.spec.effectiveConcurrency
+            switch request.trigger {
+            case .retry: start.waitsForJob = concurrency != .allow && !request.spec.isService
+            case .manual, .dependency: start.waitsForJob = concurrency == .forbid && !request.forced && !request.spec.isService
+            default: break
+            }
             return start
         }
         let ends = ended.map { (run: active[$0.run.record.id]?.record ?? $0.run.record, outcome: $0.outcome) }
@@ -411,6 +418,7 @@ extension JobScheduler {
         }
         var begun: [BegunRun] = []
         var takenOver: [String] = []
+        var busySkips: [(request: RunRequest, skip: RunSkip)] = []
         for (request, written) in zip(requests, outcomes) {
             guard let outcome = written else { continue }
             switch outcome {
@@ -431,6 +439,12 @@ extension JobScheduler {
                 // A service refused for another reason (this node's lease lapsed, say) is
                 // asked for again, or it would stay down once the reason is gone.
                 if request.spec.isService { askAgain(request, now: now) }
+            case let .jobBusyElsewhere(runID, holder) where request.trigger != .retry:
+                // A run by hand or a trigger, as on one node: skipped.
+                let busy = holder.map { "run \(runID) is still active on node \($0)" } ?? "run \(runID) of the job is queued"
+                busySkips.append((request, request.skip(at: now, reason: "skipped: \(busy) (concurrency: forbid)")))
+                pool.finished(request)
+                wakeup.signal()
             case let .jobBusyElsewhere(runID, holder):
                 // A retry, as on one node: it waits for the job's run to end, looked at again
                 // after `claimRetry` (its mark stays, should this node stop meanwhile).
@@ -451,6 +465,13 @@ extension JobScheduler {
             }
         }
         for name in takenOver { await countStartsElsewhere(of: name) }
+        if !busySkips.isEmpty {
+            // Its caller (`schedctl run`) gets the skipped run, as one node's `decide` gives it.
+            let records = await record(busySkips.map(\.skip))
+            for (index, busy) in busySkips.enumerated() {
+                if index < records.count { busy.request.startSignal?.skipped(records[index]) } else { busy.request.startSignal?.drop(busy.skip.reason) }
+            }
+        }
         startsBeingRecorded -= requests.count
         for request in requests {
             let left = (startingJobs[request.spec.name] ?? 1) - 1

@@ -34,6 +34,8 @@ struct RunRequest: Sendable {
     /// Its place in the order runs leave the pool (0 before): which runs starting together a
     /// newer one replaces.
     var startNumber: UInt64 = 0
+    /// Asked for with `--force`: its job's concurrency does not hold it, on any node.
+    var forced = false
 
     /// The skipped run to record for this request, which does not run: who and what asked for
     /// it, and which attempt it was, carried over.

@@ -8,6 +8,8 @@ final class RunStartSignal: Sendable {
         case started(RunRecord)
         /// Dropped before it started; the reason completes "the run was not started: …".
         case dropped(String)
+        /// Not started, and recorded `skipped` (as `decide` records a run it skips).
+        case skipped(RunRecord)
     }
 
     private let state = Mutex<(outcome: Outcome?, waiter: CheckedContinuation<Outcome, Never>?)>((nil, nil))
@@ -15,6 +17,8 @@ final class RunStartSignal: Sendable {
     func resolve(_ record: RunRecord) { settle(.started(record)) }
 
     func drop(_ reason: String) { settle(.dropped(reason)) }
+
+    func skipped(_ record: RunRecord) { settle(.skipped(record)) }
 
     private func settle(_ outcome: Outcome) {
         let waiter = state.withLock { state -> CheckedContinuation<Outcome, Never>? in
