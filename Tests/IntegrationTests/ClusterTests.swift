@@ -552,6 +552,25 @@ struct ClusterTests {
         #expect(try cluster.sql("SELECT string_agg(node, ',' ORDER BY id) FROM runs WHERE job = 'long' AND status = 'running'") == "b,a")
     }
 
+    /// `concurrency: replace` across the nodes for a run by hand: `schedctl run` on one node
+    /// while the job runs on another stops that run (`cancelled`, "replaced by a newer run"),
+    /// as on one node, and the new one runs.
+    @Test func aRunByHandOfAReplaceJobStopsItsRunOnAnotherNode() throws {
+        let cluster = try Cluster()
+        let gate = cluster.scratch.path("gate")
+        let config = try cluster.scratch.write("jobs.json", #"""
+            {"jobs": [{"name": "long", "timeout": "60s", "concurrency": "replace", "shell": "while [ ! -e \#(gate) ]; do sleep 0.05; done"}]}
+            """#)
+        _ = try cluster.startAll("a", "b", config: config)
+        defer { _ = FileManager.default.createFile(atPath: gate, contents: nil) }
+        #expect(try cluster.ctl("b", ["run", "long"]).status == 0)
+        let first = try cluster.sql("SELECT id FROM runs WHERE job = 'long' AND status = 'running' AND node = 'b'")
+        #expect(try cluster.ctl("a", ["run", "long"]).status == 0)
+        #expect(eventually(timeout: 20) { (try? cluster.sql("SELECT status FROM runs WHERE id = \(first)")) == "cancelled" })
+        #expect(try cluster.sql("SELECT error FROM runs WHERE id = \(first)").contains("replaced by a newer run (concurrency: replace)"))
+        #expect(try cluster.sql("SELECT string_agg(node, ',') FROM runs WHERE job = 'long' AND status = 'running'") == "a")
+    }
+
     /// `GET /v1/events?run=ID` on one node, for a failed attempt on another that will be
     /// retried: `retry_scheduled` (with the node that holds the retry) comes before
     /// `run_finished`, as on the run's own node. The mark is written with the run's end, so the

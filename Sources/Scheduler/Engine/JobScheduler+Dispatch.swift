@@ -156,12 +156,32 @@ extension JobScheduler {
                               triggeredByRun: triggeredByRun, startSignal: startSignal, triggeredBy: caller)
         await recordReplaced()
         switch decision {
-        case .queued: return .queued
+        case .queued:
+            if !force, trigger == .manual || trigger == .dependency, let entry = jobs[job], entry.spec.effectiveConcurrency == .replace,
+               !entry.spec.isService, store.sharedByNodes {
+                await replaceElsewhere(job)
+            }
+            return .queued
         case var .skip(skip):
             skip.triggeredBy = caller
             skip.triggeredByRun = triggeredByRun
             return await record([skip]).first.map(TriggerOutcome.skipped)
         case .refused: return nil
+        }
+    }
+
+    /// Cluster mode, `concurrency: replace`, for a run by hand or a trigger (a slot has the
+    /// queue's rule): the job's runs on other nodes are asked to stop, and its runs still queued
+    /// are recorded `skipped`, as `decide` does with this node's.
+    func replaceElsewhere(_ job: String) async {
+        do {
+            // The queued ones first: one claimed in between is then running, and asked to stop.
+            reportFinal(try await store.skipQueued(job: job, reason: "skipped: a newer run replaced it (concurrency: replace)", by: nil))
+            _ = try await store.requestCancel(runIDs: [], job: job, reason: "replaced by a newer run (concurrency: replace)", by: nil)
+        } catch {
+            logger.error("cannot ask the job's runs on other nodes to stop (concurrency: replace)", metadata: [
+                "schedd.job": "\(job)", "schedd.error": "\(error)",
+            ])
         }
     }
 
