@@ -601,7 +601,8 @@ public final class PostgresStore: SchedulerStore {
                         \(started)::timestamptz[], \(triggeredBy)::text[], \(byRun)::int8[], \(retryOf)::int8[], \(waits)::bool[])
                  WITH ORDINALITY AS v (job, trigger, attempt, has_slot, slot, started, by, by_run, retry_of, waits, ord)
             WHERE (NOT v.has_slot OR v.slot <= now())
-              AND NOT (v.waits AND EXISTS (SELECT 1 FROM runs a WHERE a.job = v.job AND a.status IN ('queued', 'running')))
+              AND NOT (v.waits AND EXISTS (SELECT 1 FROM runs a WHERE a.job = v.job AND a.status IN ('queued', 'running')
+                                              AND (NOT v.has_slot OR a.scheduled_at IS DISTINCT FROM v.slot)))
             ORDER BY v.ord
             ON CONFLICT DO NOTHING
             RETURNING \(unescaped: Self.runColumns)
@@ -630,14 +631,17 @@ public final class PostgresStore: SchedulerStore {
                 outcomes[Int(ord)] = .retried(id: id, node: holder)
             }
         }
-        // A start that waits for its job, while a run of the job is running or queued.
+        // A start that waits for its job, while a run of the job (of another slot) is running
+        // or queued; a slot that has its row already is taken, below, whatever else runs.
         let waiting = starts.indices.filter { outcomes[$0] == nil && starts[$0].waitsForJob }
         if !waiting.isEmpty {
             let order = waiting.map { Int32($0) }
             for try await (ord, id, status, holder) in try await connection.query("""
                 SELECT DISTINCT ON (v.ord) v.ord, a.id, a.status, a.node
-                FROM unnest(\(order)::int4[], \(waiting.map { jobs[$0] })::text[]) AS v (ord, job)
-                JOIN runs a ON a.job = v.job AND a.status IN ('queued', 'running')
+                FROM unnest(\(order)::int4[], \(waiting.map { jobs[$0] })::text[], \(waiting.map { hasSlot[$0] })::bool[],
+                            \(waiting.map { slots[$0] })::timestamptz[]) AS v (ord, job, has_slot, slot)
+                JOIN runs a ON a.job = v.job AND a.status IN ('queued', 'running') AND (NOT v.has_slot OR a.scheduled_at IS DISTINCT FROM v.slot)
+                WHERE NOT (v.has_slot AND EXISTS (SELECT 1 FROM runs t WHERE t.job = v.job AND t.scheduled_at = v.slot AND t.status <> 'skipped'))
                 ORDER BY v.ord, a.status = 'running' DESC, a.id
                 """).decode((Int32, Int64, String, String).self) {
                 outcomes[Int(ord)] = .busy(id: id, node: status == "running" ? holder : nil)

@@ -244,6 +244,23 @@ import SchedulerAPI
         }
     }
 
+    /// A slot of a `forbid` job that does not go through a queue asks its store to wait for
+    /// the job's runs on other nodes, and is recorded `skipped` while one goes on there.
+    @Test func aSlotRefusedWhileItsJobRunsElsewhereIsSkipped() async throws {
+        let store = MemoryStore(claim: { start in
+            start.trigger == .schedule && start.waitsForJob ? .jobBusyElsewhere(runID: 99, node: "n2") : nil
+        })
+        let clock = ManualClock(t0)
+        let jobs = #"{"jobs": [{"name": "tick", "handler": "ok", "schedule": "@every 1m"}]}"#
+        try await withEngine(jobs: jobs, handlers: ok, clock: clock, store: store) { engine, log, _ in
+            try await drive(clock, engine: engine, until: "a slot") { await !log.finished.isEmpty }
+            let slot = try #require(await log.finished.first)
+            #expect(slot.status == .skipped && slot.trigger == .schedule && slot.scheduledAt != nil)
+            #expect(slot.error == "skipped: run 99 is still active on node n2 (concurrency: forbid)")
+            #expect(await log.started.isEmpty)
+        }
+    }
+
     /// Two failed runs wait for their retries; the first one's retry runs, then the engine
     /// stops: the next engine takes up the other retry (the first retry's row voided both
     /// marks, and it was lost).

@@ -224,6 +224,32 @@ struct PostgresStoreTests {
         }
     }
 
+    /// A slot's start that waits for its job (a `forbid` job whose slots do not go through the
+    /// queue: a user's job, one ordered `after` another) is refused while a run of another
+    /// slot of the job runs on any node; a slot that has its row already is taken, not busy.
+    @Test func aSlotThatWaitsForItsJobIsRefusedWhileAnotherSlotRuns() async throws {
+        try await withNodes(["n1", "n2"]) { nodes in
+            let base = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 - 60).rounded())
+            func start(_ second: Double) -> RunStart {
+                var start = RunStart(job: "tick", trigger: .schedule, scheduledAt: base.addingTimeInterval(second), startedAt: Date())
+                start.waitsForJob = true
+                return start
+            }
+            guard case let .started(first) = try await nodes[0].startRun(start(0)) else {
+                Issue.record("the first slot did not start")
+                return
+            }
+            #expect(try await nodes[1].startRun(start(0)) == .refused("node n1 runs this slot (run \(first.id))"))
+            #expect(try await nodes[1].startRun(start(1)) == .jobBusyElsewhere(runID: first.id, node: "n1"))
+            #expect(try await nodes[0].finishRun(first, RunOutcome(status: .succeeded, finishedAt: Date())) != nil)
+            guard case let .started(second) = try await nodes[1].startRun(start(1)) else {
+                Issue.record("the next slot did not start once the first had ended")
+                return
+            }
+            #expect(second.scheduledAt == base.addingTimeInterval(1))
+        }
+    }
+
     /// `catch_up: all` under `forbid` or `replace`: slots queued to run one after another are
     /// all queued, whatever of the job runs, and claimed one at a time, oldest first, by
     /// whichever node, each once the run before it has ended; a plain slot of the job fired

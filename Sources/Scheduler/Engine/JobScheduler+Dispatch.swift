@@ -387,13 +387,14 @@ extension JobScheduler {
                             startedAt: now, fire: request.fire, triggeredBy: request.triggeredBy, exclusive: request.spec.isService)
             start.triggeredByRun = request.triggeredByRun
             start.retryOf = request.retryOf
-            // Held (a retry) or skipped (a run by hand or a trigger) while a run of the job goes
-            // on here (`decide`, the timers' path); the store refuses it while one goes on on
-            // another node. Slots have the queue's rule, or the slot's key.
+            // Held (a retry) or skipped (any other) while a run of the job goes on here
+            // (`decide`, the timers' path); the store refuses it while one goes on on another
+            // node. (Queued slots have the queue's rule.)
             let concurrency = request.spec.effectiveConcurrency
             switch request.trigger {
             case .retry: start.waitsForJob = concurrency != .allow && !request.spec.isService
-            case .manual, .dependency: start.waitsForJob = concurrency == .forbid && !request.forced && !request.spec.isService
+            case .manual, .dependency, .schedule, .catchUp:
+                start.waitsForJob = concurrency == .forbid && !request.forced && !request.spec.isService
             default: break
             }
             return start
