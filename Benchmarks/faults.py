@@ -206,6 +206,8 @@ def fault_kill9(cycles):
         {"name": "slow", "shell": mark + "sleep 5", "schedule": "@every 1s"},
         {"name": "tree", "shell": mark + "(sleep 60 &); setsid sleep 60 & sleep 60 & sleep 3", "schedule": "@every 2s"},
         {"name": "manual", "shell": mark + "sleep 1", "concurrency": "allow"},
+        # Each failed attempt's retry is due an hour on: its mark must be there after any kill.
+        {"name": "failing", "shell": mark + "exit 1", "schedule": "@every 1s", "retries": 1, "retry_backoff": "2h"},
     ]
     daemon = Daemon(d, write_jobs(d, jobs), ["--workers", "8"])
     restarted = 0
@@ -232,10 +234,15 @@ def fault_kill9(cycles):
                                WHERE trigger IN ('schedule', 'catch_up') AND status != 'skipped'
                                GROUP BY job, scheduled_at HAVING count(*) > 1)""").fetchone()[0]
         integrity = c.execute("PRAGMA integrity_check").fetchone()[0]
+        failed = c.execute("SELECT count(*) FROM runs WHERE job = 'failing' AND status = 'failed' AND attempt = 1").fetchone()[0]
+        # A failed first attempt with neither its retry's mark nor its retry's row: a lost retry.
+        unmarked = c.execute("""SELECT count(*) FROM runs r WHERE job = 'failing' AND status = 'failed' AND attempt = 1
+                                AND retry_at IS NULL AND NOT EXISTS (SELECT 1 FROM runs n WHERE n.retry_of = r.id)""").fetchone()[0]
     left = processes_of(instance_id(daemon.db))
     lost = len(started - rows)
-    ok = lost == 0 and running == 0 and doubled == 0 and integrity == "ok" and not left and final_ok
+    ok = lost == 0 and running == 0 and doubled == 0 and integrity == "ok" and not left and final_ok and unmarked == 0
     detail = (f"{len(started)} runs started, {len(rows)} rows; started without a row: {lost}; "
+              f"failed attempts whose retry was lost: {unmarked} of {failed}; "
               f"left running: {running}; interrupted (marked at restart): {interrupted}; slots fired twice: {doubled}; "
               f"integrity_check: {integrity}; job processes left: {len(left)}; restarts that came up: {restarted + final_ok}/{cycles + 1}")
     return ("kill -9 under load", cycles, restarted + final_ok - 1 if final_ok else restarted, lost, ok, detail)
