@@ -469,13 +469,14 @@ extension JobScheduler {
             case let .jobBusyElsewhere(runID, holder):
                 // A retry, as on one node: it waits for the job's run to end, looked at again
                 // after `claimRetry` (its mark stays, should this node stop meanwhile).
-                logger.info("retry waits for the job's run on another node", metadata: [
+                logger.log(level: request.waitLogged ? .debug : .info, "retry waits for the job's run on another node", metadata: [
                     "schedd.job": "\(request.spec.name)", "schedd.run_id": .stringConvertible(runID),
                     "schedd.node": "\(holder ?? "any")", "schedd.attempt": .stringConvertible(request.attempt),
                 ])
                 notStarted(request, reason: "run \(runID) of the job goes on on another node")
                 var again = request
                 again.startSignal = nil
+                again.waitLogged = true
                 timers.append(Timer(due: claimRetryDue(after: now), request: again))
             case let .heldElsewhere(holder):
                 notStarted(request, reason: "node \(holder) runs this service")

@@ -36,6 +36,9 @@ struct RunRequest: Sendable {
     var startNumber: UInt64 = 0
     /// Asked for with `--force`: its job's concurrency does not hold it, on any node.
     var forced = false
+    /// A retry held while its job runs on another node has said so in the log: once, not at
+    /// every ask.
+    var waitLogged = false
 
     /// The skipped run to record for this request, which does not run: who and what asked for
     /// it, and which attempt it was, carried over.
