@@ -888,6 +888,13 @@ public final class PostgresStore: SchedulerStore {
         return skipped
     }
 
+    package func replaceEarlier(job: String, slot: Date) async throws -> [RunRecord] {
+        let skipped = try await call("replace") { connection in try await Self.replaceEarlierRuns(of: [(job, slot)], connection) }
+        guard !skipped.isEmpty else { return [] }
+        changes.bump()
+        return try await runs(ids: skipped).values.sorted { $0.id < $1.id }
+    }
+
     package func queueRun(job: String, node: String, triggeredBy: String?) async throws -> RunRecord {
         defer { changes.bump() }
         let me = self.node

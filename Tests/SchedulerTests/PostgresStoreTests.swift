@@ -330,6 +330,34 @@ struct PostgresStoreTests {
         }
     }
 
+    /// `replace` for a job whose slots do not go through the queue (one ordered `after`
+    /// another): the slot an engine wins asks the job's run of an earlier slot on another node
+    /// to stop, as a queued slot's insert does.
+    @Test func aReplacingSlotWonOutsideTheQueueStopsTheEarlierRunOnAnotherNode() async throws {
+        try await withNodes(["n1", "n2"]) { nodes in
+            let (n1, n2) = (nodes[0], nodes[1])
+            let clock = ManualClock(t0.addingTimeInterval(-1))
+            let jobs = #"""
+                {"jobs": [{"name": "first", "handler": "ok"},
+                          {"name": "ordered", "handler": "ok", "schedule": "0 * * * *", "concurrency": "replace", "after": ["first"]}]}
+                """#
+            var earlier: RunRecord?
+            try await withEngine(jobs: jobs, handlers: ["ok": { _ in }], clock: clock, store: n1, prepare: { _ in
+                // n2 runs the job's slot of an hour before.
+                if case let .started(run) = try await n2.startRun(RunStart(job: "ordered", trigger: .schedule, scheduledAt: t0.addingTimeInterval(-3600),
+                                                                          startedAt: Date())) {
+                    earlier = run
+                }
+            }) { engine, log, _ in
+                let earlier = try #require(earlier)
+                clock.advance(by: 1)
+                try await waitFor("the slot to run on n1") { await log.finished.contains { $0.job == "ordered" && $0.scheduledAt == t0 } }
+                await engine.untilIdle()
+                #expect(try await n2.cancelRequests() == [CancelRequest(runID: earlier.id, reason: "replaced by a newer run (concurrency: replace)", by: nil)])
+            }
+        }
+    }
+
     /// `concurrency: replace` across the cluster: the node whose insert queues a slot asks the
     /// job's runs of earlier slots to stop on whichever node runs them, and skips its earlier
     /// queued slots; a node that fires the same slot later (its row is there) asks nothing.

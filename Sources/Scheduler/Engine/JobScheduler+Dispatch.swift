@@ -487,6 +487,21 @@ extension JobScheduler {
             }
         }
         for name in takenOver { await countStartsElsewhere(of: name) }
+        // A slot of a `replace` job that does not go through the queue, won here: the job's
+        // earlier runs on other nodes stop, as a queued slot's insert asks (this node's own
+        // were stopped by `decide`).
+        if store.sharedByNodes {
+            for run in begun where run.request.spec.effectiveConcurrency == .replace && run.request.claimed == nil && !run.request.spec.isService {
+                guard run.request.trigger == .schedule || run.request.trigger == .catchUp, let slot = run.request.scheduledAt else { continue }
+                do {
+                    reportFinal(try await store.replaceEarlier(job: run.request.spec.name, slot: slot))
+                } catch {
+                    logger.error("cannot ask the job's earlier runs on other nodes to stop (concurrency: replace)", metadata: [
+                        "schedd.job": "\(run.request.spec.name)", "schedd.error": "\(error)",
+                    ])
+                }
+            }
+        }
         if !busySkips.isEmpty {
             // Its caller (`schedctl run`) gets the skipped run, as one node's `decide` gives it.
             let records = await record(busySkips.map(\.skip))

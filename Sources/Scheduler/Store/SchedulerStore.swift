@@ -101,6 +101,11 @@ package protocol SchedulerStore: StoreReader {
     /// (slots and manual runs no node has claimed yet), so that no node starts them; returns
     /// the rows. A store of one node has no queue: nothing.
     func skipQueued(job: String, reason: String, by caller: String?) async throws -> [RunRecord]
+    /// `concurrency: replace` in a shared store, once a slot of `job` has started here: the
+    /// job's runs of earlier slots (and its manual runs) are asked to stop on whichever node
+    /// runs them, and its earlier queued runs are recorded `skipped`; returns those rows. A
+    /// store of one node: nothing (its engine stops its own runs).
+    func replaceEarlier(job: String, slot: Date) async throws -> [RunRecord]
     /// Queues a manual run of `job` for `node` alone to claim (a job pinned to another node,
     /// run from this one); returns its `queued` row.
     func queueRun(job: String, node: String, triggeredBy: String?) async throws -> RunRecord
@@ -139,6 +144,8 @@ extension SchedulerStore {
     package func retriesElsewhere(job: String) async throws -> [RetryStatus] { [] }
 
     package func skipQueued(job: String, reason: String, by caller: String?) async throws -> [RunRecord] { [] }
+
+    package func replaceEarlier(job: String, slot: Date) async throws -> [RunRecord] { [] }
 
     package func queueRun(job: String, node: String, triggeredBy: String?) async throws -> RunRecord {
         throw APIError(.conflict, "\"\(job)\" runs only on node \(node) (its \"node\"): ask that node's schedd")
