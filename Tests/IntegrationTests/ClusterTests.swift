@@ -586,29 +586,11 @@ struct ClusterTests {
         #expect(try cluster.ctl("a", ["run", "flaky"]).status == 0)
         #expect(eventually(timeout: 20) { (try? cluster.sql("SELECT status FROM runs WHERE job = 'flaky'")) == "running" })
         let id = try cluster.sql("SELECT id FROM runs WHERE job = 'flaky'")
-        let fd = UnixSocketAddress.connectStream(a.socketPath)
-        try #require(fd >= 0)
-        defer { close(fd) }
-        var tv = timeval(tv_sec: 20, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        let request = Array("GET /v1/events?run=\(id) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8)
-        _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        var received: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        var gateOpen = false
-        while true {
-            // Opened once the stream has begun: a run that ended before the request is
-            // answered with its end alone.
-            if !gateOpen && String(decoding: received, as: UTF8.self).contains("HTTP/1.1 200") {
-                _ = FileManager.default.createFile(atPath: gate, contents: nil)
-                gateOpen = true
-            }
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, 65536, 0) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            received += buffer[..<n]
-        }
-        let reply = String(decoding: received, as: UTF8.self)
+        // The gate opens once the stream has begun: a run that ended before the request is
+        // answered with its end alone.
+        let reply = try #require(LocalHTTP.stream(socket: a.socketPath, "/v1/events?run=\(id)", once: "HTTP/1.1 200") {
+            _ = FileManager.default.createFile(atPath: gate, contents: nil)
+        })
         let retry = try #require(reply.range(of: "event: retry_scheduled"), "\(reply)")
         let finished = try #require(reply.range(of: "event: run_finished"), "\(reply)")
         #expect(retry.lowerBound < finished.lowerBound)

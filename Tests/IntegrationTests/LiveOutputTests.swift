@@ -102,27 +102,9 @@ import Testing
         #expect(eventually { (try? d.ctl(["logs", "1"]).stdout) == "first\n" })
         // The gate opens once the stream has begun: a run that ended before the request would
         // be answered with its end alone.
-        let fd = d.socket_connect()
-        try #require(fd >= 0)
-        defer { close(fd) }
-        var tv = timeval(tv_sec: 20, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        let request = Array("GET /v1/events?run=1&output=true HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8)
-        _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        var received: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        var gateOpen = false
-        while true {
-            if !gateOpen && String(decoding: received, as: UTF8.self).contains("first") {
-                _ = FileManager.default.createFile(atPath: gate, contents: nil)
-                gateOpen = true
-            }
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, 65536, 0) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            received += buffer[..<n]
-        }
-        let reply = String(decoding: received, as: UTF8.self)
+        let reply = try #require(LocalHTTP.stream(socket: d.socket, "/v1/events?run=1&output=true", once: "first") {
+            _ = FileManager.default.createFile(atPath: gate, contents: nil)
+        })
         // The opening chunk is the tail printed so far; the stream ends with the run.
         #expect(reply.contains("event: run_output\r\n") || reply.contains("event: run_output\n"))
         #expect(reply.contains(#""offset":0"#))

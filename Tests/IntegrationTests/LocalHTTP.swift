@@ -1,4 +1,5 @@
 import Foundation
+import SchedulerAPI
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -38,6 +39,33 @@ enum LocalHTTP {
             out.append(contentsOf: buffer[..<n])
         }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// A GET of `path` on the Unix socket `socket`, read until the server closes (or 20 s pass
+    /// in silence); `action` runs once what has come holds `mark` (the test's move once the
+    /// stream has begun, such as opening a gate its job waits for).
+    static func stream(socket: String, _ path: String, once mark: String, _ action: () -> Void) -> String? {
+        let fd = UnixSocketAddress.connectStream(socket)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var tv = timeval(tv_sec: 20, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        let request = Array("GET \(path) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8)
+        _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        var acted = false
+        while true {
+            if !acted && String(decoding: received, as: UTF8.self).contains(mark) {
+                action()
+                acted = true
+            }
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, 65536, 0) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            received += buffer[..<n]
+        }
+        return String(decoding: received, as: UTF8.self)
     }
 
     /// A GET with `headers` (each `Name: value`), the connection closed after it.

@@ -142,6 +142,14 @@ func drive(_ clock: ManualClock, engine: JobScheduler? = nil, step: TimeInterval
     throw CancellationError()
 }
 
+/// Runs `job` by hand and waits for its first attempt to fail (the only run to end so far),
+/// then for the engine to be idle after it.
+func firstAttemptFails(_ job: String, _ engine: JobScheduler, _ log: EventLog) async throws {
+    _ = try await engine.runNow(job)
+    try await waitFor("the first attempt to fail") { await log.finished.count == 1 }
+    await engine.untilIdle()
+}
+
 extension StoreReader {
     /// A slice of history with the runs' output.
     func history(_ query: HistoryQuery) async throws -> [RunRecord] {

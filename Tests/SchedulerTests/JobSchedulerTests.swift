@@ -146,9 +146,7 @@ import SchedulerAPI
                       {"name": "notify", "handler": "ok"}]}
             """#
         try await withEngine(jobs: jobs, handlers: ok, clock: clock, store: store) { engine, log, _ in
-            _ = try await engine.runNow("flaky")
-            try await waitFor("the first attempt to fail") { await log.finished.count == 1 }
-            await engine.untilIdle()
+            try await firstAttemptFails("flaky", engine, log)
         }
         let due = t0.addingTimeInterval(7200)
         let pending = try await store.pendingRetries()
@@ -178,9 +176,7 @@ import SchedulerAPI
         let clock = ManualClock(t0)
         let jobs = #"{"jobs": [{"name": "flaky", "handler": "fail", "retries": 1, "retry_backoff": "4h"}]}"#
         try await withEngine(jobs: jobs, handlers: ok, clock: clock, store: store) { engine, log, _ in
-            _ = try await engine.runNow("flaky")
-            try await waitFor("the first attempt to fail") { await log.finished.count == 1 }
-            await engine.untilIdle()
+            try await firstAttemptFails("flaky", engine, log)
             #expect(try await store.pendingRetries().map(\.due) == [t0.addingTimeInterval(7200)])
         }
         store.failRetryMarks(with: nil)
@@ -206,9 +202,7 @@ import SchedulerAPI
         let clock = ManualClock(t0)
         let jobs = #"{"jobs": [{"name": "flaky", "handler": "fail", "retries": 1, "retry_backoff": "10s"}]}"#
         try await withEngine(jobs: jobs, handlers: ok, clock: clock, store: store) { engine, log, _ in
-            _ = try await engine.runNow("flaky")
-            try await waitFor("the first attempt to fail") { await log.finished.count == 1 }
-            await engine.untilIdle()
+            try await firstAttemptFails("flaky", engine, log)
             // Due 5 s after it (random 0: half the backoff), refused, asked again 5 s later.
             try await drive(clock, engine: engine, until: "the retry refused twice") { asked.withLock { $0 } == 2 }
             #expect(await log.started.count == 1, "the retry started while its job ran elsewhere")
@@ -300,9 +294,7 @@ import SchedulerAPI
         let clock = ManualClock(t0)
         let jobs = #"{"jobs": [{"name": "flaky", "handler": "fail", "retries": 2, "retry_backoff": "1m"}]}"#
         try await withEngine(jobs: jobs, handlers: ok, clock: clock, store: store) { engine, log, _ in
-            _ = try await engine.runNow("flaky")
-            try await waitFor("the first attempt to fail") { await log.finished.count == 1 }
-            await engine.untilIdle()
+            try await firstAttemptFails("flaky", engine, log)
             #expect(await engine.pendingRetry("flaky")?.attempt == 2)
             let cancelled = try await engine.cancel(job: "flaky", by: "uid 0 (root)")
             #expect(cancelled.runs.isEmpty && cancelled.retries.count == 1)
@@ -394,9 +386,7 @@ import SchedulerAPI
         let clock = ManualClock(t0)
         let jobs = #"{"jobs": [{"name": "flaky", "handler": "fail", "retries": 1, "retry_backoff": "1m", "concurrency": "allow"}]}"#
         try await withEngine(jobs: jobs, handlers: ok, clock: clock) { engine, log, _ in
-            _ = try await engine.runNow("flaky")
-            try await waitFor("the first attempt to fail") { await log.finished.count == 1 }
-            await engine.untilIdle()
+            try await firstAttemptFails("flaky", engine, log)
             await engine.pause("flaky")
             clock.advance(by: 3600)
             await engine.untilIdle()
@@ -421,9 +411,7 @@ import SchedulerAPI
         let clock = ManualClock(t0)
         let jobs = #"{"jobs": [{"name": "flaky", "handler": "fail", "retries": 1, "retry_backoff": "1m"}]}"#
         try await withEngine(jobs: jobs, handlers: ok, clock: clock) { engine, log, store in
-            _ = try await engine.runNow("flaky")
-            try await waitFor("the first attempt to fail") { await log.finished.count == 1 }
-            await engine.untilIdle()
+            try await firstAttemptFails("flaky", engine, log)
             func storePaused(_ paused: Bool) async throws {
                 var state = try #require(try await store.job(named: "flaky")).state
                 state.paused = paused
@@ -740,9 +728,7 @@ import SchedulerAPI
         ]
         let jobs = #"{"jobs": [{"name": "j", "handler": "flaky", "retries": 1, "retry_backoff": "10s"}]}"#
         try await withEngine(jobs: jobs, handlers: handlers, clock: clock) { engine, log, store in
-            _ = try await engine.runNow("j")
-            try await waitFor("the first attempt to fail") { await log.finished.count == 1 }
-            await engine.untilIdle()
+            try await firstAttemptFails("j", engine, log)
             #expect(await engine.pendingRetry("j") != nil)
             // A run by hand while the retry waits for its time: nothing of the job is going on.
             #expect(try await engine.runNow("j") == .queued)
