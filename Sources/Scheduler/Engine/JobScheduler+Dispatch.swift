@@ -71,7 +71,9 @@ extension JobScheduler {
         // of this turn (its missed times, and the one on time) run one after another, whichever
         // nodes claim them; only the first replaces the job's earlier runs.
         var slotsThisTurn: [String: Int] = [:]
-        for (name, _, slot) in triggers where slot != nil { slotsThisTurn[name, default: 0] += 1 }
+        if store.queuesSlots {
+            for (name, _, slot) in triggers where slot != nil { slotsThisTurn[name, default: 0] += 1 }
+        }
         var replacing: Set<String> = []
         for (name, trigger, slot) in triggers {
             if let slot, let entry = jobs[name], queues(entry, trigger) {
