@@ -888,7 +888,13 @@ public final class PostgresStore: SchedulerStore {
         return skipped
     }
 
-    package func replaceEarlier(job: String, slot: Date) async throws -> [RunRecord] {
+    package func replaceEarlier(job: String, slot: Date?) async throws -> [RunRecord] {
+        guard let slot else {
+            // The queued ones first: one claimed in between is then running, and asked to stop.
+            let skipped = try await skipQueued(job: job, reason: "skipped: a newer run replaced it (concurrency: replace)", by: nil)
+            _ = try await requestCancel(runIDs: [], job: job, reason: "replaced by a newer run (concurrency: replace)", by: nil)
+            return skipped
+        }
         let skipped = try await call("replace") { connection in try await Self.replaceEarlierRuns(of: [(job, slot)], connection) }
         guard !skipped.isEmpty else { return [] }
         changes.bump()

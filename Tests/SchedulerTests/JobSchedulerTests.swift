@@ -251,6 +251,7 @@ import SchedulerAPI
             let slot = try #require(await log.finished.first)
             #expect(slot.status == .skipped && slot.trigger == .schedule && slot.scheduledAt != nil)
             #expect(slot.error == "skipped: run 99 is still active on node n2 (concurrency: forbid)")
+            await engine.untilIdle()
             #expect(await log.started.isEmpty)
         }
     }

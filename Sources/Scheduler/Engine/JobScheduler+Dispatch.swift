@@ -161,7 +161,7 @@ extension JobScheduler {
         case .queued:
             if !force, trigger == .manual || trigger == .dependency, let entry = jobs[job], entry.spec.effectiveConcurrency == .replace,
                !entry.spec.isService, store.sharedByNodes {
-                await replaceElsewhere(job)
+                await replaceElsewhere(job, before: nil)
             }
             return .queued
         case var .skip(skip):
@@ -172,14 +172,13 @@ extension JobScheduler {
         }
     }
 
-    /// Cluster mode, `concurrency: replace`, for a run by hand or a trigger (a slot has the
-    /// queue's rule): the job's runs on other nodes are asked to stop, and its runs still queued
-    /// are recorded `skipped`, as `decide` does with this node's.
-    func replaceElsewhere(_ job: String) async {
+    /// Cluster mode, `concurrency: replace`, for a run that does not come from the queue (whose
+    /// insert asks it): the job's runs on other nodes before it, of slots before `slot` (nil: a
+    /// run by hand or a trigger, all of them), are asked to stop, and those still queued are
+    /// recorded `skipped`, as `decide` does with this node's.
+    func replaceElsewhere(_ job: String, before slot: Date?) async {
         do {
-            // The queued ones first: one claimed in between is then running, and asked to stop.
-            reportFinal(try await store.skipQueued(job: job, reason: "skipped: a newer run replaced it (concurrency: replace)", by: nil))
-            _ = try await store.requestCancel(runIDs: [], job: job, reason: "replaced by a newer run (concurrency: replace)", by: nil)
+            reportFinal(try await store.replaceEarlier(job: job, slot: slot))
         } catch {
             logger.error("cannot ask the job's runs on other nodes to stop (concurrency: replace)", metadata: [
                 "schedd.job": "\(job)", "schedd.error": "\(error)",
@@ -495,13 +494,7 @@ extension JobScheduler {
         if store.sharedByNodes {
             for run in begun where run.request.spec.effectiveConcurrency == .replace && run.request.claimed == nil && !run.request.spec.isService {
                 guard run.request.trigger == .schedule || run.request.trigger == .catchUp, let slot = run.request.scheduledAt else { continue }
-                do {
-                    reportFinal(try await store.replaceEarlier(job: run.request.spec.name, slot: slot))
-                } catch {
-                    logger.error("cannot ask the job's earlier runs on other nodes to stop (concurrency: replace)", metadata: [
-                        "schedd.job": "\(run.request.spec.name)", "schedd.error": "\(error)",
-                    ])
-                }
+                await replaceElsewhere(run.request.spec.name, before: slot)
             }
         }
         if !busySkips.isEmpty {

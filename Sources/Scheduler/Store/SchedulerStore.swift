@@ -101,11 +101,12 @@ package protocol SchedulerStore: StoreReader {
     /// (slots and manual runs no node has claimed yet), so that no node starts them; returns
     /// the rows. A store of one node has no queue: nothing.
     func skipQueued(job: String, reason: String, by caller: String?) async throws -> [RunRecord]
-    /// `concurrency: replace` in a shared store, once a slot of `job` has started here: the
+    /// `concurrency: replace` in a shared store, once a newer run of `job` starts here: the
     /// job's runs of earlier slots (and its manual runs) are asked to stop on whichever node
-    /// runs them, and its earlier queued runs are recorded `skipped`; returns those rows. A
-    /// store of one node: nothing (its engine stops its own runs).
-    func replaceEarlier(job: String, slot: Date) async throws -> [RunRecord]
+    /// runs them, and its earlier queued slots are recorded `skipped`; with no `slot` (a run by
+    /// hand or a trigger), every run of the job queued, or running on another node. Returns
+    /// the skipped rows. A store of one node: nothing (its engine stops its own runs).
+    func replaceEarlier(job: String, slot: Date?) async throws -> [RunRecord]
     /// Queues a manual run of `job` for `node` alone to claim (a job pinned to another node,
     /// run from this one); returns its `queued` row.
     func queueRun(job: String, node: String, triggeredBy: String?) async throws -> RunRecord
@@ -145,7 +146,7 @@ extension SchedulerStore {
 
     package func skipQueued(job: String, reason: String, by caller: String?) async throws -> [RunRecord] { [] }
 
-    package func replaceEarlier(job: String, slot: Date) async throws -> [RunRecord] { [] }
+    package func replaceEarlier(job: String, slot: Date?) async throws -> [RunRecord] { [] }
 
     package func queueRun(job: String, node: String, triggeredBy: String?) async throws -> RunRecord {
         throw APIError(.conflict, "\"\(job)\" runs only on node \(node) (its \"node\"): ask that node's schedd")
