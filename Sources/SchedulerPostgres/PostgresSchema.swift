@@ -278,6 +278,20 @@ enum PostgresSchema {
             END $$
             """,
         ],
+        // 11: `forbid` across the cluster held by a unique index: a job has at most one queued
+        // or running row that forbids overlap (the rows of its slots under `forbid`, and the
+        // starts that wait for their job). Before, two nodes inserting different slots of such
+        // a job at once each found no run of it (a statement does not see another's rows
+        // until they are committed) and both queued; now the second insert waits for the
+        // first statement, then finds the job's row and is recorded skipped.
+        [
+            """
+            ALTER TABLE runs ADD COLUMN forbids_overlap boolean NOT NULL DEFAULT false
+            """,
+            """
+            CREATE UNIQUE INDEX runs_one_forbidding_run ON runs (job) WHERE forbids_overlap AND status IN ('queued', 'running')
+            """,
+        ],
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -582,6 +582,24 @@ public final class PostgresStore: SchedulerStore {
     /// Inserts the start rows of `starts` in one statement, each unless its slot is taken or
     /// still ahead of the database's clock, and says for each what happened.
     static func insertStarts(_ starts: [RunStart], node: String, epoch: Int64, _ connection: PostgresConnection) async throws -> [ClaimOutcome] {
+        var outcomes = try await insertStartsOnce(starts, node: node, epoch: epoch, connection)
+        // A start that waits for its job and lost the job's one place for a forbidding run to a
+        // run inserted beside it, which has ended since: neither busy nor taken, it asks again.
+        for _ in 0..<3 {
+            let raced = starts.indices.filter { outcomes[$0] == nil && starts[$0].waitsForJob }
+            guard !raced.isEmpty else { break }
+            let again = try await insertStartsOnce(raced.map { starts[$0] }, node: node, epoch: epoch, connection)
+            for (index, outcome) in zip(raced, again) { outcomes[index] = outcome }
+        }
+        // A start without a slot, and not a retry, is never refused by the database: not
+        // inserted, it is a row the statement lost, which is a fault to report, not a refusal.
+        return try outcomes.map { outcome in
+            guard let outcome else { throw APIError(.internal, "a run's start row was not written") }
+            return outcome
+        }
+    }
+
+    private static func insertStartsOnce(_ starts: [RunStart], node: String, epoch: Int64, _ connection: PostgresConnection) async throws -> [ClaimOutcome?] {
         let jobs = starts.map(\.job)
         let triggers = starts.map(\.trigger.rawValue)
         let attempts = starts.map { Int32($0.attempt) }
@@ -594,16 +612,17 @@ public final class PostgresStore: SchedulerStore {
         let retryOf = starts.map { $0.retryOf ?? -1 }
         let waits = starts.map(\.waitsForJob)
         var inserted = try await Self.records(try await connection.query("""
-            INSERT INTO runs (job, trigger, attempt, status, scheduled_at, started_at, triggered_by, triggered_by_run, retry_of, node, epoch)
+            INSERT INTO runs (job, trigger, attempt, status, scheduled_at, started_at, triggered_by, triggered_by_run, retry_of, node, epoch,
+                              forbids_overlap)
             SELECT v.job, v.trigger, v.attempt, 'running', CASE WHEN v.has_slot THEN v.slot END, v.started, nullif(v.by, ''),
-                   nullif(v.by_run, -1), nullif(v.retry_of, -1), \(node), \(epoch)
+                   nullif(v.by_run, -1), nullif(v.retry_of, -1), \(node), \(epoch), v.waits
             FROM unnest(\(jobs)::text[], \(triggers)::text[], \(attempts)::int4[], \(hasSlot)::bool[], \(slots)::timestamptz[],
                         \(started)::timestamptz[], \(triggeredBy)::text[], \(byRun)::int8[], \(retryOf)::int8[], \(waits)::bool[])
                  WITH ORDINALITY AS v (job, trigger, attempt, has_slot, slot, started, by, by_run, retry_of, waits, ord)
             WHERE (NOT v.has_slot OR v.slot <= now())
               AND NOT (v.waits AND EXISTS (SELECT 1 FROM runs a WHERE a.job = v.job AND a.status IN ('queued', 'running')
                                               AND (NOT v.has_slot OR a.scheduled_at IS DISTINCT FROM v.slot)))
-            ORDER BY v.ord
+            ORDER BY v.job, v.ord
             ON CONFLICT DO NOTHING
             RETURNING \(unescaped: Self.runColumns)
             """))
@@ -660,17 +679,12 @@ public final class PostgresStore: SchedulerStore {
                 let index = Int(ord)
                 if let id, let holder {
                     outcomes[index] = .taken(id: id, node: holder)
-                } else if outcomes[index] == nil {
+                } else if outcomes[index] == nil && (ahead > 0 || !starts[index].waitsForJob) {
                     outcomes[index] = .early(seconds: ahead)
                 }
             }
         }
-        // A start without a slot, and not a retry, is never refused by the database: not
-        // inserted, it is a row the statement lost, which is a fault to report, not a refusal.
-        return try outcomes.map { outcome in
-            guard let outcome else { throw APIError(.internal, "a run's start row was not written") }
-            return outcome
-        }
+        return outcomes
     }
 
     enum ClaimOutcome: Sendable {
@@ -816,39 +830,66 @@ public final class PostgresStore: SchedulerStore {
         }
         // Every node fires every slot: the first insert of a slot wins, and the others find a
         // row for it (any status) and insert nothing. In job order, so that nodes inserting
-        // the same slots at once take the unique key's locks in the same order.
+        // the same slots at once take the unique keys' locks in the same order. A `forbid`
+        // slot whose insert found another node's row of the job, inserted beside it, in the
+        // job's one place for a forbidding run (`runs_one_forbidding_run`) comes back `lost`:
+        // it waited for that statement, and is recorded skipped below.
         let inserted = try await call("queue") { connection in
             var skipped: [Int64] = []
             var queued = 0
             var replacing: [(job: String, slot: Date)] = []
+            var lost: [(job: String, trigger: String, slot: Date)] = []
             let replaces = Set(slots.filter(\.replace).map(\.job))
-            for try await (status, id, job, slot) in try await connection.query("""
-                WITH backlog AS (SELECT count(*) AS queued FROM runs WHERE status = 'queued')
-                INSERT INTO runs (job, trigger, attempt, status, scheduled_at, started_at, finished_at, duration_ms, error, node, epoch,
-                                  waits_for_job)
-                SELECT v.job, v.trigger, 1, s.status, v.slot, now(), CASE WHEN s.status = 'skipped' THEN now() END,
-                       CASE WHEN s.status = 'skipped' THEN 0 END, s.why, \(node), \(epoch), v.waits
-                FROM unnest(\(slots.map(\.job))::text[], \(slots.map(\.trigger.rawValue))::text[], \(slots.map(\.scheduledAt))::timestamptz[],
-                            \(slots.map { $0.forbid && !$0.oneAfterAnother })::bool[], \(overlapping)::bool[],
-                            \(slots.map(\.oneAfterAnother))::bool[]) AS v (job, trigger, slot, forbid, overlapping, waits)
-                CROSS JOIN backlog
-                CROSS JOIN LATERAL (SELECT CASE WHEN c.why IS NULL THEN 'queued' ELSE 'skipped' END AS status, c.why FROM (SELECT CASE
-                    WHEN backlog.queued >= \(Int64(limit))
-                        THEN 'skipped: ' || backlog.queued || ' slots are already queued across the cluster (the most schedd queues)'
-                    WHEN v.forbid AND (v.overlapping OR EXISTS (SELECT 1 FROM runs a WHERE a.job = v.job AND a.status IN ('queued', 'running')))
-                        THEN 'skipped: a run of this job is still queued or running (concurrency: forbid)'
-                    END AS why) c) s
-                WHERE NOT EXISTS (SELECT 1 FROM runs b WHERE b.job = v.job AND b.scheduled_at = v.slot)
-                ORDER BY v.job, v.slot
-                ON CONFLICT DO NOTHING
-                RETURNING status, id, job, scheduled_at
-                """).decode((String, Int64, String, Date).self) {
+            for try await (status, id, job, trigger, slot) in try await connection.query("""
+                WITH backlog AS (SELECT count(*) AS queued FROM runs WHERE status = 'queued'),
+                offered AS (
+                    SELECT v.job, v.trigger, v.slot, v.forbid, v.waits, s.status, s.why
+                    FROM unnest(\(slots.map(\.job))::text[], \(slots.map(\.trigger.rawValue))::text[], \(slots.map(\.scheduledAt))::timestamptz[],
+                                \(slots.map { $0.forbid && !$0.oneAfterAnother })::bool[], \(overlapping)::bool[],
+                                \(slots.map(\.oneAfterAnother))::bool[]) AS v (job, trigger, slot, forbid, overlapping, waits)
+                    CROSS JOIN backlog
+                    CROSS JOIN LATERAL (SELECT CASE WHEN c.why IS NULL THEN 'queued' ELSE 'skipped' END AS status, c.why FROM (SELECT CASE
+                        WHEN backlog.queued >= \(Int64(limit))
+                            THEN 'skipped: ' || backlog.queued || ' slots are already queued across the cluster (the most schedd queues)'
+                        WHEN v.forbid AND (v.overlapping OR EXISTS (SELECT 1 FROM runs a WHERE a.job = v.job AND a.status IN ('queued', 'running')))
+                            THEN \(Self.forbidSkip)
+                        END AS why) c) s
+                    WHERE NOT EXISTS (SELECT 1 FROM runs b WHERE b.job = v.job AND b.scheduled_at = v.slot)
+                ),
+                inserted AS (
+                    INSERT INTO runs (job, trigger, attempt, status, scheduled_at, started_at, finished_at, duration_ms, error, node, epoch,
+                                      waits_for_job, forbids_overlap)
+                    SELECT o.job, o.trigger, 1, o.status, o.slot, now(), CASE WHEN o.status = 'skipped' THEN now() END,
+                           CASE WHEN o.status = 'skipped' THEN 0 END, o.why, \(node), \(epoch), o.waits, o.forbid
+                    FROM offered o
+                    ORDER BY o.job, o.slot
+                    ON CONFLICT DO NOTHING
+                    RETURNING status, id, job, trigger, scheduled_at
+                )
+                SELECT status, id, job, trigger, scheduled_at FROM inserted
+                UNION ALL
+                SELECT 'lost', NULL, o.job, o.trigger, o.slot FROM offered o
+                WHERE o.forbid AND o.status = 'queued' AND NOT EXISTS (SELECT 1 FROM inserted i WHERE i.job = o.job AND i.scheduled_at = o.slot)
+                """).decode((String, Int64?, String, String, Date).self) {
                 if status == "queued" {
                     queued += 1
                     if replaces.contains(job) { replacing.append((job, slot)) }
-                } else {
+                } else if let id {
                     skipped.append(id)
+                } else {
+                    lost.append((job, trigger, slot))
                 }
+            }
+            if !lost.isEmpty {
+                // Unless the slot itself lost: another node queued this very slot.
+                for try await id in try await connection.query("""
+                    INSERT INTO runs (job, trigger, attempt, status, scheduled_at, started_at, finished_at, duration_ms, error, node, epoch)
+                    SELECT v.job, v.trigger, 1, 'skipped', v.slot, now(), now(), 0, \(Self.forbidSkip), \(node), \(epoch)
+                    FROM unnest(\(lost.map(\.job))::text[], \(lost.map(\.trigger))::text[], \(lost.map(\.slot))::timestamptz[]) AS v (job, trigger, slot)
+                    WHERE NOT EXISTS (SELECT 1 FROM runs b WHERE b.job = v.job AND b.scheduled_at = v.slot)
+                    ON CONFLICT DO NOTHING
+                    RETURNING id
+                    """).decode(Int64.self) { skipped.append(id) }
             }
             if !replacing.isEmpty {
                 // Only by the node whose insert queued the slot: the others found its row, and
@@ -861,6 +902,9 @@ public final class PostgresStore: SchedulerStore {
         guard !inserted.isEmpty else { return [] }
         return try await runs(ids: inserted).values.sorted { $0.id < $1.id }
     }
+
+    /// Why a `forbid` slot is skipped.
+    static let forbidSkip = "skipped: a run of this job is still queued or running (concurrency: forbid)"
 
     /// `concurrency: replace` across the cluster: the jobs' runs of slots before the new ones
     /// (and their manual runs) are asked to stop on whichever node runs them, woken by

@@ -250,6 +250,66 @@ struct PostgresStoreTests {
         }
     }
 
+    /// Two nodes queueing different slots of a `forbid` job at once (one late with its slot,
+    /// the other on time with the next): neither statement sees the other's row before it is
+    /// committed, so each finds no run of the job, yet only one slot may be queued. The second
+    /// waits for the first statement, then is recorded skipped; a start that waits for its job
+    /// does the same, and is refused as busy.
+    @Test func differentSlotsOfAForbidJobInsertedAtOnceQueueOne() async throws {
+        try await withNodes(["n1", "n2"]) { nodes in
+            let base = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 - 60).rounded())
+            let epoch = nodes[0].epoch
+            let next = QueuedSlot(job: "tick", trigger: .schedule, scheduledAt: base.addingTimeInterval(1), forbid: true)
+            let byHand = {
+                var start = RunStart(job: "tick", trigger: .manual, scheduledAt: nil, startedAt: Date())
+                start.waitsForJob = true
+                return start
+            }()
+            let (skipped, refused) = try await nodes[0].call("test") { connection in
+                // n1's statement has queued slot 0, and is not committed yet.
+                _ = try await connection.query("BEGIN")
+                _ = try await connection.query("""
+                    INSERT INTO runs (job, trigger, attempt, status, scheduled_at, started_at, node, epoch, forbids_overlap)
+                    VALUES ('tick', 'schedule', 1, 'queued', \(base), now(), 'n1', \(epoch), true)
+                    """)
+                let ended = RunCounter()
+                return try await withThrowingTaskGroup(of: ([RunRecord]?, RunStart.Outcome?).self) { group in
+                    group.addTask {
+                        defer { ended.next() }
+                        return (try await nodes[1].queueSlots([next]), nil)
+                    }
+                    group.addTask {
+                        defer { ended.next() }
+                        return (nil, try await nodes[1].startRun(byHand))
+                    }
+                    // Until both of n2's statements wait for this transaction, or have ended.
+                    try await waitFor("n2's statements to wait for n1's") {
+                        _ = try await connection.query("SELECT pg_stat_clear_snapshot()")
+                        var waiting = 0
+                        for try await count in try await connection.query("""
+                            SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
+                            """).decode(Int64.self) { waiting = Int(count) }
+                        return waiting + ended.count == 2
+                    }
+                    _ = try await connection.query("COMMIT")
+                    var skipped: [RunRecord] = []
+                    var refused: RunStart.Outcome?
+                    for try await (records, outcome) in group {
+                        skipped += records ?? []
+                        refused = outcome ?? refused
+                    }
+                    return (skipped, refused)
+                }
+            }
+            let rows = try await nodes[0].history(HistoryQuery(job: "tick", limit: 10), withOutput: false)
+            let queued = try #require(rows.first { $0.status == .queued })
+            #expect(queued.scheduledAt == base && rows.filter { $0.status == .queued || $0.status == .running }.count == 1, "\(rows)")
+            #expect(skipped.count == 1 && skipped.first?.scheduledAt == next.scheduledAt, "\(skipped)")
+            #expect(skipped.first?.error?.contains("concurrency: forbid") == true)
+            #expect(refused == .jobBusyElsewhere(runID: queued.id, node: nil))
+        }
+    }
+
     /// `catch_up: all` under `forbid` or `replace`: slots queued to run one after another are
     /// all queued, whatever of the job runs, and claimed one at a time, oldest first, by
     /// whichever node, each once the run before it has ended; a plain slot of the job fired
@@ -843,15 +903,15 @@ struct PostgresStoreTests {
         let database = try PostgresURL(url).database
         let server2 = server
         // Version 1, as schedd made it before version 2's indexes, version 3's queue, version
-        // 4's notifications of changes, version 5's output followed from another node and
-        // version 6's pending retries.
+        // 4's notifications of changes, version 5's output followed from another node, version
+        // 6's pending retries and the columns and indexes of versions 7 to 11.
         try await PostgresServer.offPool {
             _ = try server2.psql(database, """
                 DROP INDEX runs_by_slot; DROP INDEX runs_one_skip_per_slot; DROP INDEX runs_queued_in_order; DROP INDEX runs_active_by_job;
-                DROP FUNCTION schedd_claim; DROP INDEX runs_retry_pending; DROP INDEX runs_retry_of;
+                DROP FUNCTION schedd_claim; DROP INDEX runs_retry_pending; DROP INDEX runs_retry_of; DROP INDEX runs_one_forbidding_run;
                 ALTER TABLE runs DROP CONSTRAINT runs_status_check, DROP COLUMN cancel_requested, DROP COLUMN cancel_requested_by, DROP COLUMN queue_node,
                     DROP COLUMN output_wanted_until, DROP COLUMN output_total, DROP COLUMN retry_at, DROP COLUMN retry_node, DROP COLUMN triggered_by_run,
-                    DROP COLUMN retry_of, DROP COLUMN waits_for_job;
+                    DROP COLUMN retry_of, DROP COLUMN waits_for_job, DROP COLUMN forbids_overlap;
                 ALTER TABLE runs ADD CONSTRAINT runs_status_check
                     CHECK (status IN ('running', 'succeeded', 'failed', 'timed_out', 'cancelled', 'interrupted', 'skipped', 'lost'));
                 CREATE OR REPLACE FUNCTION schedd_jobs_generation() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -871,17 +931,18 @@ struct PostgresStoreTests {
             #expect(try await store.history(HistoryQuery(), withOutput: false).count == 1)
             return try await store.schemaVersion()
         }
-        #expect(version == 10 && PostgresSchema.currentVersion == 10)
+        #expect(version == 11 && PostgresSchema.currentVersion == 11)
         let indexes = try await PostgresServer.offPool {
             try server2.psql(database, """
                 SELECT to_regclass('runs_by_slot') IS NOT NULL AND to_regclass('runs_one_skip_per_slot') IS NOT NULL
                    AND to_regclass('runs_queued') IS NULL AND to_regclass('runs_queued_in_order') IS NOT NULL
                    AND to_regproc('schedd_claim') IS NOT NULL
                    AND to_regclass('runs_active_by_job') IS NOT NULL AND to_regclass('runs_retry_pending') IS NOT NULL
+                   AND to_regclass('runs_one_forbidding_run') IS NOT NULL
                    AND pg_get_constraintdef((SELECT oid FROM pg_constraint WHERE conname = 'runs_status_check')) LIKE '%queued%'
                    AND (SELECT count(*) FROM information_schema.columns WHERE table_name = 'runs'
                         AND column_name IN ('cancel_requested', 'cancel_requested_by', 'queue_node', 'output_wanted_until', 'output_total',
-                                            'retry_at', 'waits_for_job')) = 7
+                                            'retry_at', 'waits_for_job', 'forbids_overlap')) = 8
                    AND (SELECT count(*) FROM pg_proc WHERE proname IN ('schedd_jobs_generation', 'schedd_pauses_generation') AND prosrc LIKE '%pg_notify%') = 2
                 """)
         }

@@ -536,7 +536,9 @@ struct ExitingExecutor: JobExecutor {
 /// Counts calls across tasks.
 final class RunCounter: Sendable {
     private let value = Mutex(0)
+    @discardableResult
     func next() -> Int { value.withLock { $0 += 1; return $0 } }
+    var count: Int { value.withLock { $0 } }
 }
 
 import Synchronization
