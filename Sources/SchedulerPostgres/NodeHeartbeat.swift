@@ -83,7 +83,8 @@ public struct NodeHeartbeat: Service {
         }
     }
 
-    /// Wakes the engine whenever a node queues slots, passes on the cancels another node asks
+    /// Wakes the engine whenever a node queues slots or ends a run that a retry of this node
+    /// may wait for, passes on the cancels another node asks
     /// of this node's runs, follows changes to the jobs, and hears when another node follows
     /// the output of a run of this node (`LISTEN` on the four channels, on a connection of its
     /// own); a lost connection is opened again after a second. The engine's poll, and this
@@ -98,7 +99,12 @@ public struct NodeHeartbeat: Service {
                         logger.info("listening for the other nodes' notifications")
                         try await withThrowingTaskGroup(of: Void.self) { group in
                             let (queued, cancels, changed, followed) = (streams[0], streams[1], streams[2], streams[3])
-                            group.addTask { for try await _ in queued { engine.nudgeQueue() } }
+                            group.addTask {
+                                for try await notification in queued {
+                                    engine.nudgeQueue()
+                                    if !notification.payload.isEmpty { await engine.runEndedElsewhere(job: notification.payload) }
+                                }
+                            }
                             group.addTask {
                                 for try await notification in cancels where notification.payload == store.node {
                                     await passOnCancels()

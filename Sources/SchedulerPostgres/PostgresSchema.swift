@@ -292,6 +292,15 @@ enum PostgresSchema {
             CREATE UNIQUE INDEX runs_one_forbidding_run ON runs (job) WHERE forbids_overlap AND status IN ('queued', 'running')
             """,
         ],
+        // 12: a run that a retry on another node waits for wakes the nodes when it ends
+        // (`wake_on_end`, set by the node the retry was refused to, read by the run's end).
+        // Before, the retry only asked again every `claimRetry`, and a slot of the job that
+        // started in between kept it waiting again: for ever, with a job seldom idle.
+        [
+            """
+            ALTER TABLE runs ADD COLUMN wake_on_end boolean NOT NULL DEFAULT false
+            """,
+        ],
     ]
 
     static var currentVersion: Int { migrations.count }

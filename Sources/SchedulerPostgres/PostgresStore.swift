@@ -584,7 +584,8 @@ public final class PostgresStore: SchedulerStore {
     static func insertStarts(_ starts: [RunStart], node: String, epoch: Int64, _ connection: PostgresConnection) async throws -> [ClaimOutcome] {
         var outcomes = try await insertStartsOnce(starts, node: node, epoch: epoch, connection)
         // A start that waits for its job and lost the job's one place for a forbidding run to a
-        // run inserted beside it, which has ended since: neither busy nor taken, it asks again.
+        // run inserted beside it, or a retry refused for a run that has ended since: neither
+        // busy nor taken, it asks again.
         for _ in 0..<3 {
             let raced = starts.indices.filter { outcomes[$0] == nil && starts[$0].waitsForJob }
             guard !raced.isEmpty else { break }
@@ -665,6 +666,21 @@ public final class PostgresStore: SchedulerStore {
                 """).decode((Int32, Int64, String, String).self) {
                 outcomes[Int(ord)] = .busy(id: id, node: status == "running" ? holder : nil)
             }
+            // A retry waits: the run it waits for wakes the nodes when it ends (`finishRuns`),
+            // rather than leaving the retry to its next look. One that has ended since is no
+            // reason to wait: the retry asks again.
+            let blocked = waiting.compactMap { index -> (index: Int, run: Int64)? in
+                guard starts[index].trigger == .retry, case let .busy(id, _) = outcomes[index] else { return nil }
+                return (index, id)
+            }
+            if !blocked.isEmpty {
+                var marked: Set<Int64> = []
+                for try await id in try await connection.query("""
+                    UPDATE runs SET wake_on_end = true WHERE id = ANY(\(blocked.map(\.run))::int8[]) AND status IN ('queued', 'running')
+                    RETURNING id
+                    """).decode(Int64.self) { marked.insert(id) }
+                for (index, run) in blocked where !marked.contains(run) { outcomes[index] = nil }
+            }
         }
         // Why not, for the rest: taken by a run already, or early.
         let rest = starts.indices.filter { outcomes[$0] == nil && starts[$0].scheduledAt != nil }
@@ -738,7 +754,8 @@ public final class PostgresStore: SchedulerStore {
             // Only a running row of this node's current registration: a node declared dead
             // (its runs `lost`) that comes back cannot change what the others decided.
             var written: [Int64: Int64] = [:]
-            for try await (id, duration) in try await connection.query("""
+            var waitedFor: Set<String> = []
+            for try await (id, duration, wake, job) in try await connection.query("""
                 UPDATE runs r SET status = v.status, finished_at = to_timestamp(v.finished_at),
                     duration_ms = coalesce(v.duration_ms, greatest(0, round(extract(epoch FROM (to_timestamp(v.finished_at) - r.started_at)) * 1000))::bigint),
                     exit_code = v.exit_code, signal = v.signal, output = v.output, output_truncated = v.output_truncated,
@@ -748,9 +765,14 @@ public final class PostgresStore: SchedulerStore {
                     signal integer, output text, output_truncated boolean, output_streams text, error text, pid integer, cpu_ms bigint,
                     cancelled_by text, output_total bigint, duration_ms bigint, retry_at double precision)
                 WHERE r.id = v.id AND r.status = 'running' AND r.node = \(node) AND r.epoch = \(epoch)
-                RETURNING r.id, r.duration_ms
-                """).decode((Int64, Int64).self) {
+                RETURNING r.id, r.duration_ms, r.wake_on_end, r.job
+                """).decode((Int64, Int64, Bool, String).self) {
                 written[id] = duration
+                if wake { waitedFor.insert(job) }
+            }
+            if !waitedFor.isEmpty {
+                // A retry on another node waits for this job's run (`insertStarts`).
+                _ = try await connection.query("SELECT pg_notify(\(Self.queueChannel), j) FROM unnest(\(waitedFor.sorted())::text[]) AS j")
             }
             return written
         } }
@@ -807,7 +829,9 @@ public final class PostgresStore: SchedulerStore {
 
     package var queuesSlots: Bool { true }
 
-    /// The notification channel a node that queues slots wakes the others on.
+    /// The notification channel a node that queues slots wakes the others on (no payload),
+    /// and a node whose run of a job ended wakes the nodes whose retries of the job wait for
+    /// it (the job's name).
     static let queueChannel = "schedd_queue"
 
     /// The notification channel the database wakes every node on when the job set or a pause

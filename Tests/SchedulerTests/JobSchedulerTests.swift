@@ -214,6 +214,37 @@ import SchedulerAPI
         }
     }
 
+    /// A retry refused while its job ran on another node is asked for again as soon as the
+    /// store says a run of the job ended there, not only at its next look (`claimRetry` on),
+    /// when a slot of the job started in between could keep it waiting again.
+    @Test func aRetryWaitingForItsJobElsewhereIsAskedForWhenTheRunThereEnds() async throws {
+        let busy = Mutex(true)
+        let asked = Mutex(0)
+        let store = MemoryStore(claim: { start in
+            guard start.trigger == .retry, start.waitsForJob else { return nil }
+            asked.withLock { $0 += 1 }
+            return busy.withLock { $0 } ? .jobBusyElsewhere(runID: 99, node: "n2") : nil
+        })
+        let clock = ManualClock(t0)
+        let jobs = #"{"jobs": [{"name": "flaky", "handler": "fail", "retries": 1, "retry_backoff": "10s"}]}"#
+        try await withEngine(jobs: jobs, handlers: ok, clock: clock, store: store) { engine, log, _ in
+            try await firstAttemptFails("flaky", engine, log)
+            try await drive(clock, engine: engine, until: "the retry refused") { asked.withLock { $0 } == 1 }
+            await engine.untilIdle()
+            // The end of another job's run asks nothing.
+            await engine.runEndedElsewhere(job: "other")
+            await engine.untilIdle()
+            #expect(asked.withLock { $0 } == 1)
+            busy.withLock { $0 = false }
+            // The clock stands still: the retry's next look is `claimRetry` away.
+            await engine.runEndedElsewhere(job: "flaky")
+            try await waitFor("the retry", seconds: 10) { await log.finished.count == 2 }
+            #expect(asked.withLock { $0 } == 2)
+            let retry = try #require(await log.finished.last)
+            #expect(retry.trigger == .retry && retry.attempt == 2 && retry.retryOf == 1 && retry.status == .failed)
+        }
+    }
+
     /// A run by hand or a trigger of a `forbid` job asks its store to wait for the job's runs
     /// on other nodes; refused while one goes on there, it is recorded `skipped`, naming that
     /// run and its node, as one node skips it. A run by hand with `--force` is not held.

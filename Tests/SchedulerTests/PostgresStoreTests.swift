@@ -224,6 +224,55 @@ struct PostgresStoreTests {
         }
     }
 
+    /// A retry refused while a run of its job goes on: that run's end wakes the nodes, naming
+    /// the job, so that the retry's node asks again at once; an end that no retry waits for
+    /// wakes no one. A retry refused for a run that ends before it is marked asks again.
+    @Test func aRunThatARetryWaitsForWakesTheNodesWhenItEnds() async throws {
+        try await withNodes(["n1", "n2"]) { nodes in
+            let (n1, n2) = (nodes[0], nodes[1])
+            func manual(_ job: String) -> RunStart { RunStart(job: job, trigger: .manual, scheduledAt: nil, startedAt: Date()) }
+            guard case let .started(failed) = try await n1.startRun(manual("tick")),
+                  case let .started(blocker) = try await n2.startRun(manual("tick")),
+                  case let .started(unrelated) = try await n2.startRun(manual("other")) else {
+                Issue.record("the runs did not start")
+                return
+            }
+            #expect(try await n1.finishRun(failed, RunOutcome(status: .failed, finishedAt: Date())) != nil)
+            let retry = {
+                var start = RunStart(job: "tick", trigger: .retry, attempt: 2, scheduledAt: nil, startedAt: Date())
+                start.retryOf = failed.id
+                start.waitsForJob = true
+                return start
+            }()
+            #expect(try await n1.startRun(retry) == .jobBusyElsewhere(runID: blocker.id, node: "n2"))
+            let payload = try await n1.client.withConnection { connection in
+                try await connection.listen(on: PostgresStore.queueChannel) { notifications in
+                    #expect(try await n2.finishRun(unrelated, RunOutcome(status: .succeeded, finishedAt: Date())) != nil)
+                    #expect(try await n2.finishRun(blocker, RunOutcome(status: .succeeded, finishedAt: Date())) != nil)
+                    // In the order of the commits: the first is the blocker's.
+                    return try await withThrowingTaskGroup(of: String?.self) { group in
+                        group.addTask {
+                            for try await notification in notifications { return notification.payload }
+                            return nil
+                        }
+                        group.addTask {
+                            try await Task.sleep(for: .seconds(20))
+                            return nil
+                        }
+                        defer { group.cancelAll() }
+                        return try await group.next() ?? nil
+                    }
+                }
+            }
+            #expect(payload == "tick")
+            guard case let .started(record) = try await n1.startRun(retry) else {
+                Issue.record("the retry did not start once the run it waited for had ended")
+                return
+            }
+            #expect(record.retryOf == failed.id)
+        }
+    }
+
     /// A slot's start that waits for its job (a `forbid` job whose slots do not go through the
     /// queue: a user's job, one ordered `after` another) is refused while a run of another
     /// slot of the job runs on any node; a slot that has its row already is taken, not busy.
@@ -904,14 +953,14 @@ struct PostgresStoreTests {
         let server2 = server
         // Version 1, as schedd made it before version 2's indexes, version 3's queue, version
         // 4's notifications of changes, version 5's output followed from another node, version
-        // 6's pending retries and the columns and indexes of versions 7 to 11.
+        // 6's pending retries and the columns and indexes of versions 7 to 12.
         try await PostgresServer.offPool {
             _ = try server2.psql(database, """
                 DROP INDEX runs_by_slot; DROP INDEX runs_one_skip_per_slot; DROP INDEX runs_queued_in_order; DROP INDEX runs_active_by_job;
                 DROP FUNCTION schedd_claim; DROP INDEX runs_retry_pending; DROP INDEX runs_retry_of; DROP INDEX runs_one_forbidding_run;
                 ALTER TABLE runs DROP CONSTRAINT runs_status_check, DROP COLUMN cancel_requested, DROP COLUMN cancel_requested_by, DROP COLUMN queue_node,
                     DROP COLUMN output_wanted_until, DROP COLUMN output_total, DROP COLUMN retry_at, DROP COLUMN retry_node, DROP COLUMN triggered_by_run,
-                    DROP COLUMN retry_of, DROP COLUMN waits_for_job, DROP COLUMN forbids_overlap;
+                    DROP COLUMN retry_of, DROP COLUMN waits_for_job, DROP COLUMN forbids_overlap, DROP COLUMN wake_on_end;
                 ALTER TABLE runs ADD CONSTRAINT runs_status_check
                     CHECK (status IN ('running', 'succeeded', 'failed', 'timed_out', 'cancelled', 'interrupted', 'skipped', 'lost'));
                 CREATE OR REPLACE FUNCTION schedd_jobs_generation() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -931,7 +980,7 @@ struct PostgresStoreTests {
             #expect(try await store.history(HistoryQuery(), withOutput: false).count == 1)
             return try await store.schemaVersion()
         }
-        #expect(version == 11 && PostgresSchema.currentVersion == 11)
+        #expect(version == 12 && PostgresSchema.currentVersion == 12)
         let indexes = try await PostgresServer.offPool {
             try server2.psql(database, """
                 SELECT to_regclass('runs_by_slot') IS NOT NULL AND to_regclass('runs_one_skip_per_slot') IS NOT NULL
@@ -942,7 +991,7 @@ struct PostgresStoreTests {
                    AND pg_get_constraintdef((SELECT oid FROM pg_constraint WHERE conname = 'runs_status_check')) LIKE '%queued%'
                    AND (SELECT count(*) FROM information_schema.columns WHERE table_name = 'runs'
                         AND column_name IN ('cancel_requested', 'cancel_requested_by', 'queue_node', 'output_wanted_until', 'output_total',
-                                            'retry_at', 'waits_for_job', 'forbids_overlap')) = 8
+                                            'retry_at', 'waits_for_job', 'forbids_overlap', 'wake_on_end')) = 9
                    AND (SELECT count(*) FROM pg_proc WHERE proname IN ('schedd_jobs_generation', 'schedd_pauses_generation') AND prosrc LIKE '%pg_notify%') = 2
                 """)
         }

@@ -468,16 +468,17 @@ extension JobScheduler {
                 pool.finished(request)
                 wakeup.signal()
             case let .jobBusyElsewhere(runID, holder):
-                // A retry, as on one node: it waits for the job's run to end, looked at again
-                // after `claimRetry` (its mark stays, should this node stop meanwhile).
-                logger.log(level: request.waitLogged ? .debug : .info, "retry waits for the job's run on another node", metadata: [
+                // A retry, as on one node: it waits for the job's run to end, asked for again
+                // when the store says a run of the job ended elsewhere, or after `claimRetry`
+                // (its mark stays, should this node stop meanwhile).
+                logger.log(level: request.waitsElsewhere ? .debug : .info, "retry waits for the job's run on another node", metadata: [
                     "schedd.job": "\(request.spec.name)", "schedd.run_id": .stringConvertible(runID),
                     "schedd.node": "\(holder ?? "any")", "schedd.attempt": .stringConvertible(request.attempt),
                 ])
                 notStarted(request, reason: "run \(runID) of the job goes on on another node")
                 var again = request
                 again.startSignal = nil
-                again.waitLogged = true
+                again.waitsElsewhere = true
                 timers.append(Timer(due: claimRetryDue(after: now), request: again))
             case let .heldElsewhere(holder):
                 notStarted(request, reason: "node \(holder) runs this service")
@@ -578,6 +579,20 @@ extension JobScheduler {
     }
 
     /// When a service another node may hold is looked at next.
+    /// A run of `job` on another node that a retry here waited for has ended (the store
+    /// said so): the job's retries that wait for its runs elsewhere are asked for again now
+    /// rather than at their next look, `claimRetry` apart, when a slot of the job started in
+    /// between could keep them waiting again.
+    package func runEndedElsewhere(job: String) {
+        let now = clock.now()
+        var asked = false
+        for index in timers.indices where timers[index].request.waitsElsewhere && timers[index].request.spec.name == job && timers[index].due > now {
+            timers[index].due = now
+            asked = true
+        }
+        if asked { wakeup.signal() }
+    }
+
     func claimRetryDue(after now: Date) -> Date {
         now.addingTimeInterval(Double(configuration.claimRetry.milliseconds) / 1000)
     }

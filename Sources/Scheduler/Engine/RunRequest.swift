@@ -36,9 +36,10 @@ struct RunRequest: Sendable {
     var startNumber: UInt64 = 0
     /// Asked for with `--force`: its job's concurrency does not hold it, on any node.
     var forced = false
-    /// A retry held while its job runs on another node has said so in the log: once, not at
-    /// every ask.
-    var waitLogged = false
+    /// A retry refused while a run of its job went on on another node: asked for again when
+    /// a run of the job ends there (`runEndedElsewhere`), or after `claimRetry`; it says so in
+    /// the log once, not at every ask.
+    var waitsElsewhere = false
 
     /// The skipped run to record for this request, which does not run: who and what asked for
     /// it, and which attempt it was, carried over.
