@@ -666,11 +666,12 @@ public final class PostgresStore: SchedulerStore {
                 """).decode((Int32, Int64, String, String).self) {
                 outcomes[Int(ord)] = .busy(id: id, node: status == "running" ? holder : nil)
             }
-            // A retry waits: the run it waits for wakes the nodes when it ends (`finishRuns`),
-            // rather than leaving the retry to its next look. One that has ended since is no
-            // reason to wait: the retry asks again.
+            // A retry, or a missed time of `catch_up: all`, waits: the run it waits for wakes
+            // the nodes when it ends (`finishRuns`), rather than leaving it to its next look.
+            // One that has ended since is no reason to wait: the start asks again.
             let blocked = waiting.compactMap { index -> (index: Int, run: Int64)? in
-                guard starts[index].trigger == .retry, case let .busy(id, _) = outcomes[index] else { return nil }
+                guard starts[index].trigger == .retry || starts[index].trigger == .catchUp,
+                      case let .busy(id, _) = outcomes[index] else { return nil }
                 return (index, id)
             }
             if !blocked.isEmpty {

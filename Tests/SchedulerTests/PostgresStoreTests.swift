@@ -408,6 +408,48 @@ struct PostgresStoreTests {
         }
     }
 
+    /// A job whose slots do not go through the queue (one ordered `after` another) with
+    /// `catch_up: all` under `forbid`: its missed times run one after another across the
+    /// nodes, none recorded skipped. Another node runs the oldest; this node's ask for it is
+    /// refused (taken), and its next missed time waits for that run, told of its end, then
+    /// runs, then the last. Before, each missed time this node could not start at once was
+    /// recorded skipped.
+    @Test func theMissedTimesOfAJobOutsideTheQueueWaitForARunOnAnotherNode() async throws {
+        try await withNodes(["n1", "n2"]) { nodes in
+            let gate = Gate()
+            let handlers: [String: JobHandler] = ["block": { _ in try await gate.wait() }, "ok": { _ in }]
+            let clock = ManualClock(t0.addingTimeInterval(1800))
+            let jobs = #"""
+                {"jobs": [{"name": "first", "handler": "ok"},
+                          {"name": "hourly", "handler": "block", "schedule": "0 * * * *", "catch_up": "all", "after": ["first"]}]}
+                """#
+            let hour = { (n: Double) in t0.addingTimeInterval(n * 3600) }
+            try await withEngine(jobs: jobs, handlers: handlers, clock: clock, store: nodes[0], prepare: { db in
+                try await db.saveStates([("hourly", JobState(lastFireAt: hour(-3)))])
+                // n2 runs the oldest missed time.
+                let start = RunStart(job: "hourly", trigger: .catchUp, scheduledAt: hour(-2), startedAt: Date())
+                guard case .started = try await nodes[1].startRun(start) else { throw TestError() }
+            }) { engine, log, _ in
+                defer { gate.open() }
+                let elsewhere = try #require(try await nodes[1].history(HistoryQuery(job: "hourly", limit: 5), withOutput: false).first)
+                clock.advance(by: 1)
+                await engine.untilIdle(busyWorkersToo: true)
+                #expect(await log.started.filter { $0.job == "hourly" }.isEmpty, "a missed time started beside n2's run")
+                #expect(try await nodes[1].history(HistoryQuery(job: "hourly", limit: 5), withOutput: false).map(\.id) == [elsewhere.id],
+                        "a missed time was recorded")
+                #expect(try await nodes[1].finishRun(elsewhere, RunOutcome(status: .succeeded, finishedAt: Date())) != nil)
+                // The clock stands still: the next look is `claimRetry` away.
+                await engine.runEndedElsewhere(job: "hourly")
+                try await waitFor("the next missed time to start") { await log.started.contains { $0.job == "hourly" } }
+                gate.open()
+                try await drive(clock, engine: engine, until: "the last missed time to run") { await log.finished.filter { $0.job == "hourly" }.count == 2 }
+                #expect(await log.started.filter { $0.job == "hourly" }.map(\.scheduledAt) == [hour(-1), hour(0)])
+                let rows = try await nodes[1].history(HistoryQuery(job: "hourly", limit: 5), withOutput: false)
+                #expect(rows.map(\.scheduledAt) == [hour(0), hour(-1), hour(-2)] && rows.allSatisfy { $0.status == .succeeded }, "\(rows)")
+            }
+        }
+    }
+
     /// The same with an engine on the store: the missed times of a job with `catch_up: all`
     /// (and `forbid`, the default) run one after another, oldest first, through the queue.
     /// Before, the engine queued them in one statement, which queued them all, and they ran

@@ -160,6 +160,7 @@ extension JobScheduler {
         let now = clock.now()
         let why = Self.cancelledBeforeStart(by: caller)
         var skips = requests.compactMap { unstartedRow($0, why, at: now) }
+        catchUpsWaitingElsewhere[job] = nil
         for (trigger, slot) in catchUpsAfterRun.removeValue(forKey: job) ?? [] {
             skips.append(RunSkip(job: job, trigger: trigger, scheduledAt: slot, at: now, reason: why))
         }
@@ -289,6 +290,7 @@ extension JobScheduler {
             timers.removeAll { $0.request.spec.name == job }
             retriesAfterRun.removeAll { $0.request.spec.name == job }
         }
+        catchUpsWaitingElsewhere[job] = nil
         if let missed = catchUpsAfterRun.removeValue(forKey: job), !removed {
             logger.notice("missed fire times not run: the job was paused, disabled or removed", metadata: [
                 "schedd.job": "\(job)", "schedd.missed": .stringConvertible(missed.count),

@@ -43,8 +43,8 @@ extension JobScheduler {
                     if let onTime { triggers.append((name, .schedule, onTime)) }
                     // `catch_up: all` runs each missed time: under forbid or replace, one after
                     // another (beside one another, all but the first were skipped or cancelled).
-                    if entry.spec.effectiveCatchUp == .all, entry.spec.effectiveConcurrency != .allow, !store.sharedByNodes,
-                       triggers.count - triggersBefore > 1 {
+                    // The cluster's queue does that for the slots it takes.
+                    if chainsCatchUps(entry.spec), !queues(entry, .catchUp), triggers.count - triggersBefore > 1 {
                         catchUpsAfterRun[name, default: []] += triggers[(triggersBefore + 1)...].map { (trigger: $0.1, slot: $0.2 ?? now) }
                         triggers.removeSubrange((triggersBefore + 1)...)
                     }
@@ -394,6 +394,9 @@ extension JobScheduler {
             let concurrency = request.spec.effectiveConcurrency
             switch request.trigger {
             case .retry: start.waitsForJob = concurrency != .allow && !request.spec.isService
+            case .catchUp where chainsCatchUps(request.spec) && !request.spec.isService:
+                // One of the missed times run one after another: it waits under `replace` too.
+                start.waitsForJob = true
             case .manual, .dependency, .schedule, .catchUp:
                 start.waitsForJob = concurrency == .forbid && !request.forced && !request.spec.isService
             default: break
@@ -461,6 +464,16 @@ extension JobScheduler {
                 // A service refused for another reason (this node's lease lapsed, say) is
                 // asked for again, or it would stay down once the reason is gone.
                 if request.spec.isService { askAgain(request, now: now) }
+            case let .jobBusyElsewhere(runID, holder) where request.trigger == .catchUp && chainsCatchUps(request.spec):
+                // A missed time run one after another, as on one node: it waits for the job's
+                // run to end, and the times after it wait behind it; asked for again when the
+                // store says a run of the job ended elsewhere, or after `claimRetry`.
+                logger.info("missed fire time waits for the job's run on another node", metadata: [
+                    "schedd.job": "\(request.spec.name)", "schedd.run_id": .stringConvertible(runID), "schedd.node": "\(holder ?? "any")",
+                ])
+                notStarted(request, reason: "run \(runID) of the job goes on on another node")
+                if let slot = request.scheduledAt { catchUpsAfterRun[request.spec.name, default: []].insert((request.trigger, slot), at: 0) }
+                catchUpsWaitingElsewhere[request.spec.name] = claimRetryDue(after: now)
             case let .jobBusyElsewhere(runID, holder) where request.trigger != .retry:
                 // A run by hand or a trigger, as on one node: skipped.
                 let busy = holder.map { "run \(runID) is still active on node \($0)" } ?? "run \(runID) of the job is queued"
@@ -579,13 +592,13 @@ extension JobScheduler {
     }
 
     /// When a service another node may hold is looked at next.
-    /// A run of `job` on another node that a retry here waited for has ended (the store
-    /// said so): the job's retries that wait for its runs elsewhere are asked for again now
-    /// rather than at their next look, `claimRetry` apart, when a slot of the job started in
-    /// between could keep them waiting again.
+    /// A run of `job` on another node that a retry or a missed time here waited for has ended
+    /// (the store said so): the job's retries and missed times that wait for its runs
+    /// elsewhere are asked for again now rather than at their next look, `claimRetry` apart,
+    /// when a slot of the job started in between could keep them waiting again.
     package func runEndedElsewhere(job: String) {
         let now = clock.now()
-        var asked = false
+        var asked = catchUpsWaitingElsewhere.removeValue(forKey: job) != nil
         for index in timers.indices where timers[index].request.waitsElsewhere && timers[index].request.spec.name == job && timers[index].due > now {
             timers[index].due = now
             asked = true
@@ -809,7 +822,7 @@ extension JobScheduler {
     /// Those of a job paused, disabled or removed meanwhile are dropped, as its fires are.
     func releaseCatchUps(of job: String, fire: StoreWrite?) -> [RunSkip] {
         var skips: [RunSkip] = []
-        while var waiting = catchUpsAfterRun[job], !waiting.isEmpty, !isUnderway(job) {
+        while var waiting = catchUpsAfterRun[job], !waiting.isEmpty, !isUnderway(job), !catchUpsWait(elsewhere: job) {
             guard !stopping, let entry = jobs[job], entry.canStart else {
                 catchUpsAfterRun[job] = nil
                 if !stopping {
@@ -825,6 +838,20 @@ extension JobScheduler {
             if case let .skip(skip) = decide(job, next.trigger, scheduledAt: next.slot, fire: fire) { skips.append(skip) }
         }
         return skips
+    }
+
+    /// Whether `job`'s missed times run one after another (`catch_up: all` under `forbid` or
+    /// `replace`).
+    func chainsCatchUps(_ spec: JobSpec) -> Bool {
+        spec.effectiveCatchUp == .all && spec.effectiveConcurrency != .allow
+    }
+
+    /// Whether `job`'s next missed time still waits for a run of the job on another node.
+    func catchUpsWait(elsewhere job: String) -> Bool {
+        guard let until = catchUpsWaitingElsewhere[job] else { return false }
+        if clock.now() < until { return true }
+        catchUpsWaitingElsewhere[job] = nil
+        return false
     }
 
     /// The retries of `job` held while a run of it went on or it was paused or disabled

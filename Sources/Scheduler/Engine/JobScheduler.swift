@@ -146,6 +146,10 @@ public actor JobScheduler: Service {
     /// first, each started once the run before it has ended (`releaseCatchUps`): beside one
     /// another they were skipped (or cancelled) but the first.
     var catchUpsAfterRun: [String: [(trigger: RunTrigger, slot: Date)]] = [:]
+    /// Jobs whose next missed time (of `catchUpsAfterRun`) was refused while a run of the job
+    /// went on on another node, and when it is asked for again at the latest (`claimRetry`
+    /// after): sooner if the store says a run of the job ended there (`runEndedElsewhere`).
+    var catchUpsWaitingElsewhere: [String: Date] = [:]
     var active: [Int64: ActiveRun] = [:]
     /// Runs that have ended and wait for the next turn to write their ends, and how many ends
     /// are being written.
@@ -458,6 +462,7 @@ public actor JobScheduler: Service {
             }
         }
         catchUpsAfterRun.removeAll()
+        catchUpsWaitingElsewhere.removeAll()
         timers.removeAll()
         // Their marks stay with their runs: the next start takes them up.
         retriesAfterRun.removeAll()
@@ -489,7 +494,7 @@ public actor JobScheduler: Service {
         // with every worker busy would wake the loop over and over (a run's end wakes it).
         let poll = pool.free > 0 && !stopping ? nextQueuePoll : nil
         let timer = [timers.lazy.map(\.due).min(), held.lazy.compactMap(\.deadline).min(), poll, laterOffers.first?.due,
-                     laterStarts.first?.due, unwritten.deadline].compactMap { $0 }.min()
+                     laterStarts.first?.due, unwritten.deadline, catchUpsWaitingElsewhere.values.min()].compactMap { $0 }.min()
         switch (fire, timer) {
         case let (fire?, timer?): return min(fire, timer)
         case let (fire, timer): return fire ?? timer
