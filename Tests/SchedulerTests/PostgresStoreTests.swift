@@ -450,6 +450,29 @@ struct PostgresStoreTests {
         }
     }
 
+    /// A slot of a `forbid` job queued before the job's missed times were (another node
+    /// queued it first, or a start after downtime found it there) runs first: a claim passes
+    /// over the missed times while it is queued, though they are older, then claims them one
+    /// after another once it has ended.
+    @Test func missedTimesQueuedAfterAForbidSlotWaitForIt() async throws {
+        try await withNodes(["n1", "n2"]) { nodes in
+            let base = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 - 60).rounded())
+            func slot(_ second: Double, oneAfterAnother: Bool) -> QueuedSlot {
+                QueuedSlot(job: "tick", trigger: oneAfterAnother ? .catchUp : .schedule, scheduledAt: base.addingTimeInterval(second),
+                           forbid: true, oneAfterAnother: oneAfterAnother)
+            }
+            #expect(try await nodes[0].queueSlots([slot(10, oneAfterAnother: false)]).isEmpty)
+            #expect(try await nodes[1].queueSlots([slot(1, oneAfterAnother: true), slot(2, oneAfterAnother: true)]).isEmpty)
+            let first = try await nodes[0].claimQueued(limit: 4)
+            #expect(first.map(\.scheduledAt) == [base.addingTimeInterval(10)], "\(first.map(\.scheduledAt))")
+            #expect(try await nodes[1].claimQueued(limit: 4).isEmpty, "a missed time claimed while the forbid slot runs")
+            guard let running = first.first else { return }
+            #expect(try await nodes[0].finishRun(running, RunOutcome(status: .succeeded, finishedAt: Date())) != nil)
+            let next = try await nodes[1].claimQueued(limit: 4)
+            #expect(next.map(\.scheduledAt) == [base.addingTimeInterval(1)])
+        }
+    }
+
     /// The same with an engine on the store: the missed times of a job with `catch_up: all`
     /// (and `forbid`, the default) run one after another, oldest first, through the queue.
     /// Before, the engine queued them in one statement, which queued them all, and they ran
@@ -995,7 +1018,7 @@ struct PostgresStoreTests {
         let server2 = server
         // Version 1, as schedd made it before version 2's indexes, version 3's queue, version
         // 4's notifications of changes, version 5's output followed from another node, version
-        // 6's pending retries and the columns and indexes of versions 7 to 12.
+        // 6's pending retries and the columns and indexes of versions 7 to 13.
         try await PostgresServer.offPool {
             _ = try server2.psql(database, """
                 DROP INDEX runs_by_slot; DROP INDEX runs_one_skip_per_slot; DROP INDEX runs_queued_in_order; DROP INDEX runs_active_by_job;
@@ -1022,7 +1045,7 @@ struct PostgresStoreTests {
             #expect(try await store.history(HistoryQuery(), withOutput: false).count == 1)
             return try await store.schemaVersion()
         }
-        #expect(version == 12 && PostgresSchema.currentVersion == 12)
+        #expect(version == 13 && PostgresSchema.currentVersion == 13)
         let indexes = try await PostgresServer.offPool {
             try server2.psql(database, """
                 SELECT to_regclass('runs_by_slot') IS NOT NULL AND to_regclass('runs_one_skip_per_slot') IS NOT NULL
