@@ -257,26 +257,7 @@ enum PostgresSchema {
             """
             ALTER TABLE runs ADD COLUMN waits_for_job boolean NOT NULL DEFAULT false
             """,
-            """
-            CREATE OR REPLACE FUNCTION schedd_claim(claimant text, claimant_epoch bigint, most bigint) RETURNS SETOF runs
-            LANGUAGE plpgsql SET enable_bitmapscan = off SET enable_sort = off AS $$
-            BEGIN
-                -- PL/pgSQL keeps the plan from call to call (a SQL function planned it each time).
-                -- A slot that waits for its job is passed over while a run of the job is running
-                -- or one such slot of it before it is queued (in the statement's snapshot: a
-                -- claim of that one by another node, not yet committed, still shows it queued).
-                RETURN QUERY
-                UPDATE runs r SET status = 'running', node = claimant, epoch = claimant_epoch, started_at = now()
-                FROM (SELECT w.id FROM runs w WHERE w.status = 'queued' AND (w.queue_node IS NULL OR w.queue_node = claimant)
-                      AND (w.scheduled_at IS NULL OR w.scheduled_at <= now())
-                      AND (NOT w.waits_for_job OR NOT EXISTS (
-                          SELECT 1 FROM runs a WHERE a.job = w.job AND a.id <> w.id AND (a.status = 'running'
-                              OR (a.status = 'queued' AND a.waits_for_job AND (a.scheduled_at, a.id) < (w.scheduled_at, w.id)))))
-                      ORDER BY coalesce(w.scheduled_at, w.started_at), w.id LIMIT most FOR UPDATE SKIP LOCKED) q
-                WHERE r.id = q.id
-                RETURNING r.*;
-            END $$
-            """,
+            claimFunction(passingOverQueuedForbidding: false),
         ],
         // 11: `forbid` across the cluster held by a unique index: a job has at most one queued
         // or running row that forbids overlap (the rows of its slots under `forbid`, and the
@@ -306,32 +287,37 @@ enum PostgresSchema {
         // been skipped), so it runs first. Before, one claim could take both (the waiting one
         // is older), and they ran side by side.
         [
-            """
+            claimFunction(passingOverQueuedForbidding: true),
+        ],
+    ]
+
+    static var currentVersion: Int { migrations.count }
+
+    /// `schedd_claim` as versions 10 and 13 make it: it claims up to `most` queued rows due by
+    /// the database's clock, oldest first, for `claimant`, and passes over a slot that waits
+    /// for its job while a run of the job is running, one such slot of it before it is queued
+    /// (in the statement's snapshot: a claim of that one by another node, not yet committed,
+    /// still shows it queued), or (version 13) a slot of it that forbids overlap is queued.
+    static func claimFunction(passingOverQueuedForbidding: Bool) -> String {
+        let forbidding = passingOverQueuedForbidding ? "\n                          OR (a.status = 'queued' AND a.forbids_overlap)" : ""
+        return """
             CREATE OR REPLACE FUNCTION schedd_claim(claimant text, claimant_epoch bigint, most bigint) RETURNS SETOF runs
             LANGUAGE plpgsql SET enable_bitmapscan = off SET enable_sort = off AS $$
             BEGIN
                 -- PL/pgSQL keeps the plan from call to call (a SQL function planned it each time).
-                -- A slot that waits for its job is passed over while a run of the job is running,
-                -- a slot of it that forbids overlap is queued, or one such slot of it before it is
-                -- queued (in the statement's snapshot: a claim of that one by another node, not
-                -- yet committed, still shows it queued).
                 RETURN QUERY
                 UPDATE runs r SET status = 'running', node = claimant, epoch = claimant_epoch, started_at = now()
                 FROM (SELECT w.id FROM runs w WHERE w.status = 'queued' AND (w.queue_node IS NULL OR w.queue_node = claimant)
                       AND (w.scheduled_at IS NULL OR w.scheduled_at <= now())
                       AND (NOT w.waits_for_job OR NOT EXISTS (
-                          SELECT 1 FROM runs a WHERE a.job = w.job AND a.id <> w.id AND (a.status = 'running'
-                              OR (a.status = 'queued' AND a.forbids_overlap)
-                              OR (a.status = 'queued' AND a.waits_for_job AND (a.scheduled_at, a.id) < (w.scheduled_at, w.id)))))
+                          SELECT 1 FROM runs a WHERE a.job = w.job AND a.id <> w.id AND (a.status = 'running'\(forbidding)
+                          OR (a.status = 'queued' AND a.waits_for_job AND (a.scheduled_at, a.id) < (w.scheduled_at, w.id)))))
                       ORDER BY coalesce(w.scheduled_at, w.started_at), w.id LIMIT most FOR UPDATE SKIP LOCKED) q
                 WHERE r.id = q.id
                 RETURNING r.*;
             END $$
-            """,
-        ],
-    ]
-
-    static var currentVersion: Int { migrations.count }
+            """
+    }
 
     /// Version 4's body of the trigger function `function`: it counts a change in `meta`'s
     /// `key` and wakes every node.

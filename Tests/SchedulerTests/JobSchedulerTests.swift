@@ -188,26 +188,30 @@ import SchedulerAPI
         }
     }
 
-    /// A retry of a job that may not overlap itself asks its store to wait for the job's runs
-    /// on other nodes (`waitsForJob`); refused while one goes on there, it is asked for again
-    /// after `claimRetry`, and starts once the other run is over.
-    @Test func aRetryRefusedWhileItsJobRunsElsewhereIsAskedForAgain() async throws {
-        let busy = Mutex(true)
-        let asked = Mutex(0)
-        let store = MemoryStore(claim: { start in
-            guard start.trigger == .retry, start.waitsForJob else { return nil }
-            asked.withLock { $0 += 1 }
-            return busy.withLock { $0 } ? .jobBusyElsewhere(runID: 99, node: "n2") : nil
-        })
+    /// An engine with a job "flaky" whose first attempt has failed, with one retry, on a store
+    /// that refuses the retry's start while `refusing.busy` (a run of the job goes on on node
+    /// n2), counting the asks.
+    func withRetryRefusedElsewhere(_ body: (JobScheduler, EventLog, MemoryStore, ManualClock, RetriesRefusedElsewhere) async throws -> Void) async throws {
+        let refusing = RetriesRefusedElsewhere()
+        let store = MemoryStore(claim: { refusing.claim($0) })
         let clock = ManualClock(t0)
         let jobs = #"{"jobs": [{"name": "flaky", "handler": "fail", "retries": 1, "retry_backoff": "10s"}]}"#
         try await withEngine(jobs: jobs, handlers: ok, clock: clock, store: store) { engine, log, _ in
             try await firstAttemptFails("flaky", engine, log)
+            try await body(engine, log, store, clock, refusing)
+        }
+    }
+
+    /// A retry of a job that may not overlap itself asks its store to wait for the job's runs
+    /// on other nodes (`waitsForJob`); refused while one goes on there, it is asked for again
+    /// after `claimRetry`, and starts once the other run is over.
+    @Test func aRetryRefusedWhileItsJobRunsElsewhereIsAskedForAgain() async throws {
+        try await withRetryRefusedElsewhere { engine, log, store, clock, refusing in
             // Due 5 s after it (random 0: half the backoff), refused, asked again 5 s later.
-            try await drive(clock, engine: engine, until: "the retry refused twice") { asked.withLock { $0 } == 2 }
+            try await drive(clock, engine: engine, until: "the retry refused twice") { refusing.asked == 2 }
             #expect(await log.started.count == 1, "the retry started while its job ran elsewhere")
             #expect(try await store.pendingRetries().map(\.run.id) == [1], "the retry's mark went while it waited")
-            busy.withLock { $0 = false }
+            refusing.busy = false
             try await drive(clock, engine: engine, until: "the retry") { await log.finished.count == 2 }
             let retry = try #require(await log.finished.last)
             #expect(retry.trigger == .retry && retry.attempt == 2 && retry.retryOf == 1)
@@ -218,28 +222,18 @@ import SchedulerAPI
     /// store says a run of the job ended there, not only at its next look (`claimRetry` on),
     /// when a slot of the job started in between could keep it waiting again.
     @Test func aRetryWaitingForItsJobElsewhereIsAskedForWhenTheRunThereEnds() async throws {
-        let busy = Mutex(true)
-        let asked = Mutex(0)
-        let store = MemoryStore(claim: { start in
-            guard start.trigger == .retry, start.waitsForJob else { return nil }
-            asked.withLock { $0 += 1 }
-            return busy.withLock { $0 } ? .jobBusyElsewhere(runID: 99, node: "n2") : nil
-        })
-        let clock = ManualClock(t0)
-        let jobs = #"{"jobs": [{"name": "flaky", "handler": "fail", "retries": 1, "retry_backoff": "10s"}]}"#
-        try await withEngine(jobs: jobs, handlers: ok, clock: clock, store: store) { engine, log, _ in
-            try await firstAttemptFails("flaky", engine, log)
-            try await drive(clock, engine: engine, until: "the retry refused") { asked.withLock { $0 } == 1 }
+        try await withRetryRefusedElsewhere { engine, log, _, clock, refusing in
+            try await drive(clock, engine: engine, until: "the retry refused") { refusing.asked == 1 }
             await engine.untilIdle()
             // The end of another job's run asks nothing.
             await engine.runEndedElsewhere(job: "other")
             await engine.untilIdle()
-            #expect(asked.withLock { $0 } == 1)
-            busy.withLock { $0 = false }
+            #expect(refusing.asked == 1)
+            refusing.busy = false
             // The clock stands still: the retry's next look is `claimRetry` away.
             await engine.runEndedElsewhere(job: "flaky")
             try await waitFor("the retry", seconds: 10) { await log.finished.count == 2 }
-            #expect(asked.withLock { $0 } == 2)
+            #expect(refusing.asked == 2)
             let retry = try #require(await log.finished.last)
             #expect(retry.trigger == .retry && retry.attempt == 2 && retry.retryOf == 1 && retry.status == .failed)
         }
@@ -1548,5 +1542,27 @@ import SchedulerAPI
         #expect(RetryPolicy.restartDelay(base: .seconds(1), streak: 30, maximum: .seconds(60)) == .seconds(60))
         #expect(RetryPolicy.restartDelay(base: .milliseconds(100), streak: 4, maximum: .milliseconds(300)) == .milliseconds(300))
         #expect(RetryPolicy.restartDelay(base: .seconds(5), streak: 1, maximum: .seconds(1)) == .seconds(5))
+    }
+}
+
+/// Refuses the starts of retries that wait for their job (`RunStart.waitsForJob`) as busy on
+/// node n2 while `busy`, and counts them.
+final class RetriesRefusedElsewhere: Sendable {
+    private let state = Mutex((busy: true, asked: 0))
+
+    var busy: Bool {
+        get { state.withLock { $0.busy } }
+        set { state.withLock { $0.busy = newValue } }
+    }
+
+    var asked: Int { state.withLock { $0.asked } }
+
+    /// `MemoryStore`'s claim hook.
+    func claim(_ start: RunStart) -> RunStart.Outcome? {
+        guard start.trigger == .retry, start.waitsForJob else { return nil }
+        return state.withLock { state in
+            state.asked += 1
+            return state.busy ? .jobBusyElsewhere(runID: 99, node: "n2") : nil
+        }
     }
 }
