@@ -224,6 +224,28 @@ struct PostgresStoreTests {
         }
     }
 
+    /// The payload of the first notification on the queue's channel after `body`, heard on a
+    /// connection of `store`'s; nil if none comes within 20 s.
+    func firstNotification(on store: PostgresStore, after body: () async throws -> Void) async throws -> String? {
+        try await store.client.withConnection { connection in
+            try await connection.listen(on: PostgresStore.queueChannel) { notifications in
+                try await body()
+                return try await withThrowingTaskGroup(of: String?.self) { group in
+                    group.addTask {
+                        for try await notification in notifications { return notification.payload }
+                        return nil
+                    }
+                    group.addTask {
+                        try await Task.sleep(for: .seconds(20))
+                        return nil
+                    }
+                    defer { group.cancelAll() }
+                    return try await group.next() ?? nil
+                }
+            }
+        }
+    }
+
     /// A retry refused while a run of its job goes on: that run's end wakes the nodes, naming
     /// the job, so that the retry's node asks again at once; an end that no retry waits for
     /// wakes no one. A retry refused for a run that ends before it is marked asks again.
@@ -245,24 +267,10 @@ struct PostgresStoreTests {
                 return start
             }()
             #expect(try await n1.startRun(retry) == .jobBusyElsewhere(runID: blocker.id, node: "n2"))
-            let payload = try await n1.client.withConnection { connection in
-                try await connection.listen(on: PostgresStore.queueChannel) { notifications in
-                    #expect(try await n2.finishRun(unrelated, RunOutcome(status: .succeeded, finishedAt: Date())) != nil)
-                    #expect(try await n2.finishRun(blocker, RunOutcome(status: .succeeded, finishedAt: Date())) != nil)
-                    // In the order of the commits: the first is the blocker's.
-                    return try await withThrowingTaskGroup(of: String?.self) { group in
-                        group.addTask {
-                            for try await notification in notifications { return notification.payload }
-                            return nil
-                        }
-                        group.addTask {
-                            try await Task.sleep(for: .seconds(20))
-                            return nil
-                        }
-                        defer { group.cancelAll() }
-                        return try await group.next() ?? nil
-                    }
-                }
+            // In the order of the commits: the first is the blocker's.
+            let payload = try await firstNotification(on: n1) { () async throws in
+                #expect(try await n2.finishRun(unrelated, RunOutcome(status: .succeeded, finishedAt: Date())) != nil)
+                #expect(try await n2.finishRun(blocker, RunOutcome(status: .succeeded, finishedAt: Date())) != nil)
             }
             #expect(payload == "tick")
             guard case let .started(record) = try await n1.startRun(retry) else {
@@ -825,14 +833,19 @@ struct PostgresStoreTests {
                 Issue.record("the start of the pinned job was refused")
                 return
             }
+            // A retry on n2 waits for n1's run of "other" (as `startRuns` marks it).
+            try await n2.call("test") { _ = try await $0.query("UPDATE runs SET wake_on_end = true WHERE id = \(run.id)") }
             // n2 keeps renewing; n1 stops (as a frozen or cut-off node does).
             var takeover = DeadNodesTakeover()
-            let deadline = ContinuousClock.now + .seconds(15)
-            while takeover.isEmpty && ContinuousClock.now < deadline {
-                _ = try await n2.renewLease(running: 0)
-                takeover = try await n2.declareExpiredNodesDead()
-                if takeover.isEmpty { try await Task.sleep(for: .milliseconds(200)) }
+            let woken = try await firstNotification(on: n2) { () async throws in
+                let deadline = ContinuousClock.now + .seconds(15)
+                while takeover.isEmpty && ContinuousClock.now < deadline {
+                    _ = try await n2.renewLease(running: 0)
+                    takeover = try await n2.declareExpiredNodesDead()
+                    if takeover.isEmpty { try await Task.sleep(for: .milliseconds(200)) }
+                }
             }
+            #expect(woken == "other", "the lost run's waiting retry was not woken")
             let lost = takeover.lost.sorted { $0.id < $1.id }
             #expect(lost.map(\.id) == [run.id, pinnedRun.id] && lost.allSatisfy { $0.status == .lost })
             // n2 runs n1's waiting retry from now on, due when it was; the pinned job's waits
