@@ -11,7 +11,8 @@ release binaries:
 Three schedd nodes on one throwaway PostgreSQL on this machine, each reaching it through its
 own socat proxy (so that a partition is a SIGSTOP of that proxy). The jobs append
 `job slot run node attempt time` to a ground-truth file outside the database, so doubled and
-missed slots are counted independently of schedd's own records.
+missed slots, and overlapping runs of a `forbid` job, are counted independently of schedd's
+own records.
 
 Needs root (PostgreSQL runs as the postgres account), Debian's postgresql, socat and faketime
 (`apt-get install postgresql socat faketime`). Python 3 standard library only. Prints one line
@@ -224,11 +225,18 @@ def parse_slot(text):
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
 
 
-def job_file(path, truth, count, long_every=0, retries=1):
+def job_file(path, truth, count, long_every=0, retries=1, forbidding=0):
     """`count` jobs `@every 1s`…`5s` that note their start; with `long_every`, every
     `long_every`-th of the `@every 5s` ones runs 3 s and notes its end, also when stopped (so
-    that there are runs in flight to lose, about 3 workers' worth for 50 jobs)."""
+    that there are runs in flight to lose, about 3 workers' worth for 50 jobs); and
+    `forbidding` jobs `fbd…` `@every 1s` under `concurrency: forbid` (the default) that run
+    1.5 s and note their start and end, so that the nodes keep skipping a slot of each while
+    another node runs the one before it (`forbid_overlaps`)."""
     jobs = []
+    for i in range(forbidding):
+        note = f"$SCHEDD_JOB $SCHEDD_SCHEDULED_AT $SCHEDD_RUN_ID $SCHEDD_NODE $SCHEDD_ATTEMPT $(date +%s.%N)\" >> {truth}"
+        shell = f"trap 'echo \"end {note}; exit 143' TERM; echo \"start {note}; sleep 1.5 & wait; echo \"end {note}"
+        jobs.append({"name": f"fbd{i:04d}", "shell": shell, "schedule": "@every 1s"})
     for i in range(count):
         period = 1 + i % 5
         if long_every and i % 5 == 4 and (i // 5) % long_every == 0:
@@ -248,13 +256,13 @@ def job_file(path, truth, count, long_every=0, retries=1):
 
 
 class Cluster:
-    def __init__(self, jobs=50, long_every=10, nodes=("a", "b", "c"), workers=8, faketime=None):
+    def __init__(self, jobs=50, long_every=10, nodes=("a", "b", "c"), workers=8, faketime=None, forbidding=0):
         self.postgres = Postgres()
         self.work = tempfile.mkdtemp(prefix="cluster.", dir="/tmp")
         CLEANUP.append(lambda: shutil.rmtree(self.work, ignore_errors=True))
         self.truth = Truth(os.path.join(self.work, "truth"))
         self.config = os.path.join(self.work, "jobs.json")
-        job_file(self.config, self.truth.path, jobs, long_every)
+        job_file(self.config, self.truth.path, jobs, long_every, forbidding=forbidding)
         self.nodes = {}
         for name in nodes:
             proxy = Proxy(self.postgres, name)
@@ -274,7 +282,8 @@ def check_slots(truth, since, until, periods=None):
     and missing ones (a gap of more than the job's period between consecutive slots)."""
     by_job = collections.defaultdict(list)
     for _, job, slot, _run, _node, attempt, _at in truth.starts():
-        if attempt != "1":
+        # The `forbid` jobs skip slots by design (`forbid_overlaps` checks them).
+        if attempt != "1" or job.startswith("fbd"):
             continue
         t = parse_slot(slot)
         if since <= t <= until:
@@ -287,6 +296,23 @@ def check_slots(truth, since, until, periods=None):
         for a, b in zip(ordered, ordered[1:]):
             missed += max(0, round((b - a) / period) - 1)
     return doubled, missed, sum(len(s) for s in by_job.values())
+
+
+def forbid_overlaps(truth):
+    """The runs of the `forbid` jobs (`fbd…`) by the ground truth, and how many of them began
+    before the job's run before them had ended (or with that run's end never noted)."""
+    spans = collections.defaultdict(dict)
+    for kind, job, _slot, run, _node, _attempt, at in (line for line in truth.lines() if len(line) == 7):
+        if job.startswith("fbd") and kind in ("start", "end"):
+            spans[job].setdefault(run, [None, None])[0 if kind == "start" else 1] = float(at)
+    runs = overlaps = 0
+    for by_run in spans.values():
+        ordered = sorted((start, end) for start, end in by_run.values() if start is not None)
+        runs += len(ordered)
+        for (_, end), (start, _) in zip(ordered, ordered[1:]):
+            if end is None or start < end:
+                overlaps += 1
+    return runs, overlaps
 
 
 def lateness(truth, since, until):
@@ -331,7 +357,7 @@ def verdict(name, ok, detail):
 
 
 def steady(args):
-    cluster = Cluster(jobs=50, long_every=0)
+    cluster = Cluster(jobs=50, long_every=0, forbidding=3)
     start = time.time()
     time.sleep(args.duration)
     end = time.time()
@@ -340,10 +366,13 @@ def steady(args):
     late = lateness(cluster.truth, start + 3, end - 3)
     per_node = collections.Counter(line[4] for line in cluster.truth.starts())
     shares = {n: per_node[n] / max(1, sum(per_node.values())) for n in cluster.nodes}
-    ok = doubled == 0 and missed == 0 and late and late["p99"] <= 1.0 and late["early"] == 0 and min(shares.values()) >= 0.2
+    forbidden, overlaps = forbid_overlaps(cluster.truth)
+    ok = doubled == 0 and missed == 0 and late and late["p99"] <= 1.0 and late["early"] == 0 and min(shares.values()) >= 0.2 \
+        and overlaps == 0 and forbidden > 0
     verdict("steady", ok, f"{args.duration}s, 50 jobs: {total} slots, {doubled} doubled, {missed} missed; lateness p50 "
             f"{late['p50'] * 1000:.0f} ms, p99 {late['p99'] * 1000:.0f} ms, {late['early']} early; shares "
-            + ", ".join(f"{n} {s:.0%}" for n, s in sorted(shares.items())))
+            + ", ".join(f"{n} {s:.0%}" for n, s in sorted(shares.items()))
+            + f"; 3 forbid jobs (1.5 s runs, @every 1s): {forbidden} runs, {overlaps} overlapping")
 
 
 def cluster_with_runs_on_a(*jobs):
