@@ -591,7 +591,6 @@ extension JobScheduler {
         timers.append(Timer(due: claimRetryDue(after: now), request: again))
     }
 
-    /// When a service another node may hold is looked at next.
     /// A run of `job` on another node that a retry or a missed time here waited for has ended
     /// (the store said so): the job's retries and missed times that wait for its runs
     /// elsewhere are asked for again now rather than at their next look, `claimRetry` apart,
@@ -606,6 +605,8 @@ extension JobScheduler {
         if asked { wakeup.signal() }
     }
 
+    /// When what waits for another node (a service it may hold, a retry or a missed time
+    /// refused while a run of its job goes on there) is looked at next.
     func claimRetryDue(after now: Date) -> Date {
         now.addingTimeInterval(Double(configuration.claimRetry.milliseconds) / 1000)
     }
