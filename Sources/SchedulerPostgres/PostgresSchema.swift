@@ -289,6 +289,23 @@ enum PostgresSchema {
         [
             claimFunction(passingOverQueuedForbidding: true),
         ],
+        // 14: every way a run that something waits for stops being queued or running (its
+        // end, its loss with its node, a skip of it while queued) wakes the nodes, by a trigger
+        // rather than by each statement that can do it; a queued one skipped woke no one.
+        [
+            """
+            CREATE FUNCTION schedd_wake_waiters() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                PERFORM pg_notify('\(PostgresStore.queueChannel)', NEW.job);
+                RETURN NULL;
+            END $$
+            """,
+            """
+            CREATE TRIGGER runs_wake_waiters AFTER UPDATE OF status ON runs FOR EACH ROW
+            WHEN (OLD.wake_on_end AND OLD.status IN ('queued', 'running') AND NEW.status NOT IN ('queued', 'running'))
+            EXECUTE FUNCTION schedd_wake_waiters()
+            """,
+        ],
     ]
 
     static var currentVersion: Int { migrations.count }

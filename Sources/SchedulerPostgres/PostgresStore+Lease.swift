@@ -64,13 +64,6 @@ extension PostgresStore {
                     RETURNING \(unescaped: Self.runColumns)
                     """, logger: log))
             }
-            if !lost.isEmpty {
-                // A retry or a missed time on another node that waits for a lost run is woken,
-                // as by the run's end (`finishRuns`).
-                _ = try await connection.query("""
-                    SELECT pg_notify(\(Self.queueChannel), j.job) FROM (SELECT DISTINCT job FROM runs WHERE id = ANY(\(lost.map(\.id))) AND wake_on_end) j
-                    """, logger: log)
-            }
             var dues: [Int64: Date] = [:]
             for (name, _) in dead {
                 var taken: [Int64] = []

@@ -667,7 +667,8 @@ public final class PostgresStore: SchedulerStore {
                 outcomes[Int(ord)] = .busy(id: id, node: status == "running" ? holder : nil)
             }
             // A retry, or a missed time of `catch_up: all`, waits: the run it waits for wakes
-            // the nodes when it ends (`finishRuns`), rather than leaving it to its next look.
+            // the nodes when it is no longer queued or running (schema version 14's trigger),
+            // rather than leaving it to its next look.
             // One that has ended since is no reason to wait: the start asks again.
             let blocked = waiting.compactMap { index -> (index: Int, run: Int64)? in
                 guard starts[index].trigger == .retry || starts[index].trigger == .catchUp,
@@ -755,8 +756,7 @@ public final class PostgresStore: SchedulerStore {
             // Only a running row of this node's current registration: a node declared dead
             // (its runs `lost`) that comes back cannot change what the others decided.
             var written: [Int64: Int64] = [:]
-            var waitedFor: Set<String> = []
-            for try await (id, duration, wake, job) in try await connection.query("""
+            for try await (id, duration) in try await connection.query("""
                 UPDATE runs r SET status = v.status, finished_at = to_timestamp(v.finished_at),
                     duration_ms = coalesce(v.duration_ms, greatest(0, round(extract(epoch FROM (to_timestamp(v.finished_at) - r.started_at)) * 1000))::bigint),
                     exit_code = v.exit_code, signal = v.signal, output = v.output, output_truncated = v.output_truncated,
@@ -766,14 +766,9 @@ public final class PostgresStore: SchedulerStore {
                     signal integer, output text, output_truncated boolean, output_streams text, error text, pid integer, cpu_ms bigint,
                     cancelled_by text, output_total bigint, duration_ms bigint, retry_at double precision)
                 WHERE r.id = v.id AND r.status = 'running' AND r.node = \(node) AND r.epoch = \(epoch)
-                RETURNING r.id, r.duration_ms, r.wake_on_end, r.job
-                """).decode((Int64, Int64, Bool, String).self) {
+                RETURNING r.id, r.duration_ms
+                """).decode((Int64, Int64).self) {
                 written[id] = duration
-                if wake { waitedFor.insert(job) }
-            }
-            if !waitedFor.isEmpty {
-                // A retry on another node waits for this job's run (`insertStarts`).
-                _ = try await connection.query("SELECT pg_notify(\(Self.queueChannel), j) FROM unnest(\(waitedFor.sorted())::text[]) AS j")
             }
             return written
         } }
@@ -831,8 +826,8 @@ public final class PostgresStore: SchedulerStore {
     package var queuesSlots: Bool { true }
 
     /// The notification channel a node that queues slots wakes the others on (no payload),
-    /// and a node whose run of a job ended wakes the nodes whose retries of the job wait for
-    /// it (the job's name).
+    /// and the database wakes the nodes on when a run that a retry or a missed time waits for
+    /// is no longer queued or running (the job's name: schema version 14's trigger).
     static let queueChannel = "schedd_queue"
 
     /// The notification channel the database wakes every node on when the job set or a pause

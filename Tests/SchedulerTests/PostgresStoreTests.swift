@@ -278,6 +278,20 @@ struct PostgresStoreTests {
                 return
             }
             #expect(record.retryOf == failed.id)
+            // A queued run that a retry waits for, skipped before it starts (a pause, a cancel
+            // by hand, a newer slot of a `replace` job), wakes them too.
+            #expect(try await n1.finishRun(record, RunOutcome(status: .failed, finishedAt: Date())) != nil)
+            let slot = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 - 60).rounded())
+            #expect(try await n2.queueSlots([QueuedSlot(job: "tick", trigger: .schedule, scheduledAt: slot, forbid: true)]).isEmpty)
+            let queued = try #require(try await n2.history(HistoryQuery(job: "tick", limit: 1), withOutput: false).first)
+            var next = RunStart(job: "tick", trigger: .retry, attempt: 3, scheduledAt: nil, startedAt: Date())
+            next.retryOf = record.id
+            next.waitsForJob = true
+            #expect(try await n1.startRun(next) == .jobBusyElsewhere(runID: queued.id, node: nil))
+            let skipped = try await firstNotification(on: n1) { () async throws in
+                #expect(try await n2.skipQueued(job: "tick", reason: "skipped: by hand", by: nil).map(\.id) == [queued.id])
+            }
+            #expect(skipped == "tick")
         }
     }
 
@@ -1031,11 +1045,12 @@ struct PostgresStoreTests {
         let server2 = server
         // Version 1, as schedd made it before version 2's indexes, version 3's queue, version
         // 4's notifications of changes, version 5's output followed from another node, version
-        // 6's pending retries and the columns and indexes of versions 7 to 13.
+        // 6's pending retries and the columns, indexes and trigger of versions 7 to 14.
         try await PostgresServer.offPool {
             _ = try server2.psql(database, """
                 DROP INDEX runs_by_slot; DROP INDEX runs_one_skip_per_slot; DROP INDEX runs_queued_in_order; DROP INDEX runs_active_by_job;
                 DROP FUNCTION schedd_claim; DROP INDEX runs_retry_pending; DROP INDEX runs_retry_of; DROP INDEX runs_one_forbidding_run;
+                DROP TRIGGER runs_wake_waiters ON runs; DROP FUNCTION schedd_wake_waiters;
                 ALTER TABLE runs DROP CONSTRAINT runs_status_check, DROP COLUMN cancel_requested, DROP COLUMN cancel_requested_by, DROP COLUMN queue_node,
                     DROP COLUMN output_wanted_until, DROP COLUMN output_total, DROP COLUMN retry_at, DROP COLUMN retry_node, DROP COLUMN triggered_by_run,
                     DROP COLUMN retry_of, DROP COLUMN waits_for_job, DROP COLUMN forbids_overlap, DROP COLUMN wake_on_end;
@@ -1058,14 +1073,14 @@ struct PostgresStoreTests {
             #expect(try await store.history(HistoryQuery(), withOutput: false).count == 1)
             return try await store.schemaVersion()
         }
-        #expect(version == 13 && PostgresSchema.currentVersion == 13)
+        #expect(version == 14 && PostgresSchema.currentVersion == 14)
         let indexes = try await PostgresServer.offPool {
             try server2.psql(database, """
                 SELECT to_regclass('runs_by_slot') IS NOT NULL AND to_regclass('runs_one_skip_per_slot') IS NOT NULL
                    AND to_regclass('runs_queued') IS NULL AND to_regclass('runs_queued_in_order') IS NOT NULL
                    AND to_regproc('schedd_claim') IS NOT NULL
                    AND to_regclass('runs_active_by_job') IS NOT NULL AND to_regclass('runs_retry_pending') IS NOT NULL
-                   AND to_regclass('runs_one_forbidding_run') IS NOT NULL
+                   AND to_regclass('runs_one_forbidding_run') IS NOT NULL AND to_regproc('schedd_wake_waiters') IS NOT NULL
                    AND pg_get_constraintdef((SELECT oid FROM pg_constraint WHERE conname = 'runs_status_check')) LIKE '%queued%'
                    AND (SELECT count(*) FROM information_schema.columns WHERE table_name = 'runs'
                         AND column_name IN ('cancel_requested', 'cancel_requested_by', 'queue_node', 'output_wanted_until', 'output_total',
