@@ -83,10 +83,10 @@ public struct NodeHeartbeat: Service {
         }
     }
 
-    /// Wakes the engine whenever a node queues slots or ends a run that a retry of this node
-    /// may wait for, passes on the cancels another node asks
-    /// of this node's runs, follows changes to the jobs, and hears when another node follows
-    /// the output of a run of this node (`LISTEN` on the four channels, on a connection of its
+    /// Wakes the engine whenever a node queues slots or a run that a retry or a missed time of
+    /// this node may wait for is no longer queued or running (the payload names its job),
+    /// passes on the cancels another node asks of this node's runs, follows changes to the
+    /// jobs, and hears when another node follows the output of a run of this node (`LISTEN` on the four channels, on a connection of its
     /// own); a lost connection is opened again after a second. The engine's poll, and this
     /// service's sweep and polls, cover the gaps.
     func listenForOtherNodes() async throws {

@@ -668,8 +668,8 @@ public final class PostgresStore: SchedulerStore {
             }
             // A retry, or a missed time of `catch_up: all`, waits: the run it waits for wakes
             // the nodes when it is no longer queued or running (schema version 14's trigger),
-            // rather than leaving it to its next look.
-            // One that has ended since is no reason to wait: the start asks again.
+            // rather than leaving it to its next look. One no longer queued or running by the
+            // time it is marked is no reason to wait: the start asks again.
             let blocked = waiting.compactMap { index -> (index: Int, run: Int64)? in
                 guard starts[index].trigger == .retry || starts[index].trigger == .catchUp,
                       case let .busy(id, _) = outcomes[index] else { return nil }

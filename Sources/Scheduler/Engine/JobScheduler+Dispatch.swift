@@ -591,10 +591,11 @@ extension JobScheduler {
         timers.append(Timer(due: claimRetryDue(after: now), request: again))
     }
 
-    /// A run of `job` on another node that a retry or a missed time here waited for has ended
-    /// (the store said so): the job's retries and missed times that wait for its runs
-    /// elsewhere are asked for again now rather than at their next look, `claimRetry` apart,
-    /// when a slot of the job started in between could keep them waiting again.
+    /// A run of `job` on another node that a retry or a missed time here waited for is no
+    /// longer queued or running (it ended, was lost with its node, or was skipped; the store
+    /// said so): the job's retries and missed times that wait for its runs elsewhere are
+    /// asked for again now rather than at their next look, `claimRetry` apart, when a slot of
+    /// the job started in between could keep them waiting again.
     package func runEndedElsewhere(job: String) {
         let now = clock.now()
         var asked = catchUpsWaitingElsewhere.removeValue(forKey: job) != nil

@@ -45,8 +45,10 @@ public actor JobScheduler: Service {
         public var node: String = NodeName.host
         /// A service another node runs (a shared store refused its start) is looked at again
         /// this often: asked for if that node is no longer up, or if which nodes are up is not
-        /// known. (A node that goes is noticed by the heartbeat, which asks at once.) A retry
-        /// refused while its job runs on another node is asked for again after this too.
+        /// known. (A node that goes is noticed by the heartbeat, which asks at once.) A retry, or a
+        /// missed time of `catch_up: all`, refused while its job runs on another node is asked
+        /// for again after this too, or sooner when the store says that run stopped
+        /// (`runEndedElsewhere`).
         public var claimRetry: Duration = .seconds(5)
         /// Cluster mode: how often the engine looks for queued slots to claim without being
         /// told of them (a notification lost with a connection, a slot queued early by a node

@@ -37,7 +37,7 @@ struct RunRequest: Sendable {
     /// Asked for with `--force`: its job's concurrency does not hold it, on any node.
     var forced = false
     /// A retry refused while a run of its job went on on another node: asked for again when
-    /// a run of the job ends there (`runEndedElsewhere`), or after `claimRetry`; it says so in
+    /// that run stops (`runEndedElsewhere`), or after `claimRetry`; it says so in
     /// the log once, not at every ask.
     var waitsElsewhere = false
 

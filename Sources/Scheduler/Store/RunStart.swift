@@ -19,9 +19,9 @@ package struct RunStart: Sendable {
     /// A service's run: one node at a time may hold it (a store shared by several nodes
     /// refuses the start while another node runs the job).
     package var exclusive: Bool
-    /// A start that must not overlap a run of its job (a retry under `forbid` or `replace`;
-    /// under `forbid`, a run by hand without `--force`, a trigger, a slot that does not come
-    /// from the queue): a store shared by several nodes refuses it while a run of the job is
+    /// A start that must not overlap a run of its job (a retry, or a missed time of
+    /// `catch_up: all`, under `forbid` or `replace`; under `forbid`, a run by hand without
+    /// `--force`, a trigger, a slot that does not come from the queue): a store shared by several nodes refuses it while a run of the job is
     /// running or queued on any node (`jobBusyElsewhere`), as the engine holds or skips it
     /// while one goes on here.
     package var waitsForJob = false
