@@ -1003,6 +1003,21 @@ public final class PostgresStore: SchedulerStore {
         }.sorted { ($0.scheduledAt ?? $0.startedAt, $0.id) < ($1.scheduledAt ?? $1.startedAt, $1.id) }
     }
 
+    package func slotsTaken(_ slots: [(job: String, slot: Date)]) async throws -> [Bool] {
+        guard !slots.isEmpty else { return [] }
+        // A skip of the slot does not count: the node that skipped it could not run it, and
+        // another node still may (the unique key on slots leaves skipped rows out too).
+        let taken = try await call("slots taken") { connection in
+            var taken: Set<Int> = []
+            for try await index in try await connection.query("""
+                SELECT s.i::int8 FROM unnest(\(slots.map(\.job))::text[], \(slots.map(\.slot))::timestamptz[]) WITH ORDINALITY AS s (job, slot, i)
+                WHERE EXISTS (SELECT 1 FROM runs r WHERE r.job = s.job AND r.scheduled_at = s.slot AND r.status <> 'skipped')
+                """).decode(Int64.self) { taken.insert(Int(index) - 1) }
+            return taken
+        }
+        return slots.indices.map { taken.contains($0) }
+    }
+
     /// Gives up on queued runs that can no longer run as they were meant to, and returns them,
     /// now `skipped`: a slot queued for longer than `tolerance` while no node had a free worker
     /// (counted from when it was queued, or from its time if it was queued early: a slot fired

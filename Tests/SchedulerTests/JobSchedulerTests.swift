@@ -1169,6 +1169,67 @@ import SchedulerAPI
         }
     }
 
+    /// A slot asked for later that another node has taken meanwhile (the store has its row)
+    /// is left out: its start is not asked of the store, and no worker's turn is spent on it.
+    /// The others' slots asked for with it start.
+    @Test func aSlotOutsideTheQueueThatAnotherNodeTookIsNotAskedForLater() async throws {
+        let clock = ManualClock(t0.addingTimeInterval(5))
+        var configuration = JobScheduler.Configuration(workers: 2, shutdownGrace: .seconds(5), defaultTimeZone: "UTC")
+        configuration.node = "n1"
+        let theirs = (0..<50).map { "job\($0)" }.filter { FirstNode.of(job: $0, among: ["n1", "n2"]) == "n2" }
+        let (took, left) = (theirs[0], theirs[1])
+        let asked = Mutex<[String]>([])
+        let store = MemoryStore(claim: { start in
+            asked.withLock { $0.append(start.job) }
+            return nil
+        }, taken: { job, slot in job == took && slot == t0.addingTimeInterval(60) })
+        let jobs = #"{"jobs": [{"name": "\#(took)", "handler": "ok", "schedule": "0 * * * * *"}, "#
+            + #"{"name": "\#(left)", "handler": "ok", "schedule": "0 * * * * *"}]}"#
+        try await withEngine(jobs: jobs, handlers: ok, clock: clock, configuration: configuration, store: store) { engine, log, _ in
+            await engine.setNodesUp(["n1", "n2"])
+            clock.advance(to: t0.addingTimeInterval(60))
+            await engine.untilIdle()
+            #expect(asked.withLock { $0 }.isEmpty, "a slot of the other node's jobs was asked for at once")
+            clock.advance(by: 0.25)
+            try await waitFor("the slot no node has taken, 250 ms on") { await log.finished.contains { $0.job == left } }
+            await engine.untilIdle()
+            #expect(asked.withLock { $0 } == [left])
+            #expect(await !log.started.contains { $0.job == took })
+        }
+    }
+
+    /// `catch_up: all` of a job outside the queue, its missed times asked for later than its
+    /// first node: one another node has taken is left out, and the next one is asked for
+    /// straight after, as after a start the store refused.
+    @Test func aMissedTimeAnotherNodeTookLetsTheNextOneGo() async throws {
+        // Started before the missed times, so that the nodes are known when they come.
+        let clock = ManualClock(t0.addingTimeInterval(-3 * 3600 + 60))
+        var configuration = JobScheduler.Configuration(workers: 2, shutdownGrace: .seconds(5), defaultTimeZone: "UTC")
+        configuration.node = "n1"
+        let job = try #require((0..<50).map { "job\($0)" }.first { FirstNode.of(job: $0, among: ["n1", "n2"]) == "n2" })
+        let asked = Mutex<[Date?]>([])
+        let store = MemoryStore(claim: { start in
+            asked.withLock { $0.append(start.scheduledAt) }
+            return nil
+        }, taken: { _, slot in slot == t0.addingTimeInterval(-2 * 3600) })
+        let jobs = #"{"jobs": [{"name": "\#(job)", "handler": "ok", "schedule": "0 * * * *", "catch_up": "all"}]}"#
+        try await withEngine(jobs: jobs, handlers: ok, clock: clock, configuration: configuration, store: store, prepare: { db in
+            try await db.saveStates([(job, JobState(lastFireAt: t0.addingTimeInterval(-3 * 3600)))])
+        }) { engine, log, _ in
+            await engine.setNodesUp(["n1", "n2"])
+            await engine.untilIdle()
+            clock.advance(to: t0.addingTimeInterval(1800))
+            await engine.untilIdle()
+            #expect(asked.withLock { $0 }.isEmpty, "a missed time of the other node's job was asked for at once")
+            clock.advance(by: 0.25)
+            try await waitFor("the two missed times no node has taken") { await log.finished.count == 2 }
+            await engine.untilIdle()
+            let expected = [t0.addingTimeInterval(-3600), t0]
+            #expect(await log.started.map(\.scheduledAt) == expected)
+            #expect(asked.withLock { $0 } == expected)
+        }
+    }
+
     /// A handler that throws CancellationError by itself (nobody cancelled it) has failed.
     @Test func aHandlerThrowingCancellationOfItsOwnHasFailed() async throws {
         let handlers: [String: JobHandler] = ["quit": { _ in throw CancellationError() }]

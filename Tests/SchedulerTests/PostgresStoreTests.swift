@@ -734,6 +734,30 @@ struct PostgresStoreTests {
         }
     }
 
+    /// A slot is taken once some node has a row of it that is not a skip: queued, running or
+    /// ended, by any node; a skip leaves it to the others (as `aSkipNeverTakesASlotFromAnotherNode`).
+    @Test func aSlotIsTakenOnceANodeHasARowOfItThatIsNotASkip() async throws {
+        try await withNodes(["n1", "n2"]) { nodes in
+            let base = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 - 60).rounded())
+            let (ran, ended, skipped, queued, none) = (base, base.addingTimeInterval(1), base.addingTimeInterval(2), base.addingTimeInterval(3),
+                                                       base.addingTimeInterval(4))
+            for slot in [ran, ended] {
+                guard case let .started(run) = try await nodes[0].startRun(RunStart(job: "tick", trigger: .schedule, scheduledAt: slot, startedAt: Date())) else {
+                    Issue.record("the slot's start was refused")
+                    return
+                }
+                if slot == ended { _ = try await nodes[0].finishRun(run, RunOutcome(status: .failed, finishedAt: Date(), exitCode: 1)) }
+            }
+            let skip = RunSkip(job: "tick", trigger: .schedule, scheduledAt: skipped, at: Date(), reason: "skipped: a run is waiting for a worker")
+            #expect(try await nodes[0].recordSkipped([skip]).count == 1)
+            #expect(try await nodes[0].queueSlots([QueuedSlot(job: "tick", trigger: .schedule, scheduledAt: queued, forbid: false)],
+                                                  limit: 100).isEmpty)
+            let asked = [("tick", ran), ("tick", ended), ("tick", skipped), ("tick", queued), ("tick", none), ("other", ran)]
+            #expect(try await nodes[1].slotsTaken(asked) == [true, true, false, true, false, false])
+            #expect(try await nodes[1].slotsTaken([]) == [])
+        }
+    }
+
     /// One node at a time holds a service; removing the job frees it.
     @Test func aServiceIsHeldByOneNodeUntilItsJobIsRemoved() async throws {
         try await withNodes(["n1", "n2"]) { nodes in

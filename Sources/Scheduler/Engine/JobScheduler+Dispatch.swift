@@ -92,19 +92,14 @@ extension JobScheduler {
             }
             if case let .skip(skip) = decide(name, trigger, scheduledAt: slot, fire: fires) { skips.append(skip) }
         }
-        // A first catch-up that did not start (skipped) lets the next one go.
-        for name in catchUpsAfterRun.keys.sorted() where !isUnderway(name) { skips += releaseCatchUps(of: name, fire: fires) }
-        while let first = laterStarts.first, first.due <= now {
-            laterStarts.removeFirst()
-            // Not those of a job removed or paused meanwhile.
-            for (name, trigger, slot) in first.slots where jobs[name]?.canStart == true {
-                if case let .skip(skip) = decide(name, trigger, scheduledAt: slot, fire: first.fire) { skips.append(skip) }
-            }
-        }
         if !later.isEmpty {
             laterStarts.append((now.addingTimeInterval(Double(Self.laterOffer.milliseconds) / 1000), later, fires))
         }
+        // A first catch-up that did not start (skipped) lets the next one go; one asked for
+        // later (above) does not yet.
+        for name in catchUpsAfterRun.keys.sorted() where !isUnderway(name) { skips += releaseCatchUps(of: name, fire: fires) }
         await queue(offeredNow(queued, at: now))
+        skips += await askForLaterSlots(at: now)
         var marksDropped: [(runID: Int64, due: Date?)] = []
         for timer in dueTimers {
             guard let entry = jobs[timer.request.spec.name] else { continue }
@@ -146,6 +141,41 @@ extension JobScheduler {
         await record(skips)
         await recordReplaced()
         return fires.map { (write: $0, jobs: changed) }
+    }
+
+    /// The slots this node asks for `laterOffer` after their job's first node (`asksLater`)
+    /// whose moment has come, decided as any slot, but for those another node has taken
+    /// meanwhile (the store has their rows): their starts would be refused, and each would
+    /// spend a worker's turn (or wait for one, behind runs that start) on it. A missed time of
+    /// `catch_up: all` taken elsewhere lets the job's next one go, as a refused one does.
+    /// Returns the skips to record.
+    func askForLaterSlots(at now: Date) async -> [RunSkip] {
+        var due: [(job: String, trigger: RunTrigger, slot: Date, fire: StoreWrite?)] = []
+        while let first = laterStarts.first, first.due <= now {
+            laterStarts.removeFirst()
+            // Not those of a job removed or paused meanwhile.
+            due += first.slots.filter { jobs[$0.job]?.canStart == true }.map { ($0.job, $0.trigger, $0.slot, first.fire) }
+        }
+        guard !due.isEmpty else { return [] }
+        var taken = Array(repeating: false, count: due.count)
+        do {
+            let answer = try await store.slotsTaken(due.map { ($0.job, $0.slot) })
+            if answer.count == due.count { taken = answer }
+        } catch {
+            // Asked for as before the look: the store refuses those another node has.
+            logger.warning("cannot read which slots other nodes have taken; asking for them all", metadata: [
+                "schedd.slots": .stringConvertible(due.count), "schedd.error": "\(error)",
+            ])
+        }
+        var skips: [RunSkip] = []
+        for ((name, trigger, slot, fire), taken) in zip(due, taken) where jobs[name]?.canStart == true {
+            guard !taken else {
+                if catchUpsAfterRun[name] != nil, !isUnderway(name) { skips += releaseCatchUps(of: name, fire: fire) }
+                continue
+            }
+            if case let .skip(skip) = decide(name, trigger, scheduledAt: slot, fire: fire) { skips.append(skip) }
+        }
+        return skips
     }
 
     /// Starts a run of `job` now, or refuses it by its concurrency policy. Retries and boot
@@ -821,10 +851,13 @@ extension JobScheduler {
 
     /// The next missed times of `job` held by `catch_up: all` (`catchUpsAfterRun`), now that
     /// no run of it goes on: the oldest starts, and any refused is recorded and the next tried.
-    /// Those of a job paused, disabled or removed meanwhile are dropped, as its fires are.
+    /// Not while the one before them waits to be asked for after the job's first node
+    /// (`laterStarts`): they would run before it. Those of a job paused, disabled or removed
+    /// meanwhile are dropped, as its fires are.
     func releaseCatchUps(of job: String, fire: StoreWrite?) -> [RunSkip] {
         var skips: [RunSkip] = []
-        while var waiting = catchUpsAfterRun[job], !waiting.isEmpty, !isUnderway(job), !catchUpsWait(elsewhere: job) {
+        while var waiting = catchUpsAfterRun[job], !waiting.isEmpty, !isUnderway(job), !catchUpsWait(elsewhere: job),
+              !laterStarts.contains(where: { $0.slots.contains { $0.job == job } }) {
             guard !stopping, let entry = jobs[job], entry.canStart else {
                 catchUpsAfterRun[job] = nil
                 if !stopping {

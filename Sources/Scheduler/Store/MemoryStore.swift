@@ -60,6 +60,9 @@ package final class MemoryStore: SchedulerStore {
     /// Awaited before each batch of starts is written: a test holds runs in the moment between
     /// their worker and their start row, as a slow disk does.
     private let beforeStarts: @Sendable ([RunStart]) async -> Void
+    /// Asked for each slot `slotsTaken` is asked about: true says another node has its row, as
+    /// a store shared by several nodes may.
+    private let taken: @Sendable (_ job: String, _ slot: Date) -> Bool
 
     /// The error every write of the engine's fails with while set, as a full disk's would.
     private let writeFailure = Mutex<(any Error)?>(nil)
@@ -67,9 +70,16 @@ package final class MemoryStore: SchedulerStore {
     private let retryMarkFailure = Mutex<(any Error)?>(nil)
 
     package init(claim: @escaping @Sendable (RunStart) -> RunStart.Outcome? = { _ in nil },
-                 beforeStarts: @escaping @Sendable ([RunStart]) async -> Void = { _ in }) {
+                 beforeStarts: @escaping @Sendable ([RunStart]) async -> Void = { _ in },
+                 taken: @escaping @Sendable (_ job: String, _ slot: Date) -> Bool = { _, _ in false }) {
         self.claim = claim
         self.beforeStarts = beforeStarts
+        self.taken = taken
+    }
+
+    /// A store of one node: only what the `taken` hook says (as another node's rows would).
+    package func slotsTaken(_ slots: [(job: String, slot: Date)]) async throws -> [Bool] {
+        slots.map { taken($0.job, $0.slot) }
     }
 
     /// The runs whose retry is marked for another node, by that node (`setRetry(runID:due:onNode:)`).

@@ -84,6 +84,12 @@ package protocol SchedulerStore: StoreReader {
     /// Claims up to `limit` queued slots that are due by the store's clock, oldest first; they
     /// are this node's running runs when this returns.
     func claimQueued(limit: Int) async throws -> [RunRecord]
+    /// Which of `slots` (a job's fire times) already have a row that is not `skipped` in a
+    /// shared store: some node queued, runs or ran them. A node that asks for the slots of a
+    /// job outside the queue after the job's first node leaves those out rather than spend a
+    /// worker's turn on a start the store would refuse. One `Bool` per slot, in order. A store
+    /// of one node: none (its engine is the only one to fire them).
+    func slotsTaken(_ slots: [(job: String, slot: Date)]) async throws -> [Bool]
 
     /// Asks whichever node runs `runIDs` (or, with `job`, every running run of it) to cancel
     /// them, when they run on another node of a shared store; returns the runs asked. A store
@@ -135,6 +141,7 @@ extension SchedulerStore {
     }
 
     package func claimQueued(limit: Int) async throws -> [RunRecord] { [] }
+    package func slotsTaken(_ slots: [(job: String, slot: Date)]) async throws -> [Bool] { slots.map { _ in false } }
 
     package func requestCancel(runIDs: [Int64], job: String?, reason: String, by caller: String?) async throws -> [Int64] { [] }
 
