@@ -1004,7 +1004,9 @@ public final class PostgresStore: SchedulerStore {
     }
 
     package func slotsTaken(_ slots: [(job: String, slot: Date)]) async throws -> [Bool] {
-        guard !slots.isEmpty else { return [] }
+        // A node whose lease has lapsed starts nothing (`startRuns` refuses at once): not worth a
+        // call that a partition would hold up to its deadline, in the engine's turn.
+        guard !slots.isEmpty, leaseIsTrusted else { return slots.map { _ in false } }
         // A skip of the slot does not count: the node that skipped it could not run it, and
         // another node still may (the unique key on slots leaves skipped rows out too).
         let taken = try await call("slots taken") { connection in
