@@ -226,7 +226,8 @@ def parse_slot(text):
 
 
 def job_file(path, truth, count, long_every=0, retries=1, forbidding=0):
-    """`count` jobs `@every 1s`…`5s` that note their start; with `long_every`, every
+    """`count` jobs `@every 1s`…`5s` that note their start (every tenth from the fourth on
+    ordered `after` a job that never runs, so that its slots do not go through the queue); with `long_every`, every
     `long_every`-th of the `@every 5s` ones runs 3 s and notes its end, also when stopped (so
     that there are runs in flight to lose, about 3 workers' worth for 50 jobs); and
     `forbidding` jobs `fbd…` `@every 1s` under `concurrency: forbid` (the default) that run
@@ -248,8 +249,13 @@ def job_file(path, truth, count, long_every=0, retries=1, forbidding=0):
         else:
             shell = f"echo \"start $SCHEDD_JOB $SCHEDD_SCHEDULED_AT $SCHEDD_RUN_ID $SCHEDD_NODE $SCHEDD_ATTEMPT $(date +%s.%N)\" >> {truth}"
             jobs.append({"name": f"job{i:04d}", "shell": shell, "schedule": f"@every {period}s"})
+            if i % 10 == 3:
+                # Ordered after a job that never runs: its slots do not go through the queue,
+                # and every node asks for them itself (the job's first node at once).
+                jobs[-1]["after"] = ["idle"]
     # Started by hand on a node about to freeze: still running when it wakes.
     jobs.append({"name": "hold", "shell": "exec sleep 120"})
+    jobs.append({"name": "idle", "shell": "true"})
     with open(path, "w") as f:
         json.dump({"jobs": jobs}, f)
     os.chmod(path, 0o644)
