@@ -150,30 +150,36 @@ extension JobScheduler {
     /// `catch_up: all` taken elsewhere lets the job's next one go, as a refused one does.
     /// Returns the skips to record.
     func askForLaterSlots(at now: Date) async -> [RunSkip] {
-        var due: [(job: String, trigger: RunTrigger, slot: Date, fire: StoreWrite?)] = []
-        while let first = laterStarts.first, first.due <= now {
-            laterStarts.removeFirst()
-            // Not those of a job removed or paused meanwhile.
-            due += first.slots.filter { jobs[$0.job]?.canStart == true }.map { ($0.job, $0.trigger, $0.slot, first.fire) }
+        guard let first = laterStarts.first, first.due <= now else { return [] }
+        // They stay in `laterStarts` while the store is asked: a run of their job that ends
+        // meanwhile must not release the job's next missed times ahead of them.
+        let looked = laterStarts.prefix { $0.due <= now }.flatMap(\.slots).filter { jobs[$0.job]?.canStart == true }
+        guard !looked.isEmpty else {
+            laterStarts.removeAll { $0.due <= now }
+            return []
         }
-        guard !due.isEmpty else { return [] }
-        var taken = Array(repeating: false, count: due.count)
+        var taken: [String: Set<Date>] = [:]
         do {
-            let answer = try await store.slotsTaken(due.map { ($0.job, $0.slot) })
-            if answer.count == due.count { taken = answer }
+            let answer = try await store.slotsTaken(looked.map { ($0.job, $0.slot) })
+            for (slot, isTaken) in zip(looked, answer) where isTaken { taken[slot.job, default: []].insert(slot.slot) }
         } catch {
             // Asked for as before the look: the store refuses those another node has.
             logger.warning("cannot read which slots other nodes have taken; asking for them all", metadata: [
-                "schedd.slots": .stringConvertible(due.count), "schedd.error": "\(error)",
+                "schedd.slots": .stringConvertible(looked.count), "schedd.error": "\(error)",
             ])
         }
         var skips: [RunSkip] = []
-        for ((name, trigger, slot, fire), taken) in zip(due, taken) where jobs[name]?.canStart == true {
-            guard !taken else {
-                if catchUpsAfterRun[name] != nil, !isUnderway(name) { skips += releaseCatchUps(of: name, fire: fire) }
-                continue
+        while let first = laterStarts.first, first.due <= now {
+            laterStarts.removeFirst()
+            // Not those of a job removed or paused meanwhile.
+            for (name, trigger, slot) in first.slots where jobs[name]?.canStart == true {
+                guard taken[name]?.contains(slot) != true else {
+                    // A taken missed time lets the job's next one go, as a refused one does.
+                    if catchUpsAfterRun[name] != nil, !isUnderway(name) { skips += releaseCatchUps(of: name, fire: first.fire) }
+                    continue
+                }
+                if case let .skip(skip) = decide(name, trigger, scheduledAt: slot, fire: first.fire) { skips.append(skip) }
             }
-            if case let .skip(skip) = decide(name, trigger, scheduledAt: slot, fire: fire) { skips.append(skip) }
         }
         return skips
     }
