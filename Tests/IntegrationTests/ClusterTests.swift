@@ -63,13 +63,16 @@ struct ClusterTests {
     }
 
     /// Each node evaluates every schedule, cron and interval alike, from the moment it started:
-    /// the slots must still be the same on every node, and each run once.
-    @Test(arguments: ["* * * * * *", "@every 2s"])
-    func threeNodesRunEachSlotOnce(_ schedule: String) throws {
+    /// the slots must still be the same on every node, and each run once. Also for a job
+    /// ordered `after` another, whose slots do not go through the queue: each node asks for
+    /// them itself (the job's first node at once, the others later, for those not yet taken).
+    @Test(arguments: [("* * * * * *", false), ("@every 2s", false), ("* * * * * *", true)])
+    func threeNodesRunEachSlotOnce(_ schedule: String, orderedAfterAnother: Bool) throws {
         let cluster = try Cluster()
         let truth = cluster.scratch.path("truth")
+        let after = orderedAfterAnother ? #", "after": ["idle"]}, {"name": "idle", "shell": "true"}"# : "}"
         let config = try cluster.scratch.write("jobs.json", """
-            {"jobs": [{"name": "tick", "shell": "echo \\"$SCHEDD_SCHEDULED_AT $SCHEDD_NODE\\" >> \(truth)", "schedule": "\(schedule)"}]}
+            {"jobs": [{"name": "tick", "shell": "echo \\"$SCHEDD_SCHEDULED_AT $SCHEDD_NODE\\" >> \(truth)", "schedule": "\(schedule)"\(after)]}
             """)
         for name in ["a", "b", "c"] {
             _ = try cluster.start(name, config: config)
