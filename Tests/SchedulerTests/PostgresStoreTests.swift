@@ -758,6 +758,33 @@ struct PostgresStoreTests {
         }
     }
 
+    /// A node whose lease has lapsed does not read which slots are taken: its starts are
+    /// refused at once anyway, and the read would wait for a cut-off database up to its
+    /// deadline, in the engine's turn. It answers that none is, where a node with its lease
+    /// reads the row.
+    @Test func aNodeWhoseLeaseLapsedDoesNotReadWhichSlotsAreTaken() async throws {
+        let server = try #require(PostgresServer.current)
+        let url = try await server.newDatabase()
+        try await withNodes(["n1"], url: url) { nodes in
+            let slot = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 - 60).rounded())
+            guard case .started = try await nodes[0].startRun(RunStart(job: "tick", trigger: .schedule, scheduledAt: slot, startedAt: Date())) else {
+                Issue.record("the slot's start was refused")
+                return
+            }
+            var options = PostgresStore.Options()
+            options.lease = .seconds(3)
+            options.callTimeout = .seconds(2)
+            try await PostgresStore.withStore(url: try PostgresURL(url), node: "n2", options: options, logger: Logger(label: "test")) { n2 in
+                // n2 never renews: its lease lapses by its own clock.
+                let deadline = ContinuousClock.now + .seconds(20)
+                while n2.leaseIsTrusted && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+                #expect(!n2.leaseIsTrusted)
+                #expect(try await n2.slotsTaken([("tick", slot)]) == [false])
+            }
+            #expect(try await nodes[0].slotsTaken([("tick", slot)]) == [true])
+        }
+    }
+
     /// One node at a time holds a service; removing the job frees it.
     @Test func aServiceIsHeldByOneNodeUntilItsJobIsRemoved() async throws {
         try await withNodes(["n1", "n2"]) { nodes in
