@@ -2,7 +2,8 @@ import Foundation
 import SchedulerAPI
 
 /// What a node took over from the nodes it declared dead: their active runs, now `lost`, and
-/// their retries that waited for their time, now its own to run (each due when it was).
+/// their retries that waited for their time, now its own to run (each due when it was); and
+/// the waiting retries of the nodes that left the cluster.
 public struct DeadNodesTakeover: Sendable {
     public var lost: [RunRecord] = []
     public var retries: [(run: RunRecord, due: Date)] = []

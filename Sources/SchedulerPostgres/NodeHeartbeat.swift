@@ -211,7 +211,8 @@ public struct NodeHeartbeat: Service {
         }
     }
 
-    /// Declares dead the nodes whose lease expired, retries what they lost, gives up on queued
+    /// Declares dead the nodes whose lease expired, retries what they lost, takes over the
+    /// waiting retries of those and of the nodes that left, gives up on queued
     /// runs that waited too long or whose node is gone, and tells the engine which nodes are up
     /// (the slots of a job pinned to a node that is not are missed).
     func sweep() async {

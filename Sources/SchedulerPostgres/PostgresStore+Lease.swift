@@ -44,8 +44,9 @@ extension PostgresStore {
 
     /// Declares dead every node whose lease has expired by the database's clock, marks its
     /// running runs `lost`, and takes over its pending retries (this node runs them from now
-    /// on); returns both. Any node may do it, any number of times: a node is declared dead
-    /// once, so what it leaves is taken over once.
+    /// on), and those of the nodes that left; returns both. Any node may do it, any number of
+    /// times: a node is declared dead once, and a retry taken over is this node's, so what a
+    /// node leaves is taken over once.
     public func declareExpiredNodesDead() async throws -> DeadNodesTakeover {
         let node = self.node
         let takeover: DeadNodesTakeover = try await transaction("expired nodes") { connection in
@@ -64,15 +65,27 @@ extension PostgresStore {
                     RETURNING \(unescaped: Self.runColumns)
                     """, logger: log))
             }
+            // A node that left cleanly (shut down, and perhaps not coming back) hands on its
+            // waiting retries too. Its row is locked first: a node registering under that name
+            // at this moment either waits for this transaction and then finds them taken, or has
+            // made the row `up` already and keeps them (this passes the row over).
+            var gone = dead.map(\.0)
+            for try await name in try await connection.query("""
+                SELECT n.name FROM nodes n WHERE n.state = 'left' AND EXISTS (
+                    SELECT 1 FROM runs r LEFT JOIN jobs j ON j.name = r.job
+                    WHERE coalesce(r.retry_node, r.node) = n.name AND \(unescaped: RetryMarkSQL.pending)
+                    AND coalesce(j.spec::jsonb ->> 'node', '') <> n.name)
+                FOR UPDATE OF n SKIP LOCKED
+                """, logger: log).decode(String.self) { gone.append(name) }
             var dues: [Int64: Date] = [:]
-            for (name, _) in dead {
+            for name in gone {
                 var taken: [Int64] = []
                 for try await (id, job, due, spec) in try await connection.query("""
                     SELECT r.id, r.job, r.retry_at, j.spec FROM runs r LEFT JOIN jobs j ON j.name = r.job
                     WHERE coalesce(r.retry_node, r.node) = \(name) AND \(unescaped: RetryMarkSQL.pending)
                     FOR UPDATE OF r
                     """, logger: log).decode((Int64, String, Date, String?).self) {
-                    // A job pinned to the dead node is never moved: its retry waits for it.
+                    // A job pinned to the node is never moved: its retry waits for it.
                     if let spec, (try? JobStore.decodeSpec(spec, name: job))?.node == name { continue }
                     taken.append(id)
                     dues[id] = Self.ms(due)

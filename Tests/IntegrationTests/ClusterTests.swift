@@ -274,6 +274,27 @@ struct ClusterTests {
         #expect(try cluster.sql("SELECT count(*) FROM runs WHERE retry_at IS NOT NULL") == "0")
     }
 
+    /// A node shut down cleanly, and not started again, leaves its waiting retry to the others:
+    /// one of them takes it over and runs it when it comes due. (Before, it waited for that
+    /// node's return, for ever for a node taken out of the cluster.)
+    @Test func aRetryWaitingOnANodeThatShutDownRunsOnAnother() throws {
+        let cluster = try Cluster()
+        // It fails on a and succeeds on b, so that its first attempt leaves a retry on a.
+        let config = try cluster.scratch.write("jobs.json", #"""
+            {"jobs": [{"name": "flaky", "shell": "[ \"$SCHEDD_NODE\" = b ]", "retries": 1, "retry_backoff": "8s"}]}
+            """#)
+        let (a, _) = try cluster.startAll("a", "b", config: config)
+        #expect(try cluster.ctl("a", ["run", "flaky"]).status == 0)
+        #expect(eventually { (try? cluster.sql("SELECT count(*) FROM runs WHERE job = 'flaky' AND retry_at IS NOT NULL")) == "1" })
+        #expect(a.terminate() == 0)
+        #expect(try cluster.sql("SELECT state FROM nodes WHERE name = 'a'") == "left")
+        #expect(eventually(timeout: 20) {
+            (try? cluster.sql("SELECT string_agg(trigger || ' ' || status || ' ' || node, ',' ORDER BY id) FROM runs WHERE job = 'flaky'"))
+                == "manual failed a,retry succeeded b"
+        }, "\((try? cluster.sql("SELECT string_agg(trigger || ' ' || status || ' ' || node, ',' ORDER BY id) FROM runs")) ?? "")")
+        #expect(try cluster.sql("SELECT count(*) FROM runs WHERE retry_at IS NOT NULL") == "0")
+    }
+
     /// A job's failures in a row are the cluster's count, whichever node ran each: the
     /// threshold pauses the job on every node, and the count matches the failed runs.
     @Test func failuresInARowAreCountedAcrossNodes() throws {

@@ -785,6 +785,53 @@ struct PostgresStoreTests {
         }
     }
 
+    /// A node that shut down cleanly, and may not come back, leaves its waiting retries to the
+    /// others: the next node to look takes them over, each due when it was, once. A job pinned
+    /// to it keeps its retry for its return, and a node that is back under the name keeps what
+    /// it marks.
+    @Test func theWaitingRetriesOfANodeThatLeftAreTakenOver() async throws {
+        let server = try #require(PostgresServer.current)
+        let url = try await server.newDatabase()
+        try await withNodes(["n2", "n3"], url: url) { nodes in
+            let (n2, n3) = (nodes[0], nodes[1])
+            _ = try await n2.applyJobs(try jobFile(#"{"jobs": [{"name": "pinned", "shell": "true", "node": "n1"}]}"#, existing: ["tick", "other"]),
+                                       prune: false, dryRun: false, now: Date(), source: nil, origin: .api(), protectedFile: nil)
+            let due = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + 3600).rounded())
+            func failRuns(on node: PostgresStore, of jobs: [String]) async throws -> [RunRecord] {
+                var failed: [RunRecord] = []
+                for job in jobs {
+                    guard case .started(let run) = try await node.startRun(RunStart(job: job, trigger: .manual, scheduledAt: nil, startedAt: Date())),
+                          let ended = try await node.finishRun(run, RunOutcome(status: .failed, finishedAt: Date(), exitCode: 1)) else {
+                        Issue.record("the failed run of \(job) was not recorded")
+                        return []
+                    }
+                    failed.append(ended)
+                }
+                try await node.setRetries(failed.map { ($0.id, due) })
+                return failed
+            }
+            let failed = try await PostgresStore.withStore(url: try PostgresURL(url), node: "n1", options: Self.roomy, logger: Logger(label: "test")) { n1 in
+                let failed = try await failRuns(on: n1, of: ["other", "pinned"])
+                await n1.leave()
+                return failed
+            }
+            try #require(failed.count == 2)
+            #expect(try await n2.nodes().first { $0.name == "n1" }?.state == "left")
+            let takeover = try await n2.declareExpiredNodesDead()
+            #expect(takeover.lost.isEmpty)
+            #expect(takeover.retries.map(\.run.id) == [failed[0].id] && takeover.retries.map(\.due) == [due])
+            #expect(try await n2.pendingRetries().map(\.run.id) == [failed[0].id])
+            #expect(try await n3.declareExpiredNodesDead().isEmpty, "a retry is taken over once")
+            #expect(try await n3.pendingRetries().isEmpty)
+            try await PostgresStore.withStore(url: try PostgresURL(url), node: "n1", options: Self.roomy, logger: Logger(label: "test")) { n1 in
+                #expect(try await n1.pendingRetries().map(\.run.id) == [failed[1].id])
+                let marked = try await failRuns(on: n1, of: ["other"])
+                #expect(try await n2.declareExpiredNodesDead().isEmpty, "a retry of a node that is up was taken over")
+                #expect(try await n1.pendingRetries().map(\.run.id).sorted() == [failed[1].id] + marked.map(\.id))
+            }
+        }
+    }
+
     /// One node at a time holds a service; removing the job frees it.
     @Test func aServiceIsHeldByOneNodeUntilItsJobIsRemoved() async throws {
         try await withNodes(["n1", "n2"]) { nodes in
