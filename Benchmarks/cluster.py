@@ -567,6 +567,97 @@ def pgrestart(args):
             + f"; {total} slots around it, {doubled} doubled, {missed} missed")
 
 
+def rolling(args):
+    """Each node in turn stopped with SIGTERM, as an upgrade does, and started again 3 s
+    later: the others run every slot meanwhile, and the node that left leaves nothing behind
+    (no run still `running` under its earlier registration, no retry waiting for it)."""
+    cluster = Cluster(jobs=50, long_every=1, forbidding=3)
+    # And a service, which runs on one node at a time and moves when that node leaves.
+    with open(cluster.config) as f:
+        config = json.load(f)
+    config["jobs"].append({"name": "svc", "command": ["sleep", "1000"], "restart": "always", "ready_after": "0s"})
+    # And a job that fails on the node about to stop, whose retry then waits there.
+    failing = os.path.join(cluster.work, "failing-")
+    config["jobs"].append({"name": "flaky", "shell": f"[ ! -e {failing}$SCHEDD_NODE ]", "retries": 1, "retry_backoff": "4s"})
+    with open(cluster.config, "w") as f:
+        json.dump(config, f)
+    for node in cluster.nodes.values():
+        ctl(node, "reload")
+    time.sleep(8)
+    start = time.time()
+    stops, back, moved, held, handed = {}, {}, {}, [], {}
+    dead = []
+    for name, node in cluster.nodes.items():
+        if node.proc.poll() is not None:
+            dead.append(name)
+        holder = cluster.postgres.sql("SELECT node FROM runs WHERE job = 'svc' AND status = 'running'")
+        # A run in flight that outlasts the node's 2 s grace, and a retry waiting for its time.
+        ctl(node, "run", "long0004")
+        open(failing + name, "w").close()
+        ctl(node, "run", "flaky")
+        time.sleep(0.5)
+        asked = time.time()
+        node.stop()
+        stopped = time.time()
+        stops[name] = stopped - asked
+        os.remove(failing + name)
+        if holder and holder[0][0] == name:
+            held.append(name)
+            while time.time() - stopped < 15 and name not in moved:
+                if cluster.postgres.sql(f"SELECT count(*) FROM runs WHERE job = 'svc' AND status = 'running' AND node <> '{name}'")[0][0] != "0":
+                    moved[name] = time.time() - stopped
+                time.sleep(0.05)
+        # Its waiting retry, taken over by another node (one looks every third of a lease).
+        while time.time() - stopped < 2 * LEASE and name not in handed:
+            if cluster.postgres.sql(f"SELECT count(*) FROM runs f WHERE f.job = 'flaky' AND f.node = '{name}' AND (f.retry_node <> '{name}' "
+                                    f"OR EXISTS (SELECT 1 FROM runs r WHERE r.retry_of = f.id AND r.node <> '{name}'))")[0][0] != "0":
+                handed[name] = time.time() - stopped
+            time.sleep(0.05)
+        time.sleep(max(0.0, 3 - (time.time() - stopped)))
+        node.start()
+        restarted = time.time()
+        while time.time() - restarted < 10 and name not in back:
+            rows = cluster.postgres.sql(f"SELECT count(*) FROM runs WHERE node = '{name}' AND started_at > to_timestamp({restarted})")
+            if rows[0][0] != "0":
+                back[name] = time.time() - restarted
+            time.sleep(0.1)
+        time.sleep(5)
+    end = time.time()
+    stale = int(cluster.postgres.sql("SELECT count(*) FROM runs r JOIN nodes n ON n.name = r.node "
+                                     "WHERE r.status IN ('running', 'queued') AND r.epoch < n.epoch")[0][0])
+    # Retries marked for a node while it is not up (none is pinned here).
+    stranded = int(cluster.postgres.sql("SELECT count(*) FROM runs r WHERE r.retry_at IS NOT NULL AND NOT EXISTS ("
+                                        "SELECT 1 FROM runs n WHERE n.retry_of = r.id) AND NOT EXISTS (SELECT 1 FROM nodes n "
+                                        "WHERE n.name = coalesce(r.retry_node, r.node) AND n.state = 'up')")[0][0])
+    # Runs that did not end by themselves: what the nodes' shutdowns stopped.
+    ended = cluster.postgres.sql("SELECT status, count(*) FROM runs WHERE status NOT IN ('succeeded', 'skipped', 'queued', 'running') "
+                                 "AND job <> 'svc' GROUP BY status ORDER BY status")
+    # The service's runs, one after another: never two at once.
+    svc = cluster.postgres.sql("SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM runs b WHERE b.job = 'svc' AND b.id > a.id "
+                               "AND b.started_at < coalesce(a.finished_at, 'infinity'))) FROM runs a WHERE a.job = 'svc' AND a.status <> 'skipped'")[0]
+    # Each stopped node's failed run of `flaky` and the node that ran its retry.
+    retried = cluster.postgres.sql("SELECT f.node, coalesce(r.node || ' ' || r.status, 'none') FROM runs f "
+                                   "LEFT JOIN runs r ON r.retry_of = f.id WHERE f.job = 'flaky' AND f.attempt = 1 ORDER BY f.id")
+    cluster.stop()
+    doubled, missed, total = check_slots(cluster.truth, start - 3, end - 3)
+    forbidden, overlaps = forbid_overlaps(cluster.truth)
+    retries_ok = len(retried) == len(cluster.nodes) and all(retry.endswith(" succeeded") for _, retry in retried)
+    elsewhere = sum(1 for failed, retry in retried if not retry.startswith(failed + " "))
+    ok = doubled == 0 and missed == 0 and overlaps == 0 and stale == 0 and stranded == 0 and retries_ok and len(handed) == len(cluster.nodes) and len(back) == len(cluster.nodes) \
+        and max(stops.values()) <= 10 and not dead and held and len(moved) == len(held) and max(moved.values()) <= 5 and svc[1] == "0"
+    verdict("rolling restart", ok, (f"exited before its SIGTERM: {', '.join(dead)}; " if dead else "")
+            + "stopped in " + ", ".join(f"{n} {t:.2f}s" for n, t in stops.items())
+            + "; running again after " + ", ".join(f"{n} {t:.1f}s" for n, t in sorted(back.items()))
+            + f"; {total} slots around it, {doubled} doubled, {missed} missed; runs that did not succeed: "
+            + (", ".join(f"{count} {status}" for status, count in ended) or "none") + "; "
+            f"{stale} rows left active by a node that left; "
+            f"retries waiting on the stopped node: {len(retried)}, "
+            + ", ".join(f"of {failed}: {retry}" for failed, retry in retried)
+            + f" (taken over after " + (", ".join(f"{t:.1f}s" for t in handed.values()) or "-") + f"; {elsewhere} run elsewhere), {stranded} stranded; "
+            f"forbid jobs: {forbidden} runs, {overlaps} overlapping; the service's node stopped: "
+            + (", ".join(f"{n}, moved after {moved[n]:.1f}s" if n in moved else f"{n}, not moved" for n in held) or "never") + f" ({svc[0]} runs, {svc[1]} overlapping)")
+
+
 def cpu_seconds(pid):
     """The CPU time (user and system) process `pid` has used so far."""
     with open(f"/proc/{pid}/stat") as f:
@@ -663,7 +754,7 @@ def ratio(args):
 
 
 SCENARIOS = {"steady": steady, "kill9": kill9, "freeze": freeze, "partition": partition, "skew": skew, "pgrestart": pgrestart,
-             "bench": bench, "ratio": ratio}
+             "rolling": rolling, "bench": bench, "ratio": ratio}
 
 
 def main():
