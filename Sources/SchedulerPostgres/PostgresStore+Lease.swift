@@ -69,12 +69,13 @@ extension PostgresStore {
             // waiting retries too. Its row is locked first: a node registering under that name
             // at this moment either waits for this transaction and then finds them taken, or has
             // made the row `up` already and keeps them (this passes the row over).
+            // Looked for from the waiting retries (a handful, by their index), not from the
+            // nodes: the names of nodes long gone stay in `nodes`.
             var gone = dead.map(\.0)
             for try await name in try await connection.query("""
-                SELECT n.name FROM nodes n WHERE n.state = 'left' AND EXISTS (
-                    SELECT 1 FROM runs r LEFT JOIN jobs j ON j.name = r.job
-                    WHERE coalesce(r.retry_node, r.node) = n.name AND \(unescaped: RetryMarkSQL.pending)
-                    AND coalesce(j.spec::jsonb ->> 'node', '') <> n.name)
+                SELECT n.name FROM nodes n WHERE n.state = 'left' AND n.name IN (
+                    SELECT coalesce(r.retry_node, r.node) FROM runs r LEFT JOIN jobs j ON j.name = r.job
+                    WHERE \(unescaped: RetryMarkSQL.pending) AND coalesce(j.spec::jsonb ->> 'node', '') <> coalesce(r.retry_node, r.node))
                 FOR UPDATE OF n SKIP LOCKED
                 """, logger: log).decode(String.self) { gone.append(name) }
             var dues: [Int64: Date] = [:]
