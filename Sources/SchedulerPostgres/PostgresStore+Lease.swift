@@ -69,15 +69,24 @@ extension PostgresStore {
             // waiting retries too. Its row is locked first: a node registering under that name
             // at this moment either waits for this transaction and then finds them taken, or has
             // made the row `up` already and keeps them (this passes the row over).
-            // Looked for from the waiting retries (a handful, by their index), not from the
-            // nodes: the names of nodes long gone stay in `nodes`.
             var gone = dead.map(\.0)
-            for try await name in try await connection.query("""
-                SELECT n.name FROM nodes n WHERE n.state = 'left' AND n.name IN (
-                    SELECT coalesce(r.retry_node, r.node) FROM runs r LEFT JOIN jobs j ON j.name = r.job
-                    WHERE \(unescaped: RetryMarkSQL.pending) AND coalesce(j.spec::jsonb ->> 'node', '') <> coalesce(r.retry_node, r.node))
-                FOR UPDATE OF n SKIP LOCKED
-                """, logger: log).decode(String.self) { gone.append(name) }
+            var left: [String] = []
+            for try await name in try await connection.query("SELECT name FROM nodes WHERE state = 'left'", logger: log).decode(String.self) {
+                left.append(name)
+            }
+            if !left.isEmpty {
+                // Looked for from the waiting retries, through their index (a handful of rows),
+                // whatever the statistics of a table that grows by the minute say: a scan of
+                // `runs` here was milliseconds in every node's every sweep.
+                try await connection.query("SET LOCAL enable_seqscan = off", logger: log)
+                for try await name in try await connection.query("""
+                    SELECT n.name FROM nodes n WHERE n.name = ANY(\(left)) AND n.state = 'left' AND n.name IN (
+                        SELECT coalesce(r.retry_node, r.node) FROM runs r LEFT JOIN jobs j ON j.name = r.job
+                        WHERE \(unescaped: RetryMarkSQL.pending) AND coalesce(j.spec::jsonb ->> 'node', '') <> coalesce(r.retry_node, r.node))
+                    FOR UPDATE OF n SKIP LOCKED
+                    """, logger: log).decode(String.self) { gone.append(name) }
+                try await connection.query("SET LOCAL enable_seqscan = on", logger: log)
+            }
             var dues: [Int64: Date] = [:]
             for name in gone {
                 var taken: [Int64] = []
