@@ -81,9 +81,11 @@ class Postgres:
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def start(self):
-        # Durable commits, as a real server has them.
+        # Durable commits, as a real server has them. CLUSTER_PG_STATS=1: the server counts its
+        # statements (`pg_stat_statements`), and `bench` writes the busiest to LOGS.
+        stats = " -c shared_preload_libraries=pg_stat_statements" if os.environ.get("CLUSTER_PG_STATS") else ""
         self.pg("pg_ctl", "-D", self.dir + "/data", "-l", self.dir + "/server.log", "-w", "-t", "30", "-o",
-                f"-k {self.sock} -c listen_addresses='' -c max_connections=300", "start")
+                f"-k {self.sock} -c listen_addresses='' -c max_connections=300{stats}", "start")
 
     def restart(self):
         self.pg("pg_ctl", "-D", self.dir + "/data", "-l", self.dir + "/server.log", "-w", "-t", "30", "-m", "fast", "-o",
@@ -684,6 +686,9 @@ def bench(args):
     for node in cluster.nodes.values():
         ctl(node, "reload")
     time.sleep(5)
+    if os.environ.get("CLUSTER_PG_STATS"):
+        cluster.postgres.sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        cluster.postgres.sql("SELECT pg_stat_statements_reset()")
     start = time.time()
     before = int(cluster.postgres.sql("SELECT count(*) FROM runs")[0][0])
     cpu_before = sum(cpu_seconds(node.proc.pid) for node in cluster.nodes.values())
@@ -691,6 +696,15 @@ def bench(args):
     cpu = sum(cpu_seconds(node.proc.pid) for node in cluster.nodes.values()) - cpu_before
     after = int(cluster.postgres.sql("SELECT count(*) FROM runs")[0][0])
     end = time.time()
+    if os.environ.get("CLUSTER_PG_STATS"):
+        os.makedirs(LOGS, exist_ok=True)
+        rows = cluster.postgres.sql("SELECT calls, round(total_exec_time)::int8, round(mean_exec_time::numeric, 3), rows, "
+                                    "left(regexp_replace(query, '\\s+', ' ', 'g'), 160) FROM pg_stat_statements "
+                                    "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'schedd') ORDER BY total_exec_time DESC LIMIT 40")
+        with open(os.path.join(LOGS, "bench-statements"), "w") as f:
+            f.write("calls | total ms | mean ms | rows | statement\n")
+            f.writelines(" | ".join(row) + "\n" for row in rows)
+        print(f"  (the server's busiest statements in {LOGS}/bench-statements)")
     cluster.stop()
     slots = collections.defaultdict(list)
     for _, job, slot, _run, _node, attempt, at in cluster.truth.starts():
