@@ -754,9 +754,12 @@ public final class PostgresStore: SchedulerStore {
         let rows = try String(decoding: JSONEncoder().encode(ends.map { FinishedRow($0.run.id, $0.outcome) }), as: UTF8.self)
         let written = try await uncancelled { try await self.call("finish") { connection in
             // Only a running row of this node's current registration: a node declared dead
-            // (its runs `lost`) that comes back cannot change what the others decided.
+            // (its runs `lost`) that comes back cannot change what the others decided. A
+            // success that ends its trigger sets its job's failures in a row back to 0 in the
+            // same statement (written only where they were not 0).
             var written: [Int64: Int64] = [:]
             for try await (id, duration) in try await connection.query("""
+                WITH ended AS (
                 UPDATE runs r SET status = v.status, finished_at = to_timestamp(v.finished_at),
                     duration_ms = coalesce(v.duration_ms, greatest(0, round(extract(epoch FROM (to_timestamp(v.finished_at) - r.started_at)) * 1000))::bigint),
                     exit_code = v.exit_code, signal = v.signal, output = v.output, output_truncated = v.output_truncated,
@@ -764,9 +767,13 @@ public final class PostgresStore: SchedulerStore {
                     cancelled_by = v.cancelled_by, output_total = v.output_total, retry_at = to_timestamp(v.retry_at)
                 FROM jsonb_to_recordset(\(rows)::jsonb) AS v(id bigint, status text, finished_at double precision, exit_code integer,
                     signal integer, output text, output_truncated boolean, output_streams text, error text, pid integer, cpu_ms bigint,
-                    cancelled_by text, output_total bigint, duration_ms bigint, retry_at double precision)
+                    cancelled_by text, output_total bigint, duration_ms bigint, retry_at double precision, resets_failures boolean)
                 WHERE r.id = v.id AND r.status = 'running' AND r.node = \(node) AND r.epoch = \(epoch)
-                RETURNING r.id, r.duration_ms
+                RETURNING r.id, r.duration_ms, r.job, v.resets_failures),
+                reset AS (
+                UPDATE job_state s SET consecutive_failures = 0
+                WHERE s.job IN (SELECT e.job FROM ended e WHERE e.resets_failures) AND s.consecutive_failures <> 0)
+                SELECT id, duration_ms FROM ended
                 """).decode((Int64, Int64).self) {
                 written[id] = duration
             }
@@ -798,6 +805,7 @@ public final class PostgresStore: SchedulerStore {
         var duration_ms: Int64?
         /// Marked for this node: `retry_node` stays NULL, the run's own.
         var retry_at: Double?
+        var resets_failures: Bool
 
         init(_ id: Int64, _ outcome: RunOutcome) {
             self.id = id
@@ -816,6 +824,7 @@ public final class PostgresStore: SchedulerStore {
             output_total = outcome.outputBytes
             duration_ms = outcome.durationMs
             retry_at = outcome.retryAt?.timeIntervalSince1970
+            resets_failures = outcome.resetsFailuresInARow
         }
     }
 

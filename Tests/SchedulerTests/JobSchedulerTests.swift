@@ -133,6 +133,39 @@ import SchedulerAPI
         }
     }
 
+    /// In a store shared by several nodes, which keeps each job's failures in a row: a success
+    /// that ends its trigger sets them back to 0 with its end's write, and only a failure that
+    /// counts asks the store for the count (a call per run's end was most of a cluster node's
+    /// round trips to its database). A success among the same ends as a failure of its job
+    /// that counts is asked too, in the ends' order.
+    @Test func aSharedStoresFailuresInARowAreResetWithTheEndOfASuccess() async throws {
+        let clock = ManualClock(t0)
+        let store = MemoryStore(sharedByNodes: true)
+        let failing = Mutex(true)
+        let handlers: [String: JobHandler] = ["maybe": { _ in if failing.withLock({ $0 }) { throw TestError() } }]
+        let jobs = #"{"jobs": [{"name": "flaky", "handler": "maybe", "max_consecutive_failures": 3}]}"#
+        try await withEngine(jobs: jobs, handlers: handlers, clock: clock, store: store) { engine, log, db in
+            for round in 1...2 {
+                _ = try await engine.runNow("flaky")
+                try await drive(clock, engine: engine, until: "failure \(round)") { await log.finished.count == round }
+            }
+            #expect(store.failureCounts == 2)
+            #expect(try await db.job(named: "flaky")?.state.consecutiveFailures == 2)
+            failing.withLock { $0 = false }
+            _ = try await engine.runNow("flaky")
+            try await drive(clock, engine: engine, until: "the success") { await log.finished.count == 3 }
+            #expect(await log.finished.last?.status == .succeeded)
+            #expect(try await db.job(named: "flaky")?.state.consecutiveFailures == 0)
+            #expect(store.failureCounts == 2, "the success asked the store for the count")
+            // Failing again counts from 0, and the job is not paused.
+            failing.withLock { $0 = true }
+            _ = try await engine.runNow("flaky")
+            try await drive(clock, engine: engine, until: "the next failure") { await log.finished.count == 4 }
+            #expect(try await db.job(named: "flaky")?.state.consecutiveFailures == 1)
+            #expect(try await db.job(named: "flaky")?.state.paused == false)
+        }
+    }
+
     /// A retry waiting for its time when the engine stops is taken up by the next engine on the
     /// same store, when it was due (not at once, not lost).
     @Test func aWaitingRetryOutlivesARestart() async throws {

@@ -832,6 +832,31 @@ struct PostgresStoreTests {
         }
     }
 
+    /// A job's failures in a row are the cluster's, counted in place, and a success's end that
+    /// says so (the end of its trigger) sets them back to 0 in the same statement; an end that
+    /// does not say so leaves them.
+    @Test func aSuccessEndResetsTheJobsFailuresInARowWhenItSaysSo() async throws {
+        try await withNodes(["n1", "n2"]) { nodes in
+            #expect(try await nodes[0].countRunOutcome(job: "tick", failed: true) == 1)
+            #expect(try await nodes[1].countRunOutcome(job: "tick", failed: true) == 2)
+            func succeed(resetting: Bool) async throws {
+                guard case .started(let run) = try await nodes[1].startRun(RunStart(job: "tick", trigger: .manual, scheduledAt: nil, startedAt: Date())) else {
+                    Issue.record("the start was refused")
+                    return
+                }
+                var outcome = RunOutcome(status: .succeeded, finishedAt: Date())
+                outcome.resetsFailuresInARow = resetting
+                #expect(try await nodes[1].finishRuns([(run, outcome)]).first??.status == .succeeded)
+            }
+            func failures() async throws -> Int? { try await nodes[0].jobs().first { $0.spec.name == "tick" }?.state.consecutiveFailures }
+            try await succeed(resetting: false)
+            #expect(try await failures() == 2)
+            try await succeed(resetting: true)
+            #expect(try await failures() == 0)
+            #expect(try await nodes[0].countRunOutcome(job: "tick", failed: true) == 1)
+        }
+    }
+
     /// One node at a time holds a service; removing the job frees it.
     @Test func aServiceIsHeldByOneNodeUntilItsJobIsRemoved() async throws {
         try await withNodes(["n1", "n2"]) { nodes in

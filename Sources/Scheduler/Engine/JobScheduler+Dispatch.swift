@@ -771,6 +771,21 @@ extension JobScheduler {
         return end
     }
 
+    /// Cluster mode: the successes of a turn's ends, each its trigger's final result, reset
+    /// their jobs' failures in a row with the ends' write (`RunOutcome.resetsFailuresInARow`):
+    /// a call per run after it was most of a node's round trips. Not a job with a failure that
+    /// counts among the same ends: its count then follows the ends' order, call by call.
+    func resettingFailures(_ batch: [EndedRun]) -> [EndedRun] {
+        guard store.sharedByNodes else { return batch }
+        let failing = Set(batch.lazy.filter { $0.outcome.status.isFailure && $0.outcome.retryAt == nil }.map(\.run.record.job))
+        return batch.map { end in
+            guard end.outcome.status == .succeeded, !end.run.request.spec.isService, !failing.contains(end.run.record.job) else { return end }
+            var end = end
+            end.outcome.resetsFailuresInARow = true
+            return end
+        }
+    }
+
     /// A run's outcome is known: its worker is free at once, and its end is written with the
     /// others of this turn.
     func ended(_ end: EndedRun) {
@@ -850,7 +865,8 @@ extension JobScheduler {
                 if let signal = final.signal { metadata["schedd.signal"] = .stringConvertible(signal) }
             }
             run.logger.log(level: final.status.isFailure ? .warning : .info, "run finished", metadata: metadata)
-            await afterRun(run.request, final, retryDue: .some(retryDue), markedWithEnd: markedWithEnd)
+            await afterRun(run.request, final, retryDue: .some(retryDue), markedWithEnd: markedWithEnd,
+                           failuresResetWithEnd: markedWithEnd && end.outcome.resetsFailuresInARow)
         }
         _ = await record(catchUpSkips)
     }

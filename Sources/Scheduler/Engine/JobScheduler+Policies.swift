@@ -33,8 +33,10 @@ extension JobScheduler {
     /// up when it is back, and nothing runs here.
     /// `retryDue`, when given, is the retry already decided (`retryDue(_:_:)`) and told;
     /// `markedWithEnd`: its mark went into the store with the run's end (`RunOutcome.retryAt`).
+    /// `failuresResetWithEnd`: the end, a success, set the job's failures in a row back to 0 in
+    /// a shared store (`RunOutcome.resetsFailuresInARow`).
     func afterRun(_ request: RunRequest, _ run: RunRecord, retryNode: String? = nil, retryDue decided: Date?? = nil,
-                  markedWithEnd: Bool = false) async {
+                  markedWithEnd: Bool = false, failuresResetWithEnd: Bool = false) async {
         let marked = markedWithEnd && (decided ?? nil) != nil
         guard !stopping, var entry = jobs[run.job] else {
             // A job removed while its run's end was written: the retry's mark goes too. (A
@@ -83,7 +85,9 @@ extension JobScheduler {
         }
         // The trigger's final result.
         var shared: Int?
-        if store.sharedByNodes && (run.status.isFailure || run.status == .succeeded) {
+        if failuresResetWithEnd && run.status == .succeeded {
+            shared = 0
+        } else if store.sharedByNodes && (run.status.isFailure || run.status == .succeeded) {
             do {
                 // A shared store counts the job's failures in a row across its nodes.
                 shared = try await store.countRunOutcome(job: run.job, failed: run.status.isFailure)

@@ -367,7 +367,7 @@ public actor JobScheduler: Service {
                     starting.append(request)
                 }
                 if !starting.isEmpty || !ending.isEmpty {
-                    let batch = ending.map(decidingRetry)
+                    let batch = resettingFailures(ending.map(decidingRetry))
                     ending = []
                     endsBeingRecorded += batch.count
                     startsBeingRecorded += starting.count

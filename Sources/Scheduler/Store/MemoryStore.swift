@@ -32,6 +32,8 @@ package final class MemoryStore: SchedulerStore {
         var retryNodes: [Int64: String] = [:]
         /// Counts changes of definitions, for `unchangedJobs(since:)`.
         var generation = 0
+        /// How many times `countRunOutcome` was asked (a store shared by nodes).
+        var failureCounts = 0
         var applied: (source: Data, generation: Int)?
 
         mutating func insert(_ record: RunRecord) -> RunRecord {
@@ -42,6 +44,15 @@ package final class MemoryStore: SchedulerStore {
             // As the SQLite store does with each row it inserts.
             jobs[record.job]?.state.lastRunID = record.id
             return record
+        }
+
+        /// A job's state as the engine saves it; a store shared by nodes keeps its own count of
+        /// failures in a row, but for a resume, which clears it (as PostgreSQL's does).
+        mutating func setState(_ state: JobState, of name: String, keepingFailures: Bool) {
+            guard let stored = jobs[name]?.state else { return }
+            jobs[name]?.state = state
+            let resumed = state.consecutiveFailures == 0 && stored.paused && !state.paused
+            if keepingFailures && !resumed { jobs[name]?.state.consecutiveFailures = stored.consecutiveFailures }
         }
 
         /// Whether `run`'s retry has its row: the retry started.
@@ -64,6 +75,11 @@ package final class MemoryStore: SchedulerStore {
     /// a store shared by several nodes may.
     private let taken: @Sendable (_ job: String, _ slot: Date) -> Bool
 
+    /// Whether it plays a store that several nodes share in one respect: it keeps each job's
+    /// failures in a row itself (`countRunOutcome`, and a success's end resets them), and the
+    /// engine's saved states do not change them. Its engine takes the cluster's paths.
+    private let shared: Bool
+
     /// The error every write of the engine's fails with while set, as a full disk's would.
     private let writeFailure = Mutex<(any Error)?>(nil)
     /// The error `setRetries` alone fails with while set.
@@ -71,7 +87,9 @@ package final class MemoryStore: SchedulerStore {
 
     package init(claim: @escaping @Sendable (RunStart) -> RunStart.Outcome? = { _ in nil },
                  beforeStarts: @escaping @Sendable ([RunStart]) async -> Void = { _ in },
-                 taken: @escaping @Sendable (_ job: String, _ slot: Date) -> Bool = { _, _ in false }) {
+                 taken: @escaping @Sendable (_ job: String, _ slot: Date) -> Bool = { _, _ in false },
+                 sharedByNodes: Bool = false) {
+        self.shared = sharedByNodes
         self.claim = claim
         self.beforeStarts = beforeStarts
         self.taken = taken
@@ -81,6 +99,23 @@ package final class MemoryStore: SchedulerStore {
     package func slotsTaken(_ slots: [(job: String, slot: Date)]) async throws -> [Bool] {
         slots.map { taken($0.job, $0.slot) }
     }
+
+    package var sharedByNodes: Bool { shared }
+
+    /// The job's failures in a row, counted here (`sharedByNodes`): the count after this result.
+    package func countRunOutcome(job: String, failed: Bool) async throws -> Int? {
+        guard shared else { return nil }
+        try checkWritable()
+        return write { contents in
+            contents.failureCounts += 1
+            let count = failed ? (contents.jobs[job]?.state.consecutiveFailures ?? 0) + 1 : 0
+            contents.jobs[job]?.state.consecutiveFailures = count
+            return count
+        }
+    }
+
+    /// How many times the engine asked `countRunOutcome`.
+    package var failureCounts: Int { contents.withLock { $0.failureCounts } }
 
     /// The runs whose retry is marked for another node, by that node (`setRetry(runID:due:onNode:)`).
     package func retryNodes() -> [Int64: String] {
@@ -211,7 +246,7 @@ package final class MemoryStore: SchedulerStore {
         guard !states.isEmpty else { return }
         try checkWritable()
         write { contents in
-            for (name, state) in states { contents.jobs[name]?.state = state }
+            for (name, state) in states { contents.setState(state, of: name, keepingFailures: shared) }
         }
     }
 
@@ -224,7 +259,7 @@ package final class MemoryStore: SchedulerStore {
         }
         // Written at once: durable (as far as memory goes) before any later write.
         write { contents in
-            for (name, state) in states { contents.jobs[name]?.state = state }
+            for (name, state) in states { contents.setState(state, of: name, keepingFailures: shared) }
         }
         return .done
     }
@@ -271,6 +306,7 @@ package final class MemoryStore: SchedulerStore {
                 let finished = outcome.storable.applied(to: run)
                 contents.runs[id] = finished
                 if let due = outcome.retryAt { contents.retryDue[id] = due }
+                if shared && outcome.resetsFailuresInARow { contents.jobs[run.job]?.state.consecutiveFailures = 0 }
                 return finished
             }
         }

@@ -31,6 +31,11 @@ public struct RunOutcome: Sendable, Equatable {
     /// (`runs.retry_at`), so that no crash falls between the end and its retry's mark.
     public var retryAt: Date?
 
+    /// A success that ends its trigger, whose job's failures in a row a store shared by several
+    /// nodes sets back to 0 in the same write as the end (one statement for the turn's ends,
+    /// instead of a call per run after it). Other stores count them in the engine, and leave it.
+    package var resetsFailuresInARow = false
+
     public init(status: RunStatus, finishedAt: Date, exitCode: Int32? = nil, signal: Int32? = nil,
                 output: String? = nil, outputTruncated: Bool = false, outputStreams: [OutputSegment]? = nil,
                 error: String? = nil, pid: Int32? = nil, cpuMs: Int64? = nil) {
