@@ -544,6 +544,11 @@ def skew(args):
             f"{total} slots, {late['early'] if late else '?'} early, {doubled} doubled, {missed} missed; c ran {by_c}")
 
 
+def ran_since(cluster, name, since):
+    """Whether node `name` has started a run since `since` (seconds since the epoch)."""
+    return cluster.postgres.sql(f"SELECT count(*) FROM runs WHERE node = '{name}' AND started_at > to_timestamp({since})")[0][0] != "0"
+
+
 def pgrestart(args):
     cluster = Cluster(jobs=50, long_every=0)
     time.sleep(5)
@@ -553,10 +558,7 @@ def pgrestart(args):
     back = {}
     while time.time() - restarted < 30 and len(back) < len(cluster.nodes):
         for name in cluster.nodes:
-            if name in back:
-                continue
-            rows = cluster.postgres.sql(f"SELECT count(*) FROM runs WHERE node = '{name}' AND started_at > to_timestamp({restarted})")
-            if rows[0][0] != "0":
+            if name not in back and ran_since(cluster, name, restarted):
                 back[name] = time.time() - restarted
         time.sleep(0.1)
     time.sleep(5)
@@ -619,8 +621,7 @@ def rolling(args):
         node.start()
         restarted = time.time()
         while time.time() - restarted < 10 and name not in back:
-            rows = cluster.postgres.sql(f"SELECT count(*) FROM runs WHERE node = '{name}' AND started_at > to_timestamp({restarted})")
-            if rows[0][0] != "0":
+            if ran_since(cluster, name, restarted):
                 back[name] = time.time() - restarted
             time.sleep(0.1)
         time.sleep(5)
