@@ -7,6 +7,9 @@ import SchedulerAPI
 public struct DeadNodesTakeover: Sendable {
     public var lost: [RunRecord] = []
     public var retries: [(run: RunRecord, due: Date)] = []
+    /// The names of the nodes that left long ago (`PostgresStore.leftNodesKept`), now gone from
+    /// `nodes`.
+    public var forgotten: [String] = []
 
     public var isEmpty: Bool { lost.isEmpty && retries.isEmpty }
 }

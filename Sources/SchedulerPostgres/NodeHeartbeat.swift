@@ -212,7 +212,8 @@ public struct NodeHeartbeat: Service {
     }
 
     /// Declares dead the nodes whose lease expired, retries what they lost, takes over the
-    /// waiting retries of those and of the nodes that left, gives up on queued
+    /// waiting retries of those and of the nodes that left, forgets the nodes that left a day
+    /// ago, gives up on queued
     /// runs that waited too long or whose node is gone, and tells the engine which nodes are up
     /// (the slots of a job pinned to a node that is not are missed).
     func sweep() async {
@@ -224,6 +225,9 @@ public struct NodeHeartbeat: Service {
                 ])
             }
             if !takeover.isEmpty { await engine.takeOver(lost: takeover.lost, retries: takeover.retries) }
+            if !takeover.forgotten.isEmpty {
+                logger.info("forgot nodes that left the cluster a day ago", metadata: ["schedd.nodes": "\(takeover.forgotten.joined(separator: ", "))"])
+            }
             let expired = try await store.expireQueued(tolerance: engine.lateTolerance)
             if !expired.isEmpty {
                 logger.warning("queued runs given up", metadata: [

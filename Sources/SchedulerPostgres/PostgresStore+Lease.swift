@@ -42,11 +42,16 @@ extension PostgresStore {
         return .renewed(clockOffsetMs: offset)
     }
 
+    /// How long the name of a node that left cleanly stays in `nodes` (and `schedctl nodes`)
+    /// after its last heartbeat.
+    public static let leftNodesKept: Duration = .seconds(86_400)
+
     /// Declares dead every node whose lease has expired by the database's clock, marks its
     /// running runs `lost`, and takes over its pending retries (this node runs them from now
-    /// on), and those of the nodes that left; returns both. Any node may do it, any number of
-    /// times: a node is declared dead once, and a retry taken over is this node's, so what a
-    /// node leaves is taken over once.
+    /// on), and those of the nodes that left; returns both, and the nodes that left more than
+    /// `leftNodesKept` ago, forgotten now. Any node may do it, any number of times: a node is
+    /// declared dead once, and a retry taken over is this node's, so what a node leaves is
+    /// taken over once.
     public func declareExpiredNodesDead() async throws -> DeadNodesTakeover {
         let node = self.node
         let takeover: DeadNodesTakeover = try await transaction("expired nodes") { connection in
@@ -71,8 +76,19 @@ extension PostgresStore {
             // made the row `up` already and keeps them (this passes the row over).
             var gone = dead.map(\.0)
             var left: [String] = []
-            for try await name in try await connection.query("SELECT name FROM nodes WHERE state = 'left'", logger: log).decode(String.self) {
-                left.append(name)
+            // And the names of nodes that left long ago are forgotten: nodes started under a new
+            // host name each time (containers) would otherwise add a row at every start, for
+            // good. Only nodes that left: their process exited, so nothing of theirs writes
+            // again, and a node started later under the name registers afresh. (A dead node's
+            // process may be frozen and come back; its row stays.)
+            var forgotten: [String] = []
+            for try await (name, forget) in try await connection.query("""
+                WITH forgotten AS (
+                    DELETE FROM nodes WHERE state = 'left' AND heartbeat_at < now() - make_interval(secs => \(Self.seconds(Self.leftNodesKept)))
+                    RETURNING name)
+                SELECT name, name IN (SELECT name FROM forgotten) FROM nodes WHERE state = 'left'
+                """, logger: log).decode((String, Bool).self) {
+                if forget { forgotten.append(name) } else { left.append(name) }
             }
             if !left.isEmpty {
                 // Looked for from the waiting retries, through their index (a handful of rows),
@@ -111,9 +127,9 @@ extension PostgresStore {
                     SELECT \(unescaped: Self.runColumnsWithoutOutput) FROM runs WHERE id = ANY(\(ids)) ORDER BY id
                     """, logger: log)).compactMap { run in dues[run.id].map { (run: run, due: $0) } }
             }
-            return DeadNodesTakeover(lost: lost, retries: retries)
+            return DeadNodesTakeover(lost: lost, retries: retries, forgotten: forgotten)
         }
-        if !takeover.isEmpty { changes.bump() }
+        if !takeover.isEmpty || !takeover.forgotten.isEmpty { changes.bump() }
         return takeover
     }
 

@@ -832,6 +832,32 @@ struct PostgresStoreTests {
         }
     }
 
+    /// The name of a node that left a day ago is forgotten by the next node to look: nodes
+    /// started under a new host name each time (containers) would otherwise add a row at every
+    /// start, for good. One that left lately stays, and so does a dead one (its process may be
+    /// frozen, and come back). A node started later under a forgotten name registers afresh.
+    @Test func aNodeThatLeftADayAgoIsForgotten() async throws {
+        let server = try #require(PostgresServer.current)
+        let url = try await server.newDatabase()
+        try await withNodes(["n1"], url: url) { nodes in
+            for name in ["old", "recent", "frozen"] {
+                try await PostgresStore.withStore(url: try PostgresURL(url), node: name, options: Self.roomy, logger: Logger(label: "test")) { store in
+                    await store.leave()
+                }
+            }
+            try await nodes[0].call("test") { connection in
+                _ = try await connection.query("UPDATE nodes SET heartbeat_at = now() - interval '25 hours' WHERE name IN ('old', 'frozen')")
+                _ = try await connection.query("UPDATE nodes SET state = 'dead' WHERE name = 'frozen'")
+            }
+            let takeover = try await nodes[0].declareExpiredNodesDead()
+            #expect(takeover.forgotten == ["old"])
+            #expect(try await nodes[0].nodes().map { "\($0.name) \($0.state)" } == ["frozen dead", "n1 up", "recent left"])
+            #expect(try await nodes[0].declareExpiredNodesDead().forgotten.isEmpty)
+            let epoch = try await PostgresStore.withStore(url: try PostgresURL(url), node: "old", options: Self.roomy, logger: Logger(label: "test")) { $0.epoch }
+            #expect(epoch == 1)
+        }
+    }
+
     /// A job's failures in a row are the cluster's, counted in place, and a success's end that
     /// says so (the end of its trigger) sets them back to 0 in the same statement; an end that
     /// does not say so leaves them.
