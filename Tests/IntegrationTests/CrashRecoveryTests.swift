@@ -55,8 +55,12 @@ func processes(running argv: [String]) -> [pid_t] {
         let scratch = try Scratch()
         let db = scratch.path("schedd.db")
         let config = try scratch.write("jobs.json", #"{"jobs": [{"name": "flaky", "shell": "exit 3", "retries": 1, "retry_backoff": "2h"}]}"#)
+        struct ShowFailed: Error, CustomStringConvertible { let description: String }
         func show(_ daemon: DaemonProcess) throws -> [String: Any]? {
             let shown = try Binaries.run(Binaries.schedctl, ["--socket", daemon.socketPath, "--json", "show", "flaky"])
+            // What schedctl said, when it did not answer (a full run's load once made it fail,
+            // and the test failed on the empty answer's JSON, saying nothing of why).
+            guard shown.status == 0 else { throw ShowFailed(description: "schedctl show: exit \(shown.status): \(shown.stderr)") }
             return (try JSONSerialization.jsonObject(with: Data(shown.stdout.utf8)) as? [String: Any])?["retry"] as? [String: Any]
         }
         let first = try DaemonProcess(["--db", db, "--config", config], log: scratch.path("first.log"))
