@@ -93,7 +93,7 @@ extension PostgresStore {
             if !left.isEmpty {
                 // Looked for from the waiting retries, through their index (a handful of rows),
                 // whatever the statistics of a table that grows by the minute say: a scan of
-                // `runs` here was milliseconds in every node's every sweep.
+                // `runs` would cost every node's every sweep.
                 try await connection.query("SET LOCAL enable_seqscan = off", logger: log)
                 for try await name in try await connection.query("""
                     SELECT n.name FROM nodes n WHERE n.name = ANY(\(left)) AND n.state = 'left' AND n.name IN (

@@ -772,9 +772,10 @@ extension JobScheduler {
     }
 
     /// Cluster mode: the successes of a turn's ends, each its trigger's final result, reset
-    /// their jobs' failures in a row with the ends' write (`RunOutcome.resetsFailuresInARow`):
-    /// a call per run after it was most of a node's round trips. Not a job with a failure that
-    /// counts among the same ends: its count then follows the ends' order, call by call.
+    /// their jobs' failures in a row with the ends' write (`RunOutcome.resetsFailuresInARow`)
+    /// rather than with a call per run after it, which would be most of a node's round trips.
+    /// Not a job with a failure that counts among the same ends: its count then follows the
+    /// ends' order, call by call.
     func resettingFailures(_ batch: [EndedRun]) -> [EndedRun] {
         guard store.sharedByNodes else { return batch }
         let failing = Set(batch.lazy.filter { $0.outcome.status.isFailure && $0.outcome.retryAt == nil }.map(\.run.record.job))
