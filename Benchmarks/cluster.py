@@ -544,6 +544,16 @@ def skew(args):
             f"{total} slots, {late['early'] if late else '?'} early, {doubled} doubled, {missed} missed; c ran {by_c}")
 
 
+def seconds_until(condition, since, timeout, step=0.05):
+    """The seconds from `since` until `condition()` held, polled every `step` for up to
+    `timeout` after `since`; None if it never did."""
+    while time.time() - since < timeout:
+        if condition():
+            return time.time() - since
+        time.sleep(step)
+    return None
+
+
 def ran_since(cluster, name, since):
     """Whether node `name` has started a run since `since` (seconds since the epoch)."""
     return cluster.postgres.sql(f"SELECT count(*) FROM runs WHERE node = '{name}' AND started_at > to_timestamp({since})")[0][0] != "0"
@@ -607,23 +617,16 @@ def rolling(args):
         os.remove(failing + name)
         if holder and holder[0][0] == name:
             held.append(name)
-            while time.time() - stopped < 15 and name not in moved:
-                if cluster.postgres.sql(f"SELECT count(*) FROM runs WHERE job = 'svc' AND status = 'running' AND node <> '{name}'")[0][0] != "0":
-                    moved[name] = time.time() - stopped
-                time.sleep(0.05)
+            moved[name] = seconds_until(lambda: cluster.postgres.sql(
+                f"SELECT count(*) FROM runs WHERE job = 'svc' AND status = 'running' AND node <> '{name}'")[0][0] != "0", stopped, 15)
         # Its waiting retry, taken over by another node (one looks every third of a lease).
-        while time.time() - stopped < 2 * LEASE and name not in handed:
-            if cluster.postgres.sql(f"SELECT count(*) FROM runs f WHERE f.job = 'flaky' AND f.node = '{name}' AND (f.retry_node <> '{name}' "
-                                    f"OR EXISTS (SELECT 1 FROM runs r WHERE r.retry_of = f.id AND r.node <> '{name}'))")[0][0] != "0":
-                handed[name] = time.time() - stopped
-            time.sleep(0.05)
+        handed[name] = seconds_until(lambda: cluster.postgres.sql(
+            f"SELECT count(*) FROM runs f WHERE f.job = 'flaky' AND f.node = '{name}' AND (f.retry_node <> '{name}' "
+            f"OR EXISTS (SELECT 1 FROM runs r WHERE r.retry_of = f.id AND r.node <> '{name}'))")[0][0] != "0", stopped, 2 * LEASE)
         time.sleep(max(0.0, 3 - (time.time() - stopped)))
         node.start()
         restarted = time.time()
-        while time.time() - restarted < 10 and name not in back:
-            if ran_since(cluster, name, restarted):
-                back[name] = time.time() - restarted
-            time.sleep(0.1)
+        back[name] = seconds_until(lambda: ran_since(cluster, name, restarted), restarted, 10, step=0.1)
         time.sleep(5)
     end = time.time()
     stale = int(cluster.postgres.sql("SELECT count(*) FROM runs r JOIN nodes n ON n.name = r.node "
@@ -646,19 +649,21 @@ def rolling(args):
     forbidden, overlaps = forbid_overlaps(cluster.truth)
     retries_ok = len(retried) == len(cluster.nodes) and all(retry.endswith(" succeeded") for _, retry in retried)
     elsewhere = sum(1 for failed, retry in retried if not retry.startswith(failed + " "))
-    ok = doubled == 0 and missed == 0 and overlaps == 0 and stale == 0 and stranded == 0 and retries_ok and len(handed) == len(cluster.nodes) and len(back) == len(cluster.nodes) \
-        and max(stops.values()) <= 10 and not dead and held and len(moved) == len(held) and max(moved.values()) <= 5 and svc[1] == "0"
+    def within(times, limit):
+        return bool(times) and all(t is not None and t <= limit for t in times.values())
+    ok = doubled == 0 and missed == 0 and overlaps == 0 and stale == 0 and stranded == 0 and retries_ok and within(handed, 2 * LEASE) \
+        and within(back, 10) and within(stops, 10) and not dead and within(moved, 5) and svc[1] == "0"
     verdict("rolling restart", ok, (f"exited before its SIGTERM: {', '.join(dead)}; " if dead else "")
             + "stopped in " + ", ".join(f"{n} {t:.2f}s" for n, t in stops.items())
-            + "; running again after " + ", ".join(f"{n} {t:.1f}s" for n, t in sorted(back.items()))
+            + "; running again after " + ", ".join(f"{n} {t:.1f}s" if t is not None else f"{n} never" for n, t in sorted(back.items()))
             + f"; {total} slots around it, {doubled} doubled, {missed} missed; runs that did not succeed: "
             + (", ".join(f"{count} {status}" for status, count in ended) or "none") + "; "
             f"{stale} rows left active by a node that left; "
             f"retries waiting on the stopped node: {len(retried)}, "
             + ", ".join(f"of {failed}: {retry}" for failed, retry in retried)
-            + f" (taken over after " + (", ".join(f"{t:.1f}s" for t in handed.values()) or "-") + f"; {elsewhere} run elsewhere), {stranded} stranded; "
+            + f" (taken over after " + ", ".join(f"{t:.1f}s" if t is not None else "never" for t in handed.values()) + f"; {elsewhere} run elsewhere), {stranded} stranded; "
             f"forbid jobs: {forbidden} runs, {overlaps} overlapping; the service's node stopped: "
-            + (", ".join(f"{n}, moved after {moved[n]:.1f}s" if n in moved else f"{n}, not moved" for n in held) or "never") + f" ({svc[0]} runs, {svc[1]} overlapping)")
+            + (", ".join(f"{n}, moved after {moved[n]:.1f}s" if moved[n] is not None else f"{n}, not moved" for n in held) or "never") + f" ({svc[0]} runs, {svc[1]} overlapping)")
 
 
 def cpu_seconds(pid):

@@ -70,17 +70,12 @@ extension PostgresStore {
                     RETURNING \(unescaped: Self.runColumns)
                     """, logger: log))
             }
-            // A node that left cleanly (shut down, and perhaps not coming back) hands on its
-            // waiting retries too. Its row is locked first: a node registering under that name
-            // at this moment either waits for this transaction and then finds them taken, or has
-            // made the row `up` already and keeps them (this passes the row over).
-            var gone = dead.map(\.0)
+            // The nodes that left cleanly; those that left long ago are forgotten: nodes started
+            // under a new host name each time (containers) would otherwise add a row at every
+            // start, for good. Only nodes that left: their process exited, so nothing of theirs
+            // writes again, and a node started later under the name registers afresh. (A dead
+            // node's process may be frozen and come back; its row stays.)
             var left: [String] = []
-            // And the names of nodes that left long ago are forgotten: nodes started under a new
-            // host name each time (containers) would otherwise add a row at every start, for
-            // good. Only nodes that left: their process exited, so nothing of theirs writes
-            // again, and a node started later under the name registers afresh. (A dead node's
-            // process may be frozen and come back; its row stays.)
             var forgotten: [String] = []
             for try await (name, forget) in try await connection.query("""
                 WITH forgotten AS (
@@ -90,6 +85,11 @@ extension PostgresStore {
                 """, logger: log).decode((String, Bool).self) {
                 if forget { forgotten.append(name) } else { left.append(name) }
             }
+            // A node that left (shut down, and perhaps not coming back) hands on its waiting
+            // retries as a dead one does. Its row is locked first: a node registering under
+            // that name at this moment either waits for this transaction and then finds them
+            // taken, or has made the row `up` already and keeps them (this passes the row over).
+            var gone = dead.map(\.0)
             if !left.isEmpty {
                 // Looked for from the waiting retries, through their index (a handful of rows),
                 // whatever the statistics of a table that grows by the minute say: a scan of
