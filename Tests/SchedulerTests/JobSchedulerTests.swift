@@ -1585,6 +1585,34 @@ import SchedulerAPI
         }
     }
 
+    /// An attempt that fails on its own during the shutdown's grace period keeps its retry:
+    /// marked with its end, and taken up by the next engine on the store, due when it was.
+    @Test func anAttemptFailingDuringTheShutdownGraceKeepsItsRetry() async throws {
+        let store = MemoryStore()
+        let clock = ManualClock(t0)
+        let gate = Gate()
+        let jobs = #"{"jobs": [{"name": "flaky", "handler": "fail", "retries": 1, "retry_backoff": "2m"}]}"#
+        let failing: [String: JobHandler] = ["fail": { _ in try await gate.wait(); throw TestError() }]
+        try await withEngine(jobs: jobs, handlers: failing, clock: clock, store: store) { engine, log, _ in
+            _ = try await engine.runNow("flaky")
+            try await waitFor("the run to start") { await engine.activeRuns().count == 1 }
+            engine.shutdown()
+            try await waitFor("the engine to wait out the grace period") { clock.nextDeadline != nil }
+            gate.open()
+            try await waitFor("the attempt to fail") { await log.finished.count == 1 }
+            #expect(await log.finished.first?.status == .failed)
+        }
+        let pending = try await store.pendingRetries()
+        // With random 0, half the backoff: due a minute after the failure.
+        #expect(pending.map(\.due) == [t0.addingTimeInterval(60)], "the failed attempt's retry was dropped at shutdown")
+        let succeeding: [String: JobHandler] = ["fail": { _ in }]
+        try await withEngine(jobs: jobs, handlers: succeeding, clock: clock, store: store) { engine, log, _ in
+            try await waitFor("the retry") { await log.finished.count == 1 }
+            let retry = try #require(await log.finished.first)
+            #expect(retry.trigger == .retry && retry.attempt == 2 && retry.status == .succeeded && retry.retryOf == pending.first?.run.id)
+        }
+    }
+
     @Test func shutdownStopsRunsAfterTheGracePeriodAndRecordsThem() async throws {
         let clock = ManualClock(t0)
         let handlers: [String: JobHandler] = ["hang": { _ in try await Gate().wait() }]
@@ -1613,6 +1641,65 @@ import SchedulerAPI
         let runs = try await temp.database.runs.history(HistoryQuery())
         #expect(runs.map(\.status) == [.cancelled])
         #expect(runs.first?.error?.contains("shutdown") == true)
+    }
+}
+
+extension JobSchedulerTests {
+    /// A run that the shutdown stops past its grace period is `cancelled`, and retried at the
+    /// next start when its job has retries left, at once: its work was not done, as after a
+    /// crash. A run cancelled by a caller meanwhile is not, nor one of a job without retries.
+    @Test func aRunStoppedByTheShutdownIsRetriedAtTheNextStart() async throws {
+        let clock = ManualClock(t0)
+        let temp = try TemporaryDatabase()
+        let jobs = #"""
+            {"jobs": [{"name": "long", "handler": "hang", "retries": 1, "retry_backoff": "1h"},
+                      {"name": "once", "handler": "hang"},
+                      {"name": "byhand", "handler": "hang", "retries": 1}]}
+            """#
+        _ = try await temp.database.jobs.apply(try JobFile(data: Array(jobs.utf8), context: ValidationContext(runningAsRoot: true, handlers: ["hang"])))
+        let configuration = JobScheduler.Configuration(workers: 4, shutdownGrace: .seconds(10), defaultTimeZone: "UTC")
+        let hanging: [String: JobHandler] = ["hang": { _ in try await Gate().wait() }]
+        let first = JobScheduler(database: temp.database, handlers: hanging, configuration: configuration, clock: clock)
+        var stoppedAt = t0
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await first.run() }
+            try await waitFor("the engine to start") { await first.isReady }
+            for job in ["long", "once", "byhand"] { _ = try await first.runNow(job) }
+            try await waitFor("the runs to start") { await first.activeRuns().count == 3 }
+            first.shutdown()
+            try await waitFor("the engine to wait out the grace period") { clock.nextDeadline != nil }
+            let byHand = try #require(await first.activeRuns().first { $0.job == "byhand" })
+            try await first.cancel(runID: byHand.id, by: "tester")
+            try await waitFor("the run cancelled by hand to end") { await first.activeRuns().count == 2 }
+            stoppedAt = try #require(clock.nextDeadline)
+            clock.advance(to: stoppedAt)
+            try await group.next()
+        }
+        let ended = try await temp.database.runs.history(HistoryQuery())
+        #expect(ended.map(\.status) == [.cancelled, .cancelled, .cancelled])
+        let long = try #require(ended.first { $0.job == "long" })
+        #expect(long.error?.contains("shutdown") == true)
+        let pending = try await temp.database.runs.pendingRetries()
+        #expect(pending.map(\.run.id) == [long.id], "only the run of a job with retries that the shutdown stopped is retried")
+        #expect(pending.first?.due == stoppedAt)
+        // The next start takes it up at once, though its backoff is an hour.
+        clock.advance(by: 5)
+        let finishing: [String: JobHandler] = ["hang": { _ in }]
+        let second = JobScheduler(database: temp.database, handlers: finishing, configuration: configuration, clock: clock)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await second.run() }
+            try await waitFor("the retry to run") {
+                try await temp.database.runs.history(HistoryQuery(job: "long")).contains { $0.status == .succeeded }
+            }
+            await second.untilIdle()
+            second.shutdown()
+            try await group.next()
+        }
+        let runs = try await temp.database.runs.history(HistoryQuery())
+        #expect(runs.count == 4, "only long is retried: \(runs.map { "\($0.job) \($0.status)" })")
+        let retry = try #require(runs.first { $0.job == "long" && $0.status == .succeeded })
+        #expect(retry.trigger == .retry && retry.attempt == 2 && retry.retryOf == long.id)
+        #expect(try await temp.database.runs.pendingRetries().isEmpty)
     }
 }
 

@@ -588,7 +588,7 @@ extension JobScheduler {
             events.publishOutput(job: job, runID: runID, offset: offset, bytes: bytes, stream: stream)
         }
         active[record.id] = ActiveRun(record: record, control: control, output: output)
-        if stopping && (spec.isService || graceOverCancelled) { control.cancel("schedd is shutting down") }
+        if stopping && (spec.isService || graceOverCancelled) { control.cancel("schedd is shutting down", atShutdown: true) }
         if var entry = jobs[spec.name] {
             if spec.isService {
                 entry.serviceStarts.append(record.startedAt)
@@ -764,10 +764,14 @@ extension JobScheduler {
 
     /// A failed attempt's retry, decided as its end is batched and written with it
     /// (`RunOutcome.retryAt`): a crash between its end and a mark written after lost the retry.
+    /// Also during a shutdown, for the next start (or another node) to take up: an attempt
+    /// that fails in the grace period, and one the shutdown stopped (due at once: the job did
+    /// not fail, but its work was not done, as after a crash).
     func decidingRetry(_ end: EndedRun) -> EndedRun {
-        guard end.outcome.status.isFailure else { return end }
+        let stoppedAtShutdown = end.outcome.status == .cancelled && end.run.control.stoppedAtShutdown
+        guard end.outcome.status.isFailure || stoppedAtShutdown else { return end }
         var end = end
-        end.outcome.retryAt = retryDue(end.run.request, end.outcome.applied(to: end.run.record))
+        end.outcome.retryAt = retryDue(end.run.request, end.outcome.applied(to: end.run.record), stoppedAtShutdown: stoppedAtShutdown)
         return end
     }
 
@@ -850,7 +854,8 @@ extension JobScheduler {
             // as the end was batched, its mark written with it (or kept with it, the store
             // refusing writes); decided now for an end whose row was no longer running.
             let markedWithEnd = written.map { $0[index] != nil } ?? true
-            let retryDue = markedWithEnd ? end.outcome.retryAt : retryDue(run.request, final)
+            // (Not decided now while stopping: nothing after the end would mark it.)
+            let retryDue = markedWithEnd ? end.outcome.retryAt : stopping ? nil : retryDue(run.request, final)
             if let retryDue {
                 events.publish(.retryScheduled(job: final.job, runID: final.id, retry: RetryStatus(attempt: run.request.attempt + 1, dueAt: retryDue, retryOf: final.id,
                                                                                                 node: retryNode)))

@@ -16,10 +16,12 @@ extension JobScheduler {
     }
 
     /// When the retry of a run that just ended is due, or nil when none follows: it failed
-    /// with attempts left, and its job is still there and still no service.
-    func retryDue(_ request: RunRequest, _ run: RunRecord) -> Date? {
-        guard !stopping, let entry = jobs[run.job], !request.spec.isService, !entry.spec.isService,
-              run.status.isFailure, request.attempt <= request.spec.effectiveRetries else { return nil }
+    /// with attempts left, and its job is still there and still no service. With
+    /// `stoppedAtShutdown` (the run was stopped by schedd's shutdown), due at once.
+    func retryDue(_ request: RunRequest, _ run: RunRecord, stoppedAtShutdown: Bool = false) -> Date? {
+        guard let entry = jobs[run.job], !request.spec.isService, !entry.spec.isService,
+              run.status.isFailure || stoppedAtShutdown, request.attempt <= request.spec.effectiveRetries else { return nil }
+        if stoppedAtShutdown { return clock.now() }
         let spec = request.spec
         let delay = RetryPolicy.retryDelay(afterAttempt: request.attempt, base: spec.effectiveRetryBackoff,
                                            maximum: spec.effectiveRetryBackoffMax, random: random())

@@ -335,7 +335,7 @@ public actor JobScheduler: Service {
                     let graceOver = Task.isCancelled || hurryRequested.isSet || shutdownDeadline.map { clock.now() >= $0 } ?? false
                     if graceOver && !graceOverCancelled {
                         graceOverCancelled = true
-                        for run in active.values { run.control.cancel("schedd stopped it at shutdown (grace period over)") }
+                        for run in active.values { run.control.cancel("schedd stopped it at shutdown (grace period over)", atShutdown: true) }
                     }
                     stopInOrder()
                 } else if let fires = await processDue() {

@@ -16,6 +16,7 @@ final class RunControl: Sendable {
         var timedOut = false
         var status: RunStatus = .cancelled
         var by: String?
+        var atShutdown = false
         var waiter: CheckedContinuation<Stop?, Never>?
         /// The execution it stops has ended: a wait for a stop is over.
         var ended = false
@@ -32,13 +33,15 @@ final class RunControl: Sendable {
     /// `cancelled`, or `failed` for a service that never became ready (a failed start, which
     /// its restart rule answers).
     /// `by` is who asked for it over the control socket (`runs.cancelled_by`). Whichever of
-    /// this and `timeOut()` comes first is how the run stops.
-    func cancel(_ reason: String, status: RunStatus = .cancelled, by caller: String? = nil) {
+    /// this and `timeOut()` comes first is how the run stops. `atShutdown`: schedd stops it
+    /// because it is shutting down, not because anyone asked (its job's retries apply).
+    func cancel(_ reason: String, status: RunStatus = .cancelled, by caller: String? = nil, atShutdown: Bool = false) {
         let waiter = state.withLock { state -> CheckedContinuation<Stop?, Never>? in
             guard state.stop == nil else { return nil }
             state.reason = reason
             state.status = status
             state.by = caller
+            state.atShutdown = atShutdown
             defer { state.waiter = nil }
             return state.waiter
         }
@@ -64,6 +67,8 @@ final class RunControl: Sendable {
     var stopRequest: Stop? { state.withLock { $0.stop } }
     var status: RunStatus { state.withLock { $0.status } }
     var by: String? { state.withLock { $0.by } }
+    /// Whether a shutdown stopped the run (`cancel(atShutdown:)`), rather than a caller.
+    var stoppedAtShutdown: Bool { state.withLock { $0.stop != nil && $0.atShutdown } }
 
     /// Says that the execution this control stops has ended: `waitForStop` returns nil, unless
     /// a stop came first. Lets the attempt wait for the first of its end and a stop without a
