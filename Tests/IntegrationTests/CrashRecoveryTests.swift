@@ -81,6 +81,34 @@ func processes(running argv: [String]) -> [pid_t] {
         #expect(second.terminate() == 0)
     }
 
+    /// A run that SIGTERM's grace period did not let finish is recorded `cancelled`, and its job
+    /// (with retries left) runs it again at the next start, at once (not after its backoff):
+    /// an upgrade does not drop work that a crash would not.
+    @Test func aRunStoppedByTheShutdownRunsAgainAtTheNextStart() throws {
+        let scratch = try Scratch()
+        let db = scratch.path("schedd.db")
+        let done = scratch.path("upgraded")
+        let config = try scratch.write("jobs.json", #"""
+            {"jobs": [{"name": "long", "shell": "if [ -e \#(done) ]; then echo again; else sleep 300; fi",
+                       "retries": 1, "retry_backoff": "2h"}]}
+            """#)
+        let first = try DaemonProcess(["--db", db, "--config", config, "--shutdown-grace", "1s"], log: scratch.path("first.log"))
+        #expect(first.waitUntilStarted())
+        #expect(try Binaries.run(Binaries.schedctl, ["--socket", first.socketPath, "run", "long"]).status == 0)
+        #expect(eventually { (try? sqlite(db, "SELECT status FROM runs WHERE id = 1")) == "running" })
+        #expect(first.terminate() == 0)
+        #expect(try sqlite(db, "SELECT status || ' ' || error || ' ' || (retry_at IS NOT NULL) FROM runs WHERE id = 1")
+                    == "cancelled schedd stopped it at shutdown (grace period over) 1")
+        _ = FileManager.default.createFile(atPath: done, contents: nil)
+        let second = try DaemonProcess(["--db", db, "--config", config], log: scratch.path("second.log"))
+        #expect(second.waitUntilStarted())
+        #expect(eventually { (try? sqlite(db, "SELECT status FROM runs WHERE id = 2")) == "succeeded" })
+        #expect(try sqlite(db, "SELECT trigger || ' ' || attempt || ' ' || retry_of || ' ' || output FROM runs WHERE id = 2") == "retry 2 1 again")
+        let history = try Binaries.run(Binaries.schedctl, ["--socket", second.socketPath, "history", "long"]).stdout
+        #expect(history.contains("retry #1 of 1"), "\(history)")
+        #expect(second.terminate() == 0)
+    }
+
     /// A second SIGTERM ends the grace period: the run is stopped now, not after 60 s.
     @Test func aSecondSIGTERMStopsTheRunsAtOnce() throws {
         let scratch = try Scratch()
