@@ -584,7 +584,8 @@ def pgrestart(args):
 def rolling(args):
     """Each node in turn stopped with SIGTERM, as an upgrade does, and started again 3 s
     later: the others run every slot meanwhile, and the node that left leaves nothing behind
-    (no run still `running` under its earlier registration, no retry waiting for it)."""
+    (no run still `running` under its earlier registration, no retry waiting for it), and the
+    runs its shutdown stopped past the grace are retried."""
     cluster = Cluster(jobs=50, long_every=1, forbidding=3)
     # And a service, which runs on one node at a time and moves when that node leaves.
     with open(cluster.config) as f:
@@ -644,21 +645,30 @@ def rolling(args):
     # Each stopped node's failed run of `flaky` and the node that ran its retry.
     retried = cluster.postgres.sql("SELECT f.node, coalesce(r.node || ' ' || r.status, 'none') FROM runs f "
                                    "LEFT JOIN runs r ON r.retry_of = f.id WHERE f.job = 'flaky' AND f.attempt = 1 ORDER BY f.id")
+    # The runs each shutdown stopped past its grace (`long` jobs have a retry left): each
+    # retried, on the node that took its retry over (or on its own node once back).
+    rerun = cluster.postgres.sql("SELECT c.node, coalesce(r.node || ' ' || r.status, 'none') FROM runs c "
+                                 "LEFT JOIN runs r ON r.retry_of = c.id WHERE c.job LIKE 'long%' AND c.status = 'cancelled' "
+                                 "AND c.error LIKE '%at shutdown%' AND c.attempt = 1 ORDER BY c.id")
     cluster.stop()
     doubled, missed, total = check_slots(cluster.truth, start - 3, end - 3)
     forbidden, overlaps = forbid_overlaps(cluster.truth)
     retries_ok = len(retried) == len(cluster.nodes) and all(retry.endswith(" succeeded") for _, retry in retried)
+    # (How many depends on which runs were in flight: the one started by hand may have been
+    # claimed by another node.)
+    rerun_ok = bool(rerun) and all(retry.endswith(" succeeded") for _, retry in rerun)
     elsewhere = sum(1 for failed, retry in retried if not retry.startswith(failed + " "))
     def within(times, limit):
         return bool(times) and all(t is not None and t <= limit for t in times.values())
-    ok = doubled == 0 and missed == 0 and overlaps == 0 and stale == 0 and stranded == 0 and retries_ok and within(handed, 2 * LEASE) \
+    ok = doubled == 0 and missed == 0 and overlaps == 0 and stale == 0 and stranded == 0 and retries_ok and rerun_ok and within(handed, 2 * LEASE) \
         and within(back, 10) and within(stops, 10) and not dead and within(moved, 5) and svc[1] == "0"
     verdict("rolling restart", ok, (f"exited before its SIGTERM: {', '.join(dead)}; " if dead else "")
             + "stopped in " + ", ".join(f"{n} {t:.2f}s" for n, t in stops.items())
             + "; running again after " + ", ".join(f"{n} {t:.1f}s" if t is not None else f"{n} never" for n, t in sorted(back.items()))
             + f"; {total} slots around it, {doubled} doubled, {missed} missed; runs that did not succeed: "
             + (", ".join(f"{count} {status}" for status, count in ended) or "none") + "; "
-            f"{stale} rows left active by a node that left; "
+            f"{stale} rows left active by a node that left; runs stopped past the grace: {len(rerun)}, retried: "
+            + (", ".join(f"of {stopped}: {retry}" for stopped, retry in rerun) or "none") + "; "
             f"retries waiting on the stopped node: {len(retried)}, "
             + ", ".join(f"of {failed}: {retry}" for failed, retry in retried)
             + f" (taken over after " + ", ".join(f"{t:.1f}s" if t is not None else "never" for t in handed.values()) + f"; {elsewhere} run elsewhere), {stranded} stranded; "
