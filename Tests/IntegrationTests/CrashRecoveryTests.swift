@@ -94,9 +94,13 @@ func processes(running argv: [String]) -> [pid_t] {
             """#)
         let first = try DaemonProcess(["--db", db, "--config", config, "--shutdown-grace", "1s"], log: scratch.path("first.log"))
         #expect(first.waitUntilStarted())
-        #expect(try Binaries.run(Binaries.schedctl, ["--socket", first.socketPath, "run", "long"]).status == 0)
+        let waiting = try LiveOutputTests.Follower(socket: first.socketPath, scratch: scratch, ["run", "long", "--wait"])
         #expect(eventually { (try? sqlite(db, "SELECT status FROM runs WHERE id = 1")) == "running" })
         #expect(first.terminate() == 0)
+        // `run --wait` says the work is not dropped.
+        #expect(waiting.finish() == 1)
+        #expect(waiting.errors.contains("long run 1: cancelled: schedd stopped it at shutdown (grace period over); attempt 2 follows at schedd's next start"),
+                "\(waiting.errors)")
         #expect(try sqlite(db, "SELECT status || ' ' || error || ' ' || (retry_at IS NOT NULL) FROM runs WHERE id = 1")
                     == "cancelled schedd stopped it at shutdown (grace period over) 1")
         _ = FileManager.default.createFile(atPath: done, contents: nil)

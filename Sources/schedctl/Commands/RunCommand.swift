@@ -66,7 +66,10 @@ struct RunCommand: AsyncParsableCommand {
             if !run.status.isFinal {
                 throw CommandFailure(message: "\(name) run \(run.id): schedd stopped answering before the run ended", exitCode: 1)
             }
-            if run.status != .succeeded {
+            if run.status == .cancelled, let retry = follower.retry {
+                // Stopped by schedd's shutdown, with attempts left: the work is not dropped.
+                note("\(name) run \(run.id): \(Self.describe(run)); attempt \(retry.attempt) follows at schedd's next start (in a cluster, on another node)")
+            } else if run.status != .succeeded {
                 note("\(name) run \(run.id): \(Self.describe(run))")
             }
         }
