@@ -166,6 +166,26 @@ import SchedulerAPI
         }
     }
 
+    /// Which ends of one turn reset their job's failures in a row with their write: not a
+    /// success of a job whose failure that counts ends in the same turn (two runs of it at
+    /// once), whose count then follows the ends' order call by call; a failure that is retried
+    /// does not count yet. Not a service's success either (its restarts count apart).
+    @Test func aSuccessDoesNotResetFailuresInARowBesideACountingFailureOfItsJob() {
+        typealias End = JobScheduler.EndSummary
+        let resets = JobScheduler.resetsFailuresInARow([
+            End(job: "mixed", status: .succeeded, retried: false, isService: false),
+            End(job: "mixed", status: .failed, retried: false, isService: false),
+            End(job: "retrying", status: .timedOut, retried: true, isService: false),
+            End(job: "retrying", status: .succeeded, retried: false, isService: false),
+            End(job: "alone", status: .succeeded, retried: false, isService: false),
+            End(job: "svc", status: .succeeded, retried: false, isService: true),
+            End(job: "stopped", status: .cancelled, retried: false, isService: false),
+            End(job: "lost", status: .interrupted, retried: false, isService: false),
+            End(job: "lost", status: .succeeded, retried: false, isService: false),
+        ])
+        #expect(resets == [false, false, false, true, true, false, false, false, false])
+    }
+
     /// A retry waiting for its time when the engine stops is taken up by the next engine on the
     /// same store, when it was due (not at once, not lost).
     @Test func aWaitingRetryOutlivesARestart() async throws {

@@ -782,13 +782,30 @@ extension JobScheduler {
     /// ends' order, call by call.
     func resettingFailures(_ batch: [EndedRun]) -> [EndedRun] {
         guard store.sharedByNodes else { return batch }
-        let failing = Set(batch.lazy.filter { $0.outcome.status.isFailure && $0.outcome.retryAt == nil }.map(\.run.record.job))
-        return batch.map { end in
-            guard end.outcome.status == .succeeded, !end.run.request.spec.isService, !failing.contains(end.run.record.job) else { return end }
+        let resets = Self.resetsFailuresInARow(batch.map {
+            EndSummary(job: $0.run.record.job, status: $0.outcome.status, retried: $0.outcome.retryAt != nil, isService: $0.run.request.spec.isService)
+        })
+        return zip(batch, resets).map { end, resets in
             var end = end
-            end.outcome.resetsFailuresInARow = true
+            end.outcome.resetsFailuresInARow = resets
             return end
         }
+    }
+
+    /// What `resetsFailuresInARow` decides from, of one end.
+    struct EndSummary: Sendable {
+        var job: String
+        var status: RunStatus
+        /// Its retry is decided: the failure does not count yet.
+        var retried: Bool
+        var isService: Bool
+    }
+
+    /// Which of a turn's ends reset their job's failures in a row with their write: the
+    /// successes of jobs (not services) with no failure that counts among the same ends.
+    static func resetsFailuresInARow(_ ends: [EndSummary]) -> [Bool] {
+        let failing = Set(ends.lazy.filter { $0.status.isFailure && !$0.retried }.map(\.job))
+        return ends.map { $0.status == .succeeded && !$0.isService && !failing.contains($0.job) }
     }
 
     /// A run's outcome is known: its worker is free at once, and its end is written with the
