@@ -523,7 +523,7 @@ struct ControlRoutes {
         let runID = known?.id
         // Subscribed before the run is looked at again, so that nothing it does in between is
         // missed; what arrives twice is cut by its offset below.
-        let subscription = engine.events.subscribe(bufferSize: withOutput ? 256 : 1024, output: withOutput)
+        let subscription = engine.events.subscription(bufferSize: withOutput ? 256 : 1024, output: withOutput)
         var opening: [EventMessage] = []
         var sentUpTo: Int64 = 0
         var ended = false
@@ -556,7 +556,8 @@ struct ControlRoutes {
             // taken before any of these looks, has its events.
         }
         // Only one source is kept: the engine's subscription ends when it is dropped here.
-        let stream = remote?.stream ?? subscription
+        let stream = remote?.stream ?? subscription.events
+        let endSource: @Sendable () -> Void = if let continuation = remote?.continuation { { continuation.finish() } } else { subscription.end }
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
@@ -642,7 +643,9 @@ struct ControlRoutes {
                         frames.push(.frame(": keep-alive\n\n"))
                     }
                 }
-                // The stream ends when schedd shuts down, so that an open client never holds it up.
+                // The stream ends when schedd shuts down, so that an open client never holds it
+                // up: its source ends, what it had queued is sent (the engine has stopped by
+                // then: its runs' last ends are in it), and the events task finishes `frames`.
                 try await withGracefulShutdownHandler {
                     while let next = await frames.next() {
                         switch next {
@@ -651,7 +654,7 @@ struct ControlRoutes {
                         }
                     }
                 } onGracefulShutdown: {
-                    frames.finish()
+                    endSource()
                 }
                 group.cancelAll()
             }

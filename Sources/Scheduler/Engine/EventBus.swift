@@ -23,13 +23,20 @@ public final class EventBus: Sendable {
     /// chunks. A subscriber that falls `bufferSize` events behind loses the oldest (chunks of
     /// a run's output that follow each other wait as one, up to 64 KiB).
     public func subscribe(bufferSize: Int = 1024, output: Bool = false) -> AsyncStream<SchedulerEvent> {
+        subscription(bufferSize: bufferSize, output: output).events
+    }
+
+    /// As `subscribe`, with a way to end the subscription that lets its consumer take what was
+    /// queued before it ends.
+    public func subscription(bufferSize: Int = 1024, output: Bool = false) -> EventSubscription {
         let id = nextID.add(1, ordering: .relaxed).newValue
         let queue = CoalescingQueue<SchedulerEvent>(
             maxCount: bufferSize, overflow: .dropOldest, merge: SchedulerEvent.mergeOutput,
             onDeinit: { [weak self] in self?.unsubscribe(id) })
         subscribers.withLock { $0[id] = Subscriber(queue: queue, wantsOutput: output) }
         if output { outputSubscribers.add(1, ordering: .relaxed) }
-        return AsyncStream(unfolding: { await queue.next() }, onCancel: { [weak self] in self?.unsubscribe(id) })
+        return EventSubscription(events: AsyncStream(unfolding: { await queue.next() }, onCancel: { [weak self] in self?.unsubscribe(id) }),
+                                 end: { [weak self] in self?.unsubscribe(id) })
     }
 
     /// Whether anyone follows runs' output now.
