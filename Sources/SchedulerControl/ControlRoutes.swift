@@ -548,7 +548,11 @@ struct ControlRoutes {
             } else if let run = try await store.run(id: known.id), run.status.isFinal {
                 // Read after the ask, not before: a run of another node that ends in between
                 // is refused by the ask and must be found ended here, since this node's
-                // subscription will never hear of its end.
+                // subscription will never hear of its end. A retry that follows it is told
+                // first, as the run's node tells it (a cluster's store knows of it).
+                if let retry = try? await store.outputSoFar(runID: run.id)?.retry {
+                    opening.append(Self.message(.retryScheduled(job: run.job, runID: run.id, retry: retry)))
+                }
                 opening.append(Self.message(.runFinished(run)))
                 ended = true
             }

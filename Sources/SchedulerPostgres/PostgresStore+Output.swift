@@ -35,15 +35,19 @@ extension PostgresStore {
         try await call("output so far") { connection in
             var found: OutputSoFar?
             // A failed attempt's retry is marked in the write of its end: read with it, it is
-            // there when the end is.
-            for try await (status, text, streams, total, attempt, retryAt, retryNode) in try await connection.query("""
+            // there when the end is. A retry that has already started (or been recorded
+            // skipped) when the end is first read is told too, so that a follower knows one came
+            // (its node may start it at once: a node back from a restart).
+            for try await (status, text, streams, total, attempt, retryAt, retryRowAt, retryNode) in try await connection.query("""
                 SELECT status, coalesce(output, ''), output_streams, output_total, attempt,
-                       CASE WHEN \(unescaped: RetryMarkSQL.pending) THEN r.retry_at END, coalesce(retry_node, node)
+                       CASE WHEN \(unescaped: RetryMarkSQL.pending) THEN r.retry_at END,
+                       CASE WHEN r.status NOT IN ('queued', 'running') THEN (SELECT n.started_at FROM runs n WHERE n.retry_of = r.id LIMIT 1) END,
+                       coalesce(retry_node, node)
                 FROM runs r WHERE id = \(runID)
-                """).decode((String, String, String?, Int64?, Int, Date?, String).self) {
+                """).decode((String, String, String?, Int64?, Int, Date?, Date?, String).self) {
                 found = OutputSoFar(status: RunStatus(rawValue: status) ?? .failed, text: text,
                                     streams: OutputSegment.decode(streams), totalBytes: total,
-                                    retry: retryAt.map { RetryStatus(attempt: attempt + 1, dueAt: Self.ms($0), retryOf: runID, node: retryNode) })
+                                    retry: (retryAt ?? retryRowAt).map { RetryStatus(attempt: attempt + 1, dueAt: Self.ms($0), retryOf: runID, node: retryNode) })
             }
             return found
         }

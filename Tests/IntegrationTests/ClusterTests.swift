@@ -295,6 +295,31 @@ struct ClusterTests {
         #expect(try cluster.sql("SELECT count(*) FROM runs WHERE retry_at IS NOT NULL") == "0")
     }
 
+    /// `schedctl run --wait` on one node follows its run through the restart of the node that
+    /// runs it: the run, pinned to a, is stopped past a's grace by a's shutdown and retried
+    /// once a is back, and the follower on b prints both attempts' output and exits with the
+    /// retry's status. (Before, it ended at the stop, with the run `cancelled`; and a retry that
+    /// a started before b read the run's end was not told, so that it was not followed.)
+    @Test func runWaitFollowsARunThroughItsNodesRestart() throws {
+        let cluster = try Cluster()
+        let config = try cluster.scratch.write("jobs.json", #"""
+            {"jobs": [{"name": "long", "node": "a", "retries": 1, "retry_backoff": "1h",
+                       "shell": "if [ \"$SCHEDD_ATTEMPT\" = 2 ]; then echo second on $SCHEDD_NODE; else echo first on $SCHEDD_NODE; sleep 100; fi"}]}
+            """#)
+        let (a, b) = try cluster.startAll("a", "b", config: config)
+        let waiting = try LiveOutputTests.Follower(socket: b.socketPath, scratch: cluster.scratch, ["run", "long", "--wait"])
+        #expect(eventually(timeout: 20) { waiting.text == "first on a\n" }, "\(waiting.errors)")
+        #expect(a.terminate() == 0)
+        #expect(try cluster.sql("SELECT status || ' ' || (retry_at IS NOT NULL) FROM runs WHERE job = 'long'") == "cancelled true")
+        let again = try cluster.start("a", config: config)
+        #expect(again.waitUntilStarted(), "\(again.stderr())")
+        #expect(waiting.finish(timeout: 40) == 0, "\(waiting.errors)")
+        #expect(waiting.text == "first on a\nsecond on a\n")
+        #expect(waiting.errors.contains("long run 1: cancelled: schedd stopped it at shutdown (grace period over); retry (attempt 2)"), "\(waiting.errors)")
+        #expect(try cluster.sql("SELECT string_agg(trigger || ' ' || status || ' ' || node, ',' ORDER BY id) FROM runs WHERE job = 'long'")
+                    == "manual cancelled a,retry succeeded a")
+    }
+
     /// A job's failures in a row are the cluster's count, whichever node ran each: the
     /// threshold pauses the job on every node, and the count matches the failed runs.
     @Test func failuresInARowAreCountedAcrossNodes() throws {

@@ -633,6 +633,41 @@ struct PostgresStoreTests {
         }
     }
 
+    /// The retry that follows a run's end is read with the end by a node that follows the run,
+    /// while it waits and also once it has started (its node may start it before the follower
+    /// reads the end: a node back from a restart takes its retry up at once).
+    @Test func aFollowerReadsTheRetryOfARunsEndWaitingOrStarted() async throws {
+        try await withNodes(["n1", "n2"]) { nodes in
+            let (n1, n2) = (nodes[0], nodes[1])
+            let t0 = Date(timeIntervalSince1970: floor(Date().timeIntervalSince1970))
+            guard case let .started(run) = try await n2.startRun(RunStart(job: "other", trigger: .manual, scheduledAt: nil, startedAt: t0)) else {
+                Issue.record("n2 could not start its run")
+                return
+            }
+            var outcome = RunOutcome(status: .cancelled, finishedAt: t0.addingTimeInterval(1), outputTruncated: false)
+            outcome.error = "schedd stopped it at shutdown (grace period over)"
+            outcome.retryAt = t0.addingTimeInterval(1)
+            #expect(try await n2.finishRun(run, outcome) != nil)
+            let waiting = try #require(try await n1.outputSoFar(runID: run.id)?.retry)
+            #expect(waiting == RetryStatus(attempt: 2, dueAt: t0.addingTimeInterval(1), retryOf: run.id, node: "n2"))
+            var retry = RunStart(job: "other", trigger: .retry, attempt: 2, scheduledAt: nil, startedAt: t0.addingTimeInterval(2))
+            retry.retryOf = run.id
+            guard case .started = try await n2.startRun(retry) else {
+                Issue.record("n2 could not start the retry")
+                return
+            }
+            let started = try #require(try await n1.outputSoFar(runID: run.id)?.retry, "a started retry was not told")
+            #expect(started.attempt == 2 && started.retryOf == run.id && started.node == "n2")
+            // A run that ended with no retry has none.
+            guard case let .started(plain) = try await n2.startRun(RunStart(job: "plain", trigger: .manual, scheduledAt: nil, startedAt: t0)) else {
+                Issue.record("n2 could not start its run")
+                return
+            }
+            #expect(try await n2.finishRun(plain, RunOutcome(status: .succeeded, finishedAt: t0, outputTruncated: false)) != nil)
+            #expect(try await n1.outputSoFar(runID: plain.id)?.retry == nil)
+        }
+    }
+
     /// The queue is bounded: a slot queued for longer than the late tolerance while no node had
     /// a free worker follows its job's `catch_up`; a manual run queued for a node that is not up
     /// is given up; slots past the bound are skipped as they come.

@@ -12,7 +12,8 @@ package struct OutputSoFar: Sendable, Equatable {
     /// Every byte the run had printed when `text` was written; nil when its node has not
     /// written any yet (or did not count them).
     package var totalBytes: Int64?
-    /// The retry that follows a failed attempt, marked with its end (and not started yet).
+    /// The retry that follows the attempt (a failed one, or one that a shutdown stopped): marked
+    /// with its end, or already started once the end is read.
     package var retry: RetryStatus?
 
     package init(status: RunStatus, text: String, streams: [OutputSegment]?, totalBytes: Int64?, retry: RetryStatus? = nil) {

@@ -49,11 +49,21 @@ struct RunCommand: AsyncParsableCommand {
         follower.stderrToStderr = true
         var run = try follower.follow()
         // A failed attempt that is retried is not the outcome yet: the retries are followed too.
+        // So is a run that a node's shutdown stopped in a cluster, whose retry another node (or
+        // that one, back) runs; one daemon takes such a retry up at its next start, said below.
         var lineEnded = false
-        while run.status.isFailure {
+        while run.status.isFailure || (run.status == .cancelled && follower.retry?.node != nil) {
             if !global.json { endLine(follower, run) }
             lineEnded = true
-            guard let next = try nextAttempt(after: run, announced: follower.retry, client: client) else { break }
+            let next: RunRecord?
+            do {
+                next = try nextAttempt(after: run, announced: follower.retry, client: client)
+            } catch let failure as CommandFailure where run.status == .cancelled && failure.exitCode == 3 {
+                // The node that answered is the one that stopped.
+                note("\(name) run \(run.id): attempt \((follower.retry?.attempt).map(String.init) ?? "next") follows on another node, or on this one once it is back")
+                throw ExitCode(1)
+            }
+            guard let next else { break }
             follower = RunFollower(client: client, runID: next.id, printOutput: !global.json)
             follower.stderrToStderr = true
             run = try follower.follow()
@@ -66,9 +76,9 @@ struct RunCommand: AsyncParsableCommand {
             if !run.status.isFinal {
                 throw CommandFailure(message: "\(name) run \(run.id): schedd stopped answering before the run ended", exitCode: 1)
             }
-            if run.status == .cancelled, let retry = follower.retry {
+            if run.status == .cancelled, let retry = follower.retry, retry.node == nil {
                 // Stopped by schedd's shutdown, with attempts left: the work is not dropped.
-                note("\(name) run \(run.id): \(Self.describe(run)); attempt \(retry.attempt) follows at schedd's next start (in a cluster, on another node)")
+                note("\(name) run \(run.id): \(Self.describe(run)); attempt \(retry.attempt) follows at schedd's next start")
             } else if run.status != .succeeded {
                 note("\(name) run \(run.id): \(Self.describe(run))")
             }
