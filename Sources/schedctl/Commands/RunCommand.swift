@@ -52,16 +52,18 @@ struct RunCommand: AsyncParsableCommand {
         // So is a run that a node's shutdown stopped in a cluster, whose retry another node (or
         // that one, back) runs; one daemon takes such a retry up at its next start, said below.
         var lineEnded = false
+        // A retry announced that cannot be followed from here: this daemon, or this node, has
+        // stopped (the retry runs at the next start, or on another node).
+        var unfollowed: RetryStatus?
         while run.status.isFailure || (run.status == .cancelled && follower.retry?.node != nil) {
             if !global.json { endLine(follower, run) }
             lineEnded = true
             let next: RunRecord?
             do {
                 next = try nextAttempt(after: run, announced: follower.retry, client: client)
-            } catch let failure as CommandFailure where run.status == .cancelled && failure.exitCode == 3 {
-                // The node that answered is the one that stopped.
-                note("\(name) run \(run.id): attempt \((follower.retry?.attempt).map(String.init) ?? "next") follows on another node, or on this one once it is back")
-                throw ExitCode(1)
+            } catch let failure as CommandFailure where failure.exitCode == 3 && follower.retry != nil {
+                unfollowed = follower.retry
+                break
             }
             guard let next else { break }
             follower = RunFollower(client: client, runID: next.id, printOutput: !global.json)
@@ -76,9 +78,13 @@ struct RunCommand: AsyncParsableCommand {
             if !run.status.isFinal {
                 throw CommandFailure(message: "\(name) run \(run.id): schedd stopped answering before the run ended", exitCode: 1)
             }
-            if run.status == .cancelled, let retry = follower.retry, retry.node == nil {
-                // Stopped by schedd's shutdown, with attempts left: the work is not dropped.
-                note("\(name) run \(run.id): \(Self.describe(run)); attempt \(retry.attempt) follows at schedd's next start")
+            // Stopped by schedd's shutdown (or failed as it stopped), with attempts left: the
+            // work is not dropped, and the user is told where it goes on.
+            if let retry = unfollowed ?? (run.status == .cancelled ? follower.retry : nil) {
+                let place = retry.node.map { "on another node, or on node \($0) once it is back" } ?? "at schedd's next start"
+                // (The retry's line said how the run ended already.)
+                let ended = unfollowed == nil ? "\(Self.describe(run)); " : ""
+                note("\(name) run \(run.id): \(ended)attempt \(retry.attempt) follows \(place)")
             } else if run.status != .succeeded {
                 note("\(name) run \(run.id): \(Self.describe(run))")
             }
