@@ -113,6 +113,24 @@ func processes(running argv: [String]) -> [pid_t] {
         #expect(second.terminate() == 0)
     }
 
+    /// An attempt that fails on its own during SIGTERM's grace period keeps its retry, due after
+    /// its backoff, for the next start; `run --wait` says so and exits with the attempt's status.
+    /// (The build before dropped the retry; the one before that said "cannot reach schedd".)
+    @Test func anAttemptFailingWhileSchedStopsKeepsItsRetry() throws {
+        let scratch = try Scratch()
+        let db = scratch.path("schedd.db")
+        let config = try scratch.write("jobs.json", #"{"jobs": [{"name": "flaky", "shell": "sleep 1; exit 3", "retries": 1, "retry_backoff": "1h"}]}"#)
+        let daemon = try DaemonProcess(["--db", db, "--config", config, "--shutdown-grace", "30s"], log: scratch.path("schedd.log"))
+        #expect(daemon.waitUntilStarted())
+        let waiting = try LiveOutputTests.Follower(socket: daemon.socketPath, scratch: scratch, ["run", "flaky", "--wait"])
+        #expect(eventually { (try? sqlite(db, "SELECT status FROM runs WHERE id = 1")) == "running" })
+        kill(daemon.pid, SIGTERM)
+        #expect(daemon.waitForExit(timeout: 30) == 0)
+        #expect(try sqlite(db, "SELECT status || ' ' || (retry_at > finished_at) FROM runs WHERE id = 1") == "failed 1")
+        #expect(waiting.finish() == 3)
+        #expect(waiting.errors.contains("flaky run 1: attempt 2 follows at schedd's next start"), "\(waiting.errors)")
+    }
+
     /// A second SIGTERM ends the grace period: the run is stopped now, not after 60 s.
     @Test func aSecondSIGTERMStopsTheRunsAtOnce() throws {
         let scratch = try Scratch()

@@ -64,6 +64,9 @@ struct RunCommand: AsyncParsableCommand {
             } catch let failure as CommandFailure where failure.exitCode == 3 && follower.retry != nil {
                 unfollowed = follower.retry
                 break
+            } catch is SchedStopped where follower.retry != nil {
+                unfollowed = follower.retry
+                break
             }
             guard let next else { break }
             follower = RunFollower(client: client, runID: next.id, printOutput: !global.json)
@@ -130,6 +133,7 @@ struct RunCommand: AsyncParsableCommand {
             return page.runs.last(where: follows)
         }
         var found: RunRecord?
+        var gaveUp = false
         let decoder = APICoding.decoder()
         try client.stream("GET", "/v1/events?job=\(job)", onOpen: {
             // Subscribed first: a retry that starts after this look is heard of below.
@@ -141,16 +145,24 @@ struct RunCommand: AsyncParsableCommand {
                 return false
             }
             let waiting = detail()?.retry.map { $0.retryOf.map { $0 == run.id } ?? ($0.attempt == attempt) } ?? false
-            return waiting || Date() < deadline
+            gaveUp = !waiting && Date() >= deadline
+            return !gaveUp
         }) { data in
             guard let message = try? decoder.decode(EventMessage.self, from: Data(data.utf8)),
                   message.type == "run_started" || message.type == "run_finished", let retry = message.run, follows(retry) else { return true }
             found = retry
             return false
         }
+        // Ended by schedd, not given up here: its event streams end when it stops.
+        if found == nil && !gaveUp && (try? client.call("GET", "/v1/status", as: StatusProbe.self)) == nil { throw SchedStopped() }
         if found == nil && !global.json { note("\(name): attempt \(attempt) did not start (the job was changed or removed, or schedd stopped)") }
         return found
     }
+
+    /// The daemon ended the event stream of a retry being waited for, and answers no more.
+    private struct SchedStopped: Error {}
+    /// Any answer of `GET /v1/status` (whether schedd still answers).
+    private struct StatusProbe: Decodable {}
 
     private func note(_ text: String) {
         FileHandle.standardError.write(Data("schedctl: \(text)\n".utf8))
