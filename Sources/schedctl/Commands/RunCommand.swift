@@ -61,10 +61,7 @@ struct RunCommand: AsyncParsableCommand {
             let next: RunRecord?
             do {
                 next = try nextAttempt(after: run, announced: follower.retry, client: client)
-            } catch let failure as CommandFailure where failure.exitCode == 3 && follower.retry != nil {
-                unfollowed = follower.retry
-                break
-            } catch is SchedStopped where follower.retry != nil {
+            } catch where follower.retry != nil && (error is SchedStopped || (error as? CommandFailure)?.exitCode == 3) {
                 unfollowed = follower.retry
                 break
             }
@@ -102,8 +99,9 @@ struct RunCommand: AsyncParsableCommand {
         }
     }
 
-    /// The retry of `run`, a failed attempt, once it has started (or been refused: a `skipped`
-    /// row); nil when none comes. `announced` is the daemon's word that a retry comes, heard
+    /// The retry of `run` (a failed attempt, or one that a node's shutdown stopped), once it has
+    /// started (or been refused: a `skipped` row); nil when none comes. Throws `SchedStopped`
+    /// when schedd ended the wait by stopping. `announced` is the daemon's word that a retry comes, heard
     /// while following the run; a run that ended before that is checked against its job.
     private func nextAttempt(after run: RunRecord, announced: RetryStatus?, client: ControlClient) throws -> RunRecord? {
         let attempt = run.attempt + 1
