@@ -333,7 +333,7 @@ struct ControlRoutes {
             version: Version.current, pid: getpid(), startedAt: startedAt, database: store.location,
             workersBusy: load.busy, workersTotal: load.workers, queued: load.queued, queuedJobs: queuedJobs,
             servicesRunning: load.services, jobs: counts, processTracking: Self.processTracking(engine.processTracking, entry: engine.cgroupEntry),
-            databaseProblem: load.storeTrouble, timeZone: load.timeZone), context)
+            databaseProblem: load.storeTrouble, timeZone: load.timeZone, shuttingDown: load.shuttingDown), context)
     }
 
     static func processTracking(_ tracking: ProcessSweeper.Tracking, entry: CgroupEntry) -> StatusResponse.ProcessTracking {

@@ -143,6 +143,12 @@ func processes(running argv: [String]) -> [pid_t] {
         // The daemon's word that the first signal started the shutdown, then the second.
         #expect(eventually { daemon.stderr().contains("shutting down: no more runs start") })
         #expect(!daemon.stderr().contains("second stop signal"))
+        // `status` during the drain says so, and how long the runs have.
+        let status = try Binaries.run(Binaries.schedctl, ["--socket", daemon.socketPath, "status"]).stdout
+        #expect(status.contains("state:     shutting down: no run starts; 1 run going on, stopped in "), "\(status)")
+        let json = try Binaries.run(Binaries.schedctl, ["--socket", daemon.socketPath, "--json", "status"]).stdout
+        let shutdown = (try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])?["shutting_down"] as? [String: Any]
+        #expect(shutdown?["runs"] as? Int == 1 && shutdown?["grace_ends_at"] is String, "\(json)")
         kill(daemon.pid, SIGTERM)
         #expect(daemon.waitForExit(timeout: 30) == 0)
         #expect(daemon.stderr().contains("second stop signal"))

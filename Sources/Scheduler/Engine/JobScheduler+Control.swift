@@ -433,7 +433,8 @@ extension JobScheduler {
     public func load() -> Load {
         Load(busy: pool.busy, workers: pool.capacity, queued: pool.queuedCount,
              queuedJobs: pool.waitingJobs(limit: 10), services: pool.services, invalidJobs: invalidJobs, storeTrouble: storeTrouble,
-             timeZone: defaultZone.identifier)
+             timeZone: defaultZone.identifier,
+             shuttingDown: stopping ? StatusResponse.ShuttingDown(graceEndsAt: graceOverCancelled ? nil : shutdownDeadline, runs: active.count) : nil)
     }
 
     /// `infos` as read from the store, with the engine's state for the jobs whose state the

@@ -104,6 +104,8 @@ public actor JobScheduler: Service {
         public var storeTrouble: StatusResponse.DatabaseProblem?
         /// The zone of schedules that name none.
         public var timeZone: String = ""
+        /// Set while the engine shuts down.
+        public var shuttingDown: StatusResponse.ShuttingDown?
     }
 
     struct ActiveRun {

@@ -90,6 +90,26 @@ public struct StatusResponse: Sendable, Codable, Equatable {
     /// unless schedd was given one (`--timezone`); in cluster mode, the cluster's.
     public var timeZone: String?
 
+    /// Set while schedd shuts down (SIGTERM): no run starts, and those going on have until the
+    /// end of the grace period.
+    public var shuttingDown: ShuttingDown?
+
+    public struct ShuttingDown: Sendable, Codable, Equatable {
+        /// When the runs still going on are stopped; nil once that has begun.
+        public var graceEndsAt: Date?
+        /// Runs (services among them) still going on.
+        public var runs: Int
+
+        public init(graceEndsAt: Date?, runs: Int) {
+            self.graceEndsAt = graceEndsAt
+            self.runs = runs
+        }
+
+        private enum CodingKeys: String, CodingKey {
+            case graceEndsAt = "grace_ends_at", runs
+        }
+    }
+
     public struct DatabaseProblem: Sendable, Codable, Equatable {
         /// The database's last error; nil once writes go through again.
         public var error: String?
@@ -124,7 +144,8 @@ public struct StatusResponse: Sendable, Codable, Equatable {
 
     public init(version: String, pid: Int32, startedAt: Date, database: String, workersBusy: Int, workersTotal: Int, queued: Int,
                 queuedJobs: [String] = [], servicesRunning: Int = 0, jobs: Jobs, processTracking: ProcessTracking? = nil,
-                databaseProblem: DatabaseProblem? = nil, timeZone: String? = nil) {
+                databaseProblem: DatabaseProblem? = nil, timeZone: String? = nil, shuttingDown: ShuttingDown? = nil) {
+        self.shuttingDown = shuttingDown
         self.processTracking = processTracking
         self.timeZone = timeZone
         self.databaseProblem = databaseProblem
@@ -145,5 +166,6 @@ public struct StatusResponse: Sendable, Codable, Equatable {
         case version, pid, startedAt = "started_at", database, workersBusy = "workers_busy"
         case workersTotal = "workers_total", queued, queuedJobs = "queued_jobs", servicesRunning = "services_running", jobs, healthy
         case processTracking = "process_tracking", databaseProblem = "database_problem", timeZone = "time_zone"
+        case shuttingDown = "shutting_down"
     }
 }

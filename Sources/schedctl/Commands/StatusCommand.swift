@@ -48,6 +48,14 @@ struct StatusCommand: AsyncParsableCommand {
                 }
             }
             if let zone = status.timeZone { print("time zone: \(zone) (of schedules that name none)") }
+            if let shutdown = status.shuttingDown {
+                let left = Output.count(shutdown.runs, "run") + " going on"
+                if let end = shutdown.graceEndsAt, end > Date() {
+                    print("state:     shutting down: no run starts; \(left), stopped in \(Output.span(end.timeIntervalSinceNow)) if not done")
+                } else {
+                    print("state:     shutting down: no run starts; \(left), being stopped (grace period over)")
+                }
+            }
             if status.healthy {
                 print("health:    ok")
             } else {
