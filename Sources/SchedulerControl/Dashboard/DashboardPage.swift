@@ -75,7 +75,8 @@ async function status() {
   try {
     const s = await api("/v1/status");
     document.getElementById("status").textContent = "schedd " + s.version + " · " + s.jobs.total + " jobs · " +
-      s.workers_busy + "/" + s.workers_total + " workers busy · " + s.queued + " queued" + (s.healthy === false ? " · unhealthy" : "");
+      s.workers_busy + "/" + s.workers_total + " workers busy · " + s.queued + " queued" + (s.healthy === false ? " · unhealthy" : "") +
+      (s.shutting_down ? " · shutting down (" + s.shutting_down.runs + " runs going on)" : "");
   } catch (e) { document.getElementById("status").textContent = e.message; }
 }
 
