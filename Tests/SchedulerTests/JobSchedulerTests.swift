@@ -1721,6 +1721,32 @@ extension JobSchedulerTests {
         #expect(retry.trigger == .retry && retry.attempt == 2 && retry.retryOf == long.id)
         #expect(try await temp.database.runs.pendingRetries().isEmpty)
     }
+
+    /// An `@reboot` job's run that the shutdown stops (or that fails as schedd stops) gets no
+    /// retry: the job runs at the next start anyway, once, as after a crash.
+    @Test func aRebootJobsRunStoppedByTheShutdownRunsOnceAtTheNextStart() async throws {
+        let clock = ManualClock(t0)
+        let store = MemoryStore()
+        let gate = Gate()
+        let jobs = #"{"jobs": [{"name": "boot", "handler": "hang", "schedule": "@reboot", "retries": 2}]}"#
+        let hanging: [String: JobHandler] = ["hang": { _ in try await gate.wait() }]
+        try await withEngine(jobs: jobs, handlers: hanging, clock: clock, store: store) { engine, log, _ in
+            try await waitFor("the boot run") { await engine.activeRuns().count == 1 }
+            engine.shutdown()
+            try await waitFor("the engine to wait out the grace period") { clock.nextDeadline != nil }
+            clock.advance(to: try #require(clock.nextDeadline))
+            try await waitFor("the run to be stopped") { await log.finished.count == 1 }
+        }
+        let stopped = try await store.history(HistoryQuery(job: "boot"), withOutput: false)
+        #expect(stopped.map(\.status) == [.cancelled])
+        #expect(try await store.pendingRetries().isEmpty, "a retry beside the next start's run")
+        let finishing: [String: JobHandler] = ["hang": { _ in }]
+        try await withEngine(jobs: jobs, handlers: finishing, clock: clock, store: store) { engine, log, _ in
+            try await waitFor("the boot run") { await log.finished.count == 1 }
+            await engine.untilIdle()
+            #expect(await log.finished.map(\.trigger) == [.boot])
+        }
+    }
 }
 
 @Suite struct RetryPolicyTests {

@@ -21,6 +21,9 @@ extension JobScheduler {
     func retryDue(_ request: RunRequest, _ run: RunRecord, stoppedAtShutdown: Bool = false) -> Date? {
         guard let entry = jobs[run.job], !request.spec.isService, !entry.spec.isService,
               run.status.isFailure || stoppedAtShutdown, request.attempt <= request.spec.effectiveRetries else { return nil }
+        // An `@reboot` job runs at the next start anyway, which takes the retry's place (as
+        // after a crash): a retry beside it would be skipped, or run it twice.
+        if stopping && entry.schedule == .reboot { return nil }
         if stoppedAtShutdown { return clock.now() }
         let spec = request.spec
         let delay = RetryPolicy.retryDelay(afterAttempt: request.attempt, base: spec.effectiveRetryBackoff,
