@@ -407,7 +407,8 @@ struct ScheddCommand: AsyncParsableCommand {
         // Shutdown runs in reverse order, each service after the one behind it has ended:
         // retention and reloads stop first, then the engine drains (it drops queued runs, which
         // answers a `POST /run` still waiting for a worker), and the control socket goes last,
-        // so that `schedctl status` answers during the drain. With the socket ahead of the
+        // so that `schedctl status` answers during the drain and event streams send the ends of
+        // the runs the drain stopped before they close. With the socket ahead of the
         // engine, a request waiting for a worker held the socket, and the engine never heard
         // of the shutdown.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = more(engine) + [

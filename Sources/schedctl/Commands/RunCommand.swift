@@ -101,8 +101,9 @@ struct RunCommand: AsyncParsableCommand {
 
     /// The retry of `run` (a failed attempt, or one that a node's shutdown stopped), once it has
     /// started (or been refused: a `skipped` row); nil when none comes. Throws `SchedStopped`
-    /// when schedd ended the wait by stopping. `announced` is the daemon's word that a retry comes, heard
-    /// while following the run; a run that ended before that is checked against its job.
+    /// when schedd ended the wait by stopping. `announced` is the daemon's word that a retry
+    /// comes, heard while following the run; a run that ended before that is checked against
+    /// its job.
     private func nextAttempt(after run: RunRecord, announced: RetryStatus?, client: ControlClient) throws -> RunRecord? {
         let attempt = run.attempt + 1
         let job = ControlClient.escape(name)
