@@ -306,6 +306,17 @@ enum PostgresSchema {
             EXECUTE FUNCTION schedd_wake_waiters()
             """,
         ],
+        // 15: a run that ended on its own while its node was stopping, with no retry: its
+        // trigger's final result (failures in a row, `on_failure`/`on_success`) is applied when
+        // the node starts again, as in SQLite (its schema 9). Before, it was never applied.
+        [
+            """
+            ALTER TABLE runs ADD COLUMN policy_pending boolean
+            """,
+            """
+            CREATE INDEX runs_policy_pending ON runs (node) WHERE policy_pending IS NOT NULL
+            """,
+        ],
     ]
 
     static var currentVersion: Int { migrations.count }

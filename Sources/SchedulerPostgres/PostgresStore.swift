@@ -1128,6 +1128,22 @@ public final class PostgresStore: SchedulerStore {
         }
     }
 
+    package func setPoliciesPending(_ runIDs: [Int64], _ pending: Bool) async throws {
+        guard !runIDs.isEmpty else { return }
+        try await call("policy") { connection in
+            try await connection.query("UPDATE runs SET policy_pending = \(pending ? true : nil) WHERE id = ANY(\(runIDs))")
+        }
+    }
+
+    package func pendingPolicies() async throws -> [RunRecord] {
+        let node = self.node
+        return try await call("policies") { connection in
+            try await Self.records(try await connection.query("""
+                SELECT \(unescaped: Self.runColumnsWithoutOutput) FROM runs WHERE node = \(node) AND policy_pending IS NOT NULL ORDER BY id
+                """))
+        }
+    }
+
     package func requestCancel(runIDs: [Int64], job: String?, reason: String, by caller: String?) async throws -> [Int64] {
         let node = self.node
         return try await call("cancel") { connection in

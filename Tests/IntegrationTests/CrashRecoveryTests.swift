@@ -131,6 +131,33 @@ func processes(running argv: [String]) -> [pid_t] {
         #expect(waiting.errors.contains("flaky run 1: attempt 2 follows at schedd's next start"), "\(waiting.errors)")
     }
 
+    /// A run that fails on its own during SIGTERM's grace period, with no retry: its
+    /// `on_failure` runs at the next start, told which run failed and how, and its failure is
+    /// counted. (The build before never ran it, and the job's failures in a row stayed 0.)
+    @Test func onFailureOfARunFailingWhileSchedStopsRunsAtTheNextStart() throws {
+        let scratch = try Scratch()
+        let db = scratch.path("schedd.db")
+        let told = scratch.path("told")
+        let config = try scratch.write("jobs.json", #"""
+            {"jobs": [{"name": "flaky", "shell": "sleep 1; exit 3", "on_failure": "alert"},
+                      {"name": "alert", "shell": "echo $SCHEDD_TRIGGERED_BY_JOB $SCHEDD_TRIGGERED_BY_RUN $SCHEDD_TRIGGERED_BY_STATUS >> \#(told)"}]}
+            """#)
+        let arguments = ["--db", db, "--config", config, "--shutdown-grace", "30s"]
+        let first = try DaemonProcess(arguments, log: scratch.path("first.log"))
+        #expect(first.waitUntilStarted())
+        _ = try Binaries.run(Binaries.schedctl, ["--socket", first.socketPath, "run", "flaky"])
+        #expect(eventually { (try? sqlite(db, "SELECT status FROM runs WHERE id = 1")) == "running" })
+        #expect(first.terminate() == 0)
+        #expect(try sqlite(db, "SELECT group_concat(job || ' ' || status || ' ' || coalesce(policy_pending, '-'), ', ') FROM runs") == "flaky failed 1")
+        #expect(!FileManager.default.fileExists(atPath: told))
+        let second = try DaemonProcess(arguments, log: scratch.path("second.log"))
+        #expect(second.waitUntilStarted())
+        #expect(eventually { (try? String(contentsOfFile: told, encoding: .utf8)) == "flaky 1 failed\n" })
+        #expect(eventually { (try? sqlite(db, "SELECT count(*) FROM runs WHERE policy_pending IS NOT NULL")) == "0" })
+        #expect(try sqlite(db, "SELECT consecutive_failures FROM job_state WHERE job = 'flaky'") == "1")
+        #expect(second.terminate() == 0)
+    }
+
     /// A second SIGTERM ends the grace period: the run is stopped now, not after 60 s.
     @Test func aSecondSIGTERMStopsTheRunsAtOnce() throws {
         let scratch = try Scratch()

@@ -1633,6 +1633,58 @@ import SchedulerAPI
         }
     }
 
+    /// A run that ends on its own during the shutdown's grace period, with no retry, leaves
+    /// its final result to the next start: its failure counted (and the job paused at its
+    /// threshold), `on_failure` and `on_success` run then, once; a run the shutdown stops
+    /// leaves none. On either store.
+    @Test(arguments: [false, true]) func aFinalResultDuringTheShutdownGraceIsAppliedAtTheNextStart(sqlite: Bool) async throws {
+        let temp = try TemporaryDatabase()
+        let store: any SchedulerStore = sqlite ? temp.database : MemoryStore()
+        let clock = ManualClock(t0)
+        let gate = Gate()
+        let jobs = #"""
+            {"jobs": [{"name": "bad", "handler": "fail", "on_failure": "alert", "max_consecutive_failures": 1},
+                      {"name": "good", "handler": "pass", "on_success": "done"},
+                      {"name": "long", "handler": "hang", "on_failure": "alert"},
+                      {"name": "alert", "handler": "ok"}, {"name": "done", "handler": "ok"}]}
+            """#
+        let handlers: [String: JobHandler] = [
+            "fail": { _ in try await gate.wait(); throw TestError() }, "pass": { _ in try await gate.wait() },
+            "hang": { _ in try await Gate().wait() }, "ok": { _ in },
+        ]
+        var ended: [String: Int64] = [:]
+        try await withEngine(jobs: jobs, handlers: handlers, clock: clock, store: store) { engine, log, _ in
+            for job in ["bad", "good", "long"] { _ = try await engine.runNow(job) }
+            try await waitFor("the runs to start") { await engine.activeRuns().count == 3 }
+            engine.shutdown()
+            try await waitFor("the engine to wait out the grace period") { clock.nextDeadline != nil }
+            gate.open()
+            try await waitFor("two runs to end") { await log.finished.count == 2 }
+            for run in await log.finished { ended[run.job] = run.id }
+        }
+        // The engine has stopped: what followed the ends did not run in it.
+        let first = try await store.history(HistoryQuery(), withOutput: false)
+        #expect(Set(first.map(\.job)) == ["bad", "good", "long"], "a follow-up ran while schedd stopped")
+        #expect(try await store.pendingPolicies().map(\.job).sorted() == ["bad", "good"])
+        try await withEngine(jobs: jobs, handlers: handlers, clock: clock, store: store) { engine, log, store in
+            try await waitFor("the follow-ups") { await log.finished.count == 2 }
+            let followUps = Dictionary(uniqueKeysWithValues: await log.finished.map { ($0.job, $0) })
+            #expect(followUps["alert"]?.trigger == .dependency && followUps["alert"]?.triggeredByRun == ended["bad"],
+                    "on_failure of the run that failed while schedd stopped did not run at the next start")
+            #expect(followUps["done"]?.trigger == .dependency && followUps["done"]?.triggeredByRun == ended["good"])
+            let bad = try #require(try await store.job(named: "bad"))
+            #expect(bad.state.consecutiveFailures == 1 && bad.state.paused && bad.state.pauseReason == "failure_threshold")
+            #expect(try await store.pendingPolicies().isEmpty)
+            await engine.untilIdle()
+        }
+        // Applied once: a third start runs nothing.
+        try await withEngine(jobs: jobs, handlers: handlers, clock: clock, store: store) { engine, _, _ in
+            await engine.untilIdle()
+        }
+        let runs = try await store.history(HistoryQuery(), withOutput: false)
+        #expect(runs.filter { $0.trigger == .dependency }.map(\.job).sorted() == ["alert", "done"])
+    }
+
     @Test func shutdownStopsRunsAfterTheGracePeriodAndRecordsThem() async throws {
         let clock = ManualClock(t0)
         let handlers: [String: JobHandler] = ["hang": { _ in try await Gate().wait() }]

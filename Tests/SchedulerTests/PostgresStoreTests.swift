@@ -668,6 +668,33 @@ struct PostgresStoreTests {
         }
     }
 
+    /// A final result left for the next start (`policy_pending`) is the node's own that ran
+    /// the run: another node does not read it; pruning keeps its run until it is cleared.
+    @Test func aFinalResultLeftForTheNextStartIsTheRunsNodesAndOutlivesPruning() async throws {
+        try await withNodes(["n1", "n2"]) { nodes in
+            let (n1, n2) = (nodes[0], nodes[1])
+            let t0 = Date(timeIntervalSince1970: floor(Date().timeIntervalSince1970) - 3600)
+            var ids: [Int64] = []
+            for offset in 0..<2 {
+                guard case let .started(run) = try await n2.startRun(RunStart(job: "j", trigger: .manual, scheduledAt: nil,
+                                                                               startedAt: t0.addingTimeInterval(Double(offset)))) else {
+                    Issue.record("n2 could not start its run")
+                    return
+                }
+                #expect(try await n2.finishRun(run, RunOutcome(status: .failed, finishedAt: t0.addingTimeInterval(Double(offset)), outputTruncated: false)) != nil)
+                ids.append(run.id)
+            }
+            try await n2.setPoliciesPending([ids[0]], true)
+            #expect(try await n2.pendingPolicies().map(\.id) == [ids[0]])
+            #expect(try await n1.pendingPolicies().isEmpty, "a node read another node's final results")
+            #expect(try await n1.pruneHistory(keepPerJob: 0, olderThan: nil) == 1)
+            #expect(try await n2.history(HistoryQuery(job: "j"), withOutput: false).map(\.id) == [ids[0]])
+            try await n2.setPoliciesPending([ids[0]], false)
+            #expect(try await n2.pendingPolicies().isEmpty)
+            #expect(try await n1.pruneHistory(keepPerJob: 0, olderThan: nil) == 1)
+        }
+    }
+
     /// The queue is bounded: a slot queued for longer than the late tolerance while no node had
     /// a free worker follows its job's `catch_up`; a manual run queued for a node that is not up
     /// is given up; slots past the bound are skipped as they come.
@@ -1229,15 +1256,16 @@ struct PostgresStoreTests {
         let server2 = server
         // Version 1, as schedd made it before version 2's indexes, version 3's queue, version
         // 4's notifications of changes, version 5's output followed from another node, version
-        // 6's pending retries and the columns, indexes and trigger of versions 7 to 14.
+        // 6's pending retries and the columns, indexes and trigger of versions 7 to 15.
         try await PostgresServer.offPool {
             _ = try server2.psql(database, """
                 DROP INDEX runs_by_slot; DROP INDEX runs_one_skip_per_slot; DROP INDEX runs_queued_in_order; DROP INDEX runs_active_by_job;
                 DROP FUNCTION schedd_claim; DROP INDEX runs_retry_pending; DROP INDEX runs_retry_of; DROP INDEX runs_one_forbidding_run;
+                DROP INDEX runs_policy_pending;
                 DROP TRIGGER runs_wake_waiters ON runs; DROP FUNCTION schedd_wake_waiters;
                 ALTER TABLE runs DROP CONSTRAINT runs_status_check, DROP COLUMN cancel_requested, DROP COLUMN cancel_requested_by, DROP COLUMN queue_node,
                     DROP COLUMN output_wanted_until, DROP COLUMN output_total, DROP COLUMN retry_at, DROP COLUMN retry_node, DROP COLUMN triggered_by_run,
-                    DROP COLUMN retry_of, DROP COLUMN waits_for_job, DROP COLUMN forbids_overlap, DROP COLUMN wake_on_end;
+                    DROP COLUMN retry_of, DROP COLUMN waits_for_job, DROP COLUMN forbids_overlap, DROP COLUMN wake_on_end, DROP COLUMN policy_pending;
                 ALTER TABLE runs ADD CONSTRAINT runs_status_check
                     CHECK (status IN ('running', 'succeeded', 'failed', 'timed_out', 'cancelled', 'interrupted', 'skipped', 'lost'));
                 CREATE OR REPLACE FUNCTION schedd_jobs_generation() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -1257,7 +1285,7 @@ struct PostgresStoreTests {
             #expect(try await store.history(HistoryQuery(), withOutput: false).count == 1)
             return try await store.schemaVersion()
         }
-        #expect(version == 14 && PostgresSchema.currentVersion == 14)
+        #expect(version == 15 && PostgresSchema.currentVersion == 15)
         let indexes = try await PostgresServer.offPool {
             try server2.psql(database, """
                 SELECT to_regclass('runs_by_slot') IS NOT NULL AND to_regclass('runs_one_skip_per_slot') IS NOT NULL
@@ -1265,10 +1293,11 @@ struct PostgresStoreTests {
                    AND to_regproc('schedd_claim') IS NOT NULL
                    AND to_regclass('runs_active_by_job') IS NOT NULL AND to_regclass('runs_retry_pending') IS NOT NULL
                    AND to_regclass('runs_one_forbidding_run') IS NOT NULL AND to_regproc('schedd_wake_waiters') IS NOT NULL
+                   AND to_regclass('runs_policy_pending') IS NOT NULL
                    AND pg_get_constraintdef((SELECT oid FROM pg_constraint WHERE conname = 'runs_status_check')) LIKE '%queued%'
                    AND (SELECT count(*) FROM information_schema.columns WHERE table_name = 'runs'
                         AND column_name IN ('cancel_requested', 'cancel_requested_by', 'queue_node', 'output_wanted_until', 'output_total',
-                                            'retry_at', 'waits_for_job', 'forbids_overlap', 'wake_on_end')) = 9
+                                            'retry_at', 'waits_for_job', 'forbids_overlap', 'wake_on_end', 'policy_pending')) = 10
                    AND (SELECT count(*) FROM pg_proc WHERE proname IN ('schedd_jobs_generation', 'schedd_pauses_generation') AND prosrc LIKE '%pg_notify%') = 2
                 """)
         }

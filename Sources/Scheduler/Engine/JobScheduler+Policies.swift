@@ -15,6 +15,63 @@ extension JobScheduler {
         }
     }
 
+    /// Whether a run that ended while the engine stopped, with no retry, leaves its trigger's
+    /// final result for the next start: a failure (counted, perhaps pausing its job, and
+    /// followed by `on_failure`), or a success that triggers `on_success` or sets a count of
+    /// failures back to 0. Not a run the shutdown stopped (`cancelled`, as one cancelled by
+    /// hand: its retry, if it has one, is its only follow-up), nor a service's.
+    func leavesFinalResult(_ request: RunRequest, _ run: RunRecord, failuresResetWithEnd: Bool) -> Bool {
+        guard let entry = jobs[run.job], !request.spec.isService, !entry.spec.isService else { return false }
+        if run.status.isFailure { return true }
+        guard run.status == .succeeded else { return false }
+        return entry.spec.onSuccess != nil || (!failuresResetWithEnd && (store.sharedByNodes || entry.state.consecutiveFailures > 0))
+    }
+
+    /// Marks runs whose final result the next start applies; a failure is logged (that result
+    /// is then not applied: the run's row, its end, is written).
+    func setPoliciesPending(_ runIDs: [Int64]) async {
+        do {
+            try await store.setPoliciesPending(runIDs, true)
+        } catch {
+            logger.error("cannot record that a run's final result waits for the next start; it is not applied", metadata: [
+                "schedd.run_id": "\(runIDs)", "schedd.error": "\(error)",
+            ])
+        }
+    }
+
+    /// Applies the final results that runs which ended while schedd stopped left for this
+    /// start (`leavesFinalResult`), oldest first, as if each run had ended now: its job's
+    /// failures in a row, a pause at `max_consecutive_failures`, `on_failure` or `on_success`
+    /// (by the job's definition now). The marks are cleared once all are applied: a crash in
+    /// between applies them again at the next start.
+    func applyPendingPolicies() async {
+        let pending: [RunRecord]
+        do {
+            pending = try await store.pendingPolicies()
+        } catch {
+            if !Task.isCancelled {
+                logger.error("cannot read the final results of runs that ended while schedd stopped; they are not applied",
+                             metadata: ["schedd.error": "\(error)"])
+            }
+            return
+        }
+        guard !pending.isEmpty else { return }
+        for run in pending {
+            guard let entry = jobs[run.job], !entry.spec.isService else { continue }
+            logger.notice("a run ended while schedd stopped; its final result is applied now", metadata: [
+                "schedd.job": "\(run.job)", "schedd.run_id": .stringConvertible(run.id), "schedd.status": "\(run.status.rawValue)",
+            ])
+            await afterRun(await request(resuming: run, entry, trigger: run.trigger, attempt: run.attempt), run, retryDue: .some(nil))
+        }
+        do {
+            try await store.setPoliciesPending(pending.map(\.id), false)
+        } catch {
+            logger.error("cannot clear the marks of final results applied; they are applied again at the next start", metadata: [
+                "schedd.run_id": "\(pending.map(\.id))", "schedd.error": "\(error)",
+            ])
+        }
+    }
+
     /// When the retry of a run that just ended is due, or nil when none follows: it failed
     /// with attempts left, and its job is still there and still no service. With
     /// `stoppedAtShutdown` (the run was stopped by schedd's shutdown), due at once.
@@ -40,6 +97,8 @@ extension JobScheduler {
     /// `markedWithEnd`: its mark went into the store with the run's end (`RunOutcome.retryAt`).
     /// `failuresResetWithEnd`: the end, a success, set the job's failures in a row back to 0 in
     /// a shared store (`RunOutcome.resetsFailuresInARow`).
+    /// While the engine stops, the final result is left for the next start to apply
+    /// (`leavesFinalResult`, `applyPendingPolicies`): a follow-up run cannot start now.
     func afterRun(_ request: RunRequest, _ run: RunRecord, retryNode: String? = nil, retryDue decided: Date?? = nil,
                   markedWithEnd: Bool = false, failuresResetWithEnd: Bool = false) async {
         let marked = markedWithEnd && (decided ?? nil) != nil
@@ -47,6 +106,9 @@ extension JobScheduler {
             // A job removed while its run's end was written: the retry's mark goes too. (A
             // shutdown keeps it: the next start takes the retry up.)
             if marked, !stopping { await setRetries([(run.id, nil)]) }
+            if stopping, (decided ?? nil) == nil, leavesFinalResult(request, run, failuresResetWithEnd: failuresResetWithEnd) {
+                await setPoliciesPending([run.id])
+            }
             return
         }
         let spec = request.spec

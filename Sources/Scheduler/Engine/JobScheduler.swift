@@ -598,6 +598,7 @@ public actor JobScheduler: Service {
         }
         await reloadJobs()
         await resumePendingRetries()
+        await applyPendingPolicies()
         // An interrupted run is a failed attempt: retried, or counted and followed by
         // `on_failure`, by its job's policy, as if it had failed now. (Services and `@reboot`
         // jobs start anyway.)

@@ -30,6 +30,8 @@ package final class MemoryStore: SchedulerStore {
         var retryDue: [Int64: Date] = [:]
         /// `runs.retry_node`, where another node is to run the retry.
         var retryNodes: [Int64: String] = [:]
+        /// `runs.policy_pending`.
+        var policyPending: Set<Int64> = []
         /// Counts changes of definitions, for `unchangedJobs(since:)`.
         var generation = 0
         /// How many times `countRunOutcome` was asked (a store shared by nodes).
@@ -346,6 +348,19 @@ package final class MemoryStore: SchedulerStore {
         }
     }
 
+    package func setPoliciesPending(_ runIDs: [Int64], _ pending: Bool) async throws {
+        try checkWritable()
+        write { contents in
+            for id in runIDs where contents.runs[id] != nil {
+                if pending { contents.policyPending.insert(id) } else { contents.policyPending.remove(id) }
+            }
+        }
+    }
+
+    package func pendingPolicies() async throws -> [RunRecord] {
+        write { contents in contents.policyPending.sorted().compactMap { contents.runs[$0] } }
+    }
+
     package func pruneHistory(keepPerJob: Int?, olderThan: Date?) async throws -> Int {
         write { contents in
             var doomed = Set<Int64>()
@@ -364,6 +379,7 @@ package final class MemoryStore: SchedulerStore {
             // A run whose retry waits stays until the retry starts (a mark whose retry has its
             // row was left by a crash before it was cleared).
             doomed.subtract(contents.retryDue.keys.filter { id in contents.runs[id].map { !contents.retryStarted(of: $0) } ?? false })
+            doomed.subtract(contents.policyPending)
             for id in doomed {
                 contents.runs[id] = nil
                 contents.retryDue[id] = nil

@@ -14,6 +14,7 @@ package enum RetryMarkSQL {
     /// `r`'s retry waits: marked, and not started.
     package static let pending = "r.retry_at IS NOT NULL AND NOT \(retryStarted)"
 
-    /// `r` may be pruned as far as its retry goes: none waits.
-    package static let prunable = "(r.retry_at IS NULL OR \(retryStarted))"
+    /// `r` may be pruned as far as what follows its end goes: no retry of it waits, and its
+    /// final result is applied (`policy_pending`).
+    package static let prunable = "(r.policy_pending IS NULL AND (r.retry_at IS NULL OR \(retryStarted)))"
 }

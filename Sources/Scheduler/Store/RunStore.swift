@@ -166,6 +166,35 @@ public struct RunStore: Sendable {
         }
     }
 
+    /// Marks runs whose final result waits for the next start (`policy_pending`), or clears
+    /// the marks once it is applied; through the group commit, after the runs' ends.
+    func setPoliciesPending(_ runIDs: [Int64], _ pending: Bool) async throws {
+        guard !runIDs.isEmpty else { return }
+        do {
+            try await committer.write { db in
+                let statement = BoundStatement(try db.cachedStatement(sql: "UPDATE runs SET policy_pending = ? WHERE id = ?"), db)
+                for id in runIDs {
+                    statement.bind(1, pending ? Int64(1) : nil)
+                    statement.bind(2, id)
+                    try statement.execute()
+                }
+            }
+        } catch {
+            throw storeError(error)
+        }
+    }
+
+    /// The runs whose final result waits for this start, oldest first.
+    func pendingPolicies() async throws -> [RunRecord] {
+        do {
+            return try await pool.read { db in
+                try Self.fetch(db, where: "policy_pending IS NOT NULL", [], limit: nil, withOutput: false).reversed()
+            }
+        } catch {
+            throw storeError(error)
+        }
+    }
+
     /// The runs whose retry is marked and has not started. A mark left by a crash between the
     /// retry's start and the clearing of its mark is not a pending retry: the retry's row is
     /// there.

@@ -86,6 +86,10 @@ extension SchedulerDatabase: SchedulerStore {
 
     package func pendingRetries() async throws -> [(run: RunRecord, due: Date)] { try await runs.pendingRetries() }
 
+    package func setPoliciesPending(_ runIDs: [Int64], _ pending: Bool) async throws { try await runs.setPoliciesPending(runIDs, pending) }
+
+    package func pendingPolicies() async throws -> [RunRecord] { try await runs.pendingPolicies() }
+
     package func pruneHistory(keepPerJob: Int?, olderThan: Date?) async throws -> Int {
         try await runs.prune(keepPerJob: keepPerJob, olderThan: olderThan)
     }

@@ -64,6 +64,12 @@ package protocol SchedulerStore: StoreReader {
     /// This node's marked runs whose retry has not started (no `retry` run of the job with the
     /// next attempt after them), oldest first, with when the retry is due.
     func pendingRetries() async throws -> [(run: RunRecord, due: Date)]
+    /// Marks runs that ended while the engine was stopping, with no retry, whose trigger's
+    /// final result (failures in a row, `on_failure`/`on_success`) the next start applies
+    /// (`runs.policy_pending`); or clears the marks (`pending` false) once it is applied.
+    func setPoliciesPending(_ runIDs: [Int64], _ pending: Bool) async throws
+    /// This node's runs marked by `setPoliciesPending`, oldest first.
+    func pendingPolicies() async throws -> [RunRecord]
     /// Deletes finished runs beyond the newest `keepPerJob` of each job and those started
     /// before `olderThan`; returns how many went.
     func pruneHistory(keepPerJob: Int?, olderThan: Date?) async throws -> Int

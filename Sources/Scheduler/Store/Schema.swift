@@ -139,6 +139,13 @@ enum Schema {
         ALTER TABLE runs ADD COLUMN retry_of INTEGER;
         CREATE INDEX runs_retry_of ON runs (retry_of) WHERE retry_of IS NOT NULL;
         """,
+        // 9: a run that ended on its own while schedd was stopping, with no retry: its
+        // trigger's final result (its job's failures in a row, `on_failure`/`on_success`) is
+        // applied at the next start, cleared once applied. Before, it was never applied.
+        """
+        ALTER TABLE runs ADD COLUMN policy_pending INTEGER;
+        CREATE INDEX runs_policy_pending ON runs (id) WHERE policy_pending IS NOT NULL;
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }
