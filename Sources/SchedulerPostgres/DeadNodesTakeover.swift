@@ -7,9 +7,12 @@ import SchedulerAPI
 public struct DeadNodesTakeover: Sendable {
     public var lost: [RunRecord] = []
     public var retries: [(run: RunRecord, due: Date)] = []
+    /// Runs that ended as their node stopped, whose final results (failures in a row,
+    /// `on_failure`/`on_success`) this node now applies (`runs.policy_pending` names it).
+    public var policies: [RunRecord] = []
     /// The names of the nodes that left long ago (`PostgresStore.leftNodesKept`), now gone from
     /// `nodes`.
     public var forgotten: [String] = []
 
-    public var isEmpty: Bool { lost.isEmpty && retries.isEmpty }
+    public var isEmpty: Bool { lost.isEmpty && retries.isEmpty && policies.isEmpty }
 }

@@ -224,7 +224,7 @@ public struct NodeHeartbeat: Service {
                     "schedd.job": "\(run.job)", "schedd.run_id": .stringConvertible(run.id), "schedd.error": "\(run.error ?? "")",
                 ])
             }
-            if !takeover.isEmpty { await engine.takeOver(lost: takeover.lost, retries: takeover.retries) }
+            if !takeover.isEmpty { await engine.takeOver(lost: takeover.lost, retries: takeover.retries, policies: takeover.policies) }
             if !takeover.forgotten.isEmpty {
                 logger.info("forgot nodes that left the cluster a day ago", metadata: ["schedd.nodes": "\(takeover.forgotten.joined(separator: ", "))"])
             }

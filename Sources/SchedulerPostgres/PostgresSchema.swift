@@ -317,6 +317,20 @@ enum PostgresSchema {
             CREATE INDEX runs_policy_pending ON runs (node) WHERE policy_pending IS NOT NULL
             """,
         ],
+        // 16: the mark names the node that applies the final result (the run's node at first;
+        // another node takes it over once that node has left the cluster, as its retries).
+        // Before, a node that never came back left it unapplied.
+        [
+            """
+            ALTER TABLE runs ALTER COLUMN policy_pending TYPE text USING CASE WHEN policy_pending THEN node END
+            """,
+            """
+            DROP INDEX runs_policy_pending
+            """,
+            """
+            CREATE INDEX runs_policy_pending ON runs (policy_pending) WHERE policy_pending IS NOT NULL
+            """,
+        ],
     ]
 
     static var currentVersion: Int { migrations.count }

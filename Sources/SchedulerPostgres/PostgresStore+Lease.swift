@@ -48,7 +48,8 @@ extension PostgresStore {
 
     /// Declares dead every node whose lease has expired by the database's clock, marks its
     /// running runs `lost`, and takes over its pending retries (this node runs them from now
-    /// on), and those of the nodes that left; returns both, and the nodes that left more than
+    /// on) and the final results its runs left to apply, and those of the nodes that left;
+    /// returns them, and the nodes that left more than
     /// `leftNodesKept` ago, forgotten now. Any node may do it, any number of times: a node is
     /// declared dead once, and a retry taken over is this node's, so what a node leaves is
     /// taken over once.
@@ -99,6 +100,7 @@ extension PostgresStore {
                     SELECT n.name FROM nodes n WHERE n.name = ANY(\(left)) AND n.state = 'left' AND n.name IN (
                         SELECT coalesce(r.retry_node, r.node) FROM runs r LEFT JOIN jobs j ON j.name = r.job
                         WHERE \(unescaped: RetryMarkSQL.pending) AND coalesce(j.spec::jsonb ->> 'node', '') <> coalesce(r.retry_node, r.node))
+                      OR n.name = ANY(\(left)) AND n.state = 'left' AND n.name IN (SELECT r.policy_pending FROM runs r WHERE r.policy_pending IS NOT NULL)
                     FOR UPDATE OF n SKIP LOCKED
                     """, logger: log).decode(String.self) { gone.append(name) }
                 try await connection.query("SET LOCAL enable_seqscan = on", logger: log)
@@ -127,7 +129,17 @@ extension PostgresStore {
                     SELECT \(unescaped: Self.runColumnsWithoutOutput) FROM runs WHERE id = ANY(\(ids)) ORDER BY id
                     """, logger: log)).compactMap { run in dues[run.id].map { (run: run, due: $0) } }
             }
-            return DeadNodesTakeover(lost: lost, retries: retries, forgotten: forgotten)
+            // The final results its runs left to apply (they ended as it stopped): this node's
+            // to apply from now on, whatever their jobs are pinned to (a follow-up job runs
+            // where it may; a failure counts across the cluster).
+            var policies: [RunRecord] = []
+            if !gone.isEmpty {
+                policies = try await Self.records(try await connection.query("""
+                    UPDATE runs SET policy_pending = \(node) WHERE policy_pending = ANY(\(gone))
+                    RETURNING \(unescaped: Self.runColumnsWithoutOutput)
+                    """, logger: log)).sorted { $0.id < $1.id }
+            }
+            return DeadNodesTakeover(lost: lost, retries: retries, policies: policies, forgotten: forgotten)
         }
         if !takeover.isEmpty || !takeover.forgotten.isEmpty { changes.bump() }
         return takeover

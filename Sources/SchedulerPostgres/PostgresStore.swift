@@ -1128,10 +1128,13 @@ public final class PostgresStore: SchedulerStore {
         }
     }
 
+    /// The mark names the node that applies the final result: this one (a node that takes
+    /// the marks of a node that left over renames them).
     package func setPoliciesPending(_ runIDs: [Int64], _ pending: Bool) async throws {
         guard !runIDs.isEmpty else { return }
+        let holder = pending ? node : nil
         try await call("policy") { connection in
-            try await connection.query("UPDATE runs SET policy_pending = \(pending ? true : nil) WHERE id = ANY(\(runIDs))")
+            try await connection.query("UPDATE runs SET policy_pending = \(holder) WHERE id = ANY(\(runIDs))")
         }
     }
 
@@ -1139,7 +1142,7 @@ public final class PostgresStore: SchedulerStore {
         let node = self.node
         return try await call("policies") { connection in
             try await Self.records(try await connection.query("""
-                SELECT \(unescaped: Self.runColumnsWithoutOutput) FROM runs WHERE node = \(node) AND policy_pending IS NOT NULL ORDER BY id
+                SELECT \(unescaped: Self.runColumnsWithoutOutput) FROM runs WHERE policy_pending = \(node) ORDER BY id
                 """))
         }
     }

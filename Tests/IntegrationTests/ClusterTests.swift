@@ -295,6 +295,32 @@ struct ClusterTests {
         #expect(try cluster.sql("SELECT count(*) FROM runs WHERE retry_at IS NOT NULL") == "0")
     }
 
+    /// A run that fails on its own while its node shuts down, with no retry, leaves its final
+    /// result to that node's next start; a node that does not come back leaves it to the
+    /// others: one of them counts the failure and runs `on_failure` once. (Before, it was
+    /// never applied.)
+    @Test func theFinalResultOfARunEndingAsItsNodeLeavesIsAppliedByAnother() throws {
+        let cluster = try Cluster()
+        let told = cluster.scratch.path("told")
+        let config = try cluster.scratch.write("jobs.json", #"""
+            {"jobs": [{"name": "flaky", "node": "a", "shell": "sleep 1; exit 3", "on_failure": "alert"},
+                      {"name": "alert", "shell": "echo $SCHEDD_TRIGGERED_BY_JOB $SCHEDD_TRIGGERED_BY_STATUS $SCHEDD_NODE >> \#(told)"}]}
+            """#)
+        let a = try cluster.start("a", config: config, extra: ["--shutdown-grace", "30s"])
+        let b = try cluster.start("b", config: config)
+        #expect(a.waitUntilStarted(), "\(a.stderr())")
+        #expect(b.waitUntilStarted(), "\(b.stderr())")
+        #expect(try cluster.ctl("a", ["run", "flaky"]).status == 0)
+        #expect(eventually { (try? cluster.sql("SELECT status FROM runs WHERE job = 'flaky'")) == "running" })
+        #expect(a.terminate() == 0)
+        #expect(try cluster.sql("SELECT state FROM nodes WHERE name = 'a'") == "left")
+        #expect(eventually(timeout: 20) { (try? String(contentsOfFile: told, encoding: .utf8)) == "flaky failed b\n" },
+                "\((try? cluster.sql("SELECT string_agg(job || ' ' || status || ' ' || node || ' ' || coalesce(policy_pending, '-'), ', ' ORDER BY id) FROM runs")) ?? "")")
+        #expect(eventually { (try? cluster.sql("SELECT count(*) FROM runs WHERE policy_pending IS NOT NULL")) == "0" })
+        #expect(try cluster.sql("SELECT consecutive_failures FROM job_state WHERE job = 'flaky'") == "1")
+        #expect(try cluster.sql("SELECT count(*) FROM runs WHERE job = 'alert'") == "1")
+    }
+
     /// `schedctl run --wait` on one node follows its run through the restart of the node that
     /// runs it: the run, pinned to a, is stopped past a's grace by a's shutdown and retried
     /// once a is back, and the follower on b prints both attempts' output and exits with the

@@ -668,9 +668,10 @@ struct PostgresStoreTests {
         }
     }
 
-    /// A final result left for the next start (`policy_pending`) is the node's own that ran
-    /// the run: another node does not read it; pruning keeps its run until it is cleared.
-    @Test func aFinalResultLeftForTheNextStartIsTheRunsNodesAndOutlivesPruning() async throws {
+    /// A final result left for the next start (`policy_pending`) is the marking node's: another
+    /// node does not read it while that node is up, and takes it over, once, when the node has
+    /// left; pruning keeps its run until it is cleared.
+    @Test func aFinalResultLeftForTheNextStartIsTheNodesUntilItLeavesAndOutlivesPruning() async throws {
         try await withNodes(["n1", "n2"]) { nodes in
             let (n1, n2) = (nodes[0], nodes[1])
             let t0 = Date(timeIntervalSince1970: floor(Date().timeIntervalSince1970) - 3600)
@@ -687,10 +688,16 @@ struct PostgresStoreTests {
             try await n2.setPoliciesPending([ids[0]], true)
             #expect(try await n2.pendingPolicies().map(\.id) == [ids[0]])
             #expect(try await n1.pendingPolicies().isEmpty, "a node read another node's final results")
+            #expect(try await n1.declareExpiredNodesDead().policies.isEmpty, "taken over from a node that is up")
             #expect(try await n1.pruneHistory(keepPerJob: 0, olderThan: nil) == 1)
             #expect(try await n2.history(HistoryQuery(job: "j"), withOutput: false).map(\.id) == [ids[0]])
-            try await n2.setPoliciesPending([ids[0]], false)
+            await n2.leave()
+            #expect(try await n1.declareExpiredNodesDead().policies.map(\.id) == [ids[0]], "not taken over from a node that left")
+            #expect(try await n1.pendingPolicies().map(\.id) == [ids[0]])
             #expect(try await n2.pendingPolicies().isEmpty)
+            #expect(try await n1.declareExpiredNodesDead().policies.isEmpty, "taken over twice")
+            try await n1.setPoliciesPending([ids[0]], false)
+            #expect(try await n1.pendingPolicies().isEmpty)
             #expect(try await n1.pruneHistory(keepPerJob: 0, olderThan: nil) == 1)
         }
     }
@@ -1256,7 +1263,7 @@ struct PostgresStoreTests {
         let server2 = server
         // Version 1, as schedd made it before version 2's indexes, version 3's queue, version
         // 4's notifications of changes, version 5's output followed from another node, version
-        // 6's pending retries and the columns, indexes and trigger of versions 7 to 15.
+        // 6's pending retries and the columns, indexes and trigger of versions 7 to 16.
         try await PostgresServer.offPool {
             _ = try server2.psql(database, """
                 DROP INDEX runs_by_slot; DROP INDEX runs_one_skip_per_slot; DROP INDEX runs_queued_in_order; DROP INDEX runs_active_by_job;
@@ -1285,7 +1292,7 @@ struct PostgresStoreTests {
             #expect(try await store.history(HistoryQuery(), withOutput: false).count == 1)
             return try await store.schemaVersion()
         }
-        #expect(version == 15 && PostgresSchema.currentVersion == 15)
+        #expect(version == 16 && PostgresSchema.currentVersion == 16)
         let indexes = try await PostgresServer.offPool {
             try server2.psql(database, """
                 SELECT to_regclass('runs_by_slot') IS NOT NULL AND to_regclass('runs_one_skip_per_slot') IS NOT NULL
@@ -1294,6 +1301,7 @@ struct PostgresStoreTests {
                    AND to_regclass('runs_active_by_job') IS NOT NULL AND to_regclass('runs_retry_pending') IS NOT NULL
                    AND to_regclass('runs_one_forbidding_run') IS NOT NULL AND to_regproc('schedd_wake_waiters') IS NOT NULL
                    AND to_regclass('runs_policy_pending') IS NOT NULL
+                   AND (SELECT data_type FROM information_schema.columns WHERE table_name = 'runs' AND column_name = 'policy_pending') = 'text'
                    AND pg_get_constraintdef((SELECT oid FROM pg_constraint WHERE conname = 'runs_status_check')) LIKE '%queued%'
                    AND (SELECT count(*) FROM information_schema.columns WHERE table_name = 'runs'
                         AND column_name IN ('cancel_requested', 'cancel_requested_by', 'queue_node', 'output_wanted_until', 'output_total',
@@ -1302,6 +1310,36 @@ struct PostgresStoreTests {
                 """)
         }
         #expect(indexes == "t")
+    }
+
+    /// Version 16 names the node in a final result's mark: a mark of version 15 (a boolean)
+    /// becomes its run's node, which applies it at its next start.
+    @Test func aFinalResultMarkedByVersion15IsItsRunsNodes() async throws {
+        let server = try #require(PostgresServer.current)
+        let url = try await server.newDatabase()
+        let id = try await PostgresStore.withStore(url: try PostgresURL(url), node: "n1", logger: Logger(label: "test")) { store -> Int64 in
+            guard case let .started(run) = try await store.startRun(RunStart(job: "tick", trigger: .manual, scheduledAt: nil, startedAt: Date())) else {
+                Issue.record("n1 could not start its run")
+                return 0
+            }
+            #expect(try await store.finishRun(run, RunOutcome(status: .failed, finishedAt: Date(), outputTruncated: false)) != nil)
+            return run.id
+        }
+        let database = try PostgresURL(url).database
+        let server2 = server
+        try await PostgresServer.offPool {
+            _ = try server2.psql(database, """
+                DROP INDEX runs_policy_pending;
+                ALTER TABLE runs ALTER COLUMN policy_pending TYPE boolean USING policy_pending IS NOT NULL;
+                CREATE INDEX runs_policy_pending ON runs (node) WHERE policy_pending IS NOT NULL;
+                UPDATE runs SET policy_pending = true WHERE id = \(id);
+                UPDATE meta SET value = '15' WHERE key = 'schema_version'
+                """)
+        }
+        let (version, pending) = try await PostgresStore.withStore(url: try PostgresURL(url), node: "n1", logger: Logger(label: "test")) { store in
+            (try await store.schemaVersion(), try await store.pendingPolicies().map(\.id))
+        }
+        #expect(version == 16 && pending == [id])
     }
 
     /// Nodes that start together on a new database: one makes the schema, the others wait for

@@ -55,8 +55,10 @@ extension JobScheduler {
     /// move to a node that claims them; a job pinned to another node is never moved: a lost
     /// run of one (pinned to the node that died) is retried by that node when it is back (its
     /// retry is marked for it), as its slots are missed while it is down; with no retries left,
-    /// its failure is counted and followed by `on_failure` here.
-    package func takeOver(lost: [RunRecord], retries: [(run: RunRecord, due: Date)]) async {
+    /// its failure is counted and followed by `on_failure` here. `policies`: runs that ended
+    /// as their node stopped, whose final results are now this node's to apply
+    /// (`applyFinalResults`).
+    package func takeOver(lost: [RunRecord], retries: [(run: RunRecord, due: Date)], policies: [RunRecord] = []) async {
         await takeUp(retries)
         for run in lost {
             guard !stopping, let entry = jobs[run.job], !entry.spec.isService else { continue }
@@ -67,6 +69,7 @@ extension JobScheduler {
             ])
             await afterRun(await request(resuming: run, entry, trigger: run.trigger, attempt: run.attempt), run, retryNode: pinnedTo)
         }
+        await applyFinalResults(policies)
         wakeup.signal()
     }
 

@@ -40,10 +40,7 @@ extension JobScheduler {
     }
 
     /// Applies the final results that runs which ended while schedd stopped left for this
-    /// start (`leavesFinalResult`), oldest first, as if each run had ended now: its job's
-    /// failures in a row, a pause at `max_consecutive_failures`, `on_failure` or `on_success`
-    /// (by the job's definition now). The marks are cleared once all are applied: a crash in
-    /// between applies them again at the next start.
+    /// start (`leavesFinalResult`, `applyFinalResults`).
     func applyPendingPolicies() async {
         let pending: [RunRecord]
         do {
@@ -55,7 +52,17 @@ extension JobScheduler {
             }
             return
         }
-        guard !pending.isEmpty else { return }
+        await applyFinalResults(pending)
+    }
+
+    /// Applies the final results of runs that ended while their engine stopped, whose marks
+    /// are this engine's (its own, or taken over from a node that left), oldest first, as if
+    /// each run had ended now: its job's failures in a row, a pause at
+    /// `max_consecutive_failures`, `on_failure` or `on_success` (by the job's definition now).
+    /// The marks are cleared once all are applied: a crash in between applies them again at
+    /// the next start. While this engine stops, they stay marked for its next start.
+    func applyFinalResults(_ pending: [RunRecord]) async {
+        guard !pending.isEmpty, !stopping else { return }
         for run in pending {
             guard let entry = jobs[run.job], !entry.spec.isService else { continue }
             logger.notice("a run ended while schedd stopped; its final result is applied now", metadata: [
