@@ -10,8 +10,8 @@ public struct DeadNodesTakeover: Sendable {
     /// Runs that ended as their node stopped, whose final results (failures in a row,
     /// `on_failure`/`on_success`) this node now applies (`runs.policy_pending` names it).
     public var policies: [RunRecord] = []
-    /// The names of the nodes that left long ago (`PostgresStore.leftNodesKept`), now gone from
-    /// `nodes`.
+    /// The names of the nodes that left or died long ago (`PostgresStore.goneNodesKept`), now
+    /// gone from `nodes`.
     public var forgotten: [String] = []
 
     public var isEmpty: Bool { lost.isEmpty && retries.isEmpty && policies.isEmpty }

@@ -226,7 +226,7 @@ public struct NodeHeartbeat: Service {
             }
             if !takeover.isEmpty { await engine.takeOver(lost: takeover.lost, retries: takeover.retries, policies: takeover.policies) }
             if !takeover.forgotten.isEmpty {
-                logger.info("forgot nodes that left the cluster a day ago", metadata: ["schedd.nodes": "\(takeover.forgotten.joined(separator: ", "))"])
+                logger.info("forgot nodes gone from the cluster for a day", metadata: ["schedd.nodes": "\(takeover.forgotten.joined(separator: ", "))"])
             }
             let expired = try await store.expireQueued(tolerance: engine.lateTolerance)
             if !expired.isEmpty {

@@ -331,6 +331,20 @@ enum PostgresSchema {
             CREATE INDEX runs_policy_pending ON runs (policy_pending) WHERE policy_pending IS NOT NULL
             """,
         ],
+        // 17: a registration's epoch comes from one sequence for the whole cluster, never
+        // reused, so that a node's row can be forgotten (a dead one too): a frozen process of
+        // it that wakes later cannot match the epoch of a registration made under its name
+        // since. Before, epochs counted per name from 1, and a dead node's row was kept for
+        // ever. The sequence starts past every epoch written so far.
+        [
+            """
+            CREATE SEQUENCE node_epochs AS bigint
+            """,
+            """
+            SELECT setval('node_epochs', 1 + greatest((SELECT coalesce(max(epoch), 0) FROM nodes), (SELECT coalesce(max(epoch), 0) FROM runs),
+                                                      (SELECT coalesce(max(epoch), 0) FROM service_holders)), false)
+            """,
+        ],
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -42,15 +42,15 @@ extension PostgresStore {
         return .renewed(clockOffsetMs: offset)
     }
 
-    /// How long the name of a node that left cleanly stays in `nodes` (and `schedctl nodes`)
-    /// after its last heartbeat.
-    public static let leftNodesKept: Duration = .seconds(86_400)
+    /// How long the name of a node that left cleanly, or was declared dead, stays in `nodes`
+    /// (and `schedctl nodes`) after its last heartbeat.
+    public static let goneNodesKept: Duration = .seconds(86_400)
 
     /// Declares dead every node whose lease has expired by the database's clock, marks its
     /// running runs `lost`, and takes over its pending retries (this node runs them from now
     /// on) and the final results its runs left to apply, and those of the nodes that left;
-    /// returns them, and the nodes that left more than
-    /// `leftNodesKept` ago, forgotten now. Any node may do it, any number of times: a node is
+    /// returns them, and the nodes gone (left or dead) more
+    /// than `goneNodesKept` ago, forgotten now. Any node may do it, any number of times: a node is
     /// declared dead once, and a retry taken over is this node's, so what a node leaves is
     /// taken over once.
     public func declareExpiredNodesDead() async throws -> DeadNodesTakeover {
@@ -71,20 +71,22 @@ extension PostgresStore {
                     RETURNING \(unescaped: Self.runColumns)
                     """, logger: log))
             }
-            // The nodes that left cleanly; those that left long ago are forgotten: nodes started
-            // under a new host name each time (containers) would otherwise add a row at every
-            // start, for good. Only nodes that left: their process exited, so nothing of theirs
-            // writes again, and a node started later under the name registers afresh. (A dead
-            // node's process may be frozen and come back; its row stays.)
+            // The nodes that left cleanly; those gone (left or dead) long ago are forgotten:
+            // nodes started under a new host name each time (containers) would otherwise add a
+            // row at every start, for good. What they left was taken over when they went. A dead
+            // node's process may only be frozen and write when it wakes, however late: it finds
+            // no registration then (fenced), and its old epoch matches no registration made
+            // since, under any name (epochs come from one sequence), so its late writes are
+            // refused as they are while its row stays.
             var left: [String] = []
             var forgotten: [String] = []
-            for try await (name, forget) in try await connection.query("""
+            for try await (name, isLeft, forget) in try await connection.query("""
                 WITH forgotten AS (
-                    DELETE FROM nodes WHERE state = 'left' AND heartbeat_at < now() - make_interval(secs => \(Self.seconds(Self.leftNodesKept)))
+                    DELETE FROM nodes WHERE state IN ('left', 'dead') AND heartbeat_at < now() - make_interval(secs => \(Self.seconds(Self.goneNodesKept)))
                     RETURNING name)
-                SELECT name, name IN (SELECT name FROM forgotten) FROM nodes WHERE state = 'left'
-                """, logger: log).decode((String, Bool).self) {
-                if forget { forgotten.append(name) } else { left.append(name) }
+                SELECT name, state = 'left', name IN (SELECT name FROM forgotten) FROM nodes WHERE state IN ('left', 'dead') ORDER BY name
+                """, logger: log).decode((String, Bool, Bool).self) {
+                if forget { forgotten.append(name) } else if isLeft { left.append(name) }
             }
             // A node that left (shut down, and perhaps not coming back) hands on its waiting
             // retries as a dead one does. Its row is locked first: a node registering under

@@ -234,7 +234,8 @@ extension PostgresStore {
     }
 
     /// Registers this node, or takes its name over from a registration whose lease has
-    /// expired, with a new epoch; nil while a live registration holds the name.
+    /// expired, with a new epoch (the cluster's sequence: greater than every epoch before, under
+    /// any name, and never reused); nil while a live registration holds the name.
     func register(workers: Int) async throws -> Int64? {
         let node = self.node
         let lease = Double(lease.components.seconds) + Double(lease.components.attoseconds) / 1e18
@@ -243,8 +244,8 @@ extension PostgresStore {
             var epoch: Int64?
             for try await value in try await connection.query("""
                 INSERT INTO nodes AS n (name, epoch, state, started_at, heartbeat_at, lease_until, workers, pid, version)
-                VALUES (\(node), 1, 'up', now(), now(), now() + make_interval(secs => \(lease)), \(Int32(workers)), \(pid), \(Version.current))
-                ON CONFLICT (name) DO UPDATE SET epoch = n.epoch + 1, state = 'up', started_at = now(), heartbeat_at = now(),
+                VALUES (\(node), nextval('node_epochs'), 'up', now(), now(), now() + make_interval(secs => \(lease)), \(Int32(workers)), \(pid), \(Version.current))
+                ON CONFLICT (name) DO UPDATE SET epoch = excluded.epoch, state = 'up', started_at = now(), heartbeat_at = now(),
                     lease_until = excluded.lease_until, workers = excluded.workers, running = 0, pid = excluded.pid, version = excluded.version
                 WHERE n.state <> 'up' OR n.lease_until < now()
                 RETURNING epoch

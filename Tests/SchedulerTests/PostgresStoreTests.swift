@@ -901,29 +901,46 @@ struct PostgresStoreTests {
         }
     }
 
-    /// The name of a node that left a day ago is forgotten by the next node to look: nodes
-    /// started under a new host name each time (containers) would otherwise add a row at every
-    /// start, for good. One that left lately stays, and so does a dead one (its process may be
-    /// frozen, and come back). A node started later under a forgotten name registers afresh.
-    @Test func aNodeThatLeftADayAgoIsForgotten() async throws {
+    /// The name of a node gone a day ago (left, or declared dead) is forgotten by the next node
+    /// to look: nodes started under a new host name each time (containers) would otherwise add
+    /// a row at every start, for good. One that left lately stays. A node started later under a
+    /// forgotten name registers afresh, under an epoch no registration had before, so that a
+    /// frozen process of the dead one, waking after its row is gone, is still fenced: its late
+    /// end of a run of the new registration is refused. (Before, a dead node's row was kept
+    /// for ever, and epochs counted from 1 per name.)
+    @Test func aNodeGoneADayAgoIsForgottenAndItsNameRegistersUnderANewEpoch() async throws {
         let server = try #require(PostgresServer.current)
         let url = try await server.newDatabase()
         try await withNodes(["n1"], url: url) { nodes in
-            for name in ["old", "recent", "frozen"] {
+            for name in ["old", "recent"] {
                 try await PostgresStore.withStore(url: try PostgresURL(url), node: name, options: Self.roomy, logger: Logger(label: "test")) { store in
                     await store.leave()
                 }
             }
-            try await nodes[0].call("test") { connection in
-                _ = try await connection.query("UPDATE nodes SET heartbeat_at = now() - interval '25 hours' WHERE name IN ('old', 'frozen')")
-                _ = try await connection.query("UPDATE nodes SET state = 'dead' WHERE name = 'frozen'")
+            // A registration whose process is frozen: its store stays open, and its row is
+            // declared dead.
+            try await PostgresStore.withStore(url: try PostgresURL(url), node: "frozen", options: Self.roomy, logger: Logger(label: "test")) { frozen in
+                try await nodes[0].call("test") { connection in
+                    _ = try await connection.query("UPDATE nodes SET heartbeat_at = now() - interval '25 hours' WHERE name IN ('old', 'frozen')")
+                    _ = try await connection.query("UPDATE nodes SET state = 'dead' WHERE name = 'frozen'")
+                }
+                let takeover = try await nodes[0].declareExpiredNodesDead()
+                #expect(takeover.forgotten == ["frozen", "old"])
+                #expect(try await nodes[0].nodes().map { "\($0.name) \($0.state)" } == ["n1 up", "recent left"])
+                #expect(try await nodes[0].declareExpiredNodesDead().forgotten.isEmpty)
+                let old = try await PostgresStore.withStore(url: try PostgresURL(url), node: "old", options: Self.roomy, logger: Logger(label: "test")) { $0.epoch }
+                let (epoch, lateEnd) = try await PostgresStore.withStore(url: try PostgresURL(url), node: "frozen", options: Self.roomy,
+                                                                       logger: Logger(label: "test")) { again -> (Int64, RunRecord?) in
+                    guard case let .started(run) = try await again.startRun(RunStart(job: "tick", trigger: .manual, scheduledAt: nil, startedAt: Date())) else {
+                        Issue.record("the new registration could not start a run")
+                        return (again.epoch, nil)
+                    }
+                    return (again.epoch, try await frozen.finishRun(run, RunOutcome(status: .failed, finishedAt: Date(), outputTruncated: false)))
+                }
+                #expect(epoch > frozen.epoch && epoch > old && old > nodes[0].epoch, "epochs \(nodes[0].epoch), \(frozen.epoch), \(old), \(epoch)")
+                #expect(lateEnd == nil, "the forgotten registration's late end of a new registration's run was taken")
+                #expect(try await frozen.renewLease(running: 0) == .fenced)
             }
-            let takeover = try await nodes[0].declareExpiredNodesDead()
-            #expect(takeover.forgotten == ["old"])
-            #expect(try await nodes[0].nodes().map { "\($0.name) \($0.state)" } == ["frozen dead", "n1 up", "recent left"])
-            #expect(try await nodes[0].declareExpiredNodesDead().forgotten.isEmpty)
-            let epoch = try await PostgresStore.withStore(url: try PostgresURL(url), node: "old", options: Self.roomy, logger: Logger(label: "test")) { $0.epoch }
-            #expect(epoch == 1)
         }
     }
 
@@ -1134,7 +1151,7 @@ struct PostgresStoreTests {
             // Once it has left, the name is free at once, with a new epoch.
             let renewals = try await PostgresStore.withStore(url: try PostgresURL(url), node: "same", options: options,
                                                              logger: Logger(label: "test")) { again in
-                #expect(again.epoch == holder.epoch + 1)
+                #expect(again.epoch > holder.epoch)
                 return [try await again.renewLease(running: 0), try await holder.renewLease(running: 0)]
             }
             #expect(renewals.count == 2 && renewals[0] != .fenced && renewals[1] == .fenced)
@@ -1263,12 +1280,12 @@ struct PostgresStoreTests {
         let server2 = server
         // Version 1, as schedd made it before version 2's indexes, version 3's queue, version
         // 4's notifications of changes, version 5's output followed from another node, version
-        // 6's pending retries and the columns, indexes and trigger of versions 7 to 16.
+        // 6's pending retries and the columns, indexes and trigger of versions 7 to 17.
         try await PostgresServer.offPool {
             _ = try server2.psql(database, """
                 DROP INDEX runs_by_slot; DROP INDEX runs_one_skip_per_slot; DROP INDEX runs_queued_in_order; DROP INDEX runs_active_by_job;
                 DROP FUNCTION schedd_claim; DROP INDEX runs_retry_pending; DROP INDEX runs_retry_of; DROP INDEX runs_one_forbidding_run;
-                DROP INDEX runs_policy_pending;
+                DROP INDEX runs_policy_pending; DROP SEQUENCE node_epochs;
                 DROP TRIGGER runs_wake_waiters ON runs; DROP FUNCTION schedd_wake_waiters;
                 ALTER TABLE runs DROP CONSTRAINT runs_status_check, DROP COLUMN cancel_requested, DROP COLUMN cancel_requested_by, DROP COLUMN queue_node,
                     DROP COLUMN output_wanted_until, DROP COLUMN output_total, DROP COLUMN retry_at, DROP COLUMN retry_node, DROP COLUMN triggered_by_run,
@@ -1285,14 +1302,17 @@ struct PostgresStoreTests {
                     UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'pauses_generation';
                     RETURN NULL;
                 END $$;
+                UPDATE nodes SET epoch = 40, state = 'left'; UPDATE runs SET epoch = 41;
                 UPDATE meta SET value = '1' WHERE key = 'schema_version'
                 """)
         }
-        let version = try await PostgresStore.withStore(url: try PostgresURL(url), node: "n1", logger: Logger(label: "test")) { store in
+        let (version, epoch) = try await PostgresStore.withStore(url: try PostgresURL(url), node: "n1", logger: Logger(label: "test")) { store in
             #expect(try await store.history(HistoryQuery(), withOutput: false).count == 1)
-            return try await store.schemaVersion()
+            return (try await store.schemaVersion(), store.epoch)
         }
-        #expect(version == 16 && PostgresSchema.currentVersion == 16)
+        #expect(version == 17 && PostgresSchema.currentVersion == 17)
+        // The epochs' sequence (version 17) starts past every epoch written (a run's here).
+        #expect(epoch == 42)
         let indexes = try await PostgresServer.offPool {
             try server2.psql(database, """
                 SELECT to_regclass('runs_by_slot') IS NOT NULL AND to_regclass('runs_one_skip_per_slot') IS NOT NULL
@@ -1300,7 +1320,7 @@ struct PostgresStoreTests {
                    AND to_regproc('schedd_claim') IS NOT NULL
                    AND to_regclass('runs_active_by_job') IS NOT NULL AND to_regclass('runs_retry_pending') IS NOT NULL
                    AND to_regclass('runs_one_forbidding_run') IS NOT NULL AND to_regproc('schedd_wake_waiters') IS NOT NULL
-                   AND to_regclass('runs_policy_pending') IS NOT NULL
+                   AND to_regclass('runs_policy_pending') IS NOT NULL AND to_regclass('node_epochs') IS NOT NULL
                    AND (SELECT data_type FROM information_schema.columns WHERE table_name = 'runs' AND column_name = 'policy_pending') = 'text'
                    AND pg_get_constraintdef((SELECT oid FROM pg_constraint WHERE conname = 'runs_status_check')) LIKE '%queued%'
                    AND (SELECT count(*) FROM information_schema.columns WHERE table_name = 'runs'
@@ -1333,13 +1353,14 @@ struct PostgresStoreTests {
                 ALTER TABLE runs ALTER COLUMN policy_pending TYPE boolean USING policy_pending IS NOT NULL;
                 CREATE INDEX runs_policy_pending ON runs (node) WHERE policy_pending IS NOT NULL;
                 UPDATE runs SET policy_pending = true WHERE id = \(id);
+                DROP SEQUENCE node_epochs;
                 UPDATE meta SET value = '15' WHERE key = 'schema_version'
                 """)
         }
         let (version, pending) = try await PostgresStore.withStore(url: try PostgresURL(url), node: "n1", logger: Logger(label: "test")) { store in
             (try await store.schemaVersion(), try await store.pendingPolicies().map(\.id))
         }
-        #expect(version == 16 && pending == [id])
+        #expect(version == PostgresSchema.currentVersion && pending == [id])
     }
 
     /// Nodes that start together on a new database: one makes the schema, the others wait for
