@@ -212,10 +212,10 @@ public struct NodeHeartbeat: Service {
     }
 
     /// Declares dead the nodes whose lease expired, retries what they lost, takes over the
-    /// waiting retries of those and of the nodes that left, forgets the nodes that left a day
-    /// ago, gives up on queued
-    /// runs that waited too long or whose node is gone, and tells the engine which nodes are up
-    /// (the slots of a job pinned to a node that is not are missed).
+    /// waiting retries and the final results left to apply of those and of the nodes that
+    /// left, forgets the nodes gone a day ago, gives up on queued runs that waited too long or
+    /// whose node is gone, and tells the engine which nodes are up (the slots of a job pinned
+    /// to a node that is not are missed).
     func sweep() async {
         do {
             let takeover = try await store.declareExpiredNodesDead()

@@ -760,6 +760,45 @@ import SchedulerAPI
         }
     }
 
+    /// Runs lost with another node and taken over while this node stops: nothing starts, and
+    /// what follows each is marked as for a run of its own ending then: a retry pending (for
+    /// this node, or the node its job is pinned to), a final result left to apply. (Before,
+    /// the takeover dropped them: the runs stayed `lost`, never retried nor counted.)
+    @Test func runsLostWithANodeTakenOverWhileThisOneStopsKeepWhatFollowsThem() async throws {
+        let clock = ManualClock(t0)
+        let store = MemoryStore(sharedByNodes: true)
+        let jobs = #"""
+            {"jobs": [{"name": "a", "handler": "ok", "retries": 1}, {"name": "b", "handler": "ok", "on_failure": "notify"},
+                      {"name": "d", "handler": "ok", "retries": 1, "node": "n2"}, {"name": "notify", "handler": "ok"},
+                      {"name": "long", "handler": "hang"}]}
+            """#
+        let handlers: [String: JobHandler] = ["ok": { _ in }, "hang": { _ in try await Gate().wait() }]
+        var configuration = JobScheduler.Configuration(workers: 4, shutdownGrace: .seconds(5), defaultTimeZone: "UTC")
+        configuration.node = "n1"
+        var lost: [String: RunRecord] = [:]
+        try await withEngine(jobs: jobs, handlers: handlers, clock: clock, configuration: configuration, store: store, prepare: { store in
+            for job in ["a", "b", "d"] {
+                guard case .started(let run) = try await store.startRun(RunStart(job: job, trigger: .manual, scheduledAt: nil, startedAt: t0.addingTimeInterval(-60))) else { continue }
+                _ = try await store.finishRun(run, RunOutcome(status: .lost, finishedAt: t0.addingTimeInterval(-1)))
+            }
+        }) { engine, _, store in
+            for run in try await store.history(HistoryQuery(limit: 10), withOutput: false) { lost[run.job] = run }
+            _ = try await engine.runNow("long")
+            try await waitFor("the long run to start") { await engine.activeRuns().count == 1 }
+            engine.shutdown()
+            try await waitFor("the engine to wait out the grace period") { clock.nextDeadline != nil }
+            await engine.takeOver(lost: ["a", "b", "d"].compactMap { lost[$0] }, retries: [])
+        }
+        // The engine has stopped: nothing but the long run started.
+        let runs = try await store.history(HistoryQuery(limit: 10), withOutput: false)
+        #expect(runs.map { "\($0.job) \($0.status.rawValue)" }.sorted() == ["a lost", "b lost", "d lost", "long cancelled"])
+        let (a, b, d) = (try #require(lost["a"]), try #require(lost["b"]), try #require(lost["d"]))
+        #expect(try await store.pendingRetries().map(\.run.id).sorted() == [a.id, d.id])
+        #expect(store.retryNodes() == [d.id: "n2"])
+        #expect(try await store.pendingPolicies().map(\.id) == [b.id])
+        #expect(try await store.job(named: "b")?.state.consecutiveFailures == 0, "counted before its final result was applied")
+    }
+
     /// A run that waits for a worker starts on its job's definition as it is when it gets
     /// one: a reload meanwhile took the old command out of the file.
     @Test func aRunWaitingForAWorkerStartsOnTheCurrentDefinition() async throws {

@@ -57,17 +57,20 @@ extension JobScheduler {
     /// retry is marked for it), as its slots are missed while it is down; with no retries left,
     /// its failure is counted and followed by `on_failure` here. `policies`: runs that ended
     /// as their node stopped, whose final results are now this node's to apply
-    /// (`applyFinalResults`).
+    /// (`applyFinalResults`). While this node stops, what follows a lost run is marked as what
+    /// follows its own runs' ends then: a retry for its next start (or for the node that takes
+    /// its retries over once it has left), a final result likewise; nothing starts now.
     package func takeOver(lost: [RunRecord], retries: [(run: RunRecord, due: Date)], policies: [RunRecord] = []) async {
         await takeUp(retries)
         for run in lost {
-            guard !stopping, let entry = jobs[run.job], !entry.spec.isService else { continue }
+            guard let entry = jobs[run.job], !entry.spec.isService else { continue }
             let pinnedTo = entry.spec.node.flatMap { $0 == configuration.node ? nil : $0 }
             logger.notice(pinnedTo != nil ? "a run lost with the node its job is pinned to: retried by that node when it is back, or counted here"
                                           : "a run lost with its node is handled here by its job's policy", metadata: [
                 "schedd.job": "\(run.job)", "schedd.run_id": .stringConvertible(run.id), "schedd.attempt": .stringConvertible(run.attempt),
             ])
-            await afterRun(await request(resuming: run, entry, trigger: run.trigger, attempt: run.attempt), run, retryNode: pinnedTo)
+            let resumed = await request(resuming: run, entry, trigger: run.trigger, attempt: run.attempt)
+            await afterRun(resumed, run, retryNode: pinnedTo, retryDue: stopping ? .some(retryDue(resumed, run)) : nil)
         }
         await applyFinalResults(policies)
         wakeup.signal()

@@ -15,6 +15,22 @@ extension JobScheduler {
         }
     }
 
+    /// Marks a run's retry as pending: for `node` (a node the job is pinned to), or else for
+    /// this engine's.
+    func markRetry(_ run: RunRecord, due: Date, onNode node: String?) async {
+        guard let node else {
+            await setRetries([(run.id, due)])
+            return
+        }
+        do {
+            try await store.setRetry(runID: run.id, due: due, onNode: node)
+        } catch {
+            logger.error("cannot record a pending retry in the database", metadata: [
+                "schedd.job": "\(run.job)", "schedd.run_id": .stringConvertible(run.id), "schedd.error": "\(error)",
+            ])
+        }
+    }
+
     /// Whether a run that ended while the engine stopped, with no retry, leaves its trigger's
     /// final result for the next start: a failure (counted, perhaps pausing its job, and
     /// followed by `on_failure`), or a success that triggers `on_success` or sets a count of
@@ -113,7 +129,12 @@ extension JobScheduler {
             // A job removed while its run's end was written: the retry's mark goes too. (A
             // shutdown keeps it: the next start takes the retry up.)
             if marked, !stopping { await setRetries([(run.id, nil)]) }
-            if stopping, (decided ?? nil) == nil, leavesFinalResult(request, run, failuresResetWithEnd: failuresResetWithEnd) {
+            if stopping, let due = decided ?? nil {
+                // A retry decided as the engine stops and not marked with the run's end (a run
+                // lost with another node, taken over now): marked, for the next start (or the
+                // node that takes this one's retries over once it has left).
+                if !marked { await markRetry(run, due: due, onNode: retryNode) }
+            } else if stopping, leavesFinalResult(request, run, failuresResetWithEnd: failuresResetWithEnd) {
                 await setPoliciesPending([run.id])
             }
             return
@@ -133,14 +154,8 @@ extension JobScheduler {
             return
         }
         if let due = decided ?? retryDue(request, run) {
-            if let retryNode {
-                do {
-                    try await store.setRetry(runID: run.id, due: due, onNode: retryNode)
-                } catch {
-                    logger.error("cannot record a pending retry in the database", metadata: [
-                        "schedd.job": "\(run.job)", "schedd.run_id": .stringConvertible(run.id), "schedd.error": "\(error)",
-                    ])
-                }
+            if retryNode != nil {
+                await markRetry(run, due: due, onNode: retryNode)
                 return
             }
             var retry = request
