@@ -48,11 +48,11 @@ extension PostgresStore {
 
     /// Declares dead every node whose lease has expired by the database's clock, marks its
     /// running runs `lost`, and takes over its pending retries (this node runs them from now
-    /// on) and the final results its runs left to apply, and those of the nodes that left;
-    /// returns them, and the nodes gone (left or dead) more
-    /// than `goneNodesKept` ago, forgotten now. Any node may do it, any number of times: a node is
-    /// declared dead once, and a retry taken over is this node's, so what a node leaves is
-    /// taken over once.
+    /// on) and the final results its runs left to apply, and those of the nodes down before
+    /// (left, or dead); returns them, and the nodes down more than `goneNodesKept`, forgotten
+    /// now. Any node may do it, any number of times: a node is declared dead once, and a
+    /// retry or a final result taken over is this node's, so what a node leaves is taken over
+    /// once.
     public func declareExpiredNodesDead() async throws -> DeadNodesTakeover {
         let node = self.node
         let takeover: DeadNodesTakeover = try await transaction("expired nodes") { connection in
@@ -71,38 +71,42 @@ extension PostgresStore {
                     RETURNING \(unescaped: Self.runColumns)
                     """, logger: log))
             }
-            // The nodes that left cleanly; those gone (left or dead) long ago are forgotten:
-            // nodes started under a new host name each time (containers) would otherwise add a
-            // row at every start, for good. What they left was taken over when they went. A dead
-            // node's process may only be frozen and write when it wakes, however late: it finds
-            // no registration then (fenced), and its old epoch matches no registration made
-            // since, under any name (epochs come from one sequence), so its late writes are
-            // refused as they are while its row stays.
-            var left: [String] = []
+            // The nodes that are down (left cleanly, or dead); those down for long are
+            // forgotten: nodes started under a new host name each time (containers) would
+            // otherwise add a row at every start, for good. What they left was taken over by
+            // then. A dead node's process may only be frozen and write when it wakes, however
+            // late: it finds no registration then (fenced), and its old epoch matches no
+            // registration made since, under any name (epochs come from one sequence), so its
+            // late writes are refused as they are while its row stays.
+            var down: [String] = []
             var forgotten: [String] = []
-            for try await (name, isLeft, forget) in try await connection.query("""
+            for try await (name, forget) in try await connection.query("""
                 WITH forgotten AS (
                     DELETE FROM nodes WHERE state IN ('left', 'dead') AND heartbeat_at < now() - make_interval(secs => \(Self.seconds(Self.goneNodesKept)))
                     RETURNING name)
-                SELECT name, state = 'left', name IN (SELECT name FROM forgotten) FROM nodes WHERE state IN ('left', 'dead') ORDER BY name
-                """, logger: log).decode((String, Bool, Bool).self) {
-                if forget { forgotten.append(name) } else if isLeft { left.append(name) }
+                SELECT name, name IN (SELECT name FROM forgotten) FROM nodes WHERE state IN ('left', 'dead') ORDER BY name
+                """, logger: log).decode((String, Bool).self) {
+                if forget { forgotten.append(name) } else { down.append(name) }
             }
             // A node that left (shut down, and perhaps not coming back) hands on its waiting
-            // retries as a dead one does. Its row is locked first: a node registering under
-            // that name at this moment either waits for this transaction and then finds them
-            // taken, or has made the row `up` already and keeps them (this passes the row over).
+            // retries and its final results left to apply as a dead one does; so does a dead
+            // one whose marks were written after it was declared dead (a frozen process that
+            // woke as it stopped). Its row is locked first: a node registering under that name
+            // at this moment either waits for this transaction and then finds them taken, or
+            // has made the row `up` already and keeps them (this passes the row over).
             var gone = dead.map(\.0)
-            if !left.isEmpty {
+            let declared = Set(gone)
+            down.removeAll { declared.contains($0) }
+            if !down.isEmpty {
                 // Looked for from the waiting retries, through their index (a handful of rows),
                 // whatever the statistics of a table that grows by the minute say: a scan of
                 // `runs` would cost every node's every sweep.
                 try await connection.query("SET LOCAL enable_seqscan = off", logger: log)
                 for try await name in try await connection.query("""
-                    SELECT n.name FROM nodes n WHERE n.name = ANY(\(left)) AND n.state = 'left' AND n.name IN (
+                    SELECT n.name FROM nodes n WHERE n.name = ANY(\(down)) AND n.state IN ('left', 'dead') AND n.name IN (
                         SELECT coalesce(r.retry_node, r.node) FROM runs r LEFT JOIN jobs j ON j.name = r.job
                         WHERE \(unescaped: RetryMarkSQL.pending) AND coalesce(j.spec::jsonb ->> 'node', '') <> coalesce(r.retry_node, r.node))
-                      OR n.name = ANY(\(left)) AND n.state = 'left' AND n.name IN (SELECT r.policy_pending FROM runs r WHERE r.policy_pending IS NOT NULL)
+                      OR n.name = ANY(\(down)) AND n.state IN ('left', 'dead') AND n.name IN (SELECT r.policy_pending FROM runs r WHERE r.policy_pending IS NOT NULL)
                     FOR UPDATE OF n SKIP LOCKED
                     """, logger: log).decode(String.self) { gone.append(name) }
                 try await connection.query("SET LOCAL enable_seqscan = on", logger: log)

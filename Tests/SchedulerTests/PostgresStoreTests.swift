@@ -670,7 +670,8 @@ struct PostgresStoreTests {
 
     /// A final result left for the next start (`policy_pending`) is the marking node's: another
     /// node does not read it while that node is up, and takes it over, once, when the node has
-    /// left; pruning keeps its run until it is cleared.
+    /// left, or when a node declared dead marks one later (as a retry); pruning keeps its run
+    /// until it is cleared.
     @Test func aFinalResultLeftForTheNextStartIsTheNodesUntilItLeavesAndOutlivesPruning() async throws {
         try await withNodes(["n1", "n2"]) { nodes in
             let (n1, n2) = (nodes[0], nodes[1])
@@ -698,7 +699,26 @@ struct PostgresStoreTests {
             #expect(try await n1.declareExpiredNodesDead().policies.isEmpty, "taken over twice")
             try await n1.setPoliciesPending([ids[0]], false)
             #expect(try await n1.pendingPolicies().isEmpty)
-            #expect(try await n1.pruneHistory(keepPerJob: 0, olderThan: nil) == 1)
+            // A node declared dead whose mark comes later (a frozen process that woke as it
+            // stopped) hands it on too.
+            try await n1.call("test") { connection in
+                _ = try await connection.query("UPDATE nodes SET state = 'dead' WHERE name = 'n2'")
+            }
+            try await n2.setPoliciesPending([ids[0]], true)
+            #expect(try await n1.declareExpiredNodesDead().policies.map(\.id) == [ids[0]], "not taken over from a node declared dead before")
+            try await n1.setPoliciesPending([ids[0]], false)
+            // And so does a retry it marks then.
+            guard case let .started(failed) = try await n1.startRun(RunStart(job: "j", trigger: .manual, scheduledAt: nil, startedAt: t0)) else {
+                Issue.record("n1 could not start its run")
+                return
+            }
+            #expect(try await n1.finishRun(failed, RunOutcome(status: .failed, finishedAt: t0, outputTruncated: false)) != nil)
+            try await n2.setRetries([(runID: failed.id, due: t0)])
+            #expect(try await n1.declareExpiredNodesDead().retries.map(\.run.id) == [failed.id], "a retry not taken over from a node declared dead before")
+            #expect(try await n1.pendingRetries().map(\.run.id) == [failed.id])
+            try await n1.setRetries([(runID: failed.id, due: nil)])
+            // The marks cleared, the runs kept for them go.
+            #expect(try await n1.pruneHistory(keepPerJob: 0, olderThan: nil) == 2)
         }
     }
 
