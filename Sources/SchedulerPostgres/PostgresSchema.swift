@@ -319,13 +319,24 @@ enum PostgresSchema {
         ],
         // 16: the mark names the node that applies the final result (the run's node at first;
         // another node takes it over once that node has left the cluster, as its retries).
-        // Before, a node that never came back left it unapplied.
+        // Before, a node that never came back left it unapplied. A new column rather than a
+        // change of type: that would rewrite the whole table, under its lock, within the
+        // migration's deadline.
         [
             """
-            ALTER TABLE runs ALTER COLUMN policy_pending TYPE text USING CASE WHEN policy_pending THEN node END
+            ALTER TABLE runs ADD COLUMN policy_node text
+            """,
+            """
+            UPDATE runs SET policy_node = node WHERE policy_pending IS NOT NULL AND policy_pending
             """,
             """
             DROP INDEX runs_policy_pending
+            """,
+            """
+            ALTER TABLE runs DROP COLUMN policy_pending
+            """,
+            """
+            ALTER TABLE runs RENAME COLUMN policy_node TO policy_pending
             """,
             """
             CREATE INDEX runs_policy_pending ON runs (policy_pending) WHERE policy_pending IS NOT NULL
