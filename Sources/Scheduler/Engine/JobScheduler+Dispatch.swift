@@ -871,7 +871,8 @@ extension JobScheduler {
             // as the end was batched, its mark written with it (or kept with it, the store
             // refusing writes); decided now for an end whose row was no longer running.
             let markedWithEnd = written.map { $0[index] != nil } ?? true
-            // (Not decided now while stopping: nothing after the end would mark it.)
+            // (Not decided now while stopping: the row was closed by another writer, a node
+            // that declared the run lost, which follows it up; this node would only mark it.)
             let retryDue = markedWithEnd ? end.outcome.retryAt : stopping ? nil : retryDue(run.request, final)
             if let retryDue {
                 events.publish(.retryScheduled(job: final.job, runID: final.id, retry: RetryStatus(attempt: run.request.attempt + 1, dueAt: retryDue, retryOf: final.id,
