@@ -73,8 +73,8 @@ extension PostgresStore {
             }
             // The nodes that are down (left cleanly, or dead); those down for long are
             // forgotten: nodes started under a new host name each time (containers) would
-            // otherwise add a row at every start, for good. What they left was taken over by
-            // then. A dead node's process may only be frozen and write when it wakes, however
+            // otherwise add a row at every start, for good. What they left (but a job's retry
+            // pinned to them, kept by name) was taken over by then. A dead node's process may only be frozen and write when it wakes, however
             // late: it finds no registration then (fenced), and its old epoch matches no
             // registration made since, under any name (epochs come from one sequence), so its
             // late writes are refused as they are while its row stays.
@@ -103,10 +103,10 @@ extension PostgresStore {
                 // `runs` would cost every node's every sweep.
                 try await connection.query("SET LOCAL enable_seqscan = off", logger: log)
                 for try await name in try await connection.query("""
-                    SELECT n.name FROM nodes n WHERE n.name = ANY(\(down)) AND n.state IN ('left', 'dead') AND n.name IN (
+                    SELECT n.name FROM nodes n WHERE n.name = ANY(\(down)) AND n.state IN ('left', 'dead') AND (n.name IN (
                         SELECT coalesce(r.retry_node, r.node) FROM runs r LEFT JOIN jobs j ON j.name = r.job
                         WHERE \(unescaped: RetryMarkSQL.pending) AND coalesce(j.spec::jsonb ->> 'node', '') <> coalesce(r.retry_node, r.node))
-                      OR n.name = ANY(\(down)) AND n.state IN ('left', 'dead') AND n.name IN (SELECT r.policy_pending FROM runs r WHERE r.policy_pending IS NOT NULL)
+                      OR n.name IN (SELECT r.policy_pending FROM runs r WHERE r.policy_pending IS NOT NULL))
                     FOR UPDATE OF n SKIP LOCKED
                     """, logger: log).decode(String.self) { gone.append(name) }
                 try await connection.query("SET LOCAL enable_seqscan = on", logger: log)

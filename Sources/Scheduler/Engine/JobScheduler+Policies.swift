@@ -72,8 +72,8 @@ extension JobScheduler {
     }
 
     /// Applies the final results of runs that ended while their engine stopped, whose marks
-    /// are this engine's (its own, or taken over from a node that left), oldest first, as if
-    /// each run had ended now: its job's failures in a row, a pause at
+    /// are this engine's (its own, or taken over from a node that is down), oldest first, as
+    /// if each run had ended now: its job's failures in a row, a pause at
     /// `max_consecutive_failures`, `on_failure` or `on_success` (by the job's definition now).
     /// The marks are cleared once all are applied: a crash in between applies them again at
     /// the next start. While this engine stops, they stay marked for its next start.
@@ -128,13 +128,16 @@ extension JobScheduler {
         guard !stopping, var entry = jobs[run.job] else {
             // A job removed while its run's end was written: the retry's mark goes too. (A
             // shutdown keeps it: the next start takes the retry up.)
-            if marked, !stopping { await setRetries([(run.id, nil)]) }
-            if stopping, let due = decided ?? nil {
+            guard stopping else {
+                if marked { await setRetries([(run.id, nil)]) }
+                return
+            }
+            if let due = decided ?? nil {
                 // A retry decided as the engine stops and not marked with the run's end (a run
                 // lost with another node, taken over now): marked, for the next start (or the
                 // node that takes this one's retries over once it has left).
                 if !marked { await markRetry(run, due: due, onNode: retryNode) }
-            } else if stopping, leavesFinalResult(request, run, failuresResetWithEnd: failuresResetWithEnd) {
+            } else if leavesFinalResult(request, run, failuresResetWithEnd: failuresResetWithEnd) {
                 await setPoliciesPending([run.id])
             }
             return
