@@ -208,6 +208,42 @@ final class Daemon {
         #expect(eventually { (try? d.ctl(["history", "flaky"]))?.stdout.contains("retry #1") == true })
     }
 
+    /// `run --wait` of a paused job's failing run ends with the failure and says that its retry
+    /// is held until `resume`, instead of waiting for a retry that does not start.
+    @Test func runWaitOfAPausedJobSaysItsRetryIsHeld() throws {
+        let d = try Daemon(jobs: #"""
+            {"jobs": [{"name": "flaky", "shell": "echo try $SCHEDD_ATTEMPT; exit 3", "retries": 1, "retry_backoff": "200ms"},
+                      {"name": "patient", "shell": "exit 3", "retries": 1, "retry_backoff": "1h"}]}
+            """#)
+        #expect(try d.ctl(["pause", "flaky"]).status == 0)
+        let wait = try Binaries.run(Binaries.schedctl, ["--socket", d.socket, "run", "flaky", "--wait"], timeout: 30)
+        #expect(wait.status == 3)
+        #expect(wait.stdout == "try 1\n", "\(wait.stdout)")
+        #expect(wait.stderr.hasSuffix("flaky run 1: failed: exited with status 3; attempt 2 is held while the job is paused: it starts at `schedctl resume`\n"),
+                "\(wait.stderr)")
+        #expect(try d.ctl(["history", "flaky"]).stdout.contains("retry #1") == false)
+        #expect(try d.ctl(["resume", "flaky"]).status == 0)
+        #expect(eventually { (try? d.ctl(["history", "flaky"]))?.stdout.contains("retry #1 of 1") == true })
+
+        // Paused while the wait goes on (during the retry's backoff): the wait ends too.
+        let errors = d.scratch.path("wait.err")
+        _ = FileManager.default.createFile(atPath: errors, contents: nil)
+        let waiting = Process()
+        waiting.executableURL = Binaries.schedctl
+        waiting.arguments = ["--socket", d.socket, "run", "patient", "--wait"]
+        waiting.standardOutput = FileHandle.nullDevice
+        waiting.standardError = FileHandle(forWritingAtPath: errors)
+        try waiting.run()
+        defer { if waiting.isRunning { waiting.terminate() }; waiting.waitUntilExit() }
+        #expect(eventually { ((try? String(contentsOfFile: errors, encoding: .utf8)) ?? "").contains("; retry (attempt 2) in ") })
+        #expect(try d.ctl(["pause", "patient"]).status == 0)
+        #expect(eventually(timeout: 15) { !waiting.isRunning })
+        waiting.waitUntilExit()
+        #expect(waiting.terminationStatus == 3)
+        let said = (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
+        #expect(said.hasSuffix("; attempt 2 is held while the job is paused: it starts at `schedctl resume`\n"), "\(said)")
+    }
+
     /// `cancel NAME` drops the job's runs waiting for a worker, and says so; its schedule goes on.
     @Test func cancelDropsRunsWaitingForAWorker() throws {
         let d = try Daemon(jobs: #"""

@@ -55,6 +55,8 @@ struct RunCommand: AsyncParsableCommand {
         // A retry announced that cannot be followed from here: this daemon, or this node, has
         // stopped (the retry runs at the next start, or on another node).
         var unfollowed: RetryStatus?
+        // A retry that its paused or disabled job holds: waiting for it would not end.
+        var held: RetryHeld?
         while run.status.isFailure || (run.status == .cancelled && follower.retry?.node != nil) {
             if !global.json { endLine(follower, run) }
             lineEnded = true
@@ -63,6 +65,9 @@ struct RunCommand: AsyncParsableCommand {
                 next = try nextAttempt(after: run, announced: follower.retry, client: client)
             } catch where follower.retry != nil && (error is SchedStopped || (error as? CommandFailure)?.exitCode == 3) {
                 unfollowed = follower.retry
+                break
+            } catch let reason as RetryHeld {
+                held = reason
                 break
             }
             guard let next else { break }
@@ -80,7 +85,9 @@ struct RunCommand: AsyncParsableCommand {
             }
             // Stopped by schedd's shutdown (or failed as it stopped), with attempts left: the
             // work is not dropped, and the user is told where it goes on.
-            if let retry = unfollowed ?? (run.status == .cancelled ? follower.retry : nil) {
+            if let held {
+                note("\(name) run \(run.id): \(Self.describe(run)); attempt \(held.attempt) is \(held.reason)")
+            } else if let retry = unfollowed ?? (run.status == .cancelled ? follower.retry : nil) {
                 let place = retry.node.map { "on another node, or on node \($0) once it is back" } ?? "at schedd's next start"
                 // (The retry's line said how the run ended already.)
                 let ended = unfollowed == nil ? "\(Self.describe(run)); " : ""
@@ -101,7 +108,8 @@ struct RunCommand: AsyncParsableCommand {
 
     /// The retry of `run` (a failed attempt, or one that a node's shutdown stopped), once it has
     /// started (or been refused: a `skipped` row); nil when none comes. Throws `SchedStopped`
-    /// when schedd ended the wait by stopping. `announced` is the daemon's word that a retry
+    /// when schedd ended the wait by stopping, `RetryHeld` when the job is paused or disabled
+    /// (its retry waits for a `resume` or `enable`). `announced` is the daemon's word that a retry
     /// comes, heard while following the run; a run that ended before that is checked against
     /// its job.
     private func nextAttempt(after run: RunRecord, announced: RetryStatus?, client: ControlClient) throws -> RunRecord? {
@@ -110,6 +118,15 @@ struct RunCommand: AsyncParsableCommand {
         func detail() -> JobDetail? { try? client.call("GET", "/v1/jobs/\(job)", as: JobDetail.self) }
         var due = announced?.dueAt
         var backoffMax: Duration = .zero
+        /// Whether the job holds this run's retry: paused or disabled, it starts none until
+        /// resumed or enabled (`show` says the same).
+        func holds(_ detail: JobDetail?) -> RetryHeld? {
+            guard let detail, let retry = detail.retry, retry.retryOf.map({ $0 == run.id }) ?? (retry.attempt == attempt) else { return nil }
+            if detail.job.state.paused { return RetryHeld(attempt: attempt, reason: "held while the job is paused: it starts at `schedctl resume`") }
+            if !detail.job.spec.isEnabled { return RetryHeld(attempt: attempt, reason: "held while the job is disabled: it starts when enabled again") }
+            return nil
+        }
+        if let held = holds(detail()) { throw held }
         if announced == nil {
             guard let detail = detail(), run.attempt <= detail.job.spec.effectiveRetries else { return nil }
             due = detail.retry.flatMap { ($0.retryOf.map { $0 == run.id } ?? ($0.attempt == attempt)) ? $0.dueAt : nil }
@@ -133,6 +150,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         var found: RunRecord?
         var gaveUp = false
+        var held: RetryHeld?
         let decoder = APICoding.decoder()
         try client.stream("GET", "/v1/events?job=\(job)", onOpen: {
             // Subscribed first: a retry that starts after this look is heard of below.
@@ -143,15 +161,22 @@ struct RunCommand: AsyncParsableCommand {
                 found = retry
                 return false
             }
-            let waiting = detail()?.retry.map { $0.retryOf.map { $0 == run.id } ?? ($0.attempt == attempt) } ?? false
+            let now = detail()
+            held = holds(now)
+            let waiting = now?.retry.map { $0.retryOf.map { $0 == run.id } ?? ($0.attempt == attempt) } ?? false
             gaveUp = !waiting && Date() >= deadline
-            return !gaveUp
+            return !gaveUp && held == nil
         }) { data in
-            guard let message = try? decoder.decode(EventMessage.self, from: Data(data.utf8)),
-                  message.type == "run_started" || message.type == "run_finished", let retry = message.run, follows(retry) else { return true }
+            guard let message = try? decoder.decode(EventMessage.self, from: Data(data.utf8)) else { return true }
+            if message.type == "job_paused" {
+                held = holds(detail())
+                return held == nil
+            }
+            guard message.type == "run_started" || message.type == "run_finished", let retry = message.run, follows(retry) else { return true }
             found = retry
             return false
         }
+        if found == nil, let held { throw held }
         // Ended by schedd, not given up here: its event streams end when it stops.
         if found == nil && !gaveUp && (try? client.call("GET", "/v1/status", as: StatusProbe.self)) == nil { throw SchedStopped() }
         if found == nil && !global.json { note("\(name): attempt \(attempt) did not start (the job was changed or removed, or schedd stopped)") }
@@ -160,6 +185,11 @@ struct RunCommand: AsyncParsableCommand {
 
     /// The daemon ended the event stream of a retry being waited for, and answers no more.
     private struct SchedStopped: Error {}
+    /// The retry being waited for is held by its job (paused or disabled): `reason` says until when.
+    private struct RetryHeld: Error {
+        let attempt: Int
+        let reason: String
+    }
     /// Any answer of `GET /v1/status` (whether schedd still answers).
     private struct StatusProbe: Decodable {}
 
