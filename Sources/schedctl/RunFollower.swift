@@ -19,6 +19,10 @@ struct RunFollower {
     /// The retry the daemon said it will make of the run, when it failed with attempts left.
     private(set) var retry: RetryStatus?
 
+    /// Where the run's final result is applied, when the daemon said it waits (the run ended
+    /// as schedd stopped): `next_start`, or `another_node` in a cluster.
+    private(set) var finalResultDeferred: String?
+
     init(client: ControlClient, runID: Int64, printOutput: Bool) {
         self.client = client
         self.runID = runID
@@ -42,6 +46,9 @@ struct RunFollower {
                     return true
                 case "retry_scheduled":
                     retry = message.retry
+                    return true
+                case "final_result_deferred":
+                    finalResultDeferred = message.reason ?? "next_start"
                     return true
                 case "run_finished":
                     final = message.run

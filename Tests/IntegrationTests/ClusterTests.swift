@@ -299,8 +299,8 @@ struct ClusterTests {
 
     /// A run that fails on its own while its node shuts down, with no retry, leaves its final
     /// result to that node's next start; a node that does not come back leaves it to the
-    /// others: one of them counts the failure and runs `on_failure` once. (Before, it was
-    /// never applied.)
+    /// others: one of them counts the failure and runs `on_failure` once; `run --wait` on the
+    /// stopping node says so. (Before, it was never applied.)
     @Test func theFinalResultOfARunEndingAsItsNodeLeavesIsAppliedByAnother() throws {
         let cluster = try Cluster()
         let told = cluster.scratch.path("told")
@@ -312,10 +312,13 @@ struct ClusterTests {
         let b = try cluster.start("b", config: config)
         #expect(a.waitUntilStarted(), "\(a.stderr())")
         #expect(b.waitUntilStarted(), "\(b.stderr())")
-        #expect(try cluster.ctl("a", ["run", "flaky"]).status == 0)
+        let waiting = try LiveOutputTests.Follower(socket: a.socketPath, scratch: cluster.scratch, ["run", "flaky", "--wait"])
         #expect(eventually { (try? cluster.sql("SELECT status FROM runs WHERE job = 'flaky'")) == "running" })
         #expect(a.terminate() == 0)
         #expect(try cluster.sql("SELECT state FROM nodes WHERE name = 'a'") == "left")
+        #expect(waiting.finish() == 3)
+        #expect(waiting.errors.hasSuffix("; what follows it (its failure counted, on_failure) comes by another node once this one has stopped\n"),
+                "\(waiting.errors)")
         #expect(eventually(timeout: 20) { (try? String(contentsOfFile: told, encoding: .utf8)) == "flaky failed b\n" },
                 "\((try? cluster.sql("SELECT string_agg(job || ' ' || status || ' ' || node || ' ' || coalesce(policy_pending, '-'), ', ' ORDER BY id) FROM runs")) ?? "")")
         #expect(eventually { (try? cluster.sql("SELECT count(*) FROM runs WHERE policy_pending IS NOT NULL")) == "0" })

@@ -133,7 +133,8 @@ func processes(running argv: [String]) -> [pid_t] {
 
     /// A run that fails on its own during SIGTERM's grace period, with no retry: its
     /// `on_failure` runs at the next start, told which run failed and how, and its failure is
-    /// counted. (The build before never ran it, and the job's failures in a row stayed 0.)
+    /// counted; `run --wait` says so. (The build before never ran it, and the job's failures in
+    /// a row stayed 0.)
     @Test func onFailureOfARunFailingWhileSchedStopsRunsAtTheNextStart() throws {
         let scratch = try Scratch()
         let db = scratch.path("schedd.db")
@@ -145,10 +146,14 @@ func processes(running argv: [String]) -> [pid_t] {
         let arguments = ["--db", db, "--config", config, "--shutdown-grace", "30s"]
         let first = try DaemonProcess(arguments, log: scratch.path("first.log"))
         #expect(first.waitUntilStarted())
-        _ = try Binaries.run(Binaries.schedctl, ["--socket", first.socketPath, "run", "flaky"])
+        let waiting = try LiveOutputTests.Follower(socket: first.socketPath, scratch: scratch, ["run", "flaky", "--wait"])
         #expect(eventually { (try? sqlite(db, "SELECT status FROM runs WHERE id = 1")) == "running" })
         #expect(first.terminate() == 0)
         #expect(try sqlite(db, "SELECT group_concat(job || ' ' || status || ' ' || coalesce(policy_pending, '-'), ', ') FROM runs") == "flaky failed 1")
+        // `run --wait` says that what follows the failure is not dropped.
+        #expect(waiting.finish() == 3)
+        #expect(waiting.errors.hasSuffix("flaky run 1: failed: exited with status 3; what follows it (its failure counted, on_failure) comes at schedd's next start\n"),
+                "\(waiting.errors)")
         #expect(!FileManager.default.fileExists(atPath: told))
         let second = try DaemonProcess(arguments, log: scratch.path("second.log"))
         #expect(second.waitUntilStarted())

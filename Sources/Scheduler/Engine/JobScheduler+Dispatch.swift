@@ -878,6 +878,11 @@ extension JobScheduler {
                 events.publish(.retryScheduled(job: final.job, runID: final.id, retry: RetryStatus(attempt: run.request.attempt + 1, dueAt: retryDue, retryOf: final.id,
                                                                                                 node: retryNode)))
             }
+            let failuresResetWithEnd = markedWithEnd && end.outcome.resetsFailuresInARow
+            // What `afterRun` leaves for the next start while stopping, told first as a retry is.
+            if stopping && retryDue == nil && leavesFinalResult(run.request, final, failuresResetWithEnd: failuresResetWithEnd) {
+                events.publish(.finalResultDeferred(job: final.job, runID: final.id, byAnotherNode: store.sharedByNodes))
+            }
             events.publish(.runFinished(final))
             var metadata: Logger.Metadata = [
                 "schedd.status": "\(final.status.rawValue)", "schedd.duration_ms": .stringConvertible(final.durationMs ?? 0),
@@ -890,7 +895,7 @@ extension JobScheduler {
             }
             run.logger.log(level: final.status.isFailure ? .warning : .info, "run finished", metadata: metadata)
             await afterRun(run.request, final, retryDue: .some(retryDue), markedWithEnd: markedWithEnd,
-                           failuresResetWithEnd: markedWithEnd && end.outcome.resetsFailuresInARow)
+                           failuresResetWithEnd: failuresResetWithEnd)
         }
         _ = await record(catchUpSkips)
     }

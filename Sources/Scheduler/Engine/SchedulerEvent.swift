@@ -9,6 +9,11 @@ public enum SchedulerEvent: Sendable, Equatable {
     /// A failed attempt (`runID`) will be retried: published just before its `runFinished`,
     /// so that whoever follows the run knows a retry comes.
     case retryScheduled(job: String, runID: Int64, retry: RetryStatus)
+    /// A run that ended as the engine stops, with no retry: its final result (its job's
+    /// failures in a row, `on_failure` or `on_success`) is applied at the engine's next start,
+    /// or with `byAnotherNode` (a cluster) by another node once this one has left. Published
+    /// just before its `runFinished`, so that whoever follows the run knows.
+    case finalResultDeferred(job: String, runID: Int64, byAnotherNode: Bool)
     case jobPaused(job: String, reason: String)
     case jobResumed(job: String)
     /// A chunk of a running run's output; `offset` is where it starts in the run's whole

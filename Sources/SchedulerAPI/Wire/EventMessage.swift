@@ -2,8 +2,8 @@ import Foundation
 
 /// One Server-Sent Event of `GET /v1/events`, as the `data:` line's JSON.
 public struct EventMessage: Sendable, Codable, Equatable {
-    /// `run_queued`, `run_started`, `run_finished`, `retry_scheduled`, `job_paused`, `job_resumed`,
-    /// `run_output`.
+    /// `run_queued`, `run_started`, `run_finished`, `retry_scheduled`, `final_result_deferred`,
+    /// `job_paused`, `job_resumed`, `run_output`.
     public var type: String
     public var job: String
     public var at: Date

@@ -57,7 +57,7 @@ struct RunCommand: AsyncParsableCommand {
         var unfollowed: RetryStatus?
         // A retry that its paused or disabled job holds: waiting for it would not end.
         var held: RetryHeld?
-        while run.status.isFailure || (run.status == .cancelled && follower.retry?.node != nil) {
+        while (run.status.isFailure && follower.finalResultDeferred == nil) || (run.status == .cancelled && follower.retry?.node != nil) {
             if !global.json { endLine(follower, run) }
             lineEnded = true
             let next: RunRecord?
@@ -92,6 +92,11 @@ struct RunCommand: AsyncParsableCommand {
                 // (The retry's line said how the run ended already.)
                 let ended = unfollowed == nil ? "\(Self.describe(run)); " : ""
                 note("\(name) run \(run.id): \(ended)attempt \(retry.attempt) follows \(place)")
+            } else if let deferred = follower.finalResultDeferred {
+                // Ended as schedd stopped: what its end sets off is not dropped either.
+                let what = run.status.isFailure ? "its failure counted, on_failure" : "on_success, failures in a row set to 0"
+                let place = deferred == "another_node" ? "by another node once this one has stopped" : "at schedd's next start"
+                note("\(name) run \(run.id): \(Self.describe(run)); what follows it (\(what)) comes \(place)")
             } else if run.status != .succeeded {
                 note("\(name) run \(run.id): \(Self.describe(run))")
             }
