@@ -208,12 +208,14 @@ final class Daemon {
         #expect(eventually { (try? d.ctl(["history", "flaky"]))?.stdout.contains("retry #1") == true })
     }
 
-    /// `run --wait` of a paused job's failing run ends with the failure and says that its retry
-    /// is held until `resume`, instead of waiting for a retry that does not start.
-    @Test func runWaitOfAPausedJobSaysItsRetryIsHeld() throws {
+    /// `run --wait` of a paused or disabled job's failing run ends with the failure and says
+    /// that its retry is held until `resume` (or `enabled`), instead of waiting for a retry that
+    /// does not start.
+    @Test func runWaitOfAPausedOrDisabledJobSaysItsRetryIsHeld() throws {
         let d = try Daemon(jobs: #"""
             {"jobs": [{"name": "flaky", "shell": "echo try $SCHEDD_ATTEMPT; exit 3", "retries": 1, "retry_backoff": "200ms"},
-                      {"name": "patient", "shell": "exit 3", "retries": 1, "retry_backoff": "1h"}]}
+                      {"name": "patient", "shell": "exit 3", "retries": 1, "retry_backoff": "1h"},
+                      {"name": "off", "shell": "exit 4", "enabled": false, "retries": 1, "retry_backoff": "200ms"}]}
             """#)
         #expect(try d.ctl(["pause", "flaky"]).status == 0)
         let wait = try Binaries.run(Binaries.schedctl, ["--socket", d.socket, "run", "flaky", "--wait"], timeout: 30)
@@ -224,6 +226,9 @@ final class Daemon {
         #expect(try d.ctl(["history", "flaky"]).stdout.contains("retry #1") == false)
         #expect(try d.ctl(["resume", "flaky"]).status == 0)
         #expect(eventually { (try? d.ctl(["history", "flaky"]))?.stdout.contains("retry #1 of 1") == true })
+        let off = try Binaries.run(Binaries.schedctl, ["--socket", d.socket, "run", "off", "--wait"], timeout: 30)
+        #expect(off.status == 4)
+        #expect(off.stderr.hasSuffix("; attempt 2 is held while the job is disabled: it starts when enabled again\n"), "\(off.stderr)")
 
         // Paused while the wait goes on (during the retry's backoff): the wait ends too.
         let errors = d.scratch.path("wait.err")
