@@ -377,7 +377,10 @@ public final class PostgresStore: SchedulerStore {
             for try await value in rows.decode(Bool?.self) { same = value ?? false }
             guard same else { return nil }
             var names: [String] = []
-            for try await name in try await connection.query("SELECT name FROM jobs ORDER BY name").decode(String.self) { names.append(name) }
+            // The file's jobs, as the full apply reports them: not those of the API.
+            for try await name in try await connection.query("SELECT name FROM jobs WHERE origin = 'file' ORDER BY name").decode(String.self) {
+                names.append(name)
+            }
             return names
         }
     }

@@ -353,6 +353,9 @@ import SchedulerAPI
             _ = try await subject.apply(#"{"jobs": [{"name": "api", "shell": "true"}]}"#, protectedFile: "/etc/schedd/jobs.json")
             #expect(try await store.unchangedJobs(since: source) == nil)
             #expect(try await store.jobNames(keptByPruneOf: .file, protectedFile: nil) == ["api"])
+            // The file applied again, then unchanged: its own jobs, not the API's.
+            _ = try await subject.apply(Self.jobs, prune: true, source: source, origin: .file("/etc/schedd/jobs.json"))
+            #expect(try await store.unchangedJobs(since: source) == ["backup", "notify", "ping"])
             #expect(try await store.job(named: "api")?.origin == .api())
             // Removal: refused while triggered, while file-owned, and for an unknown job.
             await #expect { try await store.removeJob(named: "notify", protectedFile: nil) } throws: { ($0 as? APIError)?.code == .conflict }

@@ -75,7 +75,8 @@ public struct JobStore: Sendable {
                       generation == (try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'jobs_generation'")) else {
                     return nil
                 }
-                return try String.fetchAll(db, sql: "SELECT name FROM jobs ORDER BY name")
+                // The file's jobs, as the full apply reports them: not those of the API.
+                return try String.fetchAll(db, sql: "SELECT name FROM jobs WHERE origin = 'file' ORDER BY name")
             }
         } catch {
             throw storeError(error)

@@ -225,7 +225,7 @@ package final class MemoryStore: SchedulerStore {
     package func unchangedJobs(since source: Data) async throws -> [String]? {
         contents.withLock { contents in
             guard let applied = contents.applied, applied.source == source, applied.generation == contents.generation else { return nil }
-            return contents.jobs.keys.sorted()
+            return contents.jobs.filter { $0.value.origin.kind == .file }.keys.sorted()
         }
     }
 

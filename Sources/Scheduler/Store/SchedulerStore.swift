@@ -23,8 +23,8 @@ package protocol SchedulerStore: StoreReader {
     /// only reports. `source` is recorded with a pruning apply for `unchangedJobs(since:)`.
     func applyJobs(_ file: JobFile, prune: Bool, dryRun: Bool, now: Date, source: Data?, origin: JobOrigin,
                    protectedFile: String?) async throws -> ApplyResult
-    /// The job names if `source` is what the last pruning apply wrote and no job changed
-    /// since; nil otherwise.
+    /// The names of the jobs files own if `source` is what the last pruning apply wrote and
+    /// no job changed since; nil otherwise.
     func unchangedJobs(since source: Data) async throws -> [String]?
     /// The jobs a pruning apply by `origin` leaves in place whatever its file says.
     func jobNames(keptByPruneOf origin: JobOrigin.Kind, protectedFile: String?) async throws -> Set<String>
