@@ -326,8 +326,13 @@ struct ControlRoutes {
             // longer validates; the engine, which left such jobs out, can.
             let invalid = load.invalidJobs.filter { name, _ in !counts.problems.contains { $0.job == name } }
             counts.problems += invalid.map { StatusResponse.Problem(job: $0.key, state: "invalid", reason: $0.value) }
-            counts.problems.sort { $0.job < $1.job }
         }
+        // Known to the engine only, like an invalid definition; one problem per job.
+        let missing = Dictionary(grouping: load.missingReferences.filter { scope?.owns($0.job) ?? true }, by: \.job)
+        counts.problems += missing.map { job, references in
+            StatusResponse.Problem(job: job, state: "missing_job", reason: references.map(\.message).joined(separator: "; "))
+        }
+        counts.problems.sort { $0.job < $1.job }
         let queuedJobs = scope.map { scope in load.queuedJobs.filter { scope.owns($0) } } ?? load.queuedJobs
         return try Self.reply(StatusResponse(
             version: Version.current, pid: getpid(), startedAt: startedAt, database: store.location,

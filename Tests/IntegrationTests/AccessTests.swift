@@ -215,6 +215,28 @@ extension AccessTests {
 }
 
 extension AccessTests {
+    /// A user's prune that removes a job of hers which an admin's job names is made; she is
+    /// not told of the admin's job (nor is her status), the admins' status names it.
+    @Test func aUsersPruneDoesNotTellHerOfAnAdminsJobNamingHers() throws {
+        let accounts = try TestAccounts()
+        let alice = try accounts.add(member: true)
+        let d = try Daemon(jobs: Self.adminJobs, extra: ["--allow-users", accounts.group])
+        let both = try Self.file(d, "both.json", #"{"jobs": [{"name": "x", "shell": "true"}, {"name": "y", "shell": "true"}]}"#)
+        #expect(try accounts.schedctl(as: alice, socket: d.socket, ["apply", both]).status == 0)
+        let watch = try d.ctl(["apply", "-"], input: #"{"jobs": [{"name": "watch", "shell": "true", "on_failure": "\#(alice.name)/x"}]}"#)
+        #expect(watch.status == 0, "\(watch.stderr)")
+        let onlyY = try Self.file(d, "y.json", #"{"jobs": [{"name": "y", "shell": "true"}]}"#)
+        let pruned = try accounts.schedctl(as: alice, socket: d.socket, ["apply", "--prune", onlyY])
+        #expect(pruned.status == 0 && pruned.stdout == "removed: x\nunchanged: y\n", "\(pruned.stdout) \(pruned.stderr)")
+        #expect(pruned.stderr.isEmpty, "\(pruned.stderr)")
+        let hers = try accounts.schedctl(as: alice, socket: d.socket, ["status"])
+        #expect(hers.status == 0 && !hers.stdout.contains("watch"), "\(hers.stdout)")
+        let admins = try d.ctl(["status"])
+        #expect(admins.status == 1, "\(admins.stdout)")
+        #expect(admins.stdout.contains("  watch: missing_job (on_failure: no job named \"\(alice.name)/x\": its runs' ends trigger nothing there)\n"), "\(admins.stdout)")
+        withExtendedLifetime(accounts) {}
+    }
+
     @Test func anAdminDeclaresAUsersJobInTheFileAndTheUserRunsItButCannotChangeIt() throws {
         let accounts = try TestAccounts()
         let alice = try accounts.add(member: true)

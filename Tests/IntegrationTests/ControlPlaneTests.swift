@@ -168,6 +168,37 @@ final class Daemon {
         #expect(wait.stderr.hasSuffix("flaky run 4: failed: exited with status 1\n"), "\(wait.stderr)")
     }
 
+    /// A reload that removes a job which a job created over the API names is made (the API's
+    /// job is not the file's to change), and the jobs left naming a missing one are told of:
+    /// by the reload's answer, the log and `status` (exit 1) until they are changed. Reloaded
+    /// unchanged after that, it reports the file's jobs, not the API's.
+    @Test func aReloadRemovingAJobThatAnAPIJobNamesSaysSo() throws {
+        let d = try Daemon(jobs: #"""
+            {"jobs": [{"name": "db", "restart": "always", "shell": "exec sleep 1000"},
+                      {"name": "page", "shell": "true"}, {"name": "alert", "shell": "true"}]}
+            """#)
+        let created = try d.ctl(["apply", "-"], input: #"""
+            {"jobs": [{"name": "report", "shell": "true", "schedule": "@hourly", "requires": ["db"], "on_failure": "alert", "on_success": "page"}]}
+            """#)
+        #expect(created.status == 0 && created.stderr.isEmpty, "\(created.stderr)")
+        #expect(try d.ctl(["status"]).status == 0)
+        _ = try d.scratch.write("jobs.json", #"{"jobs": [{"name": "page", "shell": "true"}]}"#)
+        let reload = try d.ctl(["reload"])
+        #expect(reload.status == 0)
+        #expect(reload.stdout == "removed: alert, db\nunchanged: page\n", "\(reload.stdout)")
+        #expect(reload.stderr == "schedctl: warning: report: on_failure: no job named \"alert\": its runs' ends trigger nothing there\n"
+                    + "schedctl: warning: report: requires: no job named \"db\": its runs are skipped until there is one\n", "\(reload.stderr)")
+        let status = try d.ctl(["status"])
+        #expect(status.status == 1)
+        #expect(status.stdout.contains("health:    1 job needs attention\n  report: missing_job (on_failure: no job named \"alert\": its runs' ends "
+                                       + "trigger nothing there; requires: no job named \"db\": its runs are skipped until there is one)\n"), "\(status.stdout)")
+        #expect(eventually { d.process.stderr().contains(#"a job names a job that does not exist schedd.job=report schedd.problem="requires: no job named \"db\""#) })
+        // Unchanged, taken by the fast path: the file's jobs only.
+        #expect(try d.ctl(["reload"]).stdout == "unchanged: page\n")
+        #expect(try d.ctl(["remove", "report"]).status == 0)
+        #expect(try d.ctl(["status"]).status == 0)
+    }
+
     /// `cancel NAME` drops a retry that waits for its time, and says so.
     @Test func cancelDropsAWaitingRetry() throws {
         let d = try Daemon(jobs: #"{"jobs": [{"name": "flaky", "shell": "exit 3", "retries": 1, "retry_backoff": "1h"}]}"#)

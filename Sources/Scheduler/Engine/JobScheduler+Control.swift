@@ -438,7 +438,8 @@ extension JobScheduler {
     /// The pool's load.
     public func load() -> Load {
         Load(busy: pool.busy, workers: pool.capacity, queued: pool.queuedCount,
-             queuedJobs: pool.waitingJobs(limit: 10), services: pool.services, invalidJobs: invalidJobs, storeTrouble: storeTrouble,
+             queuedJobs: pool.waitingJobs(limit: 10), services: pool.services, invalidJobs: invalidJobs,
+             missingReferences: missingReferences, storeTrouble: storeTrouble,
              timeZone: defaultZone.identifier,
              shuttingDown: stopping ? StatusResponse.ShuttingDown(graceEndsAt: graceOverCancelled ? nil : shutdownDeadline, runs: active.count) : nil)
     }
@@ -553,9 +554,10 @@ extension JobScheduler {
         }
         try await dependencyGraph().fill(&context)
         let file = try JobFile(data: data, context: context)
-        let result = try await store.applyJobs(file, prune: prune, dryRun: dryRun, now: clock.now(), source: nil, origin: origin,
+        var result = try await store.applyJobs(file, prune: prune, dryRun: dryRun, now: clock.now(), source: nil, origin: origin,
                                                protectedFile: protectedFile)
         if !dryRun { await definitionsChanged() }
+        result.missingReferences = await missingReferences(after: result, owner: origin.owner)
         return result
     }
 
@@ -564,9 +566,31 @@ extension JobScheduler {
     /// Before `run()`, the jobs are only written: the engine loads them when it starts.
     @discardableResult
     public func apply(_ loader: JobFileLoader, prune: Bool = false, dryRun: Bool = false) async throws -> ApplyResult {
-        let result = try await loader.apply(to: store, prune: prune, dryRun: dryRun, now: clock.now()) { try await self.dependencyGraph() }
+        var result = try await loader.apply(to: store, prune: prune, dryRun: dryRun, now: clock.now()) { try await self.dependencyGraph() }
         if !dryRun { await definitionsChanged() }
+        result.missingReferences = await missingReferences(after: result, owner: nil)
         return result
+    }
+
+    /// The jobs outside a change (not in its file, not removed by it) that name a job it
+    /// removes (or, for a dry run, would): the change is made all the same (those jobs are not
+    /// the file's to change), and this tells of them. Only `owner`'s jobs, for a user's change.
+    func missingReferences(after result: ApplyResult, owner: String?) async -> [MissingReference]? {
+        guard !result.removed.isEmpty else { return nil }
+        let removed = Set(result.removed)
+        let inFile = Set(result.created + result.updated + result.unchanged)
+        let infos: [JobInfo]
+        do {
+            infos = try await store.jobs()
+        } catch {
+            logger.error("cannot read the jobs to tell which name a job this change removed", metadata: ["schedd.error": "\(error)"])
+            return nil
+        }
+        let missing = infos.filter { info in
+            !inFile.contains(info.name) && !removed.contains(info.name) && info.problem == nil
+                && (owner == nil || JobOwner.owner(of: info.name) == owner)
+        }.sorted { $0.name < $1.name }.flatMap { MissingReference.of($0.spec) { !removed.contains($0) } }
+        return missing.isEmpty ? nil : missing
     }
 
     /// The services and dependencies of the jobs as they stand, for validating a change: from

@@ -103,7 +103,8 @@ package struct JobChangePlan: Sendable {
 
     /// After the change, every job the file's jobs name (`on_failure`, `on_success`, `after`,
     /// `requires`) must still exist. (A job outside the file that names a job a prune removes
-    /// is not checked here: the engine treats a missing job it requires as never ready.)
+    /// is not the file's to change: the change is made, and the engine tells of it,
+    /// `JobScheduler.missingReferences(after:owner:)`.)
     static func checkReferences(existing: Set<String>, file: JobFile, removed: Set<String>) throws {
         let final = existing.subtracting(removed).union(file.jobs.map(\.name))
         var issues: [ValidationIssue] = []

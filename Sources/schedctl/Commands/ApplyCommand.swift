@@ -33,5 +33,9 @@ struct ApplyCommand: AsyncParsableCommand {
         if result.created.isEmpty && result.updated.isEmpty && result.removed.isEmpty && result.unchanged.isEmpty {
             print("no jobs")
         }
+        // Made all the same: those jobs are not this file's to change; `status` names them too.
+        for reference in result.missingReferences ?? [] {
+            FileHandle.standardError.write(Data("schedctl: warning: \(result.dryRun ? "after this change, " : "")\(reference.job): \(reference.message)\n".utf8))
+        }
     }
 }

@@ -8,8 +8,9 @@ struct StatusCommand: AsyncParsableCommand {
         abstract: "Show the daemon's version, uptime, workers, queue and jobs by state.",
         discussion: """
             A health check: exits 0 when no job needs attention, 1 when a service is failed \
-            (past its restart limit) or a job is paused by its failure threshold (listed under \
-            "health", and in --json as "jobs.problems" with "healthy": false).
+            (past its restart limit), a job is paused by its failure threshold, or a job names a \
+            job that a reload removed (listed under "health", and in --json as "jobs.problems" \
+            with "healthy": false).
             """)
 
     @OptionGroup var global: GlobalOptions
