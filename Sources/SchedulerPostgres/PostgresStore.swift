@@ -767,10 +767,12 @@ public final class PostgresStore: SchedulerStore {
                     duration_ms = coalesce(v.duration_ms, greatest(0, round(extract(epoch FROM (to_timestamp(v.finished_at) - r.started_at)) * 1000))::bigint),
                     exit_code = v.exit_code, signal = v.signal, output = v.output, output_truncated = v.output_truncated,
                     output_streams = v.output_streams, error = v.error, pid = coalesce(v.pid, r.pid), cpu_ms = v.cpu_ms,
-                    cancelled_by = v.cancelled_by, output_total = v.output_total, retry_at = to_timestamp(v.retry_at)
+                    cancelled_by = v.cancelled_by, output_total = v.output_total, retry_at = to_timestamp(v.retry_at),
+                    policy_pending = CASE WHEN v.policy_pending THEN \(node) ELSE r.policy_pending END
                 FROM jsonb_to_recordset(\(rows)::jsonb) AS v(id bigint, status text, finished_at double precision, exit_code integer,
                     signal integer, output text, output_truncated boolean, output_streams text, error text, pid integer, cpu_ms bigint,
-                    cancelled_by text, output_total bigint, duration_ms bigint, retry_at double precision, resets_failures boolean)
+                    cancelled_by text, output_total bigint, duration_ms bigint, retry_at double precision, resets_failures boolean,
+                    policy_pending boolean)
                 WHERE r.id = v.id AND r.status = 'running' AND r.node = \(node) AND r.epoch = \(epoch)
                 RETURNING r.id, r.duration_ms, r.job, v.resets_failures),
                 reset AS (
@@ -809,6 +811,8 @@ public final class PostgresStore: SchedulerStore {
         /// Marked for this node: `retry_node` stays NULL, the run's own.
         var retry_at: Double?
         var resets_failures: Bool
+        /// Marked for this node, as `setPoliciesPending` does.
+        var policy_pending: Bool
 
         init(_ id: Int64, _ outcome: RunOutcome) {
             self.id = id
@@ -828,6 +832,7 @@ public final class PostgresStore: SchedulerStore {
             duration_ms = outcome.durationMs
             retry_at = outcome.retryAt?.timeIntervalSince1970
             resets_failures = outcome.resetsFailuresInARow
+            policy_pending = outcome.leavesFinalResult
         }
     }
 

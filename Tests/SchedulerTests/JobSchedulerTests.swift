@@ -1724,6 +1724,27 @@ import SchedulerAPI
         #expect(runs.filter { $0.trigger == .dependency }.map(\.job).sorted() == ["alert", "done"])
     }
 
+    /// The mark of a final result left for the next start goes into the store with the run's
+    /// end, not in a write after it that a crash could come before: with every separate mark
+    /// refused, it is still there.
+    @Test func aFinalResultLeftForTheNextStartIsMarkedWithTheRunsEnd() async throws {
+        let store = MemoryStore()
+        store.failPolicyMarks(with: TestError())
+        let clock = ManualClock(t0)
+        let gate = Gate()
+        let jobs = #"{"jobs": [{"name": "bad", "handler": "fail", "on_failure": "alert"}, {"name": "alert", "handler": "ok"}]}"#
+        let handlers: [String: JobHandler] = ["fail": { _ in try await gate.wait(); throw TestError() }, "ok": { _ in }]
+        try await withEngine(jobs: jobs, handlers: handlers, clock: clock, store: store) { engine, log, _ in
+            _ = try await engine.runNow("bad")
+            try await waitFor("the run to start") { await engine.activeRuns().count == 1 }
+            engine.shutdown()
+            try await waitFor("the engine to wait out the grace period") { clock.nextDeadline != nil }
+            gate.open()
+            try await waitFor("the run to end") { await log.finished.count == 1 }
+        }
+        #expect(try await store.pendingPolicies().map(\.job) == ["bad"])
+    }
+
     @Test func shutdownStopsRunsAfterTheGracePeriodAndRecordsThem() async throws {
         let clock = ManualClock(t0)
         let handlers: [String: JobHandler] = ["hang": { _ in try await Gate().wait() }]

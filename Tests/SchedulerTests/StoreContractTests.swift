@@ -154,6 +154,26 @@ import SchedulerAPI
         }
     }
 
+    /// A run's end carries the mark of a final result left for the next start
+    /// (`RunOutcome.leavesFinalResult`), written in the same write; an end without one marks
+    /// nothing.
+    @Test(arguments: Kind.testable)
+    func aRunsEndCarriesTheMarkOfItsFinalResult(_ kind: Kind) async throws {
+        try await Subject.with(kind) { subject in
+            let store = subject.store
+            _ = try await subject.apply(Self.jobs)
+            let ping = try await subject.start("ping", at: t0)
+            var outcome = RunOutcome(status: .failed, finishedAt: t0, exitCode: 1)
+            outcome.leavesFinalResult = true
+            #expect(try await store.finishRun(ping, outcome)?.status == .failed)
+            let backup = try await subject.start("backup", at: t0)
+            _ = try await store.finishRun(backup, RunOutcome(status: .failed, finishedAt: t0))
+            #expect(try await store.pendingPolicies().map(\.id) == [ping.id])
+            try await store.setPoliciesPending([ping.id], false)
+            #expect(try await store.pendingPolicies().isEmpty)
+        }
+    }
+
     /// A retry of a slot that is skipped is recorded as its attempt, beside the slot's failed
     /// first attempt (a shared store records no skip of a slot that has a row: the attempt
     /// tells them apart), and its row ends the retry's wait.

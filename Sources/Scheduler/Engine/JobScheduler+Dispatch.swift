@@ -775,6 +775,19 @@ extension JobScheduler {
         return end
     }
 
+    /// While the engine stops, an end with no retry whose final result waits for the next
+    /// start (`leavesFinalResult`) is marked in the same write as the end
+    /// (`RunOutcome.leavesFinalResult`): a crash between its end and a mark written after
+    /// lost the final result. Decided after the turn's retries and resets, which it depends on.
+    func markingFinalResult(_ end: EndedRun) -> EndedRun {
+        guard stopping, end.outcome.retryAt == nil,
+              leavesFinalResult(end.run.request, end.outcome.applied(to: end.run.record),
+                                failuresResetWithEnd: end.outcome.resetsFailuresInARow) else { return end }
+        var end = end
+        end.outcome.leavesFinalResult = true
+        return end
+    }
+
     /// Cluster mode: the successes of a turn's ends, each its trigger's final result, reset
     /// their jobs' failures in a row with the ends' write (`RunOutcome.resetsFailuresInARow`)
     /// rather than with a call per run after it, which would be most of a node's round trips.
@@ -895,7 +908,7 @@ extension JobScheduler {
             }
             run.logger.log(level: final.status.isFailure ? .warning : .info, "run finished", metadata: metadata)
             await afterRun(run.request, final, retryDue: .some(retryDue), markedWithEnd: markedWithEnd,
-                           failuresResetWithEnd: failuresResetWithEnd)
+                           failuresResetWithEnd: failuresResetWithEnd, finalResultMarkedWithEnd: markedWithEnd && end.outcome.leavesFinalResult)
         }
         _ = await record(catchUpSkips)
     }

@@ -119,11 +119,12 @@ extension JobScheduler {
     /// `retryDue`, when given, is the retry already decided (`retryDue(_:_:)`) and told;
     /// `markedWithEnd`: its mark went into the store with the run's end (`RunOutcome.retryAt`).
     /// `failuresResetWithEnd`: the end, a success, set the job's failures in a row back to 0 in
-    /// a shared store (`RunOutcome.resetsFailuresInARow`).
+    /// a shared store (`RunOutcome.resetsFailuresInARow`). `finalResultMarkedWithEnd`: the
+    /// end's write marked its final result for the next start (`RunOutcome.leavesFinalResult`).
     /// While the engine stops, the final result is left for the next start to apply
     /// (`leavesFinalResult`, `applyPendingPolicies`): a follow-up run cannot start now.
     func afterRun(_ request: RunRequest, _ run: RunRecord, retryNode: String? = nil, retryDue decided: Date?? = nil,
-                  markedWithEnd: Bool = false, failuresResetWithEnd: Bool = false) async {
+                  markedWithEnd: Bool = false, failuresResetWithEnd: Bool = false, finalResultMarkedWithEnd: Bool = false) async {
         let marked = markedWithEnd && (decided ?? nil) != nil
         guard !stopping, var entry = jobs[run.job] else {
             // A job removed while its run's end was written: the retry's mark goes too. (A
@@ -137,7 +138,9 @@ extension JobScheduler {
                 // lost with another node, taken over now): marked, for the next start (or the
                 // node that takes this one's retries over once it has left).
                 if !marked { await markRetry(run, due: due, onNode: retryNode) }
-            } else if leavesFinalResult(request, run, failuresResetWithEnd: failuresResetWithEnd) {
+            } else if !finalResultMarkedWithEnd, leavesFinalResult(request, run, failuresResetWithEnd: failuresResetWithEnd) {
+                // Decided after its end was written (the engine began stopping meanwhile, or
+                // the end was written by another way): marked now.
                 await setPoliciesPending([run.id])
             }
             return

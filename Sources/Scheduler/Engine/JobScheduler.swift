@@ -373,7 +373,7 @@ public actor JobScheduler: Service {
                     starting.append(request)
                 }
                 if !starting.isEmpty || !ending.isEmpty {
-                    let batch = resettingFailures(ending.map(decidingRetry))
+                    let batch = resettingFailures(ending.map(decidingRetry)).map(markingFinalResult)
                     ending = []
                     endsBeingRecorded += batch.count
                     startsBeingRecorded += starting.count

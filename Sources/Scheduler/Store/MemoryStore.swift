@@ -86,6 +86,7 @@ package final class MemoryStore: SchedulerStore {
     private let writeFailure = Mutex<(any Error)?>(nil)
     /// The error `setRetries` alone fails with while set.
     private let retryMarkFailure = Mutex<(any Error)?>(nil)
+    private let policyMarkFailure = Mutex<(any Error)?>(nil)
 
     package init(claim: @escaping @Sendable (RunStart) -> RunStart.Outcome? = { _ in nil },
                  beforeStarts: @escaping @Sendable ([RunStart]) async -> Void = { _ in },
@@ -134,6 +135,12 @@ package final class MemoryStore: SchedulerStore {
     /// with `error` until called with nil: the engine's tests of what a run's end writes itself.
     package func failRetryMarks(with error: (any Error)?) {
         retryMarkFailure.withLock { $0 = error }
+    }
+
+    /// Makes `setPoliciesPending` marking runs (not clearing them) fail with `error` until
+    /// called with nil: the engine's tests of what a run's end writes itself.
+    package func failPolicyMarks(with error: (any Error)?) {
+        policyMarkFailure.withLock { $0 = error }
     }
 
     private func checkWritable() throws {
@@ -308,6 +315,7 @@ package final class MemoryStore: SchedulerStore {
                 let finished = outcome.storable.applied(to: run)
                 contents.runs[id] = finished
                 if let due = outcome.retryAt { contents.retryDue[id] = due }
+                if outcome.leavesFinalResult { contents.policyPending.insert(id) }
                 if shared && outcome.resetsFailuresInARow { contents.jobs[run.job]?.state.consecutiveFailures = 0 }
                 return finished
             }
@@ -350,6 +358,7 @@ package final class MemoryStore: SchedulerStore {
 
     package func setPoliciesPending(_ runIDs: [Int64], _ pending: Bool) async throws {
         try checkWritable()
+        if pending, let error = policyMarkFailure.withLock({ $0 }) { throw error }
         write { contents in
             for id in runIDs where contents.runs[id] != nil {
                 if pending { contents.policyPending.insert(id) } else { contents.policyPending.remove(id) }

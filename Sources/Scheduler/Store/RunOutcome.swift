@@ -36,6 +36,12 @@ public struct RunOutcome: Sendable, Equatable {
     /// instead of a call per run after it). Other stores count them in the engine, and leave it.
     package var resetsFailuresInARow = false
 
+    /// An end written while the engine stops, with no retry, that leaves its trigger's final
+    /// result (failures in a row, `on_failure`/`on_success`) for the next start: marked in the
+    /// same write as the end (`runs.policy_pending`, for this node), so that no crash falls
+    /// between the end and its mark.
+    package var leavesFinalResult = false
+
     public init(status: RunStatus, finishedAt: Date, exitCode: Int32? = nil, signal: Int32? = nil,
                 output: String? = nil, outputTruncated: Bool = false, outputStreams: [OutputSegment]? = nil,
                 error: String? = nil, pid: Int32? = nil, cpuMs: Int64? = nil) {

@@ -126,7 +126,7 @@ public struct RunStore: Sendable {
         let final = outcome.storable.applied(to: run)
         let statement = BoundStatement(try db.cachedStatement(sql: """
             UPDATE runs SET status = ?, finished_at = ?, duration_ms = ?, exit_code = ?, signal = ?, output = ?, output_truncated = ?,
-                output_streams = ?, error = ?, pid = coalesce(?, pid), cpu_ms = ?, cancelled_by = ?, retry_at = ?
+                output_streams = ?, error = ?, pid = coalesce(?, pid), cpu_ms = ?, cancelled_by = ?, retry_at = ?, policy_pending = ?
             WHERE id = ? AND status = 'running'
             """), db)
         statement.bind(1, final.status.rawValue)
@@ -142,7 +142,8 @@ public struct RunStore: Sendable {
         statement.bind(11, final.cpuMs)
         statement.bind(12, final.cancelledBy)
         statement.bind(13, outcome.retryAt.map(Timestamp.format))
-        statement.bind(14, run.id)
+        statement.bind(14, outcome.leavesFinalResult ? 1 : nil)
+        statement.bind(15, run.id)
         try statement.execute()
         guard db.changesCount > 0 else { return nil }
         return final
