@@ -166,6 +166,22 @@ func job(_ fields: String) -> String { #"{"jobs": [{"name": "j", "shell": "true"
         #expect(issues(#"{"jobs": [], "defaults": {"schedule": "@daily"}}"#) == [#"defaults.schedule: not allowed in defaults (set it on each job)"#])
     }
 
+    /// A trigger that `defaults` gave a job, and that is wrong, is reported at the job with
+    /// where it came from: the job itself does not name it.
+    @Test func aBadTriggerFromDefaultsSaysSo() {
+        #expect(issues(#"{"defaults": {"on_failure": "pager"}, "jobs": [{"name": "a", "shell": "true"}]}"#)
+                    == [#"jobs[0] "a": on_failure: no job named "pager" (set by defaults.on_failure)"#])
+        // Its own is reported as it is.
+        #expect(issues(#"{"defaults": {"on_failure": "a"}, "jobs": [{"name": "a", "shell": "true"}, {"name": "b", "shell": "true", "on_failure": "pager"}]}"#)
+                    == [#"jobs[1] "b": on_failure: no job named "pager""#])
+        #expect(issues(#"{"defaults": {"on_failure": "m", "on_success": "n"}, "jobs": [{"name": "m", "shell": "true"}, {"name": "n", "shell": "true"}]}"#)
+                    == [#"jobs[0] "m": on_success: trigger cycle: m -> n -> m: each run would trigger the next without end (retries repeat a failed run; "#
+                        + #"a chain of jobs must end) (set by defaults: m -> n by defaults.on_success, n -> m by defaults.on_failure)"#])
+        #expect(issues(#"{"defaults": {"on_success": "n"}, "jobs": [{"name": "m", "shell": "true"}, {"name": "n", "shell": "true", "on_failure": "m"}]}"#)
+                    == [#"jobs[0] "m": on_success: trigger cycle: m -> n -> m: each run would trigger the next without end (retries repeat a failed run; "#
+                        + #"a chain of jobs must end) (set by defaults: m -> n by defaults.on_success)"#])
+    }
+
     @Test func durationErrorsSayWhatToWrite() {
         #expect(issues(job(#""timeout": "5 minutes""#)) == [#"jobs[0] "j": timeout: "5 minutes" is not a duration (try "5m")"#])
         #expect(issues(job(#""timeout": 90"#)) == [#"jobs[0] "j": timeout: expected a duration string like "90s", "5m" or "1h30m", got a number (try "90s")"#])

@@ -41,6 +41,9 @@ struct JobFileDecoder {
     var jobName: String?
     /// Prefix for paths outside jobs (`defaults.`).
     var pathPrefix = ""
+    /// The jobs' `on_failure`/`on_success` that came from `defaults`, by job: a problem with
+    /// one says so, since the job itself does not name it.
+    var triggersFromDefaults: [String: Set<String>] = [:]
 
     init(context: ValidationContext) { self.context = context }
 
@@ -161,7 +164,7 @@ struct JobFileDecoder {
                     report(key, "a job cannot trigger itself")
                 } else if !known.contains(target) {
                     let hint = NearMiss.suggest(target, among: known).map { " (did you mean \"\($0)\"?)" } ?? ""
-                    report(key, "no job named \"\(target)\"\(hint)")
+                    report(key, "no job named \"\(target)\"\(hint)\(fromDefaults(key, of: spec.name))")
                 }
             }
             for key in ["after", "requires"] {
@@ -205,8 +208,26 @@ struct JobFileDecoder {
             jobIndex = indices[spec.name]
             jobName = spec.name
             let field = spec.onFailure == cycle[1] ? "on_failure" : "on_success"
-            report(field, "trigger cycle: \(cycle.joined(separator: " -> ")): each run would trigger the next without end (retries repeat a failed run; a chain of jobs must end)")
+            report(field, "trigger cycle: \(cycle.joined(separator: " -> ")): each run would trigger the next without end (retries repeat a failed run; a chain of jobs must end)"
+                   + Self.defaultsOnCycle(cycle, triggersFromDefaults, specs))
         }
+    }
+
+    /// " (set by defaults.on_failure)" when the job's `key` came from `defaults`.
+    func fromDefaults(_ key: String, of job: String) -> String {
+        triggersFromDefaults[job]?.contains(key) == true ? " (set by defaults.\(key))" : ""
+    }
+
+    /// Which links of a trigger cycle `defaults` made (`m -> n` by defaults.on_success), when
+    /// any did: the jobs themselves may name none of them.
+    static func defaultsOnCycle(_ cycle: [String], _ fromDefaults: [String: Set<String>], _ specs: [JobSpec]) -> String {
+        let byName = Dictionary(specs.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let links = zip(cycle, cycle.dropFirst()).compactMap { from, to -> String? in
+            guard let spec = byName[from] else { return nil }
+            let key = spec.onFailure == to ? "on_failure" : "on_success"
+            return fromDefaults[from]?.contains(key) == true ? "\(from) -> \(to) by defaults.\(key)" : nil
+        }
+        return links.isEmpty ? "" : " (set by defaults: \(links.joined(separator: ", ")))"
     }
 
     /// A path from `start` back to itself along `edges`, if there is one (depth first, in the
@@ -298,6 +319,7 @@ struct JobFileDecoder {
             // A service runs until it is stopped: a default timeout meant for scheduled jobs
             // would kill it every `timeout` (a service may still set its own).
             if d.key == "timeout" && spec.isService { continue }
+            if d.key == "on_failure" || d.key == "on_success" { triggersFromDefaults[name, default: []].insert(d.key) }
             merged.append(d)
         }
         // env merges key by key, the job's value winning.
