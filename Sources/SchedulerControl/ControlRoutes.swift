@@ -328,9 +328,9 @@ struct ControlRoutes {
             counts.problems += invalid.map { StatusResponse.Problem(job: $0.key, state: "invalid", reason: $0.value) }
         }
         // Known to the engine only, like an invalid definition; one problem per job.
-        let missing = Dictionary(grouping: load.missingReferences.filter { scope?.owns($0.job) ?? true }, by: \.job)
-        counts.problems += missing.map { job, references in
-            StatusResponse.Problem(job: job, state: "missing_job", reason: references.map(\.message).joined(separator: "; "))
+        let broken = Dictionary(grouping: load.brokenReferences.filter { scope?.owns($0.job) ?? true }, by: \.job)
+        counts.problems += broken.map { job, references in
+            StatusResponse.Problem(job: job, state: "broken_reference", reason: references.map(\.message).joined(separator: "; "))
         }
         counts.problems.sort { $0.job < $1.job }
         let queuedJobs = scope.map { scope in load.queuedJobs.filter { scope.owns($0) } } ?? load.queuedJobs

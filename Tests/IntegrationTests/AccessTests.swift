@@ -233,7 +233,7 @@ extension AccessTests {
         #expect(hers.status == 0 && !hers.stdout.contains("watch"), "\(hers.stdout)")
         let admins = try d.ctl(["status"])
         #expect(admins.status == 1, "\(admins.stdout)")
-        #expect(admins.stdout.contains("  watch: missing_job (on_failure: no job named \"\(alice.name)/x\": its runs' ends trigger nothing there)\n"), "\(admins.stdout)")
+        #expect(admins.stdout.contains("  watch: broken_reference (on_failure: no job named \"\(alice.name)/x\": its runs' ends trigger nothing there)\n"), "\(admins.stdout)")
         withExtendedLifetime(accounts) {}
     }
 

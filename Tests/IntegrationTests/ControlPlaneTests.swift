@@ -171,8 +171,9 @@ final class Daemon {
     /// A reload that removes a job which a job created over the API names is made (the API's
     /// job is not the file's to change), and the jobs left naming a missing one are told of:
     /// by the reload's answer, the log and `status` (exit 1) until they are changed. Reloaded
-    /// unchanged after that, it reports the file's jobs, not the API's.
-    @Test func aReloadRemovingAJobThatAnAPIJobNamesSaysSo() throws {
+    /// unchanged after that, it reports the file's jobs, not the API's. The same for an apply
+    /// that makes a service another job requires a plain job.
+    @Test func aChangeThatBreaksAnotherJobsReferenceIsMadeAndSaysSo() throws {
         let d = try Daemon(jobs: #"""
             {"jobs": [{"name": "db", "restart": "always", "shell": "exec sleep 1000"},
                       {"name": "page", "shell": "true"}, {"name": "alert", "shell": "true"}]}
@@ -190,13 +191,25 @@ final class Daemon {
                     + "schedctl: warning: report: requires: no job named \"db\": its runs are skipped until there is one\n", "\(reload.stderr)")
         let status = try d.ctl(["status"])
         #expect(status.status == 1)
-        #expect(status.stdout.contains("health:    1 job needs attention\n  report: missing_job (on_failure: no job named \"alert\": its runs' ends "
+        #expect(status.stdout.contains("health:    1 job needs attention\n  report: broken_reference (on_failure: no job named \"alert\": its runs' ends "
                                        + "trigger nothing there; requires: no job named \"db\": its runs are skipped until there is one)\n"), "\(status.stdout)")
-        #expect(eventually { d.process.stderr().contains(#"a job names a job that does not exist schedd.job=report schedd.problem="requires: no job named \"db\""#) })
+        #expect(eventually { d.process.stderr().contains(#"a job names a job it cannot use schedd.job=report schedd.problem="requires: no job named \"db\""#) })
         // Unchanged, taken by the fast path: the file's jobs only.
         #expect(try d.ctl(["reload"]).stdout == "unchanged: page\n")
         #expect(try d.ctl(["remove", "report"]).status == 0)
         #expect(try d.ctl(["status"]).status == 0)
+
+        // A service made a plain job by an apply, while another job requires it.
+        let stack = #"{"jobs": [{"name": "cache", "restart": "always", "shell": "exec sleep 1000"}, {"name": "warm", "shell": "true", "requires": ["cache"]}]}"#
+        #expect(try d.ctl(["apply", "-"], input: stack).status == 0)
+        let plain = #"{"jobs": [{"name": "cache", "shell": "exec sleep 1000"}]}"#
+        let dry = try d.ctl(["apply", "--dry-run", "-"], input: plain)
+        #expect(dry.stderr == "schedctl: warning: after this change, warm: requires: \"cache\" is not a service: its runs are skipped until it is one\n",
+                "\(dry.stderr)")
+        let demoted = try d.ctl(["apply", "-"], input: plain)
+        #expect(demoted.status == 0 && demoted.stdout == "updated: cache\n", "\(demoted.stdout)")
+        #expect(demoted.stderr == "schedctl: warning: warm: requires: \"cache\" is not a service: its runs are skipped until it is one\n", "\(demoted.stderr)")
+        #expect(try d.ctl(["status"]).stdout.contains("  warm: broken_reference (requires: \"cache\" is not a service: its runs are skipped until it is one)\n"))
     }
 
     /// `cancel NAME` drops a retry that waits for its time, and says so.

@@ -439,7 +439,7 @@ extension JobScheduler {
     public func load() -> Load {
         Load(busy: pool.busy, workers: pool.capacity, queued: pool.queuedCount,
              queuedJobs: pool.waitingJobs(limit: 10), services: pool.services, invalidJobs: invalidJobs,
-             missingReferences: missingReferences, storeTrouble: storeTrouble,
+             brokenReferences: brokenReferences, storeTrouble: storeTrouble,
              timeZone: defaultZone.identifier,
              shuttingDown: stopping ? StatusResponse.ShuttingDown(graceEndsAt: graceOverCancelled ? nil : shutdownDeadline, runs: active.count) : nil)
     }
@@ -557,7 +557,7 @@ extension JobScheduler {
         var result = try await store.applyJobs(file, prune: prune, dryRun: dryRun, now: clock.now(), source: nil, origin: origin,
                                                protectedFile: protectedFile)
         if !dryRun { await definitionsChanged() }
-        result.missingReferences = await missingReferences(after: result, owner: origin.owner)
+        result.brokenReferences = await brokenReferences(after: result, file: file, owner: origin.owner)
         return result
     }
 
@@ -568,29 +568,40 @@ extension JobScheduler {
     public func apply(_ loader: JobFileLoader, prune: Bool = false, dryRun: Bool = false) async throws -> ApplyResult {
         var result = try await loader.apply(to: store, prune: prune, dryRun: dryRun, now: clock.now()) { try await self.dependencyGraph() }
         if !dryRun { await definitionsChanged() }
-        result.missingReferences = await missingReferences(after: result, owner: nil)
+        result.brokenReferences = await brokenReferences(after: result, file: nil, owner: nil)
         return result
     }
 
     /// The jobs outside a change (not in its file, not removed by it) that name a job it
-    /// removes (or, for a dry run, would): the change is made all the same (those jobs are not
-    /// the file's to change), and this tells of them. Only `owner`'s jobs, for a user's change.
-    func missingReferences(after result: ApplyResult, owner: String?) async -> [MissingReference]? {
-        guard !result.removed.isEmpty else { return nil }
+    /// removes, or `require` a service it makes a plain job (or, for a dry run, would): the
+    /// change is made all the same (those jobs are not the file's to change), and this tells
+    /// of them. Only `owner`'s jobs, for a user's change. A dry run needs the `file` (the
+    /// store does not hold its definitions yet).
+    func brokenReferences(after result: ApplyResult, file: JobFile?, owner: String?) async -> [BrokenReference]? {
+        let changed = Set(result.removed + result.updated)
+        guard !changed.isEmpty else { return nil }
         let removed = Set(result.removed)
         let inFile = Set(result.created + result.updated + result.unchanged)
         let infos: [JobInfo]
         do {
             infos = try await store.jobs()
         } catch {
-            logger.error("cannot read the jobs to tell which name a job this change removed", metadata: ["schedd.error": "\(error)"])
+            logger.error("cannot read the jobs to tell which name a job this change removed or changed", metadata: ["schedd.error": "\(error)"])
             return nil
         }
-        let missing = infos.filter { info in
-            !inFile.contains(info.name) && !removed.contains(info.name) && info.problem == nil
-                && (owner == nil || JobOwner.owner(of: info.name) == owner)
-        }.sorted { $0.name < $1.name }.flatMap { MissingReference.of($0.spec) { !removed.contains($0) } }
-        return missing.isEmpty ? nil : missing
+        var specs: [String: JobSpec] = [:]
+        for info in infos where info.problem == nil { specs[info.name] = info.spec }
+        let invalid = Set(infos.filter { $0.problem != nil }.map(\.name))
+        if result.dryRun, let file {
+            for spec in file.jobs { specs[spec.name] = spec }
+        }
+        for name in removed { specs[name] = nil }
+        let broken = specs.values.filter { spec in
+            !inFile.contains(spec.name) && !removed.contains(spec.name) && (owner == nil || JobOwner.owner(of: spec.name) == owner)
+        }.sorted { $0.name < $1.name }.flatMap { spec in
+            BrokenReference.of(spec, among: changed, exists: { specs[$0] != nil || invalid.contains($0) }, isService: { specs[$0]?.isService })
+        }
+        return broken.isEmpty ? nil : broken
     }
 
     /// The services and dependencies of the jobs as they stand, for validating a change: from

@@ -99,8 +99,9 @@ public actor JobScheduler: Service {
         /// Jobs whose stored definition no longer validates, by name, with what is wrong: they
         /// do not run. (The job counts come from the database, which cannot tell.)
         public var invalidJobs: [String: String] = [:]
-        /// Jobs that name a job that does not exist (removed by a change they were not part of).
-        public var missingReferences: [MissingReference] = []
+        /// Jobs that name a job they cannot use (removed, or no longer a service, by a change
+        /// they were not part of).
+        public var brokenReferences: [BrokenReference] = []
         /// Set while the store refuses writes (a full disk, say), or what it refused is kept in
         /// memory until it takes it; `GET /v1/status` sends it as it is.
         public var storeTrouble: StatusResponse.DatabaseProblem?
@@ -178,8 +179,8 @@ public actor JobScheduler: Service {
     var storedPauses: [String: StoredPause] = [:]
     /// Jobs left out by the last read of the store because their definitions are unreadable.
     var invalidJobs: [String: String] = [:]
-    /// What `Load.missingReferences` says, as of the last load of the jobs.
-    var missingReferences: [MissingReference] = []
+    /// What `Load.brokenReferences` says, as of the last load of the jobs.
+    var brokenReferences: [BrokenReference] = []
 
     struct StoredPause: Equatable {
         var paused: Bool
@@ -796,14 +797,15 @@ public actor JobScheduler: Service {
             }
         }
         invalidJobs = invalid
-        // A change outside these jobs (a reload or prune) may have removed a job they name.
-        let missing = fresh.keys.sorted().flatMap { name in
-            MissingReference.of(fresh[name]!.spec) { fresh[$0] != nil || invalid[$0] != nil }
+        // A change outside these jobs (a reload or prune) may have removed a job they name, or
+        // made a service they require a plain job.
+        let broken = fresh.keys.sorted().flatMap { name in
+            BrokenReference.of(fresh[name]!.spec, exists: { fresh[$0] != nil || invalid[$0] != nil }, isService: { fresh[$0]?.spec.isService })
         }
-        for reference in missing where !missingReferences.contains(reference) {
-            logger.warning("a job names a job that does not exist", metadata: ["schedd.job": "\(reference.job)", "schedd.problem": "\(reference.message)"])
+        for reference in broken where !brokenReferences.contains(reference) {
+            logger.warning("a job names a job it cannot use", metadata: ["schedd.job": "\(reference.job)", "schedd.problem": "\(reference.message)"])
         }
-        missingReferences = missing
+        brokenReferences = broken
         metrics.keep(only: fresh.keys)
         dueQueue.rebuild(fresh.compactMap { name, entry in entry.nextDue.map { (due: $0, job: name) } })
         for name in newServices.sorted() {

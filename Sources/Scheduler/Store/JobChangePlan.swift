@@ -104,7 +104,7 @@ package struct JobChangePlan: Sendable {
     /// After the change, every job the file's jobs name (`on_failure`, `on_success`, `after`,
     /// `requires`) must still exist. (A job outside the file that names a job a prune removes
     /// is not the file's to change: the change is made, and the engine tells of it,
-    /// `JobScheduler.missingReferences(after:owner:)`.)
+    /// `JobScheduler.brokenReferences(after:file:owner:)`.)
     static func checkReferences(existing: Set<String>, file: JobFile, removed: Set<String>) throws {
         let final = existing.subtracting(removed).union(file.jobs.map(\.name))
         var issues: [ValidationIssue] = []

@@ -5,22 +5,22 @@ public struct ApplyResult: Sendable, Equatable, Codable {
     public var unchanged: [String]
     public var removed: [String]
     public var dryRun: Bool
-    /// Jobs outside the change (not in the file, not removed) that name a job it removes: the
-    /// change is made, and they are told of here (and by `schedctl status` while they do). Nil
-    /// when there are none.
-    public var missingReferences: [MissingReference]?
+    /// Jobs outside the change (not in the file, not removed) that name a job it removes, or
+    /// `require` a service it makes a plain job: the change is made, and they are told of here
+    /// (and by `schedctl status` while they do). Nil when there are none.
+    public var brokenReferences: [BrokenReference]?
 
     public init(created: [String] = [], updated: [String] = [], unchanged: [String] = [], removed: [String] = [], dryRun: Bool = false,
-                missingReferences: [MissingReference]? = nil) {
+                brokenReferences: [BrokenReference]? = nil) {
         self.created = created
         self.updated = updated
         self.unchanged = unchanged
         self.removed = removed
         self.dryRun = dryRun
-        self.missingReferences = missingReferences
+        self.brokenReferences = brokenReferences
     }
 
     private enum CodingKeys: String, CodingKey {
-        case created, updated, unchanged, removed, dryRun = "dry_run", missingReferences = "missing_references"
+        case created, updated, unchanged, removed, dryRun = "dry_run", brokenReferences = "broken_references"
     }
 }

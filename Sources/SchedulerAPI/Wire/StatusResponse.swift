@@ -10,7 +10,7 @@ public struct StatusResponse: Sendable, Codable, Equatable {
         public var disabled: Int
         /// The jobs that need attention: services past their restart limit (`failed`), jobs
         /// paused by `max_consecutive_failures`, jobs whose stored definition no longer
-        /// validates (`invalid`) and jobs that name a job that does not exist (`missing_job`).
+        /// validates (`invalid`) and jobs that name a job they cannot use (`broken_reference`).
         /// `schedctl status` exits 1 when there is one.
         public var problems: [Problem]
         /// The counts of `infos` by `JobSummary.state(of:)`, and their problems by name.
@@ -44,11 +44,12 @@ public struct StatusResponse: Sendable, Codable, Equatable {
     public struct Problem: Sendable, Codable, Equatable {
         public var job: String
         /// `failed`, `paused`, `invalid` (its stored definition no longer validates, so it
-        /// does not run: it was edited by hand in the database), or `missing_job` (it names,
-        /// in `on_failure`, `on_success`, `after` or `requires`, a job that a change it was not
-        /// part of removed: a reload or prune of the job file).
+        /// does not run: it was edited by hand in the database), or `broken_reference` (it
+        /// names, in `on_failure`, `on_success`, `after` or `requires`, a job that a change it
+        /// was not part of removed, or in `requires` made a plain job: a reload or prune of the
+        /// job file, an apply).
         public var state: String
-        /// `restart_limit` or `failure_threshold`; for `invalid` and `missing_job`, what is wrong.
+        /// `restart_limit` or `failure_threshold`; for `invalid` and `broken_reference`, what is wrong.
         public var reason: String
         public init(job: String, state: String, reason: String) {
             self.job = job

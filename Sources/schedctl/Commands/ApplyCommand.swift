@@ -34,7 +34,7 @@ struct ApplyCommand: AsyncParsableCommand {
             print("no jobs")
         }
         // Made all the same: those jobs are not this file's to change; `status` names them too.
-        for reference in result.missingReferences ?? [] {
+        for reference in result.brokenReferences ?? [] {
             FileHandle.standardError.write(Data("schedctl: warning: \(result.dryRun ? "after this change, " : "")\(reference.job): \(reference.message)\n".utf8))
         }
     }
