@@ -9,8 +9,8 @@ struct StatusCommand: AsyncParsableCommand {
         discussion: """
             A health check: exits 0 when no job needs attention, 1 when a service is failed \
             (past its restart limit), a job is paused by its failure threshold, or a job names a \
-            job that a reload removed (listed under "health", and in --json as "jobs.problems" \
-            with "healthy": false).
+            job it cannot use, one that a reload removed, say (listed under "health", and in \
+            --json as "jobs.problems" with "healthy": false).
             """)
 
     @OptionGroup var global: GlobalOptions
