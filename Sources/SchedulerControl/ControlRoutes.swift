@@ -393,7 +393,8 @@ struct ControlRoutes {
         let runs = try await store.history(HistoryQuery(job: name, limit: 10), withOutput: false)
         let service = info.spec.isService ? await engine.serviceStatus(name) : nil
         let retry = try await engine.pendingRetryInCluster(name)
-        return try Self.reply(JobDetail(summary: summary, job: info, recentRuns: runs, service: service, retry: retry), context)
+        return try Self.reply(JobDetail(summary: summary, job: info, recentRuns: runs, service: service, retry: retry,
+                                        brokenReferences: await engine.brokenReferences(of: name)), context)
     }
 
     func apply(_ request: Request, _ context: ControlContext) async throws -> Response {

@@ -210,6 +210,7 @@ final class Daemon {
         #expect(demoted.status == 0 && demoted.stdout == "updated: cache\n", "\(demoted.stdout)")
         #expect(demoted.stderr == "schedctl: warning: warm: requires: \"cache\" is not a service: its runs are skipped until it is one\n", "\(demoted.stderr)")
         #expect(try d.ctl(["status"]).stdout.contains("  warm: broken_reference (requires: \"cache\" is not a service: its runs are skipped until it is one)\n"))
+        #expect(try d.ctl(["show", "warm"]).stdout.contains("\nproblem: requires: \"cache\" is not a service: its runs are skipped until it is one\n"))
     }
 
     /// `cancel NAME` drops a retry that waits for its time, and says so.

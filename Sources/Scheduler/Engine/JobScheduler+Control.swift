@@ -436,6 +436,13 @@ extension JobScheduler {
     }
 
     /// The pool's load.
+    /// The references of `job` that it cannot use, as of the last load of the jobs
+    /// (`Load.brokenReferences`); nil when none.
+    public func brokenReferences(of job: String) -> [BrokenReference]? {
+        let broken = brokenReferences.filter { $0.job == job }
+        return broken.isEmpty ? nil : broken
+    }
+
     public func load() -> Load {
         Load(busy: pool.busy, workers: pool.capacity, queued: pool.queuedCount,
              queuedJobs: pool.waitingJobs(limit: 10), services: pool.services, invalidJobs: invalidJobs,

@@ -42,6 +42,7 @@ struct ShowCommand: AsyncParsableCommand {
                 print("retry: attempt \(retry.attempt) \(Output.when(retry.dueAt, wide: wide))\(of)")
             }
         }
+        for reference in detail.brokenReferences ?? [] { print("problem: \(reference.message)") }
         // A service's failures are its starts in the window, above; it counts none in a row.
         if detail.service == nil { print("failures in a row: \(detail.job.state.consecutiveFailures)") }
         print("\ndefinition:")
