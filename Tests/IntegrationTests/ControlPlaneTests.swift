@@ -288,6 +288,8 @@ final class Daemon {
         #expect(eventually { ((try? String(contentsOfFile: errors, encoding: .utf8)) ?? "").contains("; retry (attempt 2) in ") })
         #expect(try d.ctl(["pause", "patient"]).status == 0)
         #expect(eventually(timeout: 15) { !waiting.isRunning })
+        // A wait that does not end fails the test rather than holding it.
+        if waiting.isRunning { waiting.terminate() }
         waiting.waitUntilExit()
         #expect(waiting.terminationStatus == 3)
         let said = (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
