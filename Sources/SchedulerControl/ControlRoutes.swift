@@ -727,7 +727,7 @@ struct ControlRoutes {
         case let .retryScheduled(job, runID, retry):
             return EventMessage(type: "retry_scheduled", job: job, at: now, trigger: .retry, runID: runID, retry: retry)
         case let .finalResultDeferred(job, runID, byAnotherNode):
-            return EventMessage(type: "final_result_deferred", job: job, at: now, reason: byAnotherNode ? "another_node" : "next_start", runID: runID)
+            return EventMessage(type: "final_result_deferred", job: job, at: now, reason: (byAnotherNode ? FinalResultPlace.anotherNode : .nextStart).rawValue, runID: runID)
         case let .jobPaused(job, reason): return EventMessage(type: "job_paused", job: job, at: now, reason: reason)
         case let .jobResumed(job): return EventMessage(type: "job_resumed", job: job, at: now)
         case let .runOutput(job, runID, offset, bytes, stream):

@@ -74,10 +74,11 @@ extension PostgresStore {
             // The nodes that are down (left cleanly, or dead); those down for long are
             // forgotten: nodes started under a new host name each time (containers) would
             // otherwise add a row at every start, for good. What they left (but a job's retry
-            // pinned to them, kept by name) was taken over by then. A dead node's process may only be frozen and write when it wakes, however
-            // late: it finds no registration then (fenced), and its old epoch matches no
-            // registration made since, under any name (epochs come from one sequence), so its
-            // late writes are refused as they are while its row stays.
+            // pinned to them, kept by name) was taken over by then. A dead node's process may
+            // only be frozen and write when it wakes, however late: it finds no registration
+            // then (fenced), and its old epoch matches no registration made since, under any
+            // name (epochs come from one sequence), so its late writes are refused as they are
+            // while its row stays.
             var down: [String] = []
             var forgotten: [String] = []
             for try await (name, forget) in try await connection.query("""

@@ -38,6 +38,14 @@ enum Output {
     }
 
     /// "1 job", "3 jobs".
+    /// Where a run's deferred final result is applied, as a phrase: "at schedd's next start".
+    static func place(_ place: FinalResultPlace) -> String {
+        switch place {
+        case .nextStart: return "at schedd's next start"
+        case .anotherNode: return "by another node once this one has stopped"
+        }
+    }
+
     static func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
 
     /// "45s", "4m", "2h 5m", "3d 4h".

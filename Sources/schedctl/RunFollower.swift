@@ -20,8 +20,8 @@ struct RunFollower {
     private(set) var retry: RetryStatus?
 
     /// Where the run's final result is applied, when the daemon said it waits (the run ended
-    /// as schedd stopped): `next_start`, or `another_node` in a cluster.
-    private(set) var finalResultDeferred: String?
+    /// as schedd stopped).
+    private(set) var finalResultDeferred: FinalResultPlace?
 
     init(client: ControlClient, runID: Int64, printOutput: Bool) {
         self.client = client
@@ -48,7 +48,7 @@ struct RunFollower {
                     retry = message.retry
                     return true
                 case "final_result_deferred":
-                    finalResultDeferred = message.reason ?? "next_start"
+                    finalResultDeferred = message.reason.flatMap(FinalResultPlace.init(rawValue:)) ?? .nextStart
                     return true
                 case "run_finished":
                     final = message.run

@@ -435,7 +435,6 @@ extension JobScheduler {
         return text
     }
 
-    /// The pool's load.
     /// The references of `job` that it cannot use, as of the last load of the jobs
     /// (`Load.brokenReferences`); nil when none.
     public func brokenReferences(of job: String) -> [BrokenReference]? {
@@ -443,6 +442,7 @@ extension JobScheduler {
         return broken.isEmpty ? nil : broken
     }
 
+    /// The pool's load.
     public func load() -> Load {
         Load(busy: pool.busy, workers: pool.capacity, queued: pool.queuedCount,
              queuedJobs: pool.waitingJobs(limit: 10), services: pool.services, invalidJobs: invalidJobs,

@@ -780,8 +780,7 @@ extension JobScheduler {
     /// (`RunOutcome.leavesFinalResult`): a crash between its end and a mark written after
     /// lost the final result. Decided after the turn's retries and resets, which it depends on.
     func markingFinalResult(_ end: EndedRun) -> EndedRun {
-        guard stopping, end.outcome.retryAt == nil,
-              leavesFinalResult(end.run.request, end.outcome.applied(to: end.run.record),
+        guard defersFinalResult(end.run.request, end.outcome.applied(to: end.run.record), retryDue: end.outcome.retryAt,
                                 failuresResetWithEnd: end.outcome.resetsFailuresInARow) else { return end }
         var end = end
         end.outcome.leavesFinalResult = true
@@ -893,7 +892,7 @@ extension JobScheduler {
             }
             let failuresResetWithEnd = markedWithEnd && end.outcome.resetsFailuresInARow
             // What `afterRun` leaves for the next start while stopping, told first as a retry is.
-            if stopping && retryDue == nil && leavesFinalResult(run.request, final, failuresResetWithEnd: failuresResetWithEnd) {
+            if defersFinalResult(run.request, final, retryDue: retryDue, failuresResetWithEnd: failuresResetWithEnd) {
                 events.publish(.finalResultDeferred(job: final.job, runID: final.id, byAnotherNode: store.sharedByNodes))
             }
             events.publish(.runFinished(final))

@@ -43,6 +43,12 @@ extension JobScheduler {
         return entry.spec.onSuccess != nil || (!failuresResetWithEnd && (store.sharedByNodes || entry.state.consecutiveFailures > 0))
     }
 
+    /// Whether a run that ends now, with the retry decided for it (if any), leaves its final
+    /// result for the next start: the engine stops, no retry follows, and `leavesFinalResult`.
+    func defersFinalResult(_ request: RunRequest, _ run: RunRecord, retryDue: Date?, failuresResetWithEnd: Bool) -> Bool {
+        stopping && retryDue == nil && leavesFinalResult(request, run, failuresResetWithEnd: failuresResetWithEnd)
+    }
+
     /// Marks runs whose final result the next start applies; a failure is logged (that result
     /// is then not applied: the run's row, its end, is written).
     func setPoliciesPending(_ runIDs: [Int64]) async {

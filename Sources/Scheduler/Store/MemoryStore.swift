@@ -86,6 +86,7 @@ package final class MemoryStore: SchedulerStore {
     private let writeFailure = Mutex<(any Error)?>(nil)
     /// The error `setRetries` alone fails with while set.
     private let retryMarkFailure = Mutex<(any Error)?>(nil)
+    /// The error `setPoliciesPending` alone fails with, marking, while set.
     private let policyMarkFailure = Mutex<(any Error)?>(nil)
 
     package init(claim: @escaping @Sendable (RunStart) -> RunStart.Outcome? = { _ in nil },

@@ -42,7 +42,7 @@ struct EventsCommand: AsyncParsableCommand {
             let due = m.retry.map { " \(Output.when($0.dueAt, wide: false, now: m.at))" } ?? ""
             return "\(time) \(m.job) run \(m.runID ?? 0) will be retried (attempt \(m.retry?.attempt ?? 0))\(due)"
         case "final_result_deferred":
-            let place = m.reason == "another_node" ? "by another node once this one has stopped" : "at schedd's next start"
+            let place = Output.place(m.reason.flatMap(FinalResultPlace.init(rawValue:)) ?? .nextStart)
             return "\(time) \(m.job) run \(m.runID ?? 0) ended as schedd stops: what follows it comes \(place)"
         case "run_queued": return "\(time) \(m.job) queued (\(m.trigger?.rawValue ?? "?"))"
         case "job_paused": return "\(time) \(m.job) paused (\(m.reason ?? "manual"))"

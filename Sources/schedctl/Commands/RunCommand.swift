@@ -95,8 +95,7 @@ struct RunCommand: AsyncParsableCommand {
             } else if let deferred = follower.finalResultDeferred {
                 // Ended as schedd stopped: what its end sets off is not dropped either.
                 let what = run.status.isFailure ? "its failure counted, on_failure" : "on_success, failures in a row set to 0"
-                let place = deferred == "another_node" ? "by another node once this one has stopped" : "at schedd's next start"
-                note("\(name) run \(run.id): \(Self.describe(run)); what follows it (\(what)) comes \(place)")
+                note("\(name) run \(run.id): \(Self.describe(run)); what follows it (\(what)) comes \(Output.place(deferred))")
             } else if run.status != .succeeded {
                 note("\(name) run \(run.id): \(Self.describe(run))")
             }
