@@ -21,6 +21,22 @@ import Testing
         #expect(times == ["2026-01-01T00:01:30.000Z", "2026-01-01T00:03:00.000Z"])
     }
 
+    @Test func aFromWithoutAZoneIsTheSchedulesWallTime() throws {
+        // 2026-03-08 00:00 in New York is 05:00Z: the spring-forward night's 02:30 runs at 03:00.
+        for from in ["2026-03-08", "2026-03-08 00:00", "2026-03-08T00:00:00"] {
+            let result = try Binaries.run(Binaries.schedctl, ["--json", "next", "30 2 * * *", "--tz", "America/New_York", "--from", from, "--count", "2"])
+            #expect(result.status == 0, "\(from): \(result.stderr)")
+            let times = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String]
+            #expect(times == ["2026-03-08T07:00:00.000Z", "2026-03-09T06:30:00.000Z"], "\(from)")
+        }
+        // Minutes before that midnight in New York: the 7th's 02:30 has passed, the 8th's is next.
+        let before = try Binaries.run(Binaries.schedctl, ["--json", "next", "30 2 * * *", "--tz", "America/New_York", "--from", "2026-03-07 23:59", "--count", "1"])
+        #expect(before.stdout.contains("2026-03-08T07:00:00.000Z"), "\(before.stdout)\(before.stderr)")
+        let bad = try Binaries.run(Binaries.schedctl, ["next", "@daily", "--tz", "Europe/Berlin", "--from", "2026-02-30"])
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains(#"--from "2026-02-30" is neither an ISO-8601 time"#) && bad.stderr.contains("in Europe/Berlin"), "\(bad.stderr)")
+    }
+
     @Test func badInputExitsWith2AndSaysWhy() throws {
         let bad = try Binaries.run(Binaries.schedctl, ["next", "61 * * * *"])
         #expect(bad.status == 2)

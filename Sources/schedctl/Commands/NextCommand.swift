@@ -20,7 +20,7 @@ struct NextCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The time zone, an IANA name (default: the system's).", valueName: "zone"))
     var tz: String?
 
-    @Option(help: ArgumentHelp("Start after this time, ISO-8601 (default: now).", valueName: "time"))
+    @Option(help: ArgumentHelp("Start after this time: ISO-8601 with its zone (2026-03-07T12:00:00Z), or a date or a wall time without one (2026-03-07, \"2026-03-07 12:00\") read in the schedule's zone (default: now).", valueName: "time"))
     var from: String?
 
     @Option(help: ArgumentHelp("How many fire times to show (1-1000).", valueName: "n"))
@@ -34,8 +34,9 @@ struct NextCommand: AsyncParsableCommand {
         }
         var start = Date()
         if let from {
-            guard let parsed = Timestamp.parse(from) else {
-                throw CommandFailure.usage("--from \"\(from)\" is not an ISO-8601 time such as 2026-03-07T12:00:00Z")
+            // A wall time without a zone is the schedule's, as the times below are shown.
+            guard let parsed = Timestamp.parse(from) ?? SinceText.localTime(from, in: foundationZone) else {
+                throw CommandFailure.usage("--from \"\(from)\" is neither an ISO-8601 time such as 2026-03-07T12:00:00Z nor a date or wall time in \(zoneName) such as 2026-03-07 or \"2026-03-07 12:00\"")
             }
             start = parsed
         }
