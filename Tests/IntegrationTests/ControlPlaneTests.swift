@@ -335,11 +335,15 @@ final class Daemon {
         #expect(refused.stderr.contains(#"shel: unknown field (did you mean "shell"?)"#))
 
         // The --config file owns its jobs: the API may not change them (the next reload would
-        // undo it), and says which file to edit.
+        // undo it), and says which file to edit. An export of every job applied back changes
+        // nothing and is no error.
         let exported = try d.ctl(["export"])
         #expect(exported.status == 0)
         #expect(exported.stderr.contains("1 job from the API, 4 jobs from the file \(d.scratch.path("jobs.json"))"))
-        let owned = try d.ctl(["apply", "-"], input: exported.stdout)
+        let roundTrip = try d.ctl(["apply", "-"], input: exported.stdout)
+        #expect(roundTrip.status == 0 && roundTrip.stdout.contains("unchanged: extra, fails, killed, ok, slow"), "\(roundTrip.stdout)\(roundTrip.stderr)")
+        #expect(exported.stdout.contains(#""shell": "echo hello""#))
+        let owned = try d.ctl(["apply", "-"], input: exported.stdout.replacingOccurrences(of: #""shell": "echo hello""#, with: #""shell": "echo changed""#))
         #expect(owned.status == 1)
         #expect(owned.stderr.contains("job \"ok\" is defined in \(d.scratch.path("jobs.json"))"))
         #expect(try d.ctl(["remove", "ok"]).stderr.contains("edit \(d.scratch.path("jobs.json")) and run `schedctl reload`"))

@@ -370,7 +370,11 @@ import SchedulerAPI
             await #expect(throws: APIError.self) {
                 try await subject.apply(#"{"jobs": [{"name": "ping", "shell": "true"}]}"#, protectedFile: "/etc/schedd/jobs.json")
             }
-            _ = try await subject.apply(#"{"jobs": [{"name": "api", "shell": "true"}]}"#, protectedFile: "/etc/schedd/jobs.json")
+            // Named as it is (an export applied back), it stays unchanged and the file's.
+            let exported = try await subject.apply(#"{"jobs": [{"name": "api", "shell": "true"}, {"name": "ping", "shell": "ping", "schedule": "@every 30s"}]}"#,
+                                                   protectedFile: "/etc/schedd/jobs.json")
+            #expect(exported == ApplyResult(created: ["api"], unchanged: ["ping"]))
+            #expect(try await store.job(named: "ping")?.origin == .file("/etc/schedd/jobs.json"))
             #expect(try await store.unchangedJobs(since: source) == nil)
             #expect(try await store.jobNames(keptByPruneOf: .file, protectedFile: nil) == ["api"])
             // The file applied again, then unchanged: its own jobs, not the API's.

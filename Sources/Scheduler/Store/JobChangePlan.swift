@@ -17,13 +17,14 @@ package struct JobChangePlan: Sendable {
     ///
     /// `origin` becomes the owner of every job written. A file's apply claims the jobs it
     /// names, and its prune removes only jobs a file owns. With `protectedFile` (the daemon's
-    /// `--config`), an API apply that names a job the file owns is refused, and an API prune
-    /// removes only the API's jobs.
+    /// `--config`), an API apply that changes a job the file owns is refused, one that names it
+    /// as it is leaves it unchanged and the file's (so that `export` round-trips with `apply`),
+    /// and an API prune removes only the API's jobs.
     package init(file: JobFile, existing: [String: String], owners: [String: JobOrigin], prune: Bool, dryRun: Bool,
          origin: JobOrigin, protectedFile: String?) throws {
         if origin.kind == .api, let protectedFile {
             let issues = file.jobs.enumerated().compactMap { index, spec -> ValidationIssue? in
-                guard let owner = owners[spec.name], owner.kind == .file else { return nil }
+                guard let owner = owners[spec.name], owner.kind == .file, existing[spec.name] != spec.json.serialized() else { return nil }
                 return ValidationIssue(jobIndex: index, job: spec.name, path: "",
                                        message: Self.fileOwnedMessage(spec.name, owner, protectedFile))
             }
@@ -58,9 +59,11 @@ package struct JobChangePlan: Sendable {
         self.texts = texts
         // An unchanged definition changes hands when another kind of owner applies it (the
         // file claiming a job the API created, or one from before owners existed), or another
-        // file does; another API caller leaves it as it was.
+        // file does; another API caller leaves it as it was, and so does the API naming a job
+        // of the daemon's file as it is.
         ownerChanges = result.unchanged.filter { name in
-            owners[name]?.kind != origin.kind || (origin.kind == .file && owners[name]?.detail != origin.detail)
+            if origin.kind == .api, protectedFile != nil, owners[name]?.kind == .file { return false }
+            return owners[name]?.kind != origin.kind || (origin.kind == .file && owners[name]?.detail != origin.detail)
         }
     }
 
