@@ -516,6 +516,23 @@ final class Daemon {
         #expect(eventually { (try? d.ctl(["list"]).stdout.contains("waiting for a worker")) == false })
     }
 
+    /// `run` answers once the run has started: while it waits for a worker, schedctl says so
+    /// rather than seeming hung, and that interrupting it leaves the run waiting.
+    @Test func runOfAJobWaitingForAWorkerSaysWhy() throws {
+        let d = try Daemon(jobs: #"{"jobs": [{"name": "busy", "shell": "exec sleep 30"}, {"name": "q", "shell": "echo q"}]}"#,
+                           extra: ["--workers", "1"])
+        let busy = try d.ctl(["run", "busy"])
+        #expect(busy.status == 0 && busy.stderr.isEmpty, "\(busy.stderr)")
+        let waiting = try LiveOutputTests.Follower(d, ["run", "q"])
+        #expect(eventually {
+            waiting.errors.contains("schedctl: the run of q has not started: every worker is busy (1 of 1) and 1 run waits: it starts when one is free; interrupting this command leaves it waiting (`schedctl cancel q` drops it)")
+        }, "\(waiting.errors)")
+        #expect(waiting.process.isRunning && waiting.text.isEmpty)
+        _ = try d.ctl(["cancel", "busy"])
+        #expect(waiting.finish() == 0)
+        #expect(waiting.text.hasPrefix("started q: run "), "\(waiting.text)")
+    }
+
     @Test func statusIsAHealthCheck() throws {
         let d = try Daemon(jobs: #"""
             {"jobs": [{"name": "flaky", "shell": "exit 1", "max_consecutive_failures": 1},

@@ -5,7 +5,7 @@ import SchedulerAPI
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run", abstract: "Trigger a job now.",
-        discussion: "With --wait, prints the run's output as it is printed and exits with its status: the job's exit code, 124 on timeout, 128+N when killed by signal N. A failed attempt that the job retries is followed by its retries, and the last attempt's status is the exit code.")
+        discussion: "Answers once the run has started; while it waits for a worker or for a service it requires, says so on stderr (interrupting leaves it waiting: `schedctl cancel NAME` drops it). With --wait, prints the run's output as it is printed and exits with its status: the job's exit code, 124 on timeout, 128+N when killed by signal N. A failed attempt that the job retries is followed by its retries, and the last attempt's status is the exit code.")
 
     @OptionGroup var global: GlobalOptions
 
@@ -20,7 +20,12 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let client = global.client
-        let reply = try client.send("POST", "/v1/jobs/\(ControlClient.escape(name))/run?force=\(force)", timeout: 3600)
+        let notice = StartWaitNotice(client: client, job: name)
+        let reply: ControlClient.Reply
+        do {
+            defer { notice.finish() }
+            reply = try client.send("POST", "/v1/jobs/\(ControlClient.escape(name))/run?force=\(force)", timeout: 3600)
+        }
         guard (200..<300).contains(reply.status) else { throw ControlClient.failure(reply) }
         let trigger = try APICoding.decoder().decode(TriggerResponse.self, from: Data(reply.body))
         if trigger.outcome == "skipped" {
