@@ -77,6 +77,27 @@ import SchedulerAPI
         }
     }
 
+    /// `schedctl run` of a job whose `requires_wait` runs out gets the skipped row, with its
+    /// id and why, as a run skipped at once gives it (it was told only "not started").
+    @Test func aRunByHandWhoseRequiresWaitRunsOutAnswersWithItsSkippedRow() async throws {
+        let clock = ManualClock(t0)
+        let jobs = #"""
+            {"jobs": [{"name": "db", "handler": "serve", "restart": "always", "ready_after": "1h"},
+                      {"name": "hurry", "handler": "ok", "requires": ["db"], "requires_wait": "2s"}]}
+            """#
+        try await withEngine(jobs: jobs, handlers: handlers, clock: clock) { engine, log, _ in
+            try await waitFor("db to start") { await log.started.count == 1 }
+            async let answer = engine.start("hurry", by: "uid 0 (root)")
+            try await waitFor("the run to be held") { await engine.isStarting("hurry") }
+            try await drive(clock, engine: engine, until: "the wait to run out") { await log.finished.contains { $0.job == "hurry" } }
+            let (started, record) = try await answer
+            #expect(!started)
+            #expect(record.status == .skipped && record.job == "hurry" && record.id > 0)
+            #expect(record.error == "skipped: requires db, which is starting (waited 2s, requires_wait)")
+            #expect(try await engine.store.run(id: record.id)?.status == .skipped)
+        }
+    }
+
     @Test func whenARequiredServiceFailsForGoodWhatRequiresItStopsAndComesBackWithIt() async throws {
         let clock = ManualClock(t0)
         let crashing = Gate()

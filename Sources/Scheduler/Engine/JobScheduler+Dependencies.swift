@@ -128,11 +128,12 @@ extension JobScheduler {
     }
 
     /// Starts the held runs that wait for nothing any more, and returns the skips of those
-    /// whose `requires_wait` is over (or that may not wait).
-    func releaseHeld() -> [RunSkip] {
+    /// whose `requires_wait` is over (or that may not wait), each with whoever waits for its
+    /// start, who is told once its row is written (`recordHeldSkips`).
+    func releaseHeld() -> [(skip: RunSkip, signal: RunStartSignal?)] {
         guard !held.isEmpty else { return [] }
         let now = clock.now()
-        var skips: [RunSkip] = []
+        var skips: [(skip: RunSkip, signal: RunStartSignal?)] = []
         var kept: [HeldRun] = []
         var changed = false
         for var waiting in held {
@@ -158,8 +159,7 @@ extension JobScheduler {
                 }
                 if waiting.deadline.map({ $0 <= now }) ?? true {
                     let waited = wait > .zero ? " (waited \(DurationText.format(milliseconds: wait.milliseconds)), requires_wait)" : ""
-                    skips.append(request.skip(at: now, reason: "skipped: \(blocker.text)\(waited)"))
-                    request.startSignal?.drop("\(blocker.text)\(waited)")
+                    skips.append((request.skip(at: now, reason: "skipped: \(blocker.text)\(waited)"), request.startSignal))
                     changed = true
                     continue
                 }
@@ -169,6 +169,16 @@ extension JobScheduler {
         held = kept
         if changed { store.changes.bump() }
         return skips
+    }
+
+    /// Records the skips of held runs that waited in vain; `schedctl run` of one gets its
+    /// skipped row, as a run skipped at once gives it.
+    func recordHeldSkips(_ skips: [(skip: RunSkip, signal: RunStartSignal?)]) async {
+        guard !skips.isEmpty else { return }
+        let records = await record(skips.map(\.skip))
+        for (index, held) in skips.enumerated() {
+            if index < records.count { held.signal?.skipped(records[index]) } else { held.signal?.drop(held.skip.reason) }
+        }
     }
 
     /// Drops the held runs of `job`, and returns them; whoever waits for one hears `reason`.

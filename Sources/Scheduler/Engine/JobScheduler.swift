@@ -361,7 +361,7 @@ public actor JobScheduler: Service {
                 var starting: [RunRequest] = []
                 if !stopping {
                     stopInOrder()
-                    await record(releaseHeld())
+                    await recordHeldSkips(releaseHeld())
                     starting = await claimQueued()
                 }
                 while var request = pool.nextToStart() {
