@@ -127,8 +127,9 @@ struct ControlRoutes {
         }
         on(.post, "/v1/jobs/{name}/pause") { _, context in
             let name = try Self.jobName(context)
-            try await engine.pauseJob(name)
-            audit("job paused over the API", await Self.caller(context), ["schedd.job": "\(name)"])
+            let caller = await Self.caller(context)
+            try await engine.pauseJob(name, by: caller.description)
+            audit("job paused over the API", caller, ["schedd.job": "\(name)"])
             return try await show(name, context)
         }
         on(.post, "/v1/jobs/{name}/resume") { _, context in
@@ -139,14 +140,16 @@ struct ControlRoutes {
         }
         on(.post, "/v1/jobs/{name}/start") { _, context in
             let name = try Self.jobName(context)
-            try await engine.startService(name)
-            audit("service started over the API", await Self.caller(context), ["schedd.job": "\(name)"])
+            let caller = await Self.caller(context)
+            try await engine.startService(name, by: caller.description)
+            audit("service started over the API", caller, ["schedd.job": "\(name)"])
             return try await show(name, context)
         }
         on(.post, "/v1/jobs/{name}/stop") { _, context in
             let name = try Self.jobName(context)
-            try await engine.stopService(name)
-            audit("service stopped over the API", await Self.caller(context), ["schedd.job": "\(name)"])
+            let caller = await Self.caller(context)
+            try await engine.stopService(name, by: caller.description)
+            audit("service stopped over the API", caller, ["schedd.job": "\(name)"])
             return try await show(name, context)
         }
         on(.post, "/v1/jobs/{name}/restart") { _, context in

@@ -196,10 +196,12 @@ import SchedulerAPI
         try await withEngine(jobs: Self.stack, handlers: handlers, clock: clock) { engine, log, _ in
             try await drive(clock, engine: engine, until: "the stack to be up") { await engine.serviceStates()["worker"]?.state == "ready" }
             // Stopping app stops worker first, then app; db goes on.
-            try await engine.stopService("app")
+            try await engine.stopService("app", by: "uid 1000 (ann)")
             try await waitFor("app and worker to stop") { await log.finished.count == 2 }
             #expect(await log.finished.map(\.job) == ["worker", "app"])
             #expect(await log.finished.last?.error == "stopped by schedctl")
+            // Who stopped it is the stopped run's, as a cancel's is; worker stopped by itself.
+            #expect(await log.finished.map(\.cancelledBy) == [nil, "uid 1000 (ann)"])
             var states = await engine.serviceStates()
             #expect(states["app"]?.state == "stopped")
             #expect(states["worker"]?.state == "waiting")
@@ -209,9 +211,10 @@ import SchedulerAPI
             await engine.untilIdle()
             #expect(await engine.load().services == 1)
 
-            try await engine.startService("app")
+            try await engine.startService("app", by: "uid 1000 (ann)")
             try await drive(clock, engine: engine, until: "app and worker are back") { await engine.serviceStates()["worker"]?.state == "ready" }
             #expect(await log.started.suffix(2).map(\.job) == ["app", "worker"])
+            #expect(await log.started.suffix(2).map(\.triggeredBy) == ["uid 1000 (ann)", nil])
 
             // Restart: one stop, one start; what requires it goes on.
             let before = await log.started.count
@@ -271,10 +274,11 @@ import SchedulerAPI
         let clock = ManualClock(t0)
         try await withEngine(jobs: Self.stack, handlers: handlers, clock: clock) { engine, log, _ in
             try await drive(clock, engine: engine, until: "the stack to be up") { await engine.serviceStates()["worker"]?.state == "ready" }
-            try await engine.pauseJob("app")
+            try await engine.pauseJob("app", by: "uid 0 (root)")
             try await waitFor("app and worker to stop") { await log.finished.count == 2 }
             #expect(await log.finished.map(\.job) == ["worker", "app"])
             #expect(await log.finished.last?.error == "paused by schedctl")
+            #expect(await log.finished.last?.cancelledBy == "uid 0 (root)")
             #expect(await engine.serviceStates()["worker"]?.state == "waiting")
         }
     }

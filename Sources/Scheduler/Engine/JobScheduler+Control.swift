@@ -368,7 +368,7 @@ extension JobScheduler {
     /// Stops a service (`schedctl stop`): what requires it is stopped first, then it gets its
     /// SIGTERM and `kill_grace`; it stays down, and is not restarted, until `startService` or
     /// `restartService` (or the daemon's next start: a stop is not stored, unlike a pause).
-    public func stopService(_ job: String) throws {
+    public func stopService(_ job: String, by caller: String? = nil) throws {
         var entry = try service(named: job)
         entry.stoppedByHand = true
         entry.restartRequested = false
@@ -376,7 +376,7 @@ extension JobScheduler {
         timers.removeAll { $0.request.spec.name == job && $0.request.trigger == .restart }
         pool.removeQueued(job: job, reason: "the service was stopped by schedctl")
         dropHeld(job: job, reason: "the service was stopped by schedctl")
-        if active.values.contains(where: { $0.record.job == job }) { stopQueue[job] = "stopped by schedctl" }
+        if active.values.contains(where: { $0.record.job == job }) { stopQueue[job] = ServiceStop("stopped by schedctl", by: caller) }
         stopDependents(of: job)
         store.changes.bump()
         wakeup.signal()
@@ -384,7 +384,7 @@ extension JobScheduler {
 
     /// Starts a stopped service (`schedctl start`); nothing happens to one that is running or
     /// on its way. A paused or failed service is started with `resume`.
-    public func startService(_ job: String) async throws {
+    public func startService(_ job: String, by caller: String? = nil) async throws {
         var entry = try service(named: job)
         if entry.state.paused {
             throw APIError(.conflict, "\"\(job)\" is \(entry.state.pauseReason == "restart_limit" ? "failed (restart_limit)" : "paused"): `schedctl resume \(job)` starts it again")
@@ -396,7 +396,7 @@ extension JobScheduler {
         store.changes.bump()
         guard !isUnderway(job) else { return }
         timers.removeAll { $0.request.spec.name == job && $0.request.trigger == .restart }
-        await trigger(job, .manual, scheduledAt: nil, force: true)
+        await trigger(job, .manual, scheduledAt: nil, force: true, by: caller)
     }
 
     /// Restarts a service (`schedctl restart`): its run is stopped (SIGTERM, `kill_grace`) and
@@ -405,7 +405,7 @@ extension JobScheduler {
     public func restartService(_ job: String, by caller: String? = nil) async throws {
         var entry = try service(named: job)
         guard let run = active.values.first(where: { $0.record.job == job }) else {
-            try await startService(job)
+            try await startService(job, by: caller)
             return
         }
         if entry.state.paused { throw APIError(.conflict, "\"\(job)\" is paused: `schedctl resume \(job)` starts it again") }
@@ -644,18 +644,18 @@ extension JobScheduler {
 
     /// Pauses a job by name (`schedctl pause`). A scheduled job's active run goes on; a
     /// service is stopped (SIGTERM, `kill_grace`, SIGKILL) and stays down until resumed.
-    public func pauseJob(_ job: String) async throws {
+    public func pauseJob(_ job: String, by caller: String? = nil) async throws {
         guard let entry = jobs[job] else { throw APIError(.notFound, "no job named \"\(job)\"") }
         await pause(job)
-        if entry.spec.isService { stopAfterDependents(job, "paused by schedctl") }
+        if entry.spec.isService { stopAfterDependents(job, "paused by schedctl", by: caller) }
     }
 
     /// Stops a running service after what requires it, as `schedctl stop` does (it was
     /// stopped first, and what required it lost it while still running).
-    func stopAfterDependents(_ job: String, _ reason: String) {
+    func stopAfterDependents(_ job: String, _ reason: String, by caller: String? = nil) {
         guard active.values.contains(where: { $0.record.job == job && $0.control.reason == nil }) else { return }
         stopDependents(of: job)
-        stopQueue[job] = reason
+        stopQueue[job] = ServiceStop(reason, by: caller)
         store.changes.bump()
         wakeup.signal()
     }

@@ -73,7 +73,7 @@ extension JobScheduler {
             return entry.state.pauseReason == "restart_limit" ? ("failed", "restart_limit") : ("paused", entry.state.pauseReason)
         }
         if let run = active.values.first(where: { $0.record.job == name }) {
-            if let reason = stopQueue[name] { return ("stopping", reason) }
+            if let stop = stopQueue[name] { return ("stopping", stop.reason) }
             return entry.readyRunID == run.record.id ? ("ready", nil) : ("starting", nil)
         }
         if entry.stoppedByHand { return ("stopped", "stopped by schedctl") }
@@ -288,7 +288,7 @@ extension JobScheduler {
             jobs[other]?.downBecause = reason
             guard active.values.contains(where: { $0.record.job == other }) else { continue }
             logger.warning("service stopped: what it requires is down", metadata: ["schedd.job": "\(other)", "schedd.reason": "\(reason)"])
-            if stopQueue[other] == nil { stopQueue[other] = "stopped: \(reason)" }
+            if stopQueue[other] == nil { stopQueue[other] = ServiceStop("stopped: \(reason)") }
         }
         if !reasons.isEmpty {
             store.changes.bump()
@@ -307,8 +307,8 @@ extension JobScheduler {
         }
         // A service stays in the queue until its run has ended (`recordEnds`): its own
         // dependencies wait for it meanwhile. Cancelling again changes nothing.
-        for (name, reason) in stopQueue where !needed.contains(name) {
-            for run in active.values where run.record.job == name { run.control.cancel(reason) }
+        for (name, stop) in stopQueue where !needed.contains(name) {
+            for run in active.values where run.record.job == name { run.control.cancel(stop.reason, by: stop.by) }
         }
     }
 }

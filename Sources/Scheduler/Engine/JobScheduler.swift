@@ -229,7 +229,7 @@ public actor JobScheduler: Service {
     /// caller (`recordReplaced`).
     var displaced: [RunRequest] = []
     /// Services to stop once what depends on them has stopped, with the reason each gets.
-    var stopQueue: [String: String] = [:]
+    var stopQueue: [String: ServiceStop] = [:]
     /// Jobs whose waiting for a worker has been logged, until one of their runs starts.
     var waitingLogged: Set<String> = []
     /// The newest failed run, for the daemon's one-line status.
@@ -482,7 +482,7 @@ public actor JobScheduler: Service {
         // Services never end by themselves: they are stopped now, each once what is ordered
         // after it or requires it has stopped (`stopInOrder`), the last first.
         for run in active.values where jobs[run.record.job]?.spec.isService ?? false {
-            stopQueue[run.record.job] = "schedd is shutting down"
+            stopQueue[run.record.job] = ServiceStop("schedd is shutting down")
         }
         logger.info("shutting down: no more runs start", metadata: [
             "schedd.active": .stringConvertible(active.count), "schedd.dropped_queued": .stringConvertible(dropped.count),
