@@ -698,6 +698,31 @@ final class Daemon {
         #expect(events.terminationStatus == 0)
     }
 
+    /// `events --output` prints the runs' output as whole lines under their run and stream,
+    /// however the chunks cut them, and a last line without a newline before the run's end.
+    @Test func eventsWithOutputPrintTheRunsLinesWhole() throws {
+        let d = try Daemon(jobs: #"""
+            {"jobs": [{"name": "talk", "shell": "echo one; printf 'two'; sleep 0.3; echo ' halves'; echo oops >&2; printf 'no newline'"}]}
+            """#)
+        let events = try LiveOutputTests.Follower(d, ["events", "--output"])
+        #expect(eventually { events.errors.contains("following schedd's events") })
+        let started = try d.ctl(["run", "talk", "--wait"])
+        #expect(started.status == 0)
+        #expect(eventually { events.text.contains(" succeeded after ") }, "\(events.text)")
+        let lines = events.text.split(separator: "\n").map { $0.split(separator: " ", maxSplits: 1).last.map(String.init) ?? "" }
+        let run = try #require(lines.first { $0.hasPrefix("talk run ") && $0.hasSuffix(" started (manual)") }?.split(separator: " ")[2])
+        let printed = lines.filter { $0.hasPrefix("talk run \(run) std") }
+        #expect(printed == ["talk run \(run) stdout: one", "talk run \(run) stdout: two halves", "talk run \(run) stderr: oops",
+                            "talk run \(run) stdout: no newline"], "\(events.text)")
+        #expect(lines.firstIndex { $0.hasSuffix("stdout: no newline") }! < lines.firstIndex { $0.contains(" succeeded after ") }!)
+        // Without --output, no output.
+        let quiet = try LiveOutputTests.Follower(d, ["events"])
+        #expect(eventually { quiet.errors.contains("following schedd's events") })
+        #expect(try d.ctl(["run", "talk", "--wait"]).status == 0)
+        #expect(eventually { quiet.text.contains(" succeeded after ") })
+        #expect(!quiet.text.contains("stdout:"), "\(quiet.text)")
+    }
+
     /// `GET /v1/jobs` is answered from the cached list ahead of the router; on every kind of
     /// connection it must answer as the router would, in the order asked.
     @Test func theJobListIsAnsweredInOrderOnEveryKindOfConnection() throws {

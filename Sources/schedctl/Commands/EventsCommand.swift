@@ -4,16 +4,21 @@ import SchedulerAPI
 
 struct EventsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "events", abstract: "Stream live run events.",
-                                                    discussion: "Prints one line per event until interrupted; --json prints each event's JSON.")
+                                                    discussion: "Prints one line per event until interrupted; --json prints each event's JSON. With --output, also each line the runs print, after the run and the stream it came from (`12:00:01.250 backup run 42 stdout: copied 3 files`).")
 
     @OptionGroup var global: GlobalOptions
 
     @Option(help: "Only events of this job.", completion: JobNameCompletion.kind, transform: JobNameArgument.parse)
     var job: String?
 
+    @Flag(help: "Also print what the runs print, line by line.")
+    var output = false
+
     func run() async throws {
-        let path = "/v1/events" + (job.map { "?job=\(ControlClient.escape($0))" } ?? "")
+        let query = (job.map { ["job=\(ControlClient.escape($0))"] } ?? []) + (output ? ["output=true"] : [])
+        let path = "/v1/events" + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
         let socket = global.socketPath
+        var lines = OutputLines()
         try global.client.stream("GET", path, onOpen: {
             // On stderr, so that stdout stays the events; it also tells a script that the
             // subscription is in place.
@@ -23,7 +28,13 @@ struct EventsCommand: AsyncParsableCommand {
             if global.json {
                 print(data)
             } else if let message = try? APICoding.decoder().decode(EventMessage.self, from: Data(data.utf8)) {
-                print(Self.line(message))
+                if message.type == "run_output" {
+                    for line in lines.add(message) { print(line) }
+                } else {
+                    // A run's last line without a newline, before the end it belongs to.
+                    if message.type == "run_finished", let id = message.run?.id { for line in lines.flush(run: id) { print(line) } }
+                    print(Self.line(message))
+                }
             }
             fflush(nil)  // all streams: each event shows as it happens, even in a pipe
             return true
