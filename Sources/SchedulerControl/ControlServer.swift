@@ -76,11 +76,8 @@ public struct ControlServer: Service {
         // A bare file name is a socket in the current directory.
         let directory = parent.isEmpty ? "." : parent
         if !FileManager.default.fileExists(atPath: directory) {
-            do {
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
-                                                        attributes: [.posixPermissions: Int(access.directoryMode)])
-            } catch {
-                throw APIError(.invalidArgument, "cannot create the socket directory \(directory): \(error.localizedDescription)")
+            if let problem = DirectoryCreation.make(directory, mode: mode_t(access.directoryMode)) {
+                throw APIError(.invalidArgument, "cannot create the socket directory \(directory): \(problem)")
             }
             if let group, chown(directory, getuid(), group) != 0 {
                 throw APIError(.invalidArgument, "cannot give the socket directory \(directory) to the socket group: \(String(cString: strerror(errno)))")

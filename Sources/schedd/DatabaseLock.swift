@@ -16,9 +16,8 @@ final class DatabaseLock: Sendable {
         let path = databasePath + ".lock"
         self.path = path
         let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty {
-            try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
-                                                     attributes: [.posixPermissions: 0o750])
+        if !directory.isEmpty, let problem = DirectoryCreation.make(directory, mode: 0o750) {
+            throw APIError(.databaseUnusable, "cannot create the database directory \(directory): \(problem)")
         }
         var fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
         created = fd >= 0

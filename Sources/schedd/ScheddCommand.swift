@@ -344,11 +344,17 @@ struct ScheddCommand: AsyncParsableCommand {
         return agreed.zone
     }
 
+    /// An error about the job file, after its path unless it names it already.
+    static func aboutJobFile(_ config: String, _ error: APIError) -> String {
+        let text = "\(error)"
+        return text.contains(config) ? text : "\(config): \(text)"
+    }
+
     func validateOffline(_ config: String) async throws {
         do {
             try await BlockingWork.run { try JobFileLoader.validateOffline(path: config, handlers: []) }
         } catch let error as APIError {
-            FileHandle.standardError.write(Data("schedd: \(config): \(error)\n".utf8))
+            FileHandle.standardError.write(Data("schedd: \(Self.aboutJobFile(config, error))\n".utf8))
             throw ExitCode(2)
         }
     }
@@ -423,7 +429,7 @@ struct ScheddCommand: AsyncParsableCommand {
                 let result = try await engine.apply(loader, prune: true)
                 logger.info("applied job file", metadata: result.logMetadata.merging(["schedd.file": "\(config)"]) { a, _ in a })
             } catch let error as APIError {
-                FileHandle.standardError.write(Data("schedd: \(config): \(error)\n".utf8))
+                FileHandle.standardError.write(Data("schedd: \(Self.aboutJobFile(config, error))\n".utf8))
                 throw ExitCode(2)
             }
             services.append(.init(service: ConfigReloader(loader: loader, engine: engine, notifier: notifier, status: status, logger: logger)))

@@ -122,6 +122,15 @@ import Glibc
         #expect(fifo.status == 2)
         #expect(fifo.stderr.contains("cannot read the job file \(scratch.path("fifo.json")): it is a FIFO, not a regular file"), "\(fifo.stderr)")
 
+        // The system's words for what failed, not Foundation's sentence around them.
+        let missing = try Binaries.run(Binaries.schedd, ["--db", scratch.path("x.db"), "--config", scratch.path("nope.json"),
+                                                         "--socket", scratch.path("s.sock")], timeout: 30)
+        #expect(missing.status == 2)
+        #expect(missing.stderr.contains("schedd: cannot read the job file \(scratch.path("nope.json")): No such file or directory"), "\(missing.stderr)")
+        let blocked = try Binaries.run(Binaries.schedd, ["--db", scratch.path("x.db"), "--socket", scratch.path("jobs.json/run/s.sock")], timeout: 30)
+        #expect(blocked.status != 0)
+        #expect(blocked.stderr.contains("cannot create the socket directory \(scratch.path("jobs.json/run")): \(scratch.path("jobs.json")): Not a directory"), "\(blocked.stderr)")
+
         // A job file others may write, or replace, would let them run anything as schedd's user.
         let open = try scratch.write("open.json", #"{"jobs": [{"name": "a", "shell": "true"}]}"#)
         #expect(chmod(open, 0o666) == 0)

@@ -54,8 +54,11 @@ public struct JobFileLoader: Sendable {
         if stat(path, &info) == 0, info.st_mode & S_IFMT != S_IFREG {
             throw APIError(.invalidArgument, "cannot read the job file \(path): it is \(FileKind.name(info.st_mode)), not a regular file")
         }
+        // Opened here for the system's words on a failure ("No such file or directory").
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw APIError(.invalidArgument, "cannot read the job file \(path): \(String(cString: strerror(errno)))") }
         do {
-            return try Data(contentsOf: URL(fileURLWithPath: path))
+            return try FileHandle(fileDescriptor: fd, closeOnDealloc: true).readToEnd() ?? Data()
         } catch {
             throw APIError(.invalidArgument, "cannot read the job file \(path): \(error.localizedDescription)")
         }

@@ -25,11 +25,8 @@ public final class SchedulerDatabase: Sendable {
         self.path = path
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
-            do {
-                try FileManager.default.createDirectory(
-                    atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
-            } catch {
-                throw APIError(.databaseUnusable, "cannot create the database directory \(directory): \(error.localizedDescription)")
+            if let problem = DirectoryCreation.make(directory, mode: 0o750) {
+                throw APIError(.databaseUnusable, "cannot create the database directory \(directory): \(problem)")
             }
         }
         // Looked at read-only first: opening the pool turns the file to WAL mode, which would
