@@ -218,12 +218,13 @@ import SchedulerAPI
 
             // Restart: one stop, one start; what requires it goes on.
             let before = await log.started.count
-            try await engine.restartService("db")
+            try await engine.restartService("db", by: "uid 1000 (ann)")
             try await waitFor("db to start again") { await log.started.count == before + 1 }
             let last = await log.finished.last
             #expect(last?.job == "db" && last?.status == .cancelled && last?.error == "restarted by schedctl")
             let restarted = await log.started.last
             #expect(restarted?.job == "db" && restarted?.trigger == .manual)
+            #expect(restarted?.triggeredBy == "uid 1000 (ann)" && last?.cancelledBy == "uid 1000 (ann)")
             states = await engine.serviceStates()
             #expect(states["app"]?.state == "ready" && states["worker"]?.state == "ready")
 
@@ -374,6 +375,8 @@ import SchedulerAPI
             #expect(seen.withLock { $0 } == ["1", "2"])
             #expect(await log.finished.first?.status == .cancelled)
             #expect(await log.finished.first?.error?.contains("its definition changed") == true)
+            // Started again by schedd, not by someone's hand.
+            #expect(await log.started.map(\.trigger) == [.boot, .restart])
 
             _ = try await engine.apply(jobFile: file(#""params": {"version": "2"}, "description": "the same process", "restart_delay": "5s""#))
             await engine.untilIdle()

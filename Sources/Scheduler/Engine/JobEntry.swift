@@ -28,8 +28,9 @@ struct JobEntry {
     var stoppedByHand = false
     /// Why a service is down for what it requires; it starts again once that is ready.
     var downBecause: String?
-    /// `schedctl restart`: the end of the active run starts the service again at once.
-    var restartRequested = false
+    /// `schedctl restart`, or a changed definition: the end of the active run starts the
+    /// service again at once.
+    var restartRequested: RestartRequest?
 
     init(spec: JobSpec, state: JobState, defaultZone: ZoneRules) {
         self.init(sharedSpec: SharedValue(spec), state: state, defaultZone: defaultZone)

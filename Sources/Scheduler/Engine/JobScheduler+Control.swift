@@ -371,7 +371,7 @@ extension JobScheduler {
     public func stopService(_ job: String, by caller: String? = nil) throws {
         var entry = try service(named: job)
         entry.stoppedByHand = true
-        entry.restartRequested = false
+        entry.restartRequested = nil
         jobs[job] = entry
         timers.removeAll { $0.request.spec.name == job && $0.request.trigger == .restart }
         pool.removeQueued(job: job, reason: "the service was stopped by schedctl")
@@ -409,7 +409,7 @@ extension JobScheduler {
             return
         }
         if entry.state.paused { throw APIError(.conflict, "\"\(job)\" is paused: `schedctl resume \(job)` starts it again") }
-        entry.restartRequested = true
+        entry.restartRequested = .byHand(caller)
         entry.stoppedByHand = false
         jobs[job] = entry
         run.control.cancel("restarted by schedctl", by: caller)

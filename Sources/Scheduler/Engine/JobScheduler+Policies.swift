@@ -256,7 +256,7 @@ extension JobScheduler {
         defer { store.changes.bump() }
         if entry.readyRunID == run.id { entry.readyRunID = nil }
         guard spec.isService else {
-            entry.restartRequested = false
+            entry.restartRequested = nil
             jobs[run.job] = entry
             stopDependents(of: run.job)
             return
@@ -264,16 +264,19 @@ extension JobScheduler {
         let upFor = (run.finishedAt ?? now).timeIntervalSince(run.startedAt)
         if upFor >= Double(spec.effectiveRestartResetAfter.milliseconds) / 1000 { entry.restartStreak = 0 }
         let startAgain = RunRequest(spec: entry.sharedSpec, trigger: .restart, attempt: 1, scheduledAt: nil, extraEnvironment: [:])
-        if entry.restartRequested && entry.canStart && !entry.stoppedByHand {
-            entry.restartRequested = false
+        if let restart = entry.restartRequested, entry.canStart && !entry.stoppedByHand {
+            entry.restartRequested = nil
             entry.restartStreak = 0
             jobs[run.job] = entry
-            var manual = startAgain
-            manual.trigger = .manual
-            if let skip = admit(manual) { await record([skip]) }
+            var again = startAgain
+            if case let .byHand(caller) = restart {
+                again.trigger = .manual
+                again.triggeredBy = caller
+            }
+            if let skip = admit(again) { await record([skip]) }
             return
         }
-        entry.restartRequested = false
+        entry.restartRequested = nil
         if entry.downBecause != nil && entry.canStart && !entry.stoppedByHand {
             // Stopped for what it requires: it starts again once that is ready.
             jobs[run.job] = entry

@@ -33,7 +33,7 @@ extension JobScheduler {
                 logger.notice("service restarted: its definition changed", metadata: [
                     "schedd.job": "\(name)", "schedd.run_id": .stringConvertible(running.record.id),
                 ])
-                jobs[name]?.restartRequested = true
+                jobs[name]?.restartRequested = .redefined
                 running.control.cancel("restarted: its definition changed")
             } else if running == nil, entry.spec.isService, !old.spec.isService || !old.spec.isEnabled,
                       entry.canStart, !entry.stoppedByHand, !isUnderway(name) {
