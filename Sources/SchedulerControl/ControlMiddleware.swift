@@ -16,6 +16,8 @@ struct ControlMiddleware: RouterMiddleware {
     let access: AccessPolicy
     let peers: PeerCheckHandler.Registry
     let logger: Logger
+    /// Every job's stored name, for a near miss of a name that is not one.
+    let jobNames: @Sendable () async -> Set<String>
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let known = peers.peer(of: context.channel)
@@ -37,8 +39,10 @@ struct ControlMiddleware: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch let error as APIError {
+            let scope = ControlRoutes.scope(context)
+            let told = await suggestingAJob(error, scope: scope)
             // A user's job names as they know them.
-            let shown = ControlRoutes.scope(context).map { $0.shown(error) } ?? error
+            let shown = scope.map { $0.shown(told) } ?? told
             return Self.error(Self.status(for: error.code), shown)
         } catch let error as HTTPError where error.status == .notFound {
             // The router answers 404 for a known path asked with another method: say which
@@ -69,6 +73,21 @@ struct ControlMiddleware: RouterMiddleware {
             logger.error("control request failed", metadata: ["schedd.path": "\(request.uri.path)", "schedd.error": "\(error)"])
             return Self.error(.internalServerError, APIError(.internal, "\(error)"))
         }
+    }
+
+    /// `no job named "bakcup"` with the caller's job whose name is nearest, when one is near
+    /// enough (`(did you mean "backup"?)`); a user is offered only their own jobs.
+    func suggestingAJob(_ error: APIError, scope: UserScope?) async -> APIError {
+        let opening = "no job named \""
+        guard error.code == .notFound, error.message.hasPrefix(opening) else { return error }
+        let rest = error.message.dropFirst(opening.count)
+        guard let close = rest.firstIndex(of: "\"") else { return error }
+        let missing = String(rest[..<close])
+        let names = await jobNames().filter { scope?.owns($0) ?? true }
+        guard let near = NearMiss.suggest(missing, among: names.sorted()) else { return error }
+        var told = error
+        told.message += " (did you mean \"\(near)\"?)"
+        return told
     }
 
     static func status(for code: APIError.Code) -> HTTPResponse.Status {

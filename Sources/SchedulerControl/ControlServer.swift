@@ -105,7 +105,9 @@ public struct ControlServer: Service {
         let access = configuration.access
         let daemonUID = access.daemonUID
         let socketGroup = access.adminGroup
-        router.add(middleware: ControlMiddleware(access: access, peers: peers, logger: logger))
+        let reader = engine.reader
+        router.add(middleware: ControlMiddleware(access: access, peers: peers, logger: logger,
+                                                 jobNames: { (try? await reader.jobNames()) ?? [] }))
         let routes = ControlRoutes(engine: engine, startedAt: startedAt, configPath: configuration.configPath, access: access,
                                    metrics: metrics, nodes: configuration.nodes, logger: logger)
         routes.register(on: router)

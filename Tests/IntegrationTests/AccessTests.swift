@@ -56,6 +56,12 @@ struct AccessTests {
             #expect(theirs.stderr.contains(missing) && nothing.stderr.contains(missing), "\(verb): \(theirs.stderr) / \(nothing.stderr)")
             #expect(!theirs.stderr.contains("\(bob.name)/"), "\(theirs.stderr)")
         }
+        // A near miss is offered among the caller's own jobs only, by the name they know.
+        let near = try accounts.schedctl(as: bob, socket: d.socket, ["show", "bakup"])
+        #expect(near.status == 1 && near.stderr.contains("no job named \"bakup\" (did you mean \"backup\"?)"), "\(near.stderr)")
+        let notTheirs = try accounts.schedctl(as: bob, socket: d.socket, ["show", "admin-jb"])
+        #expect(notTheirs.status == 1 && !notTheirs.stderr.contains("did you mean"), "\(notTheirs.stderr)")
+        #expect(try d.ctl(["show", "admin-jb"]).stderr.contains("(did you mean \"admin-job\"?)"))
         for verb in [["logs", runID], ["cancel", runID]] {
             let theirs = try accounts.schedctl(as: bob, socket: d.socket, verb)
             #expect(theirs.status != 0 && theirs.stderr.contains("no run \(runID)"), "\(verb): \(theirs.stderr)")

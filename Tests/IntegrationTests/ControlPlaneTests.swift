@@ -405,6 +405,12 @@ final class Daemon {
         let history = try d.ctl(["history", "nosuch"])
         #expect(history.status == 1)
         #expect(history.stderr.contains("no job named \"nosuch\""))
+        #expect(!history.stderr.contains("did you mean"))
+        // A misspelt job gets a suggestion, from every verb that names one.
+        for verb in ["show", "run", "pause", "history", "logs"] {
+            let near = try d.ctl([verb, "fials"])
+            #expect(near.status == 1 && near.stderr.contains("(did you mean \"fails\"?)"), "\(verb): \(near.stderr)")
+        }
         // (`fails` has no schedule: `ok`'s @hourly fires when the test spans the top of an hour.)
         #expect(try d.ctl(["history", "fails"]).stdout == "no runs\n")
         // A misspelt verb gets a suggestion.
