@@ -539,6 +539,21 @@ final class Daemon {
         #expect(waiting.text.hasPrefix("started q: run "), "\(waiting.text)")
     }
 
+    /// What a job leaves running in the background goes with its run, and the log says so:
+    /// a cron job's `nohup … &` moved here would otherwise vanish without a word.
+    @Test func processesARunLeavesBehindAreStoppedAndLogged() throws {
+        let d = try Daemon(jobs: #"{"jobs": [{"name": "spawner", "shell": "(setsid sleep 300 >/dev/null 2>&1 &); echo spawned", "kill_grace": "1s"}]}"#)
+        let ran = try d.ctl(["run", "spawner", "--wait"])
+        #expect(ran.status == 0 && ran.stdout == "spawned\n", "\(ran.stdout)\(ran.stderr)")
+        let run = try sqlite(d.db, "SELECT id FROM runs WHERE job = 'spawner'")
+        #expect(eventually {
+            d.process.stderr().split(separator: "\n").contains {
+                $0.contains("stopping processes left by a run") && $0.contains("schedd.job=spawner") && $0.contains("schedd.run_id=\(run)")
+            }
+        }, "\(d.process.stderr())")
+        #expect(try sqlite(d.db, "SELECT status FROM runs WHERE id = \(run)") == "succeeded")
+    }
+
     @Test func statusIsAHealthCheck() throws {
         let d = try Daemon(jobs: #"""
             {"jobs": [{"name": "flaky", "shell": "exit 1", "max_consecutive_failures": 1},

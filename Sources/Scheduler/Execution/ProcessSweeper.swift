@@ -18,6 +18,8 @@ import Glibc
 /// cancelled shutdown still has its leftovers swept, and its `sweep` returns.
 public actor ProcessSweeper {
     struct Pending {
+        /// The run's job, for the log; empty for a run of a daemon that died, unknown here.
+        var job: String
         var grace: Duration
         /// When the processes were first signalled; nil until they have been.
         var terminatedAt: ContinuousClock.Instant?
@@ -87,7 +89,7 @@ public actor ProcessSweeper {
         if !removed {
             // Not empty after all (a process moved in from outside): swept, then removed.
             let marker = ProcessTable.Marker(instance: instanceID, runID: runID)
-            pending[marker, default: Pending(grace: .seconds(10))].removeWhenEmpty = true
+            pending[marker, default: Pending(job: "", grace: .seconds(10))].removeWhenEmpty = true
             wakeup.signal()
         }
         return cpu
@@ -103,7 +105,7 @@ public actor ProcessSweeper {
             return
         }
         await withCheckedContinuation { continuation in
-            pending[marker, default: Pending(grace: grace)].waiters.append(continuation)
+            pending[marker, default: Pending(job: job, grace: grace)].waiters.append(continuation)
             wakeup.signal()
         }
     }
@@ -111,7 +113,7 @@ public actor ProcessSweeper {
     /// The same without waiting: used for runs left by a daemon that died.
     public func sweepInBackground(job: String, runID: Int64, grace: Duration) {
         let marker = ProcessTable.Marker(instance: instanceID, runID: runID)
-        if pending[marker] == nil { pending[marker] = Pending(grace: grace) }
+        if pending[marker] == nil { pending[marker] = Pending(job: job, grace: grace) }
         pending[marker]?.removeWhenEmpty = cgroups != nil
         wakeup.signal()
     }
@@ -172,6 +174,14 @@ public actor ProcessSweeper {
         }
     }
 
+    private static func metadata(_ entry: Pending, _ marker: ProcessTable.Marker, _ pids: [pid_t]) -> Logger.Metadata {
+        var metadata: Logger.Metadata = ["schedd.run_id": .stringConvertible(abs(marker.runID)), "schedd.pids": "\(pids)"]
+        if !entry.job.isEmpty { metadata["schedd.job"] = "\(entry.job)" }
+        // A service's ready check is swept under its run's id negated.
+        if marker.runID < 0 { metadata["schedd.ready_check"] = "true" }
+        return metadata
+    }
+
     /// SIGKILL to the runs' processes: their whole cgroup at once where they have one.
     private func kill(_ found: [ProcessTable.Marker: [pid_t]]) async {
         let cgroups = self.cgroups
@@ -208,11 +218,12 @@ public actor ProcessSweeper {
             if let terminatedAt = entry.terminatedAt {
                 if now - terminatedAt >= entry.grace {
                     overdue[marker] = pids
-                    logger.warning("killed processes left by a run", metadata: [
-                        "schedd.run_id": .stringConvertible(marker.runID), "schedd.pids": "\(pids)",
-                    ])
+                    logger.warning("killed processes left by a run", metadata: Self.metadata(entry, marker, pids))
                 }
             } else {
+                // What a job starts in the background (`nohup … &`) goes with its run, as the
+                // job file's reference says: a user moving a cron job here learns it from this.
+                logger.notice("stopping processes left by a run", metadata: Self.metadata(entry, marker, pids))
                 for pid in pids { Glibc.kill(pid, SIGTERM) }
                 entry.terminatedAt = now
                 pending[marker] = entry
