@@ -554,6 +554,24 @@ final class Daemon {
         #expect(try sqlite(d.db, "SELECT status FROM runs WHERE id = \(run)") == "succeeded")
     }
 
+    /// `logs JOB` shows the job's last run that ran: a `run` of a running service, refused and
+    /// recorded skipped, has no output, and showed in its place.
+    @Test func logsOfAJobIsItsLastRunThatRanNotATriggerSkippedSince() throws {
+        let d = try Daemon(jobs: #"{"jobs": [{"name": "svc", "shell": "echo serving; exec sleep 300", "restart": "always"}]}"#)
+        #expect(eventually { (try? d.ctl(["logs", "svc"]).stdout) == "serving\n" })
+        let refused = try d.ctl(["run", "svc"])
+        #expect(refused.status == 1 && refused.stderr.contains("svc is a service and it is running"), "\(refused.stderr)")
+        #expect(try sqlite(d.db, "SELECT status FROM runs WHERE job = 'svc' ORDER BY id DESC LIMIT 1") == "skipped")
+        let logs = try d.ctl(["logs", "svc"])
+        #expect(logs.status == 0 && logs.stdout == "serving\n", "\(logs.stdout)\(logs.stderr)")
+        #expect(logs.stderr.contains("is still running"), "\(logs.stderr)")
+        // A job that only ever had skipped runs shows the newest, with why.
+        let never = try d.scratch.write("never.json", #"{"jobs": [{"name": "never", "shell": "true", "requires": ["gone"]}, {"name": "gone", "shell": "true", "restart": "always", "enabled": false}]}"#)
+        #expect(try d.ctl(["apply", never]).status == 0)
+        #expect(try d.ctl(["run", "never"]).status == 1)
+        #expect(try d.ctl(["logs", "never"]).stderr.contains("skipped: requires gone"))
+    }
+
     @Test func statusIsAHealthCheck() throws {
         let d = try Daemon(jobs: #"""
             {"jobs": [{"name": "flaky", "shell": "exit 1", "max_consecutive_failures": 1},

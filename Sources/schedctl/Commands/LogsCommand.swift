@@ -7,7 +7,7 @@ struct LogsCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "A run id, or a job name for its last run.", completion: JobNameCompletion.kind, transform: JobNameArgument.parse)
+    @Argument(help: "A run id, or a job name for its last run that ran (a running service's, say, rather than a trigger skipped since).", completion: JobNameCompletion.kind, transform: JobNameArgument.parse)
     var target: String
 
     @Flag(help: "Stream a running run's output live until it ends.")
@@ -25,14 +25,29 @@ struct LogsCommand: AsyncParsableCommand {
 
     var only: StandardStream? { stdout ? .stdout : stderr ? .stderr : nil }
 
+    /// The job's newest run that ran: the rows of triggers skipped since (a `forbid` job's
+    /// fires while its run goes on, `schedctl run` of a running service) have no output to
+    /// show. The newest skipped one when none ran, for why.
+    static func lastRun(of job: String, client: ControlClient) throws -> Int64 {
+        var newest: Int64?
+        var cursor: Int64?
+        // A job keeps --history-keep runs (1,000 by default): ten pages of them at most.
+        for _ in 0..<10 {
+            let page = try client.call("GET", "/v1/runs?limit=100&job=\(ControlClient.escape(job))" + (cursor.map { "&before=\($0)" } ?? ""),
+                                       as: RunPage.self)
+            newest = newest ?? page.runs.first?.id
+            if let ran = page.runs.first(where: { $0.status != .skipped }) { return ran.id }
+            guard let next = page.nextCursor else { break }
+            cursor = next
+        }
+        guard let newest else { throw CommandFailure(message: "\(job): no runs", exitCode: 1) }
+        return newest
+    }
+
     func run() async throws {
         let client = global.client
         var id = Int64(target)
-        if id == nil {
-            let page = try client.call("GET", "/v1/runs?limit=1&job=\(ControlClient.escape(target))", as: RunPage.self)
-            guard let last = page.runs.first else { throw CommandFailure(message: "\(target): no runs", exitCode: 1) }
-            id = last.id
-        }
+        if id == nil { id = try Self.lastRun(of: target, client: client) }
         if follow && !global.json {
             var follower = RunFollower(client: client, runID: id!, printOutput: true)
             follower.only = only
