@@ -16,11 +16,19 @@ final class StartWaitNotice: Sendable {
         Thread.detachNewThread {
             guard answered.wait(timeout: .now() + delay) == .timedOut,
                   let status = try? client.call("GET", "/v1/status", as: StatusResponse.self, timeout: 5) else { return }
-            let what = status.workersBusy >= status.workersTotal
-                ? "every worker is busy (\(status.workersBusy) of \(status.workersTotal)) and \(Output.count(status.queued, "run")) \(status.queued == 1 ? "waits" : "wait"): it starts when one is free"
-                : "it waits for the services it requires to be ready (up to its requires_wait)"
+            let what: String
+            if status.workersBusy >= status.workersTotal {
+                what = "every worker is busy (\(status.workersBusy) of \(status.workersTotal)) and \(Output.count(status.queued, "run")) \(status.queued == 1 ? "waits" : "wait"): it starts when one is free"
+            } else if let detail = try? client.call("GET", "/v1/jobs/\(ControlClient.escape(job))", as: JobDetail.self, timeout: 5),
+                      !(detail.job.spec.requires ?? []).isEmpty {
+                what = "it waits for the services it requires to be ready (up to its requires_wait)"
+            } else {
+                // Nothing it is known to wait for: its start row not written yet, say (another
+                // program holding the database's write lock).
+                what = "schedd answers once it has"
+            }
             guard answered.wait(timeout: .now()) == .timedOut else { return }
-            FileHandle.standardError.write(Data("schedctl: the run of \(job) has not started: \(what); interrupting this command leaves it waiting (`schedctl cancel \(job)` drops it)\n".utf8))
+            FileHandle.standardError.write(Data("schedctl: the run of \(job) has not started yet: \(what); interrupting this command leaves it waiting (`schedctl cancel \(job)` drops it)\n".utf8))
         }
     }
 

@@ -531,12 +531,46 @@ final class Daemon {
         #expect(busy.status == 0 && busy.stderr.isEmpty, "\(busy.stderr)")
         let waiting = try LiveOutputTests.Follower(d, ["run", "q"])
         #expect(eventually {
-            waiting.errors.contains("schedctl: the run of q has not started: every worker is busy (1 of 1) and 1 run waits: it starts when one is free; interrupting this command leaves it waiting (`schedctl cancel q` drops it)")
+            waiting.errors.contains("schedctl: the run of q has not started yet: every worker is busy (1 of 1) and 1 run waits: it starts when one is free; interrupting this command leaves it waiting (`schedctl cancel q` drops it)")
         }, "\(waiting.errors)")
         #expect(waiting.process.isRunning && waiting.text.isEmpty)
         _ = try d.ctl(["cancel", "busy"])
         #expect(waiting.finish() == 0)
         #expect(waiting.text.hasPrefix("started q: run "), "\(waiting.text)")
+    }
+
+    /// The word says what the run waits for, and does not guess: for the service it requires,
+    /// or for its start to be written while another program holds the database's write lock.
+    @Test func runOfAJobWaitingForItsServiceOrTheDatabaseSaysWhich() throws {
+        let d = try Daemon(jobs: #"""
+            {"jobs": [{"name": "db", "shell": "exec sleep 300", "restart": "always", "ready_after": "1h"},
+                      {"name": "report", "shell": "echo report", "requires": ["db"], "requires_wait": "1m"},
+                      {"name": "plain", "shell": "echo plain"}]}
+            """#)
+        let report = try LiveOutputTests.Follower(d, ["run", "report"])
+        #expect(eventually { report.errors.contains("the run of report has not started yet: it waits for the services it requires to be ready") },
+                "\(report.errors)")
+        _ = try d.ctl(["cancel", "report"])
+        #expect(report.finish() == 1)
+
+        let locker = Process()
+        locker.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        locker.arguments = [d.db]
+        let input = Pipe()
+        locker.standardInput = input
+        locker.standardOutput = FileHandle.nullDevice
+        try locker.run()
+        defer { if locker.isRunning { locker.terminate() }; locker.waitUntilExit() }
+        input.fileHandleForWriting.write(Data("BEGIN IMMEDIATE; UPDATE jobs SET updated_at = updated_at WHERE 0; SELECT 1;\n".utf8))
+        // Held once another writer is refused.
+        #expect(eventually { (try? Binaries.run(URL(fileURLWithPath: "/usr/bin/sqlite3"), [d.db, "BEGIN IMMEDIATE; ROLLBACK;"]))?.status != 0 })
+        let plain = try LiveOutputTests.Follower(d, ["run", "plain"])
+        #expect(eventually { plain.errors.contains("the run of plain has not started yet: schedd answers once it has") }, "\(plain.errors) \(plain.text)")
+        #expect(!plain.errors.contains("services"))
+        input.fileHandleForWriting.write(Data("COMMIT;\n".utf8))
+        try input.fileHandleForWriting.close()
+        #expect(plain.finish(timeout: 30) == 0)
+        #expect(plain.text.hasPrefix("started plain: run "), "\(plain.text)")
     }
 
     /// What a job leaves running in the background goes with its run, and the log says so:
