@@ -599,6 +599,10 @@ final class Daemon {
         let logs = try d.ctl(["logs", "svc"])
         #expect(logs.status == 0 && logs.stdout == "serving\n", "\(logs.stdout)\(logs.stderr)")
         #expect(logs.stderr.contains("is still running"), "\(logs.stderr)")
+        // history --wide says why, the table alone only that it was skipped.
+        let wide = try d.ctl(["history", "svc", "--wide"]).stdout
+        #expect(wide.contains(" skipped: svc is a service and it is running as run "), "\(wide)")
+        #expect(!(try d.ctl(["history", "svc"]).stdout.contains("skipped:")))
         // A job that only ever had skipped runs shows the newest, with why.
         let never = try d.scratch.write("never.json", #"{"jobs": [{"name": "never", "shell": "true", "requires": ["gone"]}, {"name": "gone", "shell": "true", "restart": "always", "enabled": false}]}"#)
         #expect(try d.ctl(["apply", never]).status == 0)

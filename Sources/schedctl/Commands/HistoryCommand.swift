@@ -19,7 +19,7 @@ struct HistoryCommand: AsyncParsableCommand {
     @Option(help: "Only runs started within this duration (e.g. 24h), or since this time (2026-12-06T07:00:00Z; without a zone, as 2026-12-06 or \"2026-12-06 07:00\", in this machine's time zone).")
     var since: String?
 
-    @Flag(help: "Show absolute times.")
+    @Flag(help: "Show absolute times, and why each run that did not succeed ended so (why it was skipped, what stopped it).")
     var wide = false
 
     func validate() throws {
@@ -58,8 +58,18 @@ struct HistoryCommand: AsyncParsableCommand {
         Output.table(["ID", "JOB", "TRIGGER", "STARTED", "DURATION", "CPU", "BY", "RESULT"], runs.map { run in
             [String(run.id), run.job, Self.trigger(run),
              Output.when(run.startedAt, wide: wide), Output.duration(run.durationMs), Output.duration(run.cpuMs), Self.by(run),
-             Output.result(run)]
+             wide ? Self.resultWithWhy(run) : Output.result(run)]
         })
+    }
+
+    /// `skipped: requires db, which is starting`, `cancelled (signal 15): replaced by a newer
+    /// run (concurrency: replace)`: the result and the run's error, where the error says more
+    /// than the exit code or signal beside it.
+    static func resultWithWhy(_ run: RunRecord) -> String {
+        let result = Output.result(run)
+        guard let error = run.error, !error.hasPrefix("exited with status "), !error.hasPrefix("killed by signal ") else { return result }
+        let status = run.status.rawValue + ": "
+        return result + ": " + (error.hasPrefix(status) ? String(error.dropFirst(status.count)) : error)
     }
 
     /// `alice`, `alice, cancelled by root`, `-`: the names in the audit columns.
