@@ -1570,6 +1570,54 @@ import SchedulerAPI
         }
     }
 
+    /// A job that never fired before the daemon went down catches up from the slot it was
+    /// waiting for: its first slots are missed times too (a monthly job created on the 15th,
+    /// the machine down over the 1st). It went from the next start, and they were lost unsaid.
+    @Test(arguments: [("none", 0), ("once", 1), ("all", 3)])
+    func aJobThatNeverFiredCatchesUpFromItsFirstSlot(policy: String, expected: Int) async throws {
+        let store = MemoryStore()
+        let jobs = #"{"jobs": [{"name": "hourly", "handler": "ok", "schedule": "0 * * * *", "catch_up": "\#(policy)"}]}"#
+        try await withEngine(jobs: jobs, handlers: ok, clock: ManualClock(t0.addingTimeInterval(-600)), store: store) { _, _, db in
+            let next = try await db.job(named: "hourly")?.state.nextRunAt
+            #expect(next == t0)
+        }
+        let before = try await store.history(HistoryQuery(job: "hourly", limit: 10))
+        #expect(before.isEmpty)
+        // Down until 2 h 30 min past the slot it waited for: three slots missed.
+        let clock = ManualClock(t0.addingTimeInterval(2 * 3600 + 1800))
+        try await withEngine(jobs: jobs, handlers: ok, clock: clock, store: store) { engine, log, db in
+            clock.advance(by: 1)
+            if expected > 0 {
+                try await waitFor("catch-up runs") { await log.finished.count == expected }
+            }
+            await engine.untilIdle()
+            let runs = try await db.history(HistoryQuery(job: "hourly", limit: 100))
+            #expect(runs.count == expected)
+            #expect(runs.allSatisfy { $0.trigger == .catchUp && $0.status == .succeeded })
+            if policy == "once" { #expect(runs.first?.scheduledAt == t0.addingTimeInterval(2 * 3600)) }
+            if policy == "all" { #expect(Set(runs.compactMap(\.scheduledAt)) == Set((0..<3).map { t0.addingTimeInterval(Double($0) * 3600) })) }
+            #expect(try await db.job(named: "hourly")?.state.nextRunAt == t0.addingTimeInterval(3 * 3600))
+        }
+    }
+
+    /// A job that never fired and whose stored next run is still ahead keeps that slot (its
+    /// jitter aside, no earlier one), as from the start.
+    @Test func aJobThatNeverFiredKeepsItsSlotAheadAcrossARestart() async throws {
+        let store = MemoryStore()
+        let jobs = #"{"jobs": [{"name": "j", "handler": "ok", "schedule": "*/10 * * * *", "jitter": "25m", "catch_up": "all"}]}"#
+        try await withEngine(jobs: jobs, handlers: ok, clock: ManualClock(t0.addingTimeInterval(-60)), random: { 0.9 }, store: store) { _, _, db in
+            let next = try await db.job(named: "j")?.state.nextRunAt
+            #expect(next == t0.addingTimeInterval(25 * 60 * 0.9))
+        }
+        let clock = ManualClock(t0.addingTimeInterval(-30))
+        try await withEngine(jobs: jobs, handlers: ok, clock: clock, random: { 0 }, store: store) { engine, log, db in
+            await engine.untilIdle()
+            #expect(await log.finished.isEmpty)
+            let next = try await db.job(named: "j")?.state.nextRunAt
+            #expect(next == t0)
+        }
+    }
+
     /// The barrier the negative checks rely on: after `untilIdle()`, whatever was due at the
     /// clock's time has run and is recorded — no waiting for it, no sleeping.
     @Test func untilIdleWaitsForWhatIsDue() async throws {

@@ -772,8 +772,10 @@ public actor JobScheduler: Service {
                 }
             } else if let schedule = entry.schedule, schedule != .reboot {
                 // From the last fire the database knows, so that slots missed while the daemon
-                // was down are found (and `catch_up` decides); a new job starts from now.
-                scheduleNext(&entry, after: info.state.lastFireAt ?? now)
+                // was down are found (and `catch_up` decides); a job that never fired, from
+                // the slot it was waiting for (a monthly job created on the 15th, the machine
+                // down over the 1st: that 1st is missed too); a new job starts from now.
+                scheduleNext(&entry, after: info.state.lastFireAt ?? Self.firstSlotAwaited(info).map { min($0, now) } ?? now)
             }
             fresh[info.name] = entry
         }
@@ -825,6 +827,15 @@ public actor JobScheduler: Service {
             await saveStates(fresh.filter { storedStates[$0.key] != $0.value.state }.keys.sorted())
         }
         wakeup.signal()
+    }
+
+    /// Just before the slot a job that never fired was waiting for: its stored next run, less
+    /// the most jitter may have added, and not before its definition last changed (its slot
+    /// was worked out after that).
+    static func firstSlotAwaited(_ info: JobInfo) -> Date? {
+        guard let due = info.state.nextRunAt else { return nil }
+        let jitter = info.spec.jitter.map { Double($0.milliseconds) / 1000 } ?? 0
+        return max(info.updatedAt, due.addingTimeInterval(-jitter)).addingTimeInterval(-0.001)
     }
 
     func scheduleNext(_ entry: inout JobEntry, after date: Date) {
