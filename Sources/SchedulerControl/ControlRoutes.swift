@@ -44,6 +44,7 @@ struct ControlRoutes {
         "GET /v1/export": ["origin"],
         "GET /v1/runs": ["job", "status", "since", "limit", "before"],
         "GET /v1/events": ["job", "run", "output"],
+        "POST /v1/reload": ["dry_run"],
     ]
 
     /// Refuses a parameter the route does not take, naming it (and the nearest it takes), and
@@ -220,11 +221,14 @@ struct ControlRoutes {
             guard let metrics else { throw APIError(.notFound, "this schedd exports no metrics") }
             return Self.text(try await metrics.render(engine: engine), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
-        on(.post, "/v1/reload") { _, context in
+        on(.post, "/v1/reload") { request, context in
             try Self.adminOnly(context, "reload the job file")
+            let dryRun = try Self.flag("dry_run", request.uri.queryParameters)
             guard let configPath else { throw APIError(.conflict, "schedd was started without --config: there is no file to reload") }
-            let result = try await engine.apply(JobFileLoader(path: configPath, handlers: engine.handlerNames), prune: true)
-            audit("job file reloaded over the API", await Self.caller(context), result.logMetadata.merging(["schedd.file": "\(configPath)"]) { a, _ in a })
+            let result = try await engine.apply(JobFileLoader(path: configPath, handlers: engine.handlerNames), prune: true, dryRun: dryRun)
+            if !dryRun {
+                audit("job file reloaded over the API", await Self.caller(context), result.logMetadata.merging(["schedd.file": "\(configPath)"]) { a, _ in a })
+            }
             return try Self.json(result)
         }
         assert(Set(registered.map { "\($0.0.rawValue) \($0.1)" }) == Set(Self.table.map { "\($0.0.rawValue) \($0.1)" })

@@ -539,6 +539,25 @@ final class Daemon {
         #expect(waiting.text.hasPrefix("started q: run "), "\(waiting.text)")
     }
 
+    /// `reload --dry-run` shows what a reload would do with the file as it is now, and does
+    /// nothing; a bad file is refused as a reload refuses it.
+    @Test func reloadDryRunShowsWhatAReloadWouldChange() throws {
+        let d = try Daemon(jobs: #"{"jobs": [{"name": "keep", "shell": "true"}, {"name": "change", "shell": "true"}, {"name": "drop", "shell": "true"}]}"#)
+        _ = try d.scratch.write("jobs.json", #"{"jobs": [{"name": "keep", "shell": "true"}, {"name": "change", "shell": "false"}, {"name": "add", "shell": "true"}]}"#)
+        let dry = try d.ctl(["reload", "--dry-run"])
+        #expect(dry.status == 0)
+        #expect(dry.stdout == "would be created: add\nwould be updated: change\nwould be removed: drop\nwould be unchanged: keep\n", "\(dry.stdout)\(dry.stderr)")
+        #expect(try sqlite(d.db, "SELECT group_concat(name) FROM (SELECT name FROM jobs ORDER BY name)") == "change,drop,keep")
+        #expect(try sqlite(d.db, "SELECT spec FROM jobs WHERE name = 'change'").contains(#""shell":"true""#))
+        #expect(!d.process.stderr().contains("job file reloaded"))
+        _ = try d.scratch.write("jobs.json", #"{"jobs": [{"name": "keep", "shel": "true"}]}"#)
+        let bad = try d.ctl(["reload", "--dry-run"])
+        #expect(bad.status == 2 && bad.stderr.contains(#"shel: unknown field (did you mean "shell"?)"#), "\(bad.stderr)")
+        _ = try d.scratch.write("jobs.json", #"{"jobs": [{"name": "keep", "shell": "true"}, {"name": "change", "shell": "false"}, {"name": "add", "shell": "true"}]}"#)
+        #expect(try d.ctl(["reload"]).stdout == "created: add\nupdated: change\nremoved: drop\nunchanged: keep\n")
+        #expect(try sqlite(d.db, "SELECT group_concat(name) FROM (SELECT name FROM jobs ORDER BY name)") == "add,change,keep")
+    }
+
     /// The word says what the run waits for, and does not guess: for the service it requires,
     /// or for its start to be written while another program holds the database's write lock.
     @Test func runOfAJobWaitingForItsServiceOrTheDatabaseSaysWhich() throws {

@@ -20,13 +20,20 @@ public struct JobFileLoader: Sendable {
     /// only writer.
     func apply(to store: any SchedulerStore, prune: Bool = false, dryRun: Bool = false, now: Date = Date(),
                graph: @Sendable () async throws -> DependencyGraph = { DependencyGraph() }) async throws -> ApplyResult {
+        try await applyReading(to: store, prune: prune, dryRun: dryRun, now: now, graph: graph).result
+    }
+
+    /// The same, with the file as read (nil when an unchanged file was not read again): what a
+    /// dry run's report needs beside the store, which does not hold its definitions.
+    func applyReading(to store: any SchedulerStore, prune: Bool, dryRun: Bool, now: Date,
+                      graph: @Sendable () async throws -> DependencyGraph) async throws -> (result: ApplyResult, file: JobFile?) {
         let data = try await BlockingWork.run { [path] () throws(APIError) in try Self.read(path) }
         // A file that is the whole set of jobs, byte for byte what was applied last, with no
         // job changed since, would change nothing: a restart with 10,000 jobs then skips
         // parsing and validating them (most of its start-up).
         let source = prune ? Self.source(data, handlers: handlers) : nil
         if let source, !dryRun, let names = try await store.unchangedJobs(since: source) {
-            return ApplyResult(unchanged: names)
+            return (ApplyResult(unchanged: names), nil)
         }
         var context = ValidationContext.currentProcess
         context.handlers = handlers
@@ -34,7 +41,7 @@ public struct JobFileLoader: Sendable {
         context.existingJobs = try await prune ? store.jobNames(keptByPruneOf: .file, protectedFile: nil) : store.jobNames()
         try await graph().fill(&context)
         let file = try JobFile(data: data, context: context)
-        return try await store.applyJobs(file, prune: prune, dryRun: dryRun, now: now, source: source, origin: .file(path), protectedFile: nil)
+        return (try await store.applyJobs(file, prune: prune, dryRun: dryRun, now: now, source: source, origin: .file(path), protectedFile: nil), file)
     }
 
     /// Checks a file with no database at hand (references must resolve within it), as

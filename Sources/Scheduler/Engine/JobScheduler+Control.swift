@@ -573,9 +573,9 @@ extension JobScheduler {
     /// Before `run()`, the jobs are only written: the engine loads them when it starts.
     @discardableResult
     public func apply(_ loader: JobFileLoader, prune: Bool = false, dryRun: Bool = false) async throws -> ApplyResult {
-        var result = try await loader.apply(to: store, prune: prune, dryRun: dryRun, now: clock.now()) { try await self.dependencyGraph() }
+        var (result, file) = try await loader.applyReading(to: store, prune: prune, dryRun: dryRun, now: clock.now()) { try await self.dependencyGraph() }
         if !dryRun { await definitionsChanged() }
-        result.brokenReferences = await brokenReferences(after: result, file: nil, owner: nil)
+        result.brokenReferences = await brokenReferences(after: result, file: file, owner: nil)
         return result
     }
 
