@@ -69,4 +69,12 @@ enum Output {
         if let signal = run.signal { return "\(run.status.rawValue) (signal \(signal))" }
         return run.status.rawValue
     }
+
+    /// Why the run ended so, from its error, without the status a skip's reason begins with
+    /// (`skipped: requires db, …` gives `requires db, …`).
+    static func why(_ run: RunRecord) -> String? {
+        guard let error = run.error else { return nil }
+        let status = run.status.rawValue + ": "
+        return error.hasPrefix(status) ? String(error.dropFirst(status.count)) : error
+    }
 }

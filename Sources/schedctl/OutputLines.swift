@@ -24,20 +24,20 @@ struct OutputLines {
         let key = Key(run: run, stream: stream)
         let time = String(Timestamp.format(chunk.at).dropFirst(11).prefix(12))
         let label = "\(time) \(chunk.job) run \(run) \(stream.rawValue):"
-        var pending = partial[key]?.text ?? ""
-        let labelled = partial[key]?.label ?? label
+        // A line goes under the label of the chunk it began in.
+        var (lineLabel, pending) = partial.removeValue(forKey: key) ?? (label, "")
         pending += text
         var pieces = pending.split(separator: "\n", omittingEmptySubsequences: false)
         let rest = String(pieces.removeLast())
         var lines: [String] = []
-        for (index, piece) in pieces.enumerated() {
-            lines.append("\(index == 0 ? labelled : label) \(piece)")
+        for piece in pieces {
+            lines.append("\(lineLabel) \(piece)")
+            lineLabel = label
         }
         if rest.utf8.count > Self.longestLine {
-            lines.append("\(pieces.isEmpty ? labelled : label) \(rest)")
-            partial[key] = nil
-        } else {
-            partial[key] = rest.isEmpty ? nil : (pieces.isEmpty ? labelled : label, rest)
+            lines.append("\(lineLabel) \(rest)")
+        } else if !rest.isEmpty {
+            partial[key] = (lineLabel, rest)
         }
         return lines
     }

@@ -21,14 +21,9 @@ public enum NearMiss {
     /// The most edits a suggestion may be away (`suggest` allows 1 to 3, by the length).
     static let maximumReach = 3
 
-    /// Optimal string alignment distance: insertions, deletions, substitutions and swaps of
-    /// two adjacent characters each cost one.
-    static func editDistance(_ a: String, _ b: String) -> Int {
-        let a = Array(a.utf8), b = Array(b.utf8)
-        return editDistance(a, b, within: max(a.count, b.count))!
-    }
-
-    /// The distance if it is at most `reach`, else nil; three rows at a time.
+    /// The optimal string alignment distance (insertions, deletions, substitutions and swaps of
+    /// two adjacent characters each cost one) if it is at most `reach`, else nil; three rows
+    /// at a time.
     static func editDistance(_ a: [UInt8], _ b: [UInt8], within reach: Int) -> Int? {
         if a.isEmpty { return b.count <= reach ? b.count : nil }
         if b.isEmpty { return a.count <= reach ? a.count : nil }

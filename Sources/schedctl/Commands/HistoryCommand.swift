@@ -67,9 +67,8 @@ struct HistoryCommand: AsyncParsableCommand {
     /// than the exit code or signal beside it.
     static func resultWithWhy(_ run: RunRecord) -> String {
         let result = Output.result(run)
-        guard let error = run.error, !error.hasPrefix("exited with status "), !error.hasPrefix("killed by signal ") else { return result }
-        let status = run.status.rawValue + ": "
-        return result + ": " + (error.hasPrefix(status) ? String(error.dropFirst(status.count)) : error)
+        guard let why = Output.why(run), !why.hasPrefix("exited with status "), !why.hasPrefix("killed by signal ") else { return result }
+        return result + ": " + why
     }
 
     /// `alice`, `alice, cancelled by root`, `-`: the names in the audit columns.

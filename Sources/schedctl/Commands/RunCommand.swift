@@ -208,9 +208,7 @@ struct RunCommand: AsyncParsableCommand {
 
     /// "failed: exited with status 3", "timed_out".
     static func describe(_ run: RunRecord) -> String {
-        // A skip's reason says "skipped: …" itself.
-        if let error = run.error, error.hasPrefix(run.status.rawValue + ":") { return error }
-        return "\(run.status.rawValue)\(run.error.map { ": \($0)" } ?? "")"
+        "\(run.status.rawValue)\(Output.why(run).map { ": \($0)" } ?? "")"
     }
 
     static func exitCode(_ run: RunRecord) -> Int32 {
