@@ -190,6 +190,28 @@ func job(_ fields: String) -> String { #"{"jobs": [{"name": "j", "shell": "true"
         #expect(issues(job(#""retry_backoff": "1m", "retry_backoff_max": "10s""#)) == [#"jobs[0] "j": retry_backoff_max: is shorter than retry_backoff (1m)"#])
     }
 
+    /// A jitter as long as the time between fires would push a fire past the next slot (which
+    /// the engine then logs as missed): refused, from the job or from defaults; a shorter one,
+    /// one on a job without a schedule, and a stored definition are taken.
+    @Test func aJitterMustBeShorterThanTheTimeBetweenFires() throws {
+        #expect(issues(job(#""schedule": "@every 2s", "jitter": "10s""#))
+            == [#"jobs[0] "j": jitter: 10s is not shorter than the 2s between the schedule's fires: a fire delayed that long would pass the next one; use a jitter under 2s"#])
+        #expect(issues(job(#""schedule": "*/5 * * * *", "jitter": "5m""#)).first?.contains("5m is not shorter than the 5m between") == true)
+        // The least gap of a cron schedule, not its first: 23:00 then midnight.
+        #expect(issues(job(#""schedule": "0 0,23 * * *", "jitter": "2h""#)).first?.contains("2h is not shorter than the 1h between") == true)
+        // Month ends: the 31st, then the 1st a day later.
+        #expect(issues(job(#""schedule": "0 0 1,31 * *", "jitter": "1d""#)).first?.contains("between the schedule's fires") == true)
+        #expect(issues(#"{"defaults": {"jitter": "5m"}, "jobs": [{"name": "j", "shell": "true", "schedule": "* * * * *"}]}"#)
+            == [#"jobs[0] "j": jitter: 5m is not shorter than the 1m between the schedule's fires: a fire delayed that long would pass the next one; use a jitter under 1m (set by defaults.jitter)"#])
+        _ = try decode(#"{"defaults": {"jitter": "5m"}, "jobs": [{"name": "j", "shell": "true", "schedule": "* * * * *", "jitter": "30s"}]}"#)
+        _ = try decode(job(#""schedule": "0 0 1,31 * *", "jitter": "23h""#))
+        _ = try decode(job(#""schedule": "@every 2s", "jitter": "1999ms""#))
+        _ = try decode(job(#""schedule": "@reboot", "jitter": "1h""#))
+        _ = try decode(job(#""jitter": "1h""#))
+        let stored = try JobSpec(json: JSONParser.parse(#"{"name": "j", "shell": "true", "schedule": "@every 2s", "jitter": "10s"}"#), context: .stored)
+        #expect(stored.jitter == .seconds(10))
+    }
+
     @Test func typeAndRangeErrors() {
         #expect(issues(job(#""retries": "2""#)) == [#"jobs[0] "j": retries: expected a whole number, got a string"#])
         #expect(issues(job(#""retries": 1.5"#)) == [#"jobs[0] "j": retries: 1.5 is not a whole number"#])

@@ -291,9 +291,10 @@ struct JobFileDecoder {
         }
         spec.enabled = bool(value, "enabled")
         spec.schedule = string(value, "schedule")
+        var schedule: Schedule?
         if let text = spec.schedule {
             do throws(APIError) {
-                _ = try Schedule(parsing: text)
+                schedule = try Schedule(parsing: text)
             } catch {
                 report("schedule", error.message)
             }
@@ -351,6 +352,13 @@ struct JobFileDecoder {
                 }
             }
         } else {
+            // A fire delayed past the next slot makes that slot missed. A definition stored
+            // before this was refused keeps loading (its jitter works as it did).
+            if !context.readsStoredDefinition, let jitter = spec.jitter?.milliseconds, jitter > 0,
+               let interval = schedule?.shortestInterval, jitter >= interval {
+                let source = value["jitter"] == nil ? " (set by defaults.jitter)" : ""
+                report("jitter", "\(DurationText.format(milliseconds: jitter)) is not shorter than the \(DurationText.format(milliseconds: interval)) between the schedule's fires: a fire delayed that long would pass the next one; use a jitter under \(DurationText.format(milliseconds: interval))\(source)")
+            }
             for key in Self.serviceKeys where value[key] != nil {
                 report(key, "only applies to a service: set \"restart\" to \"on-failure\" or \"always\"")
             }

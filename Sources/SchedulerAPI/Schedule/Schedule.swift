@@ -65,6 +65,7 @@ public enum Schedule: Sendable, Hashable {
 }
 
 import Foundation
+import Synchronization
 
 extension Schedule {
     /// The next fire time strictly after `date`: for `@every`, the next whole multiple of the
@@ -80,6 +81,39 @@ extension Schedule {
         case .reboot: return nil
         }
     }
+
+    /// The shortest time between two fires, in milliseconds; nil for `@reboot` or a schedule
+    /// with fewer than two fires. A cron schedule's is the least gap between its first 128
+    /// fires after 2001-01-01 UTC, enough for the gaps of its fields to recur (a month's
+    /// end, a leap day); in UTC, so the hour daylight saving takes from a gap twice a year
+    /// is not counted.
+    public var shortestInterval: Int64? {
+        switch self {
+        case let .every(milliseconds): return milliseconds
+        case .reboot: return nil
+        case .cron:
+            if let known = Self.shortestIntervals.withLock({ $0[self] }) { return known }
+            var previous: Date?
+            var cursor = Date(timeIntervalSince1970: 978_307_200)
+            var shortest: Int64?
+            for _ in 0..<128 {
+                guard let next = next(after: cursor, in: .utc) else { break }
+                if let previous {
+                    let gap = Int64(((next.timeIntervalSince1970 - previous.timeIntervalSince1970) * 1000).rounded())
+                    shortest = min(shortest ?? gap, gap)
+                }
+                previous = next
+                cursor = next
+            }
+            Self.shortestIntervals.withLock { cache in
+                if cache.count >= 4_096 { cache.removeAll() }
+                cache[self] = .some(shortest)
+            }
+            return shortest
+        }
+    }
+
+    private static let shortestIntervals = Mutex<[Schedule: Int64?]>([:])
 
     /// Whether docs/schedules.md's fixed-time daylight-saving rule applies (else the wildcard rule).
     public var isFixedTime: Bool {
