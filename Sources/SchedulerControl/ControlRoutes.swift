@@ -135,8 +135,9 @@ struct ControlRoutes {
         }
         on(.post, "/v1/jobs/{name}/resume") { _, context in
             let name = try Self.jobName(context)
-            try await engine.resume(name)
-            audit("job resumed over the API", await Self.caller(context), ["schedd.job": "\(name)"])
+            let caller = await Self.caller(context)
+            try await engine.resume(name, by: caller.description)
+            audit("job resumed over the API", caller, ["schedd.job": "\(name)"])
             return try await show(name, context)
         }
         on(.post, "/v1/jobs/{name}/start") { _, context in

@@ -281,6 +281,11 @@ import SchedulerAPI
             #expect(await log.finished.last?.error == "paused by schedctl")
             #expect(await log.finished.last?.cancelledBy == "uid 0 (root)")
             #expect(await engine.serviceStates()["worker"]?.state == "waiting")
+            // Its resume starts it, by whoever resumed it (as `start` records).
+            try await engine.resume("app", by: "uid 1000 (ann)")
+            try await drive(clock, engine: engine, until: "app and worker are back") { await engine.serviceStates()["worker"]?.state == "ready" }
+            #expect(await log.started.suffix(2).map(\.job) == ["app", "worker"])
+            #expect(await log.started.suffix(2).map(\.triggeredBy) == ["uid 1000 (ann)", nil])
         }
     }
 

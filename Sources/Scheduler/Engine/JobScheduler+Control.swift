@@ -321,8 +321,9 @@ extension JobScheduler {
         return skips
     }
 
-    /// Resumes a job: clears a pause, a failure threshold, or a failed service (which starts again).
-    public func resume(_ job: String) async throws {
+    /// Resumes a job: clears a pause, a failure threshold, or a failed service (which starts
+    /// again, its run recording `caller` as `start`'s does).
+    public func resume(_ job: String, by caller: String? = nil) async throws {
         guard var entry = jobs[job] else { throw APIError(.notFound, "no job named \"\(job)\"") }
         entry.state.paused = false
         entry.state.pauseReason = nil
@@ -340,7 +341,7 @@ extension JobScheduler {
         events.publish(.jobResumed(job: job))
         if !active.values.contains(where: { $0.record.job == job }) { releaseRetries(of: job) }
         if entry.spec.isService && entry.spec.isEnabled && !isUnderway(job) {
-            await trigger(job, .manual, scheduledAt: nil, force: true)
+            await trigger(job, .manual, scheduledAt: nil, force: true, by: caller)
         }
         wakeup.signal()
     }
