@@ -736,7 +736,7 @@ struct ControlRoutes {
             return EventMessage(type: "retry_scheduled", job: job, at: now, trigger: .retry, runID: runID, retry: retry)
         case let .finalResultDeferred(job, runID, byAnotherNode):
             return EventMessage(type: "final_result_deferred", job: job, at: now, reason: (byAnotherNode ? FinalResultPlace.anotherNode : .nextStart).rawValue, runID: runID)
-        case let .jobPaused(job, reason): return EventMessage(type: "job_paused", job: job, at: now, reason: reason)
+        case let .jobPaused(job, reason, runID): return EventMessage(type: "job_paused", job: job, at: now, reason: reason, runID: runID)
         case let .jobResumed(job): return EventMessage(type: "job_resumed", job: job, at: now)
         case let .runOutput(job, runID, offset, bytes, stream):
             return EventMessage(type: "run_output", job: job, at: now, runID: runID, offset: offset, length: bytes.count,

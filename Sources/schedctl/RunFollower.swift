@@ -23,6 +23,9 @@ struct RunFollower {
     /// as schedd stopped).
     private(set) var finalResultDeferred: FinalResultPlace?
 
+    /// Why the run's end paused its job (`failure_threshold`), when the daemon said it does.
+    private(set) var pausedJob: String?
+
     init(client: ControlClient, runID: Int64, printOutput: Bool) {
         self.client = client
         self.runID = runID
@@ -49,6 +52,9 @@ struct RunFollower {
                     return true
                 case "final_result_deferred":
                     finalResultDeferred = message.reason.flatMap(FinalResultPlace.init(rawValue:)) ?? .nextStart
+                    return true
+                case "job_paused":
+                    pausedJob = message.reason
                     return true
                 case "run_finished":
                     final = message.run

@@ -635,7 +635,9 @@ final class Daemon {
                       {"name": "fine", "shell": "true"}]}
             """#)
         #expect(try d.ctl(["status"]).status == 0)
-        _ = try d.ctl(["run", "flaky", "--wait"])
+        let run = try d.ctl(["run", "flaky", "--wait"])
+        // The run that paused it says so.
+        #expect(run.stderr.contains("schedctl: flaky is paused: its failures in a row reached max_consecutive_failures; `schedctl resume flaky` resumes it"), "\(run.stderr)")
         #expect(eventually { (try? d.ctl(["status"]).status) == 1 })
         let status = try d.ctl(["status"])
         #expect(status.stdout.contains("health:    1 job needs attention\n  flaky: paused (failure_threshold)"))

@@ -123,8 +123,17 @@ import SchedulerAPI
 
             _ = try await engine.runNow("flaky")
             try await drive(clock, engine: engine, until: "the job is paused") {
-                await log.events.contains(.jobPaused(job: "flaky", reason: "failure_threshold"))
+                await log.events.contains { if case .jobPaused(job: "flaky", reason: "failure_threshold", _) = $0 { true } else { false } }
             }
+            await engine.untilIdle()
+            // Told once, just before the end of the run whose failure paused it (`run --wait`
+            // says so), after that run's last retry.
+            let paused = await log.events.enumerated().filter { if case .jobPaused = $0.element { true } else { false } }
+            let lastAttempt = try #require(await log.finished.last { $0.job == "flaky" })
+            #expect(lastAttempt.attempt == 3)
+            #expect(paused.count == 1 && paused[0].element == .jobPaused(job: "flaky", reason: "failure_threshold", runID: lastAttempt.id))
+            let all = await log.events
+            #expect(all.indices.contains(paused[0].offset + 1) && all[paused[0].offset + 1] == .runFinished(lastAttempt))
             let state = try await db.job(named: "flaky")?.state
             #expect(state?.paused == true && state?.pauseReason == "failure_threshold" && state?.consecutiveFailures == 2)
 

@@ -256,8 +256,9 @@ extension JobScheduler {
         }
     }
 
-    /// Stops a job from firing (or a service from restarting).
-    public func pause(_ job: String, reason: String = "manual") async {
+    /// Stops a job from firing (or a service from restarting). `announced`: its `jobPaused`
+    /// event was published already (before the end of the run that paused it).
+    public func pause(_ job: String, reason: String = "manual", announced: Bool = false) async {
         guard var entry = jobs[job] else { return }
         entry.state.paused = true
         entry.state.pauseReason = reason
@@ -271,7 +272,7 @@ extension JobScheduler {
         } catch {
             statesNotWritten([job], error)
         }
-        events.publish(.jobPaused(job: job, reason: reason))
+        if !announced { events.publish(.jobPaused(job: job, reason: reason)) }
         await record(withdrawn)
     }
 

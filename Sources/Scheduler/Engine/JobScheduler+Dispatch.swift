@@ -895,6 +895,8 @@ extension JobScheduler {
             if defersFinalResult(run.request, final, retryDue: retryDue, failuresResetWithEnd: failuresResetWithEnd) {
                 events.publish(.finalResultDeferred(job: final.job, runID: final.id, byAnotherNode: store.sharedByNodes))
             }
+            let pauses = endPausesJob(run.request, final, retryDue: retryDue)
+            if pauses { events.publish(.jobPaused(job: final.job, reason: "failure_threshold", runID: final.id)) }
             events.publish(.runFinished(final))
             var metadata: Logger.Metadata = [
                 "schedd.status": "\(final.status.rawValue)", "schedd.duration_ms": .stringConvertible(final.durationMs ?? 0),
@@ -907,7 +909,8 @@ extension JobScheduler {
             }
             run.logger.log(level: final.status.isFailure ? .warning : .info, "run finished", metadata: metadata)
             await afterRun(run.request, final, retryDue: .some(retryDue), markedWithEnd: markedWithEnd,
-                           failuresResetWithEnd: failuresResetWithEnd, finalResultMarkedWithEnd: markedWithEnd && end.outcome.leavesFinalResult)
+                           failuresResetWithEnd: failuresResetWithEnd, finalResultMarkedWithEnd: markedWithEnd && end.outcome.leavesFinalResult,
+                           pauseAnnounced: pauses)
         }
         _ = await record(catchUpSkips)
     }

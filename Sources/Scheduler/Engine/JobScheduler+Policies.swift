@@ -130,7 +130,8 @@ extension JobScheduler {
     /// While the engine stops, the final result is left for the next start to apply
     /// (`leavesFinalResult`, `applyPendingPolicies`): a follow-up run cannot start now.
     func afterRun(_ request: RunRequest, _ run: RunRecord, retryNode: String? = nil, retryDue decided: Date?? = nil,
-                  markedWithEnd: Bool = false, failuresResetWithEnd: Bool = false, finalResultMarkedWithEnd: Bool = false) async {
+                  markedWithEnd: Bool = false, failuresResetWithEnd: Bool = false, finalResultMarkedWithEnd: Bool = false,
+                  pauseAnnounced: Bool = false) async {
         let marked = markedWithEnd && (decided ?? nil) != nil
         guard !stopping, var entry = jobs[run.job] else {
             // A job removed while its run's end was written: the retry's mark goes too. (A
@@ -208,16 +209,33 @@ extension JobScheduler {
             entry.state.consecutiveFailures = 0
         }
         jobs[run.job] = entry
-        if run.status.isFailure, let threshold = spec.maxConsecutiveFailures, threshold > 0,
-           entry.state.consecutiveFailures >= threshold, !entry.state.paused {
+        if Self.reachesFailureThreshold(spec, entry.state, run.status) {
             logger.warning("job failed too many times in a row; paused", metadata: [
                 "schedd.job": "\(run.job)", "schedd.failures": .stringConvertible(entry.state.consecutiveFailures),
             ])
-            await pause(run.job, reason: "failure_threshold")
+            await pause(run.job, reason: "failure_threshold", announced: pauseAnnounced)
         } else if entry.state.consecutiveFailures != failuresBefore {
             await saveStates([run.job])
         }
         await triggerFollowUp(request, run)
+    }
+
+    /// Whether a run's final result, counted into `state`, pauses its job: a failure that
+    /// brings the failures in a row to `max_consecutive_failures`.
+    static func reachesFailureThreshold(_ spec: JobSpec, _ state: JobState, _ status: RunStatus) -> Bool {
+        guard status.isFailure, let threshold = spec.maxConsecutiveFailures, threshold > 0 else { return false }
+        return state.consecutiveFailures >= threshold && !state.paused
+    }
+
+    /// Whether the end of `run`, about to be told, pauses its job (`afterRun`'s count, made
+    /// ahead): so that `jobPaused` can come before `runFinished`, as a retry's word does. Only
+    /// where this node counts the failures; a shared store counts them after the end.
+    func endPausesJob(_ request: RunRequest, _ run: RunRecord, retryDue: Date?) -> Bool {
+        guard !stopping, !store.sharedByNodes, retryDue == nil, run.status.isFailure, !request.spec.isService,
+              let entry = jobs[run.job], !entry.spec.isService else { return false }
+        var state = entry.state
+        state.consecutiveFailures += 1
+        return Self.reachesFailureThreshold(request.spec, state, run.status)
     }
 
     /// Triggers `on_failure` or `on_success` of the run's job by the run's final result,

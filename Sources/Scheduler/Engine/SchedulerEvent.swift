@@ -14,7 +14,9 @@ public enum SchedulerEvent: Sendable, Equatable {
     /// or with `byAnotherNode` (a cluster) by another node once this one has left. Published
     /// just before its `runFinished`, so that whoever follows the run knows.
     case finalResultDeferred(job: String, runID: Int64, byAnotherNode: Bool)
-    case jobPaused(job: String, reason: String)
+    /// `runID`: the run whose failure paused the job (`failure_threshold`), published just
+    /// before that run's `runFinished`, so that whoever follows the run knows.
+    case jobPaused(job: String, reason: String, runID: Int64? = nil)
     case jobResumed(job: String)
     /// A chunk of a running run's output; `offset` is where it starts in the run's whole
     /// output. Only subscribers that asked for output get these.

@@ -10,7 +10,9 @@ public struct EventMessage: Sendable, Codable, Equatable {
     public var trigger: RunTrigger?
     public var reason: String?
     public var run: RunRecord?
-    /// `run_output`: the run the chunk belongs to.
+    /// `run_output`: the run the chunk belongs to; `retry_scheduled`: the failed attempt;
+    /// `final_result_deferred`: the run whose final result waits; `job_paused` by
+    /// `failure_threshold`: the run whose failure paused the job.
     public var runID: Int64?
     /// `run_output`: where the chunk starts in the run's whole output, in bytes. A client that
     /// has printed up to a smaller offset has missed output (it was too slow, or the kept tail

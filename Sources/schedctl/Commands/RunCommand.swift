@@ -104,6 +104,10 @@ struct RunCommand: AsyncParsableCommand {
             } else if run.status != .succeeded {
                 note("\(name) run \(run.id): \(Self.describe(run))")
             }
+            // Its scheduled runs stop here: said now, not found out when they do not come.
+            if follower.pausedJob == "failure_threshold" {
+                note("\(name) is paused: its failures in a row reached max_consecutive_failures; `schedctl resume \(name)` resumes it")
+            }
         }
         throw ExitCode(Self.exitCode(run))
     }
