@@ -37,6 +37,39 @@ import Testing
         #expect(bad.stderr.contains(#"--from "2026-02-30" is neither an ISO-8601 time"#) && bad.stderr.contains("in Europe/Berlin"), "\(bad.stderr)")
     }
 
+    /// A job's name shows its fire times in its zone (schedd's when it names none), with its
+    /// jitter and whether it is paused; a name that is no job, or a job with no schedule, says so.
+    @Test func aJobsNameShowsItsFireTimes() throws {
+        let d = try Daemon(jobs: #"""
+            {"jobs": [{"name": "nightly", "shell": "true", "schedule": "30 2 * * *", "timezone": "America/New_York", "jitter": "5m"},
+                      {"name": "minutely", "shell": "true", "schedule": "* * * * *"},
+                      {"name": "svc", "shell": "sleep 60", "restart": "always"}, {"name": "adhoc", "shell": "true"}]}
+            """#, extra: ["--timezone", "Asia/Tokyo"])
+        let nightly = try d.ctl(["next", "nightly", "--from", "2026-03-07T12:00:00Z", "--count", "2"])
+        #expect(nightly.status == 0, "\(nightly.stderr)")
+        #expect(nightly.stdout.contains("Job:       nightly\n") && nightly.stdout.contains("Schedule:  30 2 * * *\n"), "\(nightly.stdout)")
+        #expect(nightly.stdout.contains("Time zone: America/New_York\n") && nightly.stdout.contains("Jitter:    each fire is delayed by a random part of 5m"))
+        #expect(nightly.stdout.contains("Sun 2026-03-08 03:00:00 -04:00 EDT   2026-03-08T07:00:00.000Z"), "\(nightly.stdout)")
+        let json = try d.ctl(["--json", "next", "minutely", "--from", "2026-01-01T00:00:00Z", "--count", "2"])
+        #expect(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String] == ["2026-01-01T00:01:00.000Z", "2026-01-01T00:02:00.000Z"])
+        #expect(try d.ctl(["pause", "minutely"]).status == 0)
+        let minutely = try d.ctl(["next", "minutely", "--count", "1"])
+        #expect(minutely.stdout.contains("Time zone: Asia/Tokyo (schedd's, for schedules that name none)"), "\(minutely.stdout)")
+        #expect(minutely.stdout.contains("Job:       minutely, paused (manual): it fires none of these until `schedctl resume minutely`"))
+
+        let tz = try d.ctl(["next", "nightly", "--tz", "UTC"])
+        #expect(tz.status == 2 && tz.stderr.contains("nightly's fire times are in its own zone, America/New_York"), "\(tz.stderr)")
+        let typo = try d.ctl(["next", "nighty"])
+        #expect(typo.status == 2 && typo.stderr.contains(#"nor a job: no job named "nighty" (did you mean "nightly"?)"#), "\(typo.stderr)")
+        #expect(try d.ctl(["next", "svc"]).stderr.contains("svc is a service"))
+        #expect(try d.ctl(["next", "adhoc"]).stderr.contains("adhoc is fired only by `schedctl run`"))
+        // A schedule stays a schedule, computed without schedd.
+        let offline = try Binaries.run(Binaries.schedctl, ["--socket", d.scratch.path("none.sock"), "next", "@hourly", "--count", "1"])
+        #expect(offline.status == 0)
+        let unreachable = try Binaries.run(Binaries.schedctl, ["--socket", d.scratch.path("none.sock"), "next", "nightly"])
+        #expect(unreachable.status == 3 && unreachable.stderr.contains("schedd, which would know a job of that name, does not answer"))
+    }
+
     @Test func badInputExitsWith2AndSaysWhy() throws {
         let bad = try Binaries.run(Binaries.schedctl, ["next", "61 * * * *"])
         #expect(bad.status == 2)

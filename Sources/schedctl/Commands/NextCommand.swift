@@ -5,19 +5,21 @@ import SchedulerAPI
 struct NextCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "next",
-        abstract: "Show the next fire times of a schedule (offline).",
+        abstract: "Show the next fire times of a schedule, or of a job.",
         discussion: """
             Prints each fire time in the schedule's zone, with its UTC offset, and in UTC, \
-            following schedd's daylight-saving rule. Example:
+            following schedd's daylight-saving rule. A schedule is computed here, without schedd; \
+            a job's name asks schedd for the job's schedule, time zone and jitter. Examples:
               schedctl next '30 2 * * *' --tz America/New_York --from 2026-03-07T12:00:00Z --count 3
+              schedctl next backup-db
             """)
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "A cron expression (5 or 6 fields), a macro such as @daily, or @every DURATION.")
+    @Argument(help: "A cron expression (5 or 6 fields), a macro such as @daily, @every DURATION, or a job's name.")
     var expression: String
 
-    @Option(help: ArgumentHelp("The time zone, an IANA name (default: the system's).", valueName: "zone"))
+    @Option(help: ArgumentHelp("The time zone, an IANA name (default: the system's; a job's: its own).", valueName: "zone"))
     var tz: String?
 
     @Option(help: ArgumentHelp("Start after this time: ISO-8601 with its zone (2026-03-07T12:00:00Z), or a date or a wall time without one (2026-03-07, \"2026-03-07 12:00\") read in the schedule's zone (default: now).", valueName: "time"))
@@ -28,7 +30,23 @@ struct NextCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard (1...1000).contains(count) else { throw CommandFailure.usage("--count must be between 1 and 1000") }
-        let zoneName = tz ?? TimeZone.current.identifier
+        let schedule: Schedule
+        var job: JobSchedule?
+        do {
+            schedule = try Schedule(parsing: expression)
+        } catch {
+            // No schedule has one word that does not begin with "@": that is a job's name.
+            guard !expression.hasPrefix("@"), !expression.contains(where: { $0 == " " || $0 == "\t" }) else {
+                throw CommandFailure.usage("schedule \"\(expression)\": \(error.message)")
+            }
+            let found = try lookUp(job: expression, notASchedule: error.message)
+            schedule = found.schedule
+            job = found
+        }
+        if let job, let tz, tz != job.zone {
+            throw CommandFailure.usage("--tz \(tz): \(expression)'s fire times are in its own zone, \(job.zone); give its schedule instead of its name for another")
+        }
+        let zoneName = job?.zone ?? tz ?? TimeZone.current.identifier
         guard let zone = ZoneRules.named(zoneName), let foundationZone = TimeZone(identifier: zoneName) else {
             throw CommandFailure.usage("unknown time zone \"\(zoneName)\"; use an IANA name such as Europe/Berlin")
         }
@@ -39,12 +57,6 @@ struct NextCommand: AsyncParsableCommand {
                 throw CommandFailure.usage("--from \"\(from)\" is neither an ISO-8601 time such as 2026-03-07T12:00:00Z nor a date or wall time in \(zoneName) such as 2026-03-07 or \"2026-03-07 12:00\"")
             }
             start = parsed
-        }
-        let schedule: Schedule
-        do {
-            schedule = try Schedule(parsing: expression)
-        } catch {
-            throw CommandFailure.usage("schedule \"\(expression)\": \(error.message)")
         }
         var times: [Date] = []
         var cursor = start
@@ -63,9 +75,15 @@ struct NextCommand: AsyncParsableCommand {
         let rule = schedule.isFixedTime
             ? "fixed time: a time skipped by a DST jump runs at the jump, a repeated time runs once"
             : "wildcard: fires at every matching wall-clock time; skipped times do not fire, repeated ones fire twice"
-        print("Schedule:  \(expression)")
+        if let job {
+            print("Job:       \(expression)\(job.held.map { ", \($0)" } ?? "")")
+            print("Schedule:  \(job.text)")
+        } else {
+            print("Schedule:  \(expression)")
+        }
         if case .cron = schedule { print("DST rule:  \(rule)") }
-        print("Time zone: \(zoneName)")
+        print("Time zone: \(zoneName)\(job?.zoneIsDaemons == true ? " (schedd's, for schedules that name none)" : "")")
+        if let jitter = job?.jitter { print("Jitter:    each fire is delayed by a random part of \(jitter)") }
         print("From:      \(Timestamp.format(start))")
         if times.isEmpty { print("(no fire time within 400 years)") }
         let abbreviations = DateFormatter()
@@ -75,6 +93,61 @@ struct NextCommand: AsyncParsableCommand {
         for time in times {
             print("  \(Self.local(time, zone: zone, abbreviations: abbreviations))   \(Timestamp.format(time))")
         }
+    }
+
+    /// What of a job its fire times come from.
+    struct JobSchedule {
+        var schedule: Schedule
+        var text: String
+        var zone: String
+        /// The job names no zone: it follows schedd's.
+        var zoneIsDaemons: Bool
+        var jitter: String?
+        /// Why it does not fire now (paused, disabled), and until what.
+        var held: String?
+    }
+
+    /// The schedule of the job named `name`, from schedd. `notASchedule` is why the name is no
+    /// schedule, said when no job has it either.
+    func lookUp(job name: String, notASchedule: String) throws -> JobSchedule {
+        let client = global.client
+        let path = "/v1/jobs/\(ControlClient.escape(name))"
+        let reply: ControlClient.Reply
+        do {
+            reply = try client.send("GET", path)
+        } catch let failure as CommandFailure where failure.exitCode == 3 {
+            throw CommandFailure(message: "\"\(name)\" is no schedule (\(notASchedule)), and schedd, which would know a job of that name, does not answer: \(failure.message)", exitCode: 3)
+        }
+        if reply.status == 404 {
+            throw CommandFailure(message: "\"\(name)\" is neither a schedule (\(notASchedule)) nor a job: \(ControlClient.failure(reply).message)", exitCode: 2)
+        }
+        guard (200..<300).contains(reply.status) else { throw ControlClient.failure(reply) }
+        guard let detail = try? APICoding.decoder().decode(JobDetail.self, from: Data(reply.body)) else {
+            throw CommandFailure(message: "schedd's reply could not be read", exitCode: 1)
+        }
+        let spec = detail.job.spec
+        guard let text = spec.schedule else {
+            let what = spec.isService ? "a service: it runs from schedd's start, with no schedule" : "fired only by `schedctl run` or another job's on_failure/on_success: it has no schedule"
+            throw CommandFailure(message: "\(name) is \(what)", exitCode: 1)
+        }
+        let schedule: Schedule
+        do {
+            schedule = try Schedule(parsing: text)
+        } catch {
+            throw CommandFailure(message: "\(name)'s schedule \"\(text)\": \(error.message)", exitCode: 1)
+        }
+        var zone = spec.timezone
+        if zone == nil {
+            zone = try client.call("GET", "/v1/status", as: StatusResponse.self).timeZone
+        }
+        var held: String?
+        if detail.job.state.paused {
+            held = "paused (\(detail.job.state.pauseReason ?? "manual")): it fires none of these until `schedctl resume \(name)`"
+        } else if !spec.isEnabled {
+            held = "disabled: it fires none of these while its \"enabled\" is false"
+        }
+        return JobSchedule(schedule: schedule, text: text, zone: zone ?? TimeZone.current.identifier, zoneIsDaemons: spec.timezone == nil,
+                           jitter: spec.jitter.flatMap { $0 > .zero ? DurationText.format(milliseconds: $0.milliseconds) : nil }, held: held)
     }
 
     /// `Sun 2026-03-08 03:00:00 -04:00 EDT`
