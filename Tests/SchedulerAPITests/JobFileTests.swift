@@ -212,6 +212,19 @@ func job(_ fields: String) -> String { #"{"jobs": [{"name": "j", "shell": "true"
         #expect(stored.jitter == .seconds(10))
     }
 
+    /// A job given on its own, or jobs in a bare array, is told how to make it a job file,
+    /// in one issue rather than one per field.
+    @Test func oneJobOrABareArrayIsToldToUseAJobsArray() {
+        #expect(issues(#"{"name": "spam", "shell": "true", "output_limit": "4KiB"}"#)
+            == [#"this is one job "spam", not a job file: put it in a "jobs" array, {"jobs": [{"name": …}]}"#])
+        #expect(issues(#"{"shell": "true"}"#) == [#"this is one job, not a job file: put it in a "jobs" array, {"jobs": [{"name": …}]}"#])
+        #expect(issues(#"[{"name": "a", "shell": "true"}]"#)
+            == [#"the file must be a JSON object with a "jobs" array, got an array: put the jobs in one, {"jobs": [ … ]}"#])
+        #expect(issues(#"[1]"#) == [#"the file must be a JSON object with a "jobs" array, got an array"#])
+        // Anything else at the top is as it was: each unknown field, and the missing array.
+        #expect(issues(#"{"job": []}"#).count == 2)
+    }
+
     @Test func typeAndRangeErrors() {
         #expect(issues(job(#""retries": "2""#)) == [#"jobs[0] "j": retries: expected a whole number, got a string"#])
         #expect(issues(job(#""retries": 1.5"#)) == [#"jobs[0] "j": retries: 1.5 is not a whole number"#])

@@ -83,7 +83,18 @@ struct JobFileDecoder {
 
     mutating func decodeFile(_ root: JSONValue) -> [JobSpec] {
         guard case let .object(members) = root else {
-            report("", "the file must be a JSON object with a \"jobs\" array, got \(root.kindDescription)")
+            if case let .array(items) = root, items.contains(where: { if case .object = $0 { true } else { false } }) {
+                report("", "the file must be a JSON object with a \"jobs\" array, got an array: put the jobs in one, {\"jobs\": [ … ]}")
+            } else {
+                report("", "the file must be a JSON object with a \"jobs\" array, got \(root.kindDescription)")
+            }
+            return []
+        }
+        // One job on its own (a definition as `schedctl show` prints it): one clear word
+        // rather than each of its fields reported unknown at the top.
+        if root["jobs"] == nil, root["defaults"] == nil, root["name"] != nil || members.contains(where: { ["command", "shell", "handler"].contains($0.key) }) {
+            let name = root["name"].flatMap { if case let .string(s) = $0 { " \"\(s)\"" } else { nil } } ?? ""
+            report("", "this is one job\(name), not a job file: put it in a \"jobs\" array, {\"jobs\": [{\"name\": …}]}")
             return []
         }
         for member in members where member.key != "jobs" && member.key != "defaults" {
