@@ -68,7 +68,10 @@ struct RunFollower {
                 // A run that ended before the stream began has its output only in its record.
                 if printOutput, printed == 0, let output = run.output, !output.isEmpty {
                     if run.outputTruncated { note("[earlier output dropped: only the last part is kept (output_limit)]") }
-                    for (stream, text) in OutputSegment.parts(of: output, segments: run.outputStreams) { emit(text, stream) }
+                    for (index, (stream, text)) in OutputSegment.parts(of: output, segments: run.outputStreams).enumerated() {
+                        // The kept tail begins where the limit cut the output, likely inside a line.
+                        emit(index == 0 && run.outputTruncated ? "…" + text : text, stream)
+                    }
                 }
                 return run
             }
@@ -86,7 +89,8 @@ struct RunFollower {
         if offset > printed {
             note(printed == 0 ? "[earlier output dropped: only the last part is kept (output_limit)]"
                               : "[\(offset - printed) bytes of output missed: this client was too slow]")
-            emit(text, stream)
+            // What follows the gap begins inside a line as likely as not.
+            emit("…" + text, stream)
         } else {
             // Part of it was printed already (a stream opened again): only the rest.
             emit(String(decoding: Array(text.utf8).dropFirst(Int(printed - offset)), as: UTF8.self), stream)

@@ -95,6 +95,35 @@ import Testing
         #expect(result.stdout == (0..<20_000).map { "line \($0)\n" }.joined())
     }
 
+    /// Output that outgrew its `output_limit` is shown as kept: the drop said, and the first
+    /// line, which the limit cut, begun with "…" (it began with "ne 38" before).
+    @Test func aTruncatedOutputShowsWhereItWasCut() throws {
+        let d = try Daemon(jobs: #"""
+            {"jobs": [{"name": "long", "output_limit": "1KiB",
+                       "shell": "i=0; while [ $i -lt 500 ]; do echo line $i; i=$((i+1)); done; echo bye >&2"}]}
+            """#)
+        #expect(try d.ctl(["run", "long", "--wait"]).status == 0)
+        for args in [["logs", "long"], ["logs", "long", "--follow"], ["logs", "long", "--stdout"]] {
+            let logs = try d.ctl(args)
+            #expect(logs.status == 0)
+            var lines = logs.stdout.split(separator: "\n").map(String.init)
+            if args.last == "--follow" {
+                #expect(logs.stderr.contains("earlier output dropped"), "\(args): \(logs.stderr)")
+            } else {
+                #expect(lines.first == Self.dropped, "\(args)")
+                lines.removeFirst()
+            }
+            let first = try #require(lines.first, "\(args)")
+            #expect(first.hasPrefix("…") && !first.hasPrefix("…line "), "\(args): \(first)")
+            #expect(lines.dropFirst().allSatisfy { $0.hasPrefix("line ") || $0 == "bye" }, "\(args)")
+            #expect(lines.last == (args.last == "--stdout" ? "line 499" : "bye"), "\(args)")
+        }
+        // The stderr alone begins where that stream's kept part does: whole.
+        #expect(try d.ctl(["logs", "long", "--stderr"]).stdout == Self.dropped + "\nbye\n")
+    }
+
+    static let dropped = "[… earlier output dropped: only the last part is kept (output_limit)]"
+
     @Test func logsFollowStreamsARunningRunToItsEnd() throws {
         let scratch = try Scratch()
         let gate = scratch.path("gate")

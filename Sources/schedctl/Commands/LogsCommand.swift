@@ -66,7 +66,10 @@ struct LogsCommand: AsyncParsableCommand {
         }
         if run.outputTruncated { print("[… earlier output dropped: only the last part is kept (output_limit)]") }
         if var output = run.output {
+            let first = OutputSegment.parts(of: output, segments: run.outputStreams).first?.stream
             if let only { output = OutputSegment.text(of: output, segments: run.outputStreams, stream: only) }
+            // The kept tail begins where the limit cut the output, inside a line as likely as not.
+            if run.outputTruncated, !output.isEmpty, only == nil || first == only { output = "…" + output }
             print(output, terminator: output.hasSuffix("\n") || output.isEmpty ? "" : "\n")
         }
         if !run.status.isFinal { FileHandle.standardError.write(Data("schedctl: run \(run.id) is still running; this is its output so far (--follow streams the rest)\n".utf8)) }
