@@ -191,6 +191,31 @@ import SchedulerAPI
         }
     }
 
+    /// A job ordered after another that fires at the same time starts once that run has
+    /// ended: not while its start is being written either (it was let go then, and the two ran
+    /// side by side).
+    @Test func aJobOrderedAfterAnotherStartsOnceItsRunHasEnded() async throws {
+        let clock = ManualClock(t0.addingTimeInterval(-1))
+        let gate = Gate()
+        let handlers: [String: JobHandler] = ["load": { _ in try await gate.wait() }, "ok": { _ in }]
+        let jobs = #"""
+            {"jobs": [{"name": "load", "handler": "load", "schedule": "* * * * *"},
+                      {"name": "summarize", "handler": "ok", "schedule": "* * * * *", "after": ["load"]}]}
+            """#
+        try await withEngine(jobs: jobs, handlers: handlers, clock: clock) { engine, log, _ in
+            clock.advance(to: t0)
+            try await waitFor("load to start") { await log.started.contains { $0.job == "load" } }
+            await engine.untilIdle(busyWorkersToo: true)
+            #expect(await log.started.map(\.job) == ["load"])
+            gate.open()
+            try await waitFor("summarize to run") { await log.finished.contains { $0.job == "summarize" } }
+            let events = await log.events
+            let loadEnded = events.firstIndex { if case let .runFinished(run) = $0 { run.job == "load" } else { false } }
+            let summarizeStarted = events.firstIndex { if case let .runStarted(run) = $0 { run.job == "summarize" } else { false } }
+            #expect(try #require(loadEnded) < (try #require(summarizeStarted)))
+        }
+    }
+
     @Test func stopStartAndRestartAService() async throws {
         let clock = ManualClock(t0)
         try await withEngine(jobs: Self.stack, handlers: handlers, clock: clock) { engine, log, _ in

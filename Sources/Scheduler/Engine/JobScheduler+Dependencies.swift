@@ -48,10 +48,11 @@ extension JobScheduler {
     }
 
     /// Whether `name` is on its way: for a service, started and not yet ready, or about to
-    /// start; for a job, a run going on or about to start.
+    /// start; for a job, a run going on or about to start. A run whose start is being written
+    /// has left the pool and is not active yet: it is about to start.
     func isStarting(_ name: String) -> Bool {
         guard let entry = jobs[name] else { return false }
-        if pool.queued(job: name) > 0 || held.contains(where: { $0.request.spec.name == name }) { return true }
+        if pool.queued(job: name) > 0 || startingJobs[name] != nil || held.contains(where: { $0.request.spec.name == name }) { return true }
         let running = active.values.contains { $0.record.job == name }
         return entry.spec.isService ? running && !isReady(name) : running
     }
