@@ -11,7 +11,8 @@ import Synchronization
 struct ControlRoutes {
     let engine: JobScheduler
     let startedAt: Date
-    let configPath: String?
+    let jobFile: JobFileReloads?
+    var configPath: String? { jobFile?.path }
     let access: AccessPolicy
     let metrics: DaemonMetrics?
     let nodes: (@Sendable () async throws -> [NodeInfo])?
@@ -225,9 +226,17 @@ struct ControlRoutes {
         on(.post, "/v1/reload") { request, context in
             try Self.adminOnly(context, "reload the job file")
             let dryRun = try Self.flag("dry_run", request.uri.queryParameters)
-            guard let configPath else { throw APIError(.conflict, "schedd was started without --config: there is no file to reload") }
-            let result = try await engine.apply(JobFileLoader(path: configPath, handlers: engine.handlerNames), prune: true, dryRun: dryRun)
+            guard let jobFile, let configPath else { throw APIError(.conflict, "schedd was started without --config: there is no file to reload") }
+            let result: ApplyResult
+            do {
+                result = try await engine.apply(JobFileLoader(path: configPath, handlers: engine.handlerNames), prune: true, dryRun: dryRun)
+            } catch {
+                // Told in `status` too, as a SIGHUP's: the jobs run as loaded before.
+                if !dryRun && JobFileReloads.isRefusal(error) { jobFile.refused((error as? APIError)?.description ?? "\(error)") }
+                throw error
+            }
             if !dryRun {
+                jobFile.succeeded()
                 audit("job file reloaded over the API", await Self.caller(context), result.logMetadata.merging(["schedd.file": "\(configPath)"]) { a, _ in a })
             }
             return try Self.json(result)
@@ -346,7 +355,9 @@ struct ControlRoutes {
             version: Version.current, pid: getpid(), startedAt: startedAt, database: store.location,
             workersBusy: load.busy, workersTotal: load.workers, queued: load.queued, queuedJobs: queuedJobs,
             servicesRunning: load.services, jobs: counts, processTracking: Self.processTracking(engine.processTracking, entry: engine.cgroupEntry),
-            databaseProblem: load.storeTrouble, timeZone: load.timeZone, shuttingDown: load.shuttingDown), context)
+            databaseProblem: load.storeTrouble, timeZone: load.timeZone, shuttingDown: load.shuttingDown,
+            // The daemon's file is its admins' business; a user's health check is about their jobs.
+            configFile: scope == nil ? jobFile?.status : nil), context)
     }
 
     static func processTracking(_ tracking: ProcessSweeper.Tracking, entry: CgroupEntry) -> StatusResponse.ProcessTracking {

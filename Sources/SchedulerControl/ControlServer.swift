@@ -32,18 +32,19 @@ public struct ControlServer: Service {
         public var access: AccessPolicy
         /// Closes connections idle this long, including a client that sent half a request.
         public var idleTimeout: Duration
-        /// The `--config` file that `reload` re-applies, if any.
-        public var configPath: String?
+        /// The `--config` file that `reload` re-applies, if any, and how its last reload went.
+        public var jobFile: JobFileReloads?
+        public var configPath: String? { jobFile?.path }
         /// The nodes of the cluster, for `GET /v1/nodes`; nil on a single node (SQLite).
         public var nodes: (@Sendable () async throws -> [NodeInfo])?
 
-        public init(socketPath: String, access: AccessPolicy = AccessPolicy(), idleTimeout: Duration = .seconds(10), configPath: String? = nil,
+        public init(socketPath: String, access: AccessPolicy = AccessPolicy(), idleTimeout: Duration = .seconds(10), jobFile: JobFileReloads? = nil,
                     nodes: (@Sendable () async throws -> [NodeInfo])? = nil) {
             self.nodes = nodes
             self.socketPath = socketPath
             self.access = access
             self.idleTimeout = idleTimeout
-            self.configPath = configPath
+            self.jobFile = jobFile
         }
     }
 
@@ -108,7 +109,7 @@ public struct ControlServer: Service {
         let reader = engine.reader
         router.add(middleware: ControlMiddleware(access: access, peers: peers, logger: logger,
                                                  jobNames: { (try? await reader.jobNames()) ?? [] }))
-        let routes = ControlRoutes(engine: engine, startedAt: startedAt, configPath: configuration.configPath, access: access,
+        let routes = ControlRoutes(engine: engine, startedAt: startedAt, jobFile: configuration.jobFile, access: access,
                                    metrics: metrics, nodes: configuration.nodes, logger: logger)
         routes.register(on: router)
         let logger = self.logger

@@ -1,5 +1,6 @@
 import Logging
 import Scheduler
+import SchedulerControl
 import SchedulerAPI
 import ServiceLifecycle
 import UnixSignals
@@ -10,7 +11,7 @@ struct ConfigReloader: Service {
     let loader: JobFileLoader
     let engine: JobScheduler
     let notifier: SystemdNotifier
-    let status: DaemonStatus
+    let status: JobFileReloads
     let logger: Logger
 
     func run() async throws {
@@ -27,14 +28,14 @@ struct ConfigReloader: Service {
         do {
             let result = try await engine.apply(loader, prune: true)
             Malloc.trim()
-            status.reloadSucceeded()
+            status.succeeded()
             logger.info("reloaded job file", metadata: result.logMetadata.merging(["schedd.file": "\(loader.path)"]) { a, _ in a })
         } catch {
             let message = (error as? APIError)?.description ?? "\(error)"
-            status.reloadFailed(message.split(separator: "\n").prefix(2).joined(separator: " "))
+            if JobFileReloads.isRefusal(error) { status.refused(message) }
             logger.error("job file refused on reload; the jobs stay as they were",
                          metadata: ["schedd.file": "\(loader.path)", "schedd.error": "\(message)"])
         }
-        notifier.send("READY=1\nSTATUS=\(status.line(await engine.summary()))")
+        notifier.send("READY=1\nSTATUS=\(status.statusLine(await engine.summary()))")
     }
 }

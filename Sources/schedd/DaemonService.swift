@@ -1,5 +1,6 @@
 import Logging
 import Scheduler
+import SchedulerControl
 import ServiceLifecycle
 import UnixSignals
 
@@ -9,7 +10,8 @@ import UnixSignals
 struct DaemonService: Service {
     let engine: JobScheduler
     let notifier: SystemdNotifier
-    let status: DaemonStatus
+    /// The `--config` file's reloads, whose refusal `STATUS=` tells.
+    let jobFile: JobFileReloads?
     let logger: Logger
 
     func run() async throws {
@@ -40,7 +42,7 @@ struct DaemonService: Service {
         engine.reader.releaseMemoryEventually()
         Malloc.trim()
         var trimmedAgain = false
-        notifier.send("READY=1\nSTATUS=\(status.line(summary))")
+        notifier.send("READY=1\nSTATUS=\(jobFile?.statusLine(summary) ?? summary)")
         logger.info("ready", metadata: ["schedd.status": "\(summary)"])
         let pace = min(notifier.watchdogInterval ?? .seconds(5), .seconds(5))
         // Also while shutting down (the status says so): this task ends when the engine has
@@ -53,7 +55,7 @@ struct DaemonService: Service {
             }
             // Asking the actor is the liveness check: a wedged engine never answers.
             let summary = await engine.summary()
-            var message = "STATUS=\(status.line(summary))"
+            var message = "STATUS=\(jobFile?.statusLine(summary) ?? summary)"
             if notifier.watchdogInterval != nil { message += "\nWATCHDOG=1" }
             notifier.send(message)
         }

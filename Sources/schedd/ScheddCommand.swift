@@ -395,7 +395,7 @@ struct ScheddCommand: AsyncParsableCommand {
     func serve(store: any SchedulerStore, clock: any SchedulerClock, socketPath: String, access: AccessPolicy, environment: [String: String],
                timeZone: String?, logger: Logger, nodes: (@Sendable () async throws -> [NodeInfo])? = nil, more: (JobScheduler) -> [ServiceGroupConfiguration.ServiceConfiguration]) async throws {
         let notifier = SystemdNotifier(environment: environment)
-        let status = DaemonStatus()
+        let jobFile = config.map { JobFileReloads(path: $0) }
         var engineConfiguration = JobScheduler.Configuration()
         // Runs get the limit schedd started with back.
         engineConfiguration.processFileLimit = OpenFileLimit.raiseToHard()
@@ -419,11 +419,11 @@ struct ScheddCommand: AsyncParsableCommand {
         // of the shutdown.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = more(engine) + [
             .init(service: ControlServer(
-                engine: engine, configuration: .init(socketPath: socketPath, access: access, configPath: config, nodes: nodes), logger: logger,
+                engine: engine, configuration: .init(socketPath: socketPath, access: access, jobFile: jobFile, nodes: nodes), logger: logger,
                 metrics: metrics)),
-            .init(service: DaemonService(engine: engine, notifier: notifier, status: status, logger: logger)),
+            .init(service: DaemonService(engine: engine, notifier: notifier, jobFile: jobFile, logger: logger)),
         ]
-        if let config {
+        if let config, let jobFile {
             let loader = JobFileLoader(path: config, handlers: engine.handlerNames)
             do {
                 let result = try await engine.apply(loader, prune: true)
@@ -432,7 +432,7 @@ struct ScheddCommand: AsyncParsableCommand {
                 FileHandle.standardError.write(Data("schedd: \(Self.aboutJobFile(config, error))\n".utf8))
                 throw ExitCode(2)
             }
-            services.append(.init(service: ConfigReloader(loader: loader, engine: engine, notifier: notifier, status: status, logger: logger)))
+            services.append(.init(service: ConfigReloader(loader: loader, engine: engine, notifier: notifier, status: jobFile, logger: logger)))
         }
         if let metricsListen, let (host, port) = Self.hostAndPort(metricsListen) {
             services.append(.init(service: MetricsListener(host: host, port: port, metrics: metrics, engine: engine, logger: logger)))

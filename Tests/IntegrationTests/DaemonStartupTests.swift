@@ -25,6 +25,13 @@ import Glibc
         #expect(eventually { daemon.stderr().contains("job file refused on reload") })
         #expect(daemon.process.isRunning)
         #expect(try sqlite(db, "SELECT group_concat(name) FROM (SELECT name FROM jobs ORDER BY name)") == "a,b")
+        // `systemctl reload` cannot say it: `status` does, until a reload succeeds.
+        func status() throws -> Binaries.Result { try Binaries.run(Binaries.schedctl, ["--socket", daemon.socketPath, "status"], timeout: 30) }
+        let refused = try status()
+        #expect(refused.status == 1)
+        #expect(refused.stdout.contains("job file:  \(config)\n"), "\(refused.stdout)")
+        #expect(refused.stdout.contains("health:    the job file's last reload was refused"), "\(refused.stdout)")
+        #expect(refused.stdout.contains(#"jobs[0] "c": timeout: "soon" is not a duration"#), "\(refused.stdout)")
 
         // Replaced by a FIFO, which nobody writes: refused, and the daemon goes on answering.
         try FileManager.default.removeItem(atPath: config)
@@ -32,13 +39,18 @@ import Glibc
         let reload = try Binaries.run(Binaries.schedctl, ["--socket", daemon.socketPath, "reload"], timeout: 30)
         #expect(reload.status == 1)
         #expect(reload.stderr.contains("it is a FIFO, not a regular file"), "\(reload.stderr)")
-        #expect(try Binaries.run(Binaries.schedctl, ["--socket", daemon.socketPath, "status"], timeout: 30).status == 0)
+        let fifo = try status()
+        #expect(fifo.status == 1 && fifo.stdout.contains("it is a FIFO, not a regular file"), "\(fifo.stdout)")
         try FileManager.default.removeItem(atPath: config)
 
-        // The file is the whole set of jobs: one taken out of it is removed.
+        // The file is the whole set of jobs: one taken out of it is removed. A dry run of it
+        // changes nothing, the refusal's word included; the reload clears it.
         _ = try scratch.write("jobs.json", #"{"jobs": [{"name": "b", "shell": "true"}]}"#)
+        #expect(try Binaries.run(Binaries.schedctl, ["--socket", daemon.socketPath, "reload", "--dry-run"], timeout: 30).status == 0)
+        #expect(try status().status == 1)
         kill(daemon.process.processIdentifier, SIGHUP)
         #expect(eventually { (try? sqlite(db, "SELECT group_concat(name) FROM jobs")) == "b" })
+        #expect(eventually { (try? status().status) == 0 })
 
         #expect(daemon.terminate() == 0)
         let log = daemon.stderr()

@@ -142,14 +142,39 @@ public struct StatusResponse: Sendable, Codable, Equatable {
         }
     }
 
-    /// Whether nothing needs attention (`jobs.problems` is empty and there is no
-    /// `databaseProblem`): what `schedctl status`'s exit code says. Set by the initializer;
-    /// sent so that a health check reads one field.
+    /// The `--config` job file (to an admin; nil without one), with its last reload when that
+    /// was refused.
+    public var configFile: ConfigFile?
+
+    public struct ConfigFile: Sendable, Codable, Equatable {
+        public var path: String
+        /// When its last reload was refused (SIGHUP or `schedctl reload`): the jobs stay as
+        /// they were loaded before. Nil when it was not.
+        public var reloadRefusedAt: Date?
+        /// Why: the refusal, with the file's errors one per line.
+        public var reloadError: String?
+
+        public init(path: String, reloadRefusedAt: Date? = nil, reloadError: String? = nil) {
+            self.path = path
+            self.reloadRefusedAt = reloadRefusedAt
+            self.reloadError = reloadError
+        }
+
+        private enum CodingKeys: String, CodingKey {
+            case path, reloadRefusedAt = "reload_refused_at", reloadError = "reload_error"
+        }
+    }
+
+    /// Whether nothing needs attention (`jobs.problems` is empty, there is no
+    /// `databaseProblem`, and the job file's last reload was not refused): what `schedctl
+    /// status`'s exit code says. Set by the initializer; sent so that a health check reads one
+    /// field.
     public private(set) var healthy: Bool
 
     public init(version: String, pid: Int32, startedAt: Date, database: String, workersBusy: Int, workersTotal: Int, queued: Int,
                 queuedJobs: [String] = [], servicesRunning: Int = 0, jobs: Jobs, processTracking: ProcessTracking? = nil,
-                databaseProblem: DatabaseProblem? = nil, timeZone: String? = nil, shuttingDown: ShuttingDown? = nil) {
+                databaseProblem: DatabaseProblem? = nil, timeZone: String? = nil, shuttingDown: ShuttingDown? = nil, configFile: ConfigFile? = nil) {
+        self.configFile = configFile
         self.shuttingDown = shuttingDown
         self.processTracking = processTracking
         self.timeZone = timeZone
@@ -164,13 +189,13 @@ public struct StatusResponse: Sendable, Codable, Equatable {
         self.queuedJobs = queuedJobs
         self.servicesRunning = servicesRunning
         self.jobs = jobs
-        healthy = jobs.problems.isEmpty && databaseProblem == nil
+        healthy = jobs.problems.isEmpty && databaseProblem == nil && configFile?.reloadRefusedAt == nil
     }
 
     private enum CodingKeys: String, CodingKey {
         case version, pid, startedAt = "started_at", database, workersBusy = "workers_busy"
         case workersTotal = "workers_total", queued, queuedJobs = "queued_jobs", servicesRunning = "services_running", jobs, healthy
         case processTracking = "process_tracking", databaseProblem = "database_problem", timeZone = "time_zone"
-        case shuttingDown = "shutting_down"
+        case shuttingDown = "shutting_down", configFile = "config_file"
     }
 }

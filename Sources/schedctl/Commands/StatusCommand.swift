@@ -10,7 +10,9 @@ struct StatusCommand: AsyncParsableCommand {
             A health check: exits 0 when no job needs attention, 1 when a service is failed \
             (past its restart limit), a job is paused by its failure threshold, or a job names a \
             job it cannot use, one that a reload removed, say (listed under "health", and in \
-            --json as "jobs.problems" with "healthy": false).
+            --json as "jobs.problems" with "healthy": false); also when database writes fail, \
+            and when the job file's last reload (SIGHUP, `systemctl reload`, `schedctl reload`) \
+            was refused ("config_file.reload_error").
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -49,6 +51,7 @@ struct StatusCommand: AsyncParsableCommand {
                 }
             }
             if let zone = status.timeZone { print("time zone: \(zone) (of schedules that name none)") }
+            if let file = status.configFile { print("job file:  \(file.path)") }
             if let shutdown = status.shuttingDown {
                 let left = Output.count(shutdown.runs, "run") + " going on"
                 if let end = shutdown.graceEndsAt, end > Date() {
@@ -60,8 +63,15 @@ struct StatusCommand: AsyncParsableCommand {
             if status.healthy {
                 print("health:    ok")
             } else {
+                var said = false
+                if let file = status.configFile, let refused = file.reloadRefusedAt {
+                    print("health:    the job file's last reload was refused \(Output.span(Date().timeIntervalSince(refused))) ago; the jobs run as loaded before")
+                    for line in (file.reloadError ?? "").split(separator: "\n") { print("             \(line.drop { $0 == " " })") }
+                    print("           (`schedctl reload` applies the file once it is fixed)")
+                    said = true
+                }
                 if let problem = status.databaseProblem {
-                    var line = "health:    "
+                    var line = said ? "           " : "health:    "
                     if let error = problem.error {
                         line += "database writes failing"
                         if let since = problem.since { line += " since \(Output.span(Date().timeIntervalSince(since))) ago" }
@@ -77,7 +87,7 @@ struct StatusCommand: AsyncParsableCommand {
                     }
                 }
                 if !jobs.problems.isEmpty {
-                    let prefix = status.databaseProblem == nil ? "health:    " : "           "
+                    let prefix = status.databaseProblem == nil && !said ? "health:    " : "           "
                     print("\(prefix)\(Output.count(jobs.problems.count, "job")) \(jobs.problems.count == 1 ? "needs" : "need") attention")
                     for problem in jobs.problems {
                         print("  \(problem.job): \(problem.state) (\(problem.reason))")
