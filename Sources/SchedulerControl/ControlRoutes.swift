@@ -102,9 +102,9 @@ struct ControlRoutes {
         on(.put, "/v1/jobs/{name}") { request, context in try await put(request, context) }
         on(.delete, "/v1/jobs/{name}") { _, context in
             let name = try Self.jobName(context)
-            try await engine.removeJob(named: name, protectedFile: configPath)
+            let goingOn = try await engine.removeJob(named: name, protectedFile: configPath)
             audit("job removed over the API", await Self.caller(context), ["schedd.job": "\(name)"])
-            return try Self.reply(["removed": name], context)
+            return try Self.reply(RemovedJob(removed: name, goingOn: goingOn), context)
         }
         on(.post, "/v1/jobs/{name}/run") { request, context in
             let force = try Self.flag("force", request.uri.queryParameters)

@@ -629,6 +629,26 @@ final class Daemon {
         #expect(try d.ctl(["logs", "never"]).stderr.contains("skipped: requires gone"))
     }
 
+    /// Removing a job whose run goes on says so, and the job's name still cancels that run
+    /// (it answered "no job named" before, and only the run's id reached it).
+    @Test func aRemovedJobsRunGoesOnAndIsCancelledByItsName() throws {
+        let d = try Daemon(jobs: #"{"jobs": [{"name": "file-job", "shell": "true"}]}"#)
+        let file = try d.scratch.write("long.json", #"{"jobs": [{"name": "long", "shell": "sleep 300"}, {"name": "idle", "shell": "true"}]}"#)
+        #expect(try d.ctl(["apply", file]).status == 0)
+        let started = try d.ctl(["run", "long"])
+        #expect(started.stdout.hasPrefix("started long: run "), "\(started.stdout)")
+        let id = try #require(Int(started.stdout.split(separator: " ").last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""))
+        let removed = try d.ctl(["remove", "long"])
+        #expect(removed.stdout == "removed long\nrun \(id) of it goes on to its end (`schedctl cancel long` stops it)\n", "\(removed.stdout)\(removed.stderr)")
+        #expect(try d.ctl(["remove", "idle"]).stdout == "removed idle\n")
+        #expect(try sqlite(d.db, "SELECT status FROM runs WHERE id = \(id)") == "running")
+        let cancelled = try d.ctl(["cancel", "long"])
+        #expect(cancelled.status == 0 && cancelled.stdout == "cancelling run \(id)\n", "\(cancelled.stdout)\(cancelled.stderr)")
+        #expect(eventually { (try? sqlite(d.db, "SELECT status FROM runs WHERE id = \(id)")) == "cancelled" })
+        // Once it has ended, the name is no job's again.
+        #expect(eventually { (try? d.ctl(["cancel", "long"]))?.stderr.contains(#"no job named "long""#) == true })
+    }
+
     @Test func statusIsAHealthCheck() throws {
         let d = try Daemon(jobs: #"""
             {"jobs": [{"name": "flaky", "shell": "exit 1", "max_consecutive_failures": 1},

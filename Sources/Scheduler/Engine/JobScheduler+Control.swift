@@ -143,7 +143,10 @@ extension JobScheduler {
     /// they require, and its missed times waiting their turn (`catch_up: all`). Each of those
     /// is recorded `skipped`, saying who cancelled it. Its schedule goes on (`pause` stops it).
     public func cancel(job: String, reason: String = "cancelled by schedctl", by caller: String? = nil) async throws -> CancelledRuns {
-        guard jobs[job] != nil else { throw APIError(.notFound, "no job named \"\(job)\"") }
+        // A removed job's run goes on to its end: it is still cancelled by the job's name.
+        guard jobs[job] != nil || active.values.contains(where: { $0.record.job == job }) else {
+            throw APIError(.notFound, "no job named \"\(job)\"")
+        }
         let runs = active.values.filter { $0.record.job == job }
         runs.forEach { $0.control.cancel(reason, by: caller) }
         let retries = await dropRetries(where: { $0.spec.name == job }, reason: reason, by: caller)
@@ -633,9 +636,12 @@ extension JobScheduler {
 
     /// Removes a job (its run history stays); its active runs go on. Refused while another job
     /// triggers it, and, with `protectedFile`, when that file owns it.
-    public func removeJob(named name: String, protectedFile: String? = nil) async throws {
+    /// Returns the runs of it that go on here to their end (a service's is stopped).
+    @discardableResult
+    public func removeJob(named name: String, protectedFile: String? = nil) async throws -> [Int64] {
         try await store.removeJob(named: name, protectedFile: protectedFile)
         await definitionsChanged()
+        return active.values.filter { $0.record.job == name && $0.control.reason == nil && stopQueue[name] == nil }.map(\.record.id).sorted()
     }
 
     /// Deletes finished runs beyond the newest `keepPerJob` of each job and those started
