@@ -655,9 +655,13 @@ final class Daemon {
                       {"name": "fine", "shell": "true"}]}
             """#)
         #expect(try d.ctl(["status"]).status == 0)
+        let events = try LiveOutputTests.Follower(d, ["events", "--job", "flaky"])
+        #expect(eventually { events.errors.contains("following schedd's events") })
         let run = try d.ctl(["run", "flaky", "--wait"])
         // The run that paused it says so.
         #expect(run.stderr.contains("schedctl: flaky is paused: its failures in a row reached max_consecutive_failures; `schedctl resume flaky` resumes it"), "\(run.stderr)")
+        #expect(eventually { events.text.contains(" flaky paused (failure_threshold) by the failure of run 1\n") }, "\(events.text)")
+        _ = events.finish(timeout: 0)
         #expect(eventually { (try? d.ctl(["status"]).status) == 1 })
         let status = try d.ctl(["status"])
         #expect(status.stdout.contains("health:    1 job needs attention\n  flaky: paused (failure_threshold)"))
