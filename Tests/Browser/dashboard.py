@@ -102,6 +102,8 @@ async def drive(url, job, shots, measure_only=False):
             jobs = await page.evaluate("[...document.querySelectorAll('#jobs tbody tr')].map(r => r.dataset.job)")
             if measure_only:
                 return {"jobs": len(jobs), "first_paint_ms": first_paint, "list_ms": list_ms}
+            await page.wait_for("document.getElementById('status').textContent.startsWith('schedd ')", "the status line")
+            status = await page.evaluate("document.getElementById('status').textContent")
             await page.wait_for("document.querySelectorAll('#jobs svg.spark').length > 0 || !document.querySelector('#jobs a[href^=\\'#run/\\']')",
                                 "the sparklines")
             await page.screenshot(os.path.join(shots, "dashboard-jobs.png"))
@@ -121,7 +123,8 @@ async def drive(url, job, shots, measure_only=False):
             await page.wait_for("document.querySelectorAll('#timeline rect').length > 0", "the timeline")
             bars = await page.evaluate("document.querySelectorAll('#timeline rect').length")
             await page.screenshot(os.path.join(shots, "dashboard-timeline.png"))
-            return {"jobs": jobs, "first_paint_ms": first_paint, "list_ms": list_ms, "output": output, "timeline_bars": bars}
+            return {"jobs": jobs, "first_paint_ms": first_paint, "list_ms": list_ms, "output": output, "timeline_bars": bars,
+                    "status": status}
     finally:
         chrome.kill()
         chrome.wait()

@@ -127,7 +127,7 @@ import Glibc
         }
         let d = try Daemon(jobs: #"""
             {"jobs": [{"name": "ok", "shell": "echo from the dashboard"}, {"name": "other", "shell": "true"},
-                      {"name": "broken", "shell": "echo oops >&2; exit 2", "retries": 0},
+                      {"name": "broken", "shell": "echo oops >&2; exit 2", "retries": 0, "max_consecutive_failures": 1},
                       {"name": "nightly-backup", "shell": "true", "schedule": "0 3 * * *"},
                       {"name": "tick", "shell": "sleep 0.2", "schedule": "@every 1s"},
                       {"name": "web", "shell": "sleep 600", "restart": "always"}]}
@@ -145,6 +145,8 @@ import Glibc
         #expect((seen["jobs"] as? [String])?.sorted() == ["broken", "nightly-backup", "ok", "other", "tick", "web"], "\(driven.stdout)")
         #expect((seen["output"] as? String) == "from the dashboard\n", "\(driven.stdout)")
         #expect(((seen["timeline_bars"] as? Int) ?? 0) >= 5, "\(driven.stdout)")
+        // The status line says why the daemon is unhealthy: broken's failure paused it.
+        #expect((seen["status"] as? String)?.hasSuffix(" · unhealthy: 1 job needs attention") == true, "\(driven.stdout)")
         for name in ["dashboard-jobs.png", "dashboard-run.png", "dashboard-timeline.png"] {
             #expect(((try? FileManager.default.attributesOfItem(atPath: shots + "/" + name)[.size] as? Int) ?? 0) > 1000, "\(name)")
         }

@@ -74,8 +74,15 @@ let initialJobs = /*INITIAL_JOBS*/null;
 async function status() {
   try {
     const s = await api("/v1/status");
+    // Why, as `schedctl status` says it: "unhealthy" alone sent the reader to a terminal.
+    const why = [];
+    if (s.config_file && s.config_file.reload_refused_at) why.push("the job file's last reload was refused");
+    if (s.database_problem) why.push(s.database_problem.error ? "database writes failing" : "database writes pending");
+    const problems = (s.jobs.problems || []).length;
+    if (problems) why.push(problems + (problems === 1 ? " job needs" : " jobs need") + " attention");
     document.getElementById("status").textContent = "schedd " + s.version + " · " + s.jobs.total + " jobs · " +
-      s.workers_busy + "/" + s.workers_total + " workers busy · " + s.queued + " queued" + (s.healthy === false ? " · unhealthy" : "") +
+      s.workers_busy + "/" + s.workers_total + " workers busy · " + s.queued + " queued" +
+      (s.healthy === false ? " · unhealthy" + (why.length ? ": " + why.join(", ") : "") : "") +
       (s.shutting_down ? " · shutting down (" + s.shutting_down.runs + " runs going on)" : "");
   } catch (e) { document.getElementById("status").textContent = e.message; }
 }
