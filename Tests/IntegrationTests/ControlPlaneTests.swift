@@ -543,19 +543,27 @@ final class Daemon {
     /// nothing; a bad file is refused as a reload refuses it.
     @Test func reloadDryRunShowsWhatAReloadWouldChange() throws {
         let d = try Daemon(jobs: #"{"jobs": [{"name": "keep", "shell": "true"}, {"name": "change", "shell": "true"}, {"name": "drop", "shell": "true"}]}"#)
-        _ = try d.scratch.write("jobs.json", #"{"jobs": [{"name": "keep", "shell": "true"}, {"name": "change", "shell": "false"}, {"name": "add", "shell": "true"}]}"#)
+        // A job created over the API that the file comes to name: the file takes it, and says so.
+        #expect(try d.ctl(["apply", "-"], input: #"{"jobs": [{"name": "adopted", "shell": "true"}]}"#).status == 0)
+        let next = #"{"jobs": [{"name": "keep", "shell": "true"}, {"name": "change", "shell": "false"}, {"name": "add", "shell": "true"}, {"name": "adopted", "shell": "true"}]}"#
+        _ = try d.scratch.write("jobs.json", next)
         let dry = try d.ctl(["reload", "--dry-run"])
         #expect(dry.status == 0)
-        #expect(dry.stdout == "would be created: add\nwould be updated: change\nwould be removed: drop\nwould be unchanged: keep\n", "\(dry.stdout)\(dry.stderr)")
-        #expect(try sqlite(d.db, "SELECT group_concat(name) FROM (SELECT name FROM jobs ORDER BY name)") == "change,drop,keep")
+        #expect(dry.stdout == "would be created: add\nwould be updated: change\nwould be removed: drop\nwould be unchanged: adopted, keep\n", "\(dry.stdout)\(dry.stderr)")
+        #expect(dry.stderr.contains("schedctl: note: adopted, created over the API, would be the job file's from then on"), "\(dry.stderr)")
+        #expect(try sqlite(d.db, "SELECT group_concat(name) FROM (SELECT name FROM jobs ORDER BY name)") == "adopted,change,drop,keep")
         #expect(try sqlite(d.db, "SELECT spec FROM jobs WHERE name = 'change'").contains(#""shell":"true""#))
         #expect(!d.process.stderr().contains("job file reloaded"))
         _ = try d.scratch.write("jobs.json", #"{"jobs": [{"name": "keep", "shel": "true"}]}"#)
         let bad = try d.ctl(["reload", "--dry-run"])
         #expect(bad.status == 2 && bad.stderr.contains(#"shel: unknown field (did you mean "shell"?)"#), "\(bad.stderr)")
-        _ = try d.scratch.write("jobs.json", #"{"jobs": [{"name": "keep", "shell": "true"}, {"name": "change", "shell": "false"}, {"name": "add", "shell": "true"}]}"#)
-        #expect(try d.ctl(["reload"]).stdout == "created: add\nupdated: change\nremoved: drop\nunchanged: keep\n")
-        #expect(try sqlite(d.db, "SELECT group_concat(name) FROM (SELECT name FROM jobs ORDER BY name)") == "add,change,keep")
+        _ = try d.scratch.write("jobs.json", next)
+        let reload = try d.ctl(["reload"])
+        #expect(reload.stdout == "created: add\nupdated: change\nremoved: drop\nunchanged: adopted, keep\n")
+        #expect(reload.stderr.contains("schedctl: note: adopted, created over the API, is the job file's now (it names it): `schedctl apply` and `remove` of it are refused; edit the file"), "\(reload.stderr)")
+        #expect(try sqlite(d.db, "SELECT group_concat(name) FROM (SELECT name FROM jobs ORDER BY name)") == "add,adopted,change,keep")
+        #expect(try sqlite(d.db, "SELECT origin FROM jobs WHERE name = 'adopted'") == "file")
+        #expect(d.process.stderr().contains("schedd.claimed=adopted"))
     }
 
     /// The word says what the run waits for, and does not guess: for the service it requires,

@@ -381,14 +381,23 @@ import SchedulerAPI
             _ = try await subject.apply(Self.jobs, prune: true, source: source, origin: .file("/etc/schedd/jobs.json"))
             #expect(try await store.unchangedJobs(since: source) == ["backup", "notify", "ping"])
             #expect(try await store.job(named: "api")?.origin == .api())
+            // A file that names a job the API created would take it, and says so (a dry run:
+            // it stays the API's); its own jobs are not taken.
+            let names = try await store.jobNames()
+            let withAPI = Self.jobs.replacingOccurrences(of: #"{"name": "notify", "shell": "notify.sh"},"#,
+                                                         with: #"{"name": "notify", "shell": "notify.sh"}, {"name": "api", "shell": "true"},"#)
+            let taking = try await store.applyJobs(try jobFile(withAPI, existing: names), prune: true, dryRun: true, now: t0, source: nil,
+                                                   origin: .file("/etc/schedd/jobs.json"), protectedFile: nil)
+            #expect(taking == ApplyResult(unchanged: ["api", "backup", "notify", "ping"], dryRun: true, claimed: ["api"]))
+            #expect(try await store.job(named: "api")?.origin == .api())
             // Removal: refused while triggered, while file-owned, and for an unknown job.
             await #expect { try await store.removeJob(named: "notify", protectedFile: nil) } throws: { ($0 as? APIError)?.code == .conflict }
             await #expect { try await store.removeJob(named: "ping", protectedFile: "/etc/schedd/jobs.json") } throws: { ($0 as? APIError)?.code == .conflict }
             await #expect { try await store.removeJob(named: "nope", protectedFile: nil) } throws: { ($0 as? APIError)?.code == .notFound }
             try await store.removeJob(named: "api", protectedFile: "/etc/schedd/jobs.json")
             // The file's prune removes its own jobs only, and a dry run changes nothing.
-            let names = try await store.jobNames()
-            let dry = try await store.applyJobs(try jobFile(#"{"jobs": [{"name": "ping", "shell": "ping", "schedule": "@every 30s"}]}"#, existing: names),
+            let left = try await store.jobNames()
+            let dry = try await store.applyJobs(try jobFile(#"{"jobs": [{"name": "ping", "shell": "ping", "schedule": "@every 30s"}]}"#, existing: left),
                                                 prune: true, dryRun: true, now: t0, source: nil, origin: .file("/etc/schedd/jobs.json"), protectedFile: nil)
             #expect(dry == ApplyResult(unchanged: ["ping"], removed: ["backup", "notify"], dryRun: true))
             #expect(try await store.jobNames() == ["backup", "notify", "ping"])

@@ -55,6 +55,10 @@ package struct JobChangePlan: Sendable {
         result.updated.sort()
         result.unchanged.sort()
         result.removed.sort()
+        if origin.kind == .file {
+            let claimed = file.jobs.map(\.name).filter { owners[$0]?.kind == .api }.sorted()
+            result.claimed = claimed.isEmpty ? nil : claimed
+        }
         self.result = result
         self.texts = texts
         // An unchanged definition changes hands when another kind of owner applies it (the

@@ -9,9 +9,13 @@ public struct ApplyResult: Sendable, Equatable, Codable {
     /// `require` a service it makes a plain job: the change is made, and they are told of here
     /// (and by `schedctl status` while they do). Nil when there are none.
     public var brokenReferences: [BrokenReference]?
+    /// Jobs created over the API that a job file's apply took (it names them): they are the
+    /// file's from then on, and `schedctl apply`/`remove` of them are refused. Nil when none.
+    public var claimed: [String]?
 
     public init(created: [String] = [], updated: [String] = [], unchanged: [String] = [], removed: [String] = [], dryRun: Bool = false,
-                brokenReferences: [BrokenReference]? = nil) {
+                brokenReferences: [BrokenReference]? = nil, claimed: [String]? = nil) {
+        self.claimed = claimed
         self.created = created
         self.updated = updated
         self.unchanged = unchanged
@@ -21,6 +25,6 @@ public struct ApplyResult: Sendable, Equatable, Codable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case created, updated, unchanged, removed, dryRun = "dry_run", brokenReferences = "broken_references"
+        case created, updated, unchanged, removed, dryRun = "dry_run", brokenReferences = "broken_references", claimed
     }
 }

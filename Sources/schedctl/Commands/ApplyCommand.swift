@@ -33,6 +33,12 @@ struct ApplyCommand: AsyncParsableCommand {
         if result.created.isEmpty && result.updated.isEmpty && result.removed.isEmpty && result.unchanged.isEmpty {
             print("no jobs")
         }
+        if let claimed = result.claimed {
+            let names = claimed.joined(separator: ", ")
+            let one = claimed.count == 1
+            FileHandle.standardError.write(Data(("schedctl: note: \(names), created over the API, \(result.dryRun ? "would be" : one ? "is" : "are") the job file's "
+                + "\(result.dryRun ? "from then on" : "now") (it names \(one ? "it" : "them")): `schedctl apply` and `remove` of \(one ? "it" : "them") are refused; edit the file\n").utf8))
+        }
         // Made all the same: those jobs are not this file's to change; `status` names them too.
         for reference in result.brokenReferences ?? [] {
             FileHandle.standardError.write(Data("schedctl: warning: \(result.dryRun ? "after this change, " : "")\(reference.job): \(reference.message)\n".utf8))
