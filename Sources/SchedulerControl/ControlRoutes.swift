@@ -371,6 +371,7 @@ struct ControlRoutes {
         let infos = await engine.withUnwrittenStates(stored)
         let lastRuns = try await store.runs(ids: infos.compactMap(\.state.lastRunID))
         let waiting = await engine.waitingRuns()
+        let held = await engine.heldRuns()
         let services = infos.contains { $0.spec.isService } ? await engine.serviceStates() : [:]
         // A trigger skipped while a run is going on (`concurrency: forbid`, a `schedctl run` of
         // a running service) is the newest row, but the run going on is what the job is doing.
@@ -386,7 +387,8 @@ struct ControlRoutes {
                        // A job that cannot fire has no next run, whatever its schedule says.
                        nextRunAt: info.state.paused || !info.spec.isEnabled ? nil : info.state.nextRunAt,
                        lastRun: last, origin: info.origin, queued: waiting[info.name],
-                       reason: service?.reason ?? (info.state.paused ? info.state.pauseReason : info.problem))
+                       reason: service?.reason ?? (info.state.paused ? info.state.pauseReason : info.problem),
+                       waitsFor: held[info.name])
         }
     }
 

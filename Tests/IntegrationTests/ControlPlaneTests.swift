@@ -577,6 +577,10 @@ final class Daemon {
         let report = try LiveOutputTests.Follower(d, ["run", "report"])
         #expect(eventually { report.errors.contains("the run of report has not started yet: it waits for the services it requires to be ready") },
                 "\(report.errors)")
+        // `list` and `show` say what the run waits for.
+        let listed = try d.ctl(["list"]).stdout.split(separator: "\n").first { $0.hasPrefix("report ") }
+        #expect(listed?.contains("a run waits: requires db, which is starting") == true, "\(listed ?? "")")
+        #expect(try d.ctl(["show", "report"]).stdout.contains("waiting: a run waits to start: requires db, which is starting"))
         _ = try d.ctl(["cancel", "report"])
         #expect(report.finish() == 1)
 
@@ -588,7 +592,9 @@ final class Daemon {
         locker.standardOutput = FileHandle.nullDevice
         try locker.run()
         defer { if locker.isRunning { locker.terminate() }; locker.waitUntilExit() }
-        input.fileHandleForWriting.write(Data("BEGIN IMMEDIATE; UPDATE jobs SET updated_at = updated_at WHERE 0; SELECT 1;\n".utf8))
+        // With a busy timeout: a write of the daemon's at that instant made BEGIN fail at once,
+        // and the lock was never held.
+        input.fileHandleForWriting.write(Data(".timeout 10000\nBEGIN IMMEDIATE; UPDATE jobs SET updated_at = updated_at WHERE 0; SELECT 1;\n".utf8))
         // Held once another writer is refused.
         #expect(eventually { (try? Binaries.run(URL(fileURLWithPath: "/usr/bin/sqlite3"), [d.db, "BEGIN IMMEDIATE; ROLLBACK;"]))?.status != 0 })
         let plain = try LiveOutputTests.Follower(d, ["run", "plain"])

@@ -207,6 +207,8 @@ import SchedulerAPI
             try await waitFor("load to start") { await log.started.contains { $0.job == "load" } }
             await engine.untilIdle(busyWorkersToo: true)
             #expect(await log.started.map(\.job) == ["load"])
+            // `list` says what it waits for.
+            #expect(await engine.heldRuns() == ["summarize": "after load, whose run has not ended"])
             gate.open()
             try await waitFor("summarize to run") { await log.finished.contains { $0.job == "summarize" } }
             let events = await log.events

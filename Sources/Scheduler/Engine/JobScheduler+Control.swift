@@ -502,6 +502,16 @@ extension JobScheduler {
     /// How many runs of each job wait for a worker (jobs with none are absent).
     public func waitingRuns() -> [String: Int] { pool.waitingCounts }
 
+    /// Why a run of each job (services aside: their state says it) waits to start, for what it
+    /// is ordered after or requires: "after load, whose run has not ended".
+    public func heldRuns() -> [String: String] {
+        var reasons: [String: String] = [:]
+        for waiting in held where !waiting.request.spec.isService && reasons[waiting.request.spec.name] == nil {
+            if let blocker = blocker(for: waiting.request.spec) { reasons[waiting.request.spec.name] = blocker.text }
+        }
+        return reasons
+    }
+
     /// The job's next retry that has not started: waiting for its time, for a worker, or for
     /// what the job requires. (In cluster mode, this node's; `pendingRetryInCluster` looks at
     /// every node's.)

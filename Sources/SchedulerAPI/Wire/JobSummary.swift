@@ -17,12 +17,16 @@ public struct JobSummary: Sendable, Codable, Equatable {
     public var origin: JobOrigin?
     /// Runs of the job waiting for a worker (absent when none).
     public var queued: Int?
+    /// What a run of the job waits for before it can start, a job it is ordered `after` or a
+    /// service it `requires` ("after load, whose run has not ended"); absent when none waits.
+    public var waitsFor: String?
     /// Why the job is in its state, where there is a why (a service `waiting` for what it
     /// requires, `restarting` soon, `failed` by its restart limit, `paused` and by what).
     public var reason: String?
 
     public init(name: String, state: String, pauseReason: String?, schedule: String?, service: Bool, nextRunAt: Date?, lastRun: RunRecord?,
-                origin: JobOrigin? = nil, queued: Int? = nil, reason: String? = nil) {
+                origin: JobOrigin? = nil, queued: Int? = nil, reason: String? = nil, waitsFor: String? = nil) {
+        self.waitsFor = waitsFor
         self.queued = queued
         self.reason = reason
         self.name = name
@@ -42,6 +46,6 @@ public struct JobSummary: Sendable, Codable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case name, state, pauseReason = "pause_reason", schedule, service, nextRunAt = "next_run_at", lastRun = "last_run", origin, queued, reason
+        case name, state, pauseReason = "pause_reason", schedule, service, nextRunAt = "next_run_at", lastRun = "last_run", origin, queued, reason, waitsFor = "waits_for"
     }
 }

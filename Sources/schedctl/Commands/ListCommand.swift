@@ -20,7 +20,7 @@ struct ListCommand: AsyncParsableCommand {
                 : job.state == "invalid" && !wide ? "schedctl show \(job.name) says why" : job.reason
             var row = [job.name, job.state + (reason.map { " (\($0))" } ?? ""),
                        job.schedule ?? (job.service ? "service" : "-"),
-                       job.queued.map { "\($0) waiting for a worker" } ?? Output.when(job.nextRunAt, wide: wide),
+                       job.queued.map { "\($0) waiting for a worker" } ?? job.waitsFor.map { "a run waits: \($0)" } ?? Output.when(job.nextRunAt, wide: wide),
                        Output.when(job.lastRun?.startedAt, wide: wide), Self.result(job, now: now)]
             if wide { row.insert(job.origin.map { $0.kind == .file ? "file" : "api" } ?? "-", at: 5) }
             return row

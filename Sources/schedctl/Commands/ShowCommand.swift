@@ -31,6 +31,7 @@ struct ShowCommand: AsyncParsableCommand {
             print("starts: \(service.startsInWindow) in the last \(Output.span(Double(service.windowSeconds))) (restart_limit: \(service.burst.map(String.init) ?? "none"))")
         } else {
             print("next:  \(Output.when(s.nextRunAt, wide: wide))")
+            if let waits = s.waitsFor { print("waiting: a run waits to start: \(waits)") }
         }
         if let retry = detail.retry {
             let of = (retry.retryOf.map { " (of run \($0))" } ?? "") + (retry.node.map { " on node \($0)" } ?? "")
