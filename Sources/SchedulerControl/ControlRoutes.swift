@@ -381,6 +381,13 @@ struct ControlRoutes {
             let service = info.problem == nil ? services[info.name] : nil
             var last = info.state.lastRunID.flatMap { lastRuns[$0] }
             if last?.status == .skipped, let run = going[info.name] { last = run }
+            // Pinned to a node that is not this one, with no cluster: it never runs (a job file
+            // shared by several hosts), which "active" and a next run would hide.
+            if info.problem == nil, JobSummary.state(of: info) == "active", let node = engine.pinnedWhereNothingRuns(info.spec) {
+                return JobSummary(name: info.name, state: "elsewhere", pauseReason: nil, schedule: info.spec.schedule, service: info.spec.isService,
+                                  nextRunAt: nil, lastRun: last, origin: info.origin,
+                                  reason: "runs only on node \(node) (its \"node\"); this schedd is node \(engine.nodeName), with no cluster")
+            }
             return JobSummary(name: info.name, state: service?.state ?? (info.problem == nil ? JobSummary.state(of: info) : "invalid"),
                        pauseReason: info.problem ?? info.state.pauseReason,
                        schedule: info.spec.schedule, service: info.spec.isService,

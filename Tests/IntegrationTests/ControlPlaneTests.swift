@@ -663,6 +663,23 @@ final class Daemon {
         #expect(eventually { (try? d.ctl(["cancel", "long"]))?.stderr.contains(#"no job named "long""#) == true })
     }
 
+    /// Without a cluster, a job pinned to another node never runs: `list` and `show` say so
+    /// rather than "active" with a next run that never comes; one pinned here is active.
+    @Test func aJobPinnedToAnotherNodeWithoutAClusterShowsItNeverRunsHere() throws {
+        let d = try Daemon(jobs: #"""
+            {"jobs": [{"name": "theirs", "shell": "true", "schedule": "@hourly", "node": "db-2"},
+                      {"name": "ours", "shell": "true", "schedule": "@hourly", "node": "db-1"},
+                      {"name": "any", "shell": "true", "schedule": "@hourly"}]}
+            """#, extra: ["--node", "db-1"])
+        let rows = try d.ctl(["list"]).stdout.split(separator: "\n")
+        let theirs = rows.first { $0.hasPrefix("theirs ") }.map(String.init) ?? ""
+        #expect(theirs.contains(#"elsewhere (runs only on node db-2 (its "node"); this schedd is node db-1, with no cluster)"#), "\(theirs)")
+        #expect(!theirs.contains(" in "), "\(theirs)")
+        #expect(rows.contains { $0.hasPrefix("ours ") && $0.contains(" active ") && $0.contains(" in ") })
+        #expect(rows.contains { $0.hasPrefix("any ") && $0.contains(" active ") })
+        #expect(try d.ctl(["show", "theirs"]).stdout.hasPrefix("theirs: elsewhere (runs only on node db-2"))
+    }
+
     @Test func statusIsAHealthCheck() throws {
         let d = try Daemon(jobs: #"""
             {"jobs": [{"name": "flaky", "shell": "exit 1", "max_consecutive_failures": 1},

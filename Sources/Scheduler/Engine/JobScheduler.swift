@@ -283,6 +283,16 @@ public actor JobScheduler: Service {
     /// The handler names this engine knows, for validating job files.
     public nonisolated var handlerNames: Set<String> { Set(handlers.handlers.keys) }
 
+    /// This daemon's node name (`--node`, else the host's).
+    public nonisolated var nodeName: String { configuration.node }
+
+    /// The node `spec` is pinned to when it never runs here: another node than this daemon's,
+    /// and no node shares the store (one daemon on SQLite), so none runs it.
+    public nonisolated func pinnedWhereNothingRuns(_ spec: JobSpec) -> String? {
+        guard !store.sharedByNodes, let node = spec.node, node != configuration.node else { return nil }
+        return node
+    }
+
     // MARK: - Service
 
     /// Runs until graceful shutdown (or `shutdown()`): then stops firing, lets runs finish for

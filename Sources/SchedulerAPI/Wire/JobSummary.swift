@@ -6,7 +6,8 @@ public struct JobSummary: Sendable, Codable, Equatable {
     /// `active`, `paused`, `failed` (a service past its restart limit), `disabled`, or `invalid`
     /// (the stored definition cannot be read; `pauseReason` says why). A service has the state
     /// of its supervision instead of `active`: `starting`, `ready`, `stopping`, `waiting`,
-    /// `restarting`, `stopped`, or `elsewhere` (cluster mode: another node runs it).
+    /// `restarting`, `stopped`, or `elsewhere` (cluster mode: another node runs it). A job or
+    /// service pinned to another node (`node`) without a cluster is `elsewhere`: it never runs.
     public var state: String
     public var pauseReason: String?
     public var schedule: String?
