@@ -125,7 +125,8 @@ struct ControlRoutes {
             audit("runs cancelled over the API", caller, [
                 "schedd.job": "\(name)", "schedd.runs": "\(cancelled.runs)", "schedd.retries": "\(cancelled.retries)", "schedd.waiting": "\(cancelled.waiting)",
             ])
-            return try Self.reply(["cancelled": cancelled.runs, "retries_skipped": cancelled.retries, "waiting_skipped": cancelled.waiting], context)
+            return try Self.reply(CancelResponse(cancelled: cancelled.runs, retriesSkipped: cancelled.retries, waitingSkipped: cancelled.waiting,
+                                                 starting: cancelled.starting > 0 ? cancelled.starting : nil), context)
         }
         on(.post, "/v1/jobs/{name}/pause") { _, context in
             let name = try Self.jobName(context)
@@ -202,7 +203,7 @@ struct ControlRoutes {
                 throw APIError(.notFound, "run \(id) is not active: it ended (\(run.status.rawValue)) and has no retry waiting")
             }
             audit("run cancelled over the API", caller, ["schedd.run_id": .stringConvertible(id), "schedd.retries": "\(cancelled.retries)"])
-            return try Self.reply(["cancelled": cancelled.runs, "retries_skipped": cancelled.retries], context)
+            return try Self.reply(CancelResponse(cancelled: cancelled.runs, retriesSkipped: cancelled.retries), context)
         }
         on(.get, "/v1/events") { request, context in try await events(request, context) }
         // The dashboard (`schedctl dashboard`): the page reads this API with the caller's rights.

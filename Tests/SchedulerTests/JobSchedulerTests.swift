@@ -1485,6 +1485,35 @@ import SchedulerAPI
         }
     }
 
+    /// A cancel of a job whose run's start is being written stops that run as it begins,
+    /// recorded `cancelled` by whoever asked: it started and ran to its end before.
+    @Test func aCancelReachesARunWhoseStartIsBeingWritten() async throws {
+        let writing = Gate()
+        let asked = StopFlag()
+        let store = MemoryStore(beforeStarts: { starts in
+            if starts.contains(where: { $0.job == "j" }) && !asked.isSet {
+                asked.set()
+                try? await writing.wait()
+            }
+        })
+        let done = Gate()
+        let handlers: [String: JobHandler] = ["block": { _ in try await done.wait() }]
+        try await withEngine(jobs: #"{"jobs": [{"name": "j", "handler": "block"}]}"#, handlers: handlers, store: store) { engine, log, _ in
+            defer {
+                writing.open()
+                done.open()
+            }
+            #expect(try await engine.runNow("j") == .queued)
+            try await waitFor("the start to be written") { asked.isSet }
+            let cancelled = try await engine.cancel(job: "j", by: "uid 1000 (ann)")
+            #expect(cancelled.runs.isEmpty && cancelled.waiting.isEmpty && cancelled.starting == 1)
+            writing.open()
+            try await waitFor("the run to end") { await log.finished.count == 1 }
+            let run = try #require(await log.finished.first)
+            #expect(run.status == .cancelled && run.error == "cancelled by schedctl" && run.cancelledBy == "uid 1000 (ann)", "\(run)")
+        }
+    }
+
     /// `catch_up: all` under `concurrency: forbid`: the next missed time waits for the run
     /// before it to end; a pause drops those that wait, and a shutdown records them skipped.
     @Test func catchUpAllRunsOneAfterAnotherAndStopsWithAPauseOrAShutdown() async throws {

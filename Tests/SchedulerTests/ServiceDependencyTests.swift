@@ -218,6 +218,41 @@ import SchedulerAPI
         }
     }
 
+    /// A stop or a pause of a service whose start is being written stops it as it begins,
+    /// recorded with who asked: it ran on before, stopped in name only.
+    @Test(arguments: ["stop", "pause"])
+    func aServiceStoppedWhileItsStartIsWrittenStopsAsItBegins(_ verb: String) async throws {
+        let writing = Gate()
+        let asked = StopFlag()
+        let store = MemoryStore(beforeStarts: { starts in
+            if starts.contains(where: { $0.job == "svc" }) && !asked.isSet {
+                asked.set()
+                try? await writing.wait()
+            }
+        })
+        let clock = ManualClock(t0)
+        try await withEngine(jobs: #"{"jobs": [{"name": "svc", "handler": "serve", "restart": "always"}]}"#, handlers: handlers, clock: clock,
+                             store: store) { engine, log, _ in
+            defer { writing.open() }
+            try await waitFor("the start to be written") { asked.isSet }
+            if verb == "stop" {
+                try await engine.stopService("svc", by: "uid 1000 (ann)")
+            } else {
+                try await engine.pauseJob("svc", by: "uid 1000 (ann)")
+            }
+            writing.open()
+            try await waitFor("the service's run to end") { await log.finished.count == 1 }
+            let run = try #require(await log.finished.first)
+            #expect(run.status == .cancelled && run.error == "\(verb == "stop" ? "stopped" : "paused") by schedctl", "\(run)")
+            #expect(run.cancelledBy == "uid 1000 (ann)")
+            // It stays down: nothing restarts it.
+            clock.advance(by: 600)
+            await engine.untilIdle()
+            #expect(await log.started.count == 1)
+            #expect(await engine.serviceStates()["svc"]?.state == (verb == "stop" ? "stopped" : "paused"))
+        }
+    }
+
     @Test func stopStartAndRestartAService() async throws {
         let clock = ManualClock(t0)
         try await withEngine(jobs: Self.stack, handlers: handlers, clock: clock) { engine, log, _ in

@@ -149,11 +149,22 @@ extension JobScheduler {
         }
         let runs = active.values.filter { $0.record.job == job }
         runs.forEach { $0.control.cancel(reason, by: caller) }
+        let starting = stopStarting(job, reason, by: caller)
         let retries = await dropRetries(where: { $0.spec.name == job }, reason: reason, by: caller)
         let waiting = await dropWaiting(job: job, reason: reason, by: caller)
         let elsewhere = try await store.requestCancel(runIDs: [], job: job, reason: "\(reason) (asked on node \(configuration.node))", by: caller)
         let retriesElsewhere = try await skipRetriesElsewhere(runIDs: [], job: job, by: caller)
-        return CancelledRuns(runs: Set(runs.map(\.record.id) + elsewhere).sorted(), retries: retries + retriesElsewhere, waiting: waiting)
+        return CancelledRuns(runs: Set(runs.map(\.record.id) + elsewhere).sorted(), retries: retries + retriesElsewhere, waiting: waiting, starting: starting)
+    }
+
+    /// Stops the runs of `job` that are out of the pool and not active yet (their start rows
+    /// are being written) as each begins, recorded `cancelled` with `reason` as the active ones
+    /// are; returns how many.
+    @discardableResult
+    func stopStarting(_ job: String, _ reason: String, by caller: String?) -> Int {
+        let starting = startingJobs[job] ?? 0
+        if starting > 0 { stoppedWhileStarting[job] = StartingStop(below: nextStartNumber, reason: reason, by: caller) }
+        return starting
     }
 
     /// Drops the runs of `job` that wait to start, retries aside (`dropRetries`) and services
@@ -382,6 +393,7 @@ extension JobScheduler {
         pool.removeQueued(job: job, reason: "the service was stopped by schedctl")
         dropHeld(job: job, reason: "the service was stopped by schedctl")
         if active.values.contains(where: { $0.record.job == job }) { stopQueue[job] = ServiceStop("stopped by schedctl", by: caller) }
+        stopStarting(job, "stopped by schedctl", by: caller)
         stopDependents(of: job)
         store.changes.bump()
         wakeup.signal()
@@ -665,7 +677,10 @@ extension JobScheduler {
     public func pauseJob(_ job: String, by caller: String? = nil) async throws {
         guard let entry = jobs[job] else { throw APIError(.notFound, "no job named \"\(job)\"") }
         await pause(job)
-        if entry.spec.isService { stopAfterDependents(job, "paused by schedctl", by: caller) }
+        if entry.spec.isService {
+            stopAfterDependents(job, "paused by schedctl", by: caller)
+            stopStarting(job, "paused by schedctl", by: caller)
+        }
     }
 
     /// Stops a running service after what requires it, as `schedctl stop` does (it was

@@ -310,7 +310,9 @@ extension JobScheduler {
                 for run in active.values where run.record.job == job {
                     run.control.cancel("replaced by a newer run (concurrency: replace)")
                 }
-                if startingJobs[job] != nil { replacedWhileStarting[job] = nextStartNumber }
+                if startingJobs[job] != nil {
+                    stoppedWhileStarting[job] = StartingStop(below: nextStartNumber, reason: "replaced by a newer run (concurrency: replace)")
+                }
                 let reason = "a newer run replaced it (concurrency: replace)"
                 displaced += pool.removeQueued(job: job, reason: reason) + dropHeld(job: job, reason: reason)
             case .allow:
@@ -489,8 +491,8 @@ extension JobScheduler {
                     takenOver.append(request.spec.name)
                 }
                 let run = begin(request, record)
-                if let mark = replacedWhileStarting[request.spec.name], request.startNumber < mark {
-                    run.control.cancel("replaced by a newer run (concurrency: replace)")
+                if let stop = stoppedWhileStarting[request.spec.name], request.startNumber < stop.below {
+                    run.control.cancel(stop.reason, by: stop.by)
                 }
                 begun.append(run)
             case let .refused(reason):
@@ -558,7 +560,7 @@ extension JobScheduler {
         for request in requests {
             let left = (startingJobs[request.spec.name] ?? 1) - 1
             startingJobs[request.spec.name] = left > 0 ? left : nil
-            if left <= 0 { replacedWhileStarting[request.spec.name] = nil }
+            if left <= 0 { stoppedWhileStarting[request.spec.name] = nil }
         }
         wakeup.signal()
         let retried = zip(requests, outcomes).compactMap { request, outcome -> Int64? in

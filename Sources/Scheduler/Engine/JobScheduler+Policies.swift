@@ -209,7 +209,10 @@ extension JobScheduler {
             entry.state.consecutiveFailures = 0
         }
         jobs[run.job] = entry
-        if Self.reachesFailureThreshold(spec, entry.state, run.status) {
+        let reached = Self.reachesFailureThreshold(spec, entry.state, run.status)
+        // `endPausesJob` told it ahead by the same count: the two must agree.
+        assert(!pauseAnnounced || reached, "a pause was announced that the run's end did not make")
+        if reached {
             logger.warning("job failed too many times in a row; paused", metadata: [
                 "schedd.job": "\(run.job)", "schedd.failures": .stringConvertible(entry.state.consecutiveFailures),
             ])

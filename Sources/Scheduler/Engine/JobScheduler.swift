@@ -170,9 +170,17 @@ public actor JobScheduler: Service {
     var startingJobs: [String: Int] = [:]
     /// Numbers the runs as they leave the pool (`RunRequest.startNumber`).
     var nextStartNumber: UInt64 = 1
-    /// Jobs whose starting runs a newer one replaced (`concurrency: replace`) before they were
-    /// active: those numbered below the mark are cancelled as they begin.
-    var replacedWhileStarting: [String: UInt64] = [:]
+    /// Jobs whose starting runs were stopped before they were active — a newer one replaced
+    /// them (`concurrency: replace`), or `schedctl cancel`: those numbered below the mark are
+    /// cancelled as they begin.
+    var stoppedWhileStarting: [String: StartingStop] = [:]
+
+    struct StartingStop {
+        /// The first start number the stop does not reach.
+        var below: UInt64
+        var reason: String
+        var by: String?
+    }
     var loaded = false
     /// Each job's pause as the store last held it: a change there that this engine did not
     /// make is another node's (`refreshFromStore`).

@@ -13,18 +13,22 @@ struct CancelCommand: AsyncParsableCommand {
 
     func run() async throws {
         let path = Int64(target) != nil ? "/v1/runs/\(target)/cancel" : "/v1/jobs/\(ControlClient.escape(target))/cancel"
-        guard let result = try global.request("POST", path, as: [String: [Int64]].self) else { return }
-        let ids = result["cancelled"] ?? []
-        let retries = result["retries_skipped"] ?? []
-        let waiting = result["waiting_skipped"] ?? []
+        guard let result = try global.request("POST", path, as: CancelResponse.self) else { return }
+        let ids = result.cancelled
+        let retries = result.retriesSkipped
+        let waiting = result.waitingSkipped ?? []
+        let starting = result.starting ?? 0
         let whose = Int64(target) != nil ? "run \(target)" : target
         if !ids.isEmpty { print("cancelling run\(ids.count == 1 ? "" : "s") \(ids.map(String.init).joined(separator: ", "))") }
+        if starting > 0 {
+            print("\(whose): cancelling \(starting == 1 ? "a run" : "\(starting) runs") whose start was being written (recorded cancelled as \(starting == 1 ? "it begins" : "they begin"))")
+        }
         if !retries.isEmpty {
             print("\(whose): \(retries.count == 1 ? "its retry" : "\(retries.count) retries") that had not started will not run (recorded skipped: run \(retries.map(String.init).joined(separator: ", ")))")
         }
         if !waiting.isEmpty {
             print("\(whose): \(waiting.count == 1 ? "its run" : "\(waiting.count) runs") waiting to start will not run (recorded skipped: run \(waiting.map(String.init).joined(separator: ", ")))")
         }
-        if ids.isEmpty && retries.isEmpty && waiting.isEmpty { print("\(target): no active run and nothing waiting to start") }
+        if ids.isEmpty && retries.isEmpty && waiting.isEmpty && starting == 0 { print("\(target): no active run and nothing waiting to start") }
     }
 }
