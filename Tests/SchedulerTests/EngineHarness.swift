@@ -20,6 +20,21 @@ actor EventLog {
     }
 }
 
+/// A store whose first write of a start of `job` waits until the returned gate opens, so that
+/// a test can act while that run is out of the pool and not active yet; `asked` is set once
+/// the write waits.
+func storeHoldingFirstStart(of job: String) -> (store: MemoryStore, writing: Gate, asked: StopFlag) {
+    let writing = Gate()
+    let asked = StopFlag()
+    let store = MemoryStore(beforeStarts: { starts in
+        if starts.contains(where: { $0.job == job }) && !asked.isSet {
+            asked.set()
+            try? await writing.wait()
+        }
+    })
+    return (store, writing, asked)
+}
+
 /// A gate handlers wait on until the test opens it; it stays open. Waiting is cancellable,
 /// like real work.
 final class Gate: Sendable {

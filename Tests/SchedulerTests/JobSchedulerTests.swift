@@ -1445,15 +1445,7 @@ import SchedulerAPI
     /// trigger in that moment is skipped under `forbid`, and under `replace` it replaces it.
     @Test(arguments: ["forbid", "replace"])
     func aRunWhoseStartIsBeingWrittenCountsForConcurrency(_ concurrency: String) async throws {
-        let writing = Gate()
-        let asked = StopFlag()
-        let store = MemoryStore(beforeStarts: { starts in
-            // Only the first run's start waits.
-            if starts.contains(where: { $0.job == "j" }) && !asked.isSet {
-                asked.set()
-                try? await writing.wait()
-            }
-        })
+        let (store, writing, asked) = storeHoldingFirstStart(of: "j")
         let done = Gate()
         let handlers: [String: JobHandler] = ["block": { _ in try await done.wait() }]
         let jobs = #"{"jobs": [{"name": "j", "handler": "block", "concurrency": "\#(concurrency)"}]}"#
@@ -1488,14 +1480,7 @@ import SchedulerAPI
     /// A cancel of a job whose run's start is being written stops that run as it begins,
     /// recorded `cancelled` by whoever asked: it started and ran to its end before.
     @Test func aCancelReachesARunWhoseStartIsBeingWritten() async throws {
-        let writing = Gate()
-        let asked = StopFlag()
-        let store = MemoryStore(beforeStarts: { starts in
-            if starts.contains(where: { $0.job == "j" }) && !asked.isSet {
-                asked.set()
-                try? await writing.wait()
-            }
-        })
+        let (store, writing, asked) = storeHoldingFirstStart(of: "j")
         let done = Gate()
         let handlers: [String: JobHandler] = ["block": { _ in try await done.wait() }]
         try await withEngine(jobs: #"{"jobs": [{"name": "j", "handler": "block"}]}"#, handlers: handlers, store: store) { engine, log, _ in

@@ -222,14 +222,7 @@ import SchedulerAPI
     /// recorded with who asked: it ran on before, stopped in name only.
     @Test(arguments: ["stop", "pause"])
     func aServiceStoppedWhileItsStartIsWrittenStopsAsItBegins(_ verb: String) async throws {
-        let writing = Gate()
-        let asked = StopFlag()
-        let store = MemoryStore(beforeStarts: { starts in
-            if starts.contains(where: { $0.job == "svc" }) && !asked.isSet {
-                asked.set()
-                try? await writing.wait()
-            }
-        })
+        let (store, writing, asked) = storeHoldingFirstStart(of: "svc")
         let clock = ManualClock(t0)
         try await withEngine(jobs: #"{"jobs": [{"name": "svc", "handler": "serve", "restart": "always"}]}"#, handlers: handlers, clock: clock,
                              store: store) { engine, log, _ in
