@@ -354,7 +354,7 @@ struct ControlRoutes {
         let queuedJobs = scope.map { scope in load.queuedJobs.filter { scope.owns($0) } } ?? load.queuedJobs
         return try Self.reply(StatusResponse(
             version: Version.current, pid: getpid(), startedAt: startedAt, database: store.location,
-            workersBusy: load.busy, workersTotal: load.workers, queued: load.queued, queuedJobs: queuedJobs,
+            workersBusy: load.busy, workersTotal: load.workers, queued: load.queued, queuedJobs: queuedJobs, held: load.held > 0 && scope == nil ? load.held : nil,
             servicesRunning: load.services, jobs: counts, processTracking: Self.processTracking(engine.processTracking, entry: engine.cgroupEntry),
             databaseProblem: load.storeTrouble, timeZone: load.timeZone, shuttingDown: load.shuttingDown,
             // The daemon's file is its admins' business; a user's health check is about their jobs.

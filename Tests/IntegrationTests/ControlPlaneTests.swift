@@ -581,6 +581,8 @@ final class Daemon {
         let listed = try d.ctl(["list"]).stdout.split(separator: "\n").first { $0.hasPrefix("report ") }
         #expect(listed?.contains("a run waits: requires db, which is starting") == true, "\(listed ?? "")")
         #expect(try d.ctl(["show", "report"]).stdout.contains("waiting: a run waits to start: requires db, which is starting"))
+        let status = try d.ctl(["status"]).stdout
+        #expect(status.contains("0 queued; 1 run waits for what it follows or requires (`schedctl list` says what)"), "\(status)")
         _ = try d.ctl(["cancel", "report"])
         #expect(report.finish() == 1)
 

@@ -462,7 +462,7 @@ extension JobScheduler {
     /// The pool's load.
     public func load() -> Load {
         Load(busy: pool.busy, workers: pool.capacity, queued: pool.queuedCount,
-             queuedJobs: pool.waitingJobs(limit: 10), services: pool.services, invalidJobs: invalidJobs,
+             queuedJobs: pool.waitingJobs(limit: 10), held: held.count { !$0.request.spec.isService }, services: pool.services, invalidJobs: invalidJobs,
              brokenReferences: brokenReferences, storeTrouble: storeTrouble,
              timeZone: defaultZone.identifier,
              shuttingDown: stopping ? StatusResponse.ShuttingDown(graceEndsAt: graceOverCancelled ? nil : shutdownDeadline, runs: active.count) : nil)

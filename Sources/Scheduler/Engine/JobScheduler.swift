@@ -94,6 +94,9 @@ public actor JobScheduler: Service {
         /// Runs waiting for a worker, and the first few of their jobs.
         public var queued: Int
         public var queuedJobs: [String]
+        /// Runs (services aside) waiting for a job they are ordered after or a service they
+        /// require, before they may take a worker.
+        public var held: Int = 0
         /// Services running (they hold no worker).
         public var services: Int
         /// Jobs whose stored definition no longer validates, by name, with what is wrong: they

@@ -67,6 +67,9 @@ public struct StatusResponse: Sendable, Codable, Equatable {
     public var queued: Int
     /// The first few jobs with runs waiting for a worker, oldest first.
     public var queuedJobs: [String]
+    /// Runs (services aside) waiting for a job they are ordered after or a service they
+    /// require, before they may take a worker (`list` says what each waits for); absent when none.
+    public var held: Int?
     /// Services running; they hold no worker.
     public var servicesRunning: Int
     public var jobs: Jobs
@@ -172,7 +175,7 @@ public struct StatusResponse: Sendable, Codable, Equatable {
     public private(set) var healthy: Bool
 
     public init(version: String, pid: Int32, startedAt: Date, database: String, workersBusy: Int, workersTotal: Int, queued: Int,
-                queuedJobs: [String] = [], servicesRunning: Int = 0, jobs: Jobs, processTracking: ProcessTracking? = nil,
+                queuedJobs: [String] = [], held: Int? = nil, servicesRunning: Int = 0, jobs: Jobs, processTracking: ProcessTracking? = nil,
                 databaseProblem: DatabaseProblem? = nil, timeZone: String? = nil, shuttingDown: ShuttingDown? = nil, configFile: ConfigFile? = nil) {
         self.configFile = configFile
         self.shuttingDown = shuttingDown
@@ -187,6 +190,7 @@ public struct StatusResponse: Sendable, Codable, Equatable {
         self.workersTotal = workersTotal
         self.queued = queued
         self.queuedJobs = queuedJobs
+        self.held = held
         self.servicesRunning = servicesRunning
         self.jobs = jobs
         healthy = jobs.problems.isEmpty && databaseProblem == nil && configFile?.reloadRefusedAt == nil
@@ -194,7 +198,7 @@ public struct StatusResponse: Sendable, Codable, Equatable {
 
     private enum CodingKeys: String, CodingKey {
         case version, pid, startedAt = "started_at", database, workersBusy = "workers_busy"
-        case workersTotal = "workers_total", queued, queuedJobs = "queued_jobs", servicesRunning = "services_running", jobs, healthy
+        case workersTotal = "workers_total", queued, queuedJobs = "queued_jobs", held, servicesRunning = "services_running", jobs, healthy
         case processTracking = "process_tracking", databaseProblem = "database_problem", timeZone = "time_zone"
         case shuttingDown = "shutting_down", configFile = "config_file"
     }

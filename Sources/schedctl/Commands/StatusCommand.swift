@@ -34,6 +34,9 @@ struct StatusCommand: AsyncParsableCommand {
             if !status.queuedJobs.isEmpty {
                 queue += " (\(status.queuedJobs.joined(separator: ", "))\(status.queued > status.queuedJobs.count ? ", …" : ""))"
             }
+            if let held = status.held, held > 0 {
+                queue += "; \(Output.count(held, "run")) \(held == 1 ? "waits" : "wait") for what \(held == 1 ? "it follows or requires" : "they follow or require") (`schedctl list` says what)"
+            }
             print("""
                 schedd \(status.version), pid \(status.pid), up \(Output.span(Date().timeIntervalSince(status.startedAt)))
                 database:  \(status.database)
