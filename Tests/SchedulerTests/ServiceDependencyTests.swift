@@ -228,11 +228,14 @@ import SchedulerAPI
                              store: store) { engine, log, _ in
             defer { writing.open() }
             try await waitFor("the start to be written") { asked.isSet }
+            // Starting all the while (it read "stopped" before).
+            #expect(await engine.serviceStates()["svc"]?.state == "starting")
             if verb == "stop" {
                 try await engine.stopService("svc", by: "uid 1000 (ann)")
             } else {
                 try await engine.pauseJob("svc", by: "uid 1000 (ann)")
             }
+            #expect(await engine.serviceStates()["svc"]?.state == (verb == "stop" ? "stopping" : "paused"))
             writing.open()
             try await waitFor("the service's run to end") { await log.finished.count == 1 }
             let run = try #require(await log.finished.first)

@@ -77,6 +77,8 @@ extension JobScheduler {
             if let stop = stopQueue[name] { return ("stopping", stop.reason) }
             return entry.readyRunID == run.record.id ? ("ready", nil) : ("starting", nil)
         }
+        // Its start row is being written: out of the pool, not active yet.
+        if startingJobs[name] != nil { return entry.stoppedByHand ? ("stopping", "stopped by schedctl") : ("starting", nil) }
         if entry.stoppedByHand { return ("stopped", "stopped by schedctl") }
         if let waiting = held.first(where: { $0.request.spec.name == name }) {
             return ("waiting", blocker(for: waiting.request.spec)?.text ?? entry.downBecause)
