@@ -417,6 +417,49 @@ import SchedulerAPI
     /// A running service whose process a new definition changes is restarted on it; one whose
     /// supervision only changes (restart rules, description) goes on; one disabled is
     /// stopped, and started again once enabled.
+    /// A service redefined, disabled or removed while its start row is being written is
+    /// stopped as it begins (and started again on its new definition): it started on the old
+    /// one and went on, a removed one supervised by no one.
+    @Test(arguments: ["redefined", "disabled", "removed"])
+    func aServiceChangedWhileItsStartIsWrittenFollowsTheChange(_ change: String) async throws {
+        let (store, writing, asked) = storeHoldingFirstStart(of: "svc")
+        let seen = Mutex<[String]>([])
+        let handlers: [String: JobHandler] = [
+            "serve": { context in
+                if case let .string(version)? = context.params?["version"] { seen.withLock { $0.append(version) } }
+                try await Gate().wait()
+            },
+            "ok": { _ in },
+        ]
+        func file(_ fields: String) -> String {
+            #"{"jobs": [{"name": "svc", "handler": "serve", "restart": "always", \#(fields)}, {"name": "other", "handler": "ok"}]}"#
+        }
+        let clock = ManualClock(t0)
+        try await withEngine(jobs: file(#""params": {"version": "1"}"#), handlers: handlers, clock: clock, store: store) { engine, log, _ in
+            defer { writing.open() }
+            try await waitFor("the start to be written") { asked.isSet }
+            switch change {
+            case "redefined": _ = try await engine.apply(jobFile: file(#""params": {"version": "2"}"#))
+            case "disabled": _ = try await engine.apply(jobFile: file(#""params": {"version": "1"}, "enabled": false"#))
+            default: _ = try await engine.apply(jobFile: #"{"jobs": [{"name": "other", "handler": "ok"}]}"#, prune: true)
+            }
+            writing.open()
+            try await waitFor("the first run to end") { await log.finished.contains { $0.job == "svc" } }
+            let first = try #require(await log.finished.first { $0.job == "svc" })
+            let why = ["redefined": "restarted: its definition changed", "disabled": "stopped: the service was disabled (\"enabled\": false)",
+                       "removed": "stopped: the service was removed"][change]
+            #expect(first.status == .cancelled && first.error == why, "\(first)")
+            if change == "redefined" {
+                try await waitFor("svc to start on its new definition") { seen.withLock { $0.last } == "2" }
+                #expect(await log.started.filter { $0.job == "svc" }.map(\.trigger) == [.boot, .restart])
+            } else {
+                clock.advance(by: 600)
+                await engine.untilIdle()
+                #expect(await log.started.filter { $0.job == "svc" }.count == 1)
+            }
+        }
+    }
+
     @Test func aRedefinedServiceIsRestartedOnItsNewDefinition() async throws {
         let clock = ManualClock(t0)
         let seen = Mutex<[String]>([])

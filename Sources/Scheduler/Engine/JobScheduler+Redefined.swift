@@ -17,24 +17,27 @@ extension JobScheduler {
             let pausedElsewhere = entry.state.paused && !old.state.paused
             guard pausedElsewhere || (entry.sharedSpec !== old.sharedSpec && entry.spec != old.spec) else { continue }
             let running = active.values.first { $0.record.job == name && $0.control.reason == nil }
-            if let running, old.spec.isService, entry.spec.isService, pausedElsewhere {
-                logger.notice("service stopped: it was paused on another node", metadata: [
-                    "schedd.job": "\(name)", "schedd.run_id": .stringConvertible(running.record.id),
-                ])
+            // Its start row being written, it is stopped as it begins (`stopStarting`), as a
+            // running one is now: it would start on the old definition and go on.
+            let starting = running == nil && startingJobs[name] != nil
+            var metadata: Logger.Metadata = ["schedd.job": "\(name)"]
+            if let running { metadata["schedd.run_id"] = .stringConvertible(running.record.id) }
+            if running != nil || starting, old.spec.isService, entry.spec.isService, pausedElsewhere {
+                logger.notice("service stopped: it was paused on another node", metadata: metadata)
                 stopAfterDependents(name, "paused on another node")
-            } else if let running, old.spec.isService, !entry.spec.isService || !entry.spec.isEnabled {
+                stopStarting(name, "paused on another node", by: nil)
+            } else if running != nil || starting, old.spec.isService, !entry.spec.isService || !entry.spec.isEnabled {
                 let why = entry.spec.isService ? "the service was disabled (\"enabled\": false)" : "the job is no longer a service"
-                logger.notice("service stopped: its definition changed", metadata: [
-                    "schedd.job": "\(name)", "schedd.run_id": .stringConvertible(running.record.id), "schedd.reason": "\(why)",
-                ])
+                metadata["schedd.reason"] = "\(why)"
+                logger.notice("service stopped: its definition changed", metadata: metadata)
                 stopAfterDependents(name, "stopped: \(why)")
-            } else if let running, old.spec.isService, entry.spec.isService, !entry.spec.startsTheSameRun(as: old.spec),
+                stopStarting(name, "stopped: \(why)", by: nil)
+            } else if running != nil || starting, old.spec.isService, entry.spec.isService, !entry.spec.startsTheSameRun(as: old.spec),
                       entry.canStart, !entry.stoppedByHand {
-                logger.notice("service restarted: its definition changed", metadata: [
-                    "schedd.job": "\(name)", "schedd.run_id": .stringConvertible(running.record.id),
-                ])
+                logger.notice("service restarted: its definition changed", metadata: metadata)
                 jobs[name]?.restartRequested = .redefined
-                running.control.cancel("restarted: its definition changed")
+                running?.control.cancel("restarted: its definition changed")
+                stopStarting(name, "restarted: its definition changed", by: nil)
             } else if running == nil, entry.spec.isService, !old.spec.isService || !old.spec.isEnabled,
                       entry.canStart, !entry.stoppedByHand, !isUnderway(name) {
                 _ = await trigger(name, .boot, scheduledAt: nil, force: true)
@@ -43,7 +46,12 @@ extension JobScheduler {
         // A removed scheduled job's run goes on to its end; a service's would go on for ever,
         // supervised by no one and listed nowhere.
         for (name, old) in before where jobs[name] == nil && old.spec.isService {
-            guard let running = active.values.first(where: { $0.record.job == name && $0.control.reason == nil }) else { continue }
+            guard let running = active.values.first(where: { $0.record.job == name && $0.control.reason == nil }) else {
+                if stopStarting(name, "stopped: the service was removed", by: nil) > 0 {
+                    logger.notice("service stopped: it was removed", metadata: ["schedd.job": "\(name)"])
+                }
+                continue
+            }
             logger.notice("service stopped: it was removed", metadata: [
                 "schedd.job": "\(name)", "schedd.run_id": .stringConvertible(running.record.id),
             ])
