@@ -2,8 +2,9 @@ import Foundation
 import SchedulerAPI
 
 /// What `history --since` takes: a duration back from now (`24h`), an ISO-8601 time with its
-/// zone (`2026-12-06T07:00:00Z`), or a date or a time without one (`2026-12-06`,
-/// `2026-12-06 07:00`), read in this machine's time zone as `history --wide` shows times.
+/// zone (`2026-12-06T07:00:00Z`), a date or a time without one (`2026-12-06`,
+/// `2026-12-06 07:00`), or `today` or `yesterday` (from midnight), read in this machine's time
+/// zone as `history --wide` shows times.
 enum SinceText {
     /// The value to send as the API's `since`, or nil when `text` is none of these.
     static func resolve(_ text: String, in zone: TimeZone = .current) -> String? {
@@ -11,8 +12,16 @@ enum SinceText {
         return localTime(text, in: zone).map(Timestamp.format)
     }
 
-    /// `YYYY-MM-DD`, or `YYYY-MM-DD` then `T` or a space and `HH:MM` or `HH:MM:SS`, in `zone`.
-    static func localTime(_ text: String, in zone: TimeZone) -> Date? {
+    /// `YYYY-MM-DD`, or `YYYY-MM-DD` then `T` or a space and `HH:MM` or `HH:MM:SS`, in `zone`;
+    /// `today` and `yesterday` are their midnights there (as journalctl reads them).
+    static func localTime(_ text: String, in zone: TimeZone, now: Date = Date()) -> Date? {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = zone
+        switch text.lowercased() {
+        case "today": return calendar.startOfDay(for: now)
+        case "yesterday": return calendar.date(byAdding: .day, value: -1, to: calendar.startOfDay(for: now))
+        default: break
+        }
         let b = Array(text.utf8)
         func number(_ from: Int, _ count: Int) -> Int? {
             guard from + count <= b.count else { return nil }
@@ -35,8 +44,6 @@ enum SinceText {
                 components.second = second
             }
         }
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = zone
         // Refuses what the calendar would roll over (February 30th, 24:00) instead of reading it.
         guard components.isValidDate(in: calendar), let date = calendar.date(from: components) else { return nil }
         return date

@@ -438,14 +438,16 @@ final class Daemon {
         let wallAnHourAgo = utc.string(from: Date().addingTimeInterval(-3600))
         let dayBefore = String(utc.string(from: Date().addingTimeInterval(-86_400)).prefix(10))
         let dayAfter = String(utc.string(from: Date().addingTimeInterval(86_400)).prefix(10))
-        for since in [wallAnHourAgo, wallAnHourAgo.replacingOccurrences(of: " ", with: "T") + ":00", dayBefore] {
+        for since in [wallAnHourAgo, wallAnHourAgo.replacingOccurrences(of: " ", with: "T") + ":00", dayBefore, "Yesterday"] {
             let recent = try historySince(since, zone: "UTC")
             #expect(recent.status == 0 && recent.stdout.contains(" fails "), "\(since): \(recent.stdout)\(recent.stderr)")
         }
         #expect(try historySince(dayAfter, zone: "UTC").stdout == "no runs\n")
+        // (Whether the run is since today's midnight depends on the hour the test runs at.)
+        #expect(try historySince("today", zone: "UTC").status == 0)
         // Twelve hours behind UTC, the same wall time is twelve hours later: after the run.
         #expect(try historySince(wallAnHourAgo, zone: "Etc/GMT+12").stdout == "no runs\n")
-        for bad in ["yesterday", "2026-02-30", "2026-12-06 24:00", "2026-12-06 7:00"] {
+        for bad in ["tomorrow", "2026-02-30", "2026-12-06 24:00", "2026-12-06 7:00"] {
             let refused = try d.ctl(["history", "--since", bad])
             #expect(refused.status == 2 && refused.stderr.contains("--since \"\(bad)\" is neither a duration (e.g. 24h) nor a time"), "\(bad): \(refused.stderr)")
         }

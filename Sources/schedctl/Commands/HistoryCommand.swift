@@ -16,7 +16,7 @@ struct HistoryCommand: AsyncParsableCommand {
     @Option(help: "Only runs with this status (succeeded, failed, timed_out, cancelled, interrupted, skipped, lost, running).")
     var status: String?
 
-    @Option(help: "Only runs started within this duration (e.g. 24h), or since this time (2026-12-06T07:00:00Z; without a zone, as 2026-12-06 or \"2026-12-06 07:00\", in this machine's time zone).")
+    @Option(help: "Only runs started within this duration (e.g. 24h), or since this time (2026-12-06T07:00:00Z; without a zone, as 2026-12-06, \"2026-12-06 07:00\", today or yesterday, in this machine's time zone).")
     var since: String?
 
     @Flag(help: "Show absolute times, and why each run that did not succeed ended so (why it was skipped, what stopped it).")
@@ -28,7 +28,7 @@ struct HistoryCommand: AsyncParsableCommand {
             throw ValidationError("--status \"\(status)\" is not one of \(RunStatus.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         if let since, SinceText.resolve(since) == nil {
-            throw ValidationError("--since \"\(since)\" is neither a duration (e.g. 24h) nor a time (2026-12-06T07:00:00Z or with an offset: +01:00; 2026-12-06 or \"2026-12-06 07:00\" in this machine's time zone)")
+            throw ValidationError("--since \"\(since)\" is neither a duration (e.g. 24h) nor a time (2026-12-06T07:00:00Z or with an offset: +01:00; 2026-12-06, \"2026-12-06 07:00\", today or yesterday in this machine's time zone)")
         }
     }
 

@@ -22,7 +22,7 @@ struct NextCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The time zone, an IANA name (default: the system's; a job's: its own).", valueName: "zone"))
     var tz: String?
 
-    @Option(help: ArgumentHelp("Start after this time: ISO-8601 with its zone (2026-03-07T12:00:00Z), or a date or a wall time without one (2026-03-07, \"2026-03-07 12:00\") read in the schedule's zone (default: now).", valueName: "time"))
+    @Option(help: ArgumentHelp("Start after this time: ISO-8601 with its zone (2026-03-07T12:00:00Z), or a date or a wall time without one (2026-03-07, \"2026-03-07 12:00\", today) read in the schedule's zone (default: now).", valueName: "time"))
     var from: String?
 
     @Option(help: ArgumentHelp("How many fire times to show (1-1000).", valueName: "n"))
