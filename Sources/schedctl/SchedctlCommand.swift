@@ -7,7 +7,7 @@ struct SchedctlCommand: AsyncParsableCommand {
         commandName: "schedctl",
         abstract: "Control the schedd job scheduler.",
         discussion: """
-            Talks to schedd over its Unix socket. validate and next work offline.
+            Talks to schedd over its Unix socket. validate, and next of a schedule, work offline.
             Exit codes: 0 success, 1 the daemon refused or failed the request, 2 usage or \
             validation error, 3 the daemon cannot be reached.
             """,
