@@ -759,6 +759,7 @@ struct ControlRoutes {
             return EventMessage(type: "final_result_deferred", job: job, at: now, reason: (byAnotherNode ? FinalResultPlace.anotherNode : .nextStart).rawValue, runID: runID)
         case let .jobPaused(job, reason, runID): return EventMessage(type: "job_paused", job: job, at: now, reason: reason, runID: runID)
         case let .jobResumed(job): return EventMessage(type: "job_resumed", job: job, at: now)
+        case let .followUp(job, runID, field, target): return EventMessage(type: "follow_up", job: job, at: now, reason: field, runID: runID, target: target)
         case let .runOutput(job, runID, offset, bytes, stream):
             return EventMessage(type: "run_output", job: job, at: now, runID: runID, offset: offset, length: bytes.count,
                                 output: String(decoding: bytes, as: UTF8.self), stream: stream)

@@ -23,7 +23,7 @@ struct UserScope: Sendable {
     }
 
     /// Members that hold job names, in requests and in answers.
-    static let nameKeys: Set<String> = ["name", "job", "on_failure", "on_success"]
+    static let nameKeys: Set<String> = ["name", "job", "on_failure", "on_success", "target"]
     /// Members that hold lists of job names.
     static let nameListKeys: Set<String> = ["after", "requires", "created", "updated", "unchanged", "removed"]
     /// Members whose text may name jobs (errors, reasons).

@@ -26,6 +26,9 @@ struct RunFollower {
     /// Why the run's end paused its job (`failure_threshold`), when the daemon said it does.
     private(set) var pausedJob: String?
 
+    /// The job the run's end triggers, and the field that names it, when the daemon said so.
+    private(set) var followUp: (field: String, target: String)?
+
     init(client: ControlClient, runID: Int64, printOutput: Bool) {
         self.client = client
         self.runID = runID
@@ -55,6 +58,9 @@ struct RunFollower {
                     return true
                 case "job_paused":
                     pausedJob = message.reason
+                    return true
+                case "follow_up":
+                    if let field = message.reason, let target = message.target { followUp = (field, target) }
                     return true
                 case "run_finished":
                     final = message.run

@@ -686,7 +686,7 @@ final class Daemon {
 
     @Test func statusIsAHealthCheck() throws {
         let d = try Daemon(jobs: #"""
-            {"jobs": [{"name": "flaky", "shell": "exit 1", "max_consecutive_failures": 1},
+            {"jobs": [{"name": "flaky", "shell": "exit 1", "max_consecutive_failures": 1, "on_failure": "fine"},
                       {"name": "fine", "shell": "true"}]}
             """#)
         #expect(try d.ctl(["status"]).status == 0)
@@ -695,7 +695,9 @@ final class Daemon {
         let run = try d.ctl(["run", "flaky", "--wait"])
         // The run that paused it says so.
         #expect(run.stderr.contains("schedctl: flaky is paused: its failures in a row reached max_consecutive_failures; `schedctl resume flaky` resumes it"), "\(run.stderr)")
+        #expect(run.stderr.contains("schedctl: flaky run 1: its on_failure triggers fine (`schedctl logs fine` once it has run)"), "\(run.stderr)")
         #expect(eventually { events.text.contains(" flaky paused (failure_threshold) by the failure of run 1\n") }, "\(events.text)")
+        #expect(events.text.contains(" flaky run 1 triggers fine (on_failure)\n"), "\(events.text)")
         _ = events.finish(timeout: 0)
         #expect(eventually { (try? d.ctl(["status"]).status) == 1 })
         let status = try d.ctl(["status"])

@@ -113,6 +113,10 @@ import SchedulerAPI
                 if case let .retryScheduled(_, runID, retry) = events[index] { return (index, runID, retry) } else { return nil }
             }
             #expect(told.map(\.1) == [flaky[0].id, flaky[1].id])
+            // The last attempt's end triggers notify, told just before it too.
+            let last = try #require(events.firstIndex(of: .runFinished(flaky[2])))
+            #expect(last > 0 && events[last - 1] == .followUp(job: "flaky", runID: flaky[2].id, field: "on_failure", target: "notify"))
+            #expect(events.count { if case .followUp = $0 { true } else { false } } == 1)
             #expect(told.map(\.2.attempt) == [2, 3])
             for (index, runID, retry) in told {
                 #expect(events.indices.contains(index + 1) && events[index + 1] == .runFinished(flaky.first { $0.id == runID }!))
@@ -133,7 +137,8 @@ import SchedulerAPI
             #expect(lastAttempt.attempt == 3)
             #expect(paused.count == 1 && paused[0].element == .jobPaused(job: "flaky", reason: "failure_threshold", runID: lastAttempt.id))
             let all = await log.events
-            #expect(all.indices.contains(paused[0].offset + 1) && all[paused[0].offset + 1] == .runFinished(lastAttempt))
+            #expect(all.indices.contains(paused[0].offset + 2) && all[paused[0].offset + 2] == .runFinished(lastAttempt))
+            #expect(all[paused[0].offset + 1] == .followUp(job: "flaky", runID: lastAttempt.id, field: "on_failure", target: "notify"))
             let state = try await db.job(named: "flaky")?.state
             #expect(state?.paused == true && state?.pauseReason == "failure_threshold" && state?.consecutiveFailures == 2)
 

@@ -899,6 +899,9 @@ extension JobScheduler {
             }
             let pauses = endPausesJob(run.request, final, retryDue: retryDue)
             if pauses { events.publish(.jobPaused(job: final.job, reason: "failure_threshold", runID: final.id)) }
+            if let followUp = endTriggers(run.request, final, retryDue: retryDue) {
+                events.publish(.followUp(job: final.job, runID: final.id, field: followUp.field, target: followUp.target))
+            }
             events.publish(.runFinished(final))
             var metadata: Logger.Metadata = [
                 "schedd.status": "\(final.status.rawValue)", "schedd.duration_ms": .stringConvertible(final.durationMs ?? 0),

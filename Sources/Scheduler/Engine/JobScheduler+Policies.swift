@@ -241,6 +241,19 @@ extension JobScheduler {
         return Self.reachesFailureThreshold(request.spec, state, run.status)
     }
 
+    /// The job the end of `run`, about to be told, triggers, and the field that names it
+    /// (`triggerFollowUp`'s choice, made ahead): so that `followUp` can come before
+    /// `runFinished`. Only where this node decides it at once; a shared store counts the
+    /// failures first, and the job may be gone by then.
+    func endTriggers(_ request: RunRequest, _ run: RunRecord, retryDue: Date?) -> (field: String, target: String)? {
+        guard !stopping, !store.sharedByNodes, retryDue == nil, !request.spec.isService,
+              let entry = jobs[run.job], !entry.spec.isService else { return nil }
+        let followUp = run.status.isFailure ? request.spec.onFailure.map { ("on_failure", $0) }
+            : run.status == .succeeded ? request.spec.onSuccess.map { ("on_success", $0) } : nil
+        guard let followUp, !(request.triggerChain + [run.job]).contains(followUp.1) else { return nil }
+        return followUp
+    }
+
     /// Triggers `on_failure` or `on_success` of the run's job by the run's final result,
     /// unless that would close a cycle of triggers (recorded as a skip).
     func triggerFollowUp(_ request: RunRequest, _ run: RunRecord) async {

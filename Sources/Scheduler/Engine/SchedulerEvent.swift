@@ -17,6 +17,10 @@ public enum SchedulerEvent: Sendable, Equatable {
     /// `runID`: the run whose failure paused the job (`failure_threshold`), published just
     /// before that run's `runFinished`, so that whoever follows the run knows.
     case jobPaused(job: String, reason: String, runID: Int64? = nil)
+    /// The end of run `runID` triggers `target`, the job its `field` (`on_failure`,
+    /// `on_success`) names: published just before its `runFinished`, so that whoever follows the
+    /// run knows. (Whether `target` then runs is its own: paused, busy under `forbid`…)
+    case followUp(job: String, runID: Int64, field: String, target: String)
     case jobResumed(job: String)
     /// A chunk of a running run's output; `offset` is where it starts in the run's whole
     /// output. Only subscribers that asked for output get these.

@@ -3,7 +3,7 @@ import Foundation
 /// One Server-Sent Event of `GET /v1/events`, as the `data:` line's JSON.
 public struct EventMessage: Sendable, Codable, Equatable {
     /// `run_queued`, `run_started`, `run_finished`, `retry_scheduled`, `final_result_deferred`,
-    /// `job_paused`, `job_resumed`, `run_output`.
+    /// `job_paused`, `job_resumed`, `follow_up`, `run_output`.
     public var type: String
     public var job: String
     public var at: Date
@@ -26,10 +26,13 @@ public struct EventMessage: Sendable, Codable, Equatable {
     public var stream: StandardStream?
     /// `retry_scheduled`: the retry of the failed run `run_id`, its attempt and when it is due.
     public var retry: RetryStatus?
+    /// `follow_up`: the job the end of run `run_id` triggers (`reason` says by which field).
+    public var target: String?
 
     public init(type: String, job: String, at: Date, trigger: RunTrigger? = nil, reason: String? = nil, run: RunRecord? = nil,
                 runID: Int64? = nil, offset: Int64? = nil, length: Int? = nil, output: String? = nil, stream: StandardStream? = nil,
-                retry: RetryStatus? = nil) {
+                retry: RetryStatus? = nil, target: String? = nil) {
+        self.target = target
         self.retry = retry
         self.stream = stream
         self.type = type
@@ -45,7 +48,7 @@ public struct EventMessage: Sendable, Codable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case type, job, at, trigger, reason, run, offset, length, output, stream, retry
+        case type, job, at, trigger, reason, run, offset, length, output, stream, retry, target
         case runID = "run_id"
     }
 

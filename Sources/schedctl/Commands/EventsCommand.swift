@@ -55,6 +55,7 @@ struct EventsCommand: AsyncParsableCommand {
         case "final_result_deferred":
             let place = Output.place(m.reason.flatMap(FinalResultPlace.init(rawValue:)) ?? .nextStart)
             return "\(time) \(m.job) run \(m.runID ?? 0) ended as schedd stops: what follows it comes \(place)"
+        case "follow_up": return "\(time) \(m.job) run \(m.runID ?? 0) triggers \(m.target ?? "?") (\(m.reason ?? "?"))"
         case "run_queued": return "\(time) \(m.job) queued (\(m.trigger?.rawValue ?? "?"))"
         case "job_paused": return "\(time) \(m.job) paused (\(m.reason ?? "manual"))\(m.runID.map { " by the failure of run \($0)" } ?? "")"
         case "dropped": return "\(time) schedd dropped this stream: \(m.reason ?? "too slow")"

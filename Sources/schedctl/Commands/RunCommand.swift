@@ -108,6 +108,10 @@ struct RunCommand: AsyncParsableCommand {
             if follower.pausedJob == "failure_threshold" {
                 note("\(name) is paused: its failures in a row reached max_consecutive_failures; `schedctl resume \(name)` resumes it")
             }
+            // An alert chain under test: whether it fired, said here rather than looked up.
+            if let followUp = follower.followUp {
+                note("\(name) run \(run.id): its \(followUp.field) triggers \(followUp.target) (`schedctl logs \(followUp.target)` once it has run)")
+            }
         }
         throw ExitCode(Self.exitCode(run))
     }
