@@ -136,8 +136,14 @@ import Testing
         _ = FileManager.default.createFile(atPath: gate, contents: nil)
         #expect(follower.finish() == 0)
         #expect(follower.text == "first\nsecond\n", "\(follower.errors)\n\(d.process.stderr())")
-        // After the end, --follow just prints the stored output.
-        #expect(try d.ctl(["logs", "1", "--follow"]).stdout == "first\nsecond\n")
+        // After the end, --follow just prints the stored output; by the job's name, with a word
+        // on what follows the runs to come (the run's id asked for that run alone).
+        let byID = try d.ctl(["logs", "1", "--follow"])
+        #expect(byID.stdout == "first\nsecond\n" && byID.stderr.isEmpty, "\(byID.stderr)")
+        let byName = try d.ctl(["logs", "gated", "--follow"])
+        #expect(byName.stdout == "first\nsecond\n")
+        #expect(byName.stderr == "schedctl: gated's last run (1) had ended: this is its output; `schedctl events --job gated --output` follows the runs to come\n",
+                "\(byName.stderr)")
     }
 
     @Test func outputEventsOverCurlStyleSSE() throws {

@@ -10,7 +10,7 @@ struct LogsCommand: AsyncParsableCommand {
     @Argument(help: "A run id, or a job name for its last run that ran (a running service's, say, rather than a trigger skipped since).", completion: JobNameCompletion.kind, transform: JobNameArgument.parse)
     var target: String
 
-    @Flag(help: "Stream a running run's output live until it ends.")
+    @Flag(help: "Stream a running run's output live until it ends (a job's ended run: its output, and what follows the next runs).")
     var follow = false
 
     @Flag(help: "Only what the run wrote to its standard output.")
@@ -49,10 +49,16 @@ struct LogsCommand: AsyncParsableCommand {
         var id = Int64(target)
         if id == nil { id = try Self.lastRun(of: target, client: client) }
         if follow && !global.json {
+            // A job whose last run has ended: what its name asks to follow is the runs to come,
+            // as `journalctl -f -u` would; `events` follows them, this run's output is all here.
+            let ended = try Int64(target) == nil && client.call("GET", "/v1/runs/\(id!)", as: RunRecord.self).status.isFinal
             var follower = RunFollower(client: client, runID: id!, printOutput: true)
             follower.only = only
             let run = try follower.follow()
             if follower.printed > 0, let output = run.output, !output.isEmpty, !output.hasSuffix("\n") { print() }
+            if ended {
+                FileHandle.standardError.write(Data("schedctl: \(target)'s last run (\(run.id)) had ended: this is its output; `schedctl events --job \(target) --output` follows the runs to come\n".utf8))
+            }
             return
         }
         var run = try client.call("GET", "/v1/runs/\(id!)", as: RunRecord.self)
