@@ -225,6 +225,17 @@ func job(_ fields: String) -> String { #"{"jobs": [{"name": "j", "shell": "true"
         #expect(issues(#"{"job": []}"#).count == 2)
     }
 
+    /// `requires_wait` on a job that requires nothing would wait for nothing: refused; from
+    /// defaults (which reach every job) it is not, nor in a stored definition.
+    @Test func requiresWaitWithoutRequiresIsRefused() throws {
+        #expect(issues(job(#""requires_wait": "30s""#))
+            == [#"jobs[0] "j": requires_wait: has no effect without "requires": it is how long a run waits for the services it requires to be ready"#])
+        _ = try decode(#"{"defaults": {"requires_wait": "30s"}, "jobs": [{"name": "j", "shell": "true"}]}"#)
+        _ = try decode(#"{"jobs": [{"name": "db", "shell": "x", "restart": "always"}, {"name": "j", "shell": "true", "requires": ["db"], "requires_wait": "30s"}]}"#)
+        let stored = try JobSpec(json: JSONParser.parse(#"{"name": "j", "shell": "true", "requires_wait": "30s"}"#), context: .stored)
+        #expect(stored.requiresWait == .seconds(30))
+    }
+
     @Test func typeAndRangeErrors() {
         #expect(issues(job(#""retries": "2""#)) == [#"jobs[0] "j": retries: expected a whole number, got a string"#])
         #expect(issues(job(#""retries": 1.5"#)) == [#"jobs[0] "j": retries: 1.5 is not a whole number"#])

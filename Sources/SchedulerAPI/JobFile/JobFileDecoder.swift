@@ -376,6 +376,11 @@ struct JobFileDecoder {
         }
         spec.after = nameList(value, "after")
         spec.requires = nameList(value, "requires")
+        // Set on the job (not by defaults, which reach every job), it says the job waits for
+        // services it does not name. A stored definition still loads: it never applied.
+        if !spec.isService, value["requires_wait"] != nil, value["requires"] == nil, !context.readsStoredDefinition {
+            report("requires_wait", "has no effect without \"requires\": it is how long a run waits for the services it requires to be ready")
+        }
         spec.readyCheck = readyCheck(value)
         if issues.count == issuesBefore, let bytes = Self.execBytes(spec), bytes > Self.execTotalLimit {
             let field = spec.env?.isEmpty == false ? "env" : { if case .shell = spec.action { "shell" } else { "command" } }()
