@@ -227,10 +227,10 @@ struct ControlRoutes {
         on(.post, "/v1/reload") { request, context in
             try Self.adminOnly(context, "reload the job file")
             let dryRun = try Self.flag("dry_run", request.uri.queryParameters)
-            guard let jobFile, let configPath else { throw APIError(.conflict, "schedd was started without --config: there is no file to reload") }
+            guard let jobFile else { throw APIError(.conflict, "schedd was started without --config: there is no file to reload") }
             let result: ApplyResult
             do {
-                result = try await engine.apply(JobFileLoader(path: configPath, handlers: engine.handlerNames), prune: true, dryRun: dryRun)
+                result = try await engine.apply(JobFileLoader(path: jobFile.path, handlers: engine.handlerNames), prune: true, dryRun: dryRun)
             } catch {
                 // Told in `status` too, as a SIGHUP's: the jobs run as loaded before.
                 if !dryRun && JobFileReloads.isRefusal(error) { jobFile.refused((error as? APIError)?.description ?? "\(error)") }
@@ -238,7 +238,7 @@ struct ControlRoutes {
             }
             if !dryRun {
                 jobFile.succeeded()
-                audit("job file reloaded over the API", await Self.caller(context), result.logMetadata.merging(["schedd.file": "\(configPath)"]) { a, _ in a })
+                audit("job file reloaded over the API", await Self.caller(context), result.logMetadata.merging(["schedd.file": "\(jobFile.path)"]) { a, _ in a })
             }
             return try Self.json(result)
         }
@@ -384,18 +384,17 @@ struct ControlRoutes {
             if last?.status == .skipped, let run = going[info.name] { last = run }
             // Pinned to a node that is not this one, with no cluster: it never runs (a job file
             // shared by several hosts), which "active" and a next run would hide.
-            if info.problem == nil, JobSummary.state(of: info) == "active", let node = engine.pinnedWhereNothingRuns(info.spec) {
-                return JobSummary(name: info.name, state: "elsewhere", pauseReason: nil, schedule: info.spec.schedule, service: info.spec.isService,
-                                  nextRunAt: nil, lastRun: last, origin: info.origin,
-                                  reason: "runs only on node \(node) (its \"node\"); this schedd is node \(engine.nodeName), with no cluster")
-            }
-            return JobSummary(name: info.name, state: service?.state ?? (info.problem == nil ? JobSummary.state(of: info) : "invalid"),
+            let elsewhere = info.problem == nil && JobSummary.state(of: info) == "active"
+                ? engine.pinnedWhereNothingRuns(info.spec).map { "runs only on node \($0) (its \"node\"); this schedd is node \(engine.nodeName), with no cluster" }
+                : nil
+            return JobSummary(name: info.name,
+                       state: elsewhere != nil ? "elsewhere" : service?.state ?? (info.problem == nil ? JobSummary.state(of: info) : "invalid"),
                        pauseReason: info.problem ?? info.state.pauseReason,
                        schedule: info.spec.schedule, service: info.spec.isService,
                        // A job that cannot fire has no next run, whatever its schedule says.
-                       nextRunAt: info.state.paused || !info.spec.isEnabled ? nil : info.state.nextRunAt,
+                       nextRunAt: info.state.paused || !info.spec.isEnabled || elsewhere != nil ? nil : info.state.nextRunAt,
                        lastRun: last, origin: info.origin, queued: waiting[info.name],
-                       reason: service?.reason ?? (info.state.paused ? info.state.pauseReason : info.problem),
+                       reason: elsewhere ?? service?.reason ?? (info.state.paused ? info.state.pauseReason : info.problem),
                        waitsFor: held[info.name])
         }
     }

@@ -202,7 +202,11 @@ struct ControlClient {
 
     /// Sends a request and decodes a 2xx reply, or throws the daemon's error (exit 1).
     func call<T: Decodable>(_ method: String, _ path: String, body: [UInt8]? = nil, as type: T.Type, timeout: Int = 60) throws -> T {
-        let reply = try send(method, path, body: body, timeout: timeout)
+        try Self.decoded(try send(method, path, body: body, timeout: timeout), as: type)
+    }
+
+    /// A 2xx reply decoded, or the daemon's error (exit 1).
+    static func decoded<T: Decodable>(_ reply: Reply, as type: T.Type) throws -> T {
         guard (200..<300).contains(reply.status) else { throw Self.failure(reply) }
         do {
             return try APICoding.decoder().decode(T.self, from: Data(reply.body))

@@ -230,12 +230,19 @@ extension JobScheduler {
         return state.consecutiveFailures >= threshold && !state.paused
     }
 
+    /// The job of `run` when what its end leads to is decided here as it is told: a job's
+    /// final result (no retry), not while stopping, and on a store this node alone writes (a
+    /// shared one counts the failures in a row first, and the job may be gone by then).
+    private func decidedAtEnd(_ request: RunRequest, _ run: RunRecord, retryDue: Date?) -> JobEntry? {
+        guard !stopping, !store.sharedByNodes, retryDue == nil, !request.spec.isService,
+              let entry = jobs[run.job], !entry.spec.isService else { return nil }
+        return entry
+    }
+
     /// Whether the end of `run`, about to be told, pauses its job (`afterRun`'s count, made
-    /// ahead): so that `jobPaused` can come before `runFinished`, as a retry's word does. Only
-    /// where this node counts the failures; a shared store counts them after the end.
+    /// ahead): so that `jobPaused` can come before `runFinished`, as a retry's word does.
     func endPausesJob(_ request: RunRequest, _ run: RunRecord, retryDue: Date?) -> Bool {
-        guard !stopping, !store.sharedByNodes, retryDue == nil, run.status.isFailure, !request.spec.isService,
-              let entry = jobs[run.job], !entry.spec.isService else { return false }
+        guard run.status.isFailure, let entry = decidedAtEnd(request, run, retryDue: retryDue) else { return false }
         var state = entry.state
         state.consecutiveFailures += 1
         return Self.reachesFailureThreshold(request.spec, state, run.status)
@@ -243,23 +250,24 @@ extension JobScheduler {
 
     /// The job the end of `run`, about to be told, triggers, and the field that names it
     /// (`triggerFollowUp`'s choice, made ahead): so that `followUp` can come before
-    /// `runFinished`. Only where this node decides it at once; a shared store counts the
-    /// failures first, and the job may be gone by then.
+    /// `runFinished`.
     func endTriggers(_ request: RunRequest, _ run: RunRecord, retryDue: Date?) -> (field: String, target: String)? {
-        guard !stopping, !store.sharedByNodes, retryDue == nil, !request.spec.isService,
-              let entry = jobs[run.job], !entry.spec.isService else { return nil }
-        let followUp = run.status.isFailure ? request.spec.onFailure.map { ("on_failure", $0) }
-            : run.status == .succeeded ? request.spec.onSuccess.map { ("on_success", $0) } : nil
-        guard let followUp, !(request.triggerChain + [run.job]).contains(followUp.1) else { return nil }
+        guard decidedAtEnd(request, run, retryDue: retryDue) != nil, let followUp = Self.followUp(request.spec, run.status),
+              !(request.triggerChain + [run.job]).contains(followUp.target) else { return nil }
         return followUp
+    }
+
+    /// The job a final result triggers, and the field that names it: `on_failure` for a
+    /// failure, `on_success` for a success.
+    static func followUp(_ spec: JobSpec, _ status: RunStatus) -> (field: String, target: String)? {
+        if status.isFailure { return spec.onFailure.map { ("on_failure", $0) } }
+        return status == .succeeded ? spec.onSuccess.map { ("on_success", $0) } : nil
     }
 
     /// Triggers `on_failure` or `on_success` of the run's job by the run's final result,
     /// unless that would close a cycle of triggers (recorded as a skip).
     func triggerFollowUp(_ request: RunRequest, _ run: RunRecord) async {
-        let spec = request.spec
-        let target = run.status.isFailure ? spec.onFailure : (run.status == .succeeded ? spec.onSuccess : nil)
-        guard let target else { return }
+        guard let target = Self.followUp(request.spec, run.status)?.target else { return }
         let chain = request.triggerChain + [run.job]
         if chain.contains(target) {
             let cycle = (chain.drop { $0 != target } + [target]).joined(separator: " -> ")

@@ -121,10 +121,7 @@ struct NextCommand: AsyncParsableCommand {
         if reply.status == 404 {
             throw CommandFailure(message: "\"\(name)\" is neither a schedule (\(notASchedule)) nor a job: \(ControlClient.failure(reply).message)", exitCode: 2)
         }
-        guard (200..<300).contains(reply.status) else { throw ControlClient.failure(reply) }
-        guard let detail = try? APICoding.decoder().decode(JobDetail.self, from: Data(reply.body)) else {
-            throw CommandFailure(message: "schedd's reply could not be read", exitCode: 1)
-        }
+        let detail = try ControlClient.decoded(reply, as: JobDetail.self)
         let spec = detail.job.spec
         guard let text = spec.schedule else {
             let what = spec.isService ? "a service: it runs from schedd's start, with no schedule" : "fired only by `schedctl run` or another job's on_failure/on_success: it has no schedule"

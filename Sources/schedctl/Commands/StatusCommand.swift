@@ -19,13 +19,7 @@ struct StatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let reply = try global.client.send("GET", "/v1/status")
-        guard (200..<300).contains(reply.status) else { throw ControlClient.failure(reply) }
-        let status: StatusResponse
-        do {
-            status = try APICoding.decoder().decode(StatusResponse.self, from: Data(reply.body))
-        } catch {
-            throw CommandFailure(message: "schedd's reply could not be read: \(error)", exitCode: 1)
-        }
+        let status = try ControlClient.decoded(reply, as: StatusResponse.self)
         if global.json {
             Output.printJSON(bytes: reply.body)
         } else {
