@@ -151,7 +151,7 @@ let package = Package(
         // Depends on the executables so that `swift test` builds the real binaries it drives.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["schedd", "schedctl", "SchedulerAPI", "PostgresHarness"],
+            dependencies: ["schedd", "schedctl", "Scheduler", "SchedulerAPI", "PostgresHarness"],
             swiftSettings: strict
         ),
     ],

@@ -1,5 +1,6 @@
 import Foundation
 import PostgresHarness
+@testable import Scheduler
 import SchedulerAPI
 import Testing
 #if canImport(Glibc)
@@ -58,6 +59,20 @@ struct ClusterTests {
             for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
                 guard let pid = Int32(entry), let environment = FileManager.default.contents(atPath: "/proc/\(entry)/environ") else { continue }
                 if environment.split(separator: 0).contains(where: { $0.starts(with: marker) }) { kill(pid, SIGKILL) }
+            }
+            Self.removeRunCgroups(instancePrefix: "schedd-\(clusterID.prefix(12))-")
+        }
+
+        /// The cgroups of the runs of a killed node stay (a node sweeps its own at its next start,
+        /// which a test's node never has): removed once the processes killed above have left them.
+        /// The nodes, children of the test, made them in its own cgroup.
+        static func removeRunCgroups(instancePrefix: String) {
+            guard let mount = RunCgroups.cgroup2Mount(), let own = RunCgroups.ownCgroup() else { return }
+            let base = own == "/" ? mount : mount + own
+            let names = ((try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []).filter { $0.hasPrefix(instancePrefix) }
+            for name in names {
+                let deadline = Date().addingTimeInterval(5)
+                while rmdir("\(base)/\(name)") != 0 && errno == EBUSY && Date() < deadline { usleep(20_000) }
             }
         }
     }
