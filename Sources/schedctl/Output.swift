@@ -32,8 +32,9 @@ enum Output {
         guard let date else { return "-" }
         if wide { return Timestamp.format(date) }
         let delta = date.timeIntervalSince(now)
+        // Rounded as `span` rounds: a retry due in 0.8 s (a backoff of 1s, jittered) is "in 1s".
+        if abs(delta) < 0.5 { return "now" }
         let text = span(abs(delta))
-        if abs(delta) < 1 { return "now" }
         return delta > 0 ? "in \(text)" : "\(text) ago"
     }
 

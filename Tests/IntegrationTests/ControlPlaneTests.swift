@@ -270,7 +270,7 @@ final class Daemon {
                 "\(wait.stderr)")
         #expect(try d.ctl(["history", "flaky"]).stdout.contains("retry #1") == false)
         #expect(try d.ctl(["resume", "flaky"]).status == 0)
-        #expect(eventually { (try? d.ctl(["history", "flaky"]))?.stdout.contains("retry #1 of 1") == true })
+        #expect(eventually { (try? d.ctl(["history", "flaky"]))?.stdout.contains("retry #1 after 1") == true })
         let off = try Binaries.run(Binaries.schedctl, ["--socket", d.socket, "run", "off", "--wait"], timeout: 30)
         #expect(off.status == 4)
         #expect(off.stderr.hasSuffix("; attempt 2 is held while the job is disabled: it starts when enabled again\n"), "\(off.stderr)")
@@ -1159,7 +1159,7 @@ final class Daemon {
         let rows = try d.ctl(["history", "r"]).stdout.split(separator: "\n").dropFirst()
         // The retry names the attempt it follows.
         let first = rows.last?.split(separator: " ").first.map(String.init) ?? "?"
-        #expect(rows.first?.contains("retry #1 of \(first) ") == true, "\(rows)")
+        #expect(rows.first?.contains("retry #1 after \(first) ") == true, "\(rows)")
         #expect(rows.last?.contains(" manual ") == true, "\(rows)")
     }
 

@@ -109,7 +109,7 @@ func processes(running argv: [String]) -> [pid_t] {
         #expect(eventually { (try? sqlite(db, "SELECT status FROM runs WHERE id = 2")) == "succeeded" })
         #expect(try sqlite(db, "SELECT trigger || ' ' || attempt || ' ' || retry_of || ' ' || output FROM runs WHERE id = 2") == "retry 2 1 again")
         let history = try Binaries.run(Binaries.schedctl, ["--socket", second.socketPath, "history", "long"]).stdout
-        #expect(history.contains("retry #1 of 1"), "\(history)")
+        #expect(history.contains("retry #1 after 1"), "\(history)")
         #expect(second.terminate() == 0)
     }
 

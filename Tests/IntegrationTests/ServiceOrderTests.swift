@@ -153,7 +153,7 @@ import Glibc
         #expect(try sqlite(d.db, "SELECT count(*) FROM runs WHERE job IN ('app', 'worker')") == "2")
 
         #expect(try d.ctl(["stop", "app"]).status == 0)
-        #expect(eventually(timeout: 20) { (try? Self.state(d, "app").hasPrefix("stopped (stopped by schedctl)")) == true }, "\((try? d.ctl(["list"]).stdout) ?? "")")
+        #expect(eventually(timeout: 20) { (try? Self.state(d, "app").hasPrefix("stopped (by schedctl)")) == true }, "\((try? d.ctl(["list"]).stdout) ?? "")")
         #expect(try Self.state(d, "worker").hasPrefix("waiting (requires app"))
         #expect(try d.ctl(["start", "app"]).status == 0)
         #expect(eventually(timeout: 20) { (try? Self.state(d, "worker").hasPrefix("ready")) == true }, "\((try? d.ctl(["list"]).stdout) ?? "")")

@@ -576,7 +576,7 @@ import SchedulerAPI
             await engine.untilIdle()
             let skipped = try #require(await log.finished.last { $0.job == "j" })
             #expect(skipped.status == .skipped && skipped.trigger == .retry && skipped.attempt == 2, "\(skipped)")
-            #expect(skipped.error == "skipped: requires db, which is stopped (stopped by schedctl)", "\(skipped.error ?? "")")
+            #expect(skipped.error == "skipped: requires db, which is stopped (by schedctl)", "\(skipped.error ?? "")")
             #expect(await engine.pendingRetry("j") == nil)
             #expect(try await store.pendingRetries().isEmpty)
         }

@@ -74,12 +74,12 @@ extension JobScheduler {
             return entry.state.pauseReason == "restart_limit" ? ("failed", "restart_limit") : ("paused", entry.state.pauseReason)
         }
         if let run = active.values.first(where: { $0.record.job == name }) {
-            if let stop = stopQueue[name] { return ("stopping", stop.reason) }
+            if let stop = stopQueue[name] { return ("stopping", Self.stateReason(stop.reason)) }
             return entry.readyRunID == run.record.id ? ("ready", nil) : ("starting", nil)
         }
         // Its start row is being written: out of the pool, not active yet.
-        if startingJobs[name] != nil { return entry.stoppedByHand ? ("stopping", "stopped by schedctl") : ("starting", nil) }
-        if entry.stoppedByHand { return ("stopped", "stopped by schedctl") }
+        if startingJobs[name] != nil { return entry.stoppedByHand ? ("stopping", "by schedctl") : ("starting", nil) }
+        if entry.stoppedByHand { return ("stopped", "by schedctl") }
         if let waiting = held.first(where: { $0.request.spec.name == name }) {
             return ("waiting", blocker(for: waiting.request.spec)?.text ?? entry.downBecause)
         }
@@ -91,6 +91,14 @@ extension JobScheduler {
         }
         if let why = entry.downBecause { return ("waiting", why) }
         return ("stopped", nil)
+    }
+
+    /// Why a service stops, after its state: the reason recorded with its run ("stopped by
+    /// schedctl", "stopped: requires db, …") without the word the state already says.
+    static func stateReason(_ reason: String) -> String {
+        if reason.hasPrefix("stopped: ") { return String(reason.dropFirst("stopped: ".count)) }
+        if reason.hasPrefix("stopped ") { return String(reason.dropFirst("stopped ".count)) }
+        return reason
     }
 
     /// The state of every service, for `list`.

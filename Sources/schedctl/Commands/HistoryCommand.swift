@@ -41,11 +41,12 @@ struct HistoryCommand: AsyncParsableCommand {
         print(page.runs.isEmpty ? "no runs" : Self.table(page.runs, wide: wide))
     }
 
-    /// `retry #1 of 40` for the first retry (attempt 2), which follows run 40 (`retry #1` for
-    /// rows written before schedd recorded which); `after 41` for a run that run 41's end
-    /// triggered (`on_failure`, `on_success`).
+    /// `retry #1 after 40` for the first retry (attempt 2), which follows run 40 (`retry #1`
+    /// for rows written before schedd recorded which); `after 41` for a run that run 41's end
+    /// triggered (`on_failure`, `on_success`). Not "of 40": with `retries: 2`, "retry #2 of 4"
+    /// read as the second of four retries.
     static func trigger(_ run: RunRecord) -> String {
-        if run.trigger == .retry { return "retry #\(max(1, run.attempt - 1))" + (run.retryOf.map { " of \($0)" } ?? "") }
+        if run.trigger == .retry { return "retry #\(max(1, run.attempt - 1))" + (run.retryOf.map { " after \($0)" } ?? "") }
         if run.trigger == .dependency, let cause = run.triggeredByRun {
             return "after \(cause)" + (run.attempt > 1 ? " (attempt \(run.attempt))" : "")
         }

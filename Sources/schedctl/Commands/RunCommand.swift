@@ -150,7 +150,8 @@ struct RunCommand: AsyncParsableCommand {
             backoffMax = detail.job.spec.effectiveRetryBackoffMax
         }
         if !global.json {
-            let when = due.map { $0.timeIntervalSinceNow >= 1 ? "in \(Output.span($0.timeIntervalSinceNow))" : "now" } ?? "next"
+            // A due time already past (told late) is "now", never "ago".
+            let when = due.map { $0.timeIntervalSinceNow >= 0.5 ? Output.when($0, wide: false) : "now" } ?? "next"
             note("\(name) run \(run.id): \(Self.describe(run)); retry (attempt \(attempt)) \(when)")
         }
         // Past it, a retry that is neither started nor waiting here counts as dropped (the job
