@@ -67,7 +67,7 @@ struct ControlRoutes {
     /// The methods `table` has for a request path (`{name}` stands for any one segment).
     static func methods(at path: String) -> [HTTPRequest.Method] {
         let segments = path.split(separator: "/", omittingEmptySubsequences: false)
-        return table.compactMap { method, pattern in
+        let methods = table.compactMap { method, pattern -> HTTPRequest.Method? in
             let parts = pattern.split(separator: "/", omittingEmptySubsequences: false)
             guard parts.count == segments.count else { return nil }
             let matches = zip(parts, segments).allSatisfy { part, segment in
@@ -75,6 +75,8 @@ struct ControlRoutes {
             }
             return matches ? method : nil
         }
+        // The router answers HEAD wherever GET is.
+        return methods.flatMap { $0 == .get ? [.get, .head] : [$0] }
     }
 
     func register(on router: Router<ControlContext>) {

@@ -101,7 +101,8 @@ public struct ControlServer: Service {
     }
 
     public func run() async throws {
-        let router = Router(context: ControlContext.self)
+        // HEAD wherever GET is (RFC 9110 asks it of every server): `curl -I` as a health check.
+        let router = Router(context: ControlContext.self, options: .autoGenerateHeadEndpoints)
         let peers = PeerCheckHandler.Registry()
         let access = configuration.access
         let daemonUID = access.daemonUID
