@@ -721,6 +721,13 @@ final class Daemon {
         #expect(try d.ctl(["status"]).status == 0)
     }
 
+    /// An empty list says so, as an empty history does.
+    @Test func listAndHistoryOfNothingSaySo() throws {
+        let d = try Daemon(jobs: #"{"jobs": []}"#)
+        #expect(try d.ctl(["list"]).stdout == "no jobs\n")
+        #expect(try d.ctl(["history"]).stdout == "no runs\n")
+    }
+
     /// Every route of docs/openapi.yaml is served (a missing route answers "no such endpoint").
     @Test func everyDocumentedRouteIsServed() throws {
         let d = try Daemon(jobs: Self.jobs)

@@ -13,6 +13,8 @@ struct ListCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard let jobs = try global.request("GET", "/v1/jobs", as: [JobSummary].self) else { return }
+        // As `history` says "no runs": a header alone reads as an answer cut off.
+        guard !jobs.isEmpty else { return print("no jobs") }
         let now = Date()
         let rows = jobs.map { job in
             // What makes a definition invalid is a sentence or more: `show` and `status` give it.
