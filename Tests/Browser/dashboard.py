@@ -8,7 +8,8 @@ DevTools Protocol (Debian's python3-websockets).
 Opens URL (the address schedctl printed, with its token), waits for the job list, clicks
 "run" on JOB, waits for the run to succeed, opens the run's page and reads its output, opens
 the timeline; saves a screenshot of each view in SCREENSHOT_DIR and prints what it saw as JSON:
-{"jobs": [...], "first_paint_ms": N, "list_ms": N, "output": "...", "timeline_bars": N}.
+{"jobs": [...], "first_paint_ms": N, "list_ms": N, "output": "...", "timeline_bars": N,
+"status": "...", "next": {JOB: its "next" column}}.
 """
 import asyncio
 import base64
@@ -104,6 +105,8 @@ async def drive(url, job, shots, measure_only=False):
                 return {"jobs": len(jobs), "first_paint_ms": first_paint, "list_ms": list_ms}
             await page.wait_for("document.getElementById('status').textContent.startsWith('schedd ')", "the status line")
             status = await page.evaluate("document.getElementById('status').textContent")
+            next_column = await page.evaluate(
+                "Object.fromEntries([...document.querySelectorAll('#jobs tbody tr')].map(r => [r.dataset.job, r.children[3].textContent]))")
             await page.wait_for("document.querySelectorAll('#jobs svg.spark').length > 0 || !document.querySelector('#jobs a[href^=\\'#run/\\']')",
                                 "the sparklines")
             await page.screenshot(os.path.join(shots, "dashboard-jobs.png"))
@@ -124,7 +127,7 @@ async def drive(url, job, shots, measure_only=False):
             bars = await page.evaluate("document.querySelectorAll('#timeline rect').length")
             await page.screenshot(os.path.join(shots, "dashboard-timeline.png"))
             return {"jobs": jobs, "first_paint_ms": first_paint, "list_ms": list_ms, "output": output, "timeline_bars": bars,
-                    "status": status}
+                    "status": status, "next": next_column}
     finally:
         chrome.kill()
         chrome.wait()

@@ -130,8 +130,14 @@ import Glibc
                       {"name": "broken", "shell": "echo oops >&2; exit 2", "retries": 0, "max_consecutive_failures": 1},
                       {"name": "nightly-backup", "shell": "true", "schedule": "0 3 * * *"},
                       {"name": "tick", "shell": "sleep 0.2", "schedule": "@every 1s"},
-                      {"name": "web", "shell": "sleep 600", "restart": "always"}]}
+                      {"name": "web", "shell": "sleep 600", "restart": "always"},
+                      {"name": "slow", "shell": "sleep 600", "restart": "always", "ready_after": "1h"},
+                      {"name": "report", "shell": "true", "requires": ["slow"], "requires_wait": "1h"}]}
             """#)
+        // A run that waits for what it requires: the list says what for, as `schedctl list` does.
+        // (`run` answers once the run starts; left, the run waits on.)
+        let waiting = try LiveOutputTests.Follower(d, ["run", "report"])
+        #expect(eventually { waiting.errors.contains("has not started yet") }, "\(waiting.errors)")
         #expect(try d.ctl(["run", "other", "--wait"]).status == 0)
         #expect(try d.ctl(["run", "broken", "--wait"]).status == 2)
         #expect(eventually { (Int((try? sqlite(d.db, "SELECT count(*) FROM runs WHERE job = 'tick' AND status = 'succeeded'")) ?? "") ?? 0) >= 3 })
@@ -142,7 +148,8 @@ import Glibc
                                       [script, "http://127.0.0.1:\(board.port)/?token=\(board.token)", "ok", shots])
         #expect(driven.status == 0, "\(driven.stderr)")
         let seen = try JSONSerialization.jsonObject(with: Data(driven.stdout.utf8)) as? [String: Any] ?? [:]
-        #expect((seen["jobs"] as? [String])?.sorted() == ["broken", "nightly-backup", "ok", "other", "tick", "web"], "\(driven.stdout)")
+        #expect((seen["jobs"] as? [String])?.sorted() == ["broken", "nightly-backup", "ok", "other", "report", "slow", "tick", "web"], "\(driven.stdout)")
+        #expect((seen["next"] as? [String: String])?["report"] == "a run waits: requires slow, which is starting", "\(driven.stdout)")
         #expect((seen["output"] as? String) == "from the dashboard\n", "\(driven.stdout)")
         #expect(((seen["timeline_bars"] as? Int) ?? 0) >= 5, "\(driven.stdout)")
         // The status line says why the daemon is unhealthy: broken's failure paused it.

@@ -115,7 +115,7 @@ async function jobs() {
       <td><a href="#job/${enc(j.name)}">${esc(j.name)}</a></td>
       <td>${esc(j.state)}${j.reason ? ` <span class="muted">(${esc(j.reason)})</span>` : ""}</td>
       <td>${esc(j.schedule ?? (j.service ? "service" : "-"))}</td>
-      <td>${when(j.next_run_at)}</td>
+      <td>${j.queued ? j.queued + " waiting for a worker" : j.waits_for ? esc("a run waits: " + j.waits_for) : when(j.next_run_at)}</td>
       <td>${j.last_run ? `<a href="#run/${j.last_run.id}">${when(j.last_run.started_at)}</a>` : "-"}</td>
       <td class="result ${esc(j.last_run ? j.last_run.status : "")}">${esc(result(j.last_run))}</td>
       <td class="spark"></td>
