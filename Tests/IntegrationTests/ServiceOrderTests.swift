@@ -40,6 +40,10 @@ import Glibc
         #expect(started == ["start db", "ready db", "start app", "ready app", "start worker", "ready worker"], "\(started)")
         let list = try d.ctl(["list"]).stdout
         for name in ["db", "app", "worker"] { #expect(try Self.state(d, name).hasPrefix("ready"), "\(list)") }
+        // Asked for in that order too: what waits at boot waits for a service that is starting,
+        // not for one "stopped" because it had not been asked for yet (by name, app came first).
+        let waits = d.process.stderr().split(separator: "\n").filter { $0.contains("run waits") }
+        #expect(waits.count == 2 && waits.allSatisfy { $0.contains("which is starting") || $0.contains("which is waiting") }, "\(waits)")
         #expect(d.process.terminate() == 0)
         #expect(Self.events(scratch).suffix(3) == ["stop worker", "stop app", "stop db"], "\(Self.events(scratch))")
         withExtendedLifetime(scratch) {}

@@ -40,6 +40,26 @@ extension JobScheduler {
         return nil
     }
 
+    /// Jobs to start together, each after those of them it requires or is ordered after, else
+    /// by name: started by name alone, `app` was held at every boot "requires db, which is
+    /// stopped", db not asked for yet.
+    func inStartOrder(_ names: some Collection<String>) -> [String] {
+        let among = Set(names)
+        var placed: Set<String> = []
+        var visiting: Set<String> = []
+        var order: [String] = []
+        order.reserveCapacity(among.count)
+        // Depth first; a cycle (refused at validation) cannot loop: a name is visited once.
+        func visit(_ name: String) {
+            guard !placed.contains(name), visiting.insert(name).inserted else { return }
+            for other in (jobs[name]?.spec.dependencies ?? []).sorted() where among.contains(other) { visit(other) }
+            placed.insert(name)
+            order.append(name)
+        }
+        for name in among.sorted() { visit(name) }
+        return order
+    }
+
     /// Whether `name` is a service whose active run has passed its readiness and is not
     /// being stopped.
     func isReady(_ name: String) -> Bool {

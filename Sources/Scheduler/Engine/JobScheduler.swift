@@ -637,7 +637,7 @@ public actor JobScheduler: Service {
             await afterRun(await request(resuming: run, entry, trigger: run.trigger, attempt: run.attempt), interrupted)
         }
         // Only the names are sorted: sorting 10,000 (name, entry) pairs copies every entry.
-        let bootJobs = jobs.filter { $0.value.canStart && ($0.value.spec.isService || $0.value.schedule == .reboot) }.keys.sorted()
+        let bootJobs = inStartOrder(jobs.filter { $0.value.canStart && ($0.value.spec.isService || $0.value.schedule == .reboot) }.keys)
         for name in bootJobs {
             _ = await trigger(name, .boot, scheduledAt: nil, force: true)
         }
@@ -831,7 +831,7 @@ public actor JobScheduler: Service {
         brokenReferences = broken
         metrics.keep(only: fresh.keys)
         dueQueue.rebuild(fresh.compactMap { name, entry in entry.nextDue.map { (due: $0, job: name) } })
-        for name in newServices.sorted() {
+        for name in inStartOrder(newServices) {
             _ = await trigger(name, .boot, scheduledAt: nil, force: true)
         }
         for name in resumedElsewhere.sorted() where jobs[name]?.canStart == true && !isUnderway(name) {
