@@ -90,6 +90,29 @@ import SchedulerAPI
         }
     }
 
+    /// `./tool` and `bin/tool` are found from the job's working_dir, where the run starts, as a
+    /// shell finds them after `cd` (not from schedd's own).
+    @Test func aRelativeProgramIsTheWorkingDirectorys() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("schedd-rel-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir + "/bin", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for file in ["tool", "bin/tool"] {
+            _ = FileManager.default.createFile(atPath: "\(dir)/\(file)", contents: Data("#!/bin/sh\necho \"\(file) in $(pwd)\"\n".utf8),
+                                           attributes: [.posixPermissions: 0o755])
+        }
+        #expect(FileManager.default.currentDirectoryPath != dir)
+        for program in ["./tool", "bin/tool"] {
+            try await run(#"{"jobs": [{"name": "j", "command": ["\#(program)"], "working_dir": "\#(dir)"}]}"#) { runs, _ in
+                #expect(runs[0].status == .succeeded, "\(runs[0].error ?? "")")
+                #expect(runs[0].output == "\(program.hasPrefix("./") ? "tool" : "bin/tool") in \(dir)\n")
+            }
+        }
+        // A relative PATH entry too.
+        try await run(#"{"jobs": [{"name": "j", "command": ["tool"], "working_dir": "\#(dir)", "env": {"PATH": "bin:/usr/bin:/bin"}}]}"#) { runs, _ in
+            #expect(runs[0].output == "bin/tool in \(dir)\n", "\(runs[0].error ?? "")")
+        }
+    }
+
     @Test func aMissingProgramFailsWithAClearError() async throws {
         try await run(#"{"jobs": [{"name": "j", "command": ["no-such-program-xyz", "--flag"]}]}"#) { runs, _ in
             #expect(runs[0].status == .failed)

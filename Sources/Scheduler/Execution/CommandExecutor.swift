@@ -134,11 +134,16 @@ public struct CommandExecutor: JobExecutor, StopsOnRequest {
         return nil
     }
 
-    /// `argv[0]` looked up in the run's `PATH` unless it contains a slash.
-    static func resolve(_ program: String, path: String) -> String? {
-        if program.contains("/") { return access(program, X_OK) == 0 ? program : nil }
+    /// `argv[0]` looked up in the run's `PATH` unless it contains a slash; a relative path
+    /// (`./backup.sh`, or a relative `PATH` entry) is the run's, from its working directory,
+    /// where the run starts (not from schedd's, where it was looked for and not found).
+    static func resolve(_ program: String, path: String, from directory: String) -> String? {
+        func placed(_ file: String) -> String {
+            file.hasPrefix("/") ? file : (directory.hasSuffix("/") ? directory : directory + "/") + file
+        }
+        if program.contains("/") { return access(placed(program), X_OK) == 0 ? placed(program) : nil }
         for dir in path.split(separator: ":") where !dir.isEmpty {
-            let candidate = "\(dir)/\(program)"
+            let candidate = placed("\(dir)/\(program)")
             var info = stat()
             if stat(candidate, &info) == 0, info.st_mode & S_IFMT == S_IFREG, access(candidate, X_OK) == 0 {
                 return candidate
@@ -181,12 +186,13 @@ public struct CommandExecutor: JobExecutor, StopsOnRequest {
         case let .shell(script): argv = ["/bin/sh", "-c", script]
         case .handler: return ExecutionOutcome(ending: .failed("handler jobs need an embedding program that registers the handler"))
         }
-        guard let program = Self.resolve(argv[0], path: env["PATH"] ?? Self.defaultPath) else {
-            return ExecutionOutcome(ending: .failed("cannot run \"\(argv[0])\": not found or not executable (PATH=\(env["PATH"] ?? ""))"))
-        }
-        // Said here with the reason: swift-subprocess reports only that it could not change to it.
+        // Said here with the reason: swift-subprocess reports only that it could not change to
+        // it. First: a relative program is looked for from it.
         if let problem = Self.workingDirectoryProblem(spec.effectiveWorkingDir) {
             return ExecutionOutcome(ending: .failed(problem))
+        }
+        guard let program = Self.resolve(argv[0], path: env["PATH"] ?? Self.defaultPath, from: spec.effectiveWorkingDir) else {
+            return ExecutionOutcome(ending: .failed("cannot run \"\(argv[0])\": not found or not executable (PATH=\(env["PATH"] ?? ""))"))
         }
         var options = PlatformOptions()
         // Its own session and process group, so that the whole group can be signalled. (Both
