@@ -721,6 +721,37 @@ final class Daemon {
         #expect(try d.ctl(["status"]).status == 0)
     }
 
+    /// A job whose runs cannot start here as things stand (a program or working_dir not there)
+    /// is applied with a warning naming the job, the field and what is wrong; once, not at each
+    /// apply of the same definition; a job pinned to another node is that node's to run.
+    @Test func anApplyWarnsOfAProgramOrDirectoryThatIsNotThere() throws {
+        let d = try Daemon(jobs: #"{"jobs": []}"#)
+        let file = try d.scratch.write("more.json", #"""
+            {"jobs": [{"name": "typo", "command": ["/usr/bin/rsyncc", "-a"]},
+                      {"name": "unknown", "command": ["no-such-program-xyz"]},
+                      {"name": "gone", "shell": "true", "working_dir": "/nonexistent/schedd-dir"},
+                      {"name": "svc", "command": ["sleep", "600"], "restart": "always", "ready_check": ["./check"], "working_dir": "/tmp"},
+                      {"name": "fine", "command": ["true"]},
+                      {"name": "elsewhere", "command": ["/opt/only-on-db-2"], "node": "db-2"}]}
+            """#)
+        let dry = try d.ctl(["apply", "--dry-run", file])
+        #expect(dry.status == 0 && dry.stderr.contains("schedctl: warning: typo: "), "\(dry.stderr)")
+        let applied = try d.ctl(["apply", file])
+        #expect(applied.status == 0, "\(applied.stderr)")
+        let warnings = applied.stderr.split(separator: "\n").map(String.init)
+        #expect(warnings == [
+            #"schedctl: warning: typo: command: "/usr/bin/rsyncc" is not found or not executable: its runs fail until it is"#,
+            #"schedctl: warning: unknown: command: "no-such-program-xyz" is not found or not executable in PATH (/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin): its runs fail until it is"#,
+            #"schedctl: warning: gone: working_dir: /nonexistent/schedd-dir: No such file or directory: its runs fail until it is one"#,
+            #"schedctl: warning: svc: ready_check: "./check" is not found or not executable (from working_dir /tmp): the service is never ready until it is"#,
+        ], "\(applied.stderr)")
+        #expect(try d.ctl(["list"]).stdout.contains("typo "))
+        #expect(d.process.stderr().contains("a job's runs cannot start as things stand schedd.job=typo"), "\(d.process.stderr())")
+        // Said once: the same definitions again change nothing and say nothing.
+        let again = try d.ctl(["apply", file])
+        #expect(again.status == 0 && again.stderr.isEmpty, "\(again.stderr)")
+    }
+
     /// An empty list says so, as an empty history does.
     @Test func listAndHistoryOfNothingSaySo() throws {
         let d = try Daemon(jobs: #"{"jobs": []}"#)

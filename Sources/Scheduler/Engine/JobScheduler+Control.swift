@@ -592,6 +592,7 @@ extension JobScheduler {
                                                protectedFile: protectedFile)
         if !dryRun { await definitionsChanged() }
         result.brokenReferences = await brokenReferences(after: result, file: file, owner: origin.owner)
+        result.warnings = await startWarnings(file, result)
         return result
     }
 
@@ -603,7 +604,28 @@ extension JobScheduler {
         var (result, file) = try await loader.applyReading(to: store, prune: prune, dryRun: dryRun, now: clock.now()) { try await self.dependencyGraph() }
         if !dryRun { await definitionsChanged() }
         result.brokenReferences = await brokenReferences(after: result, file: file, owner: nil)
+        result.warnings = await startWarnings(file, result)
         return result
+    }
+
+    /// The jobs a change created or changed (or would) whose runs cannot start on this machine
+    /// as things stand (`JobWarning`), logged unless it is a dry run. A job pinned to another
+    /// node is that node's to run.
+    func startWarnings(_ file: JobFile?, _ result: ApplyResult) async -> [JobWarning]? {
+        guard let file else { return nil }
+        let changed = Set(result.created + result.updated)
+        let node = configuration.node
+        let specs = file.jobs.filter { changed.contains($0.name) && ($0.node == nil || $0.node == node) }
+        guard !specs.isEmpty else { return nil }
+        let warnings = await BlockingWork.run {
+            specs.flatMap { spec in CommandExecutor.startProblems(of: spec).map { JobWarning(job: spec.name, message: $0) } }
+        }
+        if !result.dryRun {
+            for warning in warnings {
+                logger.warning("a job's runs cannot start as things stand", metadata: ["schedd.job": "\(warning.job)", "schedd.problem": "\(warning.message)"])
+            }
+        }
+        return warnings.isEmpty ? nil : warnings
     }
 
     /// The jobs outside a change (not in its file, not removed by it) that name a job it

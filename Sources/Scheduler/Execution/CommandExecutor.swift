@@ -126,12 +126,14 @@ public struct CommandExecutor: JobExecutor, StopsOnRequest {
     /// Why a run cannot start in `directory` (it is missing, or not a directory), or nil. One
     /// the daemon may enter and the job's user may not is left to the start to report.
     static func workingDirectoryProblem(_ directory: String) -> String? {
+        workingDirectoryFault(directory).map { "cannot start in working_dir \(directory): \($0)" }
+    }
+
+    /// What is wrong with `directory` as a working directory ("No such file or directory"), or nil.
+    static func workingDirectoryFault(_ directory: String) -> String? {
         var info = stat()
-        guard stat(directory, &info) == 0 else {
-            return "cannot start in working_dir \(directory): \(String(cString: strerror(errno)))"
-        }
-        guard info.st_mode & S_IFMT == S_IFDIR else { return "cannot start in working_dir \(directory): it is not a directory" }
-        return nil
+        guard stat(directory, &info) == 0 else { return String(cString: strerror(errno)) }
+        return info.st_mode & S_IFMT == S_IFDIR ? nil : "it is not a directory"
     }
 
     /// `argv[0]` looked up in the run's `PATH` unless it contains a slash; a relative path
@@ -150,6 +152,25 @@ public struct CommandExecutor: JobExecutor, StopsOnRequest {
             }
         }
         return nil
+    }
+
+    /// What keeps a job's runs from starting on this machine as things stand, with the field
+    /// (a missing working directory; a program, or a `ready_check` program, not found where
+    /// a run looks for it), each ending with what it does. Looks at the file system: call it
+    /// off the cooperative pool. Programs run through `/bin/sh -c` are not looked into.
+    static func startProblems(of spec: JobSpec) -> [String] {
+        if let fault = workingDirectoryFault(spec.effectiveWorkingDir) {
+            return ["working_dir: \(spec.effectiveWorkingDir): \(fault): its runs fail until it is one"]
+        }
+        let path = spec.env?["PATH"] ?? defaultPath
+        var problems: [String] = []
+        for (field, action) in [("command", spec.action), ("ready_check", spec.readyCheck)] {
+            guard case let .command(argv)? = action, let program = argv.first,
+                  resolve(program, path: path, from: spec.effectiveWorkingDir) == nil else { continue }
+            let place = program.contains("/") ? (program.hasPrefix("/") ? "" : " (from working_dir \(spec.effectiveWorkingDir))") : " in PATH (\(path))"
+            problems.append("\(field): \"\(program)\" is not found or not executable\(place): \(field == "command" ? "its runs fail" : "the service is never ready") until it is")
+        }
+        return problems
     }
 
     /// What a task of a run's body reports when it ends.

@@ -12,10 +12,14 @@ public struct ApplyResult: Sendable, Equatable, Codable {
     /// Jobs created over the API that a job file's apply took (it names them): they are the
     /// file's from then on, and `schedctl apply`/`remove` of them are refused. Nil when none.
     public var claimed: [String]?
+    /// Jobs the change created or changed whose runs cannot start on this machine as things
+    /// stand (a program or working directory that is not there). Nil when none.
+    public var warnings: [JobWarning]?
 
     public init(created: [String] = [], updated: [String] = [], unchanged: [String] = [], removed: [String] = [], dryRun: Bool = false,
-                brokenReferences: [BrokenReference]? = nil, claimed: [String]? = nil) {
+                brokenReferences: [BrokenReference]? = nil, claimed: [String]? = nil, warnings: [JobWarning]? = nil) {
         self.claimed = claimed
+        self.warnings = warnings
         self.created = created
         self.updated = updated
         self.unchanged = unchanged
@@ -25,6 +29,6 @@ public struct ApplyResult: Sendable, Equatable, Codable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case created, updated, unchanged, removed, dryRun = "dry_run", brokenReferences = "broken_references", claimed
+        case created, updated, unchanged, removed, dryRun = "dry_run", brokenReferences = "broken_references", claimed, warnings
     }
 }

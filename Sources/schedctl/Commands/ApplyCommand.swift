@@ -43,5 +43,9 @@ struct ApplyCommand: AsyncParsableCommand {
         for reference in result.brokenReferences ?? [] {
             FileHandle.standardError.write(Data("schedctl: warning: \(result.dryRun ? "after this change, " : "")\(reference.job): \(reference.message)\n".utf8))
         }
+        // Applied all the same: the program may come later (a package installed after).
+        for warning in result.warnings ?? [] {
+            FileHandle.standardError.write(Data("schedctl: warning: \(warning.job): \(warning.message)\n".utf8))
+        }
     }
 }
