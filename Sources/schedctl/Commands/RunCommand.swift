@@ -5,7 +5,7 @@ import SchedulerAPI
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run", abstract: "Trigger a job now.",
-        discussion: "Answers once the run has started; while it waits for a worker or for a service it requires, says so on stderr (interrupting leaves it waiting: `schedctl cancel NAME` drops it). With --wait, prints the run's output as it is printed and exits with its status: the job's exit code, 124 on timeout, 128+N when killed by signal N. A failed attempt that the job retries is followed by its retries, and the last attempt's status is the exit code.")
+        discussion: "Answers once the run has started; while it waits for a worker or for a service it requires, says so on stderr (interrupting leaves it waiting: `schedctl cancel NAME` drops it). With --wait, prints the run's output as it is printed and exits with its status: the job's exit code, 124 on timeout, 128+N when killed by signal N, 1 when it was cancelled or skipped. A failed attempt that the job retries is followed by its retries, and the last attempt's status is the exit code.")
 
     @OptionGroup var global: GlobalOptions
 
