@@ -127,6 +127,26 @@ struct AccessTests {
         withExtendedLifetime(accounts) {}
     }
 
+    /// A socket directory that a user may not search (systemd's RuntimeDirectoryMode=0750, as
+    /// the unit once had) keeps even an admin out: schedctl names the directory, not the admin
+    /// group the user is already in.
+    @Test func aSocketDirectoryThatKeepsAUserOutIsNamed() throws {
+        let accounts = try TestAccounts()
+        let admin = try accounts.add(member: true)
+        let scratch = try Scratch()
+        let run = scratch.path("run")
+        #expect(mkdir(run, 0o750) == 0 && chmod(run, 0o750) == 0)
+        let d = try Daemon(jobs: Self.adminJobs, extra: ["--admin-group", accounts.group, "--socket", run + "/schedd.sock"])
+        let refused = try accounts.schedctl(as: admin, socket: d.socket, ["status"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.hasPrefix("schedctl: permission denied on schedd's socket \(d.socket): its directory \(run) (mode 0750, owner root, group root) does not let your user (uid \(admin.uid)) through"),
+                "\(refused.stderr)")
+        #expect(chmod(run, 0o755) == 0)
+        let allowed = try accounts.schedctl(as: admin, socket: d.socket, ["status"])
+        #expect(allowed.status == 0, "\(allowed.stderr)")
+        withExtendedLifetime(scratch) {}
+    }
+
     @Test func noSocketInADirectorySomeoneElseControls() throws {
         let accounts = try TestAccounts()
         let bob = try accounts.add(member: false)
