@@ -72,4 +72,19 @@ public struct AccessPolicy: Sendable, Equatable {
     /// The mode of a socket directory schedd makes: others must be able to reach the socket
     /// when users are allowed; nobody but its owner may write it.
     public var directoryMode: mode_t { users == .none ? (adminGroup == nil ? 0o700 : 0o750) : 0o755 }
+
+    /// Who the socket's directory, with `mode` and group `gid`, keeps from reaching the socket
+    /// (they may not search it), whatever the socket allows: "the admin group", "users"; nil
+    /// when it keeps no one out. A directory made beforehand (systemd's RuntimeDirectory=) may.
+    func keptOut(byDirectoryMode mode: mode_t, gid: gid_t) -> String? {
+        func searchable(by group: gid_t) -> Bool { mode & 0o001 != 0 || (gid == group && mode & 0o010 != 0) }
+        var out: [String] = []
+        if let adminGroup, !searchable(by: adminGroup) { out.append("the admin group") }
+        switch users {
+        case .none: break
+        case .all: if mode & 0o001 == 0 { out.append("users") }
+        case let .group(group): if !searchable(by: group) { out.append("users") }
+        }
+        return out.isEmpty ? nil : out.joined(separator: " and ")
+    }
 }

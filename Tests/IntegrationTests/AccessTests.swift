@@ -137,6 +137,9 @@ struct AccessTests {
         let run = scratch.path("run")
         #expect(mkdir(run, 0o750) == 0 && chmod(run, 0o750) == 0)
         let d = try Daemon(jobs: Self.adminJobs, extra: ["--admin-group", accounts.group, "--socket", run + "/schedd.sock"])
+        // schedd says so as it starts.
+        #expect(d.process.stderr().contains("the socket's directory keeps clients out"), "\(d.process.stderr())")
+        #expect(d.process.stderr().contains("schedd.kept_out=\"the admin group\""), "\(d.process.stderr())")
         let refused = try accounts.schedctl(as: admin, socket: d.socket, ["status"])
         #expect(refused.status == 1)
         #expect(refused.stderr.hasPrefix("schedctl: permission denied on schedd's socket \(d.socket): its directory \(run) (mode 0750, owner root, group root) does not let your user (uid \(admin.uid)) through"),

@@ -75,6 +75,21 @@ import Testing
         #expect(AccessPolicy(adminGroup: 40).directoryMode == 0o750)
         #expect(AccessPolicy(users: .group(50)).directoryMode == 0o755)
     }
+
+    /// Who a socket directory made beforehand keeps out: each mode schedd would make keeps no
+    /// one out; systemd's 0750 of root's group keeps the admin group and users out.
+    @Test func whoASocketDirectoryKeepsOut() {
+        for policy in [AccessPolicy(), AccessPolicy(adminGroup: 40), AccessPolicy(users: .all), AccessPolicy(adminGroup: 40, users: .group(50))] {
+            #expect(policy.keptOut(byDirectoryMode: policy.directoryMode, gid: policy.adminGroup ?? 0) == nil, "\(policy)")
+        }
+        #expect(AccessPolicy().keptOut(byDirectoryMode: 0o700, gid: 0) == nil)
+        #expect(AccessPolicy(adminGroup: 40).keptOut(byDirectoryMode: 0o750, gid: 0) == "the admin group")
+        #expect(AccessPolicy(adminGroup: 40).keptOut(byDirectoryMode: 0o710, gid: 40) == nil)
+        #expect(AccessPolicy(users: .all).keptOut(byDirectoryMode: 0o750, gid: 0) == "users")
+        #expect(AccessPolicy(users: .group(50)).keptOut(byDirectoryMode: 0o750, gid: 50) == nil)
+        #expect(AccessPolicy(adminGroup: 40, users: .group(50)).keptOut(byDirectoryMode: 0o750, gid: 0) == "the admin group and users")
+        #expect(AccessPolicy(adminGroup: 40, users: .all).keptOut(byDirectoryMode: 0o755, gid: 0) == nil)
+    }
 }
 
 @Suite struct UserScopeTests {
