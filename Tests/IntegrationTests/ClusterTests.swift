@@ -515,6 +515,11 @@ struct ClusterTests {
         })
         #expect(try cluster.sql("SELECT coalesce(string_agg(DISTINCT node || ' ' || status, ','), '') FROM runs WHERE job = 'needs-svc' AND scheduled_at > to_timestamp(\(since))")
                 == "\(holder) succeeded")
+        // A manual run of it asked on the other node is queued for the node that runs it (it
+        // waited out its requires_wait there and was skipped).
+        let manual = try cluster.ctl(survivor, ["run", "--wait", "needs-svc"])
+        #expect(manual.status == 0, "\(manual.stdout)\(manual.stderr)")
+        #expect(try cluster.sql("SELECT string_agg(node || ' ' || status, ',') FROM runs WHERE job = 'needs-svc' AND trigger = 'manual'") == "\(holder) succeeded")
         // Stopping it on the other node is refused, naming the node that runs it.
         let stop = try cluster.ctl(survivor, ["stop", "svc"])
         #expect(stop.status != 0 && stop.stderr.contains("\"svc\" runs on node \(holder)"), "\(stop.stdout)\(stop.stderr)")

@@ -29,6 +29,20 @@ extension JobScheduler {
             ])
             return (true, queued)
         }
+        if store.sharedByNodes, !entry.spec.isService, let holder = holderOfEverything(entry.spec.requires ?? []), nodesUp?.contains(holder) != false {
+            // What it requires runs on another node, which fires its slots: its manual runs go
+            // there too (asked here, one waited out its requires_wait and was skipped).
+            let queued: RunRecord
+            do {
+                queued = try await store.queueRun(job: job, node: holder, triggeredBy: caller)
+            } catch let error as APIError where error.code == .conflict {
+                throw APIError(.conflict, "\"\(job)\" runs where what it requires runs, on node \(holder), which is not up: the run was not queued")
+            }
+            logger.info("run queued for the node that runs what its job requires", metadata: [
+                "schedd.job": "\(job)", "schedd.run_id": .stringConvertible(queued.id), "schedd.node": "\(holder)",
+            ])
+            return (true, queued)
+        }
         try checkPinned(entry.spec)
         let signal = RunStartSignal()
         switch await trigger(job, .manual, scheduledAt: nil, force: force, startSignal: signal, by: caller) {
