@@ -247,7 +247,7 @@ public final class PostgresStore: SchedulerStore {
 
     static let runColumns = """
         id, job, trigger, attempt, status, scheduled_at, started_at, finished_at, duration_ms, exit_code, signal, pid, output, \
-        output_truncated, error, output_streams, cpu_ms, triggered_by, cancelled_by, triggered_by_run, retry_of
+        output_truncated, error, output_streams, cpu_ms, triggered_by, cancelled_by, triggered_by_run, retry_of, node
         """
     /// `runColumns` of the table named `r`.
     static let runColumnsOfR = runColumns.split(separator: ",").map { "r." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }
@@ -259,15 +259,15 @@ public final class PostgresStore: SchedulerStore {
         var records: [RunRecord] = []
         for try await row in rows {
             let (id, job, trigger, attempt, status, scheduled, started, finished, duration, exitCode, signal, pid, output, truncated, error,
-                 streams, cpu, triggeredBy, cancelledBy, triggeredByRun, retryOf) =
+                 streams, cpu, triggeredBy, cancelledBy, triggeredByRun, retryOf, node) =
                 try row.decode((Int64, String, String, Int32, String, Date?, Date, Date?, Int64?, Int32?, Int32?, Int32?, String?, Bool,
-                                String?, String?, Int64?, String?, String?, Int64?, Int64?).self)
+                                String?, String?, Int64?, String?, String?, Int64?, Int64?, String?).self)
             records.append(RunRecord(
                 id: id, job: job, trigger: RunTrigger(rawValue: trigger) ?? .manual, attempt: Int(attempt),
                 status: RunStatus(rawValue: status) ?? .failed, scheduledAt: scheduled.map(ms), startedAt: ms(started),
                 finishedAt: finished.map(ms), durationMs: duration, exitCode: exitCode, signal: signal, pid: pid, output: output,
                 outputTruncated: truncated, outputStreams: OutputSegment.decode(streams), error: error, cpuMs: cpu,
-                triggeredBy: triggeredBy, cancelledBy: cancelledBy, triggeredByRun: triggeredByRun, retryOf: retryOf))
+                triggeredBy: triggeredBy, cancelledBy: cancelledBy, triggeredByRun: triggeredByRun, retryOf: retryOf, node: node))
         }
         return records
     }

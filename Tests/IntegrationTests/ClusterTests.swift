@@ -520,6 +520,11 @@ struct ClusterTests {
         let manual = try cluster.ctl(survivor, ["run", "--wait", "needs-svc"])
         #expect(manual.status == 0, "\(manual.stdout)\(manual.stderr)")
         #expect(try cluster.sql("SELECT string_agg(node || ' ' || status, ',') FROM runs WHERE job = 'needs-svc' AND trigger = 'manual'") == "\(holder) succeeded")
+        // Each run's node in history, and the node of the service's pid in list.
+        let history = try cluster.ctl(survivor, ["history", "needs-svc", "--limit", "1"]).stdout.split(separator: "\n")
+        #expect(history.first?.hasPrefix("ID ") == true && history.first?.contains(" NODE ") == true, "\(history)")
+        #expect(history.dropFirst().first?.split(separator: " ").dropFirst(2).first.map(String.init) == holder, "\(history)")
+        #expect(try cluster.ctl(survivor, ["list"]).stdout.contains("running (on \(holder), pid "))
         // Stopping it on the other node is refused, naming the node that runs it.
         let stop = try cluster.ctl(survivor, ["stop", "svc"])
         #expect(stop.status != 0 && stop.stderr.contains("\"svc\" runs on node \(holder)"), "\(stop.stdout)\(stop.stderr)")

@@ -33,14 +33,19 @@ public struct RunRecord: Sendable, Equatable, Codable {
     public var triggeredByRun: Int64?
     /// For a retry (`trigger` `retry`): the id of the failed attempt it follows.
     public var retryOf: Int64?
+    /// Cluster mode: the node that runs or ran it (of a `queued` row, the node that queued
+    /// it); nil on one node.
+    public var node: String?
 
     public init(
         id: Int64, job: String, trigger: RunTrigger, attempt: Int, status: RunStatus,
         scheduledAt: Date? = nil, startedAt: Date, finishedAt: Date? = nil, durationMs: Int64? = nil,
         exitCode: Int32? = nil, signal: Int32? = nil, pid: Int32? = nil, output: String? = nil,
         outputTruncated: Bool = false, outputStreams: [OutputSegment]? = nil, error: String? = nil, cpuMs: Int64? = nil,
-        triggeredBy: String? = nil, cancelledBy: String? = nil, triggeredByRun: Int64? = nil, retryOf: Int64? = nil
+        triggeredBy: String? = nil, cancelledBy: String? = nil, triggeredByRun: Int64? = nil, retryOf: Int64? = nil,
+        node: String? = nil
     ) {
+        self.node = node
         self.retryOf = retryOf
         self.triggeredByRun = triggeredByRun
         self.triggeredBy = triggeredBy
@@ -70,6 +75,6 @@ public struct RunRecord: Sendable, Equatable, Codable {
         case durationMs = "duration_ms", exitCode = "exit_code", signal, pid, output
         case outputTruncated = "output_truncated", outputStreams = "output_streams", error, cpuMs = "cpu_ms"
         case triggeredBy = "triggered_by", cancelledBy = "cancelled_by", triggeredByRun = "triggered_by_run"
-        case retryOf = "retry_of"
+        case retryOf = "retry_of", node
     }
 }

@@ -56,8 +56,10 @@ struct HistoryCommand: AsyncParsableCommand {
     static func table(_ runs: [RunRecord], wide: Bool) -> String {
         // CPU: what the run's processes used (user + system), where schedd measured it.
         // BY: who started a manual run and who cancelled one, over the control socket.
-        Output.table(["ID", "JOB", "TRIGGER", "STARTED", "DURATION", "CPU", "BY", "RESULT"], runs.map { run in
-            [String(run.id), run.job, Self.trigger(run),
+        // NODE: in a cluster, where each run ran.
+        let nodes = runs.contains { $0.node != nil }
+        return Output.table(["ID", "JOB"] + (nodes ? ["NODE"] : []) + ["TRIGGER", "STARTED", "DURATION", "CPU", "BY", "RESULT"], runs.map { run in
+            [String(run.id), run.job] + (nodes ? [run.node ?? "-"] : []) + [Self.trigger(run),
              Output.when(run.startedAt, wide: wide), Output.duration(run.durationMs), Output.duration(run.cpuMs), Self.by(run),
              wide ? Self.resultWithWhy(run) : Output.result(run)]
         })

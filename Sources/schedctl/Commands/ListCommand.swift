@@ -33,7 +33,8 @@ struct ListCommand: AsyncParsableCommand {
     /// A running service shows its process: `running (pid 4242, up 3h 5m)`.
     static func result(_ job: JobSummary, now: Date) -> String {
         if job.service, let run = job.lastRun, run.status == .running, let pid = run.pid {
-            return "running (pid \(pid), up \(Output.span(now.timeIntervalSince(run.startedAt))))"
+            // In a cluster the pid is the node's: said with it.
+            return "running (\(run.node.map { "on \($0), " } ?? "")pid \(pid), up \(Output.span(now.timeIntervalSince(run.startedAt))))"
         }
         return Output.result(job.lastRun)
     }
