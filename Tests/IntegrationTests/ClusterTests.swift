@@ -525,6 +525,8 @@ struct ClusterTests {
         #expect(history.first?.hasPrefix("ID ") == true && history.first?.contains(" NODE ") == true, "\(history)")
         #expect(history.dropFirst().first?.split(separator: " ").dropFirst(2).first.map(String.init) == holder, "\(history)")
         #expect(try cluster.ctl(survivor, ["list"]).stdout.contains("running (on \(holder), pid "))
+        let shown = try cluster.ctl(survivor, ["show", "svc"]).stdout
+        #expect(shown.contains("\nprocess: on node \(holder), pid ") && !shown.contains("restart in") && !shown.contains("\nstarts: "), "\(shown)")
         // Stopping it on the other node is refused, naming the node that runs it.
         let stop = try cluster.ctl(survivor, ["stop", "svc"])
         #expect(stop.status != 0 && stop.stderr.contains("\"svc\" runs on node \(holder)"), "\(stop.stdout)\(stop.stderr)")

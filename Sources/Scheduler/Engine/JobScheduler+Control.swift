@@ -522,7 +522,9 @@ extension JobScheduler {
             pid: running?.record.pid, upSince: running?.record.startedAt,
             startsInWindow: entry.serviceStarts.filter { now.timeIntervalSince($0) <= window }.count,
             burst: burst, windowSeconds: interval.milliseconds / 1000,
-            restartAt: timers.filter { $0.request.spec.name == job && $0.request.trigger == .restart }.map(\.due).min())
+            // Held by another node, its timer here is the next ask to take it over, no restart.
+            restartAt: servicesHeldElsewhere[job] != nil ? nil
+                : timers.filter { $0.request.spec.name == job && $0.request.trigger == .restart }.map(\.due).min())
     }
 
     /// How many runs of each job wait for a worker (jobs with none are absent).

@@ -25,10 +25,15 @@ struct ShowCommand: AsyncParsableCommand {
         if let service = detail.service {
             if let pid = service.pid, let up = service.upSince {
                 print("process: pid \(pid), up \(Output.span(Date().timeIntervalSince(up)))")
+            } else if service.state == "elsewhere", let run = s.lastRun, run.status == .running, let node = run.node {
+                // Another node's process, from its row; that node counts its starts.
+                print("process: on node \(node)" + (run.pid.map { ", pid \($0)" } ?? "") + ", up \(Output.span(Date().timeIntervalSince(run.startedAt)))")
             } else {
                 print("process: not running" + (service.restartAt.map { ", restart \(Output.when($0, wide: wide))" } ?? ""))
             }
-            print("starts: \(service.startsInWindow) in the last \(Output.span(Double(service.windowSeconds))) (restart_limit: \(service.burst.map(String.init) ?? "none"))")
+            if service.state != "elsewhere" {
+                print("starts: \(service.startsInWindow) in the last \(Output.span(Double(service.windowSeconds))) (restart_limit: \(service.burst.map(String.init) ?? "none"))")
+            }
         } else {
             print("next:  \(Output.when(s.nextRunAt, wide: wide))")
             if let waits = s.waitsFor { print("waiting: a run waits to start: \(waits)") }
