@@ -4,7 +4,7 @@ import SchedulerAPI
 
 struct EventsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "events", abstract: "Stream live run events.",
-                                                    discussion: "Prints one line per event until interrupted; --json prints each event's JSON. With --output, also each line the runs print, after the run and the stream it came from (`12:00:01.250 backup run 42 stdout: copied 3 files`).")
+                                                    discussion: "Prints one line per event until interrupted; --json prints each event's JSON. With --output, also each line the runs print, after the run and the stream it came from (`12:00:01.250 backup run 42 stdout: copied 3 files`). In a cluster, the events of the node asked (one run wherever it runs: `logs RUN --follow`).")
 
     @OptionGroup var global: GlobalOptions
 
