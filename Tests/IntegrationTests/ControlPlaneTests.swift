@@ -367,6 +367,11 @@ final class Daemon {
         let skipped = try d.ctl(["run", "extra"])
         #expect(skipped.status == 1)
         #expect(skipped.stderr.hasSuffix("(concurrency: forbid) (run \(id + 1); --force starts it anyway)\n"), "\(skipped.stderr)")
+        // A pause leaves the run going, and says so.
+        let paused = try d.ctl(["pause", "extra"])
+        #expect(paused.stdout == "extra: paused\n" && paused.stderr == "schedctl: note: run \(id) of extra goes on to its end (`schedctl cancel extra` stops it)\n",
+                "\(paused.stderr)")
+        #expect(try d.ctl(["resume", "extra"]).status == 0)
         #expect(try d.ctl(["cancel", String(id)]).stdout == "cancelling run \(id)\n")
         #expect(eventually { (try? sqlite(d.db, "SELECT status FROM runs WHERE id = \(id)")) == "cancelled" })
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import SchedulerAPI
 
 struct PauseCommand: AsyncParsableCommand {
@@ -12,5 +13,10 @@ struct PauseCommand: AsyncParsableCommand {
     func run() async throws {
         guard let detail = try global.request("POST", "/v1/jobs/\(ControlClient.escape(name))/pause", as: JobDetail.self) else { return }
         print("\(name): \(detail.summary.state)")
+        // A pause stops the firing, not what runs (a service aside, which it stops): said, as
+        // one may take it for a stop.
+        if !detail.summary.service, let run = detail.summary.lastRun, run.status == .running {
+            FileHandle.standardError.write(Data("schedctl: note: run \(run.id) of \(name) goes on to its end (`schedctl cancel \(name)` stops it)\n".utf8))
+        }
     }
 }
