@@ -8,22 +8,28 @@ import UnixSignals
 /// Re-applies the `--config` job file on each SIGHUP. A bad file is refused, logged and shown
 /// in systemd's STATUS=; the jobs already applied keep running as they were.
 struct ConfigReloader: Service {
-    let loader: JobFileLoader
+    /// The `--config` file and what its reloads said; nil without one. SIGHUP is trapped all
+    /// the same: its default action ended schedd on the spot (`systemctl reload` of a unit
+    /// without --config), its runs abandoned, nothing recorded of their ends.
+    let file: (loader: JobFileLoader, status: JobFileReloads)?
     let engine: JobScheduler
     let notifier: SystemdNotifier
-    let status: JobFileReloads
     let logger: Logger
 
     func run() async throws {
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         await cancelWhenGracefulShutdown {
             for await _ in hangups {
-                await reload()
+                guard let file else {
+                    logger.warning("SIGHUP ignored: schedd runs without --config, there is no job file to reload")
+                    continue
+                }
+                await reload(file.loader, file.status)
             }
         }
     }
 
-    func reload() async {
+    func reload(_ loader: JobFileLoader, _ status: JobFileReloads) async {
         notifier.send("RELOADING=1\nMONOTONIC_USEC=\(SystemdNotifier.monotonicMicroseconds())")
         do {
             let result = try await engine.apply(loader, prune: true)

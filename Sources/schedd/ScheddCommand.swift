@@ -167,6 +167,9 @@ struct ScheddCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // Until the reloader traps it: SIGHUP's default action would end schedd on the spot
+        // (a `systemctl reload` while it starts).
+        signal(SIGHUP, SIG_IGN)
         Malloc.useOneArena()
         let level = Logger.Level(rawValue: logLevel) ?? .info
         let environment = ProcessInfo.processInfo.environment
@@ -432,7 +435,9 @@ struct ScheddCommand: AsyncParsableCommand {
                 FileHandle.standardError.write(Data("schedd: \(Self.aboutJobFile(config, error))\n".utf8))
                 throw ExitCode(2)
             }
-            services.append(.init(service: ConfigReloader(loader: loader, engine: engine, notifier: notifier, status: jobFile, logger: logger)))
+            services.append(.init(service: ConfigReloader(file: (loader, jobFile), engine: engine, notifier: notifier, logger: logger)))
+        } else {
+            services.append(.init(service: ConfigReloader(file: nil, engine: engine, notifier: notifier, logger: logger)))
         }
         if let metricsListen, let (host, port) = Self.hostAndPort(metricsListen) {
             services.append(.init(service: MetricsListener(host: host, port: port, metrics: metrics, engine: engine, logger: logger)))

@@ -203,6 +203,19 @@ import Glibc
         #expect(daemon.terminate() == 0)
     }
 
+    /// Without --config, SIGHUP (`systemctl reload`) is said to have nothing to reload; its
+    /// default action ended schedd on the spot, a run going on abandoned without its end.
+    @Test func sighupWithoutAJobFileLeavesTheDaemonRunning() throws {
+        let scratch = try Scratch()
+        let daemon = try DaemonProcess(["--db", scratch.path("schedd.db")], log: scratch.path("schedd.log"))
+        #expect(daemon.waitUntilStarted())
+        kill(daemon.process.processIdentifier, SIGHUP)
+        #expect(eventually { daemon.stderr().contains("SIGHUP ignored: schedd runs without --config, there is no job file to reload") }, "\(daemon.stderr())")
+        #expect(daemon.process.isRunning)
+        #expect(try Binaries.run(Binaries.schedctl, ["--socket", daemon.socketPath, "status"]).status == 0)
+        #expect(daemon.terminate() == 0)
+    }
+
     @Test func jsonLogsWriteNumbersAsNumbers() throws {
         let scratch = try Scratch()
         let daemon = try DaemonProcess(["--db", scratch.path("schedd.db"), "--log-format", "json", "--workers", "3"], log: scratch.path("schedd.log"))
