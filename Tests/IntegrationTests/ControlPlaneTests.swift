@@ -737,6 +737,7 @@ final class Daemon {
                       {"name": "gone", "shell": "true", "working_dir": "/nonexistent/schedd-dir"},
                       {"name": "svc", "command": ["sleep", "600"], "restart": "always", "ready_check": ["./check"], "working_dir": "/tmp"},
                       {"name": "fine", "command": ["true"]},
+                      {"name": "dollar", "command": ["true"], "env": {"PATH": "$PATH:/opt/bin"}},
                       {"name": "elsewhere", "command": ["/opt/only-on-db-2"], "node": "db-2"}]}
             """#)
         let dry = try d.ctl(["apply", "--dry-run", file])
@@ -749,6 +750,8 @@ final class Daemon {
             #"schedctl: warning: unknown: command: "no-such-program-xyz" is not found or not executable in PATH (/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin): its runs fail until it is"#,
             #"schedctl: warning: gone: working_dir: /nonexistent/schedd-dir: No such file or directory: its runs fail until it is one"#,
             #"schedctl: warning: svc: ready_check: "./check" is not found or not executable (from working_dir /tmp): the service is never ready until it is"#,
+            #"schedctl: warning: dollar: env.PATH: "$PATH:/opt/bin" is taken as written, nothing expands the $: write the whole value"#,
+            #"schedctl: warning: dollar: command: "true" is not found or not executable in PATH ($PATH:/opt/bin): its runs fail until it is"#,
         ], "\(applied.stderr)")
         #expect(try d.ctl(["list"]).stdout.contains("typo "))
         #expect(d.process.stderr().contains("a job's runs cannot start as things stand schedd.job=typo"), "\(d.process.stderr())")

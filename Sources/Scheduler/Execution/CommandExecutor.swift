@@ -164,6 +164,10 @@ public struct CommandExecutor: JobExecutor, StopsOnRequest {
         }
         let path = spec.env?["PATH"] ?? defaultPath
         var problems: [String] = []
+        // The crontab habit, `PATH=$PATH:/opt/bin`: nothing expands it.
+        if let given = spec.env?["PATH"], given.contains("$") {
+            problems.append("env.PATH: \"\(given)\" is taken as written, nothing expands the $: write the whole value")
+        }
         for (field, action) in [("command", spec.action), ("ready_check", spec.readyCheck)] {
             guard case let .command(argv)? = action, let program = argv.first,
                   resolve(program, path: path, from: spec.effectiveWorkingDir) == nil else { continue }
