@@ -160,13 +160,10 @@ public struct ControlServer: Service {
         logger.info("control socket ready", metadata: ["schedd.socket": "\(path)"])
         // Served all the same (admins of root's group still reach it), but said at once: the
         // clients kept out are told only "permission denied".
-        let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty, let (mode, gid) = await BlockingWork.run({ () -> (mode_t, gid_t)? in
-            var info = stat()
-            return stat(directory, &info) == 0 ? (info.st_mode & 0o7777, info.st_gid) : nil
-        }), let out = access.keptOut(byDirectoryMode: mode, gid: gid) {
+        if let (mode, gid) = await BlockingWork.run({ SocketDirectory.searchAttributes(socketPath: path) }),
+           let out = access.keptOut(byDirectoryMode: mode, gid: gid) {
             logger.warning("the socket's directory keeps clients out: make it searchable (chmod 755; under systemd, RuntimeDirectoryMode=0755)", metadata: [
-                "schedd.directory": "\(directory)", "schedd.mode": "0\(String(mode, radix: 8))", "schedd.kept_out": "\(out)",
+                "schedd.directory": "\(SocketDirectory.directory(of: path))", "schedd.mode": "\(SocketDirectory.octal(mode))", "schedd.kept_out": "\(out)",
             ])
         }
 

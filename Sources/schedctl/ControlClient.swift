@@ -160,7 +160,7 @@ struct ControlClient {
             if code == EACCES || code == EPERM {
                 // Not the socket but its directory: an admin told to join the admin group, as
                 // they are already, would look in the wrong place.
-                if let blocked = Self.directoryKeepingOut(socketPath) { throw CommandFailure(message: blocked, exitCode: 1) }
+                if let blocked = SocketDirectory.clientKeptOut(socketPath: socketPath) { throw CommandFailure(message: blocked, exitCode: 1) }
                 // The socket is there, so schedd most likely is too: starting it is not the fix.
                 throw CommandFailure(message: "permission denied on schedd's socket \(socketPath): your user (uid \(getuid())) may not use it; ask an administrator to add you to schedd's --admin-group, or to start schedd with --allow-users, or run schedctl as root", exitCode: 1)
             }
@@ -172,24 +172,6 @@ struct ControlClient {
             throw unreachable(String(cString: strerror(code)))
         }
         return fd
-    }
-
-    /// Why the socket's directory keeps this user from reaching the socket (it may not be
-    /// searched: a `RuntimeDirectoryMode=0750` of root's, say), or nil when it does not.
-    static func directoryKeepingOut(_ socketPath: String) -> String? {
-        let parent = (socketPath as NSString).deletingLastPathComponent
-        let directory = parent.isEmpty ? "." : parent
-        guard access(directory, X_OK) != 0, errno == EACCES else { return nil }
-        var info = stat()
-        var about = ""
-        if stat(directory, &info) == 0 {
-            let owner = getpwuid(info.st_uid).map { String(cString: $0.pointee.pw_name) } ?? String(info.st_uid)
-            let group = getgrgid(info.st_gid).map { String(cString: $0.pointee.gr_name) } ?? String(info.st_gid)
-            about = " (mode 0\(String(info.st_mode & 0o7777, radix: 8)), owner \(owner), group \(group))"
-        }
-        return "permission denied on schedd's socket \(socketPath): its directory \(directory)\(about) does not let your user (uid \(getuid())) through, "
-            + "whatever the socket allows; an administrator makes it searchable (chmod 755 \(directory); under systemd, RuntimeDirectoryMode=0755 in schedd's unit): "
-            + "the socket's own mode and schedd still decide who may use it"
     }
 
     /// Status line, headers (Content-Length or chunked), body.

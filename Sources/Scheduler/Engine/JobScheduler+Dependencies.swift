@@ -45,15 +45,13 @@ extension JobScheduler {
     /// stopped", db not asked for yet.
     func inStartOrder(_ names: some Collection<String>) -> [String] {
         let among = Set(names)
-        var placed: Set<String> = []
-        var visiting: Set<String> = []
+        var visited: Set<String> = []
         var order: [String] = []
         order.reserveCapacity(among.count)
         // Depth first; a cycle (refused at validation) cannot loop: a name is visited once.
         func visit(_ name: String) {
-            guard !placed.contains(name), visiting.insert(name).inserted else { return }
+            guard visited.insert(name).inserted else { return }
             for other in (jobs[name]?.spec.dependencies ?? []).sorted() where among.contains(other) { visit(other) }
-            placed.insert(name)
             order.append(name)
         }
         for name in among.sorted() { visit(name) }

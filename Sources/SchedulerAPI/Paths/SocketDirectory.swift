@@ -49,7 +49,36 @@ public enum SocketDirectory {
         return nil
     }
 
-    static func directory(of path: String) -> String {
+    /// Why the socket's directory keeps this process's user from reaching the socket (it may
+    /// not be searched: a `RuntimeDirectoryMode=0750` of root's, say), whatever the socket
+    /// allows; nil when it does not. For schedctl, after a connection was refused.
+    public static func clientKeptOut(socketPath: String) -> String? {
+        guard !socketPath.hasPrefix("@") else { return nil }
+        let directory = directory(of: socketPath)
+        guard access(directory, X_OK) != 0, errno == EACCES else { return nil }
+        var about = ""
+        var info = stat()
+        if stat(directory, &info) == 0 {
+            let owner = getpwuid(info.st_uid).map { String(cString: $0.pointee.pw_name) } ?? String(info.st_uid)
+            let group = getgrgid(info.st_gid).map { String(cString: $0.pointee.gr_name) } ?? String(info.st_gid)
+            about = " (mode \(octal(info.st_mode)), owner \(owner), group \(group))"
+        }
+        return "permission denied on schedd's socket \(socketPath): its directory \(directory)\(about) does not let your user (uid \(getuid())) through, "
+            + "whatever the socket allows; an administrator makes it searchable (chmod 755 \(directory); under systemd, RuntimeDirectoryMode=0755 in schedd's unit): "
+            + "the socket's own mode and schedd still decide who may use it"
+    }
+
+    /// The mode and group of the socket's directory, which decide who may search it to reach
+    /// the socket; nil for an abstract socket or one whose directory cannot be read.
+    public static func searchAttributes(socketPath: String) -> (mode: mode_t, gid: gid_t)? {
+        guard !socketPath.hasPrefix("@") else { return nil }
+        var info = stat()
+        guard stat(directory(of: socketPath), &info) == 0 else { return nil }
+        return (info.st_mode & 0o7777, info.st_gid)
+    }
+
+    /// The directory a socket at `path` is in ("." for a bare name).
+    public static func directory(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "." }
         let parent = String(path[..<slash])
         return parent.isEmpty ? "/" : parent
@@ -63,7 +92,7 @@ public enum SocketDirectory {
         }
     }
 
-    static func octal(_ mode: mode_t) -> String {
+    public static func octal(_ mode: mode_t) -> String {
         let bits = Int(mode & 0o7777)
         return "0" + String(bits, radix: 8)
     }
