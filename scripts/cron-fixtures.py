@@ -14,6 +14,7 @@ oracle is wrong, and a person must look.
 
 The Swift tests read the committed fixture; CI needs neither Python nor the oracles.
 """
+import calendar
 import datetime as dt
 import json
 import os
@@ -39,9 +40,15 @@ MACROS = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 *
           "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *"}
 
 
-def parse_field(text, lo, hi, names=None, dow=False):
+def weekday(token):
+    return int(token) % 7 if token.isdigit() else DAYS[token.lower()]
+
+
+def parse_field(text, lo, hi, names=None, dow=False, special=None):
     out = set()
     for item in text.split(","):
+        if special is not None and special(item):
+            continue
         base, _, step = item.partition("/")
         step = int(step) if step else 1
         if base == "*":
@@ -66,9 +73,34 @@ def parse(expr):
     if len(parts) == 5:
         parts = ["0"] + parts
     s, m, h, dom, mon, dow = parts
+    dom = "*" if dom == "?" else dom
+    dow = "*" if dow == "?" else dow
+    last_days, nth, last_weekdays = set(), set(), set()
+
+    def dom_special(item):  # L, L-k: k days before the month's last
+        if not item.upper().startswith("L"):
+            return False
+        last_days.add(int(item[2:]) if len(item) > 1 else 0)
+        return True
+
+    def dow_special(item):  # MON#2: the second Monday; 5L, FRIL, L5: the last Friday
+        if "#" in item:
+            day, n = item.split("#")
+            nth.add((weekday(day), int(n)))
+            return True
+        if len(item) > 1 and item.upper().endswith("L"):
+            last_weekdays.add(weekday(item[:-1]))
+            return True
+        if len(item) > 1 and item.upper().startswith("L"):
+            last_weekdays.add(weekday(item[1:]))
+            return True
+        return False
+
     return dict(
         sec=sorted(parse_field(s, 0, 59)), min=sorted(parse_field(m, 0, 59)), hour=sorted(parse_field(h, 0, 23)),
-        dom=parse_field(dom, 1, 31), mon=parse_field(mon, 1, 12, MONTHS), dow=parse_field(dow, 0, 7, DAYS, True),
+        dom=parse_field(dom, 1, 31, special=dom_special), mon=parse_field(mon, 1, 12, MONTHS),
+        dow=parse_field(dow, 0, 7, DAYS, True, special=dow_special),
+        last_days=last_days, nth=nth, last_weekdays=last_weekdays,
         dom_star=dom.startswith("*"), dow_star=dow.startswith("*"),
         fixed=not m.startswith("*") and not h.startswith("*"))
 
@@ -76,8 +108,11 @@ def parse(expr):
 def day_matches(c, day):
     if day.month not in c["mon"]:
         return False
-    d = day.day in c["dom"]
-    w = (day.isoweekday() % 7) in c["dow"]
+    month_days = calendar.monthrange(day.year, day.month)[1]
+    d = day.day in c["dom"] or (month_days - day.day) in c["last_days"]
+    wd = day.isoweekday() % 7
+    w = (wd in c["dow"] or (wd, (day.day - 1) // 7 + 1) in c["nth"]
+         or (wd in c["last_weekdays"] and day.day + 7 > month_days))
     return (d and w) if (c["dom_star"] or c["dow_star"]) else (d or w)
 
 
@@ -130,8 +165,22 @@ def spec_fires(expr, zone, start, count=COUNT):
 # ---------------------------------------------------------------------------------------------
 # The oracles.
 
+def croniter_form(expr):
+    """croniter writes the last Friday L5 (schedd takes 5L and FRIL too) and has no L-k: None for it."""
+    parts = MACROS.get(expr.lower(), expr).split()
+    dom, dow = parts[-3], parts[-1]
+    if any(item.upper().startswith("L-") for item in dom.split(",")):
+        return None
+    parts[-1] = ",".join(f"L{weekday(item[:-1])}" if len(item) > 1 and item.upper().endswith("L") else item
+                         for item in dow.split(","))
+    return " ".join(parts)
+
+
 def croniter_fires(expr, zone, start, count=COUNT):
-    it = croniter(MACROS.get(expr.lower(), expr), start.astimezone(ZoneInfo(zone)),
+    form = croniter_form(expr)
+    if form is None:
+        return None
+    it = croniter(form, start.astimezone(ZoneInfo(zone)),
                   second_at_beginning=len(expr.split()) == 6)
     return [it.get_next(dt.datetime).astimezone(UTC) for _ in range(count)]
 
@@ -142,6 +191,8 @@ def systemd_spec(expr, zone):
     if len(parts) == 5:
         parts = ["0"] + parts
     s, m, h, dom, mon, dow = parts
+    if any(ch in dom + dow for ch in "?#Ll"):
+        return None  # systemd's ~ (from the month's end) counts differently; no n-th weekday
     if not dom.startswith("*") and not dow.startswith("*"):
         return None  # systemd requires both day fields; Vixie cron accepts either
 
@@ -233,6 +284,9 @@ EXPRESSIONS = [
     "30 8 * * SAT,SUN", "0 0 * * 7", "0 0 1,15 * 3", "0 2 * JAN,JUL *", "0 0 1 */3 *", "45 23 31 12 *",
     "0 22 * * 0", "0 0 */2 * *", "0 6 * * FRI-SUN", "@yearly", "@monthly", "@weekly", "@daily", "@hourly",
     "0 30 2 * * *", "*/20 * * * * *", "15 30 1 * * *", "0 0 0 1 1 *", "59 59 23 31 12 *", "30 */20 * * * *",
+    "0 0 L * *", "0 23 L * *", "0 0 L-1 * *", "0 0 L-2 2 *", "0 0 1,L * *", "30 1 L * *", "0 9 * * MON#1",
+    "0 9 * * 1#2,5#3", "30 2 * * 0#2", "0 18 * * 5L", "0 18 * * FRIL", "30 2 * * L0", "0 12 ? * MON-FRI",
+    "0 0 12 15 * ?", "0 0 L * 1", "0 6 * 3 SUN#5",
 ]
 
 

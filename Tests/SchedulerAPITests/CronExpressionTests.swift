@@ -54,6 +54,15 @@ import Testing
         ("0 0 30 2 *", "day-of-month and month fields never match together (no such date)"),
         ("@every 500ms", #"@every "500ms": the interval must be at least 1s"#),
         ("@every soon", #"@every "soon": not a duration"#),
+        ("0 0 L-31 * *", #"day-of-month field "L-31": "L-31" is not L (the month's last day) or L-1 … L-30 (so many days before it)"#),
+        ("0 0 LW * *", #"day-of-month field "LW": "LW" is not L (the month's last day) or L-1 … L-30 (so many days before it)"#),
+        ("0 0 15W * *", #"day-of-month field "15W": W (the weekday nearest a day) is not supported"#),
+        ("0 0 L-29 2 *", "day-of-month and month fields never match together (no such date)"),
+        ("0 0 * * L", #"day-of-week field "L": "L" needs a weekday: 5L or FRIL is the month's last Friday (L alone is for the day-of-month field)"#),
+        ("0 0 * * XL", #"day-of-week field "XL": "XL": "X" is not a weekday (0-7 or SUN-SAT); 5L or FRIL is the month's last Friday"#),
+        ("0 0 * * MON#6", #"day-of-week field "MON#6": "MON#6": the number after # must be 1 to 5 (MON#1 is the month's first Monday)"#),
+        ("0 0 * * 8#1", #"day-of-week field "8#1": "8#1": "8" before # is not a weekday (0-7 or SUN-SAT)"#),
+        ("0 0 ?? * *", #"day-of-month field "??": "??" is not a number"#),
     ])
     func rejectsWithAMessageThatNamesTheField(text: String, message: String) {
         do {
@@ -63,6 +72,33 @@ import Testing
             #expect(error.message == message)
             #expect(error.code == .invalidSchedule)
         }
+    }
+
+    @Test func lastDaysNthWeekdaysAndQuestionMarks() throws {
+        // 2028 is a leap year: February's last day is the 29th.
+        #expect(try fires("0 0 L * *", from: "2028-01-15T00:00:00Z") == [
+            "2028-01-31T00:00:00.000Z", "2028-02-29T00:00:00.000Z", "2028-03-31T00:00:00.000Z",
+        ])
+        #expect(try fires("0 0 L-1 2 *", from: "2027-01-01T00:00:00Z", count: 2) == [
+            "2027-02-27T00:00:00.000Z", "2028-02-28T00:00:00.000Z",
+        ])
+        // The first Monday, not Vixie cron's "1-7 or a Monday" of `0 9 1-7 * 1`.
+        #expect(try fires("0 9 * * MON#1", from: "2026-12-01T00:00:00Z") == [
+            "2026-12-07T09:00:00.000Z", "2027-01-04T09:00:00.000Z", "2027-02-01T09:00:00.000Z",
+        ])
+        for lastFriday in ["0 18 * * 5L", "0 18 * * FRIL", "0 18 * * L5", "0 18 * * fril"] {
+            #expect(try fires(lastFriday, from: "2026-12-01T00:00:00Z") == [
+                "2026-12-25T18:00:00.000Z", "2027-01-29T18:00:00.000Z", "2027-02-26T18:00:00.000Z",
+            ])
+        }
+        #expect(try fires("0 12 ? * MON-FRI", from: "2026-12-04T13:00:00Z", count: 2) == [
+            "2026-12-07T12:00:00.000Z", "2026-12-08T12:00:00.000Z",
+        ])
+        #expect(try fires("0 0 12 15 * ?", from: "2026-12-01T00:00:00Z", count: 1) == ["2026-12-15T12:00:00.000Z"])
+        // A month with no fifth Sunday is passed over, as one with no 31st is.
+        #expect(try fires("0 6 * * SUN#5", from: "2026-12-01T00:00:00Z", count: 2) == [
+            "2027-01-31T06:00:00.000Z", "2027-05-30T06:00:00.000Z",
+        ])
     }
 
     @Test func sparseSchedulesAreFoundDirectly() throws {

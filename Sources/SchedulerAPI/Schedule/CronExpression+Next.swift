@@ -80,7 +80,7 @@ extension CronExpression {
             let dim = CivilTime.daysInMonth(year: f.year, month: f.month)
             var day = f.day
             while day <= dim && !dayMatches(year: f.year, month: f.month, day: day) {
-                if !daysOfWeekStar || daysOfMonthStar {
+                if !daysOfWeekStar || daysOfMonthStar || lastDaysOfMonth != 0 {
                     day += 1
                 } else {
                     day = Self.nextBit(UInt64(daysOfMonth), from: day + 1, limit: 31) ?? 32
@@ -125,8 +125,18 @@ extension CronExpression {
     /// matches any day it allows); when both are restricted, either may match.
     @inline(__always)
     func dayMatches(year: Int64, month: Int, day: Int) -> Bool {
-        let dom = daysOfMonth & (1 << UInt32(day)) != 0
-        let dow = daysOfWeek & (1 << UInt8(CivilTime.weekday(year: year, month: month, day: day))) != 0
+        var dom = daysOfMonth & (1 << UInt32(day)) != 0
+        let weekday = CivilTime.weekday(year: year, month: month, day: day)
+        var dow = daysOfWeek & (1 << UInt8(weekday)) != 0
+        if !dom && lastDaysOfMonth != 0 {
+            dom = lastDaysOfMonth & (1 << UInt32(CivilTime.daysInMonth(year: year, month: month) - day)) != 0
+        }
+        if !dow && nthWeekdays != 0 {
+            dow = nthWeekdays & (1 << UInt64(8 * weekday + (day - 1) / 7 + 1)) != 0
+        }
+        if !dow && lastWeekdays & (1 << UInt8(weekday)) != 0 {
+            dow = day + 7 > CivilTime.daysInMonth(year: year, month: month)
+        }
         return daysOfMonthStar || daysOfWeekStar ? dom && dow : dom || dow
     }
 
