@@ -316,6 +316,8 @@ public final class PostgresStore: SchedulerStore {
                            protectedFile: String?) async throws -> ApplyResult {
         defer { changes.bump() }
         let sourceText = source.map { $0.base64EncodedString() }
+        let node = self.node
+        let logger = self.logger
         return try await transaction("apply") { connection in
             // One change of the job set at a time across the cluster: the plan is made against
             // what the database holds under the lock.
@@ -328,8 +330,18 @@ public final class PostgresStore: SchedulerStore {
                 existing[name] = spec
                 owners[name] = JobOrigin(kind: JobOrigin.Kind(rawValue: kind) ?? .api, detail: detail)
             }
-            let plan = try JobChangePlan(file: file, existing: existing, owners: owners, prune: prune, dryRun: dryRun, origin: origin,
+            var plan = try JobChangePlan(file: file, existing: existing, owners: owners, prune: prune, dryRun: dryRun, origin: origin,
                                          protectedFile: protectedFile)
+            if let sourceText, prune, let other = try await Self.nodeOfAnotherJobFile(than: sourceText, this: node, connection) {
+                plan.result.warnings = Self.jobFileWarnings(plan.result, otherNode: other)
+                if !dryRun && !plan.result.warnings!.isEmpty {
+                    logger.warning("this node's job file differs from the one another node applied last", metadata: [
+                        "schedd.node": "\(other)", "schedd.created": "\(plan.result.created.joined(separator: ","))",
+                        "schedd.updated": "\(plan.result.updated.joined(separator: ","))",
+                        "schedd.removed": "\(plan.result.removed.joined(separator: ","))",
+                    ])
+                }
+            }
             if dryRun { return plan.result }
             let unchanged = Set(plan.result.unchanged)
             let log = Logger(label: "schedd")
@@ -355,6 +367,13 @@ public final class PostgresStore: SchedulerStore {
                 try await connection.query("DELETE FROM service_holders WHERE job = ANY(\(plan.result.removed))", logger: log)
             }
             if let sourceText, prune {
+                // The node that brought this file first: the same file applied again by another
+                // node (as every node does at its start) is not that node's difference.
+                try await connection.query("""
+                    INSERT INTO meta (key, value) SELECT 'applied_node', \(node)
+                    WHERE (SELECT value FROM meta WHERE key = 'applied_source') IS DISTINCT FROM \(sourceText)
+                    ON CONFLICT (key) DO UPDATE SET value = excluded.value
+                    """, logger: log)
                 // After the writes, so that the generation recorded includes them.
                 try await connection.query("""
                     INSERT INTO meta (key, value) VALUES ('applied_source', \(sourceText)),
@@ -364,6 +383,27 @@ public final class PostgresStore: SchedulerStore {
             }
             return plan.result
         }
+    }
+
+    /// The node that brought the job file applied last, when it is another node and its file
+    /// differs from `source`: each node's reload or restart would then undo the other's changes.
+    private static func nodeOfAnotherJobFile(than source: String, this node: String, _ connection: PostgresConnection) async throws -> String? {
+        var other: String?
+        for try await (applied, appliedBy) in try await connection.query("""
+            SELECT (SELECT value FROM meta WHERE key = 'applied_source'), (SELECT value FROM meta WHERE key = 'applied_node')
+            """, logger: Logger(label: "schedd")).decode((String?, String?).self) {
+            if let applied, let appliedBy, applied != source, appliedBy != node { other = appliedBy }
+        }
+        return other
+    }
+
+    /// One warning per job that an apply of this node's job file changes from what `otherNode`'s
+    /// file made it.
+    private static func jobFileWarnings(_ result: ApplyResult, otherNode: String) -> [JobWarning] {
+        let undone = "while the nodes' job files differ, each one's reload or restart undoes the other's (give every node the same file)"
+        return result.created.map { JobWarning(job: $0, message: "node \(otherNode)'s job file (applied last) does not have it: this node's creates it; \(undone)") }
+            + result.updated.map { JobWarning(job: $0, message: "node \(otherNode)'s job file (applied last) defines it otherwise: this node's changes it; \(undone)") }
+            + result.removed.map { JobWarning(job: $0, message: "node \(otherNode)'s job file (applied last) has it: this node's removes it; \(undone)") }
     }
 
     package func unchangedJobs(since source: Data) async throws -> [String]? {

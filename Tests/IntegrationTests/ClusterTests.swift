@@ -366,6 +366,41 @@ struct ClusterTests {
                     == "manual cancelled a,retry succeeded a")
     }
 
+    /// Nodes whose job files differ undo each other's jobs at every reload or restart (the
+    /// file is the whole set of the file's jobs): a node that applies a file other than the
+    /// one another node applied last names that node and each job it changes back, in the log
+    /// and to `schedctl reload`, dry run or not. The same file at another path, or the node's
+    /// own file applied again, is no such change.
+    @Test func aNodeWhoseJobFileDiffersFromTheOneAppliedLastSaysSo() throws {
+        let cluster = try Cluster()
+        let one = #"{"jobs": [{"name": "x", "shell": "true"}, {"name": "y", "shell": "true"}]}"#
+        let other = #"{"jobs": [{"name": "x", "shell": "exit 0"}, {"name": "z", "shell": "true"}]}"#
+        let a = try cluster.start("a", config: try cluster.scratch.write("a.json", one))
+        #expect(a.waitUntilStarted(), "\(a.stderr())")
+        // b applies the same file at its start (or finds it applied): a brought it.
+        let again = try cluster.start("b", config: try cluster.scratch.write("b.json", one))
+        #expect(again.waitUntilStarted(), "\(again.stderr())")
+        _ = try cluster.scratch.write("b.json", other)
+        let dry = try cluster.ctl("b", ["reload", "--dry-run"])
+        let undone = "while the nodes' job files differ, each one's reload or restart undoes the other's (give every node the same file)"
+        for line in ["schedctl: warning: z: node a's job file (applied last) does not have it: this node's creates it; \(undone)",
+                     "schedctl: warning: x: node a's job file (applied last) defines it otherwise: this node's changes it; \(undone)",
+                     "schedctl: warning: y: node a's job file (applied last) has it: this node's removes it; \(undone)"] {
+            #expect(dry.stderr.contains(line), "\(dry.stderr)")
+        }
+        #expect(!again.stderr().contains("differs from the one another node applied"), "\(again.stderr())")
+        let reload = try cluster.ctl("b", ["reload"])
+        #expect(reload.status == 0 && reload.stderr.contains("schedctl: warning: y: node a's job file"), "\(reload.stderr)")
+        #expect(again.stderr().contains("this node's job file differs from the one another node applied last schedd.created=z schedd.node=a schedd.removed=y schedd.updated=x"),
+                "\(again.stderr())")
+        #expect(try cluster.sql("SELECT string_agg(name, ',' ORDER BY name) FROM jobs") == "x,z")
+        // b's own file again: no warning; a's differs from it, named by a.
+        let own = try cluster.ctl("b", ["reload"])
+        #expect(own.status == 0 && !own.stderr.contains("warning"), "\(own.stderr)")
+        let back = try cluster.ctl("a", ["reload", "--dry-run"])
+        #expect(back.stderr.contains("schedctl: warning: y: node b's job file (applied last) does not have it: this node's creates it"), "\(back.stderr)")
+    }
+
     /// A job's failures in a row are the cluster's count, whichever node ran each: the
     /// threshold pauses the job on every node, and the count matches the failed runs.
     @Test func failuresInARowAreCountedAcrossNodes() throws {

@@ -608,7 +608,8 @@ extension JobScheduler {
                                                protectedFile: protectedFile)
         if !dryRun { await definitionsChanged() }
         result.brokenReferences = await brokenReferences(after: result, file: file, owner: origin.owner)
-        result.warnings = await startWarnings(file, result)
+        result.warnings = (result.warnings ?? []) + (await startWarnings(file, result) ?? [])
+        if result.warnings!.isEmpty { result.warnings = nil }
         return result
     }
 
@@ -620,7 +621,8 @@ extension JobScheduler {
         var (result, file) = try await loader.applyReading(to: store, prune: prune, dryRun: dryRun, now: clock.now()) { try await self.dependencyGraph() }
         if !dryRun { await definitionsChanged() }
         result.brokenReferences = await brokenReferences(after: result, file: file, owner: nil)
-        result.warnings = await startWarnings(file, result)
+        result.warnings = (result.warnings ?? []) + (await startWarnings(file, result) ?? [])
+        if result.warnings!.isEmpty { result.warnings = nil }
         return result
     }
 
