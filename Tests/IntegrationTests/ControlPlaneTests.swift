@@ -100,9 +100,12 @@ final class Daemon {
         #expect(fails.status == 3)
         #expect(fails.stdout == "oops\n")
         #expect(try d.ctl(["run", "slow", "--wait"]).status == 124)
-        #expect(try d.ctl(["run", "killed", "--wait"]).status == 137)
+        // The short forms of tail -f and journalctl -n.
+        #expect(try d.ctl(["run", "killed", "-w"]).status == 137)
         let history = try d.ctl(["history", "--limit", "10"])
         #expect(history.stdout.contains("timed_out"))
+        let last = try d.ctl(["history", "-n", "1"])
+        #expect(last.stdout.split(separator: "\n").count == 2 && last.stdout.contains("killed"), "\(last.stdout)")
         let logs = try d.ctl(["logs", "fails"])
         #expect(logs.stdout == "oops\n")
         #expect(logs.stderr == "schedctl: fails run \(try sqlite(d.db, "SELECT max(id) FROM runs WHERE job = 'fails'")): failed: exited with status 3\n", "\(logs.stderr)")

@@ -103,11 +103,11 @@ import Testing
                        "shell": "i=0; while [ $i -lt 500 ]; do echo line $i; i=$((i+1)); done; echo bye >&2"}]}
             """#)
         #expect(try d.ctl(["run", "long", "--wait"]).status == 0)
-        for args in [["logs", "long"], ["logs", "long", "--follow"], ["logs", "long", "--stdout"]] {
+        for args in [["logs", "long"], ["logs", "long", "--follow"], ["logs", "long", "-f"], ["logs", "long", "--stdout"]] {
             let logs = try d.ctl(args)
             #expect(logs.status == 0)
             var lines = logs.stdout.split(separator: "\n").map(String.init)
-            if args.last == "--follow" {
+            if args.last == "--follow" || args.last == "-f" {
                 #expect(logs.stderr.contains("earlier output dropped"), "\(args): \(logs.stderr)")
             } else {
                 #expect(lines.first == Self.dropped, "\(args)")

@@ -10,7 +10,7 @@ struct HistoryCommand: AsyncParsableCommand {
     @Argument(help: "Only this job.", completion: JobNameCompletion.kind, transform: JobNameArgument.parse)
     var name: String?
 
-    @Option(help: "At most this many runs.")
+    @Option(name: [.customShort("n"), .long], help: "At most this many runs.")
     var limit: Int = 20
 
     @Option(help: "Only runs with this status (succeeded, failed, timed_out, cancelled, interrupted, skipped, lost, running).")

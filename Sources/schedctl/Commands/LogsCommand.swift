@@ -10,7 +10,7 @@ struct LogsCommand: AsyncParsableCommand {
     @Argument(help: "A run id, or a job name for its last run that ran (a running service's, say, rather than a trigger skipped since).", completion: JobNameCompletion.kind, transform: JobNameArgument.parse)
     var target: String
 
-    @Flag(help: "Stream a running run's output live until it ends (a job's ended run: its output, and what follows the next runs).")
+    @Flag(name: .shortAndLong, help: "Stream a running run's output live until it ends (a job's ended run: its output, and what follows the next runs).")
     var follow = false
 
     @Flag(help: "Only what the run wrote to its standard output.")

@@ -12,7 +12,7 @@ struct RunCommand: AsyncParsableCommand {
     @Argument(help: "The job.", completion: JobNameCompletion.kind, transform: JobNameArgument.parse)
     var name: String
 
-    @Flag(help: "Stream the run's output live and exit with its status.")
+    @Flag(name: .shortAndLong, help: "Stream the run's output live and exit with its status.")
     var wait = false
 
     @Flag(help: "Start even if the job's concurrency policy forbids it.")
