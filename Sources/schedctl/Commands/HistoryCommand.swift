@@ -13,7 +13,7 @@ struct HistoryCommand: AsyncParsableCommand {
     @Option(name: [.customShort("n"), .long], help: "At most this many runs.")
     var limit: Int = 20
 
-    @Option(help: "Only runs with this status (succeeded, failed, timed_out, cancelled, interrupted, skipped, lost, running).")
+    @Option(help: "Only runs with this status (succeeded, failed, timed_out, cancelled, interrupted, skipped, lost, running; queued in cluster mode: waiting for a node to claim it).")
     var status: String?
 
     @Option(help: "Only runs started within this duration (e.g. 24h), or since this time (2026-12-06T07:00:00Z; without a zone, as 2026-12-06, \"2026-12-06 07:00\", today or yesterday, in this machine's time zone).")
