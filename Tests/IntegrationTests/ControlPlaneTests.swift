@@ -77,6 +77,29 @@ final class Daemon {
         #expect(try d.ctl(["show", "nope"]).status == 1)
     }
 
+    /// `list` takes names and shell patterns, and a state: the table, `--json` (filtered as
+    /// the daemon sent it), and what matched nothing out of how many.
+    @Test func listTakesPatternsAndAState() throws {
+        let d = try Daemon(jobs: Self.jobs)
+        func names(_ arguments: [String]) throws -> [String] {
+            let listed = try d.ctl(["list"] + arguments)
+            #expect(listed.status == 0, "\(arguments): \(listed.stderr)")
+            return listed.stdout.split(separator: "\n").dropFirst().map { String($0.prefix { $0 != " " }) }
+        }
+        #expect(try names(["f*"]) == ["fails"])
+        #expect(try names(["ok", "*l*"]) == ["fails", "killed", "ok", "slow"])
+        #expect(try names(["s?ow", "k*"]) == ["killed", "slow"])
+        _ = try d.ctl(["pause", "slow"])
+        #expect(try names(["--state", "paused"]) == ["slow"])
+        #expect(try names(["--state", "active", "s*"]) == [])
+        let none = try d.ctl(["list", "--state", "active", "s*"])
+        #expect(none.stdout == "no jobs matching s* in state active (of 4)\n", "\(none.stdout)")
+        let json = try JSONSerialization.jsonObject(with: Data(try d.ctl(["--json", "list", "*i*"]).stdout.utf8)) as? [[String: Any]]
+        #expect(json?.compactMap { $0["name"] as? String } == ["fails", "killed"])
+        let typo = try d.ctl(["list", "--state", "pausd"])
+        #expect(typo.status == 2 && typo.stderr.contains(#"--state "pausd" is not a state (did you mean "paused"?)"#), "\(typo.stderr)")
+    }
+
     /// `--timezone`: schedules that name no zone are read in it, and `status` says which.
     @Test func aZoneGivenToTheDaemonReadsSchedulesThatNameNone() throws {
         let d = try Daemon(jobs: #"{"jobs": [{"name": "nightly", "shell": "true", "schedule": "0 0 * * *"}]}"#,

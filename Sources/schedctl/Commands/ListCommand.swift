@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
 import SchedulerAPI
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct ListCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -8,13 +11,55 @@ struct ListCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
+    @Argument(help: "Only the jobs whose names match: a name, or a shell pattern (quoted: 'backup-*', 'alice/*').",
+              completion: JobNameCompletion.kind)
+    var patterns: [String] = []
+
+    @Option(help: "Only the jobs in this state: \(Self.states.joined(separator: ", ")).")
+    var state: String?
+
     @Flag(help: "Show absolute times and where each job is defined.")
     var wide = false
 
+    /// The words of `JobSummary.state`, a service's included (docs/openapi.yaml).
+    static let states = ["active", "paused", "failed", "disabled", "invalid", "elsewhere",
+                         "starting", "ready", "stopping", "waiting", "restarting", "stopped"]
+
+    func validate() throws {
+        if let state, !Self.states.contains(state) {
+            let hint = NearMiss.suggest(state, among: Self.states).map { " (did you mean \"\($0)\"?)" } ?? ""
+            throw ValidationError("--state \"\(state)\" is not a state\(hint): one of \(Self.states.joined(separator: ", "))")
+        }
+    }
+
+    func shown(name: String, state jobState: String) -> Bool {
+        (state == nil || jobState == state) && (patterns.isEmpty || patterns.contains { fnmatch($0, name, 0) == 0 })
+    }
+
     func run() async throws {
-        guard let jobs = try global.request("GET", "/v1/jobs", as: [JobSummary].self) else { return }
+        let reply = try global.client.send("GET", "/v1/jobs")
+        guard (200..<300).contains(reply.status) else { throw ControlClient.failure(reply) }
+        if global.json {
+            // Filtered as it came: fields this schedctl does not know stay.
+            guard case let .array(all) = try? JSONParser.parse(reply.body) else { return Output.printJSON(bytes: reply.body) }
+            return Output.printJSON(.array(all.filter { job in
+                guard case let .string(name)? = job["name"], case let .string(state)? = job["state"] else { return true }
+                return shown(name: name, state: state)
+            }))
+        }
+        let all: [JobSummary]
+        do {
+            all = try APICoding.decoder().decode([JobSummary].self, from: Data(reply.body))
+        } catch {
+            throw CommandFailure(message: "schedd's reply could not be read: \(error)", exitCode: 1)
+        }
+        let jobs = all.filter { shown(name: $0.name, state: $0.state) }
         // As `history` says "no runs": a header alone reads as an answer cut off.
-        guard !jobs.isEmpty else { return print("no jobs") }
+        guard !jobs.isEmpty else {
+            let names = patterns.isEmpty ? "" : " matching " + patterns.joined(separator: " or ")
+            let filter = names + (state.map { " in state \($0)" } ?? "")
+            return print(all.isEmpty || filter.isEmpty ? "no jobs" : "no jobs\(filter) (of \(all.count))")
+        }
         let now = Date()
         let rows = jobs.map { job in
             // What makes a definition invalid is a sentence or more: `show` and `status` give it.
