@@ -300,7 +300,6 @@ struct ScheddCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
         let access = try await accessPolicy(logger: logger)
-        if let config { try await validateOffline(config) }
         do {
             try await ControlServer.prepareSocket(socketPath, access: access)
         } catch {
@@ -433,7 +432,15 @@ struct ScheddCommand: AsyncParsableCommand {
                 logger.info("applied job file", metadata: result.logMetadata.merging(["schedd.file": "\(config)"]) { a, _ in a })
             } catch let error as APIError {
                 FileHandle.standardError.write(Data("schedd: \(Self.aboutJobFile(config, error))\n".utf8))
-                throw ExitCode(2)
+                // A first start with a bad file was refused before anything was made. Past it,
+                // the database holds the jobs that ran until now: they run on, as after a
+                // refused reload, and `status` says the file was refused until a reload applies
+                // it; a restart (a reboot) that stopped every job and service for a typo would
+                // do more harm than the typo. A file others may write is not read at all.
+                guard JobFileReloads.isRefusal(error), error.code != .forbidden else { throw ExitCode(2) }
+                jobFile.refused(error.description)
+                logger.error("job file refused at start; the jobs run as the database holds them",
+                             metadata: ["schedd.file": "\(config)", "schedd.error": "\(error.description)"])
             }
             services.append(.init(service: ConfigReloader(file: (loader, jobFile), engine: engine, notifier: notifier, logger: logger)))
         } else {

@@ -30,7 +30,7 @@ import Glibc
         let refused = try status()
         #expect(refused.status == 1)
         #expect(refused.stdout.contains("job file:  \(config)\n"), "\(refused.stdout)")
-        #expect(refused.stdout.contains("health:    the job file's last reload was refused"), "\(refused.stdout)")
+        #expect(refused.stdout.contains("health:    the job file was refused"), "\(refused.stdout)")
         #expect(refused.stdout.contains(#"jobs[0] "c": timeout: "soon" is not a duration"#), "\(refused.stdout)")
 
         // Replaced by a FIFO, which nobody writes: refused, and the daemon goes on answering.
@@ -116,6 +116,44 @@ import Glibc
         #expect(many.stderr().contains("more workers than the limit on open files lets run at once"), "\(many.stderr())")
         #expect(many.stderr().contains("schedd.workers_within_limit=\((hard - 100) / 5)"), "\(many.stderr())")
         #expect(many.terminate() == 0)
+    }
+
+    /// Once there is a database, a start with a bad job file (a reboot after an edit that a
+    /// reload refused, say) runs the jobs the database holds, as a refused reload does, and
+    /// says so in `status` until a reload applies the file. A file others may write is still
+    /// refused.
+    @Test func aRestartWithABadJobFileRunsTheStoredJobsAndSaysSo() throws {
+        let scratch = try Scratch()
+        let db = scratch.path("schedd.db")
+        let config = try scratch.write("jobs.json", #"{"jobs": [{"name": "a", "shell": "echo still here"}]}"#)
+        let first = try DaemonProcess(["--db", db, "--config", config], log: scratch.path("first.log"))
+        #expect(first.waitUntilStarted(), "\(first.stderr())")
+        #expect(first.terminate() == 0)
+        for (index, (bad, error)) in [(#"{"jobs": [{"name": "a", "shel": "echo"}]}"#, #"jobs[0] "a": shel: unknown field (did you mean "shell"?)"#),
+                                      (#"{"jobs": ["#, "the job file is not valid JSON")].enumerated() {
+            _ = try scratch.write("jobs.json", bad)
+            let again = try DaemonProcess(["--db", db, "--config", config], log: scratch.path("again\(index).log"))
+            #expect(again.waitUntilStarted(), "\(again.stderr())")
+            #expect(again.stderr().contains("job file refused at start; the jobs run as the database holds them"), "\(again.stderr())")
+            let status = try Binaries.run(Binaries.schedctl, ["--socket", again.socketPath, "status"], timeout: 30)
+            #expect(status.status == 1 && status.stdout.contains("health:    the job file was refused") && status.stdout.contains(error), "\(status.stdout)")
+            let run = try Binaries.run(Binaries.schedctl, ["--socket", again.socketPath, "run", "a", "--wait"], timeout: 30)
+            #expect(run.status == 0 && run.stdout == "still here\n", "\(run.stderr)")
+            #expect(again.terminate() == 0)
+        }
+        // The file fixed: a reload applies it and clears the word.
+        _ = try scratch.write("jobs.json", #"{"jobs": ["#)
+        let fixed = try DaemonProcess(["--db", db, "--config", config], log: scratch.path("fixed.log"))
+        #expect(fixed.waitUntilStarted(), "\(fixed.stderr())")
+        _ = try scratch.write("jobs.json", #"{"jobs": [{"name": "b", "shell": "true"}]}"#)
+        #expect(try Binaries.run(Binaries.schedctl, ["--socket", fixed.socketPath, "reload"], timeout: 30).status == 0)
+        #expect(try Binaries.run(Binaries.schedctl, ["--socket", fixed.socketPath, "status"], timeout: 30).status == 0)
+        #expect(try sqlite(db, "SELECT group_concat(name) FROM jobs") == "b")
+        #expect(fixed.terminate() == 0)
+        // Others may write it: not read, the start refused.
+        #expect(chmod(config, 0o666) == 0)
+        let open = try Binaries.run(Binaries.schedd, ["--db", db, "--config", config, "--socket", scratch.path("s.sock")], timeout: 30)
+        #expect(open.status == 2 && open.stderr.contains("may be written by"), "\(open.stderr)")
     }
 
     @Test func aBadConfigStopsTheStartWithExit2AndNamesTheProblem() throws {

@@ -151,8 +151,9 @@ public struct StatusResponse: Sendable, Codable, Equatable {
 
     public struct ConfigFile: Sendable, Codable, Equatable {
         public var path: String
-        /// When its last reload was refused (SIGHUP or `schedctl reload`): the jobs stay as
-        /// they were loaded before. Nil when it was not.
+        /// When it was last refused (a reload: SIGHUP or `schedctl reload`; or the daemon's start,
+        /// with a database that holds jobs already): the jobs stay as they were applied before.
+        /// Nil when its last apply succeeded.
         public var reloadRefusedAt: Date?
         /// Why: the refusal, with the file's errors one per line.
         public var reloadError: String?

@@ -76,7 +76,7 @@ async function status() {
     const s = await api("/v1/status");
     // Why, as `schedctl status` says it: "unhealthy" alone sent the reader to a terminal.
     const why = [];
-    if (s.config_file && s.config_file.reload_refused_at) why.push("the job file's last reload was refused");
+    if (s.config_file && s.config_file.reload_refused_at) why.push("the job file was refused");
     if (s.database_problem) why.push(s.database_problem.error ? "database writes failing" : "database writes pending");
     const problems = (s.jobs.problems || []).length;
     if (problems) why.push(problems + (problems === 1 ? " job needs" : " jobs need") + " attention");

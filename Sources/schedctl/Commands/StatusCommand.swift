@@ -62,7 +62,7 @@ struct StatusCommand: AsyncParsableCommand {
             } else {
                 var said = false
                 if let file = status.configFile, let refused = file.reloadRefusedAt {
-                    print("health:    the job file's last reload was refused \(Output.span(Date().timeIntervalSince(refused))) ago; the jobs run as loaded before")
+                    print("health:    the job file was refused \(Output.span(Date().timeIntervalSince(refused))) ago (at a reload or at start); the jobs run as applied before")
                     for line in (file.reloadError ?? "").split(separator: "\n") { print("             \(line.drop { $0 == " " })") }
                     print("           (`schedctl reload` applies the file once it is fixed)")
                     said = true
