@@ -77,6 +77,43 @@ final class Daemon {
         #expect(try d.ctl(["show", "nope"]).status == 1)
     }
 
+    /// `pause`, `resume`, `start`, `stop` and `restart` take several jobs, by name or shell
+    /// pattern: each is done and said; one refused is said and the rest go on (exit 1); a
+    /// pattern that matches nothing does nothing at all. The service verbs' patterns match
+    /// services only.
+    @Test func verbsTakeSeveralJobsAndPatterns() throws {
+        let d = try Daemon(jobs: #"""
+            {"jobs": [{"name": "db-backup", "shell": "true", "schedule": "@daily"},
+                      {"name": "db-vacuum", "shell": "true", "schedule": "@weekly"},
+                      {"name": "report", "shell": "true", "schedule": "@hourly"},
+                      {"name": "db-proxy", "shell": "exec sleep 600", "restart": "always"},
+                      {"name": "web", "shell": "exec sleep 600", "restart": "always"}]}
+            """#)
+        func states() throws -> [String: String] {
+            let listed = try JSONSerialization.jsonObject(with: Data(try d.ctl(["--json", "list"]).stdout.utf8)) as? [[String: Any]] ?? []
+            return Dictionary(uniqueKeysWithValues: listed.compactMap { job in (job["name"] as? String).map { ($0, job["state"] as? String ?? "") } })
+        }
+        #expect(eventually { (try? states())?["web"] == "ready" && (try? states())?["db-proxy"] == "ready" })
+        let none = try d.ctl(["pause", "report", "nightly-*"])
+        #expect(none.status == 1 && none.stderr == "schedctl: no job matches nightly-* (nothing was done)\n", "\(none.stderr)")
+        #expect(try states()["report"] == "active")
+        let paused = try d.ctl(["pause", "db-*", "report", "nosuch"])
+        #expect(paused.status == 1, "\(paused.stderr)")
+        #expect(paused.stdout == "db-backup: paused\ndb-proxy: paused\ndb-vacuum: paused\nreport: paused\n", "\(paused.stdout)")
+        #expect(paused.stderr.contains(#"schedctl: no job named "nosuch""#), "\(paused.stderr)")
+        #expect(try states() == ["db-backup": "paused", "db-vacuum": "paused", "report": "paused", "db-proxy": "paused", "web": "ready"])
+        let json = try JSONSerialization.jsonObject(with: Data(try d.ctl(["--json", "resume", "db-*"]).stdout.utf8)) as? [[String: Any]]
+        #expect(json?.count == 3)
+        #expect(try d.ctl(["resume", "report"]).stdout == "report: active\n")
+        #expect(eventually { (try? states())?["db-proxy"] == "ready" })
+        let stopped = try d.ctl(["stop", "*"])
+        #expect(stopped.status == 0 && stopped.stdout.split(separator: "\n").map { $0.prefix { $0 != ":" } } == ["db-proxy", "web"], "\(stopped.stdout)")
+        #expect(eventually { (try? states())?["web"] == "stopped" && (try? states())?["db-proxy"] == "stopped" })
+        #expect(try states()["report"] == "active")
+        #expect(try d.ctl(["start", "web", "db-proxy"]).status == 0)
+        #expect(eventually { (try? states())?["web"] == "ready" && (try? states())?["db-proxy"] == "ready" })
+    }
+
     /// `list` takes names and shell patterns, and a state: the table, `--json` (filtered as
     /// the daemon sent it), and what matched nothing out of how many.
     @Test func listTakesPatternsAndAState() throws {

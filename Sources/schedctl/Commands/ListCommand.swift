@@ -1,9 +1,6 @@
 import ArgumentParser
 import Foundation
 import SchedulerAPI
-#if canImport(Glibc)
-import Glibc
-#endif
 
 struct ListCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -33,7 +30,7 @@ struct ListCommand: AsyncParsableCommand {
     }
 
     func shown(name: String, state jobState: String) -> Bool {
-        (state == nil || jobState == state) && (patterns.isEmpty || patterns.contains { fnmatch($0, name, 0) == 0 })
+        (state == nil || jobState == state) && (patterns.isEmpty || patterns.contains { JobTargets.matches($0, name) })
     }
 
     func run() async throws {

@@ -7,16 +7,18 @@ struct PauseCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "The job.", completion: JobNameCompletion.kind, transform: JobNameArgument.parse)
-    var name: String
+    @Argument(help: "The jobs: names, or shell patterns (quoted: 'db-*').", completion: JobNameCompletion.kind, transform: JobNameArgument.parse)
+    var names: [String]
 
     func run() async throws {
-        guard let detail = try global.request("POST", "/v1/jobs/\(ControlClient.escape(name))/pause", as: JobDetail.self) else { return }
-        print("\(name): \(detail.summary.state)")
-        // A pause stops the firing, not what runs (a service aside, which it stops): said, as
-        // one may take it for a stop.
-        if !detail.summary.service, let run = detail.summary.lastRun, run.status == .running {
-            FileHandle.standardError.write(Data("schedctl: note: run \(run.id) of \(name) goes on to its end (`schedctl cancel \(name)` stops it)\n".utf8))
+        let targets = try JobTargets.resolve(names, global)
+        try JobTargets.each(targets, global, "POST", path: { "/v1/jobs/\($0)/pause" }, as: JobDetail.self) { name, detail in
+            print("\(name): \(detail.summary.state)")
+            // A pause stops the firing, not what runs (a service aside, which it stops): said, as
+            // one may take it for a stop.
+            if !detail.summary.service, let run = detail.summary.lastRun, run.status == .running {
+                FileHandle.standardError.write(Data("schedctl: note: run \(run.id) of \(name) goes on to its end (`schedctl cancel \(name)` stops it)\n".utf8))
+            }
         }
     }
 }

@@ -5,10 +5,10 @@ struct RestartCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "The service.", completion: JobNameCompletion.kind, transform: JobNameArgument.parse)
-    var name: String
+    @Argument(help: ArgumentHelp(ServiceVerb.help), completion: JobNameCompletion.kind, transform: JobNameArgument.parse)
+    var names: [String]
 
     func run() async throws {
-        try ServiceVerb.send("restart", to: name, global)
+        try ServiceVerb.send("restart", to: names, global)
     }
 }

@@ -6,11 +6,13 @@ struct ResumeCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "The job.", completion: JobNameCompletion.kind, transform: JobNameArgument.parse)
-    var name: String
+    @Argument(help: "The jobs: names, or shell patterns (quoted: 'db-*').", completion: JobNameCompletion.kind, transform: JobNameArgument.parse)
+    var names: [String]
 
     func run() async throws {
-        guard let detail = try global.request("POST", "/v1/jobs/\(ControlClient.escape(name))/resume", as: JobDetail.self) else { return }
-        print("\(name): \(detail.summary.state)")
+        let targets = try JobTargets.resolve(names, global)
+        try JobTargets.each(targets, global, "POST", path: { "/v1/jobs/\($0)/resume" }, as: JobDetail.self) { name, detail in
+            print("\(name): \(detail.summary.state)")
+        }
     }
 }
