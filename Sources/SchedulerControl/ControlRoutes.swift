@@ -147,23 +147,26 @@ struct ControlRoutes {
         on(.post, "/v1/jobs/{name}/start") { _, context in
             let name = try Self.jobName(context)
             let caller = await Self.caller(context)
-            try await engine.startService(name, by: caller.description)
+            let elsewhere = try await engine.serviceCommandElsewhere(name, .start, by: caller.description)
+            if elsewhere == nil { try await engine.startService(name, by: caller.description) }
             audit("service started over the API", caller, ["schedd.job": "\(name)"])
-            return try await show(name, context)
+            return try await show(name, context, serviceState: elsewhere)
         }
         on(.post, "/v1/jobs/{name}/stop") { _, context in
             let name = try Self.jobName(context)
             let caller = await Self.caller(context)
-            try await engine.stopService(name, by: caller.description)
+            let elsewhere = try await engine.serviceCommandElsewhere(name, .stop, by: caller.description)
+            if elsewhere == nil { try await engine.stopService(name, by: caller.description) }
             audit("service stopped over the API", caller, ["schedd.job": "\(name)"])
-            return try await show(name, context)
+            return try await show(name, context, serviceState: elsewhere)
         }
         on(.post, "/v1/jobs/{name}/restart") { _, context in
             let name = try Self.jobName(context)
             let caller = await Self.caller(context)
-            try await engine.restartService(name, by: caller.description)
+            let elsewhere = try await engine.serviceCommandElsewhere(name, .restart, by: caller.description)
+            if elsewhere == nil { try await engine.restartService(name, by: caller.description) }
             audit("service restarted over the API", caller, ["schedd.job": "\(name)"])
-            return try await show(name, context)
+            return try await show(name, context, serviceState: elsewhere)
         }
         on(.get, "/v1/export") { request, context in
             var infos = try await store.jobs()
@@ -416,12 +419,18 @@ struct ControlRoutes {
         }
     }
 
-    func show(_ name: String, _ context: ControlContext) async throws -> Response {
+    /// A job's detail; `serviceState`: a service's state as the node that runs it answered a
+    /// command (cluster mode), in place of this node's view of it.
+    func show(_ name: String, _ context: ControlContext, serviceState: (state: String, reason: String?)? = nil) async throws -> Response {
         guard let stored = try await store.job(named: name) else { throw APIError(.notFound, "no job named \"\(name)\"") }
         let info = await engine.withUnwrittenStates([stored])[0]
         let summary = try await summaries([info])[0]
         let runs = try await store.history(HistoryQuery(job: name, limit: 10), withOutput: false)
-        let service = info.spec.isService ? await engine.serviceStatus(name) : nil
+        var service = info.spec.isService ? await engine.serviceStatus(name) : nil
+        if let serviceState {
+            service?.state = serviceState.state
+            service?.reason = serviceState.reason
+        }
         let retry = try await engine.pendingRetryInCluster(name)
         return try Self.reply(JobDetail(summary: summary, job: info, recentRuns: runs, service: service, retry: retry,
                                         brokenReferences: await engine.brokenReferences(of: name)), context)

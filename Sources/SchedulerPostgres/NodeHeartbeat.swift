@@ -201,13 +201,23 @@ public struct NodeHeartbeat: Service {
         }
     }
 
-    /// Cancels the runs of this node that other nodes asked to cancel.
+    /// Cancels the runs of this node that other nodes asked to cancel, and does the stops,
+    /// starts and restarts they asked of its services.
     func passOnCancels() async {
         do {
             let requests = try await store.cancelRequests()
             if !requests.isEmpty { await engine.cancelAsked(requests) }
         } catch {
             logger.warning("cannot read the cancels asked of this node", metadata: ["schedd.error": "\(error)"])
+        }
+        do {
+            let commands = try await store.serviceCommands()
+            guard !commands.isEmpty else { return }
+            for (id, answer) in await engine.serviceCommandsAsked(commands) {
+                try await store.answerServiceCommand(id, answer)
+            }
+        } catch {
+            logger.warning("cannot read or answer the service commands asked of this node", metadata: ["schedd.error": "\(error)"])
         }
     }
 

@@ -356,6 +356,31 @@ enum PostgresSchema {
                                                       (SELECT coalesce(max(epoch), 0) FROM service_holders)), false)
             """,
         ],
+        // 18: a stop, start or restart of a service asked on a node other than the one that
+        // runs it goes to that node through this table (woken on `schedd_cancel`), which takes
+        // it, does it and answers; the asking node reads the answer and deletes the row. Before,
+        // such a command was refused ("stop, start or restart it there").
+        [
+            """
+            CREATE TABLE service_commands (
+                id            bigserial PRIMARY KEY,
+                job           text NOT NULL,
+                node          text NOT NULL,
+                action        text NOT NULL CHECK (action IN ('stop', 'start', 'restart')),
+                requested_by  text,
+                asked_on      text NOT NULL,
+                requested_at  timestamptz NOT NULL DEFAULT now(),
+                taken_at      timestamptz,
+                answer_state  text,
+                answer_reason text,
+                answer_error  text,
+                answered_at   timestamptz
+            )
+            """,
+            """
+            CREATE INDEX service_commands_untaken ON service_commands (node) WHERE taken_at IS NULL
+            """,
+        ],
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -1278,6 +1278,70 @@ public final class PostgresStore: SchedulerStore {
         }
     }
 
+    package var carriesServiceCommands: Bool { true }
+
+    package func askService(_ job: String, _ action: ServiceCommand.Action, of holder: String, by caller: String?) async throws -> Int64 {
+        let node = self.node
+        return try await call("ask service") { connection in
+            var id: Int64 = 0
+            for try await value in try await connection.query("""
+                INSERT INTO service_commands (job, node, action, requested_by, asked_on)
+                VALUES (\(job), \(holder), \(action.rawValue), \(caller), \(node)) RETURNING id
+                """).decode(Int64.self) { id = value }
+            try await Self.wakeForCancels([holder], connection)
+            return id
+        }
+    }
+
+    package func serviceAnswer(_ id: Int64) async throws -> ServiceCommand.Answer? {
+        try await call("service answer") { connection in
+            var answer: ServiceCommand.Answer?
+            for try await (state, reason, error) in try await connection.query("""
+                DELETE FROM service_commands WHERE id = \(id) AND answered_at IS NOT NULL RETURNING answer_state, answer_reason, answer_error
+                """).decode((String?, String?, String?).self) {
+                answer = ServiceCommand.Answer(state: state, reason: reason, error: error)
+            }
+            return answer
+        }
+    }
+
+    package func withdrawServiceAsk(_ id: Int64) async throws -> Bool {
+        try await call("withdraw service ask") { connection in
+            var withdrawn = false
+            for try await _ in try await connection.query("""
+                DELETE FROM service_commands WHERE id = \(id) AND taken_at IS NULL RETURNING id
+                """).decode(Int64.self) { withdrawn = true }
+            return withdrawn
+        }
+    }
+
+    package func serviceCommands() async throws -> [ServiceCommand] {
+        let node = self.node
+        return try await call("service commands") { connection in
+            // An ask whose node never answered, or whose asking node never came for the answer.
+            _ = try await connection.query("DELETE FROM service_commands WHERE requested_at < now() - interval '1 minute'")
+            var commands: [ServiceCommand] = []
+            for try await (id, job, action, by, askedOn) in try await connection.query("""
+                UPDATE service_commands SET taken_at = now() WHERE node = \(node) AND taken_at IS NULL
+                RETURNING id, job, action, requested_by, asked_on
+                """).decode((Int64, String, String, String?, String).self) {
+                guard let action = ServiceCommand.Action(rawValue: action) else { continue }
+                commands.append(ServiceCommand(id: id, job: job, action: action, by: by, askedOn: askedOn))
+            }
+            return commands.sorted { $0.id < $1.id }
+        }
+    }
+
+    package func answerServiceCommand(_ id: Int64, _ answer: ServiceCommand.Answer) async throws {
+        try await call("answer service command") { connection in
+            _ = try await connection.query("""
+                UPDATE service_commands SET answer_state = \(answer.state), answer_reason = \(answer.reason), answer_error = \(answer.error),
+                    answered_at = now()
+                WHERE id = \(id)
+                """)
+        }
+    }
+
     package func cancelRequests() async throws -> [CancelRequest] {
         let node = self.node
         let epoch = self.epoch

@@ -608,6 +608,41 @@ struct ClusterTests {
         #expect(eventually { (try? cluster.ctl(other, ["list"]).stdout.contains("elsewhere (runs on node \(holder))")) == true })
     }
 
+    /// `schedctl stop`, `start` and `restart` of a service asked on the node that does not run
+    /// it are done by the node that does, which answers with the service's state there; what
+    /// it refuses is refused on the asking node with its reason.
+    @Test func aServiceIsStoppedStartedAndRestartedFromTheOtherNode() throws {
+        let cluster = try Cluster()
+        let config = try cluster.scratch.write("jobs.json", #"""
+            {"jobs": [{"name": "web", "shell": "exec sleep 1000", "restart": "always", "kill_grace": "2s"}]}
+            """#)
+        let (a, b) = try cluster.startAll("a", "b", config: config)
+        func running() -> String? { try? cluster.sql("SELECT string_agg(id || ' ' || node, ',') FROM runs WHERE job = 'web' AND status = 'running'") }
+        #expect(eventually(timeout: 20) { running()?.isEmpty == false }, "\(a.stderr())\(b.stderr())")
+        let holder = try cluster.sql("SELECT node FROM service_holders WHERE job = 'web'")
+        let other = holder == "a" ? "b" : "a"
+        let first = try #require(running())
+        let stopped = try cluster.ctl(other, ["stop", "web"])
+        #expect(stopped.status == 0 && stopped.stdout.hasPrefix("web: stopping (on node \(holder), by "), "\(stopped.stdout)\(stopped.stderr)")
+        #expect(eventually { running()?.isEmpty ?? true }, "\(running() ?? "")")
+        let error = try cluster.sql("SELECT error FROM runs WHERE job = 'web' ORDER BY id DESC LIMIT 1")
+        #expect(error.contains("stopped by schedctl"), "\(error)")
+        #expect(try cluster.sql("SELECT count(*) FROM service_commands") == "0")
+        let started = try cluster.ctl(other, ["start", "web"])
+        #expect(started.status == 0 && started.stdout.contains("(on node \(holder)"), "\(started.stdout)\(started.stderr)")
+        #expect(eventually { (running() ?? "").hasSuffix(" \(holder)") && running() != first }, "\(running() ?? "")")
+        let second = running()
+        let restarted = try cluster.ctl(other, ["restart", "web"])
+        #expect(restarted.status == 0 && restarted.stdout.contains("(on node \(holder)"), "\(restarted.stdout)\(restarted.stderr)")
+        #expect(eventually { (running() ?? "").hasSuffix(" \(holder)") && running() != second }, "\(running() ?? "")")
+        // Refused there, refused here, with the holder's reason.
+        #expect(try cluster.ctl(other, ["pause", "web"]).status == 0)
+        let refused = try cluster.ctl(other, ["start", "web"])
+        #expect(refused.status == 1 && refused.stderr.contains("on node \(holder): \"web\" is paused: `schedctl resume web` starts it again"),
+                "\(refused.stderr)")
+        #expect(try cluster.sql("SELECT count(*) FROM service_commands") == "0")
+    }
+
     /// A job pinned to a node that is down is not moved: its slots are recorded as missed,
     /// once each, by one of the nodes that are up.
     @Test func aPinnedJobsSlotsAreMissedWhileItsNodeIsDown() throws {

@@ -1308,12 +1308,12 @@ struct PostgresStoreTests {
         let server2 = server
         // Version 1, as schedd made it before version 2's indexes, version 3's queue, version
         // 4's notifications of changes, version 5's output followed from another node, version
-        // 6's pending retries and the columns, indexes and trigger of versions 7 to 17.
+        // 6's pending retries and the columns, indexes, trigger and tables of versions 7 to 18.
         try await PostgresServer.offPool {
             _ = try server2.psql(database, """
                 DROP INDEX runs_by_slot; DROP INDEX runs_one_skip_per_slot; DROP INDEX runs_queued_in_order; DROP INDEX runs_active_by_job;
                 DROP FUNCTION schedd_claim; DROP INDEX runs_retry_pending; DROP INDEX runs_retry_of; DROP INDEX runs_one_forbidding_run;
-                DROP INDEX runs_policy_pending; DROP SEQUENCE node_epochs;
+                DROP INDEX runs_policy_pending; DROP SEQUENCE node_epochs; DROP TABLE service_commands;
                 DROP TRIGGER runs_wake_waiters ON runs; DROP FUNCTION schedd_wake_waiters;
                 ALTER TABLE runs DROP CONSTRAINT runs_status_check, DROP COLUMN cancel_requested, DROP COLUMN cancel_requested_by, DROP COLUMN queue_node,
                     DROP COLUMN output_wanted_until, DROP COLUMN output_total, DROP COLUMN retry_at, DROP COLUMN retry_node, DROP COLUMN triggered_by_run,
@@ -1338,7 +1338,7 @@ struct PostgresStoreTests {
             #expect(try await store.history(HistoryQuery(), withOutput: false).count == 1)
             return (try await store.schemaVersion(), store.epoch)
         }
-        #expect(version == 17 && PostgresSchema.currentVersion == 17)
+        #expect(version == 18 && PostgresSchema.currentVersion == 18)
         // The epochs' sequence (version 17) starts past every epoch written (a run's here).
         #expect(epoch == 42)
         let indexes = try await PostgresServer.offPool {

@@ -388,11 +388,76 @@ extension JobScheduler {
         }
         guard !stopping else { throw APIError(.conflict, "schedd is shutting down") }
         // Cluster mode: stopping, starting or restarting here what another node runs would
-        // change nothing there, yet say it was done.
-        if let holder = servicesHeldElsewhere[job], nodesUp?.contains(holder) != false, !isUnderway(job) {
+        // change nothing there, yet say it was done (`serviceCommandElsewhere` asks that node).
+        if let holder = holderElsewhere(ofService: job) {
             throw APIError(.conflict, "\"\(job)\" runs on node \(holder): stop, start or restart it there (`schedctl pause` and `resume` reach every node)")
         }
         return entry
+    }
+
+    /// Cluster mode: the node that runs service `job`, when it is another node that is up and
+    /// nothing of the service is underway here.
+    func holderElsewhere(ofService job: String) -> String? {
+        guard let holder = servicesHeldElsewhere[job], nodesUp?.contains(holder) != false, !isUnderway(job) else { return nil }
+        return holder
+    }
+
+    /// Cluster mode: a stop, start or restart of a service that another node runs is that
+    /// node's to do. It is asked of that node through the store (which wakes it), done there as
+    /// if asked there, and answered with the service's state there (`reason` names the node).
+    /// Nil when the service is not another node's: the caller does it here. A refusal there is
+    /// thrown as one here; an ask not taken within `wait` is withdrawn, and says so.
+    package func serviceCommandElsewhere(_ job: String, _ action: ServiceCommand.Action, by caller: String?,
+                                         wait: Duration = .seconds(5)) async throws -> (state: String, reason: String?)? {
+        guard let entry = jobs[job], entry.spec.isService, !stopping, let holder = holderElsewhere(ofService: job) else { return nil }
+        guard store.carriesServiceCommands else { _ = try service(named: job); return nil }
+        let id = try await store.askService(job, action, of: holder, by: caller)
+        let start = ContinuousClock.now
+        var taken = false
+        while true {
+            if let answer = try await store.serviceAnswer(id) {
+                if let error = answer.error { throw APIError(.conflict, "on node \(holder): \(error)") }
+                return (answer.state ?? "elsewhere", "on node \(holder)" + (answer.reason.map { ", \($0)" } ?? ""))
+            }
+            // Not taken in time (the node is busy, or an older schedd that does not read asks):
+            // withdrawn, so that it is not done later behind the caller's back. Taken, it is
+            // being done: a while more for the answer.
+            if !taken && ContinuousClock.now - start > wait {
+                guard try await store.withdrawServiceAsk(id) else {
+                    taken = true
+                    continue
+                }
+                throw APIError(.conflict, "node \(holder), which runs \"\(job)\", did not take the \(action.rawValue) within \(DurationText.format(milliseconds: wait.milliseconds)): nothing was done (is it an older schedd? then \(action.rawValue) it there)")
+            }
+            if taken && ContinuousClock.now - start > wait * 2 {
+                throw APIError(.conflict, "node \(holder) took the \(action.rawValue) of \"\(job)\" but has not answered: `schedctl show \(job)` there says where it stands")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// Does what other nodes asked of this node's services (`serviceCommandElsewhere`), each as
+    /// if asked here by its caller, and returns each ask's answer.
+    package func serviceCommandsAsked(_ commands: [ServiceCommand]) async -> [(id: Int64, answer: ServiceCommand.Answer)] {
+        var answers: [(id: Int64, answer: ServiceCommand.Answer)] = []
+        for command in commands {
+            let by = "\(command.by ?? "schedctl") (asked on node \(command.askedOn))"
+            do {
+                switch command.action {
+                case .stop: try stopService(command.job, by: by)
+                case .start: try await startService(command.job, by: by)
+                case .restart: try await restartService(command.job, by: by)
+                }
+                let state = serviceState(command.job)
+                answers.append((command.id, ServiceCommand.Answer(state: state.state, reason: state.reason)))
+                logger.notice("service command done at another node's request", metadata: [
+                    "schedd.job": "\(command.job)", "schedd.action": "\(command.action.rawValue)", "schedd.node": "\(command.askedOn)",
+                ])
+            } catch {
+                answers.append((command.id, ServiceCommand.Answer(error: (error as? APIError)?.description ?? "\(error)")))
+            }
+        }
+        return answers
     }
 
     /// Stops a service (`schedctl stop`): what requires it is stopped first, then it gets its

@@ -124,6 +124,21 @@ package protocol SchedulerStore: StoreReader {
     func queueRun(job: String, node: String, triggeredBy: String?) async throws -> RunRecord
     /// The cancels other nodes asked of this node's running runs, not yet done.
     func cancelRequests() async throws -> [CancelRequest]
+    /// Whether a stop, start or restart of a service another node runs can be asked of that
+    /// node through the store (`ServiceCommand`).
+    var carriesServiceCommands: Bool { get }
+    /// Asks `holder` to do `action` to its service `job`, and wakes it; returns the ask's id.
+    func askService(_ job: String, _ action: ServiceCommand.Action, of holder: String, by caller: String?) async throws -> Int64
+    /// The answer to ask `id` once its node has given it (the ask is then forgotten); nil
+    /// while it has not.
+    func serviceAnswer(_ id: Int64) async throws -> ServiceCommand.Answer?
+    /// Withdraws ask `id` unless its node has taken it: whether it was withdrawn.
+    func withdrawServiceAsk(_ id: Int64) async throws -> Bool
+    /// The asks of other nodes for this node's services, each taken by this read (never given
+    /// to another); asks nobody collected for a minute are forgotten.
+    func serviceCommands() async throws -> [ServiceCommand]
+    /// Answers ask `id`.
+    func answerServiceCommand(_ id: Int64, _ answer: ServiceCommand.Answer) async throws
     /// Counts a job's final result into its failures in a row, kept by the store when it is
     /// shared by several nodes (each node runs some of the job's runs): the count after it.
     /// Nil when the engine's own count is the job's (one node); asked only of a store
@@ -152,6 +167,20 @@ extension SchedulerStore {
     package func requestCancel(runIDs: [Int64], job: String?, reason: String, by caller: String?) async throws -> [Int64] { [] }
 
     package func cancelRequests() async throws -> [CancelRequest] { [] }
+
+    package var carriesServiceCommands: Bool { false }
+
+    package func askService(_ job: String, _ action: ServiceCommand.Action, of holder: String, by caller: String?) async throws -> Int64 {
+        throw APIError(.conflict, "\"\(job)\" runs on node \(holder): stop, start or restart it there")
+    }
+
+    package func serviceAnswer(_ id: Int64) async throws -> ServiceCommand.Answer? { nil }
+
+    package func withdrawServiceAsk(_ id: Int64) async throws -> Bool { true }
+
+    package func serviceCommands() async throws -> [ServiceCommand] { [] }
+
+    package func answerServiceCommand(_ id: Int64, _ answer: ServiceCommand.Answer) async throws {}
 
     package func skipRetriesElsewhere(runIDs: [Int64], job: String?, reason: String, by caller: String?) async throws -> [RunRecord] { [] }
 
