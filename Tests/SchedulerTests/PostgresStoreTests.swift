@@ -1381,7 +1381,7 @@ struct PostgresStoreTests {
                 ALTER TABLE runs ALTER COLUMN policy_pending TYPE boolean USING policy_pending IS NOT NULL;
                 CREATE INDEX runs_policy_pending ON runs (node) WHERE policy_pending IS NOT NULL;
                 UPDATE runs SET policy_pending = true WHERE id = \(id);
-                DROP SEQUENCE node_epochs;
+                DROP SEQUENCE node_epochs; DROP TABLE service_commands;
                 UPDATE meta SET value = '15' WHERE key = 'schema_version'
                 """)
         }
