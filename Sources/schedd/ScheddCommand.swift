@@ -300,6 +300,12 @@ struct ScheddCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
         let access = try await accessPolicy(logger: logger)
+        // A file others may write is refused before the node joins the cluster; one that is
+        // only invalid is the start's to report (the cluster's jobs run on meanwhile).
+        if let config, let problem = await BlockingWork.run({ FileTrust.problem(.jobFile, path: config, uid: geteuid()) }) {
+            FileHandle.standardError.write(Data("schedd: \(problem)\n".utf8))
+            throw ExitCode(2)
+        }
         do {
             try await ControlServer.prepareSocket(socketPath, access: access)
         } catch {

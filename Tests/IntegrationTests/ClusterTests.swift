@@ -399,6 +399,19 @@ struct ClusterTests {
         #expect(own.status == 0 && !own.stderr.contains("warning"), "\(own.stderr)")
         let back = try cluster.ctl("a", ["reload", "--dry-run"])
         #expect(back.stderr.contains("schedctl: warning: y: node b's job file (applied last) does not have it: this node's creates it"), "\(back.stderr)")
+        // A node whose file is invalid joins and runs the cluster's jobs, saying its file was
+        // refused; one whose file others may write does not join.
+        let broken = try cluster.start("c", config: try cluster.scratch.write("c.json", #"{"jobs": [{"name": "x", "shel": "true"}]}"#))
+        #expect(broken.waitUntilStarted(), "\(broken.stderr())")
+        let status = try cluster.ctl("c", ["status"])
+        #expect(status.status == 1 && status.stdout.contains("the job file was refused"), "\(status.stdout)")
+        #expect(try cluster.sql("SELECT string_agg(name, ',' ORDER BY name) FROM jobs") == "x,z")
+        let open = try cluster.scratch.write("d.json", one)
+        #expect(chmod(open, 0o666) == 0)
+        let refused = try Binaries.run(Binaries.schedd, ["--postgres", cluster.url, "--node", "d", "--config", open,
+                                                         "--socket", cluster.scratch.path("d.sock")], timeout: 30)
+        #expect(refused.status == 2 && refused.stderr.contains("may be written by"), "\(refused.stderr)")
+        #expect(try cluster.sql("SELECT count(*) FROM nodes WHERE name = 'd'") == "0")
     }
 
     /// A job's failures in a row are the cluster's count, whichever node ran each: the
