@@ -63,6 +63,8 @@ import Testing
         ("0 0 * * MON#6", #"day-of-week field "MON#6": "MON#6": the number after # must be 1 to 5 (MON#1 is the month's first Monday)"#),
         ("0 0 * * 8#1", #"day-of-week field "8#1": "8#1": "8" before # is not a weekday (0-7 or SUN-SAT)"#),
         ("0 0 ?? * *", #"day-of-month field "??": "??" is not a number"#),
+        ("CRON_TZ=Asia/Tokyo 0 6 * * *", #"a time zone goes in the job's "timezone" ("timezone": "Asia/Tokyo"), not in the schedule"#),
+        ("TZ=UTC 0 6 * * *", #"a time zone goes in the job's "timezone" ("timezone": "UTC"), not in the schedule"#),
     ])
     func rejectsWithAMessageThatNamesTheField(text: String, message: String) {
         do {

@@ -39,6 +39,11 @@ public enum Schedule: Sendable, Hashable {
     private static func parse(_ raw: String) throws(APIError) -> Schedule {
         let text = Self.trimmed(raw)
         guard !text.isEmpty else { throw APIError(.invalidSchedule, "the schedule is empty") }
+        // robfig/cron's and cronie's prefix: the zone is a field of its own here.
+        for prefix in ["CRON_TZ=", "TZ="] where text.uppercased().hasPrefix(prefix) {
+            let zone = text.dropFirst(prefix.count).prefix { $0 != " " && $0 != "\t" }
+            throw APIError(.invalidSchedule, "a time zone goes in the job's \"timezone\" (\"timezone\": \"\(zone)\"), not in the schedule")
+        }
         if text.hasPrefix("@") {
             let lowered = text.lowercased()
             if lowered == "@reboot" {
