@@ -64,6 +64,7 @@ import Testing
         ("0 0 * * 8#1", #"day-of-week field "8#1": "8#1": "8" before # is not a weekday (0-7 or SUN-SAT)"#),
         ("0 0 ?? * *", #"day-of-month field "??": "??" is not a number"#),
         ("CRON_TZ=Asia/Tokyo 0 6 * * *", #"a time zone goes in the job's "timezone" ("timezone": "Asia/Tokyo"), not in the schedule"#),
+        ("0 0 12 * * ? 2027", "expected 5 fields (minute hour day-of-month month day-of-week) or 6 with a leading seconds field, got 7 (a seventh, Quartz's year, is not taken)"),
         ("TZ=UTC 0 6 * * *", #"a time zone goes in the job's "timezone" ("timezone": "UTC"), not in the schedule"#),
     ])
     func rejectsWithAMessageThatNamesTheField(text: String, message: String) {

@@ -51,7 +51,8 @@ public struct CronExpression: Sendable, Hashable {
         let parts = text.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
         guard parts.count == 5 || parts.count == 6 else {
             throw APIError(.invalidSchedule,
-                           "expected 5 fields (minute hour day-of-month month day-of-week) or 6 with a leading seconds field, got \(parts.count)")
+                           "expected 5 fields (minute hour day-of-month month day-of-week) or 6 with a leading seconds field, got \(parts.count)"
+                           + (parts.count == 7 ? " (a seventh, Quartz's year, is not taken)" : ""))
         }
         let fields = parts.count == 6 ? parts : ["0"] + parts
         seconds = try Self.parseField(fields[0], Self.secondField)
