@@ -1598,6 +1598,25 @@ import SchedulerAPI
         }
     }
 
+    /// `catch_up: once` back in time for a slot: that slot's run is the one run (trigger
+    /// `schedule`, its own time), and nothing is recorded skipped. Before, the latest missed
+    /// slot ran as a catch-up and the slot on time beside it was skipped (concurrency: forbid).
+    @Test func catchUpOnceBackInTimeForASlotRunsThatSlotAlone() async throws {
+        let clock = ManualClock(t0.addingTimeInterval(10))
+        let jobs = #"{"jobs": [{"name": "hourly", "handler": "ok", "schedule": "0 * * * *", "catch_up": "once"}]}"#
+        try await withEngine(jobs: jobs, handlers: ok, clock: clock, prepare: { db in
+            try await db.saveStates([("hourly", JobState(lastFireAt: t0.addingTimeInterval(-5 * 3600)))])
+        }) { engine, log, db in
+            clock.advance(by: 1)
+            try await waitFor("the run") { await log.finished.count == 1 }
+            await engine.untilIdle()
+            let runs = try await db.history(HistoryQuery(job: "hourly", limit: 100))
+            #expect(runs.map { "\($0.trigger) \($0.status) \($0.scheduledAt.map(Timestamp.format) ?? "")" }
+                        == ["schedule succeeded \(Timestamp.format(t0))"])
+            #expect(try await db.job(named: "hourly")?.state.nextRunAt == t0.addingTimeInterval(3600))
+        }
+    }
+
     /// A job that never fired before the daemon went down catches up from the slot it was
     /// waiting for: its first slots are missed times too (a monthly job created on the 15th,
     /// the machine down over the 1st). It went from the next start, and they were lost unsaid.
