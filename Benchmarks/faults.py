@@ -633,7 +633,8 @@ def corpus():
 
 
 def fault_jobfiles():
-    """Each malformed file refused with a clear error by validate, by schedd --config, and by the API; nothing changes."""
+    """Each malformed file refused with a clear error by validate, by a first start of schedd --config, by a start on a
+    database (which runs the jobs the database holds and says the file was refused), and by the API; nothing changes."""
     d = tempfile.mkdtemp(prefix="schedd-fault-")
     # No schedule: a fire during the scenario (an @hourly job at the turn of the hour) would
     # change the database as the daemon should, and read as a refused change that was not.
@@ -649,12 +650,25 @@ def fault_jobfiles():
         with open(path, "wb") as f:
             f.write(data)
         v = subprocess.run([SCHEDCTL, "validate", path], capture_output=True, timeout=60)
-        s = subprocess.run([SCHEDD, "--db", daemon.db, "--socket", daemon.sock, "--config", path], capture_output=True, timeout=60)
-        ok = v.returncode == 2 and v.stderr.strip() and s.returncode == 2 and s.stderr.strip() and dump(daemon.db) == baseline
+        # A first start: refused before anything is made.
+        fresh = os.path.join(d, "fresh")
+        os.makedirs(fresh, exist_ok=True)
+        s = subprocess.run([SCHEDD, "--db", os.path.join(fresh, "x.db"), "--socket", os.path.join(fresh, "s.sock"), "--config", path],
+                           capture_output=True, timeout=60)
+        first_refused = s.returncode == 2 and s.stderr.strip() and not os.listdir(fresh)
+        # A start on the database: its jobs run on, the file reported refused by `status` (exit 1).
+        on_db = Daemon(d, path)
+        started = on_db.start()
+        st = subprocess.run([SCHEDCTL, "--socket", daemon.sock, "status"], capture_output=True, timeout=60) if started else None
+        reported = st is not None and st.returncode == 1 and b"the job file was refused" in st.stdout
+        stopped = on_db.stop()
+        ok = (v.returncode == 2 and v.stderr.strip() and first_refused and started and reported and stopped == 0
+              and dump(daemon.db) == baseline)
         if ok:
             refused += 1
         else:
-            failures.append(f"{name} (validate {v.returncode}, schedd {s.returncode})")
+            failures.append(f"{name} (validate {v.returncode}, first start {s.returncode}, start on the database: "
+                            f"{'served' if started else 'did not serve'}, status {st.returncode if st else '-'}, exit {stopped})")
     # The same corpus through the running daemon's API.
     daemon.config = good
     daemon.start()
@@ -672,7 +686,8 @@ def fault_jobfiles():
     daemon.stop()
     unchanged = dump(daemon.db) == baseline
     ok = refused == tried and api_ok == tried and alive and unchanged
-    detail = (f"{tried} files: refused with exit 2 and a message by both `schedctl validate` and `schedd --config`: {refused}; "
+    detail = (f"{tried} files: refused with exit 2 and a message by `schedctl validate` and a first `schedd --config`, and by "
+              f"a start on the database (which served its jobs, `status` exit 1 naming the refusal): {refused}; "
               f"refused with 4xx + error JSON by POST /v1/jobs: {api_ok}; database unchanged: {unchanged}"
               + (f"; FAILED: {', '.join(failures)}" if failures else ""))
     failed_files = {f.split(" (")[0] for f in failures}
