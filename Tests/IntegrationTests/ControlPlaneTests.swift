@@ -135,6 +135,18 @@ final class Daemon {
         #expect(json?.compactMap { $0["name"] as? String } == ["fails", "killed"])
         let typo = try d.ctl(["list", "--state", "pausd"])
         #expect(typo.status == 2 && typo.stderr.contains(#"--state "pausd" is not a state (did you mean "paused"?)"#), "\(typo.stderr)")
+        // history of the jobs a pattern matches: the newest runs of them all.
+        for job in ["ok", "fails", "killed", "ok"] { _ = try d.ctl(["run", job, "--wait"]) }
+        func jobsOfHistory(_ arguments: [String]) throws -> [String] {
+            try d.ctl(["history"] + arguments).stdout.split(separator: "\n").dropFirst().map { String($0.split(separator: " ")[1]) }
+        }
+        #expect(try jobsOfHistory(["*l*"]) == ["killed", "fails"])
+        #expect(try jobsOfHistory(["?k*", "-n", "1"]) == ["ok"])
+        #expect(try jobsOfHistory(["*", "-n", "3"]) == ["ok", "killed", "fails"])
+        let page = try JSONSerialization.jsonObject(with: Data(try d.ctl(["--json", "history", "*l*"]).stdout.utf8)) as? [String: Any]
+        #expect((page?["runs"] as? [[String: Any]])?.compactMap { $0["job"] as? String } == ["killed", "fails"])
+        let unmatched = try d.ctl(["history", "nightly-*"])
+        #expect(unmatched.status == 1 && unmatched.stderr.contains("no job matches nightly-*"), "\(unmatched.stderr)")
     }
 
     /// `--timezone`: schedules that name no zone are read in it, and `status` says which.

@@ -7,7 +7,8 @@ struct HistoryCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "Only this job.", completion: JobNameCompletion.kind, transform: JobNameArgument.parse)
+    @Argument(help: "Only this job, or the jobs a shell pattern matches (quoted: 'db-*').", completion: JobNameCompletion.kind,
+              transform: JobNameArgument.parse)
     var name: String?
 
     @Option(name: [.customShort("n"), .long], help: "At most this many runs.")
@@ -34,11 +35,30 @@ struct HistoryCommand: AsyncParsableCommand {
 
     func run() async throws {
         var query = ["limit=\(limit)"]
-        if let name { query.append("job=\(ControlClient.escape(name))") }
         if let status { query.append("status=\(status)") }
         if let since = since.flatMap({ SinceText.resolve($0) }) { query.append("since=\(ControlClient.escape(since))") }
+        if let name, JobTargets.isPattern(name) { return try runsOfJobs(matching: name, query) }
+        if let name { query.append("job=\(ControlClient.escape(name))") }
         guard let page = try global.request("GET", "/v1/runs?" + query.joined(separator: "&"), as: RunPage.self) else { return }
         print(page.runs.isEmpty ? "no runs" : Self.table(page.runs, wide: wide))
+    }
+
+    /// The newest `limit` runs of the jobs `pattern` matches: each job's newest `limit`, merged
+    /// (the API's `job` is one name). Jobs that are gone are not matched: their history is asked
+    /// for by name.
+    func runsOfJobs(matching pattern: String, _ query: [String]) throws {
+        let names = try JobTargets.resolve([pattern], global)
+        var runs: [RunRecord] = []
+        for job in names {
+            let page = try global.client.call("GET", "/v1/runs?" + (query + ["job=\(ControlClient.escape(job))"]).joined(separator: "&"), as: RunPage.self)
+            runs += page.runs
+        }
+        runs = Array(runs.sorted { $0.id > $1.id }.prefix(limit))
+        if global.json {
+            let data = try APICoding.encoder().encode(RunPage(runs: runs, nextCursor: nil))
+            return Output.printJSON(bytes: Array(data))
+        }
+        print(runs.isEmpty ? "no runs" : Self.table(runs, wide: wide))
     }
 
     /// `retry #1 after 40` for the first retry (attempt 2), which follows run 40 (`retry #1`
