@@ -144,29 +144,14 @@ struct ControlRoutes {
             audit("job resumed over the API", caller, ["schedd.job": "\(name)"])
             return try await show(name, context)
         }
-        on(.post, "/v1/jobs/{name}/start") { _, context in
-            let name = try Self.jobName(context)
-            let caller = await Self.caller(context)
-            let elsewhere = try await engine.serviceCommandElsewhere(name, .start, by: caller.description)
-            if elsewhere == nil { try await engine.startService(name, by: caller.description) }
-            audit("service started over the API", caller, ["schedd.job": "\(name)"])
-            return try await show(name, context, serviceState: elsewhere)
-        }
-        on(.post, "/v1/jobs/{name}/stop") { _, context in
-            let name = try Self.jobName(context)
-            let caller = await Self.caller(context)
-            let elsewhere = try await engine.serviceCommandElsewhere(name, .stop, by: caller.description)
-            if elsewhere == nil { try await engine.stopService(name, by: caller.description) }
-            audit("service stopped over the API", caller, ["schedd.job": "\(name)"])
-            return try await show(name, context, serviceState: elsewhere)
-        }
-        on(.post, "/v1/jobs/{name}/restart") { _, context in
-            let name = try Self.jobName(context)
-            let caller = await Self.caller(context)
-            let elsewhere = try await engine.serviceCommandElsewhere(name, .restart, by: caller.description)
-            if elsewhere == nil { try await engine.restartService(name, by: caller.description) }
-            audit("service restarted over the API", caller, ["schedd.job": "\(name)"])
-            return try await show(name, context, serviceState: elsewhere)
+        for (action, done) in [(ServiceCommand.Action.start, "started"), (.stop, "stopped"), (.restart, "restarted")] {
+            on(.post, "/v1/jobs/{name}/\(action.rawValue)") { _, context in
+                let name = try Self.jobName(context)
+                let caller = await Self.caller(context)
+                let elsewhere = try await engine.serviceCommand(name, action, by: caller.description)
+                audit("service \(done) over the API", caller, ["schedd.job": "\(name)"])
+                return try await show(name, context, serviceState: elsewhere)
+            }
         }
         on(.get, "/v1/export") { request, context in
             var infos = try await store.jobs()

@@ -402,12 +402,29 @@ extension JobScheduler {
         return holder
     }
 
+    /// Stops, starts or restarts a service (`schedctl stop`, `start`, `restart`): here, or, in
+    /// cluster mode, on the node that runs it (`serviceCommandElsewhere`), whose answer it
+    /// returns: the service's state there. Nil when it was done here.
+    package func serviceCommand(_ job: String, _ action: ServiceCommand.Action, by caller: String?) async throws -> (state: String, reason: String?)? {
+        if let elsewhere = try await serviceCommandElsewhere(job, action, by: caller) { return elsewhere }
+        try await serviceCommandHere(job, action, by: caller)
+        return nil
+    }
+
+    private func serviceCommandHere(_ job: String, _ action: ServiceCommand.Action, by caller: String?) async throws {
+        switch action {
+        case .stop: try stopService(job, by: caller)
+        case .start: try await startService(job, by: caller)
+        case .restart: try await restartService(job, by: caller)
+        }
+    }
+
     /// Cluster mode: a stop, start or restart of a service that another node runs is that
     /// node's to do. It is asked of that node through the store (which wakes it), done there as
     /// if asked there, and answered with the service's state there (`reason` names the node).
     /// Nil when the service is not another node's: the caller does it here. A refusal there is
     /// thrown as one here; an ask not taken within `wait` is withdrawn, and says so.
-    package func serviceCommandElsewhere(_ job: String, _ action: ServiceCommand.Action, by caller: String?,
+    func serviceCommandElsewhere(_ job: String, _ action: ServiceCommand.Action, by caller: String?,
                                          wait: Duration = .seconds(5)) async throws -> (state: String, reason: String?)? {
         guard let entry = jobs[job], entry.spec.isService, !stopping, let holder = holderElsewhere(ofService: job) else { return nil }
         guard store.carriesServiceCommands else { _ = try service(named: job); return nil }
@@ -443,11 +460,7 @@ extension JobScheduler {
         for command in commands {
             let by = "\(command.by ?? "schedctl") (asked on node \(command.askedOn))"
             do {
-                switch command.action {
-                case .stop: try stopService(command.job, by: by)
-                case .start: try await startService(command.job, by: by)
-                case .restart: try await restartService(command.job, by: by)
-                }
+                try await serviceCommandHere(command.job, command.action, by: by)
                 let state = serviceState(command.job)
                 answers.append((command.id, ServiceCommand.Answer(state: state.state, reason: state.reason)))
                 logger.notice("service command done at another node's request", metadata: [

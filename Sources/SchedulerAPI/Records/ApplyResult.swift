@@ -13,7 +13,8 @@ public struct ApplyResult: Sendable, Equatable, Codable {
     /// file's from then on, and `schedctl apply`/`remove` of them are refused. Nil when none.
     public var claimed: [String]?
     /// Jobs the change created or changed whose runs cannot start on this machine as things
-    /// stand (a program or working directory that is not there). Nil when none.
+    /// stand (a program or working directory that is not there); in cluster mode also each job
+    /// a node's job file changes from what another node's file made it. Nil when none.
     public var warnings: [JobWarning]?
 
     public init(created: [String] = [], updated: [String] = [], unchanged: [String] = [], removed: [String] = [], dryRun: Bool = false,
